@@ -1,0 +1,68 @@
+// Dfa — a dense, minimal, byte-level deterministic automaton.
+// Takes: a grammar::Regex. Gives: a table next(state, byte) over byte equivalence classes,
+// with every state live (can reach a final state) and kDead for "no way on".
+// Pipeline: Regex → Thompson NFA (nfa.cpp, UTF-8 ranges via utf8.cpp) → subset construction →
+// Hopcroft minimisation → dead-state removal.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "grammar/regex_ast.hpp"
+
+namespace tollgate::fsm {
+
+inline constexpr uint32_t kDead = UINT32_MAX;
+
+struct DfaOptions {
+  size_t max_states = 1'000'000;  // limit for subset construction; kLimit error when exceeded
+};
+
+class Dfa {
+ public:
+  Dfa() = default;
+
+  uint32_t start() const { return start_; }
+  size_t num_states() const { return finals_.size(); }
+  size_t num_classes() const { return num_classes_; }
+  uint32_t next(uint32_t state, uint8_t byte) const {
+    return table_[static_cast<size_t>(state) * num_classes_ + classes_[byte]];
+  }
+  bool is_final(uint32_t state) const { return finals_[state] != 0; }
+  // Walks `bytes` from `state`; kDead as soon as it dies.
+  uint32_t walk(uint32_t state, std::string_view bytes) const {
+    for (unsigned char b : bytes) {
+      state = next(state, b);
+      if (state == kDead) return kDead;
+    }
+    return state;
+  }
+  bool matches(std::string_view bytes) const {
+    uint32_t s = walk(start_, bytes);
+    return s != kDead && is_final(s);
+  }
+  // True when the language is empty (no state at all).
+  bool empty() const { return finals_.empty(); }
+  const std::array<uint8_t, 256>& byte_classes() const { return classes_; }
+  size_t memory_bytes() const { return table_.size() * 4 + finals_.size() + sizeof(*this); }
+
+  // Construction (used by the builders in dfa.cpp).
+  Dfa(uint32_t start, std::array<uint8_t, 256> classes, size_t num_classes,
+      std::vector<uint32_t> table, std::vector<uint8_t> finals)
+      : start_(start), classes_(classes), num_classes_(num_classes), table_(std::move(table)),
+        finals_(std::move(finals)) {}
+
+ private:
+  uint32_t start_ = 0;
+  std::array<uint8_t, 256> classes_{};
+  size_t num_classes_ = 1;
+  std::vector<uint32_t> table_;   // num_states × num_classes, kDead for no transition
+  std::vector<uint8_t> finals_;
+};
+
+// Regex → minimal DFA. Throws tollgate::Error(kLimit) when max_states is exceeded.
+Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
+
+}  // namespace tollgate::fsm

@@ -1,0 +1,270 @@
+#include "grammar/regex_ast.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace tollgate::grammar {
+
+namespace {
+constexpr char32_t kMaxCodePoint = 0x10FFFF;
+constexpr char32_t kSurrogateLo = 0xD800, kSurrogateHi = 0xDFFF;
+}  // namespace
+
+CharSet::CharSet(std::vector<CharRange> ranges) : ranges_(std::move(ranges)) { normalise(); }
+
+CharSet CharSet::any() {
+  return CharSet({{0, kSurrogateLo - 1}, {kSurrogateHi + 1, kMaxCodePoint}});
+}
+
+void CharSet::normalise() {
+  std::vector<CharRange> in;
+  in.reserve(ranges_.size());
+  for (auto r : ranges_) {
+    if (r.lo > r.hi) continue;
+    if (r.hi > kMaxCodePoint) r.hi = kMaxCodePoint;
+    if (r.lo > kMaxCodePoint) continue;
+    // Surrogates are not characters: UTF-8 cannot encode them.
+    if (r.lo >= kSurrogateLo && r.hi <= kSurrogateHi) continue;
+    if (r.lo < kSurrogateLo && r.hi > kSurrogateHi) {
+      in.push_back({r.lo, kSurrogateLo - 1});
+      in.push_back({kSurrogateHi + 1, r.hi});
+      continue;
+    }
+    if (r.lo >= kSurrogateLo && r.lo <= kSurrogateHi) r.lo = kSurrogateHi + 1;
+    if (r.hi >= kSurrogateLo && r.hi <= kSurrogateHi) r.hi = kSurrogateLo - 1;
+    in.push_back(r);
+  }
+  std::sort(in.begin(), in.end(), [](const CharRange& a, const CharRange& b) { return a.lo < b.lo; });
+  ranges_.clear();
+  for (const auto& r : in) {
+    if (!ranges_.empty() && (r.lo <= ranges_.back().hi || ranges_.back().hi + 1 == r.lo)) {
+      ranges_.back().hi = std::max(ranges_.back().hi, r.hi);
+    } else {
+      ranges_.push_back(r);
+    }
+  }
+}
+
+void CharSet::add(char32_t lo, char32_t hi) {
+  ranges_.push_back({lo, hi});
+  normalise();
+}
+
+void CharSet::add(const CharSet& other) {
+  ranges_.insert(ranges_.end(), other.ranges_.begin(), other.ranges_.end());
+  normalise();
+}
+
+CharSet CharSet::complement() const {
+  std::vector<CharRange> out;
+  char32_t next = 0;
+  for (const auto& r : ranges_) {
+    if (r.lo > next) out.push_back({next, r.lo - 1});
+    next = r.hi + 1;
+  }
+  if (next <= kMaxCodePoint) out.push_back({next, kMaxCodePoint});
+  return CharSet(std::move(out));
+}
+
+CharSet CharSet::intersect(const CharSet& other) const {
+  std::vector<CharRange> out;
+  size_t i = 0, j = 0;
+  while (i < ranges_.size() && j < other.ranges_.size()) {
+    char32_t lo = std::max(ranges_[i].lo, other.ranges_[j].lo);
+    char32_t hi = std::min(ranges_[i].hi, other.ranges_[j].hi);
+    if (lo <= hi) out.push_back({lo, hi});
+    if (ranges_[i].hi < other.ranges_[j].hi) ++i; else ++j;
+  }
+  return CharSet(std::move(out));
+}
+
+bool CharSet::contains(char32_t c) const {
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), c,
+                             [](char32_t v, const CharRange& r) { return v < r.lo; });
+  if (it == ranges_.begin()) return false;
+  --it;
+  return c <= it->hi;
+}
+
+RegexPtr Regex::empty() {
+  static const RegexPtr e = [] {
+    auto r = std::make_shared<Regex>();
+    r->kind = Kind::kEmpty;
+    return r;
+  }();
+  return e;
+}
+
+RegexPtr Regex::nothing() {
+  static const RegexPtr n = [] {
+    auto r = std::make_shared<Regex>();
+    r->kind = Kind::kNothing;
+    return r;
+  }();
+  return n;
+}
+
+RegexPtr Regex::chars_of(CharSet set) {
+  if (set.empty()) return nothing();
+  auto r = std::make_shared<Regex>();
+  r->kind = Kind::kChars;
+  r->chars = std::move(set);
+  return r;
+}
+
+RegexPtr Regex::bytes(uint8_t lo, uint8_t hi) {
+  if (lo > hi) return nothing();
+  auto r = std::make_shared<Regex>();
+  r->kind = Kind::kBytes;
+  r->byte_lo = lo;
+  r->byte_hi = hi;
+  return r;
+}
+
+namespace {
+// Decodes one UTF-8 sequence; invalid bytes become a kBytes node of that byte.
+size_t decode_utf8(std::string_view s, size_t i, char32_t& cp) {
+  unsigned char c = s[i];
+  int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+  for (int k = 1; k < len; ++k) {
+    unsigned char d = s[i + k];
+    if ((d & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (d & 0x3F);
+  }
+  return len;
+}
+}  // namespace
+
+RegexPtr Regex::literal(std::string_view utf8) {
+  std::vector<RegexPtr> items;
+  for (size_t i = 0; i < utf8.size();) {
+    char32_t cp = 0;
+    size_t n = decode_utf8(utf8, i, cp);
+    if (n == 0) {
+      items.push_back(bytes(static_cast<uint8_t>(utf8[i]), static_cast<uint8_t>(utf8[i])));
+      ++i;
+    } else {
+      items.push_back(chars_of(CharSet::single(cp)));
+      i += n;
+    }
+  }
+  return concat(std::move(items));
+}
+
+RegexPtr Regex::concat(std::vector<RegexPtr> items) {
+  std::vector<RegexPtr> flat;
+  for (auto& it : items) {
+    if (it->kind == Kind::kNothing) return nothing();
+    if (it->kind == Kind::kEmpty) continue;
+    if (it->kind == Kind::kConcat) {
+      flat.insert(flat.end(), it->items.begin(), it->items.end());
+    } else {
+      flat.push_back(std::move(it));
+    }
+  }
+  if (flat.empty()) return empty();
+  if (flat.size() == 1) return flat[0];
+  auto r = std::make_shared<Regex>();
+  r->kind = Kind::kConcat;
+  r->items = std::move(flat);
+  return r;
+}
+
+RegexPtr Regex::alt(std::vector<RegexPtr> items) {
+  std::vector<RegexPtr> flat;
+  for (auto& it : items) {
+    if (it->kind == Kind::kNothing) continue;
+    if (it->kind == Kind::kAlt) {
+      flat.insert(flat.end(), it->items.begin(), it->items.end());
+    } else {
+      flat.push_back(std::move(it));
+    }
+  }
+  if (flat.empty()) return nothing();
+  if (flat.size() == 1) return flat[0];
+  auto r = std::make_shared<Regex>();
+  r->kind = Kind::kAlt;
+  r->items = std::move(flat);
+  return r;
+}
+
+RegexPtr Regex::repeat(RegexPtr item, uint32_t min, uint32_t max) {
+  if (max != kUnbounded && min > max) return nothing();
+  if (max == 0) return empty();
+  if (min == 1 && max == 1) return item;
+  if (item->kind == Kind::kEmpty) return item;
+  if (item->kind == Kind::kNothing) return min == 0 ? empty() : nothing();
+  auto r = std::make_shared<Regex>();
+  r->kind = Kind::kRepeat;
+  r->items = {std::move(item)};
+  r->min = min;
+  r->max = max;
+  return r;
+}
+
+namespace {
+void put_cp(std::ostringstream& os, char32_t c) {
+  if (c >= 0x20 && c < 0x7F) {
+    if (std::string_view("\\[]-^").find(static_cast<char>(c)) != std::string_view::npos) os << '\\';
+    os << static_cast<char>(c);
+  } else {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "\\u{%X}", static_cast<unsigned>(c));
+    os << buf;
+  }
+}
+
+void render(const Regex& r, std::ostringstream& os) {
+  switch (r.kind) {
+    case Regex::Kind::kEmpty: os << "()"; break;
+    case Regex::Kind::kNothing: os << "[]"; break;
+    case Regex::Kind::kChars:
+      os << '[';
+      for (const auto& cr : r.chars.ranges()) {
+        put_cp(os, cr.lo);
+        if (cr.hi != cr.lo) {
+          os << '-';
+          put_cp(os, cr.hi);
+        }
+      }
+      os << ']';
+      break;
+    case Regex::Kind::kBytes: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "\\x%02X-\\x%02X", r.byte_lo, r.byte_hi);
+      os << "(?-u:[" << buf << "])";
+      break;
+    }
+    case Regex::Kind::kConcat:
+      os << "(?:";
+      for (const auto& it : r.items) render(*it, os);
+      os << ')';
+      break;
+    case Regex::Kind::kAlt:
+      os << "(?:";
+      for (size_t i = 0; i < r.items.size(); ++i) {
+        if (i) os << '|';
+        render(*r.items[i], os);
+      }
+      os << ')';
+      break;
+    case Regex::Kind::kRepeat:
+      os << "(?:";
+      render(*r.items[0], os);
+      os << "){" << r.min << ',';
+      if (r.max != kUnbounded) os << r.max;
+      os << '}';
+      break;
+  }
+}
+}  // namespace
+
+std::string Regex::to_string() const {
+  std::ostringstream os;
+  render(*this, os);
+  return os.str();
+}
+
+}  // namespace tollgate::grammar

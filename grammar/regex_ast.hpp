@@ -1,0 +1,91 @@
+// Regex AST — what every regular front-end (regex syntax, JSON Schema strings, grammar
+// terminals) produces and what fsm/ compiles to automata.
+// Characters are Unicode code points; fsm/ turns code point ranges into UTF-8 byte sequences.
+// A Bytes node matches raw bytes (for grammars that need bytes that are not UTF-8).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tollgate::grammar {
+
+struct CharRange {
+  char32_t lo;
+  char32_t hi;  // inclusive
+  bool operator==(const CharRange&) const = default;
+};
+
+// Sorted, non-overlapping, non-adjacent ranges.
+class CharSet {
+ public:
+  CharSet() = default;
+  explicit CharSet(std::vector<CharRange> ranges);  // normalises
+  static CharSet single(char32_t c) { return CharSet({{c, c}}); }
+  static CharSet range(char32_t lo, char32_t hi) { return CharSet({{lo, hi}}); }
+  static CharSet any();  // U+0000..U+10FFFF minus surrogates
+
+  void add(char32_t lo, char32_t hi);
+  void add(const CharSet& other);
+  CharSet complement() const;  // within U+0000..U+10FFFF, surrogates excluded
+  CharSet intersect(const CharSet& other) const;
+  bool contains(char32_t c) const;
+  bool empty() const { return ranges_.empty(); }
+  const std::vector<CharRange>& ranges() const { return ranges_; }
+  bool operator==(const CharSet&) const = default;
+
+ private:
+  void normalise();
+  std::vector<CharRange> ranges_;
+};
+
+struct Regex;
+using RegexPtr = std::shared_ptr<const Regex>;
+
+inline constexpr uint32_t kUnbounded = UINT32_MAX;
+
+struct Regex {
+  enum class Kind {
+    kEmpty,    // matches the empty string
+    kNothing,  // matches nothing
+    kChars,    // one code point from `chars`
+    kBytes,    // one byte in [byte_lo, byte_hi]
+    kConcat,   // items in sequence
+    kAlt,      // one of items
+    kRepeat,   // items[0] repeated min..max times (max = kUnbounded for no limit)
+  };
+  Kind kind = Kind::kEmpty;
+  CharSet chars;
+  uint8_t byte_lo = 0, byte_hi = 0;
+  std::vector<RegexPtr> items;
+  uint32_t min = 0, max = 0;
+
+  static RegexPtr empty();
+  static RegexPtr nothing();
+  static RegexPtr chars_of(CharSet set);
+  static RegexPtr bytes(uint8_t lo, uint8_t hi);
+  static RegexPtr literal(std::string_view utf8);  // sequence of code points
+  static RegexPtr concat(std::vector<RegexPtr> items);
+  static RegexPtr alt(std::vector<RegexPtr> items);
+  static RegexPtr repeat(RegexPtr item, uint32_t min, uint32_t max);
+
+  // A readable rendering (regex-like), for debugging and tests.
+  std::string to_string() const;
+};
+
+struct RegexOptions {
+  bool dot_all = false;           // `.` matches \n too (also via (?s))
+  bool case_insensitive = false;  // (also via (?i))
+  // JSON Schema `pattern` semantics: unanchored search unless ^/$ are given. When true, a
+  // pattern without ^ gets `.*` in front and one without $ gets `.*` behind.
+  bool search = false;
+  size_t max_nodes = 1'000'000;   // limit on AST size after expanding counted repetitions
+};
+
+// Parses a regex (syntax: see docs/regex.md). Throws tollgate::Error with the column of the
+// offending construct (kParse for malformed, kUnsupported for backreferences, lookaround, \b...).
+RegexPtr parse_regex(std::string_view pattern, const RegexOptions& options = {});
+
+}  // namespace tollgate::grammar

@@ -1,0 +1,64 @@
+// Compiler — turns a grammar (regex; later JSON Schema, GBNF, Lark, EBNF) into an immutable
+// CompiledGrammar bound to one vocabulary. CompiledGrammar is shared read-only between threads
+// and matchers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tollgate/vocabulary.hpp"
+
+namespace tollgate {
+
+struct CompileOptions {
+  size_t max_dfa_states = 1'000'000;  // per automaton; kLimit error beyond
+  int threads = 0;                    // 0 = all cores (std::thread::hardware_concurrency)
+  bool dot_all = false;               // regex `.` matches newline
+};
+
+struct CompileStats {
+  size_t dfa_states = 0;
+  size_t distinct_masks = 0;    // deduplicated bitsets
+  size_t index_bytes = 0;       // memory of the token index (bitsets + tables)
+  double parse_ms = 0, dfa_ms = 0, index_ms = 0, total_ms = 0;
+};
+
+class CompiledGrammar {
+ public:
+  struct Impl;
+  explicit CompiledGrammar(std::unique_ptr<Impl> impl);
+  ~CompiledGrammar();
+
+  const TokenizerInfo& tokenizer() const;
+  TokenizerInfoPtr tokenizer_ptr() const;
+  const CompileStats& stats() const;
+  // Bytes of memory held by this compiled grammar (automata + index).
+  size_t memory_bytes() const;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+using CompiledGrammarPtr = std::shared_ptr<const CompiledGrammar>;
+
+class Compiler {
+ public:
+  explicit Compiler(TokenizerInfoPtr tokenizer, CompileOptions options = {});
+  ~Compiler();
+
+  // Full-match semantics: the whole output must match `pattern`. Throws tollgate::Error.
+  CompiledGrammarPtr compile_regex(std::string_view pattern) const;
+
+  const TokenizerInfoPtr& tokenizer() const { return tokenizer_; }
+  const CompileOptions& options() const { return options_; }
+
+ private:
+  TokenizerInfoPtr tokenizer_;
+  CompileOptions options_;
+};
+
+}  // namespace tollgate

@@ -1,0 +1,58 @@
+// tollgate::Error — the one exception type that user input can produce.
+// Every bad regex, grammar, schema, token id or file ends up here with a kind,
+// a message and, where it applies, a position in the user's text.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace tollgate {
+
+enum class ErrorKind {
+  kParse,            // malformed text (regex, grammar, JSON)
+  kUnsupported,      // well-formed but not supported (backreference, lookahead, ...)
+  kLimit,            // a named limit was hit (DFA states, grammar size, ...)
+  kInvalidArgument,  // bad token id, bad option value, ...
+  kIo,               // file missing / unreadable
+  kSchema,           // JSON Schema problem (position is a JSON pointer)
+  kGrammar,          // semantic grammar problem (undefined rule, left recursion, ...)
+  kModel,            // model weights / configuration problem
+};
+
+const char* to_string(ErrorKind kind);
+
+// Position inside the user's text. line and column are 1-based; 0 = unknown.
+// column counts code points, so a caret can be printed under it.
+struct SourcePos {
+  std::string file;     // file name, empty for inline text
+  int line = 0;
+  int column = 0;
+  std::string source_line;  // the full text of that line, for the caret display
+  std::string pointer;      // JSON pointer (schemas), empty otherwise
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, std::string message, SourcePos pos = {});
+
+  ErrorKind kind() const { return kind_; }
+  const std::string& message() const { return message_; }
+  const SourcePos& pos() const { return pos_; }
+  int line() const { return pos_.line; }
+  int column() const { return pos_.column; }
+
+  // "file:line:col: error: message\n  source line\n  ^" (parts omitted when unknown).
+  std::string pretty() const;
+
+ private:
+  ErrorKind kind_;
+  std::string message_;
+  SourcePos pos_;
+};
+
+// Helper: position of byte offset `offset` in `text` (1-based line and code-point column),
+// with the source line filled in.
+SourcePos position_in(std::string_view text, size_t offset, std::string file = {});
+
+}  // namespace tollgate

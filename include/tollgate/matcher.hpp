@@ -1,0 +1,59 @@
+// Matcher — the mutable, per-sequence side of a CompiledGrammar.
+// Bitmask layout (XGrammar/llguidance compatible): int32 words, ceil(vocab_size/32) per row,
+// bit (i % 32) of word (i / 32) set ⇔ token i allowed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tollgate/compiler.hpp"
+
+namespace tollgate {
+
+inline int32_t bitmask_words(int32_t vocab_size) { return (vocab_size + 31) / 32; }
+
+class Matcher {
+ public:
+  // max_rollback: how many accepted tokens rollback() can undo (the history kept).
+  explicit Matcher(CompiledGrammarPtr grammar, int max_rollback = 64);
+  ~Matcher();
+  Matcher(Matcher&&) noexcept;
+  Matcher& operator=(Matcher&&) noexcept;
+  Matcher(const Matcher&);  // fork: same grammar, same state
+
+  // Writes row `row` of `bitmask` (each row bitmask_words(vocab_size) int32 words).
+  // EOS is allowed exactly when the input so far is complete. After termination no token is
+  // allowed (the row is all zero).
+  void fill_next_token_bitmask(int32_t* bitmask, int64_t row = 0) const;
+
+  // Consumes one token. Returns false and leaves the state unchanged when the token is not
+  // allowed (out of range ids included). EOS is accepted when is_accepting(); the matcher is then
+  // terminated.
+  bool accept_token(int32_t token_id);
+  // Consumes raw bytes (any split, need not be token-aligned). false and unchanged on failure.
+  bool accept_bytes(std::string_view bytes);
+  // Undoes the last n accept_token/accept_bytes calls. Throws kInvalidArgument beyond history.
+  void rollback(int n);
+  void reset();
+
+  bool is_accepting() const;   // the input so far is a complete match
+  bool is_terminated() const;  // EOS accepted
+  // Bytes the grammar forces from here (may be empty).
+  std::string jump_forward() const;
+  int num_accepted() const;   // steps that rollback() can still undo
+
+  const CompiledGrammar& grammar() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// logits[i] = -inf for every token i whose bit is clear (i < vocab_size; logits has at least
+// vocab_size floats). Vectorised.
+void apply_token_bitmask(float* logits, const int32_t* bitmask, int32_t vocab_size);
+
+}  // namespace tollgate

@@ -1,0 +1,7 @@
+// Umbrella header of the tollgate C++ API.
+#pragma once
+
+#include "tollgate/error.hpp"
+#include "tollgate/vocabulary.hpp"
+#include "tollgate/compiler.hpp"
+#include "tollgate/matcher.hpp"

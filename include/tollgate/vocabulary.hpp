@@ -1,0 +1,93 @@
+// TokenizerInfo — a model's vocabulary as exact byte strings.
+// Loaded from a Hugging Face tokenizer.json (+ tokenizer_config.json), or built from a
+// list of byte strings. Immutable once built; share it as std::shared_ptr<const TokenizerInfo>.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tollgate {
+
+namespace fsm {
+class TokenTrie;
+}
+
+enum class VocabType {
+  kRaw,        // token strings are the bytes themselves
+  kByteLevel,  // GPT-2 byte<->unicode map (Llama-3, Qwen, GPT-4o)
+  kByteFallback,  // SentencePiece style: "▁" is a space, <0xNN> is byte NN (Llama-2, Gemma)
+};
+
+// What to do with the space that a SentencePiece Prepend-▁ normalizer puts in front of the
+// first token ("▁Hello" for "Hello" at the start of a text).
+enum class LeadingSpace {
+  kKeep,   // the first token's bytes are taken as they are: " Hello" (the grammar sees the space)
+  kStrip,  // one leading space of the first token is dropped, as the tokenizer's decoder does
+};
+
+struct TokenizerOptions {
+  // EOS ids override; empty = from tokenizer_config.json (eos_token), else model defaults.
+  std::vector<int32_t> eos_ids;
+  // Model vocabulary size (logits width) when larger than the tokenizer's; 0 = tokenizer's size.
+  int32_t vocab_size = 0;
+  // Default: kStrip for tokenizers whose normalizer prepends "▁", irrelevant for others.
+  std::optional<LeadingSpace> leading_space;
+};
+
+class TokenizerInfo {
+ public:
+  // Path to a tokenizer.json or to a directory holding one. Throws tollgate::Error.
+  static std::shared_ptr<const TokenizerInfo> from_file(const std::string& path,
+                                                        const TokenizerOptions& options = {});
+  // From the JSON text of tokenizer.json (and optionally tokenizer_config.json).
+  static std::shared_ptr<const TokenizerInfo> from_json(std::string_view tokenizer_json,
+                                                        std::string_view tokenizer_config_json = {},
+                                                        const TokenizerOptions& options = {});
+  // From byte strings. ids in `special_ids` are never allowed by a grammar unless named.
+  // vocab_size >= tokens.size(); ids beyond tokens.size() are padding (always masked).
+  static std::shared_ptr<const TokenizerInfo> from_tokens(std::vector<std::string> tokens,
+                                                          std::vector<int32_t> eos_ids,
+                                                          int32_t vocab_size = 0,
+                                                          std::vector<int32_t> special_ids = {},
+                                                          VocabType type = VocabType::kRaw,
+                                                          LeadingSpace leading_space = LeadingSpace::kKeep);
+
+  TokenizerInfo();
+  ~TokenizerInfo();
+  TokenizerInfo(const TokenizerInfo&) = delete;
+  TokenizerInfo& operator=(const TokenizerInfo&) = delete;
+
+  // Width of the logits / bitmask rows.
+  int32_t vocab_size() const;
+  // Number of ids the tokenizer itself defines (<= vocab_size()).
+  int32_t num_tokens() const;
+  // Exact bytes of a token (empty for padding ids). Throws kInvalidArgument when out of range.
+  const std::string& token_bytes(int32_t id) const;
+  // The token's string as written in tokenizer.json (for display).
+  const std::string& token_text(int32_t id) const;
+  bool is_special(int32_t id) const;  // added/special tokens and padding ids
+  const std::vector<int32_t>& eos_ids() const;
+  bool is_eos(int32_t id) const;
+  VocabType type() const;
+  LeadingSpace leading_space() const;
+  // True when the tokenizer's normalizer prepends "▁" (SentencePiece Prepend-▁).
+  bool prepends_space() const;
+  // Id of a token whose tokenizer.json string is exactly `text`, or -1.
+  int32_t find_token(std::string_view text) const;
+  // Trie over the byte strings of all non-special tokens.
+  const fsm::TokenTrie& trie() const;
+  // The raw decoding maps (for the encoder).
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+using TokenizerInfoPtr = std::shared_ptr<const TokenizerInfo>;
+
+}  // namespace tollgate

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tollgate needs to build, test and train.
+# Idempotent: when everything is present it only runs dpkg-query and exits.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config make git
+  libre2-dev libboost-dev nlohmann-json3-dev catch2 pybind11-dev
+  libicu-dev libbenchmark-dev libcli11-dev
+  python3 python3-dev python3-numpy python3-pytest python3-jsonschema python3-lark
+  python3-torch python3-matplotlib
+  nodejs npm
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+# node/npm may already come from elsewhere on PATH; do not fight over them.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    case "$p" in nodejs|npm) ;; *) filtered+=("$p") ;; esac
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+  [ "${#missing[@]}" -eq 0 ] && exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
