@@ -53,6 +53,13 @@ class Compiler {
   // Full-match semantics: the whole output must match `pattern`. Throws tollgate::Error.
   CompiledGrammarPtr compile_regex(std::string_view pattern) const;
 
+  // Context-free grammar in `format` ("gbnf", "lark" or "ebnf"). `source_name` is used in
+  // error positions (file:line:column). Throws tollgate::Error.
+  CompiledGrammarPtr compile_grammar(std::string_view text, std::string_view format,
+                                     std::string_view source_name = {}) const;
+  // The built-in JSON grammar (RFC 8259), compiled once per Compiler and cached.
+  CompiledGrammarPtr builtin_json() const;
+
   const TokenizerInfoPtr& tokenizer() const { return tokenizer_; }
   const CompileOptions& options() const { return options_; }
 
