@@ -66,6 +66,8 @@ class Compiler {
  private:
   TokenizerInfoPtr tokenizer_;
   CompileOptions options_;
+  struct Cache;  // compiled built-ins, shared by copies of this Compiler
+  std::shared_ptr<Cache> cache_;
 };
 
 }  // namespace tollgate
