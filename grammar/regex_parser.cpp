@@ -716,9 +716,12 @@ auto const group_kind =
     (lit('?') >> (char_('0', '9') | char_("+-") >> char_('0', '9')))[FailAtMark<ErrorKind::kUnsupported>{"recursion (?N) is not supported"}] |
     lit("?#")[FailAtMark<ErrorKind::kUnsupported>{"comment group (?#...) is not supported"}] |
     lit("?|")[FailAtMark<ErrorKind::kUnsupported>{"branch reset group (?|...) is not supported"}] |
-    ((lit("?P<") | lit("?<") | lit("?'")) >>
-     ((raw[+word_char][group_name] >> (lit('>') | lit('\''))) |
+    ((lit("?P<") | lit("?<")) >>
+     ((raw[+word_char][group_name] >> lit('>')) |
       eps[FailAtMark<ErrorKind::kParse>{"invalid group name (expected word characters and '>')"}])) |
+    (lit("?'") >>
+     ((raw[+word_char][group_name] >> lit('\'')) |
+      eps[FailAtMark<ErrorKind::kParse>{"invalid group name (expected word characters and a closing quote)"}])) |
     x3::omit[lit('?') >> raw[*(char_('a', 'z') | char_('A', 'Z') | char_('-'))][flags_save] >> lit(':')]
         [flags_scoped] |
     lit('?')[FailAtMark<ErrorKind::kParse>{"invalid group syntax after '(?'"}] |
