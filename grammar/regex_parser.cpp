@@ -26,6 +26,7 @@ namespace x3 = boost::spirit::x3;
 using It = const char*;
 
 constexpr uint32_t kMaxRepeatCount = 1000;  // as RE2
+constexpr size_t kMaxGroupDepth = 250;      // keeps the recursive descent within any thread's stack
 
 // ---------------------------------------------------------------------------------------------
 // Intermediate tree
@@ -417,11 +418,6 @@ auto const cls_add_cp = [](auto& ctx) {
   auto& st = st_of(ctx);
   st.cls.add(fold_if(st, CharSet::single(st.cp)));
 };
-auto const cls_add_char_attr = [](auto& ctx) {
-  auto& st = st_of(ctx);
-  char32_t c = static_cast<unsigned char>(x3::_attr(ctx));
-  st.cls.add(fold_if(st, CharSet::single(c)));
-};
 auto const set_lo = [](auto& ctx) { auto& st = st_of(ctx); st.lo = st.cp; };
 auto const set_hi = [](auto& ctx) { auto& st = st_of(ctx); st.hi = st.cp; };
 auto const cls_add_range = [](auto& ctx) {
@@ -460,6 +456,10 @@ auto const cls_close = [](auto& ctx) {
 // --- groups and flags
 auto const open_group = [](auto& ctx) {
   auto& st = st_of(ctx);
+  if (st.frames.size() > kMaxGroupDepth) {
+    st.fail(ErrorKind::kLimit, st.start,
+            "groups nested deeper than " + std::to_string(kMaxGroupDepth) + " levels");
+  }
   Frame f;
   f.saved = st.flags;
   f.open = st.start;

@@ -370,6 +370,19 @@ TEST_CASE("regex errors name the construct and its column", "[regex]") {
   }
 }
 
+TEST_CASE("regex group nesting is bounded", "[regex]") {
+  CHECK(ast(std::string(250, '(') + "a" + std::string(250, ')')) == "[a]");
+  std::string deep = std::string(100000, '(') + "a" + std::string(100000, ')');
+  try {
+    parse_regex(deep);
+    FAIL("accepted");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kLimit);
+    CHECK(e.column() == 251);
+    CHECK(e.message().find("nested deeper") != std::string::npos);
+  }
+}
+
 TEST_CASE("regex errors: column counts code points", "[regex]") {
   try {
     parse_regex("日本語(");
