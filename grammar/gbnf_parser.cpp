@@ -28,14 +28,26 @@ template <class Ctx>
 ParseState& st(Ctx& ctx) {
   return x3::get<state_tag>(ctx).get();
 }
-template <class Ctx>
-size_t where(Ctx& ctx) {
-  return static_cast<size_t>(x3::_where(ctx).begin() - st(ctx).base);
-}
+// The matched text of the current action, without the blanks and comments skipped before it.
 template <class Ctx>
 std::string_view matched(Ctx& ctx) {
-  auto r = x3::_where(ctx);
-  return std::string_view(&*r.begin(), static_cast<size_t>(r.end() - r.begin()));
+  auto r = x3::_attr(ctx);  // every action sits on an x3::raw[...]
+  const char* b = &*r.begin();
+  const char* e = b + (r.end() - r.begin());
+  while (b != e) {
+    if (*b == '#') {
+      while (b != e && *b != '\n') ++b;
+    } else if (isspace(static_cast<unsigned char>(*b))) {
+      ++b;
+    } else {
+      break;
+    }
+  }
+  return std::string_view(b, static_cast<size_t>(e - b));
+}
+template <class Ctx>
+size_t where(Ctx& ctx) {
+  return static_cast<size_t>(matched(ctx).data() - st(ctx).base);
 }
 
 auto on_rule_begin = [](auto& ctx) {
@@ -97,7 +109,7 @@ auto on_quant = [](auto& ctx) {
       while (e > k && t[e - 1] == ' ') --e;
       t = t.substr(k, e - k);
       if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string_view::npos)
-        s.g->fail(ErrorKind::kParse, "expected a number in the repetition {m,n}", off + 1 + at);
+        s.g->fail(ErrorKind::kParse, "expected a number in the repetition {m,n} [" + std::string(q) + "]", off + 1 + at);
       return static_cast<uint32_t>(std::stoul(std::string(t)));
     };
     size_t comma = body.find(',');
@@ -131,12 +143,12 @@ const auto literal_def =
 const auto cclass_def = x3::lexeme['[' > *(('\\' > (x3::char_ - x3::eol)) | (x3::char_ - ']' - '\\' - x3::eol)) > ']'];
 const auto quant_def = x3::lit('*') | x3::lit('+') | x3::lit('?') |
                        x3::lexeme['{' > *(x3::char_(" 0-9,")) > '}'];
-const auto primary_def = x3::lit("(=")[on_lookahead] | literal[on_literal] | cclass[on_class] |
-                         x3::lit('.')[on_any] | (x3::raw[name] >> !x3::lit("::="))[on_ref] |
-                         (x3::lit('(')[on_open] > alternatives > x3::lit(')')[on_close]);
-const auto sequence_def = *(primary >> *quant[on_quant]);
-const auto alternatives_def = sequence % x3::lit('|')[on_bar];
-const auto rule_def_def = (x3::raw[name] >> x3::lit("::="))[on_rule_begin] > alternatives > x3::eps[on_rule_end];
+const auto primary_def = x3::raw[x3::lit("(=")][on_lookahead] | x3::raw[literal][on_literal] | x3::raw[cclass][on_class] |
+                         x3::raw[x3::lit('.')][on_any] | (x3::raw[name] >> !x3::lit("::="))[on_ref] |
+                         (x3::raw[x3::lit('(')][on_open] > alternatives > x3::lit(')')[on_close]);
+const auto sequence_def = *(primary >> *x3::raw[quant][on_quant]);
+const auto alternatives_def = sequence % x3::raw[x3::lit('|')][on_bar];
+const auto rule_def_def = (x3::raw[name] >> x3::lit("::="))[on_rule_begin] > alternatives > x3::raw[x3::eps][on_rule_end];
 
 BOOST_SPIRIT_DEFINE(alternatives, sequence, primary, literal, cclass, quant, rule_def)
 
