@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 
 #include "fsm/cfg.hpp"
@@ -72,13 +75,34 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
   start.threads.erase(std::unique(start.threads.begin(), start.threads.end()), start.threads.end());
   start.accepting = rt->graph().node(y).accepting;
   auto out = std::make_shared<std::vector<int32_t>>();
+  auto t0 = std::chrono::steady_clock::now();
   for (uint32_t r : rts) walk_subtree(start, r, *out);
+  static const bool debug = std::getenv("TOLLGATE_CFG_DEBUG") != nullptr;
+  if (debug) {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (ms > 5)
+      fprintf(stderr, "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu start threads %zu -> %zu tokens\n", ms,
+              t.lexeme, rt->cfg().lexemes[t.lexeme]->to_string().substr(0, 60).c_str(), t.state, rts.size(),
+              start.threads.size(), out->size());
+  }
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = boundary_cache_.emplace(key, out);
   return *it->second;
 }
 
 void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
+  if (state.threads.size() == 1) {
+    // One thread: its precomputed set plus its (cached) boundary tokens — no bitset to cache.
+    const Thread& t = state.threads[0];
+    std::memcpy(row, ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words,
+                static_cast<size_t>(words) * 4);
+    for (int32_t id : boundary_tokens(t)) set_bit(row, id);
+    return;
+  }
+  if (state.threads.empty()) {
+    std::memset(row, 0, static_cast<size_t>(words) * 4);
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = mask_cache_.find(state.threads);

@@ -28,7 +28,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   std::vector<std::vector<std::vector<uint32_t>>> roots;
   std::vector<uint32_t> ci_masks;
   std::vector<uint32_t> state_offset;  // lexeme → index of its state 0 among all (lexeme, state)
-  size_t mask_cache_budget = size_t(512) << 20;
+  size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
 
   std::unique_ptr<Matcher::Impl> make_matcher(CompiledGrammarPtr self, int max_rollback) const override;
   size_t memory_bytes() const override;

@@ -187,7 +187,7 @@ TEST_CASE("cfg masks: brute-force oracle on c.gbnf and arithmetic.gbnf", "[cfg][
   int states = 0, mismatches = 0;
   // The hand-written documents, then generated ones in the same style until 2,000 states.
   std::string c_more, a_more;
-  for (int i = 0; i < 120; ++i) {
+  for (int i = 0; i < 240; ++i) {
     std::string n = std::to_string(i * 7919 % 1000);
     c_more += "int f" + n + "(int a){int b" + n + " = a*( a+" + n + " )/2;g (a, b" + n + ");while(b" + n +
               "<100){b" + n + " = b" + n + "+" + n + ";}return b" + n + ";}";
