@@ -25,6 +25,7 @@ struct Matcher::Impl {
   virtual bool is_terminated() const = 0;
   virtual std::string jump_forward() const = 0;
   virtual int num_accepted() const = 0;
+  virtual const CompiledGrammar& grammar() const = 0;
 };
 
 struct CompiledGrammar::Impl {

@@ -43,8 +43,8 @@ class Dfa {
     uint32_t s = walk(start_, bytes);
     return s != kDead && is_final(s);
   }
-  // True when the language is empty (no state at all).
-  bool empty() const { return finals_.empty(); }
+  // True when the language is empty (then the DFA is one non-final state with no way on).
+  bool empty() const;
   const std::array<uint8_t, 256>& byte_classes() const { return classes_; }
   size_t memory_bytes() const { return table_.size() * 4 + finals_.size() + sizeof(*this); }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tollgate::fsm {
@@ -23,6 +24,8 @@ class TokenTrie {
   TokenTrie() = default;
   // tokens[i] = (id, bytes). Empty byte strings are ignored.
   explicit TokenTrie(const std::vector<std::pair<int32_t, std::string>>& tokens);
+  // Same, over views (the bytes must outlive only the constructor call).
+  explicit TokenTrie(const std::vector<std::pair<int32_t, std::string_view>>& tokens);
 
   // nodes()[0] is the root. Children of node i start at i + 1.
   const std::vector<TrieNode>& nodes() const { return nodes_; }
@@ -34,6 +37,8 @@ class TokenTrie {
   std::vector<TrieNode> nodes_;
   std::vector<int32_t> token_ids_;
   size_t max_depth_ = 0;
+
+  void build(std::vector<std::pair<std::string_view, int32_t>>& sorted);
 };
 
 }  // namespace tollgate::fsm

@@ -85,6 +85,11 @@ class TokenizerInfo {
   const Impl& impl() const { return *impl_; }
 
  private:
+  static std::shared_ptr<const TokenizerInfo> from_json_impl(std::string_view tokenizer_json,
+                                                             std::string_view tokenizer_config_json,
+                                                             const TokenizerOptions& options,
+                                                             const std::string& file,
+                                                             const std::string& config_file);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,173 @@
+// tollgate check | match | compile — for a --regex (grammar files join with the CFG back-end).
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "engine/cli/commands.hpp"
+
+namespace tollgate::cli {
+
+namespace {
+
+struct Source {
+  std::string regex;
+  bool has_regex = false;
+  std::string label() const { return "regex"; }
+};
+
+void add_source_options(CLI::App* cmd, Source& src) {
+  cmd->add_option("--regex,-r", src.regex, "a regular expression (full-match semantics)")
+      ->required();
+}
+
+CompiledGrammarPtr compile_source(const Source& src, const TokenizerInfoPtr& tok, int threads,
+                                  size_t max_states) {
+  CompileOptions opt;
+  opt.threads = threads;
+  opt.max_dfa_states = max_states;
+  Compiler compiler(tok, opt);
+  return compiler.compile_regex(src.regex);
+}
+
+std::string read_file_or_throw(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::kIo, "cannot read '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string show_byte(unsigned char c) {
+  char buf[16];
+  if (c >= 0x20 && c < 0x7F) std::snprintf(buf, sizeof buf, "'%c'", c);
+  else if (c == '\n') std::snprintf(buf, sizeof buf, "'\\n'");
+  else if (c == '\t') std::snprintf(buf, sizeof buf, "'\\t'");
+  else std::snprintf(buf, sizeof buf, "byte 0x%02X", c);
+  return buf;
+}
+
+// Feeds `text` byte by byte; prints the verdict; returns true when accepted in full.
+bool match_one(const CompiledGrammarPtr& g, const std::string& name, const std::string& text) {
+  Matcher m(g, 0);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!m.accept_bytes(std::string_view(text).substr(i, 1))) {
+      SourcePos pos = position_in(text, i, name);
+      std::ostringstream msg;
+      msg << "rejected at byte " << i << ": " << show_byte(text[i]) << " is not allowed here";
+      if (i + 1 == text.size() && text[i] == '\n' && m.is_accepting()) {
+        msg << " (the input is complete without its trailing newline)";
+      }
+      Error e(ErrorKind::kParse, msg.str(), pos);
+      std::cout << e.pretty() << "\n";
+      return false;
+    }
+  }
+  if (!m.is_accepting()) {
+    std::string forced = m.jump_forward();
+    std::cout << name << ": rejected: the input ends early (after " << text.size()
+              << " bytes, more is required";
+    if (!forced.empty()) std::cout << ", e.g. \"" << forced << "\"";
+    std::cout << ")\n";
+    return false;
+  }
+  std::cout << name << ": accepted (" << text.size() << " bytes)\n";
+  return true;
+}
+
+}  // namespace
+
+void add_grammar_commands(CLI::App& app) {
+  // check
+  {
+    auto src = std::make_shared<Source>();
+    auto max_states = std::make_shared<size_t>(1'000'000);
+    CLI::App* cmd = app.add_subcommand("check", "check that a regex compiles (exit 0) or explain why not");
+    add_source_options(cmd, *src);
+    cmd->add_option("--max-states", *max_states, "DFA state budget")->capture_default_str();
+    cmd->callback([src, max_states] {
+      try {
+        auto g = compile_source(*src, byte_tokenizer(), 1, *max_states);
+        std::cout << "ok: " << src->label() << " compiles (" << g->stats().dfa_states
+                  << " DFA states)\n";
+      } catch (const Error& e) {
+        print_error(e);
+        throw CLI::RuntimeError(1);
+      }
+    });
+  }
+  // match
+  {
+    auto src = std::make_shared<Source>();
+    auto strings = std::make_shared<std::vector<std::string>>();
+    auto files = std::make_shared<std::vector<std::string>>();
+    CLI::App* cmd = app.add_subcommand("match", "match strings or files against a regex, in full");
+    add_source_options(cmd, *src);
+    cmd->add_option("--string,-s", *strings, "a string to match (repeatable)");
+    cmd->add_option("files", *files, "files to match (their whole contents)");
+    cmd->callback([src, strings, files] {
+      if (strings->empty() && files->empty()) {
+        throw CLI::ValidationError("match", "give --string S or one or more FILEs");
+      }
+      CompiledGrammarPtr g;
+      try {
+        g = compile_source(*src, byte_tokenizer(), 1, 1'000'000);
+      } catch (const Error& e) {
+        print_error(e);
+        throw CLI::RuntimeError(1);
+      }
+      bool all = true;
+      for (const auto& s : *strings) all = match_one(g, "<string>", s) && all;
+      for (const auto& f : *files) {
+        std::string text;
+        try {
+          text = read_file_or_throw(f);
+        } catch (const Error& e) {
+          print_error(e);
+          all = false;
+          continue;
+        }
+        all = match_one(g, f, text) && all;
+      }
+      if (!all) throw CLI::RuntimeError(1);
+    });
+  }
+  // compile
+  {
+    auto src = std::make_shared<Source>();
+    auto tokenizer = std::make_shared<std::string>("llama3");
+    auto threads = std::make_shared<int>(0);
+    auto max_states = std::make_shared<size_t>(1'000'000);
+    CLI::App* cmd = app.add_subcommand("compile", "compile against a tokenizer; print sizes and timings");
+    add_source_options(cmd, *src);
+    cmd->add_option("--tokenizer,-t", *tokenizer,
+                    "tokenizer.json, its folder, or a name under $TOLLGATE_DATA_DIR/tokenizers")
+        ->capture_default_str();
+    cmd->add_option("--threads", *threads, "threads for the token index (0 = all cores)")
+        ->capture_default_str();
+    cmd->add_option("--max-states", *max_states, "DFA state budget")->capture_default_str();
+    cmd->callback([src, tokenizer, threads, max_states] {
+      try {
+        auto t0 = std::chrono::steady_clock::now();
+        TokenizerInfoPtr tok = load_tokenizer(*tokenizer);
+        double load_ms = std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - t0).count();
+        auto g = compile_source(*src, tok, *threads, *max_states);
+        const CompileStats& s = g->stats();
+        std::printf("tokenizer:       %s (%d ids, loaded in %.1f ms)\n", tokenizer->c_str(),
+                    tok->vocab_size(), load_ms);
+        std::printf("DFA states:      %zu\n", s.dfa_states);
+        std::printf("distinct masks:  %zu\n", s.distinct_masks);
+        std::printf("index memory:    %.1f KiB\n", s.index_bytes / 1024.0);
+        std::printf("compile time:    %.3f ms (parse %.3f, DFA %.3f, index %.3f)\n", s.total_ms,
+                    s.parse_ms, s.dfa_ms, s.index_ms);
+      } catch (const Error& e) {
+        print_error(e);
+        throw CLI::RuntimeError(1);
+      }
+    });
+  }
+}
+
+}  // namespace tollgate::cli

@@ -1,0 +1,29 @@
+// The `tollgate` command line: each file in engine/cli/ adds its subcommands to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "tollgate/tollgate.hpp"
+
+namespace tollgate::cli {
+
+// check / match / compile for --regex (and --grammar once context-free grammars compile).
+void add_grammar_commands(CLI::App& app);
+// demo: the README's `make demo` job.
+void add_demo_command(CLI::App& app);
+
+// Where the data beside the project lives: $TOLLGATE_DATA_DIR, else <source>/../shared.
+std::string data_dir();
+// A tokenizer given as a directory or a tokenizer.json, or a short name (llama3, …) looked up in
+// <data_dir>/tokenizers/. Throws tollgate::Error.
+TokenizerInfoPtr load_tokenizer(const std::string& spec);
+// One token per byte value: for matching bytes without a model vocabulary.
+TokenizerInfoPtr byte_tokenizer();
+
+// Prints an error the way every subcommand does (error: ... with caret) to stderr.
+void print_error(const Error& e);
+
+}  // namespace tollgate::cli

@@ -1,0 +1,38 @@
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "engine/cli/commands.hpp"
+
+namespace tollgate::cli {
+
+std::string data_dir() {
+  if (const char* v = std::getenv("TOLLGATE_DATA_DIR"); v && *v) return v;
+  return (std::filesystem::path(TOLLGATE_SOURCE_DIR) / ".." / "shared").lexically_normal().string();
+}
+
+TokenizerInfoPtr load_tokenizer(const std::string& spec) {
+  namespace fs = std::filesystem;
+  if (fs::exists(spec)) return TokenizerInfo::from_file(spec);
+  fs::path named = fs::path(data_dir()) / "tokenizers" / spec;
+  if (spec.find('/') == std::string::npos && fs::exists(named)) {
+    return TokenizerInfo::from_file(named.string());
+  }
+  throw Error(ErrorKind::kIo, "no tokenizer at '" + spec + "' (a tokenizer.json, its folder, or one of "
+                              "llama2, llama3, qwen3, gpt4o, gemma3 under " + data_dir() +
+                              "/tokenizers; scripts/fetch-data.sh fetches them)");
+}
+
+TokenizerInfoPtr byte_tokenizer() {
+  static const TokenizerInfoPtr tok = [] {
+    std::vector<std::string> bytes(257);
+    for (int b = 0; b < 256; ++b) bytes[b] = std::string(1, static_cast<char>(b));
+    bytes[256] = "<eos>";
+    return TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
+  }();
+  return tok;
+}
+
+void print_error(const Error& e) { std::cerr << e.pretty() << "\n"; }
+
+}  // namespace tollgate::cli

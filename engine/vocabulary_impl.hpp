@@ -1,0 +1,70 @@
+// TokenizerInfo::Impl — the private state behind TokenizerInfo.
+// Takes: nothing (filled by vocabulary.cpp). Gives: per-id bytes/text/flags, EOS ids, the token trie,
+// and the raw tokenizer.json material the encoder needs (added tokens, normalizer, pre-tokenizer,
+// merges) kept as JSON text so that loading a vocabulary does not pay for parsing them.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "fsm/token_trie.hpp"
+#include "tollgate/vocabulary.hpp"
+
+namespace tollgate {
+
+struct AddedTokenInfo {
+  int32_t id = -1;
+  std::string content;
+  bool special = false;
+  bool lstrip = false;
+  bool rstrip = false;
+  bool single_word = false;
+  bool normalized = false;
+};
+
+struct TokenizerInfo::Impl {
+  VocabType type = VocabType::kRaw;
+  LeadingSpace leading_space = LeadingSpace::kKeep;
+  bool prepends_space = false;
+  int32_t vocab_size = 0;
+  int32_t num_tokens = 0;
+
+  std::vector<std::string> bytes;  // [vocab_size]; empty for padding ids
+  std::vector<std::string> text;   // [vocab_size]; as written in tokenizer.json
+  std::vector<uint8_t> special;    // [vocab_size]; 1 = special / padding
+  std::vector<int32_t> eos_ids;
+  fsm::TokenTrie trie;
+
+  // --- tokenizer.json material for the encoder (empty when built from byte strings) ---
+  std::string model_type;                // "BPE", "Unigram", ...
+  bool from_tokenizer_json = false;
+  bool ignore_merges = false;
+  std::string continuing_subword_prefix;
+  std::string end_of_word_suffix;
+  std::vector<AddedTokenInfo> added_tokens;
+  std::string normalizer_json;     // raw JSON ("null" when absent)
+  std::string pre_tokenizer_json;  // raw JSON
+  std::string decoder_json;        // raw JSON
+  std::string merges_json;         // raw JSON of model.merges (only for byte-level BPE models)
+
+  // text -> id, built on first use (find_token, encoder).
+  const std::unordered_map<std::string_view, int32_t>& text_index() const {
+    std::call_once(text_index_once_, [this] {
+      text_index_.reserve(static_cast<size_t>(num_tokens) * 2);
+      for (int32_t id = 0; id < num_tokens; ++id) {
+        if (!text[id].empty()) text_index_.emplace(text[id], id);
+      }
+    });
+    return text_index_;
+  }
+
+ private:
+  mutable std::once_flag text_index_once_;
+  mutable std::unordered_map<std::string_view, int32_t> text_index_;
+};
+
+}  // namespace tollgate

@@ -1,0 +1,322 @@
+// Regex → NFA (nfa.cpp) → DFA by subset construction over byte equivalence classes →
+// minimal DFA by Hopcroft's partition refinement → dead states removed.
+#include "fsm/dfa.hpp"
+
+#include <algorithm>
+#include <bitset>
+#include <string>
+#include <unordered_map>
+
+#include "fsm/nfa.hpp"
+#include "tollgate/error.hpp"
+
+namespace tollgate::fsm {
+
+namespace {
+
+struct VecHash {
+  size_t operator()(const std::vector<uint32_t>& v) const {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ v.size();
+    for (uint32_t x : v) {
+      h ^= x + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    }
+    return static_cast<size_t>(h);
+  }
+};
+
+// Byte equivalence classes: bytes that no edge tells apart share a class.
+size_t byte_classes(const Nfa& nfa, std::array<uint8_t, 256>& classes) {
+  std::bitset<257> bounds;
+  for (const auto& s : nfa.states) {
+    for (const auto& e : s.edges) {
+      bounds.set(e.lo);
+      bounds.set(static_cast<size_t>(e.hi) + 1);
+    }
+  }
+  size_t c = 0;
+  for (int b = 0; b < 256; ++b) {
+    if (b > 0 && bounds.test(b)) ++c;
+    classes[b] = static_cast<uint8_t>(c);
+  }
+  return c + 1;
+}
+
+class SubsetBuilder {
+ public:
+  SubsetBuilder(const Nfa& nfa, size_t max_states) : nfa_(nfa), max_states_(max_states) {
+    num_classes_ = byte_classes(nfa, classes_);
+    rep_.assign(num_classes_, 0);
+    for (int b = 255; b >= 0; --b) rep_[classes_[b]] = static_cast<uint8_t>(b);
+    mark_.assign(nfa.states.size(), 0);
+  }
+
+  // Epsilon closure of `seeds`, keeping only states that matter (edges or accept), sorted.
+  void closure(std::vector<uint32_t>& seeds, std::vector<uint32_t>& out) {
+    ++gen_;
+    if (gen_ == 0) {
+      std::fill(mark_.begin(), mark_.end(), 0);
+      gen_ = 1;
+    }
+    out.clear();
+    stack_.clear();
+    for (uint32_t s : seeds) {
+      if (mark_[s] != gen_) {
+        mark_[s] = gen_;
+        stack_.push_back(s);
+      }
+    }
+    while (!stack_.empty()) {
+      uint32_t s = stack_.back();
+      stack_.pop_back();
+      const auto& st = nfa_.states[s];
+      if (!st.edges.empty() || s == nfa_.accept) out.push_back(s);
+      for (uint32_t t : st.eps) {
+        if (mark_[t] != gen_) {
+          mark_[t] = gen_;
+          stack_.push_back(t);
+        }
+      }
+    }
+    std::sort(out.begin(), out.end());
+  }
+
+  uint32_t intern(std::vector<uint32_t>& set) {
+    auto it = ids_.find(set);
+    if (it != ids_.end()) return it->second;
+    if (sets_.size() >= max_states_) {
+      throw Error(ErrorKind::kLimit,
+                  "regex too complex: its DFA needs more than " + std::to_string(max_states_) +
+                      " states (the state budget; raise max_dfa_states or simplify the regex)");
+    }
+    uint32_t id = static_cast<uint32_t>(sets_.size());
+    ids_.emplace(set, id);
+    sets_.push_back(set);
+    return id;
+  }
+
+  Dfa run() {
+    std::vector<uint32_t> seeds{nfa_.start}, set;
+    closure(seeds, set);
+    uint32_t start = intern(set);
+    std::vector<std::vector<uint32_t>> buckets(num_classes_);
+    std::vector<uint32_t> table;
+    std::vector<uint8_t> finals;
+    for (size_t d = 0; d < sets_.size(); ++d) {
+      for (auto& b : buckets) b.clear();
+      bool final = false;
+      for (uint32_t s : sets_[d]) {
+        if (s == nfa_.accept) final = true;
+        for (const auto& e : nfa_.states[s].edges) {
+          for (size_t c = classes_[e.lo]; c <= classes_[e.hi]; ++c) buckets[c].push_back(e.to);
+        }
+      }
+      finals.push_back(final ? 1 : 0);
+      size_t row = table.size();
+      table.resize(row + num_classes_, kDead);
+      for (size_t c = 0; c < num_classes_; ++c) {
+        if (buckets[c].empty()) continue;
+        closure(buckets[c], set);
+        uint32_t t = intern(set);
+        table[row + c] = t;
+      }
+    }
+    return Dfa(start, classes_, num_classes_, std::move(table), std::move(finals));
+  }
+
+ private:
+  const Nfa& nfa_;
+  size_t max_states_;
+  std::array<uint8_t, 256> classes_{};
+  size_t num_classes_ = 0;
+  std::vector<uint8_t> rep_;
+  std::vector<uint32_t> mark_;
+  uint32_t gen_ = 0;
+  std::vector<uint32_t> stack_;
+  std::unordered_map<std::vector<uint32_t>, uint32_t, VecHash> ids_;
+  std::vector<std::vector<uint32_t>> sets_;
+};
+
+// Hopcroft minimisation of a DFA completed with an explicit dead state.
+Dfa minimise(const Dfa& in) {
+  const size_t n0 = in.num_states();
+  const size_t n = n0 + 1;  // + dead state
+  const uint32_t dead = static_cast<uint32_t>(n0);
+  const size_t k = in.num_classes();
+  // Full transition table by class, dead-completed.
+  std::vector<uint32_t> delta(n * k, dead);
+  {
+    // The input table is indexed [state * num_classes + class].
+    std::array<int, 256> rep{};
+    rep.fill(-1);
+    const auto& classes = in.byte_classes();
+    for (int b = 0; b < 256; ++b)
+      if (rep[classes[b]] < 0) rep[classes[b]] = b;
+    for (uint32_t s = 0; s < n0; ++s) {
+      for (size_t c = 0; c < k; ++c) {
+        uint32_t t = in.next(s, static_cast<uint8_t>(rep[c]));
+        delta[s * k + c] = t == kDead ? dead : t;
+      }
+    }
+  }
+  // Inverse transitions, CSR per class: inv[c] lists (target -> sources).
+  std::vector<uint32_t> inv_start((n + 1) * k, 0), inv_src(n * k);
+  {
+    std::vector<uint32_t> count(n * k, 0);
+    for (uint32_t s = 0; s < n; ++s)
+      for (size_t c = 0; c < k; ++c) ++count[c * n + delta[s * k + c]];
+    uint32_t acc = 0;
+    for (size_t i = 0; i < n * k; ++i) {
+      inv_start[i] = acc;
+      acc += count[i];
+    }
+    inv_start[n * k] = acc;
+    std::vector<uint32_t> fill(inv_start.begin(), inv_start.begin() + n * k);
+    for (uint32_t s = 0; s < n; ++s)
+      for (size_t c = 0; c < k; ++c) inv_src[fill[c * n + delta[s * k + c]]++] = s;
+  }
+
+  // Partition refinement structure.
+  std::vector<uint32_t> elems(n), loc(n), blk(n);
+  std::vector<uint32_t> first, end, mid;
+  {
+    uint32_t i = 0;
+    for (uint32_t s = 0; s < n; ++s)
+      if (s != dead && in.is_final(s)) elems[i++] = s;
+    uint32_t nf = i;
+    for (uint32_t s = 0; s < n; ++s)
+      if (s == dead || !in.is_final(s)) elems[i++] = s;
+    for (uint32_t j = 0; j < n; ++j) loc[elems[j]] = j;
+    if (nf > 0) {
+      first.push_back(0), end.push_back(nf), mid.push_back(0);
+    }
+    if (nf < n) {
+      first.push_back(nf), end.push_back(static_cast<uint32_t>(n)), mid.push_back(nf);
+    }
+    for (uint32_t b = 0; b < first.size(); ++b)
+      for (uint32_t j = first[b]; j < end[b]; ++j) blk[elems[j]] = b;
+  }
+  std::vector<uint32_t> worklist;
+  std::vector<uint8_t> in_work;
+  for (uint32_t b = 0; b < first.size(); ++b) {
+    worklist.push_back(b);
+    in_work.push_back(1);
+  }
+  std::vector<uint32_t> touched, splitter;
+  while (!worklist.empty()) {
+    uint32_t a = worklist.back();
+    worklist.pop_back();
+    in_work[a] = 0;
+    splitter.assign(elems.begin() + first[a], elems.begin() + end[a]);
+    for (size_t c = 0; c < k; ++c) {
+      touched.clear();
+      for (uint32_t t : splitter) {
+        for (uint32_t p = inv_start[c * n + t]; p < inv_start[c * n + t + 1]; ++p) {
+          uint32_t s = inv_src[p];
+          uint32_t b = blk[s];
+          uint32_t i = loc[s];
+          if (i < mid[b]) continue;  // already marked
+          if (mid[b] == first[b]) touched.push_back(b);
+          uint32_t j = mid[b];
+          uint32_t other = elems[j];
+          elems[j] = s, loc[s] = j;
+          elems[i] = other, loc[other] = i;
+          ++mid[b];
+        }
+      }
+      for (uint32_t b : touched) {
+        if (mid[b] == end[b]) {
+          mid[b] = first[b];
+          continue;
+        }
+        // Marked part [first, mid) becomes a new block.
+        uint32_t nb = static_cast<uint32_t>(first.size());
+        first.push_back(first[b]);
+        end.push_back(mid[b]);
+        mid.push_back(first[b]);
+        first[b] = mid[b];
+        mid[b] = first[b];
+        for (uint32_t j = first[nb]; j < end[nb]; ++j) blk[elems[j]] = nb;
+        in_work.push_back(0);
+        if (in_work[b]) {
+          worklist.push_back(nb);
+          in_work[nb] = 1;
+        } else {
+          uint32_t smaller = (end[nb] - first[nb]) <= (end[b] - first[b]) ? nb : b;
+          worklist.push_back(smaller);
+          in_work[smaller] = 1;
+        }
+      }
+    }
+  }
+
+  // Build the minimal DFA without the dead block; number states in BFS order from the start.
+  const uint32_t dead_block = blk[dead];
+  std::vector<uint32_t> block_id(first.size(), kDead);
+  std::vector<uint32_t> order;
+  uint32_t start_block = blk[in.start()];
+  if (start_block == dead_block) {
+    // Empty language: one non-final state with no way on.
+    std::array<uint8_t, 256> cls{};
+    return Dfa(0, cls, 1, std::vector<uint32_t>{kDead}, std::vector<uint8_t>{0});
+  }
+  block_id[start_block] = 0;
+  order.push_back(start_block);
+  for (size_t qi = 0; qi < order.size(); ++qi) {
+    uint32_t b = order[qi];
+    uint32_t s = elems[first[b]];
+    for (size_t c = 0; c < k; ++c) {
+      uint32_t t = blk[delta[s * k + c]];
+      if (t == dead_block || block_id[t] != kDead) continue;
+      block_id[t] = static_cast<uint32_t>(order.size());
+      order.push_back(t);
+    }
+  }
+  // Merge byte classes whose columns are identical in the minimal DFA.
+  std::vector<std::vector<uint32_t>> cols(k, std::vector<uint32_t>(order.size()));
+  for (size_t q = 0; q < order.size(); ++q) {
+    uint32_t s = elems[first[order[q]]];
+    for (size_t c = 0; c < k; ++c) {
+      uint32_t t = blk[delta[s * k + c]];
+      cols[c][q] = t == dead_block ? kDead : block_id[t];
+    }
+  }
+  std::vector<uint32_t> class_map(k);
+  std::vector<size_t> kept;  // representative old class per new class
+  {
+    std::unordered_map<std::vector<uint32_t>, uint32_t, VecHash> seen;
+    for (size_t c = 0; c < k; ++c) {
+      auto [it, inserted] = seen.emplace(cols[c], static_cast<uint32_t>(kept.size()));
+      if (inserted) kept.push_back(c);
+      class_map[c] = it->second;
+    }
+  }
+  const size_t k2 = kept.size();
+  std::array<uint8_t, 256> classes{};
+  for (int b = 0; b < 256; ++b) classes[b] = static_cast<uint8_t>(class_map[in.byte_classes()[b]]);
+  std::vector<uint32_t> table(order.size() * k2);
+  std::vector<uint8_t> finals(order.size());
+  for (size_t q = 0; q < order.size(); ++q) {
+    uint32_t s = elems[first[order[q]]];
+    finals[q] = (s != dead && in.is_final(s)) ? 1 : 0;
+    for (size_t c2 = 0; c2 < k2; ++c2) table[q * k2 + c2] = cols[kept[c2]][q];
+  }
+  return Dfa(0, classes, k2, std::move(table), std::move(finals));
+}
+
+}  // namespace
+
+bool Dfa::empty() const {
+  if (finals_.empty()) return true;
+  if (finals_.size() != 1 || finals_[0]) return false;
+  for (uint32_t t : table_)
+    if (t != kDead) return false;
+  return true;
+}
+
+Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
+  Nfa nfa = build_nfa(regex, options.max_states);
+  Dfa raw = SubsetBuilder(nfa, options.max_states).run();
+  return minimise(raw);
+}
+
+}  // namespace tollgate::fsm

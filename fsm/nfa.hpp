@@ -1,0 +1,33 @@
+// Thompson NFA over bytes.
+// Takes: a grammar::Regex (code points). Gives: an NFA whose edges are byte ranges and whose
+// epsilon moves are explicit; character sets are compiled to UTF-8 byte sequences (utf8.hpp),
+// shared through a prefix trie so a large class such as \p{L} stays small.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "grammar/regex_ast.hpp"
+
+namespace tollgate::fsm {
+
+struct NfaEdge {
+  uint8_t lo, hi;
+  uint32_t to;
+};
+
+struct NfaState {
+  std::vector<NfaEdge> edges;
+  std::vector<uint32_t> eps;
+};
+
+struct Nfa {
+  std::vector<NfaState> states;
+  uint32_t start = 0;
+  uint32_t accept = 0;  // the single accepting state (no outgoing edges)
+};
+
+// Throws tollgate::Error(kLimit) when the NFA would exceed max_states states.
+Nfa build_nfa(const grammar::Regex& regex, size_t max_states);
+
+}  // namespace tollgate::fsm

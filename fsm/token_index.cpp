@@ -1,0 +1,95 @@
+#include "fsm/token_index.hpp"
+
+#include <bit>
+#include <cstring>
+#include <string_view>
+#include <mutex>
+#include <unordered_map>
+
+#include "fsm/parallel.hpp"
+
+namespace tollgate::fsm {
+
+void walk_trie(const Dfa& dfa, const TokenTrie& trie, uint32_t state, uint32_t* mask,
+               bool strip_first_space) {
+  const auto& nodes = trie.nodes();
+  const auto& ids = trie.token_ids();
+  const size_t n = nodes.size();
+  // states[d] = DFA state after the first d bytes of the current path.
+  std::vector<uint32_t> states(trie.max_depth() + 2);
+  states[0] = state;
+  size_t i = 1;
+  while (i < n) {
+    const TrieNode& node = nodes[i];
+    uint32_t from = states[node.depth - 1];
+    uint32_t to = (strip_first_space && node.depth == 1 && node.byte == ' ')
+                      ? from
+                      : dfa.next(from, node.byte);
+    if (to == kDead) {
+      i = node.subtree_end;
+      continue;
+    }
+    states[node.depth] = to;
+    for (uint32_t t = node.tokens_begin; t < node.tokens_end; ++t) {
+      uint32_t id = static_cast<uint32_t>(ids[t]);
+      mask[id >> 5] |= 1u << (id & 31);
+    }
+    ++i;
+  }
+}
+
+namespace {
+uint64_t hash_words(const uint32_t* data, size_t words) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < words; ++i) h = (h ^ data[i]) * 1099511628211ull;
+  return h;
+}
+}  // namespace
+
+TokenIndex::TokenIndex(const Dfa& dfa, const TokenTrie& trie, int32_t vocab_size,
+                       const TokenIndexOptions& options)
+    : words_((vocab_size + 31) / 32) {
+  const size_t n = dfa.num_states();
+  const size_t extra = options.strip_first_space ? 1 : 0;
+  const size_t w = static_cast<size_t>(words_);
+  std::vector<uint32_t> ids(n + extra);
+  // Distinct masks are appended under a lock; each worker walks into its own buffer, so the
+  // memory is O(distinct masks), not O(states).
+  std::mutex mutex;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash;
+  const int threads = n + extra < 4 ? 1 : resolve_threads(options.threads);
+  std::vector<std::vector<uint32_t>> buffers(threads, std::vector<uint32_t>(w));
+  parallel_for(n + extra, threads, [&](size_t s, int worker) {
+    uint32_t* buf = buffers[worker].data();
+    std::memset(buf, 0, w * 4);
+    if (s < n) {
+      walk_trie(dfa, trie, static_cast<uint32_t>(s), buf);
+    } else {
+      walk_trie(dfa, trie, dfa.start(), buf, /*strip_first_space=*/true);
+    }
+    uint64_t h = hash_words(buf, w);
+    std::lock_guard<std::mutex> lock(mutex);
+    auto& bucket = by_hash[h];
+    for (uint32_t m : bucket) {
+      if (std::memcmp(masks_.data() + static_cast<size_t>(m) * w, buf, w * 4) == 0) {
+        ids[s] = m;
+        return;
+      }
+    }
+    uint32_t m = static_cast<uint32_t>(masks_.size() / (w ? w : 1));
+    masks_.insert(masks_.end(), buf, buf + w);
+    bucket.push_back(m);
+    ids[s] = m;
+  });
+  masks_.shrink_to_fit();
+  mask_of_state_.assign(ids.begin(), ids.begin() + n);
+  first_mask_id_ = extra ? ids[n] : (n ? ids[dfa.start()] : 0);
+}
+size_t TokenIndex::count(uint32_t state) const {
+  const uint32_t* m = mask(state);
+  size_t c = 0;
+  for (int32_t i = 0; i < words_; ++i) c += std::popcount(m[i]);
+  return c;
+}
+
+}  // namespace tollgate::fsm

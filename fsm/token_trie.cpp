@@ -1,0 +1,84 @@
+// TokenTrie — builds the flat depth-first token trie.
+// Takes: (token id, byte string) pairs. Gives: nodes in DFS order (children in increasing byte order),
+// each with subtree_end and the range of token ids whose bytes end at that node.
+// Built linearly from the byte strings sorted lexicographically: consecutive strings share their
+// longest common prefix, so each string only opens the nodes below that prefix.
+#include "fsm/token_trie.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "tollgate/error.hpp"
+
+namespace tollgate::fsm {
+
+TokenTrie::TokenTrie(const std::vector<std::pair<int32_t, std::string>>& tokens) {
+  std::vector<std::pair<std::string_view, int32_t>> sorted;
+  sorted.reserve(tokens.size());
+  for (const auto& [id, bytes] : tokens)
+    if (!bytes.empty()) sorted.emplace_back(bytes, id);
+  build(sorted);
+}
+
+TokenTrie::TokenTrie(const std::vector<std::pair<int32_t, std::string_view>>& tokens) {
+  std::vector<std::pair<std::string_view, int32_t>> sorted;
+  sorted.reserve(tokens.size());
+  for (const auto& [id, bytes] : tokens)
+    if (!bytes.empty()) sorted.emplace_back(bytes, id);
+  build(sorted);
+}
+
+void TokenTrie::build(std::vector<std::pair<std::string_view, int32_t>>& sorted) {
+  // string_view compares bytes as unsigned char (char_traits<char>), which is the trie's order.
+  std::sort(sorted.begin(), sorted.end());
+  nodes_.clear();
+  token_ids_.clear();
+  token_ids_.reserve(sorted.size());
+  nodes_.reserve(sorted.size() * 2 + 1);
+  nodes_.push_back(TrieNode{});
+  max_depth_ = 0;
+  // stack[d] = index of the open node at depth d (stack[0] = root).
+  std::vector<uint32_t> stack{0};
+  std::string_view prev;
+  for (const auto& [bytes, id] : sorted) {
+    if (bytes.size() > 0xFFFF) {
+      throw Error(ErrorKind::kLimit, "token of " + std::to_string(bytes.size()) +
+                                         " bytes is longer than the trie supports (65535)");
+    }
+    size_t common = 0;
+    size_t limit = std::min(prev.size(), bytes.size());
+    while (common < limit && prev[common] == bytes[common]) ++common;
+    // Close the nodes deeper than the common prefix.
+    while (stack.size() > common + 1) {
+      nodes_[stack.back()].subtree_end = static_cast<uint32_t>(nodes_.size());
+      stack.pop_back();
+    }
+    // Open the rest of this string.
+    for (size_t d = common; d < bytes.size(); ++d) {
+      TrieNode node;
+      node.byte = static_cast<uint8_t>(bytes[d]);
+      node.depth = static_cast<uint16_t>(d + 1);
+      node.tokens_begin = node.tokens_end = static_cast<uint32_t>(token_ids_.size());
+      stack.push_back(static_cast<uint32_t>(nodes_.size()));
+      nodes_.push_back(node);
+    }
+    // The string ends at the top node; equal strings are adjacent, so its id range stays contiguous.
+    TrieNode& last = nodes_[stack.back()];
+    if (last.tokens_begin == last.tokens_end) last.tokens_begin = static_cast<uint32_t>(token_ids_.size());
+    token_ids_.push_back(id);
+    last.tokens_end = static_cast<uint32_t>(token_ids_.size());
+    max_depth_ = std::max(max_depth_, bytes.size());
+    prev = bytes;
+  }
+  while (!stack.empty()) {
+    nodes_[stack.back()].subtree_end = static_cast<uint32_t>(nodes_.size());
+    stack.pop_back();
+  }
+  nodes_.shrink_to_fit();
+}
+
+size_t TokenTrie::memory_bytes() const {
+  return sizeof(*this) + nodes_.capacity() * sizeof(TrieNode) + token_ids_.capacity() * sizeof(int32_t);
+}
+
+}  // namespace tollgate::fsm
