@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <random>
 
+#include "engine/retnet/kv_baseline.hpp"
 #include "engine/retnet/safetensors.hpp"
 #include "tollgate/error.hpp"
 #include "tollgate/retnet.hpp"
@@ -362,4 +363,28 @@ TEST_CASE("Damaged model files give errors, never crashes", "[retnet]") {
   }
   std::filesystem::remove(path);
   std::filesystem::remove(bad_path);
+}
+
+TEST_CASE("KV-cache baseline: cached steps match direct attention; memory grows", "[retnet]") {
+  RetNetConfig cfg = small_config(2, false);
+  tollgate::engine::KvDecoder kv(cfg, 17);
+  auto ids = random_ids(40, cfg.vocab_size, 5);
+  auto par = kv.forward_parallel(ids);
+  auto st = kv.new_state();
+  std::vector<float> row(cfg.vocab_size);
+  double worst = 0;
+  size_t bytes_at_10 = 0;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    kv.step(st, ids[t], row.data());
+    worst = std::max(worst, rel_err(row.data(), &par[t * cfg.vocab_size], cfg.vocab_size));
+    if (t == 9) bytes_at_10 = st.memory_bytes();
+  }
+  CHECK(worst < 1e-5);
+  CHECK(bytes_at_10 == 10u * 2 * cfg.n_layers * cfg.d_model * sizeof(float));
+  CHECK(st.memory_bytes() == 4 * bytes_at_10);
+  kv.fill_cache(st, 100, 1);
+  CHECK(st.position == 100);
+  kv.step(st, 3, row.data());
+  CHECK(st.memory_bytes() == 101u * 2 * cfg.n_layers * cfg.d_model * sizeof(float));
+  for (float x : row) CHECK(std::isfinite(x));
 }
