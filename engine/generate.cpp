@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "tollgate/error.hpp"
 #include "tollgate/matcher.hpp"
