@@ -136,7 +136,10 @@ void matmul_rows(const float* x, size_t t_rows, size_t ldx, const float* w, size
     }
 }
 
-constexpr size_t kParallelMacs = 1u << 18;  // below this a product stays on one thread
+// Below these sizes a product stays on one thread. A mat-vec is bound by memory bandwidth and a
+// pool dispatch costs tens of microseconds, so only the largest (the V×d output head) is split.
+constexpr size_t kParallelMacs = 1u << 18;       // mat-mat (prefill)
+constexpr size_t kParallelMatvecMacs = 1u << 20;  // mat-vec (decode)
 
 }  // namespace
 
@@ -168,7 +171,7 @@ void matvec_serial(const float* w, size_t rows, size_t cols, size_t ldw, const f
 }
 
 void matvec(const float* w, size_t rows, size_t cols, size_t ldw, const float* x, float* y) {
-  if (rows * cols < kParallelMacs) {
+  if (rows * cols < kParallelMatvecMacs) {
     matvec_serial(w, rows, cols, ldw, x, y);
     return;
   }
