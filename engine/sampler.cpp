@@ -48,7 +48,8 @@ void Sampler::candidates(std::span<const float> logits, std::vector<std::pair<in
     std::nth_element(out.begin(), out.begin() + options_.top_k - 1, out.end(), by_logit);
     out.resize(options_.top_k);
   }
-  std::sort(out.begin(), out.end(), by_logit);
+  // Only top-p needs the candidates in order of probability; plain sampling keeps index order.
+  if (options_.top_p < 1.0f) std::sort(out.begin(), out.end(), by_logit);
   const double inv_t = 1.0 / static_cast<double>(options_.temperature);
   double sum = 0;
   for (auto& c : out) {

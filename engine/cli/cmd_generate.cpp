@@ -76,16 +76,15 @@ void run_generate(const GenerateArgs& a) {
   if (a.stats) {
     const auto& s = r.stats;
     const double decode = std::max(1e-12, s.seconds - s.prefill_seconds);
-    std::fprintf(stderr,
-                 "tokens: %d (%d forced by jump-forward, %.1f%%), prompt %d tokens\n"
-                 "time: %.3f s total, prefill %.3f s, decode %.3f s → %.1f tokens/s\n"
-                 "mask: %.3f s = %.1f%% of decode time%s; model %.3f s\n"
-                 "stop: %s%s\n",
-                 s.tokens, s.forced_tokens, s.tokens ? 100.0 * s.forced_tokens / s.tokens : 0.0, s.prompt_tokens,
-                 s.seconds, s.prefill_seconds, decode, s.tokens / decode, s.mask_seconds,
-                 100.0 * s.mask_seconds / decode, opt.overlap_mask ? " (overlapped with the model step)" : "",
-                 s.model_seconds, r.stop_reason.c_str(),
-                 grammar ? (r.grammar_accepting ? ", output matches the grammar" : ", output incomplete") : "");
+    std::fprintf(stderr, "tokens: %d (%d forced by jump-forward = %.1f%%), prompt %d tokens, stop: %s\n", s.tokens,
+                 s.forced_tokens, s.tokens ? 100.0 * s.forced_tokens / s.tokens : 0.0, s.prompt_tokens,
+                 r.stop_reason.c_str());
+    std::fprintf(stderr, "time: %.1f ms total, prefill %.1f ms, decode %.1f ms = %.1f tokens/s (model %.1f ms)\n",
+                 1e3 * s.seconds, 1e3 * s.prefill_seconds, 1e3 * decode, s.tokens / decode, 1e3 * s.model_seconds);
+    if (grammar)
+      std::fprintf(stderr, "mask: %.3f ms = %.2f%% of decode time%s; output %s the grammar\n", 1e3 * s.mask_seconds,
+                   100.0 * s.mask_seconds / decode, opt.overlap_mask ? " (overlapped with the model step)" : "",
+                   r.grammar_accepting ? "matches" : "does not (yet) match");
   }
 }
 

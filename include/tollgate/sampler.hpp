@@ -33,7 +33,7 @@ class Sampler {
   void reseed(uint64_t seed) { rng_.seed(seed); }
 
  private:
-  // Candidates (index, probability), sorted by descending probability.
+  // Candidates (index, probability); sorted by descending probability when top_p < 1.
   void candidates(std::span<const float> logits, std::vector<std::pair<int32_t, double>>& out) const;
   SamplerOptions options_;
   std::mt19937_64 rng_;
