@@ -41,7 +41,8 @@ std::string Error::pretty() const {
   else if (!pos_.file.empty()) os << " ";
   os << "error: " << message_;
   if (pos_.line > 0 && pos_.column == 0 && pos_.file.empty()) os << " (line " << pos_.line << ")";
-  if (pos_.line > 0 && pos_.column > 0 && pos_.file.empty())
+  if (pos_.line > 0 && pos_.column > 0 && pos_.file.empty() &&
+      (pos_.line > 1 || pos_.source_line.empty()))
     os << " (line " << pos_.line << ", column " << pos_.column << ")";
   if (!pos_.pointer.empty()) os << " (at " << pos_.pointer << ")";
   if (pos_.column > 0 && !pos_.source_line.empty()) {
