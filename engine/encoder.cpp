@@ -107,7 +107,7 @@ struct Encoder::Impl {
   bool ignore_merges = false;
 
   int32_t byte_token[256];
-  std::unordered_map<std::string_view, int32_t> word_id;  // model vocabulary: bytes -> id
+  engine::StringIndex word_id;  // model vocabulary: bytes -> id
   struct Merge {
     int32_t rank;
     int32_t id;
@@ -191,7 +191,7 @@ struct Encoder::Impl {
     merges.reserve(static_cast<size_t>(info->num_tokens) * 3);
     engine::JsonScanner sc(raw, "model.merges");
     sc.begin_array();
-    std::string a, b, pair;
+    std::string a, b, pair, joined;
     int32_t rank = 0;
     while (sc.next_element()) {
       if (sc.peek() == '"') {
@@ -210,10 +210,12 @@ struct Encoder::Impl {
         if (sc.next_element()) sc.fail("merge must be [left, right]");
         sc.set_first_flag(first);
       }
-      auto ia = index.find(a), ib = index.find(b), im = index.find(a + b);
-      if (ia != index.end() && ib != index.end() && im != index.end()) {
-        uint64_t key = (static_cast<uint64_t>(ia->second) << 32) | static_cast<uint32_t>(ib->second);
-        merges.emplace(key, Merge{rank, im->second});
+      int32_t ia = index.find(a), ib = index.find(b);
+      if (ia >= 0 && ib >= 0) {
+        joined.assign(a).append(b);
+        int32_t im = index.find(joined);
+        uint64_t key = (static_cast<uint64_t>(ia) << 32) | static_cast<uint32_t>(ib);
+        if (im >= 0) merges.emplace(key, Merge{rank, im});
       }
       ++rank;
     }
@@ -239,13 +241,13 @@ struct Encoder::Impl {
     // Model vocabulary by bytes (added tokens are matched separately, never by BPE).
     std::vector<uint8_t> added(info->num_tokens, 0);
     for (const auto& a : info->added_tokens) added[a.id] = 1;
-    word_id.reserve(static_cast<size_t>(info->num_tokens) * 2);
+    word_id.reserve(static_cast<size_t>(info->num_tokens));
     for (int32_t id = 0; id < info->num_tokens; ++id) {
-      if (!added[id] && !info->bytes[id].empty()) word_id.emplace(info->bytes[id], id);
+      if (!added[id] && !info->bytes[id].empty()) word_id.insert(info->bytes[id], id);
     }
     for (int b = 0; b < 256; ++b) {
-      auto it = word_id.find(std::string_view(reinterpret_cast<const char*>(&b), 1));
-      byte_token[b] = it == word_id.end() ? -1 : it->second;
+      char c = static_cast<char>(b);
+      byte_token[b] = word_id.find(std::string_view(&c, 1));
     }
     load_merges();
 
@@ -264,9 +266,9 @@ struct Encoder::Impl {
   void bpe(std::string_view word, std::vector<int32_t>& out) const {
     if (word.empty()) return;
     if (ignore_merges || word.size() == 1) {
-      auto it = word_id.find(word);
-      if (it != word_id.end()) {
-        out.push_back(it->second);
+      int32_t whole = word_id.find(word);
+      if (whole >= 0) {
+        out.push_back(whole);
         return;
       }
     }

@@ -239,6 +239,13 @@ class JsonScanner {
     const char* data = text_.data();
     size_t n = text_.size();
     while (pos_ < n) {
+      // Fast run over ordinary bytes (not '"', '\\' or a control character).
+      while (pos_ < n) {
+        unsigned char c = static_cast<unsigned char>(data[pos_]);
+        if (c == '"' || c == '\\' || c < 0x20) break;
+        ++pos_;
+      }
+      if (pos_ >= n) break;
       unsigned char c = static_cast<unsigned char>(data[pos_]);
       if (c == '"') {
         ++pos_;

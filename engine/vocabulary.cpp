@@ -125,16 +125,19 @@ std::string sentencepiece_bytes(std::string_view text, bool byte_fallback) {
     int hi = hex_value(text[3]), lo = hex_value(text[4]);
     if (hi >= 0 && lo >= 0) return std::string(1, static_cast<char>(hi * 16 + lo));
   }
+  constexpr std::string_view kMeta = "\xE2\x96\x81";
+  size_t at = text.find(kMeta);
+  if (at == std::string_view::npos) return std::string(text);
   std::string out;
   out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\xE2' && i + 2 < text.size() && text[i + 1] == '\x96' && text[i + 2] == '\x81') {
-      out.push_back(' ');
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
+  size_t from = 0;
+  while (at != std::string_view::npos) {
+    out.append(text.substr(from, at - from));
+    out.push_back(' ');
+    from = at + kMeta.size();
+    at = text.find(kMeta, from);
   }
+  out.append(text.substr(from));
   return out;
 }
 
@@ -619,9 +622,7 @@ LeadingSpace TokenizerInfo::leading_space() const { return impl_->leading_space;
 bool TokenizerInfo::prepends_space() const { return impl_->prepends_space; }
 
 int32_t TokenizerInfo::find_token(std::string_view text) const {
-  const auto& index = impl_->text_index();
-  auto it = index.find(text);
-  return it == index.end() ? -1 : it->second;
+  return impl_->text_index().find(text);
 }
 
 const fsm::TokenTrie& TokenizerInfo::trie() const { return impl_->trie; }

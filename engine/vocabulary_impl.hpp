@@ -8,9 +8,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "engine/string_index.hpp"
 #include "fsm/token_trie.hpp"
 #include "tollgate/vocabulary.hpp"
 
@@ -52,11 +52,12 @@ struct TokenizerInfo::Impl {
   std::string merges_json;         // raw JSON of model.merges (only for byte-level BPE models)
 
   // text -> id, built on first use (find_token, encoder).
-  const std::unordered_map<std::string_view, int32_t>& text_index() const {
+  // The first id wins when two ids share a string.
+  const engine::StringIndex& text_index() const {
     std::call_once(text_index_once_, [this] {
-      text_index_.reserve(static_cast<size_t>(num_tokens) * 2);
+      text_index_.reserve(static_cast<size_t>(num_tokens));
       for (int32_t id = 0; id < num_tokens; ++id) {
-        if (!text[id].empty()) text_index_.emplace(text[id], id);
+        if (!text[id].empty()) text_index_.insert(text[id], id);
       }
     });
     return text_index_;
@@ -64,7 +65,7 @@ struct TokenizerInfo::Impl {
 
  private:
   mutable std::once_flag text_index_once_;
-  mutable std::unordered_map<std::string_view, int32_t> text_index_;
+  mutable engine::StringIndex text_index_;
 };
 
 }  // namespace tollgate

@@ -29,8 +29,28 @@ TokenTrie::TokenTrie(const std::vector<std::pair<int32_t, std::string_view>>& to
 }
 
 void TokenTrie::build(std::vector<std::pair<std::string_view, int32_t>>& sorted) {
-  // string_view compares bytes as unsigned char (char_traits<char>), which is the trie's order.
-  std::sort(sorted.begin(), sorted.end());
+  // Lexicographic order of unsigned bytes (string_view's order), then id. Sorting keys carry the first
+  // 8 bytes packed big-endian, so most comparisons are one integer compare instead of a memcmp call.
+  struct Key {
+    uint64_t prefix;
+    std::string_view bytes;
+    int32_t id;
+  };
+  std::vector<Key> keys;
+  keys.reserve(sorted.size());
+  for (const auto& [bytes, id] : sorted) {
+    uint64_t p = 0;
+    size_t n = std::min<size_t>(bytes.size(), 8);
+    for (size_t k = 0; k < 8; ++k) p = (p << 8) | (k < n ? static_cast<unsigned char>(bytes[k]) : 0u);
+    keys.push_back({p, bytes, id});
+  }
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    int c = a.bytes.compare(b.bytes);
+    return c != 0 ? c < 0 : a.id < b.id;
+  });
+  for (size_t k = 0; k < keys.size(); ++k) sorted[k] = {keys[k].bytes, keys[k].id};
+  keys = {};
   nodes_.clear();
   token_ids_.clear();
   token_ids_.reserve(sorted.size());

@@ -3,5 +3,6 @@
 
 #include "tollgate/error.hpp"
 #include "tollgate/vocabulary.hpp"
+#include "tollgate/encoder.hpp"
 #include "tollgate/compiler.hpp"
 #include "tollgate/matcher.hpp"
