@@ -7,7 +7,9 @@
 #include <fstream>
 #include <filesystem>
 #include <random>
+#include <tuple>
 
+#include "engine/retnet/kernels.hpp"
 #include "engine/retnet/kv_baseline.hpp"
 #include "engine/retnet/safetensors.hpp"
 #include "tollgate/error.hpp"
@@ -387,4 +389,30 @@ TEST_CASE("KV-cache baseline: cached steps match direct attention; memory grows"
   kv.step(st, 3, row.data());
   CHECK(st.memory_bytes() == 101u * 2 * cfg.n_layers * cfg.d_model * sizeof(float));
   for (float x : row) CHECK(std::isfinite(x));
+}
+
+TEST_CASE("Kernels match a naive double-precision product, odd sizes included", "[retnet]") {
+  using namespace tollgate::engine;
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto [T, rows, cols] : {std::tuple<size_t, size_t, size_t>{1, 1, 1}, {2, 5, 7}, {4, 9, 17}, {7, 13, 33},
+                               {3, 4, 8}, {10, 66, 100}, {65, 130, 64}, {1, 4096, 32}}) {
+    const size_t ldx = cols + 3, ldw = cols + 1, ldy = rows + 2;
+    std::vector<float> x(T * ldx), w(rows * ldw), y(T * ldy, 0.5f);
+    for (auto& v : x) v = normal(rng);
+    for (auto& v : w) v = normal(rng);
+    auto naive = [&](size_t t, size_t r) {
+      double s = 0;
+      for (size_t i = 0; i < cols; ++i) s += static_cast<double>(x[t * ldx + i]) * w[r * ldw + i];
+      return s;
+    };
+    const double tol = 1e-5 * std::sqrt(static_cast<double>(cols)) * 4;
+    matmul_nt(x.data(), T, ldx, w.data(), rows, ldw, cols, y.data(), ldy, /*accumulate=*/true);
+    for (size_t t = 0; t < T; ++t)
+      for (size_t r = 0; r < rows; ++r) CHECK(std::abs(y[t * ldy + r] - (0.5 + naive(t, r))) < tol);
+    std::vector<float> yv(rows);
+    matvec(w.data(), rows, cols, ldw, x.data(), yv.data());
+    for (size_t r = 0; r < rows; ++r) CHECK(std::abs(yv[r] - naive(0, r)) < tol);
+    CHECK(std::abs(dot(x.data(), w.data(), cols) - naive(0, 0)) < tol);
+  }
 }
