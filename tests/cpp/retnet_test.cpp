@@ -7,11 +7,13 @@
 #include <fstream>
 #include <filesystem>
 #include <random>
+#include <thread>
 #include <tuple>
 
 #include "engine/retnet/kernels.hpp"
 #include "engine/retnet/kv_baseline.hpp"
 #include "engine/retnet/safetensors.hpp"
+#include "engine/retnet/weights.hpp"
 #include "tollgate/error.hpp"
 #include "tollgate/retnet.hpp"
 
@@ -415,4 +417,47 @@ TEST_CASE("Kernels match a naive double-precision product, odd sizes included", 
     for (size_t r = 0; r < rows; ++r) CHECK(std::abs(yv[r] - naive(0, r)) < tol);
     CHECK(std::abs(dot(x.data(), w.data(), cols) - naive(0, 0)) < tol);
   }
+}
+
+TEST_CASE("Rotation table and on-the-fly rotation agree with the formula", "[retnet]") {
+  const int dk = 16, half = dk / 2, d = 2 * dk;  // two heads
+  tollgate::engine::Rotary rot(dk);
+  for (int64_t pos : {int64_t{0}, int64_t{1}, int64_t{4095}, tollgate::engine::Rotary::kCached, int64_t{16383}, int64_t{100000}}) {
+    std::vector<float> row(d);
+    for (int i = 0; i < d; ++i) row[i] = static_cast<float>(std::sin(0.7 * i + 0.1));
+    std::vector<float> got = row;
+    rot.apply(got.data(), d, pos);
+    for (int h = 0; h < 2; ++h)
+      for (int i = 0; i < half; ++i) {
+        double theta = 1.0 / std::pow(10000.0, static_cast<double>(i) / half);
+        double c = std::cos(pos * theta), s = std::sin(pos * theta);
+        double a = row[h * dk + 2 * i], b = row[h * dk + 2 * i + 1];
+        INFO("pos " << pos << " pair " << i);
+        CHECK(got[h * dk + 2 * i] == Approx(a * c - b * s).margin(1e-6));
+        CHECK(got[h * dk + 2 * i + 1] == Approx(a * s + b * c).margin(1e-6));
+      }
+  }
+}
+
+TEST_CASE("One RetNet serves several threads at once", "[retnet]") {
+  RetNetConfig cfg = small_config(2, true);
+  cfg.d_model = 64;  // large enough for the kernels to use the pool
+  cfg.vocab_size = 5000;
+  RetNet model(cfg, 8);
+  std::vector<std::vector<int32_t>> prompts;
+  for (uint64_t s = 0; s < 4; ++s) prompts.push_back(random_ids(80, cfg.vocab_size, 100 + s));
+  std::vector<std::vector<float>> serial;
+  for (const auto& p : prompts) {
+    RetNetState st = model.new_state();
+    serial.push_back(model.prefill_chunkwise(st, p, 16));
+  }
+  std::vector<std::vector<float>> parallel(prompts.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    threads.emplace_back([&, i] {
+      RetNetState st = model.new_state();
+      parallel[i] = model.prefill_chunkwise(st, prompts[i], 16);
+    });
+  for (auto& t : threads) t.join();
+  CHECK(parallel == serial);
 }
