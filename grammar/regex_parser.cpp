@@ -26,6 +26,7 @@ namespace x3 = boost::spirit::x3;
 using It = const char*;
 
 constexpr uint32_t kMaxRepeatCount = 1000;  // as RE2
+constexpr size_t kMaxGroupDepth = 250;      // keeps the recursive descent within any thread's stack
 
 // ---------------------------------------------------------------------------------------------
 // Intermediate tree
@@ -62,6 +63,7 @@ struct State {
   size_t start = 0;      // start of the current atom / class item / escape error (set by S)
   size_t mark = 0;       // start of the current escape / group
   size_t group_pos = 0;  // start of the current '('
+  It flags_b = nullptr, flags_e = nullptr;  // flag letters of a scoped (?flags:...) group
   uint32_t qmin = 0, qmax = 0;
   size_t qpos = 0;
   bool cls_neg = false;
@@ -416,11 +418,6 @@ auto const cls_add_cp = [](auto& ctx) {
   auto& st = st_of(ctx);
   st.cls.add(fold_if(st, CharSet::single(st.cp)));
 };
-auto const cls_add_char_attr = [](auto& ctx) {
-  auto& st = st_of(ctx);
-  char32_t c = static_cast<unsigned char>(x3::_attr(ctx));
-  st.cls.add(fold_if(st, CharSet::single(c)));
-};
 auto const set_lo = [](auto& ctx) { auto& st = st_of(ctx); st.lo = st.cp; };
 auto const set_hi = [](auto& ctx) { auto& st = st_of(ctx); st.hi = st.cp; };
 auto const cls_add_range = [](auto& ctx) {
@@ -459,6 +456,10 @@ auto const cls_close = [](auto& ctx) {
 // --- groups and flags
 auto const open_group = [](auto& ctx) {
   auto& st = st_of(ctx);
+  if (st.frames.size() > kMaxGroupDepth) {
+    st.fail(ErrorKind::kLimit, st.start,
+            "groups nested deeper than " + std::to_string(kMaxGroupDepth) + " levels");
+  }
   Frame f;
   f.saved = st.flags;
   f.open = st.start;
@@ -544,9 +545,15 @@ auto const flags_only = [](auto& ctx) {
   auto r = x3::_attr(ctx);
   apply_flags(ctx, r.begin(), r.end());
 };
-auto const flags_scoped = [](auto& ctx) {
+auto const flags_save = [](auto& ctx) {
+  auto& st = st_of(ctx);
   auto r = x3::_attr(ctx);
-  apply_flags(ctx, r.begin(), r.end());
+  st.flags_b = r.begin();
+  st.flags_e = r.end();
+};
+auto const flags_scoped = [](auto& ctx) {
+  auto& st = st_of(ctx);
+  apply_flags(ctx, st.flags_b, st.flags_e);
 };
 
 // --- quantifiers
@@ -709,16 +716,21 @@ auto const group_kind =
     (lit('?') >> (char_('0', '9') | char_("+-") >> char_('0', '9')))[FailAtMark<ErrorKind::kUnsupported>{"recursion (?N) is not supported"}] |
     lit("?#")[FailAtMark<ErrorKind::kUnsupported>{"comment group (?#...) is not supported"}] |
     lit("?|")[FailAtMark<ErrorKind::kUnsupported>{"branch reset group (?|...) is not supported"}] |
-    ((lit("?P<") | lit("?<") | lit("?'")) >>
-     ((raw[+word_char][group_name] >> (lit('>') | lit('\''))) |
+    ((lit("?P<") | lit("?<")) >>
+     ((raw[+word_char][group_name] >> lit('>')) |
       eps[FailAtMark<ErrorKind::kParse>{"invalid group name (expected word characters and '>')"}])) |
-    (lit('?') >> raw[*(char_('a', 'z') | char_('A', 'Z') | char_('-'))][flags_scoped] >> lit(':')) |
+    (lit("?'") >>
+     ((raw[+word_char][group_name] >> lit('\'')) |
+      eps[FailAtMark<ErrorKind::kParse>{"invalid group name (expected word characters and a closing quote)"}])) |
+    x3::omit[lit('?') >> raw[*(char_('a', 'z') | char_('A', 'Z') | char_('-'))][flags_save] >> lit(':')]
+        [flags_scoped] |
     lit('?')[FailAtMark<ErrorKind::kParse>{"invalid group syntax after '(?'"}] |
     eps;
 
 auto const group = lit('(')[open_group] >> group_kind >> alternation >>
                    (lit(')')[close_group] | eps[unclosed_group]);
-auto const flag_group = (lit("(?") >> raw[*(char_('a', 'z') | char_('A', 'Z') | char_('-'))] >> lit(')'))[flags_only];
+// (?R), (?P..., (?1) ... are left to group_kind, which names them.
+auto const flag_group = (lit("(?") >> !char_("RP0-9+&") >> raw[*(char_('a', 'z') | char_('A', 'Z') | char_('-'))] >> lit(')'))[flags_only];
 
 auto const atom = S >> (
     flag_group | group | char_class | escape_atom |
@@ -753,14 +765,20 @@ int combine_anchor(int a, int b) {
   return std::min(a, b);
 }
 
+// Joins the parts with the same anchoring (in order of first appearance).
 Parts merge(Parts in) {
   Parts out;
-  for (int s = 0; s < 3; ++s) {
-    for (int e = 0; e < 3; ++e) {
-      std::vector<RegexPtr> rs;
-      for (auto& p : in) if (p.s == s && p.e == e) rs.push_back(p.r);
-      if (!rs.empty()) out.push_back({s, e, Regex::alt(std::move(rs))});
+  std::vector<bool> used(in.size(), false);
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (used[i]) continue;
+    std::vector<RegexPtr> rs;
+    for (size_t j = i; j < in.size(); ++j) {
+      if (!used[j] && in[j].s == in[i].s && in[j].e == in[i].e) {
+        used[j] = true;
+        rs.push_back(in[j].r);
+      }
     }
+    out.push_back({in[i].s, in[i].e, Regex::alt(std::move(rs))});
   }
   return out;
 }
@@ -795,6 +813,7 @@ struct Lowerer {
       case Node::K::kRepeat: {
         if (n.max <= 1) {
           Parts p = lower(n.kids[0], left, right);
+          if (p.size() == 1 && p[0].s == 0 && p[0].e == 0) return {{0, 0, Regex::repeat(p[0].r, n.min, n.max)}};
           if (n.min == 0) p.push_back({0, 0, Regex::empty()});
           return merge(std::move(p));
         }
@@ -836,7 +855,8 @@ struct Lowerer {
 
 // Size of the tree once counted repetitions are expanded (saturating).
 uint64_t expanded_size(const Node& n, const State& st, size_t limit) {
-  uint64_t total = 1;
+  // a group wrapper (a concat of one) is not a node of its own
+  uint64_t total = n.k == Node::K::kConcat && n.kids.size() == 1 ? 0 : 1;
   switch (n.k) {
     case Node::K::kRepeat: {
       uint64_t copies = n.max == kUnbounded ? std::max<uint64_t>(n.min, 1) : std::max<uint64_t>(n.max, 1);

@@ -1,18 +1,21 @@
 // tollgate demo — the README's `make demo`: compile the ISO-8601 date-time regex against the
 // Llama-3 vocabulary, walk an example string token by token, print the allowed-token count at
-// each step and the timings.
+// each step and the timings. The example is tokenized by the encoder
+// (byte-level BPE) or by longest match.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 
 #include "engine/cli/commands.hpp"
 #include "fsm/token_trie.hpp"
+#include "tollgate/encoder.hpp"
 
 namespace tollgate::cli {
 
 namespace {
 
-// Longest-match split of `text` over the token trie (each piece is one real token).
+// Longest-match split over the token trie, for vocabularies the encoder does not handle
+// (SentencePiece-style); each piece is one real token.
 std::vector<int32_t> split_longest(const TokenizerInfo& tok, const std::string& text) {
   const auto& nodes = tok.trie().nodes();
   const auto& ids = tok.trie().token_ids();
@@ -78,7 +81,11 @@ void add_demo_command(CLI::App& app) {
     std::printf("%4s  %-12s %10s %10s %10s\n", "step", "token", "allowed", "fill_ns", "accept_ns");
     Matcher m(g);
     std::vector<int32_t> mask(bitmask_words(tok->vocab_size()));
-    std::vector<int32_t> ids = split_longest(*tok, *text);
+    // The canonical tokenization (byte-level BPE encoder); longest match for other vocabularies,
+    // with the space a Prepend-▁ normalizer would add.
+    std::vector<int32_t> ids = tok->type() == VocabType::kByteLevel
+                                   ? Encoder(tok).encode(*text)
+                                   : split_longest(*tok, (tok->prepends_space() ? " " : "") + *text);
     ids.push_back(tok->eos_ids().front());
     for (size_t i = 0; i < ids.size(); ++i) {
       auto a = clock::now();

@@ -161,7 +161,7 @@ std::vector<int32_t> random_split(const TokenizerInfo& tok, const std::string& t
 void replay_fixture(const std::filesystem::path& fixture, const std::filesystem::path& tok_path) {
   auto tok = TokenizerInfo::from_file(tok_path.string());
   Compiler compiler(tok);
-  auto cases = nlohmann::json::parse(tollgate::testing::read_file(fixture));
+  auto cases = nlohmann::json::parse(tollgate::testing::read_file(fixture)).at("cases");
   std::map<std::string, CompiledGrammarPtr> compiled;
   std::mt19937 rng(1234);
   size_t canonical = 0, random = 0;

@@ -1,0 +1,322 @@
+// Context-free back-end: precomputed per-lexeme-state token sets, boundary walks with caches,
+// and the Matcher (history of parser states for rollback).
+#include "engine/cfg_backend.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+
+#include "fsm/cfg.hpp"
+#include "fsm/parallel.hpp"
+#include "tollgate/error.hpp"
+
+namespace tollgate::engine {
+
+using fsm::ParserState;
+using fsm::Thread;
+using fsm::Threads;
+
+size_t CfgGrammar::KeyHash::operator()(const Threads& t) const {
+  uint64_t h = 1469598103934665603ull;
+  for (auto& x : t) {
+    h = (h ^ x.lexeme) * 1099511628211ull;
+    h = (h ^ x.state) * 1099511628211ull;
+    h = (h ^ x.node) * 1099511628211ull;
+  }
+  return static_cast<size_t>(h ^ (h >> 31));
+}
+
+namespace {
+
+inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
+
+}  // namespace
+
+void CfgGrammar::walk_subtree(const ParserState& start, uint32_t root, std::vector<int32_t>& out) const {
+  const auto& nodes = tokenizer->trie().nodes();
+  const auto& ids = tokenizer->trie().token_ids();
+  const fsm::TrieNode& r = nodes[root];
+  thread_local std::vector<ParserState> stack;
+  if (stack.size() < tokenizer->trie().max_depth() + 2) stack.resize(tokenizer->trie().max_depth() + 2);
+  stack[r.depth] = start;
+  for (uint32_t i = root + 1; i < r.subtree_end;) {
+    const fsm::TrieNode& n = nodes[i];
+    if (!rt->step(stack[n.depth - 1], n.byte, stack[n.depth])) {
+      i = n.subtree_end;
+      continue;
+    }
+    for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) out.push_back(ids[k]);
+    if (stack[n.depth].threads.empty()) {
+      i = n.subtree_end;  // complete and nothing may follow
+      continue;
+    }
+    ++i;
+  }
+}
+
+const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
+  static const std::vector<int32_t> kNone;
+  const auto& rts = roots[t.lexeme][t.state];
+  if (rts.empty()) return kNone;
+  uint32_t y = rt->cfg().is_ignore[t.lexeme] ? t.node : rt->graph().scan(t.node, t.lexeme);
+  if (y == fsm::kNoNode) return kNone;
+  uint64_t key = (static_cast<uint64_t>(y) << 32) | (state_offset[t.lexeme] + t.state);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = boundary_cache_.find(key);
+    if (it != boundary_cache_.end()) return *it->second;
+  }
+  ParserState start;
+  rt->spawn(y, start.threads);
+  std::sort(start.threads.begin(), start.threads.end());
+  start.threads.erase(std::unique(start.threads.begin(), start.threads.end()), start.threads.end());
+  start.accepting = rt->graph().node(y).accepting;
+  auto out = std::make_shared<std::vector<int32_t>>();
+  auto t0 = std::chrono::steady_clock::now();
+  for (uint32_t r : rts) walk_subtree(start, r, *out);
+  static const bool debug = std::getenv("TOLLGATE_CFG_DEBUG") != nullptr;
+  if (debug) {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (ms > 5)
+      fprintf(stderr, "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu start threads %zu -> %zu tokens\n", ms,
+              t.lexeme, rt->cfg().lexemes[t.lexeme]->to_string().substr(0, 60).c_str(), t.state, rts.size(),
+              start.threads.size(), out->size());
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = boundary_cache_.emplace(key, out);
+  return *it->second;
+}
+
+void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
+  if (state.threads.size() == 1) {
+    // One thread: its precomputed set plus its (cached) boundary tokens — no bitset to cache.
+    const Thread& t = state.threads[0];
+    std::memcpy(row, ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words,
+                static_cast<size_t>(words) * 4);
+    for (int32_t id : boundary_tokens(t)) set_bit(row, id);
+    return;
+  }
+  if (state.threads.empty()) {
+    std::memset(row, 0, static_cast<size_t>(words) * 4);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = mask_cache_.find(state.threads);
+    if (it != mask_cache_.end()) {
+      std::memcpy(row, it->second->data(), static_cast<size_t>(words) * 4);
+      return;
+    }
+  }
+  auto mask = std::make_shared<std::vector<uint32_t>>(words, 0u);
+  uint32_t* m = mask->data();
+  for (const Thread& t : state.threads) {
+    const uint32_t* ci = ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words;
+    for (int32_t w = 0; w < words; ++w) m[w] |= ci[w];
+    for (int32_t id : boundary_tokens(t)) set_bit(m, id);
+  }
+  std::memcpy(row, m, static_cast<size_t>(words) * 4);
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t bytes = static_cast<size_t>(words) * 4 + state.threads.size() * sizeof(Thread) + 64;
+  if (mask_cache_bytes_ + bytes > mask_cache_budget) {
+    mask_cache_.clear();
+    mask_cache_bytes_ = 0;
+  }
+  if (mask_cache_.emplace(state.threads, std::move(mask)).second) mask_cache_bytes_ += bytes;
+}
+
+void CfgGrammar::fill_mask_slow(const ParserState& state, uint32_t* row, bool strip_space) const {
+  std::memset(row, 0, static_cast<size_t>(words) * 4);
+  const auto& nodes = tokenizer->trie().nodes();
+  const auto& ids = tokenizer->trie().token_ids();
+  std::vector<ParserState> stack(tokenizer->trie().max_depth() + 2);
+  stack[0] = state;
+  for (uint32_t i = 1; i < nodes.size();) {
+    const fsm::TrieNode& n = nodes[i];
+    if (strip_space && n.depth == 1 && n.byte == ' ') {
+      stack[1] = stack[0];
+    } else if (!rt->step(stack[n.depth - 1], n.byte, stack[n.depth])) {
+      i = n.subtree_end;
+      continue;
+    }
+    for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) set_bit(row, ids[k]);
+    ++i;
+  }
+}
+
+size_t CfgGrammar::num_cached_masks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return mask_cache_.size();
+}
+
+size_t CfgGrammar::memory_bytes() const {
+  size_t b = rt->memory_bytes() + ci_masks.size() * 4;
+  for (auto& per : roots)
+    for (auto& r : per) b += r.size() * 4 + sizeof(r);
+  std::lock_guard<std::mutex> lock(mu_);
+  b += mask_cache_bytes_;
+  for (auto& [k, v] : boundary_cache_) b += v->size() * 4 + 48;
+  return b;
+}
+
+namespace {
+
+struct Step {
+  ParserState state;
+  bool at_start;
+  bool terminated;
+};
+
+class CfgMatcher final : public Matcher::Impl {
+ public:
+  CfgMatcher(CompiledGrammarPtr self, const CfgGrammar& g, int max_rollback)
+      : self_(std::move(self)), g_(g), max_rollback_(max_rollback < 0 ? 0 : max_rollback) {
+    reset();
+  }
+  std::unique_ptr<Matcher::Impl> clone() const override { return std::make_unique<CfgMatcher>(*this); }
+
+  void fill_next_token_bitmask(int32_t* row) const override {
+    const Step& cur = history_.back();
+    uint32_t* r = reinterpret_cast<uint32_t*>(row);
+    if (cur.terminated) {
+      std::memset(r, 0, static_cast<size_t>(g_.words) * 4);
+      return;
+    }
+    if (cur.at_start && g_.strip_first_space) g_.fill_mask_slow(cur.state, r, true);
+    else g_.fill_mask(cur.state, r);
+    if (cur.state.accepting)
+      for (int32_t eos : g_.tokenizer->eos_ids()) set_bit(r, eos);
+  }
+
+  bool accept_token(int32_t id) override {
+    const Step& cur = history_.back();
+    if (cur.terminated) return false;
+    const TokenizerInfo& tok = *g_.tokenizer;
+    if (id < 0 || id >= tok.vocab_size()) return false;
+    if (tok.is_eos(id)) {
+      if (!cur.state.accepting) return false;
+      push({cur.state, false, true});
+      return true;
+    }
+    if (tok.is_special(id)) return false;
+    std::string_view bytes = tok.token_bytes(id);
+    if (bytes.empty()) return false;
+    if (cur.at_start && g_.strip_first_space && bytes.front() == ' ') bytes.remove_prefix(1);
+    return advance(bytes);
+  }
+
+  bool accept_bytes(std::string_view bytes) override {
+    if (history_.back().terminated) return false;
+    return advance(bytes);
+  }
+
+  void rollback(int n) override {
+    if (n < 0 || static_cast<size_t>(n) >= history_.size())
+      throw Error(ErrorKind::kInvalidArgument, "cannot roll back " + std::to_string(n) + " steps: only " +
+                                                   std::to_string(history_.size() - 1) + " kept");
+    history_.resize(history_.size() - n);
+  }
+
+  void reset() override {
+    history_.clear();
+    history_.push_back({g_.rt->initial(), true, false});
+  }
+
+  bool is_accepting() const override { return history_.back().terminated || history_.back().state.accepting; }
+  bool is_terminated() const override { return history_.back().terminated; }
+  std::string jump_forward() const override {
+    const Step& cur = history_.back();
+    if (cur.terminated) return {};
+    return g_.rt->forced_bytes(cur.state);
+  }
+  int num_accepted() const override { return static_cast<int>(history_.size()) - 1; }
+  const CompiledGrammar& grammar() const override { return *self_; }
+
+ private:
+  bool advance(std::string_view bytes) {
+    ParserState a = history_.back().state, b;
+    for (unsigned char c : bytes) {
+      if (!g_.rt->step(a, c, b)) return false;
+      std::swap(a, b);
+    }
+    push({std::move(a), history_.back().at_start && bytes.empty(), false});
+    return true;
+  }
+  void push(Step s) {
+    history_.push_back(std::move(s));
+    if (history_.size() > static_cast<size_t>(max_rollback_) + 1) history_.pop_front();
+  }
+
+  CompiledGrammarPtr self_;
+  const CfgGrammar& g_;
+  int max_rollback_;
+  std::deque<Step> history_;
+};
+
+}  // namespace
+
+std::unique_ptr<Matcher::Impl> CfgGrammar::make_matcher(CompiledGrammarPtr self, int max_rollback) const {
+  return std::make_unique<CfgMatcher>(std::move(self), *this, max_rollback);
+}
+
+std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
+                                              const CfgBuildOptions& options) {
+  auto g = std::make_unique<CfgGrammar>();
+  g->tokenizer = tokenizer;
+  g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip && tokenizer->prepends_space();
+  g->words = bitmask_words(tokenizer->vocab_size());
+  g->rt = std::make_unique<fsm::CfgRuntime>(fsm::build_cfg(grammar), options.dfa);
+  const fsm::TokenTrie& trie = tokenizer->trie();
+  const auto& nodes = trie.nodes();
+  const auto& ids = trie.token_ids();
+  size_t nl = g->rt->num_lexemes();
+  g->ci_mask_id.resize(nl);
+  g->roots.resize(nl);
+  // Work items: every (lexeme, state).
+  std::vector<std::pair<uint32_t, uint32_t>> work;
+  for (uint32_t l = 0; l < nl; ++l) {
+    uint32_t ns = g->rt->dfa(l).num_states();
+    g->ci_mask_id[l].assign(ns, 0);
+    g->roots[l].resize(ns);
+    g->state_offset.push_back(static_cast<uint32_t>(work.size()));
+    for (uint32_t s = 0; s < ns; ++s) work.push_back({l, s});
+  }
+  std::vector<std::vector<uint32_t>> masks(work.size());
+  auto one = [&](size_t w, int) {
+    auto [l, q] = work[w];
+    const fsm::LexDfa& d = g->rt->dfa(l);
+    std::vector<uint32_t> mask(g->words, 0);
+    std::vector<uint32_t> st(trie.max_depth() + 2);
+    std::vector<uint32_t>& rts = g->roots[l][q];
+    st[0] = q;
+    for (uint32_t i = 1; i < nodes.size();) {
+      const fsm::TrieNode& n = nodes[i];
+      uint32_t s = d.next(st[n.depth - 1], n.byte);
+      if (s == fsm::kDead) {
+        i = n.subtree_end;
+        continue;
+      }
+      st[n.depth] = s;
+      for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) set_bit(mask.data(), ids[k]);
+      if (d.is_final(s) && n.subtree_end > i + 1) rts.push_back(i);
+      ++i;
+    }
+    masks[w] = std::move(mask);
+  };
+  fsm::parallel_for(work.size(), options.threads, one);
+  // Deduplicate the bitsets.
+  std::unordered_map<std::string, uint32_t> seen;
+  for (size_t w = 0; w < work.size(); ++w) {
+    std::string key(reinterpret_cast<const char*>(masks[w].data()), masks[w].size() * 4);
+    auto [it, inserted] = seen.emplace(std::move(key), static_cast<uint32_t>(seen.size()));
+    if (inserted) g->ci_masks.insert(g->ci_masks.end(), masks[w].begin(), masks[w].end());
+    g->ci_mask_id[work[w].first][work[w].second] = it->second;
+    std::vector<uint32_t>().swap(masks[w]);
+  }
+  return g;
+}
+
+}  // namespace tollgate::engine

@@ -1,0 +1,65 @@
+// The context-free back-end: a CompiledGrammar over a CfgRuntime (lexeme DFAs under the Earley
+// graph) and the Matcher over it.
+// Masks: for every (lexeme, DFA state) the tokens that stay inside the lexeme are precomputed by
+// a trie walk (context-independent bitset, deduplicated), together with the trie nodes where
+// the lexeme may end inside a token ("boundary roots"). Only the subtrees below those roots need
+// the parser; their accepted tokens are computed by walking just those subtrees with the full
+// parser state and cached per (lexeme, state, Earley node after the lexeme). Whole masks are
+// cached per parser configuration (the sorted thread set), within a memory budget.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/grammar_impl.hpp"
+#include "fsm/cfg_runtime.hpp"
+#include "fsm/token_trie.hpp"
+
+namespace tollgate::engine {
+
+struct CfgGrammar : CompiledGrammar::Impl {
+  std::unique_ptr<fsm::CfgRuntime> rt;
+  int32_t words = 0;
+  bool strip_first_space = false;
+  // [lexeme][state] → index into ci_masks (words each); boundary roots (trie node ids).
+  std::vector<std::vector<uint32_t>> ci_mask_id;
+  std::vector<std::vector<std::vector<uint32_t>>> roots;
+  std::vector<uint32_t> ci_masks;
+  std::vector<uint32_t> state_offset;  // lexeme → index of its state 0 among all (lexeme, state)
+  size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
+
+  std::unique_ptr<Matcher::Impl> make_matcher(CompiledGrammarPtr self, int max_rollback) const override;
+  size_t memory_bytes() const override;
+
+  // Writes the mask of `state` (without EOS) into `row` (words uint32).
+  void fill_mask(const fsm::ParserState& state, uint32_t* row) const;
+  // Brute force: every token of the trie walked with the full parser state (tests, first step).
+  void fill_mask_slow(const fsm::ParserState& state, uint32_t* row, bool strip_space = false) const;
+  size_t num_cached_masks() const;
+
+ private:
+  const std::vector<int32_t>& boundary_tokens(const fsm::Thread& t) const;
+  void walk_subtree(const fsm::ParserState& start, uint32_t root, std::vector<int32_t>& out) const;
+
+  struct KeyHash {
+    size_t operator()(const fsm::Threads& t) const;
+  };
+  mutable std::mutex mu_;
+  mutable std::unordered_map<fsm::Threads, std::shared_ptr<const std::vector<uint32_t>>, KeyHash> mask_cache_;
+  mutable size_t mask_cache_bytes_ = 0;
+  mutable std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary_cache_;
+  mutable std::shared_ptr<const std::vector<uint32_t>> first_mask_;  // strip_first_space start
+};
+
+struct CfgBuildOptions {
+  fsm::DfaOptions dfa;
+  int threads = 0;
+};
+
+// Builds the back-end for a checked grammar. Throws tollgate::Error.
+std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
+                                              const CfgBuildOptions& options = {});
+
+}  // namespace tollgate::engine

@@ -1,0 +1,69 @@
+// Compiler::compile_grammar and Compiler::builtin_json: grammar text (GBNF, Lark, EBNF) →
+// checked Grammar IR → context-free back-end. The built-in JSON grammar is compiled once per
+// Compiler (and its copies) and cached in Compiler::Cache.
+#include <chrono>
+
+#include "engine/cfg_backend.hpp"
+#include "engine/compiler_cache.hpp"
+#include "engine/grammar_check.hpp"
+#include "grammar/grammar_ir.hpp"
+#include "tollgate/compiler.hpp"
+
+namespace tollgate {
+
+namespace {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_view format,
+                                             std::string_view source_name) const {
+  auto t0 = std::chrono::steady_clock::now();
+  grammar::Grammar g = grammar::parse_grammar(text, format, source_name);
+  double parse_ms = ms_since(t0);
+  auto t1 = std::chrono::steady_clock::now();
+  engine::CfgBuildOptions opt;
+  opt.dfa.max_states = options_.max_dfa_states;
+  opt.threads = options_.threads;
+  auto impl = engine::build_cfg_grammar(g, tokenizer_, opt);
+  impl->stats.parse_ms = parse_ms;
+  impl->stats.index_ms = ms_since(t1);
+  impl->stats.total_ms = ms_since(t0);
+  size_t states = 0;
+  for (size_t l = 0; l < impl->rt->num_lexemes(); ++l) states += impl->rt->dfa(static_cast<uint32_t>(l)).num_states();
+  impl->stats.dfa_states = states;
+  impl->stats.distinct_masks = impl->ci_masks.size() / (impl->words ? impl->words : 1);
+  impl->stats.index_bytes = impl->memory_bytes();
+  return std::make_shared<const CompiledGrammar>(std::move(impl));
+}
+
+CompiledGrammarPtr Compiler::builtin_json() const {
+  std::lock_guard<std::mutex> lock(cache_->mutex);
+  if (!cache_->builtin_json)
+    cache_->builtin_json = compile_grammar(grammar::builtin_json_gbnf(), "gbnf", "<builtin json>");
+  return cache_->builtin_json;
+}
+
+namespace engine {
+
+std::string dialect_from_path(std::string_view path) {
+  auto ends = [&](std::string_view ext) {
+    return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
+  };
+  if (ends(".lark")) return "lark";
+  if (ends(".ebnf")) return "ebnf";
+  return "gbnf";
+}
+
+std::vector<grammar::Diagnostic> check_grammar(std::string_view text, std::string_view format,
+                                               std::string_view file) {
+  grammar::Grammar g = grammar::parse_grammar(text, format, file);
+  // Building the lexeme automata also validates them (state limits, empty lexemes).
+  fsm::CfgRuntime rt(fsm::build_cfg(g));
+  return g.warnings;
+}
+
+}  // namespace engine
+
+}  // namespace tollgate

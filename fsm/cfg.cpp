@@ -1,0 +1,356 @@
+// Grammar IR → Cfg: find the regular rules, turn regular sub-expressions into lexemes (deduplicated
+// by their rendering) and everything else into productions; repetitions become left-recursive
+// helper nonterminals (cheap for Earley).
+#include "fsm/cfg.hpp"
+
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace tollgate::fsm {
+
+using grammar::GExpr;
+using grammar::Regex;
+using grammar::RegexPtr;
+
+bool regex_nullable(const Regex& r) {
+  switch (r.kind) {
+    case Regex::Kind::kEmpty: return true;
+    case Regex::Kind::kNothing:
+    case Regex::Kind::kChars:
+    case Regex::Kind::kBytes: return false;
+    case Regex::Kind::kConcat:
+      for (auto& i : r.items)
+        if (!regex_nullable(*i)) return false;
+      return true;
+    case Regex::Kind::kAlt:
+      for (auto& i : r.items)
+        if (regex_nullable(*i)) return true;
+      return false;
+    case Regex::Kind::kRepeat: return r.min == 0 || regex_nullable(*r.items[0]);
+  }
+  return false;
+}
+
+namespace {
+
+bool is_star(const Regex& r) { return r.kind == Regex::Kind::kRepeat && r.min == 0 && r.max == grammar::kUnbounded; }
+
+// Repetition with the simplifications that keep nested counted repeats of stars small.
+RegexPtr repeat_of(RegexPtr item, uint32_t min, uint32_t max) {
+  if (is_star(*item) && max >= 1) return item;  // (x*){m,n} = x*
+  if (item->kind == Regex::Kind::kRepeat && item->min == 0 && item->max == 1 && max == grammar::kUnbounded)
+    return Regex::repeat(item->items[0], 0, grammar::kUnbounded);  // (x?)* = x*
+  if (regex_nullable(*item) && min > 0) min = 0;
+  return Regex::repeat(std::move(item), min, max);
+}
+
+size_t expr_size(const GExpr& e, const std::vector<size_t>& rule_size) {
+  switch (e.kind) {
+    case GExpr::Kind::kEmpty: return 1;
+    case GExpr::Kind::kRegex: return 1;
+    case GExpr::Kind::kRef: return rule_size[e.rule];
+    case GExpr::Kind::kSeq:
+    case GExpr::Kind::kAlt: {
+      size_t s = 1;
+      for (auto& i : e.items) s += expr_size(*i, rule_size);
+      return s;
+    }
+    case GExpr::Kind::kRepeat: {
+      size_t inner = expr_size(*e.items[0], rule_size);
+      size_t copies = e.max == grammar::kUnbounded ? std::max<uint32_t>(e.min, 1) : e.max;
+      return 1 + inner * std::min<size_t>(copies, 1000);
+    }
+  }
+  return 1;
+}
+
+class Builder {
+ public:
+  Builder(const grammar::Grammar& g, const CfgOptions& o) : g_(g), opt_(o) {}
+
+  Cfg build() {
+    classify_rules();
+    cfg_.prods.push_back({0, {}});  // S' → start, filled below
+    cfg_.nt_names.push_back("<start>");
+    cfg_.prods_of.emplace_back();
+    Sym start = rule_symbol(g_.start);
+    cfg_.prods[0].rhs = {start};
+    cfg_.prods_of[0].push_back(0);
+    for (auto& ig : g_.ignore) {
+      RegexPtr r = to_regex(*ig);
+      uint32_t l = lexeme_id(r, true);
+      (void)l;
+    }
+    compute_nullable();
+    return std::move(cfg_);
+  }
+
+ private:
+  // Rule r is regular when no reference path from r comes back to r and, under fixed lexemes
+  // (Lark with %ignore), when it is a terminal.
+  void classify_rules() {
+    size_t n = g_.rules.size();
+    regular_.assign(n, -1);
+    size_.assign(n, 0);
+    std::vector<int> on_stack(n, 0);
+    std::function<bool(int)> visit = [&](int r) -> bool {
+      if (regular_[r] >= 0) return regular_[r] != 0;
+      if (on_stack[r]) return false;  // cycle
+      on_stack[r] = 1;
+      bool ok = true;
+      std::function<void(const GExpr&)> walk = [&](const GExpr& e) {
+        if (e.kind == GExpr::Kind::kRef && !visit(e.rule)) ok = false;
+        for (auto& i : e.items) walk(*i);
+      };
+      walk(*g_.rules[r].body);
+      on_stack[r] = 0;
+      if (g_.fixed_lexemes && !g_.rules[r].is_terminal) ok = false;
+      if (g_.rules[r].is_terminal) ok = true;  // terminals were checked non-recursive
+      if (ok) {
+        size_[r] = expr_size(*g_.rules[r].body, size_);
+        if (size_[r] > opt_.max_inline_nodes && !g_.rules[r].is_terminal) ok = false;
+      }
+      regular_[r] = ok ? 1 : 0;
+      return ok;
+    };
+    for (size_t r = 0; r < n; ++r) visit(static_cast<int>(r));
+  }
+
+  bool regular(const GExpr& e) const {
+    switch (e.kind) {
+      case GExpr::Kind::kEmpty:
+      case GExpr::Kind::kRegex: return true;
+      case GExpr::Kind::kRef: return regular_[e.rule] != 0;
+      default:
+        if (g_.fixed_lexemes) return false;
+        for (auto& i : e.items)
+          if (!regular(*i)) return false;
+        return true;
+    }
+  }
+
+  RegexPtr to_regex(const GExpr& e) {
+    switch (e.kind) {
+      case GExpr::Kind::kEmpty: return Regex::empty();
+      case GExpr::Kind::kRegex: return e.regex;
+      case GExpr::Kind::kRef: {
+        auto& slot = rule_regex_[e.rule];
+        if (!slot) slot = to_regex(*g_.rules[e.rule].body);
+        return slot;
+      }
+      case GExpr::Kind::kSeq: {
+        std::vector<RegexPtr> items;
+        for (auto& i : e.items) items.push_back(to_regex(*i));
+        return Regex::concat(std::move(items));
+      }
+      case GExpr::Kind::kAlt: {
+        std::vector<RegexPtr> items;
+        for (auto& i : e.items) items.push_back(to_regex(*i));
+        return Regex::alt(std::move(items));
+      }
+      case GExpr::Kind::kRepeat: return repeat_of(to_regex(*e.items[0]), e.min, e.max);
+    }
+    return Regex::nothing();
+  }
+
+  uint32_t lexeme_id(const RegexPtr& r, bool ignore) {
+    std::string key = (ignore ? "I:" : "L:") + r->to_string();
+    auto it = lexeme_ids_.find(key);
+    if (it != lexeme_ids_.end()) return it->second;
+    uint32_t id = static_cast<uint32_t>(cfg_.lexemes.size());
+    cfg_.lexemes.push_back(r);
+    cfg_.is_ignore.push_back(ignore);
+    lexeme_ids_.emplace(key, id);
+    return id;
+  }
+
+  int32_t new_nt(const std::string& name) {
+    cfg_.nt_names.push_back(name);
+    cfg_.prods_of.emplace_back();
+    return static_cast<int32_t>(cfg_.nt_names.size() - 1);
+  }
+  void add_prod(int32_t lhs, std::vector<Sym> rhs) {
+    cfg_.prods_of[lhs].push_back(static_cast<uint32_t>(cfg_.prods.size()));
+    cfg_.prods.push_back({lhs, std::move(rhs)});
+  }
+
+  // A regular part → lexeme symbol (or a nullable wrapper nonterminal); returns false when the
+  // part only matches the empty string (contributes no symbol).
+  bool regex_symbol(const RegexPtr& r, Sym& out) {
+    if (r->kind == Regex::Kind::kEmpty) return false;
+    std::string key = r->to_string();
+    bool nullable = regex_nullable(*r);
+    Sym lex = lexeme_sym(lexeme_id(r, false));
+    if (!nullable) {
+      out = lex;
+      return true;
+    }
+    auto it = opt_nt_.find(lex);
+    if (it != opt_nt_.end()) {
+      out = it->second;
+      return true;
+    }
+    int32_t nt = new_nt("<opt " + std::to_string(lexeme_of(lex)) + ">");
+    add_prod(nt, {lex});
+    add_prod(nt, {});
+    opt_nt_[lex] = nt;
+    out = nt;
+    return true;
+  }
+
+  Sym rule_symbol(int r) {
+    auto it = rule_nt_.find(r);
+    if (it != rule_nt_.end()) return it->second;
+    int32_t nt = new_nt(g_.rules[r].name);
+    rule_nt_[r] = nt;
+    if (regular_[r]) {
+      Sym s;
+      if (regex_symbol(to_regex(*g_.rules[r].body), s)) add_prod(nt, {s});
+      else add_prod(nt, {});
+      return nt;
+    }
+    for (auto& alt : alternatives(*g_.rules[r].body)) add_prod(nt, std::move(alt));
+    return nt;
+  }
+
+  // Appends the symbols of `e` to `out`.
+  void append(const GExpr& e, std::vector<Sym>& out) {
+    if (regular(e)) {
+      Sym s;
+      if (regex_symbol(to_regex(e), s)) out.push_back(s);
+      return;
+    }
+    switch (e.kind) {
+      case GExpr::Kind::kRef: out.push_back(rule_symbol(e.rule)); return;
+      case GExpr::Kind::kSeq: {
+        // Merge maximal runs of regular items into one lexeme.
+        std::vector<RegexPtr> run;
+        auto flush = [&] {
+          if (run.empty()) return;
+          Sym s;
+          if (regex_symbol(run.size() == 1 ? run[0] : Regex::concat(run), s)) out.push_back(s);
+          run.clear();
+        };
+        for (auto& i : e.items) {
+          if (regular(*i) && !g_.fixed_lexemes) {
+            run.push_back(to_regex(*i));
+          } else {
+            flush();
+            append(*i, out);
+          }
+        }
+        flush();
+        return;
+      }
+      case GExpr::Kind::kAlt: {
+        int32_t nt = new_nt("<alt>");
+        for (auto& alt : alternatives(e)) add_prod(nt, std::move(alt));
+        out.push_back(nt);
+        return;
+      }
+      case GExpr::Kind::kRepeat: out.push_back(repeat_symbol(e)); return;
+      default: return;
+    }
+  }
+
+  std::vector<std::vector<Sym>> alternatives(const GExpr& e) {
+    std::vector<std::vector<Sym>> alts;
+    if (e.kind == GExpr::Kind::kAlt && !regular(e)) {
+      for (auto& i : e.items) {
+        auto sub = alternatives(*i);
+        for (auto& a : sub) alts.push_back(std::move(a));
+      }
+      return alts;
+    }
+    alts.emplace_back();
+    append(e, alts.back());
+    return alts;
+  }
+
+  Sym repeat_symbol(const GExpr& e) {
+    std::vector<Sym> item;
+    append(*e.items[0], item);
+    Sym x;
+    if (item.size() == 1) {
+      x = item[0];
+    } else {
+      x = new_nt("<group>");
+      add_prod(x, item);
+    }
+    // star(x): S → ε | S x
+    auto star = [&]() {
+      int32_t s = new_nt("<star>");
+      add_prod(s, {});
+      add_prod(s, {s, x});
+      return s;
+    };
+    int32_t nt = new_nt("<repeat>");
+    std::vector<Sym> rhs(e.min, x);
+    if (e.max == grammar::kUnbounded) {
+      rhs.push_back(star());
+    } else if (e.max > e.min) {
+      // up to k more: O_k → ε | x O_{k-1}
+      Sym tail = -0;
+      int32_t prev = -1;
+      for (uint32_t k = 1; k <= e.max - e.min; ++k) {
+        int32_t o = new_nt("<upto>");
+        add_prod(o, {});
+        if (prev < 0) add_prod(o, {x});
+        else add_prod(o, {x, prev});
+        prev = o;
+      }
+      tail = prev;
+      rhs.push_back(tail);
+    }
+    add_prod(nt, rhs);
+    return nt;
+  }
+
+  void compute_nullable() {
+    cfg_.nullable.assign(cfg_.num_nonterminals(), 0);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto& p : cfg_.prods) {
+        if (cfg_.nullable[p.lhs]) continue;
+        bool all = true;
+        for (Sym s : p.rhs)
+          if (is_lexeme(s) || !cfg_.nullable[s]) all = false;
+        if (all) cfg_.nullable[p.lhs] = changed = true;
+      }
+    }
+  }
+
+  const grammar::Grammar& g_;
+  CfgOptions opt_;
+  Cfg cfg_;
+  std::vector<int> regular_;
+  std::vector<size_t> size_;
+  std::map<int, RegexPtr> rule_regex_;
+  std::map<int, int32_t> rule_nt_;
+  std::map<std::string, uint32_t> lexeme_ids_;
+  std::map<Sym, int32_t> opt_nt_;
+};
+
+}  // namespace
+
+Cfg build_cfg(const grammar::Grammar& grammar, const CfgOptions& options) {
+  return Builder(grammar, options).build();
+}
+
+std::string Cfg::describe() const {
+  std::ostringstream os;
+  for (size_t l = 0; l < lexemes.size(); ++l)
+    os << "L" << l << (is_ignore[l] ? " (ignore)" : "") << " = " << lexemes[l]->to_string() << "\n";
+  for (auto& p : prods) {
+    os << nt_names[p.lhs] << "#" << p.lhs << " ->";
+    for (Sym s : p.rhs) {
+      if (is_lexeme(s)) os << " L" << lexeme_of(s);
+      else os << " " << nt_names[s] << "#" << s;
+    }
+    os << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace tollgate::fsm

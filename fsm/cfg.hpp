@@ -1,0 +1,49 @@
+// Cfg — a grammar split into lexemes (regular parts) and structure (context-free productions).
+// Takes: a checked grammar::Grammar. Gives: productions over nonterminals and lexemes, where
+// every lexeme is a regex that the runtime matches with a DFA. In GBNF/EBNF, regular rules are
+// inlined and runs of regular items in a sequence merge into one lexeme (fewer lexeme
+// boundaries → more of the mask precomputed); in Lark with %ignore every terminal stays its
+// own lexeme so that ignored text can come between them. A lexeme never matches the empty
+// string: a nullable regular part becomes `N → L | ε`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "grammar/grammar_ir.hpp"
+
+namespace tollgate::fsm {
+
+// Symbol: >= 0 nonterminal, < 0 lexeme (-1 - lexeme id).
+using Sym = int32_t;
+inline bool is_lexeme(Sym s) { return s < 0; }
+inline uint32_t lexeme_of(Sym s) { return static_cast<uint32_t>(-1 - s); }
+inline Sym lexeme_sym(uint32_t l) { return -1 - static_cast<Sym>(l); }
+
+struct Production {
+  int32_t lhs;
+  std::vector<Sym> rhs;
+};
+
+struct Cfg {
+  std::vector<Production> prods;  // prods[0] is S' → start
+  std::vector<std::string> nt_names;
+  std::vector<std::vector<uint32_t>> prods_of;  // nonterminal → its productions
+  std::vector<char> nullable;                   // per nonterminal
+  std::vector<grammar::RegexPtr> lexemes;       // their empty string is ignored
+  std::vector<char> is_ignore;                  // per lexeme: a %ignore lexeme
+  size_t num_nonterminals() const { return nt_names.size(); }
+  std::string describe() const;  // readable dump (tests, debugging)
+};
+
+struct CfgOptions {
+  // A regular rule whose inlined regex would exceed this many AST nodes stays structural.
+  size_t max_inline_nodes = 20000;
+};
+
+Cfg build_cfg(const grammar::Grammar& grammar, const CfgOptions& options = {});
+
+bool regex_nullable(const grammar::Regex& r);
+
+}  // namespace tollgate::fsm

@@ -1,0 +1,157 @@
+// Earley item sets as hash-consed nodes: closure (predict, complete, nullable rule), scan and
+// merge with memo tables.
+#include "fsm/earley.hpp"
+
+#include <algorithm>
+
+#include "tollgate/error.hpp"
+
+namespace tollgate::fsm {
+
+size_t EarleyGraph::VecHash::operator()(const std::vector<Item>& v) const {
+  uint64_t h = 1469598103934665603ull;
+  for (auto& it : v) {
+    h = (h ^ it.prod) * 1099511628211ull;
+    h = (h ^ it.dot) * 1099511628211ull;
+    h = (h ^ it.origin) * 1099511628211ull;
+  }
+  return static_cast<size_t>(h ^ (h >> 29));
+}
+
+EarleyGraph::EarleyGraph(const Cfg& cfg) : cfg_(cfg), num_nt_(static_cast<uint32_t>(cfg.num_nonterminals())) {
+  chunks_.resize(kMaxChunks);
+  std::lock_guard<std::mutex> lock(mu_);
+  initial_ = intern({{0, 0, kSelf}});
+}
+
+uint32_t EarleyGraph::key_of(const Item& it) const {
+  const auto& rhs = cfg_.prods[it.prod].rhs;
+  if (it.dot >= rhs.size()) return UINT32_MAX;
+  Sym s = rhs[it.dot];
+  return is_lexeme(s) ? num_nt_ + lexeme_of(s) : static_cast<uint32_t>(s);
+}
+
+uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
+  // Closure. Items are few; a linear-probe set on a vector keeps it simple.
+  std::vector<Item> items;
+  std::unordered_map<uint64_t, char> seen;
+  auto add = [&](const Item& it) {
+    uint64_t k = (static_cast<uint64_t>(it.prod) << 40) ^ (static_cast<uint64_t>(it.dot) << 32) ^ it.origin;
+    if (seen.emplace(k, 1).second) items.push_back(it);
+  };
+  for (auto& it : kernel) add(it);
+  std::vector<char> predicted(num_nt_, 0);
+  for (size_t i = 0; i < items.size(); ++i) {
+    Item it = items[i];
+    const auto& p = cfg_.prods[it.prod];
+    if (it.dot < p.rhs.size()) {
+      Sym s = p.rhs[it.dot];
+      if (is_lexeme(s)) continue;
+      if (!predicted[s]) {
+        predicted[s] = 1;
+        for (uint32_t q : cfg_.prods_of[s]) add({q, 0, kSelf});
+      }
+      if (cfg_.nullable[s]) add({it.prod, it.dot + 1, it.origin});
+    } else if (it.origin != kSelf) {
+      const Node& o = node(it.origin);
+      uint32_t key = static_cast<uint32_t>(p.lhs);
+      auto range = std::equal_range(o.keys.begin(), o.keys.end(), key);
+      for (auto k = range.first; k != range.second; ++k) {
+        const Item& parent = o.items[k - o.keys.begin()];
+        add({parent.prod, parent.dot + 1, parent.origin == kSelf ? it.origin : parent.origin});
+      }
+    }
+  }
+  return intern_closed(std::move(items));
+}
+
+uint32_t EarleyGraph::intern_closed(std::vector<Item> items) {
+  std::vector<std::pair<uint32_t, Item>> keyed;
+  keyed.reserve(items.size());
+  for (auto& it : items) keyed.push_back({key_of(it), it});
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    if (a.second.prod != b.second.prod) return a.second.prod < b.second.prod;
+    if (a.second.dot != b.second.dot) return a.second.dot < b.second.dot;
+    return a.second.origin < b.second.origin;
+  });
+  keyed.erase(std::unique(keyed.begin(), keyed.end(),
+                          [](const auto& a, const auto& b) { return a.second == b.second; }),
+              keyed.end());
+  std::vector<Item> sorted;
+  sorted.reserve(keyed.size());
+  for (auto& k : keyed) sorted.push_back(k.second);
+  auto found = index_.find(sorted);
+  if (found != index_.end()) return found->second;
+  Node n;
+  n.items = sorted;
+  for (auto& k : keyed) {
+    n.keys.push_back(k.first);
+    if (k.first != UINT32_MAX && k.first >= num_nt_) {
+      uint32_t l = k.first - num_nt_;
+      if (n.expected.empty() || n.expected.back() != l) n.expected.push_back(l);
+    }
+    if (k.second.prod == 0 && k.second.dot == 1) n.accepting = true;
+  }
+  uint32_t id = num_nodes_;
+  if ((id >> kChunkBits) >= kMaxChunks)
+    throw Error(ErrorKind::kLimit, "Earley parser: too many distinct parser states");
+  if (!chunks_[id >> kChunkBits]) chunks_[id >> kChunkBits] = std::make_unique<Node[]>(kChunk);
+  mut_node(id) = std::move(n);
+  ++num_nodes_;
+  index_.emplace(std::move(sorted), id);
+  return id;
+}
+
+uint32_t EarleyGraph::scan(uint32_t node, uint32_t lexeme) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t mk = (static_cast<uint64_t>(node) << 32) | lexeme;
+  auto m = scan_memo_.find(mk);
+  if (m != scan_memo_.end()) return m->second;
+  const Node& n = this->node(node);
+  uint32_t key = num_nt_ + lexeme;
+  auto range = std::equal_range(n.keys.begin(), n.keys.end(), key);
+  uint32_t result = kNoNode;
+  if (range.first != range.second) {
+    std::vector<Item> kernel;
+    for (auto k = range.first; k != range.second; ++k) {
+      const Item& it = n.items[k - n.keys.begin()];
+      kernel.push_back({it.prod, it.dot + 1, it.origin == kSelf ? node : it.origin});
+    }
+    result = intern(std::move(kernel));
+  }
+  scan_memo_.emplace(mk, result);
+  return result;
+}
+
+uint32_t EarleyGraph::merge(uint32_t a, uint32_t b) {
+  if (a == b || b == kNoNode) return a;
+  if (a == kNoNode) return b;
+  if (a > b) std::swap(a, b);
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t mk = (static_cast<uint64_t>(a) << 32) | b;
+  auto m = merge_memo_.find(mk);
+  if (m != merge_memo_.end()) return m->second;
+  std::vector<Item> items = node(a).items;
+  items.insert(items.end(), node(b).items.begin(), node(b).items.end());
+  uint32_t result = intern_closed(std::move(items));
+  merge_memo_.emplace(mk, result);
+  return result;
+}
+
+size_t EarleyGraph::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return num_nodes_;
+}
+
+size_t EarleyGraph::memory_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t b = 0;
+  for (uint32_t i = 0; i < num_nodes_; ++i) {
+    const Node& n = node(i);
+    b += n.items.size() * 16 + n.keys.size() * 4 + n.expected.size() * 4 + sizeof(Node);
+  }
+  return b + (scan_memo_.size() + merge_memo_.size()) * 24;
+}
+
+}  // namespace tollgate::fsm

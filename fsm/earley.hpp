@@ -1,0 +1,71 @@
+// EarleyGraph — an Earley recognizer over lexemes whose item sets are hash-consed.
+// Takes: a Cfg. Gives: nodes (closed Earley item sets) and the transitions scan(node, lexeme)
+// and merge(node, node), built lazily and memoised. An item's origin is the id of the node it
+// was predicted in (or kSelf for "this node"), so a node fully describes its future: two parser
+// configurations with the same node id accept the same continuations, and a matcher's parser
+// state is a node id (no chart, O(1) copy and rollback). Left recursion and ambiguity are fine
+// (nullable rules use the Aycock–Horspool prediction rule). Thread-safe: transitions are
+// created under a mutex; nodes are immutable once published.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "fsm/cfg.hpp"
+
+namespace tollgate::fsm {
+
+inline constexpr uint32_t kNoNode = UINT32_MAX;
+
+class EarleyGraph {
+ public:
+  struct Item {
+    uint32_t prod, dot, origin;  // origin: node id, or kSelf
+    bool operator==(const Item&) const = default;
+  };
+  static constexpr uint32_t kSelf = UINT32_MAX;
+
+  struct Node {
+    std::vector<Item> items;          // sorted by (next symbol key, prod, dot, origin)
+    std::vector<uint32_t> keys;       // next-symbol key per item (for equal_range)
+    std::vector<uint32_t> expected;   // lexemes an item expects next (no %ignore lexemes)
+    bool accepting = false;
+  };
+
+  explicit EarleyGraph(const Cfg& cfg);
+
+  uint32_t initial() const { return initial_; }
+  // Items of `node` expecting lexeme `l`, advanced and closed; kNoNode when none expects it.
+  uint32_t scan(uint32_t node, uint32_t lexeme);
+  // Union of two nodes at the same position.
+  uint32_t merge(uint32_t a, uint32_t b);
+  const Node& node(uint32_t id) const { return chunks_[id >> kChunkBits][id & (kChunk - 1)]; }
+  size_t size() const;
+  size_t memory_bytes() const;
+  const Cfg& cfg() const { return cfg_; }
+
+ private:
+  uint32_t key_of(const Item& it) const;
+  uint32_t intern(std::vector<Item> kernel);  // closes, sorts, interns (lock held)
+  uint32_t intern_closed(std::vector<Item> items);
+
+  const Cfg& cfg_;
+  uint32_t num_nt_;
+  // Chunked storage: a published node never moves and lookups need no lock.
+  static constexpr uint32_t kChunkBits = 10, kChunk = 1u << kChunkBits, kMaxChunks = 1u << 16;
+  std::vector<std::unique_ptr<Node[]>> chunks_;  // sized kMaxChunks at construction
+  uint32_t num_nodes_ = 0;
+  Node& mut_node(uint32_t id) { return chunks_[id >> kChunkBits][id & (kChunk - 1)]; }
+  struct VecHash {
+    size_t operator()(const std::vector<Item>& v) const;
+  };
+  std::unordered_map<std::vector<Item>, uint32_t, VecHash> index_;
+  std::unordered_map<uint64_t, uint32_t> scan_memo_, merge_memo_;
+  mutable std::mutex mu_;
+  uint32_t initial_ = 0;
+};
+
+}  // namespace tollgate::fsm

@@ -1,0 +1,190 @@
+// GBNF (llama.cpp) and EBNF (XGrammar's dialect) front-end, written with Boost.Spirit X3.
+// Takes: grammar text (`name ::= alternatives`, `|`, `( )`, `* + ?`, `{m}`, `{m,}`, `{m,n}`,
+// "literals", [classes], `.`, `#` comments, rules over several lines). Gives: a Grammar IR whose
+// start rule is `root`. The X3 semantic actions drive an ExprBuilder; a rule ends where the next
+// `name ::=` begins. Errors carry file:line:column. EBNF lookahead `(= …)` is refused.
+#include <boost/spirit/home/x3.hpp>
+
+#include "grammar/grammar_ir.hpp"
+#include "grammar/grammar_text.hpp"
+
+namespace tollgate::grammar {
+
+namespace x3 = boost::spirit::x3;
+
+namespace {
+
+struct ParseState {
+  Grammar* g;
+  text::ExprBuilder b;
+  const char* base;
+  std::string rule_name;
+  size_t rule_offset = 0;
+  bool ebnf = false;
+};
+struct state_tag;
+
+template <class Ctx>
+ParseState& st(Ctx& ctx) {
+  return x3::get<state_tag>(ctx).get();
+}
+// The matched text of the current action, without the blanks and comments skipped before it.
+template <class Ctx>
+std::string_view matched(Ctx& ctx) {
+  auto r = x3::_attr(ctx);  // every action sits on an x3::raw[...]
+  const char* b = &*r.begin();
+  const char* e = b + (r.end() - r.begin());
+  while (b != e) {
+    if (*b == '#') {
+      while (b != e && *b != '\n') ++b;
+    } else if (isspace(static_cast<unsigned char>(*b))) {
+      ++b;
+    } else {
+      break;
+    }
+  }
+  return std::string_view(b, static_cast<size_t>(e - b));
+}
+template <class Ctx>
+size_t where(Ctx& ctx) {
+  return static_cast<size_t>(matched(ctx).data() - st(ctx).base);
+}
+
+auto on_rule_begin = [](auto& ctx) {
+  auto& s = st(ctx);
+  auto r = x3::_attr(ctx);
+  s.rule_name.assign(r.begin(), r.end());
+  s.rule_offset = static_cast<size_t>(r.begin() - s.base);
+  s.b.open(where(ctx));
+};
+auto on_rule_end = [](auto& ctx) {
+  auto& s = st(ctx);
+  GExprPtr body = s.b.close();
+  if (s.g->find(s.rule_name) >= 0)
+    s.g->fail(ErrorKind::kGrammar, "rule '" + s.rule_name + "' is defined twice", s.rule_offset);
+  s.g->rules.push_back({s.rule_name, body, s.rule_offset, false, false});
+};
+auto on_bar = [](auto& ctx) { st(ctx).b.bar(where(ctx) + 1); };
+auto on_literal = [](auto& ctx) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  s.b.push(GExpr::leaf(text::literal_regex(text::decode_literal(*s.g, matched(ctx), off)), off));
+};
+auto on_class = [](auto& ctx) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  s.b.push(GExpr::leaf(text::class_regex(*s.g, matched(ctx), off), off));
+};
+auto on_any = [](auto& ctx) {
+  st(ctx).b.push(GExpr::leaf(Regex::chars_of(CharSet::any()), where(ctx)));
+};
+auto on_ref = [](auto& ctx) {
+  auto r = x3::_attr(ctx);
+  st(ctx).b.push(GExpr::ref(std::string(r.begin(), r.end()), static_cast<size_t>(r.begin() - st(ctx).base)));
+};
+auto on_open = [](auto& ctx) { st(ctx).b.open(where(ctx)); };
+auto on_close = [](auto& ctx) { st(ctx).b.push(st(ctx).b.close()); };
+auto on_lookahead = [](auto& ctx) {
+  st(ctx).g->fail(ErrorKind::kUnsupported,
+                  "lookahead assertions '(= ...)' are not supported; remove the assertion",
+                  where(ctx));
+};
+auto on_quant = [](auto& ctx) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  std::string_view q = matched(ctx);
+  uint32_t min = 0, max = kUnbounded;
+  if (q == "*") {
+  } else if (q == "+") {
+    min = 1;
+  } else if (q == "?") {
+    max = 1;
+  } else {
+    // {m} {m,} {m,n} {,n}
+    std::string body(q.substr(1, q.size() - 2));
+    auto num = [&](std::string_view t, size_t at) -> uint32_t {
+      size_t k = 0;
+      while (k < t.size() && t[k] == ' ') ++k;
+      size_t e = t.size();
+      while (e > k && t[e - 1] == ' ') --e;
+      t = t.substr(k, e - k);
+      if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string_view::npos)
+        s.g->fail(ErrorKind::kParse, "expected a number in the repetition {m,n} [" + std::string(q) + "]", off + 1 + at);
+      return static_cast<uint32_t>(std::stoul(std::string(t)));
+    };
+    size_t comma = body.find(',');
+    if (comma == std::string::npos) {
+      min = max = num(body, 0);
+    } else {
+      std::string_view a = std::string_view(body).substr(0, comma);
+      std::string_view b = std::string_view(body).substr(comma + 1);
+      min = a.find_first_not_of(' ') == std::string_view::npos ? 0 : num(a, 0);
+      max = b.find_first_not_of(' ') == std::string_view::npos ? kUnbounded : num(b, comma + 1);
+      if (max < min) s.g->fail(ErrorKind::kParse, "repetition {m,n} has n < m", off);
+    }
+  }
+  if (!s.b.has_item()) s.g->fail(ErrorKind::kParse, "repetition without an expression before it", off);
+  s.b.push(GExpr::repeat(s.b.pop_item(), min, max, off));
+};
+
+const auto skipper = x3::space | x3::lexeme['#' >> *(x3::char_ - x3::eol)];
+const auto name = x3::lexeme[(x3::alnum | x3::char_('_')) >> *(x3::alnum | x3::char_('_') | x3::char_('-'))];
+
+x3::rule<class alternatives_r> const alternatives = "alternatives";
+x3::rule<class sequence_r> const sequence = "sequence";
+x3::rule<class primary_r> const primary = "expression";
+x3::rule<class literal_r> const literal = "string literal";
+x3::rule<class cclass_r> const cclass = "character class";
+x3::rule<class quant_r> const quant = "repetition";
+x3::rule<class rule_r> const rule_def = "rule";
+
+const auto literal_def =
+    x3::lexeme['"' > *(('\\' > (x3::char_ - x3::eol)) | (x3::char_ - '"' - '\\' - x3::eol)) > '"'];
+const auto cclass_def = x3::lexeme['[' > *(('\\' > (x3::char_ - x3::eol)) | (x3::char_ - ']' - '\\' - x3::eol)) > ']'];
+const auto quant_def = x3::lit('*') | x3::lit('+') | x3::lit('?') |
+                       x3::lexeme['{' > *(x3::char_(" 0-9,")) > '}'];
+const auto primary_def = x3::raw[x3::lit("(=")][on_lookahead] | x3::raw[literal][on_literal] | x3::raw[cclass][on_class] |
+                         x3::raw[x3::lit('.')][on_any] | (x3::raw[name] >> !x3::lit("::="))[on_ref] |
+                         (x3::raw[x3::lit('(')][on_open] > alternatives > x3::lit(')')[on_close]);
+const auto sequence_def = *(primary >> *x3::raw[quant][on_quant]);
+const auto alternatives_def = sequence % x3::raw[x3::lit('|')][on_bar];
+const auto rule_def_def = (x3::raw[name] >> x3::lit("::="))[on_rule_begin] > alternatives > x3::raw[x3::eps][on_rule_end];
+
+BOOST_SPIRIT_DEFINE(alternatives, sequence, primary, literal, cclass, quant, rule_def)
+
+Grammar parse_bnf(std::string_view text, std::string_view file, bool ebnf) {
+  Grammar g;
+  g.text = std::string(text);
+  g.file = std::string(file);
+  ParseState state{&g, {}, g.text.data(), {}, 0, ebnf};
+  const char* first = g.text.data();
+  const char* last = first + g.text.size();
+  const char* it = first;
+  try {
+    x3::phrase_parse(it, last, x3::with<state_tag>(std::ref(state))[*rule_def], skipper);
+  } catch (const x3::expectation_failure<const char*>& e) {
+    size_t off = static_cast<size_t>(e.where() - first);
+    std::string what = e.which();
+    std::string found = e.where() == last ? "end of input" : "'" + std::string(1, *e.where()) + "'";
+    g.fail(ErrorKind::kParse, "expected " + what + ", found " + found, off);
+  }
+  // Skip trailing blanks/comments; anything left is an error.
+  x3::phrase_parse(it, last, x3::eps, skipper);
+  if (it != last) {
+    size_t off = static_cast<size_t>(it - first);
+    std::string msg = "unexpected '" + std::string(1, *it) + "': expected a rule (name ::= ...)";
+    if (g.rules.empty() && x3::parse(it, last, name)) msg = "expected '::=' after the rule name";
+    g.fail(ErrorKind::kParse, msg, off);
+  }
+  if (g.rules.empty()) g.fail(ErrorKind::kGrammar, "grammar has no rules", 0);
+  g.start = g.find("root");
+  if (g.start < 0) g.fail(ErrorKind::kGrammar, "grammar has no 'root' rule", 0);
+  return g;
+}
+
+}  // namespace
+
+Grammar parse_gbnf(std::string_view text, std::string_view file) { return parse_bnf(text, file, false); }
+Grammar parse_ebnf(std::string_view text, std::string_view file) { return parse_bnf(text, file, true); }
+
+}  // namespace tollgate::grammar

@@ -1,0 +1,253 @@
+// Grammar IR helpers and the semantic checks shared by all grammar front-ends.
+// Takes: a Grammar straight from a front-end (references by name). Gives: references resolved
+// to rule indices, warnings for unused rules, tollgate::Error for undefined rules, a missing
+// start rule, recursive terminals and rules that derive no string.
+#include "grammar/grammar_ir.hpp"
+
+#include <functional>
+#include <sstream>
+
+namespace tollgate::grammar {
+
+GExprPtr GExpr::empty(size_t offset) {
+  auto e = std::make_shared<GExpr>();
+  e->kind = Kind::kEmpty;
+  e->offset = offset;
+  return e;
+}
+GExprPtr GExpr::leaf(RegexPtr regex, size_t offset) {
+  auto e = std::make_shared<GExpr>();
+  e->kind = Kind::kRegex;
+  e->regex = std::move(regex);
+  e->offset = offset;
+  return e;
+}
+GExprPtr GExpr::ref(std::string name, size_t offset) {
+  auto e = std::make_shared<GExpr>();
+  e->kind = Kind::kRef;
+  e->name = std::move(name);
+  e->offset = offset;
+  return e;
+}
+GExprPtr GExpr::seq(std::vector<GExprPtr> items, size_t offset) {
+  if (items.size() == 1) return items[0];
+  if (items.empty()) return empty(offset);
+  auto e = std::make_shared<GExpr>();
+  e->kind = Kind::kSeq;
+  e->items = std::move(items);
+  e->offset = offset;
+  return e;
+}
+GExprPtr GExpr::alt(std::vector<GExprPtr> items, size_t offset) {
+  if (items.size() == 1) return items[0];
+  auto e = std::make_shared<GExpr>();
+  e->kind = Kind::kAlt;
+  e->items = std::move(items);
+  e->offset = offset;
+  return e;
+}
+GExprPtr GExpr::repeat(GExprPtr item, uint32_t min, uint32_t max, size_t offset) {
+  auto e = std::make_shared<GExpr>();
+  e->kind = Kind::kRepeat;
+  e->items = {std::move(item)};
+  e->min = min;
+  e->max = max;
+  e->offset = offset;
+  return e;
+}
+GExprPtr GExpr::with_rule(const GExpr& ref, int rule) {
+  auto e = std::make_shared<GExpr>(ref);
+  e->rule = rule;
+  return e;
+}
+
+std::string Diagnostic::pretty() const {
+  std::ostringstream os;
+  if (!pos.file.empty()) os << pos.file << ":";
+  if (pos.line > 0) os << pos.line << ":" << pos.column << ":";
+  if (os.tellp() > 0) os << " ";
+  os << "warning: " << message;
+  if (pos.column > 0 && !pos.source_line.empty()) {
+    os << "\n  " << pos.source_line << "\n  ";
+    int cp = 1;
+    for (size_t i = 0; i < pos.source_line.size() && cp < pos.column; ++i) {
+      unsigned char c = pos.source_line[i];
+      if ((c & 0xC0) == 0x80) continue;
+      os << (c == '\t' ? '\t' : ' ');
+      ++cp;
+    }
+    os << '^';
+  }
+  return os.str();
+}
+
+int Grammar::find(std::string_view name) const {
+  for (size_t i = 0; i < rules.size(); ++i)
+    if (rules[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+void Grammar::fail(ErrorKind kind, const std::string& message, size_t offset) const {
+  throw Error(kind, message, pos(offset));
+}
+
+void Grammar::warn(const std::string& message, size_t offset) {
+  warnings.push_back({message, pos(offset)});
+}
+
+namespace {
+
+bool regex_nonempty(const Regex& r) {
+  switch (r.kind) {
+    case Regex::Kind::kEmpty: return true;
+    case Regex::Kind::kNothing: return false;
+    case Regex::Kind::kChars: return !r.chars.empty();
+    case Regex::Kind::kBytes: return r.byte_lo <= r.byte_hi;
+    case Regex::Kind::kConcat:
+      for (auto& i : r.items)
+        if (!regex_nonempty(*i)) return false;
+      return true;
+    case Regex::Kind::kAlt:
+      for (auto& i : r.items)
+        if (regex_nonempty(*i)) return true;
+      return false;
+    case Regex::Kind::kRepeat: return r.min == 0 || regex_nonempty(*r.items[0]);
+  }
+  return false;
+}
+
+GExprPtr resolve(const Grammar& g, const GExprPtr& e) {
+  switch (e->kind) {
+    case GExpr::Kind::kRef: {
+      int r = g.find(e->name);
+      if (r < 0) g.fail(ErrorKind::kGrammar, "undefined rule '" + e->name + "'", e->offset);
+      return GExpr::with_rule(*e, r);
+    }
+    case GExpr::Kind::kSeq:
+    case GExpr::Kind::kAlt:
+    case GExpr::Kind::kRepeat: {
+      auto copy = std::make_shared<GExpr>(*e);
+      for (auto& i : copy->items) i = resolve(g, i);
+      return copy;
+    }
+    default: return e;
+  }
+}
+
+void for_each_ref(const GExpr& e, const std::function<void(const GExpr&)>& f) {
+  if (e.kind == GExpr::Kind::kRef) f(e);
+  for (auto& i : e.items) for_each_ref(*i, f);
+}
+
+bool productive(const GExpr& e, const std::vector<char>& prod) {
+  switch (e.kind) {
+    case GExpr::Kind::kEmpty: return true;
+    case GExpr::Kind::kRegex: return regex_nonempty(*e.regex);
+    case GExpr::Kind::kRef: return prod[e.rule] != 0;
+    case GExpr::Kind::kSeq:
+      for (auto& i : e.items)
+        if (!productive(*i, prod)) return false;
+      return true;
+    case GExpr::Kind::kAlt:
+      for (auto& i : e.items)
+        if (productive(*i, prod)) return true;
+      return false;
+    case GExpr::Kind::kRepeat: return e.min == 0 || productive(*e.items[0], prod);
+  }
+  return false;
+}
+
+}  // namespace
+
+void check_grammar_ir(Grammar& g) {
+  if (g.start < 0) throw Error(ErrorKind::kGrammar, "grammar has no start rule", g.pos(0));
+  for (auto& r : g.rules) r.body = resolve(g, r.body);
+  for (auto& i : g.ignore) i = resolve(g, i);
+
+  // Terminals (Lark) may reference only terminals, and not recursively.
+  for (size_t t = 0; t < g.rules.size(); ++t) {
+    if (!g.rules[t].is_terminal) continue;
+    std::vector<int> state(g.rules.size(), 0);
+    std::function<void(int)> visit = [&](int r) {
+      state[r] = 1;
+      for_each_ref(*g.rules[r].body, [&](const GExpr& ref) {
+        if (!g.rules[ref.rule].is_terminal)
+          g.fail(ErrorKind::kGrammar,
+                 "terminal " + g.rules[r].name + " refers to rule '" + ref.name + "'", ref.offset);
+        if (state[ref.rule] == 1)
+          g.fail(ErrorKind::kGrammar, "circular reference in terminal " + g.rules[t].name +
+                                          " (through " + ref.name + ")", ref.offset);
+        if (state[ref.rule] == 0) visit(ref.rule);
+      });
+      state[r] = 2;
+    };
+    visit(static_cast<int>(t));
+  }
+
+  // Reachability from the start rule and %ignore.
+  std::vector<char> used(g.rules.size(), 0);
+  std::vector<int> work{g.start};
+  used[g.start] = 1;
+  auto mark = [&](const GExpr& e) {
+    for_each_ref(e, [&](const GExpr& ref) {
+      if (!used[ref.rule]) {
+        used[ref.rule] = 1;
+        work.push_back(ref.rule);
+      }
+    });
+  };
+  for (auto& i : g.ignore) mark(*i);
+  while (!work.empty()) {
+    int r = work.back();
+    work.pop_back();
+    mark(*g.rules[r].body);
+  }
+  for (size_t r = 0; r < g.rules.size(); ++r)
+    if (!used[r] && !g.rules[r].is_builtin)
+      g.warn("rule '" + g.rules[r].name + "' is never used", g.rules[r].offset);
+
+  // Productive rules: least fixed point.
+  std::vector<char> prod(g.rules.size(), 0);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < g.rules.size(); ++r)
+      if (!prod[r] && productive(*g.rules[r].body, prod)) prod[r] = changed = true;
+  }
+  for (size_t r = 0; r < g.rules.size(); ++r) {
+    if (prod[r]) continue;
+    if (used[r])
+      g.fail(ErrorKind::kGrammar, "rule '" + g.rules[r].name + "' derives no string",
+             g.rules[r].offset);
+    g.warn("rule '" + g.rules[r].name + "' derives no string", g.rules[r].offset);
+  }
+}
+
+Grammar parse_grammar(std::string_view text, std::string_view format, std::string_view file) {
+  Grammar g;
+  if (format == "gbnf") g = parse_gbnf(text, file);
+  else if (format == "ebnf") g = parse_ebnf(text, file);
+  else if (format == "lark") g = parse_lark(text, file);
+  else
+    throw Error(ErrorKind::kInvalidArgument,
+                "unknown grammar format '" + std::string(format) + "' (gbnf, lark or ebnf)");
+  check_grammar_ir(g);
+  return g;
+}
+
+std::string_view builtin_json_gbnf() {
+  // RFC 8259: JSON-text = ws value ws. Written so that regular runs merge into few lexemes
+  // (an object key with its colon is one lexeme; a string value is one lexeme).
+  static const char* kText = R"(# Built-in JSON grammar (RFC 8259)
+root   ::= ws value ws
+value  ::= object | array | string | number | "true" | "false" | "null"
+object ::= "{" ws "}" | "{" ws member ( ws "," ws member )* ws "}"
+member ::= string ws ":" ws value
+array  ::= "[" ws "]" | "[" ws value ( ws "," ws value )* ws "]"
+string ::= "\"" ( [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
+number ::= "-"? ( "0" | [1-9] [0-9]* ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?
+ws     ::= [ \t\n\r]*
+)";
+  return kText;
+}
+
+}  // namespace tollgate::grammar

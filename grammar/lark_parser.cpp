@@ -1,0 +1,335 @@
+// Lark front-end (the subset Outlines and llguidance users write), written with Boost.Spirit X3.
+// Takes: rules `name: …` and terminals `NAME: …` with `|`, `( )`, `[ ]`, `? * +`, `~ n`,
+// `~ n..m`, "literals" with the `i` flag, "a".."z" ranges, /regex/flags terminals,
+// `%import common.X [-> Y]`, `%import common (X, Y)`, `%ignore …`, `//` comments.
+// Priorities (`name.2:`) and aliases (`-> alias`) are accepted with a warning and ignored.
+// Gives: a Grammar IR whose start rule is `start`. With %ignore, every terminal stays its own
+// lexeme (Grammar::fixed_lexemes) so that ignored text may come between terminals.
+#include <boost/spirit/home/x3.hpp>
+
+#include <map>
+
+#include "grammar/grammar_ir.hpp"
+#include "grammar/grammar_text.hpp"
+
+namespace tollgate::grammar {
+
+namespace x3 = boost::spirit::x3;
+
+namespace {
+
+// Lark's common.lark terminals as regexes (same languages).
+const std::map<std::string, std::string>& common_terminals() {
+  static const std::map<std::string, std::string> k = {
+      {"DIGIT", "[0-9]"},
+      {"HEXDIGIT", "[a-fA-F0-9]"},
+      {"INT", "[0-9]+"},
+      {"SIGNED_INT", "[+-]?[0-9]+"},
+      {"DECIMAL", "[0-9]+\\.[0-9]*|\\.[0-9]+"},
+      {"FLOAT", "[0-9]+[eE][+-]?[0-9]+|([0-9]+\\.[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?"},
+      {"SIGNED_FLOAT", "[+-]?([0-9]+[eE][+-]?[0-9]+|([0-9]+\\.[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?)"},
+      {"NUMBER", "[0-9]+[eE][+-]?[0-9]+|([0-9]+\\.[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?|[0-9]+"},
+      {"SIGNED_NUMBER",
+       "[+-]?([0-9]+[eE][+-]?[0-9]+|([0-9]+\\.[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?|[0-9]+)"},
+      {"ESCAPED_STRING", "\"([^\"\\\\\\n]|\\\\[^\\n])*\""},
+      {"LCASE_LETTER", "[a-z]"},
+      {"UCASE_LETTER", "[A-Z]"},
+      {"LETTER", "[a-zA-Z]"},
+      {"WORD", "[a-zA-Z]+"},
+      {"CNAME", "[_a-zA-Z][_a-zA-Z0-9]*"},
+      {"WS_INLINE", "[ \\t]+"},
+      {"WS", "[ \\t\\f\\r\\n]+"},
+      {"CR", "\\r"},
+      {"LF", "\\n"},
+      {"NEWLINE", "(\\r?\\n)+"},
+      {"SH_COMMENT", "#[^\\n]*"},
+      {"CPP_COMMENT", "//[^\\n]*"},
+      {"C_COMMENT", "/\\*([^*]|\\*+[^*/])*\\*+/"},
+      {"SQL_COMMENT", "--[^\\n]*"},
+  };
+  return k;
+}
+
+struct ParseState {
+  Grammar* g;
+  text::ExprBuilder b;
+  const char* base;
+  std::string rule_name;
+  size_t rule_offset = 0;
+  bool ignore_stmt = false;
+  std::string pending_literal;  // first literal of a "a".."z" range
+};
+struct state_tag;
+
+template <class Ctx>
+ParseState& st(Ctx& ctx) {
+  return x3::get<state_tag>(ctx).get();
+}
+// The matched text of the current action, without the blanks and comments skipped before it.
+template <class Ctx>
+std::string_view matched(Ctx& ctx) {
+  auto r = x3::_attr(ctx);  // every action sits on an x3::raw[...]
+  const char* b = &*r.begin();
+  const char* e = b + (r.end() - r.begin());
+  while (b != e) {
+    if ((*b == '/' && b + 1 != e && b[1] == '/') || *b == '#') {
+      while (b != e && *b != '\n') ++b;
+    } else if (isspace(static_cast<unsigned char>(*b))) {
+      ++b;
+    } else {
+      break;
+    }
+  }
+  return std::string_view(b, static_cast<size_t>(e - b));
+}
+template <class Ctx>
+size_t where(Ctx& ctx) {
+  return static_cast<size_t>(matched(ctx).data() - st(ctx).base);
+}
+
+bool is_terminal_name(std::string_view n) {
+  size_t i = 0;
+  while (i < n.size() && n[i] == '_') ++i;
+  return i < n.size() && isupper(static_cast<unsigned char>(n[i]));
+}
+
+void add_rule(ParseState& s, const std::string& name, GExprPtr body, size_t offset, bool builtin) {
+  bool term = is_terminal_name(name);
+  if (s.g->find(name) >= 0)
+    s.g->fail(ErrorKind::kGrammar, std::string(term ? "duplicate token" : "duplicate rule") + " '" + name + "'",
+              offset);
+  s.g->rules.push_back({name, std::move(body), offset, term, builtin});
+}
+
+auto on_rule_begin = [](auto& ctx) {
+  auto& s = st(ctx);
+  std::string_view head = matched(ctx);  // [?!]name[.prio] ... up to ':'
+  size_t off = where(ctx);
+  size_t i = 0;
+  while (i < head.size() && (head[i] == '?' || head[i] == '!')) ++i;
+  size_t j = i;
+  while (j < head.size() && (isalnum(static_cast<unsigned char>(head[j])) || head[j] == '_')) ++j;
+  s.rule_name = std::string(head.substr(i, j - i));
+  s.rule_offset = off + i;
+  size_t k = j;
+  while (k < head.size() && isspace(static_cast<unsigned char>(head[k]))) ++k;
+  if (k < head.size() && head[k] == '{')
+    s.g->fail(ErrorKind::kUnsupported, "rule templates (name{...}) are not supported", off + k);
+  if (k < head.size() && head[k] == '.')
+    s.g->warn("priority of '" + s.rule_name + "' is ignored", off + k);
+  s.b.open(off);
+};
+auto on_rule_end = [](auto& ctx) {
+  auto& s = st(ctx);
+  add_rule(s, s.rule_name, s.b.close(), s.rule_offset, false);
+};
+auto on_ignore_begin = [](auto& ctx) { st(ctx).b.open(where(ctx)); };
+auto on_ignore_end = [](auto& ctx) {
+  auto& s = st(ctx);
+  s.g->ignore.push_back(s.b.close());
+};
+auto on_bar = [](auto& ctx) { st(ctx).b.bar(where(ctx) + 1); };
+auto on_alias = [](auto& ctx) { st(ctx).g->warn("alias ignored", where(ctx)); };
+auto on_literal = [](auto& ctx) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  std::string_view raw = matched(ctx);
+  bool ci = raw.back() == 'i';
+  if (ci) raw.remove_suffix(1);
+  s.b.push(GExpr::leaf(text::literal_regex(text::decode_literal(*s.g, raw, off), ci), off));
+};
+auto on_range = [](auto& ctx) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  std::string_view raw = matched(ctx);
+  size_t mid = raw.find("\"..");
+  // raw = "a".."z" (no spaces inside a lexeme)
+  std::string_view a = raw.substr(0, mid + 1);
+  size_t bstart = raw.find('"', mid + 3);
+  std::string_view b = raw.substr(bstart);
+  auto ca = text::decode_literal(*s.g, a, off);
+  auto cb = text::decode_literal(*s.g, b, off + bstart);
+  if (ca.size() != 1) s.g->fail(ErrorKind::kParse, "range start must be a single character", off);
+  if (cb.size() != 1) s.g->fail(ErrorKind::kParse, "range end must be a single character", off + bstart);
+  if (cb[0] < ca[0]) s.g->fail(ErrorKind::kParse, "invalid range order", off);
+  s.b.push(GExpr::leaf(Regex::chars_of(CharSet::range(ca[0], cb[0])), off));
+};
+auto on_regex = [](auto& ctx) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  std::string_view raw = matched(ctx);
+  size_t close = raw.rfind('/');
+  std::string_view body = raw.substr(1, close - 1);
+  std::string_view flags = raw.substr(close + 1);
+  RegexOptions opts;
+  for (size_t i = 0; i < flags.size(); ++i) {
+    char f = flags[i];
+    if (f == 'i') opts.case_insensitive = true;
+    else if (f == 's') opts.dot_all = true;
+    else if (f == 'm' || f == 'u') {
+    } else {
+      s.g->fail(ErrorKind::kUnsupported, std::string(1, f) + "-flag is not supported", off + close + 1 + i);
+    }
+  }
+  // Lark writes a literal '/' inside the regex as '\/'.
+  std::string pattern;
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] == '\\' && i + 1 < body.size() && body[i + 1] == '/') {
+      pattern.push_back('/');
+      ++i;
+    } else {
+      pattern.push_back(body[i]);
+    }
+  }
+  RegexPtr r;
+  try {
+    r = parse_regex(pattern, opts);
+  } catch (const Error& e) {
+    size_t col = e.column() > 0 ? static_cast<size_t>(e.column() - 1) : 0;
+    s.g->fail(e.kind(), "invalid regex: " + e.message(), off + 1 + std::min(col, body.size()));
+  }
+  s.b.push(GExpr::leaf(r, off));
+};
+auto on_ref = [](auto& ctx) {
+  auto r = x3::_attr(ctx);
+  std::string name(r.begin(), r.end());
+  st(ctx).b.push(GExpr::ref(name, static_cast<size_t>(r.begin() - st(ctx).base)));
+};
+auto on_open = [](auto& ctx) { st(ctx).b.open(where(ctx)); };
+auto on_close = [](auto& ctx) { st(ctx).b.push(st(ctx).b.close()); };
+auto on_close_opt = [](auto& ctx) {
+  auto& s = st(ctx);
+  s.b.push(GExpr::repeat(s.b.close(), 0, 1, where(ctx)));
+};
+auto on_quant = [](auto& ctx) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  std::string_view q = matched(ctx);
+  uint32_t min = 0, max = kUnbounded;
+  if (q == "*") {
+  } else if (q == "+") {
+    min = 1;
+  } else if (q == "?") {
+    max = 1;
+  } else {
+    // ~ n  or  ~ n..m
+    std::string t;
+    for (char c : q)
+      if (c != '~' && !isspace(static_cast<unsigned char>(c))) t.push_back(c);
+    size_t dots = t.find("..");
+    auto num = [&](const std::string& d) -> uint32_t {
+      if (d.empty() || d.size() > 9) s.g->fail(ErrorKind::kParse, "expected a number after '~'", off);
+      return static_cast<uint32_t>(std::stoul(d));
+    };
+    if (dots == std::string::npos) {
+      min = max = num(t);
+    } else {
+      min = num(t.substr(0, dots));
+      max = num(t.substr(dots + 2));
+      if (max < min) s.g->fail(ErrorKind::kParse, "repetition ~ n..m has m < n", off);
+    }
+  }
+  if (!s.b.has_item()) s.g->fail(ErrorKind::kParse, "repetition without an expression before it", off);
+  s.b.push(GExpr::repeat(s.b.pop_item(), min, max, off));
+};
+auto on_import = [](auto& ctx) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  std::string_view t = matched(ctx);  // %import common.X [-> Y] | %import common (X, Y)
+  std::string body(t.substr(7));
+  std::string clean;
+  for (char c : body)
+    if (!isspace(static_cast<unsigned char>(c))) clean.push_back(c);
+  auto import_one = [&](const std::string& name, const std::string& alias) {
+    auto& table = common_terminals();
+    auto it = table.find(name);
+    if (it == table.end()) s.g->fail(ErrorKind::kGrammar, "Unknown common terminal '" + name + "'", off);
+    if (s.g->find(alias) >= 0) return;  // importing twice is harmless
+    s.g->rules.push_back({alias, GExpr::leaf(parse_regex(it->second), off), off, true, true});
+  };
+  if (clean.rfind("common.", 0) == 0) {
+    std::string rest = clean.substr(7);
+    size_t arrow = rest.find("->");
+    if (arrow == std::string::npos) import_one(rest, rest);
+    else import_one(rest.substr(0, arrow), rest.substr(arrow + 2));
+  } else if (clean.rfind("common(", 0) == 0 && clean.back() == ')') {
+    std::string list = clean.substr(7, clean.size() - 8);
+    size_t p = 0;
+    while (p <= list.size()) {
+      size_t c = list.find(',', p);
+      if (c == std::string::npos) c = list.size();
+      std::string n = list.substr(p, c - p);
+      if (!n.empty()) import_one(n, n);
+      p = c + 1;
+    }
+  } else {
+    s.g->fail(ErrorKind::kUnsupported, "only %import common.X is supported", off);
+  }
+};
+auto on_bad_statement = [](auto& ctx) {
+  st(ctx).g->fail(ErrorKind::kUnsupported, "statement " + std::string(matched(ctx)) + " is not supported",
+                  where(ctx));
+};
+
+const auto skipper = x3::space | x3::lexeme[(x3::lit("//") | '#') >> *(x3::char_ - x3::eol)];
+const auto ident = x3::lexeme[(x3::alpha | x3::char_('_')) >> *(x3::alnum | x3::char_('_'))];
+const auto rule_head = x3::lexeme[*x3::char_("?!") >> ident] >> -(x3::lit('.') >> -x3::lit('-') >> x3::uint_) >> ':';
+
+x3::rule<class expansions_r> const expansions = "alternatives";
+x3::rule<class expansion_r> const expansion = "sequence";
+x3::rule<class atom_r> const atom = "expression";
+x3::rule<class literal_r> const literal = "string literal";
+x3::rule<class regexp_r> const regexp = "regular expression";
+x3::rule<class quant_r> const quant = "repetition";
+x3::rule<class statement_r> const statement = "definition";
+
+const auto string_tok = x3::lexeme['"' > *(('\\' > (x3::char_ - x3::eol)) | (x3::char_ - '"' - '\\' - x3::eol)) > '"'];
+const auto literal_def = x3::lexeme[string_tok >> -(x3::lit('i') >> !(x3::alnum | '_'))];
+const auto range_tok = x3::lexeme[string_tok >> ".." >> string_tok];
+const auto regexp_def = x3::lexeme['/' >> !x3::lit('/') > +(('\\' > (x3::char_ - x3::eol)) | (x3::char_ - '/' - '\\' - x3::eol)) > '/' >> *x3::alpha];
+const auto quant_def = x3::lit('*') | x3::lit('+') | x3::lit('?') |
+                       x3::lexeme['~' >> *x3::blank >> x3::uint_ >> -(*x3::blank >> ".." >> *x3::blank >> x3::uint_)];
+const auto atom_def = x3::raw[range_tok][on_range] | x3::raw[literal][on_literal] | x3::raw[regexp][on_regex] |
+                      (x3::raw[ident] >> !(-(x3::lit('.') >> -x3::lit('-') >> x3::uint_) >> ':') >> !x3::lit('{'))[on_ref] |
+                      (x3::raw[x3::lit('(')][on_open] > expansions > x3::lit(')')[on_close]) |
+                      (x3::raw[x3::lit('[')][on_open] > expansions > x3::raw[x3::lit(']')][on_close_opt]);
+const auto expansion_def = *(atom >> *x3::raw[quant][on_quant]) >> -x3::raw[x3::lit("->") > ident][on_alias];
+const auto expansions_def = expansion % x3::raw[x3::lit('|')][on_bar];
+const auto statement_def =
+    x3::raw[x3::lexeme[x3::lit("%import") > +(x3::char_ - x3::eol)]][on_import] |
+    (x3::raw[x3::lit("%ignore")][on_ignore_begin] > expansions > x3::raw[x3::eps][on_ignore_end]) |
+    x3::raw[x3::lexeme['%' >> +x3::alpha]][on_bad_statement] |
+    (x3::raw[rule_head][on_rule_begin] > expansions > x3::raw[x3::eps][on_rule_end]);
+
+BOOST_SPIRIT_DEFINE(expansions, expansion, atom, literal, regexp, quant, statement)
+
+}  // namespace
+
+Grammar parse_lark(std::string_view text, std::string_view file) {
+  Grammar g;
+  g.text = std::string(text);
+  g.file = std::string(file);
+  ParseState state{&g, {}, g.text.data(), {}, 0, false, {}};
+  const char* first = g.text.data();
+  const char* last = first + g.text.size();
+  const char* it = first;
+  try {
+    x3::phrase_parse(it, last, x3::with<state_tag>(std::ref(state))[*statement], skipper);
+  } catch (const x3::expectation_failure<const char*>& e) {
+    size_t off = static_cast<size_t>(e.where() - first);
+    std::string found = e.where() == last ? "end of input" : "'" + std::string(1, *e.where()) + "'";
+    g.fail(ErrorKind::kParse, "expected " + e.which() + ", found " + found, off);
+  }
+  x3::phrase_parse(it, last, x3::eps, skipper);
+  if (it != last) {
+    size_t off = static_cast<size_t>(it - first);
+    g.fail(ErrorKind::kParse, "unexpected '" + std::string(1, *it) + "': expected a rule (name: ...) or a statement",
+           off);
+  }
+  g.start = g.find("start");
+  if (g.start < 0) g.fail(ErrorKind::kGrammar, "grammar has no 'start' rule", 0);
+  g.fixed_lexemes = !g.ignore.empty();
+  return g;
+}
+
+}  // namespace tollgate::grammar

@@ -1,0 +1,304 @@
+// Context-free grammars, byte level: the GBNF/EBNF/Lark front-ends (errors with positions), the
+// checks, the lexeme split, the Earley runtime on hand-made grammars, the external cfg-vectors and
+// JSONTestSuite on the built-in JSON grammar.
+#include <nlohmann/json.hpp>
+
+#include <map>
+
+#include "fsm/cfg.hpp"
+#include "fsm/cfg_runtime.hpp"
+#include "grammar/grammar_ir.hpp"
+#include "test_support.hpp"
+
+using namespace tollgate;
+
+namespace {
+
+fsm::CfgRuntime runtime(std::string_view text, std::string_view format = "gbnf") {
+  return fsm::CfgRuntime(fsm::build_cfg(grammar::parse_grammar(text, format, "test." + std::string(format))));
+}
+
+Error error_of(std::string_view text, std::string_view format = "gbnf") {
+  try {
+    grammar::Grammar g = grammar::parse_grammar(text, format, "g");
+    fsm::CfgRuntime rt(fsm::build_cfg(g));
+  } catch (const Error& e) {
+    return e;
+  }
+  FAIL("expected an error for: " << text);
+  return Error(ErrorKind::kParse, "");
+}
+
+}  // namespace
+
+TEST_CASE("gbnf: basic grammars match exactly their language", "[cfg]") {
+  auto rt = runtime(R"G(root ::= expr
+expr ::= term ("+" term)*
+term ::= [0-9]+)G");
+  CHECK(rt.matches("1+22+333"));
+  CHECK_FALSE(rt.matches("1+"));
+  CHECK(rt.is_prefix("1+"));
+  CHECK_FALSE(rt.is_prefix("1++"));
+  CHECK_FALSE(rt.matches(""));
+}
+
+TEST_CASE("gbnf: lexing is not greedy (every cut of the input is followed)", "[cfg]") {
+  auto rt = runtime(R"G(root ::= word "b"
+word ::= [a-z]+ x
+x ::= "-"? )G");
+  // `word` could swallow the final b; the grammar still accepts "ab".
+  CHECK(rt.matches("ab"));
+  CHECK(rt.matches("abb"));
+  CHECK_FALSE(rt.matches("a"));
+}
+
+TEST_CASE("gbnf: left recursion and ambiguity are handled by Earley", "[cfg]") {
+  auto rt = runtime(R"G(root ::= e
+e ::= e "+" e | e "*" e | "(" e ")" | n
+n ::= [0-9])G");
+  CHECK(rt.matches("1+2*3"));
+  CHECK(rt.matches("(1+2)*3+(4)"));
+  CHECK_FALSE(rt.matches("1+*2"));
+  auto left = runtime("root ::= \"a\" | root \"a\"");
+  CHECK(left.matches("aaaa"));
+  CHECK_FALSE(left.matches(""));
+}
+
+TEST_CASE("gbnf: nullable rules, empty alternatives, repetition bounds", "[cfg]") {
+  auto rt = runtime(R"G(root ::= a b a "x" c{2,3}
+a ::= | "a"
+b ::= a a
+c ::= "c" | )G");
+  CHECK(rt.matches("x"));
+  CHECK(rt.matches("aaaxcc"));
+  CHECK(rt.matches("aaxc"));
+  CHECK_FALSE(rt.matches("aaaaax"));
+  auto rep = runtime("root ::= (\"ab\" | [0-9]){2,3} \"!\"");
+  CHECK(rep.matches("ab1!"));
+  CHECK(rep.matches("ab12!"));
+  CHECK_FALSE(rep.matches("ab!"));
+  CHECK_FALSE(rep.matches("ab123!"));
+}
+
+TEST_CASE("gbnf: recursive structure with nested groups", "[cfg]") {
+  auto rt = runtime(R"G(root ::= list
+list ::= "[" ( item ( "," item )* )? "]"
+item ::= list | [a-z]+)G");
+  CHECK(rt.matches("[]"));
+  CHECK(rt.matches("[a,[b,[]],cd]"));
+  CHECK_FALSE(rt.matches("[a,]"));
+  CHECK_FALSE(rt.matches("[[a]"));
+  CHECK(rt.forced_bytes(rt.initial()) == "[");
+}
+
+TEST_CASE("gbnf: errors point at line and column", "[cfg]") {
+  Error e = error_of("root ::= \"a\"\nfoo ::= \"b\" bar\n");
+  CHECK(e.kind() == ErrorKind::kGrammar);
+  CHECK(e.line() == 2);
+  CHECK(e.column() == 13);
+  CHECK(e.message().find("bar") != std::string::npos);
+  CHECK(e.pretty().find("^") != std::string::npos);
+
+  Error u = error_of("root ::= \"abc\n");
+  CHECK(u.kind() == ErrorKind::kParse);
+  CHECK(u.line() == 1);
+
+  Error c = error_of("root ::= [a-z\n");
+  CHECK(c.kind() == ErrorKind::kParse);
+
+  Error nr = error_of("rot ::= \"a\"");
+  CHECK(nr.message().find("root") != std::string::npos);
+
+  Error esc = error_of("root ::= \"\\q\"");
+  CHECK(esc.column() == 11);
+
+  Error rep = error_of("root ::= \"a\"{3,1}");
+  CHECK(rep.kind() == ErrorKind::kParse);
+
+  Error dup = error_of("root ::= a\na ::= \"x\"\na ::= \"y\"");
+  CHECK(dup.line() == 3);
+
+  Error nothing = error_of("root ::= a\na ::= a \"x\"");
+  CHECK(nothing.message().find("derives no string") != std::string::npos);
+}
+
+TEST_CASE("gbnf: unused rules give warnings", "[cfg]") {
+  auto g = grammar::parse_grammar("root ::= \"a\"\nspare ::= \"b\"", "gbnf", "f.gbnf");
+  REQUIRE(g.warnings.size() == 1);
+  CHECK(g.warnings[0].message.find("spare") != std::string::npos);
+  CHECK(g.warnings[0].pos.line == 2);
+  CHECK(g.warnings[0].pretty().find("f.gbnf:2:1: warning") == 0);
+}
+
+TEST_CASE("ebnf: XGrammar dialect parses; lookahead is refused clearly", "[cfg]") {
+  auto rt = runtime("root ::= \"a\" b\nb ::= [0-9]*", "ebnf");
+  CHECK(rt.matches("a123"));
+  Error e = error_of("root ::= \"a\" b (= \"c\")\nb ::= \"b\"", "ebnf");
+  CHECK(e.kind() == ErrorKind::kUnsupported);
+  CHECK(e.message().find("lookahead") != std::string::npos);
+  CHECK(e.column() == 16);
+}
+
+TEST_CASE("lark: terminals, imports, ignore, flags, ranges", "[cfg]") {
+  auto rt = runtime(R"G(
+start: pair ("," pair)*
+pair: KEY "=" value
+value: SIGNED_NUMBER | ESCAPED_STRING | "true"i
+KEY: /[a-z_]+/
+%import common.SIGNED_NUMBER
+%import common (ESCAPED_STRING, WS)
+%ignore WS
+)G", "lark");
+  CHECK(rt.matches("a=1,b=\"x\""));
+  CHECK(rt.matches(" a = -1.5e3 ,  b=TRUE "));
+  CHECK_FALSE(rt.matches("a=1,"));
+  CHECK_FALSE(rt.matches("a==1"));
+  auto r = runtime("start: (\"a\"..\"c\")~2..3 \"x\"~2", "lark");
+  CHECK(r.matches("abxx"));
+  CHECK(r.matches("cbaxx"));
+  CHECK_FALSE(r.matches("axx"));
+  auto w = grammar::parse_grammar("start.2: foo -> bar\nfoo: \"a\"", "lark", "w.lark");
+  CHECK(w.warnings.size() == 2);
+}
+
+TEST_CASE("lark: errors", "[cfg]") {
+  CHECK(error_of("start: FOO\nFOO: \"a\" | BAR\nBAR: \"b\" FOO", "lark").message().find("circular") !=
+        std::string::npos);
+  CHECK(error_of("%import common.BLAH\nstart: BLAH", "lark").message().find("Unknown common") !=
+        std::string::npos);
+  CHECK(error_of("start: /[abc/", "lark").message().find("invalid regex") != std::string::npos);
+  CHECK(error_of("start: /[abc]/l", "lark").message().find("l-flag") != std::string::npos);
+  Error e = error_of("start: foo\n\nfoo: \"a\" \"b", "lark");
+  CHECK(e.line() == 3);
+}
+
+namespace {
+
+struct VectorStats {
+  int cases = 0, accept = 0, reject = 0, reject_final = 0, error = 0, left_recursive = 0, dead_before_end = 0;
+  std::map<std::string, int> skipped;
+};
+
+void run_vectors(const std::filesystem::path& file, std::string_view format, VectorStats& st) {
+  auto doc = nlohmann::json::parse(tollgate::testing::read_file(file));
+  for (auto& c : doc["cases"]) {
+    std::string name = c["name"];
+    std::vector<std::string> ext = c.value("extensions", std::vector<std::string>{});
+    bool left_rec = !ext.empty() && ext[0] == "engine-limitation:left-recursion-rejected";
+    if (!ext.empty() && !left_rec) {
+      std::string reason;
+      for (auto& e : ext) reason += (reason.empty() ? "" : "+") + e;
+      st.skipped[reason]++;
+      continue;
+    }
+    ++st.cases;
+    std::string grammar_text = c["grammar"];
+    INFO("case " << name << "\n" << grammar_text);
+    if (c.contains("error") && !left_rec) {
+      CHECK_THROWS_AS(fsm::CfgRuntime(fsm::build_cfg(grammar::parse_grammar(grammar_text, format))), Error);
+      ++st.error;
+      continue;
+    }
+    std::unique_ptr<fsm::CfgRuntime> rt;
+    try {
+      rt = std::make_unique<fsm::CfgRuntime>(fsm::build_cfg(grammar::parse_grammar(grammar_text, format)));
+    } catch (const Error& e) {
+      FAIL("compile failed: " << e.pretty());
+      continue;
+    }
+    if (left_rec) {
+      // llama.cpp refuses these; an Earley parser accepts them. Check the language instead.
+      CHECK(rt->matches("a"));
+      CHECK_FALSE(rt->matches("b"));
+      ++st.left_recursive;
+      if (grammar_text.find("foo") != std::string::npos) CHECK(rt->matches("adb"));
+      else CHECK(rt->matches("aaa"));
+    }
+    bool prefix_mode = c.value("reject_mode", "") == "not_viable_prefix";
+    for (std::string s : c["accept"]) {
+      CHECK(rt->matches(s));
+      ++st.accept;
+    }
+    for (std::string s : c["reject"]) {
+      INFO("reject: " << s);
+      CHECK_FALSE(rt->matches(s));
+      if (prefix_mode && !rt->is_prefix(s)) ++st.dead_before_end;
+      ++st.reject;
+    }
+    if (c.contains("reject_final"))
+      for (std::string s : c["reject_final"]) {
+        INFO("reject_final: " << s);
+        CHECK(rt->is_prefix(s));
+        CHECK_FALSE(rt->matches(s));
+        ++st.reject_final;
+      }
+  }
+}
+
+void report(const char* what, const VectorStats& st) {
+  std::string skipped;
+  int n = 0;
+  for (auto& [k, v] : st.skipped) {
+    skipped += " " + k + "=" + std::to_string(v);
+    n += v;
+  }
+  WARN(what << ": " << st.cases << " cases run (" << st.accept << " accept, " << st.reject << " reject, "
+            << st.reject_final << " reject_final, " << st.error << " error, " << st.left_recursive
+            << " left-recursive grammars accepted (llama.cpp refuses them), " << st.dead_before_end
+            << " rejects dead before their end); " << n
+            << " skipped for extensions:" << skipped);
+}
+
+}  // namespace
+
+TEST_CASE("cfg-vectors: llama.cpp GBNF", "[cfg][vectors]") {
+  TOLLGATE_DATA_OR_SKIP(path, "corpora/cfg-vectors/llamacpp-gbnf.json");
+  VectorStats st;
+  run_vectors(path, "gbnf", st);
+  CHECK(st.cases >= 28);
+  report("llamacpp-gbnf", st);
+}
+
+TEST_CASE("cfg-vectors: llguidance Lark", "[cfg][vectors]") {
+  TOLLGATE_DATA_OR_SKIP(path, "corpora/cfg-vectors/llguidance-lark.json");
+  VectorStats st;
+  run_vectors(path, "lark", st);
+  CHECK(st.cases >= 28);
+  report("llguidance-lark", st);
+}
+
+TEST_CASE("corpora/gbnf: every grammar compiles", "[cfg]") {
+  TOLLGATE_DATA_OR_SKIP(dir, "corpora/gbnf/json.gbnf");
+  for (auto& entry : std::filesystem::directory_iterator(dir.parent_path())) {
+    if (entry.path().extension() != ".gbnf") continue;
+    INFO(entry.path());
+    std::string text = tollgate::testing::read_file(entry.path());
+    CHECK_NOTHROW(fsm::CfgRuntime(fsm::build_cfg(grammar::parse_grammar(text, "gbnf", entry.path().string()))));
+  }
+}
+
+TEST_CASE("JSONTestSuite on the built-in JSON grammar", "[cfg][json]") {
+  TOLLGATE_DATA_OR_SKIP(path, "corpora/json-test-suite/parsing.json");
+  auto rt = runtime(grammar::builtin_json_gbnf());
+  auto doc = nlohmann::json::parse(tollgate::testing::read_file(path));
+  int y = 0, n = 0, skipped = 0;
+  for (auto& c : doc) {
+    std::string expect = c["expect"], input = c["input"], name = c["name"];
+    INFO(name << ": " << input.substr(0, 200));
+    if (expect == "y") {
+      CHECK(rt.matches(input));
+      ++y;
+    } else if (expect == "n") {
+      // Inputs carried as JS strings show invalid UTF-8 as U+FFFD, which is valid text.
+      if (input.find("\xEF\xBF\xBD") != std::string::npos) {
+        ++skipped;
+        continue;
+      }
+      CHECK_FALSE(rt.matches(input));
+      ++n;
+    }
+  }
+  CHECK(y >= 90);
+  WARN("JSONTestSuite: " << y << " y accepted-checked, " << n << " n refused-checked, " << skipped
+                         << " n skipped (U+FFFD stands for lost invalid bytes)");
+}

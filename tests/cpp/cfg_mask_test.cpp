@@ -1,0 +1,206 @@
+// Context-free grammars on a real vocabulary (Llama-3): the Matcher interface and the
+// brute-force mask oracle — at every state reached by replaying real documents, the mask equals
+// "accept_bytes(token bytes) on a copy of the matcher" for every token of the vocabulary.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "engine/cfg_backend.hpp"
+#include "test_support.hpp"
+#include "tollgate/tollgate.hpp"
+
+using namespace tollgate;
+
+namespace {
+
+TokenizerInfoPtr llama3() {
+  static TokenizerInfoPtr tok;
+  if (!tok) {
+    auto dd = tollgate::testing::data_dir();
+    tok = TokenizerInfo::from_file((*dd / "tokenizers/llama3/tokenizer.json").string());
+  }
+  return tok;
+}
+
+bool bit(const std::vector<int32_t>& mask, int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; }
+
+// Compares the mask with the per-token oracle; returns the number of mismatches.
+int check_state(const Matcher& m, const TokenizerInfo& tok) {
+  std::vector<int32_t> mask(bitmask_words(tok.vocab_size()));
+  m.fill_next_token_bitmask(mask.data());
+  Matcher probe(m);  // a copy
+  int bad = 0;
+  for (int32_t id = 0; id < tok.vocab_size(); ++id) {
+    bool expect;
+    if (tok.is_eos(id)) expect = m.is_accepting();
+    else if (tok.is_special(id) || tok.token_bytes(id).empty()) expect = false;
+    else {
+      expect = probe.accept_bytes(tok.token_bytes(id));
+      if (expect) probe.rollback(1);
+    }
+    if (expect != bit(mask, id)) {
+      if (++bad <= 5) UNSCOPED_INFO("token " << id << " '" << tok.token_bytes(id) << "' oracle=" << expect);
+    }
+  }
+  return bad;
+}
+
+// Replays `doc` greedily: at each step the longest allowed token that is a prefix of the rest.
+// Checks the mask at every state; returns the number of states checked.
+int replay_greedy(const CompiledGrammarPtr& g, const std::string& doc, int max_states, int& mismatches) {
+  const TokenizerInfo& tok = g->tokenizer();
+  Matcher m(g);
+  std::vector<int32_t> mask(bitmask_words(tok.vocab_size()));
+  size_t pos = 0;
+  int states = 0;
+  const auto& nodes = tok.trie().nodes();
+  const auto& ids = tok.trie().token_ids();
+  while (pos < doc.size() && states < max_states) {
+    mismatches += check_state(m, tok);
+    ++states;
+    m.fill_next_token_bitmask(mask.data());
+    // Longest token in the trie matching doc[pos..] with its bit set.
+    int32_t best = -1;
+    uint32_t i = 0;
+    for (size_t k = pos; k < doc.size(); ++k) {
+      uint32_t child = 0;
+      for (uint32_t c = i + 1; c < nodes[i].subtree_end; c = nodes[c].subtree_end)
+        if (nodes[c].byte == static_cast<unsigned char>(doc[k])) {
+          child = c;
+          break;
+        }
+      if (!child) break;
+      i = child;
+      for (uint32_t t = nodes[i].tokens_begin; t < nodes[i].tokens_end; ++t)
+        if (bit(mask, ids[t])) best = ids[t];
+    }
+    INFO(doc << " at " << pos);
+    REQUIRE(best >= 0);
+    REQUIRE(m.accept_token(best));
+    pos += tok.token_bytes(best).size();
+  }
+  if (pos == doc.size()) {
+    CHECK(m.is_accepting());
+    mismatches += check_state(m, tok);
+    ++states;
+  }
+  return states;
+}
+
+}  // namespace
+
+TEST_CASE("cfg matcher: interface on the built-in JSON grammar", "[cfg][matcher]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(llama3());
+  auto g = c.builtin_json();
+  CHECK(c.builtin_json() == g);  // cached
+  Matcher m(g);
+  CHECK(m.accept_bytes("{\"a\": [1, 2"));
+  CHECK_FALSE(m.accept_bytes("}"));
+  CHECK(m.accept_bytes("]}"));
+  CHECK(m.is_accepting());
+  CHECK_FALSE(m.is_terminated());
+  CHECK(m.accept_token(llama3()->eos_ids()[0]));
+  CHECK(m.is_terminated());
+  m.rollback(1);
+  CHECK_FALSE(m.is_terminated());
+  m.rollback(1);  // back to {"a": [1, 2
+  CHECK_FALSE(m.is_accepting());
+  CHECK(m.num_accepted() == 1);
+  CHECK(m.accept_bytes("]}"));
+  // rollback far back: 40 tokens, then forward again.
+  m.reset();
+  std::string doc = "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]";
+  for (char ch : doc) REQUIRE(m.accept_bytes(std::string(1, ch)));
+  CHECK(m.num_accepted() == 64);
+  m.rollback(40);
+  CHECK_FALSE(m.is_accepting());
+  CHECK_THROWS_AS(m.rollback(100), Error);
+}
+
+TEST_CASE("cfg matcher: jump_forward returns forced bytes", "[cfg][matcher]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(llama3());
+  auto g = c.compile_grammar(R"G(root ::= "{" "\"name\"" ":" value "}"
+value ::= "\"" [a-z]* "\"" | [0-9]+)G", "gbnf");
+  Matcher m(g);
+  CHECK(m.jump_forward() == "{\"name\":");
+  CHECK(m.accept_bytes("{\"na"));
+  CHECK(m.jump_forward() == "me\":");
+  CHECK(m.accept_bytes("me\":1"));
+  CHECK(m.jump_forward().empty());
+}
+
+TEST_CASE("cfg masks: brute-force oracle on JSON (built-in and json.gbnf), maskbench documents",
+          "[cfg][oracle]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  Compiler c(llama3());
+  auto builtin = c.builtin_json();
+  int states = 0, mismatches = 0, docs = 0;
+  std::vector<std::filesystem::path> files;
+  for (auto& e : std::filesystem::directory_iterator(mb))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  const TokenizerInfo& tok = *llama3();
+  for (size_t f = 0; f < files.size() && states < 2000; f += 37) {
+    auto doc = nlohmann::json::parse(tollgate::testing::read_file(files[f]));
+    for (auto& t : doc["tests"]) {
+      if (!t.value("valid", false) || !t.contains("tokens_llama3")) continue;
+      Matcher m(builtin);
+      for (int32_t id : t["tokens_llama3"]) {
+        int bad = check_state(m, tok);
+        mismatches += bad;
+        ++states;
+        INFO(files[f].filename());
+        REQUIRE(bad == 0);
+        REQUIRE(m.accept_token(id));
+      }
+      CHECK(m.is_accepting());
+      ++docs;
+      break;
+    }
+  }
+  CHECK(states >= 2000);
+  CHECK(mismatches == 0);
+  WARN("JSON oracle: " << states << " states from " << docs << " documents, " << mismatches << " mismatches");
+}
+
+TEST_CASE("cfg masks: brute-force oracle on c.gbnf and arithmetic.gbnf", "[cfg][oracle]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(cg, "corpora/gbnf/c.gbnf");
+  TOLLGATE_DATA_OR_SKIP(ag, "corpora/gbnf/arithmetic.gbnf");
+  Compiler c(llama3());
+  auto cgram = c.compile_grammar(tollgate::testing::read_file(cg), "gbnf", "c.gbnf");
+  auto agram = c.compile_grammar(tollgate::testing::read_file(ag), "gbnf", "arithmetic.gbnf");
+  const std::vector<std::string> c_docs = {
+      "int main(){int x = 1;int y = x*2+3;while(x<10){x = x+1;}return y;}",
+      "float area(float r){return r*r*3;}int count(char c){int n = 0;for(n = 0; n<5; n = n+1){print (n);}"
+      "if(c==1){return n;}return 0;}",
+      "char next(char c){c = c+1;return c;}int f(int a){int b = a*( a+1 )/2;g (a, b);return b;}",
+      "int g(){// counts\nint k = 0;/* loop */while(k<=100){k = k*2+1;}if(k!=7){k = 0;}else{k = 1;}return k;}",
+  };
+  const std::vector<std::string> a_docs = {
+      "a +b*3 = total\n", "(a +b)*c -d/7 = y\n", "foo*( bar+12) = y1\ny1 -3 = z\n",
+      "(diameter)/2 = radius\nradius*radius*314/100 = area\n2*radius*314/100 = perimeter\n",
+  };
+  int states = 0, mismatches = 0;
+  // The hand-written documents, then generated ones in the same style until 2,000 states.
+  std::string c_more, a_more;
+  for (int i = 0; i < 240; ++i) {
+    std::string n = std::to_string(i * 7919 % 1000);
+    c_more += "int f" + n + "(int a){int b" + n + " = a*( a+" + n + " )/2;g (a, b" + n + ");while(b" + n +
+              "<100){b" + n + " = b" + n + "+" + n + ";}return b" + n + ";}";
+    a_more += "(v" + n + " +w" + n + ")*" + n + " -x/" + std::to_string(i + 1) + " = z" + n + "\n";
+  }
+  for (auto& d : c_docs) states += replay_greedy(cgram, d, 2000, mismatches);
+  states += replay_greedy(cgram, c_more, 2000 - states, mismatches);
+  int cstates = states;
+  for (auto& d : a_docs) states += replay_greedy(agram, d, 2000, mismatches);
+  states += replay_greedy(agram, a_more, 2000 - (states - cstates), mismatches);
+  CHECK(cstates >= 2000);
+  CHECK(states - cstates >= 2000);
+  CHECK(mismatches == 0);
+  WARN("C oracle: " << cstates << " states; arithmetic oracle: " << states - cstates << " states; "
+                    << mismatches << " mismatches");
+}
