@@ -7,9 +7,12 @@ warm-up then cosine decay to 10% of the peak LR, gradient clipping at 1.0, torch
 Gives models/retnet/model.safetensors (float32, contract metadata), models/retnet/train_log.jsonl (one JSON record
 per log interval: step, tokens, elapsed seconds, lr, train loss, val loss when evaluated) and docs/retnet-loss.png.
 
-The number of optimizer steps is --steps; when it is 0 (default) it is derived from --budget-min after timing the
-first steps, and the chosen number is logged.  To retrain exactly, pass the logged --steps (the wall-clock budget
-stays a hard stop).  Usage: /usr/bin/python3 models/retnet/train.py [--budget-min 45] [--steps N] [--smoke]
+Schedules: with --steps N the cosine runs over N optimizer steps (fully deterministic).  With --steps 0 (default)
+the cosine runs over wall-clock time: progress = elapsed / (0.92 * budget), training stops at progress 1, so the
+run adapts to a shared machine whose speed changes.  Either way the learning rate of every step is stored in the
+final log record, and --replay-lr LOG re-runs exactly that sequence (same seeds, same data order, same LRs): the
+way to retrain the shipped model exactly.
+Usage: /usr/bin/python3 models/retnet/train.py [--budget-min 45] [--steps N] [--replay-lr LOG] [--smoke]
 """
 import argparse
 import hashlib
@@ -110,7 +113,8 @@ def main() -> None:
     ap.add_argument("--log", default=os.path.join(HERE, "train_log.jsonl"))
     ap.add_argument("--plot", default=os.path.join(REPO, "docs", "retnet-loss.png"))
     ap.add_argument("--budget-min", type=float, default=45.0, help="hard wall-clock limit for the training loop")
-    ap.add_argument("--steps", type=int, default=0, help="optimizer steps (0: derive from the budget)")
+    ap.add_argument("--steps", type=int, default=0, help="optimizer steps (0: time-based cosine over the budget)")
+    ap.add_argument("--replay-lr", help="train_log.jsonl of an earlier run: reuse its per-step learning rates")
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -123,7 +127,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--log-every", type=int, default=25)
-    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--eval-windows", type=int, default=64)
     ap.add_argument("--smoke", action="store_true", help="1-minute run writing into work/smoke/")
     args = ap.parse_args()
@@ -165,8 +169,17 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     L = args.seq_len
     budget_s = args.budget_min * 60.0
-    total_steps = args.steps if args.steps > 0 else None
-    calib_steps = 20
+    replay = None
+    if args.replay_lr:
+        with open(args.replay_lr, encoding="utf-8") as f:
+            ends = [r for r in map(json.loads, f) if r.get("event") == "end"]
+        replay = ends[-1]["lr_per_step"]
+        total_steps = len(replay)
+        budget_s = float("inf")
+    else:
+        total_steps = args.steps if args.steps > 0 else None
+    time_fraction = 0.92  # of the budget for the time-based schedule; the rest is for evaluation and saving
+    lr_trace = []
 
     log = open(args.log, "w", encoding="utf-8")
 
@@ -189,13 +202,19 @@ def main() -> None:
         if time.time() - t_loop > budget_s:
             stopped_by_budget = True
             break
-        if total_steps is None and step == calib_steps:
-            per_step = (time.time() - t_loop) / calib_steps
-            # leave ~8% of the budget for evaluation and saving
-            total_steps = max(calib_steps + 1, int(0.92 * budget_s / per_step))
-            write({"event": "calibrated", "step": step, "sec_per_step": per_step, "total_steps": total_steps})
-            print(f"calibrated: {per_step:.3f}s/step -> {total_steps} steps", flush=True)
-        lr = lr_at(step, total_steps or 10 ** 9, args.lr, args.warmup)
+        if replay is not None:
+            lr = replay[step]
+        elif total_steps is not None:
+            lr = lr_at(step, total_steps, args.lr, args.warmup)
+        else:
+            progress = (time.time() - t_loop) / (time_fraction * budget_s)
+            if progress >= 1.0:
+                break
+            if step < args.warmup:
+                lr = args.lr * (step + 1) / args.warmup
+            else:
+                lr = args.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+        lr_trace.append(lr)
         for gp in opt.param_groups:
             gp["lr"] = lr
         starts = rng.integers(0, len(train_ids) - L - 1, size=args.batch)
@@ -226,10 +245,11 @@ def main() -> None:
     retnet.save_model(model, args.out)
     summary = {"event": "end", "step": step, "tokens": tokens, "train_seconds": round(train_time, 1),
                "stopped_by_budget": stopped_by_budget, "final_val_loss_full": final_val,
-               "final_val_ppl": math.exp(final_val), "last_interval_val_loss": last_val}
+               "final_val_ppl": math.exp(final_val), "last_interval_val_loss": last_val,
+               "lr_per_step": lr_trace}
     write(summary)
     log.close()
-    print(json.dumps(summary), flush=True)
+    print(json.dumps({k: v for k, v in summary.items() if k != "lr_per_step"}), flush=True)
     plot_log(args.log, args.plot)
     print(f"wrote {args.out}, {args.log}, {args.plot}", flush=True)
 
