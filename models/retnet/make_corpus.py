@@ -131,13 +131,7 @@ def docstrings_of(path: str):
                 yield d
 
 
-def pydoc_topics():
-    path = "/usr/lib/python3.11/pydoc_data/topics.py"
-    if not os.path.exists(path):
-        cands = sorted(glob.glob("/usr/lib/python3*/pydoc_data/topics.py"))
-        if not cands:
-            return
-        path = cands[-1]
+def pydoc_topics(path: str):
     ns: dict = {}
     try:
         with open(path, encoding="utf-8") as f:
@@ -152,68 +146,77 @@ def pydoc_topics():
 PROSE_SHARES = (("licenses", 1.0), ("pydoc", 1.0), ("docstrings", 0.3), ("info", 0.15), ("docs", 1.0))
 
 
-def prose_sources(category: str):
-    """Yields (source_name, text) of one category in a deterministic order."""
+def source_files(category: str, exclude_doc_dirs=()) -> list:
+    """Discovers the files of one prose category on this machine, in a deterministic order."""
     if category == "licenses":
-        for p in sorted(glob.glob("/usr/share/common-licenses/*")):
-            if os.path.isfile(p):
-                yield p, read_text(p)
-        return
+        return [p for p in sorted(glob.glob("/usr/share/common-licenses/*")) if os.path.isfile(p)]
     if category == "pydoc":
-        for i, t in enumerate(pydoc_topics()):
-            yield f"pydoc:{i}", t
-        return
+        cands = sorted(glob.glob("/usr/lib/python3*/pydoc_data/topics.py"))
+        return cands[-1:]
     if category == "info":
-        for p in sorted(glob.glob("/usr/share/info/*.info*.gz")):
-            yield p, read_text(p)
-        return
+        return sorted(glob.glob("/usr/share/info/*.info*.gz"))
     if category == "docstrings":
-        for p in sorted(glob.glob("/usr/lib/python3.11/**/*.py", recursive=True)):
-            if "/test/" in p or "/tests/" in p or "/idlelib/" in p or "/lib2to3/" in p:
-                continue
-            yield p, "\n\n".join(docstrings_of(p))
-        return
+        return [p for p in sorted(glob.glob("/usr/lib/python3.11/**/*.py", recursive=True))
+                if not any(x in p for x in ("/test/", "/tests/", "/idlelib/", "/lib2to3/"))]
     assert category == "docs"
+    excluded = tuple(f"/usr/share/doc/{d}/" for d in exclude_doc_dirs)
     docfiles = []
     for p in sorted(glob.glob("/usr/share/doc/**/*", recursive=True)):
-        if not os.path.isfile(p) or os.path.islink(p):
+        if not os.path.isfile(p) or os.path.islink(p) or p.startswith(excluded):
             continue
-        base = os.path.basename(p)
-        low = base.lower()
+        low = os.path.basename(p).lower()
         stem = low[:-3] if low.endswith(".gz") else low
         if (stem.startswith(("readme", "news", "faq", "copyright", "authors", "thanks", "todo", "bugs"))
                 or stem.endswith((".txt", ".md", ".rst"))) and "changelog" not in stem:
             docfiles.append(p)
-    for p in docfiles:
-        yield p, read_text(p)
+    return docfiles
 
 
-def build_prose(max_chars: int):
+def source_texts(category: str, path: str):
+    if category == "pydoc":
+        yield from pydoc_topics(path)
+    elif category == "docstrings":
+        yield "\n\n".join(docstrings_of(path))
+    else:
+        yield read_text(path)
+
+
+def file_sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def build_prose(max_chars: int, files_by_category: dict):
+    """Returns (documents, chars per category, the files actually consumed per category as [path, sha256])."""
     seen = set()
     docs = []
     stats = {}
+    used_files = {}
     total = 0
     for category, share in PROSE_SHARES:
         budget = min(int(max_chars * share), max_chars - total)
         used = 0
-        for name, text in prose_sources(category):
+        used_files[category] = []
+        for path in files_by_category.get(category, []):
             if used >= budget:
                 break
-            if not text:
-                continue
-            fresh = []
-            for p in paragraphs(text):
-                key = hashlib.sha1(_WS.sub(" ", p.lower()).strip().encode()).digest()
-                if key in seen:
+            used_files[category].append([path, file_sha256(path)])
+            for text in source_texts(category, path):
+                if not text:
                     continue
-                seen.add(key)
-                fresh.append(p)
-            for d in group_paragraphs(fresh):
-                docs.append(d)
-                used += len(d)
+                fresh = []
+                for p in paragraphs(text):
+                    key = hashlib.sha1(_WS.sub(" ", p.lower()).strip().encode()).digest()
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    fresh.append(p)
+                for d in group_paragraphs(fresh):
+                    docs.append(d)
+                    used += len(d)
         stats[category] = used
         total += used
-    return docs, stats
+    return docs, stats, used_files
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -453,11 +456,33 @@ def main() -> None:
     ap.add_argument("--gen-per-schema", type=int, default=10)
     ap.add_argument("--max-prose-mb", type=float, default=13.0)
     ap.add_argument("--val-fraction", type=float, default=0.02)
+    ap.add_argument("--sources", default=os.path.join(HERE, "corpus_sources.json"),
+                    help="recorded prose file list; used when present (exact rebuild), written otherwise")
+    ap.add_argument("--rescan", action="store_true", help="rediscover prose files and rewrite --sources")
+    ap.add_argument("--exclude-doc-dir", action="append", default=[],
+                    help="skip /usr/share/doc/NAME/ when scanning (repeatable)")
     args = ap.parse_args()
     sys.setrecursionlimit(10000)
 
     json_docs, stats = build_json(args.seed, args.gen_per_schema)
-    prose_docs, prose_stats = build_prose(int(args.max_prose_mb * 1e6))
+    if args.rescan or not os.path.exists(args.sources):
+        files = {c: source_files(c, args.exclude_doc_dir) for c, _ in PROSE_SHARES}
+    else:  # rebuild exactly from the recorded file list
+        with open(args.sources, encoding="utf-8") as f:
+            recorded = json.load(f)
+        files = {}
+        for c, items in recorded["files"].items():
+            for path, sha in items:
+                if not os.path.exists(path) or file_sha256(path) != sha:
+                    raise SystemExit(f"make_corpus: recorded source {path} is missing or changed; "
+                                     f"run with --rescan to rebuild from what this machine has")
+            files[c] = [path for path, _ in items]
+    prose_docs, prose_stats, used_files = build_prose(int(args.max_prose_mb * 1e6), files)
+    if args.rescan or not os.path.exists(args.sources):
+        with open(args.sources, "w", encoding="utf-8") as f:
+            json.dump({"comment": "prose files make_corpus.py read, in order, with SHA-256", "files": used_files},
+                      f, indent=0)
+            f.write("\n")
     docs = [("json", d) for d in json_docs] + [("prose", d) for d in prose_docs]
     rng = random.Random(args.seed + 1)
     rng.shuffle(docs)
