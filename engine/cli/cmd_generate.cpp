@@ -63,8 +63,13 @@ void run_generate(const GenerateArgs& a) {
     read_text_file(a.schema_file);  // a missing file is reported first
     throw Error(ErrorKind::kUnsupported, "--schema: JSON Schema compilation is not supported yet");
   } else if (!a.grammar_file.empty()) {
-    read_text_file(a.grammar_file);
-    throw Error(ErrorKind::kUnsupported, "--grammar: context-free grammars are not supported yet");
+    const std::string text = read_text_file(a.grammar_file);
+    std::string ext = fs::path(a.grammar_file).extension().string();
+    std::string format = ext.empty() ? "" : ext.substr(1);
+    if (format != "gbnf" && format != "lark" && format != "ebnf")
+      throw Error(ErrorKind::kInvalidArgument, "--grammar " + a.grammar_file +
+                                                   ": cannot tell the format; name the file *.gbnf, *.lark or *.ebnf");
+    grammar = compiler.compile_grammar(text, format, a.grammar_file);
   } else if (!a.regex.empty()) {
     grammar = compiler.compile_regex(a.regex);
   }
@@ -211,7 +216,7 @@ void add_generate_commands(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("generate", "generate text with the reference RetNet, optionally constrained");
   auto* schema = cmd->add_option("--schema", args->schema_file, "JSON Schema file (not supported yet)");
   auto* regex = cmd->add_option("--regex,-r", args->regex, "regular expression the output must match in full");
-  auto* grammar = cmd->add_option("--grammar", args->grammar_file, "grammar file (not supported yet)");
+  auto* grammar = cmd->add_option("--grammar", args->grammar_file, "grammar file: *.gbnf, *.lark or *.ebnf");
   schema->excludes(regex)->excludes(grammar);
   regex->excludes(grammar);
   cmd->add_option("--prompt,-p", args->prompt, "prompt text");
