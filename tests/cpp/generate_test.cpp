@@ -114,3 +114,16 @@ TEST_CASE("generate stops at max_tokens and rejects mismatched inputs", "[genera
   CHECK_THROWS_AS(generate(small_model(), retnet_encoder(), other, "x"), Error);
   CHECK_THROWS_AS(generate(small_model(), retnet_encoder(), nullptr, "x", GenerateOptions{.prefill_chunk = 0}), Error);
 }
+
+TEST_CASE("generate with a context-free grammar (GBNF)", "[generate]") {
+  Compiler c(retnet_encoder().tokenizer_ptr());
+  auto g = c.compile_grammar("root ::= answer \", \" word \".\"\nanswer ::= \"yes\" | \"no\"\nword ::= [a-z] [a-z] [a-z]?\n",
+                             "gbnf");
+  RE2 re(R"((yes|no), [a-z]{2,3}\.)");
+  for (uint64_t seed = 0; seed < 4; ++seed) {
+    auto r = generate(small_model(), retnet_encoder(), g, "Q: ", GenerateOptions{.max_tokens = 40, .seed = seed});
+    INFO("seed " << seed << " text '" << r.text << "'");
+    CHECK(r.stop_reason == "eos");
+    CHECK(RE2::FullMatch(r.text, re));
+  }
+}
