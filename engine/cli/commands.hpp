@@ -14,6 +14,10 @@ namespace tollgate::cli {
 void add_grammar_commands(CLI::App& app);
 // demo: the README's `make demo` job.
 void add_demo_command(CLI::App& app);
+// generate: text from the reference RetNet, constrained by --regex (engine/cli/cmd_generate.cpp).
+void add_generate_commands(CLI::App& app);
+// `bench decode`, added under the given `bench` subcommand (engine/cli/cmd_generate.cpp).
+void add_bench_decode_command(CLI::App& bench);
 
 // Where the data beside the project lives: $TOLLGATE_DATA_DIR, else <source>/../shared.
 std::string data_dir();
