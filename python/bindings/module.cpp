@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "bindings.hpp"
 #include "tollgate/tollgate.hpp"
 
 namespace py = pybind11;
@@ -228,4 +229,6 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("logits").noconvert(), py::arg("bitmask"), py::arg("vocab_size") = 0,
       "Set logits of tokens whose bit is clear to -inf, in place (float32, 1-D or 2-D).");
+
+  tollgate::python::bind_retnet(m);
 }

@@ -53,3 +53,62 @@ def apply_token_bitmask_inplace(logits, bitmask, vocab_size: int = 0):
         raise ValueError("logits must be C-contiguous")
     _apply_inplace(logits, _np.ascontiguousarray(bitmask, dtype=_np.int32), int(vocab_size))
     return logits
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference RetNet and constrained generation.
+import functools as _functools
+import os as _os
+from dataclasses import dataclass as _dataclass, field as _field
+
+from ._core import Encoder, RetNet, RetNetState  # noqa: E402,F401
+from ._core import _generate
+
+__all__ += ["Encoder", "RetNet", "RetNetState", "GenerationResult", "generate", "default_model_dir"]
+
+
+def default_model_dir() -> str:
+    """$TOLLGATE_MODEL_DIR, else models/retnet of the source tree this package was built from."""
+    env = _os.environ.get("TOLLGATE_MODEL_DIR")
+    if env:
+        return env
+    from . import _paths
+
+    return _paths.MODEL_DIR
+
+
+@_functools.lru_cache(maxsize=4)
+def _load(model_dir: str):
+    model = RetNet.load(_os.path.join(model_dir, "model.safetensors"))
+    encoder = Encoder(_os.path.join(model_dir, "tokenizer.json"))
+    return model, encoder, Compiler(encoder.tokenizer_info)
+
+
+@_dataclass
+class GenerationResult:
+    text: str
+    token_ids: list
+    stop_reason: str
+    grammar_accepting: bool
+    stats: dict = _field(default_factory=dict)
+
+
+def generate(prompt: str = "", *, regex: str = None, grammar: str = None, grammar_format: str = "gbnf",
+             json: bool = False, model_dir: str = None, max_tokens: int = 256, temperature: float = 1.0,
+             top_p: float = 1.0, top_k: int = 0, seed: int = 0, jump_forward: bool = True) -> GenerationResult:
+    """Generate text with the reference RetNet, optionally constrained by a regex, a grammar text
+    (GBNF/Lark/EBNF) or the built-in JSON grammar (json=True)."""
+    if sum(x is not None and x is not False for x in (regex, grammar, json or None)) > 1:
+        raise ValueError("give at most one of regex=, grammar=, json=True")
+    model, encoder, compiler = _load(model_dir or default_model_dir())
+    compiled = None
+    if regex is not None:
+        compiled = compiler.compile_regex(regex)
+    elif grammar is not None:
+        compiled = compiler.compile_grammar(grammar, grammar_format)
+    elif json:
+        compiled = compiler.builtin_json()
+    out = _generate(model, encoder, compiled, prompt, max_tokens, temperature, top_p, top_k, seed, jump_forward)
+    return GenerationResult(text=out["text"].decode("utf-8", errors="replace"), token_ids=list(out["token_ids"]),
+                            stop_reason=out["stop_reason"], grammar_accepting=out["grammar_accepting"],
+                            stats=dict(out["stats"]))
