@@ -33,28 +33,90 @@ namespace {
 
 inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
 
+bool debug_enabled() {
+  static const bool debug = std::getenv("TOLLGATE_CFG_DEBUG") != nullptr;
+  return debug;
+}
+
 }  // namespace
 
-void CfgGrammar::walk_subtree(const ParserState& start, uint32_t root, std::vector<int32_t>& out) const {
+ParserState CfgGrammar::start_state(uint32_t node) const {
+  ParserState start;
+  rt->spawn(node, start.threads);
+  std::sort(start.threads.begin(), start.threads.end());
+  start.threads.erase(std::unique(start.threads.begin(), start.threads.end()), start.threads.end());
+  start.accepting = rt->graph().node(node).accepting;
+  return start;
+}
+
+// Walks the trie subtree below `root` from `start` (threads over truncated Earley nodes). A token
+// is accepted when the local parse survives all its bytes; once the parse completed an item into
+// the wildcard context (a "pop") the real context may accept more, so tokens the local parse
+// refuses after a pop — and tokens ending exactly at a pop — are uncertain.
+void CfgGrammar::walk_local(const ParserState& start, uint32_t root, LocalBoundary& out) const {
   const auto& nodes = tokenizer->trie().nodes();
   const auto& ids = tokenizer->trie().token_ids();
   const fsm::TrieNode& r = nodes[root];
   thread_local std::vector<ParserState> stack;
-  if (stack.size() < tokenizer->trie().max_depth() + 2) stack.resize(tokenizer->trie().max_depth() + 2);
+  thread_local std::vector<char> pend;
+  if (stack.size() < tokenizer->trie().max_depth() + 2) {
+    stack.resize(tokenizer->trie().max_depth() + 2);
+    pend.resize(tokenizer->trie().max_depth() + 2);
+  }
   stack[r.depth] = start;
+  pend[r.depth] = 0;
+  auto all_uncertain = [&](uint32_t from, uint32_t to, uint32_t depth) {
+    for (uint32_t j = from; j < to; ++j)
+      for (uint32_t k = nodes[j].tokens_begin; k < nodes[j].tokens_end; ++k) out.uncertain.push_back({ids[k], depth});
+  };
   for (uint32_t i = root + 1; i < r.subtree_end;) {
     const fsm::TrieNode& n = nodes[i];
-    if (!rt->step(stack[n.depth - 1], n.byte, stack[n.depth])) {
+    bool popped = false;
+    bool alive = rt->step(stack[n.depth - 1], n.byte, stack[n.depth], &popped);
+    bool pending = pend[n.depth - 1] || popped;
+    if (alive) {
+      for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) out.accepted.push_back(ids[k]);
+    } else if (pending) {
+      all_uncertain(i, i + 1, r.depth);
+    }
+    if (!alive || stack[n.depth].threads.empty()) {
+      // Nothing local follows; below here only the real context can accept.
+      if (pending) all_uncertain(i + 1, n.subtree_end, r.depth);
       i = n.subtree_end;
       continue;
     }
-    for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) out.push_back(ids[k]);
-    if (stack[n.depth].threads.empty()) {
-      i = n.subtree_end;  // complete and nothing may follow
-      continue;
-    }
+    pend[n.depth] = pending;
     ++i;
   }
+}
+
+const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uint32_t state,
+                                                            uint32_t local_node) const {
+  uint64_t key = (static_cast<uint64_t>(local_node) << 32) | (state_offset[lexeme] + state);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = local_cache_.find(key);
+    if (it != local_cache_.end()) return *it->second;
+  }
+  auto out = std::make_shared<LocalBoundary>();
+  ParserState start = start_state(local_node);
+  auto t0 = std::chrono::steady_clock::now();
+  size_t g0 = debug_enabled() ? rt->graph().size() : 0;
+  for (uint32_t r : roots[lexeme][state]) walk_local(start, r, *out);
+  if (debug_enabled()) {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (ms > 1)
+      fprintf(stderr,
+              "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu start threads %zu node %u (%zu items) -> "
+              "%zu + %zu tokens, %zu new nodes\n",
+              ms, lexeme, rt->cfg().lexemes[lexeme]->to_string().substr(0, 60).c_str(), state,
+              roots[lexeme][state].size(), start.threads.size(), local_node,
+              rt->graph().node(local_node).items.size(), out->accepted.size(), out->uncertain.size(),
+              rt->graph().size() - g0);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = local_cache_.emplace(key, std::move(out));
+  return *it->second;
 }
 
 const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
@@ -69,24 +131,29 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
     auto it = boundary_cache_.find(key);
     if (it != boundary_cache_.end()) return *it->second;
   }
-  ParserState start;
-  rt->spawn(y, start.threads);
-  std::sort(start.threads.begin(), start.threads.end());
-  start.threads.erase(std::unique(start.threads.begin(), start.threads.end()), start.threads.end());
-  start.accepting = rt->graph().node(y).accepting;
-  auto out = std::make_shared<std::vector<int32_t>>();
-  auto t0 = std::chrono::steady_clock::now();
-  for (uint32_t r : rts) walk_subtree(start, r, *out);
-  static const bool debug = std::getenv("TOLLGATE_CFG_DEBUG") != nullptr;
-  if (debug) {
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (ms > 5)
-      fprintf(stderr, "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu start threads %zu -> %zu tokens\n", ms,
-              t.lexeme, rt->cfg().lexemes[t.lexeme]->to_string().substr(0, 60).c_str(), t.state, rts.size(),
-              start.threads.size(), out->size());
+  uint32_t ly = context_depth ? rt->graph().truncate(y, context_depth) : y;
+  const LocalBoundary& local = local_boundary(t.lexeme, t.state, ly);
+  auto out = std::make_shared<std::vector<int32_t>>(local.accepted);
+  if (!local.uncertain.empty()) {
+    // The uncertain tokens: their bytes after the boundary against the real node.
+    const ParserState start = start_state(y);
+    ParserState a, b;
+    for (auto [id, consumed] : local.uncertain) {
+      std::string_view bytes = std::string_view(tokenizer->token_bytes(id)).substr(consumed);
+      a = start;
+      bool ok = true;
+      for (unsigned char c : bytes)
+        if (!rt->step(a, c, b)) {
+          ok = false;
+          break;
+        } else {
+          std::swap(a, b);
+        }
+      if (ok) out->push_back(id);
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = boundary_cache_.emplace(key, out);
+  auto [it, inserted] = boundary_cache_.emplace(key, std::move(out));
   return *it->second;
 }
 
@@ -159,6 +226,7 @@ size_t CfgGrammar::memory_bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   b += mask_cache_bytes_;
   for (auto& [k, v] : boundary_cache_) b += v->size() * 4 + 48;
+  for (auto& [k, v] : local_cache_) b += v->accepted.size() * 4 + v->uncertain.size() * 8 + 64;
   return b;
 }
 
@@ -265,6 +333,7 @@ std::unique_ptr<Matcher::Impl> CfgGrammar::make_matcher(CompiledGrammarPtr self,
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
                                               const CfgBuildOptions& options) {
   auto g = std::make_unique<CfgGrammar>();
+  if (const char* d = std::getenv("TOLLGATE_CFG_DEPTH")) g->context_depth = static_cast<uint32_t>(std::atoi(d));  // EXPERIMENT
   g->tokenizer = tokenizer;
   g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip && tokenizer->prepends_space();
   g->words = bitmask_words(tokenizer->vocab_size());

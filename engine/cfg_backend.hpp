@@ -29,6 +29,9 @@ struct CfgGrammar : CompiledGrammar::Impl {
   std::vector<uint32_t> ci_masks;
   std::vector<uint32_t> state_offset;  // lexeme → index of its state 0 among all (lexeme, state)
   size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
+  // Boundary walks run against the Earley node truncated this many origin levels down, so their
+  // results are shared across parse contexts (0: walk against the exact node).
+  uint32_t context_depth = 6;
 
   std::unique_ptr<Matcher::Impl> make_matcher(CompiledGrammarPtr self, int max_rollback) const override;
   size_t memory_bytes() const override;
@@ -41,7 +44,16 @@ struct CfgGrammar : CompiledGrammar::Impl {
 
  private:
   const std::vector<int32_t>& boundary_tokens(const fsm::Thread& t) const;
-  void walk_subtree(const fsm::ParserState& start, uint32_t root, std::vector<int32_t>& out) const;
+  // Boundary tokens of a (lexeme, state) against a truncated Earley node: those accepted in every
+  // context, and those whose fate depends on the context outside (token id, bytes already
+  // consumed at its root) — checked against the real node at run time.
+  struct LocalBoundary {
+    std::vector<int32_t> accepted;
+    std::vector<std::pair<int32_t, uint32_t>> uncertain;
+  };
+  const LocalBoundary& local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
+  void walk_local(const fsm::ParserState& start, uint32_t root, LocalBoundary& out) const;
+  fsm::ParserState start_state(uint32_t node) const;
 
   struct KeyHash {
     size_t operator()(const fsm::Threads& t) const;
@@ -50,6 +62,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable std::unordered_map<fsm::Threads, std::shared_ptr<const std::vector<uint32_t>>, KeyHash> mask_cache_;
   mutable size_t mask_cache_bytes_ = 0;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary_cache_;
+  mutable std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local_cache_;
   mutable std::shared_ptr<const std::vector<uint32_t>> first_mask_;  // strip_first_space start
 };
 
