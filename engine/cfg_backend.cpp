@@ -33,6 +33,9 @@ namespace {
 
 inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
 
+// Caps of the walk DFA; its tables are sized for them up front so that no rehash lands on a mask.
+constexpr size_t kMaxWalkStates = 16384;  // 1 KiB of transitions each
+
 bool debug_enabled() {
   static const bool debug = std::getenv("TOLLGATE_CFG_DEBUG") != nullptr;
   return debug;
@@ -49,15 +52,46 @@ ParserState CfgGrammar::start_state(uint32_t node) const {
   return start;
 }
 
+uint32_t CfgGrammar::walk_intern(const ParserState& st) const {
+  thread_local Threads key;
+  key = st.threads;
+  key.push_back({UINT32_MAX, st.accepting ? 1u : 0u, UINT32_MAX});  // the accepting flag
+  auto [it, inserted] = walk_index_.emplace(key, static_cast<uint32_t>(walk_states_.size()));
+  if (inserted) {
+    walk_states_.push_back(st);
+    walk_rows_.push_back(std::make_unique<uint32_t[]>(256));  // zero: not computed yet
+  }
+  return it->second;
+}
+
+uint32_t CfgGrammar::walk_step(uint32_t s, uint8_t byte, bool& popped) const {
+  // Row entries: 0 unknown, 1 dead, 2 dead after a pop, else ((next << 1) | popped) + 3.
+  uint32_t v = walk_rows_[s][byte];
+  if (v == 0) {
+    thread_local ParserState next;
+    bool pop = false;
+    if (!rt->step(walk_states_[s], byte, next, &pop)) v = pop ? 2 : 1;
+    else v = ((walk_intern(next) << 1) | (pop ? 1u : 0u)) + 3;
+    walk_rows_[s][byte] = v;
+    ++walk_transitions_;
+  }
+  if (v < 3) {
+    popped = v == 2;
+    return kDeadState;
+  }
+  popped = (v - 3) & 1;
+  return (v - 3) >> 1;
+}
+
 // Walks the trie subtree below `root` from `start` (threads over truncated Earley nodes). A token
 // is accepted when the local parse survives all its bytes; once the parse completed an item into
 // the wildcard context (a "pop") the real context may accept more, so tokens the local parse
-// refuses after a pop — and tokens ending exactly at a pop — are uncertain.
-void CfgGrammar::walk_local(const ParserState& start, uint32_t root, LocalBoundary& out) const {
+// refuses after a pop — and tokens ending exactly at a pop — are uncertain. Holds walk_mu_.
+void CfgGrammar::walk_local(uint32_t start, uint32_t root, LocalBoundary& out) const {
   const auto& nodes = tokenizer->trie().nodes();
   const auto& ids = tokenizer->trie().token_ids();
   const fsm::TrieNode& r = nodes[root];
-  thread_local std::vector<ParserState> stack;
+  thread_local std::vector<uint32_t> stack;
   thread_local std::vector<char> pend;
   if (stack.size() < tokenizer->trie().max_depth() + 2) {
     stack.resize(tokenizer->trie().max_depth() + 2);
@@ -72,19 +106,21 @@ void CfgGrammar::walk_local(const ParserState& start, uint32_t root, LocalBounda
   for (uint32_t i = root + 1; i < r.subtree_end;) {
     const fsm::TrieNode& n = nodes[i];
     bool popped = false;
-    bool alive = rt->step(stack[n.depth - 1], n.byte, stack[n.depth], &popped);
+    uint32_t next = walk_step(stack[n.depth - 1], n.byte, popped);
+    bool alive = next != kDeadState;
     bool pending = pend[n.depth - 1] || popped;
     if (alive) {
       for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) out.accepted.push_back(ids[k]);
     } else if (pending) {
       all_uncertain(i, i + 1, r.depth);
     }
-    if (!alive || stack[n.depth].threads.empty()) {
+    if (!alive || walk_states_[next].threads.empty()) {
       // Nothing local follows; below here only the real context can accept.
       if (pending) all_uncertain(i + 1, n.subtree_end, r.depth);
       i = n.subtree_end;
       continue;
     }
+    stack[n.depth] = next;
     pend[n.depth] = pending;
     ++i;
   }
@@ -99,20 +135,32 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
     if (it != local_cache_.end()) return *it->second;
   }
   auto out = std::make_shared<LocalBoundary>();
-  ParserState start = start_state(local_node);
   auto t0 = std::chrono::steady_clock::now();
   size_t g0 = debug_enabled() ? rt->graph().size() : 0;
-  for (uint32_t r : roots[lexeme][state]) walk_local(start, r, *out);
+  size_t tr0 = walk_transitions_;
+  double lock_ms = 0;
+  {
+    std::lock_guard<std::mutex> walk_lock(walk_mu_);
+    if (walk_states_.size() > kMaxWalkStates) {
+      if (debug_enabled()) fprintf(stderr, "walk DFA cleared (%zu states)\n", walk_states_.size());
+      walk_states_.clear();
+      walk_index_.clear();
+      walk_rows_.clear();
+    }
+    lock_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    uint32_t start = walk_intern(start_state(local_node));
+    for (uint32_t r : roots[lexeme][state]) walk_local(start, r, *out);
+  }
   if (debug_enabled()) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (ms > 1)
+    if (ms > 0.5)
       fprintf(stderr,
-              "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu start threads %zu node %u (%zu items) -> "
-              "%zu + %zu tokens, %zu new nodes\n",
+              "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu expects %zu node %u (%zu items) -> "
+              "%zu + %zu tokens, %zu new nodes, %zu walk states, %zu transitions (%zu new), setup %.2f ms\n",
               ms, lexeme, rt->cfg().lexemes[lexeme]->to_string().substr(0, 60).c_str(), state,
-              roots[lexeme][state].size(), start.threads.size(), local_node,
+              roots[lexeme][state].size(), rt->graph().node(local_node).expected.size(), local_node,
               rt->graph().node(local_node).items.size(), out->accepted.size(), out->uncertain.size(),
-              rt->graph().size() - g0);
+              rt->graph().size() - g0, walk_states_.size(), walk_transitions_, walk_transitions_ - tr0, lock_ms);
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = local_cache_.emplace(key, std::move(out));
@@ -131,8 +179,11 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
     auto it = boundary_cache_.find(key);
     if (it != boundary_cache_.end()) return *it->second;
   }
+  auto t0 = std::chrono::steady_clock::now();
   uint32_t ly = context_depth ? rt->graph().truncate(y, context_depth) : y;
+  auto tt = std::chrono::steady_clock::now();
   const LocalBoundary& local = local_boundary(t.lexeme, t.state, ly);
+  auto t1 = std::chrono::steady_clock::now();
   auto out = std::make_shared<std::vector<int32_t>>(local.accepted);
   if (!local.uncertain.empty()) {
     // The uncertain tokens: their bytes after the boundary against the real node.
@@ -151,6 +202,11 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
         }
       if (ok) out->push_back(id);
     }
+  }
+  if (debug_enabled()) {
+    auto t2 = std::chrono::steady_clock::now();
+    double a = std::chrono::duration<double, std::micro>(t1 - t0).count(), b = std::chrono::duration<double, std::micro>(t2 - t1).count();
+    if (a + b > 100) fprintf(stderr, "boundary miss lexeme %u state %u y %u ly %u: truncate %.0f us local %.0f us, %zu uncertain %.0f us\n", t.lexeme, t.state, y, ly, std::chrono::duration<double, std::micro>(tt - t0).count(), a, local.uncertain.size(), b);
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = boundary_cache_.emplace(key, std::move(out));
@@ -212,6 +268,17 @@ void CfgGrammar::fill_mask_slow(const ParserState& state, uint32_t* row, bool st
     for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) set_bit(row, ids[k]);
     ++i;
   }
+}
+
+void CfgGrammar::reserve_caches() {
+  // Growing a large hash table rehashes it within one mask; sizing them now keeps that off the
+  // mask path for typical sessions (the tables still grow past these sizes if needed).
+  walk_index_.reserve(kMaxWalkStates + 4096);
+  walk_rows_.reserve(kMaxWalkStates + 4096);
+  boundary_cache_.reserve(1 << 17);
+  local_cache_.reserve(1 << 12);
+  mask_cache_.reserve(1 << 15);
+  rt->graph().reserve(1 << 17);
 }
 
 size_t CfgGrammar::num_cached_masks() const {
@@ -385,6 +452,7 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
     g->ci_mask_id[work[w].first][work[w].second] = it->second;
     std::vector<uint32_t>().swap(masks[w]);
   }
+  g->reserve_caches();
   return g;
 }
 

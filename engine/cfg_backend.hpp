@@ -8,6 +8,7 @@
 // cached per parser configuration (the sorted thread set), within a memory budget.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -41,6 +42,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // Brute force: every token of the trie walked with the full parser state (tests, first step).
   void fill_mask_slow(const fsm::ParserState& state, uint32_t* row, bool strip_space = false) const;
   size_t num_cached_masks() const;
+  void reserve_caches();
 
  private:
   const std::vector<int32_t>& boundary_tokens(const fsm::Thread& t) const;
@@ -52,8 +54,14 @@ struct CfgGrammar : CompiledGrammar::Impl {
     std::vector<std::pair<int32_t, uint32_t>> uncertain;
   };
   const LocalBoundary& local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
-  void walk_local(const fsm::ParserState& start, uint32_t root, LocalBoundary& out) const;
+  void walk_local(uint32_t start, uint32_t root, LocalBoundary& out) const;
   fsm::ParserState start_state(uint32_t node) const;
+  // Boundary walks step through a lazily built DFA over parser configurations (interned thread
+  // sets), so repeated configurations — the same context below hundreds of whitespace roots —
+  // cost a table lookup per byte. Guarded by walk_mu_ (held for a whole walk).
+  static constexpr uint32_t kDeadState = UINT32_MAX;
+  uint32_t walk_intern(const fsm::ParserState& s) const;
+  uint32_t walk_step(uint32_t s, uint8_t byte, bool& popped) const;
 
   struct KeyHash {
     size_t operator()(const fsm::Threads& t) const;
@@ -63,6 +71,11 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable size_t mask_cache_bytes_ = 0;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary_cache_;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local_cache_;
+  mutable std::mutex walk_mu_;
+  mutable std::deque<fsm::ParserState> walk_states_;
+  mutable std::unordered_map<fsm::Threads, uint32_t, KeyHash> walk_index_;
+  mutable std::vector<std::unique_ptr<uint32_t[]>> walk_rows_;  // per state: 256 transitions
+  mutable size_t walk_transitions_ = 0;
   mutable std::shared_ptr<const std::vector<uint32_t>> first_mask_;  // strip_first_space start
 };
 

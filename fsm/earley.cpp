@@ -168,6 +168,14 @@ uint32_t EarleyGraph::truncate_locked(uint32_t node, uint32_t depth) {
   return result;
 }
 
+void EarleyGraph::reserve(size_t nodes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  index_.reserve(nodes);
+  scan_memo_.reserve(nodes);
+  merge_memo_.reserve(nodes);
+  truncate_memo_.reserve(nodes);
+}
+
 size_t EarleyGraph::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return num_nodes_;

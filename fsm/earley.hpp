@@ -53,6 +53,7 @@ class EarleyGraph {
   uint32_t truncate(uint32_t node, uint32_t depth);
   const Node& node(uint32_t id) const { return chunks_[id >> kChunkBits][id & (kChunk - 1)]; }
   size_t size() const;
+  void reserve(size_t nodes);  // pre-sizes the index and memo tables
   size_t memory_bytes() const;
   const Cfg& cfg() const { return cfg_; }
 
