@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <map>
 
 #include "fsm/cfg.hpp"
 #include "fsm/parallel.hpp"
@@ -33,8 +34,8 @@ namespace {
 
 inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
 
-// Caps of the walk DFA; its tables are sized for them up front so that no rehash lands on a mask.
-constexpr size_t kMaxWalkStates = 16384;  // 1 KiB of transitions each
+// Memory for the walk DFA's transition rows; reserved up front (pages are touched as it grows).
+constexpr size_t kWalkRowBytes = size_t(32) << 20;
 
 bool debug_enabled() {
   static const bool debug = std::getenv("TOLLGATE_CFG_DEBUG") != nullptr;
@@ -59,20 +60,20 @@ uint32_t CfgGrammar::walk_intern(const ParserState& st) const {
   auto [it, inserted] = walk_index_.emplace(key, static_cast<uint32_t>(walk_states_.size()));
   if (inserted) {
     walk_states_.push_back(st);
-    walk_rows_.push_back(std::make_unique<uint32_t[]>(256));  // zero: not computed yet
+    walk_rows_.resize(walk_rows_.size() + walk_classes_, 0u);  // zero: not computed yet
   }
   return it->second;
 }
 
 uint32_t CfgGrammar::walk_step(uint32_t s, uint8_t byte, bool& popped) const {
   // Row entries: 0 unknown, 1 dead, 2 dead after a pop, else ((next << 1) | popped) + 3.
-  uint32_t v = walk_rows_[s][byte];
+  uint32_t v = walk_rows_[static_cast<size_t>(s) * walk_classes_ + walk_class_[byte]];
   if (v == 0) {
     thread_local ParserState next;
     bool pop = false;
     if (!rt->step(walk_states_[s], byte, next, &pop)) v = pop ? 2 : 1;
     else v = ((walk_intern(next) << 1) | (pop ? 1u : 0u)) + 3;
-    walk_rows_[s][byte] = v;
+    walk_rows_[static_cast<size_t>(s) * walk_classes_ + walk_class_[byte]] = v;  // rows may have moved
     ++walk_transitions_;
   }
   if (v < 3) {
@@ -141,7 +142,7 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
   double lock_ms = 0;
   {
     std::lock_guard<std::mutex> walk_lock(walk_mu_);
-    if (walk_states_.size() > kMaxWalkStates) {
+    if (walk_states_.size() > max_walk_states_) {
       if (debug_enabled()) fprintf(stderr, "walk DFA cleared (%zu states)\n", walk_states_.size());
       walk_states_.clear();
       walk_index_.clear();
@@ -153,7 +154,7 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
   }
   if (debug_enabled()) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (ms > 0.5)
+    if (ms > 0.2)
       fprintf(stderr,
               "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu expects %zu node %u (%zu items) -> "
               "%zu + %zu tokens, %zu new nodes, %zu walk states, %zu transitions (%zu new), setup %.2f ms\n",
@@ -217,9 +218,16 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
   if (state.threads.size() == 1) {
     // One thread: its precomputed set plus its (cached) boundary tokens — no bitset to cache.
     const Thread& t = state.threads[0];
+    auto t0 = std::chrono::steady_clock::now();
     std::memcpy(row, ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words,
                 static_cast<size_t>(words) * 4);
+    auto t1 = std::chrono::steady_clock::now();
     for (int32_t id : boundary_tokens(t)) set_bit(row, id);
+    if (debug_enabled()) {
+      auto t2 = std::chrono::steady_clock::now();
+      double a = std::chrono::duration<double, std::micro>(t1 - t0).count(), b = std::chrono::duration<double, std::micro>(t2 - t1).count();
+      if (a + b > 1000) fprintf(stderr, "single thread (%u,%u,%u): memcpy %.0f us boundary %.0f us\n", t.lexeme, t.state, t.node, a, b);
+    }
     return;
   }
   if (state.threads.empty()) {
@@ -236,10 +244,15 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
   }
   auto mask = std::make_shared<std::vector<uint32_t>>(words, 0u);
   uint32_t* m = mask->data();
+  auto t0 = std::chrono::steady_clock::now();
   for (const Thread& t : state.threads) {
     const uint32_t* ci = ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words;
     for (int32_t w = 0; w < words; ++w) m[w] |= ci[w];
     for (int32_t id : boundary_tokens(t)) set_bit(m, id);
+  }
+  if (debug_enabled()) {
+    double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    if (us > 1000) fprintf(stderr, "mask miss %.0f us, %zu threads\n", us, state.threads.size());
   }
   std::memcpy(row, m, static_cast<size_t>(words) * 4);
   std::lock_guard<std::mutex> lock(mu_);
@@ -273,8 +286,18 @@ void CfgGrammar::fill_mask_slow(const ParserState& state, uint32_t* row, bool st
 void CfgGrammar::reserve_caches() {
   // Growing a large hash table rehashes it within one mask; sizing them now keeps that off the
   // mask path for typical sessions (the tables still grow past these sizes if needed).
-  walk_index_.reserve(kMaxWalkStates + 4096);
-  walk_rows_.reserve(kMaxWalkStates + 4096);
+  // Byte classes common to every lexeme DFA: bytes in one class step every configuration alike.
+  std::map<std::vector<uint32_t>, uint8_t> sig;
+  for (int b = 0; b < 256; ++b) {
+    std::vector<uint32_t> key;
+    for (size_t l = 0; l < rt->num_lexemes(); ++l) key.push_back(rt->dfa(static_cast<uint32_t>(l)).classes[b]);
+    auto [it, inserted] = sig.emplace(std::move(key), static_cast<uint8_t>(sig.size()));
+    walk_class_[b] = it->second;
+  }
+  walk_classes_ = static_cast<uint32_t>(sig.size());
+  max_walk_states_ = std::min<size_t>(65536, kWalkRowBytes / (4 * walk_classes_));
+  walk_index_.reserve(max_walk_states_ + 4096);
+  walk_rows_.reserve((max_walk_states_ + 4096) * walk_classes_);
   boundary_cache_.reserve(1 << 17);
   local_cache_.reserve(1 << 12);
   mask_cache_.reserve(1 << 15);

@@ -8,6 +8,7 @@
 // cached per parser configuration (the sorted thread set), within a memory budget.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -74,7 +75,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable std::mutex walk_mu_;
   mutable std::deque<fsm::ParserState> walk_states_;
   mutable std::unordered_map<fsm::Threads, uint32_t, KeyHash> walk_index_;
-  mutable std::vector<std::unique_ptr<uint32_t[]>> walk_rows_;  // per state: 256 transitions
+  mutable std::vector<uint32_t> walk_rows_;  // per state: a transition per byte class
+  std::array<uint8_t, 256> walk_class_{};
+  uint32_t walk_classes_ = 256;
+  size_t max_walk_states_ = 0;
   mutable size_t walk_transitions_ = 0;
   mutable std::shared_ptr<const std::vector<uint32_t>> first_mask_;  // strip_first_space start
 };
