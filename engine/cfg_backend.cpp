@@ -202,7 +202,9 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
           std::swap(a, b);
         }
       if (ok) out->push_back(id);
+      uncertain_accepted_ += ok;
     }
+    uncertain_checked_ += local.uncertain.size();
   }
   if (debug_enabled()) {
     auto t2 = std::chrono::steady_clock::now();
@@ -423,7 +425,7 @@ std::unique_ptr<Matcher::Impl> CfgGrammar::make_matcher(CompiledGrammarPtr self,
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
                                               const CfgBuildOptions& options) {
   auto g = std::make_unique<CfgGrammar>();
-  if (const char* d = std::getenv("TOLLGATE_CFG_DEPTH")) g->context_depth = static_cast<uint32_t>(std::atoi(d));  // EXPERIMENT
+  g->context_depth = options.context_depth;
   g->tokenizer = tokenizer;
   g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip && tokenizer->prepends_space();
   g->words = bitmask_words(tokenizer->vocab_size());

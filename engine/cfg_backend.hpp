@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // Brute force: every token of the trie walked with the full parser state (tests, first step).
   void fill_mask_slow(const fsm::ParserState& state, uint32_t* row, bool strip_space = false) const;
   size_t num_cached_masks() const;
+  // Boundary tokens the truncated walks left uncertain and the real parse then checked (and
+  // accepted): they show the wildcard path at work (tests, statistics).
+  size_t num_uncertain_checked() const { return uncertain_checked_.load(); }
+  size_t num_uncertain_accepted() const { return uncertain_accepted_.load(); }
   void reserve_caches();
 
  private:
@@ -72,6 +77,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable size_t mask_cache_bytes_ = 0;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary_cache_;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local_cache_;
+  mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0};
   mutable std::mutex walk_mu_;
   mutable std::deque<fsm::ParserState> walk_states_;
   mutable std::unordered_map<fsm::Threads, uint32_t, KeyHash> walk_index_;
@@ -86,6 +92,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
 struct CfgBuildOptions {
   fsm::DfaOptions dfa;
   int threads = 0;
+  uint32_t context_depth = 6;  // see CfgGrammar::context_depth
 };
 
 // Builds the back-end for a checked grammar. Throws tollgate::Error.
