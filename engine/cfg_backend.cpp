@@ -1,5 +1,6 @@
-// Context-free back-end: precomputed per-lexeme-state token sets, boundary walks with caches,
-// and the Matcher (history of parser states for rollback).
+// Context-free back-end: precomputed per-lexeme-state token sets, boundary walks against
+// truncated Earley nodes through a lazy DFA over parser configurations, the caches, and the
+// Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks.
 #include "engine/cfg_backend.hpp"
 
 #include <algorithm>
@@ -151,7 +152,6 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
   auto t0 = debug_now();
   size_t g0 = debug_enabled() ? rt->graph().size() : 0;
   size_t tr0 = walk_transitions_;
-  double lock_ms = 0;
   {
     std::lock_guard<std::mutex> walk_lock(walk_mu_);
     if (walk_states_.size() > max_walk_states_) {
@@ -160,7 +160,6 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
       walk_index_.clear();
       walk_rows_.clear();
     }
-    lock_ms = std::chrono::duration<double, std::milli>(debug_now() - t0).count();
     uint32_t start = walk_intern(start_state(local_node));
     for (uint32_t r : roots[lexeme][state]) walk_local(start, r, *out);
   }
@@ -169,11 +168,11 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
     if (ms > 0.2)
       fprintf(stderr,
               "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu expects %zu node %u (%zu items) -> "
-              "%zu + %zu tokens, %zu new nodes, %zu walk states, %zu transitions (%zu new), setup %.2f ms\n",
+              "%zu + %zu uncertain tokens, %zu new nodes, %zu walk states, %zu new transitions\n",
               ms, lexeme, rt->cfg().lexemes[lexeme]->to_string().substr(0, 60).c_str(), state,
               roots[lexeme][state].size(), rt->graph().node(local_node).expected.size(), local_node,
               rt->graph().node(local_node).items.size(), out->accepted.size(), out->uncertain.size(),
-              rt->graph().size() - g0, walk_states_.size(), walk_transitions_, walk_transitions_ - tr0, lock_ms);
+              rt->graph().size() - g0, walk_states_.size(), walk_transitions_ - tr0);
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = local_cache_.emplace(key, std::move(out));
@@ -194,7 +193,6 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
   }
   auto t0 = debug_now();
   uint32_t ly = context_depth ? rt->graph().truncate(y, context_depth) : y;
-  auto tt = debug_now();
   const LocalBoundary& local = local_boundary(t.lexeme, t.state, ly);
   auto t1 = debug_now();
   auto out = std::make_shared<std::vector<int32_t>>(local.accepted);
@@ -220,8 +218,11 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
   }
   if (debug_enabled()) {
     auto t2 = debug_now();
-    double a = std::chrono::duration<double, std::micro>(t1 - t0).count(), b = std::chrono::duration<double, std::micro>(t2 - t1).count();
-    if (a + b > 100) fprintf(stderr, "boundary miss lexeme %u state %u y %u ly %u: truncate %.0f us local %.0f us, %zu uncertain %.0f us\n", t.lexeme, t.state, y, ly, std::chrono::duration<double, std::micro>(tt - t0).count(), a, local.uncertain.size(), b);
+    double a = std::chrono::duration<double, std::micro>(t1 - t0).count();
+    double b = std::chrono::duration<double, std::micro>(t2 - t1).count();
+    if (a + b > 200)
+      fprintf(stderr, "boundary miss lexeme %u state %u node %u (local %u): %.0f µs, %zu uncertain checked in %.0f µs\n",
+              t.lexeme, t.state, y, ly, a, local.uncertain.size(), b);
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = boundary_cache_.emplace(key, std::move(out));
@@ -232,16 +233,9 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
   if (state.threads.size() == 1) {
     // One thread: its precomputed set plus its (cached) boundary tokens — no bitset to cache.
     const Thread& t = state.threads[0];
-    auto t0 = debug_now();
     std::memcpy(row, ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words,
                 static_cast<size_t>(words) * 4);
-    auto t1 = debug_now();
     for (int32_t id : boundary_tokens(t)) set_bit(row, id);
-    if (debug_enabled()) {
-      auto t2 = debug_now();
-      double a = std::chrono::duration<double, std::micro>(t1 - t0).count(), b = std::chrono::duration<double, std::micro>(t2 - t1).count();
-      if (a + b > 1000) fprintf(stderr, "single thread (%u,%u,%u): memcpy %.0f us boundary %.0f us\n", t.lexeme, t.state, t.node, a, b);
-    }
     return;
   }
   if (state.threads.empty()) {
@@ -266,7 +260,7 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
   }
   if (debug_enabled()) {
     double us = std::chrono::duration<double, std::micro>(debug_now() - t0).count();
-    if (us > 1000) fprintf(stderr, "mask miss %.0f us, %zu threads\n", us, state.threads.size());
+    if (us > 500) fprintf(stderr, "mask miss %.0f µs, %zu threads\n", us, state.threads.size());
   }
   std::memcpy(row, m, static_cast<size_t>(words) * 4);
   std::lock_guard<std::mutex> lock(mu_);

@@ -3,9 +3,13 @@
 // Masks: for every (lexeme, DFA state) the tokens that stay inside the lexeme are precomputed by
 // a trie walk (context-independent bitset, deduplicated), together with the trie nodes where
 // the lexeme may end inside a token ("boundary roots"). Only the subtrees below those roots need
-// the parser; their accepted tokens are computed by walking just those subtrees with the full
-// parser state and cached per (lexeme, state, Earley node after the lexeme). Whole masks are
-// cached per parser configuration (the sorted thread set), within a memory budget.
+// the parser. They are walked once per (lexeme, state, truncated Earley node after the lexeme):
+// the node with origins more than `context_depth` links away replaced by a wildcard, so one walk
+// serves every nesting context that looks the same nearby. The walk yields tokens accepted in
+// any context and "uncertain" ones (their parse completed into the wildcard); the latter are
+// checked against the real node and the result is cached per (lexeme, state, real node). Walks
+// step through a lazily built DFA over parser configurations. Whole masks are cached per parser
+// configuration (the sorted thread set), within a memory budget.
 #pragma once
 
 #include <array>

@@ -151,6 +151,7 @@ uint32_t EarleyGraph::merge(uint32_t a, uint32_t b) {
 }
 
 uint32_t EarleyGraph::truncate(uint32_t node, uint32_t depth) {
+  if (depth == 0) return node;
   std::lock_guard<std::mutex> lock(mu_);
   return truncate_locked(node, depth);
 }

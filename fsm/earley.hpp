@@ -49,7 +49,7 @@ class EarleyGraph {
   // than `depth` origin links is replaced by kWild. Many parse contexts (e.g. the same JSON
   // construct at different nesting depths) share one truncated node, and a parse from it is a
   // sound under-approximation of the parse from `node` until it completes an item into kWild
-  // (the node's `pops` flag), where the real context decides.
+  // (the node's `pops` flag), where the real context decides. Depth 0: `node` itself.
   uint32_t truncate(uint32_t node, uint32_t depth);
   const Node& node(uint32_t id) const { return chunks_[id >> kChunkBits][id & (kChunk - 1)]; }
   size_t size() const;

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "engine/cfg_backend.hpp"
+#include "fsm/cfg_runtime.hpp"
 #include "grammar/grammar_ir.hpp"
 #include "test_support.hpp"
 #include "tollgate/tollgate.hpp"
@@ -188,4 +189,43 @@ TEST_CASE("cfg masks: rollback across lexeme boundaries restores the same masks"
     }
   }
   CHECK(m.is_accepting());
+}
+
+TEST_CASE("Earley graph: truncated nodes are shared across nesting depths", "[cfg][context]") {
+  fsm::CfgRuntime rt(fsm::build_cfg(grammar::parse_grammar(grammar::builtin_json_gbnf(), "gbnf", "json")));
+  auto node_after = [&](const std::string& text) {
+    fsm::ParserState s = rt.initial();
+    REQUIRE(rt.feed(s, text));
+    REQUIRE(!s.threads.empty());
+    return s.threads.front().node;  // the Earley node the next lexemes start in
+  };
+  uint32_t shallow = node_after("[[[{\"a\": [1, ");
+  uint32_t deep = node_after("[[[[[[[{\"a\": [1, ");
+  uint32_t other = node_after("{\"a\": {\"b\": ");
+  auto& g = rt.graph();
+  CHECK(shallow != deep);  // exact nodes tell the contexts apart
+  CHECK(g.truncate(shallow, 2) == g.truncate(deep, 2));
+  CHECK(g.truncate(shallow, 2) != g.truncate(other, 2));
+  CHECK(g.truncate(shallow, 0) == shallow);
+  // A truncated node expects what the real node expects.
+  CHECK(g.node(g.truncate(deep, 2)).expected == g.node(deep).expected);
+  // Parsing on from the truncated node: a value stays inside the known context, while closing
+  // every level leaves it (the completion into the wildcard context is reported).
+  fsm::ParserState local;
+  rt.spawn(g.truncate(deep, 2), local.threads);
+  std::sort(local.threads.begin(), local.threads.end());
+  local.threads.erase(std::unique(local.threads.begin(), local.threads.end()), local.threads.end());
+  fsm::ParserState a = local, b;
+  bool popped = false;
+  REQUIRE(rt.step(a, '2', b, &popped));
+  CHECK_FALSE(popped);
+  std::swap(a, b);
+  bool any_pop = false;
+  for (char c : std::string("]}]]]")) {
+    popped = false;
+    if (!rt.step(a, static_cast<uint8_t>(c), b, &popped)) break;
+    any_pop |= popped;
+    std::swap(a, b);
+  }
+  CHECK(any_pop);
 }
