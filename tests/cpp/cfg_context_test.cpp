@@ -197,7 +197,9 @@ TEST_CASE("Earley graph: truncated nodes are shared across nesting depths", "[cf
     fsm::ParserState s = rt.initial();
     REQUIRE(rt.feed(s, text));
     REQUIRE(!s.threads.empty());
-    return s.threads.front().node;  // the Earley node the next lexemes start in
+    uint32_t n = 0;  // the Earley node the next lexemes start in: the newest one
+    for (auto& t : s.threads) n = std::max(n, t.node);
+    return n;
   };
   uint32_t shallow = node_after("[[[{\"a\": [1, ");
   uint32_t deep = node_after("[[[[[[[{\"a\": [1, ");
