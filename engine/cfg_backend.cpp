@@ -151,9 +151,10 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
   auto out = std::make_shared<LocalBoundary>();
   auto t0 = debug_now();
   size_t g0 = debug_enabled() ? rt->graph().size() : 0;
-  size_t tr0 = walk_transitions_;
+  size_t new_transitions = 0, walk_states = 0;
   {
     std::lock_guard<std::mutex> walk_lock(walk_mu_);
+    size_t tr0 = walk_transitions_;
     if (walk_states_.size() > max_walk_states_) {
       if (debug_enabled()) fprintf(stderr, "walk DFA cleared (%zu states)\n", walk_states_.size());
       walk_states_.clear();
@@ -162,6 +163,8 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
     }
     uint32_t start = walk_intern(start_state(local_node));
     for (uint32_t r : roots[lexeme][state]) walk_local(start, r, *out);
+    new_transitions = walk_transitions_ - tr0;
+    walk_states = walk_states_.size();
   }
   if (debug_enabled()) {
     double ms = std::chrono::duration<double, std::milli>(debug_now() - t0).count();
@@ -172,7 +175,7 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
               ms, lexeme, rt->cfg().lexemes[lexeme]->to_string().substr(0, 60).c_str(), state,
               roots[lexeme][state].size(), rt->graph().node(local_node).expected.size(), local_node,
               rt->graph().node(local_node).items.size(), out->accepted.size(), out->uncertain.size(),
-              rt->graph().size() - g0, walk_states_.size(), walk_transitions_ - tr0);
+              rt->graph().size() - g0, walk_states, new_transitions);
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = local_cache_.emplace(key, std::move(out));
@@ -325,6 +328,8 @@ size_t CfgGrammar::memory_bytes() const {
   b += mask_cache_bytes_;
   for (auto& [k, v] : boundary_cache_) b += v->size() * 4 + 48;
   for (auto& [k, v] : local_cache_) b += v->accepted.size() * 4 + v->uncertain.size() * 8 + 64;
+  std::lock_guard<std::mutex> walk_lock(walk_mu_);
+  b += walk_rows_.size() * 4 + walk_states_.size() * (sizeof(ParserState) + 64);
   return b;
 }
 
