@@ -5,6 +5,7 @@
 // state of deeply nested JSON documents, for context depths from 0 (exact nodes) to 6, with
 // tokens that close several levels at once, and across rollbacks.
 #include <algorithm>
+#include <thread>
 
 #include "engine/cfg_backend.hpp"
 #include "fsm/cfg_runtime.hpp"
@@ -230,4 +231,42 @@ TEST_CASE("Earley graph: truncated nodes are shared across nesting depths", "[cf
     std::swap(a, b);
   }
   CHECK(any_pop);
+}
+
+TEST_CASE("cfg masks: matchers on one grammar in several threads get the single-thread masks", "[cfg][context]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  const TokenizerInfo& tok = *llama3();
+  // Reference: masks from a grammar used by one thread only.
+  auto reference = json_grammar(grammar::builtin_json_gbnf(), 2);
+  std::vector<std::vector<int32_t>> ids(kDeepDocs.size());
+  std::vector<std::vector<std::vector<int32_t>>> want(kDeepDocs.size());
+  for (size_t d = 0; d < kDeepDocs.size(); ++d) {
+    Matcher m(reference);
+    size_t pos = 0;
+    while (pos < kDeepDocs[d].size()) {
+      want[d].push_back(mask_of(m));
+      int32_t id = longest_allowed(m, kDeepDocs[d], pos);
+      REQUIRE(id >= 0);
+      REQUIRE(m.accept_token(id));
+      ids[d].push_back(id);
+      pos += tok.token_bytes(id).size();
+    }
+  }
+  // A fresh grammar (cold caches) shared by four threads, each replaying every document.
+  auto shared = json_grammar(grammar::builtin_json_gbnf(), 2);
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (size_t k = 0; k < kDeepDocs.size(); ++k) {
+        size_t d = (k + t) % kDeepDocs.size();
+        Matcher m(shared);
+        for (size_t i = 0; i < ids[d].size(); ++i) {
+          if (mask_of(m) != want[d][i]) ++mismatches[t];
+          if (!m.accept_token(ids[d][i])) ++mismatches[t];
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) CHECK(mismatches[t] == 0);
 }
