@@ -1,5 +1,6 @@
-// Context-free back-end: precomputed per-lexeme-state token sets, boundary walks with caches,
-// and the Matcher (history of parser states for rollback).
+// Context-free back-end: precomputed per-lexeme-state token sets, boundary walks against
+// truncated Earley nodes through a lazy DFA over parser configurations, the caches, and the
+// Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks.
 #include "engine/cfg_backend.hpp"
 
 #include <algorithm>
@@ -7,7 +8,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <deque>
+#include <map>
 
 #include "fsm/cfg.hpp"
 #include "fsm/parallel.hpp"
@@ -33,28 +36,150 @@ namespace {
 
 inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
 
+// Memory for the walk DFA's transition rows; reserved up front (pages are touched as it grows).
+constexpr size_t kWalkRowBytes = size_t(32) << 20;
+
+bool debug_enabled();
+
+// Thread CPU time as a time point: debug timings that a loaded machine does not inflate. Free
+// (a zero time point) unless TOLLGATE_CFG_DEBUG is set.
+std::chrono::steady_clock::time_point debug_now() {
+  if (!debug_enabled()) return {};
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ts.tv_sec * 1000000000ll + ts.tv_nsec));
+}
+
+bool debug_enabled() {
+  static const bool debug = std::getenv("TOLLGATE_CFG_DEBUG") != nullptr;
+  return debug;
+}
+
 }  // namespace
 
-void CfgGrammar::walk_subtree(const ParserState& start, uint32_t root, std::vector<int32_t>& out) const {
+ParserState CfgGrammar::start_state(uint32_t node) const {
+  ParserState start;
+  rt->spawn(node, start.threads);
+  std::sort(start.threads.begin(), start.threads.end());
+  start.threads.erase(std::unique(start.threads.begin(), start.threads.end()), start.threads.end());
+  start.accepting = rt->graph().node(node).accepting;
+  return start;
+}
+
+uint32_t CfgGrammar::walk_intern(const ParserState& st) const {
+  thread_local Threads key;
+  key = st.threads;
+  key.push_back({UINT32_MAX, st.accepting ? 1u : 0u, UINT32_MAX});  // the accepting flag
+  auto [it, inserted] = walk_index_.emplace(key, static_cast<uint32_t>(walk_states_.size()));
+  if (inserted) {
+    walk_states_.push_back(st);
+    walk_rows_.resize(walk_rows_.size() + walk_classes_, 0u);  // zero: not computed yet
+  }
+  return it->second;
+}
+
+uint32_t CfgGrammar::walk_step(uint32_t s, uint8_t byte, bool& popped) const {
+  // Row entries: 0 unknown, 1 dead, 2 dead after a pop, else ((next << 1) | popped) + 3.
+  uint32_t v = walk_rows_[static_cast<size_t>(s) * walk_classes_ + walk_class_[byte]];
+  if (v == 0) {
+    thread_local ParserState next;
+    bool pop = false;
+    if (!rt->step(walk_states_[s], byte, next, &pop)) v = pop ? 2 : 1;
+    else v = ((walk_intern(next) << 1) | (pop ? 1u : 0u)) + 3;
+    walk_rows_[static_cast<size_t>(s) * walk_classes_ + walk_class_[byte]] = v;  // rows may have moved
+    ++walk_transitions_;
+  }
+  if (v < 3) {
+    popped = v == 2;
+    return kDeadState;
+  }
+  popped = (v - 3) & 1;
+  return (v - 3) >> 1;
+}
+
+// Walks the trie subtree below `root` from `start` (threads over truncated Earley nodes). A token
+// is accepted when the local parse survives all its bytes; once the parse completed an item into
+// the wildcard context (a "pop") the real context may accept more, so tokens the local parse
+// refuses after a pop — and tokens ending exactly at a pop — are uncertain. Holds walk_mu_.
+void CfgGrammar::walk_local(uint32_t start, uint32_t root, LocalBoundary& out) const {
   const auto& nodes = tokenizer->trie().nodes();
   const auto& ids = tokenizer->trie().token_ids();
   const fsm::TrieNode& r = nodes[root];
-  thread_local std::vector<ParserState> stack;
-  if (stack.size() < tokenizer->trie().max_depth() + 2) stack.resize(tokenizer->trie().max_depth() + 2);
+  thread_local std::vector<uint32_t> stack;
+  thread_local std::vector<char> pend;
+  if (stack.size() < tokenizer->trie().max_depth() + 2) {
+    stack.resize(tokenizer->trie().max_depth() + 2);
+    pend.resize(tokenizer->trie().max_depth() + 2);
+  }
   stack[r.depth] = start;
+  pend[r.depth] = 0;
+  auto all_uncertain = [&](uint32_t from, uint32_t to, uint32_t depth) {
+    for (uint32_t j = from; j < to; ++j)
+      for (uint32_t k = nodes[j].tokens_begin; k < nodes[j].tokens_end; ++k) out.uncertain.push_back({ids[k], depth});
+  };
   for (uint32_t i = root + 1; i < r.subtree_end;) {
     const fsm::TrieNode& n = nodes[i];
-    if (!rt->step(stack[n.depth - 1], n.byte, stack[n.depth])) {
+    bool popped = false;
+    uint32_t next = walk_step(stack[n.depth - 1], n.byte, popped);
+    bool alive = next != kDeadState;
+    bool pending = pend[n.depth - 1] || popped;
+    if (alive) {
+      for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) out.accepted.push_back(ids[k]);
+    } else if (pending) {
+      all_uncertain(i, i + 1, r.depth);
+    }
+    if (!alive || walk_states_[next].threads.empty()) {
+      // Nothing local follows; below here only the real context can accept.
+      if (pending) all_uncertain(i + 1, n.subtree_end, r.depth);
       i = n.subtree_end;
       continue;
     }
-    for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) out.push_back(ids[k]);
-    if (stack[n.depth].threads.empty()) {
-      i = n.subtree_end;  // complete and nothing may follow
-      continue;
-    }
+    stack[n.depth] = next;
+    pend[n.depth] = pending;
     ++i;
   }
+}
+
+const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uint32_t state,
+                                                            uint32_t local_node) const {
+  uint64_t key = (static_cast<uint64_t>(local_node) << 32) | (state_offset[lexeme] + state);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = local_cache_.find(key);
+    if (it != local_cache_.end()) return *it->second;
+  }
+  auto out = std::make_shared<LocalBoundary>();
+  auto t0 = debug_now();
+  size_t g0 = debug_enabled() ? rt->graph().size() : 0;
+  size_t new_transitions = 0, walk_states = 0;
+  {
+    std::lock_guard<std::mutex> walk_lock(walk_mu_);
+    size_t tr0 = walk_transitions_;
+    if (walk_states_.size() > max_walk_states_) {
+      if (debug_enabled()) fprintf(stderr, "walk DFA cleared (%zu states)\n", walk_states_.size());
+      walk_states_.clear();
+      walk_index_.clear();
+      walk_rows_.clear();
+    }
+    uint32_t start = walk_intern(start_state(local_node));
+    for (uint32_t r : roots[lexeme][state]) walk_local(start, r, *out);
+    new_transitions = walk_transitions_ - tr0;
+    walk_states = walk_states_.size();
+  }
+  if (debug_enabled()) {
+    double ms = std::chrono::duration<double, std::milli>(debug_now() - t0).count();
+    if (ms > 0.2)
+      fprintf(stderr,
+              "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu expects %zu node %u (%zu items) -> "
+              "%zu + %zu uncertain tokens, %zu new nodes, %zu walk states, %zu new transitions\n",
+              ms, lexeme, rt->cfg().lexemes[lexeme]->to_string().substr(0, 60).c_str(), state,
+              roots[lexeme][state].size(), rt->graph().node(local_node).expected.size(), local_node,
+              rt->graph().node(local_node).items.size(), out->accepted.size(), out->uncertain.size(),
+              rt->graph().size() - g0, walk_states, new_transitions);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = local_cache_.emplace(key, std::move(out));
+  return *it->second;
 }
 
 const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
@@ -69,24 +194,41 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
     auto it = boundary_cache_.find(key);
     if (it != boundary_cache_.end()) return *it->second;
   }
-  ParserState start;
-  rt->spawn(y, start.threads);
-  std::sort(start.threads.begin(), start.threads.end());
-  start.threads.erase(std::unique(start.threads.begin(), start.threads.end()), start.threads.end());
-  start.accepting = rt->graph().node(y).accepting;
-  auto out = std::make_shared<std::vector<int32_t>>();
-  auto t0 = std::chrono::steady_clock::now();
-  for (uint32_t r : rts) walk_subtree(start, r, *out);
-  static const bool debug = std::getenv("TOLLGATE_CFG_DEBUG") != nullptr;
-  if (debug) {
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (ms > 5)
-      fprintf(stderr, "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu start threads %zu -> %zu tokens\n", ms,
-              t.lexeme, rt->cfg().lexemes[t.lexeme]->to_string().substr(0, 60).c_str(), t.state, rts.size(),
-              start.threads.size(), out->size());
+  auto t0 = debug_now();
+  uint32_t ly = context_depth ? rt->graph().truncate(y, context_depth) : y;
+  const LocalBoundary& local = local_boundary(t.lexeme, t.state, ly);
+  auto t1 = debug_now();
+  auto out = std::make_shared<std::vector<int32_t>>(local.accepted);
+  if (!local.uncertain.empty()) {
+    // The uncertain tokens: their bytes after the boundary against the real node.
+    const ParserState start = start_state(y);
+    ParserState a, b;
+    for (auto [id, consumed] : local.uncertain) {
+      std::string_view bytes = std::string_view(tokenizer->token_bytes(id)).substr(consumed);
+      a = start;
+      bool ok = true;
+      for (unsigned char c : bytes)
+        if (!rt->step(a, c, b)) {
+          ok = false;
+          break;
+        } else {
+          std::swap(a, b);
+        }
+      if (ok) out->push_back(id);
+      uncertain_accepted_ += ok;
+    }
+    uncertain_checked_ += local.uncertain.size();
+  }
+  if (debug_enabled()) {
+    auto t2 = debug_now();
+    double a = std::chrono::duration<double, std::micro>(t1 - t0).count();
+    double b = std::chrono::duration<double, std::micro>(t2 - t1).count();
+    if (a + b > 200)
+      fprintf(stderr, "boundary miss lexeme %u state %u node %u (local %u): %.0f µs, %zu uncertain checked in %.0f µs\n",
+              t.lexeme, t.state, y, ly, a, local.uncertain.size(), b);
   }
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = boundary_cache_.emplace(key, out);
+  auto [it, inserted] = boundary_cache_.emplace(key, std::move(out));
   return *it->second;
 }
 
@@ -113,10 +255,15 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
   }
   auto mask = std::make_shared<std::vector<uint32_t>>(words, 0u);
   uint32_t* m = mask->data();
+  auto t0 = debug_now();
   for (const Thread& t : state.threads) {
     const uint32_t* ci = ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words;
     for (int32_t w = 0; w < words; ++w) m[w] |= ci[w];
     for (int32_t id : boundary_tokens(t)) set_bit(m, id);
+  }
+  if (debug_enabled()) {
+    double us = std::chrono::duration<double, std::micro>(debug_now() - t0).count();
+    if (us > 500) fprintf(stderr, "mask miss %.0f µs, %zu threads\n", us, state.threads.size());
   }
   std::memcpy(row, m, static_cast<size_t>(words) * 4);
   std::lock_guard<std::mutex> lock(mu_);
@@ -147,6 +294,27 @@ void CfgGrammar::fill_mask_slow(const ParserState& state, uint32_t* row, bool st
   }
 }
 
+void CfgGrammar::reserve_caches() {
+  // Growing a large hash table rehashes it within one mask; sizing them now keeps that off the
+  // mask path for typical sessions (the tables still grow past these sizes if needed).
+  // Byte classes common to every lexeme DFA: bytes in one class step every configuration alike.
+  std::map<std::vector<uint32_t>, uint8_t> sig;
+  for (int b = 0; b < 256; ++b) {
+    std::vector<uint32_t> key;
+    for (size_t l = 0; l < rt->num_lexemes(); ++l) key.push_back(rt->dfa(static_cast<uint32_t>(l)).classes[b]);
+    auto [it, inserted] = sig.emplace(std::move(key), static_cast<uint8_t>(sig.size()));
+    walk_class_[b] = it->second;
+  }
+  walk_classes_ = static_cast<uint32_t>(sig.size());
+  max_walk_states_ = std::min<size_t>(65536, kWalkRowBytes / (4 * walk_classes_));
+  walk_index_.reserve(max_walk_states_ + 4096);
+  walk_rows_.reserve((max_walk_states_ + 4096) * walk_classes_);
+  boundary_cache_.reserve(1 << 17);
+  local_cache_.reserve(1 << 15);
+  mask_cache_.reserve(1 << 15);
+  rt->graph().reserve(1 << 17);
+}
+
 size_t CfgGrammar::num_cached_masks() const {
   std::lock_guard<std::mutex> lock(mu_);
   return mask_cache_.size();
@@ -159,6 +327,9 @@ size_t CfgGrammar::memory_bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   b += mask_cache_bytes_;
   for (auto& [k, v] : boundary_cache_) b += v->size() * 4 + 48;
+  for (auto& [k, v] : local_cache_) b += v->accepted.size() * 4 + v->uncertain.size() * 8 + 64;
+  std::lock_guard<std::mutex> walk_lock(walk_mu_);
+  b += walk_rows_.size() * 4 + walk_states_.size() * (sizeof(ParserState) + 64);
   return b;
 }
 
@@ -265,6 +436,7 @@ std::unique_ptr<Matcher::Impl> CfgGrammar::make_matcher(CompiledGrammarPtr self,
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
                                               const CfgBuildOptions& options) {
   auto g = std::make_unique<CfgGrammar>();
+  g->context_depth = options.context_depth;
   g->tokenizer = tokenizer;
   g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip && tokenizer->prepends_space();
   g->words = bitmask_words(tokenizer->vocab_size());
@@ -316,6 +488,7 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
     g->ci_mask_id[work[w].first][work[w].second] = it->second;
     std::vector<uint32_t>().swap(masks[w]);
   }
+  g->reserve_caches();
   return g;
 }
 

@@ -3,11 +3,18 @@
 // Masks: for every (lexeme, DFA state) the tokens that stay inside the lexeme are precomputed by
 // a trie walk (context-independent bitset, deduplicated), together with the trie nodes where
 // the lexeme may end inside a token ("boundary roots"). Only the subtrees below those roots need
-// the parser; their accepted tokens are computed by walking just those subtrees with the full
-// parser state and cached per (lexeme, state, Earley node after the lexeme). Whole masks are
-// cached per parser configuration (the sorted thread set), within a memory budget.
+// the parser. They are walked once per (lexeme, state, truncated Earley node after the lexeme):
+// the node with origins more than `context_depth` links away replaced by a wildcard, so one walk
+// serves every nesting context that looks the same nearby. The walk yields tokens accepted in
+// any context and "uncertain" ones (their parse completed into the wildcard); the latter are
+// checked against the real node and the result is cached per (lexeme, state, real node). Walks
+// step through a lazily built DFA over parser configurations. Whole masks are cached per parser
+// configuration (the sorted thread set), within a memory budget.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -29,6 +36,9 @@ struct CfgGrammar : CompiledGrammar::Impl {
   std::vector<uint32_t> ci_masks;
   std::vector<uint32_t> state_offset;  // lexeme → index of its state 0 among all (lexeme, state)
   size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
+  // Boundary walks run against the Earley node truncated this many origin levels down, so their
+  // results are shared across parse contexts (0: walk against the exact node).
+  uint32_t context_depth = 6;
 
   std::unique_ptr<Matcher::Impl> make_matcher(CompiledGrammarPtr self, int max_rollback) const override;
   size_t memory_bytes() const override;
@@ -38,10 +48,30 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // Brute force: every token of the trie walked with the full parser state (tests, first step).
   void fill_mask_slow(const fsm::ParserState& state, uint32_t* row, bool strip_space = false) const;
   size_t num_cached_masks() const;
+  // Boundary tokens the truncated walks left uncertain and the real parse then checked (and
+  // accepted): they show the wildcard path at work (tests, statistics).
+  size_t num_uncertain_checked() const { return uncertain_checked_.load(); }
+  size_t num_uncertain_accepted() const { return uncertain_accepted_.load(); }
+  void reserve_caches();
 
  private:
   const std::vector<int32_t>& boundary_tokens(const fsm::Thread& t) const;
-  void walk_subtree(const fsm::ParserState& start, uint32_t root, std::vector<int32_t>& out) const;
+  // Boundary tokens of a (lexeme, state) against a truncated Earley node: those accepted in every
+  // context, and those whose fate depends on the context outside (token id, bytes already
+  // consumed at its root) — checked against the real node at run time.
+  struct LocalBoundary {
+    std::vector<int32_t> accepted;
+    std::vector<std::pair<int32_t, uint32_t>> uncertain;
+  };
+  const LocalBoundary& local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
+  void walk_local(uint32_t start, uint32_t root, LocalBoundary& out) const;
+  fsm::ParserState start_state(uint32_t node) const;
+  // Boundary walks step through a lazily built DFA over parser configurations (interned thread
+  // sets), so repeated configurations — the same context below hundreds of whitespace roots —
+  // cost a table lookup per byte. Guarded by walk_mu_ (held for a whole walk).
+  static constexpr uint32_t kDeadState = UINT32_MAX;
+  uint32_t walk_intern(const fsm::ParserState& s) const;
+  uint32_t walk_step(uint32_t s, uint8_t byte, bool& popped) const;
 
   struct KeyHash {
     size_t operator()(const fsm::Threads& t) const;
@@ -50,12 +80,23 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable std::unordered_map<fsm::Threads, std::shared_ptr<const std::vector<uint32_t>>, KeyHash> mask_cache_;
   mutable size_t mask_cache_bytes_ = 0;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary_cache_;
+  mutable std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local_cache_;
+  mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0};
+  mutable std::mutex walk_mu_;
+  mutable std::deque<fsm::ParserState> walk_states_;
+  mutable std::unordered_map<fsm::Threads, uint32_t, KeyHash> walk_index_;
+  mutable std::vector<uint32_t> walk_rows_;  // per state: a transition per byte class
+  std::array<uint8_t, 256> walk_class_{};
+  uint32_t walk_classes_ = 256;
+  size_t max_walk_states_ = 0;
+  mutable size_t walk_transitions_ = 0;
   mutable std::shared_ptr<const std::vector<uint32_t>> first_mask_;  // strip_first_space start
 };
 
 struct CfgBuildOptions {
   fsm::DfaOptions dfa;
   int threads = 0;
+  uint32_t context_depth = 6;  // see CfgGrammar::context_depth
 };
 
 // Builds the back-end for a checked grammar. Throws tollgate::Error.

@@ -54,7 +54,7 @@ ParserState CfgRuntime::initial() const {
   return s;
 }
 
-bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out) const {
+bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, bool* popped) const {
   out.threads.clear();
   uint32_t fresh = kNoNode;
   for (const Thread& t : in.threads) {
@@ -70,7 +70,9 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out) con
   out.accepting = false;
   if (fresh != kNoNode) {
     spawn(fresh, out.threads);
-    out.accepting = graph_->node(fresh).accepting;
+    const EarleyGraph::Node& fn = graph_->node(fresh);
+    out.accepting = fn.accepting;
+    if (popped && fn.pops) *popped = true;
   }
   if (out.threads.size() > 1) {
     std::sort(out.threads.begin(), out.threads.end());

@@ -56,7 +56,9 @@ class CfgRuntime {
 
   ParserState initial() const;
   // Advances `in` by one byte into `out` (cleared first). Returns false when no thread survives.
-  bool step(const ParserState& in, uint8_t byte, ParserState& out) const;
+  // `popped` (if given) is set when a lexeme ending at this byte completes an item into a
+  // truncated node's wildcard context (EarleyGraph::truncate).
+  bool step(const ParserState& in, uint8_t byte, ParserState& out, bool* popped = nullptr) const;
   bool feed(ParserState& state, std::string_view bytes) const;  // false: dead (state undefined)
   bool matches(std::string_view bytes) const;                  // whole string is a sentence
   bool is_prefix(std::string_view bytes) const;                 // live prefix

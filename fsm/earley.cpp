@@ -52,7 +52,7 @@ uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
         for (uint32_t q : cfg_.prods_of[s]) add({q, 0, kSelf});
       }
       if (cfg_.nullable[s]) add({it.prod, it.dot + 1, it.origin});
-    } else if (it.origin != kSelf) {
+    } else if (it.origin != kSelf && it.origin != kWild) {
       const Node& o = node(it.origin);
       uint32_t key = static_cast<uint32_t>(p.lhs);
       auto range = std::equal_range(o.keys.begin(), o.keys.end(), key);
@@ -65,10 +65,18 @@ uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
   return intern_closed(std::move(items));
 }
 
-uint32_t EarleyGraph::intern_closed(std::vector<Item> items) {
+uint32_t EarleyGraph::intern_closed(std::vector<Item> items, bool accepting, bool pops) {
   std::vector<std::pair<uint32_t, Item>> keyed;
   keyed.reserve(items.size());
-  for (auto& it : items) keyed.push_back({key_of(it), it});
+  for (auto& it : items) {
+    uint32_t k = key_of(it);
+    if (k == UINT32_MAX) {  // completed: only its flags matter from now on
+      if (it.prod == 0) accepting = true;
+      if (it.origin == kWild) pops = true;
+      continue;
+    }
+    keyed.push_back({k, it});
+  }
   std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
     if (a.first != b.first) return a.first < b.first;
     if (a.second.prod != b.second.prod) return a.second.prod < b.second.prod;
@@ -79,20 +87,23 @@ uint32_t EarleyGraph::intern_closed(std::vector<Item> items) {
                           [](const auto& a, const auto& b) { return a.second == b.second; }),
               keyed.end());
   std::vector<Item> sorted;
-  sorted.reserve(keyed.size());
+  sorted.reserve(keyed.size() + 1);
   for (auto& k : keyed) sorted.push_back(k.second);
+  // The flags are part of the identity: a sentinel item that no real item equals.
+  sorted.push_back({UINT32_MAX, (accepting ? 1u : 0u) | (pops ? 2u : 0u), UINT32_MAX});
   auto found = index_.find(sorted);
   if (found != index_.end()) return found->second;
   Node n;
-  n.items = sorted;
+  n.items.assign(sorted.begin(), sorted.end() - 1);
   for (auto& k : keyed) {
     n.keys.push_back(k.first);
-    if (k.first != UINT32_MAX && k.first >= num_nt_) {
+    if (k.first >= num_nt_) {
       uint32_t l = k.first - num_nt_;
       if (n.expected.empty() || n.expected.back() != l) n.expected.push_back(l);
     }
-    if (k.second.prod == 0 && k.second.dot == 1) n.accepting = true;
   }
+  n.accepting = accepting;
+  n.pops = pops;
   uint32_t id = num_nodes_;
   if ((id >> kChunkBits) >= kMaxChunks)
     throw Error(ErrorKind::kLimit, "Earley parser: too many distinct parser states");
@@ -134,9 +145,36 @@ uint32_t EarleyGraph::merge(uint32_t a, uint32_t b) {
   if (m != merge_memo_.end()) return m->second;
   std::vector<Item> items = node(a).items;
   items.insert(items.end(), node(b).items.begin(), node(b).items.end());
-  uint32_t result = intern_closed(std::move(items));
+  uint32_t result = intern_closed(std::move(items), node(a).accepting || node(b).accepting, node(a).pops || node(b).pops);
   merge_memo_.emplace(mk, result);
   return result;
+}
+
+uint32_t EarleyGraph::truncate(uint32_t node, uint32_t depth) {
+  if (depth == 0) return node;
+  std::lock_guard<std::mutex> lock(mu_);
+  return truncate_locked(node, depth);
+}
+
+uint32_t EarleyGraph::truncate_locked(uint32_t node, uint32_t depth) {
+  if (depth == 0) return kWild;
+  uint64_t mk = (static_cast<uint64_t>(node) << 8) | depth;
+  auto m = truncate_memo_.find(mk);
+  if (m != truncate_memo_.end()) return m->second;
+  std::vector<Item> items = this->node(node).items;
+  for (auto& it : items)
+    if (it.origin != kSelf && it.origin != kWild) it.origin = truncate_locked(it.origin, depth - 1);
+  uint32_t result = intern_closed(std::move(items), this->node(node).accepting, false);
+  truncate_memo_.emplace(mk, result);
+  return result;
+}
+
+void EarleyGraph::reserve(size_t nodes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  index_.reserve(nodes);
+  scan_memo_.reserve(nodes);
+  merge_memo_.reserve(nodes);
+  truncate_memo_.reserve(nodes);
 }
 
 size_t EarleyGraph::size() const {
@@ -151,7 +189,7 @@ size_t EarleyGraph::memory_bytes() const {
     const Node& n = node(i);
     b += n.items.size() * 16 + n.keys.size() * 4 + n.expected.size() * 4 + sizeof(Node);
   }
-  return b + (scan_memo_.size() + merge_memo_.size()) * 24;
+  return b + (scan_memo_.size() + merge_memo_.size() + truncate_memo_.size()) * 24;
 }
 
 }  // namespace tollgate::fsm

@@ -27,12 +27,15 @@ class EarleyGraph {
     bool operator==(const Item&) const = default;
   };
   static constexpr uint32_t kSelf = UINT32_MAX;
+  // Wildcard origin of a truncated node (see truncate): "some context outside this node".
+  static constexpr uint32_t kWild = UINT32_MAX - 1;
 
   struct Node {
-    std::vector<Item> items;          // sorted by (next symbol key, prod, dot, origin)
+    std::vector<Item> items;          // sorted by (next symbol key, prod, dot, origin); no completed items
     std::vector<uint32_t> keys;       // next-symbol key per item (for equal_range)
     std::vector<uint32_t> expected;   // lexemes an item expects next (no %ignore lexemes)
     bool accepting = false;
+    bool pops = false;  // holds a completed item whose origin is kWild (the parse left the known context)
   };
 
   explicit EarleyGraph(const Cfg& cfg);
@@ -42,15 +45,27 @@ class EarleyGraph {
   uint32_t scan(uint32_t node, uint32_t lexeme);
   // Union of two nodes at the same position.
   uint32_t merge(uint32_t a, uint32_t b);
+  // `node` with its context cut `depth` origin levels down: every origin reached through more
+  // than `depth` origin links is replaced by kWild. Many parse contexts (e.g. the same JSON
+  // construct at different nesting depths) share one truncated node, and a parse from it is a
+  // sound under-approximation of the parse from `node` until it completes an item into kWild
+  // (the node's `pops` flag), where the real context decides. Depth 0: `node` itself.
+  uint32_t truncate(uint32_t node, uint32_t depth);
   const Node& node(uint32_t id) const { return chunks_[id >> kChunkBits][id & (kChunk - 1)]; }
   size_t size() const;
+  void reserve(size_t nodes);  // pre-sizes the index and memo tables
   size_t memory_bytes() const;
   const Cfg& cfg() const { return cfg_; }
 
  private:
   uint32_t key_of(const Item& it) const;
   uint32_t intern(std::vector<Item> kernel);  // closes, sorts, interns (lock held)
-  uint32_t intern_closed(std::vector<Item> items);
+  // Interns a closed item set. Completed items are dropped (their completions are already in
+  // the set and nothing reads them again), so nodes that differ only in how their past was
+  // parsed are one node; what they told — accepting, pops — is kept as flags (`accepting`,
+  // `pops`: OR-ed into those computed from `items`).
+  uint32_t intern_closed(std::vector<Item> items, bool accepting = false, bool pops = false);
+  uint32_t truncate_locked(uint32_t node, uint32_t depth);
 
   const Cfg& cfg_;
   uint32_t num_nt_;
@@ -63,7 +78,7 @@ class EarleyGraph {
     size_t operator()(const std::vector<Item>& v) const;
   };
   std::unordered_map<std::vector<Item>, uint32_t, VecHash> index_;
-  std::unordered_map<uint64_t, uint32_t> scan_memo_, merge_memo_;
+  std::unordered_map<uint64_t, uint32_t> scan_memo_, merge_memo_, truncate_memo_;
   mutable std::mutex mu_;
   uint32_t initial_ = 0;
 };
