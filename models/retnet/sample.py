@@ -20,9 +20,10 @@ import torch  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import retnet  # noqa: E402
+from train import encode_split, evaluate  # noqa: E402
 from train_tokenizer import ByteLevelBPE  # noqa: E402
 
-DEFAULT_PROMPTS = ["", '{"name": "', '{\n  "id": ', "The program ", "This library is free software; "]
+DEFAULT_PROMPTS = ["", '{"name": "', '{\n  "id": ', "The program", "This library is free software;"]
 
 
 @torch.no_grad()
@@ -48,25 +49,6 @@ def generate(model, tok, prompt: str, max_tokens: int, temperature: float, top_k
     return tok.decode(out)
 
 
-@torch.no_grad()
-def eval_loss(model, tok, path: str, seq_len: int = 256) -> float:
-    ids = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            ids.append(tok.eot_id)
-            ids.extend(tok.encode_ordinary(json.loads(line)["text"]))
-    ids.append(tok.eot_id)
-    total, count = 0.0, 0
-    for s in range(0, len(ids) - 1, seq_len):
-        x = torch.tensor([ids[s:s + seq_len + 1]])
-        if x.shape[1] < 2:
-            break
-        lo = model(x[:, :-1])
-        total += torch.nn.functional.cross_entropy(lo[0], x[0, 1:], reduction="sum").item()
-        count += x.shape[1] - 1
-    return total / count
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description="sample from the reference RetNet")
     ap.add_argument("--model", default=os.path.join(HERE, "model.safetensors"))
@@ -88,7 +70,8 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
     results = []
     if args.eval:
-        loss = eval_loss(model, tok, args.eval)
+        stream = encode_split(tok, args.tokenizer, args.eval, os.path.join(HERE, "work", "tokens"))
+        loss = evaluate(model, stream, 256, max_windows=10 ** 9)
         results.append({"eval": args.eval, "loss": loss, "ppl": math.exp(loss)})
         if not args.json:
             print(f"loss on {args.eval}: {loss:.4f} nats/token (perplexity {math.exp(loss):.1f})")

@@ -74,11 +74,11 @@ def evaluate(model, stream: np.ndarray, seq_len: int, max_windows: int, batch: i
     return total / max(count, 1)
 
 
-def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
+def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
+    """Linear warm-up over `warmup` steps, then cosine from peak to 10% of it as progress goes 0 -> 1."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    frac = min(1.0, (step - warmup) / max(1, total - warmup))
-    return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * frac)))
+    return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
 
 
 def plot_log(log_path: str, png_path: str) -> None:
@@ -205,15 +205,12 @@ def main() -> None:
         if replay is not None:
             lr = replay[step]
         elif total_steps is not None:
-            lr = lr_at(step, total_steps, args.lr, args.warmup)
+            lr = lr_at(step, (step - args.warmup) / max(1, total_steps - args.warmup), args.lr, args.warmup)
         else:
             progress = (time.time() - t_loop) / (time_fraction * budget_s)
             if progress >= 1.0:
                 break
-            if step < args.warmup:
-                lr = args.lr * (step + 1) / args.warmup
-            else:
-                lr = args.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+            lr = lr_at(step, progress, args.lr, args.warmup)
         lr_trace.append(lr)
         for gp in opt.param_groups:
             gp["lr"] = lr
