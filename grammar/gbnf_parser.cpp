@@ -165,7 +165,7 @@ Grammar parse_bnf(std::string_view text, std::string_view file, bool ebnf) {
   } catch (const x3::expectation_failure<const char*>& e) {
     size_t off = static_cast<size_t>(e.where() - first);
     std::string what = e.which();
-    std::string found = e.where() == last ? "end of input" : "'" + std::string(1, *e.where()) + "'";
+    std::string found = text::describe_found(e.where(), last);
     g.fail(ErrorKind::kParse, "expected " + what + ", found " + found, off);
   }
   // Skip trailing blanks/comments; anything left is an error.

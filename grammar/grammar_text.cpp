@@ -1,6 +1,8 @@
 // Literal / character-class decoding and the expression builder used by the grammar front-ends.
 #include "grammar/grammar_text.hpp"
 
+#include <cstdio>
+
 namespace tollgate::grammar::text {
 
 char32_t decode_utf8(const Grammar& g, std::string_view s, size_t& i, size_t base) {
@@ -153,5 +155,21 @@ GExprPtr ExprBuilder::pop_item() {
 }
 
 bool ExprBuilder::has_item() const { return !frames_.empty() && !frames_.back().seq.empty(); }
+
+std::string describe_found(const char* p, const char* end) {
+  if (p == end) return "end of input";
+  unsigned char c = static_cast<unsigned char>(*p);
+  if (c == '\n' || c == '\r') return "end of line";
+  if (c == '\t') return "a tab";
+  if (c < 0x20 || c == 0x7F) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "byte 0x%02X", c);
+    return buf;
+  }
+  if (c < 0x80) return "'" + std::string(1, static_cast<char>(c)) + "'";
+  size_t n = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+  if (static_cast<size_t>(end - p) < n) n = 1;
+  return "'" + std::string(p, n) + "'";
+}
 
 }  // namespace tollgate::grammar::text

@@ -22,6 +22,9 @@ std::u32string decode_literal(const Grammar& g, std::string_view raw, size_t off
 RegexPtr literal_regex(const std::u32string& cps, bool case_insensitive = false);
 // [...] (brackets included) → one-code-point Regex.
 RegexPtr class_regex(const Grammar& g, std::string_view raw, size_t offset);
+// What the parser found at `p` for an "expected X, found Y" message: 'c', end of line,
+// end of input, or byte 0xNN.
+std::string describe_found(const char* p, const char* end);
 
 // Stack machine for building expressions from parser events.
 class ExprBuilder {

@@ -317,7 +317,7 @@ Grammar parse_lark(std::string_view text, std::string_view file) {
     x3::phrase_parse(it, last, x3::with<state_tag>(std::ref(state))[*statement], skipper);
   } catch (const x3::expectation_failure<const char*>& e) {
     size_t off = static_cast<size_t>(e.where() - first);
-    std::string found = e.where() == last ? "end of input" : "'" + std::string(1, *e.where()) + "'";
+    std::string found = text::describe_found(e.where(), last);
     g.fail(ErrorKind::kParse, "expected " + e.which() + ", found " + found, off);
   }
   x3::phrase_parse(it, last, x3::eps, skipper);

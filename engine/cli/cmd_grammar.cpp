@@ -1,4 +1,4 @@
-// tollgate check | match | compile — for a --regex (grammar files join with the CFG back-end).
+// tollgate check | match | compile — for a --regex or a --grammar FILE (GBNF, Lark, EBNF).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -6,20 +6,43 @@
 #include <sstream>
 
 #include "engine/cli/commands.hpp"
+#include "engine/grammar_check.hpp"
 
 namespace tollgate::cli {
 
 namespace {
 
+std::string read_file_or_throw(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::kIo, "cannot read '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// What to compile: a regex, or a grammar file in a dialect (from the extension by default).
 struct Source {
   std::string regex;
-  bool has_regex = false;
-  std::string label() const { return "regex"; }
+  std::string grammar_file;
+  std::string dialect;
+  std::string label() const { return grammar_file.empty() ? "regex" : grammar_file; }
+  std::string format() const {
+    return dialect.empty() ? engine::dialect_from_path(grammar_file) : dialect;
+  }
 };
 
 void add_source_options(CLI::App* cmd, Source& src) {
-  cmd->add_option("--regex,-r", src.regex, "a regular expression (full-match semantics)")
-      ->required();
+  auto* re = cmd->add_option("--regex,-r", src.regex, "a regular expression (full-match semantics)");
+  auto* gr = cmd->add_option("--grammar,-g", src.grammar_file, "a grammar file (GBNF, Lark or EBNF)");
+  cmd->add_option("--dialect", src.dialect, "grammar dialect (default: from the file extension)")
+      ->check(CLI::IsMember({"gbnf", "lark", "ebnf"}));
+  re->excludes(gr);
+}
+
+void require_source(const Source& src) {
+  if (src.regex.empty() && src.grammar_file.empty()) {
+    throw CLI::ValidationError("source", "give --regex R or --grammar FILE");
+  }
 }
 
 CompiledGrammarPtr compile_source(const Source& src, const TokenizerInfoPtr& tok, int threads,
@@ -28,15 +51,11 @@ CompiledGrammarPtr compile_source(const Source& src, const TokenizerInfoPtr& tok
   opt.threads = threads;
   opt.max_dfa_states = max_states;
   Compiler compiler(tok, opt);
+  if (!src.grammar_file.empty()) {
+    return compiler.compile_grammar(read_file_or_throw(src.grammar_file), src.format(),
+                                    src.grammar_file);
+  }
   return compiler.compile_regex(src.regex);
-}
-
-std::string read_file_or_throw(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::kIo, "cannot read '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::string show_byte(unsigned char c) {
@@ -83,11 +102,17 @@ void add_grammar_commands(CLI::App& app) {
   {
     auto src = std::make_shared<Source>();
     auto max_states = std::make_shared<size_t>(1'000'000);
-    CLI::App* cmd = app.add_subcommand("check", "check that a regex compiles (exit 0) or explain why not");
+    CLI::App* cmd = app.add_subcommand("check", "check that a regex or grammar compiles (exit 0) or explain why not");
     add_source_options(cmd, *src);
     cmd->add_option("--max-states", *max_states, "DFA state budget")->capture_default_str();
     cmd->callback([src, max_states] {
+      require_source(*src);
       try {
+        if (!src->grammar_file.empty()) {
+          auto warnings = engine::check_grammar(read_file_or_throw(src->grammar_file), src->format(),
+                                                src->grammar_file);
+          for (const auto& w : warnings) std::cerr << w.pretty() << "\n";
+        }
         auto g = compile_source(*src, byte_tokenizer(), 1, *max_states);
         std::cout << "ok: " << src->label() << " compiles (" << g->stats().dfa_states
                   << " DFA states)\n";
@@ -102,11 +127,12 @@ void add_grammar_commands(CLI::App& app) {
     auto src = std::make_shared<Source>();
     auto strings = std::make_shared<std::vector<std::string>>();
     auto files = std::make_shared<std::vector<std::string>>();
-    CLI::App* cmd = app.add_subcommand("match", "match strings or files against a regex, in full");
+    CLI::App* cmd = app.add_subcommand("match", "match strings or files against a regex or grammar, in full");
     add_source_options(cmd, *src);
     cmd->add_option("--string,-s", *strings, "a string to match (repeatable)");
     cmd->add_option("files", *files, "files to match (their whole contents)");
     cmd->callback([src, strings, files] {
+      require_source(*src);
       if (strings->empty() && files->empty()) {
         throw CLI::ValidationError("match", "give --string S or one or more FILEs");
       }
@@ -148,6 +174,7 @@ void add_grammar_commands(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--max-states", *max_states, "DFA state budget")->capture_default_str();
     cmd->callback([src, tokenizer, threads, max_states] {
+      require_source(*src);
       try {
         auto t0 = std::chrono::steady_clock::now();
         TokenizerInfoPtr tok = load_tokenizer(*tokenizer);

@@ -144,7 +144,31 @@ PYBIND11_MODULE(_core, m) {
             }
             return std::const_pointer_cast<CompiledGrammar>(g);
           },
-          py::arg("pattern"), "Compile a regex (full-match) into token masks.");
+          py::arg("pattern"), "Compile a regex (full-match) into token masks.")
+      .def(
+          "compile_grammar",
+          [](const Compiler& c, const std::string& text, const std::string& format,
+             const std::string& source_name) {
+            CompiledGrammarPtr g;
+            {
+              py::gil_scoped_release release;
+              g = c.compile_grammar(text, format, source_name);
+            }
+            return std::const_pointer_cast<CompiledGrammar>(g);
+          },
+          py::arg("text"), py::arg("format") = "gbnf", py::arg("source_name") = "",
+          "Compile a context-free grammar: format is 'gbnf', 'lark' or 'ebnf'.")
+      .def(
+          "builtin_json",
+          [](const Compiler& c) {
+            CompiledGrammarPtr g;
+            {
+              py::gil_scoped_release release;
+              g = c.builtin_json();
+            }
+            return std::const_pointer_cast<CompiledGrammar>(g);
+          },
+          "The built-in JSON grammar (RFC 8259), compiled once per Compiler and cached.");
 
   py::class_<Matcher>(m, "Matcher")
       .def(py::init([](std::shared_ptr<CompiledGrammar> g, int max_rollback) {

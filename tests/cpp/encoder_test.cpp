@@ -197,3 +197,58 @@ TEST_CASE("encoder is safe to share between threads", "[encoder]") {
   CHECK(a == serial);
   CHECK(b == serial);
 }
+
+TEST_CASE("encoder: a RetNet-style tokenizer (Split regex + ByteLevel, all 256 bytes)", "[encoder]") {
+  // Byte-level vocabulary: the 256 single bytes (GPT-2 map) at ids 1..256, then merged tokens.
+  auto byte_char = [](int b) {
+    bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+    static int extra_of[256];
+    static bool init = false;
+    if (!init) {
+      int extra = 0;
+      for (int x = 0; x < 256; ++x) {
+        bool p = (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255);
+        extra_of[x] = p ? -1 : extra++;
+      }
+      init = true;
+    }
+    int cp = printable ? b : 256 + extra_of[b];
+    std::string s;
+    if (cp < 0x80) s.push_back(static_cast<char>(cp));
+    else {
+      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+    return s;
+  };
+  Json vocab = Json::object();
+  vocab["<|endoftext|>"] = 0;
+  for (int b = 0; b < 256; ++b) vocab[byte_char(b)] = b + 1;
+  std::string sp = byte_char(' ');
+  vocab[sp + "t"] = 257;
+  vocab["he"] = 258;
+  vocab[sp + "the"] = 259;
+  Json tok = {
+      {"added_tokens", {{{"id", 0}, {"content", "<|endoftext|>"}, {"special", true}}}},
+      {"normalizer", nullptr},
+      {"pre_tokenizer",
+       {{"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"},
+           {"pattern", {{"Regex", R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"}}},
+           {"behavior", "Isolated"},
+           {"invert", false}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {sp + " t", "h e", sp + "t he"}}}}};
+  auto info = TokenizerInfo::from_json(tok.dump(), R"({"eos_token": "<|endoftext|>"})");
+  CHECK(info->eos_ids() == std::vector<int32_t>{0});
+  CHECK(info->token_bytes(259) == " the");
+  Encoder enc(info);
+  CHECK(enc.encode(" the the") == std::vector<int32_t>{259, 259});
+  CHECK(enc.encode("the") == std::vector<int32_t>{'t' + 1, 258});
+  CHECK(enc.encode("x<|endoftext|>", true) == std::vector<int32_t>{'x' + 1, 0});
+  std::string all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
+  CHECK(enc.decode(enc.encode(all)) == all);
+}

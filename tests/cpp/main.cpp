@@ -55,7 +55,7 @@ int main(int argc, char* argv[]) {
   if (rc != 0) return rc;
   rc = session.run();
   if (!tollgate::testing::g_skipped.empty()) {
-    std::cout << tollgate::testing::g_skipped.size() << " test(s) skipped for missing data:\n";
+    std::cout << tollgate::testing::g_skipped.size() << " check(s) skipped:\n";
     for (const auto& s : tollgate::testing::g_skipped) std::cout << "  " << s << "\n";
   }
   return rc;

@@ -415,3 +415,30 @@ TEST_CASE("bad tokenizer input gives tollgate::Error with a position", "[vocab][
   std::string deep = "{\"x\": " + std::string(100000, '[') + "}";
   CHECK(kind_of([&] { load_json(deep); }) == ErrorKind::kParse);
 }
+
+TEST_CASE("truncated and corrupted tokenizer.json never crash", "[vocab][errors]") {
+  std::string good = kTinyByteLevel;
+  REQUIRE(load_json(good)->num_tokens() == 7);
+  int errors = 0;
+  for (size_t n = 0; n < good.size(); ++n) {
+    try {
+      load_json(good.substr(0, n));
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kParse);
+      ++errors;
+    }
+  }
+  CHECK(errors == static_cast<int>(good.size()));  // every proper prefix is incomplete JSON
+  // Single-byte corruptions: either still a valid tokenizer or a tollgate::Error, nothing else.
+  const char replacements[] = {'"', '{', '}', '[', ']', ',', ':', '\\', '-', '9', 'x', '\0', '\n'};
+  for (size_t i = 0; i < good.size(); i += 3) {
+    for (char r : replacements) {
+      std::string bad = good;
+      bad[i] = r;
+      try {
+        load_json(bad);
+      } catch (const Error&) {
+      }
+    }
+  }
+}
