@@ -11,7 +11,11 @@ and, for a seeded subset, with indent=2, and (b) instances generated from the sc
 generator, kept only when python3-jsonschema validates them.  Prose is split into paragraphs, junk paragraphs
 (mostly non-letters, tables, very short) are dropped, and paragraphs are de-duplicated globally.
 
-Usage: /usr/bin/python3 models/retnet/make_corpus.py [--out DIR] [--seed 1234] [--gen-per-schema 10]
+Which prose files exist depends on the installed packages, so the files actually read are recorded (path and
+SHA-256, in order) in models/retnet/corpus_sources.json; when that file exists it is used instead of scanning, and
+a missing or changed file is an error - the corpus then rebuilds byte for byte.  --rescan scans afresh.
+
+Usage: /usr/bin/python3 models/retnet/make_corpus.py [--out DIR] [--seed 1234] [--gen-per-schema 10] [--rescan]
 """
 import argparse
 import ast

@@ -22,7 +22,7 @@ sys.path.insert(0, HERE)
 import retnet  # noqa: E402
 from train_tokenizer import ByteLevelBPE  # noqa: E402
 
-DEFAULT_PROMPTS = ["", '{"name": "', '{\n  "id": ', "The program ", "This library is free software; "]
+DEFAULT_PROMPTS = ["", '{"name": "', '{\n  "id": ', "The program", "This library is free software;"]
 
 
 @torch.no_grad()
