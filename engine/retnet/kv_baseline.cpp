@@ -91,6 +91,10 @@ void KvDecoder::step(KvState& state, int32_t id, float* logits) const {
   float* hid = tmp + d;
   state.scores.resize(static_cast<size_t>(H_) * n);
   std::memcpy(x, &w_.embed[static_cast<size_t>(id) * d], d * sizeof(float));
+  std::vector<float> angle_buf(2 * rotary_.half());
+  const float* cos_n;
+  const float* sin_n;
+  rotary_.angles(pos, angle_buf.data(), &cos_n, &sin_n);
   for (int l = 0; l < L_; ++l) {
     const auto& lw = w_.layers[l];
     rmsnorm(x, lw.norm1.data(), eps, d, nrm);
@@ -100,8 +104,8 @@ void KvDecoder::step(KvState& state, int32_t id, float* logits) const {
     const float* v = qkvg + 2 * d;
     const float* g = qkvg + 3 * d;
     for (size_t i = 0; i < d; ++i) k[i] *= k_scale_;
-    rotary_.apply(q, d_, pos);
-    rotary_.apply(k, d_, pos);
+    rotary_.rotate(q, d_, cos_n, sin_n);
+    rotary_.rotate(k, d_, cos_n, sin_n);
     for (int h = 0; h < H_; ++h) {
       auto& K = state.k[l * H_ + h];
       auto& Vc = state.v[l * H_ + h];

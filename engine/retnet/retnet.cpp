@@ -245,6 +245,10 @@ void RetNet::step(RetNetState& state, int32_t id, float* logits, size_t* workspa
   float* tmp = o + d;
   float* hid = tmp + d;
   std::memcpy(x, &m.w.embed[static_cast<size_t>(id) * d], d * sizeof(float));
+  std::vector<float> angle_buf(2 * m.rotary.half());
+  const float* cos_n;
+  const float* sin_n;
+  m.rotary.angles(n, angle_buf.data(), &cos_n, &sin_n);  // once per token, for every layer
   for (int l = 0; l < m.L; ++l) {
     const auto& lw = m.w.layers[l];
     rmsnorm(x, lw.norm1.data(), eps, d, nrm);
@@ -254,8 +258,8 @@ void RetNet::step(RetNetState& state, int32_t id, float* logits, size_t* workspa
     const float* v = qkvg + 2 * d;
     const float* g = qkvg + 3 * d;
     for (size_t i = 0; i < d; ++i) k[i] *= m.k_scale;
-    m.rotary.apply(q, m.d, n);
-    m.rotary.apply(k, m.d, n);
+    m.rotary.rotate(q, m.d, cos_n, sin_n);
+    m.rotary.rotate(k, m.d, cos_n, sin_n);
     for (int h = 0; h < m.H; ++h) {
       float* S = state.s_.data() + (static_cast<size_t>(l) * m.H + h) * dk * dk;
       const float gm = static_cast<float>(m.gamma[h]);

@@ -204,30 +204,22 @@ Rotary::Rotary(int head_dim) : half_(head_dim / 2) {
     }
 }
 
-void Rotary::apply(float* row, int d, int64_t pos) const {
-  float cbuf[512], sbuf[512];
-  const float* c;
-  const float* s;
-  std::vector<float> heap;
+void Rotary::angles(int64_t pos, float* buf, const float** c, const float** s) const {
   if (pos < kCached) {
-    c = &cos_[pos * half_];
-    s = &sin_[pos * half_];
-  } else {
-    float* cb = cbuf;
-    float* sb = sbuf;
-    if (half_ > 512) {
-      heap.resize(2 * half_);
-      cb = heap.data();
-      sb = heap.data() + half_;
-    }
-    for (int i = 0; i < half_; ++i) {
-      double a = static_cast<double>(pos) * theta_[i];
-      cb[i] = static_cast<float>(std::cos(a));
-      sb[i] = static_cast<float>(std::sin(a));
-    }
-    c = cb;
-    s = sb;
+    *c = &cos_[pos * half_];
+    *s = &sin_[pos * half_];
+    return;
   }
+  for (int i = 0; i < half_; ++i) {
+    double a = static_cast<double>(pos) * theta_[i];
+    buf[i] = static_cast<float>(std::cos(a));
+    buf[half_ + i] = static_cast<float>(std::sin(a));
+  }
+  *c = buf;
+  *s = buf + half_;
+}
+
+void Rotary::rotate(float* row, int d, const float* c, const float* s) const {
   const int dk = 2 * half_;
   for (int h = 0; h + dk <= d; h += dk) {
     float* v = row + h;
@@ -237,6 +229,15 @@ void Rotary::apply(float* row, int d, int64_t pos) const {
       v[2 * i + 1] = a * s[i] + b * c[i];
     }
   }
+}
+
+void Rotary::apply(float* row, int d, int64_t pos) const {
+  std::vector<float> buf;
+  if (pos >= kCached) buf.resize(2 * static_cast<size_t>(half_));
+  const float* c;
+  const float* s;
+  angles(pos, buf.data(), &c, &s);
+  rotate(row, d, c, s);
 }
 
 }  // namespace tollgate::engine

@@ -50,6 +50,11 @@ class Rotary {
   explicit Rotary(int head_dim);
   // Rotates every head of a row of `d` floats (head_dim-sized slices) to position `pos`.
   void apply(float* row, int d, int64_t pos) const;
+  // cos/sin rows for `pos`: pointers into the table, or into buf (2 × head_dim/2 floats) beyond it.
+  void angles(int64_t pos, float* buf, const float** c, const float** s) const;
+  // Rotates every head of `row` with angles from angles().
+  void rotate(float* row, int d, const float* c, const float* s) const;
+  int half() const { return half_; }
 
  private:
   int half_;
