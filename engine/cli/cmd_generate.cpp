@@ -26,19 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string default_model_dir() {
-  if (const char* v = std::getenv("TOLLGATE_MODEL_DIR"); v && *v) return v;
-  return (fs::path(TOLLGATE_SOURCE_DIR) / "models" / "retnet").string();
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::kIo, "cannot read '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 struct GenerateArgs {
   std::string schema_file, regex, grammar_file, prompt, model_dir;
   GenerateOptions options;
@@ -60,10 +47,10 @@ void run_generate(const GenerateArgs& a) {
   CompiledGrammarPtr grammar;
   Compiler compiler(tok);
   if (!a.schema_file.empty()) {
-    read_text_file(a.schema_file);  // a missing file is reported first
+    read_file(a.schema_file);  // a missing file is reported first
     throw Error(ErrorKind::kUnsupported, "--schema: JSON Schema compilation is not supported yet");
   } else if (!a.grammar_file.empty()) {
-    const std::string text = read_text_file(a.grammar_file);
+    const std::string text = read_file(a.grammar_file);
     std::string ext = fs::path(a.grammar_file).extension().string();
     std::string format = ext.empty() ? "" : ext.substr(1);
     if (format != "gbnf" && format != "lark" && format != "ebnf")

@@ -12,14 +12,6 @@ namespace tollgate::cli {
 
 namespace {
 
-std::string read_file_or_throw(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::kIo, "cannot read '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // What to compile: a regex, or a grammar file in a dialect (from the extension by default).
 struct Source {
   std::string regex;
@@ -52,7 +44,7 @@ CompiledGrammarPtr compile_source(const Source& src, const TokenizerInfoPtr& tok
   opt.max_dfa_states = max_states;
   Compiler compiler(tok, opt);
   if (!src.grammar_file.empty()) {
-    return compiler.compile_grammar(read_file_or_throw(src.grammar_file), src.format(),
+    return compiler.compile_grammar(read_file(src.grammar_file), src.format(),
                                     src.grammar_file);
   }
   return compiler.compile_regex(src.regex);
@@ -109,7 +101,7 @@ void add_grammar_commands(CLI::App& app) {
       require_source(*src);
       try {
         if (!src->grammar_file.empty()) {
-          auto warnings = engine::check_grammar(read_file_or_throw(src->grammar_file), src->format(),
+          auto warnings = engine::check_grammar(read_file(src->grammar_file), src->format(),
                                                 src->grammar_file);
           for (const auto& w : warnings) std::cerr << w.pretty() << "\n";
         }
@@ -148,7 +140,7 @@ void add_grammar_commands(CLI::App& app) {
       for (const auto& f : *files) {
         std::string text;
         try {
-          text = read_file_or_throw(f);
+          text = read_file(f);
         } catch (const Error& e) {
           print_error(e);
           all = false;

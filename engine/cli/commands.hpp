@@ -27,6 +27,11 @@ TokenizerInfoPtr load_tokenizer(const std::string& spec);
 // One token per byte value: for matching bytes without a model vocabulary.
 TokenizerInfoPtr byte_tokenizer();
 
+// The reference model's folder: $TOLLGATE_MODEL_DIR, else <source>/models/retnet.
+std::string default_model_dir();
+// A whole file's bytes. Throws tollgate::Error(kIo).
+std::string read_file(const std::string& path);
+
 // Prints an error the way every subcommand does (error: ... with caret) to stderr.
 void print_error(const Error& e);
 

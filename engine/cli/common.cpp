@@ -1,5 +1,7 @@
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 
 #include "engine/cli/commands.hpp"
@@ -31,6 +33,19 @@ TokenizerInfoPtr byte_tokenizer() {
     return TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
   }();
   return tok;
+}
+
+std::string default_model_dir() {
+  if (const char* v = std::getenv("TOLLGATE_MODEL_DIR"); v && *v) return v;
+  return (std::filesystem::path(TOLLGATE_SOURCE_DIR) / "models" / "retnet").string();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::kIo, "cannot read '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 void print_error(const Error& e) { std::cerr << e.pretty() << "\n"; }

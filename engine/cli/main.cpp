@@ -9,6 +9,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "tollgate 0.1.0");
   tollgate::cli::add_grammar_commands(app);
   tollgate::cli::add_demo_command(app);
+  tollgate::cli::add_generate_commands(app);
+  CLI::App* bench = app.add_subcommand("bench", "benchmarks of the reference model");
+  bench->require_subcommand(1);
+  tollgate::cli::add_bench_decode_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
