@@ -166,10 +166,12 @@ std::string describe_found(const char* p, const char* end) {
     std::snprintf(buf, sizeof buf, "byte 0x%02X", c);
     return buf;
   }
-  if (c < 0x80) return "'" + std::string(1, static_cast<char>(c)) + "'";
-  size_t n = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
   if (static_cast<size_t>(end - p) < n) n = 1;
-  return "'" + std::string(p, n) + "'";
+  std::string out(1, '\'');
+  out.append(p, n);
+  out.push_back('\'');
+  return out;
 }
 
 }  // namespace tollgate::grammar::text
