@@ -34,9 +34,9 @@ class RegexMatcher final : public Matcher::Impl {
       std::memset(row, 0, static_cast<size_t>(words) * 4);
       return;
     }
-    const uint32_t* mask = (cur.at_start && g_.strip_first_space) ? g_.index.first_mask()
-                                                                  : g_.index.mask(cur.state);
-    std::memcpy(row, mask, static_cast<size_t>(words) * 4);
+    uint32_t* out = reinterpret_cast<uint32_t*>(row);
+    if (cur.at_start && g_.strip_first_space) g_.index.fill_first(out);
+    else g_.index.fill(cur.state, out);
     if (g_.dfa.is_final(cur.state)) {
       for (int32_t eos : g_.tokenizer->eos_ids()) {
         row[eos >> 5] |= static_cast<int32_t>(1u << (eos & 31));

@@ -55,6 +55,7 @@ TokenIndex::TokenIndex(const Dfa& dfa, const TokenTrie& trie, int32_t vocab_size
   std::vector<uint32_t> ids(n + extra);
   // Distinct masks are appended under a lock; each worker walks into its own buffer, so the
   // memory is O(distinct masks), not O(states).
+  std::vector<uint32_t> all_masks;  // distinct masks, dense, words each (compacted below)
   std::mutex mutex;
   std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash;
   const int threads = n + extra < 4 ? 1 : resolve_threads(options.threads);
@@ -71,24 +72,57 @@ TokenIndex::TokenIndex(const Dfa& dfa, const TokenTrie& trie, int32_t vocab_size
     std::lock_guard<std::mutex> lock(mutex);
     auto& bucket = by_hash[h];
     for (uint32_t m : bucket) {
-      if (std::memcmp(masks_.data() + static_cast<size_t>(m) * w, buf, w * 4) == 0) {
+      if (std::memcmp(all_masks.data() + static_cast<size_t>(m) * w, buf, w * 4) == 0) {
         ids[s] = m;
         return;
       }
     }
-    uint32_t m = static_cast<uint32_t>(masks_.size() / (w ? w : 1));
-    masks_.insert(masks_.end(), buf, buf + w);
+    uint32_t m = static_cast<uint32_t>(all_masks.size() / (w ? w : 1));
+    all_masks.insert(all_masks.end(), buf, buf + w);
     bucket.push_back(m);
     ids[s] = m;
   });
-  masks_.shrink_to_fit();
+  // Compact: sparse where at most 1/16 of the words are non-zero.
+  const size_t distinct = w ? all_masks.size() / w : 0;
+  for (size_t m = 0; m < distinct; ++m) {
+    const uint32_t* src = all_masks.data() + m * w;
+    size_t nonzero = 0;
+    for (size_t i = 0; i < w; ++i) nonzero += src[i] != 0;
+    if (nonzero * 16 <= w) {
+      refs_.push_back({static_cast<uint32_t>(sparse_.size()), static_cast<uint32_t>(nonzero)});
+      for (size_t i = 0; i < w; ++i)
+        if (src[i]) sparse_.push_back({static_cast<uint32_t>(i), src[i]});
+    } else {
+      refs_.push_back({static_cast<uint32_t>(dense_.size()), UINT32_MAX});
+      dense_.insert(dense_.end(), src, src + w);
+    }
+  }
   mask_of_state_.assign(ids.begin(), ids.begin() + n);
   first_mask_id_ = extra ? ids[n] : (n ? ids[dfa.start()] : 0);
 }
-size_t TokenIndex::count(uint32_t state) const {
-  const uint32_t* m = mask(state);
+void TokenIndex::fill_id(uint32_t id, uint32_t* out) const {
+  const MaskRef& r = refs_[id];
+  const size_t w = static_cast<size_t>(words_);
+  if (r.count == UINT32_MAX) {
+    std::memcpy(out, dense_.data() + r.offset, w * 4);
+    return;
+  }
+  std::memset(out, 0, w * 4);
+  const WordBits* p = sparse_.data() + r.offset;
+  for (uint32_t i = 0; i < r.count; ++i) out[p[i].word] = p[i].bits;
+}
+
+size_t TokenIndex::num_sparse_masks() const {
   size_t c = 0;
-  for (int32_t i = 0; i < words_; ++i) c += std::popcount(m[i]);
+  for (const auto& r : refs_) c += r.count != UINT32_MAX;
+  return c;
+}
+
+size_t TokenIndex::count(uint32_t state) const {
+  std::vector<uint32_t> m(static_cast<size_t>(words_));
+  fill(state, m.data());
+  size_t c = 0;
+  for (uint32_t x : m) c += std::popcount(x);
   return c;
 }
 

@@ -3,7 +3,9 @@
 // bytes can be consumed from that state without dying, as a deduplicated bitset (int32 words,
 // bit i%32 of word i/32 ⇔ token i) — a mask fill is then a lookup plus a copy.
 // Built by walking the token trie from each state, pruning a subtree as soon as the DFA dies;
-// states are spread over threads. The state a token leads to is found at accept time by walking
+// states are spread over threads. A mask with few non-zero words (a literal, a digit) is kept
+// sparse — (word, bits) pairs — so filling it writes zeros and a handful of words instead of
+// reading 16 KiB; a dense mask is copied. The state a token leads to is found at accept time by walking
 // its bytes through the DFA table (a few lookups), which costs no memory.
 #pragma once
 
@@ -29,24 +31,33 @@ class TokenIndex {
              const TokenIndexOptions& options = {});
 
   int32_t words() const { return words_; }
-  // The mask of DFA state s: words() int32 words.
-  const uint32_t* mask(uint32_t state) const {
-    return masks_.data() + static_cast<size_t>(mask_of_state_[state]) * words_;
-  }
+  // Writes the mask of DFA state s into `out` (words() words).
+  void fill(uint32_t state, uint32_t* out) const { fill_id(mask_of_state_[state], out); }
   // The mask at the very first step with the leading space dropped (strip_first_space).
-  const uint32_t* first_mask() const {
-    return masks_.data() + static_cast<size_t>(first_mask_id_) * words_;
-  }
-  size_t num_distinct_masks() const { return masks_.size() / (words_ ? words_ : 1); }
+  void fill_first(uint32_t* out) const { fill_id(first_mask_id_, out); }
+  size_t num_distinct_masks() const { return refs_.size(); }
+  size_t num_sparse_masks() const;
   size_t memory_bytes() const {
-    return masks_.size() * 4 + mask_of_state_.size() * 4 + sizeof(*this);
+    return dense_.size() * 4 + sparse_.size() * 8 + refs_.size() * sizeof(MaskRef) +
+           mask_of_state_.size() * 4 + sizeof(*this);
   }
   // How many tokens state s allows (popcount of its mask).
   size_t count(uint32_t state) const;
 
  private:
+  struct MaskRef {
+    uint32_t offset;  // into dense_ (words) or sparse_ (pairs)
+    uint32_t count;   // sparse: number of pairs; dense: UINT32_MAX
+  };
+  struct WordBits {
+    uint32_t word, bits;
+  };
+  void fill_id(uint32_t id, uint32_t* out) const;
+
   int32_t words_ = 0;
-  std::vector<uint32_t> masks_;          // distinct masks, words_ each
+  std::vector<MaskRef> refs_;            // distinct masks
+  std::vector<uint32_t> dense_;          // dense masks, words_ each
+  std::vector<WordBits> sparse_;         // sparse masks' non-zero words
   std::vector<uint32_t> mask_of_state_;  // state → mask id
   uint32_t first_mask_id_ = 0;
 };
