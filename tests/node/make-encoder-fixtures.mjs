@@ -16,23 +16,32 @@ const dataDir = process.env.TOLLGATE_DATA_DIR || path.resolve(repo, "..", "share
 const reference = "@lenml/tokenizers@3.7.2";
 
 function load(name) {
-  const dir = path.join(dataDir, "tokenizers", name);
+  // "retnet" is the reference model's own tokenizer, shipped in the repository.
+  const dir = name === "retnet" ? path.join(repo, "models", "retnet") : path.join(dataDir, "tokenizers", name);
   return TokenizerLoader.fromPreTrained({
     tokenizerJSON: JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8")),
     tokenizerConfig: JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8")),
   });
 }
 
-const collected = path.join(repo, "build", "encoder-texts.json");
-fs.mkdirSync(path.dirname(collected), { recursive: true });
-execFileSync("/usr/bin/python3", [path.join(here, "collect_texts.py"), dataDir, collected], { stdio: "inherit" });
-const { texts, replay } = JSON.parse(fs.readFileSync(collected, "utf8"));
-
+// With tokenizer names as arguments (`node make-encoder-fixtures.mjs retnet`), only those fixtures are
+// made, for the committed texts.json (prose under /usr/share/doc changes with the installed packages, so
+// collecting again would not reproduce the texts the other fixtures were made for).
+const only = process.argv.slice(2);
 const encDir = path.join(repo, "tests", "data", "encoder");
-fs.mkdirSync(encDir, { recursive: true });
-fs.writeFileSync(path.join(encDir, "texts.json"),
-  JSON.stringify({ generator: "tests/node/collect_texts.py", texts }, null, 0) + "\n");
-for (const name of ["llama3", "qwen3", "gpt4o"]) {
+let texts, replay;
+if (only.length) {
+  texts = JSON.parse(fs.readFileSync(path.join(encDir, "texts.json"), "utf8")).texts;
+} else {
+  const collected = path.join(repo, "build", "encoder-texts.json");
+  fs.mkdirSync(path.dirname(collected), { recursive: true });
+  execFileSync("/usr/bin/python3", [path.join(here, "collect_texts.py"), dataDir, collected], { stdio: "inherit" });
+  ({ texts, replay } = JSON.parse(fs.readFileSync(collected, "utf8")));
+  fs.mkdirSync(encDir, { recursive: true });
+  fs.writeFileSync(path.join(encDir, "texts.json"),
+    JSON.stringify({ generator: "tests/node/collect_texts.py", texts }, null, 0) + "\n");
+}
+for (const name of ["llama3", "qwen3", "gpt4o", "retnet"].filter((n) => !only.length || only.includes(n))) {
   const tok = load(name);
   const ids = texts.map((t) => tok.encode(t.text, { add_special_tokens: false }));
   // One line per text keeps diffs and failures readable.
@@ -42,6 +51,7 @@ for (const name of ["llama3", "qwen3", "gpt4o"]) {
   console.log(`${name}: ${ids.length} texts, ${ids.reduce((a, v) => a + v.length, 0)} ids`);
 }
 
+if (only.length) process.exit(0);
 const replayDir = path.join(repo, "tests", "data", "replay");
 fs.mkdirSync(replayDir, { recursive: true });
 for (const name of ["llama3", "llama2"]) {
