@@ -45,19 +45,24 @@ std::string Error::pretty() const {
       (pos_.line > 1 || pos_.source_line.empty()))
     os << " (line " << pos_.line << ", column " << pos_.column << ")";
   if (!pos_.pointer.empty()) os << " (at " << pos_.pointer << ")";
-  if (pos_.column > 0 && !pos_.source_line.empty()) {
-    os << "\n  " << pos_.source_line << "\n  ";
-    // The caret goes under code point `column`; a tab in the source is kept as a tab.
-    int cp = 1;
-    for (size_t i = 0; i < pos_.source_line.size() && cp < pos_.column; ++i) {
-      unsigned char c = pos_.source_line[i];
-      if ((c & 0xC0) == 0x80) continue;
-      os << (c == '\t' ? '\t' : ' ');
-      ++cp;
-    }
-    for (; cp < pos_.column; ++cp) os << ' ';
-    os << '^';
+  os << caret_display(pos_);
+  return os.str();
+}
+
+std::string caret_display(const SourcePos& pos) {
+  if (pos.column <= 0 || pos.source_line.empty()) return {};
+  std::ostringstream os;
+  os << "\n  " << pos.source_line << "\n  ";
+  // The caret goes under code point `column`; a tab in the source is kept as a tab.
+  int cp = 1;
+  for (size_t i = 0; i < pos.source_line.size() && cp < pos.column; ++i) {
+    unsigned char c = pos.source_line[i];
+    if ((c & 0xC0) == 0x80) continue;
+    os << (c == '\t' ? '\t' : ' ');
+    ++cp;
   }
+  for (; cp < pos.column; ++cp) os << ' ';
+  os << '^';
   return os.str();
 }
 

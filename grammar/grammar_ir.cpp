@@ -67,17 +67,7 @@ std::string Diagnostic::pretty() const {
   if (pos.line > 0) os << pos.line << ":" << pos.column << ":";
   if (os.tellp() > 0) os << " ";
   os << "warning: " << message;
-  if (pos.column > 0 && !pos.source_line.empty()) {
-    os << "\n  " << pos.source_line << "\n  ";
-    int cp = 1;
-    for (size_t i = 0; i < pos.source_line.size() && cp < pos.column; ++i) {
-      unsigned char c = pos.source_line[i];
-      if ((c & 0xC0) == 0x80) continue;
-      os << (c == '\t' ? '\t' : ' ');
-      ++cp;
-    }
-    os << '^';
-  }
+  os << caret_display(pos);
   return os.str();
 }
 

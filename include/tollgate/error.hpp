@@ -51,6 +51,10 @@ class Error : public std::runtime_error {
   SourcePos pos_;
 };
 
+// "\n  <source line>\n  <spaces>^" for a position with a column and a source line, else "".
+// Errors and warnings use it to point at the column.
+std::string caret_display(const SourcePos& pos);
+
 // Helper: position of byte offset `offset` in `text` (1-based line and code-point column),
 // with the source line filled in.
 SourcePos position_in(std::string_view text, size_t offset, std::string file = {});
