@@ -114,7 +114,16 @@ void add_demo_command(CLI::App& app) {
   cmd->callback([tokenizer, regex, text, seed, skip_generate] {
     using clock = std::chrono::steady_clock;
     auto t0 = clock::now();
-    TokenizerInfoPtr tok = load_tokenizer(*tokenizer);
+    TokenizerInfoPtr tok;
+    try {
+      tok = load_tokenizer(*tokenizer);
+    } catch (const Error& e) {
+      // Part 2 needs only the built-in model: run it, then report the missing data.
+      print_error(e);
+      std::fprintf(stderr, "skipping the regex walk; running the generation part only\n");
+      if (!*skip_generate) generate_part(*seed);
+      throw CLI::RuntimeError(1);
+    }
     auto t1 = clock::now();
     Compiler compiler(tok);
     CompiledGrammarPtr g = compiler.compile_regex(*regex);
