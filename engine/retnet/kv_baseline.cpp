@@ -119,14 +119,7 @@ void KvDecoder::step(KvState& state, int32_t id, float* logits) const {
     };
     if (n * dk >= 16384) kernel_pool().parallel_for(H_, 1, heads);
     else heads(0, H_);
-    for (size_t i = 0; i < d; ++i) o[i] *= silu(g[i]);
-    matvec(lw.o.data(), d, d, d, o, tmp);
-    for (size_t i = 0; i < d; ++i) x[i] += tmp[i];
-    rmsnorm(x, lw.norm2.data(), eps, d, nrm);
-    matvec(lw.w13.data(), 2 * f, d, d, nrm, hid);
-    for (size_t i = 0; i < f; ++i) hid[i] = silu(hid[i]) * hid[f + i];
-    matvec(lw.w2.data(), d, f, f, hid, tmp);
-    for (size_t i = 0; i < d; ++i) x[i] += tmp[i];
+    block_tail_step(lw, eps, d, f, g, o, x, nrm, tmp, hid);
   }
   rmsnorm(x, w_.norm.data(), eps, d, nrm);
   matvec(w_.head_ptr(), V_, d, d, nrm, logits);

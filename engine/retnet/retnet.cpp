@@ -280,14 +280,7 @@ void RetNet::step(RetNetState& state, int32_t id, float* logits, size_t* workspa
       for (size_t b = 0; b < dk; ++b) oh[b] *= inv;
       rmsnorm(oh, lw.gn.data() + h * dk, eps, dk, oh);
     }
-    for (size_t i = 0; i < d; ++i) o[i] *= silu(g[i]);
-    matvec(lw.o.data(), d, d, d, o, tmp);
-    for (size_t i = 0; i < d; ++i) x[i] += tmp[i];
-    rmsnorm(x, lw.norm2.data(), eps, d, nrm);
-    matvec(lw.w13.data(), 2 * f, d, d, nrm, hid);
-    for (size_t i = 0; i < f; ++i) hid[i] = silu(hid[i]) * hid[f + i];
-    matvec(lw.w2.data(), d, f, f, hid, tmp);
-    for (size_t i = 0; i < d; ++i) x[i] += tmp[i];
+    block_tail_step(lw, eps, d, f, g, o, x, nrm, tmp, hid);
   }
   rmsnorm(x, m.w.norm.data(), eps, d, nrm);
   matvec(m.w.head_ptr(), m.V, d, d, nrm, logits);

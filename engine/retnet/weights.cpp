@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 
+#include "engine/retnet/kernels.hpp"
 #include "tollgate/error.hpp"
 
 namespace tollgate {
@@ -238,6 +239,18 @@ void Rotary::apply(float* row, int d, int64_t pos) const {
   const float* s;
   angles(pos, buf.data(), &c, &s);
   rotate(row, d, c, s);
+}
+
+void block_tail_step(const LayerWeights& lw, float eps, size_t d, size_t f, const float* g, float* o, float* x,
+                     float* nrm, float* tmp, float* hid) {
+  for (size_t i = 0; i < d; ++i) o[i] *= silu(g[i]);
+  matvec(lw.o.data(), d, d, d, o, tmp);
+  for (size_t i = 0; i < d; ++i) x[i] += tmp[i];
+  rmsnorm(x, lw.norm2.data(), eps, d, nrm);
+  matvec(lw.w13.data(), 2 * f, d, d, nrm, hid);
+  for (size_t i = 0; i < f; ++i) hid[i] = silu(hid[i]) * hid[f + i];
+  matvec(lw.w2.data(), d, f, f, hid, tmp);
+  for (size_t i = 0; i < d; ++i) x[i] += tmp[i];
 }
 
 }  // namespace tollgate::engine

@@ -42,6 +42,12 @@ struct DecoderWeights {
 
 RetNetConfig config_from_metadata(const SafeTensors& st);
 
+// The part of a block after the token mixer, for one token (shared by the RetNet and the KV
+// baseline, so that only the mixer differs): o ⊙= silu(g); x += Wo·o; x += FFN(RMSNorm(x; norm2)).
+// nrm [d], tmp [d] and hid [2f] are scratch; o is overwritten.
+void block_tail_step(const LayerWeights& lw, float eps, size_t d, size_t f, const float* g, float* o, float* x,
+                     float* nrm, float* tmp, float* hid);
+
 // cos/sin of n·θ_i for the interleaved-pair rotation, θ_i = 10000^(-i/(dk/2)). Positions below
 // kCached come from a table; later ones are computed the same way (double angle), so both agree.
 class Rotary {
