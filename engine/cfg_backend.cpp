@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <deque>
 #include <map>
 
 #include "fsm/cfg.hpp"
@@ -344,7 +343,7 @@ struct Step {
 class CfgMatcher final : public Matcher::Impl {
  public:
   CfgMatcher(CompiledGrammarPtr self, const CfgGrammar& g, int max_rollback)
-      : self_(std::move(self)), g_(g), max_rollback_(max_rollback < 0 ? 0 : max_rollback) {
+      : self_(std::move(self)), g_(g), history_(max_rollback) {
     reset();
   }
   std::unique_ptr<Matcher::Impl> clone() const override { return std::make_unique<CfgMatcher>(*this); }
@@ -384,17 +383,9 @@ class CfgMatcher final : public Matcher::Impl {
     return advance(bytes);
   }
 
-  void rollback(int n) override {
-    if (n < 0 || static_cast<size_t>(n) >= history_.size())
-      throw Error(ErrorKind::kInvalidArgument, "cannot roll back " + std::to_string(n) + " steps: only " +
-                                                   std::to_string(history_.size() - 1) + " kept");
-    history_.resize(history_.size() - n);
-  }
+  void rollback(int n) override { history_.rollback(n); }
 
-  void reset() override {
-    history_.clear();
-    history_.push_back({g_.rt->initial(), true, false});
-  }
+  void reset() override { history_.reset({g_.rt->initial(), true, false}); }
 
   bool is_accepting() const override { return history_.back().terminated || history_.back().state.accepting; }
   bool is_terminated() const override { return history_.back().terminated; }
@@ -403,7 +394,7 @@ class CfgMatcher final : public Matcher::Impl {
     if (cur.terminated) return {};
     return g_.rt->forced_bytes(cur.state);
   }
-  int num_accepted() const override { return static_cast<int>(history_.size()) - 1; }
+  int num_accepted() const override { return history_.num_accepted(); }
   const CompiledGrammar& grammar() const override { return *self_; }
 
  private:
@@ -416,15 +407,11 @@ class CfgMatcher final : public Matcher::Impl {
     push({std::move(a), history_.back().at_start && bytes.empty(), false});
     return true;
   }
-  void push(Step s) {
-    history_.push_back(std::move(s));
-    if (history_.size() > static_cast<size_t>(max_rollback_) + 1) history_.pop_front();
-  }
+  void push(Step s) { history_.push(std::move(s)); }
 
   CompiledGrammarPtr self_;
   const CfgGrammar& g_;
-  int max_rollback_;
-  std::deque<Step> history_;
+  StepHistory<Step> history_;
 };
 
 }  // namespace

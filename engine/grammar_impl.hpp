@@ -3,11 +3,13 @@
 // CompiledGrammar::Impl and Matcher::Impl. Matcher and CompiledGrammar only forward.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "tollgate/compiler.hpp"
+#include "tollgate/error.hpp"
 #include "tollgate/matcher.hpp"
 
 namespace tollgate {
@@ -26,6 +28,35 @@ struct Matcher::Impl {
   virtual std::string jump_forward() const = 0;
   virtual int num_accepted() const = 0;
   virtual const CompiledGrammar& grammar() const = 0;
+};
+
+// A matcher's bounded step history: the current step is back(); push() forgets the oldest step
+// beyond max_rollback; rollback(n) drops the last n (kInvalidArgument beyond what is kept).
+template <class Step>
+class StepHistory {
+ public:
+  explicit StepHistory(int max_rollback) : max_rollback_(max_rollback < 0 ? 0 : max_rollback) {}
+  const Step& back() const { return steps_.back(); }
+  void push(Step s) {
+    steps_.push_back(std::move(s));
+    if (steps_.size() > static_cast<size_t>(max_rollback_) + 1) steps_.pop_front();
+  }
+  void rollback(int n) {
+    if (n < 0 || static_cast<size_t>(n) >= steps_.size()) {
+      throw Error(ErrorKind::kInvalidArgument, "cannot roll back " + std::to_string(n) + " steps: only " +
+                                                   std::to_string(steps_.size() - 1) + " kept");
+    }
+    steps_.resize(steps_.size() - n);
+  }
+  void reset(Step initial) {
+    steps_.clear();
+    steps_.push_back(std::move(initial));
+  }
+  int num_accepted() const { return static_cast<int>(steps_.size()) - 1; }
+
+ private:
+  int max_rollback_;
+  std::deque<Step> steps_;
 };
 
 struct CompiledGrammar::Impl {

@@ -1,7 +1,6 @@
 #include "engine/regex_backend.hpp"
 
 #include <cstring>
-#include <deque>
 
 #include "fsm/token_trie.hpp"
 #include "tollgate/error.hpp"
@@ -19,7 +18,7 @@ struct Step {
 class RegexMatcher final : public Matcher::Impl {
  public:
   RegexMatcher(CompiledGrammarPtr self, const RegexGrammar& g, int max_rollback)
-      : self_(std::move(self)), g_(g), max_rollback_(max_rollback < 0 ? 0 : max_rollback) {
+      : self_(std::move(self)), g_(g), history_(max_rollback) {
     reset();
   }
 
@@ -73,19 +72,9 @@ class RegexMatcher final : public Matcher::Impl {
     return true;
   }
 
-  void rollback(int n) override {
-    if (n < 0 || static_cast<size_t>(n) >= history_.size()) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "cannot roll back " + std::to_string(n) + " steps: only " +
-                      std::to_string(history_.size() - 1) + " kept");
-    }
-    history_.resize(history_.size() - n);
-  }
+  void rollback(int n) override { history_.rollback(n); }
 
-  void reset() override {
-    history_.clear();
-    history_.push_back({g_.dfa.start(), true, false});
-  }
+  void reset() override { history_.reset({g_.dfa.start(), true, false}); }
 
   bool is_accepting() const override {
     const Step& cur = history_.back();
@@ -99,19 +88,15 @@ class RegexMatcher final : public Matcher::Impl {
     return forced_bytes(g_.dfa, cur.state);
   }
 
-  int num_accepted() const override { return static_cast<int>(history_.size()) - 1; }
+  int num_accepted() const override { return history_.num_accepted(); }
   const CompiledGrammar& grammar() const override { return *self_; }
 
  private:
-  void push(Step s) {
-    history_.push_back(s);
-    if (history_.size() > static_cast<size_t>(max_rollback_) + 1) history_.pop_front();
-  }
+  void push(Step s) { history_.push(std::move(s)); }
 
   CompiledGrammarPtr self_;
   const RegexGrammar& g_;
-  int max_rollback_;
-  std::deque<Step> history_;
+  StepHistory<Step> history_;
 };
 
 }  // namespace
