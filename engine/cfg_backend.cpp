@@ -27,6 +27,7 @@ size_t CfgGrammar::KeyHash::operator()(const Threads& t) const {
     h = (h ^ x.lexeme) * 1099511628211ull;
     h = (h ^ x.state) * 1099511628211ull;
     h = (h ^ x.node) * 1099511628211ull;
+    h = (h ^ x.guard) * 1099511628211ull;
   }
   return static_cast<size_t>(h ^ (h >> 31));
 }
@@ -56,13 +57,62 @@ bool debug_enabled() {
 
 }  // namespace
 
-ParserState CfgGrammar::start_state(uint32_t node) const {
+ParserState CfgGrammar::start_state(uint32_t node, uint32_t guard) const {
   ParserState start;
-  rt->spawn(node, start.threads);
-  std::sort(start.threads.begin(), start.threads.end());
-  start.threads.erase(std::unique(start.threads.begin(), start.threads.end()), start.threads.end());
+  rt->spawn(node, start.threads, guard);
+  fsm::CfgRuntime::normalise(start.threads);
   start.accepting = rt->graph().node(node).accepting;
   return start;
+}
+
+uint32_t CfgGrammar::completion_guard(uint32_t lexeme, uint32_t state) const {
+  if (!rt->leftmost_first() || !rt->dfa(lexeme).live[state]) return 0;
+  return rt->guard_add(0, lexeme, state);
+}
+
+const std::vector<uint32_t>& CfgGrammar::guard_safe(uint32_t guard) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = guard_safe_cache_.find(guard);
+    if (it != guard_safe_cache_.end()) return *it->second;
+  }
+  // Walk the trie with the guard alone: a subtree is unsafe once the guard fires and wholly
+  // safe once every pending match has died.
+  auto safe = std::make_shared<std::vector<uint32_t>>(words, 0u);
+  const auto& nodes = tokenizer->trie().nodes();
+  const auto& ids = tokenizer->trie().token_ids();
+  std::vector<uint32_t> g(tokenizer->trie().max_depth() + 2);
+  g[0] = guard;
+  for (uint32_t i = 1; i < nodes.size();) {
+    const fsm::TrieNode& n = nodes[i];
+    uint32_t next = rt->guard_step(g[n.depth - 1], n.byte);
+    if (next == fsm::CfgRuntime::kFired) {
+      i = n.subtree_end;
+      continue;
+    }
+    if (next == 0) {
+      for (uint32_t j = i; j < n.subtree_end; ++j)
+        for (uint32_t k = nodes[j].tokens_begin; k < nodes[j].tokens_end; ++k) set_bit(safe->data(), ids[k]);
+      i = n.subtree_end;
+      continue;
+    }
+    for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) set_bit(safe->data(), ids[k]);
+    g[n.depth] = next;
+    ++i;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = guard_safe_cache_.emplace(guard, std::move(safe));
+  return *it->second;
+}
+
+void CfgGrammar::thread_mask(const Thread& t, uint32_t* row) const {
+  std::memcpy(row, ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words,
+              static_cast<size_t>(words) * 4);
+  for (int32_t id : boundary_tokens(t)) set_bit(row, id);
+  if (t.guard != 0) {
+    const uint32_t* safe = guard_safe(t.guard).data();
+    for (int32_t w = 0; w < words; ++w) row[w] &= safe[w];
+  }
 }
 
 uint32_t CfgGrammar::walk_intern(const ParserState& st) const {
@@ -160,8 +210,20 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
       walk_index_.clear();
       walk_rows_.clear();
     }
-    uint32_t start = walk_intern(start_state(local_node));
-    for (uint32_t r : roots[lexeme][state]) walk_local(start, r, *out);
+    const auto& rts = roots[lexeme][state];
+    uint32_t start = walk_intern(start_state(local_node)), guarded_start = kDeadState, last_guard = 0;
+    for (size_t k = 0; k < rts.size(); ++k) {
+      uint32_t guard = rt->leftmost_first() ? completion_guard(lexeme, root_states[lexeme][state][k]) : 0;
+      if (guard == 0) {
+        walk_local(start, rts[k], *out);
+        continue;
+      }
+      if (guard != last_guard) {
+        guarded_start = walk_intern(start_state(local_node, guard));
+        last_guard = guard;
+      }
+      walk_local(guarded_start, rts[k], *out);
+    }
     new_transitions = walk_transitions_ - tr0;
     walk_states = walk_states_.size();
   }
@@ -203,8 +265,16 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
     const ParserState start = start_state(y);
     ParserState a, b;
     for (auto [id, consumed] : local.uncertain) {
-      std::string_view bytes = std::string_view(tokenizer->token_bytes(id)).substr(consumed);
-      a = start;
+      std::string_view all = tokenizer->token_bytes(id);
+      std::string_view bytes = all.substr(consumed);
+      uint32_t guard = 0;
+      if (rt->leftmost_first()) {
+        // The lexeme's state where this token leaves it decides the guard after the boundary.
+        uint32_t q = t.state;
+        for (size_t j = 0; j < consumed && q != fsm::kDead; ++j) q = rt->dfa(t.lexeme).next(q, static_cast<uint8_t>(all[j]));
+        if (q != fsm::kDead) guard = completion_guard(t.lexeme, q);
+      }
+      a = guard ? start_state(y, guard) : start;
       bool ok = true;
       for (unsigned char c : bytes)
         if (!rt->step(a, c, b)) {
@@ -234,10 +304,7 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
 void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
   if (state.threads.size() == 1) {
     // One thread: its precomputed set plus its (cached) boundary tokens — no bitset to cache.
-    const Thread& t = state.threads[0];
-    std::memcpy(row, ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words,
-                static_cast<size_t>(words) * 4);
-    for (int32_t id : boundary_tokens(t)) set_bit(row, id);
+    thread_mask(state.threads[0], row);
     return;
   }
   if (state.threads.empty()) {
@@ -255,7 +322,14 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
   auto mask = std::make_shared<std::vector<uint32_t>>(words, 0u);
   uint32_t* m = mask->data();
   auto t0 = debug_now();
+  std::vector<uint32_t> one;
   for (const Thread& t : state.threads) {
+    if (t.guard != 0) {
+      one.resize(words);
+      thread_mask(t, one.data());
+      for (int32_t w = 0; w < words; ++w) m[w] |= one[w];
+      continue;
+    }
     const uint32_t* ci = ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words;
     for (int32_t w = 0; w < words; ++w) m[w] |= ci[w];
     for (int32_t id : boundary_tokens(t)) set_bit(m, id);
@@ -434,12 +508,15 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
   size_t nl = g->rt->num_lexemes();
   g->ci_mask_id.resize(nl);
   g->roots.resize(nl);
+  bool lf = g->rt->leftmost_first();
+  if (lf) g->root_states.resize(nl);
   // Work items: every (lexeme, state).
   std::vector<std::pair<uint32_t, uint32_t>> work;
   for (uint32_t l = 0; l < nl; ++l) {
     uint32_t ns = g->rt->dfa(l).num_states();
     g->ci_mask_id[l].assign(ns, 0);
     g->roots[l].resize(ns);
+    if (lf) g->root_states[l].resize(ns);
     g->state_offset.push_back(static_cast<uint32_t>(work.size()));
     for (uint32_t s = 0; s < ns; ++s) work.push_back({l, s});
   }
@@ -460,7 +537,10 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
       }
       st[n.depth] = s;
       for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) set_bit(mask.data(), ids[k]);
-      if (d.is_final(s) && n.subtree_end > i + 1) rts.push_back(i);
+      if (d.is_final(s) && n.subtree_end > i + 1) {
+        rts.push_back(i);
+        if (lf) g->root_states[l][q].push_back(s);
+      }
       ++i;
     }
     masks[w] = std::move(mask);

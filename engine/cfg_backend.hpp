@@ -10,6 +10,8 @@
 // checked against the real node and the result is cached per (lexeme, state, real node). Walks
 // step through a lazily built DFA over parser configurations. Whole masks are cached per parser
 // configuration (the sorted thread set), within a memory budget.
+// Leftmost-first lexing (Lark) adds guards to threads (fsm/cfg_runtime.hpp): a thread's tokens
+// are then those of the unguarded thread that never fire its guard (guard_safe, per guard).
 #pragma once
 
 #include <array>
@@ -33,6 +35,9 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // [lexeme][state] → index into ci_masks (words each); boundary roots (trie node ids).
   std::vector<std::vector<uint32_t>> ci_mask_id;
   std::vector<std::vector<std::vector<uint32_t>>> roots;
+  // Leftmost-first lexing (Lark): per root, the lexeme's (final) DFA state there — a completion
+  // at a state that may still be overtaken carries a guard into the walk below the root.
+  std::vector<std::vector<std::vector<uint32_t>>> root_states;
   std::vector<uint32_t> ci_masks;
   std::vector<uint32_t> state_offset;  // lexeme → index of its state 0 among all (lexeme, state)
   size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
@@ -65,7 +70,13 @@ struct CfgGrammar : CompiledGrammar::Impl {
   };
   const LocalBoundary& local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
   void walk_local(uint32_t start, uint32_t root, LocalBoundary& out) const;
-  fsm::ParserState start_state(uint32_t node) const;
+  fsm::ParserState start_state(uint32_t node, uint32_t guard = 0) const;
+  // The guard a completion of `lexeme` in `state` puts on what follows (0 when none).
+  uint32_t completion_guard(uint32_t lexeme, uint32_t state) const;
+  // Tokens whose bytes never fire `guard` (a pending longer match); cached per guard.
+  const std::vector<uint32_t>& guard_safe(uint32_t guard) const;
+  // The tokens of one thread: its precomputed set and boundary tokens, under its guard.
+  void thread_mask(const fsm::Thread& t, uint32_t* row) const;
   // Boundary walks step through a lazily built DFA over parser configurations (interned thread
   // sets), so repeated configurations — the same context below hundreds of whitespace roots —
   // cost a table lookup per byte. Guarded by walk_mu_ (held for a whole walk).
@@ -81,6 +92,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable size_t mask_cache_bytes_ = 0;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary_cache_;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local_cache_;
+  mutable std::unordered_map<uint32_t, std::shared_ptr<const std::vector<uint32_t>>> guard_safe_cache_;
   mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0};
   mutable std::mutex walk_mu_;
   mutable std::deque<fsm::ParserState> walk_states_;

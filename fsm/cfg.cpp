@@ -3,6 +3,7 @@
 // helper nonterminals (cheap for Earley).
 #include "fsm/cfg.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -30,6 +31,39 @@ bool regex_nullable(const Regex& r) {
     case Regex::Kind::kRepeat: return r.min == 0 || regex_nullable(*r.items[0]);
   }
   return false;
+}
+
+std::pair<uint64_t, uint64_t> regex_width(const grammar::Regex& r) {
+  constexpr uint64_t kInf = UINT64_MAX;
+  auto add = [](uint64_t a, uint64_t b) { return a > kInf - b ? kInf : a + b; };
+  auto mul = [](uint64_t a, uint64_t n) { return a == 0 || n == 0 ? 0 : (a > kInf / n ? kInf : a * n); };
+  switch (r.kind) {
+    case Regex::Kind::kEmpty: return {0, 0};
+    case Regex::Kind::kNothing: return {0, 0};
+    case Regex::Kind::kChars:
+    case Regex::Kind::kBytes: return {1, 1};
+    case Regex::Kind::kConcat: {
+      std::pair<uint64_t, uint64_t> w{0, 0};
+      for (auto& i : r.items) {
+        auto x = regex_width(*i);
+        w = {add(w.first, x.first), add(w.second, x.second)};
+      }
+      return w;
+    }
+    case Regex::Kind::kAlt: {
+      std::pair<uint64_t, uint64_t> w{kInf, 0};
+      for (auto& i : r.items) {
+        auto x = regex_width(*i);
+        w = {std::min(w.first, x.first), std::max(w.second, x.second)};
+      }
+      return w;
+    }
+    case Regex::Kind::kRepeat: {
+      auto x = regex_width(*r.items[0]);
+      return {mul(x.first, r.min), r.max == grammar::kUnbounded ? (x.second ? kInf : 0) : mul(x.second, r.max)};
+    }
+  }
+  return {0, 0};
 }
 
 namespace {
@@ -83,6 +117,7 @@ class Builder {
       (void)l;
     }
     compute_nullable();
+    cfg_.leftmost_first = g_.leftmost_first;
     return std::move(cfg_);
   }
 
@@ -147,6 +182,16 @@ class Builder {
       case GExpr::Kind::kAlt: {
         std::vector<RegexPtr> items;
         for (auto& i : e.items) items.push_back(to_regex(*i));
+        if (g_.leftmost_first) {
+          // Lark orders the alternatives of a terminal longest first (by maximum, then minimum
+          // width) so that the regex engine prefers the longest; its last key, the length of
+          // the pattern's text, is not kept here: ties stay in grammar order.
+          std::stable_sort(items.begin(), items.end(), [](const RegexPtr& a, const RegexPtr& b) {
+            auto wa = regex_width(*a), wb = regex_width(*b);
+            if (wa.second != wb.second) return wa.second > wb.second;
+            return wa.first > wb.first;
+          });
+        }
         return Regex::alt(std::move(items));
       }
       case GExpr::Kind::kRepeat: return repeat_of(to_regex(*e.items[0]), e.min, e.max);

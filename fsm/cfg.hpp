@@ -2,13 +2,15 @@
 // Takes: a checked grammar::Grammar. Gives: productions over nonterminals and lexemes, where
 // every lexeme is a regex that the runtime matches with a DFA. In GBNF/EBNF, regular rules are
 // inlined and runs of regular items in a sequence merge into one lexeme (fewer lexeme
-// boundaries → more of the mask precomputed); in Lark with %ignore every terminal stays its
-// own lexeme so that ignored text can come between them. A lexeme never matches the empty
-// string: a nullable regular part becomes `N → L | ε`.
+// boundaries → more of the mask precomputed); in Lark every terminal stays its own lexeme, so
+// that ignored text can come between them and each matches as Lark matches it
+// (Grammar::leftmost_first). A lexeme never matches the empty string: a nullable regular part
+// becomes `N → L | ε`.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "grammar/grammar_ir.hpp"
@@ -33,6 +35,7 @@ struct Cfg {
   std::vector<char> nullable;                   // per nonterminal
   std::vector<grammar::RegexPtr> lexemes;       // their empty string is ignored
   std::vector<char> is_ignore;                  // per lexeme: a %ignore lexeme
+  bool leftmost_first = false;                  // Grammar::leftmost_first (Lark)
   size_t num_nonterminals() const { return nt_names.size(); }
   std::string describe() const;  // readable dump (tests, debugging)
 };
@@ -45,5 +48,7 @@ struct CfgOptions {
 Cfg build_cfg(const grammar::Grammar& grammar, const CfgOptions& options = {});
 
 bool regex_nullable(const grammar::Regex& r);
+// (minimum, maximum) length in characters; UINT64_MAX for unbounded.
+std::pair<uint64_t, uint64_t> regex_width(const grammar::Regex& r);
 
 }  // namespace tollgate::fsm

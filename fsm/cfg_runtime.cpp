@@ -16,6 +16,7 @@ LexDfa LexDfa::from(const Dfa& dfa) {
     if (rep[l.classes[b]] < 0) rep[l.classes[b]] = b;
   l.table.assign(static_cast<size_t>(n + 1) * l.num_classes, kDead);
   l.finals.assign(n + 1, 0);
+  l.live.assign(n + 1, 0);
   for (uint32_t s = 0; s < n; ++s) {
     l.finals[s] = dfa.is_final(s);
     for (uint32_t c = 0; c < l.num_classes; ++c)
@@ -25,60 +26,185 @@ LexDfa LexDfa::from(const Dfa& dfa) {
   if (n > 0)
     for (uint32_t c = 0; c < l.num_classes; ++c)
       l.table[static_cast<size_t>(n) * l.num_classes + c] = l.table[static_cast<size_t>(dfa.start()) * l.num_classes + c];
+  for (uint32_t s = 0; s <= n; ++s)
+    for (uint32_t c = 0; c < l.num_classes; ++c)
+      if (l.table[static_cast<size_t>(s) * l.num_classes + c] != kDead) l.live[s] = 1;
   return l;
 }
 
 CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options) : cfg_(std::make_unique<Cfg>(std::move(cfg))) {
   graph_ = std::make_unique<EarleyGraph>(*cfg_);
   dfas_.reserve(cfg_->lexemes.size());
+  uint32_t total_states = 0;
   for (size_t l = 0; l < cfg_->lexemes.size(); ++l) {
-    dfas_.push_back(LexDfa::from(compile_dfa(*cfg_->lexemes[l], options)));
+    const grammar::Regex& r = *cfg_->lexemes[l];
+    dfas_.push_back(LexDfa::from(cfg_->leftmost_first ? compile_leftmost_first_dfa(r, options) : compile_dfa(r, options)));
     if (cfg_->is_ignore[l]) ignore_lexemes_.push_back(static_cast<uint32_t>(l));
+    state_offset_.push_back(total_states);
+    total_states += dfas_.back().num_states();
   }
+  guard_sets_.emplace_back();  // guard 0: nothing pending
+  guard_ids_.emplace(std::vector<uint64_t>{}, 0);
 }
 
-void CfgRuntime::spawn(uint32_t node, Threads& out) const {
+void CfgRuntime::spawn(uint32_t node, Threads& out, uint32_t guard) const {
   for (uint32_t l : graph_->node(node).expected)
-    if (dfas_[l].num_states() > 1) out.push_back({l, dfas_[l].start, node});
+    if (dfas_[l].num_states() > 1) out.push_back({l, dfas_[l].start, node, guard});
   for (uint32_t l : ignore_lexemes_)
-    if (dfas_[l].num_states() > 1) out.push_back({l, dfas_[l].start, node});
+    if (dfas_[l].num_states() > 1) out.push_back({l, dfas_[l].start, node, guard});
+}
+
+void CfgRuntime::normalise(Threads& threads) {
+  if (threads.size() < 2) return;
+  std::sort(threads.begin(), threads.end());
+  // A guarded thread next to the same thread unguarded adds nothing (guard 0 sorts first).
+  size_t n = 1;
+  for (size_t i = 1; i < threads.size(); ++i) {
+    const Thread& p = threads[n - 1];
+    const Thread& t = threads[i];
+    bool same = t.node == p.node && t.lexeme == p.lexeme && t.state == p.state;
+    if (same && (p.guard == 0 || p.guard == t.guard)) continue;
+    threads[n++] = t;
+  }
+  threads.resize(n);
 }
 
 ParserState CfgRuntime::initial() const {
   ParserState s;
   uint32_t n = graph_->initial();
   spawn(n, s.threads);
-  std::sort(s.threads.begin(), s.threads.end());
-  s.threads.erase(std::unique(s.threads.begin(), s.threads.end()), s.threads.end());
+  normalise(s.threads);
   s.accepting = graph_->node(n).accepting;
   return s;
 }
 
 bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, bool* popped) const {
   out.threads.clear();
+  // Completions at this byte, merged per guard (only leftmost-first lexing has guards).
   uint32_t fresh = kNoNode;
+  thread_local std::vector<std::pair<uint32_t, uint32_t>> guarded;  // (guard, node)
+  guarded.clear();
+  std::unique_lock<std::mutex> lock(guard_mu_, std::defer_lock);
+  uint32_t last_in = 0, last_out = 0;  // memo of the previous guard step
   for (const Thread& t : in.threads) {
     const LexDfa& d = dfas_[t.lexeme];
     uint32_t q = d.next(t.state, byte);
     if (q == kDead) continue;
-    out.threads.push_back({t.lexeme, q, t.node});
-    if (d.is_final(q)) {
-      uint32_t y = cfg_->is_ignore[t.lexeme] ? t.node : graph_->scan(t.node, t.lexeme);
-      if (y != kNoNode) fresh = graph_->merge(fresh, y);
+    uint32_t g = t.guard;
+    if (g != 0) {
+      if (g != last_in) {
+        if (!lock.owns_lock()) lock.lock();
+        last_in = g;
+        last_out = guard_step_locked(g, byte);
+      }
+      g = last_out;
+      if (g == kFired) continue;
     }
+    out.threads.push_back({t.lexeme, q, t.node, g});
+    if (!d.is_final(q)) continue;
+    uint32_t y = cfg_->is_ignore[t.lexeme] ? t.node : graph_->scan(t.node, t.lexeme);
+    if (y == kNoNode) continue;
+    uint32_t cg = g;
+    if (cfg_->leftmost_first && d.live[q]) {
+      if (!lock.owns_lock()) lock.lock();
+      cg = guard_add_locked(g, t.lexeme, q);
+    }
+    if (cg == 0) {
+      fresh = graph_->merge(fresh, y);
+      continue;
+    }
+    auto it = std::find_if(guarded.begin(), guarded.end(), [&](auto& p) { return p.first == cg; });
+    if (it == guarded.end()) guarded.push_back({cg, y});
+    else it->second = graph_->merge(it->second, y);
   }
+  if (lock.owns_lock()) lock.unlock();
   out.accepting = false;
-  if (fresh != kNoNode) {
-    spawn(fresh, out.threads);
-    const EarleyGraph::Node& fn = graph_->node(fresh);
-    out.accepting = fn.accepting;
+  auto spawn_from = [&](uint32_t node, uint32_t guard) {
+    spawn(node, out.threads, guard);
+    const EarleyGraph::Node& fn = graph_->node(node);
+    out.accepting = out.accepting || fn.accepting;
     if (popped && fn.pops) *popped = true;
-  }
-  if (out.threads.size() > 1) {
-    std::sort(out.threads.begin(), out.threads.end());
-    out.threads.erase(std::unique(out.threads.begin(), out.threads.end()), out.threads.end());
-  }
+  };
+  if (fresh != kNoNode) spawn_from(fresh, 0);
+  for (auto [g, node] : guarded) spawn_from(node, g);
+  normalise(out.threads);
   return !out.threads.empty() || out.accepting;
+}
+
+size_t CfgRuntime::KeyHash::operator()(const std::vector<uint64_t>& v) const {
+  uint64_t h = 1469598103934665603ull;
+  for (uint64_t x : v) h = (h ^ x) * 1099511628211ull;
+  return static_cast<size_t>(h ^ (h >> 29));
+}
+
+uint32_t CfgRuntime::guard_intern_locked(std::vector<uint64_t> members) const {
+  auto it = guard_ids_.find(members);
+  if (it != guard_ids_.end()) return it->second;
+  uint32_t id = static_cast<uint32_t>(guard_sets_.size());
+  guard_sets_.push_back(members);
+  guard_ids_.emplace(std::move(members), id);
+  return id;
+}
+
+uint32_t CfgRuntime::guard_step_locked(uint32_t guard, uint8_t byte) const {
+  uint64_t key = (static_cast<uint64_t>(guard) << 8) | byte;
+  auto it = guard_step_memo_.find(key);
+  if (it != guard_step_memo_.end()) return it->second;
+  std::vector<uint64_t> next;
+  uint32_t result = 0;
+  for (uint64_t m : guard_sets_[guard]) {
+    uint32_t l = static_cast<uint32_t>(m >> 32);
+    uint32_t q = dfas_[l].next(static_cast<uint32_t>(m), byte);
+    if (q == kDead) continue;
+    if (dfas_[l].is_final(q)) {
+      result = kFired;
+      break;
+    }
+    next.push_back((static_cast<uint64_t>(l) << 32) | q);
+  }
+  if (result != kFired) {
+    std::sort(next.begin(), next.end());
+    next.erase(std::unique(next.begin(), next.end()), next.end());
+    result = guard_intern_locked(std::move(next));
+  }
+  guard_step_memo_.emplace(key, result);
+  return result;
+}
+
+uint32_t CfgRuntime::guard_add_locked(uint32_t guard, uint32_t lexeme, uint32_t state) const {
+  uint64_t key = (static_cast<uint64_t>(guard) << 32) | (state_offset_[lexeme] + state);
+  auto it = guard_add_memo_.find(key);
+  if (it != guard_add_memo_.end()) return it->second;
+  uint64_t m = (static_cast<uint64_t>(lexeme) << 32) | state;
+  std::vector<uint64_t> next = guard_sets_[guard];
+  auto pos = std::lower_bound(next.begin(), next.end(), m);
+  if (pos == next.end() || *pos != m) next.insert(pos, m);
+  uint32_t id = guard_intern_locked(std::move(next));
+  guard_add_memo_.emplace(key, id);
+  return id;
+}
+
+uint32_t CfgRuntime::guard_step(uint32_t guard, uint8_t byte) const {
+  if (guard == 0) return 0;
+  std::lock_guard<std::mutex> lock(guard_mu_);
+  return guard_step_locked(guard, byte);
+}
+
+uint32_t CfgRuntime::guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const {
+  std::lock_guard<std::mutex> lock(guard_mu_);
+  return guard_add_locked(guard, lexeme, state);
+}
+
+std::vector<std::pair<uint32_t, uint32_t>> CfgRuntime::guard_members(uint32_t guard) const {
+  std::lock_guard<std::mutex> lock(guard_mu_);
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  for (uint64_t m : guard_sets_[guard]) out.push_back({static_cast<uint32_t>(m >> 32), static_cast<uint32_t>(m)});
+  return out;
+}
+
+size_t CfgRuntime::num_guards() const {
+  std::lock_guard<std::mutex> lock(guard_mu_);
+  return guard_sets_.size();
 }
 
 bool CfgRuntime::feed(ParserState& state, std::string_view bytes) const {
@@ -102,23 +228,26 @@ bool CfgRuntime::is_prefix(std::string_view bytes) const {
 
 std::string CfgRuntime::forced_bytes(const ParserState& state, size_t max_bytes) const {
   std::string out;
-  ParserState cur = state, next;
+  ParserState cur = state, next, only_next;
   while (out.size() < max_bytes && !cur.accepting) {
     int only = -1;
     bool many = false;
     for (int b = 0; b < 256 && !many; ++b) {
-      for (const Thread& t : cur.threads) {
+      bool some = false;
+      for (const Thread& t : cur.threads)
         if (dfas_[t.lexeme].next(t.state, static_cast<uint8_t>(b)) != kDead) {
-          if (only >= 0 && only != b) many = true;
-          only = b;
+          some = true;
           break;
         }
-      }
+      // A byte some lexeme allows may still be refused (a guard fires); step decides.
+      if (!some || !step(cur, static_cast<uint8_t>(b), next)) continue;
+      if (only >= 0) many = true;
+      only = b;
+      std::swap(only_next, next);
     }
     if (many || only < 0) break;
-    if (!step(cur, static_cast<uint8_t>(only), next)) break;
     out.push_back(static_cast<char>(only));
-    std::swap(cur, next);
+    std::swap(cur, only_next);
   }
   return out;
 }

@@ -5,12 +5,20 @@
 // exactly the grammar's; when a thread reaches a final DFA state its lexeme is scanned into its
 // Earley node and the next lexemes are spawned from the resulting node. %ignore lexemes re-spawn
 // from the node they started in.
+// Leftmost-first lexing (Cfg::leftmost_first, Lark): lexeme DFAs come from
+// compile_leftmost_first_dfa, and a lexeme completing in a final state from which it could still
+// reach a final state completes only on condition that it does not: the threads spawned from
+// that completion carry a guard, the set of such pending (lexeme, state) pairs. A byte that takes
+// a pending pair to a final state (a longer preferred match exists) kills the thread; pairs that
+// die are dropped. Guard sets are interned lazily (thread-safe); guard 0 is the empty set.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "fsm/cfg.hpp"
@@ -27,6 +35,7 @@ struct LexDfa {
   std::array<uint8_t, 256> classes{};
   std::vector<uint32_t> table;
   std::vector<uint8_t> finals;
+  std::vector<uint8_t> live;  // the state has a transition (leftmost-first: a final state may still be overtaken)
   uint32_t num_states() const { return static_cast<uint32_t>(finals.size()); }
   uint32_t next(uint32_t s, uint8_t b) const { return table[static_cast<size_t>(s) * num_classes + classes[b]]; }
   bool is_final(uint32_t s) const { return finals[s] != 0; }
@@ -35,11 +44,13 @@ struct LexDfa {
 
 struct Thread {
   uint32_t lexeme, state, node;
+  uint32_t guard = 0;  // leftmost-first: the pending matches this thread's existence depends on
   bool operator==(const Thread&) const = default;
   bool operator<(const Thread& o) const {
     if (node != o.node) return node < o.node;
     if (lexeme != o.lexeme) return lexeme < o.lexeme;
-    return state < o.state;
+    if (state != o.state) return state < o.state;
+    return guard < o.guard;
   }
 };
 using Threads = std::vector<Thread>;
@@ -62,8 +73,10 @@ class CfgRuntime {
   bool feed(ParserState& state, std::string_view bytes) const;  // false: dead (state undefined)
   bool matches(std::string_view bytes) const;                  // whole string is a sentence
   bool is_prefix(std::string_view bytes) const;                 // live prefix
-  // The lexeme threads that start in Earley node `node` (expected + %ignore lexemes).
-  void spawn(uint32_t node, Threads& out) const;
+  // The lexeme threads that start in Earley node `node` (expected + %ignore lexemes), under guard.
+  void spawn(uint32_t node, Threads& out, uint32_t guard = 0) const;
+  // Sorts threads and drops duplicates, and guarded copies of a thread that is also unguarded.
+  static void normalise(Threads& threads);
   // Bytes forced from `state` (stops at an accepting state or a choice), at most max_bytes.
   std::string forced_bytes(const ParserState& state, size_t max_bytes = 4096) const;
 
@@ -73,11 +86,34 @@ class CfgRuntime {
   size_t num_lexemes() const { return dfas_.size(); }
   size_t memory_bytes() const;
 
+  // Guards (leftmost-first lexing).
+  static constexpr uint32_t kFired = UINT32_MAX;
+  bool leftmost_first() const { return cfg_->leftmost_first; }
+  // The guard after `byte`: kFired when a pending match reaches a final state.
+  uint32_t guard_step(uint32_t guard, uint8_t byte) const;
+  // The guard with (lexeme, state) added.
+  uint32_t guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const;
+  // The pending (lexeme, state) pairs of a guard.
+  std::vector<std::pair<uint32_t, uint32_t>> guard_members(uint32_t guard) const;
+  size_t num_guards() const;
+
  private:
+  uint32_t guard_step_locked(uint32_t guard, uint8_t byte) const;
+  uint32_t guard_add_locked(uint32_t guard, uint32_t lexeme, uint32_t state) const;
+  uint32_t guard_intern_locked(std::vector<uint64_t> members) const;
+
   std::unique_ptr<Cfg> cfg_;
   std::unique_ptr<EarleyGraph> graph_;
   std::vector<LexDfa> dfas_;
   std::vector<uint32_t> ignore_lexemes_;
+  std::vector<uint32_t> state_offset_;  // lexeme → index of its first state among all lexemes' states
+  struct KeyHash {
+    size_t operator()(const std::vector<uint64_t>& v) const;
+  };
+  mutable std::mutex guard_mu_;
+  mutable std::vector<std::vector<uint64_t>> guard_sets_;  // sorted (lexeme << 32 | state)
+  mutable std::unordered_map<std::vector<uint64_t>, uint32_t, KeyHash> guard_ids_;
+  mutable std::unordered_map<uint64_t, uint32_t> guard_step_memo_, guard_add_memo_;
 };
 
 }  // namespace tollgate::fsm

@@ -43,7 +43,8 @@ size_t byte_classes(const Nfa& nfa, std::array<uint8_t, 256>& classes) {
 
 class SubsetBuilder {
  public:
-  SubsetBuilder(const Nfa& nfa, size_t max_states) : nfa_(nfa), max_states_(max_states) {
+  SubsetBuilder(const Nfa& nfa, size_t max_states, bool leftmost_first = false)
+      : nfa_(nfa), max_states_(max_states), leftmost_first_(leftmost_first) {
     num_classes_ = byte_classes(nfa, classes_);
     rep_.assign(num_classes_, 0);
     for (int b = 255; b >= 0; --b) rep_[classes_[b]] = static_cast<uint8_t>(b);
@@ -80,6 +81,39 @@ class SubsetBuilder {
     std::sort(out.begin(), out.end());
   }
 
+  // Leftmost-first closure: the states reached from `seeds` (in their order) in priority order,
+  // each listed once at its first (highest-priority) occurrence, as a backtracking engine would
+  // try them. Reaching the accepting state ends the list: every thread after it has lower
+  // priority than that match and can never be preferred to it. With `skip_accept` the
+  // accepting state is left out and does not cut (the empty match is not a lexeme).
+  void ordered_closure(const std::vector<uint32_t>& seeds, std::vector<uint32_t>& out, bool skip_accept) {
+    ++gen_;
+    if (gen_ == 0) {
+      std::fill(mark_.begin(), mark_.end(), 0);
+      gen_ = 1;
+    }
+    out.clear();
+    for (uint32_t seed : seeds) {
+      stack_.clear();
+      stack_.push_back(seed);
+      while (!stack_.empty()) {
+        uint32_t s = stack_.back();
+        stack_.pop_back();
+        if (mark_[s] == gen_) continue;
+        mark_[s] = gen_;
+        const auto& st = nfa_.states[s];
+        if (s == nfa_.accept) {
+          if (skip_accept) continue;
+          out.push_back(s);
+          return;
+        }
+        if (!st.edges.empty()) out.push_back(s);
+        for (size_t k = st.eps.size(); k-- > 0;)
+          if (mark_[st.eps[k]] != gen_) stack_.push_back(st.eps[k]);
+      }
+    }
+  }
+
   uint32_t intern(std::vector<uint32_t>& set) {
     auto it = ids_.find(set);
     if (it != ids_.end()) return it->second;
@@ -96,7 +130,8 @@ class SubsetBuilder {
 
   Dfa run() {
     std::vector<uint32_t> seeds{nfa_.start}, set;
-    closure(seeds, set);
+    if (leftmost_first_) ordered_closure(seeds, set, true);
+    else closure(seeds, set);
     uint32_t start = intern(set);
     std::vector<std::vector<uint32_t>> buckets(num_classes_);
     std::vector<uint32_t> table;
@@ -115,7 +150,9 @@ class SubsetBuilder {
       table.resize(row + num_classes_, kDead);
       for (size_t c = 0; c < num_classes_; ++c) {
         if (buckets[c].empty()) continue;
-        closure(buckets[c], set);
+        if (leftmost_first_) ordered_closure(buckets[c], set, false);
+        else closure(buckets[c], set);
+        if (set.empty()) continue;
         uint32_t t = intern(set);
         table[row + c] = t;
       }
@@ -126,6 +163,7 @@ class SubsetBuilder {
  private:
   const Nfa& nfa_;
   size_t max_states_;
+  bool leftmost_first_ = false;
   std::array<uint8_t, 256> classes_{};
   size_t num_classes_ = 0;
   std::vector<uint8_t> rep_;
@@ -316,6 +354,12 @@ bool Dfa::empty() const {
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   Nfa nfa = build_nfa(regex, options.max_states);
   Dfa raw = SubsetBuilder(nfa, options.max_states).run();
+  return minimise(raw);
+}
+
+Dfa compile_leftmost_first_dfa(const grammar::Regex& regex, const DfaOptions& options) {
+  Nfa nfa = build_nfa(regex, options.max_states);
+  Dfa raw = SubsetBuilder(nfa, options.max_states, true).run();
   return minimise(raw);
 }
 

@@ -65,4 +65,12 @@ class Dfa {
 // Regex → minimal DFA. Throws tollgate::Error(kLimit) when max_states is exceeded.
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
 
+// The match a backtracking engine (Python re, PCRE, RE2's default mode) returns for `regex`
+// anchored at the start of a text, as an automaton: reading the text byte by byte, the state is
+// final at position k when the match ending at k is the best one known so far (alternatives
+// left to right, greedy repeats longest first, lazy ones shortest first). The preferred match
+// ends at the last final state reached before the automaton dies or the text ends; the empty
+// match is not counted. (A leftmost-first DFA over priority-ordered NFA state lists, minimised.)
+Dfa compile_leftmost_first_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
+
 }  // namespace tollgate::fsm

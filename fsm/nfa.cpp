@@ -71,7 +71,7 @@ class Builder {
         for (uint32_t o : outs) eps(o, b);
         return {a, b};
       }
-      case Regex::Kind::kRepeat: return build_repeat(*r.items[0], r.min, r.max);
+      case Regex::Kind::kRepeat: return build_repeat(*r.items[0], r.min, r.max, r.lazy);
     }
     throw Error(ErrorKind::kInvalidArgument, "unknown regex node");
   }
@@ -83,7 +83,10 @@ class Builder {
   }
 
  private:
-  Frag build_repeat(const Regex& item, uint32_t min, uint32_t max) {
+  // Epsilon moves are listed in priority order (what a backtracking engine tries first): a
+  // greedy repeat tries one more iteration before leaving, a lazy one leaves first. The subset
+  // construction ignores the order; the leftmost-first construction (dfa.cpp) follows it.
+  Frag build_repeat(const Regex& item, uint32_t min, uint32_t max, bool lazy) {
     uint32_t start = add_state();
     uint32_t cur = start;
     for (uint32_t i = 0; i < min; ++i) {
@@ -92,19 +95,24 @@ class Builder {
       cur = g.out;
     }
     if (max == grammar::kUnbounded) {
-      // cur -> loop: item*  (loop state with a back edge)
+      // cur -> loop: item* (loop state with a back edge); the exit is a state of its own so
+      // that its priority against the back edge is fixed here.
       uint32_t loop = add_state();
       eps(cur, loop);
       Frag g = build(item);
+      uint32_t exit = add_state();
+      if (lazy) eps(loop, exit);
       eps(loop, g.in);
+      if (!lazy) eps(loop, exit);
       eps(g.out, loop);
-      return {start, loop};
+      return {start, exit};
     }
     uint32_t end = add_state();
     for (uint32_t i = min; i < max; ++i) {
-      eps(cur, end);
       Frag g = build(item);
+      if (lazy) eps(cur, end);
       eps(cur, g.in);
+      if (!lazy) eps(cur, end);
       cur = g.out;
     }
     eps(cur, end);

@@ -69,6 +69,10 @@ struct Grammar {
   // True (Lark): every terminal/literal is its own lexeme, so that %ignore can occur between
   // them. False (GBNF/EBNF): adjacent regular parts may be merged into one lexeme.
   bool fixed_lexemes = false;
+  // True (Lark): a lexeme matches, at each position, only the text a backtracking regex engine
+  // would return there (fsm::compile_leftmost_first_dfa), as Lark's Earley parser does with
+  // Python's re.match. False (GBNF/EBNF): every way to cut the text into lexemes is followed.
+  bool leftmost_first = false;
   std::vector<Diagnostic> warnings;
   std::string text;  // source text, for positions
   std::string file;

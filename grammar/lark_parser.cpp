@@ -3,8 +3,10 @@
 // `~ n..m`, "literals" with the `i` flag, "a".."z" ranges, /regex/flags terminals,
 // `%import common.X [-> Y]`, `%import common (X, Y)`, `%ignore …`, `//` comments.
 // Priorities (`name.2:`) and aliases (`-> alias`) are accepted with a warning and ignored.
-// Gives: a Grammar IR whose start rule is `start`. With %ignore, every terminal stays its own
-// lexeme (Grammar::fixed_lexemes) so that ignored text may come between terminals.
+// Gives: a Grammar IR whose start rule is `start`. Every terminal stays its own lexeme
+// (Grammar::fixed_lexemes), and terminals match as in Lark's Earley parser (its default
+// `dynamic` lexer): at each position a terminal matches only the text Python's re.match returns
+// there (Grammar::leftmost_first), and the parser follows every terminal that matches.
 #include <boost/spirit/home/x3.hpp>
 
 #include <map>
@@ -204,6 +206,14 @@ auto on_close_opt = [](auto& ctx) {
 auto on_quant = [](auto& ctx) {
   auto& s = st(ctx);
   size_t off = where(ctx);
+  // As in Lark, an operator sits on its atom's line: a '?' that starts a line begins the next
+  // rule (`?name: ...`), it does not repeat the last atom of this one.
+  size_t i = off;
+  while (i > 0 && (s.base[i - 1] == ' ' || s.base[i - 1] == '\t' || s.base[i - 1] == '\r')) --i;
+  if (i > 0 && s.base[i - 1] == '\n') {
+    x3::_pass(ctx) = false;
+    return;
+  }
   std::string_view q = matched(ctx);
   uint32_t min = 0, max = kUnbounded;
   if (q == "*") {
@@ -328,7 +338,8 @@ Grammar parse_lark(std::string_view text, std::string_view file) {
   }
   g.start = g.find("start");
   if (g.start < 0) g.fail(ErrorKind::kGrammar, "grammar has no 'start' rule", 0);
-  g.fixed_lexemes = !g.ignore.empty();
+  g.fixed_lexemes = true;
+  g.leftmost_first = true;
   return g;
 }
 

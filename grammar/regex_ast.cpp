@@ -190,7 +190,7 @@ RegexPtr Regex::alt(std::vector<RegexPtr> items) {
   return r;
 }
 
-RegexPtr Regex::repeat(RegexPtr item, uint32_t min, uint32_t max) {
+RegexPtr Regex::repeat(RegexPtr item, uint32_t min, uint32_t max, bool lazy) {
   if (max != kUnbounded && min > max) return nothing();
   if (max == 0) return empty();
   if (min == 1 && max == 1) return item;
@@ -201,6 +201,7 @@ RegexPtr Regex::repeat(RegexPtr item, uint32_t min, uint32_t max) {
   r->items = {std::move(item)};
   r->min = min;
   r->max = max;
+  r->lazy = lazy && min != max;
   return r;
 }
 
@@ -256,6 +257,7 @@ void render(const Regex& r, std::ostringstream& os) {
       os << "){" << r.min << ',';
       if (r.max != kUnbounded) os << r.max;
       os << '}';
+      if (r.lazy) os << '?';
       break;
   }
 }

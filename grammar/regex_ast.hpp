@@ -61,6 +61,10 @@ struct Regex {
   uint8_t byte_lo = 0, byte_hi = 0;
   std::vector<RegexPtr> items;
   uint32_t min = 0, max = 0;
+  // kRepeat: lazy (`*?`, `+?`, `??`, `{m,n}?`). The language is the same; only the leftmost-first
+  // automaton (compile_leftmost_first_dfa), which models which match a backtracking engine
+  // prefers, tells them apart: a lazy repeat prefers fewer iterations.
+  bool lazy = false;
 
   static RegexPtr empty();
   static RegexPtr nothing();
@@ -69,7 +73,7 @@ struct Regex {
   static RegexPtr literal(std::string_view utf8);  // sequence of code points
   static RegexPtr concat(std::vector<RegexPtr> items);
   static RegexPtr alt(std::vector<RegexPtr> items);
-  static RegexPtr repeat(RegexPtr item, uint32_t min, uint32_t max);
+  static RegexPtr repeat(RegexPtr item, uint32_t min, uint32_t max, bool lazy = false);
 
   // A readable rendering (regex-like), for debugging and tests.
   std::string to_string() const;

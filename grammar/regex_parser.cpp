@@ -37,12 +37,14 @@ struct Node {
   CharSet set;
   std::vector<Node> kids;
   uint32_t min = 0, max = 0;
+  bool lazy = false;       // kRepeat followed by '?'
   size_t pos = 0;          // byte offset of the construct (for errors)
   bool multiline = false;  // for kBol / kEol
 };
 
 struct Flags {
   bool i = false, s = false, m = false;
+  bool U = false;  // ungreedy: quantifiers lazy unless followed by '?'
 };
 
 struct Frame {
@@ -65,6 +67,7 @@ struct State {
   size_t group_pos = 0;  // start of the current '('
   It flags_b = nullptr, flags_e = nullptr;  // flag letters of a scoped (?flags:...) group
   uint32_t qmin = 0, qmax = 0;
+  bool qlazy = false;
   size_t qpos = 0;
   bool cls_neg = false;
   size_t cls_pos = 0;
@@ -528,7 +531,7 @@ void apply_flags(Ctx& ctx, It b, It e) {
       case 'i': st.flags.i = !neg; break;
       case 's': st.flags.s = !neg; break;
       case 'm': st.flags.m = !neg; break;
-      case 'U': break;  // ungreedy: the same language
+      case 'U': st.flags.U = !neg; break;  // ungreedy: same language, other preference
       case 'x':
         st.fail(ErrorKind::kUnsupported, st.off(p), "inline flag 'x' (extended mode) is not supported");
       default:
@@ -572,7 +575,12 @@ auto const q_max = [](auto& ctx) {
   st.qmax = parse_count(st, r.begin(), r.end());
 };
 auto const q_unbounded = [](auto& ctx) { st_of(ctx).qmax = kUnbounded; };
-auto const q_mark = [](auto& ctx) { auto& st = st_of(ctx); st.qpos = here(ctx); };
+auto const q_mark = [](auto& ctx) {
+  auto& st = st_of(ctx);
+  st.qpos = here(ctx);
+  st.qlazy = false;
+};
+auto const q_lazy = [](auto& ctx) { st_of(ctx).qlazy = true; };
 auto const q_apply = [](auto& ctx) {
   auto& st = st_of(ctx);
   auto& seq = st.frames.back().seq;
@@ -589,6 +597,7 @@ auto const q_apply = [](auto& ctx) {
   r.k = Node::K::kRepeat;
   r.min = st.qmin;
   r.max = st.qmax;
+  r.lazy = st.qlazy != st.flags.U;
   r.pos = st.qpos;
   r.kids.push_back(std::move(last));
   last = std::move(r);
@@ -694,7 +703,7 @@ auto const brace_quant =
 auto const quant_body = lit('*')[q_star] | lit('+')[q_plus] | lit('?')[q_opt] | brace_quant;
 auto const quantifier =
     x3::omit[eps[q_mark] >> quant_body >>
-     -(lit('?') | lit('+')[FailAtQuant<ErrorKind::kUnsupported>{"possessive quantifier (a quantifier followed by '+') is not supported"}])]
+     -(lit('?')[q_lazy] | lit('+')[FailAtQuant<ErrorKind::kUnsupported>{"possessive quantifier (a quantifier followed by '+') is not supported"}])]
         [q_apply] >>
     -(&quant_body)[FailHere<ErrorKind::kParse>{"stacked quantifier: a quantifier cannot follow another (use a group)"}];
 
@@ -813,12 +822,12 @@ struct Lowerer {
       case Node::K::kRepeat: {
         if (n.max <= 1) {
           Parts p = lower(n.kids[0], left, right);
-          if (p.size() == 1 && p[0].s == 0 && p[0].e == 0) return {{0, 0, Regex::repeat(p[0].r, n.min, n.max)}};
+          if (p.size() == 1 && p[0].s == 0 && p[0].e == 0) return {{0, 0, Regex::repeat(p[0].r, n.min, n.max, n.lazy)}};
           if (n.min == 0) p.push_back({0, 0, Regex::empty()});
           return merge(std::move(p));
         }
         Parts p = lower(n.kids[0], false, false);
-        return {{0, 0, Regex::repeat(p[0].r, n.min, n.max)}};
+        return {{0, 0, Regex::repeat(p[0].r, n.min, n.max, n.lazy)}};
       }
       case Node::K::kConcat: {
         auto transparent_left = [](const Node& k) { return k.k == Node::K::kBol || k.k == Node::K::kEmpty; };

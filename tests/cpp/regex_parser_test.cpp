@@ -169,10 +169,22 @@ TEST_CASE("regex quantifiers", "[regex]") {
   CHECK(ast("a{2,}") == "(?:[a]){2,}");
   CHECK(ast("a{2,4}") == "(?:[a]){2,4}");
   CHECK(ast("a{0}") == "()");
-  // lazy forms: the same language
-  CHECK(ast("a*?") == ast("a*"));
-  CHECK(ast("a{2,4}?") == ast("a{2,4}"));
-  CHECK(ast("a??") == ast("a?"));
+  // lazy forms: marked (the language is the same; only the leftmost-first automaton differs)
+  CHECK(ast("a*?") == "(?:[a]){0,}?");
+  CHECK(ast("a{2,4}?") == "(?:[a]){2,4}?");
+  CHECK(ast("a??") == "(?:[a]){0,1}?");
+  CHECK(ast("a{3}?") == "(?:[a]){3,3}");  // a fixed count has no preference
+  CHECK(ast("(?U)a*") == "(?:[a]){0,}?");
+  CHECK(ast("(?U)a*?") == "(?:[a]){0,}");
+  for (const char* re : {"a*?", "a{2,4}?", "a??", "(?U)a+", "x(ab)*?y"}) {
+    std::string greedy = re;
+    if (greedy.rfind("(?U)", 0) == 0) greedy = greedy.substr(4);
+    else greedy.erase(greedy.find('?', 1), 1);
+    INFO(re << " vs " << greedy);
+    for (const char* s : {"", "a", "aa", "aaaa", "aaaaa", "xy", "xaby", "xababy", "xaby "}) {
+      CHECK(fsm::compile_dfa(*parse_regex(re)).matches(s) == fsm::compile_dfa(*parse_regex(greedy)).matches(s));
+    }
+  }
   CHECK(ast("(ab){2}") == "(?:(?:[a][b])){2,2}");
   Lang ip("(?:[0-9]{1,3}\\.){3}[0-9]{1,3}");
   CHECK(ip("10.0.0.255"));

@@ -351,3 +351,97 @@ TEST_CASE("regex parser + DFA agree with RE2 on the regex corpus", "[re2]") {
   CHECK(compared >= 600);
   CHECK(min_strings >= 1000);
 }
+
+// The leftmost-first automaton against RE2's default (leftmost-first, Perl-like) matching: for
+// every string, the end of the preferred match anchored at the start — the last final state the
+// automaton reaches before it dies or the string ends — equals the end of RE2's match (RE2 picks
+// the match a backtracking engine would). Empty matches are not lexemes and are skipped. Regexes:
+// the corpus (a leading ^ and a trailing $ dropped, those with other anchors skipped) and
+// hand-written ones where preference matters.
+TEST_CASE("leftmost-first DFA ends where RE2's preferred match ends", "[re2][cfg]") {
+  std::string text = testing::read_file(std::filesystem::path(TOLLGATE_SOURCE_DIR) / "tests/data/regex_corpus.json");
+  auto corpus = nlohmann::json::parse(text);
+  std::vector<std::string> patterns = {
+      "a*?", "a+?", "a+?b", "a|ab", "ab|a", "(a|ab)(c|bcd)", "(a+)(a+?)", "a{2,5}?", "a{2,5}?b?",
+      "\".*?\"i?", "\"[^\"]*\"", "/(\\\\/|\\\\\\\\|[^/])+?/[imslux]*", "x*y*?x", "(ab|a)(bc|c)?",
+      "[a-c]*?c", "(?:a|b)*?b+", "a??b", "(?U)a+b?", "(?U)a+?", "(a*)*b", "\\s*#[^\\n]*",
+      "(aa|a)+?a", "(?:x|xy|xyz)z?", "[0-9]+(\\.[0-9]*?)?", "(foo|foobar)(bar)?"};
+  for (const auto& entry : corpus) patterns.push_back(entry["regex"]);
+  std::mt19937 rng(77);
+  size_t compared = 0, strings = 0, mismatches = 0, skipped = 0;
+  for (std::string pattern : patterns) {
+    // Lexemes have no anchors: a leading ^ and a trailing $ are dropped, other anchors skipped.
+    if (!pattern.empty() && pattern[0] == '^') pattern.erase(0, 1);
+    if (pattern.size() >= 2 && pattern.back() == '$' && pattern[pattern.size() - 2] != '\\') pattern.pop_back();
+    if (pattern.find('^') != std::string::npos || pattern.find('$') != std::string::npos) {
+      ++skipped;  // anchors: lexemes have none
+      continue;
+    }
+    grammar::RegexPtr ast;
+    try {
+      ast = grammar::parse_regex(pattern);
+    } catch (const Error&) {
+      ++skipped;
+      continue;
+    }
+    std::string why;
+    auto translated = to_re2(pattern, why);
+    RE2::Options ro;
+    ro.set_log_errors(false);
+    ro.set_max_mem(256 << 20);
+    if (!translated) {
+      ++skipped;
+      continue;
+    }
+    RE2 re(*translated, ro);
+    fsm::Dfa lf;
+    try {
+      if (!re.ok()) throw Error(ErrorKind::kUnsupported, "RE2 rejects");
+      lf = fsm::compile_leftmost_first_dfa(*ast);
+    } catch (const Error&) {
+      ++skipped;
+      continue;
+    }
+    ++compared;
+    std::vector<char32_t> alpha = alphabet_for(pattern, *ast, rng);
+    fsm::Dfa full = fsm::compile_dfa(*ast);
+    std::uniform_int_distribution<size_t> pick(0, alpha.size() - 1);
+    std::vector<std::string> probes;
+    for (int k = 0; k < 150; ++k) {
+      std::vector<char32_t> w(rng() % 16);
+      for (auto& c : w) c = alpha[pick(rng)];
+      probes.push_back(encode(w));
+    }
+    for (int k = 0; k < 150; ++k) {  // members followed by more text
+      auto w = dfa_walk(full, rng);
+      if (!w) continue;
+      std::vector<char32_t> tail(rng() % 6);
+      for (auto& c : tail) c = alpha[pick(rng)];
+      probes.push_back(*w + encode(tail));
+    }
+    size_t reported = 0;
+    for (const auto& s : probes) {
+      re2::StringPiece m;
+      bool found = re.Match(s, 0, s.size(), RE2::ANCHOR_START, &m, 1);
+      if (found && m.empty()) continue;
+      long theirs = found ? static_cast<long>(m.size()) : -1;
+      long ours = -1;
+      uint32_t q = lf.start();
+      for (size_t i = 0; i < s.size(); ++i) {
+        q = lf.next(q, static_cast<uint8_t>(s[i]));
+        if (q == fsm::kDead) break;
+        if (lf.is_final(q)) ours = static_cast<long>(i + 1);
+      }
+      ++strings;
+      if (theirs != ours) {
+        ++mismatches;
+        if (reported++ < 3)
+          FAIL_CHECK("regex " << pattern << " on \"" << s << "\": RE2's match ends at " << theirs << ", ours at " << ours);
+      }
+    }
+  }
+  WARN("leftmost-first vs RE2: " << compared << " regexes, " << strings << " strings, " << mismatches
+                                 << " mismatches, " << skipped << " regexes skipped (anchors, rejected)");
+  CHECK(compared >= 500);
+  CHECK(mismatches == 0);
+}
