@@ -2,7 +2,8 @@
 //  - maskbench_replay/{builtin_json,json.gbnf}: the valid MaskBench-dev instances (tokens_llama3)
 //    replayed through a freshly compiled JSON grammar on Llama-3, one thread; per-token mask time
 //    mean/p50/p99/max (µs), compile time (ms), documents accepted.
-//  - random_walk/{c,english}.gbnf: seeded 50 × 200-step walks choosing uniformly among allowed tokens.
+//  - random_walk/{c,english}.gbnf: seeded 50 × 200-step walks choosing uniformly among allowed tokens;
+//    random_walk/{lark,sql,json}.lark: the same through Lark grammars (leftmost-first lexing).
 //  - compile/<grammar>.gbnf: compile time of every grammar in corpora/gbnf on Llama-3.
 #include <benchmark/benchmark.h>
 
@@ -125,9 +126,10 @@ void replay(benchmark::State& state, bool builtin) {
   state.counters["docs_refused"] = refused;
 }
 
-void random_walk(benchmark::State& state, const std::string& file) {
+void random_walk(benchmark::State& state, const std::filesystem::path& path, const std::string& dialect) {
   auto tok = llama3();
-  std::string text = bench::read_file(bench::data_dir() / "corpora/gbnf" / file);
+  std::string file = path.filename().string();
+  std::string text = bench::read_file(path);
   std::vector<int32_t> mask(bitmask_words(tok->vocab_size()));
   std::vector<double> us;
   std::vector<int32_t> allowed;
@@ -135,7 +137,7 @@ void random_walk(benchmark::State& state, const std::string& file) {
     CompileOptions opt;
     opt.threads = 1;
     Compiler compiler(tok, opt);
-    auto g = compiler.compile_grammar(text, "gbnf", file);
+    auto g = compiler.compile_grammar(text, dialect, file);
     std::mt19937 rng(1234);
     us.clear();
     for (int walk = 0; walk < 50; ++walk) {
@@ -184,7 +186,14 @@ int register_all() {
       ->Iterations(1)->Unit(benchmark::kSecond);
   for (const char* f : {"c.gbnf", "english.gbnf"})
     benchmark::RegisterBenchmark((std::string("random_walk/") + f).c_str(),
-                                 [f](benchmark::State& s) { random_walk(s, f); })
+                                 [f](benchmark::State& s) { random_walk(s, bench::data_dir() / "corpora/gbnf" / f, "gbnf"); })
+        ->Iterations(1)->Unit(benchmark::kMillisecond);
+  // Lark grammars (leftmost-first lexing, guarded completions).
+  for (std::filesystem::path p : {bench::data_dir() / "corpora/llguidance/sample_parser/data/lark.lark",
+                                  std::filesystem::path(TOLLGATE_SOURCE_DIR) / "tests/data/lark/sql.lark",
+                                  std::filesystem::path(TOLLGATE_SOURCE_DIR) / "tests/data/lark/json.lark"})
+    benchmark::RegisterBenchmark(("random_walk/" + p.filename().string()).c_str(),
+                                 [p](benchmark::State& s) { random_walk(s, p, "lark"); })
         ->Iterations(1)->Unit(benchmark::kMillisecond);
   for (const char* f : {"arithmetic.gbnf", "c.gbnf", "chess.gbnf", "english.gbnf", "japanese.gbnf", "json.gbnf",
                         "json_arr.gbnf", "list.gbnf", "vllm-sql.gbnf"})

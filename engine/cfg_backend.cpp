@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <unordered_set>
 
 #include "fsm/cfg.hpp"
 #include "fsm/parallel.hpp"
@@ -70,7 +71,7 @@ uint32_t CfgGrammar::completion_guard(uint32_t lexeme, uint32_t state) const {
   return rt->guard_add(0, lexeme, state);
 }
 
-const std::vector<uint32_t>& CfgGrammar::guard_safe(uint32_t guard) const {
+const CfgGrammar::GuardSafe& CfgGrammar::guard_safe(uint32_t guard) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = guard_safe_cache_.find(guard);
@@ -78,7 +79,8 @@ const std::vector<uint32_t>& CfgGrammar::guard_safe(uint32_t guard) const {
   }
   // Walk the trie with the guard alone: a subtree is unsafe once the guard fires and wholly
   // safe once every pending match has died.
-  auto safe = std::make_shared<std::vector<uint32_t>>(words, 0u);
+  auto safe = std::make_shared<GuardSafe>();
+  safe->bits.assign(words, 0u);
   const auto& nodes = tokenizer->trie().nodes();
   const auto& ids = tokenizer->trie().token_ids();
   std::vector<uint32_t> g(tokenizer->trie().max_depth() + 2);
@@ -90,29 +92,54 @@ const std::vector<uint32_t>& CfgGrammar::guard_safe(uint32_t guard) const {
       i = n.subtree_end;
       continue;
     }
+    uint32_t end = next == 0 ? n.subtree_end : i + 1;  // all dead: the whole subtree is safe
+    for (uint32_t j = i; j < end; ++j)
+      for (uint32_t k = nodes[j].tokens_begin; k < nodes[j].tokens_end; ++k) {
+        set_bit(safe->bits.data(), ids[k]);
+        safe->ids.push_back(ids[k]);
+      }
     if (next == 0) {
-      for (uint32_t j = i; j < n.subtree_end; ++j)
-        for (uint32_t k = nodes[j].tokens_begin; k < nodes[j].tokens_end; ++k) set_bit(safe->data(), ids[k]);
       i = n.subtree_end;
       continue;
     }
-    for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) set_bit(safe->data(), ids[k]);
     g[n.depth] = next;
     ++i;
   }
+  safe->sparse = safe->ids.size() * 2 < static_cast<size_t>(words);  // under 1/64 of the vocabulary
+  if (safe->sparse) std::sort(safe->ids.begin(), safe->ids.end());
+  else std::vector<int32_t>().swap(safe->ids);
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = guard_safe_cache_.emplace(guard, std::move(safe));
   return *it->second;
 }
 
-void CfgGrammar::thread_mask(const Thread& t, uint32_t* row) const {
-  std::memcpy(row, ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words,
-              static_cast<size_t>(words) * 4);
-  for (int32_t id : boundary_tokens(t)) set_bit(row, id);
-  if (t.guard != 0) {
-    const uint32_t* safe = guard_safe(t.guard).data();
-    for (int32_t w = 0; w < words; ++w) row[w] &= safe[w];
+void CfgGrammar::thread_mask(const Thread& t, uint32_t* row, bool accumulate) const {
+  const uint32_t* ci = ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words;
+  const std::vector<int32_t>& boundary = boundary_tokens(t);
+  if (t.guard == 0) {
+    if (accumulate) {
+      for (int32_t w = 0; w < words; ++w) row[w] |= ci[w];
+    } else {
+      std::memcpy(row, ci, static_cast<size_t>(words) * 4);
+    }
+    for (int32_t id : boundary) set_bit(row, id);
+    return;
   }
+  const GuardSafe& safe = guard_safe(t.guard);
+  if (!accumulate) std::memset(row, 0, static_cast<size_t>(words) * 4);
+  if (safe.sparse) {
+    // Few tokens survive the guard: test them against the precomputed set, and the boundary
+    // tokens against them, instead of combining whole bitsets.
+    for (int32_t id : safe.ids)
+      if ((ci[id >> 5] >> (id & 31)) & 1) set_bit(row, id);
+    for (int32_t id : boundary)
+      if ((safe.bits[id >> 5] >> (id & 31)) & 1) set_bit(row, id);
+    return;
+  }
+  thread_local std::vector<uint32_t> one;
+  one.assign(ci, ci + words);
+  for (int32_t id : boundary) set_bit(one.data(), id);
+  for (int32_t w = 0; w < words; ++w) row[w] |= one[w] & safe.bits[w];
 }
 
 uint32_t CfgGrammar::walk_intern(const ParserState& st) const {
@@ -189,13 +216,13 @@ void CfgGrammar::walk_local(uint32_t start, uint32_t root, LocalBoundary& out) c
   }
 }
 
-const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uint32_t state,
+std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint32_t lexeme, uint32_t state,
                                                             uint32_t local_node) const {
   uint64_t key = (static_cast<uint64_t>(local_node) << 32) | (state_offset[lexeme] + state);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = local_cache_.find(key);
-    if (it != local_cache_.end()) return *it->second;
+    if (it != local_cache_.end()) return it->second;
   }
   auto out = std::make_shared<LocalBoundary>();
   auto t0 = debug_now();
@@ -240,7 +267,7 @@ const CfgGrammar::LocalBoundary& CfgGrammar::local_boundary(uint32_t lexeme, uin
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = local_cache_.emplace(key, std::move(out));
-  return *it->second;
+  return it->second;
 }
 
 const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
@@ -257,10 +284,13 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
   }
   auto t0 = debug_now();
   uint32_t ly = context_depth ? rt->graph().truncate(y, context_depth) : y;
-  const LocalBoundary& local = local_boundary(t.lexeme, t.state, ly);
+  std::shared_ptr<const LocalBoundary> local_ptr = local_boundary(t.lexeme, t.state, ly);
+  const LocalBoundary& local = *local_ptr;
   auto t1 = debug_now();
-  auto out = std::make_shared<std::vector<int32_t>>(local.accepted);
+  // Without uncertain tokens the list is the local one, shared rather than copied.
+  std::shared_ptr<const std::vector<int32_t>> out(local_ptr, &local_ptr->accepted);
   if (!local.uncertain.empty()) {
+    auto own = std::make_shared<std::vector<int32_t>>(local.accepted);
     // The uncertain tokens: their bytes after the boundary against the real node.
     const ParserState start = start_state(y);
     ParserState a, b;
@@ -283,10 +313,11 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
         } else {
           std::swap(a, b);
         }
-      if (ok) out->push_back(id);
+      if (ok) own->push_back(id);
       uncertain_accepted_ += ok;
     }
     uncertain_checked_ += local.uncertain.size();
+    out = std::move(own);
   }
   if (debug_enabled()) {
     auto t2 = debug_now();
@@ -304,7 +335,7 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
 void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
   if (state.threads.size() == 1) {
     // One thread: its precomputed set plus its (cached) boundary tokens — no bitset to cache.
-    thread_mask(state.threads[0], row);
+    thread_mask(state.threads[0], row, false);
     return;
   }
   if (state.threads.empty()) {
@@ -322,18 +353,7 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
   auto mask = std::make_shared<std::vector<uint32_t>>(words, 0u);
   uint32_t* m = mask->data();
   auto t0 = debug_now();
-  std::vector<uint32_t> one;
-  for (const Thread& t : state.threads) {
-    if (t.guard != 0) {
-      one.resize(words);
-      thread_mask(t, one.data());
-      for (int32_t w = 0; w < words; ++w) m[w] |= one[w];
-      continue;
-    }
-    const uint32_t* ci = ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words;
-    for (int32_t w = 0; w < words; ++w) m[w] |= ci[w];
-    for (int32_t id : boundary_tokens(t)) set_bit(m, id);
-  }
+  for (const Thread& t : state.threads) thread_mask(t, m, true);
   if (debug_enabled()) {
     double us = std::chrono::duration<double, std::micro>(debug_now() - t0).count();
     if (us > 500) fprintf(stderr, "mask miss %.0f µs, %zu threads\n", us, state.threads.size());
@@ -397,10 +417,17 @@ size_t CfgGrammar::memory_bytes() const {
   size_t b = rt->memory_bytes() + ci_masks.size() * 4;
   for (auto& per : roots)
     for (auto& r : per) b += r.size() * 4 + sizeof(r);
+  for (auto& per : root_states)
+    for (auto& r : per) b += r.size() * 4 + sizeof(r);
   std::lock_guard<std::mutex> lock(mu_);
   b += mask_cache_bytes_;
-  for (auto& [k, v] : boundary_cache_) b += v->size() * 4 + 48;
-  for (auto& [k, v] : local_cache_) b += v->accepted.size() * 4 + v->uncertain.size() * 8 + 64;
+  std::unordered_set<const void*> shared;  // boundary lists that are a local walk's list
+  for (auto& [k, v] : local_cache_) {
+    b += v->accepted.size() * 4 + v->uncertain.size() * 8 + 64;
+    shared.insert(&v->accepted);
+  }
+  for (auto& [k, v] : boundary_cache_) b += (shared.count(v.get()) ? 0 : v->size() * 4) + 48;
+  for (auto& [k, v] : guard_safe_cache_) b += v->bits.size() * 4 + v->ids.size() * 4 + 64;
   std::lock_guard<std::mutex> walk_lock(walk_mu_);
   b += walk_rows_.size() * 4 + walk_states_.size() * (sizeof(ParserState) + 64);
   return b;
@@ -538,8 +565,17 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
       st[n.depth] = s;
       for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) set_bit(mask.data(), ids[k]);
       if (d.is_final(s) && n.subtree_end > i + 1) {
-        rts.push_back(i);
-        if (lf) g->root_states[l][q].push_back(s);
+        // Leftmost-first: the lexeme can end here only if the next byte does not extend its
+        // match (the guard would fire); a root where every next byte does is no boundary.
+        bool may_end = !lf || !d.live[s];
+        for (uint32_t c = i + 1; !may_end && c < n.subtree_end; c = nodes[c].subtree_end) {
+          uint32_t x = d.next(s, nodes[c].byte);
+          may_end = x == fsm::kDead || !d.is_final(x);
+        }
+        if (may_end) {
+          rts.push_back(i);
+          if (lf) g->root_states[l][q].push_back(s);
+        }
       }
       ++i;
     }

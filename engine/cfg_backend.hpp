@@ -68,15 +68,22 @@ struct CfgGrammar : CompiledGrammar::Impl {
     std::vector<int32_t> accepted;
     std::vector<std::pair<int32_t, uint32_t>> uncertain;
   };
-  const LocalBoundary& local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
+  std::shared_ptr<const LocalBoundary> local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
   void walk_local(uint32_t start, uint32_t root, LocalBoundary& out) const;
   fsm::ParserState start_state(uint32_t node, uint32_t guard = 0) const;
   // The guard a completion of `lexeme` in `state` puts on what follows (0 when none).
   uint32_t completion_guard(uint32_t lexeme, uint32_t state) const;
-  // Tokens whose bytes never fire `guard` (a pending longer match); cached per guard.
-  const std::vector<uint32_t>& guard_safe(uint32_t guard) const;
-  // The tokens of one thread: its precomputed set and boundary tokens, under its guard.
-  void thread_mask(const fsm::Thread& t, uint32_t* row) const;
+  // Tokens whose bytes never fire `guard` (a pending longer match): a bitset, and the sorted
+  // ids when they are few (a guard usually fires on almost every next byte). Cached per guard.
+  struct GuardSafe {
+    std::vector<uint32_t> bits;
+    std::vector<int32_t> ids;  // filled when sparse (under 1/64 of the vocabulary)
+    bool sparse = false;
+  };
+  const GuardSafe& guard_safe(uint32_t guard) const;
+  // The tokens of one thread — its precomputed set and boundary tokens, under its guard —
+  // written into `row`, or OR-ed into it with `accumulate`.
+  void thread_mask(const fsm::Thread& t, uint32_t* row, bool accumulate) const;
   // Boundary walks step through a lazily built DFA over parser configurations (interned thread
   // sets), so repeated configurations — the same context below hundreds of whitespace roots —
   // cost a table lookup per byte. Guarded by walk_mu_ (held for a whole walk).
@@ -92,7 +99,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable size_t mask_cache_bytes_ = 0;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary_cache_;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local_cache_;
-  mutable std::unordered_map<uint32_t, std::shared_ptr<const std::vector<uint32_t>>> guard_safe_cache_;
+  mutable std::unordered_map<uint32_t, std::shared_ptr<const GuardSafe>> guard_safe_cache_;
   mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0};
   mutable std::mutex walk_mu_;
   mutable std::deque<fsm::ParserState> walk_states_;

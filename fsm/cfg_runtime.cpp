@@ -45,6 +45,14 @@ CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options) : cfg_(std::make_uniq
   }
   guard_sets_.emplace_back();  // guard 0: nothing pending
   guard_ids_.emplace(std::vector<uint64_t>{}, 0);
+  if (cfg_->leftmost_first) {
+    // The guard of a completion from an unguarded thread, for every state: read without a lock.
+    single_guard_.assign(total_states, 0);
+    for (uint32_t l = 0; l < dfas_.size(); ++l)
+      for (uint32_t q = 0; q < dfas_[l].num_states(); ++q)
+        if (dfas_[l].is_final(q) && dfas_[l].live[q])
+          single_guard_[state_offset_[l] + q] = guard_add_locked(0, l, q);
+  }
 }
 
 void CfgRuntime::spawn(uint32_t node, Threads& out, uint32_t guard) const {
@@ -106,8 +114,12 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, boo
     if (y == kNoNode) continue;
     uint32_t cg = g;
     if (cfg_->leftmost_first && d.live[q]) {
-      if (!lock.owns_lock()) lock.lock();
-      cg = guard_add_locked(g, t.lexeme, q);
+      if (g == 0) {
+        cg = single_guard_[state_offset_[t.lexeme] + q];
+      } else {
+        if (!lock.owns_lock()) lock.lock();
+        cg = guard_add_locked(g, t.lexeme, q);
+      }
     }
     if (cg == 0) {
       fresh = graph_->merge(fresh, y);
@@ -191,6 +203,8 @@ uint32_t CfgRuntime::guard_step(uint32_t guard, uint8_t byte) const {
 }
 
 uint32_t CfgRuntime::guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const {
+  if (guard == 0 && !single_guard_.empty() && single_guard_[state_offset_[lexeme] + state] != 0)
+    return single_guard_[state_offset_[lexeme] + state];
   std::lock_guard<std::mutex> lock(guard_mu_);
   return guard_add_locked(guard, lexeme, state);
 }

@@ -107,6 +107,7 @@ class CfgRuntime {
   std::vector<LexDfa> dfas_;
   std::vector<uint32_t> ignore_lexemes_;
   std::vector<uint32_t> state_offset_;  // lexeme → index of its first state among all lexemes' states
+  std::vector<uint32_t> single_guard_;  // leftmost-first: guard {(lexeme, state)} by state index
   struct KeyHash {
     size_t operator()(const std::vector<uint64_t>& v) const;
   };

@@ -236,3 +236,49 @@ TEST_CASE("cfg masks: brute-force oracle on lark.lark (leftmost-first lexing)", 
   CHECK(mismatches == 0);
   WARN("lark.lark oracle: " << states << " states, " << mismatches << " mismatches");
 }
+
+// Random walks through Lark grammars (seeded; at each step a uniformly chosen allowed token): the
+// fast mask (precomputed sets, boundary walks, guards) equals the brute-force trie walk with the
+// parser at every step.
+TEST_CASE("cfg masks: fast masks equal the trie walk along random walks in Lark grammars", "[cfg][oracle][lark]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(lg, "corpora/llguidance/sample_parser/data/lark.lark");
+  Compiler c(llama3());
+  const TokenizerInfo& tok = *llama3();
+  std::vector<std::filesystem::path> files = {lg};
+  for (auto& e : std::filesystem::directory_iterator(std::filesystem::path(TOLLGATE_SOURCE_DIR) / "tests/data/lark"))
+    files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  int steps = 0, mismatches = 0;
+  std::vector<uint32_t> fast(bitmask_words(tok.vocab_size())), slow(fast.size());
+  for (auto& f : files) {
+    auto g = c.compile_grammar(tollgate::testing::read_file(f), "lark", f.filename().string());
+    auto& impl = static_cast<const engine::CfgGrammar&>(g->impl());
+    std::mt19937 rng(99);
+    for (int walk = 0; walk < 6; ++walk) {
+      fsm::ParserState st = impl.rt->initial(), next;
+      for (int step = 0; step < 40; ++step) {
+        impl.fill_mask(st, fast.data());
+        impl.fill_mask_slow(st, slow.data());
+        ++steps;
+        if (fast != slow) {
+          ++mismatches;
+          for (int32_t id = 0; id < tok.vocab_size(); ++id)
+            if (((fast[id >> 5] ^ slow[id >> 5]) >> (id & 31)) & 1)
+              UNSCOPED_INFO(f.filename() << " walk " << walk << " step " << step << " token " << id << " '"
+                                         << tok.token_bytes(id) << "' fast=" << ((fast[id >> 5] >> (id & 31)) & 1));
+          break;
+        }
+        std::vector<int32_t> allowed;
+        for (int32_t id = 0; id < tok.vocab_size(); ++id)
+          if ((slow[id >> 5] >> (id & 31)) & 1) allowed.push_back(id);
+        if (allowed.empty()) break;
+        std::string_view bytes = tok.token_bytes(allowed[rng() % allowed.size()]);
+        REQUIRE(impl.rt->feed(st, bytes));
+      }
+    }
+  }
+  CHECK(mismatches == 0);
+  CHECK(steps >= 1000);
+  WARN("Lark random walks: " << steps << " steps, fast mask == trie walk in all but " << mismatches);
+}
