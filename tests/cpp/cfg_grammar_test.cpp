@@ -161,6 +161,46 @@ KEY: /[a-z_]+/
   CHECK(w.warnings.size() == 2);
 }
 
+TEST_CASE("lark: terminals match as Lark's Earley parser matches them (leftmost-first)", "[cfg][lark]") {
+  // A terminal takes its preferred match: /a+/ takes every a, so nothing is left for B.
+  auto greedy = runtime("start: A B\nA: /a+/\nB: /a/", "lark");
+  CHECK_FALSE(greedy.matches("aa"));
+  CHECK(greedy.is_prefix("aa"));  // "aa" then more: A="aa..." is not final until the a's end
+  auto ab = runtime("start: A B\nA: /a+/\nB: /b/", "lark");
+  CHECK(ab.matches("aaab"));
+  // The same grammar in GBNF follows every cut.
+  CHECK(runtime("root ::= [a]+ [a]").matches("aa"));
+  // Lazy: the string ends at the first quote, then the optional i is taken greedily.
+  auto str = runtime("start: STRING (\" \" STRING)*\nSTRING: /\".*?\"/ \"i\"?", "lark");
+  CHECK(str.matches("\"ab\" \"c\"i"));
+  CHECK_FALSE(str.matches("\"a\"b\""));   // the first quote ends the string
+  auto itail = runtime("start: STRING WORD\nSTRING: /\".*?\"/ \"i\"?\nWORD: /[a-z]+/", "lark");
+  CHECK_FALSE(itail.matches("\"a\"i"));  // STRING takes the i: nothing is left for WORD
+  CHECK(itail.matches("\"a\"ix"));
+  // An ignored comment runs to the end of its line.
+  auto cmt = runtime("start: WORD WORD\nWORD: /[a-z]+/\nCOMMENT: /#[^\\n]*/\n%ignore COMMENT\n%ignore /[ \\n]+/", "lark");
+  CHECK(cmt.matches("ab # c\nd"));
+  CHECK_FALSE(cmt.matches("ab #c d"));  // every cut would let the comment stop before "d"
+  CHECK(cmt.matches("ab #c d\ne"));
+  // Alternatives of a terminal are tried longest first, as Lark orders them.
+  auto alt = runtime("start: T \"c\"\nT: \"a\" | \"ab\"", "lark");
+  CHECK(alt.matches("abc"));
+  CHECK(alt.matches("ac"));
+  auto alt2 = runtime("start: T \"bc\"\nT: \"a\" | \"ab\"", "lark");
+  CHECK_FALSE(alt2.matches("abc"));  // T takes "ab", leaving "c"
+}
+
+TEST_CASE("lark: a '?' that starts a line begins a rule, not a quantifier", "[cfg][lark]") {
+  // `| value` followed by `?value:` made value optional before.
+  auto rt = runtime("start: atom\n?atom: \"(\" atom \")\"\n     | value\n?value: \"x\"", "lark");
+  CHECK(rt.matches("((x))"));
+  CHECK_FALSE(rt.matches("()"));
+  // A '?' at the end of a line is still a quantifier of its atom.
+  auto q = runtime("start: nl TEXT\nnl: \"n\"?\nTEXT: /[a-z]/", "lark");
+  CHECK(q.matches("x"));
+  CHECK(q.matches("nx"));
+}
+
 TEST_CASE("lark: errors", "[cfg]") {
   CHECK(error_of("start: FOO\nFOO: \"a\" | BAR\nBAR: \"b\" FOO", "lark").message().find("circular") !=
         std::string::npos);
