@@ -3,10 +3,9 @@
 // "literals", [classes], `.`, `#` comments, rules over several lines). Gives: a Grammar IR whose
 // start rule is `root`. The X3 semantic actions drive an ExprBuilder; a rule ends where the next
 // `name ::=` begins. Errors carry file:line:column. EBNF lookahead `(= …)` is refused.
-#include <boost/spirit/home/x3.hpp>
-
 #include "grammar/grammar_ir.hpp"
 #include "grammar/grammar_text.hpp"
+#include "grammar/x3_front.hpp"
 
 namespace tollgate::grammar {
 
@@ -14,41 +13,12 @@ namespace x3 = boost::spirit::x3;
 
 namespace {
 
-struct ParseState {
-  Grammar* g;
-  text::ExprBuilder b;
-  const char* base;
-  std::string rule_name;
-  size_t rule_offset = 0;
+struct ParseState : front::StateBase {
   bool ebnf = false;
 };
-struct state_tag;
+using namespace front;  // st, matched, where, on_bar, on_open, on_close, on_ref
 
-template <class Ctx>
-ParseState& st(Ctx& ctx) {
-  return x3::get<state_tag>(ctx).get();
-}
-// The matched text of the current action, without the blanks and comments skipped before it.
-template <class Ctx>
-std::string_view matched(Ctx& ctx) {
-  auto r = x3::_attr(ctx);  // every action sits on an x3::raw[...]
-  const char* b = &*r.begin();
-  const char* e = b + (r.end() - r.begin());
-  while (b != e) {
-    if (*b == '#') {
-      while (b != e && *b != '\n') ++b;
-    } else if (isspace(static_cast<unsigned char>(*b))) {
-      ++b;
-    } else {
-      break;
-    }
-  }
-  return std::string_view(b, static_cast<size_t>(e - b));
-}
-template <class Ctx>
-size_t where(Ctx& ctx) {
-  return static_cast<size_t>(matched(ctx).data() - st(ctx).base);
-}
+bool hash_comment(const char* p, const char*) { return *p == '#'; }
 
 auto on_rule_begin = [](auto& ctx) {
   auto& s = st(ctx);
@@ -64,7 +34,6 @@ auto on_rule_end = [](auto& ctx) {
     s.g->fail(ErrorKind::kGrammar, "rule '" + s.rule_name + "' is defined twice", s.rule_offset);
   s.g->rules.push_back({s.rule_name, body, s.rule_offset, false, false});
 };
-auto on_bar = [](auto& ctx) { st(ctx).b.bar(where(ctx) + 1); };
 auto on_literal = [](auto& ctx) {
   auto& s = st(ctx);
   size_t off = where(ctx);
@@ -78,12 +47,6 @@ auto on_class = [](auto& ctx) {
 auto on_any = [](auto& ctx) {
   st(ctx).b.push(GExpr::leaf(Regex::chars_of(CharSet::any()), where(ctx)));
 };
-auto on_ref = [](auto& ctx) {
-  auto r = x3::_attr(ctx);
-  st(ctx).b.push(GExpr::ref(std::string(r.begin(), r.end()), static_cast<size_t>(r.begin() - st(ctx).base)));
-};
-auto on_open = [](auto& ctx) { st(ctx).b.open(where(ctx)); };
-auto on_close = [](auto& ctx) { st(ctx).b.push(st(ctx).b.close()); };
 auto on_lookahead = [](auto& ctx) {
   st(ctx).g->fail(ErrorKind::kUnsupported,
                   "lookahead assertions '(= ...)' are not supported; remove the assertion",
@@ -156,22 +119,15 @@ Grammar parse_bnf(std::string_view text, std::string_view file, bool ebnf) {
   Grammar g;
   g.text = std::string(text);
   g.file = std::string(file);
-  ParseState state{&g, {}, g.text.data(), {}, 0, ebnf};
-  const char* first = g.text.data();
-  const char* last = first + g.text.size();
-  const char* it = first;
-  try {
-    x3::phrase_parse(it, last, x3::with<state_tag>(std::ref(state))[*rule_def], skipper);
-  } catch (const x3::expectation_failure<const char*>& e) {
-    size_t off = static_cast<size_t>(e.where() - first);
-    std::string what = e.which();
-    std::string found = text::describe_found(e.where(), last);
-    g.fail(ErrorKind::kParse, "expected " + what + ", found " + found, off);
-  }
-  // Skip trailing blanks/comments; anything left is an error.
-  x3::phrase_parse(it, last, x3::eps, skipper);
+  ParseState state;
+  state.g = &g;
+  state.base = g.text.data();
+  state.comment_at = hash_comment;
+  state.ebnf = ebnf;
+  const char* last = g.text.data() + g.text.size();
+  const char* it = front::parse_all(g, state, *rule_def, skipper);
   if (it != last) {
-    size_t off = static_cast<size_t>(it - first);
+    size_t off = static_cast<size_t>(it - g.text.data());
     std::string msg = "unexpected '" + std::string(1, *it) + "': expected a rule (name ::= ...)";
     if (g.rules.empty() && x3::parse(it, last, name)) msg = "expected '::=' after the rule name";
     g.fail(ErrorKind::kParse, msg, off);

@@ -7,12 +7,11 @@
 // (Grammar::fixed_lexemes), and terminals match as in Lark's Earley parser (its default
 // `dynamic` lexer): at each position a terminal matches only the text Python's re.match returns
 // there (Grammar::leftmost_first), and the parser follows every terminal that matches.
-#include <boost/spirit/home/x3.hpp>
-
 #include <map>
 
 #include "grammar/grammar_ir.hpp"
 #include "grammar/grammar_text.hpp"
+#include "grammar/x3_front.hpp"
 
 namespace tollgate::grammar {
 
@@ -52,42 +51,13 @@ const std::map<std::string, std::string>& common_terminals() {
   return k;
 }
 
-struct ParseState {
-  Grammar* g;
-  text::ExprBuilder b;
-  const char* base;
-  std::string rule_name;
-  size_t rule_offset = 0;
+struct ParseState : front::StateBase {
   bool ignore_stmt = false;
   std::string pending_literal;  // first literal of a "a".."z" range
 };
-struct state_tag;
+using namespace front;  // st, matched, where, on_bar, on_open, on_close, on_ref
 
-template <class Ctx>
-ParseState& st(Ctx& ctx) {
-  return x3::get<state_tag>(ctx).get();
-}
-// The matched text of the current action, without the blanks and comments skipped before it.
-template <class Ctx>
-std::string_view matched(Ctx& ctx) {
-  auto r = x3::_attr(ctx);  // every action sits on an x3::raw[...]
-  const char* b = &*r.begin();
-  const char* e = b + (r.end() - r.begin());
-  while (b != e) {
-    if ((*b == '/' && b + 1 != e && b[1] == '/') || *b == '#') {
-      while (b != e && *b != '\n') ++b;
-    } else if (isspace(static_cast<unsigned char>(*b))) {
-      ++b;
-    } else {
-      break;
-    }
-  }
-  return std::string_view(b, static_cast<size_t>(e - b));
-}
-template <class Ctx>
-size_t where(Ctx& ctx) {
-  return static_cast<size_t>(matched(ctx).data() - st(ctx).base);
-}
+bool lark_comment(const char* p, const char* end) { return (*p == '/' && p + 1 != end && p[1] == '/') || *p == '#'; }
 
 bool is_terminal_name(std::string_view n) {
   size_t i = 0;
@@ -130,7 +100,6 @@ auto on_ignore_end = [](auto& ctx) {
   auto& s = st(ctx);
   s.g->ignore.push_back(s.b.close());
 };
-auto on_bar = [](auto& ctx) { st(ctx).b.bar(where(ctx) + 1); };
 auto on_alias = [](auto& ctx) { st(ctx).g->warn("alias ignored", where(ctx)); };
 auto on_literal = [](auto& ctx) {
   auto& s = st(ctx);
@@ -192,13 +161,6 @@ auto on_regex = [](auto& ctx) {
   }
   s.b.push(GExpr::leaf(r, off));
 };
-auto on_ref = [](auto& ctx) {
-  auto r = x3::_attr(ctx);
-  std::string name(r.begin(), r.end());
-  st(ctx).b.push(GExpr::ref(name, static_cast<size_t>(r.begin() - st(ctx).base)));
-};
-auto on_open = [](auto& ctx) { st(ctx).b.open(where(ctx)); };
-auto on_close = [](auto& ctx) { st(ctx).b.push(st(ctx).b.close()); };
 auto on_close_opt = [](auto& ctx) {
   auto& s = st(ctx);
   s.b.push(GExpr::repeat(s.b.close(), 0, 1, where(ctx)));
@@ -319,20 +281,14 @@ Grammar parse_lark(std::string_view text, std::string_view file) {
   Grammar g;
   g.text = std::string(text);
   g.file = std::string(file);
-  ParseState state{&g, {}, g.text.data(), {}, 0, false, {}};
-  const char* first = g.text.data();
-  const char* last = first + g.text.size();
-  const char* it = first;
-  try {
-    x3::phrase_parse(it, last, x3::with<state_tag>(std::ref(state))[*statement], skipper);
-  } catch (const x3::expectation_failure<const char*>& e) {
-    size_t off = static_cast<size_t>(e.where() - first);
-    std::string found = text::describe_found(e.where(), last);
-    g.fail(ErrorKind::kParse, "expected " + e.which() + ", found " + found, off);
-  }
-  x3::phrase_parse(it, last, x3::eps, skipper);
+  ParseState state;
+  state.g = &g;
+  state.base = g.text.data();
+  state.comment_at = lark_comment;
+  const char* it = front::parse_all(g, state, *statement, skipper);
+  const char* last = g.text.data() + g.text.size();
   if (it != last) {
-    size_t off = static_cast<size_t>(it - first);
+    size_t off = static_cast<size_t>(it - g.text.data());
     g.fail(ErrorKind::kParse, "unexpected '" + std::string(1, *it) + "': expected a rule (name: ...) or a statement",
            off);
   }

@@ -1,0 +1,84 @@
+// What the two Spirit X3 grammar front-ends (gbnf_parser.cpp, lark_parser.cpp) share: the parse
+// state every semantic action reaches through `state_tag`, the text an action matched without
+// the blanks and comments the skipper passed over, the actions that only drive the ExprBuilder,
+// and the driver that turns X3 expectation failures into positioned errors.
+#pragma once
+
+#include <boost/spirit/home/x3.hpp>
+
+#include <cctype>
+#include <string>
+#include <string_view>
+
+#include "grammar/grammar_ir.hpp"
+#include "grammar/grammar_text.hpp"
+
+namespace tollgate::grammar::front {
+
+namespace x3 = boost::spirit::x3;
+
+// The fields every front-end's parse state has (each derives its own).
+struct StateBase {
+  Grammar* g = nullptr;
+  text::ExprBuilder b;
+  const char* base = nullptr;
+  std::string rule_name;
+  size_t rule_offset = 0;
+  bool (*comment_at)(const char* p, const char* end) = nullptr;  // a comment starts at p
+};
+struct state_tag;
+
+template <class Ctx>
+auto& st(Ctx& ctx) {
+  return x3::get<state_tag>(ctx).get();
+}
+// The matched text of the current action, without the blanks and comments skipped before it.
+template <class Ctx>
+std::string_view matched(Ctx& ctx) {
+  auto r = x3::_attr(ctx);  // every action sits on an x3::raw[...]
+  const char* b = &*r.begin();
+  const char* e = b + (r.end() - r.begin());
+  auto comment_at = st(ctx).comment_at;
+  while (b != e) {
+    if (comment_at(b, e)) {
+      while (b != e && *b != '\n') ++b;
+    } else if (std::isspace(static_cast<unsigned char>(*b))) {
+      ++b;
+    } else {
+      break;
+    }
+  }
+  return std::string_view(b, static_cast<size_t>(e - b));
+}
+template <class Ctx>
+size_t where(Ctx& ctx) {
+  return static_cast<size_t>(matched(ctx).data() - st(ctx).base);
+}
+
+inline const auto on_bar = [](auto& ctx) { st(ctx).b.bar(where(ctx) + 1); };
+inline const auto on_open = [](auto& ctx) { st(ctx).b.open(where(ctx)); };
+inline const auto on_close = [](auto& ctx) { st(ctx).b.push(st(ctx).b.close()); };
+inline const auto on_ref = [](auto& ctx) {
+  auto r = x3::_attr(ctx);
+  st(ctx).b.push(GExpr::ref(std::string(r.begin(), r.end()), static_cast<size_t>(r.begin() - st(ctx).base)));
+};
+
+// Parses the whole grammar text with `parser` (the state bound to state_tag) and skips trailing
+// blanks and comments. An X3 expectation failure becomes a kParse error "expected X, found Y" at
+// its position. Returns where parsing stopped: the end of the text unless something is left.
+template <class Parser, class Skipper, class State>
+const char* parse_all(Grammar& g, State& state, const Parser& parser, const Skipper& skipper) {
+  const char* first = g.text.data();
+  const char* last = first + g.text.size();
+  const char* it = first;
+  try {
+    x3::phrase_parse(it, last, x3::with<state_tag>(std::ref(state))[parser], skipper);
+  } catch (const x3::expectation_failure<const char*>& e) {
+    g.fail(ErrorKind::kParse, "expected " + e.which() + ", found " + text::describe_found(e.where(), last),
+           static_cast<size_t>(e.where() - first));
+  }
+  x3::phrase_parse(it, last, x3::eps, skipper);
+  return it;
+}
+
+}  // namespace tollgate::grammar::front
