@@ -100,20 +100,23 @@ x3::rule<class literal_r> const literal = "string literal";
 x3::rule<class cclass_r> const cclass = "character class";
 x3::rule<class quant_r> const quant = "repetition";
 x3::rule<class rule_r> const rule_def = "rule";
+// Named so that an expectation failure names it ("expected ')'"), not the action's type.
+x3::rule<class close_paren_r> const close_paren = "')'";
 
 const auto literal_def =
-    x3::lexeme['"' > *(('\\' > (x3::char_ - x3::eol)) | (x3::char_ - '"' - '\\' - x3::eol)) > '"'];
-const auto cclass_def = x3::lexeme['[' > *(('\\' > (x3::char_ - x3::eol)) | (x3::char_ - ']' - '\\' - x3::eol)) > ']'];
+    x3::lexeme['"' > *(('\\' >> (x3::char_ - x3::eol)) | (x3::char_ - '"' - '\\' - x3::eol)) > '"'];
+const auto cclass_def = x3::lexeme['[' > *(('\\' >> (x3::char_ - x3::eol)) | (x3::char_ - ']' - '\\' - x3::eol)) > ']'];
 const auto quant_def = x3::lit('*') | x3::lit('+') | x3::lit('?') |
                        x3::lexeme['{' > *(x3::char_(" 0-9,")) > '}'];
 const auto primary_def = x3::raw[x3::lit("(=")][on_lookahead] | x3::raw[literal][on_literal] | x3::raw[cclass][on_class] |
                          x3::raw[x3::lit('.')][on_any] | (x3::raw[name] >> !x3::lit("::="))[on_ref] |
-                         (x3::raw[x3::lit('(')][on_open] > alternatives > x3::lit(')')[on_close]);
+                         (x3::raw[x3::lit('(')][on_open] > alternatives > close_paren);
+const auto close_paren_def = x3::lit(')')[on_close];
 const auto sequence_def = *(primary >> *x3::raw[quant][on_quant]);
 const auto alternatives_def = sequence % x3::raw[x3::lit('|')][on_bar];
 const auto rule_def_def = (x3::raw[name] >> x3::lit("::="))[on_rule_begin] > alternatives > x3::raw[x3::eps][on_rule_end];
 
-BOOST_SPIRIT_DEFINE(alternatives, sequence, primary, literal, cclass, quant, rule_def)
+BOOST_SPIRIT_DEFINE(alternatives, sequence, primary, literal, cclass, quant, rule_def, close_paren)
 
 Grammar parse_bnf(std::string_view text, std::string_view file, bool ebnf) {
   Grammar g;

@@ -254,26 +254,38 @@ x3::rule<class literal_r> const literal = "string literal";
 x3::rule<class regexp_r> const regexp = "regular expression";
 x3::rule<class quant_r> const quant = "repetition";
 x3::rule<class statement_r> const statement = "definition";
+// Named so that an expectation failure names them ("expected ')'"), not the actions' types.
+x3::rule<class close_paren_r> const close_paren = "')'";
+x3::rule<class close_bracket_r> const close_bracket = "']'";
+x3::rule<class alias_name_r> const alias_name = "an alias name";
+x3::rule<class regex_body_r> const regex_body = "the regular expression";
+x3::rule<class import_body_r> const import_body = "a module to import";
 
-const auto string_tok = x3::lexeme['"' > *(('\\' > (x3::char_ - x3::eol)) | (x3::char_ - '"' - '\\' - x3::eol)) > '"'];
+const auto string_tok = x3::lexeme['"' > *(('\\' >> (x3::char_ - x3::eol)) | (x3::char_ - '"' - '\\' - x3::eol)) > '"'];
 const auto literal_def = x3::lexeme[string_tok >> -(x3::lit('i') >> !(x3::alnum | '_'))];
 const auto range_tok = x3::lexeme[string_tok >> ".." >> string_tok];
-const auto regexp_def = x3::lexeme['/' >> !x3::lit('/') > +(('\\' > (x3::char_ - x3::eol)) | (x3::char_ - '/' - '\\' - x3::eol)) > '/' >> *x3::alpha];
+const auto regex_body_def = +(('\\' >> (x3::char_ - x3::eol)) | (x3::char_ - '/' - '\\' - x3::eol));
+const auto regexp_def = x3::lexeme[('/' >> !x3::lit('/') > regex_body > '/') >> *x3::alpha];
 const auto quant_def = x3::lit('*') | x3::lit('+') | x3::lit('?') |
                        x3::lexeme['~' >> *x3::blank >> x3::uint_ >> -(*x3::blank >> ".." >> *x3::blank >> x3::uint_)];
 const auto atom_def = x3::raw[range_tok][on_range] | x3::raw[literal][on_literal] | x3::raw[regexp][on_regex] |
                       (x3::raw[ident] >> !(-(x3::lit('.') >> -x3::lit('-') >> x3::uint_) >> ':') >> !x3::lit('{'))[on_ref] |
-                      (x3::raw[x3::lit('(')][on_open] > expansions > x3::lit(')')[on_close]) |
-                      (x3::raw[x3::lit('[')][on_open] > expansions > x3::raw[x3::lit(']')][on_close_opt]);
-const auto expansion_def = *(atom >> *x3::raw[quant][on_quant]) >> -x3::raw[x3::lit("->") > ident][on_alias];
+                      (x3::raw[x3::lit('(')][on_open] > expansions > close_paren) |
+                      (x3::raw[x3::lit('[')][on_open] > expansions > close_bracket);
+const auto close_paren_def = x3::lit(')')[on_close];
+const auto close_bracket_def = x3::raw[x3::lit(']')][on_close_opt];
+const auto alias_name_def = ident;
+const auto import_body_def = +(x3::char_ - x3::eol);
+const auto expansion_def = *(atom >> *x3::raw[quant][on_quant]) >> -x3::raw[x3::lit("->") > alias_name][on_alias];
 const auto expansions_def = expansion % x3::raw[x3::lit('|')][on_bar];
 const auto statement_def =
-    x3::raw[x3::lexeme[x3::lit("%import") > +(x3::char_ - x3::eol)]][on_import] |
+    x3::raw[x3::lexeme[x3::lit("%import") > import_body]][on_import] |
     (x3::raw[x3::lit("%ignore")][on_ignore_begin] > expansions > x3::raw[x3::eps][on_ignore_end]) |
     x3::raw[x3::lexeme['%' >> +x3::alpha]][on_bad_statement] |
     (x3::raw[rule_head][on_rule_begin] > expansions > x3::raw[x3::eps][on_rule_end]);
 
-BOOST_SPIRIT_DEFINE(expansions, expansion, atom, literal, regexp, quant, statement)
+BOOST_SPIRIT_DEFINE(expansions, expansion, atom, literal, regexp, quant, statement, close_paren, close_bracket,
+                    alias_name, regex_body, import_body)
 
 }  // namespace
 

@@ -74,7 +74,10 @@ const char* parse_all(Grammar& g, State& state, const Parser& parser, const Skip
   try {
     x3::phrase_parse(it, last, x3::with<state_tag>(std::ref(state))[parser], skipper);
   } catch (const x3::expectation_failure<const char*>& e) {
-    g.fail(ErrorKind::kParse, "expected " + e.which() + ", found " + text::describe_found(e.where(), last),
+    // Named rules and literals name themselves; any other parser would show its C++ type.
+    std::string what = e.which();
+    if (what.find("boost") != std::string::npos) what = "more of this construct";
+    g.fail(ErrorKind::kParse, "expected " + what + ", found " + text::describe_found(e.where(), last),
            static_cast<size_t>(e.where() - first));
   }
   x3::phrase_parse(it, last, x3::eps, skipper);

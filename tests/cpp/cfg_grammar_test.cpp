@@ -342,3 +342,36 @@ TEST_CASE("JSONTestSuite on the built-in JSON grammar", "[cfg][json]") {
   WARN("JSONTestSuite: " << y << " y accepted-checked, " << n << " n refused-checked, " << skipped
                          << " n skipped (U+FFFD stands for lost invalid bytes)");
 }
+
+// Every prefix of real grammars (cut every few bytes): the front-ends either parse it or throw a
+// tollgate::Error with a position and a message that names what was expected in words, never
+// a parser's C++ type.
+TEST_CASE("grammar front-ends: truncated grammars get readable, positioned errors", "[cfg]") {
+  TOLLGATE_DATA_OR_SKIP(gdir, "corpora/gbnf/json.gbnf");
+  TOLLGATE_DATA_OR_SKIP(ldir, "corpora/llguidance/sample_parser/data/lark.lark");
+  std::vector<std::pair<std::filesystem::path, std::string>> files;
+  for (auto& e : std::filesystem::directory_iterator(gdir.parent_path()))
+    if (e.path().extension() == ".gbnf") files.push_back({e.path(), "gbnf"});
+  files.push_back({ldir, "lark"});
+  for (auto& e : std::filesystem::directory_iterator(std::filesystem::path(TOLLGATE_SOURCE_DIR) / "tests/data/lark"))
+    files.push_back({e.path(), "lark"});
+  size_t prefixes = 0, errors = 0;
+  for (auto& [path, dialect] : files) {
+    std::string text = tollgate::testing::read_file(path);
+    for (size_t cut = 1; cut < text.size(); cut += 5) {
+      std::string prefix = text.substr(0, cut);
+      ++prefixes;
+      try {
+        grammar::parse_grammar(prefix, dialect, path.filename().string());
+      } catch (const Error& e) {
+        ++errors;
+        INFO(path.filename() << " cut at " << cut << ": " << e.what());
+        CHECK(e.line() >= 1);
+        CHECK(e.message().find("boost") == std::string::npos);
+        CHECK(e.message().find("spirit") == std::string::npos);
+      }
+    }
+  }
+  CHECK(errors > 100);
+  WARN("truncated grammars: " << prefixes << " prefixes, " << errors << " errors, all positioned and readable");
+}
