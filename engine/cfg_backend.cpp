@@ -312,7 +312,10 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Th
       fprintf(stderr, "boundary miss lexeme %u state %u node %u (local %u): %.0f µs, %zu uncertain checked in %.0f µs\n",
               t.lexeme, t.state, y, ly, a, local.uncertain.size(), b);
   }
-  if (out.get() != &local_ptr->accepted) return cache_put(boundary_cache_, key, std::move(out), 48 + out->size() * 4);
+  if (out.get() != &local_ptr->accepted) {
+    size_t bytes = 48 + out->size() * 4;
+    return cache_put(boundary_cache_, key, std::move(out), bytes);
+  }
   // Shared with the local walk: its bytes count here too unless the local cache holds it.
   SharedLocal shared{&local_ptr, local_key(t.lexeme, t.state, ly)};
   return cache_put(boundary_cache_, key, std::move(out), 48, &shared);
