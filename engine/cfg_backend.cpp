@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
-#include <unordered_set>
 
 #include "fsm/cfg.hpp"
 #include "fsm/parallel.hpp"
@@ -39,6 +38,9 @@ inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31)
 
 // Memory for the walk DFA's transition rows; reserved up front (pages are touched as it grows).
 constexpr size_t kWalkRowBytes = size_t(32) << 20;
+// Initial sizes of the boundary and local-walk caches (entries).
+constexpr size_t kBoundaryReserve = size_t(1) << 17;
+constexpr size_t kLocalReserve = size_t(1) << 15;
 
 bool debug_enabled();
 
@@ -71,51 +73,42 @@ uint32_t CfgGrammar::completion_guard(uint32_t lexeme, uint32_t state) const {
   return rt->guard_add(0, lexeme, state);
 }
 
-const CfgGrammar::GuardSafe& CfgGrammar::guard_safe(uint32_t guard) const {
+std::shared_ptr<const CfgGrammar::GuardSafe> CfgGrammar::guard_safe(uint32_t guard) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = guard_safe_cache_.find(guard);
-    if (it != guard_safe_cache_.end()) return *it->second;
+    if (it != guard_safe_cache_.end()) return it->second;
   }
   // Walk the trie with the guard alone: a subtree is unsafe once the guard fires and wholly
   // safe once every pending match has died.
   auto safe = std::make_shared<GuardSafe>();
   safe->bits.assign(words, 0u);
-  const auto& nodes = tokenizer->trie().nodes();
-  const auto& ids = tokenizer->trie().token_ids();
-  std::vector<uint32_t> g(tokenizer->trie().max_depth() + 2);
+  const fsm::TokenTrie& trie = tokenizer->trie();
+  std::vector<uint32_t> g(trie.max_depth() + 2);
   g[0] = guard;
-  for (uint32_t i = 1; i < nodes.size();) {
-    const fsm::TrieNode& n = nodes[i];
-    uint32_t next = rt->guard_step(g[n.depth - 1], n.byte);
-    if (next == fsm::CfgRuntime::kFired) {
-      i = n.subtree_end;
-      continue;
-    }
-    uint32_t end = next == 0 ? n.subtree_end : i + 1;  // all dead: the whole subtree is safe
-    for (uint32_t j = i; j < end; ++j)
-      for (uint32_t k = nodes[j].tokens_begin; k < nodes[j].tokens_end; ++k) {
-        set_bit(safe->bits.data(), ids[k]);
-        safe->ids.push_back(ids[k]);
-      }
-    if (next == 0) {
-      i = n.subtree_end;
-      continue;
-    }
-    g[n.depth] = next;
-    ++i;
-  }
+  fsm::walk_trie(trie, 0, g.data(), [&](uint32_t i, const fsm::TrieNode& n, uint32_t parent, uint32_t& child) {
+    child = rt->guard_step(parent, n.byte);
+    if (child == fsm::CfgRuntime::kFired) return false;
+    // All pending matches dead (0): the whole subtree is safe.
+    trie.for_each_token(i, child == 0 ? n.subtree_end : i + 1, [&](int32_t id) {
+      set_bit(safe->bits.data(), id);
+      safe->ids.push_back(id);
+    });
+    return child != 0;
+  });
   safe->sparse = safe->ids.size() * 2 < static_cast<size_t>(words);  // under 1/64 of the vocabulary
   if (safe->sparse) std::sort(safe->ids.begin(), safe->ids.end());
   else std::vector<int32_t>().swap(safe->ids);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = guard_safe_cache_.emplace(guard, std::move(safe));
-  return *it->second;
+  size_t bytes = safe->bits.size() * 4 + safe->ids.size() * 4 + 64;
+  return cache_put(guard_safe_cache_, guard, std::move(safe), bytes);
 }
 
 void CfgGrammar::thread_mask(const Thread& t, uint32_t* row, bool accumulate) const {
   const uint32_t* ci = ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words;
-  const std::vector<int32_t>& boundary = boundary_tokens(t);
+  // Held while used: a cache clear on another thread leaves these alive.
+  std::shared_ptr<const std::vector<int32_t>> boundary_ptr = boundary_tokens(t);
+  static const std::vector<int32_t> kNone;
+  const std::vector<int32_t>& boundary = boundary_ptr ? *boundary_ptr : kNone;
   if (t.guard == 0) {
     if (accumulate) {
       for (int32_t w = 0; w < words; ++w) row[w] |= ci[w];
@@ -125,7 +118,8 @@ void CfgGrammar::thread_mask(const Thread& t, uint32_t* row, bool accumulate) co
     for (int32_t id : boundary) set_bit(row, id);
     return;
   }
-  const GuardSafe& safe = guard_safe(t.guard);
+  std::shared_ptr<const GuardSafe> safe_ptr = guard_safe(t.guard);
+  const GuardSafe& safe = *safe_ptr;
   if (!accumulate) std::memset(row, 0, static_cast<size_t>(words) * 4);
   if (safe.sparse) {
     // Few tokens survive the guard: test them against the precomputed set, and the boundary
@@ -178,47 +172,40 @@ uint32_t CfgGrammar::walk_step(uint32_t s, uint8_t byte, bool& popped) const {
 // the wildcard context (a "pop") the real context may accept more, so tokens the local parse
 // refuses after a pop — and tokens ending exactly at a pop — are uncertain. Holds walk_mu_.
 void CfgGrammar::walk_local(uint32_t start, uint32_t root, LocalBoundary& out) const {
-  const auto& nodes = tokenizer->trie().nodes();
-  const auto& ids = tokenizer->trie().token_ids();
-  const fsm::TrieNode& r = nodes[root];
-  thread_local std::vector<uint32_t> stack;
-  thread_local std::vector<char> pend;
-  if (stack.size() < tokenizer->trie().max_depth() + 2) {
-    stack.resize(tokenizer->trie().max_depth() + 2);
-    pend.resize(tokenizer->trie().max_depth() + 2);
-  }
-  stack[r.depth] = start;
-  pend[r.depth] = 0;
-  auto all_uncertain = [&](uint32_t from, uint32_t to, uint32_t depth) {
-    for (uint32_t j = from; j < to; ++j)
-      for (uint32_t k = nodes[j].tokens_begin; k < nodes[j].tokens_end; ++k) out.uncertain.push_back({ids[k], depth});
+  const fsm::TokenTrie& trie = tokenizer->trie();
+  const uint32_t root_depth = trie.nodes()[root].depth;
+  struct At {
+    uint32_t state;  // walk DFA state
+    bool pending;    // a pop happened on the way: the real context may accept more
   };
-  for (uint32_t i = root + 1; i < r.subtree_end;) {
-    const fsm::TrieNode& n = nodes[i];
+  thread_local std::vector<At> stack;
+  if (stack.size() < trie.max_depth() + 2) stack.resize(trie.max_depth() + 2);
+  stack[root_depth] = {start, false};
+  auto uncertain = [&](uint32_t from, uint32_t to) {
+    trie.for_each_token(from, to, [&](int32_t id) { out.uncertain.push_back({id, root_depth}); });
+  };
+  fsm::walk_trie(trie, root, stack.data(), [&](uint32_t i, const fsm::TrieNode& n, const At& parent, At& child) {
     bool popped = false;
-    uint32_t next = walk_step(stack[n.depth - 1], n.byte, popped);
-    bool alive = next != kDeadState;
-    bool pending = pend[n.depth - 1] || popped;
-    if (alive) {
-      for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) out.accepted.push_back(ids[k]);
-    } else if (pending) {
-      all_uncertain(i, i + 1, r.depth);
+    uint32_t next = walk_step(parent.state, n.byte, popped);
+    bool pending = parent.pending || popped;
+    if (next == kDeadState) {
+      if (pending) uncertain(i, n.subtree_end);  // this node's tokens and all below
+      return false;
     }
-    if (!alive || walk_states_[next].threads.empty()) {
+    trie.for_each_token(n, [&](int32_t id) { out.accepted.push_back(id); });
+    if (walk_states_[next].threads.empty()) {
       // Nothing local follows; below here only the real context can accept.
-      if (pending) all_uncertain(i + 1, n.subtree_end, r.depth);
-      i = n.subtree_end;
-      continue;
+      if (pending) uncertain(i + 1, n.subtree_end);
+      return false;
     }
-    stack[n.depth] = next;
-    pend[n.depth] = pending;
-    ++i;
-  }
+    child = {next, pending};
+    return true;
+  });
 }
 
 std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint32_t lexeme, uint32_t state,
                                                             uint32_t local_node) const {
-  uint64_t key = (static_cast<uint64_t>(local_node) << 32) | (state_offset[lexeme] + state);
+  uint64_t key = local_key(lexeme, state, local_node);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = local_cache_.find(key);
@@ -265,22 +252,20 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint
               rt->graph().node(local_node).items.size(), out->accepted.size(), out->uncertain.size(),
               rt->graph().size() - g0, walk_states, new_transitions);
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = local_cache_.emplace(key, std::move(out));
-  return it->second;
+  size_t bytes = out->accepted.size() * 4 + out->uncertain.size() * 8 + 64;
+  return cache_put(local_cache_, key, std::move(out), bytes);
 }
 
-const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
-  static const std::vector<int32_t> kNone;
+std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Thread& t) const {
   const auto& rts = roots[t.lexeme][t.state];
-  if (rts.empty()) return kNone;
+  if (rts.empty()) return nullptr;
   uint32_t y = rt->cfg().is_ignore[t.lexeme] ? t.node : rt->graph().scan(t.node, t.lexeme);
-  if (y == fsm::kNoNode) return kNone;
-  uint64_t key = (static_cast<uint64_t>(y) << 32) | (state_offset[t.lexeme] + t.state);
+  if (y == fsm::kNoNode) return nullptr;
+  uint64_t key = local_key(t.lexeme, t.state, y);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = boundary_cache_.find(key);
-    if (it != boundary_cache_.end()) return *it->second;
+    if (it != boundary_cache_.end()) return it->second;
   }
   auto t0 = debug_now();
   uint32_t ly = context_depth ? rt->graph().truncate(y, context_depth) : y;
@@ -327,9 +312,48 @@ const std::vector<int32_t>& CfgGrammar::boundary_tokens(const Thread& t) const {
       fprintf(stderr, "boundary miss lexeme %u state %u node %u (local %u): %.0f µs, %zu uncertain checked in %.0f µs\n",
               t.lexeme, t.state, y, ly, a, local.uncertain.size(), b);
   }
+  if (out.get() != &local_ptr->accepted) {
+    size_t bytes = 48 + out->size() * 4;
+    return cache_put(boundary_cache_, key, std::move(out), bytes);
+  }
+  // Shared with the local walk: its bytes count here too unless the local cache holds it.
+  SharedLocal shared{&local_ptr, local_key(t.lexeme, t.state, ly)};
+  return cache_put(boundary_cache_, key, std::move(out), 48, &shared);
+}
+
+template <class Map>
+typename Map::mapped_type CfgGrammar::cache_put(Map& cache, typename Map::key_type key,
+                                                typename Map::mapped_type value, size_t bytes,
+                                                const SharedLocal* shared) const {
+  // Cleared entries are destroyed after the lock is released (declared before it).
+  decltype(boundary_cache_) old_boundary;
+  decltype(local_cache_) old_local;
+  decltype(guard_safe_cache_) old_guard;
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = boundary_cache_.emplace(key, std::move(out));
-  return *it->second;
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto with_shared = [&] {
+    if (!shared) return bytes;
+    auto l = local_cache_.find(shared->key);
+    if (l != local_cache_.end() && l->second == *shared->local) return bytes;
+    const LocalBoundary& local = **shared->local;
+    return bytes + local.accepted.size() * 4 + local.uncertain.size() * 8 + 64;
+  };
+  bytes = with_shared();
+  if (bytes > cache_budget) return value;
+  if (cache_bytes_ + bytes > cache_budget) {
+    old_boundary.swap(boundary_cache_);
+    old_local.swap(local_cache_);
+    old_guard.swap(guard_safe_cache_);
+    boundary_cache_.reserve(std::min(old_boundary.bucket_count(), kBoundaryReserve));
+    local_cache_.reserve(std::min(old_local.bucket_count(), kLocalReserve));
+    cache_bytes_ = 0;
+    ++cache_clears_;
+    bytes = with_shared();  // the local walk's entry is gone now
+    if (bytes > cache_budget) return value;
+  }
+  cache_bytes_ += bytes;
+  return cache.emplace(key, std::move(value)).first->second;
 }
 
 void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
@@ -370,21 +394,16 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
 
 void CfgGrammar::fill_mask_slow(const ParserState& state, uint32_t* row, bool strip_space) const {
   std::memset(row, 0, static_cast<size_t>(words) * 4);
-  const auto& nodes = tokenizer->trie().nodes();
-  const auto& ids = tokenizer->trie().token_ids();
-  std::vector<ParserState> stack(tokenizer->trie().max_depth() + 2);
+  const fsm::TokenTrie& trie = tokenizer->trie();
+  std::vector<ParserState> stack(trie.max_depth() + 2);
   stack[0] = state;
-  for (uint32_t i = 1; i < nodes.size();) {
-    const fsm::TrieNode& n = nodes[i];
-    if (strip_space && n.depth == 1 && n.byte == ' ') {
-      stack[1] = stack[0];
-    } else if (!rt->step(stack[n.depth - 1], n.byte, stack[n.depth])) {
-      i = n.subtree_end;
-      continue;
-    }
-    for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) set_bit(row, ids[k]);
-    ++i;
-  }
+  fsm::walk_trie(trie, 0, stack.data(),
+                 [&](uint32_t, const fsm::TrieNode& n, const ParserState& parent, ParserState& child) {
+                   if (strip_space && n.depth == 1 && n.byte == ' ') child = parent;
+                   else if (!rt->step(parent, n.byte, child)) return false;
+                   trie.for_each_token(n, [&](int32_t id) { set_bit(row, id); });
+                   return true;
+                 });
 }
 
 void CfgGrammar::reserve_caches() {
@@ -402,8 +421,8 @@ void CfgGrammar::reserve_caches() {
   max_walk_states_ = std::min<size_t>(65536, kWalkRowBytes / (4 * walk_classes_));
   walk_index_.reserve(max_walk_states_ + 4096);
   walk_rows_.reserve((max_walk_states_ + 4096) * walk_classes_);
-  boundary_cache_.reserve(1 << 17);
-  local_cache_.reserve(1 << 15);
+  boundary_cache_.reserve(kBoundaryReserve);
+  local_cache_.reserve(kLocalReserve);
   mask_cache_.reserve(1 << 15);
   rt->graph().reserve(1 << 17);
 }
@@ -413,6 +432,11 @@ size_t CfgGrammar::num_cached_masks() const {
   return mask_cache_.size();
 }
 
+size_t CfgGrammar::cache_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cache_bytes_;
+}
+
 size_t CfgGrammar::memory_bytes() const {
   size_t b = rt->memory_bytes() + ci_masks.size() * 4;
   for (auto& per : roots)
@@ -420,14 +444,7 @@ size_t CfgGrammar::memory_bytes() const {
   for (auto& per : root_states)
     for (auto& r : per) b += r.size() * 4 + sizeof(r);
   std::lock_guard<std::mutex> lock(mu_);
-  b += mask_cache_bytes_;
-  std::unordered_set<const void*> shared;  // boundary lists that are a local walk's list
-  for (auto& [k, v] : local_cache_) {
-    b += v->accepted.size() * 4 + v->uncertain.size() * 8 + 64;
-    shared.insert(&v->accepted);
-  }
-  for (auto& [k, v] : boundary_cache_) b += (shared.count(v.get()) ? 0 : v->size() * 4) + 48;
-  for (auto& [k, v] : guard_safe_cache_) b += v->bits.size() * 4 + v->ids.size() * 4 + 64;
+  b += mask_cache_bytes_ + cache_bytes_;
   std::lock_guard<std::mutex> walk_lock(walk_mu_);
   b += walk_rows_.size() * 4 + walk_states_.size() * (sizeof(ParserState) + 64);
   return b;
@@ -531,7 +548,6 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
   g->rt = std::make_unique<fsm::CfgRuntime>(fsm::build_cfg(grammar), options.dfa);
   const fsm::TokenTrie& trie = tokenizer->trie();
   const auto& nodes = trie.nodes();
-  const auto& ids = trie.token_ids();
   size_t nl = g->rt->num_lexemes();
   g->ci_mask_id.resize(nl);
   g->roots.resize(nl);
@@ -555,15 +571,10 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
     std::vector<uint32_t> st(trie.max_depth() + 2);
     std::vector<uint32_t>& rts = g->roots[l][q];
     st[0] = q;
-    for (uint32_t i = 1; i < nodes.size();) {
-      const fsm::TrieNode& n = nodes[i];
-      uint32_t s = d.next(st[n.depth - 1], n.byte);
-      if (s == fsm::kDead) {
-        i = n.subtree_end;
-        continue;
-      }
-      st[n.depth] = s;
-      for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) set_bit(mask.data(), ids[k]);
+    fsm::walk_trie(trie, 0, st.data(), [&](uint32_t i, const fsm::TrieNode& n, uint32_t parent, uint32_t& s) {
+      s = d.next(parent, n.byte);
+      if (s == fsm::kDead) return false;
+      trie.for_each_token(n, [&](int32_t id) { set_bit(mask.data(), id); });
       if (d.is_final(s) && n.subtree_end > i + 1) {
         // Leftmost-first: the lexeme can end here only if the next byte does not extend its
         // match (the guard would fire); a root where every next byte does is no boundary.
@@ -577,8 +588,8 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
           if (lf) g->root_states[l][q].push_back(s);
         }
       }
-      ++i;
-    }
+      return true;
+    });
     masks[w] = std::move(mask);
   };
   fsm::parallel_for(work.size(), options.threads, one);

@@ -9,7 +9,9 @@
 // any context and "uncertain" ones (their parse completed into the wildcard); the latter are
 // checked against the real node and the result is cached per (lexeme, state, real node). Walks
 // step through a lazily built DFA over parser configurations. Whole masks are cached per parser
-// configuration (the sorted thread set), within a memory budget.
+// configuration (the sorted thread set), within a memory budget; the per-thread caches (boundary
+// lists, local walks, guard sets) share a second budget. A cache over its budget is cleared
+// whole; the accessors hand out shared_ptrs, so a clear never frees what a mask still reads.
 // Leftmost-first lexing (Lark) adds guards to threads (fsm/cfg_runtime.hpp): a thread's tokens
 // are then those of the unguarded thread that never fire its guard (guard_safe, per guard).
 #pragma once
@@ -41,6 +43,8 @@ struct CfgGrammar : CompiledGrammar::Impl {
   std::vector<uint32_t> ci_masks;
   std::vector<uint32_t> state_offset;  // lexeme → index of its state 0 among all (lexeme, state)
   size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
+  // Boundary lists, local walks and guard sets together (bytes); set before sharing the grammar.
+  size_t cache_budget = size_t(512) << 20;
   // Boundary walks run against the Earley node truncated this many origin levels down, so their
   // results are shared across parse contexts (0: walk against the exact node).
   uint32_t context_depth = 6;
@@ -53,6 +57,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // Brute force: every token of the trie walked with the full parser state (tests, first step).
   void fill_mask_slow(const fsm::ParserState& state, uint32_t* row, bool strip_space = false) const;
   size_t num_cached_masks() const;
+  // Bytes held by the boundary, local-walk and guard caches (never above cache_budget), and how
+  // often they were cleared for going over it (tests, statistics).
+  size_t cache_bytes() const;
+  size_t num_cache_clears() const { return cache_clears_.load(); }
   // Boundary tokens the truncated walks left uncertain and the real parse then checked (and
   // accepted): they show the wildcard path at work (tests, statistics).
   size_t num_uncertain_checked() const { return uncertain_checked_.load(); }
@@ -60,7 +68,8 @@ struct CfgGrammar : CompiledGrammar::Impl {
   void reserve_caches();
 
  private:
-  const std::vector<int32_t>& boundary_tokens(const fsm::Thread& t) const;
+  // Null when the thread has none.
+  std::shared_ptr<const std::vector<int32_t>> boundary_tokens(const fsm::Thread& t) const;
   // Boundary tokens of a (lexeme, state) against a truncated Earley node: those accepted in every
   // context, and those whose fate depends on the context outside (token id, bytes already
   // consumed at its root) — checked against the real node at run time.
@@ -80,7 +89,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
     std::vector<int32_t> ids;  // filled when sparse (under 1/64 of the vocabulary)
     bool sparse = false;
   };
-  const GuardSafe& guard_safe(uint32_t guard) const;
+  std::shared_ptr<const GuardSafe> guard_safe(uint32_t guard) const;
   // The tokens of one thread — its precomputed set and boundary tokens, under its guard —
   // written into `row`, or OR-ed into it with `accumulate`.
   void thread_mask(const fsm::Thread& t, uint32_t* row, bool accumulate) const;
@@ -94,12 +103,29 @@ struct CfgGrammar : CompiledGrammar::Impl {
   struct KeyHash {
     size_t operator()(const fsm::Threads& t) const;
   };
+  uint64_t local_key(uint32_t lexeme, uint32_t state, uint32_t node) const {
+    return (static_cast<uint64_t>(node) << 32) | (state_offset[lexeme] + state);
+  }
+  // A boundary list that is a local walk's list: the walk's bytes count with the list unless
+  // local_cache_ holds that walk under `key`.
+  struct SharedLocal {
+    const std::shared_ptr<const LocalBoundary>* local;
+    uint64_t key;
+  };
+  // Caches `value` under `key` in one of the three budgeted caches (an entry of `bytes`), first
+  // clearing them all if it would not fit; an entry larger than the whole budget is not cached.
+  // Returns the cached value (another thread's if it was first). Takes mu_.
+  template <class Map>
+  typename Map::mapped_type cache_put(Map& cache, typename Map::key_type key, typename Map::mapped_type value,
+                                      size_t bytes, const SharedLocal* shared = nullptr) const;
   mutable std::mutex mu_;
   mutable std::unordered_map<fsm::Threads, std::shared_ptr<const std::vector<uint32_t>>, KeyHash> mask_cache_;
   mutable size_t mask_cache_bytes_ = 0;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary_cache_;
   mutable std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local_cache_;
   mutable std::unordered_map<uint32_t, std::shared_ptr<const GuardSafe>> guard_safe_cache_;
+  mutable size_t cache_bytes_ = 0;  // the three caches above
+  mutable std::atomic<size_t> cache_clears_{0};
   mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0};
   mutable std::mutex walk_mu_;
   mutable std::deque<fsm::ParserState> walk_states_;
@@ -109,7 +135,6 @@ struct CfgGrammar : CompiledGrammar::Impl {
   uint32_t walk_classes_ = 256;
   size_t max_walk_states_ = 0;
   mutable size_t walk_transitions_ = 0;
-  mutable std::shared_ptr<const std::vector<uint32_t>> first_mask_;  // strip_first_space start
 };
 
 struct CfgBuildOptions {

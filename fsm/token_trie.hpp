@@ -1,6 +1,6 @@
 // TokenTrie — all token byte strings in one flat array in depth-first order.
 // Takes: (token id, byte string) pairs. Gives: nodes that can be walked without recursion;
-// skipping a subtree is a jump to `subtree_end`.
+// skipping a subtree is a jump to `subtree_end`; walk_trie, the walk with a state per depth.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +30,20 @@ class TokenTrie {
   // nodes()[0] is the root. Children of node i start at i + 1.
   const std::vector<TrieNode>& nodes() const { return nodes_; }
   const std::vector<int32_t>& token_ids() const { return token_ids_; }
+  // Tokens of the nodes [from, to) — contiguous in token_ids() since a node's own tokens come
+  // before its subtree's: token_ids()[tokens_from(from), tokens_from(to)). `to` may be nodes().size().
+  uint32_t tokens_from(uint32_t node) const {
+    return node < nodes_.size() ? nodes_[node].tokens_begin : static_cast<uint32_t>(token_ids_.size());
+  }
+  template <class F>
+  void for_each_token(uint32_t from, uint32_t to, F&& f) const {
+    for (uint32_t k = tokens_from(from), e = tokens_from(to); k < e; ++k) f(token_ids_[k]);
+  }
+  // Tokens whose bytes end exactly at `n`.
+  template <class F>
+  void for_each_token(const TrieNode& n, F&& f) const {
+    for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) f(token_ids_[k]);
+  }
   size_t memory_bytes() const;
   size_t max_depth() const { return max_depth_; }
 
@@ -40,5 +54,19 @@ class TokenTrie {
 
   void build(std::vector<std::pair<std::string_view, int32_t>>& sorted);
 };
+
+// Walks the subtree below node `root` (the root itself excluded) in depth-first order with one
+// state per depth: stack[nodes[root].depth] holds the root's state, and `step(i, node, parent,
+// child)` computes node i's state into `child` (stack[node.depth]) from its parent's, visits what
+// it needs and returns true to descend into node i's subtree, false to skip it. `stack` needs
+// max_depth() + 2 entries; the step keeps whatever else it needs per depth in its State.
+template <class State, class Step>
+inline void walk_trie(const TokenTrie& trie, uint32_t root, State* stack, Step&& step) {
+  const std::vector<TrieNode>& nodes = trie.nodes();
+  for (uint32_t i = root + 1, end = nodes[root].subtree_end; i < end;) {
+    const TrieNode& n = nodes[i];
+    i = step(i, n, stack[n.depth - 1], stack[n.depth]) ? i + 1 : n.subtree_end;
+  }
+}
 
 }  // namespace tollgate::fsm

@@ -17,11 +17,7 @@ using namespace tollgate;
 
 namespace {
 
-TokenizerInfoPtr llama3() {
-  static TokenizerInfoPtr tok;
-  if (!tok) tok = TokenizerInfo::from_file((*tollgate::testing::data_dir() / "tokenizers/llama3/tokenizer.json").string());
-  return tok;
-}
+using tollgate::testing::llama3;
 
 bool bit(const std::vector<int32_t>& mask, int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; }
 

@@ -13,14 +13,7 @@ using namespace tollgate;
 
 namespace {
 
-TokenizerInfoPtr llama3() {
-  static TokenizerInfoPtr tok;
-  if (!tok) {
-    auto dd = tollgate::testing::data_dir();
-    tok = TokenizerInfo::from_file((*dd / "tokenizers/llama3/tokenizer.json").string());
-  }
-  return tok;
-}
+using tollgate::testing::llama3;
 
 bool bit(const std::vector<int32_t>& mask, int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; }
 

@@ -47,6 +47,11 @@ std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+TokenizerInfoPtr llama3() {
+  static TokenizerInfoPtr tok = TokenizerInfo::from_file((*data_dir() / "tokenizers/llama3/tokenizer.json").string());
+  return tok;
+}
+
 }  // namespace tollgate::testing
 
 int main(int argc, char* argv[]) {

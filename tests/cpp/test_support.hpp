@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "tollgate/vocabulary.hpp"
+
 namespace tollgate::testing {
 
 // TOLLGATE_DATA_DIR, else the directory configured at build time (../shared).
@@ -15,6 +17,8 @@ std::optional<std::filesystem::path> data_dir();
 bool require_data();
 void note_skipped(const std::string& what);
 std::string read_file(const std::filesystem::path& path);
+// The Llama-3 tokenizer from the data dir, loaded once (call after TOLLGATE_DATA_OR_SKIP).
+TokenizerInfoPtr llama3();
 
 }  // namespace tollgate::testing
 

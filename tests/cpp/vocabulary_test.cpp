@@ -50,8 +50,9 @@ std::map<std::string, std::multiset<int32_t>> check_trie(const TokenTrie& trie) 
       path.push_back(static_cast<char>(n.byte));
     }
     max_depth = std::max<size_t>(max_depth, n.depth);
-    // token ranges are laid out in node order
+    // token ranges are laid out in node order, so the tokens of nodes [i, j) are one range
     if (n.tokens_begin != expected_token_pos && n.tokens_begin != n.tokens_end) ok = false;
+    if (trie.tokens_from(i) != expected_token_pos) ok = false;
     if (n.tokens_begin != n.tokens_end) expected_token_pos = n.tokens_end;
     for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) content[path].insert(trie.token_ids()[k]);
     // subtree is well nested and children are direct, in increasing byte order
@@ -309,6 +310,40 @@ TEST_CASE("trie layout: DFS order, subtree_end, shared bytes", "[vocab][trie]") 
   CHECK(trie.token_ids().size() == 7);
   CHECK(trie.memory_bytes() > 0);
   check_trie(trie);
+  std::vector<int32_t> subtree;
+  trie.for_each_token(1, n[1].subtree_end, [&](int32_t id) { subtree.push_back(id); });
+  CHECK(subtree == std::vector<int32_t>{1, 4, 7, 2, 6});  // a, ab, abc, ad
+  subtree.clear();
+  trie.for_each_token(5, 7, [&](int32_t id) { subtree.push_back(id); });
+  CHECK(subtree == std::vector<int32_t>{3, 5});  // b, \xff: up to the end of the trie
+
+  // walk_trie: a state per depth (here the bytes so far); a false step skips the subtree.
+  std::vector<std::string> stack(trie.max_depth() + 2), seen;
+  std::vector<int32_t> walked;
+  tollgate::fsm::walk_trie(trie, 0, stack.data(),
+                           [&](uint32_t i, const tollgate::fsm::TrieNode& node, const std::string& parent,
+                               std::string& child) {
+                             child = parent + static_cast<char>(node.byte);
+                             seen.push_back(child);
+                             if (child == "ab") return false;  // skips "abc"
+                             trie.for_each_token(node, [&](int32_t id) { walked.push_back(id); });
+                             CHECK(node.depth == child.size());
+                             CHECK(&node == &n[i]);
+                             return true;
+                           });
+  CHECK(seen == std::vector<std::string>{"a", "ab", "ad", "b", "\xff"});
+  CHECK(walked == std::vector<int32_t>{1, 6, 3, 5});
+  // Below one node only: its subtree without the node itself.
+  seen.clear();
+  stack[1] = "a";
+  tollgate::fsm::walk_trie(trie, 1, stack.data(),
+                           [&](uint32_t, const tollgate::fsm::TrieNode& node, const std::string& parent,
+                               std::string& child) {
+                             child = parent + static_cast<char>(node.byte);
+                             seen.push_back(child);
+                             return true;
+                           });
+  CHECK(seen == std::vector<std::string>{"ab", "abc", "ad"});
 
   TokenTrie empty(std::vector<std::pair<int32_t, std::string>>{});
   CHECK(empty.nodes().size() == 1);

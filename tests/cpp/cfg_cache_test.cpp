@@ -1,0 +1,205 @@
+// Bounded caches of the context-free back-end (engine/cfg_backend): with a budget far below what a
+// replay needs, the boundary, local-walk and guard caches are cleared again and again, and masks
+// must stay exactly the brute-force trie walk (fill_mask_slow) while the cached bytes stay within
+// the budget; two threads with their own Matchers on one grammar whose caches keep being cleared
+// must see the masks a single thread sees.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "engine/cfg_backend.hpp"
+#include "grammar/grammar_ir.hpp"
+#include "test_support.hpp"
+#include "tollgate/tollgate.hpp"
+
+using namespace tollgate;
+
+namespace {
+
+using tollgate::testing::llama3;
+
+// A freshly built grammar (not the Compiler's shared one) with the given cache budgets (0: default).
+CompiledGrammarPtr build(std::string_view text, std::string_view dialect, size_t cache_budget = 0,
+                         size_t mask_cache_budget = 0) {
+  auto impl = engine::build_cfg_grammar(grammar::parse_grammar(text, dialect, "test"), llama3());
+  if (cache_budget) impl->cache_budget = cache_budget;
+  if (mask_cache_budget) impl->mask_cache_budget = mask_cache_budget;
+  return std::make_shared<const CompiledGrammar>(std::move(impl));
+}
+
+const engine::CfgGrammar& cfg_of(const CompiledGrammarPtr& g) {
+  return static_cast<const engine::CfgGrammar&>(g->impl());
+}
+
+// The first `n` valid MaskBench-dev documents (Llama-3 token ids), files in sorted order.
+std::vector<std::vector<int32_t>> maskbench_docs(const std::filesystem::path& dir, size_t n) {
+  std::vector<std::filesystem::path> files;
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<std::vector<int32_t>> docs;
+  for (size_t f = 0; f < files.size() && docs.size() < n; f += 7) {
+    auto j = nlohmann::json::parse(tollgate::testing::read_file(files[f]));
+    for (auto& t : j["tests"])
+      if (t.value("valid", false) && t.contains("tokens_llama3")) {
+        docs.push_back(t["tokens_llama3"].get<std::vector<int32_t>>());
+        break;
+      }
+  }
+  return docs;
+}
+
+struct Replay {
+  int steps = 0, mismatches = 0;
+  size_t max_cache_bytes = 0;
+};
+
+// Feeds the documents' tokens through the parser states of `g`, comparing fill_mask with
+// fill_mask_slow at every state and recording the largest cache size seen.
+Replay replay_docs(const CompiledGrammarPtr& g, const std::vector<std::vector<int32_t>>& docs, bool check) {
+  const engine::CfgGrammar& impl = cfg_of(g);
+  const TokenizerInfo& tok = *llama3();
+  std::vector<uint32_t> fast(bitmask_words(tok.vocab_size())), slow(fast.size());
+  Replay r;
+  for (const auto& doc : docs) {
+    fsm::ParserState st = impl.rt->initial();
+    for (int32_t id : doc) {
+      impl.fill_mask(st, fast.data());
+      if (check) {
+        impl.fill_mask_slow(st, slow.data());
+        if (fast != slow && ++r.mismatches <= 3) UNSCOPED_INFO("mismatch at step " << r.steps);
+      }
+      ++r.steps;
+      r.max_cache_bytes = std::max(r.max_cache_bytes, impl.cache_bytes());
+      if (!impl.rt->feed(st, tok.token_bytes(id))) break;
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("cfg caches: a tiny budget keeps JSON masks exact and the caches bounded", "[cfg][cache][oracle]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  auto docs = maskbench_docs(mb, 40);
+  REQUIRE(docs.size() == 40);
+  // What the replay caches without a limit, then the same replay with a sixteenth of that.
+  auto free = build(grammar::builtin_json_gbnf(), "gbnf");
+  Replay unbounded = replay_docs(free, docs, false);
+  size_t need = cfg_of(free).cache_bytes();
+  CHECK(cfg_of(free).num_cache_clears() == 0);
+  INFO(unbounded.steps << " steps, " << need << " bytes cached");
+  REQUIRE(need > (size_t(16) << 10));
+  size_t budget = need / 16;
+  auto tight = build(grammar::builtin_json_gbnf(), "gbnf", budget, size_t(48) << 10);
+  const engine::CfgGrammar& impl = cfg_of(tight);
+  Replay r = replay_docs(tight, docs, true);
+  CHECK(r.steps == unbounded.steps);
+  CHECK(r.steps >= 1000);
+  CHECK(r.mismatches == 0);
+  CHECK(impl.num_cache_clears() >= 4);
+  CHECK(r.max_cache_bytes <= budget);
+  CHECK(r.max_cache_bytes > 0);
+  CHECK(impl.cache_bytes() <= budget);
+  CHECK(impl.num_cached_masks() * bitmask_words(llama3()->vocab_size()) * 4 <= (size_t(48) << 10));
+  // The rest of the grammar (Earley graph, walk DFA) is what both hold alike.
+  CHECK(tight->memory_bytes() + (need - budget) <= free->memory_bytes() + (size_t(1) << 20));
+  // A second replay over the cleared-and-refilled caches is still exact.
+  Replay again = replay_docs(tight, docs, true);
+  CHECK(again.mismatches == 0);
+  WARN("JSON with a cache budget of " << budget << " bytes (unbounded: " << need << "): " << r.steps + again.steps
+                                      << " masks equal to the trie walk, " << impl.num_cache_clears() << " clears");
+}
+
+// Lark (leftmost-first lexing): guard sets are cached too. Seeded random walks, budget tiny.
+TEST_CASE("cfg caches: a tiny budget keeps Lark masks (guards) exact", "[cfg][cache][oracle][lark]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  auto sql = tollgate::testing::read_file(std::filesystem::path(TOLLGATE_SOURCE_DIR) / "tests/data/lark/sql.lark");
+  auto g = build(sql, "lark", size_t(32) << 10, size_t(32) << 10);
+  const engine::CfgGrammar& impl = cfg_of(g);
+  const TokenizerInfo& tok = *llama3();
+  std::vector<uint32_t> fast(bitmask_words(tok.vocab_size())), slow(fast.size());
+  std::mt19937 rng(7);
+  int steps = 0, mismatches = 0, guarded = 0;
+  size_t max_bytes = 0;
+  for (int walk = 0; walk < 8; ++walk) {
+    fsm::ParserState st = impl.rt->initial();
+    for (int step = 0; step < 40; ++step) {
+      impl.fill_mask(st, fast.data());
+      impl.fill_mask_slow(st, slow.data());
+      ++steps;
+      for (auto& t : st.threads) guarded += t.guard != 0;
+      max_bytes = std::max(max_bytes, impl.cache_bytes());
+      if (fast != slow) ++mismatches;
+      std::vector<int32_t> allowed;
+      for (int32_t id = 0; id < tok.vocab_size(); ++id)
+        if ((slow[id >> 5] >> (id & 31)) & 1) allowed.push_back(id);
+      if (allowed.empty()) break;
+      REQUIRE(impl.rt->feed(st, tok.token_bytes(allowed[rng() % allowed.size()])));
+    }
+  }
+  CHECK(mismatches == 0);
+  CHECK(steps >= 200);
+  CHECK(guarded > 0);
+  CHECK(impl.num_cache_clears() >= 2);
+  CHECK(max_bytes <= (size_t(32) << 10));
+  WARN("sql.lark with a 32 KiB cache budget: " << steps << " masks, " << impl.num_cache_clears() << " clears");
+}
+
+TEST_CASE("cfg caches: two threads share a grammar whose caches keep being cleared", "[cfg][cache][threads]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  auto docs = maskbench_docs(mb, 16);
+  REQUIRE(docs.size() == 16);
+  const TokenizerInfo& tok = *llama3();
+  const size_t words = bitmask_words(tok.vocab_size());
+  // Single-threaded reference masks from a grammar with default budgets: masks[doc][step].
+  auto reference = build(grammar::builtin_json_gbnf(), "gbnf");
+  std::vector<std::vector<std::vector<int32_t>>> expect(docs.size());
+  for (size_t d = 0; d < docs.size(); ++d) {
+    Matcher m(reference);
+    for (int32_t id : docs[d]) {
+      expect[d].emplace_back(words);
+      m.fill_next_token_bitmask(expect[d].back().data());
+      REQUIRE(m.accept_token(id));
+    }
+  }
+  // An eighth of what the documents cache.
+  const size_t budget = cfg_of(reference).cache_bytes() / 8;
+  REQUIRE(budget >= 1024);  // room for a few entries
+  auto shared = build(grammar::builtin_json_gbnf(), "gbnf", budget, size_t(32) << 10);
+  std::atomic<int> mismatches{0}, refused{0}, masks{0};
+  auto run = [&](int which) {
+    std::vector<int32_t> mask(words);
+    for (int round = 0; round < 3; ++round)
+      for (size_t k = 0; k < docs.size(); ++k) {
+        size_t d = which == 0 ? k : docs.size() - 1 - k;  // the threads meet in different places
+        Matcher m(shared);
+        for (size_t s = 0; s < docs[d].size(); ++s) {
+          m.fill_next_token_bitmask(mask.data());
+          ++masks;
+          if (mask != expect[d][s]) ++mismatches;
+          if (!m.accept_token(docs[d][s])) {
+            ++refused;
+            break;
+          }
+        }
+      }
+  };
+  std::thread a(run, 0), b(run, 1);
+  a.join();
+  b.join();
+  int total = 0;
+  for (auto& e : expect) total += static_cast<int>(e.size());
+  CHECK(masks.load() == 2 * 3 * total);
+  CHECK(mismatches.load() == 0);
+  CHECK(refused.load() == 0);
+  CHECK(cfg_of(shared).num_cache_clears() >= 4);
+  CHECK(cfg_of(shared).cache_bytes() <= budget);
+  WARN("two threads: " << masks.load() << " masks equal to the single-threaded ones, "
+                       << cfg_of(shared).num_cache_clears() << " cache clears");
+}
