@@ -25,6 +25,7 @@ CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_
   auto t1 = std::chrono::steady_clock::now();
   engine::CfgBuildOptions opt;
   opt.dfa.max_states = options_.max_dfa_states;
+  opt.dfa.max_memory_bytes = options_.max_dfa_memory;
   opt.threads = options_.threads;
   auto impl = engine::build_cfg_grammar(g, tokenizer_, opt);
   impl->stats.parse_ms = parse_ms;

@@ -41,6 +41,7 @@ CompiledGrammarPtr Compiler::compile_regex(std::string_view pattern) const {
   auto t1 = std::chrono::steady_clock::now();
   fsm::DfaOptions dopt;
   dopt.max_states = options_.max_dfa_states;
+  dopt.max_memory_bytes = options_.max_dfa_memory;
   fsm::Dfa dfa = fsm::compile_dfa(*ast, dopt);
   double dfa_ms = ms_since(t1);
   auto t2 = std::chrono::steady_clock::now();

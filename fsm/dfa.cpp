@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bitset>
+#include <cstdio>
 #include <string>
 #include <unordered_map>
 
@@ -41,23 +42,35 @@ size_t byte_classes(const Nfa& nfa, std::array<uint8_t, 256>& classes) {
   return c + 1;
 }
 
+std::string mib(size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+// Subset construction. Every DFA state's NFA-state set (or, leftmost-first, priority-ordered
+// list) is stored once, in one flat arena; an open-addressing table of state ids interns them.
+// Two budgets bound the work: the number of states (max_states) and the bytes stored for the
+// sets, the interning table and the transition table (max_memory_bytes). Both are checked
+// before a state is added, so an exploding regex fails after at most that much work.
 class SubsetBuilder {
  public:
-  SubsetBuilder(const Nfa& nfa, size_t max_states, bool leftmost_first = false)
-      : nfa_(nfa), max_states_(max_states), leftmost_first_(leftmost_first) {
+  SubsetBuilder(const Nfa& nfa, const DfaOptions& options, bool leftmost_first = false)
+      : nfa_(nfa), max_states_(options.max_states), max_bytes_(options.max_memory_bytes),
+        leftmost_first_(leftmost_first) {
     num_classes_ = byte_classes(nfa, classes_);
-    rep_.assign(num_classes_, 0);
-    for (int b = 255; b >= 0; --b) rep_[classes_[b]] = static_cast<uint8_t>(b);
     mark_.assign(nfa.states.size(), 0);
+    set_end_.push_back(0);
+    slots_.assign(64, kEmptySlot);
+    // Per DFA state: its arena end offset, its hash, its row of the transition table, its
+    // final flag, and (at load ≤ 1/2) two interning slots.
+    per_state_bytes_ = sizeof(size_t) + sizeof(uint32_t) + num_classes_ * sizeof(uint32_t) + 1 +
+                       2 * sizeof(uint32_t);
   }
 
   // Epsilon closure of `seeds`, keeping only states that matter (edges or accept), sorted.
-  void closure(std::vector<uint32_t>& seeds, std::vector<uint32_t>& out) {
-    ++gen_;
-    if (gen_ == 0) {
-      std::fill(mark_.begin(), mark_.end(), 0);
-      gen_ = 1;
-    }
+  void closure(const std::vector<uint32_t>& seeds, std::vector<uint32_t>& out) {
+    next_gen();
     out.clear();
     stack_.clear();
     for (uint32_t s : seeds) {
@@ -87,11 +100,7 @@ class SubsetBuilder {
   // priority than that match and can never be preferred to it. With `skip_accept` the
   // accepting state is left out and does not cut (the empty match is not a lexeme).
   void ordered_closure(const std::vector<uint32_t>& seeds, std::vector<uint32_t>& out, bool skip_accept) {
-    ++gen_;
-    if (gen_ == 0) {
-      std::fill(mark_.begin(), mark_.end(), 0);
-      gen_ = 1;
-    }
+    next_gen();
     out.clear();
     for (uint32_t seed : seeds) {
       stack_.clear();
@@ -114,17 +123,35 @@ class SubsetBuilder {
     }
   }
 
-  uint32_t intern(std::vector<uint32_t>& set) {
-    auto it = ids_.find(set);
-    if (it != ids_.end()) return it->second;
-    if (sets_.size() >= max_states_) {
+  uint32_t intern(const std::vector<uint32_t>& set) {
+    const uint32_t h = hash(set);
+    size_t mask = slots_.size() - 1;
+    size_t i = h & mask;
+    for (;; i = (i + 1) & mask) {
+      uint32_t id = slots_[i];
+      if (id == kEmptySlot) break;
+      if (hashes_[id] == h && same(id, set)) return id;
+    }
+    const size_t n = hashes_.size();
+    if (n >= max_states_) {
       throw Error(ErrorKind::kLimit,
                   "regex too complex: its DFA needs more than " + std::to_string(max_states_) +
                       " states (the state budget; raise max_dfa_states or simplify the regex)");
     }
-    uint32_t id = static_cast<uint32_t>(sets_.size());
-    ids_.emplace(set, id);
-    sets_.push_back(set);
+    const size_t bytes = stored_bytes() + per_state_bytes_ + set.size() * sizeof(uint32_t);
+    if (bytes > max_bytes_) {
+      throw Error(ErrorKind::kLimit,
+                  "regex too complex: building its DFA needs more than " + std::to_string(max_bytes_) +
+                      " bytes (" + mib(max_bytes_) + ", the DFA memory budget) after " + std::to_string(n) +
+                      " states (limit " + std::to_string(max_states_) +
+                      "); raise max_dfa_memory or simplify the regex");
+    }
+    const uint32_t id = static_cast<uint32_t>(n);
+    arena_.insert(arena_.end(), set.begin(), set.end());
+    set_end_.push_back(arena_.size());
+    hashes_.push_back(h);
+    slots_[i] = id;
+    if (2 * (n + 1) > slots_.size()) grow_slots();
     return id;
   }
 
@@ -134,44 +161,92 @@ class SubsetBuilder {
     else closure(seeds, set);
     uint32_t start = intern(set);
     std::vector<std::vector<uint32_t>> buckets(num_classes_);
-    std::vector<uint32_t> table;
-    std::vector<uint8_t> finals;
-    for (size_t d = 0; d < sets_.size(); ++d) {
+    for (size_t d = 0; d < hashes_.size(); ++d) {
       for (auto& b : buckets) b.clear();
       bool final = false;
-      for (uint32_t s : sets_[d]) {
+      // Not a reference into the arena: intern() below appends to it.
+      for (size_t p = set_end_[d]; p < set_end_[d + 1]; ++p) {
+        uint32_t s = arena_[p];
         if (s == nfa_.accept) final = true;
         for (const auto& e : nfa_.states[s].edges) {
           for (size_t c = classes_[e.lo]; c <= classes_[e.hi]; ++c) buckets[c].push_back(e.to);
         }
       }
-      finals.push_back(final ? 1 : 0);
-      size_t row = table.size();
-      table.resize(row + num_classes_, kDead);
+      finals_.push_back(final ? 1 : 0);
+      size_t row = table_.size();
+      table_.resize(row + num_classes_, kDead);
       for (size_t c = 0; c < num_classes_; ++c) {
         if (buckets[c].empty()) continue;
         if (leftmost_first_) ordered_closure(buckets[c], set, false);
         else closure(buckets[c], set);
         if (set.empty()) continue;
         uint32_t t = intern(set);
-        table[row + c] = t;
+        table_[row + c] = t;
       }
     }
-    return Dfa(start, classes_, num_classes_, std::move(table), std::move(finals));
+    // The sets are not needed past here; free them before minimisation allocates.
+    std::vector<uint32_t>().swap(arena_);
+    std::vector<size_t>().swap(set_end_);
+    std::vector<uint32_t>().swap(hashes_);
+    std::vector<uint32_t>().swap(slots_);
+    return Dfa(start, classes_, num_classes_, std::move(table_), std::move(finals_));
   }
 
  private:
+  static constexpr uint32_t kEmptySlot = UINT32_MAX;
+
+  void next_gen() {
+    ++gen_;
+    if (gen_ == 0) {
+      std::fill(mark_.begin(), mark_.end(), 0);
+      gen_ = 1;
+    }
+  }
+
+  static uint32_t hash(const std::vector<uint32_t>& v) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ v.size();
+    for (uint32_t x : v) h = (h ^ x) * 0x100000001B3ull + (h >> 29);
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ull;
+    h ^= h >> 32;
+    return static_cast<uint32_t>(h);
+  }
+
+  bool same(uint32_t id, const std::vector<uint32_t>& set) const {
+    size_t b = set_end_[id], e = set_end_[id + 1];
+    return e - b == set.size() && std::equal(set.begin(), set.end(), arena_.begin() + b);
+  }
+
+  void grow_slots() {
+    std::vector<uint32_t> bigger(slots_.size() * 2, kEmptySlot);
+    size_t mask = bigger.size() - 1;
+    for (uint32_t id = 0; id < hashes_.size(); ++id) {
+      size_t i = hashes_[id] & mask;
+      while (bigger[i] != kEmptySlot) i = (i + 1) & mask;
+      bigger[i] = id;
+    }
+    slots_.swap(bigger);
+  }
+
+  // Bytes the construction holds for the states interned so far (sizes, not capacities).
+  size_t stored_bytes() const { return arena_.size() * sizeof(uint32_t) + hashes_.size() * per_state_bytes_; }
+
   const Nfa& nfa_;
   size_t max_states_;
+  size_t max_bytes_;
   bool leftmost_first_ = false;
   std::array<uint8_t, 256> classes_{};
   size_t num_classes_ = 0;
-  std::vector<uint8_t> rep_;
+  size_t per_state_bytes_ = 0;
   std::vector<uint32_t> mark_;
   uint32_t gen_ = 0;
   std::vector<uint32_t> stack_;
-  std::unordered_map<std::vector<uint32_t>, uint32_t, VecHash> ids_;
-  std::vector<std::vector<uint32_t>> sets_;
+  std::vector<uint32_t> arena_;    // every state's set, one after another
+  std::vector<size_t> set_end_;    // state d's set is arena_[set_end_[d], set_end_[d + 1])
+  std::vector<uint32_t> hashes_;   // per state
+  std::vector<uint32_t> slots_;    // open addressing over state ids, power-of-two size
+  std::vector<uint32_t> table_;    // state × class, kDead for no transition
+  std::vector<uint8_t> finals_;
 };
 
 // Hopcroft minimisation of a DFA completed with an explicit dead state.
@@ -352,14 +427,14 @@ bool Dfa::empty() const {
 }
 
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
-  Nfa nfa = build_nfa(regex, options.max_states);
-  Dfa raw = SubsetBuilder(nfa, options.max_states).run();
+  Nfa nfa = build_nfa(regex, options.max_states, options.max_memory_bytes);
+  Dfa raw = SubsetBuilder(nfa, options).run();
   return minimise(raw);
 }
 
 Dfa compile_leftmost_first_dfa(const grammar::Regex& regex, const DfaOptions& options) {
-  Nfa nfa = build_nfa(regex, options.max_states);
-  Dfa raw = SubsetBuilder(nfa, options.max_states, true).run();
+  Nfa nfa = build_nfa(regex, options.max_states, options.max_memory_bytes);
+  Dfa raw = SubsetBuilder(nfa, options, true).run();
   return minimise(raw);
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -15,9 +16,15 @@
 namespace tollgate::fsm {
 
 inline constexpr uint32_t kDead = UINT32_MAX;
+inline constexpr size_t kDefaultMaxDfaMemory = size_t{32} << 20;  // 32 MiB
 
+// Budgets for one automaton; exceeding either is a kLimit error (raised as soon as the next
+// state would go over, so a regex whose DFA explodes fails after bounded time and memory).
 struct DfaOptions {
-  size_t max_states = 1'000'000;  // limit for subset construction; kLimit error when exceeded
+  size_t max_states = 1'000'000;  // states of the subset construction
+  // Bytes held while building: the NFA (states, edges, epsilon moves), and in the subset
+  // construction every state's NFA-state set, the interning table and the transition table.
+  size_t max_memory_bytes = kDefaultMaxDfaMemory;
 };
 
 class Dfa {
@@ -62,7 +69,7 @@ class Dfa {
   std::vector<uint8_t> finals_;
 };
 
-// Regex → minimal DFA. Throws tollgate::Error(kLimit) when max_states is exceeded.
+// Regex → minimal DFA. Throws tollgate::Error(kLimit) when a budget of `options` is exceeded.
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
 
 // The match a backtracking engine (Python re, PCRE, RE2's default mode) returns for `regex`

@@ -1,5 +1,7 @@
+// Regex AST → Thompson NFA over bytes (see nfa.hpp), within a state and a memory budget.
 #include "fsm/nfa.hpp"
 
+#include <cstdio>
 #include <map>
 #include <string>
 
@@ -18,7 +20,7 @@ struct Frag {
 
 class Builder {
  public:
-  explicit Builder(size_t max_states) : max_states_(max_states) {}
+  Builder(size_t max_states, size_t max_bytes) : max_states_(max_states), max_bytes_(max_bytes) {}
 
   uint32_t add_state() {
     if (nfa_.states.size() >= max_states_) {
@@ -26,12 +28,19 @@ class Builder {
                   "regex too large: its automaton needs more than " + std::to_string(max_states_) +
                       " NFA states (raise max_dfa_states or simplify counted repetitions)");
     }
+    charge(sizeof(NfaState));
     nfa_.states.emplace_back();
     return static_cast<uint32_t>(nfa_.states.size() - 1);
   }
-  void eps(uint32_t from, uint32_t to) { nfa_.states[from].eps.push_back(to); }
+  void eps(uint32_t from, uint32_t to) {
+    auto& v = nfa_.states[from].eps;
+    charge(v.empty() ? kAllocBytes + sizeof(uint32_t) : sizeof(uint32_t));
+    v.push_back(to);
+  }
   void edge(uint32_t from, uint8_t lo, uint8_t hi, uint32_t to) {
-    nfa_.states[from].edges.push_back({lo, hi, to});
+    auto& v = nfa_.states[from].edges;
+    charge(v.empty() ? kAllocBytes + sizeof(NfaEdge) : sizeof(NfaEdge));
+    v.push_back({lo, hi, to});
   }
 
   Frag build(const Regex& r) {
@@ -148,16 +157,34 @@ class Builder {
     return {in, out};
   }
 
+  // What a first push_back costs beyond the element: the smallest heap block (glibc, 64-bit).
+  static constexpr size_t kAllocBytes = 32;
+
+  // Counts `bytes` against the memory budget (the same budget as the DFA construction's).
+  void charge(size_t bytes) {
+    bytes_ += bytes;
+    if (bytes_ > max_bytes_) {
+      char mib[32];
+      std::snprintf(mib, sizeof mib, "%.1f MiB", static_cast<double>(max_bytes_) / (1024.0 * 1024.0));
+      throw Error(ErrorKind::kLimit,
+                  "regex too large: its automaton needs more than " + std::to_string(max_bytes_) + " bytes (" +
+                      mib + ", the DFA memory budget) after " + std::to_string(nfa_.states.size()) +
+                      " NFA states; raise max_dfa_memory or simplify counted repetitions");
+    }
+  }
+
   size_t max_states_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
   Nfa nfa_;
   std::vector<Utf8Sequence> seqs_;
 };
 
 }  // namespace
 
-Nfa build_nfa(const grammar::Regex& regex, size_t max_states) {
-  // The NFA budget is generous relative to the DFA budget: NFA states are cheap.
-  Builder b(max_states < (SIZE_MAX / 8) ? max_states * 8 : max_states);
+Nfa build_nfa(const grammar::Regex& regex, size_t max_states, size_t max_bytes) {
+  // The NFA state budget is generous relative to the DFA budget: NFA states are cheap.
+  Builder b(max_states < (SIZE_MAX / 8) ? max_states * 8 : max_states, max_bytes);
   Frag f = b.build(regex);
   return b.finish(f);
 }

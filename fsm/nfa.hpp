@@ -4,6 +4,7 @@
 // shared through a prefix trie so a large class such as \p{L} stays small.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -27,7 +28,8 @@ struct Nfa {
   uint32_t accept = 0;  // the single accepting state (no outgoing edges)
 };
 
-// Throws tollgate::Error(kLimit) when the NFA would exceed max_states states.
-Nfa build_nfa(const grammar::Regex& regex, size_t max_states);
+// Throws tollgate::Error(kLimit) when the NFA would exceed 8 × max_states states or about
+// max_bytes bytes (states, edges and epsilon moves, with their allocations).
+Nfa build_nfa(const grammar::Regex& regex, size_t max_states, size_t max_bytes = SIZE_MAX);
 
 }  // namespace tollgate::fsm

@@ -37,11 +37,25 @@ void require_source(const Source& src) {
   }
 }
 
+// The DFA budgets of `check` and `compile` (--max-states, --max-memory in MiB).
+struct Budgets {
+  size_t max_states = CompileOptions{}.max_dfa_states;
+  size_t max_memory_mib = CompileOptions{}.max_dfa_memory >> 20;
+};
+
+void add_budget_options(CLI::App* cmd, Budgets& b) {
+  cmd->add_option("--max-states", b.max_states, "DFA state budget (max_dfa_states)")->capture_default_str();
+  cmd->add_option("--max-memory", b.max_memory_mib,
+                  "memory budget per automaton while it is built, in MiB (max_dfa_memory)")
+      ->capture_default_str();
+}
+
 CompiledGrammarPtr compile_source(const Source& src, const TokenizerInfoPtr& tok, int threads,
-                                  size_t max_states) {
+                                  const Budgets& budgets = {}) {
   CompileOptions opt;
   opt.threads = threads;
-  opt.max_dfa_states = max_states;
+  opt.max_dfa_states = budgets.max_states;
+  opt.max_dfa_memory = budgets.max_memory_mib < (SIZE_MAX >> 20) ? budgets.max_memory_mib << 20 : SIZE_MAX;
   Compiler compiler(tok, opt);
   if (!src.grammar_file.empty()) {
     return compiler.compile_grammar(read_file(src.grammar_file), src.format(),
@@ -93,11 +107,11 @@ void add_grammar_commands(CLI::App& app) {
   // check
   {
     auto src = std::make_shared<Source>();
-    auto max_states = std::make_shared<size_t>(1'000'000);
+    auto budgets = std::make_shared<Budgets>();
     CLI::App* cmd = app.add_subcommand("check", "check that a regex or grammar compiles (exit 0) or explain why not");
     add_source_options(cmd, *src);
-    cmd->add_option("--max-states", *max_states, "DFA state budget")->capture_default_str();
-    cmd->callback([src, max_states] {
+    add_budget_options(cmd, *budgets);
+    cmd->callback([src, budgets] {
       require_source(*src);
       try {
         if (!src->grammar_file.empty()) {
@@ -105,7 +119,7 @@ void add_grammar_commands(CLI::App& app) {
                                                 src->grammar_file);
           for (const auto& w : warnings) std::cerr << w.pretty() << "\n";
         }
-        auto g = compile_source(*src, byte_tokenizer(), 1, *max_states);
+        auto g = compile_source(*src, byte_tokenizer(), 1, *budgets);
         std::cout << "ok: " << src->label() << " compiles (" << g->stats().dfa_states
                   << " DFA states)\n";
       } catch (const Error& e) {
@@ -130,7 +144,7 @@ void add_grammar_commands(CLI::App& app) {
       }
       CompiledGrammarPtr g;
       try {
-        g = compile_source(*src, byte_tokenizer(), 1, 1'000'000);
+        g = compile_source(*src, byte_tokenizer(), 1);
       } catch (const Error& e) {
         print_error(e);
         throw CLI::RuntimeError(1);
@@ -156,7 +170,7 @@ void add_grammar_commands(CLI::App& app) {
     auto src = std::make_shared<Source>();
     auto tokenizer = std::make_shared<std::string>("llama3");
     auto threads = std::make_shared<int>(0);
-    auto max_states = std::make_shared<size_t>(1'000'000);
+    auto budgets = std::make_shared<Budgets>();
     CLI::App* cmd = app.add_subcommand("compile", "compile against a tokenizer; print sizes and timings");
     add_source_options(cmd, *src);
     cmd->add_option("--tokenizer,-t", *tokenizer,
@@ -164,15 +178,15 @@ void add_grammar_commands(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--threads", *threads, "threads for the token index (0 = all cores)")
         ->capture_default_str();
-    cmd->add_option("--max-states", *max_states, "DFA state budget")->capture_default_str();
-    cmd->callback([src, tokenizer, threads, max_states] {
+    add_budget_options(cmd, *budgets);
+    cmd->callback([src, tokenizer, threads, budgets] {
       require_source(*src);
       try {
         auto t0 = std::chrono::steady_clock::now();
         TokenizerInfoPtr tok = load_tokenizer(*tokenizer);
         double load_ms = std::chrono::duration<double, std::milli>(
                              std::chrono::steady_clock::now() - t0).count();
-        auto g = compile_source(*src, tok, *threads, *max_states);
+        auto g = compile_source(*src, tok, *threads, *budgets);
         const CompileStats& s = g->stats();
         std::printf("tokenizer:       %s (%d ids, loaded in %.1f ms)\n", tokenizer->c_str(),
                     tok->vocab_size(), load_ms);

@@ -15,6 +15,10 @@ namespace tollgate {
 
 struct CompileOptions {
   size_t max_dfa_states = 1'000'000;  // per automaton; kLimit error beyond
+  // Bytes one automaton may hold while it is built (NFA, subset construction's state sets and
+  // transition table); kLimit error beyond. Bounds the time and memory of a regex whose DFA
+  // explodes, e.g. (a|b)*a(a|b){30}.
+  size_t max_dfa_memory = size_t{32} << 20;  // 32 MiB, as fsm::kDefaultMaxDfaMemory
   int threads = 0;                    // 0 = all cores (std::thread::hardware_concurrency)
   bool dot_all = false;               // regex `.` matches newline
 };

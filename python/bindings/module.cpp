@@ -128,13 +128,16 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("vocab_size", [](const CompiledGrammar& g) { return g.tokenizer().vocab_size(); });
 
   py::class_<Compiler>(m, "Compiler")
-      .def(py::init([](std::shared_ptr<TokenizerInfo> tok, int threads, size_t max_dfa_states) {
+      .def(py::init([](std::shared_ptr<TokenizerInfo> tok, int threads, size_t max_dfa_states,
+                       size_t max_dfa_memory) {
              CompileOptions opt;
              opt.threads = threads;
              opt.max_dfa_states = max_dfa_states;
+             opt.max_dfa_memory = max_dfa_memory;
              return Compiler(std::move(tok), opt);
            }),
-           py::arg("tokenizer_info"), py::arg("threads") = 0, py::arg("max_dfa_states") = 1'000'000)
+           py::arg("tokenizer_info"), py::arg("threads") = 0, py::arg("max_dfa_states") = CompileOptions{}.max_dfa_states,
+           py::arg("max_dfa_memory") = CompileOptions{}.max_dfa_memory)
       .def(
           "compile_regex",
           [](const Compiler& c, const std::string& pattern) {

@@ -1,10 +1,16 @@
 #include "test_support.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <random>
+
+#include <nlohmann/json.hpp>
 
 #include "fsm/dfa.hpp"
 #include "fsm/utf8.hpp"
+#include "grammar/regex_ast.hpp"
 #include "tollgate/error.hpp"
+#include "tollgate/tollgate.hpp"
 
 using namespace tollgate;
 using grammar::CharSet;
@@ -115,4 +121,147 @@ TEST_CASE("DFA state budget fails cleanly on (a|b)*a(a|b){30}", "[fsm][dfa]") {
   CHECK(d.matches("bbbabbbbbb"));
   CHECK(d.matches("bbbbabbbbbb"));
   CHECK_FALSE(d.matches("abbbbbbb"));
+}
+
+namespace {
+// Regexes whose automata outgrow the default budgets: subset-construction blow-ups (the last
+// `a` 30 or 1000 letters back, a letter 20 characters back), a large counted class repetition
+// (\p{L}{1000}: ~150 k DFA states over ~100 byte classes) and one whose NFA alone is too big.
+const std::vector<std::string> kExploding = {
+    "(a|b)*a(a|b){30}", ".*a.{30}", "[a-z]*[a-c][a-z]{1000}", ".*\\p{L}.{20}", "\\p{L}{1000}",
+    "(\\p{L}{1000}){100}"};
+
+// The kLimit error compile_dfa throws for `pattern`, or nullopt when it compiles.
+std::optional<Error> limit_error(const std::string& pattern, const fsm::DfaOptions& opt, bool leftmost_first = false) {
+  auto ast = grammar::parse_regex(pattern);
+  try {
+    if (leftmost_first) fsm::compile_leftmost_first_dfa(*ast, opt);
+    else fsm::compile_dfa(*ast, opt);
+  } catch (const Error& e) {
+    return e;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+TEST_CASE("DFA memory budget: exploding regexes fail with kLimit under the default budgets", "[fsm][dfa]") {
+  fsm::DfaOptions opt;  // defaults: 1,000,000 states, 32 MiB
+  REQUIRE(opt.max_memory_bytes == fsm::kDefaultMaxDfaMemory);
+  for (const auto& re : kExploding) {
+    INFO(re);
+    auto e = limit_error(re, opt);
+    REQUIRE(e.has_value());
+    CHECK(e->kind() == ErrorKind::kLimit);
+    std::string msg = e->what();
+    CHECK(msg.find("budget") != std::string::npos);
+    CHECK(msg.find("max_dfa_memory") != std::string::npos);
+    CHECK(msg.find(std::to_string(fsm::kDefaultMaxDfaMemory) + " bytes") != std::string::npos);
+  }
+}
+
+TEST_CASE("DFA memory budget: a small explicit budget is honoured, in both constructions", "[fsm][dfa]") {
+  fsm::DfaOptions opt;
+  opt.max_memory_bytes = 1 << 20;
+  for (bool lf : {false, true}) {
+    for (const auto& re : kExploding) {
+      INFO(re << (lf ? " (leftmost-first)" : ""));
+      auto e = limit_error(re, opt, lf);
+      REQUIRE(e.has_value());
+      CHECK(e->kind() == ErrorKind::kLimit);
+      std::string msg = e->what();
+      CHECK(msg.find("1048576 bytes (1.0 MiB, the DFA memory budget)") != std::string::npos);
+      CHECK(msg.find("max_dfa_memory") != std::string::npos);
+    }
+  }
+  // Regexes well inside the budget still compile, and match what they should.
+  fsm::Dfa d = fsm::compile_dfa(*grammar::parse_regex("[a-z]{1000}"), opt);
+  CHECK(d.num_states() == 1001);
+  CHECK(d.matches(std::string(1000, 'q')));
+  CHECK_FALSE(d.matches(std::string(999, 'q')));
+  fsm::Dfa d12 = fsm::compile_dfa(*grammar::parse_regex("(a|b)*a(a|b){12}"), opt);
+  CHECK(d12.num_states() == (size_t{1} << 13));
+  CHECK(d12.matches("babbbbbbbbbbbb"));
+  CHECK_FALSE(d12.matches("abbbbbbbbbbbbb"));
+}
+
+TEST_CASE("DFA state budget: a small explicit state budget names itself", "[fsm][dfa]") {
+  fsm::DfaOptions opt;
+  opt.max_states = 5000;
+  for (const auto& re : {"(a|b)*a(a|b){30}", ".*a.{30}", "[a-z]*[a-c][a-z]{1000}", ".*\\p{L}.{20}"}) {
+    INFO(re);
+    auto e = limit_error(re, opt);
+    REQUIRE(e.has_value());
+    CHECK(e->kind() == ErrorKind::kLimit);
+    std::string msg = e->what();
+    CHECK(msg.find("more than 5000 states (the state budget") != std::string::npos);
+    CHECK(msg.find("max_dfa_states") != std::string::npos);
+  }
+  // Raising the memory budget does not lift the state budget.
+  opt.max_memory_bytes = SIZE_MAX;
+  auto e = limit_error("(a|b)*a(a|b){30}", opt);
+  REQUIRE(e.has_value());
+  CHECK(std::string(e->what()).find("5000 states") != std::string::npos);
+}
+
+TEST_CASE("DFA memory budget: every corpus regex compiles under the default budgets", "[fsm][dfa][data]") {
+  // tests/data/regex_corpus.json is in the repository; its largest DFA (a big Unicode class
+  // repeated {1,200}) needs about 20 MB during construction.
+  auto path = std::filesystem::path(TOLLGATE_SOURCE_DIR) / "tests/data/regex_corpus.json";
+  auto corpus = nlohmann::json::parse(testing::read_file(path));
+  REQUIRE(corpus.size() == 922);
+  size_t compiled = 0, biggest = 0;
+  std::vector<std::string> limited;
+  for (const auto& item : corpus) {
+    for (bool search : {false, true}) {  // full match, and JSON Schema `pattern` search
+      grammar::RegexOptions ropt;
+      ropt.search = search;
+      grammar::RegexPtr ast;
+      try {
+        ast = grammar::parse_regex(item["regex"].get<std::string>(), ropt);
+      } catch (const Error&) {
+        continue;  // syntax the parser refuses (covered by the RE2 differential test)
+      }
+      try {
+        biggest = std::max(biggest, fsm::compile_dfa(*ast).num_states());
+        ++compiled;
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::kLimit) limited.push_back(item["regex"].get<std::string>().substr(0, 60));
+      }
+    }
+  }
+  CAPTURE(limited);
+  CHECK(limited.empty());
+  CHECK(compiled > 1600);
+  CHECK(biggest >= 30000);  // 34,001 states after minimisation
+}
+
+TEST_CASE("DFA memory budget reaches compile_regex and compile_grammar (max_dfa_memory)", "[fsm][dfa]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  auto tok = TokenizerInfo::from_file(p.string());
+  CompileOptions small;
+  small.max_dfa_memory = 1 << 20;
+  for (const CompileOptions& opt : {CompileOptions{}, small}) {
+    Compiler compiler(tok, opt);
+    try {
+      compiler.compile_regex("(a|b)*a(a|b){30}");
+      FAIL("expected a limit error");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kLimit);
+      CHECK(std::string(e.what()).find(std::to_string(opt.max_dfa_memory) + " bytes") != std::string::npos);
+    }
+    try {
+      compiler.compile_grammar("start: X\nX: /(a|b)*a(a|b){30}/\n", "lark");
+      FAIL("expected a limit error");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kLimit);
+      CHECK(std::string(e.what()).find("max_dfa_memory") != std::string::npos);
+    }
+  }
+  // A budget raised past the need compiles a DFA the small one refuses.
+  Compiler roomy(tok, small);
+  CHECK_THROWS_AS(roomy.compile_regex("(a|b)*a(a|b){14}"), Error);
+  CompileOptions big = small;
+  big.max_dfa_memory = 8 << 20;
+  auto g = Compiler(tok, big).compile_regex("(a|b)*a(a|b){14}");
+  CHECK(g->stats().dfa_states == (size_t{1} << 15));
 }
