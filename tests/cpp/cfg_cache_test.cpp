@@ -203,3 +203,62 @@ TEST_CASE("cfg caches: two threads share a grammar whose caches keep being clear
   WARN("two threads: " << masks.load() << " masks equal to the single-threaded ones, "
                        << cfg_of(shared).num_cache_clears() << " cache clears");
 }
+
+// Two threads walk one Lark grammar (guards interned and stepped concurrently, guard masks
+// cached and cleared) along token sequences recorded single-threaded; every mask must equal the
+// single-threaded one. Run under ThreadSanitizer as well (see docs/design.md).
+TEST_CASE("cfg caches: two threads share a Lark grammar (guards) whose caches keep being cleared",
+          "[cfg][cache][threads][lark]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  const TokenizerInfo& tok = *llama3();
+  const size_t words = bitmask_words(tok.vocab_size());
+  std::string text = tollgate::testing::read_file(std::filesystem::path(TOLLGATE_SOURCE_DIR) / "tests/data/lark/sql.lark");
+  // Reference: seeded walks on a grammar of its own, single-threaded.
+  auto reference = build(text, "lark");
+  std::vector<std::vector<int32_t>> walks;
+  std::vector<std::vector<std::vector<int32_t>>> expect;
+  std::mt19937 rng(5);
+  for (int w = 0; w < 6; ++w) {
+    Matcher m(reference);
+    walks.emplace_back();
+    expect.emplace_back();
+    for (int s = 0; s < 30; ++s) {
+      std::vector<int32_t> mask(words);
+      m.fill_next_token_bitmask(mask.data());
+      std::vector<int32_t> allowed;
+      for (int32_t id = 0; id < tok.vocab_size(); ++id)
+        if (((mask[id >> 5] >> (id & 31)) & 1) && !tok.is_eos(id)) allowed.push_back(id);
+      expect.back().push_back(std::move(mask));
+      if (allowed.empty()) break;
+      int32_t id = allowed[rng() % allowed.size()];
+      walks.back().push_back(id);
+      REQUIRE(m.accept_token(id));
+    }
+  }
+  auto shared = build(text, "lark", size_t(16) << 10, size_t(32) << 10);
+  std::atomic<int> mismatches{0}, masks{0};
+  auto run = [&](int which) {
+    std::vector<int32_t> mask(words);
+    for (int round = 0; round < 2; ++round)
+      for (size_t k = 0; k < walks.size(); ++k) {
+        size_t w = which == 0 ? k : walks.size() - 1 - k;
+        Matcher m(shared);
+        for (size_t s = 0; s < expect[w].size(); ++s) {
+          m.fill_next_token_bitmask(mask.data());
+          ++masks;
+          if (mask != expect[w][s]) ++mismatches;
+          if (s < walks[w].size() && !m.accept_token(walks[w][s])) break;
+        }
+      }
+  };
+  std::thread a(run, 0), b(run, 1);
+  a.join();
+  b.join();
+  int total = 0;
+  for (auto& e : expect) total += static_cast<int>(e.size());
+  CHECK(masks.load() == 2 * 2 * total);
+  CHECK(mismatches.load() == 0);
+  CHECK(cfg_of(shared).num_cache_clears() >= 2);
+  WARN("two threads, sql.lark: " << masks.load() << " masks equal to the single-threaded ones, "
+                                 << cfg_of(shared).num_cache_clears() << " cache clears");
+}
