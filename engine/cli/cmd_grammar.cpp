@@ -37,7 +37,7 @@ void require_source(const Source& src) {
   }
 }
 
-// The DFA budgets of `check` and `compile` (--max-states, --max-memory in MiB).
+// The DFA budgets of `check`, `match` and `compile` (--max-states, --max-memory in MiB).
 struct Budgets {
   size_t max_states = CompileOptions{}.max_dfa_states;
   size_t max_memory_mib = CompileOptions{}.max_dfa_memory >> 20;
@@ -133,18 +133,20 @@ void add_grammar_commands(CLI::App& app) {
     auto src = std::make_shared<Source>();
     auto strings = std::make_shared<std::vector<std::string>>();
     auto files = std::make_shared<std::vector<std::string>>();
+    auto budgets = std::make_shared<Budgets>();
     CLI::App* cmd = app.add_subcommand("match", "match strings or files against a regex or grammar, in full");
     add_source_options(cmd, *src);
     cmd->add_option("--string,-s", *strings, "a string to match (repeatable)");
     cmd->add_option("files", *files, "files to match (their whole contents)");
-    cmd->callback([src, strings, files] {
+    add_budget_options(cmd, *budgets);
+    cmd->callback([src, strings, files, budgets] {
       require_source(*src);
       if (strings->empty() && files->empty()) {
         throw CLI::ValidationError("match", "give --string S or one or more FILEs");
       }
       CompiledGrammarPtr g;
       try {
-        g = compile_source(*src, byte_tokenizer(), 1);
+        g = compile_source(*src, byte_tokenizer(), 1, *budgets);
       } catch (const Error& e) {
         print_error(e);
         throw CLI::RuntimeError(1);
