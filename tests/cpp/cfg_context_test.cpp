@@ -19,56 +19,12 @@ namespace {
 
 using tollgate::testing::llama3;
 
-bool bit(const std::vector<int32_t>& mask, int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; }
+using tollgate::testing::mask_of;
 
-std::vector<int32_t> mask_of(const Matcher& m) {
-  std::vector<int32_t> mask(bitmask_words(m.grammar().tokenizer().vocab_size()));
-  m.fill_next_token_bitmask(mask.data());
-  return mask;
-}
+int oracle_mismatches(const Matcher& m) { return tollgate::testing::mask_oracle_mismatches(m); }
 
-// Mismatches between the mask and "accept_bytes(token) on a copy" over the whole vocabulary.
-int oracle_mismatches(const Matcher& m) {
-  const TokenizerInfo& tok = m.grammar().tokenizer();
-  auto mask = mask_of(m);
-  Matcher probe(m);
-  int bad = 0;
-  for (int32_t id = 0; id < tok.vocab_size(); ++id) {
-    bool expect;
-    if (tok.is_eos(id)) expect = m.is_accepting();
-    else if (tok.is_special(id) || tok.token_bytes(id).empty()) expect = false;
-    else {
-      expect = probe.accept_bytes(tok.token_bytes(id));
-      if (expect) probe.rollback(1);
-    }
-    if (expect != bit(mask, id) && ++bad <= 5)
-      UNSCOPED_INFO("token " << id << " '" << tok.token_bytes(id) << "' oracle=" << expect);
-  }
-  return bad;
-}
-
-// The longest allowed token that is a prefix of doc[pos..] (so multi-level closers such as
-// "}]} are taken whenever the vocabulary has them), or -1.
 int32_t longest_allowed(const Matcher& m, const std::string& doc, size_t pos) {
-  const TokenizerInfo& tok = m.grammar().tokenizer();
-  auto mask = mask_of(m);
-  const auto& nodes = tok.trie().nodes();
-  const auto& ids = tok.trie().token_ids();
-  int32_t best = -1;
-  uint32_t i = 0;
-  for (size_t k = pos; k < doc.size(); ++k) {
-    uint32_t child = 0;
-    for (uint32_t c = i + 1; c < nodes[i].subtree_end; c = nodes[c].subtree_end)
-      if (nodes[c].byte == static_cast<unsigned char>(doc[k])) {
-        child = c;
-        break;
-      }
-    if (!child) break;
-    i = child;
-    for (uint32_t t = nodes[i].tokens_begin; t < nodes[i].tokens_end; ++t)
-      if (bit(mask, ids[t])) best = ids[t];
-  }
-  return best;
+  return tollgate::testing::longest_allowed(m.grammar().tokenizer(), mask_of(m), doc, pos);
 }
 
 CompiledGrammarPtr json_grammar(std::string_view gbnf, uint32_t depth) {

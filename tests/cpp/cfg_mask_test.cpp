@@ -15,29 +15,6 @@ namespace {
 
 using tollgate::testing::llama3;
 
-bool bit(const std::vector<int32_t>& mask, int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; }
-
-// Compares the mask with the per-token oracle; returns the number of mismatches.
-int check_state(const Matcher& m, const TokenizerInfo& tok) {
-  std::vector<int32_t> mask(bitmask_words(tok.vocab_size()));
-  m.fill_next_token_bitmask(mask.data());
-  Matcher probe(m);  // a copy
-  int bad = 0;
-  for (int32_t id = 0; id < tok.vocab_size(); ++id) {
-    bool expect;
-    if (tok.is_eos(id)) expect = m.is_accepting();
-    else if (tok.is_special(id) || tok.token_bytes(id).empty()) expect = false;
-    else {
-      expect = probe.accept_bytes(tok.token_bytes(id));
-      if (expect) probe.rollback(1);
-    }
-    if (expect != bit(mask, id)) {
-      if (++bad <= 5) UNSCOPED_INFO("token " << id << " '" << tok.token_bytes(id) << "' oracle=" << expect);
-    }
-  }
-  return bad;
-}
-
 // Replays `doc` greedily: at each step the longest allowed token that is a prefix of the rest.
 // Checks the mask at every state; returns the number of states checked.
 int replay_greedy(const CompiledGrammarPtr& g, const std::string& doc, int max_states, int& mismatches) {
@@ -46,27 +23,11 @@ int replay_greedy(const CompiledGrammarPtr& g, const std::string& doc, int max_s
   std::vector<int32_t> mask(bitmask_words(tok.vocab_size()));
   size_t pos = 0;
   int states = 0;
-  const auto& nodes = tok.trie().nodes();
-  const auto& ids = tok.trie().token_ids();
   while (pos < doc.size() && states < max_states) {
-    mismatches += check_state(m, tok);
+    mismatches += tollgate::testing::mask_oracle_mismatches(m);
     ++states;
     m.fill_next_token_bitmask(mask.data());
-    // Longest token in the trie matching doc[pos..] with its bit set.
-    int32_t best = -1;
-    uint32_t i = 0;
-    for (size_t k = pos; k < doc.size(); ++k) {
-      uint32_t child = 0;
-      for (uint32_t c = i + 1; c < nodes[i].subtree_end; c = nodes[c].subtree_end)
-        if (nodes[c].byte == static_cast<unsigned char>(doc[k])) {
-          child = c;
-          break;
-        }
-      if (!child) break;
-      i = child;
-      for (uint32_t t = nodes[i].tokens_begin; t < nodes[i].tokens_end; ++t)
-        if (bit(mask, ids[t])) best = ids[t];
-    }
+    int32_t best = tollgate::testing::longest_allowed(tok, mask, doc, pos);
     INFO(doc << " at " << pos);
     REQUIRE(best >= 0);
     REQUIRE(m.accept_token(best));
@@ -74,7 +35,7 @@ int replay_greedy(const CompiledGrammarPtr& g, const std::string& doc, int max_s
   }
   if (pos == doc.size()) {
     CHECK(m.is_accepting());
-    mismatches += check_state(m, tok);
+    mismatches += tollgate::testing::mask_oracle_mismatches(m);
     ++states;
   }
   return states;
@@ -135,14 +96,13 @@ TEST_CASE("cfg masks: brute-force oracle on JSON (built-in and json.gbnf), maskb
   for (auto& e : std::filesystem::directory_iterator(mb))
     if (e.path().extension() == ".json") files.push_back(e.path());
   std::sort(files.begin(), files.end());
-  const TokenizerInfo& tok = *llama3();
   for (size_t f = 0; f < files.size() && states < 2000; f += 37) {
     auto doc = nlohmann::json::parse(tollgate::testing::read_file(files[f]));
     for (auto& t : doc["tests"]) {
       if (!t.value("valid", false) || !t.contains("tokens_llama3")) continue;
       Matcher m(builtin);
       for (int32_t id : t["tokens_llama3"]) {
-        int bad = check_state(m, tok);
+        int bad = tollgate::testing::mask_oracle_mismatches(m);
         mismatches += bad;
         ++states;
         INFO(files[f].filename());

@@ -1,6 +1,8 @@
 #define CATCH_CONFIG_RUNNER
 #include "test_support.hpp"
 
+#include "fsm/token_trie.hpp"
+
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -50,6 +52,53 @@ std::string read_file(const std::filesystem::path& path) {
 TokenizerInfoPtr llama3() {
   static TokenizerInfoPtr tok = TokenizerInfo::from_file((*data_dir() / "tokenizers/llama3/tokenizer.json").string());
   return tok;
+}
+
+bool mask_bit(const std::vector<int32_t>& mask, int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; }
+
+std::vector<int32_t> mask_of(const Matcher& m) {
+  std::vector<int32_t> mask(bitmask_words(m.grammar().tokenizer().vocab_size()));
+  m.fill_next_token_bitmask(mask.data());
+  return mask;
+}
+
+int mask_oracle_mismatches(const Matcher& m) {
+  const TokenizerInfo& tok = m.grammar().tokenizer();
+  auto mask = mask_of(m);
+  Matcher probe(m);  // a copy
+  int bad = 0;
+  for (int32_t id = 0; id < tok.vocab_size(); ++id) {
+    bool expect;
+    if (tok.is_eos(id)) expect = m.is_accepting();
+    else if (tok.is_special(id) || tok.token_bytes(id).empty()) expect = false;
+    else {
+      expect = probe.accept_bytes(tok.token_bytes(id));
+      if (expect) probe.rollback(1);
+    }
+    if (expect != mask_bit(mask, id) && ++bad <= 5)
+      UNSCOPED_INFO("token " << id << " '" << tok.token_bytes(id) << "' oracle=" << expect);
+  }
+  return bad;
+}
+
+int32_t longest_allowed(const TokenizerInfo& tok, const std::vector<int32_t>& mask, std::string_view doc, size_t pos) {
+  const auto& nodes = tok.trie().nodes();
+  const auto& ids = tok.trie().token_ids();
+  int32_t best = -1;
+  uint32_t i = 0;
+  for (size_t k = pos; k < doc.size(); ++k) {
+    uint32_t child = 0;
+    for (uint32_t c = i + 1; c < nodes[i].subtree_end; c = nodes[c].subtree_end)
+      if (nodes[c].byte == static_cast<unsigned char>(doc[k])) {
+        child = c;
+        break;
+      }
+    if (!child) break;
+    i = child;
+    for (uint32_t t = nodes[i].tokens_begin; t < nodes[i].tokens_end; ++t)
+      if (mask_bit(mask, ids[t])) best = ids[t];
+  }
+  return best;
 }
 
 }  // namespace tollgate::testing

@@ -8,6 +8,10 @@
 #include <optional>
 #include <string>
 
+#include <string_view>
+#include <vector>
+
+#include "tollgate/matcher.hpp"
 #include "tollgate/vocabulary.hpp"
 
 namespace tollgate::testing {
@@ -19,6 +23,16 @@ void note_skipped(const std::string& what);
 std::string read_file(const std::filesystem::path& path);
 // The Llama-3 tokenizer from the data dir, loaded once (call after TOLLGATE_DATA_OR_SKIP).
 TokenizerInfoPtr llama3();
+
+// Token masks in tests.
+bool mask_bit(const std::vector<int32_t>& mask, int32_t id);
+std::vector<int32_t> mask_of(const Matcher& m);  // the matcher's next-token mask
+// Tokens where the mask differs from the brute-force oracle: "accept_bytes(the token's bytes) on
+// a copy of the matcher" (EOS: is_accepting). The first few are reported with UNSCOPED_INFO.
+int mask_oracle_mismatches(const Matcher& m);
+// The longest token set in `mask` whose bytes are a prefix of doc[pos..] (so multi-byte closers
+// such as "}]} are taken whenever the vocabulary has them), or -1.
+int32_t longest_allowed(const TokenizerInfo& tok, const std::vector<int32_t>& mask, std::string_view doc, size_t pos);
 
 }  // namespace tollgate::testing
 
