@@ -55,14 +55,7 @@ auto on_lookahead = [](auto& ctx) {
 auto on_quant = [](auto& ctx) {
   auto& s = st(ctx);
   size_t off = where(ctx);
-  std::string_view q = matched(ctx);
-  uint32_t min = 0, max = kUnbounded;
-  if (q == "*") {
-  } else if (q == "+") {
-    min = 1;
-  } else if (q == "?") {
-    max = 1;
-  } else {
+  front::apply_quantifier(ctx, [&](std::string_view q, uint32_t& min, uint32_t& max) {
     // {m} {m,} {m,n} {,n}
     std::string body(q.substr(1, q.size() - 2));
     auto num = [&](std::string_view t, size_t at) -> uint32_t {
@@ -85,9 +78,7 @@ auto on_quant = [](auto& ctx) {
       max = b.find_first_not_of(' ') == std::string_view::npos ? kUnbounded : num(b, comma + 1);
       if (max < min) s.g->fail(ErrorKind::kParse, "repetition {m,n} has n < m", off);
     }
-  }
-  if (!s.b.has_item()) s.g->fail(ErrorKind::kParse, "repetition without an expression before it", off);
-  s.b.push(GExpr::repeat(s.b.pop_item(), min, max, off));
+  });
 };
 
 const auto skipper = x3::space | x3::lexeme['#' >> *(x3::char_ - x3::eol)];

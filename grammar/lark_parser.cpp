@@ -176,14 +176,7 @@ auto on_quant = [](auto& ctx) {
     x3::_pass(ctx) = false;
     return;
   }
-  std::string_view q = matched(ctx);
-  uint32_t min = 0, max = kUnbounded;
-  if (q == "*") {
-  } else if (q == "+") {
-    min = 1;
-  } else if (q == "?") {
-    max = 1;
-  } else {
+  front::apply_quantifier(ctx, [&](std::string_view q, uint32_t& min, uint32_t& max) {
     // ~ n  or  ~ n..m
     std::string t;
     for (char c : q)
@@ -200,9 +193,7 @@ auto on_quant = [](auto& ctx) {
       max = num(t.substr(dots + 2));
       if (max < min) s.g->fail(ErrorKind::kParse, "repetition ~ n..m has m < n", off);
     }
-  }
-  if (!s.b.has_item()) s.g->fail(ErrorKind::kParse, "repetition without an expression before it", off);
-  s.b.push(GExpr::repeat(s.b.pop_item(), min, max, off));
+  });
 };
 auto on_import = [](auto& ctx) {
   auto& s = st(ctx);

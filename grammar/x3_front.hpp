@@ -63,6 +63,21 @@ inline const auto on_ref = [](auto& ctx) {
   st(ctx).b.push(GExpr::ref(std::string(r.begin(), r.end()), static_cast<size_t>(r.begin() - st(ctx).base)));
 };
 
+// A quantifier's action: `*`, `+` and `?` are read here, any other (counted) form by
+// `counted(text, min, max)`; the repetition then wraps the last item of the current sequence.
+template <class Ctx, class Counted>
+void apply_quantifier(Ctx& ctx, Counted counted) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  std::string_view q = matched(ctx);
+  uint32_t min = 0, max = kUnbounded;
+  if (q == "+") min = 1;
+  else if (q == "?") max = 1;
+  else if (q != "*") counted(q, min, max);
+  if (!s.b.has_item()) s.g->fail(ErrorKind::kParse, "repetition without an expression before it", off);
+  s.b.push(GExpr::repeat(s.b.pop_item(), min, max, off));
+}
+
 // Parses the whole grammar text with `parser` (the state bound to state_tag) and skips trailing
 // blanks and comments. An X3 expectation failure becomes a kParse error "expected X, found Y" at
 // its position. Returns where parsing stopped: the end of the text unless something is left.
