@@ -68,11 +68,6 @@ ParserState CfgGrammar::start_state(uint32_t node, uint32_t guard) const {
   return start;
 }
 
-uint32_t CfgGrammar::completion_guard(uint32_t lexeme, uint32_t state) const {
-  if (!rt->leftmost_first() || !rt->dfa(lexeme).live[state]) return 0;
-  return rt->guard_add(0, lexeme, state);
-}
-
 std::shared_ptr<const CfgGrammar::GuardSafe> CfgGrammar::guard_safe(uint32_t guard) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -227,7 +222,7 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint
     const auto& rts = roots[lexeme][state];
     uint32_t start = walk_intern(start_state(local_node)), guarded_start = kDeadState, last_guard = 0;
     for (size_t k = 0; k < rts.size(); ++k) {
-      uint32_t guard = rt->leftmost_first() ? completion_guard(lexeme, root_states[lexeme][state][k]) : 0;
+      uint32_t guard = rt->leftmost_first() ? rt->completion_guard(lexeme, root_states[lexeme][state][k]) : 0;
       if (guard == 0) {
         walk_local(start, rts[k], *out);
         continue;
@@ -287,7 +282,7 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Th
         // The lexeme's state where this token leaves it decides the guard after the boundary.
         uint32_t q = t.state;
         for (size_t j = 0; j < consumed && q != fsm::kDead; ++j) q = rt->dfa(t.lexeme).next(q, static_cast<uint8_t>(all[j]));
-        if (q != fsm::kDead) guard = completion_guard(t.lexeme, q);
+        if (q != fsm::kDead) guard = rt->completion_guard(t.lexeme, q);
       }
       a = guard ? start_state(y, guard) : start;
       bool ok = true;

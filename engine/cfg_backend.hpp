@@ -80,8 +80,6 @@ struct CfgGrammar : CompiledGrammar::Impl {
   std::shared_ptr<const LocalBoundary> local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
   void walk_local(uint32_t start, uint32_t root, LocalBoundary& out) const;
   fsm::ParserState start_state(uint32_t node, uint32_t guard = 0) const;
-  // The guard a completion of `lexeme` in `state` puts on what follows (0 when none).
-  uint32_t completion_guard(uint32_t lexeme, uint32_t state) const;
   // Tokens whose bytes never fire `guard` (a pending longer match): a bitset, and the sorted
   // ids when they are few (a guard usually fires on almost every next byte). Cached per guard.
   struct GuardSafe {

@@ -112,11 +112,10 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, boo
     if (!d.is_final(q)) continue;
     uint32_t y = cfg_->is_ignore[t.lexeme] ? t.node : graph_->scan(t.node, t.lexeme);
     if (y == kNoNode) continue;
-    uint32_t cg = g;
-    if (cfg_->leftmost_first && d.live[q]) {
-      if (g == 0) {
-        cg = single_guard_[state_offset_[t.lexeme] + q];
-      } else {
+    uint32_t cg = completion_guard(t.lexeme, q);
+    if (g != 0) {
+      cg = g;
+      if (cfg_->leftmost_first && d.live[q]) {
         if (!lock.owns_lock()) lock.lock();
         cg = guard_add_locked(g, t.lexeme, q);
       }
@@ -200,13 +199,6 @@ uint32_t CfgRuntime::guard_step(uint32_t guard, uint8_t byte) const {
   if (guard == 0) return 0;
   std::lock_guard<std::mutex> lock(guard_mu_);
   return guard_step_locked(guard, byte);
-}
-
-uint32_t CfgRuntime::guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const {
-  if (guard == 0 && !single_guard_.empty() && single_guard_[state_offset_[lexeme] + state] != 0)
-    return single_guard_[state_offset_[lexeme] + state];
-  std::lock_guard<std::mutex> lock(guard_mu_);
-  return guard_add_locked(guard, lexeme, state);
 }
 
 std::vector<std::pair<uint32_t, uint32_t>> CfgRuntime::guard_members(uint32_t guard) const {

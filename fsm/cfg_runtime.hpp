@@ -91,8 +91,11 @@ class CfgRuntime {
   bool leftmost_first() const { return cfg_->leftmost_first; }
   // The guard after `byte`: kFired when a pending match reaches a final state.
   uint32_t guard_step(uint32_t guard, uint8_t byte) const;
-  // The guard with (lexeme, state) added.
-  uint32_t guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const;
+  // The guard a completion of `lexeme` in final `state` by an unguarded thread puts on what it
+  // spawns: 0 unless lexing is leftmost-first and the match may still grow (lock-free).
+  uint32_t completion_guard(uint32_t lexeme, uint32_t state) const {
+    return single_guard_.empty() ? 0 : single_guard_[state_offset_[lexeme] + state];
+  }
   // The pending (lexeme, state) pairs of a guard.
   std::vector<std::pair<uint32_t, uint32_t>> guard_members(uint32_t guard) const;
   size_t num_guards() const;
