@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <utility>
 
 namespace tollgate::fsm {
 
@@ -33,6 +34,9 @@ bool regex_nullable(const Regex& r) {
   return false;
 }
 
+namespace {
+
+// (minimum, maximum) length in characters; UINT64_MAX for unbounded.
 std::pair<uint64_t, uint64_t> regex_width(const grammar::Regex& r) {
   constexpr uint64_t kInf = UINT64_MAX;
   auto add = [](uint64_t a, uint64_t b) { return a > kInf - b ? kInf : a + b; };
@@ -65,8 +69,6 @@ std::pair<uint64_t, uint64_t> regex_width(const grammar::Regex& r) {
   }
   return {0, 0};
 }
-
-namespace {
 
 bool is_star(const Regex& r) { return r.kind == Regex::Kind::kRepeat && r.min == 0 && r.max == grammar::kUnbounded; }
 

@@ -10,7 +10,6 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "grammar/grammar_ir.hpp"
@@ -48,7 +47,5 @@ struct CfgOptions {
 Cfg build_cfg(const grammar::Grammar& grammar, const CfgOptions& options = {});
 
 bool regex_nullable(const grammar::Regex& r);
-// (minimum, maximum) length in characters; UINT64_MAX for unbounded.
-std::pair<uint64_t, uint64_t> regex_width(const grammar::Regex& r);
 
 }  // namespace tollgate::fsm

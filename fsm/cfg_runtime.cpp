@@ -201,18 +201,6 @@ uint32_t CfgRuntime::guard_step(uint32_t guard, uint8_t byte) const {
   return guard_step_locked(guard, byte);
 }
 
-std::vector<std::pair<uint32_t, uint32_t>> CfgRuntime::guard_members(uint32_t guard) const {
-  std::lock_guard<std::mutex> lock(guard_mu_);
-  std::vector<std::pair<uint32_t, uint32_t>> out;
-  for (uint64_t m : guard_sets_[guard]) out.push_back({static_cast<uint32_t>(m >> 32), static_cast<uint32_t>(m)});
-  return out;
-}
-
-size_t CfgRuntime::num_guards() const {
-  std::lock_guard<std::mutex> lock(guard_mu_);
-  return guard_sets_.size();
-}
-
 bool CfgRuntime::feed(ParserState& state, std::string_view bytes) const {
   ParserState next;
   for (unsigned char b : bytes) {

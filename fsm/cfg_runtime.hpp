@@ -96,9 +96,6 @@ class CfgRuntime {
   uint32_t completion_guard(uint32_t lexeme, uint32_t state) const {
     return single_guard_.empty() ? 0 : single_guard_[state_offset_[lexeme] + state];
   }
-  // The pending (lexeme, state) pairs of a guard.
-  std::vector<std::pair<uint32_t, uint32_t>> guard_members(uint32_t guard) const;
-  size_t num_guards() const;
 
  private:
   uint32_t guard_step_locked(uint32_t guard, uint8_t byte) const;
