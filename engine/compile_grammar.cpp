@@ -7,6 +7,7 @@
 #include "engine/compiler_cache.hpp"
 #include "engine/grammar_check.hpp"
 #include "grammar/grammar_ir.hpp"
+#include "grammar/json_schema.hpp"
 #include "tollgate/compiler.hpp"
 
 namespace tollgate {
@@ -36,6 +37,29 @@ CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_
   impl->stats.dfa_states = states;
   impl->stats.distinct_masks = impl->ci_masks.size() / (impl->words ? impl->words : 1);
   impl->stats.index_bytes = impl->memory_bytes();
+  return std::make_shared<const CompiledGrammar>(std::move(impl));
+}
+
+CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, const JsonSchemaOptions& options,
+                                                 std::string_view source_name) const {
+  auto t0 = std::chrono::steady_clock::now();
+  grammar::Grammar g = grammar::json_schema_to_grammar(schema_json, options, source_name);
+  double parse_ms = ms_since(t0);
+  auto t1 = std::chrono::steady_clock::now();
+  engine::CfgBuildOptions opt;
+  opt.dfa.max_states = options_.max_dfa_states;
+  opt.dfa.max_memory_bytes = options_.max_dfa_memory;
+  opt.threads = options_.threads;
+  auto impl = engine::build_cfg_grammar(g, tokenizer_, opt);
+  impl->stats.parse_ms = parse_ms;
+  impl->stats.index_ms = ms_since(t1);
+  impl->stats.total_ms = ms_since(t0);
+  size_t states = 0;
+  for (size_t l = 0; l < impl->rt->num_lexemes(); ++l) states += impl->rt->dfa(static_cast<uint32_t>(l)).num_states();
+  impl->stats.dfa_states = states;
+  impl->stats.distinct_masks = impl->ci_masks.size() / (impl->words ? impl->words : 1);
+  impl->stats.index_bytes = impl->memory_bytes();
+  for (const auto& w : g.warnings) impl->warnings.push_back({w.message, w.pos});
   return std::make_shared<const CompiledGrammar>(std::move(impl));
 }
 

@@ -24,6 +24,7 @@ const TokenizerInfo& CompiledGrammar::tokenizer() const { return *impl_->tokeniz
 TokenizerInfoPtr CompiledGrammar::tokenizer_ptr() const { return impl_->tokenizer; }
 const CompileStats& CompiledGrammar::stats() const { return impl_->stats; }
 size_t CompiledGrammar::memory_bytes() const { return impl_->memory_bytes(); }
+const std::vector<CompileWarning>& CompiledGrammar::warnings() const { return impl_->warnings; }
 
 Compiler::Compiler(TokenizerInfoPtr tokenizer, CompileOptions options)
     : tokenizer_(std::move(tokenizer)), options_(options), cache_(std::make_shared<Cache>()) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tollgate/compiler.hpp"
 #include "tollgate/error.hpp"
@@ -66,6 +67,7 @@ struct CompiledGrammar::Impl {
   virtual size_t memory_bytes() const = 0;
   TokenizerInfoPtr tokenizer;
   CompileStats stats;
+  std::vector<CompileWarning> warnings;
 };
 
 }  // namespace tollgate

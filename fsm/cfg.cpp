@@ -30,6 +30,13 @@ bool regex_nullable(const Regex& r) {
         if (regex_nullable(*i)) return true;
       return false;
     case Regex::Kind::kRepeat: return r.min == 0 || regex_nullable(*r.items[0]);
+    case Regex::Kind::kIntersect:
+      for (auto& i : r.items)
+        if (!regex_nullable(*i)) return false;
+      return true;
+    case Regex::Kind::kComplement: return !regex_nullable(*r.items[0]);
+    case Regex::Kind::kJsonString: return regex_nullable(*r.items[0]);
+    case Regex::Kind::kAutomaton: return r.automaton->finals[r.automaton->start] != 0;
   }
   return false;
 }
@@ -66,6 +73,20 @@ std::pair<uint64_t, uint64_t> regex_width(const grammar::Regex& r) {
       auto x = regex_width(*r.items[0]);
       return {mul(x.first, r.min), r.max == grammar::kUnbounded ? (x.second ? kInf : 0) : mul(x.second, r.max)};
     }
+    case Regex::Kind::kIntersect: {
+      std::pair<uint64_t, uint64_t> w{0, kInf};
+      for (auto& i : r.items) {
+        auto x = regex_width(*i);
+        w = {std::max(w.first, x.first), std::min(w.second, x.second)};
+      }
+      return w;
+    }
+    case Regex::Kind::kJsonString: {
+      auto x = regex_width(*r.items[0]);
+      return {x.first, mul(x.second, 6)};  // an escape is at most 6 bytes (\u00xx)
+    }
+    case Regex::Kind::kComplement:
+    case Regex::Kind::kAutomaton: return {0, kInf};
   }
   return {0, 0};
 }

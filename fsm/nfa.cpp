@@ -81,6 +81,11 @@ class Builder {
         return {a, b};
       }
       case Regex::Kind::kRepeat: return build_repeat(*r.items[0], r.min, r.max, r.lazy);
+      case Regex::Kind::kIntersect:
+      case Regex::Kind::kComplement:
+      case Regex::Kind::kJsonString:
+      case Regex::Kind::kAutomaton:
+        throw Error(ErrorKind::kUnsupported, "regex node " + r.to_string() + " is not compiled yet");
     }
     throw Error(ErrorKind::kInvalidArgument, "unknown regex node");
   }

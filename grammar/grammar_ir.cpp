@@ -102,6 +102,11 @@ bool regex_nonempty(const Regex& r) {
         if (regex_nonempty(*i)) return true;
       return false;
     case Regex::Kind::kRepeat: return r.min == 0 || regex_nonempty(*r.items[0]);
+    // Not decided structurally: the lexeme's DFA tells (an empty one is refused there).
+    case Regex::Kind::kIntersect:
+    case Regex::Kind::kComplement:
+    case Regex::Kind::kAutomaton: return true;
+    case Regex::Kind::kJsonString: return regex_nonempty(*r.items[0]);
   }
   return false;
 }

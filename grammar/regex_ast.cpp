@@ -205,6 +205,47 @@ RegexPtr Regex::repeat(RegexPtr item, uint32_t min, uint32_t max, bool lazy) {
   return r;
 }
 
+RegexPtr Regex::intersect(std::vector<RegexPtr> items) {
+  std::vector<RegexPtr> flat;
+  for (auto& it : items) {
+    if (it->kind == Kind::kNothing) return nothing();
+    if (it->kind == Kind::kIntersect) {
+      flat.insert(flat.end(), it->items.begin(), it->items.end());
+    } else {
+      flat.push_back(std::move(it));
+    }
+  }
+  if (flat.empty()) return complement(nothing());  // every string
+  if (flat.size() == 1) return flat[0];
+  auto r = std::make_shared<Regex>();
+  r->kind = Kind::kIntersect;
+  r->items = std::move(flat);
+  return r;
+}
+
+RegexPtr Regex::complement(RegexPtr item) {
+  if (item->kind == Kind::kComplement) return item->items[0];
+  auto r = std::make_shared<Regex>();
+  r->kind = Kind::kComplement;
+  r->items = {std::move(item)};
+  return r;
+}
+
+RegexPtr Regex::json_string(RegexPtr item) {
+  if (item->kind == Kind::kNothing || item->kind == Kind::kEmpty) return item;
+  auto r = std::make_shared<Regex>();
+  r->kind = Kind::kJsonString;
+  r->items = {std::move(item)};
+  return r;
+}
+
+RegexPtr Regex::automaton_of(std::shared_ptr<const ByteAutomaton> automaton) {
+  auto r = std::make_shared<Regex>();
+  r->kind = Kind::kAutomaton;
+  r->automaton = std::move(automaton);
+  return r;
+}
+
 namespace {
 void put_cp(std::ostringstream& os, char32_t c) {
   if (c >= 0x20 && c < 0x7F) {
@@ -258,6 +299,27 @@ void render(const Regex& r, std::ostringstream& os) {
       if (r.max != kUnbounded) os << r.max;
       os << '}';
       if (r.lazy) os << '?';
+      break;
+    case Regex::Kind::kIntersect:
+      os << "(?&:";
+      for (size_t i = 0; i < r.items.size(); ++i) {
+        if (i) os << '&';
+        render(*r.items[i], os);
+      }
+      os << ')';
+      break;
+    case Regex::Kind::kComplement:
+      os << "(?~:";
+      render(*r.items[0], os);
+      os << ')';
+      break;
+    case Regex::Kind::kJsonString:
+      os << "(?json:";
+      render(*r.items[0], os);
+      os << ')';
+      break;
+    case Regex::Kind::kAutomaton:
+      os << "(?automaton:" << r.automaton->num_states() << " states)";
       break;
   }
 }

@@ -41,6 +41,18 @@ class CharSet {
   std::vector<CharRange> ranges_;
 };
 
+// An explicit automaton over bytes (may be nondeterministic: several edges may share bytes).
+struct ByteAutomaton {
+  struct Edge {
+    uint8_t lo, hi;  // inclusive byte range
+    uint32_t to;
+  };
+  std::vector<std::vector<Edge>> edges;  // per state
+  std::vector<char> finals;              // per state
+  uint32_t start = 0;
+  size_t num_states() const { return edges.size(); }
+};
+
 struct Regex;
 using RegexPtr = std::shared_ptr<const Regex>;
 
@@ -55,12 +67,24 @@ struct Regex {
     kConcat,   // items in sequence
     kAlt,      // one of items
     kRepeat,   // items[0] repeated min..max times (max = kUnbounded for no limit)
+    // The kinds below come from JSON Schema (grammar/json_schema*.cpp); fsm/ compiles each child
+    // to its own minimal DFA and embeds the result in the NFA. Not allowed under the leftmost-first
+    // construction (Lark terminals), which throws kUnsupported for them.
+    kIntersect,   // strings matched by every one of items (at least one item)
+    kComplement,  // valid UTF-8 strings (code point sequences) not matched by items[0]
+    // items[0]'s language over code points, each string written as the body of a JSON string
+    // literal (no quotes): '"' as \", '\\' as \\\\, U+0008/0C/0A/0D/09 as \b \f \n \r \t, other
+    // code points below U+0020 as \u00xx (either hex case); '/' raw or as \/; everything else raw
+    // (the escaping Python's json.dumps(ensure_ascii=False) writes, plus the two spellings above).
+    kJsonString,
+    kAutomaton,   // an explicit byte automaton (`automaton`): e.g. a modular counter for multipleOf
   };
   Kind kind = Kind::kEmpty;
   CharSet chars;
   uint8_t byte_lo = 0, byte_hi = 0;
   std::vector<RegexPtr> items;
   uint32_t min = 0, max = 0;
+  std::shared_ptr<const ByteAutomaton> automaton;  // kAutomaton
   // kRepeat: lazy (`*?`, `+?`, `??`, `{m,n}?`). The language is the same; only the leftmost-first
   // automaton (compile_leftmost_first_dfa), which models which match a backtracking engine
   // prefers, tells them apart: a lazy repeat prefers fewer iterations.
@@ -74,6 +98,10 @@ struct Regex {
   static RegexPtr concat(std::vector<RegexPtr> items);
   static RegexPtr alt(std::vector<RegexPtr> items);
   static RegexPtr repeat(RegexPtr item, uint32_t min, uint32_t max, bool lazy = false);
+  static RegexPtr intersect(std::vector<RegexPtr> items);
+  static RegexPtr complement(RegexPtr item);
+  static RegexPtr json_string(RegexPtr item);
+  static RegexPtr automaton_of(std::shared_ptr<const ByteAutomaton> automaton);
 
   // A readable rendering (regex-like), for debugging and tests.
   std::string to_string() const;

@@ -8,7 +8,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "tollgate/error.hpp"
 #include "tollgate/vocabulary.hpp"
 
 namespace tollgate {
@@ -21,6 +23,36 @@ struct CompileOptions {
   size_t max_dfa_memory = size_t{32} << 20;  // 32 MiB, as fsm::kDefaultMaxDfaMemory
   int threads = 0;                    // 0 = all cores (std::thread::hardware_concurrency)
   bool dot_all = false;               // regex `.` matches newline
+};
+
+// How a JSON Schema is turned into a grammar (Compiler::compile_json_schema).
+struct JsonSchemaOptions {
+  enum class Whitespace {
+    kFlexible,  // JSON whitespace wherever RFC 8259 allows it, at most max_whitespace bytes a gap
+    kCompact,   // none: {"a":1,"b":[1,2]}
+    kPretty,    // newline + `indent` spaces per level, ": " after keys
+  };
+  Whitespace whitespace = Whitespace::kFlexible;
+  int max_whitespace = 20;  // per gap, kFlexible only
+  int indent = 2;           // kPretty only
+  // Separators between items / after keys; empty = the whitespace mode's own. When given, they
+  // are used exactly (e.g. ", " and ": " for Python's json.dumps).
+  std::string item_separator;
+  std::string key_separator;
+  enum class PropertyOrder {
+    kSchema,  // properties appear in the order the schema lists them
+    kAny,     // any order
+  };
+  PropertyOrder property_order = PropertyOrder::kSchema;
+  // false: a keyword that cannot be compiled exactly is an error (kSchema, with its JSON pointer).
+  // true: an over-approximation is compiled instead, and each relaxed keyword is a warning.
+  bool lenient = false;
+};
+
+// A warning the compiler gave (unknown keyword, relaxed keyword, unused rule, ...).
+struct CompileWarning {
+  std::string message;
+  SourcePos pos;  // line:column in grammar text, or a JSON pointer (pos.pointer) in a schema
 };
 
 struct CompileStats {
@@ -41,6 +73,8 @@ class CompiledGrammar {
   const CompileStats& stats() const;
   // Bytes of memory held by this compiled grammar (automata + index).
   size_t memory_bytes() const;
+  // Warnings from compilation (unknown or relaxed schema keywords, unused rules, ...).
+  const std::vector<CompileWarning>& warnings() const;
   const Impl& impl() const { return *impl_; }
 
  private:
@@ -61,6 +95,12 @@ class Compiler {
   // error positions (file:line:column). Throws tollgate::Error.
   CompiledGrammarPtr compile_grammar(std::string_view text, std::string_view format,
                                      std::string_view source_name = {}) const;
+  // JSON Schema (draft 2020-12 by default, draft-07 by $schema) as JSON text. Throws
+  // tollgate::Error: kParse with line:column for malformed JSON, kSchema with the JSON pointer
+  // (and line:column) for a schema that cannot be compiled.
+  CompiledGrammarPtr compile_json_schema(std::string_view schema_json,
+                                         const JsonSchemaOptions& options = {},
+                                         std::string_view source_name = {}) const;
   // The built-in JSON grammar (RFC 8259), compiled once per Compiler and cached.
   CompiledGrammarPtr builtin_json() const;
 

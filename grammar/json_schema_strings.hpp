@@ -1,0 +1,24 @@
+// String constraints of JSON Schema as regexes over code points.
+// Takes: an ECMA-262 regular expression (JSON Schema `pattern`, `patternProperties` keys) or a
+// `format` name. Gives: a code-point Regex of exactly the strings that satisfy it. The caller
+// wraps it in Regex::json_string (JSON escaping) and quotes.
+#pragma once
+
+#include <string_view>
+
+#include "grammar/regex_ast.hpp"
+
+namespace tollgate::grammar {
+
+// The strings in which `pattern` finds a match (ECMA-262 search semantics: unanchored unless
+// anchored; ^ and $ and \b \B anywhere, compiled exactly). Throws tollgate::Error (kParse or
+// kUnsupported, the column in the pattern) for what is malformed or cannot be expressed
+// (backreferences, lookaround).
+RegexPtr ecma_pattern_regex(std::string_view pattern);
+
+// The strings valid for `format` (date-time, date, time, duration, email, hostname, ipv4, ipv6,
+// uri, uri-reference, uuid, json-pointer, regex, ...), each an exact regex of its RFC's grammar.
+// nullptr when the format is not known (the caller then treats it as an annotation).
+RegexPtr format_regex(std::string_view format);
+
+}  // namespace tollgate::grammar
