@@ -1,10 +1,1905 @@
-// JSON Schema → Grammar IR (see json_schema.hpp). Placeholder until the front-end lands.
+// JSON Schema → Grammar IR (see json_schema.hpp).
+//
+// Takes: schema text. Gives: a checked Grammar whose language is the JSON texts that validate.
+//
+// How: the document is indexed once ($id, $anchor, every node's JSON pointer). A schema is compiled
+// as a *conjunction* of schema nodes (its own keywords, the targets of its $refs, its allOf
+// branches): `flatten` merges the keywords of a conjunction into one `Shape` (type set, string,
+// number, array and object constraints, enum candidates), resolving non-recursive $refs and allOf on
+// the way; anyOf / oneOf / not / if-then-else stay as lists and are distributed over at generation.
+// Sub-schemas (property values, items) are compiled lazily into rules memoised by their conjunction,
+// so a recursive $ref becomes a recursive rule and shared $defs are compiled once. Regular parts —
+// strings (Regex::json_string over pattern ∩ length ∩ format), numbers (json_number_regex), keys —
+// are Regex leaves that fsm/cfg.cpp merges into lexemes.
+//
+// Exactness: a keyword that cannot be compiled exactly throws Error(kSchema) naming it and its JSON
+// pointer; with options.lenient the keyword is dropped (an over-approximation) and reported as a
+// warning. Strings are written with the escapes Python's json.dumps(ensure_ascii=False) writes (plus
+// "\/"); other escapes (\u0041 for "A") are not generated. Duplicate keys among additional
+// properties are not detected.
 #include "grammar/json_schema.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "grammar/json_schema_numbers.hpp"
+#include "grammar/json_schema_strings.hpp"
 
 namespace tollgate::grammar {
 
-Grammar json_schema_to_grammar(std::string_view, const JsonSchemaOptions&, std::string_view) {
-  throw Error(ErrorKind::kUnsupported, "JSON Schema is not compiled yet");
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+enum TypeBit : unsigned {
+  kNullT = 1,
+  kBoolT = 2,
+  kIntT = 4,   // whole numbers
+  kFracT = 8,  // numbers that are not whole
+  kStrT = 16,
+  kArrT = 32,
+  kObjT = 64,
+  kAllT = 127,
+};
+
+unsigned type_bits(const std::string& t) {
+  if (t == "null") return kNullT;
+  if (t == "boolean") return kBoolT;
+  if (t == "integer") return kIntT;
+  if (t == "number") return kIntT | kFracT;
+  if (t == "string") return kStrT;
+  if (t == "array") return kArrT;
+  if (t == "object") return kObjT;
+  return 0;
+}
+
+unsigned value_type(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null: return kNullT;
+    case Json::value_t::boolean: return kBoolT;
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return kIntT;
+    case Json::value_t::number_float: {
+      double d = v.get<double>();
+      return std::isfinite(d) && d == std::floor(d) ? kIntT : kFracT;
+    }
+    case Json::value_t::string: return kStrT;
+    case Json::value_t::array: return kArrT;
+    case Json::value_t::object: return kObjT;
+    default: return 0;
+  }
+}
+
+// JSON equality as JSON Schema defines it: numbers by value (1 == 1.0), objects regardless of key order.
+bool json_equal(const Json& a, const Json& b) {
+  if (a.is_number() && b.is_number()) {
+    if (a.is_number_float() || b.is_number_float()) return a.get<double>() == b.get<double>();
+    if (a.is_number_unsigned() && b.is_number_unsigned()) return a.get<uint64_t>() == b.get<uint64_t>();
+    if (a.is_number_integer() && b.is_number_integer() && !a.is_number_unsigned() && !b.is_number_unsigned())
+      return a.get<int64_t>() == b.get<int64_t>();
+    return a.dump() == b.dump();
+  }
+  if (a.type() != b.type()) return false;
+  if (a.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!json_equal(a[i], b[i])) return false;
+    return true;
+  }
+  if (a.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      auto jt = b.find(it.key());
+      if (jt == b.end() || !json_equal(it.value(), *jt)) return false;
+    }
+    return true;
+  }
+  return a == b;
+}
+
+std::string escape_pointer_token(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out += c;
+  }
+  return out;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() + 0 && i + 2 <= s.size() - 1 + 0 && isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string number_text(const Json& v) {
+  if (v.is_number_float()) {
+    std::ostringstream os;
+    os.precision(17);
+    os << v.get<double>();
+    return os.str();
+  }
+  return v.dump();
+}
+
+// A conjunction of schema nodes, the unit that is compiled into one rule.
+using Conj = std::vector<const Json*>;
+
+Conj normalise(Conj c) {
+  std::sort(c.begin(), c.end());
+  c.erase(std::unique(c.begin(), c.end()), c.end());
+  return c;
+}
+
+Conj join(const Conj& a, const Conj& b) {
+  Conj c = a;
+  c.insert(c.end(), b.begin(), b.end());
+  return normalise(std::move(c));
+}
+
+// The merged keywords of a conjunction.
+struct Shape {
+  bool never = false;
+  std::string never_why;
+  unsigned types = kAllT;
+  // enum/const: the candidate values (intersection of every enum/const met).
+  bool has_enum = false;
+  std::vector<Json> enum_values;
+  // strings
+  uint64_t min_length = 0, max_length = UINT64_MAX;
+  std::vector<std::pair<std::string, std::string>> patterns;  // (pattern, pointer)
+  std::vector<std::pair<std::string, std::string>> formats;
+  // numbers
+  std::vector<std::pair<std::string, bool>> minimums, maximums;  // (text, exclusive)
+  std::vector<std::string> multiple_ofs;
+  // arrays
+  std::vector<Conj> prefix;      // prefixItems (2020-12) / items array (draft-07)
+  bool prefix_given = false;
+  Conj items;                    // applies after prefix; empty conj = anything
+  bool items_false = false;
+  uint64_t min_items = 0, max_items = UINT64_MAX;
+  std::vector<std::pair<Conj, std::string>> contains;  // (schema, pointer)
+  uint64_t min_contains = 1;
+  bool unique_items = false;
+  std::string unique_ptr;
+  // objects
+  std::vector<std::string> prop_order;
+  std::map<std::string, Conj> props;
+  std::set<std::string> required;
+  std::vector<std::pair<std::string, Conj>> pattern_props;  // (pattern, schema)
+  Conj additional;   // applies to keys neither in props nor matching a pattern
+  bool additional_false = false;
+  Conj property_names;
+  uint64_t min_props = 0, max_props = UINT64_MAX;
+  std::string min_props_ptr, max_props_ptr;
+  std::vector<std::pair<std::string, std::vector<std::string>>> dep_required;
+  std::string dep_required_ptr;
+  // combinators left for generation
+  std::vector<std::pair<std::vector<Conj>, std::string>> any_of;  // each: branches, pointer
+  std::vector<std::pair<std::vector<Conj>, std::string>> one_of;
+  std::vector<std::pair<Conj, std::string>> nots;
+  struct IfThenElse {
+    Conj cond, then_, else_;
+    std::string ptr;
+  };
+  std::vector<IfThenElse> conditionals;
+  // What negation (not, the else of if) adds: values excluded, string / number languages
+  // complemented, properties that must be absent, property values given as shapes.
+  std::vector<Json> excluded_values;
+  std::shared_ptr<Shape> string_negated, number_negated;  // set on a negated shape
+  std::vector<std::shared_ptr<Shape>> string_negs, number_negs;
+  std::set<std::string> forbidden;
+  std::map<std::string, std::shared_ptr<Shape>> prop_shapes;
+};
+
+struct Resource {
+  const Json* root;
+  std::string base;  // absolute URI without fragment
+};
+
+class SchemaCompiler {
+ public:
+  SchemaCompiler(std::string_view text, const JsonSchemaOptions& opt, std::string_view file)
+      : opt_(opt) {
+    g_.text = std::string(text);
+    g_.file = std::string(file);
+    g_.fixed_lexemes = false;
+    g_.leftmost_first = false;
+    try {
+      doc_ = Json::parse(text);
+    } catch (const Json::parse_error& e) {
+      std::string msg = e.what();
+      auto p = msg.find("parse error");
+      if (p != std::string::npos) msg = msg.substr(p);
+      size_t off = e.byte > 0 ? e.byte - 1 : 0;
+      throw Error(ErrorKind::kParse, "malformed JSON schema: " + msg, position_in(text, std::min(off, text.size()), std::string(file)));
+    }
+    if (!doc_.is_object() && !doc_.is_boolean())
+      fail("", "a schema must be an object or a boolean, not " + std::string(doc_.type_name()));
+    if (doc_.is_object()) {
+      auto it = doc_.find("$schema");
+      if (it != doc_.end() && it->is_string()) {
+        const std::string& s = it->get_ref<const std::string&>();
+        if (s.find("draft-07") != std::string::npos || s.find("draft-06") != std::string::npos ||
+            s.find("draft-04") != std::string::npos || s.find("draft-03") != std::string::npos)
+          draft7_ = true;
+      }
+    }
+    index(&doc_, "", draft7_ ? "tollgate:/root.json" : "tollgate:/root.json", true);
+  }
+
+  Grammar run() {
+    ws_ = ws_regex();
+    int root = rule_for({&doc_});
+    // root rule: ws value ws
+    GRule top;
+    top.name = "root";
+    top.body = GExpr::seq({leaf(ws_), GExpr::ref(g_.rules[root].name), leaf(ws_)});
+    g_.rules.push_back(top);
+    g_.start = static_cast<int>(g_.rules.size()) - 1;
+    if (!unknown_.empty()) {
+      std::string list;
+      size_t n = 0;
+      for (const auto& [kw, ptr] : unknown_) {
+        if (n++ == 12) {
+          list += ", …";
+          break;
+        }
+        if (!list.empty()) list += ", ";
+        list += kw + " (at " + (ptr.empty() ? "/" : ptr) + ")";
+      }
+      warn("", "unknown keywords ignored: " + list);
+    }
+    check_grammar_ir(g_);
+    return std::move(g_);
+  }
+
+ private:
+  // ---------------------------------------------------------------- errors and warnings
+  [[noreturn]] void fail(const std::string& ptr, const std::string& msg) const {
+    SourcePos pos;
+    pos.file = g_.file;
+    pos.pointer = ptr.empty() ? "/" : ptr;
+    throw Error(ErrorKind::kSchema, msg + " (at " + pos.pointer + ")", pos);
+  }
+  void warn(const std::string& ptr, const std::string& msg) {
+    Diagnostic d;
+    d.message = msg;
+    d.pos.file = g_.file;
+    d.pos.pointer = ptr.empty() ? "/" : ptr;
+    for (const auto& w : g_.warnings)
+      if (w.message == d.message && w.pos.pointer == d.pos.pointer) return;
+    g_.warnings.push_back(std::move(d));
+  }
+  // A keyword that cannot be compiled exactly: an error, or with `lenient` a warning (dropped).
+  void relax(const std::string& ptr, const std::string& keyword, const std::string& why) {
+    if (!opt_.lenient)
+      fail(ptr, "keyword '" + keyword + "' cannot be compiled exactly: " + why +
+                    " (the option 'lenient' compiles an over-approximation instead)");
+    warn(ptr, "keyword '" + keyword + "' relaxed: " + why);
+  }
+
+  std::string ptr_of(const Json* n) const {
+    auto it = ptr_.find(n);
+    return it == ptr_.end() ? std::string("?") : it->second;
+  }
+
+  // ---------------------------------------------------------------- indexing and $ref
+  static std::string strip_fragment(const std::string& uri) {
+    auto p = uri.find('#');
+    return p == std::string::npos ? uri : uri.substr(0, p);
+  }
+  static bool has_scheme(const std::string& u) {
+    auto c = u.find(':');
+    if (c == std::string::npos || c == 0) return false;
+    for (size_t i = 0; i < c; ++i)
+      if (!isalnum(static_cast<unsigned char>(u[i])) && u[i] != '+' && u[i] != '-' && u[i] != '.') return false;
+    return true;
+  }
+  // RFC 3986 reference resolution (enough of it for schema ids: scheme, authority, path merge).
+  static std::string resolve_uri(const std::string& base, const std::string& ref) {
+    if (ref.empty()) return base;
+    if (has_scheme(ref)) return ref;
+    std::string b = strip_fragment(base);
+    if (ref[0] == '#') return b + ref;
+    auto scheme_end = b.find(':');
+    std::string scheme = b.substr(0, scheme_end + 1);
+    std::string rest = b.substr(scheme_end + 1);
+    std::string authority;
+    if (rest.rfind("//", 0) == 0) {
+      auto slash = rest.find('/', 2);
+      authority = rest.substr(0, slash);
+      rest = slash == std::string::npos ? "" : rest.substr(slash);
+    }
+    if (ref.rfind("//", 0) == 0) return scheme + ref;
+    std::string path;
+    std::string frag;
+    std::string r = ref;
+    auto h = r.find('#');
+    if (h != std::string::npos) {
+      frag = r.substr(h);
+      r = r.substr(0, h);
+    }
+    if (!r.empty() && r[0] == '/') {
+      path = r;
+    } else {
+      auto slash = rest.rfind('/');
+      path = (slash == std::string::npos ? std::string("/") : rest.substr(0, slash + 1)) + r;
+    }
+    // remove dot segments
+    std::vector<std::string> segs;
+    std::stringstream ss(path);
+    std::string seg;
+    bool trailing = !path.empty() && path.back() == '/';
+    while (std::getline(ss, seg, '/')) {
+      if (seg.empty() || seg == ".") continue;
+      if (seg == "..") {
+        if (!segs.empty()) segs.pop_back();
+        continue;
+      }
+      segs.push_back(seg);
+    }
+    std::string out;
+    for (auto& s : segs) out += "/" + s;
+    if (trailing || out.empty()) out += "/";
+    return scheme + authority + out + frag;
+  }
+
+  // Schema-aware walk: records pointers, $id resources and $anchors.
+  void index(const Json* n, const std::string& ptr, std::string base, bool is_schema) {
+    ptr_[n] = ptr;
+    if (!is_schema || !n->is_object()) return;
+    auto id = n->find(draft7_ && !n->contains("$id") ? "id" : "$id");
+    if (id != n->end() && id->is_string()) {
+      std::string idv = id->get<std::string>();
+      // draft-07: an $id that is only a fragment is an anchor
+      if (!idv.empty() && idv[0] == '#') {
+        anchors_[strip_fragment(base) + idv] = n;
+      } else {
+        base = strip_fragment(resolve_uri(base, idv));
+        resources_[base] = n;
+      }
+    }
+    if (ptr.empty()) resources_[strip_fragment(base)] = n;
+    base_[n] = base;
+    for (const char* a : {"$anchor", "$dynamicAnchor"}) {
+      auto an = n->find(a);
+      if (an != n->end() && an->is_string()) anchors_[strip_fragment(base) + "#" + an->get<std::string>()] = n;
+    }
+    for (auto it = n->begin(); it != n->end(); ++it) {
+      const std::string& k = it.key();
+      std::string p = ptr + "/" + escape_pointer_token(k);
+      const Json& v = it.value();
+      if (k == "properties" || k == "patternProperties" || k == "$defs" || k == "definitions" ||
+          k == "dependentSchemas" || k == "dependencies") {
+        ptr_[&v] = p;
+        if (v.is_object())
+          for (auto jt = v.begin(); jt != v.end(); ++jt)
+            index(&jt.value(), p + "/" + escape_pointer_token(jt.key()), base, !jt.value().is_array());
+      } else if (k == "items" || k == "prefixItems" || k == "allOf" || k == "anyOf" || k == "oneOf") {
+        if (v.is_array()) {
+          ptr_[&v] = p;
+          for (size_t i = 0; i < v.size(); ++i) index(&v[i], p + "/" + std::to_string(i), base, true);
+        } else {
+          index(&v, p, base, true);
+        }
+      } else if (k == "additionalProperties" || k == "additionalItems" || k == "not" || k == "if" ||
+                 k == "then" || k == "else" || k == "contains" || k == "propertyNames" ||
+                 k == "unevaluatedProperties" || k == "unevaluatedItems") {
+        index(&v, p, base, true);
+      } else if (k == "enum" || k == "const" || k == "examples" || k == "default") {
+        ptr_[&v] = p;
+      } else if (v.is_object() || v.is_array()) {
+        // unknown container: $ref may still point into it by JSON pointer
+        index_plain(&v, p, base);
+      }
+    }
+  }
+  void index_plain(const Json* n, const std::string& ptr, const std::string& base) {
+    ptr_[n] = ptr;
+    if (n->is_object()) {
+      base_[n] = base;
+      for (auto it = n->begin(); it != n->end(); ++it) {
+        const Json& v = it.value();
+        std::string p = ptr + "/" + escape_pointer_token(it.key());
+        if (v.is_object()) index(&v, p, base, true);
+        else if (v.is_array()) index_plain(&v, p, base);
+        else ptr_[&v] = p;
+      }
+    } else if (n->is_array()) {
+      for (size_t i = 0; i < n->size(); ++i) {
+        const Json& v = (*n)[i];
+        std::string p = ptr + "/" + std::to_string(i);
+        if (v.is_object()) index(&v, p, base, true);
+        else index_plain(&v, p, base);
+      }
+    }
+  }
+
+  const Json* resolve_ref(const Json* from, const std::string& ref, const std::string& ptr) {
+    auto bt = base_.find(from);
+    std::string base = bt == base_.end() ? "tollgate:/root.json" : bt->second;
+    std::string target = resolve_uri(base, ref);
+    std::string res = strip_fragment(target);
+    std::string frag;
+    auto h = target.find('#');
+    if (h != std::string::npos) frag = target.substr(h + 1);
+    auto rt = resources_.find(res);
+    if (rt == resources_.end()) {
+      // a trailing-slash variant or a known id with a different spelling
+      fail(ptr + "/$ref", "$ref '" + ref + "' resolves to '" + target +
+                              "', which is not in this document (remote references are not fetched)");
+    }
+    const Json* node = rt->second;
+    frag = percent_decode(frag);
+    if (frag.empty()) return node;
+    if (frag[0] != '/') {
+      auto at = anchors_.find(res + "#" + frag);
+      if (at == anchors_.end()) fail(ptr + "/$ref", "$ref '" + ref + "': no $anchor '" + frag + "' in the document");
+      return at->second;
+    }
+    size_t pos = 1;
+    while (pos <= frag.size()) {
+      size_t e = frag.find('/', pos);
+      if (e == std::string::npos) e = frag.size();
+      std::string tok = frag.substr(pos, e - pos);
+      std::string unesc;
+      for (size_t i = 0; i < tok.size(); ++i) {
+        if (tok[i] == '~' && i + 1 < tok.size() && (tok[i + 1] == '0' || tok[i + 1] == '1')) {
+          unesc += tok[i + 1] == '0' ? '~' : '/';
+          ++i;
+        } else {
+          unesc += tok[i];
+        }
+      }
+      if (node->is_object()) {
+        auto it = node->find(unesc);
+        if (it == node->end()) fail(ptr + "/$ref", "$ref '" + ref + "' resolves nowhere: no '" + unesc + "' in the document");
+        node = &*it;
+      } else if (node->is_array()) {
+        char* endp = nullptr;
+        unsigned long i = std::strtoul(unesc.c_str(), &endp, 10);
+        if (unesc.empty() || *endp || i >= node->size())
+          fail(ptr + "/$ref", "$ref '" + ref + "' resolves nowhere: no index '" + unesc + "'");
+        node = &(*node)[i];
+      } else {
+        fail(ptr + "/$ref", "$ref '" + ref + "' resolves nowhere");
+      }
+      pos = e + 1;
+    }
+    if (!ptr_.count(node)) index_plain(node, frag, res);
+    return node;
+  }
+
+  // ---------------------------------------------------------------- flatten: keywords → Shape
+  static bool is_annotation(const std::string& k) {
+    static const std::set<std::string> kAnn = {
+        "title", "description", "examples", "default", "$comment", "deprecated", "readOnly", "writeOnly",
+        "contentMediaType", "contentEncoding", "contentSchema", "$schema", "$id", "id", "$anchor",
+        "$dynamicAnchor", "$defs", "definitions", "$vocabulary", "discriminator", "example", "xml",
+        "externalDocs", "markdownDescription", "enumDescriptions", "markdownEnumDescriptions",
+        "errorMessage", "$recursiveAnchor", "deprecationMessage", "defaultSnippets", "doNotSuggest",
+        "additionalKeywords", "x-intellij-html-description", "patternErrorMessage", "allowTrailingCommas",
+        "suggestSortText", "options", "format_maximum", "format_minimum", "tsType", "$async"};
+    return kAnn.count(k) > 0 || k.rfind("x-", 0) == 0;
+  }
+
+  void flatten_into(Shape& s, const Json* n) {
+    if (n->is_boolean()) {
+      if (!n->get<bool>()) {
+        s.never = true;
+        s.never_why = "false schema at " + ptr_of(n);
+      }
+      return;
+    }
+    if (!n->is_object()) fail(ptr_of(n), "a schema must be an object or a boolean, not " + std::string(n->type_name()));
+    if (std::find(stack_.begin(), stack_.end(), n) != stack_.end())
+      fail(ptr_of(n), "cyclic $ref / allOf with no progress: the schema refers to itself before any value is read");
+    stack_.push_back(n);
+    const std::string ptr = ptr_of(n);
+    const Json& o = *n;
+    bool ref_only = draft7_ && o.contains("$ref");  // draft-07: $ref overrides its siblings
+    for (auto it = o.begin(); it != o.end(); ++it) {
+      const std::string& k = it.key();
+      const Json& v = it.value();
+      std::string p = ptr + "/" + escape_pointer_token(k);
+      if (ref_only && k != "$ref") continue;
+      if (k == "$ref") {
+        if (!v.is_string()) fail(p, "$ref must be a string");
+        const Json* t = resolve_ref(n, v.get<std::string>(), ptr);
+        flatten_into(s, t);
+      } else if (k == "$dynamicRef" || k == "$recursiveRef") {
+        if (!v.is_string()) fail(p, k + " must be a string");
+        std::string r = v.get<std::string>();
+        if (k == "$recursiveRef") r = "#";
+        // Without a dynamic scope change this is a plain $ref to the anchor in this resource.
+        std::string plain = r;
+        auto h = r.find('#');
+        if (h != std::string::npos && h + 1 < r.size() && r[h + 1] != '/') {
+          auto bt = base_.find(n);
+          std::string base = bt == base_.end() ? "tollgate:/root.json" : bt->second;
+          if (!anchors_.count(strip_fragment(resolve_uri(base, r)) + "#" + r.substr(h + 1)))
+            fail(p, k + " '" + r + "' resolves nowhere");
+        }
+        flatten_into(s, resolve_ref(n, plain, ptr));
+      } else if (k == "type") {
+        unsigned t = 0;
+        if (v.is_string()) {
+          t = type_bits(v.get<std::string>());
+          if (!t) fail(p, "unknown type '" + v.get<std::string>() + "'");
+        } else if (v.is_array()) {
+          for (const auto& x : v) {
+            if (!x.is_string() || !type_bits(x.get<std::string>())) fail(p, "unknown type " + x.dump());
+            t |= type_bits(x.get<std::string>());
+          }
+        } else {
+          fail(p, "type must be a string or an array of strings");
+        }
+        if (o.value("nullable", false) == true) t |= kNullT;
+        s.types &= t;
+      } else if (k == "nullable") {
+        if (!v.is_boolean()) fail(p, "nullable must be a boolean");
+      } else if (k == "enum" || k == "const") {
+        std::vector<Json> vals;
+        if (k == "const") {
+          vals.push_back(v);
+        } else {
+          if (!v.is_array()) fail(p, "enum must be an array");
+          for (const auto& x : v) vals.push_back(x);
+        }
+        if (o.value("nullable", false) == true && k == "enum") vals.push_back(nullptr);
+        if (!s.has_enum) {
+          s.has_enum = true;
+          for (auto& x : vals) {
+            bool dup = false;
+            for (auto& y : s.enum_values) dup = dup || json_equal(x, y);
+            if (!dup) s.enum_values.push_back(x);
+          }
+        } else {
+          std::vector<Json> keep;
+          for (auto& x : s.enum_values) {
+            for (auto& y : vals)
+              if (json_equal(x, y)) {
+                keep.push_back(x);
+                break;
+              }
+          }
+          s.enum_values = std::move(keep);
+        }
+      } else if (k == "minLength" || k == "maxLength" || k == "minItems" || k == "maxItems" ||
+                 k == "minProperties" || k == "maxProperties" || k == "minContains" || k == "maxContains") {
+        uint64_t x = count_value(v, p, k);
+        if (k == "minLength") s.min_length = std::max(s.min_length, x);
+        else if (k == "maxLength") s.max_length = std::min(s.max_length, x);
+        else if (k == "minItems") s.min_items = std::max(s.min_items, x);
+        else if (k == "maxItems") s.max_items = std::min(s.max_items, x);
+        else if (k == "minProperties") {
+          if (x > s.min_props) {
+            s.min_props = x;
+            s.min_props_ptr = p;
+          }
+        } else if (k == "maxProperties") {
+          if (x < s.max_props) {
+            s.max_props = x;
+            s.max_props_ptr = p;
+          }
+        } else if (k == "minContains") {
+          if (o.contains("contains")) s.min_contains = x;
+        } else {
+          if (o.contains("contains")) relax(p, k, "counting the items that match 'contains' needs the complement of a schema");
+        }
+      } else if (k == "pattern") {
+        if (!v.is_string()) fail(p, "pattern must be a string");
+        s.patterns.push_back({v.get<std::string>(), p});
+      } else if (k == "format") {
+        if (!v.is_string()) fail(p, "format must be a string");
+        s.formats.push_back({v.get<std::string>(), p});
+      } else if (k == "minimum" || k == "maximum" || k == "exclusiveMinimum" || k == "exclusiveMaximum") {
+        if (v.is_boolean()) {
+          // draft-04: exclusiveMinimum/Maximum are booleans that modify minimum/maximum
+          continue;
+        }
+        if (!v.is_number()) fail(p, k + " must be a number");
+        bool lower = k == "minimum" || k == "exclusiveMinimum";
+        bool excl = k.rfind("exclusive", 0) == 0;
+        if (!excl) {
+          auto flag = o.find(lower ? "exclusiveMinimum" : "exclusiveMaximum");
+          if (flag != o.end() && flag->is_boolean() && flag->get<bool>()) excl = true;
+        }
+        (lower ? s.minimums : s.maximums).push_back({number_text(v), excl});
+      } else if (k == "multipleOf") {
+        if (!v.is_number() || v.get<double>() <= 0) fail(p, "multipleOf must be a number > 0");
+        s.multiple_ofs.push_back(number_text(v));
+      } else if (k == "items") {
+        if (v.is_array()) {
+          // draft-07 tuple form
+          add_prefix(s, v);
+          auto ai = o.find("additionalItems");
+          if (ai != o.end()) apply_items(s, &*ai);
+        } else {
+          if (draft7_ || !o.contains("prefixItems")) apply_items(s, &v);
+          else apply_items(s, &v);
+        }
+      } else if (k == "prefixItems") {
+        if (!v.is_array()) fail(p, "prefixItems must be an array");
+        add_prefix(s, v);
+      } else if (k == "additionalItems") {
+        // handled with the array form of items; alone it has no effect
+      } else if (k == "contains") {
+        s.contains.push_back({Conj{&v}, p});
+      } else if (k == "uniqueItems") {
+        if (!v.is_boolean()) fail(p, "uniqueItems must be a boolean");
+        if (v.get<bool>()) {
+          s.unique_items = true;
+          s.unique_ptr = p;
+        }
+      } else if (k == "properties") {
+        if (!v.is_object()) fail(p, "properties must be an object");
+        for (auto jt = v.begin(); jt != v.end(); ++jt) {
+          auto f = s.props.find(jt.key());
+          if (f == s.props.end()) {
+            s.prop_order.push_back(jt.key());
+            s.props[jt.key()] = Conj{&jt.value()};
+          } else {
+            f->second = join(f->second, Conj{&jt.value()});
+          }
+        }
+      } else if (k == "required") {
+        if (!v.is_array()) fail(p, "required must be an array");
+        for (const auto& x : v) {
+          if (!x.is_string()) fail(p, "required must list strings");
+          s.required.insert(x.get<std::string>());
+        }
+      } else if (k == "patternProperties") {
+        if (!v.is_object()) fail(p, "patternProperties must be an object");
+        for (auto jt = v.begin(); jt != v.end(); ++jt) s.pattern_props.push_back({jt.key(), Conj{&jt.value()}});
+      } else if (k == "additionalProperties" || k == "unevaluatedProperties") {
+        if (k == "unevaluatedProperties" && (v.is_boolean() && v.get<bool>())) continue;
+        if (v.is_boolean() && !v.get<bool>()) {
+          s.additional_false = true;
+        } else {
+          s.additional = join(s.additional, Conj{&v});
+        }
+      } else if (k == "propertyNames") {
+        s.property_names = join(s.property_names, Conj{&v});
+      } else if (k == "dependentRequired") {
+        if (!v.is_object()) fail(p, "dependentRequired must be an object");
+        for (auto jt = v.begin(); jt != v.end(); ++jt) {
+          std::vector<std::string> names;
+          for (const auto& x : jt.value())
+            if (x.is_string()) names.push_back(x.get<std::string>());
+          s.dep_required.push_back({jt.key(), names});
+        }
+        s.dep_required_ptr = p;
+      } else if (k == "dependencies") {
+        if (!v.is_object()) fail(p, "dependencies must be an object");
+        for (auto jt = v.begin(); jt != v.end(); ++jt) {
+          if (jt.value().is_array()) {
+            std::vector<std::string> names;
+            for (const auto& x : jt.value())
+              if (x.is_string()) names.push_back(x.get<std::string>());
+            s.dep_required.push_back({jt.key(), names});
+            s.dep_required_ptr = p;
+          } else {
+            add_dependent_schema(s, jt.key(), &jt.value(), p + "/" + escape_pointer_token(jt.key()));
+          }
+        }
+      } else if (k == "dependentSchemas") {
+        if (!v.is_object()) fail(p, "dependentSchemas must be an object");
+        for (auto jt = v.begin(); jt != v.end(); ++jt)
+          add_dependent_schema(s, jt.key(), &jt.value(), p + "/" + escape_pointer_token(jt.key()));
+      } else if (k == "allOf") {
+        if (!v.is_array() || v.empty()) fail(p, "allOf must be a non-empty array");
+        for (const auto& x : v) flatten_into(s, &x);
+      } else if (k == "anyOf" || k == "oneOf") {
+        if (!v.is_array() || v.empty()) fail(p, k + " must be a non-empty array");
+        std::vector<Conj> branches;
+        for (const auto& x : v) branches.push_back(Conj{&x});
+        (k == "anyOf" ? s.any_of : s.one_of).push_back({branches, p});
+      } else if (k == "not") {
+        s.nots.push_back({Conj{&v}, p});
+      } else if (k == "if") {
+        auto th = o.find("then");
+        auto el = o.find("else");
+        Shape::IfThenElse c;
+        c.cond = Conj{&v};
+        if (th != o.end()) c.then_ = Conj{&*th};
+        if (el != o.end()) c.else_ = Conj{&*el};
+        c.ptr = p;
+        if (th != o.end() || el != o.end()) s.conditionals.push_back(c);
+      } else if (k == "then" || k == "else") {
+        // with if
+      } else if (k == "unevaluatedItems") {
+        if (v.is_boolean() && v.get<bool>()) continue;
+        if (v.is_boolean() && !v.get<bool>() && (o.contains("items") && !o["items"].is_array())) continue;
+        relax(p, k, "only the closed-array case with 'items' is supported");
+      } else if (is_annotation(k)) {
+        // ignored quietly
+      } else {
+        unknown_.push_back({k, ptr});
+      }
+    }
+    stack_.pop_back();
+  }
+
+  uint64_t count_value(const Json& v, const std::string& p, const std::string& k) {
+    if (v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0)) return v.get<uint64_t>();
+    if (v.is_number_float() && v.get<double>() >= 0 && v.get<double>() == std::floor(v.get<double>()))
+      return v.get<double>() > 1.8e19 ? UINT64_MAX : static_cast<uint64_t>(v.get<double>());
+    fail(p, k + " must be a non-negative integer");
+  }
+
+  void add_prefix(Shape& s, const Json& arr) {
+    if (s.prefix_given) {
+      for (size_t i = 0; i < arr.size(); ++i) {
+        if (i < s.prefix.size()) s.prefix[i] = join(s.prefix[i], Conj{&arr[i]});
+        else s.prefix.push_back(join(s.items, Conj{&arr[i]}));
+      }
+      return;
+    }
+    s.prefix_given = true;
+    for (const auto& x : arr) s.prefix.push_back(Conj{&x});
+  }
+  void apply_items(Shape& s, const Json* v) {
+    if (v->is_boolean() && !v->get<bool>()) {
+      s.items_false = true;
+      return;
+    }
+    if (v->is_boolean()) return;
+    s.items = join(s.items, Conj{v});
+  }
+  void add_dependent_schema(Shape& s, const std::string& name, const Json* v, const std::string& p) {
+    // if the property is present then v: expressed as a conditional on presence
+    if (v->is_boolean() && v->get<bool>()) return;
+    Shape::IfThenElse c;
+    c.ptr = p;
+    dep_schemas_.push_back(std::make_unique<Json>(Json{{"required", Json::array({name})}}));
+    ptr_[dep_schemas_.back().get()] = p;
+    c.cond = Conj{dep_schemas_.back().get()};
+    c.then_ = Conj{v};
+    s.conditionals.push_back(c);
+  }
+
+  Shape flatten(const Conj& c) {
+    Shape s;
+    for (const Json* n : c) flatten_into(s, n);
+    return s;
+  }
+
+  // ---------------------------------------------------------------- rules
+  static GExprPtr leaf(RegexPtr r) { return GExpr::leaf(std::move(r)); }
+  static GExprPtr lit(std::string_view s) { return GExpr::leaf(Regex::literal(s)); }
+
+  int new_rule(const std::string& base) {
+    GRule r;
+    r.name = base + "_" + std::to_string(g_.rules.size());
+    r.body = GExpr::empty();
+    g_.rules.push_back(r);
+    return static_cast<int>(g_.rules.size()) - 1;
+  }
+  GExprPtr ref(int rule) { return GExpr::ref(g_.rules[rule].name); }
+
+  // The rule of a conjunction (memoised: recursion and sharing).
+  int rule_for(const Conj& c0) {
+    Conj c = normalise(c0);
+    auto it = memo_.find(c);
+    if (it != memo_.end()) return it->second;
+    int r = new_rule("s");
+    memo_[c] = r;
+    if (++depth_ > 200) fail(c.empty() ? "" : ptr_of(c[0]), "schema nesting deeper than 200 levels");
+    GExprPtr body = value_of(c);
+    --depth_;
+    g_.rules[r].body = body;
+    return r;
+  }
+  GExprPtr value_ref(const Conj& c) {
+    if (c.empty()) return ref(any_value_rule());
+    return ref(rule_for(c));
+  }
+
+  GExprPtr value_of(const Conj& c) {
+    Shape s = flatten(c);
+    std::string ptr = c.empty() ? "" : ptr_of(c[0]);
+    return generate(s, ptr);
+  }
+
+  // Distributes anyOf / oneOf / not / if-then-else, then emits the type alternatives.
+  GExprPtr generate(Shape s, const std::string& ptr) {
+    if (s.never) return GExpr::leaf(Regex::nothing());
+    if (!s.any_of.empty() || !s.one_of.empty()) {
+      bool one = s.any_of.empty();
+      auto [branches, p] = one ? s.one_of.back() : s.any_of.back();
+      (one ? s.one_of : s.any_of).pop_back();
+      if (one && branches.size() > 1) check_disjoint(s, branches, p);
+      std::vector<GExprPtr> alts;
+      for (const auto& b : branches) {
+        Shape sb = s;
+        for (const Json* n : b) flatten_into(sb, n);
+        alts.push_back(generate(std::move(sb), p));
+      }
+      return GExpr::alt(std::move(alts));
+    }
+    if (!s.conditionals.empty()) {
+      auto c = s.conditionals.back();
+      s.conditionals.pop_back();
+      // (if ∧ then) ∨ (¬if ∧ else)
+      Shape cond = flatten(c.cond);
+      auto neg = negate(cond, c.ptr);
+      if (!neg) {
+        relax(c.ptr, "if", "the complement of this 'if' schema is not expressible");
+        // over-approximation: then ∨ else
+        std::vector<GExprPtr> alts;
+        Shape a = s;
+        for (const Json* n : c.then_) flatten_into(a, n);
+        alts.push_back(generate(std::move(a), c.ptr));
+        Shape b = s;
+        for (const Json* n : c.else_) flatten_into(b, n);
+        alts.push_back(generate(std::move(b), c.ptr));
+        return GExpr::alt(std::move(alts));
+      }
+      Shape a = s;
+      for (const Json* n : c.cond) flatten_into(a, n);
+      for (const Json* n : c.then_) flatten_into(a, n);
+      std::vector<GExprPtr> alts{generate(std::move(a), c.ptr)};
+      for (auto& nb : *neg) {
+        Shape b = s;
+        merge_shape(b, nb);
+        for (const Json* n : c.else_) flatten_into(b, n);
+        alts.push_back(generate(std::move(b), c.ptr));
+      }
+      return GExpr::alt(std::move(alts));
+    }
+    if (!s.nots.empty()) {
+      auto [nc, p] = s.nots.back();
+      s.nots.pop_back();
+      Shape ns = flatten(nc);
+      auto neg = negate(ns, p);
+      if (!neg) {
+        relax(p, "not", "the complement of this schema is not expressible");
+        return generate(std::move(s), ptr);
+      }
+      std::vector<GExprPtr> alts;
+      for (auto& nb : *neg) {
+        Shape b = s;
+        merge_shape(b, nb);
+        alts.push_back(generate(std::move(b), p));
+      }
+      return GExpr::alt(std::move(alts));
+    }
+    return emit(s, ptr);
+  }
+
+  // ¬S as a union of shapes, for the simple cases: type sets, enum/const of scalars, a required
+  // list, a number bound, a string pattern. nullopt when not expressible.
+  std::optional<std::vector<Shape>> negate(const Shape& n, const std::string& ptr) {
+    if (n.never) return std::vector<Shape>{Shape{}};
+    if (!n.any_of.empty() || !n.one_of.empty() || !n.nots.empty() || !n.conditionals.empty()) {
+      // not(not X) = X
+      if (n.any_of.empty() && n.one_of.empty() && n.conditionals.empty() && n.nots.size() == 1 && is_trivial(n)) {
+        Shape x = flatten(n.nots[0].first);
+        return std::vector<Shape>{x};
+      }
+      if (n.nots.empty() && n.one_of.empty() && n.conditionals.empty() && n.any_of.size() == 1 && is_trivial(n)) {
+        // ¬(A ∨ B) = ¬A ∧ ¬B: only when each negation is a single shape
+        Shape acc;
+        for (const auto& b : n.any_of[0].first) {
+          auto nb = negate(flatten(b), ptr);
+          if (!nb || nb->size() != 1) return std::nullopt;
+          merge_shape(acc, (*nb)[0]);
+        }
+        return std::vector<Shape>{acc};
+      }
+      return std::nullopt;
+    }
+    std::vector<Shape> out;
+    // types outside n.types fail n
+    unsigned other = kAllT & ~n.types;
+    if (other) {
+      Shape t;
+      t.types = other;
+      out.push_back(t);
+    }
+    unsigned in = n.types;
+    // within n.types, which constraints are present?
+    bool str_c = n.min_length > 0 || n.max_length != UINT64_MAX || !n.patterns.empty() || !n.formats.empty();
+    bool num_c = !n.minimums.empty() || !n.maximums.empty() || !n.multiple_ofs.empty();
+    bool arr_c = n.prefix_given || !n.items.empty() || n.items_false || n.min_items > 0 || n.max_items != UINT64_MAX ||
+                 !n.contains.empty() || n.unique_items;
+    bool obj_c = !n.props.empty() || !n.required.empty() || !n.pattern_props.empty() || !n.additional.empty() ||
+                 n.additional_false || !n.property_names.empty() || n.min_props > 0 || n.max_props != UINT64_MAX ||
+                 !n.dep_required.empty();
+    if (n.has_enum) {
+      if (str_c || num_c || arr_c || obj_c) return std::nullopt;
+      // values of types in `in` that are not among the enum values
+      Shape t;
+      t.types = in;
+      t.has_enum = false;
+      for (const auto& v : n.enum_values) t.excluded_values.push_back(v);
+      out.push_back(t);
+      return out;
+    }
+    int kinds = (str_c ? 1 : 0) + (num_c ? 1 : 0) + (arr_c ? 1 : 0) + (obj_c ? 1 : 0);
+    if (kinds == 0) return out;  // n accepts every value of its types
+    if (kinds > 1) return std::nullopt;
+    // untouched types inside `in` satisfy n: only the constrained type's complement remains
+    if (str_c && (in & kStrT)) {
+      if (!n.formats.empty()) return std::nullopt;
+      Shape t;
+      t.types = kStrT;
+      t.string_negated = std::make_shared<Shape>(n);
+      out.push_back(t);
+      return out;
+    }
+    if (num_c && (in & (kIntT | kFracT))) {
+      Shape t;
+      t.types = in & (kIntT | kFracT);
+      t.number_negated = std::make_shared<Shape>(n);
+      out.push_back(t);
+      return out;
+    }
+    if (obj_c && (in & kObjT)) {
+      // ¬(required R ∧ properties P) for the common case: only `required` (a property missing), or a
+      // single property constrained to a negatable shape
+      bool only_required = n.props.empty() && n.pattern_props.empty() && n.additional.empty() && !n.additional_false &&
+                           n.property_names.empty() && n.min_props == 0 && n.max_props == UINT64_MAX && n.dep_required.empty();
+      if (only_required) {
+        for (const auto& r : n.required) {
+          Shape t;
+          t.types = kObjT;
+          t.forbidden.insert(r);
+          out.push_back(t);
+        }
+        return out;
+      }
+      bool props_only = n.pattern_props.empty() && n.additional.empty() && !n.additional_false && n.property_names.empty() &&
+                        n.min_props == 0 && n.max_props == UINT64_MAX && n.dep_required.empty();
+      if (props_only) {
+        // ¬(required R ∧ ∀p∈P: v_p ⊨ S_p) = (some r ∈ R missing) ∨ (some p present with v_p ⊨ ¬S_p)
+        for (const auto& r : n.required) {
+          Shape t;
+          t.types = kObjT;
+          t.forbidden.insert(r);
+          out.push_back(t);
+        }
+        for (const auto& name : n.prop_order) {
+          auto nb = negate(flatten(n.props.at(name)), ptr);
+          if (!nb) return std::nullopt;
+          for (auto& x : *nb) {
+            Shape t;
+            t.types = kObjT;
+            t.required.insert(name);
+            t.prop_order.push_back(name);
+            t.prop_shapes[name] = std::make_shared<Shape>(x);
+            out.push_back(t);
+          }
+        }
+        return out;
+      }
+      return std::nullopt;
+    }
+    if (arr_c && (in & kArrT)) {
+      bool only_counts = !n.prefix_given && n.items.empty() && !n.items_false && n.contains.empty() && !n.unique_items;
+      if (only_counts) {
+        if (n.min_items > 0) {
+          Shape t;
+          t.types = kArrT;
+          t.max_items = n.min_items - 1;
+          out.push_back(t);
+        }
+        if (n.max_items != UINT64_MAX) {
+          Shape t;
+          t.types = kArrT;
+          t.min_items = n.max_items + 1;
+          out.push_back(t);
+        }
+        return out;
+      }
+      return std::nullopt;
+    }
+    return out;
+  }
+
+  static bool is_trivial(const Shape& n) {
+    return n.types == kAllT && !n.has_enum && n.min_length == 0 && n.max_length == UINT64_MAX && n.patterns.empty() &&
+           n.formats.empty() && n.minimums.empty() && n.maximums.empty() && n.multiple_ofs.empty() &&
+           !n.prefix_given && n.items.empty() && !n.items_false && n.min_items == 0 && n.max_items == UINT64_MAX &&
+           n.contains.empty() && !n.unique_items && n.props.empty() && n.required.empty() && n.pattern_props.empty() &&
+           n.additional.empty() && !n.additional_false && n.property_names.empty() && n.min_props == 0 &&
+           n.max_props == UINT64_MAX && n.dep_required.empty();
+  }
+
+  // Conjunction of two shapes (b's lists appended to a's).
+  void merge_shape(Shape& a, const Shape& b) {
+    if (b.never) {
+      a.never = true;
+      a.never_why = b.never_why;
+    }
+    a.types &= b.types;
+    if (b.has_enum) {
+      if (!a.has_enum) {
+        a.has_enum = true;
+        a.enum_values = b.enum_values;
+      } else {
+        std::vector<Json> keep;
+        for (auto& x : a.enum_values)
+          for (auto& y : b.enum_values)
+            if (json_equal(x, y)) {
+              keep.push_back(x);
+              break;
+            }
+        a.enum_values = std::move(keep);
+      }
+    }
+    for (auto& v : b.excluded_values) a.excluded_values.push_back(v);
+    a.min_length = std::max(a.min_length, b.min_length);
+    a.max_length = std::min(a.max_length, b.max_length);
+    a.patterns.insert(a.patterns.end(), b.patterns.begin(), b.patterns.end());
+    a.formats.insert(a.formats.end(), b.formats.begin(), b.formats.end());
+    a.minimums.insert(a.minimums.end(), b.minimums.begin(), b.minimums.end());
+    a.maximums.insert(a.maximums.end(), b.maximums.begin(), b.maximums.end());
+    a.multiple_ofs.insert(a.multiple_ofs.end(), b.multiple_ofs.begin(), b.multiple_ofs.end());
+    if (b.string_negated) a.string_negs.push_back(b.string_negated);
+    for (auto& x : b.string_negs) a.string_negs.push_back(x);
+    if (b.number_negated) a.number_negs.push_back(b.number_negated);
+    for (auto& x : b.number_negs) a.number_negs.push_back(x);
+    a.min_items = std::max(a.min_items, b.min_items);
+    a.max_items = std::min(a.max_items, b.max_items);
+    if (b.prefix_given) {
+      if (!a.prefix_given) {
+        a.prefix_given = true;
+        a.prefix = b.prefix;
+      } else {
+        for (size_t i = 0; i < b.prefix.size(); ++i) {
+          if (i < a.prefix.size()) a.prefix[i] = join(a.prefix[i], b.prefix[i]);
+          else a.prefix.push_back(join(a.items, b.prefix[i]));
+        }
+      }
+    }
+    a.items = join(a.items, b.items);
+    a.items_false = a.items_false || b.items_false;
+    a.contains.insert(a.contains.end(), b.contains.begin(), b.contains.end());
+    if (b.unique_items) {
+      a.unique_items = true;
+      a.unique_ptr = b.unique_ptr;
+    }
+    for (const auto& name : b.prop_order) {
+      auto f = a.props.find(name);
+      if (f == a.props.end()) {
+        a.prop_order.push_back(name);
+        a.props[name] = b.props.at(name);
+      } else {
+        f->second = join(f->second, b.props.at(name));
+      }
+    }
+    for (const auto& [name, sh] : b.prop_shapes) {
+      if (!a.props.count(name) && !a.prop_shapes.count(name)) a.prop_order.push_back(name);
+      a.prop_shapes[name] = sh;
+    }
+    a.required.insert(b.required.begin(), b.required.end());
+    a.forbidden.insert(b.forbidden.begin(), b.forbidden.end());
+    a.pattern_props.insert(a.pattern_props.end(), b.pattern_props.begin(), b.pattern_props.end());
+    a.additional = join(a.additional, b.additional);
+    a.additional_false = a.additional_false || b.additional_false;
+    a.property_names = join(a.property_names, b.property_names);
+    if (b.min_props > a.min_props) {
+      a.min_props = b.min_props;
+      a.min_props_ptr = b.min_props_ptr;
+    }
+    if (b.max_props < a.max_props) {
+      a.max_props = b.max_props;
+      a.max_props_ptr = b.max_props_ptr;
+    }
+    a.dep_required.insert(a.dep_required.end(), b.dep_required.begin(), b.dep_required.end());
+    a.any_of.insert(a.any_of.end(), b.any_of.begin(), b.any_of.end());
+    a.one_of.insert(a.one_of.end(), b.one_of.begin(), b.one_of.end());
+    a.nots.insert(a.nots.end(), b.nots.begin(), b.nots.end());
+    a.conditionals.insert(a.conditionals.end(), b.conditionals.begin(), b.conditionals.end());
+  }
+
+  // oneOf is compiled as anyOf when its branches are provably pairwise disjoint.
+  void check_disjoint(const Shape& base, const std::vector<Conj>& branches, const std::string& p) {
+    std::vector<Shape> shapes;
+    for (const auto& b : branches) {
+      Shape s = base;
+      s.any_of.clear();
+      s.one_of.clear();
+      for (const Json* n : b) flatten_into(s, n);
+      shapes.push_back(std::move(s));
+    }
+    for (size_t i = 0; i < shapes.size(); ++i)
+      for (size_t j = i + 1; j < shapes.size(); ++j)
+        if (!disjoint(shapes[i], shapes[j])) {
+          relax(p, "oneOf", "branches " + std::to_string(i) + " and " + std::to_string(j) +
+                                " may both match a value (exactly one must), and the engine cannot prove otherwise");
+          return;
+        }
+  }
+
+  bool disjoint(const Shape& a, const Shape& b) {
+    if (a.never || b.never) return true;
+    unsigned common = effective_types(a) & effective_types(b);
+    if (!common) return true;
+    if (a.has_enum && b.has_enum) {
+      for (auto& x : a.enum_values)
+        for (auto& y : b.enum_values)
+          if (json_equal(x, y)) return false;
+      return true;
+    }
+    // objects: a required property whose values are disjoint (a discriminator)
+    if (common == kObjT) {
+      for (const auto& name : a.prop_order) {
+        if (!a.required.count(name) || !b.required.count(name)) continue;
+        auto bt = b.props.find(name);
+        if (bt == b.props.end()) continue;
+        Shape x = flatten(a.props.at(name)), y = flatten(bt->second);
+        if (x.any_of.empty() && y.any_of.empty() && x.one_of.empty() && y.one_of.empty() && disjoint(x, y)) return true;
+      }
+      // a required property the other forbids
+      for (const auto& r : a.required)
+        if (b.additional_false && !b.props.count(r) && b.pattern_props.empty()) return true;
+      for (const auto& r : b.required)
+        if (a.additional_false && !a.props.count(r) && a.pattern_props.empty()) return true;
+      return false;
+    }
+    if ((common & ~(kIntT | kFracT)) == 0 && a.multiple_ofs.empty() && b.multiple_ofs.empty()) {
+      // disjoint number ranges (doubles are enough to decide clear cases; ties → not proven)
+      auto lo = [](const Shape& s) {
+        double m = -HUGE_VAL;
+        for (auto& [t, e] : s.minimums) m = std::max(m, std::stod(t));
+        return m;
+      };
+      auto hi = [](const Shape& s) {
+        double m = HUGE_VAL;
+        for (auto& [t, e] : s.maximums) m = std::min(m, std::stod(t));
+        return m;
+      };
+      if (hi(a) < lo(b) || hi(b) < lo(a)) return true;
+      if (common == kFracT) return false;
+      if ((effective_types(a) & (kIntT | kFracT)) == kIntT && (effective_types(b) & kFracT) && !(effective_types(b) & kIntT))
+        return true;
+    }
+    return false;
+  }
+  static unsigned effective_types(const Shape& s) {
+    if (!s.has_enum) return s.types;
+    unsigned t = 0;
+    for (auto& v : s.enum_values) t |= value_type(v);
+    return t & s.types;
+  }
+
+  // ---------------------------------------------------------------- emit: one Shape (no combinators)
+  GExprPtr emit(const Shape& s, const std::string& ptr) {
+    if (s.never) return GExpr::leaf(Regex::nothing());
+    if (s.has_enum) return emit_enum(s, ptr);
+    std::vector<GExprPtr> alts;
+    if (s.types & kNullT) alts.push_back(lit("null"));
+    if (s.types & kBoolT) alts.push_back(lit("true")), alts.push_back(lit("false"));
+    if (s.types & (kIntT | kFracT)) alts.push_back(leaf(number_regex(s, s.types, ptr)));
+    if (s.types & kStrT) alts.push_back(string_value(s, ptr));
+    if (s.types & kArrT) alts.push_back(array_value(s, ptr));
+    if (s.types & kObjT) alts.push_back(object_value(s, ptr));
+    if (!s.excluded_values.empty()) return exclude_values(s, std::move(alts), ptr);
+    if (alts.empty()) return GExpr::leaf(Regex::nothing());
+    return GExpr::alt(std::move(alts));
+  }
+
+  // enum/const: each candidate that satisfies the other keywords, written as JSON.
+  GExprPtr emit_enum(const Shape& s, const std::string& ptr) {
+    std::vector<GExprPtr> alts;
+    std::vector<RegexPtr> strings;
+    for (const auto& v : s.enum_values) {
+      unsigned t = value_type(v);
+      if (!(t & s.types)) continue;
+      if (v.is_string()) {
+        Shape only = s;
+        only.types = kStrT;
+        strings.push_back(Regex::literal(v.get<std::string>()));
+        continue;
+      }
+      if (v.is_number()) {
+        // the value must satisfy the number keywords too
+        RegexPtr num = exact_number(v);
+        if (!s.minimums.empty() || !s.maximums.empty() || !s.multiple_ofs.empty() || !s.number_negs.empty())
+          num = Regex::intersect({num, number_regex(s, t, ptr)});
+        alts.push_back(leaf(num));
+        continue;
+      }
+      if ((v.is_object() && has_object_constraints(s)) || (v.is_array() && has_array_constraints(s))) {
+        if (!value_fits(v, s)) continue;
+      }
+      alts.push_back(const_value(v));
+    }
+    if (!strings.empty()) {
+      RegexPtr body = Regex::alt(std::move(strings));
+      RegexPtr c = string_core(s, ptr, /*for_enum=*/true);
+      if (c) body = Regex::intersect({body, c});
+      alts.push_back(GExpr::seq({lit("\""), leaf(Regex::json_string(body)), lit("\"")}));
+    }
+    if (alts.empty()) return GExpr::leaf(Regex::nothing());
+    return GExpr::alt(std::move(alts));
+  }
+
+  static bool has_object_constraints(const Shape& s) {
+    return !s.props.empty() || !s.required.empty() || !s.pattern_props.empty() || !s.additional.empty() ||
+           s.additional_false || !s.property_names.empty() || s.min_props > 0 || s.max_props != UINT64_MAX;
+  }
+  static bool has_array_constraints(const Shape& s) {
+    return s.prefix_given || !s.items.empty() || s.items_false || s.min_items > 0 || s.max_items != UINT64_MAX ||
+           !s.contains.empty() || s.unique_items;
+  }
+
+  // Does an object/array enum value satisfy the structural keywords? Checks what can be checked
+  // without a validator for sub-schemas (counts, required, closed objects, nested enums); anything
+  // else is relaxed.
+  bool value_fits(const Json& v, const Shape& s) {
+    if (v.is_object()) {
+      if (v.size() < s.min_props || v.size() > s.max_props) return false;
+      for (const auto& r : s.required)
+        if (!v.contains(r)) return false;
+      if (s.additional_false && s.pattern_props.empty())
+        for (auto it = v.begin(); it != v.end(); ++it)
+          if (!s.props.count(it.key())) return false;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        auto p = s.props.find(it.key());
+        if (p == s.props.end()) continue;
+        Shape sub = flatten(p->second);
+        if (sub.never) return false;
+        if (!(value_type(it.value()) & effective_types(sub))) return false;
+      }
+      return true;
+    }
+    if (v.is_array()) {
+      if (v.size() < s.min_items || v.size() > s.max_items) return false;
+      return true;
+    }
+    return true;
+  }
+
+  // A JSON value written exactly (const/enum of objects and arrays: keys in the given order).
+  GExprPtr const_value(const Json& v) {
+    switch (v.type()) {
+      case Json::value_t::null: return lit("null");
+      case Json::value_t::boolean: return lit(v.get<bool>() ? "true" : "false");
+      case Json::value_t::number_integer:
+      case Json::value_t::number_unsigned:
+      case Json::value_t::number_float: return leaf(exact_number(v));
+      case Json::value_t::string:
+        return GExpr::seq({lit("\""), leaf(Regex::json_string(Regex::literal(v.get<std::string>()))), lit("\"")});
+      case Json::value_t::array: {
+        if (v.empty()) return GExpr::seq({lit("["), leaf(ws_), lit("]")});
+        std::vector<GExprPtr> items{lit("["), leaf(ws_)};
+        for (size_t i = 0; i < v.size(); ++i) {
+          if (i) items.push_back(item_sep());
+          items.push_back(const_value(v[i]));
+        }
+        items.push_back(leaf(ws_));
+        items.push_back(lit("]"));
+        return GExpr::seq(std::move(items));
+      }
+      case Json::value_t::object: {
+        if (v.empty()) return GExpr::seq({lit("{"), leaf(ws_), lit("}")});
+        std::vector<GExprPtr> items{lit("{"), leaf(ws_)};
+        bool first = true;
+        for (auto it = v.begin(); it != v.end(); ++it) {
+          if (!first) items.push_back(item_sep());
+          first = false;
+          items.push_back(key_literal(it.key()));
+          items.push_back(key_sep());
+          items.push_back(const_value(it.value()));
+        }
+        items.push_back(leaf(ws_));
+        items.push_back(lit("}"));
+        return GExpr::seq(std::move(items));
+      }
+      default: return GExpr::leaf(Regex::nothing());
+    }
+  }
+
+  RegexPtr exact_number(const Json& v) {
+    NumberConstraints nc;
+    nc.minimum = nc.maximum = number_text(v);
+    return json_number_regex(nc);
+  }
+
+  // ¬enum within the allowed types: scalars excluded at the regex level.
+  GExprPtr exclude_values(const Shape& s, std::vector<GExprPtr> alts, const std::string& ptr) {
+    // rebuild scalar alternatives without the excluded values
+    std::vector<GExprPtr> out;
+    std::vector<RegexPtr> ex_str, ex_num;
+    bool ex_null = false, ex_true = false, ex_false = false;
+    for (const auto& v : s.excluded_values) {
+      if (v.is_null()) ex_null = true;
+      else if (v.is_boolean()) (v.get<bool>() ? ex_true : ex_false) = true;
+      else if (v.is_string()) ex_str.push_back(Regex::literal(v.get<std::string>()));
+      else if (v.is_number()) ex_num.push_back(exact_number(v));
+      else relax(ptr, "not", "excluding an object or array value");
+    }
+    if ((s.types & kNullT) && !ex_null) out.push_back(lit("null"));
+    if ((s.types & kBoolT) && !ex_true) out.push_back(lit("true"));
+    if ((s.types & kBoolT) && !ex_false) out.push_back(lit("false"));
+    if (s.types & (kIntT | kFracT)) {
+      RegexPtr n = number_regex(s, s.types, ptr);
+      if (!ex_num.empty()) n = Regex::intersect({n, Regex::complement(Regex::alt(ex_num))});
+      out.push_back(leaf(n));
+    }
+    if (s.types & kStrT) {
+      RegexPtr core = string_core(s, ptr, false);
+      RegexPtr body = core ? core : any_string_core();
+      if (!ex_str.empty()) body = Regex::intersect({body, Regex::complement(Regex::alt(ex_str))});
+      out.push_back(GExpr::seq({lit("\""), leaf(Regex::json_string(body)), lit("\"")}));
+    }
+    if (s.types & kArrT) out.push_back(array_value(s, ptr));
+    if (s.types & kObjT) out.push_back(object_value(s, ptr));
+    (void)alts;
+    if (out.empty()) return GExpr::leaf(Regex::nothing());
+    return GExpr::alt(std::move(out));
+  }
+
+  // ---------------------------------------------------------------- numbers and strings
+  RegexPtr number_regex(const Shape& s, unsigned types, const std::string& ptr) {
+    std::vector<RegexPtr> parts;
+    NumberConstraints base;
+    base.integer = !(types & kFracT);
+    std::vector<NumberConstraints> ncs;
+    // tightest bounds are found by the number module: one regex per bound, intersected
+    if (s.minimums.empty() && s.maximums.empty() && s.multiple_ofs.empty()) {
+      parts.push_back(number_or_relax(base, ptr));
+    }
+    for (auto& [t, e] : s.minimums) {
+      NumberConstraints nc = base;
+      nc.minimum = t;
+      nc.exclusive_minimum = e;
+      parts.push_back(number_or_relax(nc, ptr));
+    }
+    for (auto& [t, e] : s.maximums) {
+      NumberConstraints nc = base;
+      nc.maximum = t;
+      nc.exclusive_maximum = e;
+      parts.push_back(number_or_relax(nc, ptr));
+    }
+    for (auto& m : s.multiple_ofs) {
+      NumberConstraints nc = base;
+      nc.multiple_of = m;
+      parts.push_back(number_or_relax(nc, ptr));
+    }
+    RegexPtr r = Regex::intersect(std::move(parts));
+    for (const auto& neg : s.number_negs) {
+      Shape n = *neg;
+      r = Regex::intersect({r, Regex::complement(number_regex(n, n.types & (kIntT | kFracT) ? n.types : (kIntT | kFracT), ptr))});
+    }
+    return r;
+  }
+  RegexPtr number_or_relax(const NumberConstraints& nc, const std::string& ptr) {
+    try {
+      return json_number_regex(nc);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kUnsupported) fail(ptr, e.message());
+      relax(ptr, nc.multiple_of ? "multipleOf" : "minimum/maximum", e.message());
+      NumberConstraints plain;
+      plain.integer = nc.integer;
+      return json_number_regex(plain);
+    }
+  }
+
+  RegexPtr any_string_core() { return Regex::repeat(Regex::chars_of(CharSet::any()), 0, kUnbounded); }
+
+  // The code-point language of a string value (length ∩ patterns ∩ formats), nullptr for any string.
+  RegexPtr string_core(const Shape& s, const std::string& ptr, bool for_enum) {
+    std::vector<RegexPtr> parts;
+    if (s.min_length > 0 || s.max_length != UINT64_MAX) {
+      if (s.min_length > s.max_length) return Regex::nothing();
+      constexpr uint64_t kMaxCounted = 10000;
+      uint64_t lo = s.min_length, hi = s.max_length;
+      if (!for_enum && (lo > kMaxCounted || (hi != UINT64_MAX && hi > kMaxCounted))) {
+        relax(ptr, "maxLength", "a length bound above " + std::to_string(kMaxCounted) + " code points is not compiled");
+        if (lo > kMaxCounted) lo = kMaxCounted;
+        if (hi != UINT64_MAX && hi > kMaxCounted) hi = UINT64_MAX;
+      }
+      parts.push_back(Regex::repeat(Regex::chars_of(CharSet::any()), static_cast<uint32_t>(lo),
+                                    hi == UINT64_MAX ? kUnbounded : static_cast<uint32_t>(hi)));
+    }
+    for (const auto& [p, pp] : s.patterns) {
+      try {
+        parts.push_back(ecma_pattern_regex(p));
+      } catch (const Error& e) {
+        relax(pp, "pattern", "'" + p + "': " + e.message());
+      }
+    }
+    for (const auto& [f, fp] : s.formats) {
+      RegexPtr r = format_regex(f);
+      if (!r) {
+        warn(fp, "format '" + f + "' is not known: treated as an annotation");
+        continue;
+      }
+      parts.push_back(r);
+    }
+    for (const auto& neg : s.string_negs) {
+      RegexPtr inner = string_core(*neg, ptr, for_enum);
+      if (inner) parts.push_back(Regex::complement(inner));
+    }
+    if (parts.empty()) return nullptr;
+    return Regex::intersect(std::move(parts));
+  }
+
+  GExprPtr string_value(const Shape& s, const std::string& ptr) {
+    RegexPtr core = string_core(s, ptr, false);
+    if (!core) return ref(any_string_rule());
+    return GExpr::seq({lit("\""), leaf(Regex::json_string(core)), lit("\"")});
+  }
+
+  GExprPtr key_literal(const std::string& name) {
+    return GExpr::seq({lit("\""), leaf(Regex::json_string(Regex::literal(name))), lit("\"")});
+  }
+
+  // ---------------------------------------------------------------- arrays
+  GExprPtr array_value(const Shape& s, const std::string& ptr) {
+    if (s.unique_items) {
+      bool trivial = s.max_items <= 1;
+      if (!trivial) relax(s.unique_ptr, "uniqueItems", "item uniqueness is not enforced by the grammar");
+    }
+    uint64_t lo = s.min_items, hi = s.max_items;
+    size_t np = s.prefix.size();
+    if (s.items_false) hi = std::min<uint64_t>(hi, np);
+    if (lo > hi) return GExpr::leaf(Regex::nothing());
+    constexpr uint64_t kMaxCounted = 2000;
+    if (lo > kMaxCounted + np) fail(ptr, "minItems " + std::to_string(lo) + " is above the supported " + std::to_string(kMaxCounted));
+    if (hi != UINT64_MAX && hi > kMaxCounted + np) {
+      relax(ptr, "maxItems", "an item count above " + std::to_string(kMaxCounted) + " is not compiled");
+      hi = UINT64_MAX;
+    }
+    // contains: at least min_contains items satisfy (items ∧ contains)
+    Conj contains;
+    if (!s.contains.empty()) {
+      if (s.contains.size() > 1) relax(s.contains[1].second, "contains", "two 'contains' keywords");
+      contains = s.contains[0].first;
+      if (np > 0) relax(s.contains[0].second, "contains", "'contains' together with prefixItems");
+    }
+    GExprPtr item = s.items.empty() ? ref(any_value_rule()) : value_ref(s.items);
+    std::vector<GExprPtr> prefix;
+    for (size_t i = 0; i < np; ++i) prefix.push_back(value_ref(s.prefix[i]));
+    // Sequences of n items for n in [lo, hi]: prefix items first, then `item`.
+    std::vector<GExprPtr> alts;
+    if (lo == 0) alts.push_back(GExpr::seq({lit("["), leaf(ws_), lit("]")}));
+    if (hi == 0) return alts.empty() ? GExpr::leaf(Regex::nothing()) : alts[0];
+    GExprPtr body;
+    if (!contains.empty() && np == 0) {
+      GExprPtr c = value_ref(join(s.items, contains));
+      uint64_t k = std::max<uint64_t>(s.min_contains, 1);
+      if (s.min_contains == 0) {
+        // minContains 0: contains is always satisfied
+        body = counted_list(item, std::max<uint64_t>(lo, 1), hi);
+      } else {
+        if (lo > k || hi != UINT64_MAX) relax(s.contains[0].second, "contains", "'contains' together with item counts");
+        // item* c (item* c){k-1} item*, with separators
+        GExprPtr star = GExpr::repeat(GExpr::seq({item, item_sep()}), 0, kUnbounded);
+        std::vector<GExprPtr> seq{star, c};
+        for (uint64_t i = 1; i < k; ++i) {
+          seq.push_back(item_sep());
+          seq.push_back(star);
+          seq.push_back(c);
+        }
+        seq.push_back(GExpr::repeat(GExpr::seq({item_sep(), item}), 0, kUnbounded));
+        body = GExpr::seq(std::move(seq));
+      }
+    } else {
+      // prefix part: items 1..np, each optional from position max(lo,1) on
+      uint64_t first_min = std::max<uint64_t>(lo, 1);
+      if (np == 0) {
+        body = counted_list(item, first_min, hi);
+      } else {
+        // p0 (sep p1 (sep p2 ( ... (sep item)* )?)?)?
+        uint64_t rest_hi = hi == UINT64_MAX ? UINT64_MAX : (hi > np ? hi - np : 0);
+        uint64_t rest_lo = lo > np ? lo - np : 0;
+        GExprPtr tail;
+        if (s.items_false || rest_hi == 0) {
+          tail = GExpr::empty();
+        } else {
+          GExprPtr more = GExpr::seq({item_sep(), item});
+          tail = GExpr::repeat(more, static_cast<uint32_t>(rest_lo),
+                               rest_hi == UINT64_MAX ? kUnbounded : static_cast<uint32_t>(rest_hi));
+        }
+        GExprPtr cur = tail;
+        size_t last = static_cast<size_t>(std::min<uint64_t>(np, hi));
+        for (size_t i = last; i-- > 0;) {
+          GExprPtr withp = i == 0 ? GExpr::seq({prefix[0], cur}) : GExpr::seq({item_sep(), prefix[i], cur});
+          bool optional = i + 1 > first_min && i != 0;  // items beyond the minimum may stop here
+          if (i + 1 > lo && i != 0) optional = true;
+          else optional = false;
+          cur = optional ? GExpr::alt({GExpr::empty(), withp}) : withp;
+        }
+        body = cur;
+      }
+    }
+    alts.push_back(GExpr::seq({lit("["), leaf(ws_), body, leaf(ws_), lit("]")}));
+    return GExpr::alt(std::move(alts));
+  }
+
+  // item (sep item){lo-1, hi-1}, lo >= 1
+  GExprPtr counted_list(GExprPtr item, uint64_t lo, uint64_t hi) {
+    GExprPtr more = GExpr::seq({item_sep(), item});
+    uint32_t mlo = static_cast<uint32_t>(lo - 1);
+    uint32_t mhi = hi == UINT64_MAX ? kUnbounded : static_cast<uint32_t>(hi - 1);
+    return GExpr::seq({item, GExpr::repeat(more, mlo, mhi)});
+  }
+
+  // ---------------------------------------------------------------- objects
+  GExprPtr object_value(const Shape& s, const std::string& ptr) {
+    // properties that may appear, in order
+    std::vector<std::string> names;
+    for (const auto& n : s.prop_order)
+      if (!s.forbidden.count(n)) names.push_back(n);
+    for (const auto& r : s.required)
+      if (!s.props.count(r) && !s.prop_shapes.count(r) && !s.forbidden.count(r)) names.push_back(r);
+    for (const auto& r : s.required)
+      if (s.forbidden.count(r)) return GExpr::leaf(Regex::nothing());
+    // property name constraint (propertyNames)
+    RegexPtr name_rx;
+    if (!s.property_names.empty()) {
+      Shape pn = flatten(s.property_names);
+      if (pn.never) {
+        name_rx = Regex::nothing();
+      } else {
+        if (!(pn.types & kStrT)) name_rx = Regex::nothing();
+        else if (pn.has_enum) {
+          std::vector<RegexPtr> v;
+          for (auto& x : pn.enum_values)
+            if (x.is_string()) v.push_back(Regex::literal(x.get<std::string>()));
+          name_rx = Regex::alt(std::move(v));
+        } else {
+          name_rx = string_core(pn, ptr_of(s.property_names[0]), false);
+        }
+      }
+    }
+    // value of each named property; a property whose value is impossible or whose name fails
+    // propertyNames cannot appear
+    struct Member {
+      std::string name;
+      bool required;
+      GExprPtr value;
+    };
+    std::vector<Member> members;
+    for (const auto& n : names) {
+      bool req = s.required.count(n) > 0;
+      Conj c;
+      auto it = s.props.find(n);
+      if (it != s.props.end()) c = it->second;
+      // patternProperties that match the name apply too
+      std::vector<std::string> pats;
+      for (const auto& [pat, pc] : s.pattern_props) {
+        if (pattern_matches_name(pat, n, ptr)) c = join(c, pc);
+      }
+      GExprPtr v;
+      if (s.prop_shapes.count(n)) {
+        Shape sh = *s.prop_shapes.at(n);
+        if (!c.empty()) {
+          Shape base = flatten(c);
+          merge_shape(base, sh);
+          sh = base;
+        }
+        v = generate(sh, ptr);
+      } else if (it == s.props.end() && c.empty()) {
+        // a required name with no schema: additionalProperties applies
+        if (s.additional_false) {
+          if (req) return GExpr::leaf(Regex::nothing());
+          continue;
+        }
+        v = value_ref(s.additional);
+      } else {
+        v = value_ref(c);
+      }
+      if (name_rx && !literal_in(name_rx, n)) {
+        if (req) return GExpr::leaf(Regex::nothing());
+        continue;
+      }
+      members.push_back({n, req, v});
+    }
+    // additional entries: keys not named, split by patternProperties
+    std::vector<GExprPtr> extras;
+    {
+      std::vector<RegexPtr> named;
+      for (const auto& n : s.prop_order) named.push_back(Regex::literal(n));
+      for (const auto& n : names) named.push_back(Regex::literal(n));
+      for (const auto& n : s.forbidden) named.push_back(Regex::literal(n));
+      RegexPtr not_named = named.empty() ? nullptr : Regex::complement(Regex::alt(named));
+      std::vector<RegexPtr> pats;
+      for (const auto& [pat, pc] : s.pattern_props) {
+        try {
+          pats.push_back(ecma_pattern_regex(pat));
+        } catch (const Error& e) {
+          relax(ptr + "/patternProperties", "patternProperties", "'" + pat + "': " + e.message());
+          pats.push_back(nullptr);
+        }
+      }
+      auto key_of = [&](std::vector<RegexPtr> parts) -> GExprPtr {
+        if (not_named) parts.push_back(not_named);
+        if (name_rx) parts.push_back(name_rx);
+        RegexPtr body = parts.empty() ? any_string_core() : Regex::intersect(std::move(parts));
+        return GExpr::seq({lit("\""), leaf(Regex::json_string(body)), lit("\"")});
+      };
+      size_t np = s.pattern_props.size();
+      if (np > 4) relax(ptr + "/patternProperties", "patternProperties", "more than 4 patterns whose keys may overlap");
+      // each non-empty subset of patterns: keys matching exactly those patterns
+      for (size_t mask = 1; np <= 4 && mask < (size_t{1} << np); ++mask) {
+        std::vector<RegexPtr> parts;
+        Conj c;
+        bool skip = false;
+        for (size_t i = 0; i < np; ++i) {
+          if (!pats[i]) {
+            skip = skip || (mask >> i & 1);
+            continue;
+          }
+          if (mask >> i & 1) {
+            parts.push_back(pats[i]);
+            c = join(c, s.pattern_props[i].second);
+          } else {
+            parts.push_back(Regex::complement(pats[i]));
+          }
+        }
+        if (skip) continue;
+        extras.push_back(GExpr::seq({key_of(parts), key_sep(), value_ref(c)}));
+      }
+      if (!s.additional_false) {
+        std::vector<RegexPtr> parts;
+        for (size_t i = 0; i < np; ++i)
+          if (pats[i]) parts.push_back(Regex::complement(pats[i]));
+        extras.push_back(GExpr::seq({key_of(parts), key_sep(), value_ref(s.additional)}));
+      }
+    }
+    if (!s.dep_required.empty()) {
+      // dependentRequired: when every dependency is already required (or the trigger can't appear) it holds
+      for (const auto& [trigger, deps] : s.dep_required) {
+        bool trig_possible = false;
+        for (auto& m : members) trig_possible = trig_possible || m.name == trigger;
+        if (!trig_possible && !extras.empty()) trig_possible = true;
+        bool ok = true;
+        for (const auto& d : deps) ok = ok && s.required.count(d);
+        if (trig_possible && !ok) {
+          relax(s.dep_required_ptr, "dependentRequired", "'" + trigger + "' requires other properties");
+          break;
+        }
+      }
+    }
+    GExprPtr extra = extras.empty() ? nullptr : (extras.size() == 1 ? extras[0] : GExpr::alt(extras));
+    if (opt_.property_order == JsonSchemaOptions::PropertyOrder::kAny) return object_any_order(s, members, extra, ptr);
+    // counts: minProperties / maxProperties, exact with a counter in the rule chain when small
+    uint64_t min_p = s.min_props, max_p = s.max_props;
+    size_t nreq = 0;
+    for (auto& m : members) nreq += m.required;
+    if (min_p <= nreq) min_p = 0;
+    if (!extra && max_p >= members.size()) max_p = UINT64_MAX;
+    bool counting = min_p > 0 || max_p != UINT64_MAX;
+    constexpr uint64_t kMaxCount = 16;
+    if (counting && (min_p > kMaxCount || (max_p != UINT64_MAX && max_p > kMaxCount))) {
+      relax(min_p > kMaxCount ? s.min_props_ptr : s.max_props_ptr, min_p > kMaxCount ? "minProperties" : "maxProperties",
+            "property counts above " + std::to_string(kMaxCount) + " are not compiled");
+      counting = false;
+    }
+    uint64_t cap = counting ? (max_p == UINT64_MAX ? min_p : max_p) : 0;
+    // T(i, c, k): the members from i on; c = a comma is needed before the next one; k = members so
+    // far (capped at `cap` when counting).
+    std::map<std::tuple<size_t, int, uint64_t>, int> rules;
+    std::function<GExprPtr(size_t, int, uint64_t)> T = [&](size_t i, int c, uint64_t k) -> GExprPtr {
+      auto key = std::make_tuple(i, c, k);
+      auto it = rules.find(key);
+      if (it != rules.end()) return ref(it->second);
+      int r = new_rule("obj");
+      rules[key] = r;
+      std::vector<GExprPtr> alts;
+      uint64_t k1 = counting ? std::min(k + 1, cap + 1) : 0;
+      bool can_add = !counting || max_p == UINT64_MAX || k < max_p;
+      if (i == members.size()) {
+        if (!counting || k >= min_p) alts.push_back(GExpr::empty());
+      } else {
+        const Member& m = members[i];
+        if (!m.required) alts.push_back(T(i + 1, c, k));
+        if (can_add) {
+          std::vector<GExprPtr> seq;
+          if (c) seq.push_back(item_sep());
+          seq.push_back(key_literal(m.name));
+          seq.push_back(key_sep());
+          seq.push_back(m.value);
+          seq.push_back(T(i + 1, 1, k1));
+          alts.push_back(GExpr::seq(std::move(seq)));
+        }
+      }
+      if (extra && can_add) {
+        std::vector<GExprPtr> seq;
+        if (c) seq.push_back(item_sep());
+        seq.push_back(extra);
+        seq.push_back(T(i, 1, k1));
+        alts.push_back(GExpr::seq(std::move(seq)));
+      }
+      g_.rules[r].body = alts.empty() ? GExpr::leaf(Regex::nothing()) : GExpr::alt(std::move(alts));
+      return ref(r);
+    };
+    GExprPtr body = T(0, 0, 0);
+    // `{ ws body ws }`; the empty object is `{ ws }`
+    bool can_be_empty = true;
+    for (auto& m : members) can_be_empty = can_be_empty && !m.required;
+    if (min_p > 0) can_be_empty = false;
+    std::vector<GExprPtr> alts;
+    alts.push_back(GExpr::seq({lit("{"), leaf(ws_), body, leaf(ws_), lit("}")}));
+    (void)can_be_empty;
+    return GExpr::alt(std::move(alts));
+  }
+
+  template <class M>
+  GExprPtr object_any_order(const Shape& s, const std::vector<M>& members, GExprPtr extra, const std::string& ptr) {
+    size_t nreq = 0;
+    for (auto& m : members) nreq += m.required;
+    if (nreq > 0) relax(ptr, "required", "with property_order 'any', required properties are not enforced");
+    relax(ptr, "properties", "with property_order 'any', a property may repeat");
+    std::vector<GExprPtr> entries;
+    for (auto& m : members) entries.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
+    if (extra) entries.push_back(extra);
+    GExprPtr entry = entries.empty() ? GExpr::leaf(Regex::nothing()) : GExpr::alt(std::move(entries));
+    GExprPtr list = GExpr::seq({entry, GExpr::repeat(GExpr::seq({item_sep(), entry}), 0, kUnbounded)});
+    return GExpr::alt({GExpr::seq({lit("{"), leaf(ws_), lit("}")}),
+                       GExpr::seq({lit("{"), leaf(ws_), list, leaf(ws_), lit("}")})});
+  }
+
+  bool pattern_matches_name(const std::string& pat, const std::string& name, const std::string& ptr) {
+    // decided by compiling: a literal belongs to the pattern's language
+    try {
+      RegexPtr r = ecma_pattern_regex(pat);
+      return literal_in(r, name);
+    } catch (const Error&) {
+      return false;
+    }
+  }
+  // Whether `name` is in the language of r: decided structurally for plain regexes.
+  bool literal_in(const RegexPtr& r, const std::string& name) {
+    std::vector<char32_t> cps;
+    for (size_t i = 0; i < name.size();) {
+      unsigned char c = static_cast<unsigned char>(name[i]);
+      int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+      char32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+      for (int j = 1; j < n && i + j < name.size(); ++j) cp = (cp << 6) | (static_cast<unsigned char>(name[i + j]) & 0x3F);
+      cps.push_back(cp);
+      i += n;
+    }
+    return matches(*r, cps);
+  }
+  // Backtracking membership test over the AST (positions sets), used on short property names.
+  static std::set<size_t> step(const Regex& r, const std::vector<char32_t>& s, std::set<size_t> in) {
+    switch (r.kind) {
+      case Regex::Kind::kEmpty: return in;
+      case Regex::Kind::kNothing: return {};
+      case Regex::Kind::kChars: {
+        std::set<size_t> out;
+        for (size_t p : in)
+          if (p < s.size() && r.chars.contains(s[p])) out.insert(p + 1);
+        return out;
+      }
+      case Regex::Kind::kBytes: return {};
+      case Regex::Kind::kConcat:
+        for (const auto& it : r.items) in = step(*it, s, in);
+        return in;
+      case Regex::Kind::kAlt: {
+        std::set<size_t> out;
+        for (const auto& it : r.items) {
+          auto o = step(*it, s, in);
+          out.insert(o.begin(), o.end());
+        }
+        return out;
+      }
+      case Regex::Kind::kRepeat: {
+        std::set<size_t> cur = in, out;
+        if (r.min == 0) out = in;
+        for (uint32_t i = 1; !cur.empty() && i <= std::min<uint64_t>(r.max, s.size() + r.min + 1); ++i) {
+          auto nxt = step(*r.items[0], s, cur);
+          if (nxt == cur && i > r.min) break;
+          cur = nxt;
+          if (i >= r.min) out.insert(cur.begin(), cur.end());
+        }
+        return out;
+      }
+      case Regex::Kind::kIntersect: {
+        // whole-string languages: each item from each start position
+        std::set<size_t> out;
+        for (size_t p : in)
+          for (size_t e = p; e <= s.size(); ++e) {
+            std::vector<char32_t> sub(s.begin() + p, s.begin() + e);
+            bool all = true;
+            for (const auto& it : r.items) all = all && step(*it, sub, {0}).count(sub.size());
+            if (all) out.insert(e);
+          }
+        return out;
+      }
+      case Regex::Kind::kComplement: {
+        std::set<size_t> out;
+        for (size_t p : in)
+          for (size_t e = p; e <= s.size(); ++e) {
+            std::vector<char32_t> sub(s.begin() + p, s.begin() + e);
+            if (!step(*r.items[0], sub, {0}).count(sub.size())) out.insert(e);
+          }
+        return out;
+      }
+      case Regex::Kind::kJsonString:
+      case Regex::Kind::kAutomaton: return {};
+    }
+    return {};
+  }
+  static bool matches(const Regex& r, const std::vector<char32_t>& s) { return step(r, s, {0}).count(s.size()) > 0; }
+
+  // ---------------------------------------------------------------- whitespace, separators, any value
+  RegexPtr ws_regex() const {
+    if (opt_.whitespace != JsonSchemaOptions::Whitespace::kFlexible || !opt_.item_separator.empty()) return Regex::empty();
+    CharSet ws({{' ', ' '}, {'\t', '\t'}, {'\n', '\n'}, {'\r', '\r'}});
+    return Regex::repeat(Regex::chars_of(ws), 0, static_cast<uint32_t>(std::max(0, opt_.max_whitespace)));
+  }
+  GExprPtr item_sep() {
+    if (!opt_.item_separator.empty()) return lit(opt_.item_separator);
+    if (opt_.whitespace == JsonSchemaOptions::Whitespace::kPretty) return lit(",");
+    return GExpr::seq({leaf(ws_), lit(","), leaf(ws_)});
+  }
+  GExprPtr key_sep() {
+    if (!opt_.key_separator.empty()) return lit(opt_.key_separator);
+    if (opt_.whitespace == JsonSchemaOptions::Whitespace::kPretty) return lit(": ");
+    return GExpr::seq({leaf(ws_), lit(":"), leaf(ws_)});
+  }
+  int any_string_rule() {
+    if (any_string_ >= 0) return any_string_;
+    any_string_ = new_rule("string");
+    g_.rules[any_string_].body = GExpr::seq({lit("\""), leaf(Regex::json_string(any_string_core())), lit("\"")});
+    return any_string_;
+  }
+  int any_value_rule() {
+    if (any_value_ >= 0) return any_value_;
+    any_value_ = new_rule("value");
+    int obj = new_rule("object"), arr = new_rule("array");
+    NumberConstraints plain;
+    GExprPtr num = leaf(json_number_regex(plain));
+    g_.rules[any_value_].body = GExpr::alt({ref(obj), ref(arr), ref(any_string_rule()), num, lit("true"),
+                                            lit("false"), lit("null")});
+    GExprPtr member = GExpr::seq({ref(any_string_rule()), key_sep(), ref(any_value_)});
+    g_.rules[obj].body = GExpr::seq(
+        {lit("{"), leaf(ws_),
+         GExpr::alt({GExpr::empty(), GExpr::seq({member, GExpr::repeat(GExpr::seq({item_sep(), member}), 0, kUnbounded)})}),
+         leaf(ws_), lit("}")});
+    g_.rules[arr].body = GExpr::seq(
+        {lit("["), leaf(ws_),
+         GExpr::alt({GExpr::empty(),
+                     GExpr::seq({ref(any_value_), GExpr::repeat(GExpr::seq({item_sep(), ref(any_value_)}), 0, kUnbounded)})}),
+         leaf(ws_), lit("]")});
+    return any_value_;
+  }
+
+  const JsonSchemaOptions& opt_;
+  Grammar g_;
+  Json doc_;
+  bool draft7_ = false;
+  RegexPtr ws_;
+  std::map<const Json*, std::string> ptr_;
+  std::map<const Json*, std::string> base_;
+  std::map<std::string, const Json*> resources_, anchors_;
+  std::vector<const Json*> stack_;
+  std::map<Conj, int> memo_;
+  std::vector<std::pair<std::string, std::string>> unknown_;
+  std::vector<std::unique_ptr<Json>> dep_schemas_;
+  int any_value_ = -1, any_string_ = -1;
+  int depth_ = 0;
+};
+
+}  // namespace
+
+Grammar json_schema_to_grammar(std::string_view schema_json, const JsonSchemaOptions& options, std::string_view file) {
+  SchemaCompiler c(schema_json, options, file);
+  return c.run();
 }
 
 }  // namespace tollgate::grammar

@@ -16,8 +16,12 @@ namespace {
 struct Source {
   std::string regex;
   std::string grammar_file;
+  std::string schema_file;
   std::string dialect;
-  std::string label() const { return grammar_file.empty() ? "regex" : grammar_file; }
+  bool lenient = false;
+  std::string label() const {
+    return !schema_file.empty() ? schema_file : grammar_file.empty() ? "regex" : grammar_file;
+  }
   std::string format() const {
     return dialect.empty() ? engine::dialect_from_path(grammar_file) : dialect;
   }
@@ -28,12 +32,17 @@ void add_source_options(CLI::App* cmd, Source& src) {
   auto* gr = cmd->add_option("--grammar,-g", src.grammar_file, "a grammar file (GBNF, Lark or EBNF)");
   cmd->add_option("--dialect", src.dialect, "grammar dialect (default: from the file extension)")
       ->check(CLI::IsMember({"gbnf", "lark", "ebnf"}));
+  auto* sc = cmd->add_option("--schema", src.schema_file, "a JSON Schema file");
+  cmd->add_flag("--lenient", src.lenient,
+                "JSON Schema: compile keywords that cannot be exact as an over-approximation (warned)");
   re->excludes(gr);
+  sc->excludes(re);
+  sc->excludes(gr);
 }
 
 void require_source(const Source& src) {
-  if (src.regex.empty() && src.grammar_file.empty()) {
-    throw CLI::ValidationError("source", "give --regex R or --grammar FILE");
+  if (src.regex.empty() && src.grammar_file.empty() && src.schema_file.empty()) {
+    throw CLI::ValidationError("source", "give --regex R, --grammar FILE or --schema FILE");
   }
 }
 
@@ -57,6 +66,11 @@ CompiledGrammarPtr compile_source(const Source& src, const TokenizerInfoPtr& tok
   opt.max_dfa_states = budgets.max_states;
   opt.max_dfa_memory = budgets.max_memory_mib < (SIZE_MAX >> 20) ? budgets.max_memory_mib << 20 : SIZE_MAX;
   Compiler compiler(tok, opt);
+  if (!src.schema_file.empty()) {
+    JsonSchemaOptions so;
+    so.lenient = src.lenient;
+    return compiler.compile_json_schema(read_file(src.schema_file), so, src.schema_file);
+  }
   if (!src.grammar_file.empty()) {
     return compiler.compile_grammar(read_file(src.grammar_file), src.format(),
                                     src.grammar_file);
@@ -120,6 +134,9 @@ void add_grammar_commands(CLI::App& app) {
           for (const auto& w : warnings) std::cerr << w.pretty() << "\n";
         }
         auto g = compile_source(*src, byte_tokenizer(), 1, *budgets);
+        if (!src->schema_file.empty())
+          for (const auto& w : g->warnings())
+            std::cerr << src->schema_file << ": warning: " << w.message << "\n";
         std::cout << "ok: " << src->label() << " compiles (" << g->stats().dfa_states
                   << " DFA states)\n";
       } catch (const Error& e) {

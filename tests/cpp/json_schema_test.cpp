@@ -1,0 +1,268 @@
+// JSON Schema front-end: semantics by example (accepted ⇔ valid), errors and warnings.
+// Matching is byte by byte against a 256-token byte vocabulary, so the language itself is tested;
+// the conformance runners (JSON Schema Test Suite, MaskBench) test it at scale.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "tollgate/compiler.hpp"
+#include "tollgate/matcher.hpp"
+
+namespace {
+
+using tollgate::CompiledGrammarPtr;
+using tollgate::Compiler;
+using tollgate::JsonSchemaOptions;
+using tollgate::Matcher;
+
+tollgate::TokenizerInfoPtr bytes_vocab() {
+  static const tollgate::TokenizerInfoPtr tok = [] {
+    std::vector<std::string> bytes(257);
+    for (int b = 0; b < 256; ++b) bytes[b] = std::string(1, static_cast<char>(b));
+    bytes[256] = "<eos>";
+    return tollgate::TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
+  }();
+  return tok;
+}
+
+CompiledGrammarPtr schema(const std::string& text, JsonSchemaOptions opt = {}) {
+  tollgate::CompileOptions co;
+  co.threads = 1;
+  Compiler c(bytes_vocab(), co);
+  return c.compile_json_schema(text, opt);
+}
+
+bool accepts(const CompiledGrammarPtr& g, const std::string& doc) {
+  Matcher m(g, 0);
+  return m.accept_bytes(doc) && m.is_accepting();
+}
+
+#define ACCEPTS(g, doc) CHECK(accepts(g, doc))
+#define REFUSES(g, doc) CHECK_FALSE(accepts(g, doc))
+
+tollgate::Error schema_error(const std::string& text, JsonSchemaOptions opt = {}) {
+  try {
+    schema(text, opt);
+  } catch (const tollgate::Error& e) {
+    return e;
+  }
+  FAIL("expected an error for " << text);
+  return tollgate::Error(tollgate::ErrorKind::kSchema, "");
+}
+
+}  // namespace
+
+TEST_CASE("json schema: scalars, true, false, {}", "[json-schema]") {
+  auto s = schema(R"({"type": "string"})");
+  ACCEPTS(s, R"("abc")");
+  ACCEPTS(s, R"("a\"b\\c\n")");
+  REFUSES(s, R"("a"b")");
+  REFUSES(s, "12");
+  auto any = schema("{}");
+  ACCEPTS(any, R"({"a": [1, 2.5e3, null, true, {"b": "c"}]})");
+  ACCEPTS(any, "-0.5");
+  REFUSES(any, "{");
+  auto t = schema("true");
+  ACCEPTS(t, "[]");
+  auto f = schema("false");
+  REFUSES(f, "null");
+  REFUSES(f, "{}");
+  auto n = schema(R"({"type": ["null", "boolean"]})");
+  ACCEPTS(n, "null");
+  ACCEPTS(n, "false");
+  REFUSES(n, "0");
+  auto i = schema(R"({"type": "integer"})");
+  ACCEPTS(i, "12");
+  ACCEPTS(i, "-3");
+  ACCEPTS(i, "1.0");  // an integer in 2020-12
+  REFUSES(i, "1.5");
+  REFUSES(i, "01");
+  auto nullable = schema(R"({"type": "string", "nullable": true})");
+  ACCEPTS(nullable, "null");
+  ACCEPTS(nullable, R"("x")");
+}
+
+TEST_CASE("json schema: objects in schema order, required, additionalProperties", "[json-schema]") {
+  auto s = schema(R"({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+                      "required": ["b"]})");
+  ACCEPTS(s, R"({"a": 1, "b": "x"})");
+  ACCEPTS(s, R"({"b": "x"})");
+  ACCEPTS(s, R"({"b":"x","extra":[1,2]})");       // additionalProperties defaults to true
+  ACCEPTS(s, R"({"zz": null, "a": 1, "b": "x"})");
+  REFUSES(s, R"({"a": 1})");                        // b is required
+  REFUSES(s, R"({"a": "no", "b": "x"})");
+  REFUSES(s, R"({"b": "x", "a": 1})");              // schema order
+  REFUSES(s, R"({"b": "x", "b": "y"})");            // a named key is not an extra key
+  auto closed = schema(R"({"properties": {"a": {"const": 1}}, "additionalProperties": false})");
+  ACCEPTS(closed, "{}");
+  ACCEPTS(closed, R"({"a": 1.0})");  // 1 == 1.0
+  REFUSES(closed, R"({"a": 2})");
+  REFUSES(closed, R"({"b": 1})");
+  ACCEPTS(closed, "[1]");  // no type: arrays are fine
+  auto typed = schema(R"({"type": "object", "additionalProperties": {"type": "integer"}})");
+  ACCEPTS(typed, R"({"x": 1, "y": 2})");
+  REFUSES(typed, R"({"x": "1"})");
+  auto pat = schema(R"({"type": "object", "properties": {"id": {"type": "string"}},
+                        "patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": false})");
+  ACCEPTS(pat, R"({"id": "a", "x-b": 2})");
+  REFUSES(pat, R"({"id": "a", "x-b": "2"})");
+  REFUSES(pat, R"({"y": 1})");
+}
+
+TEST_CASE("json schema: property counts", "[json-schema]") {
+  auto s = schema(R"({"type": "object", "minProperties": 1, "maxProperties": 2})");
+  REFUSES(s, "{}");
+  ACCEPTS(s, R"({"a": 1})");
+  ACCEPTS(s, R"({"a": 1, "b": 2})");
+  REFUSES(s, R"({"a": 1, "b": 2, "c": 3})");
+}
+
+TEST_CASE("json schema: arrays", "[json-schema]") {
+  auto s = schema(R"({"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 3})");
+  REFUSES(s, "[]");
+  ACCEPTS(s, "[1]");
+  ACCEPTS(s, "[1, 2, 3]");
+  REFUSES(s, "[1, 2, 3, 4]");
+  REFUSES(s, R"([1, "2"])");
+  auto tuple = schema(R"({"prefixItems": [{"type": "string"}, {"type": "integer"}], "items": false})");
+  ACCEPTS(tuple, R"(["a", 1])");
+  ACCEPTS(tuple, R"(["a"])");
+  ACCEPTS(tuple, "[]");
+  REFUSES(tuple, R"(["a", 1, 2])");
+  REFUSES(tuple, R"([1])");
+  auto d7 = schema(R"({"$schema": "http://json-schema.org/draft-07/schema#",
+                       "items": [{"type": "string"}], "additionalItems": {"type": "integer"}})");
+  ACCEPTS(d7, R"(["a", 1, 2])");
+  REFUSES(d7, R"(["a", "b"])");
+  auto contains = schema(R"({"type": "array", "contains": {"const": 5}})");
+  ACCEPTS(contains, "[1, 5, 2]");
+  REFUSES(contains, "[1, 2]");
+  REFUSES(contains, "[]");
+}
+
+TEST_CASE("json schema: enum, const, combinators", "[json-schema]") {
+  auto e = schema(R"({"enum": ["red", "green", 3, null, {"a": [1]}]})");
+  ACCEPTS(e, R"("red")");
+  ACCEPTS(e, "3.0");
+  ACCEPTS(e, "null");
+  ACCEPTS(e, R"({"a": [1]})");
+  REFUSES(e, R"("blue")");
+  REFUSES(e, "4");
+  auto te = schema(R"({"type": "string", "enum": ["a", 1, "b"]})");
+  ACCEPTS(te, R"("a")");
+  REFUSES(te, "1");
+  auto any = schema(R"({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]})");
+  ACCEPTS(any, R"("x")");
+  ACCEPTS(any, "0");
+  REFUSES(any, "null");
+  auto one = schema(R"({"oneOf": [{"type": "string"}, {"type": "null"}]})");
+  ACCEPTS(one, "null");
+  REFUSES(one, "1");
+  auto disc = schema(R"({"oneOf": [
+      {"type": "object", "properties": {"kind": {"const": "a"}, "x": {"type": "integer"}}, "required": ["kind"]},
+      {"type": "object", "properties": {"kind": {"const": "b"}}, "required": ["kind"]}]})");
+  ACCEPTS(disc, R"({"kind": "a", "x": 1})");
+  ACCEPTS(disc, R"({"kind": "b", "x": "any"})");
+  REFUSES(disc, R"({"kind": "c"})");
+  auto all = schema(R"({"allOf": [{"properties": {"a": {"type": "integer"}}}, {"required": ["a"]}]})");
+  ACCEPTS(all, R"({"a": 1})");
+  REFUSES(all, "{}");
+  auto notnull = schema(R"({"not": {"type": "null"}})");
+  ACCEPTS(notnull, "1");
+  REFUSES(notnull, "null");
+  auto notenum = schema(R"({"type": "string", "not": {"enum": ["a", "b"]}})");
+  ACCEPTS(notenum, R"("c")");
+  ACCEPTS(notenum, R"("ab")");
+  REFUSES(notenum, R"("a")");
+  auto ite = schema(R"({"if": {"properties": {"t": {"const": 1}}, "required": ["t"]},
+                        "then": {"required": ["x"]}, "else": {"required": ["y"]}})");
+  ACCEPTS(ite, R"({"t": 1, "x": 0})");
+  REFUSES(ite, R"({"t": 1, "y": 0})");
+  ACCEPTS(ite, R"({"t": 2, "y": 0})");
+  REFUSES(ite, R"({"t": 2, "x": 0})");
+  ACCEPTS(ite, R"({"y": 0})");
+}
+
+TEST_CASE("json schema: references", "[json-schema]") {
+  auto tree = schema(R"({"$defs": {"node": {"type": "object", "properties": {
+      "v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+      "required": ["v"], "additionalProperties": false}}, "$ref": "#/$defs/node"})");
+  ACCEPTS(tree, R"({"v": 1, "kids": [{"v": 2}, {"v": 3, "kids": [{"v": 4, "kids": []}]}]})");
+  REFUSES(tree, R"({"v": 1, "kids": [{"w": 2}]})");
+  auto root = schema(R"({"type": ["integer", "array"], "items": {"$ref": "#"}})");
+  ACCEPTS(root, "[1, [2, [3]], []]");
+  REFUSES(root, R"([1, "a"])");
+  auto esc = schema(R"({"$defs": {"a/b": {"type": "integer"}, "c~d": {"type": "string"}, "e f": {"type": "null"}},
+                       "properties": {"x": {"$ref": "#/$defs/a~1b"}, "y": {"$ref": "#/$defs/c~0d"},
+                                      "z": {"$ref": "#/$defs/e%20f"}}})");
+  ACCEPTS(esc, R"({"x": 1, "y": "s", "z": null})");
+  REFUSES(esc, R"({"x": "1"})");
+  auto anchor = schema(R"({"$defs": {"a": {"$anchor": "num", "type": "number"}}, "$ref": "#num"})");
+  ACCEPTS(anchor, "2.5");
+  REFUSES(anchor, "true");
+  auto ids = schema(R"({"$id": "http://example.com/root.json", "$defs": {
+      "b": {"$id": "other.json", "type": "string"}}, "$ref": "other.json"})");
+  ACCEPTS(ids, R"("s")");
+  REFUSES(ids, "1");
+  auto d7 = schema(R"({"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"i": {"type": "integer"}},
+                      "$ref": "#/definitions/i", "type": "string"})");
+  ACCEPTS(d7, "3");  // draft-07: $ref overrides its siblings
+}
+
+TEST_CASE("json schema: formatting options", "[json-schema]") {
+  std::string text = R"({"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}}}})";
+  JsonSchemaOptions compact;
+  compact.whitespace = JsonSchemaOptions::Whitespace::kCompact;
+  auto c = schema(text, compact);
+  ACCEPTS(c, R"({"a":[1,2]})");
+  REFUSES(c, R"({"a": [1,2]})");
+  JsonSchemaOptions py;
+  py.item_separator = ", ";
+  py.key_separator = ": ";
+  auto p = schema(text, py);
+  ACCEPTS(p, R"({"a": [1, 2]})");
+  REFUSES(p, R"({"a":[1,2]})");
+  auto flex = schema(text);
+  ACCEPTS(flex, " {\n  \"a\" : [ 1 ,\n 2 ]\n}\n");
+  JsonSchemaOptions narrow;
+  narrow.max_whitespace = 2;
+  auto n = schema(text, narrow);
+  ACCEPTS(n, R"({  "a": [1])");
+  REFUSES(n, R"({   "a": [1]})");
+}
+
+TEST_CASE("json schema: errors are clear and positioned", "[json-schema]") {
+  auto e = schema_error("{\"type\": \"object\",\n \"properties\": }");
+  CHECK(e.kind() == tollgate::ErrorKind::kParse);
+  CHECK(e.line() == 2);
+  e = schema_error("[1, 2]");
+  CHECK(e.kind() == tollgate::ErrorKind::kSchema);
+  CHECK_THAT(e.message(), Catch::Contains("object or a boolean"));
+  e = schema_error(R"({"properties": {"a": {"$ref": "#/$defs/missing"}}})");
+  CHECK(e.kind() == tollgate::ErrorKind::kSchema);
+  CHECK(e.pos().pointer == "/properties/a/$ref");
+  e = schema_error(R"({"$ref": "#"})");
+  CHECK_THAT(e.message(), Catch::Contains("cyclic"));
+  e = schema_error(R"({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"})");
+  CHECK_THAT(e.message(), Catch::Contains("cyclic"));
+  e = schema_error(R"({"$ref": "http://example.com/remote.json"})");
+  CHECK_THAT(e.message(), Catch::Contains("remote"));
+  e = schema_error(R"({"type": "array", "items": {"type": "string"}, "uniqueItems": true})");
+  CHECK(e.pos().pointer == "/uniqueItems");
+  CHECK_THAT(e.message(), Catch::Contains("uniqueItems"));
+  e = schema_error(R"({"type": "strin"})");
+  CHECK(e.pos().pointer == "/type");
+}
+
+TEST_CASE("json schema: warnings for unknown and relaxed keywords", "[json-schema]") {
+  auto g = schema(R"({"type": "string", "frobnicate": 1, "title": "quiet", "x-vendor": 2})");
+  REQUIRE(g->warnings().size() == 1);
+  CHECK_THAT(g->warnings()[0].message, Catch::Contains("frobnicate"));
+  JsonSchemaOptions lenient;
+  lenient.lenient = true;
+  auto u = schema(R"({"type": "array", "uniqueItems": true})", lenient);
+  REQUIRE(u->warnings().size() == 1);
+  CHECK(u->warnings()[0].pos.pointer == "/uniqueItems");
+  ACCEPTS(u, "[1, 1]");  // relaxed: an over-approximation
+}
