@@ -570,11 +570,12 @@ Dfa json_escape(const Dfa& body, const DfaOptions& options) {
     }
   };
   const size_t per_state = k * sizeof(uint32_t) + kPairStateBytes;
+  const size_t fixed = body.num_states() * kPhases * sizeof(uint32_t);  // `ids`
+  if (fixed > options.max_memory_bytes) too_complex("JSON string escaping", 0, fixed, options);
   std::vector<uint32_t> ids(body.num_states() * kPhases, kDead);
   std::vector<std::pair<uint32_t, uint32_t>> states;
   std::vector<uint32_t> table;
   std::vector<uint8_t> finals;
-  const size_t fixed = ids.size() * sizeof(uint32_t);
   auto id_of = [&](uint32_t s, uint32_t phase) -> uint32_t {
     if (s == kDead || !useful(s, phase)) return kDead;
     uint32_t& id = ids[s * kPhases + phase];
@@ -586,7 +587,6 @@ Dfa json_escape(const Dfa& body, const DfaOptions& options) {
     }
     return id;
   };
-  if (fixed > options.max_memory_bytes) too_complex("JSON string escaping", 0, fixed, options);
   id_of(body.start(), 0);
   for (size_t d = 0; d < states.size(); ++d) {
     const auto [s, phase] = states[d];

@@ -639,4 +639,9 @@ TEST_CASE("CFG lexemes built from the new kinds", "[regex-ops]") {
   CHECK_FALSE(rt.matches("{\"a\"b\":1} x,y"));
   CHECK_FALSE(rt.matches("{\"name\":1} x,x"));
   CHECK_FALSE(rt.matches("{\"name\":1} y,y"));
+  // A lexeme whose language is empty is no error: it never matches.
+  set_leaf("key", Regex::json_string(Regex::complement(Regex::repeat(any_char(), 0, grammar::kUnbounded))));
+  fsm::CfgRuntime none(fsm::build_cfg(g));
+  CHECK_FALSE(none.matches("{\"name\":1} x,y"));
+  CHECK_FALSE(none.is_prefix("{"));  // "{" and the pairs are one lexeme, now empty
 }
