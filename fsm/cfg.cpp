@@ -36,7 +36,8 @@ bool regex_nullable(const Regex& r) {
       return true;
     case Regex::Kind::kComplement: return !regex_nullable(*r.items[0]);
     case Regex::Kind::kJsonString: return regex_nullable(*r.items[0]);
-    case Regex::Kind::kAutomaton: return r.automaton->finals[r.automaton->start] != 0;
+    case Regex::Kind::kAutomaton:  // a malformed automaton is refused when it is compiled
+      return r.automaton && r.automaton->start < r.automaton->finals.size() && r.automaton->finals[r.automaton->start];
   }
   return false;
 }

@@ -6,6 +6,7 @@
 #include <bitset>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "fsm/nfa.hpp"
@@ -416,7 +417,225 @@ Dfa minimise(const Dfa& in) {
   return Dfa(0, classes, k2, std::move(table), std::move(finals));
 }
 
+// What a product or escape construction holds per state beyond its row of the table: the pair
+// or (state, phase) it stands for, its final flag and its interning entry.
+constexpr size_t kPairStateBytes = 2 * sizeof(uint32_t) + 1 + 48;
+
+[[noreturn]] void too_complex(const char* what, size_t states, size_t bytes, const DfaOptions& options) {
+  if (states >= options.max_states) {
+    throw Error(ErrorKind::kLimit, std::string("regex too complex: its ") + what + " needs more than " +
+                                       std::to_string(options.max_states) +
+                                       " DFA states (the state budget; raise max_dfa_states or simplify the regex)");
+  }
+  throw Error(ErrorKind::kLimit, std::string("regex too complex: building its ") + what + " needs more than " +
+                                     std::to_string(options.max_memory_bytes) + " bytes (" +
+                                     mib(options.max_memory_bytes) + ", the DFA memory budget) after " +
+                                     std::to_string(states) + " states; raise max_dfa_memory or simplify the regex");
+}
+
+// The coarsest byte classes that refine both `a`'s and `b`'s; rep[c] is a byte of class c.
+size_t joint_classes(const Dfa& a, const Dfa& b, std::array<uint8_t, 256>& classes, std::vector<uint8_t>& rep) {
+  std::vector<int> id(a.num_classes() * b.num_classes(), -1);
+  rep.clear();
+  for (int x = 0; x < 256; ++x) {
+    int& c = id[a.byte_classes()[x] * b.num_classes() + b.byte_classes()[x]];
+    if (c < 0) {
+      c = static_cast<int>(rep.size());
+      rep.push_back(static_cast<uint8_t>(x));
+    }
+    classes[x] = static_cast<uint8_t>(c);
+  }
+  return rep.size();
+}
+
+// Product construction over the pairs reachable from (a.start, b.start), then minimised. With
+// `b_negated` a pair is final when a's state is final and b's is not, and b dying leaves b in
+// its (non-final) dead state while a goes on; otherwise both must be final and either dying
+// kills the pair.
+Dfa product(const Dfa& a, const Dfa& b, bool b_negated, const DfaOptions& options) {
+  std::array<uint8_t, 256> classes{};
+  std::vector<uint8_t> rep;
+  const size_t k = joint_classes(a, b, classes, rep);
+  const uint64_t nb = b.num_states() + 1;  // b's dead state is number b.num_states()
+  const uint32_t b_dead = static_cast<uint32_t>(b.num_states());
+  std::unordered_map<uint64_t, uint32_t> ids;
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  std::vector<uint32_t> table;
+  std::vector<uint8_t> finals;
+  const size_t per_state = k * sizeof(uint32_t) + kPairStateBytes;
+  auto id_of = [&](uint32_t p, uint32_t q) -> uint32_t {
+    auto [it, inserted] = ids.emplace(p * nb + q, static_cast<uint32_t>(pairs.size()));
+    if (inserted) {
+      if (pairs.size() >= options.max_states || (pairs.size() + 1) * per_state > options.max_memory_bytes)
+        too_complex(b_negated ? "complement" : "intersection", pairs.size(), (pairs.size() + 1) * per_state,
+                    options);
+      pairs.emplace_back(p, q);
+    }
+    return it->second;
+  };
+  id_of(a.start(), b.start());
+  for (size_t d = 0; d < pairs.size(); ++d) {
+    const auto [p, q] = pairs[d];
+    const bool bf = q != b_dead && b.is_final(q);
+    finals.push_back(a.is_final(p) && (b_negated ? !bf : bf) ? 1 : 0);
+    const size_t row = table.size();
+    table.resize(row + k, kDead);
+    for (size_t c = 0; c < k; ++c) {
+      const uint32_t tp = a.next(p, rep[c]);
+      if (tp == kDead) continue;
+      uint32_t tq = q == b_dead ? kDead : b.next(q, rep[c]);
+      if (tq == kDead) {
+        if (!b_negated) continue;
+        tq = b_dead;
+      }
+      const uint32_t t = id_of(tp, tq);
+      table[row + c] = t;
+    }
+  }
+  return minimise(Dfa(0, classes, k, std::move(table), std::move(finals)));
+}
+
+// The minimal DFA of CharSet::any()*: every valid UTF-8 string. Built once.
+const Dfa& utf8_strings() {
+  static const Dfa dfa = [] {
+    auto any = grammar::Regex::repeat(grammar::Regex::chars_of(grammar::CharSet::any()), 0, grammar::kUnbounded);
+    return compile_dfa(*any);
+  }();
+  return dfa;
+}
+
+DfaOptions with_less_memory(const DfaOptions& options, size_t held) {
+  DfaOptions o = options;
+  o.max_memory_bytes = options.max_memory_bytes - std::min(held, options.max_memory_bytes);
+  return o;
+}
+
 }  // namespace
+
+Dfa intersect(const Dfa& a, const Dfa& b, const DfaOptions& options) { return product(a, b, false, options); }
+
+Dfa difference(const Dfa& a, const Dfa& b, const DfaOptions& options) { return product(a, b, true, options); }
+
+Dfa complement(const Dfa& a, const DfaOptions& options) { return difference(utf8_strings(), a, options); }
+
+Dfa json_escape(const Dfa& body, const DfaOptions& options) {
+  // Byte classes: the body's, with every byte an escape spells (and '"', '\\') apart and the
+  // control bytes (never raw) in one class of their own.
+  std::array<uint8_t, 256> classes{};
+  std::vector<uint8_t> rep;
+  {
+    constexpr std::string_view kSpelled = "\"\\/bfnrtu0123456789abcdefABCDEF";
+    std::vector<int> id(body.num_classes() + 257, -1);
+    for (int x = 0; x < 256; ++x) {
+      size_t key = body.byte_classes()[x];
+      if (x < 0x20) key = body.num_classes();
+      else if (kSpelled.find(static_cast<char>(x)) != std::string_view::npos) key = body.num_classes() + 1 + x;
+      if (id[key] < 0) {
+        id[key] = static_cast<int>(rep.size());
+        rep.push_back(static_cast<uint8_t>(x));
+      }
+      classes[x] = static_cast<uint8_t>(id[key]);
+    }
+  }
+  const size_t k = rep.size();
+  // A state is (body state, phase): phase 0 outside an escape; inside one, 1 after '\', 2 after
+  // "\u", 3 after "\u0", 4 after "\u00", 5 after "\u000", 6 after "\u001".
+  constexpr uint32_t kPhases = 7;
+  auto hex = [](uint8_t x) -> int {
+    if (x >= '0' && x <= '9') return x - '0';
+    if (x >= 'a' && x <= 'f') return x - 'a' + 10;
+    if (x >= 'A' && x <= 'F') return x - 'A' + 10;
+    return -1;
+  };
+  auto short_escape = [](uint8_t x) { return x == 0x08 || x == 0x09 || x == 0x0A || x == 0x0C || x == 0x0D; };
+  // Whether body state s can read one of the control bytes in [lo, hi] that are written \u00xx.
+  auto reads_u_escape = [&](uint32_t s, uint8_t lo, uint8_t hi) {
+    for (int x = lo; x <= hi; ++x)
+      if (!short_escape(static_cast<uint8_t>(x)) && body.next(s, static_cast<uint8_t>(x)) != kDead) return true;
+    return false;
+  };
+  auto useful = [&](uint32_t s, uint32_t phase) {
+    switch (phase) {
+      case 0: return true;  // every body state is live
+      case 1:
+        for (uint8_t x : {uint8_t{'"'}, uint8_t{'\\'}, uint8_t{'/'}, uint8_t{0x08}, uint8_t{0x09}, uint8_t{0x0A},
+                          uint8_t{0x0C}, uint8_t{0x0D}})
+          if (body.next(s, x) != kDead) return true;
+        return reads_u_escape(s, 0x00, 0x1F);
+      case 2:
+      case 3:
+      case 4: return reads_u_escape(s, 0x00, 0x1F);
+      case 5: return reads_u_escape(s, 0x00, 0x0F);
+      default: return reads_u_escape(s, 0x10, 0x1F);
+    }
+  };
+  const size_t per_state = k * sizeof(uint32_t) + kPairStateBytes;
+  const size_t fixed = body.num_states() * kPhases * sizeof(uint32_t);  // `ids`
+  if (fixed > options.max_memory_bytes) too_complex("JSON string escaping", 0, fixed, options);
+  std::vector<uint32_t> ids(body.num_states() * kPhases, kDead);
+  std::vector<std::pair<uint32_t, uint32_t>> states;
+  std::vector<uint32_t> table;
+  std::vector<uint8_t> finals;
+  auto id_of = [&](uint32_t s, uint32_t phase) -> uint32_t {
+    if (s == kDead || !useful(s, phase)) return kDead;
+    uint32_t& id = ids[s * kPhases + phase];
+    if (id == kDead) {
+      if (states.size() >= options.max_states || fixed + (states.size() + 1) * per_state > options.max_memory_bytes)
+        too_complex("JSON string escaping", states.size(), fixed + (states.size() + 1) * per_state, options);
+      id = static_cast<uint32_t>(states.size());
+      states.emplace_back(s, phase);
+    }
+    return id;
+  };
+  id_of(body.start(), 0);
+  for (size_t d = 0; d < states.size(); ++d) {
+    const auto [s, phase] = states[d];
+    finals.push_back(phase == 0 && body.is_final(s) ? 1 : 0);
+    const size_t row = table.size();
+    table.resize(row + k, kDead);
+    for (size_t c = 0; c < k; ++c) {
+      const uint8_t x = rep[c];
+      uint32_t t = kDead;
+      switch (phase) {
+        case 0:
+          if (x == '\\') t = id_of(s, 1);
+          else if (x >= 0x20 && x != '"') t = id_of(body.next(s, x), 0);
+          break;
+        case 1:
+          switch (x) {
+            case '"':
+            case '\\':
+            case '/': t = id_of(body.next(s, x), 0); break;
+            case 'b': t = id_of(body.next(s, 0x08), 0); break;
+            case 'f': t = id_of(body.next(s, 0x0C), 0); break;
+            case 'n': t = id_of(body.next(s, 0x0A), 0); break;
+            case 'r': t = id_of(body.next(s, 0x0D), 0); break;
+            case 't': t = id_of(body.next(s, 0x09), 0); break;
+            case 'u': t = id_of(s, 2); break;
+            default: break;
+          }
+          break;
+        case 2:
+        case 3:
+          if (x == '0') t = id_of(s, phase + 1);
+          break;
+        case 4:
+          if (x == '0') t = id_of(s, 5);
+          else if (x == '1') t = id_of(s, 6);
+          break;
+        default: {
+          const int h = hex(x);
+          if (h < 0) break;
+          const uint8_t cp = static_cast<uint8_t>((phase == 6 ? 0x10 : 0) + h);
+          if (!short_escape(cp)) t = id_of(body.next(s, cp), 0);
+          break;
+        }
+      }
+      table[row + c] = t;
+    }
+  }
+  return minimise(Dfa(0, classes, k, std::move(table), std::move(finals)));
+}
 
 bool Dfa::empty() const {
   if (finals_.empty()) return true;
@@ -427,13 +646,35 @@ bool Dfa::empty() const {
 }
 
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
-  Nfa nfa = build_nfa(regex, options.max_states, options.max_memory_bytes);
+  using Kind = grammar::Regex::Kind;
+  const auto& items = regex.items;
+  switch (regex.kind) {
+    case Kind::kIntersect: {
+      if (items.empty()) throw Error(ErrorKind::kInvalidArgument, "regex intersection without items");
+      Dfa acc = compile_dfa(*items[0], options);
+      for (size_t i = 1; i < items.size() && !acc.empty(); ++i) {
+        Dfa next = compile_dfa(*items[i], with_less_memory(options, acc.memory_bytes()));
+        acc = intersect(acc, next, with_less_memory(options, acc.memory_bytes() + next.memory_bytes()));
+      }
+      return acc;
+    }
+    case Kind::kComplement:
+    case Kind::kJsonString: {
+      if (items.size() != 1)
+        throw Error(ErrorKind::kInvalidArgument, "regex complement or JSON string node without exactly one item");
+      Dfa child = compile_dfa(*items[0], options);
+      DfaOptions rest = with_less_memory(options, child.memory_bytes());
+      return regex.kind == Kind::kComplement ? complement(child, rest) : json_escape(child, rest);
+    }
+    default: break;
+  }
+  Nfa nfa = build_nfa(regex, options);
   Dfa raw = SubsetBuilder(nfa, options).run();
   return minimise(raw);
 }
 
 Dfa compile_leftmost_first_dfa(const grammar::Regex& regex, const DfaOptions& options) {
-  Nfa nfa = build_nfa(regex, options.max_states, options.max_memory_bytes);
+  Nfa nfa = build_nfa(regex, options, true);
   Dfa raw = SubsetBuilder(nfa, options, true).run();
   return minimise(raw);
 }

@@ -70,7 +70,29 @@ class Dfa {
 };
 
 // Regex → minimal DFA. Throws tollgate::Error(kLimit) when a budget of `options` is exceeded.
+// A regex whose root is kIntersect, kComplement or kJsonString is built by the operations below
+// without going through an NFA; such nodes deeper down are compiled the same way and embedded in
+// the NFA (nfa.cpp). Each sub-automaton gets the same state budget and the memory left over.
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
+
+// DFA-level operations (the regex kinds kIntersect, kComplement and kJsonString compile through
+// them; each child is compiled to its own minimal DFA first). Every result is minimal with every
+// state live, like compile_dfa's; a budget of `options` exceeded is a kLimit error.
+//
+// Takes: two DFAs. Gives: the minimal DFA of the strings both accept (product construction over
+// the reachable pairs).
+Dfa intersect(const Dfa& a, const Dfa& b, const DfaOptions& options = {});
+// Takes: two DFAs. Gives: the minimal DFA of the strings `a` accepts and `b` refuses.
+Dfa difference(const Dfa& a, const Dfa& b, const DfaOptions& options = {});
+// Takes: a DFA. Gives: the minimal DFA of the valid UTF-8 strings (sequences of code points of
+// CharSet::any()) that `a` refuses: difference(DFA of any*, a).
+Dfa complement(const Dfa& a, const DfaOptions& options = {});
+// Takes: a DFA over the UTF-8 bytes of strings. Gives: the minimal DFA of those strings written
+// as the body of a JSON string literal (Regex::Kind::kJsonString: '"' as \", a backslash as two,
+// U+0008/0C/0A/0D/09 as \b \f \n \r \t, other bytes below 0x20 as \u00xx in either hex case,
+// '/' raw or as \/, other bytes raw). Deterministic because the escapes form a prefix code: at
+// most 7 states per state of `body` (the state itself and 6 states inside an escape).
+Dfa json_escape(const Dfa& body, const DfaOptions& options = {});
 
 // The match a backtracking engine (Python re, PCRE, RE2's default mode) returns for `regex`
 // anchored at the start of a text, as an automaton: reading the text byte by byte, the state is
@@ -78,6 +100,8 @@ Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
 // left to right, greedy repeats longest first, lazy ones shortest first). The preferred match
 // ends at the last final state reached before the automaton dies or the text ends; the empty
 // match is not counted. (A leftmost-first DFA over priority-ordered NFA state lists, minimised.)
+// A regex with kIntersect, kComplement, kJsonString or kAutomaton nodes throws kUnsupported: they
+// define a language, not an order among matches.
 Dfa compile_leftmost_first_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
 
 }  // namespace tollgate::fsm

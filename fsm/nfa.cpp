@@ -1,9 +1,11 @@
 // Regex AST → Thompson NFA over bytes (see nfa.hpp), within a state and a memory budget.
 #include "fsm/nfa.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
+#include <unordered_map>
 
 #include "fsm/utf8.hpp"
 #include "tollgate/error.hpp"
@@ -20,7 +22,12 @@ struct Frag {
 
 class Builder {
  public:
-  Builder(size_t max_states, size_t max_bytes) : max_states_(max_states), max_bytes_(max_bytes) {}
+  // `options` are the budgets of the DFA this NFA is for (also given to sub-DFAs); the NFA itself
+  // may have 8 × options.max_states states: NFA states are cheap.
+  Builder(const DfaOptions& options, bool leftmost_first)
+      : options_(options),
+        max_states_(options.max_states < (SIZE_MAX / 8) ? options.max_states * 8 : options.max_states),
+        max_bytes_(options.max_memory_bytes), leftmost_first_(leftmost_first) {}
 
   uint32_t add_state() {
     if (nfa_.states.size() >= max_states_) {
@@ -83,11 +90,75 @@ class Builder {
       case Regex::Kind::kRepeat: return build_repeat(*r.items[0], r.min, r.max, r.lazy);
       case Regex::Kind::kIntersect:
       case Regex::Kind::kComplement:
-      case Regex::Kind::kJsonString:
+      case Regex::Kind::kJsonString: {
+        if (leftmost_first_) unsupported(r);
+        // Compiled once per node (a counted repetition embeds the same node several times); the
+        // sub-DFA may use the memory this NFA has not used yet, and what it keeps is charged.
+        auto it = sub_dfas_.find(&r);
+        if (it == sub_dfas_.end()) {
+          DfaOptions sub = options_;
+          sub.max_memory_bytes = max_bytes_ - std::min(bytes_, max_bytes_);
+          Dfa d = compile_dfa(r, sub);
+          charge(d.memory_bytes());
+          it = sub_dfas_.emplace(&r, std::move(d)).first;
+        }
+        return embed(it->second);
+      }
       case Regex::Kind::kAutomaton:
-        throw Error(ErrorKind::kUnsupported, "regex node " + r.to_string() + " is not compiled yet");
+        if (leftmost_first_) unsupported(r);
+        return embed(r.automaton.get());
     }
     throw Error(ErrorKind::kInvalidArgument, "unknown regex node");
+  }
+
+  // A DFA as states of this NFA (see nfa.hpp).
+  Frag embed(const Dfa& d) {
+    const uint32_t base = static_cast<uint32_t>(nfa_.states.size());
+    for (size_t q = 0; q < d.num_states(); ++q) add_state();
+    const uint32_t out = add_state();
+    for (uint32_t q = 0; q < d.num_states(); ++q) {
+      int b = 0;
+      while (b < 256) {
+        const uint32_t t = d.next(q, static_cast<uint8_t>(b));
+        int e = b;
+        while (e + 1 < 256 && d.next(q, static_cast<uint8_t>(e + 1)) == t) ++e;
+        if (t != kDead) edge(base + q, static_cast<uint8_t>(b), static_cast<uint8_t>(e), base + t);
+        b = e + 1;
+      }
+      if (d.is_final(q)) eps(base + q, out);
+    }
+    return {base + d.start(), out};
+  }
+
+  // An explicit byte automaton as states of this NFA, after checking that it is well formed.
+  Frag embed(const grammar::ByteAutomaton* a) {
+    if (a == nullptr) throw Error(ErrorKind::kInvalidArgument, "regex automaton node without an automaton");
+    const size_t n = a->num_states();
+    if (n == 0 || a->start >= n || a->finals.size() != n)
+      throw Error(ErrorKind::kInvalidArgument,
+                  "regex automaton: " + std::to_string(n) + " states, start " + std::to_string(a->start) + ", " +
+                      std::to_string(a->finals.size()) + " final flags (want start < states = flags > 0)");
+    for (size_t q = 0; q < n; ++q)
+      for (const auto& e : a->edges[q])
+        if (e.lo > e.hi || e.to >= n)
+          throw Error(ErrorKind::kInvalidArgument, "regex automaton: state " + std::to_string(q) +
+                                                       " has an edge with an empty byte range or a target out of range");
+    const uint32_t base = static_cast<uint32_t>(nfa_.states.size());
+    for (size_t q = 0; q < n; ++q) add_state();
+    const uint32_t out = add_state();
+    for (uint32_t q = 0; q < n; ++q) {
+      for (const auto& e : a->edges[q]) edge(base + q, e.lo, e.hi, base + e.to);
+      if (a->finals[q]) eps(base + q, out);
+    }
+    return {base + a->start, out};
+  }
+
+  [[noreturn]] static void unsupported(const Regex& r) {
+    std::string what = r.to_string();
+    if (what.size() > 80) what = what.substr(0, 77) + "...";
+    throw Error(ErrorKind::kUnsupported,
+                "intersection, complement, JSON string escaping and explicit automata are not supported where the "
+                "preferred (leftmost-first) match is needed, as in Lark terminals: " + what);
   }
 
   Nfa finish(Frag f) {
@@ -178,20 +249,29 @@ class Builder {
     }
   }
 
+  DfaOptions options_;
   size_t max_states_;
   size_t max_bytes_;
+  bool leftmost_first_ = false;
   size_t bytes_ = 0;
   Nfa nfa_;
   std::vector<Utf8Sequence> seqs_;
+  std::unordered_map<const Regex*, Dfa> sub_dfas_;  // kIntersect / kComplement / kJsonString nodes
 };
 
 }  // namespace
 
-Nfa build_nfa(const grammar::Regex& regex, size_t max_states, size_t max_bytes) {
-  // The NFA state budget is generous relative to the DFA budget: NFA states are cheap.
-  Builder b(max_states < (SIZE_MAX / 8) ? max_states * 8 : max_states, max_bytes);
+Nfa build_nfa(const grammar::Regex& regex, const DfaOptions& options, bool leftmost_first) {
+  Builder b(options, leftmost_first);
   Frag f = b.build(regex);
   return b.finish(f);
+}
+
+Nfa build_nfa(const grammar::Regex& regex, size_t max_states, size_t max_bytes) {
+  DfaOptions options;
+  options.max_states = max_states;
+  options.max_memory_bytes = max_bytes;
+  return build_nfa(regex, options);
 }
 
 }  // namespace tollgate::fsm

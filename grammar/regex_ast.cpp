@@ -318,9 +318,26 @@ void render(const Regex& r, std::ostringstream& os) {
       render(*r.items[0], os);
       os << ')';
       break;
-    case Regex::Kind::kAutomaton:
-      os << "(?automaton:" << r.automaton->num_states() << " states)";
+    case Regex::Kind::kAutomaton: {
+      // The whole automaton, so that the rendering tells automata apart (fsm/cfg.cpp keys lexemes
+      // by it): start, then per state its final mark and edges lo-hi>to (hex bytes).
+      if (!r.automaton) {
+        os << "(?automaton:)";
+        break;
+      }
+      const auto& a = *r.automaton;
+      os << "(?automaton:" << a.start;
+      char buf[32];
+      for (size_t q = 0; q < a.num_states(); ++q) {
+        os << (q < a.finals.size() && a.finals[q] ? ";F" : ";");
+        for (const auto& e : a.edges[q]) {
+          std::snprintf(buf, sizeof buf, " %02X-%02X>%u", e.lo, e.hi, static_cast<unsigned>(e.to));
+          os << buf;
+        }
+      }
+      os << ')';
       break;
+    }
   }
 }
 }  // namespace
