@@ -921,8 +921,9 @@ struct Lowerer {
 //  - repetition A{m,n}: when no part restricts, the plain repeat. Otherwise A^m (m concatenations)
 //    then at most n−m nonempty iterations (ECMA's RepeatMatcher rejects an empty iteration past
 //    the minimum, and dropping one, a zero-width test, changes no language either). Unbounded:
-//    the nonempty pieces, split by first and last class, form a graph (i → j when j's first
-//    class is in i.R and i's last class in j.L), and Kleene's algorithm gives its path regexes.
+//    the nonempty pieces, split by first and last class, label the edges of an automaton whose
+//    states are (last class, R) of the iteration just read (piece j may follow when its first
+//    class is in R and the last class in j.L); Kleene's algorithm gives the regex of its runs.
 // Search: a match x of part (L, R) sits in s = u x v, u = ε (S ∈ L) or ending in a word (W ∈ L)
 // or other (O ∈ L) character, v likewise; the language is ⋃ prefix(L) · r · suffix(R). Every
 // step is an equality of languages, so the result is exact.
@@ -1114,8 +1115,11 @@ Parts concat(const Parts& A, const Parts& B) {
   return merge(out);
 }
 
-// One or more nonempty iterations of the pieces `ne` (each nonempty): Kleene's algorithm over
-// the graph of pieces with known end classes.
+// One or more nonempty iterations of the pieces `ne` (each nonempty). Split by first and last
+// class, a piece j may follow an iteration that ended in class g with right restriction R when
+// j's first class is in R and g is in j.L; so the iterations form an automaton whose states are
+// (last class, R) of the iteration just read (at most 2 × 7), and Kleene's algorithm over those
+// states gives the regex of every run.
 Parts plus(const Parts& ne) {
   Parts pieces;
   for (const auto& p : ne) {
@@ -1126,16 +1130,27 @@ Parts plus(const Parts& ne) {
     }
   }
   pieces = merge(pieces, true);
-  size_t k = pieces.size();
-  std::vector<std::vector<RegexPtr>> a(k, std::vector<RegexPtr>(k));
-  for (size_t i = 0; i < k; ++i) {
-    for (size_t j = 0; j < k; ++j) {
-      bool adj = (pieces[i].R & bit(pieces[j].first)) && (pieces[j].L & bit(pieces[i].last));
-      a[i][j] = adj ? pieces[j].r : Regex::nothing();
+  std::vector<std::pair<Cls, uint8_t>> states;
+  auto state_of = [&](const Part& p) {
+    std::pair<Cls, uint8_t> key{p.last, p.R};
+    auto it = std::find(states.begin(), states.end(), key);
+    if (it != states.end()) return static_cast<size_t>(it - states.begin());
+    states.push_back(key);
+    return states.size() - 1;
+  };
+  for (const auto& p : pieces) state_of(p);
+  size_t k = states.size();
+  std::vector<std::vector<RegexPtr>> a(k, std::vector<RegexPtr>(k, Regex::nothing()));
+  for (size_t s = 0; s < k; ++s) {
+    for (const auto& j : pieces) {
+      if ((states[s].second & bit(j.first)) && (j.L & bit(states[s].first))) {
+        size_t t = state_of(j);
+        a[s][t] = Regex::alt({a[s][t], j.r});
+      }
     }
   }
   auto none = [](const RegexPtr& r) { return r->kind == Regex::Kind::kNothing; };
-  for (size_t m = 0; m < k; ++m) {
+  for (size_t m = 0; m < k; ++m) {  // a becomes the runs of one or more edges
     RegexPtr loop = Regex::repeat(a[m][m], 0, kUnbounded);
     for (size_t i = 0; i < k; ++i) {
       if (none(a[i][m])) continue;
@@ -1146,12 +1161,13 @@ Parts plus(const Parts& ne) {
     }
   }
   Parts out;
-  for (size_t i = 0; i < k; ++i) {
-    for (size_t j = 0; j < k; ++j) {
-      RegexPtr tail = i == j ? Regex::alt({Regex::empty(), a[i][j]}) : a[i][j];
-      RegexPtr r = Regex::concat({pieces[i].r, tail});
+  for (const auto& p : pieces) {  // the first iteration, then any run
+    size_t s = state_of(p);
+    for (size_t t = 0; t < k; ++t) {
+      RegexPtr run = s == t ? Regex::alt({Regex::empty(), a[s][t]}) : a[s][t];
+      RegexPtr r = Regex::concat({p.r, run});
       if (none(r)) continue;
-      out.push_back({pieces[i].L, pieces[j].R, r, Emp::kNonEmpty, pieces[i].first, pieces[j].last});
+      out.push_back({p.L, states[t].second, r, Emp::kNonEmpty, p.first, states[t].first});
     }
   }
   return merge(out);

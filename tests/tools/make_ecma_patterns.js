@@ -72,6 +72,23 @@ const handWritten = [
   '(?:^){2}a', '(?:\\b)+a', '(?:a*\\b)*b', '_\\b', '\\b_', '^\\w+(?:\\s+\\w+)*$', '(?:,|^)\\s*\\w+\\b',
 ];
 for (const p of handWritten) if (!patterns.has(p)) patterns.set(p, 'hand');
+// random patterns dense in assertions (nested groups, alternation, repeats around ^ $ \b \B)
+function randomPattern(depth) {
+  const atoms = ['a', 'b', ' ', '.', '\\w', '\\W', '[ab]', '^', '$', '\\b', '\\B', '\\b', '^', '$'];
+  let out = '';
+  const n = 1 + Math.floor(rand() * 3);
+  for (let i = 0; i < n; ++i) {
+    let item = depth > 0 && rand() < 0.4 ? '(?:' + randomPattern(depth - 1) + (rand() < 0.5 ? '|' + randomPattern(depth - 1) : '') + ')' : pick(atoms);
+    if (item.startsWith('(') && rand() < 0.6) item += pick(['*', '+', '?', '{0,2}', '{2}', '{1,}']);
+    else if (/^[ab .[\\]/.test(item) && !/^\\[bB]$/.test(item) && rand() < 0.3) item += pick(['*', '+', '?']);
+    out += item;
+  }
+  return out;
+}
+for (let k = 0; k < 60; ++k) {
+  const p = randomPattern(2);
+  if (!patterns.has(p)) patterns.set(p, 'hand');
+}
 const handAlphabet = ['a', 'b', 'x', 'y', 'f', 'o', 'c', ' ', ',', '-', '\n', '\r', '_', '1', 'é', '\u2028', 'A'];
 
 function compile(p) {
