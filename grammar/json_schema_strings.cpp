@@ -1,14 +1,217 @@
-// Placeholder (see json_schema_strings.hpp).
+// String constraints of JSON Schema as code-point regexes (see json_schema_strings.hpp).
+//
+// Patterns: the one regex parser (regex_parser.cpp) under RegexOptions{search, ecma}. ECMA mode
+// compiles ^ $ \b \B exactly wherever they stand (inside alternation branches, groups, repeats):
+// each sub-pattern lowers to parts (L, R, regex) where L/R say which left/right contexts
+// (start of input / after a word character / after another one; end / before word / before
+// other) the part's assertions accept; concatenation splits a neighbour by the class of its
+// first/last character (an exact rewrite of the regex) where a context is restricted, and
+// Kleene's algorithm closes unbounded repeats of parts that carry assertions. The full argument
+// is at "ECMA lowering" in regex_parser.cpp. No intersection or complement is needed.
+//
+// Formats: exact regexes of the RFC grammars, written as regex text (readable) and parsed by the
+// same parser in whole-input mode.
 #include "grammar/json_schema_strings.hpp"
+
+#include <string>
+#include <vector>
 
 #include "tollgate/error.hpp"
 
 namespace tollgate::grammar {
 
-RegexPtr ecma_pattern_regex(std::string_view) {
-  throw Error(ErrorKind::kUnsupported, "pattern is not compiled yet");
+RegexPtr ecma_pattern_regex(std::string_view pattern) {
+  RegexOptions options;
+  options.search = true;
+  options.ecma = true;
+  return parse_regex(pattern, options);
 }
 
-RegexPtr format_regex(std::string_view) { return nullptr; }
+namespace {
+
+// Regex text → Regex, whole-input (the texts below are ours: an error is a bug, not user input).
+RegexPtr re(const std::string& text) { return parse_regex(text); }
+
+std::string two(int v) {
+  char b[3] = {static_cast<char>('0' + v / 10), static_cast<char>('0' + v % 10), 0};
+  return b;
+}
+
+// --- RFC 3339 (section 5.6 and Appendix A)
+const std::string kDateMonth31 = "(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])";
+const std::string kDateMonth30 = "(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)";
+const std::string kDateFeb = "02-(?:0[1-9]|1[0-9]|2[0-8])";
+// Leap years among 0000..9999 (proleptic Gregorian): divisible by 4, centuries only when the
+// century is divisible by 4. Two digits divisible by 4: 0[48] | [2468][048] | [13579][26]
+// (00 handled apart).
+const std::string kDiv4 = "(?:0[48]|[2468][048]|[13579][26])";
+const std::string kLeapYear = "(?:[0-9]{2}" + kDiv4 + "|(?:" + kDiv4 + "|00)00)";
+const std::string kFullDate = "(?:[0-9]{4}-(?:" + kDateMonth31 + "|" + kDateMonth30 + "|" + kDateFeb + ")|" + kLeapYear + "-02-29)";
+
+const std::string kHour = "(?:[01][0-9]|2[0-3])";
+const std::string kMinute = "[0-5][0-9]";
+const std::string kSecFrac = "(?:\\.[0-9]+)?";
+
+// full-time = partial-time time-offset. A leap second (second 60) is valid only where the time
+// is 23:59:60 in UTC: local hh:mm − offset = 23:59, so each offset allows one local hh:mm:
+// "+HH:00" → (HH−1 mod 24):59, "+HH:MM" (MM ≥ 1) → HH:(MM−1), "−HH:MM" → (23−HH):(59−MM).
+std::string full_time() {
+  std::string normal = kHour + ":" + kMinute + ":[0-5][0-9]" + kSecFrac + "(?:[Zz]|[+-]" + kHour + ":" + kMinute + ")";
+  std::string leap = "(?:23:59:60" + kSecFrac + "[Zz]";
+  for (int hh = 0; hh < 24; ++hh) {
+    // local hh: "+" offsets with MM = 00 and HH = hh+1 (mod 24), local minute 59
+    leap += "|" + two(hh) + ":59:60" + kSecFrac + "\\+" + two((hh + 1) % 24) + ":00";
+    // "+hh:MM", MM = mm+1 ≥ 1, local minute mm
+    leap += "|" + two(hh) + ":(?:";
+    for (int mm = 0; mm < 59; ++mm) leap += (mm ? "|" : "") + two(mm) + ":60" + kSecFrac + "\\+" + two(hh) + ":" + two(mm + 1);
+    leap += ")";
+    // "-HH:MM" with HH = 23−hh, MM = 59−mm
+    leap += "|" + two(hh) + ":(?:";
+    for (int mm = 0; mm < 60; ++mm) leap += (mm ? "|" : "") + two(mm) + ":60" + kSecFrac + "-" + two(23 - hh) + ":" + two(59 - mm);
+    leap += ")";
+  }
+  leap += ")";
+  return "(?:" + normal + "|" + leap + ")";
+}
+
+// RFC 3339 Appendix A (ISO 8601 durations), as JSON Schema's format appendix cites it.
+const std::string kDuration = [] {
+  std::string sec = "[0-9]+S", min = "[0-9]+M(?:" + sec + ")?", hour = "[0-9]+H(?:" + min + ")?";
+  std::string time = "T(?:" + hour + "|" + min + "|" + sec + ")";
+  std::string day = "[0-9]+D", month = "[0-9]+M(?:" + day + ")?", year = "[0-9]+Y(?:" + month + ")?";
+  std::string date = "(?:" + day + "|" + month + "|" + year + ")(?:" + time + ")?";
+  return "P(?:" + date + "|" + time + "|[0-9]+W)";
+}();
+
+// --- RFC 3986 (URI), RFC 4291 / 3986 (IPv6), RFC 3987 (IRI). ABNF quoted strings are
+// case-insensitive ("v" of IPvFuture, "IPv6:" of RFC 5321 address literals).
+const std::string kDecOctet = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9][0-9]|[0-9])";
+const std::string kIpv4 = kDecOctet + "(?:\\." + kDecOctet + "){3}";
+const std::string kIpv6 = [] {
+  std::string h16 = "[0-9A-Fa-f]{1,4}", ls32 = "(?:" + h16 + ":" + h16 + "|" + kIpv4 + ")";
+  auto rep = [&](int n) { return n == 0 ? std::string() : "(?:" + h16 + ":){" + std::to_string(n) + "}"; };
+  auto upto = [&](int n) {  // [ *n( h16 ":" ) h16 ]
+    return "(?:" + (n ? "(?:" + h16 + ":){0," + std::to_string(n) + "}" : std::string()) + h16 + ")?";
+  };
+  std::vector<std::string> forms = {
+      rep(6) + ls32,
+      "::" + rep(5) + ls32,
+      upto(0) + "::" + rep(4) + ls32,
+      upto(1) + "::" + rep(3) + ls32,
+      upto(2) + "::" + rep(2) + ls32,
+      upto(3) + "::" + h16 + ":" + ls32,
+      upto(4) + "::" + ls32,
+      upto(5) + "::" + h16,
+      upto(6) + "::",
+  };
+  std::string out = "(?:";
+  for (size_t i = 0; i < forms.size(); ++i) out += (i ? "|" : "") + forms[i];
+  return out + ")";
+}();
+
+// The URI grammar, or the IRI grammar (RFC 3987: iunreserved adds ucschar, iquery iprivate).
+std::string uri_grammar(bool iri, bool allow_relative) {
+  const std::string ucschar =
+      "\\x{A0}-\\x{D7FF}\\x{F900}-\\x{FDCF}\\x{FDF0}-\\x{FFEF}\\x{10000}-\\x{1FFFD}\\x{20000}-\\x{2FFFD}"
+      "\\x{30000}-\\x{3FFFD}\\x{40000}-\\x{4FFFD}\\x{50000}-\\x{5FFFD}\\x{60000}-\\x{6FFFD}\\x{70000}-\\x{7FFFD}"
+      "\\x{80000}-\\x{8FFFD}\\x{90000}-\\x{9FFFD}\\x{A0000}-\\x{AFFFD}\\x{B0000}-\\x{BFFFD}\\x{C0000}-\\x{CFFFD}"
+      "\\x{D0000}-\\x{DFFFD}\\x{E1000}-\\x{EFFFD}";
+  const std::string iprivate = "\\x{E000}-\\x{F8FF}\\x{F0000}-\\x{FFFFD}\\x{100000}-\\x{10FFFD}";
+  std::string unreserved = "A-Za-z0-9\\-._~" + (iri ? ucschar : std::string());
+  std::string subdelims = "!$&'()*+,;=";
+  std::string pct = "%[0-9A-Fa-f]{2}";
+  std::string pchar = "(?:[" + unreserved + subdelims + ":@]|" + pct + ")";
+  std::string seg = pchar + "*", seg_nz = pchar + "+";
+  std::string seg_nz_nc = "(?:[" + unreserved + subdelims + "@]|" + pct + ")+";
+  std::string query = "(?:[" + unreserved + subdelims + ":@/?" + (iri ? iprivate : std::string()) + "]|" + pct + ")*";
+  std::string fragment = "(?:[" + unreserved + subdelims + ":@/?]|" + pct + ")*";
+  std::string scheme = "[A-Za-z][A-Za-z0-9+\\-.]*";
+  std::string userinfo = "(?:[" + unreserved + subdelims + ":]|" + pct + ")*";
+  std::string ipvfuture = "[vV][0-9A-Fa-f]+\\.[" + unreserved + subdelims + ":]+";
+  std::string host = "(?:\\[(?:" + kIpv6 + "|" + ipvfuture + ")\\]|" + kIpv4 + "|(?:[" + unreserved + subdelims + "]|" + pct + ")*)";
+  std::string authority = "(?:" + userinfo + "@)?" + host + "(?::[0-9]*)?";
+  std::string abempty = "(?:/" + seg + ")*";
+  std::string absolute = "/(?:" + seg_nz + "(?:/" + seg + ")*)?";
+  std::string rootless = seg_nz + "(?:/" + seg + ")*";
+  std::string noscheme = seg_nz_nc + "(?:/" + seg + ")*";
+  std::string tail = "(?:\\?" + query + ")?(?:#" + fragment + ")?";
+  std::string absolute_uri = scheme + ":(?://" + authority + abempty + "|" + absolute + "|" + rootless + "|)" + tail;
+  std::string relative = "(?://" + authority + abempty + "|" + absolute + "|" + noscheme + "|)" + tail;
+  return allow_relative ? "(?:" + absolute_uri + "|" + relative + ")" : absolute_uri;
+}
+
+// --- RFC 1123 host names: LDH labels of 1..63 characters, 253 characters in all. A label with
+// "--" in its 3rd and 4th positions is reserved (RFC 5890) unless it is an A-label ("xn--").
+// A-labels are not decoded (Punycode and the IDNA rules are not regular in a useful sense).
+const std::string kLabel = [] {
+  std::string a = "[A-Za-z0-9]", l = "[A-Za-z0-9\\-]";
+  return "(?:" + a + "|" + a + l + "?" + a + "|" + a + l + l + a + "|(?:xn--|" + a + l + "(?:" + a + l + "|-" + a + "))" +
+         l + "{0,58}" + a + ")";
+}();
+
+RegexPtr hostname() {
+  RegexPtr labels = re(kLabel + "(?:\\." + kLabel + ")*");
+  RegexPtr length = Regex::repeat(Regex::chars_of(CharSet::any()), 1, 253);
+  return Regex::intersect({labels, length});
+}
+
+// --- RFC 5321 Mailbox: Local-part "@" ( Domain / address-literal ). The General-address-literal
+// (a tag registered with IANA) is left out: IPv6 is the only registered tag.
+std::string email() {
+  std::string atext = "[A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~]";
+  std::string dot_string = atext + "+(?:\\." + atext + "+)*";
+  std::string quoted = "\"(?:[\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]|\\\\[\\x20-\\x7E])*\"";
+  std::string let_dig = "[A-Za-z0-9]";
+  std::string sub_domain = let_dig + "(?:[A-Za-z0-9\\-]*" + let_dig + ")?";
+  std::string domain = sub_domain + "(?:\\." + sub_domain + ")*";
+  std::string literal = "\\[(?:" + kIpv4 + "|[Ii][Pp][Vv]6:" + kIpv6 + ")\\]";
+  return "(?:" + dot_string + "|" + quoted + ")@(?:" + domain + "|" + literal + ")";
+}
+
+// --- RFC 6570 URI Template (level 4), with erratum 6937 (the apostrophe is a literal).
+std::string uri_template() {
+  std::string ucschar =
+      "\\x{A0}-\\x{D7FF}\\x{F900}-\\x{FDCF}\\x{FDF0}-\\x{FFEF}\\x{10000}-\\x{1FFFD}\\x{20000}-\\x{2FFFD}"
+      "\\x{30000}-\\x{3FFFD}\\x{40000}-\\x{4FFFD}\\x{50000}-\\x{5FFFD}\\x{60000}-\\x{6FFFD}\\x{70000}-\\x{7FFFD}"
+      "\\x{80000}-\\x{8FFFD}\\x{90000}-\\x{9FFFD}\\x{A0000}-\\x{AFFFD}\\x{B0000}-\\x{BFFFD}\\x{C0000}-\\x{CFFFD}"
+      "\\x{D0000}-\\x{DFFFD}\\x{E1000}-\\x{EFFFD}";
+  std::string iprivate = "\\x{E000}-\\x{F8FF}\\x{F0000}-\\x{FFFFD}\\x{100000}-\\x{10FFFD}";
+  std::string pct = "%[0-9A-Fa-f]{2}";
+  std::string literals = "(?:[\\x21\\x23\\x24\\x26-\\x3B\\x3D\\x3F-\\x5B\\x5D\\x5F\\x61-\\x7A\\x7E" + ucschar + iprivate + "]|" + pct + ")";
+  std::string varchar = "(?:[A-Za-z0-9_]|" + pct + ")";
+  std::string varname = varchar + "(?:\\.?" + varchar + ")*";
+  std::string varspec = varname + "(?::[1-9][0-9]{0,3}|\\*)?";
+  std::string expression = "\\{[+#./;?&=,!@|]?" + varspec + "(?:," + varspec + ")*\\}";
+  return "(?:" + literals + "|" + expression + ")*";
+}
+
+// --- RFC 6901 JSON Pointer; relative JSON Pointer (draft-handrews-relative-json-pointer-01, the
+// version JSON Schema 2020-12 cites: no index manipulation).
+const std::string kJsonPointer = "(?:/(?:[^/~]|~[01])*)*";
+
+}  // namespace
+
+RegexPtr format_regex(std::string_view format) {
+  static const std::string time = full_time();
+  if (format == "date") return re(kFullDate);
+  if (format == "time") return re(time);
+  if (format == "date-time") return re(kFullDate + "[Tt]" + time);
+  if (format == "duration") return re(kDuration);
+  if (format == "email") return re(email());
+  if (format == "hostname") return hostname();
+  if (format == "ipv4") return re(kIpv4);
+  if (format == "ipv6") return re(kIpv6);
+  if (format == "uri") return re(uri_grammar(false, false));
+  if (format == "uri-reference") return re(uri_grammar(false, true));
+  if (format == "iri") return re(uri_grammar(true, false));
+  if (format == "iri-reference") return re(uri_grammar(true, true));
+  if (format == "uri-template") return re(uri_template());
+  if (format == "uuid") return re("[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}");
+  if (format == "json-pointer") return re(kJsonPointer);
+  if (format == "relative-json-pointer") return re("(?:0|[1-9][0-9]*)(?:#|" + kJsonPointer + ")");
+  // "regex" (ECMA-262 syntax is not regular: nested groups), "idn-hostname" / "idn-email" (IDNA
+  // 2008 rules) and unknown names: nullptr, the caller treats them as annotations.
+  return nullptr;
+}
 
 }  // namespace tollgate::grammar

@@ -17,8 +17,10 @@ namespace tollgate::grammar {
 RegexPtr ecma_pattern_regex(std::string_view pattern);
 
 // The strings valid for `format` (date-time, date, time, duration, email, hostname, ipv4, ipv6,
-// uri, uri-reference, uuid, json-pointer, regex, ...), each an exact regex of its RFC's grammar.
-// nullptr when the format is not known (the caller then treats it as an annotation).
+// uri, uri-reference, iri, iri-reference, uri-template, uuid, json-pointer,
+// relative-json-pointer), each an exact regex of its RFC's grammar (hostname's 253-character
+// limit is a Regex::intersect). nullptr when the format is not known or not regular enough to be
+// exact ("regex", "idn-hostname", "idn-email"): the caller then treats it as an annotation.
 RegexPtr format_regex(std::string_view format);
 
 }  // namespace tollgate::grammar

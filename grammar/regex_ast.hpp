@@ -113,6 +113,10 @@ struct RegexOptions {
   // JSON Schema `pattern` semantics: unanchored search unless ^/$ are given. When true, a
   // pattern without ^ gets `.*` in front and one without $ gets `.*` behind.
   bool search = false;
+  // ECMA-262 (JSON Schema `pattern`): `^` `$` (start/end of input, never of a line) and `\b` `\B`
+  // anywhere, compiled exactly; `.` excludes \n \r U+2028 U+2029; `[]` matches nothing and
+  // `[^]` any code point; (?m) is refused. See docs/regex.md, "ECMA patterns".
+  bool ecma = false;
   size_t max_nodes = 1'000'000;   // limit on AST size after expanding counted repetitions
 };
 

@@ -3,7 +3,8 @@
 // RegexOptions. Gives: a RegexPtr, or a tollgate::Error naming the construct and its column.
 // The X3 grammar recognises the syntax and its semantic actions build an intermediate tree
 // (with anchors as nodes); a lowering pass then places ^/$ (start/end of the match, or lines
-// under (?m)), applies JSON-Schema search semantics and checks the size limit.
+// under (?m)), applies JSON-Schema search semantics and checks the size limit. Under
+// RegexOptions::ecma another lowering (namespace ecma below) compiles ^ $ \b \B anywhere.
 #include <boost/spirit/home/x3.hpp>
 
 #include <algorithm>
@@ -32,7 +33,7 @@ constexpr size_t kMaxGroupDepth = 250;      // keeps the recursive descent withi
 // Intermediate tree
 
 struct Node {
-  enum class K { kSet, kEmpty, kConcat, kAlt, kRepeat, kBol, kEol };
+  enum class K { kSet, kEmpty, kConcat, kAlt, kRepeat, kBol, kEol, kWordB, kNotWordB };
   K k = K::kEmpty;
   CharSet set;
   std::vector<Node> kids;
@@ -57,6 +58,7 @@ struct Frame {
 struct State {
   std::string_view pattern;
   Flags flags;
+  bool ecma = false;  // RegexOptions::ecma
   std::vector<Frame> frames;
   std::set<std::string> names;
   // scratch written by the actions (harmless when X3 backtracks)
@@ -360,7 +362,11 @@ auto const push_brace = [](auto& ctx) {
 auto const push_dot = [](auto& ctx) {
   auto& st = st_of(ctx);
   CharSet s = CharSet::any();
-  if (!st.flags.s) s = s.intersect(CharSet::single('\n').complement());
+  if (!st.flags.s) {
+    // ECMA-262: `.` excludes every LineTerminator; otherwise (RE2) only \n
+    CharSet excluded = st.ecma ? CharSet({{'\n', '\n'}, {'\r', '\r'}, {0x2028, 0x2029}}) : CharSet::single('\n');
+    s = s.intersect(excluded.complement());
+  }
   push_set(st, std::move(s), st.start);
 };
 auto const push_perl = [](auto& ctx) {
@@ -378,6 +384,23 @@ auto const push_bol = [](auto& ctx) {
   n.pos = st.start;
   n.multiline = st.flags.m;
   push_node(st, std::move(n));
+};
+// \b and \B: assertions in ECMA mode (compiled by EcmaLowerer), refused otherwise.
+template <Node::K Kind>
+struct PushWordAssertion {
+  template <class Ctx>
+  void operator()(Ctx& ctx) const {
+    auto& st = st_of(ctx);
+    if (!st.ecma) {
+      st.fail(ErrorKind::kUnsupported, st.start,
+              Kind == Node::K::kWordB ? "word boundary \\b is not supported"
+                                      : "non-word boundary \\B is not supported");
+    }
+    Node n;
+    n.k = Kind;
+    n.pos = st.start;
+    push_node(st, std::move(n));
+  }
 };
 auto const push_eol = [](auto& ctx) {
   auto& st = st_of(ctx);
@@ -530,7 +553,13 @@ void apply_flags(Ctx& ctx, It b, It e) {
     switch (c) {
       case 'i': st.flags.i = !neg; break;
       case 's': st.flags.s = !neg; break;
-      case 'm': st.flags.m = !neg; break;
+      case 'm':
+        if (st.ecma) {
+          st.fail(ErrorKind::kUnsupported, st.off(p),
+                  "inline flag 'm' is not supported in ECMA patterns (JSON Schema patterns are not multiline)");
+        }
+        st.flags.m = !neg;
+        break;
       case 'U': st.flags.U = !neg; break;  // ungreedy: same language, other preference
       case 'x':
         st.fail(ErrorKind::kUnsupported, st.off(p), "inline flag 'x' (extended mode) is not supported");
@@ -590,7 +619,8 @@ auto const q_apply = [](auto& ctx) {
                 "} (minimum above maximum)");
   }
   Node& last = seq.back();
-  if (last.k == Node::K::kBol || last.k == Node::K::kEol) {
+  if (last.k == Node::K::kBol || last.k == Node::K::kEol || last.k == Node::K::kWordB ||
+      last.k == Node::K::kNotWordB) {
     st.fail(ErrorKind::kParse, st.qpos, "quantifier after an anchor has nothing to repeat");
   }
   Node r;
@@ -643,8 +673,8 @@ auto const escape_error = S >> (
     (lit('\\') >> lit('0') >> digit)[Unsup{"octal escape \\0NN is not supported"}] |
     (lit('\\') >> char_('1', '9') >> *digit)[backref] |
     (lit('\\') >> lit('k') >> -(lit('<') >> *word_char >> lit('>')))[backref] |
-    (lit('\\') >> lit('b'))[Unsup{"word boundary \\b is not supported"}] |
-    (lit('\\') >> lit('B'))[Unsup{"non-word boundary \\B is not supported"}] |
+    (lit('\\') >> lit('b'))[PushWordAssertion<Node::K::kWordB>{}] |
+    (lit('\\') >> lit('B'))[PushWordAssertion<Node::K::kNotWordB>{}] |
     (lit('\\') >> lit('A'))[Unsup{"start-of-text anchor \\A is not supported (use ^)"}] |
     (lit('\\') >> lit('z'))[Unsup{"end-of-text anchor \\z is not supported (use $)"}] |
     (lit('\\') >> lit('Z'))[Unsup{"end-of-text anchor \\Z is not supported (use $)"}] |
@@ -687,13 +717,17 @@ auto const class_item = S >> (
             "bad character class range (a class escape cannot start a range)"}] |
     class_range |
     class_single[cls_add_cp] |
+    (lit('\\') >> lit('B'))[Bad{"\\B inside a character class"}] |
     escape_error);
 auto const cls_add_bracket = [](auto& ctx) { st_of(ctx).cls.add(CharSet::single(']')); };
 auto const unterminated_class = [](auto& ctx) {
   auto& st = st_of(ctx);
   st.fail(ErrorKind::kParse, st.cls_pos, "missing ']' for the character class opened");
 };
-auto const char_class = lit('[')[cls_open] >> -lit('^')[cls_negate] >> -lit(']')[cls_add_bracket] >>
+// ECMA-262: `]` right after `[` or `[^` closes the class (`[]` matches nothing, `[^]` anything);
+// elsewhere (RE2, PCRE) it is a literal.
+auto const not_ecma = [](auto& ctx) { x3::_pass(ctx) = !st_of(ctx).ecma; };
+auto const char_class = lit('[')[cls_open] >> -lit('^')[cls_negate] >> -(eps[not_ecma] >> lit(']'))[cls_add_bracket] >>
                         *class_item >> (lit(']')[cls_close] | eps[unterminated_class]);
 
 // Quantifiers
@@ -811,6 +845,9 @@ struct Lowerer {
                   "anchor '$' in the middle of the pattern is not supported (only at the end)");
         }
         return {{0, n.multiline ? 2 : 1, Regex::empty()}};
+      case Node::K::kWordB:
+      case Node::K::kNotWordB:  // only parsed under RegexOptions::ecma (EcmaLowerer)
+        st.fail(ErrorKind::kUnsupported, n.pos, "word boundary assertions are not supported");
       case Node::K::kAlt: {
         Parts out;
         for (const auto& k : n.kids) {
@@ -862,6 +899,378 @@ struct Lowerer {
   }
 };
 
+// ---------------------------------------------------------------------------------------------
+// ECMA lowering (RegexOptions::ecma): ^ $ \b \B anywhere, compiled exactly.
+//
+// Whether an assertion holds at a position depends only on the position's context: its left
+// side l ∈ {S = start of input, W = after a word character [0-9A-Za-z_], O = after another
+// character} and its right side r ∈ {E = end of input, W = before a word character, O = before
+// another character}:  ^ : l = S,  $ : r = E,  \b : w(l) ≠ w(r),  \B : w(l) = w(r)  (S, E count
+// as non-word). Each node lowers to a list of parts (L, R, r): the node matches x at a place
+// with context (l, r), all its assertions holding, iff x ∈ r for some part with l ∈ L, r ∈ R.
+// A part also notes whether r is ε only / nonempty only / either, and the class (W or O) of the
+// first and last character of its nonempty strings when it is known.
+//  - assertions are ε parts: \b = ({S,O},{W}) ∪ ({W},{E,O}); a char set is (all, all, set).
+//  - alternation: the union of the part lists (parts with equal (L, R) merged).
+//  - concatenation A·B, parts a and b: B's left context is the last character of x_a (l when
+//    x_a = ε), A's right context the first character of x_b (r when x_b = ε). When b.L restricts,
+//    a is split into its ε piece and its nonempty pieces ending in a word / another character
+//    (restrict_end, an exact rewrite of the regex); likewise b by its first character when a.R
+//    restricts. Each pair of pieces then satisfies the junction or is dropped, and an ε side
+//    passes its restriction on to the outer context.
+//  - repetition A{m,n}: when no part restricts, the plain repeat. Otherwise A^m (m concatenations)
+//    then at most n−m nonempty iterations (ECMA's RepeatMatcher rejects an empty iteration past
+//    the minimum, and dropping one, a zero-width test, changes no language either). Unbounded:
+//    the nonempty pieces, split by first and last class, label the edges of an automaton whose
+//    states are (last class, R) of the iteration just read (piece j may follow when its first
+//    class is in R and the last class in j.L); Kleene's algorithm gives the regex of its runs.
+// Search: a match x of part (L, R) sits in s = u x v, u = ε (S ∈ L) or ending in a word (W ∈ L)
+// or other (O ∈ L) character, v likewise; the language is ⋃ prefix(L) · r · suffix(R). Every
+// step is an equality of languages, so the result is exact.
+
+namespace ecma {
+
+constexpr uint8_t kEdge = 1, kWord = 2, kOther = 4, kAll = 7;  // context bits: S/E, W, O
+enum class Emp : uint8_t { kEps, kNonEmpty, kMaybe };
+enum class Cls : uint8_t { kUnknown, kWord, kOther };
+
+struct Part {
+  uint8_t L = kAll, R = kAll;
+  RegexPtr r;
+  Emp emp = Emp::kMaybe;
+  Cls first = Cls::kUnknown, last = Cls::kUnknown;  // of the nonempty strings of r
+};
+using Parts = std::vector<Part>;
+
+Part eps(uint8_t L, uint8_t R) { return {L, R, Regex::empty(), Emp::kEps, Cls::kUnknown, Cls::kUnknown}; }
+
+const CharSet& word_set() {
+  static const CharSet s = perl_class('w');
+  return s;
+}
+const CharSet& other_set() {
+  static const CharSet s = perl_class('w').complement();
+  return s;
+}
+uint8_t bit(Cls c) { return c == Cls::kWord ? kWord : kOther; }
+
+Cls class_of(const CharSet& s) {
+  if (s.intersect(word_set()).empty()) return Cls::kOther;
+  if (s.intersect(other_set()).empty()) return Cls::kWord;
+  return Cls::kUnknown;
+}
+
+bool nullable(const Regex& r) {
+  switch (r.kind) {
+    case Regex::Kind::kEmpty: return true;
+    case Regex::Kind::kConcat:
+      return std::all_of(r.items.begin(), r.items.end(), [](const RegexPtr& i) { return nullable(*i); });
+    case Regex::Kind::kAlt:
+      return std::any_of(r.items.begin(), r.items.end(), [](const RegexPtr& i) { return nullable(*i); });
+    case Regex::Kind::kRepeat: return r.min == 0 || nullable(*r.items[0]);
+    default: return false;
+  }
+}
+
+// The nonempty strings of r whose first (first = true) or last character is of class c.
+RegexPtr restrict_end(const RegexPtr& r, Cls c, bool first) {
+  switch (r->kind) {
+    case Regex::Kind::kEmpty:
+    case Regex::Kind::kNothing: return Regex::nothing();
+    case Regex::Kind::kChars: return Regex::chars_of(r->chars.intersect(c == Cls::kWord ? word_set() : other_set()));
+    case Regex::Kind::kAlt: {
+      std::vector<RegexPtr> alts;
+      for (const auto& i : r->items) alts.push_back(restrict_end(i, c, first));
+      return Regex::alt(std::move(alts));
+    }
+    case Regex::Kind::kConcat: {
+      // the end character comes from item i when the items beyond it (towards that end) are ε
+      const auto& it = r->items;
+      size_t n = it.size();
+      std::vector<RegexPtr> alts;
+      for (size_t k = 0; k < n; ++k) {
+        size_t i = first ? k : n - 1 - k;
+        RegexPtr ri = restrict_end(it[i], c, first);
+        if (first) {
+          std::vector<RegexPtr> seq{ri};
+          seq.insert(seq.end(), it.begin() + static_cast<ptrdiff_t>(i) + 1, it.end());
+          alts.push_back(Regex::concat(std::move(seq)));
+        } else {
+          std::vector<RegexPtr> seq(it.begin(), it.begin() + static_cast<ptrdiff_t>(i));
+          seq.push_back(ri);
+          alts.push_back(Regex::concat(std::move(seq)));
+        }
+        if (!nullable(*it[i])) break;
+      }
+      return Regex::alt(std::move(alts));
+    }
+    case Regex::Kind::kRepeat: {
+      // x{m,n}: the end character comes from the outermost nonempty iteration; when x is
+      // nullable the other iterations are x{0,n-1} (ε pads up to m), else x{max(m,1)-1, n-1}
+      const RegexPtr& x = r->items[0];
+      if (r->max == 0) return Regex::nothing();
+      uint32_t rest_min = nullable(*x) || r->min == 0 ? 0 : r->min - 1;
+      uint32_t rest_max = r->max == kUnbounded ? kUnbounded : r->max - 1;
+      RegexPtr rest = Regex::repeat(x, rest_min, rest_max, r->lazy);
+      RegexPtr rx = restrict_end(x, c, first);
+      return first ? Regex::concat({rx, rest}) : Regex::concat({rest, rx});
+    }
+    default:
+      throw Error(ErrorKind::kUnsupported, "regex: internal: unexpected node kind in an ECMA pattern");
+  }
+}
+
+// Parts with equal (L, R) (and, with `exact`, equal emptiness and end classes) become one.
+Parts merge(const Parts& in, bool exact = false) {
+  Parts out;
+  for (const auto& p : in) {
+    if (p.r->kind == Regex::Kind::kNothing || p.L == 0 || p.R == 0) continue;
+    auto same = [&](const Part& q) {
+      return q.L == p.L && q.R == p.R &&
+             (!exact || (q.emp == p.emp && q.first == p.first && q.last == p.last));
+    };
+    auto it = std::find_if(out.begin(), out.end(), same);
+    if (it == out.end()) {
+      out.push_back(p);
+      continue;
+    }
+    Part& q = *it;
+    bool q_ne = q.emp != Emp::kEps, p_ne = p.emp != Emp::kEps;
+    if (q_ne && p_ne) {
+      if (q.first != p.first) q.first = Cls::kUnknown;
+      if (q.last != p.last) q.last = Cls::kUnknown;
+    } else if (p_ne) {
+      q.first = p.first;
+      q.last = p.last;
+    }
+    q.emp = q.emp == p.emp ? q.emp : Emp::kMaybe;
+    q.r = Regex::alt({q.r, p.r});
+  }
+  return out;
+}
+
+// p as pieces whose first (first = true) or last class is known: its ε piece (if any) and its
+// nonempty pieces per class.
+Parts split(const Part& p, bool first) {
+  if (p.emp == Emp::kEps) return {p};
+  Cls known = first ? p.first : p.last;
+  if (p.emp == Emp::kNonEmpty && known != Cls::kUnknown) return {p};
+  Parts out;
+  if (p.emp == Emp::kMaybe && nullable(*p.r)) out.push_back(eps(p.L, p.R));
+  for (Cls c : {Cls::kWord, Cls::kOther}) {
+    if (known != Cls::kUnknown && known != c) continue;
+    RegexPtr rr = restrict_end(p.r, c, first);
+    if (rr->kind == Regex::Kind::kNothing) continue;
+    Part q = p;
+    q.r = rr;
+    q.emp = Emp::kNonEmpty;
+    (first ? q.first : q.last) = c;
+    out.push_back(q);
+  }
+  return out;
+}
+
+Parts concat(const Parts& A, const Parts& B) {
+  Parts out;
+  for (const auto& a : A) {
+    for (const auto& b : B) {
+      Parts as = b.L != kAll ? split(a, false) : Parts{a};
+      Parts bs = a.R != kAll ? split(b, true) : Parts{b};
+      for (const auto& pa : as) {
+        for (const auto& pb : bs) {
+          uint8_t L, R;
+          if (pa.emp == Emp::kEps) {
+            L = pa.L & pb.L;
+          } else {  // nonempty, or maybe-ε with pb.L = all
+            L = pa.L;
+            if (pb.L != kAll && !(pb.L & bit(pa.last))) continue;
+          }
+          if (pb.emp == Emp::kEps) {
+            R = pa.R & pb.R;
+          } else {
+            R = pb.R;
+            if (pa.R != kAll && !(pa.R & bit(pb.first))) continue;
+          }
+          if (L == 0 || R == 0) continue;
+          Part q;
+          q.L = L;
+          q.R = R;
+          q.r = Regex::concat({pa.r, pb.r});
+          q.emp = pa.emp == Emp::kEps && pb.emp == Emp::kEps                   ? Emp::kEps
+                  : pa.emp == Emp::kNonEmpty || pb.emp == Emp::kNonEmpty ? Emp::kNonEmpty
+                                                                           : Emp::kMaybe;
+          auto pick = [](const Part& near, const Part& far, bool first) {
+            Cls cn = first ? near.first : near.last, cf = first ? far.first : far.last;
+            if (near.emp == Emp::kEps) return cf;
+            if (near.emp == Emp::kNonEmpty || far.emp == Emp::kEps) return cn;
+            return cn == cf ? cn : Cls::kUnknown;
+          };
+          q.first = pick(pa, pb, true);
+          q.last = pick(pb, pa, false);
+          out.push_back(std::move(q));
+        }
+      }
+    }
+  }
+  return merge(out);
+}
+
+// One or more nonempty iterations of the pieces `ne` (each nonempty). Split by first and last
+// class, a piece j may follow an iteration that ended in class g with right restriction R when
+// j's first class is in R and g is in j.L; so the iterations form an automaton whose states are
+// (last class, R) of the iteration just read (at most 2 × 7), and Kleene's algorithm over those
+// states gives the regex of every run.
+Parts plus(const Parts& ne) {
+  Parts pieces;
+  for (const auto& p : ne) {
+    for (const auto& q : split(p, true)) {
+      for (const auto& s : split(q, false)) {
+        if (s.emp == Emp::kNonEmpty) pieces.push_back(s);
+      }
+    }
+  }
+  pieces = merge(pieces, true);
+  std::vector<std::pair<Cls, uint8_t>> states;
+  auto state_of = [&](const Part& p) {
+    std::pair<Cls, uint8_t> key{p.last, p.R};
+    auto it = std::find(states.begin(), states.end(), key);
+    if (it != states.end()) return static_cast<size_t>(it - states.begin());
+    states.push_back(key);
+    return states.size() - 1;
+  };
+  for (const auto& p : pieces) state_of(p);
+  size_t k = states.size();
+  std::vector<std::vector<RegexPtr>> a(k, std::vector<RegexPtr>(k, Regex::nothing()));
+  for (size_t s = 0; s < k; ++s) {
+    for (const auto& j : pieces) {
+      if ((states[s].second & bit(j.first)) && (j.L & bit(states[s].first))) {
+        size_t t = state_of(j);
+        a[s][t] = Regex::alt({a[s][t], j.r});
+      }
+    }
+  }
+  auto none = [](const RegexPtr& r) { return r->kind == Regex::Kind::kNothing; };
+  for (size_t m = 0; m < k; ++m) {  // a becomes the runs of one or more edges
+    RegexPtr loop = Regex::repeat(a[m][m], 0, kUnbounded);
+    for (size_t i = 0; i < k; ++i) {
+      if (none(a[i][m])) continue;
+      for (size_t j = 0; j < k; ++j) {
+        if (none(a[m][j])) continue;
+        a[i][j] = Regex::alt({a[i][j], Regex::concat({a[i][m], loop, a[m][j]})});
+      }
+    }
+  }
+  Parts out;
+  for (const auto& p : pieces) {  // the first iteration, then any run
+    size_t s = state_of(p);
+    for (size_t t = 0; t < k; ++t) {
+      RegexPtr run = s == t ? Regex::alt({Regex::empty(), a[s][t]}) : a[s][t];
+      RegexPtr r = Regex::concat({p.r, run});
+      if (none(r)) continue;
+      out.push_back({p.L, states[t].second, r, Emp::kNonEmpty, p.first, states[t].first});
+    }
+  }
+  return merge(out);
+}
+
+struct Lowerer {
+  const State& st;
+
+  Parts lower(const Node& n) {
+    switch (n.k) {
+      case Node::K::kSet: {
+        Cls c = class_of(n.set);
+        return {{kAll, kAll, Regex::chars_of(n.set), Emp::kNonEmpty, c, c}};
+      }
+      case Node::K::kEmpty: return {eps(kAll, kAll)};
+      case Node::K::kBol: return {eps(kEdge, kAll)};
+      case Node::K::kEol: return {eps(kAll, kEdge)};
+      case Node::K::kWordB: return {eps(kEdge | kOther, kWord), eps(kWord, kEdge | kOther)};
+      case Node::K::kNotWordB: return {eps(kEdge | kOther, kEdge | kOther), eps(kWord, kWord)};
+      case Node::K::kAlt: {
+        Parts out;
+        for (const auto& k : n.kids) {
+          Parts p = lower(k);
+          out.insert(out.end(), p.begin(), p.end());
+        }
+        return merge(out);
+      }
+      case Node::K::kConcat: {
+        Parts acc{eps(kAll, kAll)};
+        for (const auto& k : n.kids) acc = concat(acc, lower(k));
+        return acc;
+      }
+      case Node::K::kRepeat: return repeat(n);
+    }
+    return {};
+  }
+
+  Parts repeat(const Node& n) {
+    Parts x = lower(n.kids[0]);
+    if (x.empty()) return n.min == 0 ? Parts{eps(kAll, kAll)} : Parts{};
+    if (n.max == 0) return {eps(kAll, kAll)};
+    if (x.size() == 1 && x[0].L == kAll && x[0].R == kAll) {  // no assertion restricts: plain repeat
+      const Part& p = x[0];
+      Emp emp = p.emp == Emp::kEps ? Emp::kEps : n.min > 0 && p.emp == Emp::kNonEmpty ? Emp::kNonEmpty : Emp::kMaybe;
+      return {{kAll, kAll, Regex::repeat(p.r, n.min, n.max, n.lazy), emp, p.first, p.last}};
+    }
+    Parts acc{eps(kAll, kAll)};
+    for (uint32_t i = 0; i < n.min; ++i) acc = concat(acc, x);
+    if (n.max == n.min) return acc;
+    Parts ne;
+    for (const auto& p : x) {
+      if (p.emp == Emp::kEps) continue;
+      for (const auto& q : split(p, true)) {
+        if (q.emp == Emp::kNonEmpty) ne.push_back(q);
+      }
+    }
+    if (ne.empty()) return acc;
+    Parts tail;
+    if (n.max == kUnbounded) {
+      tail = plus(ne);
+      tail.push_back(eps(kAll, kAll));
+      tail = merge(tail);
+    } else {
+      tail = {eps(kAll, kAll)};
+      for (uint32_t i = n.min; i < n.max; ++i) {
+        tail = concat(ne, tail);
+        tail.push_back(eps(kAll, kAll));
+        tail = merge(tail);
+      }
+    }
+    return concat(acc, tail);
+  }
+};
+
+// The language of the whole pattern: search (s = u x v around a match) or whole-input.
+RegexPtr assemble(const Parts& parts, bool search) {
+  RegexPtr any = Regex::chars_of(CharSet::any());
+  RegexPtr any_star = Regex::repeat(any, 0, kUnbounded);
+  auto side = [&](uint8_t mask, bool before) {
+    if (mask == kAll) return any_star;
+    std::vector<RegexPtr> alts;
+    if (mask & kEdge) alts.push_back(Regex::empty());
+    uint8_t cls = mask & (kWord | kOther);
+    RegexPtr c = cls == (kWord | kOther) ? any
+                 : cls == kWord         ? Regex::chars_of(word_set())
+                 : cls == kOther        ? Regex::chars_of(other_set())
+                                        : Regex::nothing();
+    alts.push_back(before ? Regex::concat({any_star, c}) : Regex::concat({c, any_star}));
+    return Regex::alt(std::move(alts));
+  };
+  std::vector<RegexPtr> alts;
+  for (const auto& p : parts) {
+    if (!search) {
+      if ((p.L & kEdge) && (p.R & kEdge)) alts.push_back(p.r);
+      continue;
+    }
+    alts.push_back(Regex::concat({side(p.L, true), p.r, side(p.R, false)}));
+  }
+  return Regex::alt(std::move(alts));
+}
+
+}  // namespace ecma
+
 // Size of the tree once counted repetitions are expanded (saturating).
 uint64_t expanded_size(const Node& n, const State& st, size_t limit) {
   // a group wrapper (a concat of one) is not a node of its own
@@ -890,6 +1299,7 @@ RegexPtr parse_regex(std::string_view pattern, const RegexOptions& options) {
   st.pattern = pattern;
   st.flags.i = options.case_insensitive;
   st.flags.s = options.dot_all;
+  st.ecma = options.ecma;
   if (size_t bad = invalid_utf8(pattern); bad != std::string_view::npos) {
     char buf[8];
     std::snprintf(buf, sizeof buf, "0x%02X", static_cast<unsigned char>(pattern[bad]));
@@ -906,6 +1316,10 @@ RegexPtr parse_regex(std::string_view pattern, const RegexOptions& options) {
   }
   Node root = finish_frame(st.frames.back());
   expanded_size(root, st, options.max_nodes);
+  if (options.ecma) {
+    ecma::Lowerer el{st};
+    return ecma::assemble(el.lower(root), options.search);
+  }
   Lowerer lw{st};
   Parts parts = lw.lower(root, true, true);
   std::vector<RegexPtr> alts;
