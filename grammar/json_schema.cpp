@@ -264,8 +264,104 @@ class SchemaCompiler {
       }
       warn("", "unknown keywords ignored: " + list);
     }
+    prune();
     check_grammar_ir(g_);
     return std::move(g_);
+  }
+
+  // Drops what derives no string (a `false` sub-schema, a contradiction) and what the root cannot
+  // reach; an empty language at the root is an error.
+  void prune() {
+    std::map<std::string, size_t> idx;
+    for (size_t i = 0; i < g_.rules.size(); ++i) idx[g_.rules[i].name] = i;
+    std::vector<char> prod(g_.rules.size(), 0);
+    std::function<bool(const GExpr&)> productive = [&](const GExpr& e) -> bool {
+      switch (e.kind) {
+        case GExpr::Kind::kEmpty: return true;
+        case GExpr::Kind::kRegex: return e.regex->kind != Regex::Kind::kNothing;
+        case GExpr::Kind::kRef: return prod[idx.at(e.name)] != 0;
+        case GExpr::Kind::kSeq:
+          for (const auto& i : e.items)
+            if (!productive(*i)) return false;
+          return true;
+        case GExpr::Kind::kAlt:
+          for (const auto& i : e.items)
+            if (productive(*i)) return true;
+          return false;
+        case GExpr::Kind::kRepeat: return e.min == 0 || productive(*e.items[0]);
+      }
+      return false;
+    };
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t i = 0; i < g_.rules.size(); ++i)
+        if (!prod[i] && productive(*g_.rules[i].body)) prod[i] = changed = true;
+    }
+    if (!prod[g_.start]) fail("", "the schema accepts no JSON value: its constraints contradict each other");
+    std::function<GExprPtr(const GExprPtr&)> simplify = [&](const GExprPtr& e) -> GExprPtr {
+      switch (e->kind) {
+        case GExpr::Kind::kEmpty:
+        case GExpr::Kind::kRegex: return e;
+        case GExpr::Kind::kRef: return prod[idx.at(e->name)] ? e : GExpr::leaf(Regex::nothing());
+        case GExpr::Kind::kSeq: {
+          std::vector<GExprPtr> items;
+          for (const auto& i : e->items) {
+            auto x = simplify(i);
+            if (x->kind == GExpr::Kind::kRegex && x->regex->kind == Regex::Kind::kNothing) return x;
+            items.push_back(x);
+          }
+          return GExpr::seq(std::move(items));
+        }
+        case GExpr::Kind::kAlt: {
+          std::vector<GExprPtr> items;
+          for (const auto& i : e->items) {
+            auto x = simplify(i);
+            if (x->kind == GExpr::Kind::kRegex && x->regex->kind == Regex::Kind::kNothing) continue;
+            items.push_back(x);
+          }
+          if (items.empty()) return GExpr::leaf(Regex::nothing());
+          if (items.size() == 1) return items[0];
+          return GExpr::alt(std::move(items));
+        }
+        case GExpr::Kind::kRepeat: {
+          auto x = simplify(e->items[0]);
+          if (x->kind == GExpr::Kind::kRegex && x->regex->kind == Regex::Kind::kNothing)
+            return e->min == 0 ? GExpr::empty() : x;
+          return GExpr::repeat(x, e->min, e->max);
+        }
+      }
+      return e;
+    };
+    for (size_t i = 0; i < g_.rules.size(); ++i)
+      if (prod[i]) g_.rules[i].body = simplify(g_.rules[i].body);
+    // keep what the root reaches, in order
+    std::vector<char> seen(g_.rules.size(), 0);
+    std::vector<size_t> work{static_cast<size_t>(g_.start)};
+    seen[g_.start] = 1;
+    std::function<void(const GExpr&)> visit = [&](const GExpr& e) {
+      if (e.kind == GExpr::Kind::kRef) {
+        size_t j = idx.at(e.name);
+        if (!seen[j]) {
+          seen[j] = 1;
+          work.push_back(j);
+        }
+      }
+      for (const auto& i : e.items) visit(*i);
+    };
+    while (!work.empty()) {
+      size_t i = work.back();
+      work.pop_back();
+      visit(*g_.rules[i].body);
+    }
+    std::vector<GRule> kept;
+    int start = -1;
+    for (size_t i = 0; i < g_.rules.size(); ++i) {
+      if (!seen[i]) continue;
+      if (static_cast<int>(i) == g_.start) start = static_cast<int>(kept.size());
+      kept.push_back(std::move(g_.rules[i]));
+    }
+    g_.rules = std::move(kept);
+    g_.start = start;
   }
 
  private:
@@ -1077,6 +1173,7 @@ class SchemaCompiler {
       a.unique_ptr = b.unique_ptr;
     }
     for (const auto& name : b.prop_order) {
+      if (!b.props.count(name)) continue;  // given as a shape (below)
       auto f = a.props.find(name);
       if (f == a.props.end()) {
         a.prop_order.push_back(name);
@@ -1468,6 +1565,7 @@ class SchemaCompiler {
       contains = s.contains[0].first;
       if (np > 0) relax(s.contains[0].second, "contains", "'contains' together with prefixItems");
     }
+    if (!s.contains.empty() && s.min_contains > 0) lo = std::max<uint64_t>(lo, 1);
     GExprPtr item = s.items.empty() ? ref(any_value_rule()) : value_ref(s.items);
     std::vector<GExprPtr> prefix;
     for (size_t i = 0; i < np; ++i) prefix.push_back(value_ref(s.prefix[i]));

@@ -65,9 +65,12 @@ TEST_CASE("json schema: scalars, true, false, {}", "[json-schema]") {
   REFUSES(any, "{");
   auto t = schema("true");
   ACCEPTS(t, "[]");
-  auto f = schema("false");
-  REFUSES(f, "null");
-  REFUSES(f, "{}");
+  // false (or any contradiction) at the top: an empty language, which is a clear error
+  CHECK_THAT(schema_error("false").message(), Catch::Contains("accepts no JSON value"));
+  CHECK_THAT(schema_error(R"({"type": "string", "enum": [1, 2]})").message(), Catch::Contains("accepts no JSON value"));
+  auto inner_false = schema(R"({"properties": {"a": false}})");
+  ACCEPTS(inner_false, R"({"b": 1})");
+  REFUSES(inner_false, R"({"a": 1})");
   auto n = schema(R"({"type": ["null", "boolean"]})");
   ACCEPTS(n, "null");
   ACCEPTS(n, "false");
@@ -228,7 +231,7 @@ TEST_CASE("json schema: formatting options", "[json-schema]") {
   JsonSchemaOptions narrow;
   narrow.max_whitespace = 2;
   auto n = schema(text, narrow);
-  ACCEPTS(n, R"({  "a": [1])");
+  ACCEPTS(n, R"({  "a": [1]})");
   REFUSES(n, R"({   "a": [1]})");
 }
 
