@@ -179,41 +179,110 @@ std::string run_one(const Compiler& compiler, const fs::path& path, const Maskbe
   return to_line(line);
 }
 
-// A worker process running one file.
+// Writes all of `data` to `fd`; false when the other end is gone.
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// The warm-up of --warm: what a worker compiles before its first schema.
+void warm_up(const Compiler& compiler, const MaskbenchArgs& a, const JsonSchemaOptions& options) {
+  if (a.grammar == "builtin-json") compiler.builtin_json();
+  try {
+    compiler.compile_json_schema(
+        R"({"type":"object","properties":{"s":{"type":"string"},"n":{"type":"number"},)"
+        R"("i":{"type":"integer"},"b":{"type":"boolean"},"a":{"type":"array","items":{}}}})",
+        options, "warm-up");
+  } catch (const Error&) {
+  }
+}
+
+// The worker's loop: reads file indices (one per line) from `task_fd`, writes one result line
+// each to `result_fd`, until the parent closes the task pipe. --cold: a fresh Compiler per schema
+// (its caches empty); --warm: one Compiler for the worker's life, warmed up first.
+[[noreturn]] void worker_main(int task_fd, int result_fd, const TokenizerInfoPtr& tok, const CompileOptions& copt,
+                              const std::vector<fs::path>& files, const MaskbenchArgs& a,
+                              const JsonSchemaOptions& options) {
+  std::optional<Compiler> warm;
+  if (a.warm) {
+    warm.emplace(tok, copt);
+    warm_up(*warm, a, options);
+  }
+  std::string pending;
+  for (;;) {
+    size_t nl;
+    while ((nl = pending.find('\n')) == std::string::npos) {
+      char buf[256];
+      ssize_t n = read(task_fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) _exit(0);  // no more work
+      pending.append(buf, static_cast<size_t>(n));
+    }
+    const size_t index = std::stoul(pending.substr(0, nl));
+    pending.erase(0, nl + 1);
+    std::string line;
+    if (warm) {
+      line = run_one(*warm, files.at(index), a, options);
+    } else {
+      Compiler fresh(tok, copt);
+      line = run_one(fresh, files.at(index), a, options);
+    }
+    if (!write_all(result_fd, line + "\n")) _exit(3);
+  }
+}
+
+// A worker process of the pool, and the file it is working on.
 struct Worker {
   pid_t pid = -1;
-  int fd = -1;  // read end of the result pipe
-  size_t index = 0;
+  int task_fd = -1;    // write end: file indices to the worker
+  int result_fd = -1;  // read end: result lines from the worker
+  std::optional<size_t> index;
   Clock::time_point start;
   std::string buf;
 };
 
-// Forks a worker for file `index`; the child writes its result line to the pipe and exits.
-Worker start_worker(const Compiler& compiler, const std::vector<fs::path>& files, size_t index,
-                    const MaskbenchArgs& a, const JsonSchemaOptions& options) {
-  int p[2];
-  if (pipe(p) != 0) throw Error(ErrorKind::kIo, std::string("pipe: ") + std::strerror(errno));
+// Forks a worker. The child closes the other workers' pipe ends, so each worker sees the end of
+// its task pipe as soon as the parent closes it.
+Worker spawn_worker(const std::vector<Worker>& others, const TokenizerInfoPtr& tok, const CompileOptions& copt,
+                    const std::vector<fs::path>& files, const MaskbenchArgs& a, const JsonSchemaOptions& options) {
+  int task[2], result[2];
+  if (pipe(task) != 0) throw Error(ErrorKind::kIo, std::string("pipe: ") + std::strerror(errno));
+  if (pipe(result) != 0) throw Error(ErrorKind::kIo, std::string("pipe: ") + std::strerror(errno));
   std::fflush(nullptr);
   pid_t pid = fork();
   if (pid < 0) throw Error(ErrorKind::kIo, std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
-    close(p[0]);
-    std::string out = run_one(compiler, files[index], a, options) + "\n";
-    for (size_t off = 0; off < out.size();) {
-      ssize_t n = write(p[1], out.data() + off, out.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) _exit(3);
-      off += static_cast<size_t>(n);
+    for (const Worker& w : others) {
+      close(w.task_fd);
+      close(w.result_fd);
     }
-    _exit(0);  // no destructors, no atexit, no flush of the parent's stdio buffers
+    close(task[1]);
+    close(result[0]);
+    worker_main(task[0], result[1], tok, copt, files, a, options);
   }
-  close(p[1]);
+  close(task[0]);
+  close(result[1]);
   Worker w;
   w.pid = pid;
-  w.fd = p[0];
-  w.index = index;
-  w.start = Clock::now();
+  w.task_fd = task[1];
+  w.result_fd = result[0];
   return w;
+}
+
+// Kills (when asked) and reaps a worker; closes its pipes. Gives the wait status.
+int retire(Worker& w, bool kill_it) {
+  if (kill_it) kill(w.pid, SIGKILL);
+  close(w.task_fd);
+  close(w.result_fd);
+  int status = 0;
+  while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
 }
 
 // Nearest-rank percentile of sorted values (q in [0, 1]).
@@ -290,22 +359,11 @@ int run_maskbench(const MaskbenchArgs& a) {
   TokenizerInfoPtr tok = load_tokenizer(a.tokenizer);
   CompileOptions copt;
   copt.threads = a.threads;
-  Compiler compiler(tok, copt);
   JsonSchemaOptions options;
   options.property_order = a.property_order == "any" ? JsonSchemaOptions::PropertyOrder::kAny
                                                      : JsonSchemaOptions::PropertyOrder::kSchema;
   options.lenient = a.lenient;
-  if (a.warm) {
-    // Fill the Compiler's caches before forking: every worker inherits them.
-    if (a.grammar == "builtin-json") compiler.builtin_json();
-    try {
-      compiler.compile_json_schema(
-          R"({"type":"object","properties":{"s":{"type":"string"},"n":{"type":"number"},)"
-          R"("i":{"type":"integer"},"b":{"type":"boolean"},"a":{"type":"array","items":{}}}})",
-          options, "warm-up");
-    } catch (const Error&) {
-    }
-  }
+  signal(SIGPIPE, SIG_IGN);  // a worker that died is seen on its result pipe
 
   std::ofstream out;
   if (!a.out.empty()) {
@@ -319,9 +377,9 @@ int run_maskbench(const MaskbenchArgs& a) {
   std::vector<std::optional<std::string>> lines(files.size());
   size_t next_start = 0, next_write = 0, done = 0;
   Summary sum;
-  std::vector<Worker> running;
-  auto finish = [&](Worker& w, const std::string& line) {
-    lines[w.index] = line;
+  std::vector<Worker> pool;
+  auto finish = [&](size_t index, const std::string& line) {
+    lines[index] = line;
     ++done;
     for (; next_write < lines.size() && lines[next_write]; ++next_write) {
       sum.add(*lines[next_write]);
@@ -331,55 +389,65 @@ int run_maskbench(const MaskbenchArgs& a) {
     }
     if (bar) progress(done, files.size(), sum.schemas - sum.passing, us_between(run_start, Clock::now()) / 1e6);
   };
-  auto crash_line = [&](const Worker& w, const std::string& what) {
-    return to_line(ojson{{"id", files[w.index].filename().string()}, {"crash", what}});
+  auto crash_line = [&](size_t index, const std::string& what) {
+    return to_line(ojson{{"id", files[index].filename().string()}, {"crash", what}});
   };
 
-  while (next_start < files.size() || !running.empty()) {
-    while (next_start < files.size() && running.size() < static_cast<size_t>(a.jobs))
-      running.push_back(start_worker(compiler, files, next_start++, a, options));
-    // Wait for output or the nearest deadline.
+  while (done < files.size()) {
+    // Workers up to --jobs (one is replaced after a crash or a timeout), each given a file when idle.
+    size_t busy = 0;
+    for (const auto& w : pool) busy += w.index.has_value();
+    const size_t want = std::min(static_cast<size_t>(a.jobs), busy + (files.size() - next_start));
+    while (pool.size() < want) pool.push_back(spawn_worker(pool, tok, copt, files, a, options));
+    for (auto& w : pool)
+      if (!w.index && next_start < files.size()) {
+        w.index = next_start++;
+        w.start = Clock::now();
+        write_all(w.task_fd, std::to_string(*w.index) + "\n");  // a dead worker shows on its result pipe
+      }
+    // Wait for a result or the nearest deadline.
     auto now = Clock::now();
     auto wait = timeout;
-    for (const auto& w : running) wait = std::min(wait, w.start + timeout - now);
+    for (const auto& w : pool)
+      if (w.index) wait = std::min(wait, w.start + timeout - now);
     std::vector<pollfd> fds;
-    for (const auto& w : running) fds.push_back({w.fd, POLLIN, 0});
+    for (const auto& w : pool) fds.push_back({w.result_fd, POLLIN, 0});
     int ms = static_cast<int>(std::max<int64_t>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(wait).count() + 1));
     int rc = poll(fds.data(), fds.size(), ms);
     if (rc < 0 && errno != EINTR) throw Error(ErrorKind::kIo, std::string("poll: ") + std::strerror(errno));
     now = Clock::now();
-    std::vector<Worker> still;
-    for (size_t i = 0; i < running.size(); ++i) {
-      Worker& w = running[i];
-      bool eof = false;
+    std::vector<Worker> alive;
+    for (size_t i = 0; i < pool.size(); ++i) {
+      Worker& w = pool[i];
+      bool gone = false;
       if (rc > 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
         char buf[1 << 16];
-        ssize_t n = read(w.fd, buf, sizeof buf);
+        ssize_t n = read(w.result_fd, buf, sizeof buf);
         if (n > 0) w.buf.append(buf, static_cast<size_t>(n));
-        else if (n == 0 || errno != EINTR) eof = true;
+        else if (n == 0 || errno != EINTR) gone = true;
       }
-      if (eof) {
-        close(w.fd);
-        int status = 0;
-        while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
+      if (size_t nl = w.buf.find('\n'); nl != std::string::npos && w.index) {
+        finish(*w.index, w.buf.substr(0, nl));
+        w.buf.erase(0, nl + 1);
+        w.index.reset();
+      }
+      if (gone) {
+        const int status = retire(w, false);
+        if (w.index) {
+          if (WIFSIGNALED(status)) finish(*w.index, crash_line(*w.index, "signal " + std::to_string(WTERMSIG(status))));
+          else finish(*w.index, crash_line(*w.index, "exit " + std::to_string(WEXITSTATUS(status))));
         }
-        if (WIFSIGNALED(status)) finish(w, crash_line(w, "signal " + std::to_string(WTERMSIG(status))));
-        else if (WEXITSTATUS(status) != 0 || w.buf.empty() || w.buf.back() != '\n')
-          finish(w, crash_line(w, "exit " + std::to_string(WEXITSTATUS(status))));
-        else finish(w, w.buf.substr(0, w.buf.size() - 1));
-      } else if (now - w.start >= timeout) {
-        kill(w.pid, SIGKILL);
-        close(w.fd);
-        while (waitpid(w.pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
-        finish(w, crash_line(w, "timeout"));
+      } else if (w.index && now - w.start >= timeout) {
+        retire(w, true);
+        finish(*w.index, crash_line(*w.index, "timeout"));
       } else {
-        still.push_back(std::move(w));
+        alive.push_back(std::move(w));
       }
     }
-    running = std::move(still);
+    pool = std::move(alive);
   }
+  for (auto& w : pool) retire(w, false);  // idle: they exit at the end of their task pipe
   const double wall_s = us_between(run_start, Clock::now()) / 1e6;
 
   auto pct = [](size_t n, size_t of) { return of ? 100.0 * static_cast<double>(n) / static_cast<double>(of) : 0.0; };
@@ -390,8 +458,8 @@ int run_maskbench(const MaskbenchArgs& a) {
               a.grammar == "builtin-json" ? "built-in JSON grammar (debug: the schemas are not compiled)"
                                           : "JSON Schema",
               a.property_order.c_str(), a.lenient ? ", lenient" : "",
-              a.warm ? "warm (workers forked from a Compiler whose caches were filled first)"
-                     : "cold (workers forked from a Compiler that has compiled nothing)",
+              a.warm ? "warm (one Compiler per worker, warmed up before its first schema)"
+                     : "cold (a fresh Compiler per schema)",
               a.jobs, a.threads, a.timeout_s);
   std::printf("passing:             %6zu  (%.1f%%)\n", sum.passing, pct(sum.passing, sum.schemas));
   std::printf("compile errors:      %6zu  (%zu bad files)\n", sum.compile_errors, sum.bad_files);
