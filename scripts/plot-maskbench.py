@@ -34,6 +34,10 @@ def load(path):
     return np.asarray(tbm, dtype=float), np.asarray(ttfm, dtype=float), schemas
 
 
+def fmt_us(us):
+    return f"{us / 1000:.3g} ms" if us >= 1000 else f"{us:.3g} µs"
+
+
 def cdf(ax, values, label):
     if values.size == 0:
         ax.plot([], [], label=f"{label} (no data)")
@@ -41,7 +45,7 @@ def cdf(ax, values, label):
     v = np.sort(np.maximum(values, 1e-3))  # a log axis needs positive values
     y = np.arange(1, v.size + 1) / v.size
     p50, p99 = np.percentile(v, [50, 99])
-    ax.step(v, y, where="post", label=f"{label}: p50 {p50:.3g}, p99 {p99:.3g}")
+    ax.step(v, y, where="post", label=f"{label}: p50 {fmt_us(p50)}, p99 {fmt_us(p99)}")
 
 
 def main():
