@@ -505,8 +505,8 @@ void add_bench_maskbench_command(CLI::App& bench) {
   cmd->add_option("--threads", a->threads, "compile threads per worker (0 = all cores)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  auto* warm = cmd->add_flag("--warm", a->warm, "fill the Compiler's caches before forking the workers");
-  auto* cold = cmd->add_flag("--cold", a->cold, "workers start from a Compiler that has compiled nothing (default)");
+  auto* warm = cmd->add_flag("--warm", a->warm, "one Compiler per worker, warmed up before its first schema");
+  auto* cold = cmd->add_flag("--cold", a->cold, "a fresh Compiler (empty caches) for each schema (default)");
   warm->excludes(cold);
   cmd->add_option("--grammar", a->grammar, "debug: builtin-json replays through the built-in JSON grammar")
       ->check(CLI::IsMember({"schema", "builtin-json"}))
