@@ -18,6 +18,8 @@ void add_demo_command(CLI::App& app);
 void add_generate_commands(CLI::App& app);
 // `bench decode`, added under the given `bench` subcommand (engine/cli/cmd_generate.cpp).
 void add_bench_decode_command(CLI::App& bench);
+// `bench maskbench`: the MaskBench replay over a directory of schemas (engine/cli/cmd_maskbench.cpp).
+void add_bench_maskbench_command(CLI::App& bench);
 
 // Where the data beside the project lives: $TOLLGATE_DATA_DIR, else <source>/../shared.
 std::string data_dir();

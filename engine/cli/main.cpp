@@ -10,13 +10,17 @@ int main(int argc, char** argv) {
   tollgate::cli::add_grammar_commands(app);
   tollgate::cli::add_demo_command(app);
   tollgate::cli::add_generate_commands(app);
-  CLI::App* bench = app.add_subcommand("bench", "benchmarks of the reference model");
+  CLI::App* bench = app.add_subcommand("bench", "benchmarks: the reference model's decoding, MaskBench");
   bench->require_subcommand(1);
   tollgate::cli::add_bench_decode_command(*bench);
+  tollgate::cli::add_bench_maskbench_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Usage errors exit 2 (CLI11's own codes are 100 and up); a command's RuntimeError keeps its
+    // code (1: refused or failed), --help and --version exit 0.
+    const int rc = app.exit(e);
+    return rc != 0 && !dynamic_cast<const CLI::RuntimeError*>(&e) ? 2 : rc;
   } catch (const tollgate::Error& e) {
     tollgate::cli::print_error(e);
     return 1;

@@ -54,6 +54,16 @@ TokenizerInfoPtr llama3() {
   return tok;
 }
 
+TokenizerInfoPtr byte_tokenizer() {
+  static const TokenizerInfoPtr tok = [] {
+    std::vector<std::string> bytes(257);
+    for (int b = 0; b < 256; ++b) bytes[b] = std::string(1, static_cast<char>(b));
+    bytes[256] = "<eos>";
+    return TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
+  }();
+  return tok;
+}
+
 bool mask_bit(const std::vector<int32_t>& mask, int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; }
 
 std::vector<int32_t> mask_of(const Matcher& m) {
