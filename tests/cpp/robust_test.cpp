@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "fsm/cfg.hpp"
@@ -49,6 +50,45 @@ std::string long_productions(size_t n) {
          "\"?\"\nx ::= \"a\" | \"(\" x \")\"\n";
 }
 
+// Runs `f` on a thread with a 1 MiB stack (what many thread pools give) and returns the
+// tollgate::Error it threw, if any. A stack overflow crashes the test binary.
+std::optional<Error> on_small_stack(const std::function<void()>& f) {
+  struct Job {
+    const std::function<void()>* f;
+    std::optional<Error> error;
+    std::exception_ptr other;
+  } job{&f, std::nullopt, nullptr};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, size_t{1} << 20);
+  pthread_t t;
+  auto run = [](void* p) -> void* {
+    auto* j = static_cast<Job*>(p);
+    try {
+      (*j->f)();
+    } catch (const Error& e) {
+      j->error = e;
+    } catch (...) {
+      j->other = std::current_exception();
+    }
+    return nullptr;
+  };
+  REQUIRE(pthread_create(&t, &attr, run, &job) == 0);
+  pthread_join(t, nullptr);
+  pthread_attr_destroy(&attr);
+  if (job.other) std::rethrow_exception(job.other);
+  return job.error;
+}
+
+// Parses (and checks) a grammar, then builds its lexemes and Earley graph, on a 1 MiB stack.
+std::optional<Error> compile_small_stack(const std::string& text, const std::string& format) {
+  return on_small_stack([&] {
+    grammar::Grammar g = grammar::parse_grammar(text, format, "g." + format);
+    fsm::CfgRuntime rt(fsm::build_cfg(g));
+    REQUIRE(rt.is_prefix(""));
+  });
+}
+
 }  // namespace
 
 TEST_CASE("earley: items of productions longer than 256 symbols stay distinct", "[robust]") {
@@ -78,4 +118,85 @@ TEST_CASE("earley: a production of 5,000 symbols", "[robust]") {
   fsm::ParserState s = rt.initial();
   REQUIRE(rt.feed(s, repeat("a", 5000)));
   CHECK(s.accepting == false);
+}
+
+TEST_CASE("grammars: nesting deeper than max_grammar_nesting is a positioned kLimit error", "[robust]") {
+  const uint32_t limit = CompileOptions{}.max_grammar_nesting;
+  REQUIRE(limit == grammar::kDefaultMaxNesting);
+  // 20,000 groups in each dialect: refused at the group past the limit, not a stack overflow.
+  struct Case {
+    std::string text, format;
+    int column;  // of the first group past the limit
+    int line = 1;
+  };
+  std::vector<Case> cases = {
+      {"root ::= " + repeat("(", 20000) + "\"a\"" + repeat(")", 20000) + "\n", "gbnf", 10 + int(limit)},
+      {"root ::= " + repeat("(", 20000) + "\"a\"" + repeat(")", 20000) + "\n", "ebnf", 10 + int(limit)},
+      {"start: " + repeat("(", 20000) + "\"a\"" + repeat(")", 20000) + "\n", "lark", 8 + int(limit)},
+      {"start: " + repeat("[", 100000) + "\"a\"" + repeat("]", 100000) + "\n", "lark", 8 + int(limit)},
+      {"root ::= \"x\"\n" + std::string("root2 ::= ") + repeat("(", 100000), "gbnf", 11 + int(limit), 2},
+  };
+  for (auto& c : cases) {
+    INFO(c.format << " " << c.text.substr(0, 40));
+    auto err = compile_small_stack(c.text, c.format);
+    REQUIRE(err);
+    CHECK(err->kind() == ErrorKind::kLimit);
+    CHECK(err->line() == c.line);
+    CHECK(err->column() == c.column);
+    CHECK(err->message().find("max_grammar_nesting") != std::string::npos);
+  }
+  // The Compiler refuses the same through its option, and accepts it once the option allows it.
+  Compiler compiler(byte_vocab());
+  std::string deep = "root ::= " + repeat("(", limit + 1) + "\"a\"" + repeat(")", limit + 1) + "\n";
+  CHECK_THROWS_AS(compiler.compile_grammar(deep, "gbnf"), Error);
+  CompileOptions more;
+  more.max_grammar_nesting = limit + 1;
+  Matcher m(Compiler(byte_vocab(), more).compile_grammar(deep, "gbnf"));
+  CHECK(m.accept_bytes("a"));
+  CHECK(m.is_accepting());
+}
+
+TEST_CASE("grammars: nesting at the limit compiles on a 1 MiB stack", "[robust]") {
+  const uint32_t n = grammar::kDefaultMaxNesting;
+  // The deepest shapes each dialect accepts: n groups (the X3 recursion), and a sequence inside
+  // an alternative inside a group, n/2 times (the expression depth the later passes recurse on).
+  CHECK_FALSE(compile_small_stack("root ::= " + repeat("(", n) + "\"a\"" + repeat(")", n) + "\n", "gbnf"));
+  CHECK_FALSE(compile_small_stack("start: " + repeat("(", n) + "\"a\"" + repeat(")", n) + "\n", "lark"));
+  // Each [ ] is a group and an optional: n - 1 of them nest n levels deep.
+  CHECK_FALSE(compile_small_stack("start: " + repeat("[", n - 1) + "\"a\"" + repeat("]", n - 1) + "\n", "lark"));
+  size_t k = n / 2 - 1;
+  CHECK_FALSE(compile_small_stack(
+      "root ::= " + repeat("\"a\" ( \"b\" | ", k) + "root" + repeat(")", k) + " | \"c\"\n", "gbnf"));
+  CHECK_FALSE(compile_small_stack(
+      "start: " + repeat("\"a\" ( \"b\" | ", k) + "start" + repeat(")", k) + " | \"c\"\n", "lark"));
+  CHECK_FALSE(compile_small_stack(
+      "start: A\nA: " + repeat("\"a\" ( \"b\" | ", k) + "\"a\"" + repeat(")", k) + "\n", "lark"));
+  // One level more than the limit in expression depth (groups alone stay under it).
+  auto err = compile_small_stack(
+      "root ::= " + repeat("\"a\" ( \"b\" | ", n / 2 + 1) + "\"a\"" + repeat(")", n / 2 + 1) + "\n", "gbnf");
+  REQUIRE(err);
+  CHECK(err->kind() == ErrorKind::kLimit);
+}
+
+TEST_CASE("grammars: 100,000 stacked repetitions are refused, not recursed into", "[robust]") {
+  for (std::string format : {"gbnf", "lark"}) {
+    std::string head = format == "lark" ? "start: " : "root ::= ";
+    auto err = compile_small_stack(head + "\"a\"" + repeat("*", 100000) + "\n", format);
+    REQUIRE(err);
+    CHECK(err->kind() == ErrorKind::kLimit);
+    CHECK(err->column() == int(head.size() + 3 + grammar::kDefaultMaxNesting));
+  }
+}
+
+TEST_CASE("json: 100,000 nested [ in the input do not overflow the stack", "[robust]") {
+  Compiler compiler(byte_vocab());
+  auto g = compiler.builtin_json();
+  std::optional<Error> err = on_small_stack([&] {
+    Matcher m(g, 0);
+    REQUIRE(m.accept_bytes(repeat("[", 100000)));
+    CHECK(allowed_bytes(m).find('[') != std::string::npos);
+    REQUIRE(m.accept_bytes("1" + repeat("]", 100000)));
+    CHECK(m.is_accepting());
+  });
+  CHECK_FALSE(err);
 }
