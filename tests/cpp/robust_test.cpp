@@ -200,3 +200,62 @@ TEST_CASE("json: 100,000 nested [ in the input do not overflow the stack", "[rob
   });
   CHECK_FALSE(err);
 }
+
+namespace {
+// root ::= r0, r<i> ::= <body(i)> for i < n, r<n> ::= "a" (GBNF), or the same in Lark rules.
+std::string chain(size_t n, const std::function<std::string(size_t)>& body, bool lark = false) {
+  std::string out = lark ? "start: r0\n" : "root ::= r0\n";
+  for (size_t i = 0; i < n; ++i) out += "r" + std::to_string(i) + (lark ? ": " : " ::= ") + body(i) + "\n";
+  out += "r" + std::to_string(n) + (lark ? ": \"a\"\n" : " ::= \"a\"\n");
+  return out;
+}
+std::string next_rule(size_t i) { return "r" + std::to_string(i + 1); }
+}  // namespace
+
+TEST_CASE("grammars: chains of 20,000 rules compile (no recursion per rule)", "[robust]") {
+  // Unit rules, rules that prefix a literal (regular: inlined up to the depth limit, then
+  // structural), and a chain that ends in recursion (nothing inlined), in GBNF and Lark.
+  const size_t n = 20000;
+  std::vector<std::pair<std::string, std::string>> grammars = {
+      {chain(n, next_rule), "gbnf"},
+      {chain(n, [](size_t i) { return "\"a\" " + next_rule(i); }), "gbnf"},
+      {chain(n, [](size_t i) { return "\"a\" " + next_rule(i) + " | \"b\""; }), "gbnf"},
+      {chain(n, [](size_t i) { return "\"a\" " + next_rule(i); }, true), "lark"},
+  };
+  for (auto& [text, format] : grammars) {
+    INFO(format << ": " << text.substr(0, 40));
+    std::optional<Error> err = on_small_stack([&, &text = text, &format = format] {
+      fsm::CfgRuntime rt(fsm::build_cfg(grammar::parse_grammar(text, format)));
+      bool prefixed = text.find("\"a\" r1") != std::string::npos;
+      std::string sentence = prefixed ? repeat("a", n + 1) : "a";
+      CHECK(rt.matches(sentence));
+      CHECK_FALSE(rt.matches(sentence + "a"));
+    });
+    CHECK_FALSE(err);
+  }
+  // A rule chain that cycles back: every rule is structural.
+  std::string cyc = chain(n, [](size_t i) { return "\"(\" " + next_rule(i) + " \")\" | \"a\""; });
+  cyc += "r" + std::to_string(n + 1) + " ::= r0\n";
+  std::optional<Error> err = on_small_stack([&] {
+    fsm::CfgRuntime rt(fsm::build_cfg(grammar::parse_grammar(cyc, "gbnf")));
+    CHECK(rt.matches("((a))"));
+  });
+  CHECK_FALSE(err);
+}
+
+TEST_CASE("grammars: a chain of 100,000 rules compiles; a chain of Lark terminals past the limit is kLimit", "[robust]") {
+  std::optional<Error> err = on_small_stack([&] {
+    fsm::CfgRuntime rt(fsm::build_cfg(grammar::parse_grammar(chain(100000, next_rule), "gbnf")));
+    CHECK(rt.matches("a"));
+  });
+  CHECK_FALSE(err);
+  // Terminals must stay one lexeme: a chain deeper than the nesting limit cannot be inlined.
+  std::string terms = "start: T0\n";
+  for (size_t i = 0; i < 20000; ++i) terms += "T" + std::to_string(i) + ": \"a\" T" + std::to_string(i + 1) + "?\n";
+  terms += "T20000: \"a\"\n";
+  err = compile_small_stack(terms, "lark");
+  REQUIRE(err);
+  CHECK(err->kind() == ErrorKind::kLimit);
+  CHECK(err->message().find("max_grammar_nesting") != std::string::npos);
+  CHECK(err->line() > 1);
+}
