@@ -188,6 +188,21 @@ TEST_CASE("grammars: 100,000 stacked repetitions are refused, not recursed into"
   }
 }
 
+TEST_CASE("regex: 100,000 nested groups or brackets are an error, not a stack overflow", "[robust]") {
+  for (std::string pattern : {repeat("(", 100000) + "a" + repeat(")", 100000), repeat("[", 100000) + "a" +
+                                                                                     repeat("]", 100000),
+                              repeat("(?:", 100000) + "a" + repeat(")", 100000), "a" + repeat("*", 100000),
+                              repeat("[[:alpha:]", 100000)}) {
+    INFO(pattern.substr(0, 12));
+    auto err = on_small_stack([&] { grammar::parse_regex(pattern); });
+    // An error (or, for a pattern that is valid, a result): never a crash.
+    if (err) CHECK((err->kind() == ErrorKind::kLimit || err->kind() == ErrorKind::kParse));
+  }
+  // The same inside a Lark /regex/ terminal.
+  auto err = compile_small_stack("start: /" + repeat("(", 100000) + "a" + repeat(")", 100000) + "/\n", "lark");
+  REQUIRE(err);
+}
+
 TEST_CASE("json: 100,000 nested [ in the input do not overflow the stack", "[robust]") {
   Compiler compiler(byte_vocab());
   auto g = compiler.builtin_json();
