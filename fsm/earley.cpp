@@ -3,6 +3,7 @@
 #include "fsm/earley.hpp"
 
 #include <algorithm>
+#include <string>
 #include <unordered_set>
 
 #include "tollgate/error.hpp"
@@ -120,7 +121,9 @@ uint32_t EarleyGraph::intern_closed(std::vector<Item> items, bool accepting, boo
   n.pops = pops;
   uint32_t id = num_nodes_;
   if ((id >> kChunkBits) >= kMaxChunks)
-    throw Error(ErrorKind::kLimit, "Earley parser: too many distinct parser states");
+    throw Error(ErrorKind::kLimit, "Earley parser: more than " + std::to_string(size_t{kMaxChunks} * kChunk) +
+                                       " distinct parser states (a fixed bound of the Earley graph); the grammar "
+                                       "is too ambiguous for this input");
   if (!chunks_[id >> kChunkBits]) chunks_[id >> kChunkBits] = std::make_unique<Node[]>(kChunk);
   mut_node(id) = std::move(n);
   ++num_nodes_;

@@ -274,3 +274,31 @@ TEST_CASE("grammars: a chain of 100,000 rules compiles; a chain of Lark terminal
   CHECK(err->message().find("max_grammar_nesting") != std::string::npos);
   CHECK(err->line() > 1);
 }
+
+TEST_CASE("matcher: every refusal is false with the state unchanged; internal errors have their own kind", "[robust]") {
+  auto tok = TokenizerInfo::from_tokens({"a", "b", "(", ")", "<eos>", "<tool>"}, {4}, 40, {4, 5});
+  Compiler compiler(tok);
+  for (auto grammar : {compiler.compile_grammar("root ::= \"(\" root \")\" | \"a\"\n", "gbnf"),
+                       compiler.compile_regex("\\(*a\\)*")}) {
+    Matcher m(grammar);
+    REQUIRE(m.accept_token(2));  // (
+    std::vector<int32_t> before = testing::mask_of(m);
+    for (int32_t id : {-1, 40, 1000, 39, 6, 5, 4, 1, 3}) {  // out of range, padding, special, EOS too early, b, )
+      INFO("token " << id);
+      bool accepted = true;
+      CHECK_NOTHROW(accepted = m.accept_token(id));
+      CHECK_FALSE(accepted);
+      CHECK(m.num_accepted() == 1);
+      CHECK(testing::mask_of(m) == before);
+    }
+    CHECK_FALSE(m.accept_bytes("ab"));
+    CHECK_FALSE(m.accept_bytes(std::string("\xff", 1)));
+    CHECK(m.num_accepted() == 1);
+    REQUIRE(m.accept_bytes("a)"));
+    REQUIRE(m.accept_token(4));
+    CHECK_FALSE(m.accept_token(0));  // after termination
+    CHECK(m.is_terminated());
+  }
+  CHECK(std::string(to_string(ErrorKind::kInternal)) == "internal error");
+  CHECK(std::string(to_string(ErrorKind::kInternal)) != to_string(ErrorKind::kInvalidArgument));
+}
