@@ -12,6 +12,8 @@
 
 namespace tollgate {
 
+static_assert(CompileOptions{}.max_grammar_nesting == grammar::kDefaultMaxNesting);
+
 namespace {
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -21,7 +23,9 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_view format,
                                              std::string_view source_name) const {
   auto t0 = std::chrono::steady_clock::now();
-  grammar::Grammar g = grammar::parse_grammar(text, format, source_name);
+  grammar::GrammarOptions gopt;
+  gopt.max_nesting = options_.max_grammar_nesting;
+  grammar::Grammar g = grammar::parse_grammar(text, format, source_name, gopt);
   double parse_ms = ms_since(t0);
   auto t1 = std::chrono::steady_clock::now();
   engine::CfgBuildOptions opt;

@@ -14,6 +14,7 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::kSchema: return "schema error";
     case ErrorKind::kGrammar: return "grammar error";
     case ErrorKind::kModel: return "model error";
+    case ErrorKind::kInternal: return "internal error";
   }
   return "error";
 }

@@ -1,6 +1,9 @@
 // Matcher: forwards to the back-end's Matcher::Impl (engine/grammar_impl.hpp).
 #include "tollgate/matcher.hpp"
 
+#include <new>
+#include <stdexcept>
+
 #include "engine/grammar_impl.hpp"
 #include "tollgate/error.hpp"
 
@@ -20,8 +23,33 @@ void Matcher::fill_next_token_bitmask(int32_t* bitmask, int64_t row) const {
   const int32_t words = bitmask_words(impl_->grammar().tokenizer().vocab_size());
   impl_->fill_next_token_bitmask(bitmask + row * words);
 }
-bool Matcher::accept_token(int32_t token_id) { return impl_->accept_token(token_id); }
-bool Matcher::accept_bytes(std::string_view bytes) { return impl_->accept_bytes(bytes); }
+namespace {
+// The accept contract (matcher.hpp): a refusal is `false` from the back-end; what escapes it is
+// a resource limit (kLimit, passed on), memory exhaustion (passed on), or a broken invariant,
+// which is reported as kInternal — never as the caller's invalid argument. Back-ends build the
+// next state aside and push it last, so the state is unchanged when anything is thrown.
+template <class F>
+bool guarded_accept(const char* what, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kLimit) throw;
+    throw Error(ErrorKind::kInternal, std::string(what) + ": internal error (" + to_string(e.kind()) + ": " +
+                                          e.message() + "); please report it");
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(ErrorKind::kInternal, std::string(what) + ": internal error (" + e.what() + "); please report it");
+  }
+}
+}  // namespace
+
+bool Matcher::accept_token(int32_t token_id) {
+  return guarded_accept("accept_token", [&] { return impl_->accept_token(token_id); });
+}
+bool Matcher::accept_bytes(std::string_view bytes) {
+  return guarded_accept("accept_bytes", [&] { return impl_->accept_bytes(bytes); });
+}
 void Matcher::rollback(int n) { impl_->rollback(n); }
 void Matcher::reset() { impl_->reset(); }
 bool Matcher::is_accepting() const { return impl_->is_accepting(); }

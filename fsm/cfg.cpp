@@ -3,8 +3,9 @@
 // helper nonterminals (cheap for Earley).
 #include "fsm/cfg.hpp"
 
+#include "tollgate/error.hpp"
+
 #include <algorithm>
-#include <functional>
 #include <map>
 #include <sstream>
 #include <utility>
@@ -123,6 +124,20 @@ size_t expr_size(const GExpr& e, const std::vector<size_t>& rule_size) {
   return 1;
 }
 
+// Depth of the regex that inlining `e` would build (and of the to_regex recursion that builds
+// it): a reference costs its rule's depth plus one.
+size_t expr_depth(const GExpr& e, const std::vector<size_t>& rule_depth) {
+  if (e.kind == GExpr::Kind::kRef) return rule_depth[e.rule] + 1;
+  size_t d = 0;
+  for (auto& i : e.items) d = std::max(d, expr_depth(*i, rule_depth));
+  return d + 1;
+}
+
+void collect_refs(const GExpr& e, std::vector<int>& out) {
+  if (e.kind == GExpr::Kind::kRef) out.push_back(e.rule);
+  for (auto& i : e.items) collect_refs(*i, out);
+}
+
 class Builder {
  public:
   Builder(const grammar::Grammar& g, const CfgOptions& o) : g_(g), opt_(o) {}
@@ -140,41 +155,91 @@ class Builder {
       uint32_t l = lexeme_id(r, true);
       (void)l;
     }
+    // Rule bodies are expanded from a worklist, not by recursion: a chain of 100,000 rules
+    // must not nest 100,000 calls.
+    while (!pending_.empty()) {
+      int r = pending_.back();
+      pending_.pop_back();
+      expand_rule(r);
+    }
     compute_nullable();
     cfg_.leftmost_first = g_.leftmost_first;
     return std::move(cfg_);
   }
 
  private:
-  // Rule r is regular when no reference path from r comes back to r and, under fixed lexemes
-  // (Lark with %ignore), when it is a terminal.
+  // Rule r is regular when no reference path from r comes back to r, when its inlined regex
+  // stays within max_inline_nodes nodes and max_inline_depth levels and, under fixed lexemes
+  // (Lark with %ignore), when it is a terminal. Depth-first with an explicit stack (rule chains
+  // may be 100,000 long); a rule is classified after every rule it refers to.
   void classify_rules() {
     size_t n = g_.rules.size();
     regular_.assign(n, -1);
     size_.assign(n, 0);
-    std::vector<int> on_stack(n, 0);
-    std::function<bool(int)> visit = [&](int r) -> bool {
-      if (regular_[r] >= 0) return regular_[r] != 0;
-      if (on_stack[r]) return false;  // cycle
-      on_stack[r] = 1;
+    depth_.assign(n, 0);
+    uses_.assign(n, 0);
+    std::vector<char> state(n, 0);  // 0 new, 1 on the path, 2 done
+    struct Frame {
+      int rule;
+      std::vector<int> refs;
+      size_t next = 0;
       bool ok = true;
-      std::function<void(const GExpr&)> walk = [&](const GExpr& e) {
-        if (e.kind == GExpr::Kind::kRef && !visit(e.rule)) ok = false;
-        for (auto& i : e.items) walk(*i);
-      };
-      walk(*g_.rules[r].body);
-      on_stack[r] = 0;
-      if (g_.fixed_lexemes && !g_.rules[r].is_terminal) ok = false;
-      if (g_.rules[r].is_terminal) ok = true;  // terminals were checked non-recursive
-      if (ok) {
-        size_[r] = expr_size(*g_.rules[r].body, size_);
-        if (size_[r] > opt_.max_inline_nodes && !g_.rules[r].is_terminal) ok = false;
-      }
-      regular_[r] = ok ? 1 : 0;
-      return ok;
     };
-    for (size_t r = 0; r < n; ++r) visit(static_cast<int>(r));
+    std::vector<Frame> stack;
+    auto push = [&](int r) {
+      state[r] = 1;
+      Frame f{r, {}, 0, true};
+      collect_refs(*g_.rules[r].body, f.refs);
+      for (int q : f.refs) ++uses_[q];
+      stack.push_back(std::move(f));
+    };
+    for (auto& ig : g_.ignore) {
+      std::vector<int> refs;
+      collect_refs(*ig, refs);
+      for (int q : refs) ++uses_[q];
+    }
+    for (size_t root = 0; root < n; ++root) {
+      if (state[root] != 0) continue;
+      push(static_cast<int>(root));
+      while (!stack.empty()) {
+        Frame& f = stack.back();
+        if (f.next < f.refs.size()) {
+          int q = f.refs[f.next];
+          if (state[q] == 0) {
+            push(q);  // looked at again once q is done (f may have moved: not used below)
+            continue;
+          }
+          ++f.next;
+          if (state[q] == 1 || !regular_[q]) f.ok = false;  // a cycle, or a structural rule
+          continue;
+        }
+        int r = f.rule;
+        bool ok = f.ok;
+        const grammar::GRule& rule = g_.rules[r];
+        if (g_.fixed_lexemes && !rule.is_terminal) ok = false;
+        if (rule.is_terminal) ok = true;  // terminals were checked non-recursive
+        if (ok) {
+          size_[r] = expr_size(*rule.body, size_);
+          depth_[r] = expr_depth(*rule.body, depth_);
+          if (rule.is_terminal && depth_[r] > max_depth())
+            g_.fail(ErrorKind::kLimit,
+                    "terminal " + rule.name + " nests " + std::to_string(depth_[r]) +
+                        " levels deep through the terminals it refers to (more than " +
+                        std::to_string(max_depth()) +
+                        "); shorten the chain, or raise the limit (CompileOptions::max_grammar_nesting)",
+                    rule.offset);
+          if ((size_[r] > opt_.max_inline_nodes || depth_[r] > max_depth()) && !rule.is_terminal) ok = false;
+        }
+        regular_[r] = ok ? 1 : 0;
+        state[r] = 2;
+        // A rule's refs are all classified before it (stack order): its regex, when it is
+        // inlined, never recurses into an unclassified rule.
+        stack.pop_back();
+      }
+    }
   }
+
+  size_t max_depth() const { return std::min<size_t>(opt_.max_inline_depth, g_.options.max_nesting); }
 
   bool regular(const GExpr& e) const {
     switch (e.kind) {
@@ -194,9 +259,15 @@ class Builder {
       case GExpr::Kind::kEmpty: return Regex::empty();
       case GExpr::Kind::kRegex: return e.regex;
       case GExpr::Kind::kRef: {
-        auto& slot = rule_regex_[e.rule];
-        if (!slot) slot = to_regex(*g_.rules[e.rule].body);
-        return slot;
+        // Memoised for rules used more than once; a rule used once (a link of a chain) is built
+        // in place, so a chain does not keep every suffix of itself alive (quadratic memory).
+        // The recursion is bounded: a regular rule's depth_ is at most max_depth().
+        if (uses_[e.rule] <= 1) return to_regex(*g_.rules[e.rule].body);
+        auto it = rule_regex_.find(e.rule);
+        if (it != rule_regex_.end()) return it->second;
+        RegexPtr r = to_regex(*g_.rules[e.rule].body);
+        rule_regex_.emplace(e.rule, r);
+        return r;
       }
       case GExpr::Kind::kSeq: {
         std::vector<RegexPtr> items;
@@ -248,7 +319,6 @@ class Builder {
   // part only matches the empty string (contributes no symbol).
   bool regex_symbol(const RegexPtr& r, Sym& out) {
     if (r->kind == Regex::Kind::kEmpty) return false;
-    std::string key = r->to_string();
     bool nullable = regex_nullable(*r);
     Sym lex = lexeme_sym(lexeme_id(r, false));
     if (!nullable) {
@@ -273,14 +343,19 @@ class Builder {
     if (it != rule_nt_.end()) return it->second;
     int32_t nt = new_nt(g_.rules[r].name);
     rule_nt_[r] = nt;
+    pending_.push_back(r);  // its productions: from build()'s worklist
+    return nt;
+  }
+
+  void expand_rule(int r) {
+    int32_t nt = rule_nt_.at(r);
     if (regular_[r]) {
       Sym s;
       if (regex_symbol(to_regex(*g_.rules[r].body), s)) add_prod(nt, {s});
       else add_prod(nt, {});
-      return nt;
+      return;
     }
     for (auto& alt : alternatives(*g_.rules[r].body)) add_prod(nt, std::move(alt));
-    return nt;
   }
 
   // Appends the symbols of `e` to `out`.
@@ -376,16 +451,38 @@ class Builder {
     return nt;
   }
 
+  // Nullable nonterminals: least fixed point by a worklist (a production is looked at again
+  // when a nonterminal on its right side turns nullable), linear in the grammar's size.
   void compute_nullable() {
-    cfg_.nullable.assign(cfg_.num_nonterminals(), 0);
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (auto& p : cfg_.prods) {
-        if (cfg_.nullable[p.lhs]) continue;
-        bool all = true;
-        for (Sym s : p.rhs)
-          if (is_lexeme(s) || !cfg_.nullable[s]) all = false;
-        if (all) cfg_.nullable[p.lhs] = changed = true;
+    size_t nnt = cfg_.num_nonterminals();
+    cfg_.nullable.assign(nnt, 0);
+    std::vector<std::vector<uint32_t>> users(nnt);  // nonterminal → productions that mention it
+    std::vector<uint32_t> missing(cfg_.prods.size(), 0);  // right-side symbols not known nullable
+    std::vector<int32_t> work;
+    for (uint32_t p = 0; p < cfg_.prods.size(); ++p) {
+      for (Sym s : cfg_.prods[p].rhs) {
+        if (is_lexeme(s)) {
+          missing[p] = UINT32_MAX;  // never nullable (a lexeme never matches the empty string)
+          break;
+        }
+        ++missing[p];
+        users[s].push_back(p);
+      }
+      if (missing[p] == 0 && !cfg_.nullable[cfg_.prods[p].lhs]) {
+        cfg_.nullable[cfg_.prods[p].lhs] = 1;
+        work.push_back(cfg_.prods[p].lhs);
+      }
+    }
+    while (!work.empty()) {
+      int32_t x = work.back();
+      work.pop_back();
+      for (uint32_t p : users[x]) {
+        if (missing[p] == UINT32_MAX || --missing[p] != 0) continue;
+        int32_t lhs = cfg_.prods[p].lhs;
+        if (!cfg_.nullable[lhs]) {
+          cfg_.nullable[lhs] = 1;
+          work.push_back(lhs);
+        }
       }
     }
   }
@@ -395,6 +492,9 @@ class Builder {
   Cfg cfg_;
   std::vector<int> regular_;
   std::vector<size_t> size_;
+  std::vector<size_t> depth_;     // per regular rule: expr_depth of its body (inlined)
+  std::vector<uint32_t> uses_;    // references to each rule (rule bodies and %ignore)
+  std::vector<int> pending_;      // rules with a nonterminal whose productions are not built yet
   std::map<int, RegexPtr> rule_regex_;
   std::map<int, int32_t> rule_nt_;
   std::map<std::string, uint32_t> lexeme_ids_;

@@ -42,6 +42,11 @@ struct Cfg {
 struct CfgOptions {
   // A regular rule whose inlined regex would exceed this many AST nodes stays structural.
   size_t max_inline_nodes = 20000;
+  // ... or whose inlined regex would nest deeper than this (counting each reference as a level;
+  // the smaller of this and the grammar's GrammarOptions::max_nesting applies). Keeps the
+  // recursion over lexeme regexes (NFA, widths) bounded; a Lark terminal deeper than this is a
+  // kLimit error, since it must stay one lexeme.
+  size_t max_inline_depth = grammar::kDefaultMaxNesting;
 };
 
 Cfg build_cfg(const grammar::Grammar& grammar, const CfgOptions& options = {});

@@ -3,19 +3,34 @@
 #include "fsm/earley.hpp"
 
 #include <algorithm>
+#include <string>
+#include <unordered_set>
 
 #include "tollgate/error.hpp"
 
 namespace tollgate::fsm {
 
+namespace {
+// A 64-bit finaliser (every input bit reaches every output bit).
+inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+inline uint64_t item_hash(const EarleyGraph::Item& it) {
+  return mix64(((static_cast<uint64_t>(it.prod) << 32) | it.dot) ^ mix64(it.origin + 0x9E3779B97F4A7C15ull));
+}
+}  // namespace
+
+size_t EarleyGraph::ItemHash::operator()(const Item& it) const { return static_cast<size_t>(item_hash(it)); }
+
 size_t EarleyGraph::VecHash::operator()(const std::vector<Item>& v) const {
-  uint64_t h = 1469598103934665603ull;
-  for (auto& it : v) {
-    h = (h ^ it.prod) * 1099511628211ull;
-    h = (h ^ it.dot) * 1099511628211ull;
-    h = (h ^ it.origin) * 1099511628211ull;
-  }
-  return static_cast<size_t>(h ^ (h >> 29));
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ v.size();
+  for (auto& it : v) h = (h ^ item_hash(it)) * 0x100000001B3ull + (h >> 29);
+  return static_cast<size_t>(mix64(h));
 }
 
 EarleyGraph::EarleyGraph(const Cfg& cfg) : cfg_(cfg), num_nt_(static_cast<uint32_t>(cfg.num_nonterminals())) {
@@ -32,12 +47,12 @@ uint32_t EarleyGraph::key_of(const Item& it) const {
 }
 
 uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
-  // Closure. Items are few; a linear-probe set on a vector keeps it simple.
+  // Closure. Items are deduplicated whole (all three fields at full width): a key packing the
+  // fields into 64 bits dropped items once a dot passed 255 (productions of hundreds of symbols).
   std::vector<Item> items;
-  std::unordered_map<uint64_t, char> seen;
+  std::unordered_set<Item, ItemHash> seen;
   auto add = [&](const Item& it) {
-    uint64_t k = (static_cast<uint64_t>(it.prod) << 40) ^ (static_cast<uint64_t>(it.dot) << 32) ^ it.origin;
-    if (seen.emplace(k, 1).second) items.push_back(it);
+    if (seen.insert(it).second) items.push_back(it);
   };
   for (auto& it : kernel) add(it);
   std::vector<char> predicted(num_nt_, 0);
@@ -106,7 +121,9 @@ uint32_t EarleyGraph::intern_closed(std::vector<Item> items, bool accepting, boo
   n.pops = pops;
   uint32_t id = num_nodes_;
   if ((id >> kChunkBits) >= kMaxChunks)
-    throw Error(ErrorKind::kLimit, "Earley parser: too many distinct parser states");
+    throw Error(ErrorKind::kLimit, "Earley parser: more than " + std::to_string(size_t{kMaxChunks} * kChunk) +
+                                       " distinct parser states (a fixed bound of the Earley graph); the grammar "
+                                       "is too ambiguous for this input");
   if (!chunks_[id >> kChunkBits]) chunks_[id >> kChunkBits] = std::make_unique<Node[]>(kChunk);
   mut_node(id) = std::move(n);
   ++num_nodes_;
@@ -158,7 +175,7 @@ uint32_t EarleyGraph::truncate(uint32_t node, uint32_t depth) {
 
 uint32_t EarleyGraph::truncate_locked(uint32_t node, uint32_t depth) {
   if (depth == 0) return kWild;
-  uint64_t mk = (static_cast<uint64_t>(node) << 8) | depth;
+  uint64_t mk = (static_cast<uint64_t>(node) << 32) | depth;  // both fields at full width
   auto m = truncate_memo_.find(mk);
   if (m != truncate_memo_.end()) return m->second;
   std::vector<Item> items = this->node(node).items;

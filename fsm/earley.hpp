@@ -26,6 +26,10 @@ class EarleyGraph {
     uint32_t prod, dot, origin;  // origin: node id, or kSelf
     bool operator==(const Item&) const = default;
   };
+  // Hash of all three full-width fields (items are compared whole: no packed key).
+  struct ItemHash {
+    size_t operator()(const Item& it) const;
+  };
   static constexpr uint32_t kSelf = UINT32_MAX;
   // Wildcard origin of a truncated node (see truncate): "some context outside this node".
   static constexpr uint32_t kWild = UINT32_MAX - 1;

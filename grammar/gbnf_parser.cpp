@@ -30,6 +30,7 @@ auto on_rule_begin = [](auto& ctx) {
 auto on_rule_end = [](auto& ctx) {
   auto& s = st(ctx);
   GExprPtr body = s.b.close();
+  s.g->check_nesting(body->depth, s.rule_offset);
   if (s.g->find(s.rule_name) >= 0)
     s.g->fail(ErrorKind::kGrammar, "rule '" + s.rule_name + "' is defined twice", s.rule_offset);
   s.g->rules.push_back({s.rule_name, body, s.rule_offset, false, false});
@@ -109,10 +110,11 @@ const auto rule_def_def = (x3::raw[name] >> x3::lit("::="))[on_rule_begin] > alt
 
 BOOST_SPIRIT_DEFINE(alternatives, sequence, primary, literal, cclass, quant, rule_def, close_paren)
 
-Grammar parse_bnf(std::string_view text, std::string_view file, bool ebnf) {
+Grammar parse_bnf(std::string_view text, std::string_view file, bool ebnf, const GrammarOptions& options) {
   Grammar g;
   g.text = std::string(text);
   g.file = std::string(file);
+  g.options = options;
   ParseState state;
   state.g = &g;
   state.base = g.text.data();
@@ -134,7 +136,11 @@ Grammar parse_bnf(std::string_view text, std::string_view file, bool ebnf) {
 
 }  // namespace
 
-Grammar parse_gbnf(std::string_view text, std::string_view file) { return parse_bnf(text, file, false); }
-Grammar parse_ebnf(std::string_view text, std::string_view file) { return parse_bnf(text, file, true); }
+Grammar parse_gbnf(std::string_view text, std::string_view file, const GrammarOptions& options) {
+  return parse_bnf(text, file, false, options);
+}
+Grammar parse_ebnf(std::string_view text, std::string_view file, const GrammarOptions& options) {
+  return parse_bnf(text, file, true, options);
+}
 
 }  // namespace tollgate::grammar

@@ -4,10 +4,19 @@
 // start rule, recursive terminals and rules that derive no string.
 #include "grammar/grammar_ir.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <sstream>
 
 namespace tollgate::grammar {
+
+namespace {
+uint32_t depth_over(const std::vector<GExprPtr>& items) {
+  uint32_t d = 0;
+  for (auto& i : items) d = std::max(d, i->depth);
+  return d + 1;
+}
+}  // namespace
 
 GExprPtr GExpr::empty(size_t offset) {
   auto e = std::make_shared<GExpr>();
@@ -36,6 +45,7 @@ GExprPtr GExpr::seq(std::vector<GExprPtr> items, size_t offset) {
   e->kind = Kind::kSeq;
   e->items = std::move(items);
   e->offset = offset;
+  e->depth = depth_over(e->items);
   return e;
 }
 GExprPtr GExpr::alt(std::vector<GExprPtr> items, size_t offset) {
@@ -44,6 +54,7 @@ GExprPtr GExpr::alt(std::vector<GExprPtr> items, size_t offset) {
   e->kind = Kind::kAlt;
   e->items = std::move(items);
   e->offset = offset;
+  e->depth = depth_over(e->items);
   return e;
 }
 GExprPtr GExpr::repeat(GExprPtr item, uint32_t min, uint32_t max, size_t offset) {
@@ -53,6 +64,7 @@ GExprPtr GExpr::repeat(GExprPtr item, uint32_t min, uint32_t max, size_t offset)
   e->min = min;
   e->max = max;
   e->offset = offset;
+  e->depth = depth_over(e->items);
   return e;
 }
 GExprPtr GExpr::with_rule(const GExpr& ref, int rule) {
@@ -72,9 +84,32 @@ std::string Diagnostic::pretty() const {
 }
 
 int Grammar::find(std::string_view name) const {
-  for (size_t i = 0; i < rules.size(); ++i)
-    if (rules[i].name == name) return static_cast<int>(i);
-  return -1;
+  // Rules are appended and not renamed; an index that no longer fits (rules removed or renamed)
+  // is rebuilt.
+  auto lookup = [&]() -> int {
+    for (; indexed_ < rules.size(); ++indexed_) name_index_.emplace(rules[indexed_].name, static_cast<int>(indexed_));
+    auto it = name_index_.find(std::string(name));
+    if (it == name_index_.end()) return -1;
+    if (static_cast<size_t>(it->second) >= rules.size() || rules[it->second].name != name) return -2;
+    return it->second;
+  };
+  if (indexed_ > rules.size()) indexed_ = rules.size() + 1;  // forces the rebuild below
+  int r = indexed_ > rules.size() ? -2 : lookup();
+  if (r == -2) {
+    name_index_.clear();
+    indexed_ = 0;
+    r = lookup();
+  }
+  return r < 0 ? -1 : r;
+}
+
+void Grammar::check_nesting(uint32_t depth, size_t offset) const {
+  if (depth <= options.max_nesting) return;
+  fail(ErrorKind::kLimit,
+       "expression nested deeper than " + std::to_string(options.max_nesting) +
+           " levels (groups, [ ] and repetitions of repetitions); move inner parts into named rules, "
+           "or raise the limit (CompileOptions::max_grammar_nesting)",
+       offset);
 }
 
 void Grammar::fail(ErrorKind kind, const std::string& message, size_t offset) const {
@@ -152,31 +187,66 @@ bool productive(const GExpr& e, const std::vector<char>& prod) {
   return false;
 }
 
+// Past max_nesting: the construct at level max_nesting + 1 on the deepest path.
+void check_depth(const Grammar& g, const GExprPtr& body) {
+  if (body->depth <= g.options.max_nesting) return;
+  const GExpr* e = body.get();
+  for (uint32_t level = 1; level <= g.options.max_nesting && !e->items.empty(); ++level) {
+    const GExpr* deepest = e->items[0].get();
+    for (auto& i : e->items)
+      if (i->depth > deepest->depth) deepest = i.get();
+    e = deepest;
+  }
+  g.check_nesting(body->depth, e->offset);
+}
+
 }  // namespace
 
 void check_grammar_ir(Grammar& g) {
   if (g.start < 0) throw Error(ErrorKind::kGrammar, "grammar has no start rule", g.pos(0));
+  // First: every pass below recurses once per nesting level.
+  for (auto& r : g.rules) check_depth(g, r.body);
+  for (auto& i : g.ignore) check_depth(g, i);
   for (auto& r : g.rules) r.body = resolve(g, r.body);
   for (auto& i : g.ignore) i = resolve(g, i);
 
-  // Terminals (Lark) may reference only terminals, and not recursively.
-  for (size_t t = 0; t < g.rules.size(); ++t) {
-    if (!g.rules[t].is_terminal) continue;
-    std::vector<int> state(g.rules.size(), 0);
-    std::function<void(int)> visit = [&](int r) {
-      state[r] = 1;
-      for_each_ref(*g.rules[r].body, [&](const GExpr& ref) {
-        if (!g.rules[ref.rule].is_terminal)
-          g.fail(ErrorKind::kGrammar,
-                 "terminal " + g.rules[r].name + " refers to rule '" + ref.name + "'", ref.offset);
-        if (state[ref.rule] == 1)
-          g.fail(ErrorKind::kGrammar, "circular reference in terminal " + g.rules[t].name +
-                                          " (through " + ref.name + ")", ref.offset);
-        if (state[ref.rule] == 0) visit(ref.rule);
-      });
-      state[r] = 2;
+  // Terminals (Lark) may reference only terminals, and not recursively. Depth-first with an
+  // explicit stack: a chain of 100,000 terminals must not recurse 100,000 deep.
+  {
+    std::vector<char> state(g.rules.size(), 0);  // 0 new, 1 on the path, 2 done
+    struct Frame {
+      int rule;
+      std::vector<const GExpr*> refs;
+      size_t next = 0;
     };
-    visit(static_cast<int>(t));
+    std::vector<Frame> stack;
+    auto push = [&](int r) {
+      state[r] = 1;
+      Frame f{r, {}, 0};
+      for_each_ref(*g.rules[r].body, [&](const GExpr& ref) { f.refs.push_back(&ref); });
+      stack.push_back(std::move(f));
+    };
+    for (size_t t = 0; t < g.rules.size(); ++t) {
+      if (!g.rules[t].is_terminal || state[t] != 0) continue;
+      push(static_cast<int>(t));
+      while (!stack.empty()) {
+        Frame& f = stack.back();
+        if (f.next == f.refs.size()) {
+          state[f.rule] = 2;
+          stack.pop_back();
+          continue;
+        }
+        const GExpr& ref = *f.refs[f.next++];
+        if (!g.rules[ref.rule].is_terminal)
+          g.fail(ErrorKind::kGrammar, "terminal " + g.rules[f.rule].name + " refers to rule '" + ref.name + "'",
+                 ref.offset);
+        if (state[ref.rule] == 1)
+          g.fail(ErrorKind::kGrammar,
+                 "circular reference in terminal " + g.rules[stack.front().rule].name + " (through " + ref.name + ")",
+                 ref.offset);
+        if (state[ref.rule] == 0) push(ref.rule);
+      }
+    }
   }
 
   // Reachability from the start rule and %ignore.
@@ -201,12 +271,26 @@ void check_grammar_ir(Grammar& g) {
     if (!used[r] && !g.rules[r].is_builtin)
       g.warn("rule '" + g.rules[r].name + "' is never used", g.rules[r].offset);
 
-  // Productive rules: least fixed point.
+  // Productive rules: least fixed point, by a worklist (a rule is looked at again when a rule it
+  // refers to turns productive), so long chains of rules stay linear.
   std::vector<char> prod(g.rules.size(), 0);
-  for (bool changed = true; changed;) {
-    changed = false;
+  {
+    std::vector<std::vector<int>> referrers(g.rules.size());
     for (size_t r = 0; r < g.rules.size(); ++r)
-      if (!prod[r] && productive(*g.rules[r].body, prod)) prod[r] = changed = true;
+      for_each_ref(*g.rules[r].body, [&](const GExpr& ref) {
+        auto& v = referrers[ref.rule];
+        if (v.empty() || v.back() != static_cast<int>(r)) v.push_back(static_cast<int>(r));
+      });
+    std::vector<int> work;
+    for (size_t r = g.rules.size(); r-- > 0;) work.push_back(static_cast<int>(r));
+    while (!work.empty()) {
+      int r = work.back();
+      work.pop_back();
+      if (prod[r] || !productive(*g.rules[r].body, prod)) continue;
+      prod[r] = 1;
+      for (int q : referrers[r])
+        if (!prod[q]) work.push_back(q);
+    }
   }
   for (size_t r = 0; r < g.rules.size(); ++r) {
     if (prod[r]) continue;
@@ -217,11 +301,12 @@ void check_grammar_ir(Grammar& g) {
   }
 }
 
-Grammar parse_grammar(std::string_view text, std::string_view format, std::string_view file) {
+Grammar parse_grammar(std::string_view text, std::string_view format, std::string_view file,
+                      const GrammarOptions& options) {
   Grammar g;
-  if (format == "gbnf") g = parse_gbnf(text, file);
-  else if (format == "ebnf") g = parse_ebnf(text, file);
-  else if (format == "lark") g = parse_lark(text, file);
+  if (format == "gbnf") g = parse_gbnf(text, file, options);
+  else if (format == "ebnf") g = parse_ebnf(text, file, options);
+  else if (format == "lark") g = parse_lark(text, file, options);
   else
     throw Error(ErrorKind::kInvalidArgument,
                 "unknown grammar format '" + std::string(format) + "' (gbnf, lark or ebnf)");

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "grammar/regex_ast.hpp"
@@ -35,6 +36,9 @@ struct GExpr {
   std::vector<GExprPtr> items;
   uint32_t min = 0, max = 0;
   size_t offset = 0;  // byte offset in the grammar text (for messages)
+  // Nesting depth of this expression: 1 for a leaf, reference or empty; 1 + the deepest item
+  // otherwise (set by the constructors below). Bounded by GrammarOptions::max_nesting.
+  uint32_t depth = 1;
 
   static GExprPtr empty(size_t offset = 0);
   static GExprPtr leaf(RegexPtr regex, size_t offset = 0);
@@ -44,6 +48,21 @@ struct GExpr {
   static GExprPtr repeat(GExprPtr item, uint32_t min, uint32_t max, size_t offset = 0);
   // The same node with references resolved.
   static GExprPtr with_rule(const GExpr& ref, int rule);
+};
+
+// Default of GrammarOptions::max_nesting (and CompileOptions::max_grammar_nesting). The front-ends
+// (Spirit X3) and the passes after them (checks, fsm/cfg.cpp, the NFA) recurse once per level.
+// Measured (docs/benchmarks.md): the Lark parser takes ~1.4 KiB of stack per nested group, GBNF
+// ~0.7 KiB, the CFG builder ~0.5 KiB per expression level; 500 levels stay under 700 KiB, so a
+// 1 MiB thread stack (and the 8 MiB main stack) is safe with room for the caller.
+inline constexpr uint32_t kDefaultMaxNesting = 500;
+
+// Limits of the grammar front-ends.
+struct GrammarOptions {
+  // Groups `( )` / `[ ]` nested deeper than this, or an expression nested deeper than this
+  // (groups, repetitions of repetitions `x**`, sequences inside alternatives), is a kLimit error
+  // at its position: deeper nesting would overflow the stack of the recursive passes.
+  uint32_t max_nesting = kDefaultMaxNesting;
 };
 
 struct GRule {
@@ -76,23 +95,34 @@ struct Grammar {
   std::vector<Diagnostic> warnings;
   std::string text;  // source text, for positions
   std::string file;
+  GrammarOptions options;  // the limits the front-end was given (checks read them too)
 
+  // Index of the first rule named `name`, or -1. Hashed (rules appended since the last call are
+  // indexed on the way), so grammars of 100,000 rules stay linear.
   int find(std::string_view name) const;
   SourcePos pos(size_t offset) const { return position_in(text, offset, file); }
   [[noreturn]] void fail(ErrorKind kind, const std::string& message, size_t offset) const;
   void warn(const std::string& message, size_t offset);
+  // Fails (kLimit at `offset`) when an expression of `depth` exceeds options.max_nesting.
+  void check_nesting(uint32_t depth, size_t offset) const;
+
+ private:
+  mutable std::unordered_map<std::string, int> name_index_;
+  mutable size_t indexed_ = 0;  // rules[0, indexed_) are in name_index_
 };
 
 // Resolves references and checks the grammar: missing start rule, undefined rules (error),
 // unused rules (warning), rules that derive no string (error). Throws tollgate::Error.
 void check_grammar_ir(Grammar& grammar);
 
-// Front-ends. Throw tollgate::Error (kParse with file:line:column) on malformed text.
-Grammar parse_gbnf(std::string_view text, std::string_view file = {});
-Grammar parse_ebnf(std::string_view text, std::string_view file = {});
-Grammar parse_lark(std::string_view text, std::string_view file = {});
+// Front-ends. Throw tollgate::Error (kParse with file:line:column) on malformed text, kLimit
+// beyond options.max_nesting.
+Grammar parse_gbnf(std::string_view text, std::string_view file = {}, const GrammarOptions& options = {});
+Grammar parse_ebnf(std::string_view text, std::string_view file = {}, const GrammarOptions& options = {});
+Grammar parse_lark(std::string_view text, std::string_view file = {}, const GrammarOptions& options = {});
 // format: "gbnf", "ebnf" or "lark". Parses and checks.
-Grammar parse_grammar(std::string_view text, std::string_view format, std::string_view file = {});
+Grammar parse_grammar(std::string_view text, std::string_view format, std::string_view file = {},
+                      const GrammarOptions& options = {});
 
 // The built-in JSON grammar (RFC 8259) in GBNF.
 std::string_view builtin_json_gbnf();

@@ -93,12 +93,16 @@ auto on_rule_begin = [](auto& ctx) {
 };
 auto on_rule_end = [](auto& ctx) {
   auto& s = st(ctx);
-  add_rule(s, s.rule_name, s.b.close(), s.rule_offset, false);
+  GExprPtr body = s.b.close();
+  s.g->check_nesting(body->depth, s.rule_offset);
+  add_rule(s, s.rule_name, std::move(body), s.rule_offset, false);
 };
 auto on_ignore_begin = [](auto& ctx) { st(ctx).b.open(where(ctx)); };
 auto on_ignore_end = [](auto& ctx) {
   auto& s = st(ctx);
-  s.g->ignore.push_back(s.b.close());
+  GExprPtr body = s.b.close();
+  s.g->check_nesting(body->depth, body->offset);
+  s.g->ignore.push_back(std::move(body));
 };
 auto on_alias = [](auto& ctx) { st(ctx).g->warn("alias ignored", where(ctx)); };
 auto on_literal = [](auto& ctx) {
@@ -163,7 +167,9 @@ auto on_regex = [](auto& ctx) {
 };
 auto on_close_opt = [](auto& ctx) {
   auto& s = st(ctx);
-  s.b.push(GExpr::repeat(s.b.close(), 0, 1, where(ctx)));
+  GExprPtr group = s.b.close();
+  s.g->check_nesting(group->depth + 1, group->offset);
+  s.b.push(GExpr::repeat(std::move(group), 0, 1, where(ctx)));
 };
 auto on_quant = [](auto& ctx) {
   auto& s = st(ctx);
@@ -280,10 +286,11 @@ BOOST_SPIRIT_DEFINE(expansions, expansion, atom, literal, regexp, quant, stateme
 
 }  // namespace
 
-Grammar parse_lark(std::string_view text, std::string_view file) {
+Grammar parse_lark(std::string_view text, std::string_view file, const GrammarOptions& options) {
   Grammar g;
   g.text = std::string(text);
   g.file = std::string(file);
+  g.options = options;
   ParseState state;
   state.g = &g;
   state.base = g.text.data();

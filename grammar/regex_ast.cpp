@@ -154,6 +154,19 @@ RegexPtr Regex::literal(std::string_view utf8) {
 }
 
 RegexPtr Regex::concat(std::vector<RegexPtr> items) {
+  // Already flat (no nested concatenation, no empty item): the list is taken as it is, not
+  // copied.
+  bool flat_already = items.size() > 1;
+  for (auto& it : items) {
+    if (it->kind == Kind::kNothing) return nothing();
+    if (it->kind == Kind::kConcat || it->kind == Kind::kEmpty) flat_already = false;
+  }
+  if (flat_already) {
+    auto r = std::make_shared<Regex>();
+    r->kind = Kind::kConcat;
+    r->items = std::move(items);
+    return r;
+  }
   std::vector<RegexPtr> flat;
   for (auto& it : items) {
     if (it->kind == Kind::kNothing) return nothing();

@@ -56,8 +56,28 @@ size_t where(Ctx& ctx) {
 }
 
 inline const auto on_bar = [](auto& ctx) { st(ctx).b.bar(where(ctx) + 1); };
-inline const auto on_open = [](auto& ctx) { st(ctx).b.open(where(ctx)); };
-inline const auto on_close = [](auto& ctx) { st(ctx).b.push(st(ctx).b.close()); };
+// A group opens: X3 recurses once per open group, so groups deeper than the limit are refused
+// here, before the recursion goes on (the builder's depth counts the rule body as one frame).
+inline const auto on_open = [](auto& ctx) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  if (s.b.depth() > s.g->options.max_nesting)
+    s.g->fail(ErrorKind::kLimit,
+              "groups nested deeper than " + std::to_string(s.g->options.max_nesting) +
+                  " levels; move inner groups into named rules, or raise the limit "
+                  "(CompileOptions::max_grammar_nesting)",
+              off);
+  s.b.open(off);
+};
+// Pushes a finished group or rule body, checked against the nesting limit (a group of one
+// sequence in another adds a level for each).
+template <class Ctx>
+void push_checked(Ctx& ctx, GExprPtr e) {
+  auto& s = st(ctx);
+  s.g->check_nesting(e->depth, e->offset);
+  s.b.push(std::move(e));
+}
+inline const auto on_close = [](auto& ctx) { push_checked(ctx, st(ctx).b.close()); };
 inline const auto on_ref = [](auto& ctx) {
   auto r = x3::_attr(ctx);
   st(ctx).b.push(GExpr::ref(std::string(r.begin(), r.end()), static_cast<size_t>(r.begin() - st(ctx).base)));
@@ -75,7 +95,9 @@ void apply_quantifier(Ctx& ctx, Counted counted) {
   else if (q == "?") max = 1;
   else if (q != "*") counted(q, min, max);
   if (!s.b.has_item()) s.g->fail(ErrorKind::kParse, "repetition without an expression before it", off);
-  s.b.push(GExpr::repeat(s.b.pop_item(), min, max, off));
+  GExprPtr item = s.b.pop_item();
+  s.g->check_nesting(item->depth + 1, off);  // x*** nests without recursing in X3
+  s.b.push(GExpr::repeat(std::move(item), min, max, off));
 }
 
 // Parses the whole grammar text with `parser` (the state bound to state_tag) and skips trailing

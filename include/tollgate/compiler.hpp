@@ -21,6 +21,10 @@ struct CompileOptions {
   // transition table); kLimit error beyond. Bounds the time and memory of a regex whose DFA
   // explodes, e.g. (a|b)*a(a|b){30}.
   size_t max_dfa_memory = size_t{32} << 20;  // 32 MiB, as fsm::kDefaultMaxDfaMemory
+  // Grammars (GBNF, Lark, EBNF): groups or expressions nested deeper than this are a kLimit error
+  // at their position. The parsers recurse once per level: 500 levels take under 700 KiB of
+  // stack, safe on a 1 MiB thread stack; raise it only where threads have larger stacks.
+  uint32_t max_grammar_nesting = 500;
   int threads = 0;                    // 0 = all cores (std::thread::hardware_concurrency)
   bool dot_all = false;               // regex `.` matches newline
 };

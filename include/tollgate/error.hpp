@@ -18,6 +18,7 @@ enum class ErrorKind {
   kSchema,           // JSON Schema problem (position is a JSON pointer)
   kGrammar,          // semantic grammar problem (undefined rule, left recursion, ...)
   kModel,            // model weights / configuration problem
+  kInternal,         // an internal invariant failed (a bug in tollgate, not bad input): please report
 };
 
 const char* to_string(ErrorKind kind);

@@ -28,11 +28,19 @@ class Matcher {
   // allowed (the row is all zero).
   void fill_next_token_bitmask(int32_t* bitmask, int64_t row = 0) const;
 
-  // Consumes one token. Returns false and leaves the state unchanged when the token is not
-  // allowed (out of range ids included). EOS is accepted when is_accepting(); the matcher is then
-  // terminated.
+  // Consumes one token. Returns false and leaves the state unchanged for every refusal: a token
+  // the grammar does not allow, an out-of-range, padding or special id, EOS before the input is
+  // complete, anything after termination. EOS is accepted when is_accepting(); the matcher is
+  // then terminated.
+  // Throws only when the step cannot be decided, and then leaves the state unchanged too:
+  //  - Error(kLimit) when a hard resource limit is hit mid-step (a context-free grammar's parser
+  //    needs more than 2^26 distinct Earley states); the token is neither accepted nor refused,
+  //    and the matcher stays usable (rollback, other tokens);
+  //  - Error(kInternal) when an internal invariant fails (a bug: please report it);
+  //  - std::bad_alloc when memory runs out.
   bool accept_token(int32_t token_id);
-  // Consumes raw bytes (any split, need not be token-aligned). false and unchanged on failure.
+  // Consumes raw bytes (any split, need not be token-aligned). false and unchanged on failure;
+  // throws as accept_token does.
   bool accept_bytes(std::string_view bytes);
   // Undoes the last n accept_token/accept_bytes calls. Throws kInvalidArgument beyond history.
   void rollback(int n);
