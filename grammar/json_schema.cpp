@@ -180,6 +180,7 @@ struct Shape {
   std::vector<std::string> prop_order;
   std::map<std::string, Conj> props;
   std::set<std::string> required;
+  std::vector<std::string> required_order;  // as the `required` arrays list them
   std::vector<std::pair<std::string, Conj>> pattern_props;  // (pattern, schema)
   Conj additional;   // applies to keys neither in props nor matching a pattern
   bool additional_false = false;
@@ -758,7 +759,7 @@ class SchemaCompiler {
         if (!v.is_array()) fail(p, "required must be an array");
         for (const auto& x : v) {
           if (!x.is_string()) fail(p, "required must list strings");
-          s.required.insert(x.get<std::string>());
+          if (s.required.insert(x.get<std::string>()).second) s.required_order.push_back(x.get<std::string>());
         }
       } else if (k == "patternProperties") {
         if (!v.is_object()) fail(p, "patternProperties must be an object");
@@ -920,7 +921,7 @@ class SchemaCompiler {
       bool one = s.any_of.empty();
       auto [branches, p] = one ? s.one_of.back() : s.any_of.back();
       (one ? s.one_of : s.any_of).pop_back();
-      if (one && branches.size() > 1) check_disjoint(s, branches, p);
+      if (one && branches.size() > 1) return one_of(std::move(s), branches, p);
       std::vector<GExprPtr> alts;
       for (const auto& b : branches) {
         Shape sb = s;
@@ -1078,6 +1079,7 @@ class SchemaCompiler {
             Shape t;
             t.types = kObjT;
             t.required.insert(name);
+            t.required_order.push_back(name);
             t.prop_order.push_back(name);
             t.prop_shapes[name] = std::make_shared<Shape>(x);
             out.push_back(t);
@@ -1186,7 +1188,10 @@ class SchemaCompiler {
       if (!a.props.count(name) && !a.prop_shapes.count(name)) a.prop_order.push_back(name);
       a.prop_shapes[name] = sh;
     }
-    a.required.insert(b.required.begin(), b.required.end());
+    for (const auto& r : b.required_order)
+      if (a.required.insert(r).second) a.required_order.push_back(r);
+    for (const auto& r : b.required)
+      if (a.required.insert(r).second) a.required_order.push_back(r);
     a.forbidden.insert(b.forbidden.begin(), b.forbidden.end());
     a.pattern_props.insert(a.pattern_props.end(), b.pattern_props.begin(), b.pattern_props.end());
     a.additional = join(a.additional, b.additional);
@@ -1208,22 +1213,74 @@ class SchemaCompiler {
   }
 
   // oneOf is compiled as anyOf when its branches are provably pairwise disjoint.
-  void check_disjoint(const Shape& base, const std::vector<Conj>& branches, const std::string& p) {
+  // oneOf: exactly one branch holds. Branches proven disjoint from each other are alternatives as
+  // they are; a branch that may overlap others becomes B_i ∧ ¬B_j for each such B_j, when the
+  // complements are expressible (negate). Otherwise the keyword is relaxed to anyOf.
+  GExprPtr one_of(Shape s, const std::vector<Conj>& branches, const std::string& p) {
+    size_t n = branches.size();
     std::vector<Shape> shapes;
     for (const auto& b : branches) {
-      Shape s = base;
-      s.any_of.clear();
-      s.one_of.clear();
-      for (const Json* n : b) flatten_into(s, n);
-      shapes.push_back(std::move(s));
+      Shape x = s;
+      x.any_of.clear();
+      x.one_of.clear();
+      x.nots.clear();
+      x.conditionals.clear();
+      for (const Json* node : b) flatten_into(x, node);
+      shapes.push_back(std::move(x));
     }
-    for (size_t i = 0; i < shapes.size(); ++i)
-      for (size_t j = i + 1; j < shapes.size(); ++j)
-        if (!disjoint(shapes[i], shapes[j])) {
-          relax(p, "oneOf", "branches " + std::to_string(i) + " and " + std::to_string(j) +
-                                " may both match a value (exactly one must), and the engine cannot prove otherwise");
-          return;
+    std::vector<std::vector<char>> overlap(n, std::vector<char>(n, 0));
+    bool any_overlap = false;
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = i + 1; j < n; ++j)
+        if (!disjoint(shapes[i], shapes[j])) overlap[i][j] = overlap[j][i] = 1, any_overlap = true;
+    std::vector<std::optional<std::vector<Shape>>> negs(n);
+    std::vector<char> negated(n, 0);
+    if (any_overlap) {
+      for (size_t j = 0; j < n; ++j) {
+        bool needed = false;
+        for (size_t i = 0; i < n; ++i) needed = needed || overlap[i][j];
+        if (!needed) continue;
+        negs[j] = negate(flatten(branches[j]), p);
+        negated[j] = 1;
+        if (!negs[j]) {
+          relax(p, "oneOf", "branch " + std::to_string(j) +
+                                " may overlap another (exactly one must match), and its complement is not expressible");
+          negs.assign(n, std::nullopt);
+          std::fill(overlap.begin(), overlap.end(), std::vector<char>(n, 0));
+          break;
         }
+      }
+    }
+    std::vector<GExprPtr> alts;
+    constexpr size_t kMaxCombinations = 256;
+    for (size_t i = 0; i < n; ++i) {
+      // the product of the complements of the branches that overlap branch i
+      std::vector<Shape> combos{Shape{}};
+      for (size_t j = 0; j < n; ++j) {
+        if (j == i || !overlap[i][j]) continue;
+        std::vector<Shape> next;
+        for (const auto& c : combos)
+          for (const auto& ng : *negs[j]) {
+            Shape x = c;
+            merge_shape(x, ng);
+            next.push_back(std::move(x));
+          }
+        combos = std::move(next);
+        if (combos.size() > kMaxCombinations) {
+          relax(p, "oneOf", "excluding the overlapping branches needs more than " + std::to_string(kMaxCombinations) +
+                                " alternatives");
+          combos = {Shape{}};
+          break;
+        }
+      }
+      for (const auto& c : combos) {
+        Shape sb = s;
+        for (const Json* node : branches[i]) flatten_into(sb, node);
+        merge_shape(sb, c);
+        alts.push_back(generate(std::move(sb), p));
+      }
+    }
+    return GExpr::alt(std::move(alts));
   }
 
   bool disjoint(const Shape& a, const Shape& b) {
@@ -1519,7 +1576,12 @@ class SchemaCompiler {
     for (const auto& [f, fp] : s.formats) {
       RegexPtr r = format_regex(f);
       if (!r) {
-        warn(fp, "format '" + f + "' is not known: treated as an annotation");
+        // Formats the specification defines but no regex expresses exactly: relaxed (an error unless
+        // lenient); any other name is an annotation, as the specification says.
+        if (f == "regex" || f == "idn-email" || f == "idn-hostname")
+          relax(fp, "format", "'" + f + "' is not expressible as a regular language");
+        else
+          warn(fp, "format '" + f + "' is not known: treated as an annotation");
         continue;
       }
       parts.push_back(r);
@@ -1640,7 +1702,7 @@ class SchemaCompiler {
     std::vector<std::string> names;
     for (const auto& n : s.prop_order)
       if (!s.forbidden.count(n)) names.push_back(n);
-    for (const auto& r : s.required)
+    for (const auto& r : s.required_order)
       if (!s.props.count(r) && !s.prop_shapes.count(r) && !s.forbidden.count(r)) names.push_back(r);
     for (const auto& r : s.required)
       if (s.forbidden.count(r)) return GExpr::leaf(Regex::nothing());
@@ -1835,19 +1897,52 @@ class SchemaCompiler {
     return GExpr::alt(std::move(alts));
   }
 
+  // property_order 'any': members in any order. Required members are tracked exactly (the set of
+  // those seen, up to kMaxTracked of them; beyond, they keep the order of `required` among themselves,
+  // which refuses some valid orders but never accepts an invalid object). A key may repeat: a JSON
+  // parser keeps its last value, which is valid too.
   template <class M>
   GExprPtr object_any_order(const Shape& s, const std::vector<M>& members, GExprPtr extra, const std::string& ptr) {
-    size_t nreq = 0;
+    uint64_t nreq = 0;
     for (auto& m : members) nreq += m.required;
-    if (nreq > 0) relax(ptr, "required", "with property_order 'any', required properties are not enforced");
-    relax(ptr, "properties", "with property_order 'any', a property may repeat");
-    std::vector<GExprPtr> entries;
-    for (auto& m : members) entries.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
-    if (extra) entries.push_back(extra);
-    GExprPtr entry = entries.empty() ? GExpr::leaf(Regex::nothing()) : GExpr::alt(std::move(entries));
-    GExprPtr list = GExpr::seq({entry, GExpr::repeat(GExpr::seq({item_sep(), entry}), 0, kUnbounded)});
-    return GExpr::alt({GExpr::seq({lit("{"), leaf(ws_), lit("}")}),
-                       GExpr::seq({lit("{"), leaf(ws_), list, leaf(ws_), lit("}")})});
+    if (s.min_props > nreq || s.max_props != UINT64_MAX)
+      relax(s.min_props > nreq ? s.min_props_ptr : s.max_props_ptr, s.min_props > nreq ? "minProperties" : "maxProperties",
+            "property counts are not compiled with property_order 'any'");
+    std::vector<GExprPtr> optional;
+    std::vector<GExprPtr> required;
+    for (auto& m : members)
+      if (!m.required) optional.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
+    // required members in the order the `required` arrays list them
+    for (const auto& r : s.required_order)
+      for (auto& m : members)
+        if (m.required && m.name == r) required.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
+    if (extra) optional.push_back(extra);
+    constexpr size_t kMaxTracked = 8;
+    bool tracked = required.size() <= kMaxTracked;
+    std::map<std::pair<uint64_t, int>, int> rules;
+    uint64_t full = tracked ? (uint64_t{1} << required.size()) - 1 : required.size();
+    // A(state, c): state = set of required seen (tracked) or how many in order (untracked)
+    std::function<GExprPtr(uint64_t, int)> A = [&](uint64_t st, int c) -> GExprPtr {
+      auto key = std::make_pair(st, c);
+      auto it = rules.find(key);
+      if (it != rules.end()) return ref(it->second);
+      int r = new_rule("any");
+      rules[key] = r;
+      std::vector<GExprPtr> alts;
+      if (st == full) alts.push_back(GExpr::empty());
+      auto with_sep = [&](GExprPtr e, GExprPtr rest) {
+        return c ? GExpr::seq({item_sep(), e, rest}) : GExpr::seq({e, rest});
+      };
+      for (auto& e : optional) alts.push_back(with_sep(e, A(st, 1)));
+      for (size_t i = 0; i < required.size(); ++i) {
+        if (tracked) alts.push_back(with_sep(required[i], A(st | (uint64_t{1} << i), 1)));
+        else if (i < st) alts.push_back(with_sep(required[i], A(st, 1)));
+        else if (i == st) alts.push_back(with_sep(required[i], A(st + 1, 1)));
+      }
+      g_.rules[r].body = GExpr::alt(std::move(alts));
+      return ref(r);
+    };
+    return GExpr::seq({lit("{"), leaf(ws_), A(0, 0), leaf(ws_), lit("}")});
   }
 
   bool pattern_matches_name(const std::string& pat, const std::string& name, const std::string& ptr) {

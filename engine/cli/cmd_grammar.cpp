@@ -19,6 +19,7 @@ struct Source {
   std::string schema_file;
   std::string dialect;
   bool lenient = false;
+  std::string property_order = "schema";
   std::string label() const {
     return !schema_file.empty() ? schema_file : grammar_file.empty() ? "regex" : grammar_file;
   }
@@ -35,6 +36,10 @@ void add_source_options(CLI::App* cmd, Source& src) {
   auto* sc = cmd->add_option("--schema", src.schema_file, "a JSON Schema file");
   cmd->add_flag("--lenient", src.lenient,
                 "JSON Schema: compile keywords that cannot be exact as an over-approximation (warned)");
+  cmd->add_option("--property-order", src.property_order,
+                  "JSON Schema: properties in the schema's order, or in any order")
+      ->check(CLI::IsMember({"schema", "any"}))
+      ->capture_default_str();
   re->excludes(gr);
   sc->excludes(re);
   sc->excludes(gr);
@@ -69,6 +74,7 @@ CompiledGrammarPtr compile_source(const Source& src, const TokenizerInfoPtr& tok
   if (!src.schema_file.empty()) {
     JsonSchemaOptions so;
     so.lenient = src.lenient;
+    if (src.property_order == "any") so.property_order = JsonSchemaOptions::PropertyOrder::kAny;
     return compiler.compile_json_schema(read_file(src.schema_file), so, src.schema_file);
   }
   if (!src.grammar_file.empty()) {

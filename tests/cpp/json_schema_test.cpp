@@ -168,6 +168,17 @@ TEST_CASE("json schema: enum, const, combinators", "[json-schema]") {
   ACCEPTS(disc, R"({"kind": "a", "x": 1})");
   ACCEPTS(disc, R"({"kind": "b", "x": "any"})");
   REFUSES(disc, R"({"kind": "c"})");
+  auto xor_req = schema(R"({"oneOf": [{"required": ["a"]}, {"required": ["b"]}]})");
+  ACCEPTS(xor_req, R"({"a": 1})");
+  ACCEPTS(xor_req, R"({"b": 1})");
+  REFUSES(xor_req, R"({"a": 1, "b": 2})");  // both branches match
+  REFUSES(xor_req, "{}");
+  REFUSES(xor_req, "1");  // both branches hold for a non-object
+  auto xor_pat = schema(R"({"oneOf": [{"pattern": "^[0-9a-f]+$"}, {"pattern": "^[0-9A-F]+$"}]})");
+  ACCEPTS(xor_pat, R"("ab")");
+  ACCEPTS(xor_pat, R"("AB")");
+  REFUSES(xor_pat, R"("12")");
+  REFUSES(xor_pat, R"("aB")");
   auto all = schema(R"({"allOf": [{"properties": {"a": {"type": "integer"}}}, {"required": ["a"]}]})");
   ACCEPTS(all, R"({"a": 1})");
   REFUSES(all, "{}");
@@ -211,6 +222,24 @@ TEST_CASE("json schema: references", "[json-schema]") {
   auto d7 = schema(R"({"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"i": {"type": "integer"}},
                       "$ref": "#/definitions/i", "type": "string"})");
   ACCEPTS(d7, "3");  // draft-07: $ref overrides its siblings
+}
+
+TEST_CASE("json schema: property_order any", "[json-schema]") {
+  JsonSchemaOptions any;
+  any.property_order = JsonSchemaOptions::PropertyOrder::kAny;
+  auto s = schema(R"({"properties": {"a": {"type": "integer"}, "b": {}, "c": {}}, "required": ["c", "a"],
+                      "additionalProperties": false})", any);
+  ACCEPTS(s, R"({"c": 1, "a": 2})");
+  ACCEPTS(s, R"({"a": 1, "b": 2, "c": 3})");
+  ACCEPTS(s, R"({"b": 2, "c": 3, "a": 4})");
+  REFUSES(s, R"({"b": 2, "c": 3})");      // a is required
+  REFUSES(s, R"({"a": "x", "c": 1})");
+  REFUSES(s, R"({"d": 1, "a": 1, "c": 1})");
+  // more required properties than tracked as a set: they keep the order of `required`
+  std::string many = R"({"required": ["r1","r2","r3","r4","r5","r6","r7","r8","r9"]})";
+  auto m = schema(many, any);
+  ACCEPTS(m, R"({"x": 0, "r1": 1, "r2": 2, "r3": 3, "r4": 4, "r5": 5, "r6": 6, "r7": 7, "r8": 8, "r9": 9})");
+  REFUSES(m, R"({"r1": 1, "r2": 2, "r3": 3, "r4": 4, "r5": 5, "r6": 6, "r7": 7, "r8": 8})");
 }
 
 TEST_CASE("json schema: formatting options", "[json-schema]") {
