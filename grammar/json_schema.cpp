@@ -170,7 +170,11 @@ struct Shape {
   std::vector<Conj> prefix;      // prefixItems (2020-12) / items array (draft-07)
   bool prefix_given = false;
   Conj items;                    // applies after prefix; empty conj = anything
-  bool items_false = false;
+  bool items_false = false;   // summary: some `items: false` (see items_false_from)
+  // Each items / additionalItems keyword applies from the index where its own schema object's
+  // prefixItems (draft-07: items array) end — not the merged prefix ("does not look in applicators").
+  std::vector<std::pair<size_t, Conj>> items_from;
+  size_t items_false_from = SIZE_MAX;
   uint64_t min_items = 0, max_items = UINT64_MAX;
   std::vector<std::pair<Conj, std::string>> contains;  // (schema, pointer)
   uint64_t min_contains = 1;
@@ -183,7 +187,17 @@ struct Shape {
   std::vector<std::string> required_order;  // as the `required` arrays list them
   std::vector<std::pair<std::string, Conj>> pattern_props;  // (pattern, schema)
   Conj additional;   // applies to keys neither in props nor matching a pattern
-  bool additional_false = false;
+  bool additional_false = false;  // summary (see closeds)
+  // additionalProperties / unevaluatedProperties, each with the names and patterns of its own
+  // schema object (unevaluatedProperties: of its in-place subtree): a key outside them takes the schema.
+  struct Closed {
+    Conj schema;
+    bool is_false = false;
+    std::set<std::string> names;
+    std::vector<std::string> patterns;
+    std::string ptr;
+  };
+  std::vector<Closed> closeds;
   Conj property_names;
   uint64_t min_props = 0, max_props = UINT64_MAX;
   std::string min_props_ptr, max_props_ptr;
@@ -461,7 +475,8 @@ class SchemaCompiler {
     ptr_[n] = ptr;
     if (!is_schema || !n->is_object()) return;
     auto id = n->find(draft7_ && !n->contains("$id") ? "id" : "$id");
-    if (id != n->end() && id->is_string()) {
+    // draft-07: $ref overrides its siblings, $id included
+    if (id != n->end() && id->is_string() && !(draft7_ && n->contains("$ref"))) {
       std::string idv = id->get<std::string>();
       // draft-07: an $id that is only a fragment is an anchor
       if (!idv.empty() && idv[0] == '#') {
@@ -473,6 +488,10 @@ class SchemaCompiler {
     }
     if (ptr.empty()) resources_[strip_fragment(base)] = n;
     base_[n] = base;
+    auto da = n->find("$dynamicAnchor");
+    if (da != n->end() && da->is_string()) dynamic_anchors_[da->get<std::string>()].push_back(n);
+    auto ra = n->find("$recursiveAnchor");
+    if (ra != n->end() && ra->is_boolean() && ra->get<bool>()) dynamic_anchors_["\x01recursive"].push_back(n);
     for (const char* a : {"$anchor", "$dynamicAnchor"}) {
       auto an = n->find(a);
       if (an != n->end() && an->is_string()) anchors_[strip_fragment(base) + "#" + an->get<std::string>()] = n;
@@ -632,6 +651,19 @@ class SchemaCompiler {
           if (!anchors_.count(strip_fragment(resolve_uri(base, r)) + "#" + r.substr(h + 1)))
             fail(p, k + " '" + r + "' resolves nowhere");
         }
+        // Exact as a static reference only when the dynamic scope cannot pick another target: one
+        // $dynamicAnchor of that name (one $recursiveAnchor) in the document.
+        std::string name = k == "$recursiveRef" ? std::string("\x01recursive")
+                           : h != std::string::npos ? r.substr(h + 1) : std::string();
+        auto dyn = dynamic_anchors_.find(name);
+        if (dyn != dynamic_anchors_.end() && dyn->second.size() > 1) {
+          relax(p, k, "the dynamic scope may resolve it to any of " + std::to_string(dyn->second.size()) + " anchors");
+          // over-approximation: any of them
+          std::vector<Conj> branches;
+          for (const Json* t : dyn->second) branches.push_back(Conj{t});
+          s.any_of.push_back({branches, p});
+          continue;
+        }
         flatten_into(s, resolve_ref(n, plain, ptr));
       } else if (k == "type") {
         unsigned t = 0;
@@ -726,10 +758,11 @@ class SchemaCompiler {
           // draft-07 tuple form
           add_prefix(s, v);
           auto ai = o.find("additionalItems");
-          if (ai != o.end()) apply_items(s, &*ai);
+          if (ai != o.end()) apply_items(s, &*ai, v.size());
         } else {
-          if (draft7_ || !o.contains("prefixItems")) apply_items(s, &v);
-          else apply_items(s, &v);
+          auto pi = o.find("prefixItems");
+          size_t start = !draft7_ && pi != o.end() && pi->is_array() ? pi->size() : 0;
+          apply_items(s, &v, start);
         }
       } else if (k == "prefixItems") {
         if (!v.is_array()) fail(p, "prefixItems must be an array");
@@ -765,12 +798,23 @@ class SchemaCompiler {
         if (!v.is_object()) fail(p, "patternProperties must be an object");
         for (auto jt = v.begin(); jt != v.end(); ++jt) s.pattern_props.push_back({jt.key(), Conj{&jt.value()}});
       } else if (k == "additionalProperties" || k == "unevaluatedProperties") {
-        if (k == "unevaluatedProperties" && (v.is_boolean() && v.get<bool>())) continue;
-        if (v.is_boolean() && !v.get<bool>()) {
+        if (v.is_boolean() && v.get<bool>()) continue;
+        Shape::Closed c;
+        c.ptr = p;
+        if (k == "additionalProperties") {
+          local_names(o, c.names, c.patterns);
+        } else if (!evaluated_names(n, c.names, c.patterns)) {
+          relax(p, k, "the properties it sees depend on which branches of anyOf / oneOf / if / not match");
+          continue;
+        }
+        if (v.is_boolean()) {
+          c.is_false = true;
           s.additional_false = true;
         } else {
+          c.schema = Conj{&v};
           s.additional = join(s.additional, Conj{&v});
         }
+        s.closeds.push_back(std::move(c));
       } else if (k == "propertyNames") {
         s.property_names = join(s.property_names, Conj{&v});
       } else if (k == "dependentRequired") {
@@ -851,13 +895,56 @@ class SchemaCompiler {
     s.prefix_given = true;
     for (const auto& x : arr) s.prefix.push_back(Conj{&x});
   }
-  void apply_items(Shape& s, const Json* v) {
+  void apply_items(Shape& s, const Json* v, size_t start) {
     if (v->is_boolean() && !v->get<bool>()) {
       s.items_false = true;
+      s.items_false_from = std::min(s.items_false_from, start);
       return;
     }
     if (v->is_boolean()) return;
     s.items = join(s.items, Conj{v});
+    s.items_from.push_back({start, Conj{v}});
+  }
+  // A schema object's own property names and patterns (what its additionalProperties skips).
+  static void local_names(const Json& o, std::set<std::string>& names, std::vector<std::string>& patterns) {
+    auto pr = o.find("properties");
+    if (pr != o.end() && pr->is_object())
+      for (auto it = pr->begin(); it != pr->end(); ++it) names.insert(it.key());
+    auto pp = o.find("patternProperties");
+    if (pp != o.end() && pp->is_object())
+      for (auto it = pp->begin(); it != pp->end(); ++it) patterns.push_back(it.key());
+  }
+  // What unevaluatedProperties at `n` sees: the names and patterns of n and of the schemas it
+  // applies in place unconditionally (allOf, $ref). false when a conditional applicator (anyOf,
+  // oneOf, if, not, dependentSchemas, $dynamicRef) could also evaluate properties.
+  bool evaluated_names(const Json* n, std::set<std::string>& names, std::vector<std::string>& patterns,
+                       int depth = 0) {
+    if (!n->is_object() || depth > 64) return depth <= 64;
+    const Json& o = *n;
+    local_names(o, names, patterns);
+    for (const char* k : {"anyOf", "oneOf", "if", "not", "dependentSchemas", "dependencies", "$dynamicRef",
+                          "$recursiveRef", "additionalProperties", "unevaluatedProperties"}) {
+      if (!o.contains(k)) continue;
+      std::string key = k;
+      // its own additionalProperties evaluates every other key: nothing is left unevaluated
+      if (key == "additionalProperties" || (key == "unevaluatedProperties" && depth > 0)) {
+        patterns.push_back("");
+        continue;
+      }
+      if (key == "unevaluatedProperties") continue;
+      if (key == "not") continue;  // not never evaluates
+      return false;
+    }
+    auto all = o.find("allOf");
+    if (all != o.end() && all->is_array())
+      for (const auto& x : *all)
+        if (!evaluated_names(&x, names, patterns, depth + 1)) return false;
+    auto r = o.find("$ref");
+    if (r != o.end() && r->is_string()) {
+      const Json* t = resolve_ref(n, r->get<std::string>(), ptr_of(n));
+      if (!evaluated_names(t, names, patterns, depth + 1)) return false;
+    }
+    return true;
   }
   void add_dependent_schema(Shape& s, const std::string& name, const Json* v, const std::string& p) {
     // if the property is present then v: expressed as a conditional on presence
@@ -1169,6 +1256,8 @@ class SchemaCompiler {
     }
     a.items = join(a.items, b.items);
     a.items_false = a.items_false || b.items_false;
+    a.items_from.insert(a.items_from.end(), b.items_from.begin(), b.items_from.end());
+    a.items_false_from = std::min(a.items_false_from, b.items_false_from);
     a.contains.insert(a.contains.end(), b.contains.begin(), b.contains.end());
     if (b.unique_items) {
       a.unique_items = true;
@@ -1196,6 +1285,7 @@ class SchemaCompiler {
     a.pattern_props.insert(a.pattern_props.end(), b.pattern_props.begin(), b.pattern_props.end());
     a.additional = join(a.additional, b.additional);
     a.additional_false = a.additional_false || b.additional_false;
+    a.closeds.insert(a.closeds.end(), b.closeds.begin(), b.closeds.end());
     a.property_names = join(a.property_names, b.property_names);
     if (b.min_props > a.min_props) {
       a.min_props = b.min_props;
@@ -1304,9 +1394,9 @@ class SchemaCompiler {
       }
       // a required property the other forbids
       for (const auto& r : a.required)
-        if (b.additional_false && !b.props.count(r) && b.pattern_props.empty()) return true;
+        if (key_forbidden(b, r)) return true;
       for (const auto& r : b.required)
-        if (a.additional_false && !a.props.count(r) && a.pattern_props.empty()) return true;
+        if (key_forbidden(a, r)) return true;
       return false;
     }
     if ((common & ~(kIntT | kFracT)) == 0 && a.multiple_ofs.empty() && b.multiple_ofs.empty()) {
@@ -1387,6 +1477,13 @@ class SchemaCompiler {
     return GExpr::alt(std::move(alts));
   }
 
+  // A key that a closed schema object (additionalProperties: false) with no patterns forbids.
+  static bool key_forbidden(const Shape& s, const std::string& key) {
+    for (const auto& c : s.closeds)
+      if (c.is_false && c.patterns.empty() && !c.names.count(key)) return true;
+    return false;
+  }
+
   static bool has_object_constraints(const Shape& s) {
     return !s.props.empty() || !s.required.empty() || !s.pattern_props.empty() || !s.additional.empty() ||
            s.additional_false || !s.property_names.empty() || s.min_props > 0 || s.max_props != UINT64_MAX;
@@ -1404,9 +1501,8 @@ class SchemaCompiler {
       if (v.size() < s.min_props || v.size() > s.max_props) return false;
       for (const auto& r : s.required)
         if (!v.contains(r)) return false;
-      if (s.additional_false && s.pattern_props.empty())
-        for (auto it = v.begin(); it != v.end(); ++it)
-          if (!s.props.count(it.key())) return false;
+      for (auto it = v.begin(); it != v.end(); ++it)
+        if (key_forbidden(s, it.key())) return false;
       for (auto it = v.begin(); it != v.end(); ++it) {
         auto p = s.props.find(it.key());
         if (p == s.props.end()) continue;
@@ -1530,6 +1626,16 @@ class SchemaCompiler {
       nc.multiple_of = m;
       parts.push_back(number_or_relax(nc, ptr));
     }
+    if ((types & kFracT) && !(types & kIntT)) {
+      // numbers that are not whole: a plain decimal with a non-zero fraction digit (exponent
+      // spellings of such values are refused, never accepted wrongly)
+      RegexPtr d = Regex::chars_of(CharSet::range('0', '9'));
+      parts.push_back(Regex::concat(
+          {Regex::repeat(Regex::literal("-"), 0, 1),
+           Regex::alt({Regex::literal("0"), Regex::concat({Regex::chars_of(CharSet::range('1', '9')), Regex::repeat(d, 0, kUnbounded)})}),
+           Regex::literal("."), Regex::repeat(d, 0, kUnbounded), Regex::chars_of(CharSet::range('1', '9')),
+           Regex::repeat(d, 0, kUnbounded)}));
+    }
     RegexPtr r = Regex::intersect(std::move(parts));
     for (const auto& neg : s.number_negs) {
       Shape n = *neg;
@@ -1611,8 +1717,22 @@ class SchemaCompiler {
       if (!trivial) relax(s.unique_ptr, "uniqueItems", "item uniqueness is not enforced by the grammar");
     }
     uint64_t lo = s.min_items, hi = s.max_items;
+    // positions with their own constraints: the prefix, and the indexes before the last start of
+    // an items keyword; `tail` applies to every later index
     size_t np = s.prefix.size();
-    if (s.items_false) hi = std::min<uint64_t>(hi, np);
+    for (const auto& [st, c] : s.items_from) np = std::max(np, st);
+    if (s.items_false_from != SIZE_MAX) {
+      np = std::max(np, s.items_false_from);
+      hi = std::min<uint64_t>(hi, s.items_false_from);
+    }
+    std::vector<Conj> positions(np);
+    for (size_t i = 0; i < np; ++i) {
+      if (i < s.prefix.size()) positions[i] = s.prefix[i];
+      for (const auto& [st, c] : s.items_from)
+        if (st <= i) positions[i] = join(positions[i], c);
+    }
+    Conj tail;
+    for (const auto& [st, c] : s.items_from) tail = join(tail, c);
     if (lo > hi) return GExpr::leaf(Regex::nothing());
     constexpr uint64_t kMaxCounted = 2000;
     if (lo > kMaxCounted + np) fail(ptr, "minItems " + std::to_string(lo) + " is above the supported " + std::to_string(kMaxCounted));
@@ -1628,16 +1748,16 @@ class SchemaCompiler {
       if (np > 0) relax(s.contains[0].second, "contains", "'contains' together with prefixItems");
     }
     if (!s.contains.empty() && s.min_contains > 0) lo = std::max<uint64_t>(lo, 1);
-    GExprPtr item = s.items.empty() ? ref(any_value_rule()) : value_ref(s.items);
+    GExprPtr item = value_ref(tail);
     std::vector<GExprPtr> prefix;
-    for (size_t i = 0; i < np; ++i) prefix.push_back(value_ref(s.prefix[i]));
+    for (size_t i = 0; i < np; ++i) prefix.push_back(value_ref(positions[i]));
     // Sequences of n items for n in [lo, hi]: prefix items first, then `item`.
     std::vector<GExprPtr> alts;
     if (lo == 0) alts.push_back(GExpr::seq({lit("["), leaf(ws_), lit("]")}));
     if (hi == 0) return alts.empty() ? GExpr::leaf(Regex::nothing()) : alts[0];
     GExprPtr body;
     if (!contains.empty() && np == 0) {
-      GExprPtr c = value_ref(join(s.items, contains));
+      GExprPtr c = value_ref(join(tail, contains));
       uint64_t k = std::max<uint64_t>(s.min_contains, 1);
       if (s.min_contains == 0) {
         // minContains 0: contains is always satisfied
@@ -1665,7 +1785,7 @@ class SchemaCompiler {
         uint64_t rest_hi = hi == UINT64_MAX ? UINT64_MAX : (hi > np ? hi - np : 0);
         uint64_t rest_lo = lo > np ? lo - np : 0;
         GExprPtr tail;
-        if (s.items_false || rest_hi == 0) {
+        if (rest_hi == 0) {
           tail = GExpr::empty();
         } else {
           GExprPtr more = GExpr::seq({item_sep(), item});
@@ -1732,15 +1852,36 @@ class SchemaCompiler {
       GExprPtr value;
     };
     std::vector<Member> members;
+    // the closed-object keywords that apply to a key matching exactly the patterns in `matched`
+    // (by their text) and named or not; false when one of them forbids the key
+    auto closed_apply = [&](const std::string* name, const std::set<std::string>& matched, Conj& c) -> bool {
+      for (const auto& cl : s.closeds) {
+        bool local = name && cl.names.count(*name);
+        for (const auto& pt : cl.patterns) local = local || pt.empty() || matched.count(pt);
+        if (local) continue;
+        if (cl.is_false) return false;
+        c = join(c, cl.schema);
+      }
+      return true;
+    };
     for (const auto& n : names) {
       bool req = s.required.count(n) > 0;
       Conj c;
       auto it = s.props.find(n);
       if (it != s.props.end()) c = it->second;
       // patternProperties that match the name apply too
-      std::vector<std::string> pats;
+      std::set<std::string> matched;
       for (const auto& [pat, pc] : s.pattern_props) {
-        if (pattern_matches_name(pat, n, ptr)) c = join(c, pc);
+        if (pattern_matches_name(pat, n, ptr)) {
+          c = join(c, pc);
+          matched.insert(pat);
+        }
+      }
+      bool allowed = closed_apply(&n, matched, c);
+      if (allowed && name_rx && !literal_in(name_rx, n)) allowed = false;
+      if (!allowed) {
+        if (req) return GExpr::leaf(Regex::nothing());
+        continue;
       }
       GExprPtr v;
       if (s.prop_shapes.count(n)) {
@@ -1751,23 +1892,12 @@ class SchemaCompiler {
           sh = base;
         }
         v = generate(sh, ptr);
-      } else if (it == s.props.end() && c.empty()) {
-        // a required name with no schema: additionalProperties applies
-        if (s.additional_false) {
-          if (req) return GExpr::leaf(Regex::nothing());
-          continue;
-        }
-        v = value_ref(s.additional);
       } else {
         v = value_ref(c);
       }
-      if (name_rx && !literal_in(name_rx, n)) {
-        if (req) return GExpr::leaf(Regex::nothing());
-        continue;
-      }
       members.push_back({n, req, v});
     }
-    // additional entries: keys not named, split by patternProperties
+    // additional entries: keys not named, split by the patterns they match
     std::vector<GExprPtr> extras;
     {
       std::vector<RegexPtr> named;
@@ -1792,9 +1922,10 @@ class SchemaCompiler {
       };
       size_t np = s.pattern_props.size();
       if (np > 4) relax(ptr + "/patternProperties", "patternProperties", "more than 4 patterns whose keys may overlap");
-      // each non-empty subset of patterns: keys matching exactly those patterns
-      for (size_t mask = 1; np <= 4 && mask < (size_t{1} << np); ++mask) {
+      // each subset of patterns (the empty one too): keys matching exactly those patterns
+      for (size_t mask = 0; np <= 4 && mask < (size_t{1} << np); ++mask) {
         std::vector<RegexPtr> parts;
+        std::set<std::string> matched;
         Conj c;
         bool skip = false;
         for (size_t i = 0; i < np; ++i) {
@@ -1804,19 +1935,18 @@ class SchemaCompiler {
           }
           if (mask >> i & 1) {
             parts.push_back(pats[i]);
+            matched.insert(s.pattern_props[i].first);
             c = join(c, s.pattern_props[i].second);
           } else {
             parts.push_back(Regex::complement(pats[i]));
           }
         }
-        if (skip) continue;
+        if (skip || !closed_apply(nullptr, matched, c)) continue;
         extras.push_back(GExpr::seq({key_of(parts), key_sep(), value_ref(c)}));
       }
-      if (!s.additional_false) {
-        std::vector<RegexPtr> parts;
-        for (size_t i = 0; i < np; ++i)
-          if (pats[i]) parts.push_back(Regex::complement(pats[i]));
-        extras.push_back(GExpr::seq({key_of(parts), key_sep(), value_ref(s.additional)}));
+      if (np > 4) {
+        Conj c;
+        if (closed_apply(nullptr, {}, c)) extras.push_back(GExpr::seq({key_of({}), key_sep(), value_ref(c)}));
       }
     }
     if (!s.dep_required.empty()) {
@@ -2080,6 +2210,7 @@ class SchemaCompiler {
   std::map<const Json*, std::string> ptr_;
   std::map<const Json*, std::string> base_;
   std::map<std::string, const Json*> resources_, anchors_;
+  std::map<std::string, std::vector<const Json*>> dynamic_anchors_;  // $dynamicAnchor name → nodes
   std::vector<const Json*> stack_;
   std::map<Conj, int> memo_;
   std::vector<std::pair<std::string, std::string>> unknown_;

@@ -142,10 +142,11 @@ std::string uri_grammar(bool iri, bool allow_relative) {
 
 // --- RFC 1123 host names: LDH labels of 1..63 characters, 253 characters in all. A label with
 // "--" in its 3rd and 4th positions is reserved (RFC 5890) unless it is an A-label ("xn--").
-// A-labels are not decoded (Punycode and the IDNA rules are not regular in a useful sense).
+// A-labels are refused: whether one is valid needs Punycode decoding and the IDNA rules, which a
+// regex cannot check, and accepting them all would accept invalid ones (a false positive).
 const std::string kLabel = [] {
   std::string a = "[A-Za-z0-9]", l = "[A-Za-z0-9\\-]";
-  return "(?:" + a + "|" + a + l + "?" + a + "|" + a + l + l + a + "|(?:xn--|" + a + l + "(?:" + a + l + "|-" + a + "))" +
+  return "(?:" + a + "|" + a + l + "?" + a + "|" + a + l + l + a + "|(?:" + a + l + "(?:" + a + l + "|-" + a + "))" +
          l + "{0,58}" + a + ")";
 }();
 
