@@ -823,9 +823,8 @@ class SchemaCompiler {
           std::vector<std::string> names;
           for (const auto& x : jt.value())
             if (x.is_string()) names.push_back(x.get<std::string>());
-          s.dep_required.push_back({jt.key(), names});
+          add_dependent_required(s, jt.key(), names, p + "/" + escape_pointer_token(jt.key()));
         }
-        s.dep_required_ptr = p;
       } else if (k == "dependencies") {
         if (!v.is_object()) fail(p, "dependencies must be an object");
         for (auto jt = v.begin(); jt != v.end(); ++jt) {
@@ -833,8 +832,7 @@ class SchemaCompiler {
             std::vector<std::string> names;
             for (const auto& x : jt.value())
               if (x.is_string()) names.push_back(x.get<std::string>());
-            s.dep_required.push_back({jt.key(), names});
-            s.dep_required_ptr = p;
+            add_dependent_required(s, jt.key(), names, p + "/" + escape_pointer_token(jt.key()));
           } else {
             add_dependent_schema(s, jt.key(), &jt.value(), p + "/" + escape_pointer_token(jt.key()));
           }
@@ -958,6 +956,16 @@ class SchemaCompiler {
     s.conditionals.push_back(c);
   }
 
+  // dependentRequired: if the property is present, so are `names` — a conditional like
+  // dependentSchemas with {"required": names} as its `then`.
+  void add_dependent_required(Shape& s, const std::string& name, const std::vector<std::string>& names,
+                              const std::string& p) {
+    if (names.empty()) return;
+    dep_schemas_.push_back(std::make_unique<Json>(Json{{"required", names}}));
+    ptr_[dep_schemas_.back().get()] = p;
+    add_dependent_schema(s, name, dep_schemas_.back().get(), p);
+  }
+
   Shape flatten(const Conj& c) {
     Shape s;
     for (const Json* n : c) flatten_into(s, n);
@@ -1016,6 +1024,13 @@ class SchemaCompiler {
         alts.push_back(generate(std::move(sb), p));
       }
       return GExpr::alt(std::move(alts));
+    }
+    constexpr size_t kMaxConditionals = 8;  // each doubles the alternatives
+    if (s.conditionals.size() > kMaxConditionals) {
+      relax(s.conditionals[kMaxConditionals].ptr, "if",
+            "more than " + std::to_string(kMaxConditionals) + " conditions (if, dependentRequired, dependentSchemas) on one value");
+      // over-approximation: the extra conditions' then ∨ else are dropped
+      s.conditionals.resize(kMaxConditionals);
     }
     if (!s.conditionals.empty()) {
       auto c = s.conditionals.back();
@@ -2035,9 +2050,16 @@ class SchemaCompiler {
   GExprPtr object_any_order(const Shape& s, const std::vector<M>& members, GExprPtr extra, const std::string& ptr) {
     uint64_t nreq = 0;
     for (auto& m : members) nreq += m.required;
-    if (s.min_props > nreq || s.max_props != UINT64_MAX)
-      relax(s.min_props > nreq ? s.min_props_ptr : s.max_props_ptr, s.min_props > nreq ? "minProperties" : "maxProperties",
-            "property counts are not compiled with property_order 'any'");
+    // minProperties / maxProperties: the members so far are counted in the rule state (capped)
+    uint64_t min_p = s.min_props <= nreq ? 0 : s.min_props, max_p = s.max_props;
+    bool counting = min_p > 0 || max_p != UINT64_MAX;
+    constexpr uint64_t kMaxCount = 16;
+    if (counting && (min_p > kMaxCount || (max_p != UINT64_MAX && max_p > kMaxCount))) {
+      relax(min_p > kMaxCount ? s.min_props_ptr : s.max_props_ptr, min_p > kMaxCount ? "minProperties" : "maxProperties",
+            "property counts above " + std::to_string(kMaxCount) + " are not compiled");
+      counting = false;
+    }
+    uint64_t cap = counting ? (max_p == UINT64_MAX ? min_p : max_p + 1) : 0;
     std::vector<GExprPtr> optional;
     std::vector<GExprPtr> required;
     for (auto& m : members)
@@ -2049,30 +2071,36 @@ class SchemaCompiler {
     if (extra) optional.push_back(extra);
     constexpr size_t kMaxTracked = 8;
     bool tracked = required.size() <= kMaxTracked;
-    std::map<std::pair<uint64_t, int>, int> rules;
+    std::map<std::tuple<uint64_t, int, uint64_t>, int> rules;
     uint64_t full = tracked ? (uint64_t{1} << required.size()) - 1 : required.size();
-    // A(state, c): state = set of required seen (tracked) or how many in order (untracked)
-    std::function<GExprPtr(uint64_t, int)> A = [&](uint64_t st, int c) -> GExprPtr {
-      auto key = std::make_pair(st, c);
+    // A(state, c, k): state = set of required seen (tracked) or how many in order (untracked);
+    // c = a separator is due; k = members so far (capped at `cap`) when counting
+    std::function<GExprPtr(uint64_t, int, uint64_t)> A = [&](uint64_t st, int c, uint64_t k) -> GExprPtr {
+      auto key = std::make_tuple(st, c, k);
       auto it = rules.find(key);
       if (it != rules.end()) return ref(it->second);
       int r = new_rule("any");
       rules[key] = r;
       std::vector<GExprPtr> alts;
-      if (st == full) alts.push_back(GExpr::empty());
+      bool count_ok = !counting || (k >= min_p && (max_p == UINT64_MAX || k <= max_p));
+      if (st == full && count_ok) alts.push_back(GExpr::empty());
+      uint64_t k1 = counting ? std::min(k + 1, cap) : 0;
+      bool can_add = !counting || max_p == UINT64_MAX || k < max_p;
       auto with_sep = [&](GExprPtr e, GExprPtr rest) {
         return c ? GExpr::seq({item_sep(), e, rest}) : GExpr::seq({e, rest});
       };
-      for (auto& e : optional) alts.push_back(with_sep(e, A(st, 1)));
-      for (size_t i = 0; i < required.size(); ++i) {
-        if (tracked) alts.push_back(with_sep(required[i], A(st | (uint64_t{1} << i), 1)));
-        else if (i < st) alts.push_back(with_sep(required[i], A(st, 1)));
-        else if (i == st) alts.push_back(with_sep(required[i], A(st + 1, 1)));
+      if (can_add) {
+        for (auto& e : optional) alts.push_back(with_sep(e, A(st, 1, k1)));
+        for (size_t i = 0; i < required.size(); ++i) {
+          if (tracked) alts.push_back(with_sep(required[i], A(st | (uint64_t{1} << i), 1, k1)));
+          else if (i < st) alts.push_back(with_sep(required[i], A(st, 1, k1)));
+          else if (i == st) alts.push_back(with_sep(required[i], A(st + 1, 1, k1)));
+        }
       }
-      g_.rules[r].body = GExpr::alt(std::move(alts));
+      g_.rules[r].body = alts.empty() ? GExpr::leaf(Regex::nothing()) : GExpr::alt(std::move(alts));
       return ref(r);
     };
-    return GExpr::seq({lit("{"), leaf(ws_), A(0, 0), leaf(ws_), lit("}")});
+    return GExpr::seq({lit("{"), leaf(ws_), A(0, 0, 0), leaf(ws_), lit("}")});
   }
 
   bool pattern_matches_name(const std::string& pat, const std::string& name, const std::string& ptr) {
