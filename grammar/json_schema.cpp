@@ -126,15 +126,9 @@ std::string percent_decode(std::string_view s) {
   return out;
 }
 
-std::string number_text(const Json& v) {
-  if (v.is_number_float()) {
-    std::ostringstream os;
-    os.precision(17);
-    os << v.get<double>();
-    return os.str();
-  }
-  return v.dump();
-}
+// The decimal text of a schema number: the shortest text that reads back as the same double
+// (nlohmann's dump), so 1.1 stays "1.1".
+std::string number_text(const Json& v) { return v.dump(); }
 
 // A conjunction of schema nodes, the unit that is compiled into one rule.
 using Conj = std::vector<const Json*>;
@@ -1557,6 +1551,26 @@ class SchemaCompiler {
       }
       case Json::value_t::object: {
         if (v.empty()) return GExpr::seq({lit("{"), leaf(ws_), lit("}")});
+        if (opt_.property_order == JsonSchemaOptions::PropertyOrder::kAny && v.size() <= 8) {
+          // JSON equality ignores key order: every key required, each with its const value
+          Shape sh;
+          sh.types = kObjT;
+          Shape::Closed closed;
+          closed.is_false = true;
+          for (auto it = v.begin(); it != v.end(); ++it) {
+            auto sub = std::make_shared<Shape>();
+            sub->has_enum = true;
+            sub->enum_values.push_back(it.value());
+            sh.prop_order.push_back(it.key());
+            sh.prop_shapes[it.key()] = sub;
+            sh.required.insert(it.key());
+            sh.required_order.push_back(it.key());
+            closed.names.insert(it.key());
+          }
+          sh.closeds.push_back(closed);
+          sh.additional_false = true;
+          return object_value(sh, "");
+        }
         std::vector<GExprPtr> items{lit("{"), leaf(ws_)};
         bool first = true;
         for (auto it = v.begin(); it != v.end(); ++it) {
