@@ -217,6 +217,7 @@ class Builder {
         bool ok = f.ok;
         const grammar::GRule& rule = g_.rules[r];
         if (g_.fixed_lexemes && !rule.is_terminal) ok = false;
+        if (rule.structural) ok = false;
         if (rule.is_terminal) ok = true;  // terminals were checked non-recursive
         if (ok) {
           size_[r] = expr_size(*rule.body, size_);

@@ -71,6 +71,9 @@ struct GRule {
   size_t offset = 0;
   bool is_terminal = false;  // Lark UPPERCASE terminal: always one lexeme
   bool is_builtin = false;   // imported (Lark common.X): never reported as unused
+  // Never inlined into a lexeme, even when regular (JSON Schema object member chains: inlined,
+  // their alternatives multiply into large lexeme DFAs).
+  bool structural = false;
 };
 
 // A warning (or, inside tollgate::Error, an error) with its place in the grammar text.

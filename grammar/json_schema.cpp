@@ -379,7 +379,7 @@ class SchemaCompiler {
     SourcePos pos;
     pos.file = g_.file;
     pos.pointer = ptr.empty() ? "/" : ptr;
-    throw Error(ErrorKind::kSchema, msg + " (at " + pos.pointer + ")", pos);
+    throw Error(ErrorKind::kSchema, msg, pos);
   }
   void warn(const std::string& ptr, const std::string& msg) {
     Diagnostic d;
@@ -972,6 +972,7 @@ class SchemaCompiler {
 
   int new_rule(const std::string& base) {
     GRule r;
+    r.structural = base == "obj" || base == "any";
     r.name = base + "_" + std::to_string(g_.rules.size());
     r.body = GExpr::empty();
     g_.rules.push_back(r);
@@ -1078,25 +1079,40 @@ class SchemaCompiler {
 
   // ¬S as a union of shapes, for the simple cases: type sets, enum/const of scalars, a required
   // list, a number bound, a string pattern. nullopt when not expressible.
-  std::optional<std::vector<Shape>> negate(const Shape& n, const std::string& ptr) {
+  std::optional<std::vector<Shape>> negate(const Shape& n, const std::string& ptr, int depth = 0) {
     if (n.never) return std::vector<Shape>{Shape{}};
     if (!n.any_of.empty() || !n.one_of.empty() || !n.nots.empty() || !n.conditionals.empty()) {
-      // not(not X) = X
-      if (n.any_of.empty() && n.one_of.empty() && n.conditionals.empty() && n.nots.size() == 1 && is_trivial(n)) {
-        Shape x = flatten(n.nots[0].first);
-        return std::vector<Shape>{x};
+      if (!n.one_of.empty() || !n.conditionals.empty() || depth > 6) return std::nullopt;
+      // De Morgan: ¬(base ∧ ¬X ∧ (A ∨ B)) = ¬base ∨ X ∨ (¬A ∧ ¬B)
+      std::vector<Shape> out;
+      Shape base = n;
+      base.any_of.clear();
+      base.nots.clear();
+      if (!is_trivial(base)) {
+        auto nb = negate(base, ptr, depth + 1);
+        if (!nb) return std::nullopt;
+        out.insert(out.end(), nb->begin(), nb->end());
       }
-      if (n.nots.empty() && n.one_of.empty() && n.conditionals.empty() && n.any_of.size() == 1 && is_trivial(n)) {
-        // ¬(A ∨ B) = ¬A ∧ ¬B: only when each negation is a single shape
-        Shape acc;
-        for (const auto& b : n.any_of[0].first) {
-          auto nb = negate(flatten(b), ptr);
-          if (!nb || nb->size() != 1) return std::nullopt;
-          merge_shape(acc, (*nb)[0]);
+      for (const auto& [c, p] : n.nots) out.push_back(flatten(c));
+      constexpr size_t kMaxProduct = 64;
+      for (const auto& [branches, p] : n.any_of) {
+        std::vector<Shape> prod{Shape{}};
+        for (const auto& b : branches) {
+          auto nb = negate(flatten(b), ptr, depth + 1);
+          if (!nb) return std::nullopt;
+          std::vector<Shape> next;
+          for (const auto& x : prod)
+            for (const auto& y : *nb) {
+              Shape z = x;
+              merge_shape(z, y);
+              next.push_back(std::move(z));
+            }
+          prod = std::move(next);
+          if (prod.size() > kMaxProduct) return std::nullopt;
         }
-        return std::vector<Shape>{acc};
+        out.insert(out.end(), prod.begin(), prod.end());
       }
-      return std::nullopt;
+      return out;
     }
     std::vector<Shape> out;
     // types outside n.types fail n
@@ -1125,84 +1141,76 @@ class SchemaCompiler {
       out.push_back(t);
       return out;
     }
-    int kinds = (str_c ? 1 : 0) + (num_c ? 1 : 0) + (arr_c ? 1 : 0) + (obj_c ? 1 : 0);
-    if (kinds == 0) return out;  // n accepts every value of its types
-    if (kinds > 1) return std::nullopt;
-    // untouched types inside `in` satisfy n: only the constrained type's complement remains
+    // untouched types inside `in` satisfy n: each constrained type adds the values that violate it
     if (str_c && (in & kStrT)) {
       if (!n.formats.empty()) return std::nullopt;
       Shape t;
       t.types = kStrT;
       t.string_negated = std::make_shared<Shape>(n);
       out.push_back(t);
-      return out;
     }
     if (num_c && (in & (kIntT | kFracT))) {
       Shape t;
       t.types = in & (kIntT | kFracT);
       t.number_negated = std::make_shared<Shape>(n);
       out.push_back(t);
-      return out;
     }
     if (obj_c && (in & kObjT)) {
-      // ¬(required R ∧ properties P) for the common case: only `required` (a property missing), or a
-      // single property constrained to a negatable shape
-      bool only_required = n.props.empty() && n.pattern_props.empty() && n.additional.empty() && !n.additional_false &&
-                           n.property_names.empty() && n.min_props == 0 && n.max_props == UINT64_MAX && n.dep_required.empty();
-      if (only_required) {
-        for (const auto& r : n.required) {
+      bool closed = !n.additional.empty() || n.additional_false || !n.pattern_props.empty() || !n.property_names.empty() ||
+                    !n.dep_required.empty();
+      if (closed) return std::nullopt;
+      // ¬(required R ∧ ∀p∈P: v_p ⊨ S_p ∧ count bounds) = some r missing ∨ some p present with a value
+      // violating S_p ∨ a count outside the bounds
+      for (const auto& r : n.required) {
+        Shape t;
+        t.types = kObjT;
+        t.forbidden.insert(r);
+        out.push_back(t);
+      }
+      for (const auto& name : n.prop_order) {
+        if (!n.props.count(name)) return std::nullopt;
+        auto nb = negate(flatten(n.props.at(name)), ptr, depth + 1);
+        if (!nb) return std::nullopt;
+        for (auto& x : *nb) {
           Shape t;
           t.types = kObjT;
-          t.forbidden.insert(r);
+          t.required.insert(name);
+          t.required_order.push_back(name);
+          t.prop_order.push_back(name);
+          t.prop_shapes[name] = std::make_shared<Shape>(x);
           out.push_back(t);
         }
-        return out;
       }
-      bool props_only = n.pattern_props.empty() && n.additional.empty() && !n.additional_false && n.property_names.empty() &&
-                        n.min_props == 0 && n.max_props == UINT64_MAX && n.dep_required.empty();
-      if (props_only) {
-        // ¬(required R ∧ ∀p∈P: v_p ⊨ S_p) = (some r ∈ R missing) ∨ (some p present with v_p ⊨ ¬S_p)
-        for (const auto& r : n.required) {
-          Shape t;
-          t.types = kObjT;
-          t.forbidden.insert(r);
-          out.push_back(t);
-        }
-        for (const auto& name : n.prop_order) {
-          auto nb = negate(flatten(n.props.at(name)), ptr);
-          if (!nb) return std::nullopt;
-          for (auto& x : *nb) {
-            Shape t;
-            t.types = kObjT;
-            t.required.insert(name);
-            t.required_order.push_back(name);
-            t.prop_order.push_back(name);
-            t.prop_shapes[name] = std::make_shared<Shape>(x);
-            out.push_back(t);
-          }
-        }
-        return out;
+      if (n.min_props > 0) {
+        Shape t;
+        t.types = kObjT;
+        t.max_props = n.min_props - 1;
+        t.max_props_ptr = n.min_props_ptr;
+        out.push_back(t);
       }
-      return std::nullopt;
+      if (n.max_props != UINT64_MAX) {
+        Shape t;
+        t.types = kObjT;
+        t.min_props = n.max_props + 1;
+        t.min_props_ptr = n.max_props_ptr;
+        out.push_back(t);
+      }
     }
     if (arr_c && (in & kArrT)) {
       bool only_counts = !n.prefix_given && n.items.empty() && !n.items_false && n.contains.empty() && !n.unique_items;
-      if (only_counts) {
-        if (n.min_items > 0) {
-          Shape t;
-          t.types = kArrT;
-          t.max_items = n.min_items - 1;
-          out.push_back(t);
-        }
-        if (n.max_items != UINT64_MAX) {
-          Shape t;
-          t.types = kArrT;
-          t.min_items = n.max_items + 1;
-          out.push_back(t);
-        }
-        return out;
+      if (!only_counts) return std::nullopt;
+      if (n.min_items > 0) {
+        Shape t;
+        t.types = kArrT;
+        t.max_items = n.min_items - 1;
+        out.push_back(t);
       }
-      return std::nullopt;
+      if (n.max_items != UINT64_MAX) {
+        Shape t;
+        t.types = kArrT;
+        t.min_items = n.max_items + 1;
+        out.push_back(t);
+      }
     }
     return out;
   }
