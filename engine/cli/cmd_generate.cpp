@@ -30,6 +30,7 @@ struct GenerateArgs {
   std::string schema_file, regex, grammar_file, prompt, model_dir;
   std::string whitespace = "flexible";  // --schema only: flexible | compact
   std::string item_separator, key_separator;  // --schema only; empty = the whitespace mode's own
+  std::string property_order = "schema";      // --schema only: schema | any
   bool lenient = false;                 // --schema only
   GenerateOptions options;
   bool stats = false;
@@ -55,6 +56,8 @@ void run_generate(const GenerateArgs& a) {
                                               : JsonSchemaOptions::Whitespace::kFlexible;
     so.item_separator = a.item_separator;
     so.key_separator = a.key_separator;
+    so.property_order = a.property_order == "any" ? JsonSchemaOptions::PropertyOrder::kAny
+                                                  : JsonSchemaOptions::PropertyOrder::kSchema;
     so.lenient = a.lenient;
     grammar = compiler.compile_json_schema(read_file(a.schema_file), so, a.schema_file);
     for (const auto& w : grammar->warnings())
@@ -240,6 +243,11 @@ void add_generate_commands(CLI::App& app) {
                   "--schema: exact separator between items and members, e.g. \", \" (as Python's json.dumps)")
       ->needs(schema);
   cmd->add_option("--key-separator", args->key_separator, "--schema: exact separator after keys, e.g. \": \"")
+      ->needs(schema);
+  cmd->add_option("--property-order", args->property_order,
+                  "--schema: properties in the schema's order, or in any order")
+      ->check(CLI::IsMember({"schema", "any"}))
+      ->capture_default_str()
       ->needs(schema);
   cmd->add_flag("--lenient", args->lenient,
                 "--schema: compile keywords that cannot be exact as an over-approximation (warned)")
