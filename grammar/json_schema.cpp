@@ -379,7 +379,7 @@ class SchemaCompiler {
     SourcePos pos;
     pos.file = g_.file;
     pos.pointer = ptr.empty() ? "/" : ptr;
-    throw Error(ErrorKind::kSchema, msg, pos);
+    throw Error(ErrorKind::kSchema, msg, pos);  // pretty() and what() show the pointer
   }
   void warn(const std::string& ptr, const std::string& msg) {
     Diagnostic d;

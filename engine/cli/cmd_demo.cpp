@@ -1,9 +1,11 @@
 // tollgate demo — the README's `make demo`:
-//  1. compile the ISO-8601 date-time regex against the Llama-3 vocabulary, walk an example string
-//     token by token, print the allowed-token count at each step and the timings;
-//  2. generate a JSON object with the built-in RetNet, constrained by the built-in 6-field
-//     JSON-object regex, and show that the output matches it. The example is tokenized by the encoder
-// (byte-level BPE) or by longest match.
+//  1. compile a small JSON Schema (nested object, enum, integer range, patterns, array bounds) against
+//     the Llama-3 vocabulary, walk a valid document token by token and print the allowed-token count
+//     and the timings at each step;
+//  2. the same walk, condensed to one line, for an ISO-8601 date-time regex (the regular back-end);
+//  3. generate with the built-in RetNet under the schema and check the output is a complete match.
+// The walks tokenize with the encoder (byte-level BPE) or by longest match. Without the tokenizers
+// (no data beside the project) only part 3 runs, and the command exits 1.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -52,27 +54,87 @@ std::vector<int32_t> split_longest(const TokenizerInfo& tok, const std::string& 
   return out;
 }
 
-// The built-in example of part 2: a JSON object with a string, an integer, an enum, a boolean,
-// an array of strings and a number (the json-object6 regex of corpora/bench-regexes.json).
-constexpr const char* kObjectRegex =
-    R"re(\{[ ]?"name"[ ]?:[ ]?"([^"\\\x00-\x1f]|\\["\\/bfnrt])*"[ ]?,[ ]?"age"[ ]?:[ ]?(0|[1-9][0-9]*)[ ]?,)re"
-    R"re([ ]?"role"[ ]?:[ ]?("admin"|"user"|"guest")[ ]?,[ ]?"active"[ ]?:[ ]?(true|false)[ ]?,[ ]?"tags"[ ]?:)re"
-    R"re([ ]?\[[ ]?("([^"\\\x00-\x1f]|\\["\\/bfnrt])*"([ ]?,[ ]?"([^"\\\x00-\x1f]|\\["\\/bfnrt])*")*)?[ ]?\])re"
-    R"re([ ]?,[ ]?"score"[ ]?:[ ]?-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?[ ]?\})re";
+// The built-in schema of parts 1 and 3, and a document valid under it.
+constexpr const char* kSchema = R"json({
+  "type": "object", "additionalProperties": false, "required": ["id", "role", "age", "address", "tags"],
+  "properties": {
+    "id":      {"type": "string", "pattern": "^u-[0-9]{3,6}$"},
+    "role":    {"enum": ["admin", "editor", "viewer"]},
+    "age":     {"type": "integer", "minimum": 18, "maximum": 120},
+    "address": {"type": "object", "additionalProperties": false, "required": ["city", "zip"],
+                "properties": {"city": {"type": "string", "maxLength": 24},
+                               "zip":  {"type": "string", "pattern": "^[0-9]{5}$"}}},
+    "tags":    {"type": "array", "items": {"type": "string", "maxLength": 12}, "minItems": 1, "maxItems": 3}}})json";
+constexpr const char* kDocument =
+    R"({"id": "u-1042", "role": "admin", "age": 42, "address": {"city": "Lyon", "zip": "69001"}, "tags": ["ops"]})";
 
-void generate_part(uint64_t seed) {
+double ms(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// The canonical tokenization (byte-level BPE encoder); longest match for other vocabularies, with
+// the space a Prepend-▁ normalizer would add. EOS last.
+std::vector<int32_t> tokens_of(const TokenizerInfoPtr& tok, const std::string& text) {
+  std::vector<int32_t> ids = tok->type() == VocabType::kByteLevel
+                                 ? Encoder(tok).encode(text)
+                                 : split_longest(*tok, (tok->prepends_space() ? " " : "") + text);
+  ids.push_back(tok->eos_ids().front());
+  return ids;
+}
+
+struct WalkStep {
+  std::string token;  // "<eos>" or the token's bytes in quotes
+  size_t allowed;
+  double fill_ns, accept_ns;
+};
+
+// Fills the mask before each token, counts the allowed tokens, accepts the token. Throws when the
+// grammar refuses one (`what` names the grammar).
+std::vector<WalkStep> walk(const CompiledGrammarPtr& g, const std::vector<int32_t>& ids, const char* what) {
+  using clock = std::chrono::steady_clock;
+  const TokenizerInfo& tok = g->tokenizer();
+  Matcher m(g);
+  std::vector<int32_t> mask(bitmask_words(tok.vocab_size()));
+  std::vector<WalkStep> steps;
+  for (int32_t id : ids) {
+    auto a = clock::now();
+    m.fill_next_token_bitmask(mask.data());
+    auto b = clock::now();
+    size_t allowed = 0;
+    for (int32_t w : mask) allowed += __builtin_popcount(static_cast<uint32_t>(w));
+    bool ok = m.accept_token(id);
+    auto c = clock::now();
+    steps.push_back({tok.is_eos(id) ? "<eos>" : "\"" + tok.token_bytes(id) + "\"", allowed, ms(a, b) * 1e6,
+                     ms(b, c) * 1e6});
+    if (!ok) {
+      std::printf("%4zu  %-12s REJECTED\n", steps.size() - 1, steps.back().token.c_str());
+      throw Error(ErrorKind::kInvalidArgument, std::string("the example does not match the ") + what);
+    }
+  }
+  if (!m.is_terminated()) throw Error(ErrorKind::kInvalidArgument, std::string("the example is incomplete under the ") + what);
+  return steps;
+}
+
+// Part 3: the built-in RetNet writes a document under the schema, with Python's json.dumps separators
+// (", " and ": ": what the model saw in training, so it does not wander in whitespace).
+void generate_part(const std::string& schema, uint64_t seed) {
   const std::string dir = default_model_dir();
   auto model = RetNet::load(dir + "/model.safetensors");
   TokenizerOptions topt;
   topt.vocab_size = model->config().vocab_size;
   auto tok = TokenizerInfo::from_file(dir + "/tokenizer.json", topt);
   Encoder encoder(tok);
-  auto grammar = Compiler(tok).compile_regex(kObjectRegex);
-  std::printf("\n== constrained generation with the built-in RetNet (%zu parameters) ==\n",
-              model->parameter_count());
-  std::printf("grammar:    the 6-field JSON-object regex (%zu DFA states)\n", grammar->stats().dfa_states);
+  JsonSchemaOptions so;
+  so.item_separator = ", ";
+  so.key_separator = ": ";
+  auto t0 = std::chrono::steady_clock::now();
+  auto grammar = Compiler(tok).compile_json_schema(schema, so);
+  auto t1 = std::chrono::steady_clock::now();
+  std::printf("\n== generation under the schema, built-in RetNet (%zu parameters, %d-token vocabulary) ==\n",
+              model->parameter_count(), tok->vocab_size());
+  std::printf("compiled:   %.0f ms, separators \", \" and \": \" (as json.dumps)\n", ms(t0, t1));
   GenerateOptions opt;
-  opt.max_tokens = 400;
+  opt.max_tokens = 200;
   opt.temperature = 0.8f;
   // A barely trained model may wander inside a string; try a few seeds until one finishes.
   for (uint64_t s = seed; s < seed + 8; ++s) {
@@ -81,84 +143,92 @@ void generate_part(uint64_t seed) {
     Matcher check(grammar, 0);
     bool matches = check.accept_bytes(r.text) && check.is_accepting();
     std::printf("seed %-3llu    %s\n", static_cast<unsigned long long>(s), r.text.c_str());
-    std::printf("            %d tokens (%d forced by jump-forward), %.1f ms, stop: %s, matches the regex: %s\n",
+    std::printf("            %d tokens (%d forced by jump-forward), %.1f ms, stop: %s, valid under the schema: %s\n",
                 r.stats.tokens, r.stats.forced_tokens, r.stats.seconds * 1e3, r.stop_reason.c_str(),
                 matches ? "yes" : "no");
     if (r.stop_reason == "eos") {
-      if (!matches) throw Error(ErrorKind::kInvalidArgument, "generated output does not match the grammar");
+      if (!matches) throw Error(ErrorKind::kInvalidArgument, "generated output does not match the schema");
       return;
     }
   }
 }
 
-double ms(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 }  // namespace
 
 void add_demo_command(CLI::App& app) {
-  auto tokenizer = std::make_shared<std::string>("llama3");
-  auto regex = std::make_shared<std::string>(
-      R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))");
-  auto text = std::make_shared<std::string>("2026-11-25T20:52:49.125+01:00");
-  auto seed = std::make_shared<uint64_t>(1);
-  auto skip_generate = std::make_shared<bool>(false);
+  struct Args {
+    std::string tokenizer = "llama3";
+    std::string schema_file, document = kDocument;
+    std::string regex = R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))";
+    std::string text = "2026-11-25T20:52:49.125+01:00";
+    uint64_t seed = 1;
+    bool skip_generate = false;
+  };
+  auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
-      "demo", "walk a date-time regex over Llama-3 tokens, then generate a constrained JSON object");
-  cmd->add_option("--tokenizer,-t", *tokenizer, "tokenizer (path or name)")->capture_default_str();
-  cmd->add_option("--regex,-r", *regex, "regex")->capture_default_str();
-  cmd->add_option("--text", *text, "example string to walk token by token")->capture_default_str();
-  cmd->add_option("--seed", *seed, "first sampling seed of the generation part")->capture_default_str();
-  cmd->add_flag("--no-generate", *skip_generate, "skip the generation part");
-  cmd->callback([tokenizer, regex, text, seed, skip_generate] {
+      "demo", "walk a JSON Schema and a date-time regex over Llama-3 tokens, then generate under the schema");
+  cmd->add_option("--tokenizer,-t", a->tokenizer, "tokenizer (path or name)")->capture_default_str();
+  auto* schema = cmd->add_option("--schema", a->schema_file, "JSON Schema file (default: the built-in one)");
+  cmd->add_option("--document", a->document, "document valid under the schema, walked token by token")
+      ->capture_default_str();
+  schema->needs(cmd->get_option("--document"));
+  cmd->add_option("--regex,-r", a->regex, "regex")->capture_default_str();
+  cmd->add_option("--text", a->text, "string matching the regex, walked token by token")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "first sampling seed of the generation part")->capture_default_str();
+  cmd->add_flag("--no-generate", a->skip_generate, "skip the generation part");
+  cmd->callback([a] {
     using clock = std::chrono::steady_clock;
+    const std::string schema = a->schema_file.empty() ? std::string(kSchema) : read_file(a->schema_file);
     auto t0 = clock::now();
     TokenizerInfoPtr tok;
     try {
-      tok = load_tokenizer(*tokenizer);
+      tok = load_tokenizer(a->tokenizer);
     } catch (const Error& e) {
-      // Part 2 needs only the built-in model: run it, then report the missing data.
+      // Part 3 needs only the built-in model: run it, then report the missing data.
       print_error(e);
-      std::fprintf(stderr, "skipping the regex walk; running the generation part only\n");
-      if (!*skip_generate) generate_part(*seed);
+      std::fprintf(stderr, "skipping the token walks; running the generation part only\n");
+      if (!a->skip_generate) generate_part(schema, a->seed);
       throw CLI::RuntimeError(1);
     }
     auto t1 = clock::now();
     Compiler compiler(tok);
-    CompiledGrammarPtr g = compiler.compile_regex(*regex);
+
+    // 1. The schema, walked.
+    CompiledGrammarPtr g = compiler.compile_json_schema(schema, {}, a->schema_file);
     auto t2 = clock::now();
     const CompileStats& s = g->stats();
-    std::printf("regex:      %s\n", regex->c_str());
-    std::printf("tokenizer:  %s, %d ids, loaded in %.1f ms\n", tokenizer->c_str(), tok->vocab_size(),
-                ms(t0, t1));
-    std::printf("compiled:   %.2f ms (%zu DFA states, %zu distinct masks, index %.1f KiB)\n", ms(t1, t2),
-                s.dfa_states, s.distinct_masks, s.index_bytes / 1024.0);
-    std::printf("example:    %s\n\n", text->c_str());
+    std::printf("== a JSON Schema, token by token over %s (%d ids, loaded in %.0f ms) ==\n", a->tokenizer.c_str(),
+                tok->vocab_size(), ms(t0, t1));
+    if (a->schema_file.empty()) std::printf("%s\n", kSchema);
+    else std::printf("schema:     %s\n", a->schema_file.c_str());
+    for (const auto& w : g->warnings()) std::printf("warning:    %s: %s\n", w.pos.pointer.c_str(), w.message.c_str());
+    std::printf("compiled:   %.0f ms (%zu DFA states, %zu distinct masks, index %.1f MiB); whitespace flexible\n",
+                ms(t1, t2), s.dfa_states, s.distinct_masks, s.index_bytes / 1048576.0);
+    std::printf("document:   %s\n\n", a->document.c_str());
     std::printf("%4s  %-12s %10s %10s %10s\n", "step", "token", "allowed", "fill_ns", "accept_ns");
-    Matcher m(g);
-    std::vector<int32_t> mask(bitmask_words(tok->vocab_size()));
-    // The canonical tokenization (byte-level BPE encoder); longest match for other vocabularies,
-    // with the space a Prepend-▁ normalizer would add.
-    std::vector<int32_t> ids = tok->type() == VocabType::kByteLevel
-                                   ? Encoder(tok).encode(*text)
-                                   : split_longest(*tok, (tok->prepends_space() ? " " : "") + *text);
-    ids.push_back(tok->eos_ids().front());
-    for (size_t i = 0; i < ids.size(); ++i) {
-      auto a = clock::now();
-      m.fill_next_token_bitmask(mask.data());
-      auto b = clock::now();
-      size_t allowed = 0;
-      for (int32_t w : mask) allowed += __builtin_popcount(static_cast<uint32_t>(w));
-      bool ok = m.accept_token(ids[i]);
-      auto c = clock::now();
-      std::string shown = tok->is_eos(ids[i]) ? "<eos>" : "\"" + tok->token_bytes(ids[i]) + "\"";
-      std::printf("%4zu  %-12s %10zu %10.0f %10.0f%s\n", i, shown.c_str(), allowed, ms(a, b) * 1e6,
-                  ms(b, c) * 1e6, ok ? "" : "  REJECTED");
-      if (!ok) throw Error(ErrorKind::kInvalidArgument, "the example does not match the regex");
-    }
-    std::printf("\nmatched in full: %s\n", m.is_terminated() ? "yes" : "no");
-    if (!*skip_generate) generate_part(*seed);
+    auto steps = walk(g, tokens_of(tok, a->document), "schema");
+    for (size_t i = 0; i < steps.size(); ++i)
+      std::printf("%4zu  %-12s %10zu %10.0f %10.0f\n", i, steps[i].token.c_str(), steps[i].allowed,
+                  steps[i].fill_ns, steps[i].accept_ns);
+    std::printf("valid under the schema, matched in full: yes\n");
+
+    // 2. The date-time regex, walked (condensed).
+    auto t3 = clock::now();
+    CompiledGrammarPtr r = compiler.compile_regex(a->regex);
+    auto t4 = clock::now();
+    std::printf("\n== a regex, the same walk in one line ==\nregex:      %s\n", a->regex.c_str());
+    std::printf("compiled:   %.2f ms (%zu DFA states, %zu distinct masks, index %.1f KiB)\n", ms(t3, t4),
+                r->stats().dfa_states, r->stats().distinct_masks, r->stats().index_bytes / 1024.0);
+    auto rsteps = walk(r, tokens_of(tok, a->text), "regex");
+    double fill = 0;
+    for (const auto& st : rsteps) fill += st.fill_ns;
+    std::printf("walked:     \"%s\" in %zu tokens (with <eos>), mean fill %.0f ns; allowed per step:\n           ",
+                a->text.c_str(), rsteps.size(), fill / rsteps.size());
+    for (const auto& st : rsteps) std::printf(" %zu", st.allowed);
+    std::printf("\n");
+
+    // 3. Generation under the schema.
+    if (!a->skip_generate) generate_part(schema, a->seed);
   });
 }
 

@@ -28,6 +28,10 @@ namespace fs = std::filesystem;
 
 struct GenerateArgs {
   std::string schema_file, regex, grammar_file, prompt, model_dir;
+  std::string whitespace = "flexible";  // --schema only: flexible | compact
+  std::string item_separator, key_separator;  // --schema only; empty = the whitespace mode's own
+  std::string property_order = "schema";      // --schema only: schema | any
+  bool lenient = false;                 // --schema only
   GenerateOptions options;
   bool stats = false;
   bool no_jump_forward = false;
@@ -47,8 +51,17 @@ void run_generate(const GenerateArgs& a) {
   CompiledGrammarPtr grammar;
   Compiler compiler(tok);
   if (!a.schema_file.empty()) {
-    read_file(a.schema_file);  // a missing file is reported first
-    throw Error(ErrorKind::kUnsupported, "--schema: JSON Schema compilation is not supported yet");
+    JsonSchemaOptions so;
+    so.whitespace = a.whitespace == "compact" ? JsonSchemaOptions::Whitespace::kCompact
+                                              : JsonSchemaOptions::Whitespace::kFlexible;
+    so.item_separator = a.item_separator;
+    so.key_separator = a.key_separator;
+    so.property_order = a.property_order == "any" ? JsonSchemaOptions::PropertyOrder::kAny
+                                                  : JsonSchemaOptions::PropertyOrder::kSchema;
+    so.lenient = a.lenient;
+    grammar = compiler.compile_json_schema(read_file(a.schema_file), so, a.schema_file);
+    for (const auto& w : grammar->warnings())
+      std::cerr << a.schema_file << ": " << w.pos.pointer << ": warning: " << w.message << "\n";
   } else if (!a.grammar_file.empty()) {
     const std::string text = read_file(a.grammar_file);
     std::string ext = fs::path(a.grammar_file).extension().string();
@@ -78,6 +91,13 @@ void run_generate(const GenerateArgs& a) {
       std::fprintf(stderr, "mask: %.3f ms = %.2f%% of decode time%s; output %s the grammar\n", 1e3 * s.mask_seconds,
                    100.0 * s.mask_seconds / decode, opt.overlap_mask ? " (overlapped with the model step)" : "",
                    r.grammar_accepting ? "matches" : "does not (yet) match");
+  }
+  // Constrained output is a complete match or a prefix of one: say which, and fail on a prefix so
+  // that scripts do not take an unfinished JSON document for a valid one.
+  if (grammar && !r.grammar_accepting) {
+    std::fprintf(stderr, "error: the output is incomplete (stop: %s after %d tokens); raise --max-tokens\n",
+                 r.stop_reason.c_str(), r.stats.tokens);
+    throw CLI::RuntimeError(1);
   }
 }
 
@@ -210,11 +230,28 @@ void run_bench_decode(const BenchArgs& a) {
 void add_generate_commands(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* cmd = app.add_subcommand("generate", "generate text with the reference RetNet, optionally constrained");
-  auto* schema = cmd->add_option("--schema", args->schema_file, "JSON Schema file (not supported yet)");
+  auto* schema = cmd->add_option("--schema", args->schema_file, "JSON Schema file the output must validate against");
   auto* regex = cmd->add_option("--regex,-r", args->regex, "regular expression the output must match in full");
   auto* grammar = cmd->add_option("--grammar", args->grammar_file, "grammar file: *.gbnf, *.lark or *.ebnf");
   schema->excludes(regex)->excludes(grammar);
   regex->excludes(grammar);
+  cmd->add_option("--whitespace", args->whitespace, "--schema: whitespace between JSON tokens")
+      ->check(CLI::IsMember({"flexible", "compact"}))
+      ->capture_default_str()
+      ->needs(schema);
+  cmd->add_option("--item-separator", args->item_separator,
+                  "--schema: exact separator between items and members, e.g. \", \" (as Python's json.dumps)")
+      ->needs(schema);
+  cmd->add_option("--key-separator", args->key_separator, "--schema: exact separator after keys, e.g. \": \"")
+      ->needs(schema);
+  cmd->add_option("--property-order", args->property_order,
+                  "--schema: properties in the schema's order, or in any order")
+      ->check(CLI::IsMember({"schema", "any"}))
+      ->capture_default_str()
+      ->needs(schema);
+  cmd->add_flag("--lenient", args->lenient,
+                "--schema: compile keywords that cannot be exact as an over-approximation (warned)")
+      ->needs(schema);
   cmd->add_option("--prompt,-p", args->prompt, "prompt text");
   cmd->add_option("--max-tokens,-n", args->options.max_tokens, "maximum number of generated tokens")
       ->check(CLI::NonNegativeNumber);

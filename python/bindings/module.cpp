@@ -46,6 +46,56 @@ void check_bitmask_row(const py::array& arr, int64_t row, int32_t vocab_size, in
   *words_out = words;
 }
 
+// "file:line:column: " / "file: /pointer: " prefix of a warning (parts omitted when unknown).
+std::string warning_location(const CompileWarning& w) {
+  std::string out = w.pos.file;
+  if (w.pos.line > 0) {
+    out += (out.empty() ? "" : ":") + std::to_string(w.pos.line);
+    if (w.pos.column > 0) out += ":" + std::to_string(w.pos.column);
+  }
+  if (!w.pos.pointer.empty()) out += (out.empty() ? "" : ": ") + w.pos.pointer;
+  return out.empty() ? out : out + ": ";
+}
+
+// The schema argument of compile_json_schema: JSON text as it is, anything else (dict, list, bool)
+// through json.dumps, which keeps a dict's key order (the default property order follows it).
+std::string schema_text(const py::object& schema) {
+  if (py::isinstance<py::str>(schema)) return schema.cast<std::string>();
+  if (py::isinstance<py::bytes>(schema)) return std::string(schema.cast<py::bytes>());
+  if (py::isinstance<py::dict>(schema) || py::isinstance<py::bool_>(schema))
+    return py::module_::import("json").attr("dumps")(schema).cast<std::string>();
+  throw py::type_error("schema must be JSON text (str or bytes) or a dict (or a bool schema)");
+}
+
+JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespace,
+                                 const std::optional<std::string>& item_separator,
+                                 const std::optional<std::string>& key_separator, const std::string& property_order,
+                                 bool lenient) {
+  JsonSchemaOptions o;
+  if (whitespace == "flexible") o.whitespace = JsonSchemaOptions::Whitespace::kFlexible;
+  else if (whitespace == "compact") o.whitespace = JsonSchemaOptions::Whitespace::kCompact;
+  else if (whitespace == "pretty")
+    throw Error(ErrorKind::kInvalidArgument, "whitespace='pretty' is not supported yet (use 'flexible' or 'compact')");
+  else
+    throw Error(ErrorKind::kInvalidArgument, "whitespace must be 'flexible' or 'compact', not '" + whitespace + "'");
+  if (max_whitespace < 0) throw Error(ErrorKind::kInvalidArgument, "max_whitespace must be >= 0");
+  o.max_whitespace = max_whitespace;
+  if (item_separator) {
+    if (item_separator->empty()) throw Error(ErrorKind::kInvalidArgument, "item_separator must not be empty");
+    o.item_separator = *item_separator;
+  }
+  if (key_separator) {
+    if (key_separator->empty()) throw Error(ErrorKind::kInvalidArgument, "key_separator must not be empty");
+    o.key_separator = *key_separator;
+  }
+  if (property_order == "schema") o.property_order = JsonSchemaOptions::PropertyOrder::kSchema;
+  else if (property_order == "any") o.property_order = JsonSchemaOptions::PropertyOrder::kAny;
+  else
+    throw Error(ErrorKind::kInvalidArgument, "property_order must be 'schema' or 'any', not '" + property_order + "'");
+  o.lenient = lenient;
+  return o;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -111,6 +161,22 @@ PYBIND11_MODULE(_core, m) {
         return "<TokenizerInfo vocab_size=" + std::to_string(t.vocab_size()) + ">";
       });
 
+  py::class_<CompileWarning>(m, "CompileWarning",
+                             "A compiler warning: .message, and where: .pointer (a JSON pointer, for schemas) or "
+                             ".line/.column (1-based, 0 = unknown) in .file.")
+      .def_property_readonly("message", [](const CompileWarning& w) { return w.message; })
+      .def_property_readonly("pointer", [](const CompileWarning& w) { return w.pos.pointer; })
+      .def_property_readonly("line", [](const CompileWarning& w) { return w.pos.line; })
+      .def_property_readonly("column", [](const CompileWarning& w) { return w.pos.column; })
+      .def_property_readonly("file", [](const CompileWarning& w) { return w.pos.file; })
+      .def("__str__", [](const CompileWarning& w) { return warning_location(w) + "warning: " + w.message; })
+      .def("__repr__", [](const CompileWarning& w) {
+        std::string where = !w.pos.pointer.empty() ? " pointer=" + py::repr(py::str(w.pos.pointer)).cast<std::string>()
+                                                   : " line=" + std::to_string(w.pos.line) +
+                                                         " column=" + std::to_string(w.pos.column);
+        return "<CompileWarning" + where + " message=" + py::repr(py::str(w.message)).cast<std::string>() + ">";
+      });
+
   py::class_<CompiledGrammar, std::shared_ptr<CompiledGrammar>>(m, "CompiledGrammar")
       .def_property_readonly("memory_bytes", &CompiledGrammar::memory_bytes)
       .def_property_readonly("stats", [](const CompiledGrammar& g) {
@@ -125,7 +191,11 @@ PYBIND11_MODULE(_core, m) {
         d["total_ms"] = s.total_ms;
         return d;
       })
-      .def_property_readonly("vocab_size", [](const CompiledGrammar& g) { return g.tokenizer().vocab_size(); });
+      .def_property_readonly("vocab_size", [](const CompiledGrammar& g) { return g.tokenizer().vocab_size(); })
+      .def_property_readonly(
+          "warnings",
+          [](const CompiledGrammar& g) { return g.warnings(); },
+          "Warnings from compilation (unknown or relaxed schema keywords, ...): a list of CompileWarning.");
 
   py::class_<Compiler>(m, "Compiler")
       .def(py::init([](std::shared_ptr<TokenizerInfo> tok, int threads, size_t max_dfa_states,
@@ -162,6 +232,39 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("text"), py::arg("format") = "gbnf", py::arg("source_name") = "",
           "Compile a context-free grammar: format is 'gbnf', 'lark' or 'ebnf'.")
+      .def(
+          "compile_json_schema",
+          [](const Compiler& c, const py::object& schema, const std::string& whitespace, int max_whitespace,
+             const std::optional<std::string>& item_separator, const std::optional<std::string>& key_separator,
+             const std::string& property_order, bool lenient, const std::string& source_name) {
+            const std::string text = schema_text(schema);
+            const JsonSchemaOptions opt =
+                schema_options(whitespace, max_whitespace, item_separator, key_separator, property_order, lenient);
+            CompiledGrammarPtr g;
+            {
+              py::gil_scoped_release release;
+              g = c.compile_json_schema(text, opt, source_name);
+            }
+            return std::const_pointer_cast<CompiledGrammar>(g);
+          },
+          py::arg("schema"), py::kw_only(), py::arg("whitespace") = "flexible",
+          py::arg("max_whitespace") = JsonSchemaOptions{}.max_whitespace, py::arg("item_separator") = py::none(),
+          py::arg("key_separator") = py::none(), py::arg("property_order") = "schema", py::arg("lenient") = false,
+          py::arg("source_name") = "",
+          R"doc(Compile a JSON Schema (draft 2020-12, or draft-07 by $schema) into token masks.
+
+schema: JSON text (str/bytes) or a dict, serialised with json.dumps (its key order is kept).
+whitespace: 'flexible' (JSON whitespace wherever allowed, at most max_whitespace bytes per gap) or
+  'compact' (none). 'pretty' is not supported yet.
+item_separator, key_separator: exact separators, e.g. ', ' and ': ' for json.dumps output.
+property_order: 'schema' (properties in the schema's order) or 'any'.
+lenient: compile keywords that cannot be exact as an over-approximation, each with a warning,
+  instead of raising.
+source_name: a file name for error messages.
+
+Raises TollgateError: kind 'schema' with .pointer (a JSON pointer) for a schema that cannot be
+compiled, kind 'parse' with .line/.column for malformed JSON. CompiledGrammar.warnings lists
+ignored (unknown) and relaxed keywords.)doc")
       .def(
           "builtin_json",
           [](const Compiler& c) {

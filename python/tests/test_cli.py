@@ -70,3 +70,26 @@ def test_budgets_refuse_an_exploding_regex_with_the_option_to_raise():
         assert "max_dfa_memory" in err
     rc, out, err = run("check", "--regex", "(a|b)*a(a|b){8}", "--max-memory", "1")
     assert rc == 0
+
+
+def test_demo_walks_the_schema_and_generates_under_it(shared):
+    import json
+
+    import jsonschema
+
+    p = subprocess.run([str(CLI), "demo"], capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "TOLLGATE_DATA_DIR": str(shared)})
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "== a JSON Schema, token by token over llama3" in out
+    assert "valid under the schema, matched in full: yes" in out
+    # the walk's table: one row per token, EOS last, every token allowed
+    rows = [line.split() for line in out.splitlines() if line[:4].strip().isdigit()]
+    assert len(rows) > 20 and rows[-1][1] == "<eos>" and "REJECTED" not in out
+    assert all(int(r[-3]) >= 1 for r in rows)
+    assert "== a regex, the same walk in one line ==" in out
+    # the generation part: the last document printed is valid under the built-in schema
+    assert "valid under the schema: yes" in out
+    schema = json.loads(out[out.index("{"):out.index("compiled:")])
+    doc = [line for line in out.splitlines() if line.startswith("seed ")][-1].split(None, 2)[2]
+    jsonschema.validate(json.loads(doc), schema)

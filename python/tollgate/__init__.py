@@ -3,6 +3,7 @@
     import numpy as np, tollgate
     tok = tollgate.TokenizerInfo.from_file("../shared/tokenizers/llama3")
     compiled = tollgate.Compiler(tok).compile_regex(r"\\d{4}-\\d{2}-\\d{2}")
+    # or: tollgate.Compiler(tok).compile_json_schema({"type": "object", ...}, whitespace="compact")
     matcher = tollgate.Matcher(compiled)
     bitmask = tollgate.allocate_token_bitmask(1, tok.vocab_size)
     matcher.fill_next_token_bitmask(bitmask)
@@ -14,6 +15,7 @@ import numpy as _np
 
 from ._core import (  # noqa: F401
     CompiledGrammar,
+    CompileWarning,
     Compiler,
     LeadingSpace,
     Matcher,
@@ -24,6 +26,7 @@ from ._core import apply_token_bitmask_inplace as _apply_inplace
 
 __all__ = [
     "CompiledGrammar",
+    "CompileWarning",
     "Compiler",
     "LeadingSpace",
     "Matcher",
@@ -94,12 +97,23 @@ class GenerationResult:
 
 
 def generate(prompt: str = "", *, regex: str = None, grammar: str = None, grammar_format: str = "gbnf",
-             json: bool = False, model_dir: str = None, max_tokens: int = 256, temperature: float = 1.0,
-             top_p: float = 1.0, top_k: int = 0, seed: int = 0, jump_forward: bool = True) -> GenerationResult:
-    """Generate text with the reference RetNet, optionally constrained by a regex, a grammar text
-    (GBNF/Lark/EBNF) or the built-in JSON grammar (json=True)."""
-    if sum(x is not None and x is not False for x in (regex, grammar, json or None)) > 1:
-        raise ValueError("give at most one of regex=, grammar=, json=True")
+             json: bool = False, json_schema=None, schema_options: dict = None, model_dir: str = None,
+             max_tokens: int = 256, temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0, seed: int = 0,
+             jump_forward: bool = True) -> GenerationResult:
+    """Generate text with the reference RetNet, optionally constrained by one of: a regex, a grammar
+    text (GBNF/Lark/EBNF, grammar_format), the built-in JSON grammar (json=True) or a JSON Schema
+    (json_schema=, JSON text or a dict; schema_options= are keyword arguments of
+    Compiler.compile_json_schema, e.g. {"whitespace": "compact"}).
+
+    The text is a complete match of the constraint when result.grammar_accepting is true (always so
+    when stop_reason is "eos"); with stop_reason "max_tokens" it may be an unfinished prefix."""
+    given = [name for name, x in (("regex=", regex), ("grammar=", grammar), ("json=True", json or None),
+                                  ("json_schema=", json_schema)) if x is not None]
+    if len(given) > 1:
+        raise ValueError("give at most one of regex=, grammar=, json=True, json_schema= (got " +
+                         ", ".join(given) + ")")
+    if schema_options is not None and json_schema is None:
+        raise ValueError("schema_options= needs json_schema=")
     model, encoder, compiler = _load(model_dir or default_model_dir())
     compiled = None
     if regex is not None:
@@ -108,6 +122,8 @@ def generate(prompt: str = "", *, regex: str = None, grammar: str = None, gramma
         compiled = compiler.compile_grammar(grammar, grammar_format)
     elif json:
         compiled = compiler.builtin_json()
+    elif json_schema is not None:
+        compiled = compiler.compile_json_schema(json_schema, **(schema_options or {}))
     out = _generate(model, encoder, compiled, prompt, max_tokens, temperature, top_p, top_k, seed, jump_forward)
     return GenerationResult(text=out["text"].decode("utf-8", errors="replace"), token_ids=list(out["token_ids"]),
                             stop_reason=out["stop_reason"], grammar_accepting=out["grammar_accepting"],

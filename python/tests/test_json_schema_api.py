@@ -1,0 +1,225 @@
+"""JSON Schema from Python and the command line: Compiler.compile_json_schema (text or dict, options,
+warnings, positioned errors), tollgate.generate(json_schema=...) and `tollgate generate --schema`, whose
+outputs must parse with json.loads and validate with python3-jsonschema."""
+import json
+import pathlib
+import subprocess
+import threading
+
+import jsonschema
+import pytest
+
+import tollgate
+
+CLI = pathlib.Path(tollgate.__file__).resolve().parents[2] / "tollgate"
+
+PERSON = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "role", "age", "address", "tags"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^u-[0-9]{3,6}$"},
+        "role": {"enum": ["admin", "editor", "viewer"]},
+        "age": {"type": "integer", "minimum": 18, "maximum": 120},
+        "address": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["city", "zip"],
+            "properties": {"city": {"type": "string", "maxLength": 24},
+                           "zip": {"type": "string", "pattern": "^[0-9]{5}$"}},
+        },
+        "tags": {"type": "array", "items": {"type": "string", "maxLength": 12}, "minItems": 1, "maxItems": 3},
+    },
+}
+ORDER = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": 3,
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["sku", "qty"],
+        "properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}$"},
+                       "qty": {"type": "integer", "minimum": 1, "maximum": 99},
+                       "gift": {"type": "boolean"}},
+    },
+}
+TREE = {
+    "$defs": {"node": {"type": "object", "additionalProperties": False, "required": ["name"],
+                       "properties": {"name": {"type": "string", "maxLength": 8},
+                                      "children": {"type": "array", "items": {"$ref": "#/$defs/node"},
+                                                   "maxItems": 2}}}},
+    "$ref": "#/$defs/node",
+}
+# Python's json.dumps separators: what the reference model saw in training (with flexible whitespace
+# the barely trained model wanders in whitespace until it runs out of tokens).
+DUMPS = {"item_separator": ", ", "key_separator": ": "}
+
+
+@pytest.fixture(scope="module")
+def compiler():
+    """A Compiler for the reference model's vocabulary (no data beside the project needed)."""
+    return tollgate._load(tollgate.default_model_dir())[2]
+
+
+def accepts(compiled, text):
+    m = tollgate.Matcher(compiled)
+    return m.accept_string(text) and m.is_accepting()
+
+
+def test_compile_from_text_and_from_dict(compiler):
+    valid = ('{"id": "u-1042", "role": "admin", "age": 42, "address": {"city": "Lyon", "zip": "69001"}, '
+             '"tags": ["ops"]}')
+    for schema in (PERSON, json.dumps(PERSON, indent=2), json.dumps(PERSON).encode()):
+        g = compiler.compile_json_schema(schema)
+        assert isinstance(g, tollgate.CompiledGrammar) and g.warnings == []
+        assert accepts(g, valid)
+        assert accepts(g, valid.replace(", ", ",\n  "))  # flexible whitespace by default
+        assert not accepts(g, valid.replace('"age": 42', '"age": 17'))  # minimum
+        assert not accepts(g, valid.replace("u-1042", "x-1042"))  # pattern
+        assert not accepts(g, valid.replace('"admin"', '"root"'))  # enum
+        assert not accepts(g, valid.replace('["ops"]', "[]"))  # minItems
+        assert not accepts(g, valid.replace('"69001"', '"6900"'))  # nested pattern
+        assert not accepts(g, valid[:-1])  # incomplete
+        m = tollgate.Matcher(g)
+        assert m.accept_bytes(valid.encode()[:20]) and not m.is_accepting()
+        assert not m.accept_bytes(b"}")
+
+
+def test_a_dict_keeps_its_key_order(compiler):
+    schema = {"type": "object", "properties": {"b": {"type": "integer"}, "a": {"type": "integer"}},
+              "required": ["a", "b"]}
+    g = compiler.compile_json_schema(schema)
+    assert accepts(g, '{"b": 1, "a": 2}') and not accepts(g, '{"a": 2, "b": 1}')
+    g = compiler.compile_json_schema(schema, property_order="any")
+    assert accepts(g, '{"b": 1, "a": 2}') and accepts(g, '{"a": 2, "b": 1}')
+    assert not accepts(g, '{"a": 2}') and not accepts(g, '{"b": 1, "b": 1}')
+
+
+def test_whitespace_and_separators(compiler):
+    schema = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}}}}
+    compact = compiler.compile_json_schema(schema, whitespace="compact")
+    assert accepts(compact, '{"a":[1,2]}')
+    assert not accepts(compact, '{"a": [1,2]}') and not accepts(compact, '{"a":[1, 2]}')
+    dumps = compiler.compile_json_schema(schema, **DUMPS)
+    assert accepts(dumps, json.dumps({"a": [1, 2]}))
+    assert not accepts(dumps, '{"a":[1,2]}') and not accepts(dumps, '{"a": [1,  2]}')
+    few = compiler.compile_json_schema(schema, max_whitespace=2)
+    assert accepts(few, '{  "a"  :  [1]}') and not accepts(few, '{   "a": [1]}')
+    with pytest.raises(ValueError, match="pretty.*not supported"):
+        compiler.compile_json_schema(schema, whitespace="pretty")
+    for bad in ({"whitespace": "tabs"}, {"property_order": "alphabetical"}, {"max_whitespace": -1},
+                {"item_separator": ""}):
+        with pytest.raises(tollgate.TollgateError):
+            compiler.compile_json_schema(schema, **bad)
+    with pytest.raises(TypeError):
+        compiler.compile_json_schema(42)
+
+
+def test_warnings_name_the_keyword_and_its_pointer(compiler):
+    g = compiler.compile_json_schema({"type": "object", "properties": {"a": {"type": "string", "colour": "red"}}})
+    assert len(g.warnings) == 1
+    w = g.warnings[0]
+    assert isinstance(w, tollgate.CompileWarning)
+    assert "unknown keywords ignored" in w.message and "colour" in w.message and "/properties/a" in w.message
+    assert w.pointer == "/" and (w.line, w.column) == (0, 0)
+    assert "warning: unknown keywords ignored" in str(w) and "CompileWarning" in repr(w)
+    # lenient: a keyword that cannot be compiled exactly is relaxed with a warning at its pointer
+    lookbehind = {"type": "object", "properties": {"p": {"type": "string", "pattern": "(?<=a)b"}}}
+    with pytest.raises(tollgate.TollgateError) as e:
+        compiler.compile_json_schema(lookbehind)
+    assert e.value.pointer == "/properties/p/pattern" and "lenient" in e.value.message
+    g = compiler.compile_json_schema(lookbehind, lenient=True)
+    assert [w.pointer for w in g.warnings] == ["/properties/p/pattern"]
+    assert "relaxed" in g.warnings[0].message
+
+
+def test_errors_have_a_pointer_or_a_line_and_column(compiler):
+    with pytest.raises(tollgate.TollgateError) as e:
+        compiler.compile_json_schema({"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}})
+    err = e.value
+    assert isinstance(err, ValueError)
+    assert err.kind == "schema error" and err.pointer == "/properties/a/$ref"
+    assert "#/$defs/missing" in err.message
+    assert str(err).count("(at /properties/a/$ref)") == 1
+    with pytest.raises(tollgate.TollgateError) as e:
+        compiler.compile_json_schema('{"type": "object",\n "properties": {]}', source_name="bad.json")
+    err = e.value
+    assert err.kind == "parse error" and (err.line, err.column) == (2, 17) and err.pointer == ""
+    assert "bad.json" in str(err)
+
+
+def test_compiling_releases_the_gil(llama3):
+    # A schema against Llama-3's 128k tokens compiles for a few hundred ms; a Python thread keeps
+    # running meanwhile only if the GIL is released.
+    compiler = tollgate.Compiler(llama3, threads=1)
+    done = []
+    t = threading.Thread(target=lambda: done.append(compiler.compile_json_schema(PERSON)))
+    t.start()
+    spins = 0
+    while t.is_alive():
+        spins += 1
+    t.join()
+    assert done and accepts(done[0], '{"id": "u-123", "role": "viewer", "age": 18, '
+                                     '"address": {"city": "", "zip": "00000"}, "tags": [""]}')
+    assert spins > 10_000
+
+
+@pytest.mark.parametrize("schema", [PERSON, ORDER, TREE], ids=["person", "order", "tree"])
+def test_generate_with_a_schema_is_valid_json(schema):
+    finished = 0
+    for seed in range(6):
+        r = tollgate.generate("", json_schema=schema, schema_options=DUMPS, max_tokens=150, temperature=0.8,
+                              seed=seed)
+        if r.stop_reason == "eos":
+            assert r.grammar_accepting
+            jsonschema.validate(json.loads(r.text), schema)
+            finished += 1
+        else:
+            assert r.stop_reason == "max_tokens" and r.stats["tokens"] == 150
+    assert finished >= 3
+
+
+def test_generate_takes_one_constraint():
+    with pytest.raises(ValueError, match="at most one"):
+        tollgate.generate("", json_schema=TREE, regex="a")
+    with pytest.raises(ValueError, match="at most one"):
+        tollgate.generate("", json_schema=TREE, json=True)
+    with pytest.raises(ValueError, match="needs json_schema"):
+        tollgate.generate("", schema_options=DUMPS)
+    with pytest.raises(tollgate.TollgateError) as e:
+        tollgate.generate("", json_schema={"$ref": "#/nowhere"})
+    assert e.value.pointer == "/$ref"
+
+
+@pytest.mark.skipif(not CLI.exists(), reason="build/tollgate not built")
+@pytest.mark.parametrize("schema", [PERSON, ORDER, TREE], ids=["person", "order", "tree"])
+def test_cli_generate_with_a_schema_is_valid_json(schema, tmp_path):
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    finished = 0
+    for seed in range(6):
+        p = subprocess.run([str(CLI), "generate", "--schema", str(path), "--item-separator", ", ",
+                            "--key-separator", ": ", "-n", "150", "-t", "0.8", "--seed", str(seed)],
+                           capture_output=True, text=True, timeout=120)
+        if p.returncode == 0:
+            jsonschema.validate(json.loads(p.stdout), schema)
+            finished += 1
+        else:
+            # an unfinished document is not passed off as output: exit 1 and say so
+            assert p.returncode == 1 and "the output is incomplete" in p.stderr
+    assert finished >= 3
+
+
+@pytest.mark.skipif(not CLI.exists(), reason="build/tollgate not built")
+def test_cli_generate_reports_schema_errors_and_warnings(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"type": "object", "properties": {"a": {"$ref": "#/$defs/x"}}}')
+    p = subprocess.run([str(CLI), "generate", "--schema", str(bad)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "(at /properties/a/$ref)" in p.stderr
+    odd = tmp_path / "odd.json"
+    odd.write_text('{"enum": ["yes", "no"], "colour": "red"}')
+    p = subprocess.run([str(CLI), "generate", "--schema", str(odd), "-t", "0"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0 and json.loads(p.stdout) in ("yes", "no")
+    assert "warning: unknown keywords ignored: colour" in p.stderr
