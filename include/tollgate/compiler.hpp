@@ -101,7 +101,7 @@ class Compiler {
                                      std::string_view source_name = {}) const;
   // JSON Schema (draft 2020-12 by default, draft-07 by $schema) as JSON text. Throws
   // tollgate::Error: kParse with line:column for malformed JSON, kSchema with the JSON pointer
-  // (and line:column) for a schema that cannot be compiled.
+  // (pos().pointer) for a schema that cannot be compiled.
   CompiledGrammarPtr compile_json_schema(std::string_view schema_json,
                                          const JsonSchemaOptions& options = {},
                                          std::string_view source_name = {}) const;
