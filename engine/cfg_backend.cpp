@@ -1,6 +1,7 @@
-// Context-free back-end: precomputed per-lexeme-state token sets, boundary walks against
+// Context-free back-end: the lazy per-lexeme-state token index, boundary walks against
 // truncated Earley nodes through a lazy DFA over parser configurations, the caches, and the
-// Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks.
+// Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks and
+// slow index entries.
 #include "engine/cfg_backend.hpp"
 
 #include <algorithm>
@@ -703,7 +704,15 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
         return install(l, q, key, std::move(e));
       }
   }
+  auto t0 = debug_now();
   std::shared_ptr<const IndexEntry> e = walk_entry(l, q);
+  if (debug_enabled()) {
+    double us = std::chrono::duration<double, std::micro>(debug_now() - t0).count();
+    if (us > 200)
+      fprintf(stderr, "index entry %.0f µs: lexeme %u (%s) state %u, %zu tokens%s, %zu roots, key %zu bytes\n", us, l,
+              rt->cfg().lexemes[l]->to_string().substr(0, 60).c_str(), q, e->dense ? size_t(0) : e->ids.size(),
+              e->dense ? " (dense)" : "", e->roots.size(), key.size());
+  }
   if (!key.empty() && index_cache_) index_cache_->put(key, e);
   return install(l, q, key, std::move(e));
 }
