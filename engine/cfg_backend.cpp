@@ -1,6 +1,7 @@
-// Context-free back-end: precomputed per-lexeme-state token sets, boundary walks against
+// Context-free back-end: the lazy per-lexeme-state token index, boundary walks against
 // truncated Earley nodes through a lazy DFA over parser configurations, the caches, and the
-// Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks.
+// Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks and
+// slow index entries.
 #include "engine/cfg_backend.hpp"
 
 #include <algorithm>
@@ -99,16 +100,20 @@ std::shared_ptr<const CfgGrammar::GuardSafe> CfgGrammar::guard_safe(uint32_t gua
 }
 
 void CfgGrammar::thread_mask(const Thread& t, uint32_t* row, bool accumulate) const {
-  const uint32_t* ci = ci_masks.data() + static_cast<size_t>(ci_mask_id[t.lexeme][t.state]) * words;
+  const IndexEntry& e = entry(t.lexeme, t.state);
+  const uint32_t* ci = e.dense ? e.dense->data() : nullptr;
   // Held while used: a cache clear on another thread leaves these alive.
   std::shared_ptr<const std::vector<int32_t>> boundary_ptr = boundary_tokens(t);
   static const std::vector<int32_t> kNone;
   const std::vector<int32_t>& boundary = boundary_ptr ? *boundary_ptr : kNone;
   if (t.guard == 0) {
-    if (accumulate) {
+    if (ci && accumulate) {
       for (int32_t w = 0; w < words; ++w) row[w] |= ci[w];
-    } else {
+    } else if (ci) {
       std::memcpy(row, ci, static_cast<size_t>(words) * 4);
+    } else {
+      if (!accumulate) std::memset(row, 0, static_cast<size_t>(words) * 4);
+      for (int32_t id : e.ids) set_bit(row, id);
     }
     for (int32_t id : boundary) set_bit(row, id);
     return;
@@ -116,13 +121,22 @@ void CfgGrammar::thread_mask(const Thread& t, uint32_t* row, bool accumulate) co
   std::shared_ptr<const GuardSafe> safe_ptr = guard_safe(t.guard);
   const GuardSafe& safe = *safe_ptr;
   if (!accumulate) std::memset(row, 0, static_cast<size_t>(words) * 4);
+  auto safe_bit = [&](int32_t id) { return (safe.bits[id >> 5] >> (id & 31)) & 1; };
+  if (!ci) {
+    // A sparse set: its tokens tested against the guard one by one.
+    for (int32_t id : e.ids)
+      if (safe_bit(id)) set_bit(row, id);
+    for (int32_t id : boundary)
+      if (safe_bit(id)) set_bit(row, id);
+    return;
+  }
   if (safe.sparse) {
     // Few tokens survive the guard: test them against the precomputed set, and the boundary
     // tokens against them, instead of combining whole bitsets.
     for (int32_t id : safe.ids)
       if ((ci[id >> 5] >> (id & 31)) & 1) set_bit(row, id);
     for (int32_t id : boundary)
-      if ((safe.bits[id >> 5] >> (id & 31)) & 1) set_bit(row, id);
+      if (safe_bit(id)) set_bit(row, id);
     return;
   }
   thread_local std::vector<uint32_t> one;
@@ -200,7 +214,9 @@ void CfgGrammar::walk_local(uint32_t start, uint32_t root, LocalBoundary& out) c
 
 std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint32_t lexeme, uint32_t state,
                                                             uint32_t local_node) const {
-  uint64_t key = local_key(lexeme, state, local_node);
+  const Slot& sl = slot(lexeme, state);
+  const IndexEntry& e = *sl.entry;
+  uint64_t key = local_key(sl.id, local_node);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = local_cache_.find(key);
@@ -219,10 +235,10 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint
       walk_index_.clear();
       walk_rows_.clear();
     }
-    const auto& rts = roots[lexeme][state];
+    const auto& rts = e.roots;
     uint32_t start = walk_intern(start_state(local_node)), guarded_start = kDeadState, last_guard = 0;
     for (size_t k = 0; k < rts.size(); ++k) {
-      uint32_t guard = rt->leftmost_first() ? rt->completion_guard(lexeme, root_states[lexeme][state][k]) : 0;
+      uint32_t guard = rt->leftmost_first() ? rt->completion_guard(lexeme, e.root_states[k]) : 0;
       if (guard == 0) {
         walk_local(start, rts[k], *out);
         continue;
@@ -243,7 +259,7 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint
               "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu expects %zu node %u (%zu items) -> "
               "%zu + %zu uncertain tokens, %zu new nodes, %zu walk states, %zu new transitions\n",
               ms, lexeme, rt->cfg().lexemes[lexeme]->to_string().substr(0, 60).c_str(), state,
-              roots[lexeme][state].size(), rt->graph().node(local_node).expected.size(), local_node,
+              e.roots.size(), rt->graph().node(local_node).expected.size(), local_node,
               rt->graph().node(local_node).items.size(), out->accepted.size(), out->uncertain.size(),
               rt->graph().size() - g0, walk_states, new_transitions);
   }
@@ -252,11 +268,11 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint
 }
 
 std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Thread& t) const {
-  const auto& rts = roots[t.lexeme][t.state];
-  if (rts.empty()) return nullptr;
+  const Slot& sl = slot(t.lexeme, t.state);
+  if (sl.entry->roots.empty()) return nullptr;
   uint32_t y = rt->cfg().is_ignore[t.lexeme] ? t.node : rt->graph().scan(t.node, t.lexeme);
   if (y == fsm::kNoNode) return nullptr;
-  uint64_t key = local_key(t.lexeme, t.state, y);
+  uint64_t key = local_key(sl.id, y);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = boundary_cache_.find(key);
@@ -312,7 +328,7 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Th
     return cache_put(boundary_cache_, key, std::move(out), bytes);
   }
   // Shared with the local walk: its bytes count here too unless the local cache holds it.
-  SharedLocal shared{&local_ptr, local_key(t.lexeme, t.state, ly)};
+  SharedLocal shared{&local_ptr, local_key(sl.id, ly)};
   return cache_put(boundary_cache_, key, std::move(out), 48, &shared);
 }
 
@@ -433,11 +449,7 @@ size_t CfgGrammar::cache_bytes() const {
 }
 
 size_t CfgGrammar::memory_bytes() const {
-  size_t b = rt->memory_bytes() + ci_masks.size() * 4;
-  for (auto& per : roots)
-    for (auto& r : per) b += r.size() * 4 + sizeof(r);
-  for (auto& per : root_states)
-    for (auto& r : per) b += r.size() * 4 + sizeof(r);
+  size_t b = rt->memory_bytes() + index_bytes();
   std::lock_guard<std::mutex> lock(mu_);
   b += mask_cache_bytes_ + cache_bytes_;
   std::lock_guard<std::mutex> walk_lock(walk_mu_);
@@ -533,6 +545,231 @@ std::unique_ptr<Matcher::Impl> CfgGrammar::make_matcher(CompiledGrammarPtr self,
   return std::make_unique<CfgMatcher>(std::move(self), *this, max_rollback);
 }
 
+// ---- The lazy token index --------------------------------------------------------------------
+
+namespace {
+
+// States reachable from a state beyond which its canonical form is not built (the state is then
+// indexed for itself): bounds the key's cost, which grows with the reachable automaton.
+constexpr uint32_t kMaxKeyStates = 512;
+
+}  // namespace
+
+std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
+  // BFS from `state`, states numbered in visiting order (1, 2, ...; 0 is dead); per state its
+  // finality, then its transitions over the 256 bytes as runs (first byte, target number).
+  const fsm::LexDfa& d = rt->dfa(lexeme);
+  thread_local std::vector<uint32_t> num;
+  thread_local std::vector<uint32_t> order;
+  thread_local std::vector<uint32_t> by_class;
+  if (num.size() < d.num_states()) num.resize(d.num_states(), 0);
+  order.clear();
+  order.push_back(state);
+  num[state] = 1;
+  std::string key = "C";
+  bool too_big = false;
+  auto put32 = [&](uint32_t v) {
+    while (v >= 0x80) {
+      key.push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    key.push_back(static_cast<char>(v));
+  };
+  for (size_t i = 0; i < order.size() && !too_big; ++i) {
+    const uint32_t s = order[i];
+    key.push_back(d.is_final(s) ? 'F' : 'N');
+    by_class.assign(d.num_classes, 0);
+    for (uint32_t c = 0; c < d.num_classes; ++c) {
+      uint32_t t = d.table[static_cast<size_t>(s) * d.num_classes + c];
+      if (t == fsm::kDead) continue;
+      if (num[t] == 0) {
+        if (order.size() >= kMaxKeyStates) {
+          too_big = true;
+          break;
+        }
+        order.push_back(t);
+        num[t] = static_cast<uint32_t>(order.size());
+      }
+      by_class[c] = num[t];
+    }
+    uint32_t prev = UINT32_MAX;
+    for (int b = 0; b < 256 && !too_big; ++b) {
+      uint32_t id = by_class[d.classes[b]];
+      if (id == prev) continue;
+      key.push_back(static_cast<char>(b));
+      put32(id);
+      prev = id;
+    }
+  }
+  for (uint32_t s : order) num[s] = 0;
+  if (too_big) return {};
+  return key;
+}
+
+std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q) const {
+  const fsm::TokenTrie& trie = tokenizer->trie();
+  const auto& nodes = trie.nodes();
+  const fsm::LexDfa& d = rt->dfa(l);
+  const bool lf = rt->leftmost_first();
+  auto e = std::make_shared<IndexEntry>();
+  std::vector<uint32_t> mask(words, 0);
+  thread_local std::vector<uint32_t> st;
+  if (st.size() < trie.max_depth() + 2) st.resize(trie.max_depth() + 2);
+  st[0] = q;
+  size_t count = 0;
+  fsm::walk_trie(trie, 0, st.data(), [&](uint32_t i, const fsm::TrieNode& n, uint32_t parent, uint32_t& s) {
+    s = d.next(parent, n.byte);
+    if (s == fsm::kDead) return false;
+    trie.for_each_token(n, [&](int32_t id) {
+      set_bit(mask.data(), id);
+      ++count;
+    });
+    if (d.is_final(s) && n.subtree_end > i + 1) {
+      // Leftmost-first: the lexeme can end here only if the next byte does not extend its
+      // match (the guard would fire); a root where every next byte does is no boundary.
+      bool may_end = !lf || !d.live[s];
+      for (uint32_t c = i + 1; !may_end && c < n.subtree_end; c = nodes[c].subtree_end) {
+        uint32_t x = d.next(s, nodes[c].byte);
+        may_end = x == fsm::kDead || !d.is_final(x);
+      }
+      if (may_end) {
+        e->roots.push_back(i);
+        if (lf) e->root_states.push_back(s);
+      }
+    }
+    return true;
+  });
+  e->roots.shrink_to_fit();
+  e->root_states.shrink_to_fit();
+  if (count * 2 < static_cast<size_t>(words)) {
+    // Under 1/64 of the vocabulary: a sorted list.
+    e->ids.reserve(count);
+    for (int32_t w = 0; w < words; ++w)
+      for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
+    return e;
+  }
+  // A bitset, deduplicated within the grammar.
+  std::string content(reinterpret_cast<const char*>(mask.data()), mask.size() * 4);
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto [it, inserted] = dense_.emplace(std::move(content), nullptr);
+  if (inserted) {
+    it->second = std::make_shared<const std::vector<uint32_t>>(std::move(mask));
+    index_bytes_ += static_cast<size_t>(words) * 4 * 2 + 64;  // the bitset and its key
+  }
+  e->dense = it->second;
+  return e;
+}
+
+const CfgGrammar::Slot* CfgGrammar::install(uint32_t l, uint32_t q, const std::string& key,
+                                            std::shared_ptr<const IndexEntry> e) const {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  std::atomic<const Slot*>& slot = slots_[state_offset[l] + q];
+  if (const Slot* s = slot.load(std::memory_order_acquire)) return s;  // another thread was first
+  std::string k = key;
+  if (k.empty()) {  // not shareable: the state itself
+    k.resize(9);
+    k[0] = '#';
+    std::memcpy(&k[1], &l, 4);
+    std::memcpy(&k[5], &q, 4);
+  }
+  auto it = by_key_.find(k);
+  const Slot* s;
+  if (it != by_key_.end()) {
+    s = it->second;  // the same future, computed first by another thread
+  } else {
+    owned_.push_back({std::move(e), static_cast<uint32_t>(owned_.size())});
+    s = &owned_.back();
+    index_bytes_ += s->entry->bytes() + k.size() + 64;
+    by_key_.emplace(std::move(k), s);
+  }
+  slot.store(s, std::memory_order_release);
+  return s;
+}
+
+const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const {
+  std::string key = share_states_ ? canonical_key(l, q) : std::string();
+  if (!key.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(index_mu_);
+      auto it = by_key_.find(key);
+      if (it != by_key_.end()) {
+        ++index_shared_;
+        slots_[state_offset[l] + q].store(it->second, std::memory_order_release);
+        return it->second;
+      }
+    }
+    if (index_cache_)
+      if (std::shared_ptr<const IndexEntry> e = index_cache_->find(key)) {
+        ++index_shared_;
+        return install(l, q, key, std::move(e));
+      }
+  }
+  auto t0 = debug_now();
+  std::shared_ptr<const IndexEntry> e = walk_entry(l, q);
+  if (debug_enabled()) {
+    double us = std::chrono::duration<double, std::micro>(debug_now() - t0).count();
+    if (us > 200)
+      fprintf(stderr, "index entry %.0f µs: lexeme %u (%s) state %u, %zu tokens%s, %zu roots, key %zu bytes\n", us, l,
+              rt->cfg().lexemes[l]->to_string().substr(0, 60).c_str(), q, e->dense ? size_t(0) : e->ids.size(),
+              e->dense ? " (dense)" : "", e->roots.size(), key.size());
+  }
+  if (!key.empty() && index_cache_) index_cache_->put(key, e);
+  return install(l, q, key, std::move(e));
+}
+
+void CfgGrammar::index_all(int threads) {
+  std::vector<std::pair<uint32_t, uint32_t>> work;
+  for (uint32_t l = 0; l < rt->num_lexemes(); ++l)
+    for (uint32_t q = 0; q < rt->dfa(l).num_states(); ++q) work.push_back({l, q});
+  fsm::parallel_for(work.size(), threads, [&](size_t w, int) { slot(work[w].first, work[w].second); });
+}
+
+size_t CfgGrammar::num_index_entries() const {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  return owned_.size();
+}
+
+size_t CfgGrammar::num_distinct_masks() const {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  size_t sparse = 0;
+  for (const Slot& s : owned_) sparse += s.entry->dense == nullptr;
+  return dense_.size() + sparse;
+}
+
+size_t CfgGrammar::index_bytes() const {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  return index_bytes_ + num_slots_ * sizeof(std::atomic<const Slot*>) + by_key_.bucket_count() * 8;
+}
+
+std::shared_ptr<const IndexEntry> IndexCache::find(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  return it == map_.end() ? nullptr : it->second;
+}
+
+void IndexCache::put(const std::string& key, std::shared_ptr<const IndexEntry> e) {
+  size_t bytes = e->bytes() + key.size() * 2 + 64 + (e->dense ? e->dense->size() * 4 : 0);
+  std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> old;  // freed after the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  if (bytes > max_bytes_ || map_.count(key)) return;
+  if (bytes_ + bytes > max_bytes_) {
+    old.swap(map_);
+    bytes_ = 0;
+  }
+  map_.emplace(key, std::move(e));
+  bytes_ += bytes;
+}
+
+size_t IndexCache::bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+size_t IndexCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return map_.size();
+}
+
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
                                               const CfgBuildOptions& options) {
   auto g = std::make_unique<CfgGrammar>();
@@ -541,62 +778,19 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
   g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip && tokenizer->prepends_space();
   g->words = bitmask_words(tokenizer->vocab_size());
   g->rt = std::make_unique<fsm::CfgRuntime>(fsm::build_cfg(grammar), options.dfa);
-  const fsm::TokenTrie& trie = tokenizer->trie();
-  const auto& nodes = trie.nodes();
-  size_t nl = g->rt->num_lexemes();
-  g->ci_mask_id.resize(nl);
-  g->roots.resize(nl);
-  bool lf = g->rt->leftmost_first();
-  if (lf) g->root_states.resize(nl);
-  // Work items: every (lexeme, state).
-  std::vector<std::pair<uint32_t, uint32_t>> work;
-  for (uint32_t l = 0; l < nl; ++l) {
-    uint32_t ns = g->rt->dfa(l).num_states();
-    g->ci_mask_id[l].assign(ns, 0);
-    g->roots[l].resize(ns);
-    if (lf) g->root_states[l].resize(ns);
-    g->state_offset.push_back(static_cast<uint32_t>(work.size()));
-    for (uint32_t s = 0; s < ns; ++s) work.push_back({l, s});
+  // Leftmost-first guards name a lexeme's own states: its entries are not shared.
+  g->share_states_ = options.share_states && !g->rt->leftmost_first();
+  if (g->share_states_) g->index_cache_ = options.index_cache;
+  size_t total = 0;
+  for (uint32_t l = 0; l < g->rt->num_lexemes(); ++l) {
+    g->state_offset.push_back(static_cast<uint32_t>(total));
+    total += g->rt->dfa(l).num_states();
   }
-  std::vector<std::vector<uint32_t>> masks(work.size());
-  auto one = [&](size_t w, int) {
-    auto [l, q] = work[w];
-    const fsm::LexDfa& d = g->rt->dfa(l);
-    std::vector<uint32_t> mask(g->words, 0);
-    std::vector<uint32_t> st(trie.max_depth() + 2);
-    std::vector<uint32_t>& rts = g->roots[l][q];
-    st[0] = q;
-    fsm::walk_trie(trie, 0, st.data(), [&](uint32_t i, const fsm::TrieNode& n, uint32_t parent, uint32_t& s) {
-      s = d.next(parent, n.byte);
-      if (s == fsm::kDead) return false;
-      trie.for_each_token(n, [&](int32_t id) { set_bit(mask.data(), id); });
-      if (d.is_final(s) && n.subtree_end > i + 1) {
-        // Leftmost-first: the lexeme can end here only if the next byte does not extend its
-        // match (the guard would fire); a root where every next byte does is no boundary.
-        bool may_end = !lf || !d.live[s];
-        for (uint32_t c = i + 1; !may_end && c < n.subtree_end; c = nodes[c].subtree_end) {
-          uint32_t x = d.next(s, nodes[c].byte);
-          may_end = x == fsm::kDead || !d.is_final(x);
-        }
-        if (may_end) {
-          rts.push_back(i);
-          if (lf) g->root_states[l][q].push_back(s);
-        }
-      }
-      return true;
-    });
-    masks[w] = std::move(mask);
-  };
-  fsm::parallel_for(work.size(), options.threads, one);
-  // Deduplicate the bitsets.
-  std::unordered_map<std::string, uint32_t> seen;
-  for (size_t w = 0; w < work.size(); ++w) {
-    std::string key(reinterpret_cast<const char*>(masks[w].data()), masks[w].size() * 4);
-    auto [it, inserted] = seen.emplace(std::move(key), static_cast<uint32_t>(seen.size()));
-    if (inserted) g->ci_masks.insert(g->ci_masks.end(), masks[w].begin(), masks[w].end());
-    g->ci_mask_id[work[w].first][work[w].second] = it->second;
-    std::vector<uint32_t>().swap(masks[w]);
-  }
+  if (total >= UINT32_MAX) throw Error(ErrorKind::kLimit, "too many lexeme DFA states in one grammar");
+  g->num_slots_ = total;
+  g->slots_ = std::make_unique<std::atomic<const CfgGrammar::Slot*>[]>(total);
+  for (size_t i = 0; i < total; ++i) g->slots_[i].store(nullptr, std::memory_order_relaxed);
+  if (options.eager_index) g->index_all(options.threads);
   g->reserve_caches();
   return g;
 }

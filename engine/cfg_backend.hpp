@@ -1,13 +1,23 @@
 // The context-free back-end: a CompiledGrammar over a CfgRuntime (lexeme DFAs under the Earley
 // graph) and the Matcher over it.
-// Masks: for every (lexeme, DFA state) the tokens that stay inside the lexeme are precomputed by
-// a trie walk (context-independent bitset, deduplicated), together with the trie nodes where
-// the lexeme may end inside a token ("boundary roots"). Only the subtrees below those roots need
-// the parser. They are walked once per (lexeme, state, truncated Earley node after the lexeme):
+// Takes: a checked grammar::Grammar and a tokenizer. Gives: a CompiledGrammar whose Matchers fill
+// next-token masks; the token index is built lazily (per (lexeme, DFA state), on first use) and is
+// safe to read from many Matchers on many threads at once.
+// Masks: for a (lexeme, DFA state) the tokens that stay inside the lexeme are found by a trie
+// walk (context-independent set: a bitset, or a sorted list when under 1/64 of the vocabulary),
+// together with the trie nodes where the lexeme may end inside a token ("boundary roots"). This
+// index entry is computed on the state's first use and published in a per-(lexeme, state) atomic
+// slot (lock-free reads afterwards); CfgBuildOptions::eager_index computes every entry at build
+// time instead. States with the same future — the sub-automaton reachable from them, renumbered
+// in BFS order with finality — have the same entry: it is computed once per grammar (and, through
+// an IndexCache, once per Compiler) under that canonical key (not for leftmost-first lexing, whose
+// guards name the lexeme's own states).
+// Only the subtrees below the roots need
+// the parser. They are walked once per (index entry, truncated Earley node after the lexeme):
 // the node with origins more than `context_depth` links away replaced by a wildcard, so one walk
 // serves every nesting context that looks the same nearby. The walk yields tokens accepted in
 // any context and "uncertain" ones (their parse completed into the wildcard); the latter are
-// checked against the real node and the result is cached per (lexeme, state, real node). Walks
+// checked against the real node and the result is cached per (index entry, real node). Walks
 // step through a lazily built DFA over parser configurations. Whole masks are cached per parser
 // configuration (the sorted thread set), within a memory budget; the per-thread caches (boundary
 // lists, local walks, guard sets) share a second budget. A cache over its budget is cleared
@@ -21,6 +31,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -30,18 +41,63 @@
 
 namespace tollgate::engine {
 
+// A (lexeme, DFA state)'s context-independent tokens and boundary roots (see above). Immutable
+// once published; shared between states with the same future, and between grammars through an
+// IndexCache.
+struct IndexEntry {
+  std::shared_ptr<const std::vector<uint32_t>> dense;  // the bitset (words), or null when sparse
+  std::vector<int32_t> ids;                            // sorted, when sparse
+  std::vector<uint32_t> roots;                         // trie nodes where the lexeme may end
+  // Leftmost-first lexing (Lark): per root, the lexeme's (final) DFA state there — a completion
+  // at a state that may still be overtaken carries a guard into the walk below the root.
+  std::vector<uint32_t> root_states;
+  size_t bytes() const { return 96 + ids.size() * 4 + roots.size() * 4 + root_states.size() * 4; }
+};
+
+// Index entries by canonical future, shared by the grammars one Compiler compiles with one
+// tokenizer (lexemes that recur across schemas — strings, numbers, formats — are indexed once).
+// Bounded in bytes (entries and their bitsets, counted once per entry); over the bound it is
+// cleared whole (grammars keep the entries they use). Thread-safe.
+class IndexCache {
+ public:
+  explicit IndexCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  std::shared_ptr<const IndexEntry> find(const std::string& key) const;
+  void put(const std::string& key, std::shared_ptr<const IndexEntry> e);
+  size_t bytes() const;
+  size_t size() const;
+  size_t max_bytes() const { return max_bytes_; }
+
+ private:
+  size_t max_bytes_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> map_;
+  size_t bytes_ = 0;
+};
+
+struct CfgBuildOptions;
+struct CfgGrammar;
+std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
+                                              const CfgBuildOptions& options);
+
 struct CfgGrammar : CompiledGrammar::Impl {
   std::unique_ptr<fsm::CfgRuntime> rt;
   int32_t words = 0;
   bool strip_first_space = false;
-  // [lexeme][state] → index into ci_masks (words each); boundary roots (trie node ids).
-  std::vector<std::vector<uint32_t>> ci_mask_id;
-  std::vector<std::vector<std::vector<uint32_t>>> roots;
-  // Leftmost-first lexing (Lark): per root, the lexeme's (final) DFA state there — a completion
-  // at a state that may still be overtaken carries a guard into the walk below the root.
-  std::vector<std::vector<std::vector<uint32_t>>> root_states;
-  std::vector<uint32_t> ci_masks;
   std::vector<uint32_t> state_offset;  // lexeme → index of its state 0 among all (lexeme, state)
+  // The index entry of (lexeme, state): computed on first use (or shared with a state of the same
+  // future), then read without a lock. Thread-safe.
+  const IndexEntry& entry(uint32_t lexeme, uint32_t state) const {
+    const Slot* s = slots_[state_offset[lexeme] + state].load(std::memory_order_acquire);
+    return s ? *s->entry : *compute_entry(lexeme, state)->entry;
+  }
+  // Computes every entry now (CfgBuildOptions::eager_index); `threads` as CfgBuildOptions::threads.
+  void index_all(int threads);
+  // Entries computed so far (distinct), their distinct dense bitsets, and their bytes.
+  size_t num_index_entries() const;
+  size_t num_distinct_masks() const;
+  size_t index_bytes() const;
+  // Entries taken from another state's computation (same canonical future) or the IndexCache.
+  size_t num_index_shared() const { return index_shared_.load(); }
   size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
   // Boundary lists, local walks and guard sets together (bytes); set before sharing the grammar.
   size_t cache_budget = size_t(512) << 20;
@@ -101,8 +157,22 @@ struct CfgGrammar : CompiledGrammar::Impl {
   struct KeyHash {
     size_t operator()(const fsm::Threads& t) const;
   };
-  uint64_t local_key(uint32_t lexeme, uint32_t state, uint32_t node) const {
-    return (static_cast<uint64_t>(node) << 32) | (state_offset[lexeme] + state);
+  // A (lexeme, state)'s published entry and its number in this grammar (states sharing an entry
+  // share the number, and with it their boundary and local-walk cache entries).
+  struct Slot {
+    std::shared_ptr<const IndexEntry> entry;
+    uint32_t id;
+  };
+  const Slot& slot(uint32_t lexeme, uint32_t state) const {
+    const Slot* s = slots_[state_offset[lexeme] + state].load(std::memory_order_acquire);
+    return s ? *s : *compute_entry(lexeme, state);
+  }
+  const Slot* compute_entry(uint32_t lexeme, uint32_t state) const;
+  // Installs `e` (computed for `key`, empty: not shareable) for (lexeme, state); returns the slot
+  // published there (another thread's if it was first). Takes index_mu_.
+  const Slot* install(uint32_t lexeme, uint32_t state, const std::string& key, std::shared_ptr<const IndexEntry> e) const;
+  uint64_t local_key(uint32_t entry_id, uint32_t node) const {
+    return (static_cast<uint64_t>(node) << 32) | entry_id;
   }
   // A boundary list that is a local walk's list: the walk's bytes count with the list unless
   // local_cache_ holds that walk under `key`.
@@ -125,6 +195,26 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable size_t cache_bytes_ = 0;  // the three caches above
   mutable std::atomic<size_t> cache_clears_{0};
   mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0};
+  // The lazy index: a slot per (lexeme, state) (null until computed); the slots and entries this
+  // grammar owns, by canonical key (or "#lexeme.state" when not shareable); the dense bitsets
+  // deduplicated by content. Guarded by index_mu_ (the slots are read without it).
+  std::unique_ptr<std::atomic<const Slot*>[]> slots_;
+  size_t num_slots_ = 0;
+  mutable std::mutex index_mu_;
+  mutable std::deque<Slot> owned_;
+  mutable std::unordered_map<std::string, const Slot*> by_key_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const std::vector<uint32_t>>> dense_;
+  mutable size_t index_bytes_ = 0;
+  mutable std::atomic<size_t> index_shared_{0};
+  std::shared_ptr<IndexCache> index_cache_;  // the Compiler's, if any
+  bool share_states_ = true;
+  friend std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar&, const TokenizerInfoPtr&,
+                                                       const CfgBuildOptions&);
+  // The canonical form of the sub-automaton reachable from `state` ("" when over kMaxKeyStates
+  // states: not shared), and the trie walk that computes an entry.
+  std::string canonical_key(uint32_t lexeme, uint32_t state) const;
+  std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state) const;
+
   mutable std::mutex walk_mu_;
   mutable std::deque<fsm::ParserState> walk_states_;
   mutable std::unordered_map<fsm::Threads, uint32_t, KeyHash> walk_index_;
@@ -137,12 +227,22 @@ struct CfgGrammar : CompiledGrammar::Impl {
 
 struct CfgBuildOptions {
   fsm::DfaOptions dfa;
-  int threads = 0;
+  int threads = 0;             // eager_index only
   uint32_t context_depth = 6;  // see CfgGrammar::context_depth
+  // Compute every (lexeme, state)'s index entry at build time (the default computes each on
+  // first use).
+  bool eager_index = false;
+  // Share entries between states with the same canonical future (and through index_cache).
+  bool share_states = true;
+  std::shared_ptr<IndexCache> index_cache;  // optional, the Compiler's
 };
 
 // Builds the back-end for a checked grammar. Throws tollgate::Error.
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
-                                              const CfgBuildOptions& options = {});
+                                              const CfgBuildOptions& options);
+inline std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar,
+                                                     const TokenizerInfoPtr& tokenizer) {
+  return build_cfg_grammar(grammar, tokenizer, CfgBuildOptions{});
+}
 
 }  // namespace tollgate::engine

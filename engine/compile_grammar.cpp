@@ -32,6 +32,8 @@ CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_
   opt.dfa.max_states = options_.max_dfa_states;
   opt.dfa.max_memory_bytes = options_.max_dfa_memory;
   opt.threads = options_.threads;
+  opt.eager_index = options_.eager_index;
+  opt.index_cache = cache_->index;
   auto impl = engine::build_cfg_grammar(g, tokenizer_, opt);
   impl->stats.parse_ms = parse_ms;
   impl->stats.index_ms = ms_since(t1);
@@ -39,7 +41,7 @@ CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_
   size_t states = 0;
   for (size_t l = 0; l < impl->rt->num_lexemes(); ++l) states += impl->rt->dfa(static_cast<uint32_t>(l)).num_states();
   impl->stats.dfa_states = states;
-  impl->stats.distinct_masks = impl->ci_masks.size() / (impl->words ? impl->words : 1);
+  impl->stats.distinct_masks = impl->num_distinct_masks();
   impl->stats.index_bytes = impl->memory_bytes();
   return std::make_shared<const CompiledGrammar>(std::move(impl));
 }
@@ -54,6 +56,8 @@ CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, c
   opt.dfa.max_states = options_.max_dfa_states;
   opt.dfa.max_memory_bytes = options_.max_dfa_memory;
   opt.threads = options_.threads;
+  opt.eager_index = options_.eager_index;
+  opt.index_cache = cache_->index;
   auto impl = engine::build_cfg_grammar(g, tokenizer_, opt);
   impl->stats.parse_ms = parse_ms;
   impl->stats.index_ms = ms_since(t1);
@@ -61,7 +65,7 @@ CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, c
   size_t states = 0;
   for (size_t l = 0; l < impl->rt->num_lexemes(); ++l) states += impl->rt->dfa(static_cast<uint32_t>(l)).num_states();
   impl->stats.dfa_states = states;
-  impl->stats.distinct_masks = impl->ci_masks.size() / (impl->words ? impl->words : 1);
+  impl->stats.distinct_masks = impl->num_distinct_masks();
   impl->stats.index_bytes = impl->memory_bytes();
   for (const auto& w : g.warnings) impl->warnings.push_back({w.message, w.pos});
   return std::make_shared<const CompiledGrammar>(std::move(impl));

@@ -29,6 +29,7 @@ const std::vector<CompileWarning>& CompiledGrammar::warnings() const { return im
 Compiler::Compiler(TokenizerInfoPtr tokenizer, CompileOptions options)
     : tokenizer_(std::move(tokenizer)), options_(options), cache_(std::make_shared<Cache>()) {
   if (!tokenizer_) throw Error(ErrorKind::kInvalidArgument, "Compiler needs a tokenizer");
+  if (options_.index_cache_bytes > 0) cache_->index = std::make_shared<engine::IndexCache>(options_.index_cache_bytes);
 }
 
 Compiler::~Compiler() = default;

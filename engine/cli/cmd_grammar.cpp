@@ -55,6 +55,7 @@ void require_source(const Source& src) {
 struct Budgets {
   size_t max_states = CompileOptions{}.max_dfa_states;
   size_t max_memory_mib = CompileOptions{}.max_dfa_memory >> 20;
+  bool eager_index = false;
 };
 
 void add_budget_options(CLI::App* cmd, Budgets& b) {
@@ -62,6 +63,8 @@ void add_budget_options(CLI::App* cmd, Budgets& b) {
   cmd->add_option("--max-memory", b.max_memory_mib,
                   "memory budget per automaton while it is built, in MiB (max_dfa_memory)")
       ->capture_default_str();
+  cmd->add_flag("--eager-index", b.eager_index,
+                "grammars and schemas: compute the whole token index at compile time (eager_index)");
 }
 
 CompiledGrammarPtr compile_source(const Source& src, const TokenizerInfoPtr& tok, int threads,
@@ -70,6 +73,7 @@ CompiledGrammarPtr compile_source(const Source& src, const TokenizerInfoPtr& tok
   opt.threads = threads;
   opt.max_dfa_states = budgets.max_states;
   opt.max_dfa_memory = budgets.max_memory_mib < (SIZE_MAX >> 20) ? budgets.max_memory_mib << 20 : SIZE_MAX;
+  opt.eager_index = budgets.eager_index;
   Compiler compiler(tok, opt);
   if (!src.schema_file.empty()) {
     JsonSchemaOptions so;

@@ -27,6 +27,15 @@ struct CompileOptions {
   uint32_t max_grammar_nesting = 500;
   int threads = 0;                    // 0 = all cores (std::thread::hardware_concurrency)
   bool dot_all = false;               // regex `.` matches newline
+  // Grammars and JSON Schemas (context-free back-end): the token index entry of a lexeme state
+  // is computed when a mask first needs it; true computes all of them at compile time (on
+  // `threads` threads).
+  bool eager_index = false;
+  // Bytes of token index entries a Compiler (and its copies) keeps for reuse across the grammars
+  // it compiles, keyed by the lexeme state's canonical future (JSON strings, numbers, formats
+  // recur across schemas): each entry's token set, boundary roots and key. Over the bound the
+  // cache is cleared whole; 0 disables it.
+  size_t index_cache_bytes = size_t{64} << 20;  // 64 MiB
 };
 
 // How a JSON Schema is turned into a grammar (Compiler::compile_json_schema).
@@ -61,7 +70,7 @@ struct CompileWarning {
 
 struct CompileStats {
   size_t dfa_states = 0;
-  size_t distinct_masks = 0;    // deduplicated bitsets
+  size_t distinct_masks = 0;    // deduplicated bitsets (CFG: of the index entries computed so far)
   size_t index_bytes = 0;       // memory of the token index (bitsets + tables)
   double parse_ms = 0, dfa_ms = 0, index_ms = 0, total_ms = 0;
 };

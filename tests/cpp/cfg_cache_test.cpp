@@ -12,6 +12,7 @@
 
 #include "engine/cfg_backend.hpp"
 #include "grammar/grammar_ir.hpp"
+#include "grammar/json_schema.hpp"
 #include "test_support.hpp"
 #include "tollgate/tollgate.hpp"
 
@@ -261,4 +262,97 @@ TEST_CASE("cfg caches: two threads share a Lark grammar (guards) whose caches ke
   CHECK(cfg_of(shared).num_cache_clears() >= 2);
   WARN("two threads, sql.lark: " << masks.load() << " masks equal to the single-threaded ones, "
                                  << cfg_of(shared).num_cache_clears() << " cache clears");
+}
+
+// The lazy token index (entries computed on first use, shared between states with the same
+// future and, through the Compiler's IndexCache, between grammars) gives the masks of the eager,
+// unshared index along a MaskBench replay, with two threads computing entries of one grammar at
+// once; a second compile from the same Compiler takes entries from its IndexCache. Run under
+// ThreadSanitizer as well.
+TEST_CASE("cfg lazy index: masks equal the eager index's, two threads sharing the grammar", "[cfg][cache][threads]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(file, "corpora/maskbench-dev/Github_medium---o25805.json");
+  auto j = nlohmann::json::parse(tollgate::testing::read_file(file));
+  const std::string schema = j["schema"].dump();
+  std::vector<std::vector<int32_t>> docs;
+  for (auto& t : j["tests"])
+    if (t.contains("tokens_llama3")) docs.push_back(t["tokens_llama3"].get<std::vector<int32_t>>());
+  REQUIRE(docs.size() >= 2);
+  const TokenizerInfo& tok = *llama3();
+  const size_t words = bitmask_words(tok.vocab_size());
+
+  // Reference: every entry computed at build time, for its own state.
+  engine::CfgBuildOptions eager;
+  eager.eager_index = true;
+  eager.share_states = false;
+  eager.threads = 2;
+  auto ref_impl = engine::build_cfg_grammar(grammar::json_schema_to_grammar(schema, {}, "o25805"), llama3(), eager);
+  const size_t all_states = ref_impl->num_index_entries();
+  CompiledGrammarPtr reference = std::make_shared<const CompiledGrammar>(std::move(ref_impl));
+  // masks[doc][step], the mask after the last token accepted included (an invalid document ends
+  // where the grammar refuses a token).
+  std::vector<std::vector<std::vector<int32_t>>> expect(docs.size());
+  int refusals = 0;
+  for (size_t d = 0; d < docs.size(); ++d) {
+    Matcher m(reference);
+    bool refused = false;
+    for (int32_t id : docs[d]) {
+      expect[d].emplace_back(words);
+      m.fill_next_token_bitmask(expect[d].back().data());
+      if (!m.accept_token(id)) {
+        refused = true;
+        ++refusals;
+        break;
+      }
+    }
+    if (!refused) {
+      expect[d].emplace_back(words);
+      m.fill_next_token_bitmask(expect[d].back().data());
+    }
+  }
+  REQUIRE(refusals < static_cast<int>(docs.size()));
+
+  Compiler compiler(llama3());
+  auto replay = [&](const CompiledGrammarPtr& g, size_t d, int& mismatches) {
+    std::vector<int32_t> mask(words);
+    Matcher m(g);
+    for (size_t s = 0; s < expect[d].size(); ++s) {
+      m.fill_next_token_bitmask(mask.data());
+      if (mask != expect[d][s]) ++mismatches;
+      // Accepted exactly where the reference accepted.
+      if (s < docs[d].size() && m.accept_token(docs[d][s]) != (s + 1 < expect[d].size())) ++mismatches;
+    }
+  };
+  CompiledGrammarPtr lazy = compiler.compile_json_schema(schema, {}, "o25805");
+  std::atomic<int> mismatches{0};
+  auto run = [&](int which) {
+    int mine = 0;
+    for (size_t k = 0; k < docs.size(); ++k) replay(lazy, which == 0 ? k : docs.size() - 1 - k, mine);
+    mismatches += mine;
+  };
+  std::thread a(run, 0), b(run, 1);
+  a.join();
+  b.join();
+  CHECK(mismatches.load() == 0);
+  const size_t computed = cfg_of(lazy).num_index_entries();
+  CHECK(computed > 0);
+  CHECK(computed * 10 < all_states);  // a replay touches few states
+  // The brute-force oracle on the lazily indexed grammar along the first document.
+  {
+    Matcher m(lazy);
+    int oracle = 0;
+    for (size_t s = 0; s < docs[0].size() && s < 24; ++s) {
+      oracle += tollgate::testing::mask_oracle_mismatches(m);
+      if (!m.accept_token(docs[0][s])) break;
+    }
+    CHECK(oracle == 0);
+  }
+  // Compiled again by the same Compiler: entries come from its IndexCache.
+  CompiledGrammarPtr again = compiler.compile_json_schema(schema, {}, "o25805");
+  int mm = 0;
+  for (size_t d = 0; d < docs.size(); ++d) replay(again, d, mm);
+  CHECK(mm == 0);
+  CHECK(cfg_of(again).num_index_shared() > 0);
+  WARN("lazy index: " << computed << " of " << all_states << " entries computed; second compile took "
+                      << cfg_of(again).num_index_shared() << " shared entries");
 }
