@@ -20,45 +20,20 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_view format,
-                                             std::string_view source_name) const {
-  auto t0 = std::chrono::steady_clock::now();
-  grammar::GrammarOptions gopt;
-  gopt.max_nesting = options_.max_grammar_nesting;
-  grammar::Grammar g = grammar::parse_grammar(text, format, source_name, gopt);
-  double parse_ms = ms_since(t0);
+namespace {
+// A checked Grammar IR → the context-free back-end, with its statistics and warnings.
+template <class IndexCache>
+CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoPtr& tokenizer, const CompileOptions& o,
+                                 const IndexCache& index_cache, std::chrono::steady_clock::time_point t0,
+                                 double parse_ms) {
   auto t1 = std::chrono::steady_clock::now();
   engine::CfgBuildOptions opt;
-  opt.dfa.max_states = options_.max_dfa_states;
-  opt.dfa.max_memory_bytes = options_.max_dfa_memory;
-  opt.threads = options_.threads;
-  opt.eager_index = options_.eager_index;
-  opt.index_cache = cache_->index;
-  auto impl = engine::build_cfg_grammar(g, tokenizer_, opt);
-  impl->stats.parse_ms = parse_ms;
-  impl->stats.index_ms = ms_since(t1);
-  impl->stats.total_ms = ms_since(t0);
-  size_t states = 0;
-  for (size_t l = 0; l < impl->rt->num_lexemes(); ++l) states += impl->rt->dfa(static_cast<uint32_t>(l)).num_states();
-  impl->stats.dfa_states = states;
-  impl->stats.distinct_masks = impl->num_distinct_masks();
-  impl->stats.index_bytes = impl->memory_bytes();
-  return std::make_shared<const CompiledGrammar>(std::move(impl));
-}
-
-CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, const JsonSchemaOptions& options,
-                                                 std::string_view source_name) const {
-  auto t0 = std::chrono::steady_clock::now();
-  grammar::Grammar g = grammar::json_schema_to_grammar(schema_json, options, source_name);
-  double parse_ms = ms_since(t0);
-  auto t1 = std::chrono::steady_clock::now();
-  engine::CfgBuildOptions opt;
-  opt.dfa.max_states = options_.max_dfa_states;
-  opt.dfa.max_memory_bytes = options_.max_dfa_memory;
-  opt.threads = options_.threads;
-  opt.eager_index = options_.eager_index;
-  opt.index_cache = cache_->index;
-  auto impl = engine::build_cfg_grammar(g, tokenizer_, opt);
+  opt.dfa.max_states = o.max_dfa_states;
+  opt.dfa.max_memory_bytes = o.max_dfa_memory;
+  opt.threads = o.threads;
+  opt.eager_index = o.eager_index;
+  opt.index_cache = index_cache;
+  auto impl = engine::build_cfg_grammar(g, tokenizer, opt);
   impl->stats.parse_ms = parse_ms;
   impl->stats.index_ms = ms_since(t1);
   impl->stats.total_ms = ms_since(t0);
@@ -69,6 +44,23 @@ CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, c
   impl->stats.index_bytes = impl->memory_bytes();
   for (const auto& w : g.warnings) impl->warnings.push_back({w.message, w.pos});
   return std::make_shared<const CompiledGrammar>(std::move(impl));
+}
+}  // namespace
+
+CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_view format,
+                                             std::string_view source_name) const {
+  auto t0 = std::chrono::steady_clock::now();
+  grammar::GrammarOptions gopt;
+  gopt.max_nesting = options_.max_grammar_nesting;
+  grammar::Grammar g = grammar::parse_grammar(text, format, source_name, gopt);
+  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0));
+}
+
+CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, const JsonSchemaOptions& options,
+                                                 std::string_view source_name) const {
+  auto t0 = std::chrono::steady_clock::now();
+  grammar::Grammar g = grammar::json_schema_to_grammar(schema_json, options, source_name);
+  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0));
 }
 
 CompiledGrammarPtr Compiler::builtin_json() const {

@@ -2065,7 +2065,7 @@ class SchemaCompiler {
   }
 
   // property_order 'any': members in any order. Required members are tracked exactly (the set of
-  // those seen, up to kMaxTracked of them; beyond, they keep the order of `required` among themselves,
+  // those seen, up to kMaxTracked of them; beyond, they keep the schema's order among themselves,
   // which refuses some valid orders but never accepts an invalid object). A key may repeat: a JSON
   // parser keeps its last value, which is valid too.
   template <class M>
@@ -2086,12 +2086,11 @@ class SchemaCompiler {
     std::vector<GExprPtr> required;
     for (auto& m : members)
       if (!m.required) optional.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
-    // required members in the order the `required` arrays list them
-    for (const auto& r : s.required_order)
-      for (auto& m : members)
-        if (m.required && m.name == r) required.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
+    // required members in schema order (the order `members` lists them)
+    for (auto& m : members)
+      if (m.required) required.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
     if (extra) optional.push_back(extra);
-    constexpr size_t kMaxTracked = 8;
+    constexpr size_t kMaxTracked = 10;
     bool tracked = required.size() <= kMaxTracked;
     std::map<std::tuple<uint64_t, int, uint64_t>, int> rules;
     uint64_t full = tracked ? (uint64_t{1} << required.size()) - 1 : required.size();
