@@ -195,8 +195,6 @@ struct Shape {
   Conj property_names;
   uint64_t min_props = 0, max_props = UINT64_MAX;
   std::string min_props_ptr, max_props_ptr;
-  std::vector<std::pair<std::string, std::vector<std::string>>> dep_required;
-  std::string dep_required_ptr;
   // combinators left for generation
   std::vector<std::pair<std::vector<Conj>, std::string>> any_of;  // each: branches, pointer
   std::vector<std::pair<std::vector<Conj>, std::string>> one_of;
@@ -1129,8 +1127,7 @@ class SchemaCompiler {
     bool arr_c = n.prefix_given || !n.items.empty() || n.items_false || n.min_items > 0 || n.max_items != UINT64_MAX ||
                  !n.contains.empty() || n.unique_items;
     bool obj_c = !n.props.empty() || !n.required.empty() || !n.pattern_props.empty() || !n.additional.empty() ||
-                 n.additional_false || !n.property_names.empty() || n.min_props > 0 || n.max_props != UINT64_MAX ||
-                 !n.dep_required.empty();
+                 n.additional_false || !n.property_names.empty() || n.min_props > 0 || n.max_props != UINT64_MAX;
     if (n.has_enum) {
       if (str_c || num_c || arr_c || obj_c) return std::nullopt;
       // values of types in `in` that are not among the enum values
@@ -1156,8 +1153,7 @@ class SchemaCompiler {
       out.push_back(t);
     }
     if (obj_c && (in & kObjT)) {
-      bool closed = !n.additional.empty() || n.additional_false || !n.pattern_props.empty() || !n.property_names.empty() ||
-                    !n.dep_required.empty();
+      bool closed = !n.additional.empty() || n.additional_false || !n.pattern_props.empty() || !n.property_names.empty();
       if (closed) return std::nullopt;
       // ¬(required R ∧ ∀p∈P: v_p ⊨ S_p ∧ count bounds) = some r missing ∨ some p present with a value
       // violating S_p ∨ a count outside the bounds
@@ -1221,7 +1217,7 @@ class SchemaCompiler {
            !n.prefix_given && n.items.empty() && !n.items_false && n.min_items == 0 && n.max_items == UINT64_MAX &&
            n.contains.empty() && !n.unique_items && n.props.empty() && n.required.empty() && n.pattern_props.empty() &&
            n.additional.empty() && !n.additional_false && n.property_names.empty() && n.min_props == 0 &&
-           n.max_props == UINT64_MAX && n.dep_required.empty();
+           n.max_props == UINT64_MAX;
   }
 
   // Conjunction of two shapes (b's lists appended to a's).
@@ -1312,7 +1308,6 @@ class SchemaCompiler {
       a.max_props = b.max_props;
       a.max_props_ptr = b.max_props_ptr;
     }
-    a.dep_required.insert(a.dep_required.end(), b.dep_required.begin(), b.dep_required.end());
     a.any_of.insert(a.any_of.end(), b.any_of.begin(), b.any_of.end());
     a.one_of.insert(a.one_of.end(), b.one_of.begin(), b.one_of.end());
     a.nots.insert(a.nots.end(), b.nots.begin(), b.nots.end());
@@ -1984,20 +1979,6 @@ class SchemaCompiler {
       if (np > 4) {
         Conj c;
         if (closed_apply(nullptr, {}, c)) extras.push_back(GExpr::seq({key_of({}), key_sep(), value_ref(c)}));
-      }
-    }
-    if (!s.dep_required.empty()) {
-      // dependentRequired: when every dependency is already required (or the trigger can't appear) it holds
-      for (const auto& [trigger, deps] : s.dep_required) {
-        bool trig_possible = false;
-        for (auto& m : members) trig_possible = trig_possible || m.name == trigger;
-        if (!trig_possible && !extras.empty()) trig_possible = true;
-        bool ok = true;
-        for (const auto& d : deps) ok = ok && s.required.count(d);
-        if (trig_possible && !ok) {
-          relax(s.dep_required_ptr, "dependentRequired", "'" + trigger + "' requires other properties");
-          break;
-        }
       }
     }
     GExprPtr extra = extras.empty() ? nullptr : (extras.size() == 1 ? extras[0] : GExpr::alt(extras));
