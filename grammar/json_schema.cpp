@@ -1735,7 +1735,20 @@ class SchemaCompiler {
   GExprPtr string_value(const Shape& s, const std::string& ptr) {
     RegexPtr core = string_core(s, ptr, false);
     if (!core) return ref(any_string_rule());
-    return GExpr::seq({lit("\""), leaf(Regex::json_string(core)), lit("\"")});
+    GExprPtr value = GExpr::seq({lit("\""), leaf(Regex::json_string(core)), lit("\"")});
+    // A string whose automaton is large (a long length bound, a pattern, a format) is a lexeme of its
+    // own, one per distinct language: merged into each property's key lexeme, every property would
+    // build (and index) its own copy of the automaton.
+    bool large = s.max_length > 64 && s.max_length != UINT64_MAX;
+    if (!large && s.patterns.empty() && s.formats.empty()) return value;
+    std::string key = core->to_string();
+    auto it = string_rules_.find(key);
+    if (it != string_rules_.end()) return ref(it->second);
+    int r = new_rule("str");
+    g_.rules[r].structural = true;
+    g_.rules[r].body = value;
+    string_rules_[key] = r;
+    return ref(r);
   }
 
   GExprPtr key_literal(const std::string& name) {
@@ -2246,6 +2259,7 @@ class SchemaCompiler {
   std::vector<std::pair<std::string, std::string>> unknown_;
   std::vector<std::unique_ptr<Json>> dep_schemas_;
   int any_value_ = -1, any_string_ = -1;
+  std::map<std::string, int> string_rules_;  // large string languages (by regex text) → their rule
   int depth_ = 0;
 };
 
