@@ -122,7 +122,7 @@ def test_warnings_name_the_keyword_and_its_pointer(compiler):
     w = g.warnings[0]
     assert isinstance(w, tollgate.CompileWarning)
     assert "unknown keywords ignored" in w.message and "colour" in w.message and "/properties/a" in w.message
-    assert w.pointer == "/" and (w.line, w.column) == (0, 0)
+    assert w.pointer == "/" and (w.line, w.column) == (1, 1)  # the root's place in the text
     assert "warning: unknown keywords ignored" in str(w) and "CompileWarning" in repr(w)
     # lenient: a keyword that cannot be compiled exactly is relaxed with a warning at its pointer
     lookbehind = {"type": "object", "properties": {"p": {"type": "string", "pattern": "(?<=a)b"}}}
@@ -142,6 +142,9 @@ def test_errors_have_a_pointer_or_a_line_and_column(compiler):
     assert err.kind == "schema error" and err.pointer == "/properties/a/$ref"
     assert "#/$defs/missing" in err.message
     assert str(err).count("(at /properties/a/$ref)") == 1
+    # and the place of the keyword's value in the schema text (the dict as json.dumps writes it)
+    text = json.dumps({"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}})
+    assert (err.line, err.column) == (1, text.index('"#/$defs/missing"') + 1)
     with pytest.raises(tollgate.TollgateError) as e:
         compiler.compile_json_schema('{"type": "object",\n "properties": {]}', source_name="bad.json")
     err = e.value

@@ -278,6 +278,11 @@ TEST_CASE("json schema: errors are clear and positioned", "[json-schema]") {
   e = schema_error(R"({"properties": {"a": {"$ref": "#/$defs/missing"}}})");
   CHECK(e.kind() == tollgate::ErrorKind::kSchema);
   CHECK(e.pos().pointer == "/properties/a/$ref");
+  // the pointer's place in the file too
+  e = schema_error("{\n  \"properties\": {\n    \"a\": {\"$ref\": \"#/nowhere\"}\n  }\n}");
+  CHECK(e.pos().pointer == "/properties/a/$ref");
+  CHECK(e.line() == 3);
+  CHECK(e.column() == 19);
   e = schema_error(R"({"$ref": "#"})");
   CHECK_THAT(e.message(), Catch::Contains("cyclic"));
   e = schema_error(R"({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"})");
