@@ -2174,24 +2174,16 @@ class SchemaCompiler {
         }
         return out;
       }
-      case Regex::Kind::kIntersect: {
-        // whole-string languages: each item from each start position
+      case Regex::Kind::kIntersect:
+      case Regex::Kind::kComplement: {
+        // whole-string languages: the spans from each start position that the node matches in full
         std::set<size_t> out;
         for (size_t p : in)
           for (size_t e = p; e <= s.size(); ++e) {
             std::vector<char32_t> sub(s.begin() + p, s.begin() + e);
             bool all = true;
-            for (const auto& it : r.items) all = all && step(*it, sub, {0}).count(sub.size());
-            if (all) out.insert(e);
-          }
-        return out;
-      }
-      case Regex::Kind::kComplement: {
-        std::set<size_t> out;
-        for (size_t p : in)
-          for (size_t e = p; e <= s.size(); ++e) {
-            std::vector<char32_t> sub(s.begin() + p, s.begin() + e);
-            if (!step(*r.items[0], sub, {0}).count(sub.size())) out.insert(e);
+            for (const auto& it : r.items) all = all && matches(*it, sub);
+            if (r.kind == Regex::Kind::kIntersect ? all : !all) out.insert(e);
           }
         return out;
       }
