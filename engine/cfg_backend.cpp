@@ -13,6 +13,7 @@
 #include <map>
 
 #include "fsm/cfg.hpp"
+#include "fsm/class_trie.hpp"
 #include "fsm/parallel.hpp"
 #include "tollgate/error.hpp"
 
@@ -617,9 +618,9 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
   if (st.size() < trie.max_depth() + 2) st.resize(trie.max_depth() + 2);
   st[0] = q;
   size_t count = 0;
-  fsm::walk_trie(trie, 0, st.data(), [&](uint32_t i, const fsm::TrieNode& n, uint32_t parent, uint32_t& s) {
-    s = d.next(parent, n.byte);
-    if (s == fsm::kDead) return false;
+  // Node i of the byte trie, reached in state s (not dead): its tokens, and whether the lexeme may
+  // end there with more bytes below (a root of the boundary walk).
+  auto visit = [&](uint32_t i, const fsm::TrieNode& n, uint32_t s) {
     trie.for_each_token(n, [&](int32_t id) {
       set_bit(mask.data(), id);
       ++count;
@@ -637,8 +638,109 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
         if (lf) e->root_states.push_back(s);
       }
     }
+  };
+  auto step = [&](uint32_t i, const fsm::TrieNode& n, uint32_t parent, uint32_t& s) {
+    s = d.next(parent, n.byte);
+    if (s == fsm::kDead) return false;
+    visit(i, n, s);
     return true;
-  });
+  };
+  const fsm::ClassTrie& ct = tokenizer->json_class_trie();
+  if (lf || ct.empty()) {
+    fsm::walk_trie(trie, 0, st.data(), step);
+  } else {
+    // The class trie: where every byte of a class leads to one state, all tokens of a class string
+    // are decided at once (a JSON string body: 7,000 class nodes for Llama-3's 275k byte nodes).
+    // Where they do not (the first letters of the names an additional-property key must avoid),
+    // the heaviest state among the member byte nodes goes on down the class trie and the others
+    // are walked byte by byte. Same result as the byte walk (roots sorted back into its order).
+    std::array<std::vector<uint32_t>, 256> dcls;  // per class: the lexeme DFA's classes in it
+    for (uint32_t c = 0; c < ct.num_classes(); ++c) {
+      for (uint8_t b : ct.bytes_of(c)) {
+        uint32_t k = d.classes[b];
+        if (std::find(dcls[c].begin(), dcls[c].end(), k) == dcls[c].end()) dcls[c].push_back(k);
+      }
+    }
+    const auto& cn = ct.trie().nodes();
+    const auto& members = ct.members();
+    thread_local std::vector<uint32_t> cst;
+    if (cst.size() < ct.trie().max_depth() + 2) cst.resize(ct.trie().max_depth() + 2);
+    cst[0] = q;
+    thread_local std::vector<std::pair<uint32_t, uint32_t>> members_at, exceptions;  // (byte node, state)
+    thread_local std::vector<std::pair<uint32_t, uint64_t>> weights;                  // (state, nodes)
+    exceptions.clear();
+    for (uint32_t x = 1, end = static_cast<uint32_t>(cn.size()); x < end;) {
+      const fsm::TrieNode& n = cn[x];
+      const uint32_t s = cst[n.depth - 1];
+      const std::vector<uint32_t>& dc = dcls[n.byte];
+      const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
+      uint32_t t = row[dc[0]];
+      bool uniform = true;
+      for (size_t k = 1; k < dc.size() && uniform; ++k) uniform = row[dc[k]] == t;
+      if (!uniform) {
+        // The class's bytes part ways here. The member byte nodes' states, weighted by their
+        // subtrees: the heaviest state goes on down the class trie for all of them, and the
+        // others are exceptions, redone byte by byte once the class walk is over.
+        members_at.clear();
+        weights.clear();
+        for (uint32_t m = ct.member_begin(x), me = ct.member_begin(x + 1); m < me; ++m) {
+          const uint32_t b = members[m];
+          const uint32_t sb = d.next(s, nodes[b].byte);
+          members_at.emplace_back(b, sb);
+          const uint32_t w = nodes[b].subtree_end - b;
+          auto it = std::find_if(weights.begin(), weights.end(), [&](const auto& p) { return p.first == sb; });
+          if (it == weights.end()) weights.emplace_back(sb, w);
+          else it->second += w;
+        }
+        uint32_t heaviest = fsm::kDead;
+        uint64_t best = 0;
+        for (const auto& [state, w] : weights)
+          if (w > best) best = w, heaviest = state;
+        for (const auto& [b, sb] : members_at)
+          if (sb != heaviest && (heaviest != fsm::kDead || sb != fsm::kDead)) exceptions.emplace_back(b, sb);
+        if (heaviest == fsm::kDead) {
+          x = n.subtree_end;
+          continue;
+        }
+        t = heaviest;
+      }
+      if (t == fsm::kDead) {
+        x = n.subtree_end;
+        continue;
+      }
+      ct.trie().for_each_token(n, [&](int32_t id) {
+        set_bit(mask.data(), id);
+        ++count;
+      });
+      if (d.is_final(t)) {
+        for (uint32_t m = ct.member_begin(x), me = ct.member_begin(x + 1); m < me; ++m) {
+          const uint32_t b = members[m];
+          if (nodes[b].subtree_end > b + 1) e->roots.push_back(b);
+        }
+      }
+      cst[n.depth] = t;
+      ++x;
+    }
+    // The exceptions, innermost first (an exception found inside another's subtree was walked
+    // with a wrong state; the outer one, redone later, overwrites it): clear what the class walk
+    // decided for the subtree, then walk it byte by byte from its true state.
+    const std::vector<int32_t>& ids = trie.token_ids();
+    for (size_t k = exceptions.size(); k-- > 0;) {
+      const auto [b, sb] = exceptions[k];
+      const uint32_t end = nodes[b].subtree_end;
+      for (uint32_t j = trie.tokens_from(b), je = trie.tokens_from(end); j < je; ++j)
+        mask[ids[j] >> 5] &= ~(1u << (ids[j] & 31));
+      e->roots.erase(std::remove_if(e->roots.begin(), e->roots.end(), [&](uint32_t r) { return r >= b && r < end; }),
+                     e->roots.end());
+      if (sb == fsm::kDead) continue;
+      visit(b, nodes[b], sb);
+      st[nodes[b].depth] = sb;
+      fsm::walk_trie(trie, b, st.data(), step);
+    }
+    std::sort(e->roots.begin(), e->roots.end());
+    count = 0;
+    for (uint32_t w : mask) count += static_cast<size_t>(__builtin_popcount(w));
+  }
   e->roots.shrink_to_fit();
   e->root_states.shrink_to_fit();
   if (count * 2 < static_cast<size_t>(words)) {

@@ -344,6 +344,7 @@ void finish(TokenizerInfo::Impl& im, int32_t vocab_size) {
     if (!im.special[id] && !im.bytes[id].empty()) entries.emplace_back(id, im.bytes[id]);
   }
   im.trie = fsm::TokenTrie(entries);
+  im.json_class_trie = fsm::ClassTrie(im.trie, fsm::ClassTrie::json_string_classes());
 }
 
 }  // namespace
@@ -626,5 +627,6 @@ int32_t TokenizerInfo::find_token(std::string_view text) const {
 }
 
 const fsm::TokenTrie& TokenizerInfo::trie() const { return impl_->trie; }
+const fsm::ClassTrie& TokenizerInfo::json_class_trie() const { return impl_->json_class_trie; }
 
 }  // namespace tollgate

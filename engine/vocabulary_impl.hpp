@@ -1,5 +1,5 @@
 // TokenizerInfo::Impl — the private state behind TokenizerInfo.
-// Takes: nothing (filled by vocabulary.cpp). Gives: per-id bytes/text/flags, EOS ids, the token trie,
+// Takes: nothing (filled by vocabulary.cpp). Gives: per-id bytes/text/flags, EOS ids, the token trie (and its JSON-string class trie),
 // and the raw tokenizer.json material the encoder needs (added tokens, normalizer, pre-tokenizer,
 // merges) kept as JSON text so that loading a vocabulary does not pay for parsing them.
 #pragma once
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/string_index.hpp"
+#include "fsm/class_trie.hpp"
 #include "fsm/token_trie.hpp"
 #include "tollgate/vocabulary.hpp"
 
@@ -38,6 +39,7 @@ struct TokenizerInfo::Impl {
   std::vector<uint8_t> special;    // [vocab_size]; 1 = special / padding
   std::vector<int32_t> eos_ids;
   fsm::TokenTrie trie;
+  fsm::ClassTrie json_class_trie;  // trie under the JSON-string byte classes
 
   // --- tokenizer.json material for the encoder (empty when built from byte strings) ---
   std::string model_type;                // "BPE", "Unigram", ...

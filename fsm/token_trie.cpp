@@ -97,6 +97,14 @@ void TokenTrie::build(std::vector<std::pair<std::string_view, int32_t>>& sorted)
   nodes_.shrink_to_fit();
 }
 
+TokenTrie TokenTrie::from_parts(std::vector<TrieNode> nodes, std::vector<int32_t> token_ids, size_t max_depth) {
+  TokenTrie t;
+  t.nodes_ = std::move(nodes);
+  t.token_ids_ = std::move(token_ids);
+  t.max_depth_ = max_depth;
+  return t;
+}
+
 size_t TokenTrie::memory_bytes() const {
   return sizeof(*this) + nodes_.capacity() * sizeof(TrieNode) + token_ids_.capacity() * sizeof(int32_t);
 }

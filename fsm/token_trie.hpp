@@ -46,6 +46,9 @@ class TokenTrie {
   }
   size_t memory_bytes() const;
   size_t max_depth() const { return max_depth_; }
+  // A trie laid out by the caller (nodes in depth-first order, each node's tokens then its
+  // subtree's contiguous in `token_ids`), e.g. ClassTrie's.
+  static TokenTrie from_parts(std::vector<TrieNode> nodes, std::vector<int32_t> token_ids, size_t max_depth);
 
  private:
   std::vector<TrieNode> nodes_;

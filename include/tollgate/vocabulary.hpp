@@ -14,6 +14,7 @@ namespace tollgate {
 
 namespace fsm {
 class TokenTrie;
+class ClassTrie;
 }
 
 enum class VocabType {
@@ -80,6 +81,8 @@ class TokenizerInfo {
   int32_t find_token(std::string_view text) const;
   // Trie over the byte strings of all non-special tokens.
   const fsm::TokenTrie& trie() const;
+  // The trie under the JSON-string byte classes (fsm::ClassTrie::json_string_classes()).
+  const fsm::ClassTrie& json_class_trie() const;
   // The raw decoding maps (for the encoder).
   struct Impl;
   const Impl& impl() const { return *impl_; }

@@ -1,0 +1,107 @@
+// ClassTrie (fsm/class_trie.hpp) on the Llama-3 vocabulary, and the class walk of the lazy CFG
+// index (engine/cfg_backend.cpp) against the brute-force token walk, on schemas whose lexemes mix
+// class-uniform states (string bodies) with states where a class's bytes part ways (escapes,
+// additional-property keys that must avoid the known names, code points counted by maxLength).
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fsm/class_trie.hpp"
+#include "test_support.hpp"
+#include "tollgate/compiler.hpp"
+#include "tollgate/matcher.hpp"
+
+using namespace tollgate;
+
+TEST_CASE("class trie: every token's class string, every byte node a member once", "[class-trie]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  const TokenizerInfo& tok = *testing::llama3();
+  const fsm::TokenTrie& bt = tok.trie();
+  const fsm::ClassTrie& ct = tok.json_class_trie();
+  const auto cls = fsm::ClassTrie::json_string_classes();
+  REQUIRE(!ct.empty());
+  // Far fewer class nodes than byte nodes: the reason the class walk exists.
+  CHECK(ct.trie().nodes().size() * 20 < bt.nodes().size());
+  // Each token ends at the class node of its class string.
+  std::map<int32_t, std::string> class_string;
+  for (int32_t id = 0; id < tok.vocab_size(); ++id) {
+    if (tok.is_special(id) || tok.token_bytes(id).empty()) continue;
+    std::string s;
+    for (unsigned char b : tok.token_bytes(id)) s.push_back(static_cast<char>(cls[b]));
+    class_string[id] = s;
+  }
+  const auto& cn = ct.trie().nodes();
+  std::vector<std::string> path(ct.trie().max_depth() + 1);
+  size_t seen = 0;
+  for (uint32_t i = 1; i < cn.size(); ++i) {
+    path[cn[i].depth] = path[cn[i].depth - 1] + static_cast<char>(cn[i].byte);
+    ct.trie().for_each_token(cn[i], [&](int32_t id) {
+      ++seen;
+      REQUIRE(class_string.at(id) == path[cn[i].depth]);
+    });
+  }
+  CHECK(seen == class_string.size());
+  // Members: every byte node exactly once, under the class node of its byte path.
+  std::vector<int> hits(bt.nodes().size(), 0);
+  std::vector<std::string> bpath(bt.max_depth() + 1);
+  const auto& bn = bt.nodes();
+  std::vector<std::string> byte_class_path(bn.size());
+  for (uint32_t i = 1; i < bn.size(); ++i) {
+    bpath[bn[i].depth] = bpath[bn[i].depth - 1] + static_cast<char>(cls[bn[i].byte]);
+    byte_class_path[i] = bpath[bn[i].depth];
+  }
+  for (uint32_t i = 1; i < cn.size(); ++i) {
+    path[cn[i].depth] = path[cn[i].depth - 1] + static_cast<char>(cn[i].byte);
+    for (uint32_t m = ct.member_begin(i); m < ct.member_begin(i + 1); ++m) {
+      uint32_t b = ct.members()[m];
+      ++hits[b];
+      REQUIRE(byte_class_path[b] == path[cn[i].depth]);
+    }
+  }
+  for (uint32_t i = 1; i < bn.size(); ++i) REQUIRE(hits[i] == 1);
+}
+
+TEST_CASE("class walk: schema masks equal the brute-force walk (keys, escapes, code points)",
+          "[class-trie][oracle]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(testing::llama3());
+  struct Case {
+    const char* schema;
+    const char* doc;
+  };
+  const Case cases[] = {
+      // Extra keys must avoid "enabled" and "service": the key lexeme parts ways on their letters.
+      {R"({"type":"object","properties":{"enabled":{"type":"boolean"},"service":{"type":"string","maxLength":12}},
+          "additionalProperties":{"type":"string","minLength":2}})",
+       R"({"enabled": true, "service": "a\"b\\éü日\n", "ena": "日本語の文字列", "serviceX": "😀 zz\u0001"})"},
+      // Counted code points: lead bytes and continuation ranges matter at every state.
+      {R"({"type":"array","items":{"type":"string","minLength":3,"maxLength":7}})",
+       R"(["héllo", "日本語です", "a\tb\nc", "𝄞𝄞𝄞", "Aé日\u001f"])"},
+      // A pattern: letters differ from other ASCII at every state.
+      {R"({"type":"object","properties":{"id":{"type":"string","pattern":"^[a-z]{2,5}-\\d+$"},
+          "note":{"type":"string"}},"required":["id"]})",
+       R"({"id": "abc-123", "note": "Any text: with \"quotes\", \\backslashes\\ and ünïcödé."})"},
+  };
+  int states = 0;
+  for (const Case& k : cases) {
+    INFO(k.schema);
+    auto g = c.compile_json_schema(k.schema);
+    Matcher m(g);
+    std::string doc = k.doc;
+    size_t pos = 0;
+    while (pos < doc.size()) {
+      REQUIRE(testing::mask_oracle_mismatches(m) == 0);
+      ++states;
+      int32_t id = testing::longest_allowed(g->tokenizer(), testing::mask_of(m), doc, pos);
+      INFO("at byte " << pos << " of " << doc);
+      REQUIRE(id >= 0);
+      REQUIRE(m.accept_token(id));
+      pos += g->tokenizer().token_bytes(id).size();
+    }
+    REQUIRE(testing::mask_oracle_mismatches(m) == 0);
+    CHECK(m.is_accepting());
+  }
+  CHECK(states > 40);
+}
