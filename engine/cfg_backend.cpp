@@ -40,9 +40,9 @@ inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31)
 
 // Memory for the walk DFA's transition rows; reserved up front (pages are touched as it grows).
 constexpr size_t kWalkRowBytes = size_t(32) << 20;
-// Initial sizes of the boundary and local-walk caches (entries).
-constexpr size_t kBoundaryReserve = size_t(1) << 17;
-constexpr size_t kLocalReserve = size_t(1) << 15;
+// Initial size of the hash tables of a grammar's caches and of its Earley graph (entries); the
+// boundary and local-walk caches are also kept at most this large after a clear.
+constexpr size_t kInitialEntries = size_t(1) << 12;
 
 bool debug_enabled();
 
@@ -357,8 +357,8 @@ typename Map::mapped_type CfgGrammar::cache_put(Map& cache, typename Map::key_ty
     old_boundary.swap(boundary_cache_);
     old_local.swap(local_cache_);
     old_guard.swap(guard_safe_cache_);
-    boundary_cache_.reserve(std::min(old_boundary.bucket_count(), kBoundaryReserve));
-    local_cache_.reserve(std::min(old_local.bucket_count(), kLocalReserve));
+    boundary_cache_.reserve(std::min(old_boundary.bucket_count(), kInitialEntries));
+    local_cache_.reserve(std::min(old_local.bucket_count(), kInitialEntries));
     cache_bytes_ = 0;
     ++cache_clears_;
     bytes = with_shared();  // the local walk's entry is gone now
@@ -419,8 +419,6 @@ void CfgGrammar::fill_mask_slow(const ParserState& state, uint32_t* row, bool st
 }
 
 void CfgGrammar::reserve_caches() {
-  // Growing a large hash table rehashes it within one mask; sizing them now keeps that off the
-  // mask path for typical sessions (the tables still grow past these sizes if needed).
   // Byte classes common to every lexeme DFA: bytes in one class step every configuration alike.
   std::map<std::vector<uint32_t>, uint8_t> sig;
   for (int b = 0; b < 256; ++b) {
@@ -431,12 +429,15 @@ void CfgGrammar::reserve_caches() {
   }
   walk_classes_ = static_cast<uint32_t>(sig.size());
   max_walk_states_ = std::min<size_t>(65536, kWalkRowBytes / (4 * walk_classes_));
-  walk_index_.reserve(max_walk_states_ + 4096);
+  // Address space only: the rows' pages are touched as the walk DFA grows.
   walk_rows_.reserve((max_walk_states_ + 4096) * walk_classes_);
-  boundary_cache_.reserve(kBoundaryReserve);
-  local_cache_.reserve(kLocalReserve);
-  mask_cache_.reserve(1 << 15);
-  rt->graph().reserve(1 << 17);
+  // The hash tables start small: reserving them for a long session (a million buckets, 6 MiB
+  // zeroed) cost more than the rest of a small schema's compile. They double as they fill.
+  walk_index_.reserve(kInitialEntries);
+  boundary_cache_.reserve(kInitialEntries);
+  local_cache_.reserve(kInitialEntries);
+  mask_cache_.reserve(kInitialEntries);
+  rt->graph().reserve(kInitialEntries);
 }
 
 size_t CfgGrammar::num_cached_masks() const {
