@@ -63,5 +63,10 @@ class Matcher {
 // logits[i] = -inf for every token i whose bit is clear (i < vocab_size; logits has at least
 // vocab_size floats). Vectorised.
 void apply_token_bitmask(float* logits, const int32_t* bitmask, int32_t vocab_size);
+// The same for 16-bit floats held as raw bits: neg_inf_bits is the format's -inf
+// (kFloat16NegInf or kBFloat16NegInf).
+inline constexpr uint16_t kFloat16NegInf = 0xFC00;
+inline constexpr uint16_t kBFloat16NegInf = 0xFF80;
+void apply_token_bitmask_16bit(uint16_t* logits, const int32_t* bitmask, int32_t vocab_size, uint16_t neg_inf_bits);
 
 }  // namespace tollgate

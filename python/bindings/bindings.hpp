@@ -3,8 +3,27 @@
 
 #include <pybind11/pybind11.h>
 
+#include <memory>
+#include <mutex>
+
+#include "tollgate/matcher.hpp"
+
 namespace tollgate::python {
 
+// tollgate.Matcher: the C++ Matcher, the grammar it holds (for .compiled_grammar) and a lock, so that two
+// Python threads using one matcher at once (the GIL is released while it computes) wait for each other
+// instead of racing.
+struct PyMatcher {
+  PyMatcher(std::shared_ptr<const CompiledGrammar> g, int max_rollback) : grammar(g), matcher(std::move(g), max_rollback) {}
+  PyMatcher(const PyMatcher& other) : grammar(other.grammar), matcher(other.matcher) {}
+  std::shared_ptr<const CompiledGrammar> grammar;
+  Matcher matcher;
+  mutable std::mutex mutex;
+};
+
+// TokenizerInfo, CompileWarning, CompiledGrammar, Compiler, errors (module.cpp).
+// Matcher, apply_token_bitmask_inplace (masks.cpp).
+void bind_masks(pybind11::module_& m);
 // RetNet, RetNetState, Encoder, generate (retnet.cpp).
 void bind_retnet(pybind11::module_& m);
 

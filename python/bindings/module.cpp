@@ -1,5 +1,6 @@
-// pybind11 module tollgate._core: the engine's public C++ API for Python.
-// numpy arrays are passed without copies; long compiles release the GIL.
+// pybind11 module tollgate._core: takes the engine's public C++ API, gives it to Python — TokenizerInfo,
+// Compiler, CompiledGrammar and the errors here; Matcher and the mask functions in masks.cpp (arrays passed
+// without copies), the RetNet in retnet.cpp. Every call that computes releases the GIL.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -13,37 +14,27 @@ using namespace tollgate;
 namespace {
 
 PyObject* g_error_type = nullptr;
+PyObject* g_grammar_error_type = nullptr;
 
-void check_bitmask_row(const py::array& arr, int64_t row, int32_t vocab_size, int64_t* words_out) {
-  if (arr.dtype().kind() != 'i' || arr.itemsize() != 4) {
-    throw Error(ErrorKind::kInvalidArgument, "bitmask must be an int32 array");
-  }
-  if (!(arr.flags() & py::array::c_style)) {
-    throw Error(ErrorKind::kInvalidArgument, "bitmask must be C-contiguous");
-  }
-  const int64_t words = bitmask_words(vocab_size);
-  int64_t rows = 1;
-  if (arr.ndim() == 2) {
-    rows = arr.shape(0);
-    if (arr.shape(1) != words) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "bitmask has " + std::to_string(arr.shape(1)) + " words per row; this vocabulary needs " +
-                      std::to_string(words));
+// An Error raised while compiling a grammar, schema or regex: becomes tollgate.GrammarError.
+struct GrammarFailure : Error {
+  explicit GrammarFailure(const Error& e) : Error(e) {}
+};
+
+// Runs a compile with the GIL released; its errors become GrammarFailure (except internal ones).
+template <class F>
+std::shared_ptr<CompiledGrammar> compiling(F&& f) {
+  CompiledGrammarPtr g;
+  {
+    py::gil_scoped_release release;
+    try {
+      g = f();
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kInternal) throw;
+      throw GrammarFailure(e);
     }
-  } else if (arr.ndim() == 1) {
-    if (arr.shape(0) != words) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "bitmask has " + std::to_string(arr.shape(0)) + " words; this vocabulary needs " +
-                      std::to_string(words));
-    }
-  } else {
-    throw Error(ErrorKind::kInvalidArgument, "bitmask must be 1-D or 2-D");
   }
-  if (row < 0 || row >= rows) {
-    throw Error(ErrorKind::kInvalidArgument, "row " + std::to_string(row) + " is outside the bitmask (" +
-                                                 std::to_string(rows) + " rows)");
-  }
-  *words_out = words;
+  return std::const_pointer_cast<CompiledGrammar>(g);
 }
 
 // "file:line:column: " / "file: /pointer: " prefix of a warning (parts omitted when unknown).
@@ -102,27 +93,62 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "tollgate: grammars compiled to per-step token masks (C++ core)";
 
   static py::exception<Error> exc(m, "TollgateError", PyExc_ValueError);
+  exc.doc() = "Base of tollgate's errors (a ValueError): .kind, .message, .line, .column (1-based, 0 = unknown), "
+              ".pointer (a JSON pointer, for schemas).";
   g_error_type = exc.ptr();
+  static py::exception<GrammarFailure> grammar_exc(m, "GrammarError", exc.ptr());
+  grammar_exc.doc() = "An invalid grammar, JSON Schema or regex (a TollgateError, so a ValueError): .message, .line "
+                      "and .column in the text (1-based), .pointer for schemas, .kind ('parse', 'unsupported', "
+                      "'schema', 'grammar', 'limit').";
+  g_grammar_error_type = grammar_exc.ptr();
   py::register_exception_translator([](std::exception_ptr p) {
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const Error& e) {
-      py::object type = py::reinterpret_borrow<py::object>(g_error_type);
+    auto raise = [](PyObject* type_ptr, const Error& e) {
+      py::object type = py::reinterpret_borrow<py::object>(type_ptr);
       py::object inst = type(e.pretty());
       inst.attr("kind") = py::str(to_string(e.kind()));
       inst.attr("line") = e.line();
       inst.attr("column") = e.column();
       inst.attr("message") = e.message();
       inst.attr("pointer") = e.pos().pointer;
-      PyErr_SetObject(g_error_type, inst.ptr());
+      PyErr_SetObject(type_ptr, inst.ptr());
+    };
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const GrammarFailure& e) {
+      raise(g_grammar_error_type, e);
+    } catch (const Error& e) {
+      raise(g_error_type, e);
     }
   });
 
-  py::enum_<LeadingSpace>(m, "LeadingSpace")
+  py::enum_<LeadingSpace>(m, "LeadingSpace",
+                          "What happens to the space a SentencePiece tokenizer puts before the first token: KEEP it\n"
+                          "(the grammar sees it) or STRIP it (as the tokenizer's decoder does).")
       .value("KEEP", LeadingSpace::kKeep)
       .value("STRIP", LeadingSpace::kStrip);
 
-  py::class_<TokenizerInfo, std::shared_ptr<TokenizerInfo>>(m, "TokenizerInfo")
+  py::class_<TokenizerInfo, std::shared_ptr<TokenizerInfo>>(
+      m, "TokenizerInfo",
+      "A model's vocabulary as exact byte strings, immutable. Load it with from_tokenizer_json (a Hugging Face\n"
+      "tokenizer.json) or build it with from_vocab.")
+      .def_static(
+          "from_tokenizer_json",
+          [](const std::string& path, std::optional<std::vector<int32_t>> eos_ids, std::optional<int32_t> vocab_size,
+             std::optional<LeadingSpace> leading_space) {
+            TokenizerOptions opt;
+            opt.eos_ids = eos_ids.value_or(std::vector<int32_t>{});
+            opt.vocab_size = vocab_size.value_or(0);
+            opt.leading_space = leading_space;
+            py::gil_scoped_release release;
+            return std::const_pointer_cast<TokenizerInfo>(TokenizerInfo::from_file(path, opt));
+          },
+          py::arg("path"), py::arg("eos_token_ids") = py::none(), py::arg("vocab_size") = py::none(),
+          py::arg("leading_space") = py::none(),
+          R"doc(Load a Hugging Face tokenizer.json (or the folder holding it, with its tokenizer_config.json).
+
+eos_token_ids: override the EOS ids (default: tokenizer_config.json's eos_token, else the model family's).
+vocab_size: the model's logits width when it is larger than the tokenizer's (ids beyond are padding).
+leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prepend a space.)doc")
       .def_static(
           "from_file",
           [](const std::string& path, std::vector<int32_t> eos_ids, int32_t vocab_size,
@@ -136,7 +162,22 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("path"), py::arg("eos_ids") = std::vector<int32_t>{}, py::arg("vocab_size") = 0,
           py::arg("leading_space") = py::none(),
-          "Load a Hugging Face tokenizer.json (or the folder holding it).")
+          "Load a Hugging Face tokenizer.json (or the folder holding it); from_tokenizer_json under its older name.")
+      .def_static(
+          "from_vocab",
+          [](const std::vector<py::bytes>& tokens, std::vector<int32_t> eos_ids, std::optional<int32_t> vocab_size,
+             std::vector<int32_t> special_ids) {
+            std::vector<std::string> t;
+            t.reserve(tokens.size());
+            for (const auto& b : tokens) t.emplace_back(b);
+            return std::const_pointer_cast<TokenizerInfo>(TokenizerInfo::from_tokens(
+                std::move(t), std::move(eos_ids), vocab_size.value_or(0), std::move(special_ids)));
+          },
+          py::arg("encoded_vocab"), py::arg("eos_token_ids"), py::arg("vocab_size") = py::none(),
+          py::arg("special_token_ids") = std::vector<int32_t>{},
+          "Build from the tokens' byte strings (index = token id). vocab_size: the model's logits width, when\n"
+          "larger than len(encoded_vocab) (ids beyond are padding, never allowed). special_token_ids are never\n"
+          "allowed by a grammar; EOS is allowed where the grammar's text is complete.")
       .def_static(
           "from_tokens",
           [](const std::vector<py::bytes>& tokens, std::vector<int32_t> eos_ids, int32_t vocab_size,
@@ -149,14 +190,52 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("tokens"), py::arg("eos_ids"), py::arg("vocab_size") = 0,
           py::arg("special_ids") = std::vector<int32_t>{},
-          "Build from token byte strings; ids >= len(tokens) up to vocab_size are padding.")
-      .def_property_readonly("vocab_size", &TokenizerInfo::vocab_size)
-      .def_property_readonly("num_tokens", &TokenizerInfo::num_tokens)
-      .def_property_readonly("eos_ids", &TokenizerInfo::eos_ids)
-      .def_property_readonly("prepends_space", &TokenizerInfo::prepends_space)
-      .def_property_readonly("leading_space", &TokenizerInfo::leading_space)
-      .def("token_bytes", [](const TokenizerInfo& t, int32_t id) { return py::bytes(t.token_bytes(id)); })
-      .def("is_special", &TokenizerInfo::is_special)
+          "from_vocab under its older name: ids >= len(tokens) up to vocab_size are padding.")
+      .def_property_readonly("vocab_size", &TokenizerInfo::vocab_size,
+                             "Width of the logits and bitmask rows (the model's vocabulary, padding included).")
+      .def_property_readonly("num_tokens", &TokenizerInfo::num_tokens,
+                             "Ids the tokenizer itself defines (<= vocab_size).")
+      .def_property_readonly("eos_token_ids", &TokenizerInfo::eos_ids, "The ids that end a sequence.")
+      .def_property_readonly("eos_ids", &TokenizerInfo::eos_ids, "eos_token_ids under its older name.")
+      .def_property_readonly("prepends_space", &TokenizerInfo::prepends_space,
+                             "True when the tokenizer's normalizer prepends a space (SentencePiece).")
+      .def_property_readonly("leading_space", &TokenizerInfo::leading_space,
+                             "What happens to the first token's leading space (LeadingSpace).")
+      .def(
+          "token_bytes",
+          [](const TokenizerInfo& t, int64_t id) {
+            if (id < 0 || id >= t.vocab_size())
+              throw Error(ErrorKind::kInvalidArgument, "token id " + std::to_string(id) +
+                                                           " is outside the vocabulary [0, " +
+                                                           std::to_string(t.vocab_size()) + ")");
+            return py::bytes(t.token_bytes(static_cast<int32_t>(id)));
+          },
+          py::arg("token_id"), "The exact bytes of a token (b\"\" for padding ids).")
+      .def(
+          "is_special",
+          [](const TokenizerInfo& t, int64_t id) {
+            if (id < 0 || id >= t.vocab_size())
+              throw Error(ErrorKind::kInvalidArgument, "token id " + std::to_string(id) +
+                                                           " is outside the vocabulary [0, " +
+                                                           std::to_string(t.vocab_size()) + ")");
+            return t.is_special(static_cast<int32_t>(id));
+          },
+          py::arg("token_id"), "True for added/special tokens and padding ids (never allowed by a grammar).")
+      .def(
+          "_fingerprint_data",
+          [](const TokenizerInfo& t) {
+            // What the fingerprint covers: vocab size, EOS ids, and per id its special flag and bytes.
+            std::string out = std::to_string(t.vocab_size()) + ";";
+            for (int32_t e : t.eos_ids()) out += std::to_string(e) + ",";
+            out += ";" + std::to_string(static_cast<int>(t.leading_space())) + ";";
+            for (int32_t i = 0; i < t.vocab_size(); ++i) {
+              const std::string& b = t.token_bytes(i);
+              out += t.is_special(i) ? 'S' : 'N';
+              out += std::to_string(b.size()) + ":";
+              out += b;
+            }
+            return py::bytes(out);
+          })
       .def("__repr__", [](const TokenizerInfo& t) {
         return "<TokenizerInfo vocab_size=" + std::to_string(t.vocab_size()) + ">";
       });
@@ -164,11 +243,11 @@ PYBIND11_MODULE(_core, m) {
   py::class_<CompileWarning>(m, "CompileWarning",
                              "A compiler warning: .message, and where: .pointer (a JSON pointer, for schemas) or "
                              ".line/.column (1-based, 0 = unknown) in .file.")
-      .def_property_readonly("message", [](const CompileWarning& w) { return w.message; })
-      .def_property_readonly("pointer", [](const CompileWarning& w) { return w.pos.pointer; })
-      .def_property_readonly("line", [](const CompileWarning& w) { return w.pos.line; })
-      .def_property_readonly("column", [](const CompileWarning& w) { return w.pos.column; })
-      .def_property_readonly("file", [](const CompileWarning& w) { return w.pos.file; })
+      .def_property_readonly("message", [](const CompileWarning& w) { return w.message; }, "The warning's text.")
+      .def_property_readonly("pointer", [](const CompileWarning& w) { return w.pos.pointer; }, "JSON pointer of the schema keyword (\"\" for grammars).")
+      .def_property_readonly("line", [](const CompileWarning& w) { return w.pos.line; }, "1-based line in the text (0 = unknown).")
+      .def_property_readonly("column", [](const CompileWarning& w) { return w.pos.column; }, "1-based column in the text (0 = unknown).")
+      .def_property_readonly("file", [](const CompileWarning& w) { return w.pos.file; }, "The source_name given to the compile call.")
       .def("__str__", [](const CompileWarning& w) { return warning_location(w) + "warning: " + w.message; })
       .def("__repr__", [](const CompileWarning& w) {
         std::string where = !w.pos.pointer.empty() ? " pointer=" + py::repr(py::str(w.pos.pointer)).cast<std::string>()
@@ -177,61 +256,81 @@ PYBIND11_MODULE(_core, m) {
         return "<CompileWarning" + where + " message=" + py::repr(py::str(w.message)).cast<std::string>() + ">";
       });
 
-  py::class_<CompiledGrammar, std::shared_ptr<CompiledGrammar>>(m, "CompiledGrammar")
-      .def_property_readonly("memory_bytes", &CompiledGrammar::memory_bytes)
-      .def_property_readonly("stats", [](const CompiledGrammar& g) {
-        const CompileStats& s = g.stats();
-        py::dict d;
-        d["dfa_states"] = s.dfa_states;
-        d["distinct_masks"] = s.distinct_masks;
-        d["index_bytes"] = s.index_bytes;
-        d["parse_ms"] = s.parse_ms;
-        d["dfa_ms"] = s.dfa_ms;
-        d["index_ms"] = s.index_ms;
-        d["total_ms"] = s.total_ms;
-        return d;
-      })
-      .def_property_readonly("vocab_size", [](const CompiledGrammar& g) { return g.tokenizer().vocab_size(); })
+  py::class_<CompiledGrammar, std::shared_ptr<CompiledGrammar>>(
+      m, "CompiledGrammar",
+      "A grammar, schema or regex compiled for one vocabulary: immutable, shared by any number of Matchers and\n"
+      "threads. Made by a Compiler.")
+      .def_property_readonly("memory_size", &CompiledGrammar::memory_bytes,
+                             "Bytes of memory it holds (automata and token index).")
+      .def_property_readonly("memory_bytes", &CompiledGrammar::memory_bytes, "memory_size under its older name.")
+      .def_property_readonly(
+          "num_states", [](const CompiledGrammar& g) { return g.stats().dfa_states; },
+          "States of its automata (the regex DFA, or the lexer DFAs of a grammar).")
+      .def_property_readonly(
+          "stats",
+          [](const CompiledGrammar& g) {
+            const CompileStats& s = g.stats();
+            py::dict d;
+            d["dfa_states"] = s.dfa_states;
+            d["distinct_masks"] = s.distinct_masks;
+            d["index_bytes"] = s.index_bytes;
+            d["parse_ms"] = s.parse_ms;
+            d["dfa_ms"] = s.dfa_ms;
+            d["index_ms"] = s.index_ms;
+            d["total_ms"] = s.total_ms;
+            return d;
+          },
+          "Compile statistics: dfa_states, distinct_masks, index_bytes, parse_ms, dfa_ms, index_ms, total_ms.")
+      .def_property_readonly(
+          "vocab_size", [](const CompiledGrammar& g) { return g.tokenizer().vocab_size(); },
+          "The vocabulary size of its tokenizer (the bitmask width is ceil(vocab_size / 32) words).")
+      .def_property_readonly(
+          "tokenizer_info",
+          [](const CompiledGrammar& g) { return std::const_pointer_cast<TokenizerInfo>(g.tokenizer_ptr()); },
+          "The TokenizerInfo it was compiled for.")
       .def_property_readonly(
           "warnings",
           [](const CompiledGrammar& g) { return g.warnings(); },
           "Warnings from compilation (unknown or relaxed schema keywords, ...): a list of CompileWarning.");
 
-  py::class_<Compiler>(m, "Compiler")
-      .def(py::init([](std::shared_ptr<TokenizerInfo> tok, int threads, size_t max_dfa_states,
-                       size_t max_dfa_memory) {
+  py::class_<Compiler>(m, "Compiler",
+                       "Compiles regexes, grammars (GBNF, Lark, EBNF) and JSON Schemas for one vocabulary. Thread-safe;\n"
+                       "token index entries are shared across the grammars it compiles (cache_bytes).")
+      .def(py::init([](std::shared_ptr<TokenizerInfo> tok, int threads, std::optional<int64_t> cache_bytes,
+                       size_t max_dfa_states, size_t max_dfa_memory) {
+             if (!tok) throw Error(ErrorKind::kInvalidArgument, "tokenizer_info must not be None");
+             if (threads < 0) throw Error(ErrorKind::kInvalidArgument, "threads must be >= 0 (0 = all cores)");
              CompileOptions opt;
              opt.threads = threads;
+             if (cache_bytes) {
+               if (*cache_bytes < 0) throw Error(ErrorKind::kInvalidArgument, "cache_bytes must be >= 0 (0 = no cache)");
+               opt.index_cache_bytes = static_cast<size_t>(*cache_bytes);
+             }
              opt.max_dfa_states = max_dfa_states;
              opt.max_dfa_memory = max_dfa_memory;
              return Compiler(std::move(tok), opt);
            }),
-           py::arg("tokenizer_info"), py::arg("threads") = 0, py::arg("max_dfa_states") = CompileOptions{}.max_dfa_states,
-           py::arg("max_dfa_memory") = CompileOptions{}.max_dfa_memory)
+           py::arg("tokenizer_info"), py::arg("threads") = 0, py::arg("cache_bytes") = py::none(),
+           py::arg("max_dfa_states") = CompileOptions{}.max_dfa_states,
+           py::arg("max_dfa_memory") = CompileOptions{}.max_dfa_memory,
+           "threads: compile threads (0 = all cores). cache_bytes: bound of the token index cache shared by the\n"
+           "grammars this compiler compiles (default 64 MiB, 0 = none). max_dfa_states / max_dfa_memory: limits\n"
+           "per automaton (GrammarError kind 'limit' beyond).")
       .def(
           "compile_regex",
           [](const Compiler& c, const std::string& pattern) {
-            CompiledGrammarPtr g;
-            {
-              py::gil_scoped_release release;
-              g = c.compile_regex(pattern);
-            }
-            return std::const_pointer_cast<CompiledGrammar>(g);
+            return compiling([&] { return c.compile_regex(pattern); });
           },
-          py::arg("pattern"), "Compile a regex (full-match) into token masks.")
+          py::arg("pattern"),
+          "Compile a regex (the whole output must match it). Raises GrammarError with the column.")
       .def(
           "compile_grammar",
-          [](const Compiler& c, const std::string& text, const std::string& format,
-             const std::string& source_name) {
-            CompiledGrammarPtr g;
-            {
-              py::gil_scoped_release release;
-              g = c.compile_grammar(text, format, source_name);
-            }
-            return std::const_pointer_cast<CompiledGrammar>(g);
+          [](const Compiler& c, const std::string& text, const std::string& format, const std::string& source_name) {
+            return compiling([&] { return c.compile_grammar(text, format, source_name); });
           },
           py::arg("text"), py::arg("format") = "gbnf", py::arg("source_name") = "",
-          "Compile a context-free grammar: format is 'gbnf', 'lark' or 'ebnf'.")
+          "Compile a context-free grammar; format is 'gbnf', 'lark' or 'ebnf'. source_name is a file name for\n"
+          "messages. Raises GrammarError with line and column.")
       .def(
           "compile_json_schema",
           [](const Compiler& c, const py::object& schema, const std::string& whitespace, int max_whitespace,
@@ -240,12 +339,7 @@ PYBIND11_MODULE(_core, m) {
             const std::string text = schema_text(schema);
             const JsonSchemaOptions opt =
                 schema_options(whitespace, max_whitespace, item_separator, key_separator, property_order, lenient);
-            CompiledGrammarPtr g;
-            {
-              py::gil_scoped_release release;
-              g = c.compile_json_schema(text, opt, source_name);
-            }
-            return std::const_pointer_cast<CompiledGrammar>(g);
+            return compiling([&] { return c.compile_json_schema(text, opt, source_name); });
           },
           py::arg("schema"), py::kw_only(), py::arg("whitespace") = "flexible",
           py::arg("max_whitespace") = JsonSchemaOptions{}.max_whitespace, py::arg("item_separator") = py::none(),
@@ -262,79 +356,16 @@ lenient: compile keywords that cannot be exact as an over-approximation, each wi
   instead of raising.
 source_name: a file name for error messages.
 
-Raises TollgateError: kind 'schema' with .pointer (a JSON pointer) for a schema that cannot be
+Raises GrammarError: kind 'schema' with .pointer (a JSON pointer) for a schema that cannot be
 compiled, kind 'parse' with .line/.column for malformed JSON. CompiledGrammar.warnings lists
 ignored (unknown) and relaxed keywords.)doc")
       .def(
           "builtin_json",
           [](const Compiler& c) {
-            CompiledGrammarPtr g;
-            {
-              py::gil_scoped_release release;
-              g = c.builtin_json();
-            }
-            return std::const_pointer_cast<CompiledGrammar>(g);
+            return compiling([&] { return c.builtin_json(); });
           },
           "The built-in JSON grammar (RFC 8259), compiled once per Compiler and cached.");
 
-  py::class_<Matcher>(m, "Matcher")
-      .def(py::init([](std::shared_ptr<CompiledGrammar> g, int max_rollback) {
-             return Matcher(std::const_pointer_cast<const CompiledGrammar>(g), max_rollback);
-           }),
-           py::arg("compiled_grammar"), py::arg("max_rollback_tokens") = 64)
-      .def(
-          "fill_next_token_bitmask",
-          [](const Matcher& mt, py::array bitmask, int64_t index) {
-            int64_t words = 0;
-            check_bitmask_row(bitmask, index, mt.grammar().tokenizer().vocab_size(), &words);
-            if (!bitmask.writeable()) throw Error(ErrorKind::kInvalidArgument, "bitmask is read-only");
-            auto* data = static_cast<int32_t*>(bitmask.mutable_data());
-            mt.fill_next_token_bitmask(data, index);
-          },
-          py::arg("bitmask"), py::arg("index") = 0)
-      .def("accept_token", &Matcher::accept_token, py::arg("token_id"))
-      .def(
-          "accept_bytes", [](Matcher& mt, const py::bytes& b) { return mt.accept_bytes(std::string(b)); },
-          py::arg("data"))
-      .def(
-          "accept_string", [](Matcher& mt, const std::string& s) { return mt.accept_bytes(s); },
-          py::arg("text"))
-      .def("rollback", &Matcher::rollback, py::arg("num_tokens") = 1)
-      .def("reset", &Matcher::reset)
-      .def("is_accepting", &Matcher::is_accepting)
-      .def("is_terminated", &Matcher::is_terminated)
-      .def("jump_forward", [](const Matcher& mt) { return py::bytes(mt.jump_forward()); })
-      .def_property_readonly("num_accepted", &Matcher::num_accepted)
-      .def("fork", [](const Matcher& mt) { return Matcher(mt); });
-
-  m.def(
-      "apply_token_bitmask_inplace",
-      [](py::array_t<float, py::array::c_style> logits, py::array bitmask, int32_t vocab_size) {
-        if (bitmask.dtype().kind() != 'i' || bitmask.itemsize() != 4 || !(bitmask.flags() & py::array::c_style)) {
-          throw Error(ErrorKind::kInvalidArgument, "bitmask must be a C-contiguous int32 array");
-        }
-        const int64_t rows = logits.ndim() == 2 ? logits.shape(0) : 1;
-        const int64_t width = logits.ndim() == 2 ? logits.shape(1) : logits.shape(0);
-        if (logits.ndim() < 1 || logits.ndim() > 2) throw Error(ErrorKind::kInvalidArgument, "logits must be 1-D or 2-D");
-        const int64_t brows = bitmask.ndim() == 2 ? bitmask.shape(0) : 1;
-        const int64_t bwords = bitmask.ndim() == 2 ? bitmask.shape(1) : bitmask.shape(0);
-        int32_t v = vocab_size > 0 ? vocab_size : static_cast<int32_t>(std::min<int64_t>(width, bwords * 32));
-        if (v > width || bitmask_words(v) > bwords) {
-          throw Error(ErrorKind::kInvalidArgument, "logits (" + std::to_string(width) + ") and bitmask (" +
-                                                       std::to_string(bwords) + " words) do not fit vocab_size " +
-                                                       std::to_string(v));
-        }
-        if (brows != rows) {
-          throw Error(ErrorKind::kInvalidArgument, "logits have " + std::to_string(rows) + " rows, bitmask " +
-                                                       std::to_string(brows));
-        }
-        auto* l = logits.mutable_data();
-        const auto* b = static_cast<const int32_t*>(bitmask.data());
-        py::gil_scoped_release release;
-        for (int64_t r = 0; r < rows; ++r) apply_token_bitmask(l + r * width, b + r * bwords, v);
-      },
-      py::arg("logits").noconvert(), py::arg("bitmask"), py::arg("vocab_size") = 0,
-      "Set logits of tokens whose bit is clear to -inf, in place (float32, 1-D or 2-D).");
-
+  tollgate::python::bind_masks(m);
   tollgate::python::bind_retnet(m);
 }

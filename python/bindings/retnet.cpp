@@ -29,14 +29,14 @@ py::array_t<float> to_array(std::vector<float> v, std::vector<py::ssize_t> shape
 }  // namespace
 
 void bind_retnet(py::module_& m) {
-  py::class_<RetNetState>(m, "RetNetState")
-      .def_property_readonly("position", &RetNetState::position)
-      .def_property_readonly("memory_bytes", &RetNetState::memory_bytes)
+  py::class_<RetNetState>(m, "RetNetState", "The recurrent state of one RetNet sequence (RetNet.new_state).")
+      .def_property_readonly("position", &RetNetState::position, "Tokens consumed so far.")
+      .def_property_readonly("memory_bytes", &RetNetState::memory_bytes, "Bytes the state holds.")
       .def("snapshot", &RetNetState::snapshot, "A copy of the state (O(state) bytes).")
-      .def("restore", &RetNetState::restore, py::arg("snapshot"))
-      .def("reset", &RetNetState::reset);
+      .def("restore", &RetNetState::restore, py::arg("snapshot"), "Go back to a snapshot() of this state.")
+      .def("reset", &RetNetState::reset, "Back to the empty state (position 0).");
 
-  py::class_<RetNet, std::shared_ptr<RetNet>>(m, "RetNet")
+  py::class_<RetNet, std::shared_ptr<RetNet>>(m, "RetNet", "The reference RetNet language model (parallel, recurrent and chunkwise forms).")
       .def_static(
           "load",
           [](const std::string& path) { return std::const_pointer_cast<RetNet>(RetNet::load(path)); },
@@ -55,9 +55,10 @@ void bind_retnet(py::module_& m) {
                                d["bos_id"] = c.bos_id;
                                d["eos_id"] = c.eos_id;
                                return d;
-                             })
-      .def_property_readonly("parameter_count", &RetNet::parameter_count)
-      .def("new_state", &RetNet::new_state)
+                             },
+                             "The model's hyper-parameters: vocab_size, d_model, n_layers, n_heads, d_ffn, ...")
+      .def_property_readonly("parameter_count", &RetNet::parameter_count, "Number of weights.")
+      .def("new_state", &RetNet::new_state, "A fresh RetNetState for this model.")
       .def(
           "forward_parallel",
           [](const RetNet& r, const py::handle& ids) {
@@ -96,22 +97,24 @@ void bind_retnet(py::module_& m) {
           py::arg("state"), py::arg("ids"), py::arg("chunk") = 64,
           "Chunkwise form: consume ids from `state`, return the logits after the last one.");
 
-  py::class_<Encoder, std::shared_ptr<Encoder>>(m, "Encoder")
+  py::class_<Encoder, std::shared_ptr<Encoder>>(m, "Encoder", "Text to token ids and back for a TokenizerInfo's tokenizer (BPE, as the tokenizer.json says).")
       .def(py::init([](std::shared_ptr<TokenizerInfo> t) {
              return std::make_shared<Encoder>(std::const_pointer_cast<const TokenizerInfo>(t));
            }),
            py::arg("tokenizer_info"))
       .def(py::init([](const std::string& path) { return std::make_shared<Encoder>(path); }), py::arg("path"))
-      .def("encode", &Encoder::encode, py::arg("text"), py::arg("allow_special") = false)
+      .def("encode", &Encoder::encode, py::arg("text"), py::arg("allow_special") = false,
+           "Token ids of text; special tokens' text is recognised only with allow_special.")
       .def(
           "decode",
           [](const Encoder& e, const std::vector<int32_t>& ids, bool skip_special) {
             return py::bytes(e.decode(ids, skip_special));
           },
-          py::arg("ids"), py::arg("skip_special") = false)
-      .def_property_readonly("tokenizer_info", [](const Encoder& e) {
-        return std::const_pointer_cast<TokenizerInfo>(e.tokenizer_ptr());
-      });
+          py::arg("ids"), py::arg("skip_special") = false, "The bytes of the tokens ids.")
+      .def_property_readonly(
+          "tokenizer_info",
+          [](const Encoder& e) { return std::const_pointer_cast<TokenizerInfo>(e.tokenizer_ptr()); },
+          "The TokenizerInfo of this encoder's vocabulary.");
 
   m.def(
       "_generate",

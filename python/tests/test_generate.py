@@ -53,3 +53,24 @@ def test_unconstrained_generation_and_bad_arguments():
         tollgate.generate("", regex="a", json=True)
     with pytest.raises(tollgate.TollgateError):
         tollgate.generate("", regex="(a")
+
+
+def test_generate_with_every_grammar_kind():
+    """regex=, grammar= (GBNF and Lark), json=True and json_schema=: each output is a live prefix of its
+    constraint, and a complete match when the model stopped by itself."""
+    model, encoder, compiler = tollgate._load(tollgate.default_model_dir())
+    kinds = [({"regex": r"(yes|no)"}, compiler.compile_regex(r"(yes|no)")),
+             ({"grammar": 'root ::= "(" [a-z]+ ")"'}, compiler.compile_grammar('root ::= "(" [a-z]+ ")"')),
+             ({"grammar": 'start: "[" NUM "]"\nNUM: /[0-9]+/', "grammar_format": "lark"},
+              compiler.compile_grammar('start: "[" NUM "]"\nNUM: /[0-9]+/', "lark")),
+             ({"json": True}, compiler.builtin_json()),
+             ({"json_schema": {"type": "boolean"}}, compiler.compile_json_schema({"type": "boolean"}))]
+    for kwargs, compiled in kinds:
+        r = tollgate.generate("", max_tokens=40, temperature=0.7, seed=3, **kwargs)
+        m = tollgate.Matcher(compiled)
+        assert m.accept_string(r.text), (kwargs, r.text)
+        assert r.grammar_accepting == m.is_accepting()
+        if r.stop_reason == "eos":
+            assert m.is_accepting(), (kwargs, r.text)
+    with pytest.raises(tollgate.GrammarError):
+        tollgate.generate("", grammar='root ::= "a" missing')

@@ -1,33 +1,39 @@
 """tollgate — grammars compiled to per-step token masks for constrained decoding.
 
     import numpy as np, tollgate
-    tok = tollgate.TokenizerInfo.from_file("../shared/tokenizers/llama3")
-    compiled = tollgate.Compiler(tok).compile_regex(r"\\d{4}-\\d{2}-\\d{2}")
-    # or: tollgate.Compiler(tok).compile_json_schema({"type": "object", ...}, whitespace="compact")
+    tok = tollgate.TokenizerInfo.from_tokenizer_json("../shared/tokenizers/llama3")
+    compiler = tollgate.Compiler(tok)
+    compiled = compiler.compile_regex(r"\\d{4}-\\d{2}-\\d{2}")
+    # or compile_grammar(gbnf_text), builtin_json(), compile_json_schema({"type": "object", ...})
     matcher = tollgate.Matcher(compiled)
     bitmask = tollgate.allocate_token_bitmask(1, tok.vocab_size)
     matcher.fill_next_token_bitmask(bitmask)
-    tollgate.apply_token_bitmask_inplace(logits, bitmask)
+    tollgate.apply_token_bitmask_inplace(logits, bitmask)   # numpy or torch CPU, float32/16, bfloat16
+    matcher.accept_token(next_token_id)
 
-Run with Debian's /usr/bin/python3 (python3-numpy); the module is built into build/python.
+With transformers: tollgate.hf.LogitsProcessor. See docs/python.md. Run with Debian's /usr/bin/python3.
 """
+import hashlib as _hashlib
+
 import numpy as _np
 
 from ._core import (  # noqa: F401
     CompiledGrammar,
     CompileWarning,
     Compiler,
+    GrammarError,
     LeadingSpace,
     Matcher,
     TokenizerInfo,
     TollgateError,
+    apply_token_bitmask_inplace,
 )
-from ._core import apply_token_bitmask_inplace as _apply_inplace
 
 __all__ = [
     "CompiledGrammar",
     "CompileWarning",
     "Compiler",
+    "GrammarError",
     "LeadingSpace",
     "Matcher",
     "TokenizerInfo",
@@ -44,18 +50,23 @@ def bitmask_words(vocab_size: int) -> int:
 
 
 def allocate_token_bitmask(batch_size: int, vocab_size: int) -> _np.ndarray:
-    """A (batch_size, ceil(vocab_size/32)) int32 bitmask with every token allowed."""
+    """A numpy int32 array of shape (batch_size, ceil(vocab_size / 32)) with every token allowed.
+
+    Fill its rows with Matcher.fill_next_token_bitmask(bitmask, row) and apply it with
+    apply_token_bitmask_inplace; torch.from_numpy(bitmask) shares its memory when a tensor is needed."""
+    if int(batch_size) < 1 or int(vocab_size) < 1:
+        raise ValueError(f"allocate_token_bitmask needs batch_size >= 1 and vocab_size >= 1, "
+                         f"got ({batch_size}, {vocab_size})")
     return _np.full((int(batch_size), bitmask_words(vocab_size)), -1, dtype=_np.int32)
 
 
-def apply_token_bitmask_inplace(logits, bitmask, vocab_size: int = 0):
-    """Set disallowed logits to -inf in place. logits: float32 numpy array (V,) or (B, V)."""
-    if not isinstance(logits, _np.ndarray) or logits.dtype != _np.float32:
-        raise TypeError("logits must be a float32 numpy array")
-    if not logits.flags.c_contiguous:
-        raise ValueError("logits must be C-contiguous")
-    _apply_inplace(logits, _np.ascontiguousarray(bitmask, dtype=_np.int32), int(vocab_size))
-    return logits
+def _fingerprint(self: TokenizerInfo) -> str:
+    """A stable hex digest (SHA-256) of the vocabulary: its size, EOS ids and every token's bytes and
+    special flag. Equal for tokenizers that give equal masks; use it as a cache key for compiled grammars."""
+    return _hashlib.sha256(self._fingerprint_data()).hexdigest()
+
+
+TokenizerInfo.fingerprint = property(_fingerprint, doc=_fingerprint.__doc__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,6 +100,10 @@ def _load(model_dir: str):
 
 @_dataclass
 class GenerationResult:
+    """What generate() gives: the text, its token ids, why it stopped ("eos", "max_tokens",
+    "grammar_complete", "no_allowed_token"), whether the text is a complete match of the constraint,
+    and timing statistics."""
+
     text: str
     token_ids: list
     stop_reason: str
