@@ -4,9 +4,12 @@
 // while C++ computes; argument errors are ValueErrors that name the expected shape.
 #include <pybind11/stl.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +31,8 @@ struct BitmaskRows {
   int64_t rows, words, row_stride;
 };
 
-BitmaskRows bitmask_rows(const TensorView& b, int64_t words_needed) {
+// exact: the rows must have exactly words_needed words (a matcher's bitmask); else at least that many.
+BitmaskRows bitmask_rows(const TensorView& b, int64_t words_needed, bool exact) {
   const std::string expected = "an int32 array of shape (batch, " + std::to_string(words_needed) + ") or (" +
                                std::to_string(words_needed) + ",)";
   if (b.dtype != DType::kInt32 || (b.ndim != 1 && b.ndim != 2)) {
@@ -37,7 +41,7 @@ BitmaskRows bitmask_rows(const TensorView& b, int64_t words_needed) {
   }
   BitmaskRows r{static_cast<int32_t*>(b.data), b.ndim == 2 ? b.shape[0] : 1, b.shape[b.ndim - 1],
                 b.ndim == 2 ? b.strides[0] : 0};
-  if (r.words < words_needed) {
+  if (r.words < words_needed || (exact && r.words != words_needed)) {
     fail("bitmask must be " + expected + " for this vocabulary; got shape " + b.shape_string());
   }
   if (r.words > 1 && b.strides[b.ndim - 1] != 1) fail("bitmask rows must be contiguous (a row's words adjacent)");
@@ -100,7 +104,7 @@ void apply_inplace(const py::handle& logits_obj, const py::handle& bitmask_obj, 
   if (v < 0 || v > width || v > std::numeric_limits<int32_t>::max()) {
     fail("vocab_size " + std::to_string(v) + " does not fit logits of width " + std::to_string(width));
   }
-  const BitmaskRows mask = bitmask_rows(bitmask, bitmask_words(static_cast<int32_t>(v)));
+  const BitmaskRows mask = bitmask_rows(bitmask, bitmask_words(static_cast<int32_t>(v)), /*exact=*/false);
   std::vector<int64_t> rows;
   if (indices.is_none()) {
     if (mask.rows != lrows) {
@@ -124,6 +128,14 @@ void apply_inplace(const py::handle& logits_obj, const py::handle& bitmask_obj, 
   }
   py::gil_scoped_release release;
   apply_rows(logits, mask, rows, static_cast<int32_t>(v), width);
+}
+
+// Runs f on the matcher with the GIL released and the matcher's lock held (unlocked before the GIL is taken back).
+template <class F>
+auto run_unlocked(const PyMatcher& mt, F&& f) {
+  py::gil_scoped_release release;
+  std::lock_guard<std::mutex> lock(mt.mutex);
+  return f();
 }
 
 void check_token(const PyMatcher& m, int64_t id) {
@@ -164,22 +176,19 @@ Methods that compute release the GIL; a matcher used by two threads at once seri
           "fill_next_token_bitmask",
           [](const PyMatcher& mt, const py::handle& bitmask_obj, int64_t index) {
             TensorView bitmask(bitmask_obj, "bitmask", /*writable=*/true);
-            const BitmaskRows mask = bitmask_rows(bitmask, bitmask_words(mt.grammar->tokenizer().vocab_size()));
+            const BitmaskRows mask = bitmask_rows(bitmask, bitmask_words(mt.grammar->tokenizer().vocab_size()), /*exact=*/true);
             if (index < 0 || index >= mask.rows) {
               fail("index " + std::to_string(index) + " is outside the bitmask of shape " + bitmask.shape_string());
             }
-            py::gil_scoped_release release;
-            std::lock_guard<std::mutex> lock(mt.mutex);
-            mt.matcher.fill_next_token_bitmask(mask.data + index * mask.row_stride, 0);
+            int32_t* row = mask.data + index * mask.row_stride;
+            run_unlocked(mt, [&] { mt.matcher.fill_next_token_bitmask(row, 0); });
           },
           py::arg("bitmask"), py::arg("index") = 0, kFillDoc)
       .def(
           "accept_token",
           [](PyMatcher& mt, int64_t id) {
             check_token(mt, id);
-            py::gil_scoped_release release;
-            std::lock_guard<std::mutex> lock(mt.mutex);
-            return mt.matcher.accept_token(static_cast<int32_t>(id));
+            return run_unlocked(mt, [&] { return mt.matcher.accept_token(static_cast<int32_t>(id)); });
           },
           py::arg("token_id"),
           "Consume one token. True when the grammar allows it; False (state unchanged) for a token it does not\n"
@@ -189,9 +198,7 @@ Methods that compute release the GIL; a matcher used by two threads at once seri
           "accept_string",
           [](PyMatcher& mt, const py::object& text) {
             std::string s = py::isinstance<py::bytes>(text) ? std::string(text.cast<py::bytes>()) : text.cast<std::string>();
-            py::gil_scoped_release release;
-            std::lock_guard<std::mutex> lock(mt.mutex);
-            return mt.matcher.accept_bytes(s);
+            return run_unlocked(mt, [&] { return mt.matcher.accept_bytes(s); });
           },
           py::arg("text"),
           "Consume text (str, as UTF-8, or bytes), split anywhere. True when the grammar allows all of it;\n"
@@ -200,9 +207,7 @@ Methods that compute release the GIL; a matcher used by two threads at once seri
           "accept_bytes",
           [](PyMatcher& mt, const py::bytes& b) {
             std::string s(b);
-            py::gil_scoped_release release;
-            std::lock_guard<std::mutex> lock(mt.mutex);
-            return mt.matcher.accept_bytes(s);
+            return run_unlocked(mt, [&] { return mt.matcher.accept_bytes(s); });
           },
           py::arg("data"), "Same as accept_string for bytes (kept for older code).")
       .def(
@@ -238,12 +243,7 @@ Methods that compute release the GIL; a matcher used by two threads at once seri
       .def(
           "find_jump_forward_string",
           [](const PyMatcher& mt) {
-            std::string s;
-            {
-              py::gil_scoped_release release;
-              std::lock_guard<std::mutex> lock(mt.mutex);
-              s = mt.matcher.jump_forward();
-            }
+            std::string s = run_unlocked(mt, [&] { return mt.matcher.jump_forward(); });
             s = utf8_whole_chars(s);
             return py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace"));
           },
@@ -253,12 +253,7 @@ Methods that compute release the GIL; a matcher used by two threads at once seri
       .def(
           "jump_forward",
           [](const PyMatcher& mt) {
-            std::string s;
-            {
-              py::gil_scoped_release release;
-              std::lock_guard<std::mutex> lock(mt.mutex);
-              s = mt.matcher.jump_forward();
-            }
+            std::string s = run_unlocked(mt, [&] { return mt.matcher.jump_forward(); });
             return py::bytes(s);
           },
           "The bytes the grammar forces from here (b\"\" when none); see find_jump_forward_string.")
@@ -291,15 +286,21 @@ Methods that compute release the GIL; a matcher used by two threads at once seri
       "_native_step_seconds",
       [](PyMatcher& mt, const py::handle& bitmask_obj, const py::handle& logits_obj, int steps) {
         // Benchmark support (scripts/bench-python.py): the C++ part of `steps` fill_next_token_bitmask +
-        // apply_token_bitmask_inplace steps on row 0, without Python; returns seconds per step (mean).
+        // apply_token_bitmask_inplace steps on row 0, without Python; returns the thread's CPU seconds per step
+        // (mean; CPU time, as the machines these run on are shared).
         TensorView bitmask(bitmask_obj, "bitmask", true);
         TensorView logits(logits_obj, "logits", true);
-        const BitmaskRows mask = bitmask_rows(bitmask, bitmask_words(mt.grammar->tokenizer().vocab_size()));
+        const BitmaskRows mask = bitmask_rows(bitmask, bitmask_words(mt.grammar->tokenizer().vocab_size()), /*exact=*/true);
         const int64_t width = logits.shape[logits.ndim - 1];
         const int64_t v = std::min<int64_t>(width, mask.words * 32);
         const std::vector<int64_t> rows{0};
         py::gil_scoped_release release;
-        const auto t0 = std::chrono::steady_clock::now();
+        auto cpu_now = [] {
+          timespec ts{};
+          clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+          return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+        };
+        const double t0 = cpu_now();
         for (int i = 0; i < steps; ++i) {
           {
             std::lock_guard<std::mutex> lock(mt.mutex);
@@ -307,8 +308,7 @@ Methods that compute release the GIL; a matcher used by two threads at once seri
           }
           apply_rows(logits, mask, rows, static_cast<int32_t>(v), width);
         }
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        return steps > 0 ? s / steps : 0.0;
+        return steps > 0 ? (cpu_now() - t0) / steps : 0.0;
       },
       py::arg("matcher"), py::arg("bitmask"), py::arg("logits"), py::arg("steps"));
 }

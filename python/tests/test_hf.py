@@ -54,7 +54,7 @@ def run_generate_loop(processor, tok, width, prompts, pad_id, seed, max_new_toke
     return input_ids[:, longest:], unfinished
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0])
 def test_logits_processor_over_four_grammar_kinds(shared, seed):
     tok = tollgate.TokenizerInfo.from_tokenizer_json(str(shared / "tokenizers" / "llama3"))
     compiler = tollgate.Compiler(tok)

@@ -192,7 +192,7 @@ def test_errors(compiler, tok):
 
     m = tollgate.Matcher(compiler.compile_regex(EMAIL))
     # Wrong bitmask shape / dtype: a ValueError naming the expected shape.
-    for bad in (np.zeros((1, 5), np.int32), np.zeros((1, 4008), np.int64), np.zeros((2, 2, 4008), np.int32),
+    for bad in (np.zeros((1, 5), np.int32), np.zeros((1, 4009), np.int32), np.zeros((1, 4008), np.int64), np.zeros((2, 2, 4008), np.int32),
                 torch.zeros(1, 4008, dtype=torch.float32)):
         with pytest.raises(ValueError, match=r"\(batch, 4008\)"):
             m.fill_next_token_bitmask(bad)
