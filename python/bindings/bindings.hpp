@@ -21,6 +21,9 @@ struct PyMatcher {
   mutable std::mutex mutex;
 };
 
+// ValueError unless 0 <= id < t.vocab_size() (module.cpp).
+void check_token_id(const TokenizerInfo& t, int64_t id);
+
 // TokenizerInfo, CompileWarning, CompiledGrammar, Compiler, errors (module.cpp).
 // Matcher, apply_token_bitmask_inplace (masks.cpp).
 void bind_masks(pybind11::module_& m);

@@ -138,13 +138,6 @@ auto run_unlocked(const PyMatcher& mt, F&& f) {
   return f();
 }
 
-void check_token(const PyMatcher& m, int64_t id) {
-  const int32_t vocab = m.grammar->tokenizer().vocab_size();
-  if (id < 0 || id >= vocab) {
-    fail("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
-  }
-}
-
 std::string utf8_whole_chars(const std::string& s) {
   // Drops an incomplete UTF-8 sequence at the end (jump-forward may stop inside a character).
   size_t end = s.size(), i = s.size();
@@ -187,7 +180,7 @@ Methods that compute release the GIL; a matcher used by two threads at once seri
       .def(
           "accept_token",
           [](PyMatcher& mt, int64_t id) {
-            check_token(mt, id);
+            check_token_id(mt.grammar->tokenizer(), id);
             return run_unlocked(mt, [&] { return mt.matcher.accept_token(static_cast<int32_t>(id)); });
           },
           py::arg("token_id"),

@@ -11,6 +11,19 @@
 namespace py = pybind11;
 using namespace tollgate;
 
+namespace tollgate::python {
+
+void check_token_id(const TokenizerInfo& t, int64_t id) {
+  if (id < 0 || id >= t.vocab_size()) {
+    throw Error(ErrorKind::kInvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                                                 std::to_string(t.vocab_size()) + ")");
+  }
+}
+
+}  // namespace tollgate::python
+
+using tollgate::python::check_token_id;
+
 namespace {
 
 PyObject* g_error_type = nullptr;
@@ -204,20 +217,14 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
       .def(
           "token_bytes",
           [](const TokenizerInfo& t, int64_t id) {
-            if (id < 0 || id >= t.vocab_size())
-              throw Error(ErrorKind::kInvalidArgument, "token id " + std::to_string(id) +
-                                                           " is outside the vocabulary [0, " +
-                                                           std::to_string(t.vocab_size()) + ")");
+            check_token_id(t, id);
             return py::bytes(t.token_bytes(static_cast<int32_t>(id)));
           },
           py::arg("token_id"), "The exact bytes of a token (b\"\" for padding ids).")
       .def(
           "is_special",
           [](const TokenizerInfo& t, int64_t id) {
-            if (id < 0 || id >= t.vocab_size())
-              throw Error(ErrorKind::kInvalidArgument, "token id " + std::to_string(id) +
-                                                           " is outside the vocabulary [0, " +
-                                                           std::to_string(t.vocab_size()) + ")");
+            check_token_id(t, id);
             return t.is_special(static_cast<int32_t>(id));
           },
           py::arg("token_id"), "True for added/special tokens and padding ids (never allowed by a grammar).")

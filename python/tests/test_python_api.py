@@ -295,3 +295,30 @@ def test_eight_threads_fill_masks_like_one(compiler, tok, shared):
         t.join()
     assert results == single
     assert sum(len(r) for r in results) > 100
+
+
+class DLPackOnly:
+    """An array that offers only the DLPack protocol (as JAX or CuPy CPU arrays do), backed by numpy."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __dlpack__(self, stream=None):
+        return self.array.__dlpack__()
+
+    def __dlpack_device__(self):
+        return self.array.__dlpack_device__()
+
+
+def test_dlpack_producers_are_read_without_copies(compiler, tok):
+    m = tollgate.Matcher(compiler.compile_regex(EMAIL))
+    backing = np.zeros((2, 4008), np.int32)
+    m.fill_next_token_bitmask(DLPackOnly(backing), 1)  # written through DLPack into the numpy array
+    assert (backing[0] == 0).all() and len(allowed_ids(backing[1], tok.vocab_size)) > 20
+    for dtype in (np.float32, np.float16):
+        logits = np.ones((2, tok.vocab_size), dtype)
+        tollgate.apply_token_bitmask_inplace(DLPackOnly(logits), DLPackOnly(backing), indices=[1])
+        assert (logits[0] == 1).all()
+        assert set(np.nonzero(np.isfinite(logits[1]))[0]) == set(allowed_ids(backing[1], tok.vocab_size))
+    with pytest.raises(ValueError, match=r"float32, float16 or bfloat16"):
+        tollgate.apply_token_bitmask_inplace(DLPackOnly(np.ones((2, tok.vocab_size), np.int16)), backing)

@@ -6,7 +6,6 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import hf as hf
 from ._core import (
     CompiledGrammar as CompiledGrammar,
     CompileWarning as CompileWarning,
