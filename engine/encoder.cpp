@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "engine/json_scan.hpp"
+#include "fsm/utf8.hpp"
 #include "engine/vocabulary_impl.hpp"
 #include "tollgate/error.hpp"
 
@@ -54,31 +55,12 @@ struct Utf16Text {
     offset.reserve(s.size() + 1);
     size_t i = 0;
     while (i < s.size()) {
-      unsigned char c = static_cast<unsigned char>(s[i]);
-      int32_t cp = -1;
-      size_t len = 1;
-      if (c < 0x80) {
-        cp = c;
-      } else {
-        len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-        if (len == 0 || i + len > s.size()) {
-          len = 1;
-        } else {
-          cp = c & (0x7F >> len);
-          for (size_t k = 1; k < len; ++k) {
-            unsigned char cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) {
-              cp = -1;
-              break;
-            }
-            cp = (cp << 6) | (cc & 0x3F);
-          }
-          if (cp < 0 || (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-              (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
-            cp = -1;
-            len = 1;
-          }
-        }
+      char32_t decoded = 0;
+      size_t len = fsm::decode_utf8(s, i, decoded);
+      int32_t cp = static_cast<int32_t>(decoded);
+      if (len == 0) {  // a malformed byte reads as U+FFFD, one byte long
+        cp = -1;
+        len = 1;
       }
       if (cp < 0) cp = 0xFFFD;
       offset.push_back(static_cast<uint32_t>(i));

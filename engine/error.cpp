@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "fsm/utf8.hpp"
+
 namespace tollgate {
 
 const char* to_string(ErrorKind kind) {
@@ -50,16 +52,23 @@ std::string Error::pretty() const {
   return os.str();
 }
 
+namespace {
+// Columns count code points; a byte that starts no well-formed UTF-8 sequence is one column.
+size_t utf8_step(std::string_view s, size_t i) {
+  char32_t cp;
+  size_t n = fsm::decode_utf8(s, i, cp);
+  return n == 0 ? 1 : n;
+}
+}  // namespace
+
 std::string caret_display(const SourcePos& pos) {
   if (pos.column <= 0 || pos.source_line.empty()) return {};
   std::ostringstream os;
   os << "\n  " << pos.source_line << "\n  ";
   // The caret goes under code point `column`; a tab in the source is kept as a tab.
   int cp = 1;
-  for (size_t i = 0; i < pos.source_line.size() && cp < pos.column; ++i) {
-    unsigned char c = pos.source_line[i];
-    if ((c & 0xC0) == 0x80) continue;
-    os << (c == '\t' ? '\t' : ' ');
+  for (size_t i = 0; i < pos.source_line.size() && cp < pos.column; i += utf8_step(pos.source_line, i)) {
+    os << (pos.source_line[i] == '\t' ? '\t' : ' ');
     ++cp;
   }
   for (; cp < pos.column; ++cp) os << ' ';
@@ -80,9 +89,7 @@ SourcePos position_in(std::string_view text, size_t offset, std::string file) {
     }
   }
   int column = 1;
-  for (size_t i = line_start; i < offset; ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++column;
-  }
+  for (size_t i = line_start; i < offset; i += utf8_step(text, i)) ++column;
   size_t line_end = text.find('\n', line_start);
   if (line_end == std::string_view::npos) line_end = text.size();
   pos.line = line;

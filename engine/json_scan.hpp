@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "fsm/utf8.hpp"
 #include "tollgate/error.hpp"
 
 namespace tollgate::engine {
@@ -150,8 +151,8 @@ class JsonScanner {
               if (lo >= 0xDC00 && lo <= 0xDFFF) {
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
               } else {
-                append_utf8(out, 0xFFFD);  // lone high surrogate
-                cp = lo;
+                fsm::append_utf8(out, 0xFFFD);  // lone high surrogate
+                cp = lo >= 0xD800 && lo <= 0xDFFF ? 0xFFFD : lo;
               }
             } else {
               cp = 0xFFFD;
@@ -159,7 +160,7 @@ class JsonScanner {
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             cp = 0xFFFD;  // lone low surrogate
           }
-          append_utf8(out, cp);
+          fsm::append_utf8(out, cp);
           break;
         }
         default: fail("invalid escape in JSON string", pos_ - 2);
@@ -214,24 +215,6 @@ class JsonScanner {
     }
     pos_ += 4;
     return v;
-  }
-
-  static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
   }
 
   void skip_string() {

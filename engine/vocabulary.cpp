@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/json_scan.hpp"
+#include "fsm/utf8.hpp"
 #include "engine/vocabulary_impl.hpp"
 #include "tollgate/error.hpp"
 
@@ -70,24 +71,6 @@ const ByteLevelInverse& byte_level_inverse() {
   return inv;
 }
 
-// Decodes one UTF-8 sequence at s[i]; returns the code point (or -1 when malformed) and advances i.
-int32_t next_code_point(std::string_view s, size_t& i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) {
-    ++i;
-    return c;
-  }
-  int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-  if (len == 0 || i + len > s.size()) {
-    ++i;
-    return -1;
-  }
-  int32_t cp = c & (0x7F >> len);
-  for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  i += len;
-  return cp;
-}
-
 std::string byte_level_bytes(std::string_view text) {
   const auto& inv = byte_level_inverse();
   std::string out;
@@ -101,8 +84,10 @@ std::string byte_level_bytes(std::string_view text) {
       continue;
     }
     size_t start = i;
-    int32_t cp = next_code_point(text, i);
-    if (cp >= 0 && cp < 324 && inv.byte_of[cp] >= 0) {
+    char32_t cp = 0;
+    size_t n = fsm::decode_utf8(text, i, cp);
+    i += n == 0 ? 1 : n;
+    if (n != 0 && cp < 324 && inv.byte_of[cp] >= 0) {
       out.push_back(static_cast<char>(inv.byte_of[cp]));
     } else {
       out.append(text.substr(start, i - start));  // not in the map: keep the character's UTF-8

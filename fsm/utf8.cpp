@@ -26,9 +26,47 @@ int encode_utf8(char32_t cp, uint8_t out[4]) {
 }
 
 std::string encode_utf8(char32_t cp) {
+  std::string out;
+  append_utf8(out, cp);
+  return out;
+}
+
+void append_utf8(std::string& out, char32_t cp) {
   uint8_t b[4];
   int n = encode_utf8(cp, b);
-  return std::string(reinterpret_cast<const char*>(b), n);
+  out.append(reinterpret_cast<const char*>(b), n);
+}
+
+size_t decode_utf8(std::string_view s, size_t i, char32_t& cp) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  }
+  // Lead bytes C0, C1 (always overlong) and F5..FF (beyond U+10FFFF) never start a sequence.
+  const size_t len = c >= 0xC2 && c <= 0xDF ? 2 : (c & 0xF0) == 0xE0 ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (len == 0 || len > s.size() - i) return 0;
+  char32_t v = c & (0x7F >> len);
+  for (size_t k = 1; k < len; ++k) {
+    const auto d = static_cast<unsigned char>(s[i + k]);
+    if ((d & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (d & 0x3F);
+  }
+  if ((len == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) || (len == 4 && (v < 0x10000 || v > 0x10FFFF))) {
+    return 0;
+  }
+  cp = v;
+  return len;
+}
+
+size_t invalid_utf8(std::string_view s) {
+  char32_t cp;
+  for (size_t i = 0; i < s.size();) {
+    size_t n = decode_utf8(s, i, cp);
+    if (n == 0) return i;
+    i += n;
+  }
+  return std::string_view::npos;
 }
 
 bool Utf8Sequence::matches(const std::string& bytes) const {

@@ -3,23 +3,15 @@
 
 #include <cstdio>
 
+#include "fsm/utf8.hpp"
+
 namespace tollgate::grammar::text {
 
 char32_t decode_utf8(const Grammar& g, std::string_view s, size_t& i, size_t base) {
-  unsigned char c = s[i];
-  if (c < 0x80) {
-    ++i;
-    return c;
-  }
-  int len = (c >= 0xF0 && c < 0xF8) ? 4 : (c >= 0xE0) ? 3 : (c >= 0xC0) ? 2 : 0;
-  if (len == 0 || i + len > s.size()) g.fail(ErrorKind::kParse, "invalid UTF-8", base + i);
-  char32_t cp = c & (0x7F >> len);
-  for (int k = 1; k < len; ++k) {
-    unsigned char d = s[i + k];
-    if ((d & 0xC0) != 0x80) g.fail(ErrorKind::kParse, "invalid UTF-8", base + i);
-    cp = (cp << 6) | (d & 0x3F);
-  }
-  i += len;
+  char32_t cp = 0;
+  size_t n = fsm::decode_utf8(s, i, cp);
+  if (n == 0) g.fail(ErrorKind::kParse, "invalid UTF-8", base + i);
+  i += n;
   return cp;
 }
 

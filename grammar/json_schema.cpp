@@ -28,6 +28,7 @@
 #include <sstream>
 
 #include "grammar/json_schema_numbers.hpp"
+#include "fsm/utf8.hpp"
 #include "grammar/json_schema_strings.hpp"
 
 namespace tollgate::grammar {
@@ -2131,10 +2132,9 @@ class SchemaCompiler {
   bool literal_in(const RegexPtr& r, const std::string& name) {
     std::vector<char32_t> cps;
     for (size_t i = 0; i < name.size();) {
-      unsigned char c = static_cast<unsigned char>(name[i]);
-      int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-      char32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
-      for (int j = 1; j < n && i + j < name.size(); ++j) cp = (cp << 6) | (static_cast<unsigned char>(name[i + j]) & 0x3F);
+      char32_t cp = 0;
+      size_t n = fsm::decode_utf8(name, i, cp);
+      if (n == 0) return false;  // not text: in no character-level language
       cps.push_back(cp);
       i += n;
     }

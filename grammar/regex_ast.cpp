@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "fsm/utf8.hpp"
+
 namespace tollgate::grammar {
 
 namespace {
@@ -121,28 +123,13 @@ RegexPtr Regex::bytes(uint8_t lo, uint8_t hi) {
   return r;
 }
 
-namespace {
-// Decodes one UTF-8 sequence; invalid bytes become a kBytes node of that byte.
-size_t decode_utf8(std::string_view s, size_t i, char32_t& cp) {
-  unsigned char c = s[i];
-  int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-  if (len == 0 || i + len > s.size()) return 0;
-  cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-  for (int k = 1; k < len; ++k) {
-    unsigned char d = s[i + k];
-    if ((d & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (d & 0x3F);
-  }
-  return len;
-}
-}  // namespace
 
 RegexPtr Regex::literal(std::string_view utf8) {
   std::vector<RegexPtr> items;
   for (size_t i = 0; i < utf8.size();) {
     char32_t cp = 0;
-    size_t n = decode_utf8(utf8, i, cp);
-    if (n == 0) {
+    size_t n = fsm::decode_utf8(utf8, i, cp);
+    if (n == 0) {  // a byte that starts no well-formed sequence matches itself
       items.push_back(bytes(static_cast<uint8_t>(utf8[i]), static_cast<uint8_t>(utf8[i])));
       ++i;
     } else {

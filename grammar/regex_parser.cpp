@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "grammar/regex_ast.hpp"
+#include "fsm/utf8.hpp"
 #include "grammar/unicode_classes.hpp"
 #include "tollgate/error.hpp"
 
@@ -167,37 +168,10 @@ CharSet property_set(State& st, std::string_view name, bool negated, size_t pos)
   return neg ? negated_set(st, *s) : fold_if(st, *s);
 }
 
-// Decodes one UTF-8 code point (the pattern was validated up front).
+// Decodes one UTF-8 code point (the pattern was validated up front by fsm::invalid_utf8).
 size_t decode(It p, It end, char32_t& cp) {
-  unsigned char c = *p;
-  int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
-  if (p + len > end) len = static_cast<int>(end - p);
-  cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-  for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(p[k]) & 0x3F);
-  return static_cast<size_t>(len);
-}
-
-// Offset of the first invalid UTF-8 byte, or npos.
-size_t invalid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = s[i];
-    if (c < 0x80) { ++i; continue; }
-    int len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return i;
-    char32_t cp = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (int k = 1; k < len; ++k) {
-      unsigned char d = s[i + k];
-      if ((d & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return i;
-    }
-    i += len;
-  }
-  return std::string_view::npos;
+  size_t n = fsm::decode_utf8(std::string_view(p, static_cast<size_t>(end - p)), 0, cp);
+  return n == 0 ? 1 : n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1318,7 +1292,7 @@ RegexPtr parse_regex(std::string_view pattern, const RegexOptions& options) {
   st.flags.i = options.case_insensitive;
   st.flags.s = options.dot_all;
   st.ecma = options.ecma;
-  if (size_t bad = invalid_utf8(pattern); bad != std::string_view::npos) {
+  if (size_t bad = fsm::invalid_utf8(pattern); bad != std::string_view::npos) {
     char buf[8];
     std::snprintf(buf, sizeof buf, "0x%02X", static_cast<unsigned char>(pattern[bad]));
     st.fail(ErrorKind::kParse, bad, std::string("invalid UTF-8 byte ") + buf + " in the pattern");
