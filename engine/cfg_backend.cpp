@@ -14,6 +14,7 @@
 
 #include "fsm/cfg.hpp"
 #include "fsm/class_trie.hpp"
+#include "fsm/hash.hpp"
 #include "fsm/parallel.hpp"
 #include "tollgate/error.hpp"
 
@@ -24,14 +25,14 @@ using fsm::Thread;
 using fsm::Threads;
 
 size_t CfgGrammar::KeyHash::operator()(const Threads& t) const {
-  uint64_t h = 1469598103934665603ull;
+  size_t h = t.size();
   for (auto& x : t) {
-    h = (h ^ x.lexeme) * 1099511628211ull;
-    h = (h ^ x.state) * 1099511628211ull;
-    h = (h ^ x.node) * 1099511628211ull;
-    h = (h ^ x.guard) * 1099511628211ull;
+    fsm::hash_mix(h, x.lexeme);
+    fsm::hash_mix(h, x.state);
+    fsm::hash_mix(h, x.node);
+    fsm::hash_mix(h, x.guard);
   }
-  return static_cast<size_t>(h ^ (h >> 31));
+  return h;
 }
 
 namespace {
@@ -824,7 +825,10 @@ void CfgGrammar::index_all(int threads) {
   std::vector<std::pair<uint32_t, uint32_t>> work;
   for (uint32_t l = 0; l < rt->num_lexemes(); ++l)
     for (uint32_t q = 0; q < rt->dfa(l).num_states(); ++q) work.push_back({l, q});
-  fsm::parallel_for(work.size(), threads, [&](size_t w, int) { slot(work[w].first, work[w].second); });
+  fsm::parallel_for(work.size(), threads, [&](size_t w, int) {
+    fsm::check_budget();
+    slot(work[w].first, work[w].second);
+  });
 }
 
 size_t CfgGrammar::num_index_entries() const {
@@ -880,7 +884,7 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
   g->tokenizer = tokenizer;
   g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip && tokenizer->prepends_space();
   g->words = bitmask_words(tokenizer->vocab_size());
-  g->rt = std::make_unique<fsm::CfgRuntime>(fsm::build_cfg(grammar), options.dfa);
+  g->rt = std::make_unique<fsm::CfgRuntime>(fsm::build_cfg(grammar), options.dfa, options.max_earley_items);
   // Leftmost-first guards name a lexeme's own states: its entries are not shared.
   g->share_states_ = options.share_states && !g->rt->leftmost_first();
   if (g->share_states_) g->index_cache_ = options.index_cache;

@@ -1,6 +1,8 @@
 // Byte-level stepping of lexeme threads under the Earley graph (see cfg_runtime.hpp).
 #include "fsm/cfg_runtime.hpp"
 
+#include "fsm/hash.hpp"
+
 #include <algorithm>
 
 namespace tollgate::fsm {
@@ -32,8 +34,9 @@ LexDfa LexDfa::from(const Dfa& dfa) {
   return l;
 }
 
-CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options) : cfg_(std::make_unique<Cfg>(std::move(cfg))) {
-  graph_ = std::make_unique<EarleyGraph>(*cfg_);
+CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items)
+    : cfg_(std::make_unique<Cfg>(std::move(cfg))) {
+  graph_ = std::make_unique<EarleyGraph>(*cfg_, max_earley_items);
   dfas_.reserve(cfg_->lexemes.size());
   uint32_t total_states = 0;
   for (size_t l = 0; l < cfg_->lexemes.size(); ++l) {
@@ -143,9 +146,7 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, boo
 }
 
 size_t CfgRuntime::KeyHash::operator()(const std::vector<uint64_t>& v) const {
-  uint64_t h = 1469598103934665603ull;
-  for (uint64_t x : v) h = (h ^ x) * 1099511628211ull;
-  return static_cast<size_t>(h ^ (h >> 29));
+  return hash_words(v);
 }
 
 uint32_t CfgRuntime::guard_intern_locked(std::vector<uint64_t> members) const {

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "fsm/budget.hpp"
+#include "fsm/hash.hpp"
 #include "fsm/nfa.hpp"
 #include "tollgate/error.hpp"
 
@@ -17,13 +19,7 @@ namespace tollgate::fsm {
 namespace {
 
 struct VecHash {
-  size_t operator()(const std::vector<uint32_t>& v) const {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ v.size();
-    for (uint32_t x : v) {
-      h ^= x + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
-    }
-    return static_cast<size_t>(h);
-  }
+  size_t operator()(const std::vector<uint32_t>& v) const { return hash_words(v); }
 };
 
 // Byte equivalence classes: bytes that no edge tells apart share a class.
@@ -163,6 +159,7 @@ class SubsetBuilder {
     uint32_t start = intern(set);
     std::vector<std::vector<uint32_t>> buckets(num_classes_);
     for (size_t d = 0; d < hashes_.size(); ++d) {
+      check_budget();
       for (auto& b : buckets) b.clear();
       bool final = false;
       // Not a reference into the arena: intern() below appends to it.
@@ -205,12 +202,8 @@ class SubsetBuilder {
   }
 
   static uint32_t hash(const std::vector<uint32_t>& v) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ v.size();
-    for (uint32_t x : v) h = (h ^ x) * 0x100000001B3ull + (h >> 29);
-    h ^= h >> 32;
-    h *= 0xD6E8FEB86659FD93ull;
-    h ^= h >> 32;
-    return static_cast<uint32_t>(h);
+    uint64_t h = hash_words(v);
+    return static_cast<uint32_t>(h ^ (h >> 32));
   }
 
   bool same(uint32_t id, const std::vector<uint32_t>& set) const {
@@ -317,6 +310,7 @@ Dfa minimise(const Dfa& in) {
   }
   std::vector<uint32_t> touched, splitter;
   while (!worklist.empty()) {
+    check_budget();
     uint32_t a = worklist.back();
     worklist.pop_back();
     in_work[a] = 0;

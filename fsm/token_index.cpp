@@ -6,6 +6,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "fsm/budget.hpp"
+#include "fsm/hash.hpp"
 #include "fsm/parallel.hpp"
 
 namespace tollgate::fsm {
@@ -38,13 +40,6 @@ void walk_trie(const Dfa& dfa, const TokenTrie& trie, uint32_t state, uint32_t* 
   }
 }
 
-namespace {
-uint64_t hash_words(const uint32_t* data, size_t words) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < words; ++i) h = (h ^ data[i]) * 1099511628211ull;
-  return h;
-}
-}  // namespace
 
 TokenIndex::TokenIndex(const Dfa& dfa, const TokenTrie& trie, int32_t vocab_size,
                        const TokenIndexOptions& options)
@@ -61,6 +56,7 @@ TokenIndex::TokenIndex(const Dfa& dfa, const TokenTrie& trie, int32_t vocab_size
   const int threads = n + extra < 4 ? 1 : resolve_threads(options.threads);
   std::vector<std::vector<uint32_t>> buffers(threads, std::vector<uint32_t>(w));
   parallel_for(n + extra, threads, [&](size_t s, int worker) {
+    check_budget();
     uint32_t* buf = buffers[worker].data();
     std::memset(buf, 0, w * 4);
     if (s < n) {

@@ -1,0 +1,28 @@
+// The project's one hash of word sequences (state sets, thread lists, guard sets, bitsets).
+// Takes: integers, one at a time or as a range. Gives: a 64-bit hash, from Boost's
+// hash_combine (a Murmur-style mix per word), so no stage keeps a hand-written FNV loop.
+#pragma once
+
+#include <boost/container_hash/hash.hpp>
+#include <cstddef>
+#include <cstdint>
+
+namespace tollgate::fsm {
+
+// Mixes one word into a running seed.
+inline void hash_mix(size_t& seed, uint64_t word) { boost::hash_combine(seed, word); }
+
+// Hash of a contiguous range of integers.
+template <class T>
+size_t hash_words(const T* data, size_t n) {
+  size_t seed = n;
+  for (size_t i = 0; i < n; ++i) hash_mix(seed, static_cast<uint64_t>(data[i]));
+  return seed;
+}
+
+template <class Container>
+size_t hash_words(const Container& c) {
+  return hash_words(c.data(), c.size());
+}
+
+}  // namespace tollgate::fsm
