@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "engine/grammar_impl.hpp"
+#include "fsm/earley.hpp"
 #include "fsm/cfg_runtime.hpp"
 #include "fsm/token_trie.hpp"
 
@@ -235,6 +236,7 @@ struct CfgBuildOptions {
   // Share entries between states with the same canonical future (and through index_cache).
   bool share_states = true;
   std::shared_ptr<IndexCache> index_cache;  // optional, the Compiler's
+  size_t max_earley_items = fsm::EarleyGraph::kDefaultMaxItems;  // CompileOptions::max_earley_items
 };
 
 // Builds the back-end for a checked grammar. Throws tollgate::Error.

@@ -14,6 +14,7 @@
 namespace tollgate {
 
 static_assert(CompileOptions{}.max_grammar_nesting == grammar::kDefaultMaxNesting);
+static_assert(CompileOptions{}.max_earley_items == fsm::EarleyGraph::kDefaultMaxItems);
 
 namespace {
 double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -34,6 +35,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   opt.threads = o.threads;
   opt.eager_index = o.eager_index;
   opt.index_cache = index_cache;
+  opt.max_earley_items = o.max_earley_items;
   auto impl = engine::build_cfg_grammar(g, tokenizer, opt);
   impl->stats.parse_ms = parse_ms;
   impl->stats.index_ms = ms_since(t1);
@@ -51,6 +53,8 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
 CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_view format,
                                              std::string_view source_name) const {
   auto t0 = std::chrono::steady_clock::now();
+  const fsm::CompileBudget budget = compile_budget(options_);
+  fsm::BudgetScope in_budget(&budget);
   grammar::GrammarOptions gopt;
   gopt.max_nesting = options_.max_grammar_nesting;
   grammar::Grammar g = grammar::parse_grammar(text, format, source_name, gopt);
@@ -129,6 +133,8 @@ SourcePos schema_pos(std::string_view text, const SourcePos& pos) {
 CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, const JsonSchemaOptions& options,
                                                  std::string_view source_name) const {
   auto t0 = std::chrono::steady_clock::now();
+  const fsm::CompileBudget budget = compile_budget(options_);
+  fsm::BudgetScope in_budget(&budget);
   grammar::Grammar g;
   try {
     g = grammar::json_schema_to_grammar(schema_json, options, source_name);

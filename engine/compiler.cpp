@@ -36,6 +36,8 @@ Compiler::~Compiler() = default;
 
 CompiledGrammarPtr Compiler::compile_regex(std::string_view pattern) const {
   auto t0 = std::chrono::steady_clock::now();
+  const fsm::CompileBudget budget = compile_budget(options_);
+  fsm::BudgetScope in_budget(&budget);
   grammar::RegexOptions ropt;
   ropt.dot_all = options_.dot_all;
   grammar::RegexPtr ast = grammar::parse_regex(pattern, ropt);

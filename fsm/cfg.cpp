@@ -2,6 +2,7 @@
 // by their rendering) and everything else into productions; repetitions become left-recursive
 // helper nonterminals (cheap for Earley).
 #include "fsm/cfg.hpp"
+#include "fsm/budget.hpp"
 
 #include "tollgate/error.hpp"
 
@@ -158,6 +159,7 @@ class Builder {
     // Rule bodies are expanded from a worklist, not by recursion: a chain of 100,000 rules
     // must not nest 100,000 calls.
     while (!pending_.empty()) {
+      check_budget();
       int r = pending_.back();
       pending_.pop_back();
       expand_rule(r);

@@ -63,7 +63,8 @@ struct ParserState {
 
 class CfgRuntime {
  public:
-  CfgRuntime(Cfg cfg, const DfaOptions& options = {});
+  // max_earley_items: see EarleyGraph (CompileOptions::max_earley_items).
+  CfgRuntime(Cfg cfg, const DfaOptions& options = {}, size_t max_earley_items = EarleyGraph::kDefaultMaxItems);
 
   ParserState initial() const;
   // Advances `in` by one byte into `out` (cleared first). Returns false when no thread survives.

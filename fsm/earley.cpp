@@ -33,7 +33,8 @@ size_t EarleyGraph::VecHash::operator()(const std::vector<Item>& v) const {
   return static_cast<size_t>(mix64(h));
 }
 
-EarleyGraph::EarleyGraph(const Cfg& cfg) : cfg_(cfg), num_nt_(static_cast<uint32_t>(cfg.num_nonterminals())) {
+EarleyGraph::EarleyGraph(const Cfg& cfg, size_t max_items)
+    : cfg_(cfg), num_nt_(static_cast<uint32_t>(cfg.num_nonterminals())), max_items_(max_items) {
   chunks_.resize(kMaxChunks);
   std::lock_guard<std::mutex> lock(mu_);
   initial_ = intern({{0, 0, kSelf}});
@@ -52,7 +53,13 @@ uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
   std::vector<Item> items;
   std::unordered_set<Item, ItemHash> seen;
   auto add = [&](const Item& it) {
-    if (seen.insert(it).second) items.push_back(it);
+    if (!seen.insert(it).second) return;
+    if (items.size() >= max_items_) {
+      throw Error(ErrorKind::kLimit, "Earley parser: a parser state needs more than " + std::to_string(max_items_) +
+                                         " items (CompileOptions::max_earley_items); the grammar is too large or "
+                                         "too ambiguous here");
+    }
+    items.push_back(it);
   };
   for (auto& it : kernel) add(it);
   std::vector<char> predicted(num_nt_, 0);

@@ -42,7 +42,9 @@ class EarleyGraph {
     bool pops = false;  // holds a completed item whose origin is kWild (the parse left the known context)
   };
 
-  explicit EarleyGraph(const Cfg& cfg);
+  // max_items: items one closure may hold (CompileOptions::max_earley_items); more is a kLimit error.
+  static constexpr size_t kDefaultMaxItems = size_t{1} << 20;
+  explicit EarleyGraph(const Cfg& cfg, size_t max_items = kDefaultMaxItems);
 
   uint32_t initial() const { return initial_; }
   // Items of `node` expecting lexeme `l`, advanced and closed; kNoNode when none expects it.
@@ -73,6 +75,7 @@ class EarleyGraph {
 
   const Cfg& cfg_;
   uint32_t num_nt_;
+  size_t max_items_;
   // Chunked storage: a published node never moves and lookups need no lock.
   static constexpr uint32_t kChunkBits = 10, kChunk = 1u << kChunkBits, kMaxChunks = 1u << 16;
   std::vector<std::unique_ptr<Node[]>> chunks_;  // sized kMaxChunks at construction

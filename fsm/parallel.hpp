@@ -1,5 +1,6 @@
 // parallel_for: runs body(i) for i in [0, n) on up to `threads` threads (0 = all cores),
-// handing out indices one at a time from an atomic counter. Exceptions are re-thrown.
+// handing out indices one at a time from an atomic counter. Exceptions are re-thrown. Workers run
+// under the caller's compile budget (fsm/budget.hpp).
 #pragma once
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "fsm/budget.hpp"
 
 namespace tollgate::fsm {
 
@@ -27,7 +30,9 @@ void parallel_for(size_t n, int threads, Body&& body) {
   std::atomic<size_t> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
+  const CompileBudget* budget = current_budget();
   auto worker = [&](int worker_id) {
+    BudgetScope scope(budget);
     try {
       for (size_t i; (i = next.fetch_add(1)) < n;) body(i, worker_id);
     } catch (...) {

@@ -56,6 +56,7 @@ struct GExpr {
 // ~0.7 KiB, the CFG builder ~0.5 KiB per expression level; 500 levels stay under 700 KiB, so a
 // 1 MiB thread stack (and the 8 MiB main stack) is safe with room for the caller.
 inline constexpr uint32_t kDefaultMaxNesting = 500;
+inline constexpr uint32_t kDefaultMaxRepeat = 10000;
 
 // Limits of the grammar front-ends.
 struct GrammarOptions {
@@ -63,6 +64,9 @@ struct GrammarOptions {
   // (groups, repetitions of repetitions `x**`, sequences inside alternatives), is a kLimit error
   // at its position: deeper nesting would overflow the stack of the recursive passes.
   uint32_t max_nesting = kDefaultMaxNesting;
+  // A counted repetition ({m,n} in GBNF/EBNF, ~ n..m in Lark) with a bound above this is a kLimit
+  // error at its position: x{1000000000} would otherwise expand until memory runs out.
+  uint32_t max_repeat = kDefaultMaxRepeat;
 };
 
 struct GRule {

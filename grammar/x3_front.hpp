@@ -94,6 +94,11 @@ void apply_quantifier(Ctx& ctx, Counted counted) {
   if (q == "+") min = 1;
   else if (q == "?") max = 1;
   else if (q != "*") counted(q, min, max);
+  const uint32_t bound = max == kUnbounded ? min : max;
+  if (bound > s.g->options.max_repeat)
+    s.g->fail(ErrorKind::kLimit, "repetition count " + std::to_string(bound) + " exceeds the limit of " +
+                                     std::to_string(s.g->options.max_repeat) + " (GrammarOptions::max_repeat)",
+              off);
   if (!s.b.has_item()) s.g->fail(ErrorKind::kParse, "repetition without an expression before it", off);
   GExprPtr item = s.b.pop_item();
   s.g->check_nesting(item->depth + 1, off);  // x*** nests without recursing in X3

@@ -3,6 +3,7 @@
 // and matchers.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,15 @@ struct CompileOptions {
   // at their position. The parsers recurse once per level: 500 levels take under 700 KiB of
   // stack, safe on a 1 MiB thread stack; raise it only where threads have larger stacks.
   uint32_t max_grammar_nesting = 500;
+  // Wall-clock budget of one compile call in milliseconds (0 = none), and a flag another thread
+  // may set to cancel it (owned by the caller, must outlive the call). Either ends the compilation
+  // with Error(kLimit) within milliseconds: the automaton construction, the CFG build and the
+  // token index check them as they go.
+  double max_compile_ms = 0;
+  const std::atomic<bool>* cancel = nullptr;
+  // Context-free grammars: items in one Earley parser state (a closure); a grammar or an input
+  // needing more is a kLimit error instead of unbounded memory and time per step.
+  size_t max_earley_items = size_t{1} << 20;
   int threads = 0;                    // 0 = all cores (std::thread::hardware_concurrency)
   bool dot_all = false;               // regex `.` matches newline
   // Grammars and JSON Schemas (context-free back-end): the token index entry of a lexeme state
