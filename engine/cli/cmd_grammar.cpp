@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "engine/cli/commands.hpp"
 #include "engine/grammar_check.hpp"
@@ -97,31 +98,72 @@ std::string show_byte(unsigned char c) {
   return buf;
 }
 
-// Feeds `text` byte by byte; prints the verdict; returns true when accepted in full.
-bool match_one(const CompiledGrammarPtr& g, const std::string& name, const std::string& text) {
+// Reads `in` in 64 KiB chunks (a file or stdin is never held whole: only the current line, at most
+// 1 MiB of it, is kept for the error message) and feeds the matcher a chunk at a time; on a
+// refusal the chunk is fed byte by byte to find the refused byte. Prints the verdict; returns true
+// when accepted in full.
+bool match_one(const CompiledGrammarPtr& g, const std::string& name, std::istream& in) {
+  constexpr size_t kChunk = size_t{1} << 16, kLineKept = size_t{1} << 20;
   Matcher m(g, 0);
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (!m.accept_bytes(std::string_view(text).substr(i, 1))) {
-      SourcePos pos = position_in(text, i, name);
+  std::vector<char> buf(kChunk);
+  std::string line;       // the current line (its last kLineKept bytes at most)
+  int line_no = 1, column_dropped = 0;  // code points of the current line dropped from `line`
+  size_t total = 0;
+  auto keep = [&](std::string_view bytes) {  // appends accepted bytes to the line bookkeeping
+    size_t nl = bytes.rfind('\n');
+    if (nl != std::string_view::npos) {
+      for (char c : bytes.substr(0, nl + 1)) line_no += c == '\n';
+      line.clear();
+      column_dropped = 0;
+      bytes = bytes.substr(nl + 1);
+    }
+    line.append(bytes);
+    if (line.size() > kLineKept) {
+      size_t cut = line.size() - kLineKept / 2;
+      while (cut < line.size() && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) ++cut;  // keep sequences whole
+      column_dropped += position_in(line, cut).column - 1;
+      line.erase(0, cut);
+    }
+  };
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    std::string_view chunk(buf.data(), static_cast<size_t>(in.gcount()));
+    if (chunk.empty()) break;
+    if (m.accept_bytes(chunk)) {
+      keep(chunk);
+      total += chunk.size();
+      continue;
+    }
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (m.accept_bytes(chunk.substr(i, 1))) {
+        keep(chunk.substr(i, 1));
+        continue;
+      }
+      std::string_view rest = chunk.substr(i);
+      std::string shown = line + std::string(rest.substr(0, rest.find('\n')));
+      SourcePos pos = position_in(shown, line.size(), name);
+      pos.line = line_no;
+      pos.column += column_dropped;
       std::ostringstream msg;
-      msg << "rejected at byte " << i << ": " << show_byte(text[i]) << " is not allowed here";
-      if (i + 1 == text.size() && text[i] == '\n' && m.is_accepting()) {
+      msg << "rejected at byte " << total + i << ": " << show_byte(chunk[i]) << " is not allowed here";
+      if (i + 1 == chunk.size() && chunk[i] == '\n' && m.is_accepting() && in.peek() == std::char_traits<char>::eof()) {
         msg << " (the input is complete without its trailing newline)";
       }
       Error e(ErrorKind::kParse, msg.str(), pos);
       std::cout << e.pretty() << "\n";
       return false;
     }
+    total += chunk.size();  // every byte was accepted one by one
   }
   if (!m.is_accepting()) {
     std::string forced = m.jump_forward();
-    std::cout << name << ": rejected: the input ends early (after " << text.size()
+    std::cout << name << ": rejected: the input ends early (after " << total
               << " bytes, more is required";
     if (!forced.empty()) std::cout << ", e.g. \"" << forced << "\"";
     std::cout << ")\n";
     return false;
   }
-  std::cout << name << ": accepted (" << text.size() << " bytes)\n";
+  std::cout << name << ": accepted (" << total << " bytes)\n";
   return true;
 }
 
@@ -164,7 +206,7 @@ void add_grammar_commands(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("match", "match strings or files against a regex or grammar, in full");
     add_source_options(cmd, *src);
     cmd->add_option("--string,-s", *strings, "a string to match (repeatable)");
-    cmd->add_option("files", *files, "files to match (their whole contents)");
+    cmd->add_option("files", *files, "files to match (their whole contents, streamed; - for stdin)");
     add_budget_options(cmd, *budgets);
     cmd->callback([src, strings, files, budgets] {
       require_source(*src);
@@ -179,17 +221,22 @@ void add_grammar_commands(CLI::App& app) {
         throw CLI::RuntimeError(1);
       }
       bool all = true;
-      for (const auto& s : *strings) all = match_one(g, "<string>", s) && all;
-      for (const auto& f : *files) {
-        std::string text;
-        try {
-          text = read_file(f);
-        } catch (const Error& e) {
-          print_error(e);
+      for (const auto& s : *strings) {
+        std::istringstream in(s);
+        all = match_one(g, "<string>", in) && all;
+      }
+      for (const auto& f : *files) {  // streamed: a file of any size, or stdin as "-"
+        if (f == "-") {
+          all = match_one(g, "<stdin>", std::cin) && all;
+          continue;
+        }
+        std::ifstream in(f, std::ios::binary);
+        if (!in) {
+          print_error(Error(ErrorKind::kIo, "cannot read '" + f + "'"));
           all = false;
           continue;
         }
-        all = match_one(g, f, text) && all;
+        all = match_one(g, f, in) && all;
       }
       if (!all) throw CLI::RuntimeError(1);
     });
