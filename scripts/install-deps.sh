@@ -13,6 +13,10 @@ PKGS=(
   libopenblas0-pthread
   nodejs npm
 )
+# `make fuzz` (scripts/install-deps.sh --fuzz): clang and libFuzzer, not needed for make test.
+if [ "${1:-}" = "--fuzz" ]; then
+  PKGS+=(clang-14 libclang-rt-14-dev)  # -fsanitize=fuzzer links libclang_rt.fuzzer
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

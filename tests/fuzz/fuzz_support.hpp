@@ -1,0 +1,45 @@
+// Shared pieces of the libFuzzer targets (tests/fuzz/*.cpp, built by `make fuzz` with clang and
+// -fsanitize=fuzzer,address,undefined). Takes: nothing. Gives: a byte-level vocabulary, compile
+// options small enough that one input stays within libFuzzer's per-input timeout, and the rule
+// every target follows — a tollgate::Error is a clean refusal, anything else (another exception,
+// a sanitizer report, a crash, a hang) is a finding.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tollgate/compiler.hpp"
+#include "tollgate/error.hpp"
+#include "tollgate/vocabulary.hpp"
+
+namespace tollgate::fuzz {
+
+// One token per byte value (ids 0..255) and EOS (256).
+inline TokenizerInfoPtr byte_tokenizer() {
+  static const TokenizerInfoPtr tok = [] {
+    std::vector<std::string> bytes(257);
+    for (int b = 0; b < 256; ++b) bytes[b] = std::string(1, static_cast<char>(b));
+    bytes[256] = "<eos>";
+    return TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
+  }();
+  return tok;
+}
+
+// Limits scaled down so that an exploding input fails fast with kLimit.
+inline CompileOptions small_options() {
+  CompileOptions o;
+  o.threads = 1;
+  o.max_dfa_states = 20'000;
+  o.max_dfa_memory = size_t{4} << 20;
+  o.index_cache_bytes = 0;
+  return o;
+}
+
+inline std::string_view as_text(const uint8_t* data, size_t size) {
+  return {reinterpret_cast<const char*>(data), size};
+}
+
+}  // namespace tollgate::fuzz
