@@ -247,7 +247,24 @@ class SchemaCompiler {
           draft7_ = true;
       }
     }
+    check_json_depth();
     index(&doc_, "", draft7_ ? "tollgate:/root.json" : "tollgate:/root.json", true);
+  }
+
+  // The passes over the document recurse once per JSON level: a document nested deeper than
+  // kMaxJsonDepth levels is refused first, without recursion (schema levels are bounded at 200
+  // later; one schema level is at most a few JSON levels).
+  static constexpr size_t kMaxJsonDepth = 1000;
+  void check_json_depth() const {
+    std::vector<std::pair<const Json*, size_t>> stack{{&doc_, 0}};
+    while (!stack.empty()) {
+      auto [n, d] = stack.back();
+      stack.pop_back();
+      if (d > kMaxJsonDepth)
+        fail("", "schema document nested deeper than " + std::to_string(kMaxJsonDepth) + " JSON levels");
+      if (n->is_structured())
+        for (const auto& c : *n) stack.push_back({&c, d + 1});
+    }
   }
 
   Grammar run() {

@@ -31,6 +31,12 @@ std::optional<std::filesystem::path> data_dir() {
   return std::nullopt;
 }
 
+size_t sample_stride() {
+  const char* v = std::getenv("TOLLGATE_TEST_SAMPLE");
+  long n = v ? std::atol(v) : 1;
+  return n > 1 ? static_cast<size_t>(n) : 1;
+}
+
 bool require_data() {
   const char* v = std::getenv("TOLLGATE_REQUIRE_DATA");
   return v && std::string(v) == "1";

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -301,4 +302,340 @@ TEST_CASE("matcher: every refusal is false with the state unchanged; internal er
   }
   CHECK(std::string(to_string(ErrorKind::kInternal)) == "internal error");
   CHECK(std::string(to_string(ErrorKind::kInternal)) != to_string(ErrorKind::kInvalidArgument));
+}
+
+// ---- One UTF-8 rule for every entry point (fsm::decode_utf8) ----
+
+#include "engine/retnet/safetensors.hpp"
+#include "fsm/utf8.hpp"
+
+TEST_CASE("utf8: one decoder, RFC 3629 well-formed sequences only", "[robust]") {
+  struct Case {
+    std::string bytes;
+    size_t len;  // 0 = malformed at 0
+    char32_t cp;
+  };
+  const Case cases[] = {
+      {"a", 1, U'a'},
+      {"\xC2\x80", 2, 0x80},
+      {"\xDF\xBF", 2, 0x7FF},
+      {"\xE0\xA0\x80", 3, 0x800},
+      {"\xED\x9F\xBF", 3, 0xD7FF},
+      {"\xEE\x80\x80", 3, 0xE000},
+      {"\xF0\x90\x80\x80", 4, 0x10000},
+      {"\xF4\x8F\xBF\xBF", 4, 0x10FFFF},
+      {"\xC0\x80", 0, 0},          // overlong NUL
+      {"\xC1\xBF", 0, 0},          // overlong
+      {"\xE0\x9F\xBF", 0, 0},      // overlong 3-byte
+      {"\xF0\x8F\xBF\xBF", 0, 0},  // overlong 4-byte
+      {"\xED\xA0\x80", 0, 0},      // surrogate D800
+      {"\xED\xBF\xBF", 0, 0},      // surrogate DFFF
+      {"\xF4\x90\x80\x80", 0, 0},  // above U+10FFFF
+      {"\xF5\x80\x80\x80", 0, 0},
+      {"\xFF", 0, 0},
+      {"\x80", 0, 0},              // stray continuation
+      {"\xE2\x82", 0, 0},          // truncated
+      {"\xE2\x28\xA1", 0, 0},      // bad continuation
+  };
+  for (const auto& c : cases) {
+    INFO("case of " << c.bytes.size() << " bytes, first " << static_cast<int>(static_cast<unsigned char>(c.bytes[0])));
+    char32_t cp = 0;
+    CHECK(fsm::decode_utf8(c.bytes, 0, cp) == c.len);
+    if (c.len) CHECK(cp == c.cp);
+    CHECK(fsm::invalid_utf8(c.bytes) == (c.len ? std::string_view::npos : 0));
+  }
+  // Round trip over every scalar value's encoding.
+  for (char32_t cp = 0; cp <= 0x10FFFF; cp += (cp < 0x1000 ? 1 : 97)) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    std::string s = fsm::encode_utf8(cp);
+    char32_t back = 0;
+    REQUIRE(fsm::decode_utf8(s, 0, back) == s.size());
+    REQUIRE(back == cp);
+  }
+}
+
+TEST_CASE("utf8: the same malformed bytes are refused by every text entry point", "[robust]") {
+  Compiler compiler(byte_vocab());
+  for (std::string bad : {std::string("\xC0\x80"), std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80"),
+                          std::string("\xE2\x82")}) {
+    INFO("bad bytes of size " << bad.size());
+    // regex pattern, GBNF literal and class, Lark literal, EBNF literal: kParse with a position
+    auto expect_parse_error = [&](auto&& f) {
+      try {
+        f();
+        FAIL("accepted malformed UTF-8");
+      } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::kParse);
+      }
+    };
+    expect_parse_error([&] { compiler.compile_regex("x" + bad); });
+    expect_parse_error([&] { compiler.compile_grammar("root ::= \"x" + bad + "\"\n", "gbnf"); });
+    expect_parse_error([&] { compiler.compile_grammar("root ::= [a" + bad + "]\n", "gbnf"); });
+    expect_parse_error([&] { compiler.compile_grammar("start: \"x" + bad + "\"\n", "lark"); });
+    // JSON Schema text is JSON: malformed UTF-8 in a string is a parse error too.
+    expect_parse_error([&] { compiler.compile_json_schema("{\"const\": \"x" + bad + "\"}"); });
+  }
+}
+
+TEST_CASE("utf8: tokens with malformed bytes are never allowed by a text grammar", "[robust]") {
+  // ids: 0 a, 1 é, 2 overlong, 3 surrogate, 4 lone lead byte, 5 stray continuation, 6 EOS
+  auto tok = TokenizerInfo::from_tokens({"a", "\xC3\xA9", "\xC0\x80", "\xED\xA0\x80", "\xE2", "\x80", "<eos>"}, {6}, 7, {6});
+  Compiler compiler(tok);
+  for (auto g : {compiler.compile_regex(".*"), compiler.compile_grammar("root ::= [^x]*\n", "gbnf"),
+                 compiler.compile_grammar("start: /.*/\n", "lark")}) {
+    Matcher m(g);
+    auto mask = testing::mask_of(m);
+    CHECK(testing::mask_bit(mask, 0));
+    CHECK(testing::mask_bit(mask, 1));
+    CHECK(testing::mask_bit(mask, 4));  // a prefix of a well-formed sequence (E2 82 AC)
+    CHECK_FALSE(testing::mask_bit(mask, 2));
+    CHECK_FALSE(testing::mask_bit(mask, 3));
+    CHECK_FALSE(testing::mask_bit(mask, 5));
+    CHECK_FALSE(m.accept_token(2));
+    CHECK_FALSE(m.accept_token(5));
+    REQUIRE(m.accept_token(4));  // E2, then only a continuation byte may follow
+    auto after = testing::mask_of(m);
+    CHECK_FALSE(testing::mask_bit(after, 0));
+    CHECK(testing::mask_bit(after, 5));  // E2 80 is a prefix of E2 80 80 (U+2000)
+  }
+}
+
+// ---- Limits: each a clear kLimit error ----
+
+TEST_CASE("limits: a counted repetition above GrammarOptions::max_repeat is a positioned kLimit error", "[robust]") {
+  Compiler compiler(byte_vocab());
+  // (10 digits and more are a kParse error "expected a number": the counts are 32-bit.)
+  for (auto [text, format] : {std::pair<std::string, std::string>{"root ::= \"x\"{999999999}\n", "gbnf"},
+                              {"root ::= \"x\"{2,999999999}\n", "gbnf"},
+                              {"root ::= (\"x\" root){0,100000}\n", "gbnf"},
+                              {"start: \"x\"~999999999\n", "lark"},
+                              {"start: \"x\"~3..20000\n", "lark"}}) {
+    INFO(text);
+    try {
+      compiler.compile_grammar(text, format);
+      FAIL("compiled");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kLimit);
+      CHECK(e.message().find("max_repeat") != std::string::npos);
+      CHECK(e.line() == 1);
+      CHECK(e.column() > 1);
+    }
+  }
+  // At the limit it compiles, and the count is exact.
+  auto g = compiler.compile_grammar("root ::= \"x\"{10000}\n", "gbnf");
+  Matcher m(g, 0);
+  REQUIRE(m.accept_bytes(repeat("x", 9999)));
+  CHECK_FALSE(m.is_accepting());
+  REQUIRE(m.accept_bytes("x"));
+  CHECK(m.is_accepting());
+  CHECK_FALSE(m.accept_bytes("x"));
+}
+
+namespace {
+// root ::= r0 | r1 | ... ; r<i> ::= "(" r<i> ")" | "k<i>" — every r<i> is self-embedding (not a
+// lexeme), so the initial parser state predicts all n rules.
+std::string wide_grammar(size_t n) {
+  std::string out = "root ::= r0";
+  for (size_t i = 1; i < n; ++i) out += " | r" + std::to_string(i);
+  out += "\n";
+  for (size_t i = 0; i < n; ++i) {
+    std::string r = "r" + std::to_string(i);
+    out += r + " ::= \"(\" " + r + " \")\" | \"k" + std::to_string(i) + "\"\n";
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("limits: Earley items per parser state (CompileOptions::max_earley_items)", "[robust]") {
+  const std::string text = wide_grammar(2000);
+  {
+    CompileOptions o;
+    o.max_earley_items = 1000;  // the initial state needs over 4,000
+    Compiler compiler(byte_vocab(), o);
+    try {
+      compiler.compile_grammar(text, "gbnf");
+      FAIL("compiled");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kLimit);
+      CHECK(e.message().find("max_earley_items") != std::string::npos);
+    }
+  }
+  Compiler compiler(byte_vocab());  // the default (2^20) is far above it
+  Matcher m(compiler.compile_grammar(text, "gbnf"));
+  REQUIRE(m.accept_bytes("((k1999))"));
+  CHECK(m.is_accepting());
+}
+
+TEST_CASE("grammars: a grammar of 10,000 rules compiles and matches", "[robust]") {
+  std::string text = "root ::= r0";
+  for (int i = 1; i < 10000; ++i) text += " | r" + std::to_string(i);
+  text += "\n";
+  for (int i = 0; i < 10000; ++i) text += "r" + std::to_string(i) + " ::= \"w" + std::to_string(i) + "\" [0-9]*\n";
+  Compiler compiler(byte_vocab());
+  Matcher m(compiler.compile_grammar(text, "gbnf"));
+  REQUIRE(m.accept_bytes("w9999"));
+  CHECK(m.is_accepting());
+  CHECK_FALSE(m.accept_bytes("x"));
+  REQUIRE(m.accept_bytes("42"));
+  CHECK(m.is_accepting());
+}
+
+TEST_CASE("limits: compile time budget and cancellation (CompileOptions::max_compile_ms, ::cancel)", "[robust]") {
+  // An automaton that takes far longer than 1 ms to build (a 2^14-state DFA per alternative).
+  const std::string heavy = "((a|b)*a(a|b){13}|(c|d)*c(c|d){13}|(e|f)*e(e|f){13})x";
+  {
+    CompileOptions o;
+    o.max_compile_ms = 1;
+    Compiler compiler(byte_vocab(), o);
+    try {
+      compiler.compile_regex(heavy);
+      FAIL("compiled within 1 ms");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kLimit);
+      CHECK(e.message().find("max_compile_ms") != std::string::npos);
+    }
+    // A budget is per call: a small grammar still compiles with the same Compiler.
+    CHECK_NOTHROW(compiler.compile_regex("[a-z]+"));
+  }
+  {
+    std::atomic<bool> cancel{true};  // cancelled before it starts: stops at the first check
+    CompileOptions o;
+    o.cancel = &cancel;
+    Compiler compiler(byte_vocab(), o);
+    for (auto f : std::vector<std::function<void()>>{[&] { compiler.compile_regex(heavy); },
+                                                     [&] { compiler.compile_grammar(wide_grammar(50), "gbnf"); }}) {
+      try {
+        f();
+        FAIL("not cancelled");
+      } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::kLimit);
+        CHECK(e.message().find("cancelled") != std::string::npos);
+      }
+    }
+    cancel = false;
+    CHECK_NOTHROW(compiler.compile_regex("[a-z]+"));
+  }
+}
+
+TEST_CASE("limits: 100,000 nested levels in a JSON Schema are a kSchema error, not a stack overflow", "[robust]") {
+  Compiler compiler(byte_vocab());
+  for (auto [open, close] : {std::pair<std::string, std::string>{"{\"items\":", "}"}, {"{\"anyOf\":[", "]}"}, {"[", "]"}}) {
+    std::string schema = repeat(open, 100000) + "{}" + repeat(close, 100000);
+    std::optional<Error> err = on_small_stack([&] { compiler.compile_json_schema(schema); });
+    REQUIRE(err);
+    CHECK((err->kind() == ErrorKind::kSchema || err->kind() == ErrorKind::kParse || err->kind() == ErrorKind::kLimit));
+  }
+}
+
+// ---- Adversarial inputs ----
+
+TEST_CASE("regex: catastrophic patterns compile to small automata and match in linear time", "[robust]") {
+  Compiler compiler(byte_vocab());
+  struct Case {
+    std::string pattern, yes, no;
+  };
+  const Case cases[] = {
+      {"(a*)*b", repeat("a", 5000) + "b", repeat("a", 5000)},
+      {"(a|a)*c", repeat("a", 5000) + "c", repeat("a", 5000) + "b"},
+      {"(a|aa)*c", repeat("a", 5000) + "c", repeat("a", 5000)},
+      {"((a{1,10}){1,10}){1,10}", repeat("a", 1000), repeat("a", 1001)},
+      {"(x+x+)+y", repeat("x", 3000) + "y", repeat("x", 3000)},
+      {"\\p{L}{50}", repeat("\xC3\xA9", 50), repeat("\xC3\xA9", 49) + "1"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.pattern);
+    auto g = compiler.compile_regex(c.pattern);
+    Matcher yes(g, 0), no(g, 0);
+    CHECK((yes.accept_bytes(c.yes) && yes.is_accepting()));
+    CHECK_FALSE((no.accept_bytes(c.no) && no.is_accepting()));
+  }
+  // \p{L}{1000} needs over 32 MiB of NFA (a few hundred states per letter class): a kLimit error
+  // naming the budget, found before the subset construction starts.
+  try {
+    compiler.compile_regex("\\p{L}{1000}");
+    FAIL("compiled");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kLimit);
+    CHECK(e.message().find("max_dfa_memory") != std::string::npos);
+  }
+  // A counted repetition past RE2's limit is a clear error.
+  try {
+    compiler.compile_regex("((a{1000}){1000}){1000}");
+    FAIL("compiled");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kLimit);
+  }
+}
+
+TEST_CASE("grammars: 400 nested alternations compile; the matcher walks them", "[robust]") {
+  std::string text = "root ::= ";
+  for (int i = 0; i < 400; ++i) text += "(\"a" + std::to_string(i) + "\" | ";
+  text += "\"z\"" + repeat(")", 400) + "\n";
+  Compiler compiler(byte_vocab());
+  auto g = compiler.compile_grammar(text, "gbnf");
+  for (std::string s : {"a0", "a399", "z"}) {
+    Matcher m(g, 0);
+    CHECK((m.accept_bytes(s) && m.is_accepting()));
+  }
+}
+
+TEST_CASE("tokenizer.json: duplicate ids, missing merges, a 1,000,000-token vocabulary", "[robust]") {
+  auto bpe = [](const std::string& vocab, const std::string& merges) {
+    return "{\"model\":{\"type\":\"BPE\",\"vocab\":{" + vocab + "}" + merges +
+           "},\"added_tokens\":[],\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"decoder\":{\"type\":\"ByteLevel\"}}";
+  };
+  // Two tokens with one id: a positioned error naming the id.
+  try {
+    TokenizerInfo::from_json(bpe("\"a\":0,\"b\":1,\"c\":1", ",\"merges\":[]"));
+    FAIL("loaded");
+  } catch (const Error& e) {
+    CHECK(e.message().find("duplicate token id 1") != std::string::npos);
+  }
+  // No merges: the vocabulary still loads (masks need token bytes, not merges).
+  auto tok = TokenizerInfo::from_json(bpe("\"a\":0,\"b\":1,\"ab\":2", ""));
+  CHECK(tok->vocab_size() == 3);
+  CHECK(tok->token_bytes(2) == "ab");
+  // A million tokens: loads, and a regex compiles over it.
+  std::string vocab;
+  vocab.reserve(16 << 20);
+  for (int i = 0; i < 1000000; ++i) {
+    if (i) vocab += ',';
+    vocab += "\"t" + std::to_string(i) + "\":" + std::to_string(i);
+  }
+  auto big = TokenizerInfo::from_json(bpe(vocab, ",\"merges\":[]"));
+  REQUIRE(big->vocab_size() == 1000000);
+  CHECK(big->token_bytes(999999) == "t999999");
+  CompileOptions o;
+  o.threads = 1;
+  Compiler compiler(big, o);
+  Matcher m(compiler.compile_regex("t12(3|4)"));
+  auto mask = testing::mask_of(m);
+  size_t allowed = 0;
+  for (int32_t w : mask) allowed += __builtin_popcount(static_cast<uint32_t>(w));
+  // t1, t12, t123, t124 (ids = their numbers)
+  CHECK(allowed == 4);
+  CHECK(testing::mask_bit(mask, 1));
+  CHECK(testing::mask_bit(mask, 12));
+  CHECK(testing::mask_bit(mask, 124));
+  CHECK_FALSE(testing::mask_bit(mask, 125));
+}
+
+TEST_CASE("safetensors: every truncation of a real file is a kModel error naming the file", "[robust]") {
+  const std::string bytes = testing::read_file(std::filesystem::path(TOLLGATE_SOURCE_DIR) / "tests/data/retnet/golden_io.safetensors");
+  REQUIRE(bytes.size() > 1000);
+  auto full = engine::SafeTensors::parse(bytes, "golden_io");
+  REQUIRE(!full.tensors().empty());
+  size_t errors = 0, cuts = 0;
+  for (size_t cut = 0; cut < bytes.size(); cut += (cut < 600 ? 1 : 97)) {
+    ++cuts;
+    try {
+      auto st = engine::SafeTensors::parse(bytes.substr(0, cut), "golden_io");
+      for (auto& [name, info] : st.tensors()) (void)(info.dtype == "F32" ? st.f32(name).size() : st.i32(name).size());
+    } catch (const Error& e) {
+      ++errors;
+      CHECK(e.kind() == ErrorKind::kModel);
+      CHECK(e.message().find("golden_io") != std::string::npos);
+    }
+  }
+  CHECK(errors == cuts);  // a strict prefix is never a whole file
 }

@@ -19,6 +19,9 @@ namespace tollgate::testing {
 // TOLLGATE_DATA_DIR, else the directory configured at build time (../shared).
 std::optional<std::filesystem::path> data_dir();
 bool require_data();
+// TOLLGATE_TEST_SAMPLE=N (make test-asan / test-ubsan): corpus-wide oracle tests take every Nth
+// case; 1 (all) otherwise.
+size_t sample_stride();
 void note_skipped(const std::string& what);
 std::string read_file(const std::filesystem::path& path);
 // The Llama-3 tokenizer from the data dir, loaded once (call after TOLLGATE_DATA_OR_SKIP).
