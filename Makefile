@@ -6,7 +6,7 @@ PY := /usr/bin/python3
 CMAKE_FLAGS ?=
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps configure build test test-cpp test-python demo bench clean
+.PHONY: all deps configure build test test-cpp test-python demo bench clean fuzz test-asan test-ubsan
 
 all: build
 
@@ -36,3 +36,15 @@ bench: build
 
 clean:
 	rm -rf $(BUILD)
+
+# Robustness (docs/reliability.md): libFuzzer targets for FUZZ_SECONDS each (clang, build-fuzz),
+# and the whole test suite under ASan+LSan (build-asan) or UBSan (build-ubsan).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
+test-asan:
+	@bash scripts/sanitize-tests.sh asan
+
+test-ubsan:
+	@bash scripts/sanitize-tests.sh ubsan
