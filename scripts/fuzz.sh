@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make fuzz: builds the libFuzzer targets of tests/fuzz (clang-14, -fsanitize=fuzzer,address,undefined,
 # build dir build-fuzz) and runs each for FUZZ_SECONDS, one after the other, at nice 19.
-# Takes: FUZZ_SECONDS (default 60), FUZZ_TARGETS (default all), FUZZ_BUILD (default build-fuzz),
+# Takes: FUZZ_SECONDS (default 60), FUZZ_TIMEOUT (per input, default 60 s), FUZZ_TARGETS (default all), FUZZ_BUILD (default build-fuzz),
 # TOLLGATE_DATA_DIR (seeds and the matcher's vocabulary; default ../shared).
 # Gives: per target a log in $FUZZ_BUILD/logs/, a corpus in $FUZZ_BUILD/corpus/<target> (seeded at run
 # time from tests/data and the data dir; kept between runs, never committed), crash files in
@@ -98,7 +98,7 @@ for t in $TARGETS; do
   extra=()
   [ "$t" = fuzz_tokenizer ] && extra=(-max_len=200000)
   [ "$t" = fuzz_json_schema ] && extra=(-max_len=16384)
-  TOLLGATE_DATA_DIR=$DATA nice -n 19 "$B/fuzz/$t" "$B/corpus/$t" -max_total_time="$SECONDS_EACH" -timeout=20 \
+  TOLLGATE_DATA_DIR=$DATA nice -n 19 "$B/fuzz/$t" "$B/corpus/$t" -max_total_time="$SECONDS_EACH" -timeout="${FUZZ_TIMEOUT:-60}" \
     -rss_limit_mb=2560 -artifact_prefix="$B/crashes/$t-" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
