@@ -12,6 +12,7 @@
 #include <ctime>
 #include <map>
 
+#include "engine/bitmask_kernels.hpp"
 #include "fsm/cfg.hpp"
 #include "fsm/class_trie.hpp"
 #include "fsm/hash.hpp"
@@ -110,7 +111,7 @@ void CfgGrammar::thread_mask(const Thread& t, uint32_t* row, bool accumulate) co
   const std::vector<int32_t>& boundary = boundary_ptr ? *boundary_ptr : kNone;
   if (t.guard == 0) {
     if (ci && accumulate) {
-      for (int32_t w = 0; w < words; ++w) row[w] |= ci[w];
+      engine::or_into(row, ci, words);
     } else if (ci) {
       std::memcpy(row, ci, static_cast<size_t>(words) * 4);
     } else {
@@ -144,7 +145,7 @@ void CfgGrammar::thread_mask(const Thread& t, uint32_t* row, bool accumulate) co
   thread_local std::vector<uint32_t> one;
   one.assign(ci, ci + words);
   for (int32_t id : boundary) set_bit(one.data(), id);
-  for (int32_t w = 0; w < words; ++w) row[w] |= one[w] & safe.bits[w];
+  engine::or_and_into(row, one.data(), safe.bits.data(), words);
 }
 
 uint32_t CfgGrammar::walk_intern(const ParserState& st) const {

@@ -6,17 +6,27 @@
 
 #include "engine/retnet/thread_pool.hpp"
 
-#if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-#define TOLLGATE_AVX2 1
-#endif
 
 namespace tollgate::engine {
 
 namespace {
 
-#ifdef TOLLGATE_AVX2
-inline float hsum(__m256 v) {
+// The AVX2/FMA kernels are compiled for that target whatever the build's baseline and chosen at
+// run time (a portable build runs them where the CPU has them; -DTOLLGATE_NATIVE=ON changes
+// nothing here). They use intrinsics and plain arithmetic only, so no code compiled for AVX2 is
+// shared with the baseline functions.
+#define TOLLGATE_TARGET_AVX2 __attribute__((target("avx2,fma")))
+
+bool cpu_has_avx2_fma() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return yes;
+}
+
+TOLLGATE_TARGET_AVX2 inline float hsum(__m256 v) {
   __m128 lo = _mm256_castps256_ps128(v);
   __m128 hi = _mm256_extractf128_ps(v, 1);
   lo = _mm_add_ps(lo, hi);
@@ -26,13 +36,11 @@ inline float hsum(__m256 v) {
   lo = _mm_add_ss(lo, sh);
   return _mm_cvtss_f32(lo);
 }
-#endif
 
 // Four rows of W against one x: y[0..4).
-inline void dot4(const float* w0, const float* w1, const float* w2, const float* w3, const float* x,
-                 size_t n, float* y) {
+TOLLGATE_TARGET_AVX2 void dot4_avx2(const float* w0, const float* w1, const float* w2, const float* w3,
+                                    const float* x, size_t n, float* y) {
   size_t i = 0;
-#ifdef TOLLGATE_AVX2
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
          a3 = _mm256_setzero_ps();
   for (; i + 8 <= n; i += 8) {
@@ -43,9 +51,6 @@ inline void dot4(const float* w0, const float* w1, const float* w2, const float*
     a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), xv, a3);
   }
   float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-#else
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#endif
   for (; i < n; ++i) {
     s0 += w0[i] * x[i];
     s1 += w1[i] * x[i];
@@ -58,9 +63,30 @@ inline void dot4(const float* w0, const float* w1, const float* w2, const float*
   y[3] = s3;
 }
 
+void dot4_portable(const float* w0, const float* w1, const float* w2, const float* w3, const float* x,
+                   size_t n, float* y) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    s0 += w0[i] * x[i];
+    s1 += w1[i] * x[i];
+    s2 += w2[i] * x[i];
+    s3 += w3[i] * x[i];
+  }
+  y[0] = s0;
+  y[1] = s1;
+  y[2] = s2;
+  y[3] = s3;
+}
+
+inline void dot4(const float* w0, const float* w1, const float* w2, const float* w3, const float* x,
+                 size_t n, float* y) {
+  if (cpu_has_avx2_fma()) dot4_avx2(w0, w1, w2, w3, x, n, y);
+  else dot4_portable(w0, w1, w2, w3, x, n, y);
+}
+
 // Tile: 4 rows of W × 3 rows of X → 12 outputs (out[t*ldy + r]).
-inline void tile_4x3(const float* w, size_t ldw, const float* x, size_t ldx, size_t n, float* y,
-                     size_t ldy, bool acc) {
+TOLLGATE_TARGET_AVX2 void tile_4x3_avx2(const float* w, size_t ldw, const float* x, size_t ldx, size_t n,
+                                        float* y, size_t ldy, bool acc) {
   const float* w0 = w;
   const float* w1 = w + ldw;
   const float* w2 = w + 2 * ldw;
@@ -70,7 +96,6 @@ inline void tile_4x3(const float* w, size_t ldw, const float* x, size_t ldx, siz
   const float* x2 = x + 2 * ldx;
   float s[3][4];
   size_t i = 0;
-#ifdef TOLLGATE_AVX2
   __m256 a[3][4];
   for (auto& row : a)
     for (auto& v : row) v = _mm256_setzero_ps();
@@ -95,10 +120,6 @@ inline void tile_4x3(const float* w, size_t ldw, const float* x, size_t ldx, siz
   }
   for (int t = 0; t < 3; ++t)
     for (int r = 0; r < 4; ++r) s[t][r] = hsum(a[t][r]);
-#else
-  for (auto& row : s)
-    for (auto& v : row) v = 0;
-#endif
   for (; i < n; ++i) {
     const float xs[3] = {x0[i], x1[i], x2[i]};
     const float ws[4] = {w0[i], w1[i], w2[i], w3[i]};
@@ -110,6 +131,55 @@ inline void tile_4x3(const float* w, size_t ldw, const float* x, size_t ldx, siz
       float& out = y[t * ldy + r];
       out = acc ? out + s[t][r] : s[t][r];
     }
+}
+
+void tile_4x3_portable(const float* w, size_t ldw, const float* x, size_t ldx, size_t n, float* y,
+                       size_t ldy, bool acc) {
+  const float* ws_[4] = {w, w + ldw, w + 2 * ldw, w + 3 * ldw};
+  const float* xs_[3] = {x, x + ldx, x + 2 * ldx};
+  float s[3][4];
+  for (auto& row : s)
+    for (auto& v : row) v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float xs[3] = {xs_[0][i], xs_[1][i], xs_[2][i]};
+    const float ws[4] = {ws_[0][i], ws_[1][i], ws_[2][i], ws_[3][i]};
+    for (int t = 0; t < 3; ++t)
+      for (int r = 0; r < 4; ++r) s[t][r] += ws[r] * xs[t];
+  }
+  for (int t = 0; t < 3; ++t)
+    for (int r = 0; r < 4; ++r) {
+      float& out = y[t * ldy + r];
+      out = acc ? out + s[t][r] : s[t][r];
+    }
+}
+
+inline void tile_4x3(const float* w, size_t ldw, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
+                     bool acc) {
+  if (cpu_has_avx2_fma()) tile_4x3_avx2(w, ldw, x, ldx, n, y, ldy, acc);
+  else tile_4x3_portable(w, ldw, x, ldx, n, y, ldy, acc);
+}
+
+TOLLGATE_TARGET_AVX2 float dot_avx2(const float* a, const float* b, size_t n) {
+  size_t i = 0;
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), a1);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
+  float s = hsum(_mm256_add_ps(a0, a1));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float dot_portable(const float* a, const float* b, size_t n) {
+  size_t i = 0;
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
 }
 
 void matmul_rows(const float* x, size_t t_rows, size_t ldx, const float* w, size_t r_begin,
@@ -144,23 +214,7 @@ constexpr size_t kParallelMatvecMacs = 1u << 20;  // mat-vec (decode)
 }  // namespace
 
 float dot(const float* a, const float* b, size_t n) {
-  size_t i = 0;
-#ifdef TOLLGATE_AVX2
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), a1);
-  }
-  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
-  float s = hsum(_mm256_add_ps(a0, a1));
-#else
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-#endif
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
+  return cpu_has_avx2_fma() ? dot_avx2(a, b, n) : dot_portable(a, b, n);
 }
 
 void matvec_serial(const float* w, size_t rows, size_t cols, size_t ldw, const float* x, float* y) {
@@ -206,11 +260,12 @@ void matmul_nt(const float* x, size_t t_rows, size_t ldx, const float* w, size_t
   kernel_pool().parallel_for(blocks, 4, run);
 }
 
-void axpy(float a, const float* x, float* y, size_t n) {
+__attribute__((target_clones("avx2", "default"))) void axpy(float a, const float* x, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-void scale_add(float a, float* y, float x_coef, const float* x, size_t n) {
+__attribute__((target_clones("avx2", "default"))) void scale_add(float a, float* y, float x_coef, const float* x,
+                                                                   size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] = a * y[i] + x_coef * x[i];
 }
 

@@ -1,7 +1,7 @@
 // Dense float32 kernels for the reference models: dot products, mat-vec and "X · Wᵀ" mat-mat
 // (weights stored [out, in] row-major, as in the safetensors files), RMSNorm, SiLU, rotation.
-// Vectorised with AVX2/FMA intrinsics when the compiler targets them, with a portable fallback
-// that keeps several independent accumulators; no -ffast-math needed. Large products are split
+// Vectorised with AVX2/FMA intrinsics, chosen at run time when the CPU has them (kernels.cpp), with a
+// portable fallback that keeps several independent accumulators; no -ffast-math needed. Large products are split
 // over kernel_pool() by output rows.
 #pragma once
 
