@@ -9,11 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "engine/data_dir.hpp"
+
 namespace tollgate::bench {
 
+// TOLLGATE_DATA_DIR, else ../shared, else the user cache (engine/data_dir.hpp).
 inline std::filesystem::path data_dir() {
-  if (const char* v = std::getenv("TOLLGATE_DATA_DIR"); v && *v) return v;
-  return std::filesystem::path(TOLLGATE_SOURCE_DIR) / ".." / "shared";
+  return data::find_data_dir(TOLLGATE_DEFAULT_DATA_DIR).value_or(TOLLGATE_DEFAULT_DATA_DIR);
 }
 
 inline std::string read_file(const std::filesystem::path& p) {

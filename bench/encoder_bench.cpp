@@ -10,14 +10,12 @@
 #include <sstream>
 #include <string>
 
+#include "bench_util.hpp"
 #include "tollgate/encoder.hpp"
 
 namespace {
 
-std::filesystem::path data_dir() {
-  if (const char* v = std::getenv("TOLLGATE_DATA_DIR"); v && *v) return v;
-  return std::filesystem::path(TOLLGATE_SOURCE_DIR) / ".." / "shared";
-}
+using tollgate::bench::data_dir;
 
 const std::vector<std::string>& texts() {
   static const std::vector<std::string> all = [] {

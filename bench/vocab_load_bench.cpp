@@ -8,14 +8,12 @@
 #include <string>
 
 #include "fsm/token_trie.hpp"
+#include "bench_util.hpp"
 #include "tollgate/vocabulary.hpp"
 
 namespace {
 
-std::filesystem::path data_dir() {
-  if (const char* v = std::getenv("TOLLGATE_DATA_DIR"); v && *v) return v;
-  return std::filesystem::path(TOLLGATE_SOURCE_DIR) / ".." / "shared";
-}
+using tollgate::bench::data_dir;
 
 void load(benchmark::State& state, const std::string& name) {
   auto path = data_dir() / "tokenizers" / name / "tokenizer.json";

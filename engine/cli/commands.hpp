@@ -21,7 +21,8 @@ void add_bench_decode_command(CLI::App& bench);
 // `bench maskbench`: the MaskBench replay over a directory of schemas (engine/cli/cmd_maskbench.cpp).
 void add_bench_maskbench_command(CLI::App& bench);
 
-// Where the data beside the project lives: $TOLLGATE_DATA_DIR, else <source>/../shared.
+// Where the data beside the project lives: $TOLLGATE_DATA_DIR, else ../shared (as configured),
+// else the user cache (engine/data_dir.hpp).
 std::string data_dir();
 // A tokenizer given as a directory or a tokenizer.json, or a short name (llama3, …) looked up in
 // <data_dir>/tokenizers/. Throws tollgate::Error.

@@ -5,12 +5,14 @@
 #include <iostream>
 
 #include "engine/cli/commands.hpp"
+#include "engine/data_dir.hpp"
 
 namespace tollgate::cli {
 
 std::string data_dir() {
-  if (const char* v = std::getenv("TOLLGATE_DATA_DIR"); v && *v) return v;
-  return (std::filesystem::path(TOLLGATE_SOURCE_DIR) / ".." / "shared").lexically_normal().string();
+  if (auto d = data::find_data_dir(TOLLGATE_DEFAULT_DATA_DIR)) return d->string();
+  if (const char* v = std::getenv("TOLLGATE_DATA_DIR"); v && *v) return v;  // set, but not a folder
+  return std::filesystem::path(TOLLGATE_DEFAULT_DATA_DIR).lexically_normal().string();
 }
 
 TokenizerInfoPtr load_tokenizer(const std::string& spec) {
@@ -22,7 +24,8 @@ TokenizerInfoPtr load_tokenizer(const std::string& spec) {
   }
   throw Error(ErrorKind::kIo, "no tokenizer at '" + spec + "' (a tokenizer.json, its folder, or one of "
                               "llama2, llama3, qwen3, gpt4o, gemma3 under " + data_dir() +
-                              "/tokenizers; scripts/fetch-data.sh fetches them)");
+                              "/tokenizers; scripts/fetch-data.sh fetches them into " +
+                              data::user_cache_dir().string() + ")");
 }
 
 TokenizerInfoPtr byte_tokenizer() {

@@ -7,9 +7,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def data_dir():
-    env = os.environ.get("TOLLGATE_DATA_DIR")
-    p = pathlib.Path(env) if env else ROOT.parent / "shared"
-    return p if p.is_dir() else None
+    """$TOLLGATE_DATA_DIR, else ../shared, else the user cache of fetched tokenizers (tollgate/_data.py)."""
+    from tollgate import _data
+
+    return _data.data_dir()
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +20,22 @@ def shared():
     if d is None:
         if os.environ.get("TOLLGATE_REQUIRE_DATA") == "1":
             pytest.fail("test data missing (TOLLGATE_REQUIRE_DATA=1): set TOLLGATE_DATA_DIR")
-        pytest.skip("test data missing: set TOLLGATE_DATA_DIR or run scripts/fetch-data.sh")
+        pytest.skip("test data missing: set TOLLGATE_DATA_DIR, or run scripts/fetch-data.sh (make test does)")
+    return d
+
+
+def _missing(what):
+    if os.environ.get("TOLLGATE_REQUIRE_DATA") == "1":
+        pytest.fail(f"test data missing (TOLLGATE_REQUIRE_DATA=1): {what}")
+    pytest.skip(f"test data missing: {what}")
+
+
+@pytest.fixture(scope="session")
+def corpora(shared):
+    """shared/corpora (only in ../shared: the user cache of fetched tokenizers has none)."""
+    d = shared / "corpora"
+    if not d.is_dir():
+        _missing(f"{d} (the corpora are in ../shared only; set TOLLGATE_DATA_DIR)")
     return d
 
 

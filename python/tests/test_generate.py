@@ -7,8 +7,8 @@ import tollgate
 
 
 @pytest.fixture(scope="module")
-def object_regex(shared):
-    return json.loads((shared / "corpora" / "bench-regexes.json").read_text())["json-object6"]
+def object_regex(corpora):
+    return json.loads((corpora / "bench-regexes.json").read_text())["json-object6"]
 
 
 def test_constrained_generation_matches_the_regex(object_regex):

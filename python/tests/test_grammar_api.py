@@ -11,11 +11,11 @@ def allowed(bitmask, vocab):
     return set(np.nonzero(bits)[0].tolist())
 
 
-def test_builtin_json_replays_maskbench_tokens(llama3, shared):
+def test_builtin_json_replays_maskbench_tokens(llama3, corpora):
     compiler = tollgate.Compiler(llama3)
     compiled = compiler.builtin_json()
     assert compiler.builtin_json() is not None
-    files = sorted((shared / "corpora" / "maskbench-dev").glob("*.json"))[:40]
+    files = sorted((corpora / "maskbench-dev").glob("*.json"))[:40]
     bm = tollgate.allocate_token_bitmask(1, llama3.vocab_size)
     eos = llama3.eos_ids[0]
     docs = 0

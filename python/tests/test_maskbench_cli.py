@@ -32,8 +32,8 @@ PICKS = ["Github_easy", "Github_medium", "Kubernetes", "Snowplow", "Glaiveai2K",
 
 
 @pytest.fixture(scope="module")
-def bench_dir(shared, tmp_path_factory):
-    src = shared / "corpora" / "maskbench-dev"
+def bench_dir(corpora, tmp_path_factory):
+    src = corpora / "maskbench-dev"
     if not src.is_dir():
         if os.environ.get("TOLLGATE_REQUIRE_DATA") == "1":
             pytest.fail(f"test data missing: {src} (TOLLGATE_REQUIRE_DATA=1)")

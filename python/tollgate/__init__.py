@@ -28,6 +28,7 @@ from ._core import (  # noqa: F401
     TollgateError,
     apply_token_bitmask_inplace,
 )
+from ._data import data_dir, tokenizer_path, user_cache_dir  # noqa: F401  (where the tokenizers are)
 
 __all__ = [
     "CompiledGrammar",
@@ -41,6 +42,9 @@ __all__ = [
     "allocate_token_bitmask",
     "apply_token_bitmask_inplace",
     "bitmask_words",
+    "data_dir",
+    "tokenizer_path",
+    "user_cache_dir",
 ]
 
 

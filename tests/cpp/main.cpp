@@ -1,6 +1,7 @@
 #define CATCH_CONFIG_RUNNER
 #include "test_support.hpp"
 
+#include "engine/data_dir.hpp"
 #include "fsm/token_trie.hpp"
 
 #include <atomic>
@@ -18,18 +19,7 @@ std::mutex g_skip_mutex;
 std::vector<std::string> g_skipped;
 }  // namespace
 
-std::optional<std::filesystem::path> data_dir() {
-  for (const char* var : {"TOLLGATE_DATA_DIR", "TOLLGATE_DEFAULT_DATA_DIR"}) {
-    if (const char* v = std::getenv(var); v && *v) {
-      std::filesystem::path p(v);
-      if (std::filesystem::is_directory(p)) return p;
-      return std::nullopt;
-    }
-  }
-  std::filesystem::path p = std::filesystem::path(TOLLGATE_SOURCE_DIR) / ".." / "shared";
-  if (std::filesystem::is_directory(p)) return p;
-  return std::nullopt;
-}
+std::optional<std::filesystem::path> data_dir() { return data::find_data_dir(TOLLGATE_DEFAULT_DATA_DIR); }
 
 size_t sample_stride() {
   const char* v = std::getenv("TOLLGATE_TEST_SAMPLE");

@@ -16,7 +16,8 @@
 
 namespace tollgate::testing {
 
-// TOLLGATE_DATA_DIR, else the directory configured at build time (../shared).
+// TOLLGATE_DATA_DIR, else the directory configured at build time (../shared), else the user cache
+// of fetched tokenizers (engine/data_dir.hpp).
 std::optional<std::filesystem::path> data_dir();
 bool require_data();
 // TOLLGATE_TEST_SAMPLE=N (make test-asan / test-ubsan): corpus-wide oracle tests take every Nth
