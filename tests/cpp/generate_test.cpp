@@ -68,7 +68,7 @@ TEST_CASE("generate with a regex: every output matches it", "[generate]") {
   }
 }
 
-TEST_CASE("jump-forward feeds forced bytes as tokens; results stay in the language", "[generate]") {
+TEST_CASE("jump-forward feeds forced bytes as tokens, results stay in the language", "[generate]") {
   const std::string regex = R"re(\{"name": "[a-z]{1,6}", "age": [1-9][0-9]?, "city": "(Paris|Lima)"\})re";
   auto g = compile(regex);
   RE2 re(regex);

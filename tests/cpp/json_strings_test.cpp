@@ -62,7 +62,7 @@ TEST_CASE("ECMA patterns: ^ and $ anywhere", "[json-strings]") {
   CHECK_FALSE(pattern_matches("(a$|b)c", "ac"));
 }
 
-TEST_CASE("ECMA patterns: \\b and \\B", "[json-strings]") {
+TEST_CASE("ECMA patterns: word boundaries (backslash-b and backslash-B)", "[json-strings]") {
   CHECK(pattern_matches("\\bfoo\\b", "a foo."));
   CHECK(pattern_matches("\\bfoo\\b", "foo"));
   CHECK_FALSE(pattern_matches("\\bfoo\\b", "foobar"));

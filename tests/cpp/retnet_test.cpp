@@ -369,7 +369,7 @@ TEST_CASE("Damaged model files give errors, never crashes", "[retnet]") {
   std::filesystem::remove(bad_path);
 }
 
-TEST_CASE("KV-cache baseline: cached steps match direct attention; memory grows", "[retnet]") {
+TEST_CASE("KV-cache baseline: cached steps match direct attention, memory grows", "[retnet]") {
   RetNetConfig cfg = small_config(2, false);
   tollgate::engine::KvDecoder kv(cfg, 17);
   auto ids = random_ids(40, cfg.vocab_size, 5);

@@ -259,7 +259,7 @@ TEST_CASE("grammars: chains of 20,000 rules compile (no recursion per rule)", "[
   CHECK_FALSE(err);
 }
 
-TEST_CASE("grammars: a chain of 100,000 rules compiles; a chain of Lark terminals past the limit is kLimit", "[robust]") {
+TEST_CASE("grammars: a chain of 100,000 rules compiles, a chain of Lark terminals past the limit is kLimit", "[robust]") {
   std::optional<Error> err = on_small_stack([&] {
     fsm::CfgRuntime rt(fsm::build_cfg(grammar::parse_grammar(chain(100000, next_rule), "gbnf")));
     CHECK(rt.matches("a"));
@@ -276,7 +276,7 @@ TEST_CASE("grammars: a chain of 100,000 rules compiles; a chain of Lark terminal
   CHECK(err->line() > 1);
 }
 
-TEST_CASE("matcher: every refusal is false with the state unchanged; internal errors have their own kind", "[robust]") {
+TEST_CASE("matcher: every refusal is false with the state unchanged, internal errors have their own kind", "[robust]") {
   auto tok = TokenizerInfo::from_tokens({"a", "b", "(", ")", "<eos>", "<tool>"}, {4}, 40, {4, 5});
   Compiler compiler(tok);
   for (auto grammar : {compiler.compile_grammar("root ::= \"(\" root \")\" | \"a\"\n", "gbnf"),

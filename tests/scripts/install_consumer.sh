@@ -2,7 +2,7 @@
 # The installed package as a serving project meets it: `cmake --install` of the build tree into a
 # temporary prefix, then docs/examples built as an outside project (tests/install/CMakeLists.txt) with
 # find_package(tollgate) → tollgate::tollgate, and the regex example run on the built-in RetNet's
-# tokenizer. Takes: BUILD_DIR SOURCE_DIR. Gives: exit 0 when all of that works; checks that only
+# tokenizer; then the same project configured with add_subdirectory(<checkout>). Takes: BUILD_DIR SOURCE_DIR. Gives: exit 0 when all of that works; checks that only
 # include/tollgate was installed as headers and that the engine alone does not pull in the model.
 set -euo pipefail
 build="$1"
@@ -32,4 +32,8 @@ out="$("$tmp/consumer/regex_mask" "$src/models/retnet/tokenizer.json")"
 echo "$out"
 # The example prints the text it generated under \d{4}-\d{2}-\d{2}.
 echo "$out" | grep -Eq '[0-9]{4}-[0-9]{2}-[0-9]{2}' || { echo "the example did not produce a date"; exit 1; }
-echo "install consumer: ok"
+# add_subdirectory from the checkout: configured (and generated) only — building it again would
+# cost a full library build.
+cmake -S "$src/tests/install" -B "$tmp/subdir" -DTOLLGATE_SOURCE="$src" -DTOLLGATE_EXAMPLES_DIR="$src/docs/examples" \
+      >"$tmp/subdir.log" 2>&1 || { cat "$tmp/subdir.log"; exit 1; }
+echo "install consumer: ok (find_package built and ran the examples; add_subdirectory configured)"
