@@ -37,6 +37,21 @@ TOLLGATE_TARGET_AVX2 inline float hsum(__m256 v) {
   return _mm_cvtss_f32(lo);
 }
 
+// y[r] = s_r + w_r[i..n) · x[i..n) for the four rows (the scalar part of dot4).
+inline void dot4_rest(const float* w0, const float* w1, const float* w2, const float* w3, const float* x, size_t i,
+                      size_t n, float s0, float s1, float s2, float s3, float* y) {
+  for (; i < n; ++i) {
+    s0 += w0[i] * x[i];
+    s1 += w1[i] * x[i];
+    s2 += w2[i] * x[i];
+    s3 += w3[i] * x[i];
+  }
+  y[0] = s0;
+  y[1] = s1;
+  y[2] = s2;
+  y[3] = s3;
+}
+
 // Four rows of W against one x: y[0..4).
 TOLLGATE_TARGET_AVX2 void dot4_avx2(const float* w0, const float* w1, const float* w2, const float* w3,
                                     const float* x, size_t n, float* y) {
@@ -50,38 +65,35 @@ TOLLGATE_TARGET_AVX2 void dot4_avx2(const float* w0, const float* w1, const floa
     a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), xv, a2);
     a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), xv, a3);
   }
-  float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-  for (; i < n; ++i) {
-    s0 += w0[i] * x[i];
-    s1 += w1[i] * x[i];
-    s2 += w2[i] * x[i];
-    s3 += w3[i] * x[i];
-  }
-  y[0] = s0;
-  y[1] = s1;
-  y[2] = s2;
-  y[3] = s3;
+  dot4_rest(w0, w1, w2, w3, x, i, n, hsum(a0), hsum(a1), hsum(a2), hsum(a3), y);
 }
 
 void dot4_portable(const float* w0, const float* w1, const float* w2, const float* w3, const float* x,
                    size_t n, float* y) {
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  for (size_t i = 0; i < n; ++i) {
-    s0 += w0[i] * x[i];
-    s1 += w1[i] * x[i];
-    s2 += w2[i] * x[i];
-    s3 += w3[i] * x[i];
-  }
-  y[0] = s0;
-  y[1] = s1;
-  y[2] = s2;
-  y[3] = s3;
+  dot4_rest(w0, w1, w2, w3, x, 0, n, 0, 0, 0, 0, y);
 }
 
 inline void dot4(const float* w0, const float* w1, const float* w2, const float* w3, const float* x,
                  size_t n, float* y) {
   if (cpu_has_avx2_fma()) dot4_avx2(w0, w1, w2, w3, x, n, y);
   else dot4_portable(w0, w1, w2, w3, x, n, y);
+}
+
+// The scalar part of a tile: s[t][r] += W row r [i..n) · X row t [i..n), then written to y (added
+// when acc).
+inline void tile_rest(const float* w, size_t ldw, const float* x, size_t ldx, size_t i, size_t n, float (&s)[3][4],
+                      float* y, size_t ldy, bool acc) {
+  for (; i < n; ++i) {
+    const float xs[3] = {x[i], x[ldx + i], x[2 * ldx + i]};
+    const float ws[4] = {w[i], w[ldw + i], w[2 * ldw + i], w[3 * ldw + i]};
+    for (int t = 0; t < 3; ++t)
+      for (int r = 0; r < 4; ++r) s[t][r] += ws[r] * xs[t];
+  }
+  for (int t = 0; t < 3; ++t)
+    for (int r = 0; r < 4; ++r) {
+      float& out = y[t * ldy + r];
+      out = acc ? out + s[t][r] : s[t][r];
+    }
 }
 
 // Tile: 4 rows of W × 3 rows of X → 12 outputs (out[t*ldy + r]).
@@ -120,37 +132,13 @@ TOLLGATE_TARGET_AVX2 void tile_4x3_avx2(const float* w, size_t ldw, const float*
   }
   for (int t = 0; t < 3; ++t)
     for (int r = 0; r < 4; ++r) s[t][r] = hsum(a[t][r]);
-  for (; i < n; ++i) {
-    const float xs[3] = {x0[i], x1[i], x2[i]};
-    const float ws[4] = {w0[i], w1[i], w2[i], w3[i]};
-    for (int t = 0; t < 3; ++t)
-      for (int r = 0; r < 4; ++r) s[t][r] += ws[r] * xs[t];
-  }
-  for (int t = 0; t < 3; ++t)
-    for (int r = 0; r < 4; ++r) {
-      float& out = y[t * ldy + r];
-      out = acc ? out + s[t][r] : s[t][r];
-    }
+  tile_rest(w, ldw, x, ldx, i, n, s, y, ldy, acc);
 }
 
 void tile_4x3_portable(const float* w, size_t ldw, const float* x, size_t ldx, size_t n, float* y,
                        size_t ldy, bool acc) {
-  const float* ws_[4] = {w, w + ldw, w + 2 * ldw, w + 3 * ldw};
-  const float* xs_[3] = {x, x + ldx, x + 2 * ldx};
-  float s[3][4];
-  for (auto& row : s)
-    for (auto& v : row) v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const float xs[3] = {xs_[0][i], xs_[1][i], xs_[2][i]};
-    const float ws[4] = {ws_[0][i], ws_[1][i], ws_[2][i], ws_[3][i]};
-    for (int t = 0; t < 3; ++t)
-      for (int r = 0; r < 4; ++r) s[t][r] += ws[r] * xs[t];
-  }
-  for (int t = 0; t < 3; ++t)
-    for (int r = 0; r < 4; ++r) {
-      float& out = y[t * ldy + r];
-      out = acc ? out + s[t][r] : s[t][r];
-    }
+  float s[3][4] = {};
+  tile_rest(w, ldw, x, ldx, 0, n, s, y, ldy, acc);
 }
 
 inline void tile_4x3(const float* w, size_t ldw, const float* x, size_t ldx, size_t n, float* y, size_t ldy,
