@@ -567,7 +567,7 @@ TEST_CASE("regex: catastrophic patterns compile to small automata and match in l
   }
 }
 
-TEST_CASE("grammars: 400 nested alternations compile; the matcher walks them", "[robust]") {
+TEST_CASE("grammars: 400 nested alternations compile, the matcher walks them", "[robust]") {
   std::string text = "root ::= ";
   for (int i = 0; i < 400; ++i) text += "(\"a" + std::to_string(i) + "\" | ";
   text += "\"z\"" + repeat(")", 400) + "\n";
