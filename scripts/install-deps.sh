@@ -10,6 +10,7 @@ PKGS=(
   python3 python3-dev python3-numpy python3-pytest python3-jsonschema python3-lark
   python3-torch python3-matplotlib python3-regex
   libopenblas0-pthread
+  tmux
   nodejs npm
 )
 

@@ -647,10 +647,10 @@ Examples:
       double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       CompiledGrammarPtr g = compile_or_report(*src, in, tok, *threads);
       const CompileStats& s = g->stats();
-      for (const auto& w : g->warnings()) {
-        Diagnostic d{w.message, w.pos, "", Severity::kWarning};
-        std::cerr << render_diagnostic(d, use_color(src->color, STDERR_FILENO)) << "\n";
-      }
+      std::vector<Diagnostic> warnings;
+      for (const auto& w : g->warnings()) warnings.push_back({w.message, w.pos, "", Severity::kWarning});
+      if (src->format != "json")
+        for (const auto& d : warnings) std::cerr << render_diagnostic(d, use_color(src->color, STDERR_FILENO)) << "\n";
       if (src->format == "json") {
         nlohmann::ordered_json o{{"source", in.name},           {"dialect", in.dialect},
                                  {"tokenizer", *tokenizer},     {"vocab_size", tok->vocab_size()},
@@ -659,6 +659,7 @@ Examples:
                                  {"index_bytes", s.index_bytes}, {"memory_bytes", g->memory_bytes()},
                                  {"parse_ms", s.parse_ms},      {"dfa_ms", s.dfa_ms},
                                  {"index_ms", s.index_ms},      {"total_ms", s.total_ms}};
+        o["diagnostics"] = nlohmann::ordered_json::parse(diagnostics_json(warnings));
         std::cout << o.dump(2) << "\n";
         return;
       }
@@ -706,7 +707,8 @@ Examples:
         Diagnostic d = engine::diagnostic_of(e);
         if (in.dialect == "json-schema") d.pos = engine::schema_position(in.text, d.pos);
         if (d.pos.file.empty()) d.pos.file = in.name;
-        std::cerr << render_diagnostic(d, use_color(src->color, STDERR_FILENO)) << "\n";
+        if (src->format == "json") std::cout << diagnostics_json({d}) << "\n";
+        else std::cerr << render_diagnostic(d, use_color(src->color, STDERR_FILENO)) << "\n";
         throw CLI::RuntimeError(1);
       }
     });
