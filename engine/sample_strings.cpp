@@ -120,14 +120,27 @@ struct GrammarSampler::Impl {
     };
     for (auto& r : g.rules) collect(*r.body);
     for (auto& i : g.ignore) collect(*i);
+    // Shortest derivations: a worklist (a rule is looked at again when a rule it refers to gets
+    // cheaper), so long chains of rules stay near linear.
     rule_cost.assign(g.rules.size(), Cost{});
-    for (size_t round = 0; round <= g.rules.size(); ++round) {
-      bool changed = false;
-      for (size_t r = 0; r < g.rules.size(); ++r) {
-        Cost c = cost(*g.rules[r].body);
-        if (c < rule_cost[r]) rule_cost[r] = c, changed = true;
-      }
-      if (!changed) break;
+    std::vector<std::vector<int>> referrers(g.rules.size());
+    for (size_t r = 0; r < g.rules.size(); ++r)
+      grammar::for_each_ref(*g.rules[r].body, [&](const grammar::GExpr& ref) {
+        auto& v = referrers[ref.rule];
+        if (v.empty() || v.back() != static_cast<int>(r)) v.push_back(static_cast<int>(r));
+      });
+    std::vector<int> work;
+    std::vector<char> queued(g.rules.size(), 1);
+    for (size_t r = g.rules.size(); r-- > 0;) work.push_back(static_cast<int>(r));
+    while (!work.empty()) {
+      int r = work.back();
+      work.pop_back();
+      queued[r] = 0;
+      Cost c = cost(*g.rules[r].body);
+      if (!(c < rule_cost[r])) continue;
+      rule_cost[r] = c;
+      for (int q : referrers[r])
+        if (!queued[q]) queued[q] = 1, work.push_back(q);
     }
     Cost best;
     for (auto& i : g.ignore) {
@@ -184,6 +197,8 @@ struct GrammarSampler::Impl {
            bool in_terminal) {
     using K = grammar::GExpr::Kind;
     if (depth > 60) forced = true;
+    // the shortest derivation still follows every rule of a chain: bound the recursion
+    if (depth > 5000) throw Error(ErrorKind::kLimit, "rules nested more than 5000 deep: not sampled");
     switch (e.kind) {
       case K::kEmpty: return;
       case K::kRegex:

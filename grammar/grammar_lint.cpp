@@ -28,26 +28,45 @@ bool nullable_expr(const GExpr& e, const std::vector<char>& n) {
   return false;
 }
 
-// The regex derives some non-empty string (structural; automata and set operations count as yes).
-bool regex_has_nonempty(const Regex& r) {
+// {the language is not empty, it has a non-empty string}, in one pass (structural; automata and set
+// operations count as yes for both).
+std::pair<bool, bool> regex_strings(const Regex& r) {
   switch (r.kind) {
-    case Regex::Kind::kEmpty:
-    case Regex::Kind::kNothing: return false;
-    case Regex::Kind::kChars: return !r.chars.empty();
-    case Regex::Kind::kBytes: return r.byte_lo <= r.byte_hi;
-    case Regex::Kind::kConcat:
-      if (!regex_nonempty(r)) return false;
-      return std::any_of(r.items.begin(), r.items.end(), [](auto& i) { return regex_has_nonempty(*i); });
-    case Regex::Kind::kAlt:
-      return std::any_of(r.items.begin(), r.items.end(), [](auto& i) { return regex_has_nonempty(*i); });
-    case Regex::Kind::kRepeat: return r.max > 0 && regex_has_nonempty(*r.items[0]);
-    case Regex::Kind::kJsonString: return regex_has_nonempty(*r.items[0]);
+    case Regex::Kind::kEmpty: return {true, false};
+    case Regex::Kind::kNothing: return {false, false};
+    case Regex::Kind::kChars: return {!r.chars.empty(), !r.chars.empty()};
+    case Regex::Kind::kBytes: return {r.byte_lo <= r.byte_hi, r.byte_lo <= r.byte_hi};
+    case Regex::Kind::kConcat: {
+      bool all = true, some = false;
+      for (auto& i : r.items) {
+        auto [ne, has] = regex_strings(*i);
+        all = all && ne;
+        some = some || has;
+      }
+      return {all, all && some};
+    }
+    case Regex::Kind::kAlt: {
+      bool any = false, some = false;
+      for (auto& i : r.items) {
+        auto [ne, has] = regex_strings(*i);
+        any = any || ne;
+        some = some || has;
+      }
+      return {any, some};
+    }
+    case Regex::Kind::kRepeat: {
+      auto [ne, has] = regex_strings(*r.items[0]);
+      return {r.min == 0 || ne, r.max > 0 && has};
+    }
+    case Regex::Kind::kJsonString: return regex_strings(*r.items[0]);
     case Regex::Kind::kIntersect:
     case Regex::Kind::kComplement:
-    case Regex::Kind::kAutomaton: return true;
+    case Regex::Kind::kAutomaton: return {true, true};
   }
-  return true;
+  return {true, true};
 }
+
+bool regex_has_nonempty(const Regex& r) { return regex_strings(r).second; }
 
 bool has_nonempty(const GExpr& e, const std::vector<char>& ne, const std::vector<char>& prod) {
   auto productive = [&](const GExpr& x) {
@@ -148,22 +167,52 @@ std::vector<int> sccs(const std::vector<std::vector<int>>& adj) {
   return comp;
 }
 
-// A Lark terminal's body as one regex (terminal references are acyclic: check_grammar_ir).
-RegexPtr terminal_regex(const Grammar& g, const GExpr& e) {
-  switch (e.kind) {
-    case GExpr::Kind::kEmpty: return Regex::empty();
-    case GExpr::Kind::kRegex: return e.regex;
-    case GExpr::Kind::kRef: return terminal_regex(g, *g.rules[e.rule].body);
-    case GExpr::Kind::kSeq:
-    case GExpr::Kind::kAlt: {
-      std::vector<RegexPtr> items;
-      for (auto& i : e.items) items.push_back(terminal_regex(g, *i));
-      return e.kind == GExpr::Kind::kSeq ? Regex::concat(std::move(items)) : Regex::alt(std::move(items));
+// Lark terminals' bodies as one regex each (terminal references are acyclic: check_grammar_ir),
+// memoised per rule, so a chain of terminals is built once. A chain deeper than the nesting limit
+// is a kLimit error (the caller skips the check; the compile reports it).
+class TerminalRegexes {
+ public:
+  explicit TerminalRegexes(const Grammar& g) : g_(g), memo_(g.rules.size()), failed_(g.rules.size(), 0) {}
+  RegexPtr of(const GExpr& e, uint32_t depth = 0) {
+    if (depth > g_.options.max_nesting) throw Error(ErrorKind::kLimit, "terminal nested too deeply");
+    switch (e.kind) {
+      case GExpr::Kind::kEmpty: return Regex::empty();
+      case GExpr::Kind::kRegex: return e.regex;
+      case GExpr::Kind::kRef: {
+        if (failed_[e.rule]) throw Error(ErrorKind::kLimit, "terminal nested too deeply");
+        if (!memo_[e.rule]) {
+          try {
+            memo_[e.rule] = of(*g_.rules[e.rule].body, depth + 1);
+          } catch (const Error&) {
+            failed_[e.rule] = 1;
+            throw;
+          }
+        }
+        return memo_[e.rule];
+      }
+      case GExpr::Kind::kSeq:
+      case GExpr::Kind::kAlt: {
+        std::vector<RegexPtr> items;
+        for (auto& i : e.items) items.push_back(of(*i, depth));
+        return e.kind == GExpr::Kind::kSeq ? Regex::concat(std::move(items)) : Regex::alt(std::move(items));
+      }
+      case GExpr::Kind::kRepeat: return Regex::repeat(of(*e.items[0], depth), e.min, e.max);
     }
-    case GExpr::Kind::kRepeat: return Regex::repeat(terminal_regex(g, *e.items[0]), e.min, e.max);
+    return Regex::empty();
   }
-  return Regex::empty();
-}
+  // The whole terminal rule r.
+  RegexPtr rule(int r) {
+    GExpr ref;
+    ref.kind = GExpr::Kind::kRef;
+    ref.rule = r;
+    return of(ref);
+  }
+
+ private:
+  const Grammar& g_;
+  std::vector<RegexPtr> memo_;
+  std::vector<char> failed_;
+};
 
 bool set_operations_free(const Regex& r) {
   if (r.kind == Regex::Kind::kIntersect || r.kind == Regex::Kind::kComplement ||
@@ -417,17 +466,23 @@ std::vector<Diagnostic> lint_grammar(const Grammar& g, std::string_view format) 
 
   // Lark terminals (leftmost-first): alternatives an earlier one always beats.
   if (g.leftmost_first) {
-    for (auto& r : g.rules) {
+    TerminalRegexes terminals(g);
+    // last first: a chain of terminals written top-down is then built bottom-up, without recursion
+    for (size_t ri = g.rules.size(); ri-- > 0;) try {
+      const GRule& r = g.rules[ri];
       if (r.is_terminal && r.body->kind == GExpr::Kind::kAlt) {
         std::vector<RegexPtr> alts;
-        for (auto& i : r.body->items) alts.push_back(terminal_regex(g, *i));
+        for (auto& i : r.body->items) alts.push_back(terminals.of(*i));
         for (size_t j : shadowed_alternatives(alts))
           warn("alternative " + expr_to_text(g, *r.body->items[j]) + " of terminal " + r.name +
                    " never matches: an earlier alternative matches first (Lark tries them in order)",
                r.body->items[j]->offset, codes::kShadowedAlternative);
       }
-      if (r.is_terminal) {
-        RegexPtr re = terminal_regex(g, *r.body);
+      bool refers = false;
+      walk(*r.body, [&](const GExpr& e) { refers = refers || e.kind == GExpr::Kind::kRef; });
+      // (terminals made of other terminals are not rebuilt here: long chains would make it quadratic)
+      if (r.is_terminal && !refers) {
+        RegexPtr re = terminals.rule(static_cast<int>(ri));
         if (re->kind != Regex::Kind::kEmpty && regex_nonempty(*re) && !regex_has_nonempty(*re))
           warn("terminal " + r.name + " matches only the empty string", r.offset, codes::kEmptyTerminal);
       }
@@ -438,6 +493,8 @@ std::vector<Diagnostic> lint_grammar(const Grammar& g, std::string_view format) 
                    ") of this regex never matches: an earlier alternative matches first",
                e.offset, codes::kShadowedAlternative);
       });
+    } catch (const Error&) {
+      // a terminal chain past the nesting limit: the compile reports it
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const Diagnostic& a, const Diagnostic& b) {

@@ -765,7 +765,13 @@ Examples:
         for (int attempt = 0; attempt < 50 && !got; ++attempt) {
           // later attempts aim shorter: a leftmost-first lexer or a length bound refuses long ones more often
           size_t budget = attempt < 10 ? *max_bytes : std::max<size_t>(1, *max_bytes >> std::min(attempt / 10, 4));
-          std::optional<std::string> s = dfa ? engine::sample_dfa(*dfa, rng, budget) : sampler->sample(rng, budget);
+          std::optional<std::string> s;
+          try {
+            s = dfa ? engine::sample_dfa(*dfa, rng, budget) : sampler->sample(rng, budget);
+          } catch (const Error& e) {
+            print_error(e);
+            throw CLI::RuntimeError(1);
+          }
           if (!s) break;  // empty language
           Matcher m(g, 0);
           if (m.accept_bytes(*s) && m.is_accepting() && (s->size() <= *max_bytes || attempt >= 40)) got = s;
