@@ -10,6 +10,11 @@
 #include "fsm/cfg.hpp"
 #include "fsm/dfa.hpp"
 
+namespace tollgate::fsm {
+// fsm/cfg.cpp: (minimum, maximum) width in characters, UINT64_MAX for unbounded.
+std::pair<uint64_t, uint64_t> regex_width(const grammar::Regex& r);
+}  // namespace tollgate::fsm
+
 namespace tollgate::grammar {
 
 namespace {
@@ -471,12 +476,23 @@ std::vector<Diagnostic> lint_grammar(const Grammar& g, std::string_view format) 
     for (size_t ri = g.rules.size(); ri-- > 0;) try {
       const GRule& r = g.rules[ri];
       if (r.is_terminal && r.body->kind == GExpr::Kind::kAlt) {
+        // in the order Lark tries them (fsm/cfg.cpp does the same): longest maximum width first, then
+        // longest minimum width, ties in grammar order
+        std::vector<size_t> order(r.body->items.size());
+        std::vector<RegexPtr> by_index;
+        for (size_t k = 0; k < order.size(); ++k) order[k] = k, by_index.push_back(terminals.of(*r.body->items[k]));
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+          auto wa = fsm::regex_width(*by_index[a]), wb = fsm::regex_width(*by_index[b]);
+          if (wa.second != wb.second) return wa.second > wb.second;
+          return wa.first > wb.first;
+        });
         std::vector<RegexPtr> alts;
-        for (auto& i : r.body->items) alts.push_back(terminals.of(*i));
+        for (size_t k : order) alts.push_back(by_index[k]);
         for (size_t j : shadowed_alternatives(alts))
-          warn("alternative " + expr_to_text(g, *r.body->items[j]) + " of terminal " + r.name +
-                   " never matches: an earlier alternative matches first (Lark tries them in order)",
-               r.body->items[j]->offset, codes::kShadowedAlternative);
+          warn("alternative " + expr_to_text(g, *r.body->items[order[j]]) + " of terminal " + r.name +
+                   " never matches: an alternative Lark tries before it (longest first, then in order) always "
+                   "matches first",
+               r.body->items[order[j]]->offset, codes::kShadowedAlternative);
       }
       bool refers = false;
       walk(*r.body, [&](const GExpr& e) { refers = refers || e.kind == GExpr::Kind::kRef; });
