@@ -43,6 +43,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   size_t states = 0;
   for (size_t l = 0; l < impl->rt->num_lexemes(); ++l) states += impl->rt->dfa(static_cast<uint32_t>(l)).num_states();
   impl->stats.dfa_states = states;
+  impl->stats.lexemes = impl->rt->num_lexemes();
   impl->stats.distinct_masks = impl->num_distinct_masks();
   impl->stats.index_bytes = impl->memory_bytes();
   for (const auto& w : g.warnings) impl->warnings.push_back({w.message, w.pos});
@@ -119,8 +120,11 @@ size_t locate_pointer(std::string_view text, const std::string& pointer) {
   }
 }
 
+}  // namespace
+
+namespace engine {
 // A schema position with line:column in the text as well as the JSON pointer.
-SourcePos schema_pos(std::string_view text, const SourcePos& pos) {
+SourcePos schema_position(std::string_view text, const SourcePos& pos) {
   if (pos.pointer.empty() || pos.line > 0) return pos;
   size_t off = locate_pointer(text, pos.pointer);
   if (off == std::string::npos) return pos;
@@ -128,7 +132,7 @@ SourcePos schema_pos(std::string_view text, const SourcePos& pos) {
   p.pointer = pos.pointer;
   return p;
 }
-}  // namespace
+}  // namespace engine
 
 CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, const JsonSchemaOptions& options,
                                                  std::string_view source_name) const {
@@ -140,9 +144,9 @@ CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, c
     g = grammar::json_schema_to_grammar(schema_json, options, source_name);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kSchema) throw;
-    throw Error(e.kind(), e.message(), schema_pos(schema_json, e.pos()));
+    throw Error(e.kind(), e.message(), engine::schema_position(schema_json, e.pos()), e.code());
   }
-  for (auto& w : g.warnings) w.pos = schema_pos(schema_json, w.pos);
+  for (auto& w : g.warnings) w.pos = engine::schema_position(schema_json, w.pos);
   return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0));
 }
 
@@ -153,25 +157,5 @@ CompiledGrammarPtr Compiler::builtin_json() const {
   return cache_->builtin_json;
 }
 
-namespace engine {
-
-std::string dialect_from_path(std::string_view path) {
-  auto ends = [&](std::string_view ext) {
-    return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
-  };
-  if (ends(".lark")) return "lark";
-  if (ends(".ebnf")) return "ebnf";
-  return "gbnf";
-}
-
-std::vector<grammar::Diagnostic> check_grammar(std::string_view text, std::string_view format,
-                                               std::string_view file) {
-  grammar::Grammar g = grammar::parse_grammar(text, format, file);
-  // Building the lexeme automata also validates them (state limits, empty lexemes).
-  fsm::CfgRuntime rt(fsm::build_cfg(g));
-  return g.warnings;
-}
-
-}  // namespace engine
 
 }  // namespace tollgate

@@ -56,6 +56,7 @@ CompiledGrammarPtr Compiler::compile_regex(std::string_view pattern) const {
   g->stats.index_ms = ms_since(t2);
   g->stats.total_ms = ms_since(t0);
   g->stats.dfa_states = states;
+  g->stats.lexemes = 1;
   g->stats.distinct_masks = g->index.num_distinct_masks();
   g->stats.index_bytes = g->index.memory_bytes();
   return std::make_shared<const CompiledGrammar>(std::move(g));

@@ -33,9 +33,9 @@ std::string what_text(const std::string& message, const SourcePos& pos) {
 }
 }  // namespace
 
-Error::Error(ErrorKind kind, std::string message, SourcePos pos)
+Error::Error(ErrorKind kind, std::string message, SourcePos pos, std::string code)
     : std::runtime_error(what_text(message, pos)), kind_(kind), message_(std::move(message)),
-      pos_(std::move(pos)) {}
+      pos_(std::move(pos)), code_(std::move(code)) {}
 
 std::string Error::pretty() const {
   std::ostringstream os;

@@ -44,7 +44,7 @@ bool regex_nullable(const Regex& r) {
   return false;
 }
 
-namespace {
+// (not in the anonymous namespace: grammar/grammar_lint.cpp orders Lark alternatives with it too)
 
 // (minimum, maximum) length in characters; UINT64_MAX for unbounded.
 std::pair<uint64_t, uint64_t> regex_width(const grammar::Regex& r) {
@@ -93,6 +93,8 @@ std::pair<uint64_t, uint64_t> regex_width(const grammar::Regex& r) {
   }
   return {0, 0};
 }
+
+namespace {
 
 bool is_star(const Regex& r) { return r.kind == Regex::Kind::kRepeat && r.min == 0 && r.max == grammar::kUnbounded; }
 

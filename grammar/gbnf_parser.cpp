@@ -32,7 +32,7 @@ auto on_rule_end = [](auto& ctx) {
   GExprPtr body = s.b.close();
   s.g->check_nesting(body->depth, s.rule_offset);
   if (s.g->find(s.rule_name) >= 0)
-    s.g->fail(ErrorKind::kGrammar, "rule '" + s.rule_name + "' is defined twice", s.rule_offset);
+    s.g->fail(ErrorKind::kGrammar, "rule '" + s.rule_name + "' is defined twice", s.rule_offset, codes::kDuplicateRule);
   s.g->rules.push_back({s.rule_name, body, s.rule_offset, false, false});
 };
 auto on_literal = [](auto& ctx) {
@@ -128,9 +128,9 @@ Grammar parse_bnf(std::string_view text, std::string_view file, bool ebnf, const
     if (g.rules.empty() && x3::parse(it, last, name)) msg = "expected '::=' after the rule name";
     g.fail(ErrorKind::kParse, msg, off);
   }
-  if (g.rules.empty()) g.fail(ErrorKind::kGrammar, "grammar has no rules", 0);
+  if (g.rules.empty()) g.fail(ErrorKind::kGrammar, "grammar has no rules", 0, codes::kNoStartRule);
   g.start = g.find("root");
-  if (g.start < 0) g.fail(ErrorKind::kGrammar, "grammar has no 'root' rule", 0);
+  if (g.start < 0) g.fail(ErrorKind::kGrammar, "grammar has no 'root' rule", 0, codes::kNoStartRule);
   return g;
 }
 

@@ -4,6 +4,8 @@
 // start rule, recursive terminals and rules that derive no string.
 #include "grammar/grammar_ir.hpp"
 
+#include "grammar/diagnostic_codes.hpp"
+
 #include <algorithm>
 #include <functional>
 #include <sstream>
@@ -73,12 +75,22 @@ GExprPtr GExpr::with_rule(const GExpr& ref, int rule) {
   return e;
 }
 
+const char* to_string(Severity s) {
+  switch (s) {
+    case Severity::kError: return "error";
+    case Severity::kWarning: return "warning";
+    case Severity::kNote: return "note";
+  }
+  return "warning";
+}
+
 std::string Diagnostic::pretty() const {
   std::ostringstream os;
   if (!pos.file.empty()) os << pos.file << ":";
   if (pos.line > 0) os << pos.line << ":" << pos.column << ":";
   if (os.tellp() > 0) os << " ";
-  os << "warning: " << message;
+  os << to_string(severity) << ": " << message;
+  if (!code.empty()) os << " [" << code << "]";
   os << caret_display(pos);
   return os.str();
 }
@@ -112,61 +124,37 @@ void Grammar::check_nesting(uint32_t depth, size_t offset) const {
        offset);
 }
 
-void Grammar::fail(ErrorKind kind, const std::string& message, size_t offset) const {
-  throw Error(kind, message, pos(offset));
+void Grammar::fail(ErrorKind kind, const std::string& message, size_t offset, const char* code) const {
+  throw Error(kind, message, pos(offset), code);
 }
 
-void Grammar::warn(const std::string& message, size_t offset) {
-  warnings.push_back({message, pos(offset)});
+void Grammar::warn(const std::string& message, size_t offset, const char* code) {
+  warnings.push_back({message, pos(offset), code});
 }
 
 namespace {
 
-bool regex_nonempty(const Regex& r) {
-  switch (r.kind) {
-    case Regex::Kind::kEmpty: return true;
-    case Regex::Kind::kNothing: return false;
-    case Regex::Kind::kChars: return !r.chars.empty();
-    case Regex::Kind::kBytes: return r.byte_lo <= r.byte_hi;
-    case Regex::Kind::kConcat:
-      for (auto& i : r.items)
-        if (!regex_nonempty(*i)) return false;
-      return true;
-    case Regex::Kind::kAlt:
-      for (auto& i : r.items)
-        if (regex_nonempty(*i)) return true;
-      return false;
-    case Regex::Kind::kRepeat: return r.min == 0 || regex_nonempty(*r.items[0]);
-    // Not decided structurally: the lexeme's DFA tells (an empty one is refused there).
-    case Regex::Kind::kIntersect:
-    case Regex::Kind::kComplement:
-    case Regex::Kind::kAutomaton: return true;
-    case Regex::Kind::kJsonString: return regex_nonempty(*r.items[0]);
-  }
-  return false;
-}
 
-GExprPtr resolve(const Grammar& g, const GExprPtr& e) {
+// Resolves references; an undefined one is recorded in `errors` and left unresolved (rule -1).
+GExprPtr resolve(const Grammar& g, const GExprPtr& e, std::vector<Diagnostic>& errors) {
   switch (e->kind) {
     case GExpr::Kind::kRef: {
       int r = g.find(e->name);
-      if (r < 0) g.fail(ErrorKind::kGrammar, "undefined rule '" + e->name + "'", e->offset);
+      if (r < 0) {
+        errors.push_back({"undefined rule '" + e->name + "'", g.pos(e->offset), codes::kUndefinedRule, Severity::kError});
+        return e;
+      }
       return GExpr::with_rule(*e, r);
     }
     case GExpr::Kind::kSeq:
     case GExpr::Kind::kAlt:
     case GExpr::Kind::kRepeat: {
       auto copy = std::make_shared<GExpr>(*e);
-      for (auto& i : copy->items) i = resolve(g, i);
+      for (auto& i : copy->items) i = resolve(g, i, errors);
       return copy;
     }
     default: return e;
   }
-}
-
-void for_each_ref(const GExpr& e, const std::function<void(const GExpr&)>& f) {
-  if (e.kind == GExpr::Kind::kRef) f(e);
-  for (auto& i : e.items) for_each_ref(*i, f);
 }
 
 bool productive(const GExpr& e, const std::vector<char>& prod) {
@@ -200,57 +188,136 @@ void check_depth(const Grammar& g, const GExprPtr& body) {
   g.check_nesting(body->depth, e->offset);
 }
 
-}  // namespace
+Diagnostic error_diag(const Error& e) {
+  return {e.message(), e.pos(), e.code().empty() ? codes::kLimit : e.code(), Severity::kError};
+}
 
-void check_grammar_ir(Grammar& g) {
-  if (g.start < 0) throw Error(ErrorKind::kGrammar, "grammar has no start rule", g.pos(0));
-  // First: every pass below recurses once per nesting level.
-  for (auto& r : g.rules) check_depth(g, r.body);
-  for (auto& i : g.ignore) check_depth(g, i);
-  for (auto& r : g.rules) r.body = resolve(g, r.body);
-  for (auto& i : g.ignore) i = resolve(g, i);
-
-  // Terminals (Lark) may reference only terminals, and not recursively. Depth-first with an
-  // explicit stack: a chain of 100,000 terminals must not recurse 100,000 deep.
-  {
-    std::vector<char> state(g.rules.size(), 0);  // 0 new, 1 on the path, 2 done
-    struct Frame {
-      int rule;
-      std::vector<const GExpr*> refs;
-      size_t next = 0;
-    };
-    std::vector<Frame> stack;
-    auto push = [&](int r) {
-      state[r] = 1;
-      Frame f{r, {}, 0};
-      for_each_ref(*g.rules[r].body, [&](const GExpr& ref) { f.refs.push_back(&ref); });
-      stack.push_back(std::move(f));
-    };
-    for (size_t t = 0; t < g.rules.size(); ++t) {
-      if (!g.rules[t].is_terminal || state[t] != 0) continue;
-      push(static_cast<int>(t));
-      while (!stack.empty()) {
-        Frame& f = stack.back();
-        if (f.next == f.refs.size()) {
-          state[f.rule] = 2;
-          stack.pop_back();
-          continue;
-        }
-        const GExpr& ref = *f.refs[f.next++];
-        if (!g.rules[ref.rule].is_terminal)
-          g.fail(ErrorKind::kGrammar, "terminal " + g.rules[f.rule].name + " refers to rule '" + ref.name + "'",
-                 ref.offset);
-        if (state[ref.rule] == 1)
-          g.fail(ErrorKind::kGrammar,
-                 "circular reference in terminal " + g.rules[stack.front().rule].name + " (through " + ref.name + ")",
-                 ref.offset);
-        if (state[ref.rule] == 0) push(ref.rule);
+// Terminals (Lark) may reference only terminals, and not recursively. Depth-first with an explicit
+// stack: a chain of 100,000 terminals must not recurse 100,000 deep. Errors go to `errors`.
+void check_terminals(const Grammar& g, std::vector<Diagnostic>& errors) {
+  std::vector<char> state(g.rules.size(), 0);  // 0 new, 1 on the path, 2 done
+  struct Frame {
+    int rule;
+    std::vector<const GExpr*> refs;
+    size_t next = 0;
+  };
+  std::vector<Frame> stack;
+  auto push = [&](int r) {
+    state[r] = 1;
+    Frame f{r, {}, 0};
+    for_each_ref(*g.rules[r].body, [&](const GExpr& ref) { f.refs.push_back(&ref); });
+    stack.push_back(std::move(f));
+  };
+  for (size_t t = 0; t < g.rules.size(); ++t) {
+    if (!g.rules[t].is_terminal || state[t] != 0) continue;
+    push(static_cast<int>(t));
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      if (f.next == f.refs.size()) {
+        state[f.rule] = 2;
+        stack.pop_back();
+        continue;
       }
+      const GExpr& ref = *f.refs[f.next++];
+      if (!g.rules[ref.rule].is_terminal) {
+        errors.push_back({"terminal " + g.rules[f.rule].name + " refers to rule '" + ref.name + "'",
+                          g.pos(ref.offset), codes::kTerminalRefersToRule, Severity::kError});
+        continue;
+      }
+      if (state[ref.rule] == 1) {
+        errors.push_back({"circular reference in terminal " + g.rules[stack.front().rule].name + " (through " +
+                              ref.name + "): a terminal is one regular expression and cannot recurse",
+                          g.pos(ref.offset), codes::kRecursiveTerminal, Severity::kError});
+        continue;
+      }
+      if (state[ref.rule] == 0) push(ref.rule);
     }
   }
+}
 
-  // Reachability from the start rule and %ignore.
-  std::vector<char> used(g.rules.size(), 0);
+}  // namespace
+
+bool regex_nonempty(const Regex& r) {
+  switch (r.kind) {
+    case Regex::Kind::kEmpty: return true;
+    case Regex::Kind::kNothing: return false;
+    case Regex::Kind::kChars: return !r.chars.empty();
+    case Regex::Kind::kBytes: return r.byte_lo <= r.byte_hi;
+    case Regex::Kind::kConcat:
+      for (auto& i : r.items)
+        if (!regex_nonempty(*i)) return false;
+      return true;
+    case Regex::Kind::kAlt:
+      for (auto& i : r.items)
+        if (regex_nonempty(*i)) return true;
+      return false;
+    case Regex::Kind::kRepeat: return r.min == 0 || regex_nonempty(*r.items[0]);
+    // Not decided structurally: the lexeme's DFA tells (an empty one is refused there).
+    case Regex::Kind::kIntersect:
+    case Regex::Kind::kComplement:
+    case Regex::Kind::kAutomaton: return true;
+    case Regex::Kind::kJsonString: return regex_nonempty(*r.items[0]);
+  }
+  return false;
+}
+
+void for_each_ref(const GExpr& e, const std::function<void(const GExpr&)>& f) {
+  if (e.kind == GExpr::Kind::kRef && e.rule >= 0) f(e);
+  for (auto& i : e.items) for_each_ref(*i, f);
+}
+
+std::vector<char> rule_fixpoint(const Grammar& g,
+                                const std::function<bool(const GExpr&, const std::vector<char>&)>& holds) {
+  // A worklist (a rule is looked at again when a rule it refers to turns true), so long chains of
+  // rules stay linear.
+  std::vector<char> value(g.rules.size(), 0);
+  std::vector<std::vector<int>> referrers(g.rules.size());
+  for (size_t r = 0; r < g.rules.size(); ++r)
+    for_each_ref(*g.rules[r].body, [&](const GExpr& ref) {
+      auto& v = referrers[ref.rule];
+      if (v.empty() || v.back() != static_cast<int>(r)) v.push_back(static_cast<int>(r));
+    });
+  std::vector<int> work;
+  for (size_t r = g.rules.size(); r-- > 0;) work.push_back(static_cast<int>(r));
+  while (!work.empty()) {
+    int r = work.back();
+    work.pop_back();
+    if (value[r] || !holds(*g.rules[r].body, value)) continue;
+    value[r] = 1;
+    for (int q : referrers[r])
+      if (!value[q]) work.push_back(q);
+  }
+  return value;
+}
+
+std::vector<char> productive_rules(const Grammar& g) { return rule_fixpoint(g, productive); }
+
+std::vector<Diagnostic> analyse_grammar(Grammar& g) {
+  std::vector<Diagnostic> errors;
+  if (g.start < 0) {
+    errors.push_back({"grammar has no start rule", g.pos(0), codes::kNoStartRule, Severity::kError});
+    return errors;
+  }
+  // First: every pass below recurses once per nesting level.
+  try {
+    for (auto& r : g.rules) check_depth(g, r.body);
+    for (auto& i : g.ignore) check_depth(g, i);
+  } catch (const Error& e) {
+    errors.push_back(error_diag(e));
+    return errors;
+  }
+  for (auto& r : g.rules) r.body = resolve(g, r.body, errors);
+  for (auto& i : g.ignore) i = resolve(g, i, errors);
+  if (!errors.empty()) return errors;
+  check_terminals(g, errors);
+  if (!errors.empty()) return errors;
+
+  // Reachability from the start rule and %ignore; `referenced`: by some other rule at all.
+  std::vector<char> used(g.rules.size(), 0), referenced(g.rules.size(), 0);
+  for (size_t r = 0; r < g.rules.size(); ++r)
+    for_each_ref(*g.rules[r].body, [&](const GExpr& ref) {
+      if (ref.rule != static_cast<int>(r)) referenced[ref.rule] = 1;
+    });
   std::vector<int> work{g.start};
   used[g.start] = 1;
   auto mark = [&](const GExpr& e) {
@@ -267,38 +334,44 @@ void check_grammar_ir(Grammar& g) {
     work.pop_back();
     mark(*g.rules[r].body);
   }
-  for (size_t r = 0; r < g.rules.size(); ++r)
-    if (!used[r] && !g.rules[r].is_builtin)
-      g.warn("rule '" + g.rules[r].name + "' is never used", g.rules[r].offset);
-
-  // Productive rules: least fixed point, by a worklist (a rule is looked at again when a rule it
-  // refers to turns productive), so long chains of rules stay linear.
-  std::vector<char> prod(g.rules.size(), 0);
-  {
-    std::vector<std::vector<int>> referrers(g.rules.size());
-    for (size_t r = 0; r < g.rules.size(); ++r)
-      for_each_ref(*g.rules[r].body, [&](const GExpr& ref) {
-        auto& v = referrers[ref.rule];
-        if (v.empty() || v.back() != static_cast<int>(r)) v.push_back(static_cast<int>(r));
-      });
-    std::vector<int> work;
-    for (size_t r = g.rules.size(); r-- > 0;) work.push_back(static_cast<int>(r));
-    while (!work.empty()) {
-      int r = work.back();
-      work.pop_back();
-      if (prod[r] || !productive(*g.rules[r].body, prod)) continue;
-      prod[r] = 1;
-      for (int q : referrers[r])
-        if (!prod[q]) work.push_back(q);
-    }
-  }
+  std::vector<Diagnostic> warnings;
+  const std::string& start = g.rules[g.start].name;
   for (size_t r = 0; r < g.rules.size(); ++r) {
-    if (prod[r]) continue;
-    if (used[r])
-      g.fail(ErrorKind::kGrammar, "rule '" + g.rules[r].name + "' derives no string",
-             g.rules[r].offset);
-    g.warn("rule '" + g.rules[r].name + "' derives no string", g.rules[r].offset);
+    if (used[r] || g.rules[r].is_builtin) continue;
+    if (!referenced[r])
+      warnings.push_back({"rule '" + g.rules[r].name + "' is never used", g.pos(g.rules[r].offset),
+                          codes::kUnusedRule, Severity::kWarning});
+    else
+      warnings.push_back({"rule '" + g.rules[r].name + "' is unreachable: only rules that '" + start +
+                              "' never reaches refer to it",
+                          g.pos(g.rules[r].offset), codes::kUnreachableRule, Severity::kWarning});
   }
+
+  std::vector<char> prod = productive_rules(g);
+  if (!prod[g.start])
+    errors.push_back({"rule '" + start + "' derives no string: the language is empty", g.pos(g.rules[g.start].offset),
+                      codes::kEmptyLanguage, Severity::kError});
+  for (size_t r = 0; r < g.rules.size(); ++r) {
+    if (prod[r] || static_cast<int>(r) == g.start) continue;
+    std::string msg = "rule '" + g.rules[r].name + "' derives no string";
+    if (used[r])
+      errors.push_back({msg + " (every alternative needs itself or another such rule)", g.pos(g.rules[r].offset),
+                        codes::kUnproductiveRule, Severity::kError});
+    else
+      warnings.push_back({msg, g.pos(g.rules[r].offset), codes::kUnproductiveRule, Severity::kWarning});
+  }
+  errors.insert(errors.end(), warnings.begin(), warnings.end());
+  return errors;
+}
+
+void check_grammar_ir(Grammar& g) {
+  std::vector<Diagnostic> ds = analyse_grammar(g);
+  for (auto& d : ds) {
+    if (d.severity != Severity::kError) continue;
+    ErrorKind kind = d.code == codes::kLimit ? ErrorKind::kLimit : ErrorKind::kGrammar;
+    throw Error(kind, d.message, d.pos, d.code);
+  }
+  for (auto& d : ds) g.warnings.push_back(std::move(d));
 }
 
 Grammar parse_grammar(std::string_view text, std::string_view format, std::string_view file,

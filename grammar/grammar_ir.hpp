@@ -6,12 +6,14 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "grammar/diagnostic_codes.hpp"
 #include "grammar/regex_ast.hpp"
 #include "tollgate/error.hpp"
 
@@ -80,11 +82,18 @@ struct GRule {
   bool structural = false;
 };
 
-// A warning (or, inside tollgate::Error, an error) with its place in the grammar text.
+enum class Severity { kError, kWarning, kNote };
+const char* to_string(Severity s);  // "error", "warning", "note"
+
+// A warning (or, inside tollgate::Error, an error) with its place in the grammar text and its
+// stable code (grammar/diagnostic_codes.hpp; empty when none applies).
 struct Diagnostic {
   std::string message;
   SourcePos pos;
-  std::string pretty() const;  // "file:line:col: warning: message" + source line + caret
+  std::string code;
+  Severity severity = Severity::kWarning;
+  // "file:line:col: warning: message [CODE]" + source line + caret
+  std::string pretty() const;
 };
 
 struct Grammar {
@@ -108,8 +117,9 @@ struct Grammar {
   // indexed on the way), so grammars of 100,000 rules stay linear.
   int find(std::string_view name) const;
   SourcePos pos(size_t offset) const { return position_in(text, offset, file); }
-  [[noreturn]] void fail(ErrorKind kind, const std::string& message, size_t offset) const;
-  void warn(const std::string& message, size_t offset);
+  [[noreturn]] void fail(ErrorKind kind, const std::string& message, size_t offset,
+                         const char* code = "") const;
+  void warn(const std::string& message, size_t offset, const char* code = "");
   // Fails (kLimit at `offset`) when an expression of `depth` exceeds options.max_nesting.
   void check_nesting(uint32_t depth, size_t offset) const;
 
@@ -119,8 +129,26 @@ struct Grammar {
 };
 
 // Resolves references and checks the grammar: missing start rule, undefined rules (error),
-// unused rules (warning), rules that derive no string (error). Throws tollgate::Error.
+// unused and unreachable rules (warning), rules that derive no string (error when the start rule
+// reaches them), an empty language. Throws the first error as tollgate::Error (with its code);
+// the warnings go to grammar.warnings.
 void check_grammar_ir(Grammar& grammar);
+// The same checks, collecting instead of throwing: every error of the first phase that has any
+// (nesting depth; undefined rules; terminals that refer to rules or to themselves; then
+// productivity), then the warnings. References that resolve are resolved in `grammar`.
+std::vector<Diagnostic> analyse_grammar(Grammar& grammar);
+
+// True when the regex's language is not empty (structural; kIntersect, kComplement and kAutomaton
+// count as not empty: their DFA tells).
+bool regex_nonempty(const Regex& r);
+// Calls f for every resolved reference in e (depth-first, left to right).
+void for_each_ref(const GExpr& e, const std::function<void(const GExpr&)>& f);
+// Least fixed point of a monotone property of rules over a resolved grammar: value[r] is 1 when
+// holds(body of r, value) once the rules it refers to have their final values.
+std::vector<char> rule_fixpoint(const Grammar& g,
+                                const std::function<bool(const GExpr&, const std::vector<char>&)>& holds);
+// Rules that derive at least one string.
+std::vector<char> productive_rules(const Grammar& g);
 
 // Front-ends. Throw tollgate::Error (kParse with file:line:column) on malformed text, kLimit
 // beyond options.max_nesting.

@@ -287,7 +287,7 @@ class SchemaCompiler {
         if (!list.empty()) list += ", ";
         list += kw + " (at " + (ptr.empty() ? "/" : ptr) + ")";
       }
-      warn("", "unknown keywords ignored: " + list);
+      warn("", "unknown keywords ignored: " + list, codes::kSchemaUnknownKeyword);
     }
     prune();
     check_grammar_ir(g_);
@@ -391,15 +391,17 @@ class SchemaCompiler {
 
  private:
   // ---------------------------------------------------------------- errors and warnings
-  [[noreturn]] void fail(const std::string& ptr, const std::string& msg) const {
+  [[noreturn]] void fail(const std::string& ptr, const std::string& msg,
+                         const char* code = codes::kSchemaInvalid) const {
     SourcePos pos;
     pos.file = g_.file;
     pos.pointer = ptr.empty() ? "/" : ptr;
-    throw Error(ErrorKind::kSchema, msg, pos);  // pretty() and what() show the pointer
+    throw Error(ErrorKind::kSchema, msg, pos, code);  // pretty() and what() show the pointer
   }
-  void warn(const std::string& ptr, const std::string& msg) {
+  void warn(const std::string& ptr, const std::string& msg, const char* code) {
     Diagnostic d;
     d.message = msg;
+    d.code = code;
     d.pos.file = g_.file;
     d.pos.pointer = ptr.empty() ? "/" : ptr;
     for (const auto& w : g_.warnings)
@@ -410,8 +412,9 @@ class SchemaCompiler {
   void relax(const std::string& ptr, const std::string& keyword, const std::string& why) {
     if (!opt_.lenient)
       fail(ptr, "keyword '" + keyword + "' cannot be compiled exactly: " + why +
-                    " (the option 'lenient' compiles an over-approximation instead)");
-    warn(ptr, "keyword '" + keyword + "' relaxed: " + why);
+                    " (the option 'lenient' compiles an over-approximation instead)",
+           codes::kSchemaUnsupported);
+    warn(ptr, "keyword '" + keyword + "' relaxed: " + why, codes::kSchemaRelaxed);
   }
 
   std::string ptr_of(const Json* n) const {
@@ -1737,7 +1740,7 @@ class SchemaCompiler {
         if (f == "regex" || f == "idn-email" || f == "idn-hostname")
           relax(fp, "format", "'" + f + "' is not expressible as a regular language");
         else
-          warn(fp, "format '" + f + "' is not known: treated as an annotation");
+          warn(fp, "format '" + f + "' is not known: treated as an annotation", codes::kSchemaUnknownFormat);
         continue;
       }
       parts.push_back(r);

@@ -69,7 +69,7 @@ void add_rule(ParseState& s, const std::string& name, GExprPtr body, size_t offs
   bool term = is_terminal_name(name);
   if (s.g->find(name) >= 0)
     s.g->fail(ErrorKind::kGrammar, std::string(term ? "duplicate token" : "duplicate rule") + " '" + name + "'",
-              offset);
+              offset, codes::kDuplicateRule);
   s.g->rules.push_back({name, std::move(body), offset, term, builtin});
 }
 
@@ -88,7 +88,7 @@ auto on_rule_begin = [](auto& ctx) {
   if (k < head.size() && head[k] == '{')
     s.g->fail(ErrorKind::kUnsupported, "rule templates (name{...}) are not supported", off + k);
   if (k < head.size() && head[k] == '.')
-    s.g->warn("priority of '" + s.rule_name + "' is ignored", off + k);
+    s.g->warn("priority of '" + s.rule_name + "' is ignored", off + k, codes::kIgnoredFeature);
   s.b.open(off);
 };
 auto on_rule_end = [](auto& ctx) {
@@ -104,7 +104,7 @@ auto on_ignore_end = [](auto& ctx) {
   s.g->check_nesting(body->depth, body->offset);
   s.g->ignore.push_back(std::move(body));
 };
-auto on_alias = [](auto& ctx) { st(ctx).g->warn("alias ignored", where(ctx)); };
+auto on_alias = [](auto& ctx) { st(ctx).g->warn("alias ignored", where(ctx), codes::kIgnoredFeature); };
 auto on_literal = [](auto& ctx) {
   auto& s = st(ctx);
   size_t off = where(ctx);
@@ -212,7 +212,7 @@ auto on_import = [](auto& ctx) {
   auto import_one = [&](const std::string& name, const std::string& alias) {
     auto& table = common_terminals();
     auto it = table.find(name);
-    if (it == table.end()) s.g->fail(ErrorKind::kGrammar, "Unknown common terminal '" + name + "'", off);
+    if (it == table.end()) s.g->fail(ErrorKind::kGrammar, "Unknown common terminal '" + name + "'", off, codes::kUndefinedRule);
     if (s.g->find(alias) >= 0) return;  // importing twice is harmless
     s.g->rules.push_back({alias, GExpr::leaf(parse_regex(it->second), off), off, true, true});
   };
@@ -303,7 +303,7 @@ Grammar parse_lark(std::string_view text, std::string_view file, const GrammarOp
            off);
   }
   g.start = g.find("start");
-  if (g.start < 0) g.fail(ErrorKind::kGrammar, "grammar has no 'start' rule", 0);
+  if (g.start < 0) g.fail(ErrorKind::kGrammar, "grammar has no 'start' rule", 0, codes::kNoStartRule);
   g.fixed_lexemes = true;
   g.leftmost_first = true;
   return g;

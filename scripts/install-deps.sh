@@ -12,6 +12,7 @@ PKGS=(
   libdlpack-dev
   python3-venv python3-pip python3-setuptools python3-wheel
   libopenblas0-pthread
+  tmux
   nodejs npm
 )
 # `make fuzz` (scripts/install-deps.sh --fuzz): clang and libFuzzer, not needed for make test.

@@ -341,15 +341,6 @@ struct Summary {
   }
 };
 
-void progress(size_t done, size_t total, size_t failing, double seconds) {
-  constexpr int kWidth = 30;
-  const int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
-  std::fprintf(stderr, "\r[%s%s] %zu/%zu schemas, %zu not passing, %.0f s", std::string(filled, '#').c_str(),
-               std::string(kWidth - filled, '.').c_str(), done, total, failing, seconds);
-  if (done == total) std::fprintf(stderr, "\n");
-  std::fflush(stderr);
-}
-
 int run_maskbench(const MaskbenchArgs& a) {
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(a.dir))
@@ -370,7 +361,7 @@ int run_maskbench(const MaskbenchArgs& a) {
     out.open(a.out, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(ErrorKind::kIo, "cannot write '" + a.out + "'");
   }
-  const bool bar = isatty(STDERR_FILENO);
+  ProgressBar bar(files.size(), "schemas", isatty(STDERR_FILENO));
   const auto run_start = Clock::now();
   const auto timeout = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.timeout_s));
 
@@ -387,7 +378,11 @@ int run_maskbench(const MaskbenchArgs& a) {
       lines[next_write]->clear();
       lines[next_write]->shrink_to_fit();
     }
-    if (bar) progress(done, files.size(), sum.schemas - sum.passing, us_between(run_start, Clock::now()) / 1e6);
+    char note[64];
+    std::snprintf(note, sizeof note, "%zu not passing, %.0f s", sum.schemas - sum.passing,
+                  us_between(run_start, Clock::now()) / 1e6);
+    if (done == files.size()) bar.finish(note);
+    else bar.update(done, note);
   };
   auto crash_line = [&](size_t index, const std::string& what) {
     return to_line(ojson{{"id", files[index].filename().string()}, {"crash", what}});

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "grammar/grammar_ir.hpp"
 #include "tollgate/tollgate.hpp"
 
 namespace tollgate::cli {
@@ -37,5 +38,30 @@ std::string read_file(const std::string& path);
 
 // Prints an error the way every subcommand does (error: ... with caret) to stderr.
 void print_error(const Error& e);
+
+// ---- terminal output (engine/cli/terminal.cpp)
+// --color auto|always|never: auto is colour when `fd` is a terminal, NO_COLOR is unset or empty
+// and TERM is not "dumb".
+bool use_color(const std::string& mode, int fd);
+// "file:line:col: severity: message (at /pointer) [CODE]", then the source line and a caret.
+std::string render_diagnostic(const grammar::Diagnostic& d, bool color);
+// The diagnostics as a JSON array of {file, line, col, end_line, end_col, severity, code,
+// message[, pointer]} (end_col: the column after the caret; spans are not tracked).
+std::string diagnostics_json(const std::vector<grammar::Diagnostic>& ds);
+// A one-line progress bar on stderr, drawn only when `enabled` (stderr is a terminal).
+class ProgressBar {
+ public:
+  ProgressBar(size_t total, std::string unit, bool enabled);
+  void update(size_t done, const std::string& note = {});
+  void clear();   // erases the line (before other output on stderr); the next update redraws it
+  void finish(const std::string& note = {});  // the full bar and a newline
+  bool enabled() const { return enabled_; }
+
+ private:
+  size_t total_;
+  std::string unit_;
+  bool enabled_;
+  bool drawn_ = false;
+};
 
 }  // namespace tollgate::cli

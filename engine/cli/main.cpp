@@ -14,6 +14,17 @@ int main(int argc, char** argv) {
   bench->require_subcommand(1);
   tollgate::cli::add_bench_decode_command(*bench);
   tollgate::cli::add_bench_maskbench_command(*bench);
+  // Examples for the subcommands whose files do not give their own (check, match, compile, explain
+  // and sample do: engine/cli/cmd_grammar.cpp).
+  app.footer("\nExamples:\n  tollgate check grammar.gbnf schema.json\n  tollgate match json.lark -s '{\"a\": 1}'\n"
+             "  tollgate sample grammar.lark -n 5\n  tollgate <subcommand> --help   (examples for each)\n"
+             "Bash completion: source scripts/tollgate-completion.bash");
+  app.get_subcommand("generate")->footer(
+      "\nExamples:\n  tollgate generate --prompt 'Name: ' --regex '[A-Z][a-z]+' -n 8\n"
+      "  tollgate generate --schema person.json --prompt 'JSON: ' --stats");
+  app.get_subcommand("demo")->footer("\nExample:\n  tollgate demo        # what `make demo` runs");
+  bench->footer("\nExamples:\n  tollgate bench decode --positions 64,512\n"
+                "  tollgate bench maskbench ../shared/corpora/maskbench-dev --out results.jsonl");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -80,6 +80,7 @@ struct CompileWarning {
 
 struct CompileStats {
   size_t dfa_states = 0;
+  size_t lexemes = 0;           // regular lexemes, one DFA each (1 for a regex)
   size_t distinct_masks = 0;    // deduplicated bitsets (CFG: of the index entries computed so far)
   size_t index_bytes = 0;       // memory of the token index (bitsets + tables)
   double parse_ms = 0, dfa_ms = 0, index_ms = 0, total_ms = 0;

@@ -35,13 +35,15 @@ struct SourcePos {
 
 class Error : public std::runtime_error {
  public:
-  Error(ErrorKind kind, std::string message, SourcePos pos = {});
+  // code: a stable diagnostic code (docs/diagnostics.md, e.g. "TG101"), empty when none applies.
+  Error(ErrorKind kind, std::string message, SourcePos pos = {}, std::string code = {});
 
   ErrorKind kind() const { return kind_; }
   const std::string& message() const { return message_; }
   const SourcePos& pos() const { return pos_; }
   int line() const { return pos_.line; }
   int column() const { return pos_.column; }
+  const std::string& code() const { return code_; }
 
   // "file:line:col: error: message\n  source line\n  ^" (parts omitted when unknown).
   std::string pretty() const;
@@ -50,6 +52,7 @@ class Error : public std::runtime_error {
   ErrorKind kind_;
   std::string message_;
   SourcePos pos_;
+  std::string code_;
 };
 
 // "\n  <source line>\n  <spaces>^" for a position with a column and a source line, else "".
