@@ -181,6 +181,24 @@ def _object(rng, fields, extra_first=()):
     return props
 
 
+def _random_fields(rng, used, count, backbones, cuts, primitive_arrays):
+    """`count` fields: a primitive below cuts[0], a datatype below cuts[1], an enum below cuts[2], else an
+    array of one of the backbone elements."""
+    fields = []
+    for _ in range(count):
+        fname = _name(rng, used, 1)
+        pick = rng.random()
+        if pick < cuts[0]:
+            fields.append((fname, rng.choice(PRIMITIVE_FIELD_TYPES), rng.random() < primitive_arrays))
+        elif pick < cuts[1]:
+            fields.append((fname, rng.choice(COMPLEX_FIELD_TYPES), rng.random() < 0.4))
+        elif pick < cuts[2]:
+            fields.append((fname, "@" + " ".join(_name(rng, set(), 1) for _ in range(rng.randint(2, 9))), False))
+        else:
+            fields.append((fname, rng.choice(backbones), True))
+    return fields
+
+
 def fhir_like_schema(seed=0, resources=160, backbones_per_resource=6):
     rng = random.Random(seed)
     defs = {}
@@ -203,17 +221,7 @@ def fhir_like_schema(seed=0, resources=160, backbones_per_resource=6):
         for i, bname in enumerate(backbones):
             fields = [("id", "string", False), ("extension", "Extension", True), ("modifierExtension", "Extension", True)]
             fused = {"id", "extension", "modifierExtension"}
-            for _ in range(rng.randint(4, 14)):
-                fname = _name(rng, fused, 1)
-                pick = rng.random()
-                if pick < 0.4:
-                    fields.append((fname, rng.choice(PRIMITIVE_FIELD_TYPES), rng.random() < 0.2))
-                elif pick < 0.85:
-                    fields.append((fname, rng.choice(COMPLEX_FIELD_TYPES), rng.random() < 0.4))
-                elif pick < 0.93:
-                    fields.append((fname, "@" + " ".join(_name(rng, set(), 1) for _ in range(rng.randint(2, 9))), False))
-                else:
-                    fields.append((fname, rng.choice(backbones), True))
+            fields += _random_fields(rng, fused, rng.randint(4, 14), backbones, (0.4, 0.85, 0.93), 0.2)
             props = _object(rng, fields)
             defs[bname] = {"description": _text(rng, 10, 40), "properties": props, "additionalProperties": False}
         fields = [("id", "id", False), ("meta", "Meta", False), ("implicitRules", "uri", False),
@@ -224,15 +232,7 @@ def fhir_like_schema(seed=0, resources=160, backbones_per_resource=6):
                 ("identifier", "Identifier", True),
                 ("status", "@" + " ".join(_name(rng, set(), 1) for _ in range(rng.randint(3, 8))), False)]
         fused = {f[0] for f in fields + tail} | {"contained", "resourceType"}
-        for _ in range(rng.randint(10, 40)):
-            fname = _name(rng, fused, 1)
-            pick = rng.random()
-            if pick < 0.35:
-                tail.append((fname, rng.choice(PRIMITIVE_FIELD_TYPES), rng.random() < 0.15))
-            elif pick < 0.8:
-                tail.append((fname, rng.choice(COMPLEX_FIELD_TYPES), rng.random() < 0.4))
-            else:
-                tail.append((fname, rng.choice(backbones), True))
+        tail += _random_fields(rng, fused, rng.randint(10, 40), backbones, (0.35, 0.8, 0.8), 0.15)
         rtype = ("resourceType", {"description": "This is a " + rname + " resource", "const": rname})
         props = _object(rng, fields, [rtype])
         props[contained[0]] = contained[1]
