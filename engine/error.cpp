@@ -1,6 +1,7 @@
 #include "tollgate/error.hpp"
 
 #include <sstream>
+#include <string_view>
 
 #include "fsm/utf8.hpp"
 
@@ -63,12 +64,29 @@ size_t utf8_step(std::string_view s, size_t i) {
 
 std::string caret_display(const SourcePos& pos) {
   if (pos.column <= 0 || pos.source_line.empty()) return {};
+  // A long line (a minified schema is one line of megabytes) is shown as a window of code points
+  // around the column, elided with "...".
+  constexpr int kBefore = 60, kAfter = 60;
+  const std::string& line = pos.source_line;
+  int first = 1;                        // first code point shown
+  if (pos.column > kBefore + 1) first = pos.column - kBefore;
+  size_t begin = 0, end = line.size();
+  int cp = 0;
+  for (size_t i = 0; i < line.size(); i += utf8_step(line, i)) {
+    ++cp;
+    if (cp == first) begin = i;
+    if (cp == pos.column + kAfter + 1) {
+      end = i;
+      break;
+    }
+  }
   std::ostringstream os;
-  os << "\n  " << pos.source_line << "\n  ";
+  os << "\n  " << (begin > 0 ? "..." : "") << std::string_view(line).substr(begin, end - begin)
+     << (end < line.size() ? "..." : "") << "\n  " << (begin > 0 ? "   " : "");
   // The caret goes under code point `column`; a tab in the source is kept as a tab.
-  int cp = 1;
-  for (size_t i = 0; i < pos.source_line.size() && cp < pos.column; i += utf8_step(pos.source_line, i)) {
-    os << (pos.source_line[i] == '\t' ? '\t' : ' ');
+  cp = first;
+  for (size_t i = begin; i < end && cp < pos.column; i += utf8_step(line, i)) {
+    os << (line[i] == '	' ? '	' : ' ');
     ++cp;
   }
   for (; cp < pos.column; ++cp) os << ' ';

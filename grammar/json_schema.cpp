@@ -21,11 +21,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "grammar/json_schema_numbers.hpp"
 #include "fsm/utf8.hpp"
@@ -101,6 +104,78 @@ bool json_equal(const Json& a, const Json& b) {
     return true;
   }
   return a == b;
+}
+
+// A set of JSON values under json_equal, hashed by a key that equal values share (strings by their
+// text, numbers by their double value, arrays and objects by their size) so that a 100,000-value enum
+// is deduplicated and intersected in linear time.
+class JsonValueSet {
+ public:
+  // Adds v unless an equal value is in; returns whether it was added.
+  bool insert(const Json& v) {
+    auto& bucket = buckets_[key(v)];
+    for (const Json* x : bucket)
+      if (json_equal(*x, v)) return false;
+    bucket.push_back(&v);
+    return true;
+  }
+  bool contains(const Json& v) const {
+    auto it = buckets_.find(key(v));
+    if (it == buckets_.end()) return false;
+    for (const Json* x : it->second)
+      if (json_equal(*x, v)) return true;
+    return false;
+  }
+
+ private:
+  static std::string key(const Json& v) {
+    if (v.is_string()) return "s" + v.get<std::string>();
+    if (v.is_number()) {
+      double d = v.get<double>();
+      if (d == 0) d = 0;  // -0.0 == 0.0
+      uint64_t bits;
+      std::memcpy(&bits, &d, sizeof bits);
+      return "n" + std::to_string(bits);
+    }
+    if (v.is_array()) return "a" + std::to_string(v.size());
+    if (v.is_object()) return "o" + std::to_string(v.size());
+    return v.dump();
+  }
+  std::unordered_map<std::string, std::vector<const Json*>> buckets_;  // the values are not owned
+};
+
+// An alternation of literals (UTF-8 texts) factored by common prefixes into a trie, so that a
+// 100,000-value enum makes one automaton state per trie node rather than one per byte of every value.
+RegexPtr literal_trie(const std::vector<std::string>& w, size_t lo, size_t hi, size_t depth) {
+  // w[lo, hi) is sorted, distinct, and shares its first `depth` bytes
+  std::vector<RegexPtr> alts;
+  size_t i = lo;
+  if (w[i].size() == depth) alts.push_back(Regex::empty()), ++i;
+  while (i < hi) {
+    const unsigned char lead = static_cast<unsigned char>(w[i][depth]);
+    const size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;  // one code point
+    size_t j = i + 1;
+    while (j < hi && w[j].compare(depth, n, w[i], depth, n) == 0) ++j;
+    if (j == i + 1) {
+      alts.push_back(Regex::literal(std::string_view(w[i]).substr(depth)));
+    } else {
+      // the range's longest common prefix (first and last share it: sorted), cut at a code point
+      size_t end = depth + n;
+      while (end < w[i].size() && end < w[j - 1].size() && w[i][end] == w[j - 1][end]) ++end;
+      while (end < w[i].size() && (static_cast<unsigned char>(w[i][end]) & 0xC0) == 0x80) --end;
+      alts.push_back(Regex::concat({Regex::literal(std::string_view(w[i]).substr(depth, end - depth)),
+                                    literal_trie(w, i, j, end)}));
+    }
+    i = j;
+  }
+  return Regex::alt(std::move(alts));
+}
+
+RegexPtr literal_alternation(std::vector<std::string> words) {
+  if (words.empty()) return Regex::nothing();
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  return literal_trie(words, 0, words.size(), 0);
 }
 
 std::string escape_pointer_token(const std::string& s) {
@@ -270,6 +345,11 @@ class SchemaCompiler {
   Grammar run() {
     ws_ = ws_regex();
     int root = rule_for({&doc_});
+    while (!pending_.empty()) {
+      auto [r, c] = std::move(pending_.front());
+      pending_.pop_front();
+      g_.rules[r].body = value_of(c);
+    }
     // root rule: ws value ws
     GRule top;
     top.name = "root";
@@ -638,6 +718,9 @@ class SchemaCompiler {
     if (!n->is_object()) fail(ptr_of(n), "a schema must be an object or a boolean, not " + std::string(n->type_name()));
     if (std::find(stack_.begin(), stack_.end(), n) != stack_.end())
       fail(ptr_of(n), "cyclic $ref / allOf with no progress: the schema refers to itself before any value is read");
+    constexpr size_t kMaxChain = 1000;  // each link is a C++ stack frame
+    if (stack_.size() >= kMaxChain)
+      fail(ptr_of(n), "a chain of more than " + std::to_string(kMaxChain) + " $ref / allOf links on one value");
     stack_.push_back(n);
     const std::string ptr = ptr_of(n);
     const Json& o = *n;
@@ -704,22 +787,16 @@ class SchemaCompiler {
           for (const auto& x : v) vals.push_back(x);
         }
         if (o.value("nullable", false) == true && k == "enum") vals.push_back(nullptr);
+        JsonValueSet seen;
         if (!s.has_enum) {
           s.has_enum = true;
-          for (auto& x : vals) {
-            bool dup = false;
-            for (auto& y : s.enum_values) dup = dup || json_equal(x, y);
-            if (!dup) s.enum_values.push_back(x);
-          }
+          for (auto& x : vals)
+            if (seen.insert(x)) s.enum_values.push_back(x);
         } else {
+          for (auto& y : vals) seen.insert(y);
           std::vector<Json> keep;
-          for (auto& x : s.enum_values) {
-            for (auto& y : vals)
-              if (json_equal(x, y)) {
-                keep.push_back(x);
-                break;
-              }
-          }
+          for (auto& x : s.enum_values)
+            if (seen.contains(x)) keep.push_back(x);
           s.enum_values = std::move(keep);
         }
       } else if (k == "minLength" || k == "maxLength" || k == "minItems" || k == "maxItems" ||
@@ -1006,10 +1083,7 @@ class SchemaCompiler {
     if (it != memo_.end()) return it->second;
     int r = new_rule("s");
     memo_[c] = r;
-    if (++depth_ > 200) fail(c.empty() ? "" : ptr_of(c[0]), "schema nesting deeper than 200 levels");
-    GExprPtr body = value_of(c);
-    --depth_;
-    g_.rules[r].body = body;
+    pending_.push_back({r, std::move(c)});  // generated by run(): no recursion per nesting level
     return r;
   }
   GExprPtr value_ref(const Conj& c) {
@@ -1025,6 +1099,20 @@ class SchemaCompiler {
 
   // Distributes anyOf / oneOf / not / if-then-else, then emits the type alternatives.
   GExprPtr generate(Shape s, const std::string& ptr) {
+    // Each level distributes one combinator; a $ref cycle through anyOf / oneOf / if / not that reads
+    // no value on the way ({"anyOf": [{"$ref": "#"}, …]}) would never end.
+    constexpr int kMaxDistribution = 200;
+    if (distribution_depth_ >= kMaxDistribution)
+      fail(ptr, "anyOf / oneOf / not / if nested more than " + std::to_string(kMaxDistribution) +
+                    " deep on one value (a cyclic $ref through a combinator, with no value read on the way?)");
+    ++distribution_depth_;
+    struct Leave {
+      int& depth;
+      ~Leave() { --depth; }
+    } leave{distribution_depth_};
+    return distribute(std::move(s), ptr);
+  }
+  GExprPtr distribute(Shape s, const std::string& ptr) {
     if (s.never) return GExpr::leaf(Regex::nothing());
     if (!s.any_of.empty() || !s.one_of.empty()) {
       bool one = s.any_of.empty();
@@ -1351,6 +1439,18 @@ class SchemaCompiler {
       for (const Json* node : b) flatten_into(x, node);
       shapes.push_back(std::move(x));
     }
+    // A type all of whose values two branches accept is outside the oneOf (each of its values matches
+    // both): FHIR's resources are object-only schemas without "type", so any string matches all of them.
+    unsigned once = 0, twice = 0;
+    for (const auto& b : branches) {
+      const unsigned t = unconstrained_types(flatten(b));
+      twice |= once & t;
+      once |= t;
+    }
+    if (twice) {
+      s.types &= ~twice;
+      for (auto& x : shapes) x.types &= ~twice;
+    }
     std::vector<std::vector<char>> overlap(n, std::vector<char>(n, 0));
     bool any_overlap = false;
     for (size_t i = 0; i < n; ++i)
@@ -1404,6 +1504,21 @@ class SchemaCompiler {
       }
     }
     return GExpr::alt(std::move(alts));
+  }
+
+  // The types every value of which the shape accepts: no keyword of the shape applies to them.
+  static unsigned unconstrained_types(const Shape& x) {
+    if (x.never || x.has_enum || !x.any_of.empty() || !x.one_of.empty() || !x.nots.empty() ||
+        !x.conditionals.empty() || !x.excluded_values.empty() || x.string_negated || x.number_negated ||
+        !x.string_negs.empty() || !x.number_negs.empty())
+      return 0;
+    unsigned t = x.types & (kNullT | kBoolT);
+    if (x.min_length == 0 && x.max_length == UINT64_MAX && x.patterns.empty() && x.formats.empty()) t |= x.types & kStrT;
+    if (x.minimums.empty() && x.maximums.empty() && x.multiple_ofs.empty()) t |= x.types & (kIntT | kFracT);
+    if (!has_array_constraints(x)) t |= x.types & kArrT;
+    if (!has_object_constraints(x) && x.closeds.empty() && x.forbidden.empty() && x.prop_shapes.empty())
+      t |= x.types & kObjT;
+    return t;
   }
 
   bool disjoint(const Shape& a, const Shape& b) {
@@ -1477,14 +1592,12 @@ class SchemaCompiler {
   // enum/const: each candidate that satisfies the other keywords, written as JSON.
   GExprPtr emit_enum(const Shape& s, const std::string& ptr) {
     std::vector<GExprPtr> alts;
-    std::vector<RegexPtr> strings;
+    std::vector<std::string> strings;
     for (const auto& v : s.enum_values) {
       unsigned t = value_type(v);
       if (!(t & s.types)) continue;
       if (v.is_string()) {
-        Shape only = s;
-        only.types = kStrT;
-        strings.push_back(Regex::literal(v.get<std::string>()));
+        strings.push_back(v.get<std::string>());
         continue;
       }
       if (v.is_number()) {
@@ -1501,7 +1614,7 @@ class SchemaCompiler {
       alts.push_back(const_value(v));
     }
     if (!strings.empty()) {
-      RegexPtr body = Regex::alt(std::move(strings));
+      RegexPtr body = literal_alternation(std::move(strings));
       RegexPtr c = string_core(s, ptr, /*for_enum=*/true);
       if (c) body = Regex::intersect({body, c});
       alts.push_back(GExpr::seq({lit("\""), leaf(Regex::json_string(body)), lit("\"")}));
@@ -1717,10 +1830,14 @@ class SchemaCompiler {
       if (s.min_length > s.max_length) return Regex::nothing();
       constexpr uint64_t kMaxCounted = 10000;
       uint64_t lo = s.min_length, hi = s.max_length;
-      if (!for_enum && (lo > kMaxCounted || (hi != UINT64_MAX && hi > kMaxCounted))) {
+      // lenient: a bound too large is dropped (a bounded .{10000,} alone is too large an automaton)
+      if (!for_enum && lo > kMaxCounted) {
+        relax(ptr, "minLength", "a length bound above " + std::to_string(kMaxCounted) + " code points is not compiled");
+        lo = 0;
+      }
+      if (!for_enum && hi != UINT64_MAX && hi > kMaxCounted) {
         relax(ptr, "maxLength", "a length bound above " + std::to_string(kMaxCounted) + " code points is not compiled");
-        if (lo > kMaxCounted) lo = kMaxCounted;
-        if (hi != UINT64_MAX && hi > kMaxCounted) hi = UINT64_MAX;
+        hi = UINT64_MAX;
       }
       parts.push_back(Regex::repeat(Regex::chars_of(CharSet::any()), static_cast<uint32_t>(lo),
                                     hi == UINT64_MAX ? kUnbounded : static_cast<uint32_t>(hi)));
@@ -2272,7 +2389,8 @@ class SchemaCompiler {
   std::vector<std::unique_ptr<Json>> dep_schemas_;
   int any_value_ = -1, any_string_ = -1;
   std::map<std::string, int> string_rules_;  // large string languages (by regex text) → their rule
-  int depth_ = 0;
+  int distribution_depth_ = 0;
+  std::deque<std::pair<int, Conj>> pending_;  // rules whose body is still to generate
 };
 
 }  // namespace

@@ -34,7 +34,9 @@ TokenizerInfoPtr byte_tokenizer();
 bool mask_bit(const std::vector<int32_t>& mask, int32_t id);
 std::vector<int32_t> mask_of(const Matcher& m);  // the matcher's next-token mask
 // Tokens where the mask differs from the brute-force oracle: "accept_bytes(the token's bytes) on
-// a copy of the matcher" (EOS: is_accepting). The first few are reported with UNSCOPED_INFO.
+// a copy of the matcher" (EOS: is_accepting), walked byte by byte along the token trie (a shared
+// prefix is tried once); the matcher must keep at least 49 steps of rollback (the default 64 does).
+// The first few are reported with UNSCOPED_INFO.
 int mask_oracle_mismatches(const Matcher& m);
 // The longest token set in `mask` whose bytes are a prefix of doc[pos..] (so multi-byte closers
 // such as "}]} are taken whenever the vocabulary has them), or -1.

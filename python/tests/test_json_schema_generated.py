@@ -1,0 +1,150 @@
+"""Correctness runner 3 (issue 8): documents sampled from compiled schemas validate.
+
+For 200 maskbench-dev schemas (every 11th file in name order, skipping those that do not compile or that
+python3-jsonschema cannot check — each skip is counted and printed), 5 documents each are sampled from the
+compiled grammar against Llama-3: random tokens inside the mask until EOS. The first BUDGET tokens are
+uniform over the mask; after that the sampler closes: EOS when allowed; inside a string the shortest
+allowed token that begins with `"`; outside, the shortest allowed one made of `}`, `]` and whitespace, else
+the shortest that begins with `"`; else (nothing closes yet) a uniform one. Every sampled
+document must be UTF-8, parse with json.loads and validate with python3-jsonschema (formats asserted).
+Any failure is a compiler bug: the message names the schema and the document.
+"""
+import json
+import random
+
+import numpy as np
+import pytest
+
+import tollgate
+
+jsonschema = pytest.importorskip("jsonschema")
+
+SCHEMAS = 200
+DOCS = 5
+STRIDE = 11
+BUDGET = 32       # uniform tokens before the sampler starts closing
+MAX_TOKENS = 2000  # a document not finished by then counts as a failure
+
+
+@pytest.fixture(scope="module")
+def compiler(llama3):
+    return tollgate.Compiler(llama3, threads=1)
+
+
+class _Vocab:
+    """The Llama-3 tokens the closing sampler prefers, each group sorted by length: tokens that begin with
+    a quote (they close a string), and tokens of only `}`, `]` and whitespace (they close containers)."""
+
+    def __init__(self, tok):
+        self.tok = tok
+        self.bytes = [b"" if tok.is_special(i) else tok.token_bytes(i) for i in range(tok.vocab_size)]
+        quotes = sorted((len(b), i) for i, b in enumerate(self.bytes) if b.startswith(b'"'))
+        brackets = sorted((len(b), i) for i, b in enumerate(self.bytes)
+                          if b.strip(b" \t\r\n") and not b.strip(b" \t\r\n}]"))
+        self.quotes = np.array([i for _, i in quotes], dtype=np.int64)
+        self.brackets = np.array([i for _, i in brackets], dtype=np.int64)
+
+
+def _first_allowed(mask, ids):
+    """The first id of `ids` set in `mask`, or None."""
+    hit = np.flatnonzero((mask[ids >> 5] >> (ids & 31)) & 1)
+    return int(ids[hit[0]]) if len(hit) else None
+
+
+def _in_string(in_string, escaped, data):
+    """A JSON lexer's string state after `data`."""
+    for c in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:
+                escaped = True
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+    return in_string, escaped
+
+
+def _sample(compiled, vocab, rng, nprng):
+    tok = vocab.tok
+    m = tollgate.Matcher(compiled)
+    mask = tollgate.allocate_token_bitmask(1, tok.vocab_size)[0]
+    eos = set(tok.eos_ids)
+    out = bytearray()
+    in_string = escaped = False
+    for step in range(MAX_TOKENS):
+        m.fill_next_token_bitmask(mask)
+        pick = None
+        if step >= BUDGET:
+            if m.is_accepting():
+                return bytes(out)
+            # close the string, else the containers, else open the shortest string
+            groups = (vocab.quotes,) if in_string else (vocab.brackets, vocab.quotes)
+            for group in groups:
+                pick = _first_allowed(mask, group)
+                if pick is not None:
+                    break
+        if pick is None:
+            # uniform over the mask: rejection sampling (masks are often dense), else enumerate.
+            for _ in range(32):
+                t = rng.randrange(tok.vocab_size)
+                if (int(mask[t >> 5]) >> (t & 31)) & 1:
+                    pick = t
+                    break
+            if pick is None:
+                bits = np.unpackbits(mask.view(np.uint8), bitorder="little")[: tok.vocab_size]
+                allowed = np.flatnonzero(bits)
+                assert len(allowed), "empty mask before the document is complete"
+                pick = int(allowed[nprng.integers(len(allowed))])
+        if pick in eos:
+            return bytes(out)
+        assert m.accept_token(pick), "a token inside the mask was refused"
+        out += vocab.bytes[pick]
+        in_string, escaped = _in_string(in_string, escaped, vocab.bytes[pick])
+    raise AssertionError(f"not finished after {MAX_TOKENS} tokens: {bytes(out)[:300]!r}...")
+
+
+def test_sampled_documents_validate(shared, llama3, compiler):
+    src = shared / "corpora" / "maskbench-dev"
+    if not src.is_dir():
+        pytest.skip(f"test data missing: {src}")
+    files = sorted(p for p in src.iterdir() if p.suffix == ".json")
+    vocab = _Vocab(llama3)
+    rng = random.Random(8)
+    nprng = np.random.default_rng(8)
+    tried, compile_errors, unchecked, docs, failures = 0, 0, 0, 0, []
+    # every STRIDE-th file, then the ones after them, until SCHEMAS schemas have been sampled
+    order = [f for k in range(STRIDE) for f in files[k::STRIDE]]
+    for path in order:
+        if tried == SCHEMAS:
+            break
+        schema = json.loads(path.read_text())["schema"]
+        try:
+            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+            cls.check_schema(schema)
+            validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        except Exception:  # a schema python-jsonschema cannot check (a bad pattern, a remote $ref)
+            unchecked += 1
+            continue
+        try:
+            compiled = compiler.compile_json_schema(schema)
+        except tollgate.TollgateError:
+            compile_errors += 1
+            continue
+        tried += 1
+        for k in range(DOCS):
+            try:
+                text = _sample(compiled, vocab, rng, nprng)
+                value = json.loads(text.decode("utf-8"))
+                errors = list(validator.iter_errors(value))
+                if errors:
+                    failures.append(f"{path.name} doc {k}: {errors[0].message[:200]} in {text[:400]!r}")
+            except Exception as e:  # noqa: BLE001 -- every failure is reported with its schema
+                failures.append(f"{path.name} doc {k}: {type(e).__name__}: {e}")
+            docs += 1
+    print(f"\nsampled {docs} documents from {tried} schemas ({compile_errors} compile errors and "
+          f"{unchecked} schemas jsonschema cannot check skipped); {len(failures)} failures")
+    assert tried == SCHEMAS
+    assert not failures, "\n".join(failures[:20])
+

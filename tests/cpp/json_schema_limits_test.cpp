@@ -1,0 +1,154 @@
+// JSON Schema front-end at its limits: large enums and alternations compile, huge bounds and cyclic or
+// very long $ref chains give a clear error (never a hang, a crash or a blow-up), long lines in an error
+// are shown as a window around the column. Matching is byte by byte (a 256-token vocabulary).
+#include "test_support.hpp"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tollgate/compiler.hpp"
+#include "tollgate/matcher.hpp"
+
+namespace {
+
+using tollgate::CompiledGrammarPtr;
+using tollgate::Compiler;
+using tollgate::JsonSchemaOptions;
+using tollgate::Matcher;
+
+CompiledGrammarPtr schema(const std::string& text, JsonSchemaOptions opt = {}) {
+  tollgate::CompileOptions co;
+  co.threads = 1;
+  Compiler c(tollgate::testing::byte_tokenizer(), co);
+  return c.compile_json_schema(text, opt);
+}
+
+bool accepts(const CompiledGrammarPtr& g, const std::string& doc) {
+  Matcher m(g, 0);
+  return m.accept_bytes(doc) && m.is_accepting();
+}
+
+tollgate::Error schema_error(const std::string& text, JsonSchemaOptions opt = {}) {
+  try {
+    schema(text, opt);
+  } catch (const tollgate::Error& e) {
+    return e;
+  }
+  FAIL("expected an error for " << text.substr(0, 200));
+  return tollgate::Error(tollgate::ErrorKind::kSchema, "");
+}
+
+std::string quoted_list(int n, const std::string& prefix) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += (i ? ",\"" : "\"") + prefix + std::to_string(i) + "\"";
+  return s;
+}
+
+// "$defs": {"a0": BODY(1), "a1": BODY(2), ...}: BODY gets the index of the next definition.
+std::string defs_chain(int n, const std::function<std::string(int)>& body) {
+  std::string s = R"({"$ref": "#/$defs/a0", "$defs": {)";
+  for (int i = 0; i < n; ++i) s += (i ? ",\"a" : "\"a") + std::to_string(i) + "\": " + body(i + 1);
+  return s + "}}";
+}
+
+}  // namespace
+
+TEST_CASE("json schema limits: the 40-word alternation and a 100,000-value enum compile", "[json-schema][limits]") {
+  const std::string words =
+      "alpha|bravo|charlie|delta|echo|foxtrot|golf|hotel|india|juliet|kilo|lima|mike|november|oscar|papa|quebec|"
+      "romeo|sierra|tango|uniform|victor|whiskey|xray|yankee|zulu|apple|banana|cherry|grape|lemon|mango|orange|"
+      "peach|pear|plum|berry|melon|kiwi|lime";
+  auto w = schema(R"({"type": "string", "pattern": "^()" + words + R"()$"})");
+  CHECK(accepts(w, R"("kiwi")"));
+  CHECK(accepts(w, R"("november")"));
+  CHECK_FALSE(accepts(w, R"("kiwis")"));
+  CHECK_FALSE(accepts(w, R"("")"));
+
+  auto e = schema(R"({"enum": [)" + quoted_list(100000, "v") + "]}");
+  CHECK(accepts(e, R"("v0")"));
+  CHECK(accepts(e, R"("v99999")"));
+  CHECK(accepts(e, R"("v4711")"));
+  CHECK_FALSE(accepts(e, R"("v100000")"));
+  CHECK_FALSE(accepts(e, R"("v")"));
+  // duplicates and JSON equality (1 == 1.0) in a large enum intersected with another
+  std::string ints;
+  for (int i = 0; i < 100000; ++i) ints += (i ? "," : "") + std::to_string(i % 50000);
+  auto n = schema(R"({"enum": [)" + ints + R"(], "allOf": [{"enum": [7.0, 49999, 50000, "7"]}]})");
+  CHECK(accepts(n, "7"));
+  CHECK(accepts(n, "49999"));
+  CHECK_FALSE(accepts(n, "50000"));
+  CHECK_FALSE(accepts(n, R"("7")"));
+}
+
+TEST_CASE("json schema limits: huge bounds give a clear error, or relax under lenient", "[json-schema][limits]") {
+  for (const char* kw : {"maxLength", "minLength"}) {
+    const std::string text = std::string(R"({"type": "string", ")") + kw + R"(": 1000000})";
+    auto err = schema_error(text);
+    CHECK(err.kind() == tollgate::ErrorKind::kSchema);
+    CHECK_THAT(err.message(), Catch::Contains(kw));
+    JsonSchemaOptions lenient;
+    lenient.lenient = true;
+    auto g = schema(text, lenient);
+    REQUIRE(g->warnings().size() == 1);
+    CHECK_THAT(g->warnings()[0].message, Catch::Contains(kw));
+  }
+  for (const char* text : {R"({"type": "array", "minItems": 10000})",
+                           R"({"type": "array", "items": {"type": "integer"}, "minItems": 10000, "maxItems": 20000})"}) {
+    auto err = schema_error(text);
+    CHECK(err.kind() == tollgate::ErrorKind::kSchema);
+    CHECK_THAT(err.message(), Catch::Contains("minItems"));
+  }
+}
+
+TEST_CASE("json schema limits: cyclic and very long $ref chains", "[json-schema][limits]") {
+  // cycles that read no value: an error naming the cycle
+  auto e = schema_error(R"({"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/c"},
+                                                         "c": {"$ref": "#/$defs/a"}}})");
+  CHECK_THAT(e.message(), Catch::Contains("cyclic"));
+  CHECK(e.pos().pointer == "/$defs/a");
+  constexpr int kLong = 20000;
+  auto ref = [](int next) { return "{\"$ref\": \"#/$defs/a" + std::to_string(next % kLong) + "\"}"; };
+  e = schema_error(defs_chain(kLong, ref));
+  CHECK(e.kind() == tollgate::ErrorKind::kSchema);
+  CHECK_THAT(e.message(), Catch::Contains("chain of more than"));
+  e = schema_error(defs_chain(kLong, [&](int next) { return "{\"allOf\": [" + ref(next) + "]}"; }));
+  CHECK_THAT(e.message(), Catch::Contains("chain of more than"));
+  // through a combinator: each branch refers on, so no value is ever read
+  e = schema_error(defs_chain(kLong, [&](int next) { return "{\"anyOf\": [" + ref(next) + ", {\"type\": \"null\"}]}"; }));
+  CHECK_THAT(e.message(), Catch::Contains("nested more than"));
+  e = schema_error(R"({"anyOf": [{"$ref": "#"}, {"type": "string"}]})");
+  CHECK_THAT(e.message(), Catch::Contains("nested more than"));
+  CHECK(schema_error(R"({"oneOf": [{"$ref": "#"}, {"type": "string"}]})").kind() == tollgate::ErrorKind::kSchema);
+  // a long chain that ends: below the bound it compiles, above it is refused
+  auto ends = [](int n) {
+    return defs_chain(n, [n](int next) {
+      return next == n ? std::string(R"({"type": "string"})") : "{\"$ref\": \"#/$defs/a" + std::to_string(next) + "\"}";
+    });
+  };
+  CHECK(accepts(schema(ends(900)), R"("x")"));
+  CHECK_THAT(schema_error(ends(kLong)).message(), Catch::Contains("chain of more than"));
+  // a long cycle through properties reads a value at every link: a recursive grammar, compiled (rules
+  // come from a work list; the generator used to recurse per level and stopped at 200)
+  constexpr int kRing = 2000;
+  auto g = schema(defs_chain(kRing, [](int next) {
+    return R"({"type": "object", "additionalProperties": false, "properties": {"x": {"$ref": "#/$defs/a)" +
+           std::to_string(next % kRing) + R"("}}})";
+  }));
+  CHECK(accepts(g, R"({"x": {"x": {"x": {}}}})"));
+  CHECK_FALSE(accepts(g, R"({"x": {"y": {}}})"));
+}
+
+TEST_CASE("json schema limits: an error in a long line shows a window around the column", "[json-schema][limits]") {
+  std::string filler;
+  for (int i = 0; i < 5000; ++i) filler += "\"p" + std::to_string(i) + "\": {}, ";
+  auto e = schema_error(R"({"type": "object", "properties": {)" + filler + R"("bad": {"minLength": -1}}})");
+  const std::string pretty = e.pretty();
+  CHECK(pretty.size() < 600);
+  CHECK_THAT(pretty, Catch::Contains("minLength"));
+  CHECK_THAT(pretty, Catch::Contains("\n  ...\"p4997\": {}, \"p4998\": {}, \"p4999\": {}, \"bad\": {\"minLength\": -1}}}"));
+  // the caret sits under the column: the window starts 60 code points before it, after "  ..."
+  const auto lines = pretty.substr(pretty.find('\n') + 1);
+  const auto caret_line = lines.substr(lines.find('\n') + 1);
+  CHECK(caret_line.find('^') == 2 + 3 + 60);
+}

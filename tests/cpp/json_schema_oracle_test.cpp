@@ -1,0 +1,175 @@
+// Correctness runner 2 (issue 8): on 20 maskbench-dev schemas of different shapes, the fast token mask
+// equals the brute-force oracle (every token of Llama-3 tried on a copy of the matcher) at 200+ states
+// per schema.
+//
+// Which schemas: ten shapes, each a predicate on the schema JSON (below, `Shapes`); for each shape in
+// turn, the first two schema files in name order that have it, are not already picked, compile, and
+// have a valid test with tokens_llama3. Which states: every valid test's tokens_llama3 is replayed and
+// the states before every `kWalkStride`-th token and after the last one (or before the first one the grammar
+// refuses) are checked; then random walks —
+// from a random prefix of a valid test, up to `kRandomSteps` random tokens inside the mask — add checked
+// states until the schema has at least `kStates`.
+#include "test_support.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include "tollgate/compiler.hpp"
+#include "tollgate/matcher.hpp"
+
+namespace {
+
+using tollgate::Compiler;
+using tollgate::Matcher;
+using Json = nlohmann::json;
+
+constexpr int kPerShape = 2;
+constexpr int kStates = 200;
+constexpr size_t kWalkStride = 3;
+constexpr int kRandomSteps = 12;
+
+// The shapes, by what the schema JSON contains anywhere.
+struct Shapes {
+  bool deep = false;        // properties/items nested 5 deep
+  bool big_enum = false;    // an enum of 20+ values
+  bool pattern = false;     // a "pattern" string
+  bool format = false;      // a "format" string
+  bool range = false;       // minimum/maximum/exclusiveMinimum/exclusiveMaximum
+  bool array_bounds = false;  // minItems/maxItems
+  bool any_of = false;      // anyOf/oneOf
+  bool recursion = false;   // a $ref to "#" or to a definition that contains it
+  bool add_props = false;   // additionalProperties as a non-empty schema
+  bool many_props = false;  // an object with 20+ properties
+};
+
+void walk(const Json& n, int depth, const std::string& path, Shapes& s) {
+  if (n.is_array()) {
+    for (size_t i = 0; i < n.size(); ++i) walk(n[i], depth, path + "/" + std::to_string(i), s);
+    return;
+  }
+  if (!n.is_object()) return;
+  if (depth >= 5) s.deep = true;
+  for (auto& [k, v] : n.items()) {
+    if (k == "pattern" && v.is_string()) s.pattern = true;
+    if (k == "format" && v.is_string()) s.format = true;
+    if (k == "minimum" || k == "maximum" || k == "exclusiveMinimum" || k == "exclusiveMaximum") s.range = true;
+    if (k == "minItems" || k == "maxItems") s.array_bounds = true;
+    if (k == "anyOf" || k == "oneOf") s.any_of = true;
+    if (k == "enum" && v.is_array() && v.size() >= 20) s.big_enum = true;
+    if (k == "additionalProperties" && v.is_object() && !v.empty()) s.add_props = true;
+    if (k == "properties" && v.is_object() && v.size() >= 20) s.many_props = true;
+    if (k == "$ref" && v.is_string()) {
+      const std::string r = v.get<std::string>();
+      if (r == "#" || (r.rfind("#/", 0) == 0 && path.rfind(r.substr(1) + "/", 0) == 0)) s.recursion = true;
+    }
+    if (k == "properties" && v.is_object()) {
+      for (auto& [pk, pv] : v.items()) walk(pv, depth + 1, path + "/properties/" + pk, s);
+    } else {
+      walk(v, k == "items" ? depth + 1 : depth, path + "/" + k, s);
+    }
+  }
+}
+
+const std::vector<std::pair<const char*, bool Shapes::*>> kShapes = {
+    {"deep nesting", &Shapes::deep},       {"big enum", &Shapes::big_enum},
+    {"pattern", &Shapes::pattern},         {"format", &Shapes::format},
+    {"number range", &Shapes::range},      {"array bounds", &Shapes::array_bounds},
+    {"anyOf/oneOf", &Shapes::any_of},      {"$ref recursion", &Shapes::recursion},
+    {"additionalProperties", &Shapes::add_props}, {"many properties", &Shapes::many_props},
+};
+
+std::vector<int32_t> allowed_ids(const tollgate::TokenizerInfo& tok, const std::vector<int32_t>& mask) {
+  std::vector<int32_t> ids;
+  for (int32_t id = 0; id < tok.vocab_size(); ++id)
+    if (tollgate::testing::mask_bit(mask, id) && !tok.is_eos(id)) ids.push_back(id);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("json schema masks: brute-force oracle on 20 maskbench-dev schemas of different shapes",
+          "[json-schema][oracle]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  auto tok = tollgate::testing::llama3();
+  tollgate::CompileOptions co;
+  co.threads = 1;
+  Compiler compiler(tok, co);
+
+  std::vector<std::filesystem::path> files;
+  for (auto& e : std::filesystem::directory_iterator(mb))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<Shapes> shapes(files.size());
+  std::vector<Json> docs(files.size());
+  for (size_t f = 0; f < files.size(); ++f) {
+    docs[f] = Json::parse(tollgate::testing::read_file(files[f]));
+    walk(docs[f]["schema"], 0, "", shapes[f]);
+  }
+
+  std::mt19937 rng(8);
+  std::set<size_t> picked;
+  int total_states = 0, total_mismatches = 0;
+  for (auto [shape_name, member] : kShapes) {
+    int taken = 0;
+    for (size_t f = 0; f < files.size() && taken < kPerShape; ++f) {
+      if (picked.count(f) || !(shapes[f].*member)) continue;
+      std::vector<std::vector<int32_t>> walks;
+      for (auto& t : docs[f]["tests"])
+        if (t.value("valid", false) && t.contains("tokens_llama3") && !t["tokens_llama3"].empty())
+          walks.push_back(t["tokens_llama3"].get<std::vector<int32_t>>());
+      if (walks.empty()) continue;
+      tollgate::CompiledGrammarPtr g;
+      try {
+        g = compiler.compile_json_schema(docs[f]["schema"].dump());
+      } catch (const tollgate::Error&) {
+        continue;
+      }
+      picked.insert(f);
+      ++taken;
+      INFO(shape_name << ": " << files[f].filename().string());
+      int states = 0, mismatches = 0;
+      auto check = [&](const Matcher& m) {
+        int bad = tollgate::testing::mask_oracle_mismatches(m);
+        mismatches += bad;
+        ++states;
+        CHECK(bad == 0);
+      };
+      // 1. the valid tests' tokens (as far as the grammar accepts them: a valid test refused is a
+      // validation error that MaskBench counts, not a mask error; the state before it is checked)
+      for (auto& w : walks) {
+        Matcher m(g);
+        size_t i = 0;
+        for (; i < w.size(); ++i) {
+          if (i % kWalkStride == 0) check(m);
+          if (!m.accept_token(w[i])) break;
+        }
+        check(m);
+      }
+      // 2. random tokens inside the mask, from random prefixes of the valid tests
+      while (states < kStates) {
+        const auto& w = walks[rng() % walks.size()];
+        Matcher m(g);
+        const size_t prefix = rng() % (w.size() + 1);
+        for (size_t i = 0; i < prefix && m.accept_token(w[i]); ++i) {
+        }
+        for (int s = 0; s < kRandomSteps && states < kStates; ++s) {
+          check(m);
+          auto ids = allowed_ids(*tok, tollgate::testing::mask_of(m));
+          if (ids.empty()) break;
+          REQUIRE(m.accept_token(ids[rng() % ids.size()]));
+        }
+      }
+      total_states += states;
+      total_mismatches += mismatches;
+    }
+    CHECK(taken == kPerShape);
+  }
+  CHECK(picked.size() == kShapes.size() * kPerShape);
+  CHECK(total_mismatches == 0);
+  WARN("JSON Schema oracle: " << picked.size() << " schemas, " << total_states << " states, " << total_mismatches
+                              << " mismatches");
+}
