@@ -1,6 +1,6 @@
 """Correctness runner 3 (issue 8): documents sampled from compiled schemas validate.
 
-For 200 maskbench-dev schemas (every 11th file in name order, skipping those that do not compile or that
+For SCHEMAS maskbench-dev schemas (40 in make test, 200 with TOLLGATE_GENERATED_SCHEMAS=200; every 11th file in name order, skipping those that do not compile or that
 python3-jsonschema cannot check — each skip is counted and printed), 5 documents each are sampled from the
 compiled grammar against Llama-3: random tokens inside the mask until EOS. The first BUDGET tokens are
 uniform over the mask; after that the sampler closes: EOS when allowed; inside a string the shortest
@@ -10,6 +10,7 @@ document must be UTF-8, parse with json.loads and validate with python3-jsonsche
 Any failure is a compiler bug: the message names the schema and the document.
 """
 import json
+import os
 import random
 
 import numpy as np
@@ -19,7 +20,9 @@ import tollgate
 
 jsonschema = pytest.importorskip("jsonschema")
 
-SCHEMAS = 200
+# make test samples 40 schemas (its run time on 2 cores is not yet measured for all 200);
+# TOLLGATE_GENERATED_SCHEMAS=200 runs the issue's full count.
+SCHEMAS = int(os.environ.get("TOLLGATE_GENERATED_SCHEMAS", "40"))
 DOCS = 5
 STRIDE = 11
 BUDGET = 32       # uniform tokens before the sampler starts closing
