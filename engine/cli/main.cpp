@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   bench->require_subcommand(1);
   tollgate::cli::add_bench_decode_command(*bench);
   tollgate::cli::add_bench_maskbench_command(*bench);
+  tollgate::cli::add_bench_batch_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
