@@ -14,7 +14,9 @@ namespace {
 
 PyObject* g_error_type = nullptr;
 
-void check_bitmask_row(const py::array& arr, int64_t row, int32_t vocab_size, int64_t* words_out) {
+}  // namespace
+
+void tollgate::python::check_bitmask_row(const py::array& arr, int64_t row, int32_t vocab_size, int64_t* words_out) {
   if (arr.dtype().kind() != 'i' || arr.itemsize() != 4) {
     throw Error(ErrorKind::kInvalidArgument, "bitmask must be an int32 array");
   }
@@ -45,6 +47,9 @@ void check_bitmask_row(const py::array& arr, int64_t row, int32_t vocab_size, in
   }
   *words_out = words;
 }
+
+namespace {
+using tollgate::python::check_bitmask_row;
 
 // "file:line:column: " / "file: /pointer: " prefix of a warning (parts omitted when unknown).
 std::string warning_location(const CompileWarning& w) {
@@ -199,15 +204,24 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<Compiler>(m, "Compiler")
       .def(py::init([](std::shared_ptr<TokenizerInfo> tok, int threads, size_t max_dfa_states,
-                       size_t max_dfa_memory) {
+                       size_t max_dfa_memory, size_t index_cache_bytes, size_t mask_cache_bytes,
+                       size_t boundary_cache_bytes, size_t walk_cache_bytes) {
              CompileOptions opt;
              opt.threads = threads;
              opt.max_dfa_states = max_dfa_states;
              opt.max_dfa_memory = max_dfa_memory;
+             opt.index_cache_bytes = index_cache_bytes;
+             opt.mask_cache_bytes = mask_cache_bytes;
+             opt.boundary_cache_bytes = boundary_cache_bytes;
+             opt.walk_cache_bytes = walk_cache_bytes;
              return Compiler(std::move(tok), opt);
            }),
            py::arg("tokenizer_info"), py::arg("threads") = 0, py::arg("max_dfa_states") = CompileOptions{}.max_dfa_states,
-           py::arg("max_dfa_memory") = CompileOptions{}.max_dfa_memory)
+           py::arg("max_dfa_memory") = CompileOptions{}.max_dfa_memory,
+           py::arg("index_cache_bytes") = CompileOptions{}.index_cache_bytes,
+           py::arg("mask_cache_bytes") = CompileOptions{}.mask_cache_bytes,
+           py::arg("boundary_cache_bytes") = CompileOptions{}.boundary_cache_bytes,
+           py::arg("walk_cache_bytes") = CompileOptions{}.walk_cache_bytes)
       .def(
           "compile_regex",
           [](const Compiler& c, const std::string& pattern) {
@@ -337,4 +351,5 @@ ignored (unknown) and relaxed keywords.)doc")
       "Set logits of tokens whose bit is clear to -inf, in place (float32, 1-D or 2-D).");
 
   tollgate::python::bind_retnet(m);
+  tollgate::python::bind_batch(m);
 }

@@ -14,6 +14,7 @@ Run with Debian's /usr/bin/python3 (python3-numpy); the module is built into bui
 import numpy as _np
 
 from ._core import (  # noqa: F401
+    BatchMatcher,
     CompiledGrammar,
     CompileWarning,
     Compiler,
@@ -25,6 +26,7 @@ from ._core import (  # noqa: F401
 from ._core import apply_token_bitmask_inplace as _apply_inplace
 
 __all__ = [
+    "BatchMatcher",
     "CompiledGrammar",
     "CompileWarning",
     "Compiler",
