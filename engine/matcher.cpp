@@ -1,4 +1,5 @@
-// Matcher: forwards to the back-end's Matcher::Impl (engine/grammar_impl.hpp).
+// Matcher: forwards to the back-end's Matcher::Impl (engine/grammar_impl.hpp); validate_tokens and the
+// draft masks of speculative decoding run on a scratch copy (O(1): the step history is shared).
 #include "tollgate/matcher.hpp"
 
 #include <cstring>
