@@ -40,10 +40,8 @@ namespace {
 
 inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
 
-// Memory for the walk DFA's transition rows; reserved up front (pages are touched as it grows).
-constexpr size_t kWalkRowBytes = size_t(32) << 20;
-// Initial size of the hash tables of a grammar's caches and of its Earley graph (entries); the
-// boundary and local-walk caches are also kept at most this large after a clear.
+// Initial size of the hash tables of a grammar's caches (over all shards) and of its Earley graph
+// (entries); they double as they fill.
 constexpr size_t kInitialEntries = size_t(1) << 12;
 
 bool debug_enabled();
@@ -73,11 +71,7 @@ ParserState CfgGrammar::start_state(uint32_t node, uint32_t guard) const {
 }
 
 std::shared_ptr<const CfgGrammar::GuardSafe> CfgGrammar::guard_safe(uint32_t guard) const {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = guard_safe_cache_.find(guard);
-    if (it != guard_safe_cache_.end()) return it->second;
-  }
+  if (auto hit = cache_find(&Shard::guard_safe, uint64_t{guard}, guard)) return hit;
   // Walk the trie with the guard alone: a subtree is unsafe once the guard fires and wholly
   // safe once every pending match has died.
   auto safe = std::make_shared<GuardSafe>();
@@ -99,7 +93,7 @@ std::shared_ptr<const CfgGrammar::GuardSafe> CfgGrammar::guard_safe(uint32_t gua
   if (safe->sparse) std::sort(safe->ids.begin(), safe->ids.end());
   else std::vector<int32_t>().swap(safe->ids);
   size_t bytes = safe->bits.size() * 4 + safe->ids.size() * 4 + 64;
-  return cache_put(guard_safe_cache_, guard, std::move(safe), bytes);
+  return cache_put(&Shard::guard_safe, uint64_t{guard}, guard, std::move(safe), bytes);
 }
 
 void CfgGrammar::thread_mask(const Thread& t, uint32_t* row, bool accumulate) const {
@@ -148,42 +142,87 @@ void CfgGrammar::thread_mask(const Thread& t, uint32_t* row, bool accumulate) co
   engine::or_and_into(row, one.data(), safe.bits.data(), words);
 }
 
-uint32_t CfgGrammar::walk_intern(const ParserState& st) const {
-  thread_local Threads key;
-  key = st.threads;
-  key.push_back({UINT32_MAX, st.accepting ? 1u : 0u, UINT32_MAX});  // the accepting flag
-  auto [it, inserted] = walk_index_.emplace(key, static_cast<uint32_t>(walk_states_.size()));
-  if (inserted) {
-    walk_states_.push_back(st);
-    walk_rows_.resize(walk_rows_.size() + walk_classes_, 0u);  // zero: not computed yet
-  }
-  return it->second;
-}
+// The walk DFA: states in fixed chunks (a published state never moves), per state a row of
+// atomic transitions by byte class. Row entries: 0 unknown, 1 dead, 2 dead after a pop, else
+// ((next << 1) | popped) + 3.
+struct CfgGrammar::WalkDfa {
+  static constexpr uint32_t kChunkBits = 10, kChunk = 1u << kChunkBits, kMaxChunks = 4096;
+  struct Chunk {
+    ParserState states[kChunk];
+    std::unique_ptr<std::atomic<uint32_t>[]> rows;
+  };
+  const CfgGrammar& g;
+  const uint32_t classes;
+  std::vector<std::unique_ptr<Chunk>> chunks;  // kMaxChunks slots, filled as states come
+  std::mutex mu;                               // interning
+  std::unordered_map<Threads, uint32_t, KeyHash> index;
+  std::atomic<uint32_t> num_states{0};
+  std::atomic<size_t> transitions{0};
 
-uint32_t CfgGrammar::walk_step(uint32_t s, uint8_t byte, bool& popped) const {
-  // Row entries: 0 unknown, 1 dead, 2 dead after a pop, else ((next << 1) | popped) + 3.
-  uint32_t v = walk_rows_[static_cast<size_t>(s) * walk_classes_ + walk_class_[byte]];
-  if (v == 0) {
-    thread_local ParserState next;
-    bool pop = false;
-    if (!rt->step(walk_states_[s], byte, next, &pop)) v = pop ? 2 : 1;
-    else v = ((walk_intern(next) << 1) | (pop ? 1u : 0u)) + 3;
-    walk_rows_[static_cast<size_t>(s) * walk_classes_ + walk_class_[byte]] = v;  // rows may have moved
-    ++walk_transitions_;
+  WalkDfa(const CfgGrammar& grammar, uint32_t num_classes) : g(grammar), classes(num_classes), chunks(kMaxChunks) {}
+  const ParserState& state(uint32_t s) const { return chunks[s >> kChunkBits]->states[s & (kChunk - 1)]; }
+  std::atomic<uint32_t>& row(uint32_t s, uint8_t byte) const {
+    return chunks[s >> kChunkBits]->rows[static_cast<size_t>(s & (kChunk - 1)) * classes + g.walk_class_[byte]];
   }
-  if (v < 3) {
-    popped = v == 2;
-    return kDeadState;
+  size_t bytes() const {
+    size_t n = num_states.load(std::memory_order_relaxed);
+    size_t c = (n + kChunk - 1) / kChunk;
+    return c * (sizeof(Chunk) + size_t{kChunk} * classes * 4) + n * 64;  // + the index and thread lists
   }
-  popped = (v - 3) & 1;
-  return (v - 3) >> 1;
+  uint32_t intern(const ParserState& st) {
+    thread_local Threads key;
+    key = st.threads;
+    key.push_back({UINT32_MAX, st.accepting ? 1u : 0u, UINT32_MAX});  // the accepting flag
+    std::lock_guard<std::mutex> lock(mu);
+    uint32_t n = num_states.load(std::memory_order_relaxed);
+    auto [it, inserted] = index.emplace(key, n);
+    if (!inserted) return it->second;
+    if ((n >> kChunkBits) >= kMaxChunks)
+      throw Error(ErrorKind::kLimit, "boundary walk: more than " + std::to_string(size_t{kMaxChunks} * kChunk) +
+                                         " parser configurations in one walk DFA");
+    auto& chunk = chunks[n >> kChunkBits];
+    if (!chunk) {
+      chunk = std::make_unique<Chunk>();
+      chunk->rows = std::make_unique<std::atomic<uint32_t>[]>(size_t{kChunk} * classes);  // zero: unknown
+    }
+    chunk->states[n & (kChunk - 1)] = st;
+    num_states.store(n + 1, std::memory_order_release);
+    return n;
+  }
+  uint32_t step(uint32_t s, uint8_t byte, bool& popped) {
+    std::atomic<uint32_t>& slot = row(s, byte);
+    uint32_t v = slot.load(std::memory_order_acquire);
+    if (v == 0) {
+      thread_local ParserState next;
+      bool pop = false;
+      if (!g.rt->step(state(s), byte, next, &pop)) v = pop ? 2 : 1;
+      else v = ((intern(next) << 1) | (pop ? 1u : 0u)) + 3;
+      slot.store(v, std::memory_order_release);  // another thread computing it stores the same
+      transitions.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (v < 3) {
+      popped = v == 2;
+      return kDeadState;
+    }
+    popped = (v - 3) & 1;
+    return (v - 3) >> 1;
+  }
+};
+
+std::shared_ptr<CfgGrammar::WalkDfa> CfgGrammar::walk_dfa() const {
+  std::lock_guard<std::mutex> lock(walk_mu_);
+  if (!walk_ || walk_->bytes() > walk_budget) {
+    if (walk_ && debug_enabled()) fprintf(stderr, "walk DFA replaced (%u states)\n", walk_->num_states.load());
+    walk_ = std::make_shared<WalkDfa>(*this, walk_classes_);
+  }
+  return walk_;
 }
 
 // Walks the trie subtree below `root` from `start` (threads over truncated Earley nodes). A token
 // is accepted when the local parse survives all its bytes; once the parse completed an item into
 // the wildcard context (a "pop") the real context may accept more, so tokens the local parse
-// refuses after a pop — and tokens ending exactly at a pop — are uncertain. Holds walk_mu_.
-void CfgGrammar::walk_local(uint32_t start, uint32_t root, LocalBoundary& out) const {
+// refuses after a pop — and tokens ending exactly at a pop — are uncertain.
+void CfgGrammar::walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBoundary& out) const {
   const fsm::TokenTrie& trie = tokenizer->trie();
   const uint32_t root_depth = trie.nodes()[root].depth;
   struct At {
@@ -198,14 +237,14 @@ void CfgGrammar::walk_local(uint32_t start, uint32_t root, LocalBoundary& out) c
   };
   fsm::walk_trie(trie, root, stack.data(), [&](uint32_t i, const fsm::TrieNode& n, const At& parent, At& child) {
     bool popped = false;
-    uint32_t next = walk_step(parent.state, n.byte, popped);
+    uint32_t next = dfa.step(parent.state, n.byte, popped);
     bool pending = parent.pending || popped;
     if (next == kDeadState) {
       if (pending) uncertain(i, n.subtree_end);  // this node's tokens and all below
       return false;
     }
     trie.for_each_token(n, [&](int32_t id) { out.accepted.push_back(id); });
-    if (walk_states_[next].threads.empty()) {
+    if (dfa.state(next).threads.empty()) {
       // Nothing local follows; below here only the real context can accept.
       if (pending) uncertain(i + 1, n.subtree_end);
       return false;
@@ -220,40 +259,30 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint
   const Slot& sl = slot(lexeme, state);
   const IndexEntry& e = *sl.entry;
   uint64_t key = local_key(sl.id, local_node);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = local_cache_.find(key);
-    if (it != local_cache_.end()) return it->second;
-  }
+  if (auto hit = cache_find(&Shard::local, key, key)) return hit;
   auto out = std::make_shared<LocalBoundary>();
   auto t0 = debug_now();
   size_t g0 = debug_enabled() ? rt->graph().size() : 0;
   size_t new_transitions = 0, walk_states = 0;
   {
-    std::lock_guard<std::mutex> walk_lock(walk_mu_);
-    size_t tr0 = walk_transitions_;
-    if (walk_states_.size() > max_walk_states_) {
-      if (debug_enabled()) fprintf(stderr, "walk DFA cleared (%zu states)\n", walk_states_.size());
-      walk_states_.clear();
-      walk_index_.clear();
-      walk_rows_.clear();
-    }
+    std::shared_ptr<WalkDfa> dfa = walk_dfa();
+    size_t tr0 = dfa->transitions.load(std::memory_order_relaxed);
     const auto& rts = e.roots;
-    uint32_t start = walk_intern(start_state(local_node)), guarded_start = kDeadState, last_guard = 0;
+    uint32_t start = dfa->intern(start_state(local_node)), guarded_start = kDeadState, last_guard = 0;
     for (size_t k = 0; k < rts.size(); ++k) {
       uint32_t guard = rt->leftmost_first() ? rt->completion_guard(lexeme, e.root_states[k]) : 0;
       if (guard == 0) {
-        walk_local(start, rts[k], *out);
+        walk_local(*dfa, start, rts[k], *out);
         continue;
       }
       if (guard != last_guard) {
-        guarded_start = walk_intern(start_state(local_node, guard));
+        guarded_start = dfa->intern(start_state(local_node, guard));
         last_guard = guard;
       }
-      walk_local(guarded_start, rts[k], *out);
+      walk_local(*dfa, guarded_start, rts[k], *out);
     }
-    new_transitions = walk_transitions_ - tr0;
-    walk_states = walk_states_.size();
+    new_transitions = dfa->transitions.load(std::memory_order_relaxed) - tr0;
+    walk_states = dfa->num_states.load(std::memory_order_relaxed);
   }
   if (debug_enabled()) {
     double ms = std::chrono::duration<double, std::milli>(debug_now() - t0).count();
@@ -267,7 +296,7 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint
               rt->graph().size() - g0, walk_states, new_transitions);
   }
   size_t bytes = out->accepted.size() * 4 + out->uncertain.size() * 8 + 64;
-  return cache_put(local_cache_, key, std::move(out), bytes);
+  return cache_put(&Shard::local, key, key, std::move(out), bytes);
 }
 
 std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Thread& t) const {
@@ -276,11 +305,7 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Th
   uint32_t y = rt->cfg().is_ignore[t.lexeme] ? t.node : rt->graph().scan(t.node, t.lexeme);
   if (y == fsm::kNoNode) return nullptr;
   uint64_t key = local_key(sl.id, y);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = boundary_cache_.find(key);
-    if (it != boundary_cache_.end()) return it->second;
-  }
+  if (auto hit = cache_find(&Shard::boundary, key, key)) return hit;
   auto t0 = debug_now();
   uint32_t ly = context_depth ? rt->graph().truncate(y, context_depth) : y;
   std::shared_ptr<const LocalBoundary> local_ptr = local_boundary(t.lexeme, t.state, ly);
@@ -328,46 +353,88 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Th
   }
   if (out.get() != &local_ptr->accepted) {
     size_t bytes = 48 + out->size() * 4;
-    return cache_put(boundary_cache_, key, std::move(out), bytes);
+    return cache_put(&Shard::boundary, key, key, std::move(out), bytes);
   }
   // Shared with the local walk: its bytes count here too unless the local cache holds it.
   SharedLocal shared{&local_ptr, local_key(sl.id, ly)};
-  return cache_put(boundary_cache_, key, std::move(out), 48, &shared);
+  return cache_put(&Shard::boundary, key, key, std::move(out), 48, &shared);
 }
 
-template <class Map>
-typename Map::mapped_type CfgGrammar::cache_put(Map& cache, typename Map::key_type key,
+template <class Map, class Key>
+typename Map::mapped_type CfgGrammar::cache_find(Map Shard::*map, const Key& key, size_t hash) const {
+  Shard& sh = shards_[shard_of(hash)];
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = (sh.*map).find(key);
+  return it == (sh.*map).end() ? nullptr : it->second;
+}
+
+void CfgGrammar::clear_caches(bool masks) const {
+  // Cleared entries are destroyed after the locks are released (a mask being read keeps its
+  // entries alive through the shared_ptrs it holds). Every shard is locked at once (in order;
+  // nothing else holds two), so the byte counter is reset together with the maps.
+  std::array<decltype(Shard::masks), kShards> old_masks;
+  std::array<decltype(Shard::boundary), kShards> old_boundary;
+  std::array<decltype(Shard::local), kShards> old_local;
+  std::array<decltype(Shard::guard_safe), kShards> old_guard;
+  std::array<std::unique_lock<std::mutex>, kShards> locks;
+  for (size_t i = 0; i < kShards; ++i) locks[i] = std::unique_lock<std::mutex>(shards_[i].mu);
+  for (size_t i = 0; i < kShards; ++i) {
+    if (masks) {
+      old_masks[i].swap(shards_[i].masks);
+    } else {
+      old_boundary[i].swap(shards_[i].boundary);
+      old_local[i].swap(shards_[i].local);
+      old_guard[i].swap(shards_[i].guard_safe);
+    }
+  }
+  if (masks) {
+    mask_cache_bytes_.store(0);
+  } else {
+    cache_bytes_.store(0);
+    ++cache_clears_;
+  }
+  for (auto& l : locks) l.unlock();
+}
+
+// Counts `bytes` into `counter` unless that would pass `budget` (false then).
+static bool reserve_bytes(std::atomic<size_t>& counter, size_t bytes, size_t budget) {
+  size_t cur = counter.load(std::memory_order_relaxed);
+  do {
+    if (cur + bytes > budget) return false;
+  } while (!counter.compare_exchange_weak(cur, cur + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+template <class Map, class Key>
+typename Map::mapped_type CfgGrammar::cache_put(Map Shard::*map, const Key& key, size_t hash,
                                                 typename Map::mapped_type value, size_t bytes,
                                                 const SharedLocal* shared) const {
-  // Cleared entries are destroyed after the lock is released (declared before it).
-  decltype(boundary_cache_) old_boundary;
-  decltype(local_cache_) old_local;
-  decltype(guard_safe_cache_) old_guard;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
+  Shard& sh = shards_[shard_of(hash)];
   auto with_shared = [&] {
     if (!shared) return bytes;
-    auto l = local_cache_.find(shared->key);
-    if (l != local_cache_.end() && l->second == *shared->local) return bytes;
+    {
+      Shard& ls = shards_[shard_of(shared->key)];
+      std::lock_guard<std::mutex> lock(ls.mu);
+      auto l = ls.local.find(shared->key);
+      if (l != ls.local.end() && l->second == *shared->local) return bytes;
+    }
     const LocalBoundary& local = **shared->local;
     return bytes + local.accepted.size() * 4 + local.uncertain.size() * 8 + 64;
   };
-  bytes = with_shared();
-  if (bytes > cache_budget) return value;
-  if (cache_bytes_ + bytes > cache_budget) {
-    old_boundary.swap(boundary_cache_);
-    old_local.swap(local_cache_);
-    old_guard.swap(guard_safe_cache_);
-    boundary_cache_.reserve(std::min(old_boundary.bucket_count(), kInitialEntries));
-    local_cache_.reserve(std::min(old_local.bucket_count(), kInitialEntries));
-    cache_bytes_ = 0;
-    ++cache_clears_;
-    bytes = with_shared();  // the local walk's entry is gone now
-    if (bytes > cache_budget) return value;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    size_t b = with_shared();
+    if (b > cache_budget) return value;
+    {
+      // Reserved and inserted under the shard's lock: a clear (which holds every shard) sees
+      // both or neither.
+      std::lock_guard<std::mutex> lock(sh.mu);
+      auto it = (sh.*map).find(key);
+      if (it != (sh.*map).end()) return it->second;
+      if (reserve_bytes(cache_bytes_, b, cache_budget)) return (sh.*map).emplace(key, std::move(value)).first->second;
+    }
+    clear_caches(false);
   }
-  cache_bytes_ += bytes;
-  return cache.emplace(key, std::move(value)).first->second;
+  return value;  // other threads filled the cache again after each clear: not cached this time
 }
 
 void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
@@ -380,10 +447,12 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
     std::memset(row, 0, static_cast<size_t>(words) * 4);
     return;
   }
+  const size_t hash = KeyHash{}(state.threads);
+  Shard& sh = shards_[shard_of(hash)];
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = mask_cache_.find(state.threads);
-    if (it != mask_cache_.end()) {
+    std::lock_guard<std::mutex> lock(sh.mu);
+    auto it = sh.masks.find(state.threads);
+    if (it != sh.masks.end()) {
       std::memcpy(row, it->second->data(), static_cast<size_t>(words) * 4);
       return;
     }
@@ -397,13 +466,19 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
     if (us > 500) fprintf(stderr, "mask miss %.0f µs, %zu threads\n", us, state.threads.size());
   }
   std::memcpy(row, m, static_cast<size_t>(words) * 4);
-  std::lock_guard<std::mutex> lock(mu_);
   size_t bytes = static_cast<size_t>(words) * 4 + state.threads.size() * sizeof(Thread) + 64;
-  if (mask_cache_bytes_ + bytes > mask_cache_budget) {
-    mask_cache_.clear();
-    mask_cache_bytes_ = 0;
+  if (bytes > mask_cache_budget) return;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    {
+      std::lock_guard<std::mutex> lock(sh.mu);
+      if (sh.masks.count(state.threads)) return;
+      if (reserve_bytes(mask_cache_bytes_, bytes, mask_cache_budget)) {
+        sh.masks.emplace(state.threads, std::move(mask));
+        return;
+      }
+    }
+    clear_caches(true);
   }
-  if (mask_cache_.emplace(state.threads, std::move(mask)).second) mask_cache_bytes_ += bytes;
 }
 
 void CfgGrammar::fill_mask_slow(const ParserState& state, uint32_t* row, bool strip_space) const {
@@ -430,34 +505,31 @@ void CfgGrammar::reserve_caches() {
     walk_class_[b] = it->second;
   }
   walk_classes_ = static_cast<uint32_t>(sig.size());
-  max_walk_states_ = std::min<size_t>(65536, kWalkRowBytes / (4 * walk_classes_));
-  // Address space only: the rows' pages are touched as the walk DFA grows.
-  walk_rows_.reserve((max_walk_states_ + 4096) * walk_classes_);
   // The hash tables start small: reserving them for a long session (a million buckets, 6 MiB
   // zeroed) cost more than the rest of a small schema's compile. They double as they fill.
-  walk_index_.reserve(kInitialEntries);
-  boundary_cache_.reserve(kInitialEntries);
-  local_cache_.reserve(kInitialEntries);
-  mask_cache_.reserve(kInitialEntries);
+  for (Shard& sh : shards_) {
+    sh.boundary.reserve(kInitialEntries / kShards);
+    sh.local.reserve(kInitialEntries / kShards);
+    sh.masks.reserve(kInitialEntries / kShards);
+  }
   rt->graph().reserve(kInitialEntries);
 }
 
 size_t CfgGrammar::num_cached_masks() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return mask_cache_.size();
+  size_t n = 0;
+  for (Shard& sh : shards_) {
+    std::lock_guard<std::mutex> lock(sh.mu);
+    n += sh.masks.size();
+  }
+  return n;
 }
 
-size_t CfgGrammar::cache_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return cache_bytes_;
-}
+size_t CfgGrammar::cache_bytes() const { return cache_bytes_.load(); }
 
 size_t CfgGrammar::memory_bytes() const {
-  size_t b = rt->memory_bytes() + index_bytes();
-  std::lock_guard<std::mutex> lock(mu_);
-  b += mask_cache_bytes_ + cache_bytes_;
+  size_t b = rt->memory_bytes() + index_bytes() + mask_cache_bytes_.load() + cache_bytes_.load();
   std::lock_guard<std::mutex> walk_lock(walk_mu_);
-  b += walk_rows_.size() * 4 + walk_states_.size() * (sizeof(ParserState) + 64);
+  if (walk_) b += walk_->bytes();
   return b;
 }
 

@@ -99,9 +99,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t index_bytes() const;
   // Entries taken from another state's computation (same canonical future) or the IndexCache.
   size_t num_index_shared() const { return index_shared_.load(); }
+  // The budgets (bytes) of the caches; set before sharing the grammar (CompileOptions sets them).
   size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
-  // Boundary lists, local walks and guard sets together (bytes); set before sharing the grammar.
-  size_t cache_budget = size_t(512) << 20;
+  size_t cache_budget = size_t(512) << 20;       // boundary lists, local walks and guard sets together
+  size_t walk_budget = size_t(32) << 20;         // the walk DFA (see walk_dfa)
   // Boundary walks run against the Earley node truncated this many origin levels down, so their
   // results are shared across parse contexts (0: walk against the exact node).
   uint32_t context_depth = 6;
@@ -135,7 +136,6 @@ struct CfgGrammar : CompiledGrammar::Impl {
     std::vector<std::pair<int32_t, uint32_t>> uncertain;
   };
   std::shared_ptr<const LocalBoundary> local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
-  void walk_local(uint32_t start, uint32_t root, LocalBoundary& out) const;
   fsm::ParserState start_state(uint32_t node, uint32_t guard = 0) const;
   // Tokens whose bytes never fire `guard` (a pending longer match): a bitset, and the sorted
   // ids when they are few (a guard usually fires on almost every next byte). Cached per guard.
@@ -150,10 +150,14 @@ struct CfgGrammar : CompiledGrammar::Impl {
   void thread_mask(const fsm::Thread& t, uint32_t* row, bool accumulate) const;
   // Boundary walks step through a lazily built DFA over parser configurations (interned thread
   // sets), so repeated configurations — the same context below hundreds of whitespace roots —
-  // cost a table lookup per byte. Guarded by walk_mu_ (held for a whole walk).
+  // cost a table lookup per byte. Many walks use one WalkDfa at once: a known transition is an
+  // atomic load, a new one is computed without a lock and only its interning takes the WalkDfa's
+  // mutex. Past walk_budget bytes the next walk starts a fresh WalkDfa (walks still on the old
+  // one finish on it: a shared_ptr keeps it alive).
   static constexpr uint32_t kDeadState = UINT32_MAX;
-  uint32_t walk_intern(const fsm::ParserState& s) const;
-  uint32_t walk_step(uint32_t s, uint8_t byte, bool& popped) const;
+  struct WalkDfa;
+  std::shared_ptr<WalkDfa> walk_dfa() const;
+  void walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBoundary& out) const;
 
   struct KeyHash {
     size_t operator()(const fsm::Threads& t) const;
@@ -176,24 +180,37 @@ struct CfgGrammar : CompiledGrammar::Impl {
     return (static_cast<uint64_t>(node) << 32) | entry_id;
   }
   // A boundary list that is a local walk's list: the walk's bytes count with the list unless
-  // local_cache_ holds that walk under `key`.
+  // the local cache holds that walk under `key`.
   struct SharedLocal {
     const std::shared_ptr<const LocalBoundary>* local;
     uint64_t key;
   };
+  // The caches are split in kShards shards by key hash, each under its own mutex, so lookups on
+  // many threads rarely meet; the byte budgets are global (atomic counters), and a cache over its
+  // budget is cleared whole (every shard), as before.
+  static constexpr size_t kShards = 16;
+  struct alignas(64) Shard {
+    std::mutex mu;
+    std::unordered_map<fsm::Threads, std::shared_ptr<const std::vector<uint32_t>>, KeyHash> masks;
+    std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary;
+    std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local;
+    std::unordered_map<uint64_t, std::shared_ptr<const GuardSafe>> guard_safe;
+  };
+  static size_t shard_of(uint64_t h) { return (h ^ (h >> 29) ^ (h >> 47)) & (kShards - 1); }
+  // Looks `key` up in the `map` member of its shard (null when absent).
+  template <class Map, class Key>
+  typename Map::mapped_type cache_find(Map Shard::*map, const Key& key, size_t hash) const;
   // Caches `value` under `key` in one of the three budgeted caches (an entry of `bytes`), first
   // clearing them all if it would not fit; an entry larger than the whole budget is not cached.
-  // Returns the cached value (another thread's if it was first). Takes mu_.
-  template <class Map>
-  typename Map::mapped_type cache_put(Map& cache, typename Map::key_type key, typename Map::mapped_type value,
+  // Returns the cached value (another thread's if it was first).
+  template <class Map, class Key>
+  typename Map::mapped_type cache_put(Map Shard::*map, const Key& key, size_t hash, typename Map::mapped_type value,
                                       size_t bytes, const SharedLocal* shared = nullptr) const;
-  mutable std::mutex mu_;
-  mutable std::unordered_map<fsm::Threads, std::shared_ptr<const std::vector<uint32_t>>, KeyHash> mask_cache_;
-  mutable size_t mask_cache_bytes_ = 0;
-  mutable std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary_cache_;
-  mutable std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local_cache_;
-  mutable std::unordered_map<uint32_t, std::shared_ptr<const GuardSafe>> guard_safe_cache_;
-  mutable size_t cache_bytes_ = 0;  // the three caches above
+  void clear_caches(bool masks) const;  // every shard's boundary/local/guard caches, or its masks
+  mutable std::array<Shard, kShards> shards_;
+  mutable std::mutex clear_mu_;  // one whole clear at a time
+  mutable std::atomic<size_t> mask_cache_bytes_{0};
+  mutable std::atomic<size_t> cache_bytes_{0};  // the boundary, local-walk and guard caches
   mutable std::atomic<size_t> cache_clears_{0};
   mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0};
   // The lazy index: a slot per (lexeme, state) (null until computed); the slots and entries this
@@ -216,14 +233,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   std::string canonical_key(uint32_t lexeme, uint32_t state) const;
   std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state) const;
 
-  mutable std::mutex walk_mu_;
-  mutable std::deque<fsm::ParserState> walk_states_;
-  mutable std::unordered_map<fsm::Threads, uint32_t, KeyHash> walk_index_;
-  mutable std::vector<uint32_t> walk_rows_;  // per state: a transition per byte class
+  mutable std::mutex walk_mu_;  // guards walk_ (the pointer only)
+  mutable std::shared_ptr<WalkDfa> walk_;
   std::array<uint8_t, 256> walk_class_{};
   uint32_t walk_classes_ = 256;
-  size_t max_walk_states_ = 0;
-  mutable size_t walk_transitions_ = 0;
 };
 
 struct CfgBuildOptions {

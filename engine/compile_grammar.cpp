@@ -37,6 +37,9 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   opt.index_cache = index_cache;
   opt.max_earley_items = o.max_earley_items;
   auto impl = engine::build_cfg_grammar(g, tokenizer, opt);
+  impl->mask_cache_budget = o.mask_cache_bytes;
+  impl->cache_budget = o.boundary_cache_bytes;
+  impl->walk_budget = o.walk_cache_bytes;
   impl->stats.parse_ms = parse_ms;
   impl->stats.index_ms = ms_since(t1);
   impl->stats.total_ms = ms_since(t0);

@@ -3,7 +3,7 @@
 // CompiledGrammar::Impl and Matcher::Impl. Matcher and CompiledGrammar only forward.
 #pragma once
 
-#include <deque>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,33 +31,80 @@ struct Matcher::Impl {
   virtual const CompiledGrammar& grammar() const = 0;
 };
 
-// A matcher's bounded step history: the current step is back(); push() forgets the oldest step
-// beyond max_rollback; rollback(n) drops the last n (kInvalidArgument beyond what is kept).
+// A matcher's bounded step history: the current step is back(); rollback(n) drops the last n
+// (kInvalidArgument beyond num_accepted(): the steps since the reset, at most max_rollback, less
+// those already rolled back). The history is a persistent list (each
+// step points to its predecessor, shared and immutable), so copying a history — fork(), and the
+// scratch copies of validate_tokens and draft masks — is O(1) and never copies a parser state;
+// a chain longer than 2 × max_rollback + 2 is cut back to max_rollback + 1 steps (amortised O(1)
+// per push).
 template <class Step>
 class StepHistory {
  public:
   explicit StepHistory(int max_rollback) : max_rollback_(max_rollback < 0 ? 0 : max_rollback) {}
-  const Step& back() const { return steps_.back(); }
+  StepHistory(const StepHistory&) = default;
+  StepHistory& operator=(const StepHistory& o) {
+    if (this != &o) {
+      release();
+      top_ = o.top_;
+      size_ = o.size_;
+      undo_ = o.undo_;
+      max_rollback_ = o.max_rollback_;
+    }
+    return *this;
+  }
+  ~StepHistory() { release(); }
+  const Step& back() const { return top_->step; }
   void push(Step s) {
-    steps_.push_back(std::move(s));
-    if (steps_.size() > static_cast<size_t>(max_rollback_) + 1) steps_.pop_front();
+    top_ = std::make_shared<const Node>(Node{std::move(s), std::move(top_)});
+    undo_ = std::min(undo_ + 1, max_rollback_);
+    if (++size_ > 2 * static_cast<size_t>(max_rollback_) + 2) compact();
   }
   void rollback(int n) {
-    if (n < 0 || static_cast<size_t>(n) >= steps_.size()) {
+    if (n < 0 || n > num_accepted()) {
       throw Error(ErrorKind::kInvalidArgument, "cannot roll back " + std::to_string(n) + " steps: only " +
-                                                   std::to_string(steps_.size() - 1) + " kept");
+                                                   std::to_string(num_accepted()) + " kept");
     }
-    steps_.resize(steps_.size() - n);
+    for (int i = 0; i < n; ++i) top_ = top_->parent;
+    size_ -= n;
+    undo_ -= n;
   }
   void reset(Step initial) {
-    steps_.clear();
-    steps_.push_back(std::move(initial));
+    release();
+    top_ = std::make_shared<const Node>(Node{std::move(initial), nullptr});
+    size_ = 1;
+    undo_ = 0;
   }
-  int num_accepted() const { return static_cast<int>(steps_.size()) - 1; }
+  int num_accepted() const { return undo_; }
 
  private:
+  struct Node {
+    Step step;
+    std::shared_ptr<const Node> parent;
+  };
+  // Keeps the last max_rollback + 1 steps in a fresh chain (other copies keep theirs).
+  void compact() {
+    std::vector<const Node*> keep;
+    const Node* n = top_.get();
+    for (size_t i = 0; i <= static_cast<size_t>(max_rollback_) && n; ++i, n = n->parent.get()) keep.push_back(n);
+    std::shared_ptr<const Node> chain;
+    for (size_t i = keep.size(); i-- > 0;) chain = std::make_shared<const Node>(Node{keep[i]->step, std::move(chain)});
+    release();
+    top_ = std::move(chain);
+    size_ = keep.size();
+  }
+  // Frees the nodes only this history holds one at a time (no recursive destructor chain).
+  void release() {
+    while (top_ && top_.use_count() == 1) {
+      std::shared_ptr<const Node> parent = top_->parent;
+      top_ = std::move(parent);
+    }
+    top_.reset();
+  }
   int max_rollback_;
-  std::deque<Step> steps_;
+  std::shared_ptr<const Node> top_;
+  size_t size_ = 0;  // steps in the chain
+  int undo_ = 0;     // steps rollback() may undo: as with a history of max_rollback + 1 steps
 };
 
 struct CompiledGrammar::Impl {

@@ -1,6 +1,8 @@
-// Matcher: forwards to the back-end's Matcher::Impl (engine/grammar_impl.hpp).
+// Matcher: forwards to the back-end's Matcher::Impl (engine/grammar_impl.hpp); validate_tokens and the
+// draft masks of speculative decoding run on a scratch copy (O(1): the step history is shared).
 #include "tollgate/matcher.hpp"
 
+#include <cstring>
 #include <new>
 #include <stdexcept>
 
@@ -57,5 +59,33 @@ bool Matcher::is_terminated() const { return impl_->is_terminated(); }
 std::string Matcher::jump_forward() const { return impl_->jump_forward(); }
 int Matcher::num_accepted() const { return impl_->num_accepted(); }
 const CompiledGrammar& Matcher::grammar() const { return impl_->grammar(); }
+
+int Matcher::validate_tokens(std::span<const int32_t> tokens) const {
+  std::unique_ptr<Impl> scratch = impl_->clone();  // O(1): the history is shared
+  int n = 0;
+  for (int32_t t : tokens) {
+    if (!guarded_accept("validate_tokens", [&] { return scratch->accept_token(t); })) break;
+    ++n;
+  }
+  return n;
+}
+
+int Matcher::fill_next_token_bitmask_draft(std::span<const int32_t> draft, int32_t* bitmask, int64_t row) const {
+  const int32_t words = bitmask_words(impl_->grammar().tokenizer().vocab_size());
+  std::unique_ptr<Impl> scratch = impl_->clone();
+  int accepted = 0;
+  scratch->fill_next_token_bitmask(bitmask + row * words);
+  for (size_t i = 0; i < draft.size(); ++i) {
+    int32_t* out = bitmask + (row + static_cast<int64_t>(i) + 1) * words;
+    if (accepted == static_cast<int>(i) &&
+        guarded_accept("fill_next_token_bitmask_draft", [&] { return scratch->accept_token(draft[i]); })) {
+      ++accepted;
+      scratch->fill_next_token_bitmask(out);
+    } else {
+      std::memset(out, 0, static_cast<size_t>(words) * 4);
+    }
+  }
+  return accepted;
+}
 
 }  // namespace tollgate

@@ -95,7 +95,6 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, boo
   uint32_t fresh = kNoNode;
   thread_local std::vector<std::pair<uint32_t, uint32_t>> guarded;  // (guard, node)
   guarded.clear();
-  std::unique_lock<std::mutex> lock(guard_mu_, std::defer_lock);
   uint32_t last_in = 0, last_out = 0;  // memo of the previous guard step
   for (const Thread& t : in.threads) {
     const LexDfa& d = dfas_[t.lexeme];
@@ -104,9 +103,8 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, boo
     uint32_t g = t.guard;
     if (g != 0) {
       if (g != last_in) {
-        if (!lock.owns_lock()) lock.lock();
         last_in = g;
-        last_out = guard_step_locked(g, byte);
+        last_out = guard_step(g, byte);
       }
       g = last_out;
       if (g == kFired) continue;
@@ -118,10 +116,7 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, boo
     uint32_t cg = completion_guard(t.lexeme, q);
     if (g != 0) {
       cg = g;
-      if (cfg_->leftmost_first && d.live[q]) {
-        if (!lock.owns_lock()) lock.lock();
-        cg = guard_add_locked(g, t.lexeme, q);
-      }
+      if (cfg_->leftmost_first && d.live[q]) cg = guard_add(g, t.lexeme, q);
     }
     if (cg == 0) {
       fresh = graph_->merge(fresh, y);
@@ -131,7 +126,6 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, boo
     if (it == guarded.end()) guarded.push_back({cg, y});
     else it->second = graph_->merge(it->second, y);
   }
-  if (lock.owns_lock()) lock.unlock();
   out.accepting = false;
   auto spawn_from = [&](uint32_t node, uint32_t guard) {
     spawn(node, out.threads, guard);
@@ -160,8 +154,7 @@ uint32_t CfgRuntime::guard_intern_locked(std::vector<uint64_t> members) const {
 
 uint32_t CfgRuntime::guard_step_locked(uint32_t guard, uint8_t byte) const {
   uint64_t key = (static_cast<uint64_t>(guard) << 8) | byte;
-  auto it = guard_step_memo_.find(key);
-  if (it != guard_step_memo_.end()) return it->second;
+  if (uint64_t m = guard_step_memo_.find(key); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::vector<uint64_t> next;
   uint32_t result = 0;
   for (uint64_t m : guard_sets_[guard]) {
@@ -179,27 +172,35 @@ uint32_t CfgRuntime::guard_step_locked(uint32_t guard, uint8_t byte) const {
     next.erase(std::unique(next.begin(), next.end()), next.end());
     result = guard_intern_locked(std::move(next));
   }
-  guard_step_memo_.emplace(key, result);
+  guard_step_memo_.insert(key, result);
   return result;
 }
 
 uint32_t CfgRuntime::guard_add_locked(uint32_t guard, uint32_t lexeme, uint32_t state) const {
   uint64_t key = (static_cast<uint64_t>(guard) << 32) | (state_offset_[lexeme] + state);
-  auto it = guard_add_memo_.find(key);
-  if (it != guard_add_memo_.end()) return it->second;
+  if (uint64_t m = guard_add_memo_.find(key); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   uint64_t m = (static_cast<uint64_t>(lexeme) << 32) | state;
   std::vector<uint64_t> next = guard_sets_[guard];
   auto pos = std::lower_bound(next.begin(), next.end(), m);
   if (pos == next.end() || *pos != m) next.insert(pos, m);
   uint32_t id = guard_intern_locked(std::move(next));
-  guard_add_memo_.emplace(key, id);
+  guard_add_memo_.insert(key, id);
   return id;
 }
 
 uint32_t CfgRuntime::guard_step(uint32_t guard, uint8_t byte) const {
   if (guard == 0) return 0;
+  uint64_t key = (static_cast<uint64_t>(guard) << 8) | byte;
+  if (uint64_t m = guard_step_memo_.find(key); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::lock_guard<std::mutex> lock(guard_mu_);
   return guard_step_locked(guard, byte);
+}
+
+uint32_t CfgRuntime::guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const {
+  uint64_t key = (static_cast<uint64_t>(guard) << 32) | (state_offset_[lexeme] + state);
+  if (uint64_t m = guard_add_memo_.find(key); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
+  std::lock_guard<std::mutex> lock(guard_mu_);
+  return guard_add_locked(guard, lexeme, state);
 }
 
 bool CfgRuntime::feed(ParserState& state, std::string_view bytes) const {

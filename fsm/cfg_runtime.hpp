@@ -10,7 +10,8 @@
 // reach a final state completes only on condition that it does not: the threads spawned from
 // that completion carry a guard, the set of such pending (lexeme, state) pairs. A byte that takes
 // a pending pair to a final state (a longer preferred match exists) kills the thread; pairs that
-// die are dropped. Guard sets are interned lazily (thread-safe); guard 0 is the empty set.
+// die are dropped. Guard sets are interned lazily (thread-safe; a memoised guard step is read
+// without a lock); guard 0 is the empty set.
 #pragma once
 
 #include <array>
@@ -21,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fsm/atomic_memo.hpp"
 #include "fsm/cfg.hpp"
 #include "fsm/dfa.hpp"
 #include "fsm/earley.hpp"
@@ -100,6 +102,7 @@ class CfgRuntime {
 
  private:
   uint32_t guard_step_locked(uint32_t guard, uint8_t byte) const;
+  uint32_t guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const;
   uint32_t guard_add_locked(uint32_t guard, uint32_t lexeme, uint32_t state) const;
   uint32_t guard_intern_locked(std::vector<uint64_t> members) const;
 
@@ -115,7 +118,7 @@ class CfgRuntime {
   mutable std::mutex guard_mu_;
   mutable std::vector<std::vector<uint64_t>> guard_sets_;  // sorted (lexeme << 32 | state)
   mutable std::unordered_map<std::vector<uint64_t>, uint32_t, KeyHash> guard_ids_;
-  mutable std::unordered_map<uint64_t, uint32_t> guard_step_memo_, guard_add_memo_;
+  mutable AtomicMemo guard_step_memo_, guard_add_memo_;  // lock-free reads, inserts under guard_mu_
 };
 
 }  // namespace tollgate::fsm

@@ -139,10 +139,10 @@ uint32_t EarleyGraph::intern_closed(std::vector<Item> items, bool accepting, boo
 }
 
 uint32_t EarleyGraph::scan(uint32_t node, uint32_t lexeme) {
-  std::lock_guard<std::mutex> lock(mu_);
   uint64_t mk = (static_cast<uint64_t>(node) << 32) | lexeme;
-  auto m = scan_memo_.find(mk);
-  if (m != scan_memo_.end()) return m->second;
+  if (uint64_t m = scan_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (uint64_t m = scan_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   const Node& n = this->node(node);
   uint32_t key = num_nt_ + lexeme;
   auto range = std::equal_range(n.keys.begin(), n.keys.end(), key);
@@ -155,7 +155,7 @@ uint32_t EarleyGraph::scan(uint32_t node, uint32_t lexeme) {
     }
     result = intern(std::move(kernel));
   }
-  scan_memo_.emplace(mk, result);
+  scan_memo_.insert(mk, result);
   return result;
 }
 
@@ -163,19 +163,21 @@ uint32_t EarleyGraph::merge(uint32_t a, uint32_t b) {
   if (a == b || b == kNoNode) return a;
   if (a == kNoNode) return b;
   if (a > b) std::swap(a, b);
-  std::lock_guard<std::mutex> lock(mu_);
   uint64_t mk = (static_cast<uint64_t>(a) << 32) | b;
-  auto m = merge_memo_.find(mk);
-  if (m != merge_memo_.end()) return m->second;
+  if (uint64_t m = merge_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (uint64_t m = merge_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::vector<Item> items = node(a).items;
   items.insert(items.end(), node(b).items.begin(), node(b).items.end());
   uint32_t result = intern_closed(std::move(items), node(a).accepting || node(b).accepting, node(a).pops || node(b).pops);
-  merge_memo_.emplace(mk, result);
+  merge_memo_.insert(mk, result);
   return result;
 }
 
 uint32_t EarleyGraph::truncate(uint32_t node, uint32_t depth) {
   if (depth == 0) return node;
+  uint64_t mk = (static_cast<uint64_t>(node) << 32) | depth;
+  if (uint64_t m = truncate_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::lock_guard<std::mutex> lock(mu_);
   return truncate_locked(node, depth);
 }
@@ -183,13 +185,12 @@ uint32_t EarleyGraph::truncate(uint32_t node, uint32_t depth) {
 uint32_t EarleyGraph::truncate_locked(uint32_t node, uint32_t depth) {
   if (depth == 0) return kWild;
   uint64_t mk = (static_cast<uint64_t>(node) << 32) | depth;  // both fields at full width
-  auto m = truncate_memo_.find(mk);
-  if (m != truncate_memo_.end()) return m->second;
+  if (uint64_t m = truncate_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::vector<Item> items = this->node(node).items;
   for (auto& it : items)
     if (it.origin != kSelf && it.origin != kWild) it.origin = truncate_locked(it.origin, depth - 1);
   uint32_t result = intern_closed(std::move(items), this->node(node).accepting, false);
-  truncate_memo_.emplace(mk, result);
+  truncate_memo_.insert(mk, result);
   return result;
 }
 
@@ -213,7 +214,8 @@ size_t EarleyGraph::memory_bytes() const {
     const Node& n = node(i);
     b += n.items.size() * 16 + n.keys.size() * 4 + n.expected.size() * 4 + sizeof(Node);
   }
-  return b + (scan_memo_.size() + merge_memo_.size() + truncate_memo_.size()) * 24;
+  return b + scan_memo_.memory_bytes() + merge_memo_.memory_bytes() + truncate_memo_.memory_bytes() +
+         index_.size() * 64;
 }
 
 }  // namespace tollgate::fsm

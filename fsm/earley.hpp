@@ -5,7 +5,9 @@
 // configurations with the same node id accept the same continuations, and a matcher's parser
 // state is a node id (no chart, O(1) copy and rollback). Left recursion and ambiguity are fine
 // (nullable rules use the Aycock–Horspool prediction rule). Thread-safe: transitions are
-// created under a mutex; nodes are immutable once published.
+// created under a mutex; nodes are immutable once published, and a memoised transition is read
+// without a lock (fsm/atomic_memo.hpp), so matchers of one grammar on many threads do not
+// serialise once the graph has been explored.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fsm/atomic_memo.hpp"
 #include "fsm/cfg.hpp"
 
 namespace tollgate::fsm {
@@ -85,7 +88,7 @@ class EarleyGraph {
     size_t operator()(const std::vector<Item>& v) const;
   };
   std::unordered_map<std::vector<Item>, uint32_t, VecHash> index_;
-  std::unordered_map<uint64_t, uint32_t> scan_memo_, merge_memo_, truncate_memo_;
+  AtomicMemo scan_memo_, merge_memo_, truncate_memo_;  // lock-free reads, inserts under mu_
   mutable std::mutex mu_;
   uint32_t initial_ = 0;
 };

@@ -70,14 +70,10 @@ std::string error_text(const Error& e) {
   return s;
 }
 
-// One test of a file: whether it is valid, and its tokens.
-struct TestCase {
-  bool valid = false;
-  std::vector<int32_t> tokens;
-};
+}  // namespace
 
 // Reads a MaskBench file. Throws std::runtime_error("bad file: ...") for anything not in the format.
-void read_maskbench_file(const fs::path& path, std::string& schema, std::vector<TestCase>& tests) {
+void read_maskbench_file(const std::filesystem::path& path, std::string& schema, std::vector<TestCase>& tests) {
   std::string text;
   try {
     text = read_file(path.string());
@@ -107,6 +103,8 @@ void read_maskbench_file(const fs::path& path, std::string& schema, std::vector<
     tests.push_back(std::move(tc));
   }
 }
+
+namespace {
 
 // One JSON line; invalid UTF-8 (in a message or a file name) is replaced, never thrown.
 std::string to_line(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
@@ -285,7 +283,8 @@ int retire(Worker& w, bool kill_it) {
   return status;
 }
 
-// Nearest-rank percentile of sorted values (q in [0, 1]).
+}  // namespace
+
 double percentile(const std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
   size_t k = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
@@ -297,6 +296,8 @@ double mean(const std::vector<double>& v) {
   for (double x : v) s += x;
   return v.empty() ? 0 : s / static_cast<double>(v.size());
 }
+
+namespace {
 
 struct Summary {
   size_t schemas = 0, passing = 0, compile_errors = 0, bad_files = 0, validation_errors = 0,

@@ -3,8 +3,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "grammar/grammar_ir.hpp"
 #include "tollgate/tollgate.hpp"
@@ -21,6 +24,20 @@ void add_generate_commands(CLI::App& app);
 void add_bench_decode_command(CLI::App& bench);
 // `bench maskbench`: the MaskBench replay over a directory of schemas (engine/cli/cmd_maskbench.cpp).
 void add_bench_maskbench_command(CLI::App& bench);
+
+// `bench batch`: BatchMatcher wall time over lock-step MaskBench replays (engine/cli/cmd_bench_batch.cpp).
+void add_bench_batch_command(CLI::App& bench);
+
+// One test of a MaskBench file: whether it is valid, and its Llama-3 tokens.
+struct TestCase {
+  bool valid = false;
+  std::vector<int32_t> tokens;
+};
+// Reads a MaskBench file (cmd_maskbench.cpp). Throws std::runtime_error("bad file: ...").
+void read_maskbench_file(const std::filesystem::path& path, std::string& schema, std::vector<TestCase>& tests);
+// Nearest-rank percentile of sorted values (q in [0, 1]), and the mean.
+double percentile(const std::vector<double>& sorted, double q);
+double mean(const std::vector<double>& v);
 
 // Where the data beside the project lives: $TOLLGATE_DATA_DIR, else ../shared (as configured),
 // else the user cache (engine/data_dir.hpp).

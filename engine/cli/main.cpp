@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   app.get_subcommand("demo")->footer("\nExample:\n  tollgate demo        # what `make demo` runs");
   bench->footer("\nExamples:\n  tollgate bench decode --positions 64,512\n"
                 "  tollgate bench maskbench ../shared/corpora/maskbench-dev --out results.jsonl");
+  tollgate::cli::add_bench_batch_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

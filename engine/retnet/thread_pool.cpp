@@ -1,4 +1,5 @@
-// ThreadPool implementation: workers sleep on a condition variable and wake per parallel_for.
+// ThreadPool implementation: workers sleep on a condition variable and wake per parallel_for; the
+// caller runs the parts no worker has started by the time its own part is done.
 #include "engine/retnet/thread_pool.hpp"
 
 #include <algorithm>
@@ -36,7 +37,8 @@ void ThreadPool::worker_loop(int index) {
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
-      if (static_cast<size_t>(index) >= parts_.size()) continue;
+      if (static_cast<size_t>(index) >= parts_.size() || started_[index]) continue;  // taken by the caller
+      started_[index] = 1;
       job = job_;
       part = parts_[index];
     }
@@ -72,6 +74,8 @@ void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(s
   {
     std::lock_guard<std::mutex> lock(mutex_);
     parts_ = split;
+    started_.assign(parts, 0);
+    started_[0] = 1;
     job_ = &fn;
     pending_ = static_cast<int>(parts) - 1;
     error_ = nullptr;
@@ -84,6 +88,25 @@ void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(s
     fn(split[0].first, split[0].second);
   } catch (...) {
     mine = std::current_exception();
+  }
+  // Parts no worker has started yet (it was not scheduled in time) run here rather than being
+  // waited for.
+  for (;;) {
+    std::pair<size_t, size_t> part;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      size_t i = 1;
+      while (i < parts && started_[i]) ++i;
+      if (i == parts) break;
+      started_[i] = 1;
+      --pending_;
+      part = split[i];
+    }
+    try {
+      fn(part.first, part.second);
+    } catch (...) {
+      if (!mine) mine = std::current_exception();
+    }
   }
   t_in_pool_worker = false;
   std::exception_ptr theirs;

@@ -1,7 +1,9 @@
 // ThreadPool — a small fixed pool for the model kernels. Takes a range [0, n) and a function of a
 // sub-range; gives the same result as calling the function on the whole range, split over the
-// workers (the calling thread takes part too). Calls from inside a worker, or while another thread
-// is using the pool, run inline, so kernels may call parallel_for without thinking about nesting.
+// workers (the calling thread takes part too, and takes over parts no worker has started when its
+// own is done, so a worker the OS has not scheduled yet does not hold the call up). Calls from
+// inside a worker, or while another thread is using the pool, run inline, so kernels may call
+// parallel_for without thinking about nesting.
 #pragma once
 
 #include <condition_variable>
@@ -37,6 +39,7 @@ class ThreadPool {
   std::condition_variable done_;
   const std::function<void(size_t, size_t)>* job_ = nullptr;
   std::vector<std::pair<size_t, size_t>> parts_;
+  std::vector<char> started_;  // per part: a worker (or the caller) has taken it
   size_t generation_ = 0;
   int pending_ = 0;
   bool stop_ = false;

@@ -46,6 +46,12 @@ struct CompileOptions {
   // recur across schemas): each entry's token set, boundary roots and key. Over the bound the
   // cache is cleared whole; 0 disables it.
   size_t index_cache_bytes = size_t{64} << 20;  // 64 MiB
+  // Grammars and JSON Schemas: the run-time caches of one compiled grammar, shared by its
+  // matchers, each bounded in bytes and cleared whole when full (the memory a long-running
+  // process holds per grammar beyond its automata and index is at most their sum).
+  size_t mask_cache_bytes = size_t{256} << 20;      // whole masks of parser states with several threads
+  size_t boundary_cache_bytes = size_t{512} << 20;  // boundary token lists, local walks, guard sets
+  size_t walk_cache_bytes = size_t{32} << 20;       // the boundary walks' DFA over parser states
 };
 
 // How a JSON Schema is turned into a grammar (Compiler::compile_json_schema).

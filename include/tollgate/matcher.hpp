@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -51,6 +52,19 @@ class Matcher {
   // Bytes the grammar forces from here (may be empty).
   std::string jump_forward() const;
   int num_accepted() const;   // steps that rollback() can still undo
+
+  // Speculative decoding. The history is persistent (shared between forks), so fork() costs one
+  // small allocation whatever the history holds (docs/benchmarks.md, "fork").
+  Matcher fork() const { return Matcher(*this); }
+  // How many of `tokens`, in order from the current state, would be accepted (stops at the first
+  // refusal); the state is unchanged. Throws as accept_token does.
+  int validate_tokens(std::span<const int32_t> tokens) const;
+  // The masks for a draft of k tokens in one call: rows row, row+1, ..., row+k of `bitmask` get
+  // the mask here and after each of draft[0], ..., draft[k-1] in turn; the rows after a draft
+  // token that is refused are all zero. Returns how many draft tokens are accepted. The state is
+  // unchanged; after the model's verification accept the tokens it kept (or accept all of them
+  // and rollback() the rejected tail: at least max_rollback tokens, 64 by default, can be undone).
+  int fill_next_token_bitmask_draft(std::span<const int32_t> draft, int32_t* bitmask, int64_t row = 0) const;
 
   const CompiledGrammar& grammar() const;
 

@@ -6,3 +6,4 @@
 #include "tollgate/encoder.hpp"
 #include "tollgate/compiler.hpp"
 #include "tollgate/matcher.hpp"
+#include "tollgate/batch.hpp"

@@ -29,5 +29,7 @@ void check_token_id(const TokenizerInfo& t, int64_t id);
 void bind_masks(pybind11::module_& m);
 // RetNet, RetNetState, Encoder, generate (retnet.cpp).
 void bind_retnet(pybind11::module_& m);
+// BatchMatcher; Matcher.validate_tokens and draft masks (batch.cpp; after Matcher is bound).
+void bind_batch(pybind11::module_& m);
 
 }  // namespace tollgate::python

@@ -304,7 +304,8 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
                        "Compiles regexes, grammars (GBNF, Lark, EBNF) and JSON Schemas for one vocabulary. Thread-safe;\n"
                        "token index entries are shared across the grammars it compiles (cache_bytes).")
       .def(py::init([](std::shared_ptr<TokenizerInfo> tok, int threads, std::optional<int64_t> cache_bytes,
-                       size_t max_dfa_states, size_t max_dfa_memory) {
+                       size_t max_dfa_states, size_t max_dfa_memory, size_t mask_cache_bytes,
+                       size_t boundary_cache_bytes, size_t walk_cache_bytes) {
              if (!tok) throw Error(ErrorKind::kInvalidArgument, "tokenizer_info must not be None");
              if (threads < 0) throw Error(ErrorKind::kInvalidArgument, "threads must be >= 0 (0 = all cores)");
              CompileOptions opt;
@@ -315,14 +316,21 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
              }
              opt.max_dfa_states = max_dfa_states;
              opt.max_dfa_memory = max_dfa_memory;
+             opt.mask_cache_bytes = mask_cache_bytes;
+             opt.boundary_cache_bytes = boundary_cache_bytes;
+             opt.walk_cache_bytes = walk_cache_bytes;
              return Compiler(std::move(tok), opt);
            }),
            py::arg("tokenizer_info"), py::arg("threads") = 0, py::arg("cache_bytes") = py::none(),
            py::arg("max_dfa_states") = CompileOptions{}.max_dfa_states,
            py::arg("max_dfa_memory") = CompileOptions{}.max_dfa_memory,
+           py::arg("mask_cache_bytes") = CompileOptions{}.mask_cache_bytes,
+           py::arg("boundary_cache_bytes") = CompileOptions{}.boundary_cache_bytes,
+           py::arg("walk_cache_bytes") = CompileOptions{}.walk_cache_bytes,
            "threads: compile threads (0 = all cores). cache_bytes: bound of the token index cache shared by the\n"
            "grammars this compiler compiles (default 64 MiB, 0 = none). max_dfa_states / max_dfa_memory: limits\n"
-           "per automaton (GrammarError kind 'limit' beyond).")
+           "per automaton (GrammarError kind 'limit' beyond). mask_cache_bytes / boundary_cache_bytes /\n"
+           "walk_cache_bytes: per-grammar cache budgets of the context-free back-end.")
       .def(
           "compile_regex",
           [](const Compiler& c, const std::string& pattern) {
@@ -375,4 +383,5 @@ ignored (unknown) and relaxed keywords.)doc")
 
   tollgate::python::bind_masks(m);
   tollgate::python::bind_retnet(m);
+  tollgate::python::bind_batch(m);
 }

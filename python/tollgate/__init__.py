@@ -18,6 +18,7 @@ import hashlib as _hashlib
 import numpy as _np
 
 from ._core import (  # noqa: F401
+    BatchMatcher,
     CompiledGrammar,
     CompileWarning,
     Compiler,
@@ -31,6 +32,7 @@ from ._core import (  # noqa: F401
 from ._data import data_dir, tokenizer_path, user_cache_dir  # noqa: F401  (where the tokenizers are)
 
 __all__ = [
+    "BatchMatcher",
     "CompiledGrammar",
     "CompileWarning",
     "Compiler",

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._core import (
+    BatchMatcher as BatchMatcher,
     CompiledGrammar as CompiledGrammar,
     CompileWarning as CompileWarning,
     Compiler as Compiler,

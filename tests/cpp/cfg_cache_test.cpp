@@ -21,6 +21,7 @@ using namespace tollgate;
 namespace {
 
 using tollgate::testing::llama3;
+using tollgate::testing::maskbench_docs;
 
 // A freshly built grammar (not the Compiler's shared one) with the given cache budgets (0: default).
 CompiledGrammarPtr build(std::string_view text, std::string_view dialect, size_t cache_budget = 0,
@@ -33,24 +34,6 @@ CompiledGrammarPtr build(std::string_view text, std::string_view dialect, size_t
 
 const engine::CfgGrammar& cfg_of(const CompiledGrammarPtr& g) {
   return static_cast<const engine::CfgGrammar&>(g->impl());
-}
-
-// The first `n` valid MaskBench-dev documents (Llama-3 token ids), files in sorted order.
-std::vector<std::vector<int32_t>> maskbench_docs(const std::filesystem::path& dir, size_t n) {
-  std::vector<std::filesystem::path> files;
-  for (auto& e : std::filesystem::directory_iterator(dir))
-    if (e.path().extension() == ".json") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  std::vector<std::vector<int32_t>> docs;
-  for (size_t f = 0; f < files.size() && docs.size() < n; f += 7) {
-    auto j = nlohmann::json::parse(tollgate::testing::read_file(files[f]));
-    for (auto& t : j["tests"])
-      if (t.value("valid", false) && t.contains("tokens_llama3")) {
-        docs.push_back(t["tokens_llama3"].get<std::vector<int32_t>>());
-        break;
-      }
-  }
-  return docs;
 }
 
 struct Replay {

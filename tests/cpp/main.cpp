@@ -4,6 +4,10 @@
 #include "engine/data_dir.hpp"
 #include "fsm/token_trie.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -58,6 +62,23 @@ TokenizerInfoPtr byte_tokenizer() {
     return TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
   }();
   return tok;
+}
+
+std::vector<std::vector<int32_t>> maskbench_docs(const std::filesystem::path& dir, size_t n, size_t stride) {
+  std::vector<std::filesystem::path> files;
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<std::vector<int32_t>> docs;
+  for (size_t f = 0; f < files.size() && docs.size() < n; f += stride) {
+    auto j = nlohmann::json::parse(read_file(files[f]));
+    for (auto& t : j["tests"])
+      if (t.value("valid", false) && t.contains("tokens_llama3")) {
+        docs.push_back(t["tokens_llama3"].get<std::vector<int32_t>>());
+        break;
+      }
+  }
+  return docs;
 }
 
 bool mask_bit(const std::vector<int32_t>& mask, int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; }

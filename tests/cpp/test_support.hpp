@@ -30,6 +30,10 @@ TokenizerInfoPtr llama3();
 // One token per byte value (ids 0..255) and EOS (256): matches text without a model vocabulary.
 TokenizerInfoPtr byte_tokenizer();
 
+// The first `n` valid MaskBench documents of `dir` (Llama-3 token ids): the first valid test of
+// every `stride`-th file in sorted order.
+std::vector<std::vector<int32_t>> maskbench_docs(const std::filesystem::path& dir, size_t n, size_t stride = 7);
+
 // Token masks in tests.
 bool mask_bit(const std::vector<int32_t>& mask, int32_t id);
 std::vector<int32_t> mask_of(const Matcher& m);  // the matcher's next-token mask
