@@ -83,7 +83,7 @@ void bind_batch(py::module_& m) {
                            "Fills next-token masks for many matchers into the rows of one bitmask on a fixed thread "
                            "pool (created once, reused by every call).")
       .def(py::init<int>(), py::arg("threads") = 0, "threads: total parallelism including the caller (0 = all cores)")
-      .def_property_readonly("threads", &BatchMatcher::threads)
+      .def_property_readonly("threads", &BatchMatcher::threads, "Total parallelism of the pool, the calling thread included.")
       .def(
           "_fill",
           [](BatchMatcher& pool, const py::sequence& matchers, py::array bitmask,
