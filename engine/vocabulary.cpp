@@ -544,6 +544,16 @@ std::shared_ptr<const TokenizerInfo> TokenizerInfo::from_json_impl(
   return info;
 }
 
+std::shared_ptr<const TokenizerInfo> TokenizerInfo::bytes_with_eos() {
+  static const std::shared_ptr<const TokenizerInfo> tok = [] {
+    std::vector<std::string> bytes(257);
+    for (int b = 0; b < 256; ++b) bytes[b] = std::string(1, static_cast<char>(b));
+    bytes[256] = "<eos>";
+    return from_tokens(std::move(bytes), {256}, 257, {256});
+  }();
+  return tok;
+}
+
 std::shared_ptr<const TokenizerInfo> TokenizerInfo::from_tokens(std::vector<std::string> tokens,
                                                                 std::vector<int32_t> eos_ids,
                                                                 int32_t vocab_size,

@@ -193,7 +193,7 @@ int run_check(const Source& src, const std::vector<std::string>& files, bool wer
   std::vector<Diagnostic> all;
   size_t errors = 0, warnings = 0;
   bool io_error = false;
-  Compiler compiler(byte_tokenizer(), src.options(1));
+  Compiler compiler(TokenizerInfo::bytes_with_eos(), src.options(1));
   for (size_t i = 0; i < names.size(); ++i) {
     bar.update(i, names[i].empty() ? src.load().name : names[i]);
     Input in;
@@ -253,7 +253,7 @@ std::string json_quoted(const std::string& s) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// Bytes allowed next by a matcher over byte_tokenizer(), and whether the input may end here.
+// Bytes allowed next by a matcher over TokenizerInfo::bytes_with_eos(), and whether the input may end here.
 std::vector<uint8_t> allowed_bytes(const Matcher& m, bool& may_end) {
   std::vector<int32_t> mask(bitmask_words(257));
   m.fill_next_token_bitmask(mask.data());
@@ -570,7 +570,7 @@ Examples:
         throw CLI::ValidationError("match", "give --string S or one or more FILEs (- for stdin)");
       TokenizerInfoPtr tok;
       try {
-        tok = tokenizer->empty() ? byte_tokenizer() : load_tokenizer(*tokenizer);
+        tok = tokenizer->empty() ? TokenizerInfo::bytes_with_eos() : load_tokenizer(*tokenizer);
       } catch (const Error& e) {
         print_error(e);
         throw CLI::RuntimeError(2);
@@ -743,7 +743,7 @@ Examples:
         std::cerr << "error: " << e.what() << "\n";
         throw CLI::RuntimeError(2);
       }
-      CompiledGrammarPtr g = compile_or_report(*src, in, byte_tokenizer(), 1);
+      CompiledGrammarPtr g = compile_or_report(*src, in, TokenizerInfo::bytes_with_eos(), 1);
       std::mt19937_64 rng(*seed);
       std::unique_ptr<engine::GrammarSampler> sampler;
       std::unique_ptr<fsm::Dfa> dfa;

@@ -45,8 +45,6 @@ std::string data_dir();
 // A tokenizer given as a directory or a tokenizer.json, or a short name (llama3, …) looked up in
 // <data_dir>/tokenizers/. Throws tollgate::Error.
 TokenizerInfoPtr load_tokenizer(const std::string& spec);
-// One token per byte value: for matching bytes without a model vocabulary.
-TokenizerInfoPtr byte_tokenizer();
 
 // The reference model's folder: $TOLLGATE_MODEL_DIR, else <source>/models/retnet.
 std::string default_model_dir();

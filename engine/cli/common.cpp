@@ -28,16 +28,6 @@ TokenizerInfoPtr load_tokenizer(const std::string& spec) {
                               data::user_cache_dir().string() + ")");
 }
 
-TokenizerInfoPtr byte_tokenizer() {
-  static const TokenizerInfoPtr tok = [] {
-    std::vector<std::string> bytes(257);
-    for (int b = 0; b < 256; ++b) bytes[b] = std::string(1, static_cast<char>(b));
-    bytes[256] = "<eos>";
-    return TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
-  }();
-  return tok;
-}
-
 std::string default_model_dir() {
   if (const char* v = std::getenv("TOLLGATE_MODEL_DIR"); v && *v) return v;
   return (std::filesystem::path(TOLLGATE_SOURCE_DIR) / "models" / "retnet").string();

@@ -56,6 +56,9 @@ class TokenizerInfo {
                                                           std::vector<int32_t> special_ids = {},
                                                           VocabType type = VocabType::kRaw,
                                                           LeadingSpace leading_space = LeadingSpace::kKeep);
+  // One token per byte value (ids 0..255) and EOS "<eos>" (256), built once and shared: for matching
+  // bytes without a model vocabulary (the CLI's match/check/sample, tests, fuzzers).
+  static std::shared_ptr<const TokenizerInfo> bytes_with_eos();
 
   TokenizerInfo();
   ~TokenizerInfo();

@@ -16,11 +16,12 @@ using tollgate::CompiledGrammarPtr;
 using tollgate::Compiler;
 using tollgate::JsonSchemaOptions;
 using tollgate::Matcher;
+using tollgate::TokenizerInfo;
 
 CompiledGrammarPtr schema(const std::string& text, JsonSchemaOptions opt = {}) {
   tollgate::CompileOptions co;
   co.threads = 1;
-  Compiler c(tollgate::testing::byte_tokenizer(), co);
+  Compiler c(TokenizerInfo::bytes_with_eos(), co);
   return c.compile_json_schema(text, opt);
 }
 

@@ -106,7 +106,7 @@ TEST_CASE("JSON Schema Test Suite: accepted iff valid, compact and Python-style"
                                             : nlohmann::json::object();
   CompileOptions copt;
   copt.threads = 1;
-  Compiler compiler(tollgate::testing::byte_tokenizer(), copt);
+  Compiler compiler(TokenizerInfo::bytes_with_eos(), copt);
   JsonSchemaOptions opt;  // flexible whitespace: both serialisations are in the language
   opt.property_order = JsonSchemaOptions::PropertyOrder::kAny;  // instances list properties in any order
 

@@ -54,16 +54,6 @@ TokenizerInfoPtr llama3() {
   return tok;
 }
 
-TokenizerInfoPtr byte_tokenizer() {
-  static const TokenizerInfoPtr tok = [] {
-    std::vector<std::string> bytes(257);
-    for (int b = 0; b < 256; ++b) bytes[b] = std::string(1, static_cast<char>(b));
-    bytes[256] = "<eos>";
-    return TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
-  }();
-  return tok;
-}
-
 std::vector<std::vector<int32_t>> maskbench_docs(const std::filesystem::path& dir, size_t n, size_t stride) {
   std::vector<std::filesystem::path> files;
   for (auto& e : std::filesystem::directory_iterator(dir))

@@ -27,8 +27,6 @@ void note_skipped(const std::string& what);
 std::string read_file(const std::filesystem::path& path);
 // The Llama-3 tokenizer from the data dir, loaded once (call after TOLLGATE_DATA_OR_SKIP).
 TokenizerInfoPtr llama3();
-// One token per byte value (ids 0..255) and EOS (256): matches text without a model vocabulary.
-TokenizerInfoPtr byte_tokenizer();
 
 // The first `n` valid MaskBench documents of `dir` (Llama-3 token ids): the first valid test of
 // every `stride`-th file in sorted order.

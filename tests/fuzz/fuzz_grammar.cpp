@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   try {
-    static const Compiler compiler(fuzz::byte_tokenizer(), fuzz::small_options());
+    static const Compiler compiler(TokenizerInfo::bytes_with_eos(), fuzz::small_options());
     auto g = compiler.compile_grammar(text, TOLLGATE_FUZZ_FORMAT);
     Matcher m(g);
     std::vector<int32_t> mask(bitmask_words(257));

@@ -121,7 +121,7 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tollgate;
-  static const Compiler compiler(fuzz::byte_tokenizer(), fuzz::small_options());
+  static const Compiler compiler(TokenizerInfo::bytes_with_eos(), fuzz::small_options());
   for (bool lenient : {false, true}) {
     try {
       JsonSchemaOptions opt;

@@ -22,7 +22,7 @@ const std::vector<CompiledGrammarPtr>& grammars() {
   static const std::vector<CompiledGrammarPtr> all = [] {
     const char* dd = std::getenv("TOLLGATE_DATA_DIR");
     fs::path data = dd ? dd : "";
-    TokenizerInfoPtr tok = fuzz::byte_tokenizer();
+    TokenizerInfoPtr tok = TokenizerInfo::bytes_with_eos();
     if (dd && fs::exists(data / "tokenizers/llama3/tokenizer.json")) {
       tok = TokenizerInfo::from_file((data / "tokenizers/llama3").string());
     }

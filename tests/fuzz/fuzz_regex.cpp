@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   try {
-    static const Compiler compiler(fuzz::byte_tokenizer(), fuzz::small_options());
+    static const Compiler compiler(TokenizerInfo::bytes_with_eos(), fuzz::small_options());
     compiler.compile_regex(pattern);
   } catch (const Error&) {
   }

@@ -17,17 +17,6 @@
 
 namespace tollgate::fuzz {
 
-// One token per byte value (ids 0..255) and EOS (256).
-inline TokenizerInfoPtr byte_tokenizer() {
-  static const TokenizerInfoPtr tok = [] {
-    std::vector<std::string> bytes(257);
-    for (int b = 0; b < 256; ++b) bytes[b] = std::string(1, static_cast<char>(b));
-    bytes[256] = "<eos>";
-    return TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
-  }();
-  return tok;
-}
-
 // Limits scaled down so that an exploding input fails fast with kLimit.
 inline CompileOptions small_options() {
   CompileOptions o;
