@@ -12,6 +12,7 @@
 
 #include "engine/json_scan.hpp"
 #include "engine/vocabulary_impl.hpp"
+#include "fsm/hash.hpp"
 #include "tollgate/error.hpp"
 
 namespace tollgate {
@@ -345,6 +346,12 @@ void finish(TokenizerInfo::Impl& im, int32_t vocab_size) {
   }
   im.trie = fsm::TokenTrie(entries);
   im.json_class_trie = fsm::ClassTrie(im.trie, fsm::ClassTrie::json_string_classes());
+  uint32_t head[4] = {static_cast<uint32_t>(im.vocab_size), static_cast<uint32_t>(im.type),
+                      static_cast<uint32_t>(im.leading_space), im.prepends_space ? 1u : 0u};
+  uint64_t h = fsm::hash_words(head, 4);
+  for (int32_t id = 0; id < im.vocab_size; ++id) h = fsm::hash_bytes(im.bytes[id], h ^ im.special[id]);
+  h = fsm::hash_bytes(im.eos_ids.data(), im.eos_ids.size() * sizeof(int32_t), h);
+  im.fingerprint = h;
 }
 
 }  // namespace
@@ -628,5 +635,6 @@ int32_t TokenizerInfo::find_token(std::string_view text) const {
 
 const fsm::TokenTrie& TokenizerInfo::trie() const { return impl_->trie; }
 const fsm::ClassTrie& TokenizerInfo::json_class_trie() const { return impl_->json_class_trie; }
+uint64_t TokenizerInfo::fingerprint() const { return impl_->fingerprint; }
 
 }  // namespace tollgate

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "fsm/cancel.hpp"
+
 namespace tollgate::fsm {
 
 LexDfa LexDfa::from(const Dfa& dfa) {
@@ -33,15 +35,27 @@ LexDfa LexDfa::from(const Dfa& dfa) {
 }
 
 CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options) : cfg_(std::make_unique<Cfg>(std::move(cfg))) {
-  graph_ = std::make_unique<EarleyGraph>(*cfg_);
   dfas_.reserve(cfg_->lexemes.size());
-  uint32_t total_states = 0;
   for (size_t l = 0; l < cfg_->lexemes.size(); ++l) {
+    check_cancelled();
     const grammar::Regex& r = *cfg_->lexemes[l];
     dfas_.push_back(LexDfa::from(cfg_->leftmost_first ? compile_leftmost_first_dfa(r, options) : compile_dfa(r, options)));
+  }
+  init();
+}
+
+CfgRuntime::CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas)
+    : cfg_(std::make_unique<Cfg>(std::move(cfg))), dfas_(std::move(dfas)) {
+  init();
+}
+
+void CfgRuntime::init() {
+  graph_ = std::make_unique<EarleyGraph>(*cfg_);
+  uint32_t total_states = 0;
+  for (size_t l = 0; l < dfas_.size(); ++l) {
     if (cfg_->is_ignore[l]) ignore_lexemes_.push_back(static_cast<uint32_t>(l));
     state_offset_.push_back(total_states);
-    total_states += dfas_.back().num_states();
+    total_states += dfas_[l].num_states();
   }
   guard_sets_.emplace_back();  // guard 0: nothing pending
   guard_ids_.emplace(std::vector<uint64_t>{}, 0);

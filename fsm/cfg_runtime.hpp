@@ -64,6 +64,9 @@ struct ParserState {
 class CfgRuntime {
  public:
   CfgRuntime(Cfg cfg, const DfaOptions& options = {});
+  // From lexeme automata built before (a loaded compiled grammar: engine/grammar_blob.cpp);
+  // dfas[l] is lexeme l's LexDfa, cfg.lexemes may hold placeholders.
+  CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas);
 
   ParserState initial() const;
   // Advances `in` by one byte into `out` (cleared first). Returns false when no thread survives.
@@ -98,6 +101,7 @@ class CfgRuntime {
   }
 
  private:
+  void init();  // the Earley graph, %ignore lexemes, state offsets, guards (after dfas_)
   uint32_t guard_step_locked(uint32_t guard, uint8_t byte) const;
   uint32_t guard_add_locked(uint32_t guard, uint32_t lexeme, uint32_t state) const;
   uint32_t guard_intern_locked(std::vector<uint64_t> members) const;

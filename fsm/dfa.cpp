@@ -9,6 +9,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "fsm/cancel.hpp"
 #include "fsm/nfa.hpp"
 #include "tollgate/error.hpp"
 
@@ -163,6 +164,7 @@ class SubsetBuilder {
     uint32_t start = intern(set);
     std::vector<std::vector<uint32_t>> buckets(num_classes_);
     for (size_t d = 0; d < hashes_.size(); ++d) {
+      poll_cancelled();
       for (auto& b : buckets) b.clear();
       bool final = false;
       // Not a reference into the arena: intern() below appends to it.
@@ -317,6 +319,7 @@ Dfa minimise(const Dfa& in) {
   }
   std::vector<uint32_t> touched, splitter;
   while (!worklist.empty()) {
+    poll_cancelled();
     uint32_t a = worklist.back();
     worklist.pop_back();
     in_work[a] = 0;
@@ -475,6 +478,7 @@ Dfa product(const Dfa& a, const Dfa& b, bool b_negated, const DfaOptions& option
   };
   id_of(a.start(), b.start());
   for (size_t d = 0; d < pairs.size(); ++d) {
+    poll_cancelled();
     const auto [p, q] = pairs[d];
     const bool bf = q != b_dead && b.is_final(q);
     finals.push_back(a.is_final(p) && (b_negated ? !bf : bf) ? 1 : 0);
@@ -589,6 +593,7 @@ Dfa json_escape(const Dfa& body, const DfaOptions& options) {
   };
   id_of(body.start(), 0);
   for (size_t d = 0; d < states.size(); ++d) {
+    poll_cancelled();
     const auto [s, phase] = states[d];
     finals.push_back(phase == 0 && body.is_final(s) ? 1 : 0);
     const size_t row = table.size();

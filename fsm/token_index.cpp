@@ -6,6 +6,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "fsm/cancel.hpp"
+#include "fsm/hash.hpp"
 #include "fsm/parallel.hpp"
 
 namespace tollgate::fsm {
@@ -38,14 +40,6 @@ void walk_trie(const Dfa& dfa, const TokenTrie& trie, uint32_t state, uint32_t* 
   }
 }
 
-namespace {
-uint64_t hash_words(const uint32_t* data, size_t words) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < words; ++i) h = (h ^ data[i]) * 1099511628211ull;
-  return h;
-}
-}  // namespace
-
 TokenIndex::TokenIndex(const Dfa& dfa, const TokenTrie& trie, int32_t vocab_size,
                        const TokenIndexOptions& options)
     : words_((vocab_size + 31) / 32) {
@@ -60,7 +54,9 @@ TokenIndex::TokenIndex(const Dfa& dfa, const TokenTrie& trie, int32_t vocab_size
   std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash;
   const int threads = n + extra < 4 ? 1 : resolve_threads(options.threads);
   std::vector<std::vector<uint32_t>> buffers(threads, std::vector<uint32_t>(w));
+  const CancelCheck* cancel = current_cancel();
   parallel_for(n + extra, threads, [&](size_t s, int worker) {
+    if (cancel) cancel->poll();
     uint32_t* buf = buffers[worker].data();
     std::memset(buf, 0, w * 4);
     if (s < n) {

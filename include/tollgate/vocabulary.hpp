@@ -83,6 +83,10 @@ class TokenizerInfo {
   const fsm::TokenTrie& trie() const;
   // The trie under the JSON-string byte classes (fsm::ClassTrie::json_string_classes()).
   const fsm::ClassTrie& json_class_trie() const;
+  // Identifies the vocabulary a compiled grammar depends on: a hash (fsm/hash.hpp) of the vocabulary
+  // size, every id's bytes and special flag, the EOS ids and the leading-space handling. Two
+  // tokenizers with the same fingerprint give the same masks for every grammar.
+  uint64_t fingerprint() const;
   // The raw decoding maps (for the encoder).
   struct Impl;
   const Impl& impl() const { return *impl_; }
