@@ -7,6 +7,7 @@
 #include "engine/compiler_cache.hpp"
 #include "engine/grammar_check.hpp"
 #include "engine/json_scan.hpp"
+#include "fsm/cancel.hpp"
 #include "grammar/grammar_ir.hpp"
 #include "grammar/json_schema.hpp"
 #include "tollgate/compiler.hpp"
@@ -27,6 +28,7 @@ template <class IndexCache>
 CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoPtr& tokenizer, const CompileOptions& o,
                                  const IndexCache& index_cache, std::chrono::steady_clock::time_point t0,
                                  double parse_ms) {
+  fsm::check_cancelled();
   auto t1 = std::chrono::steady_clock::now();
   engine::CfgBuildOptions opt;
   opt.dfa.max_states = o.max_dfa_states;
@@ -35,6 +37,8 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   opt.eager_index = o.eager_index;
   opt.index_cache = index_cache;
   auto impl = engine::build_cfg_grammar(g, tokenizer, opt);
+  impl->mask_cache_budget = o.mask_cache_bytes;
+  impl->cache_budget = o.parser_cache_bytes;
   impl->stats.parse_ms = parse_ms;
   impl->stats.index_ms = ms_since(t1);
   impl->stats.total_ms = ms_since(t0);
@@ -48,8 +52,8 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
 }
 }  // namespace
 
-CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_view format,
-                                             std::string_view source_name) const {
+CompiledGrammarPtr Compiler::compile_grammar_now(std::string_view text, std::string_view format,
+                                                 std::string_view source_name) const {
   auto t0 = std::chrono::steady_clock::now();
   grammar::GrammarOptions gopt;
   gopt.max_nesting = options_.max_grammar_nesting;
@@ -126,8 +130,8 @@ SourcePos schema_pos(std::string_view text, const SourcePos& pos) {
 }
 }  // namespace
 
-CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, const JsonSchemaOptions& options,
-                                                 std::string_view source_name) const {
+CompiledGrammarPtr Compiler::compile_json_schema_now(std::string_view schema_json, const JsonSchemaOptions& options,
+                                                     std::string_view source_name) const {
   auto t0 = std::chrono::steady_clock::now();
   grammar::Grammar g;
   try {
