@@ -125,7 +125,8 @@ std::string hex64(uint64_t v) {
 }
 
 // What identifies a compiled grammar: the tokenizer, the request's kind and the options that
-// change the result, then the text (threads and cache budgets do not change it).
+// change the result, the source name (warnings carry it), then the text (threads and cache
+// budgets do not change the result).
 std::string key_material(const GrammarRequest& r, const CompileOptions& o, uint64_t fingerprint) {
   std::string k = hex64(fingerprint);
   auto add = [&k](const auto&... parts) { ((k += std::to_string(parts), k += ','), ...); };
@@ -144,6 +145,7 @@ std::string key_material(const GrammarRequest& r, const CompileOptions& o, uint6
       break;
     }
   }
+  k += r.source_name;  // it names the file in warnings' positions
   k += '\n';
   k += r.text;
   return k;
@@ -215,6 +217,12 @@ CompiledGrammarPtr Compiler::compile_shared(const GrammarRequest& request, const
           }
         }
       if (bad_blob || redis.try_lock(lock_key, token, options_.redis_lock_ms)) {
+        // The holder before us may have published and unlocked between our GET and our lock.
+        if (!bad_blob)
+          if (std::optional<std::string> blob = redis.get(key)) {
+            redis.unlock(lock_key, token);
+            continue;
+          }
         try {
           g = compile_counted();
         } catch (...) {

@@ -151,7 +151,7 @@ struct GrammarRequest {
   std::string text;
   std::string format = "gbnf";  // kGrammar: "gbnf", "lark" or "ebnf"
   JsonSchemaOptions schema;     // kJsonSchema
-  std::string source_name;      // error positions (not part of the cache key)
+  std::string source_name;      // file name in error and warning positions
 };
 
 // Counters of a Compiler's compiled-grammar cache (shared by its copies).

@@ -57,6 +57,10 @@ std::string warning_location(const CompileWarning& w) {
   return out.empty() ? out : out + ": ";
 }
 
+}  // namespace
+
+namespace tollgate::python {
+
 // The schema argument of compile_json_schema: JSON text as it is, anything else (dict, list, bool)
 // through json.dumps, which keeps a dict's key order (the default property order follows it).
 std::string schema_text(const py::object& schema) {
@@ -96,7 +100,10 @@ JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespa
   return o;
 }
 
-}  // namespace
+}  // namespace tollgate::python
+
+using tollgate::python::schema_options;
+using tollgate::python::schema_text;
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "tollgate: grammars compiled to per-step token masks (C++ core)";
@@ -337,4 +344,5 @@ ignored (unknown) and relaxed keywords.)doc")
       "Set logits of tokens whose bit is clear to -inf, in place (float32, 1-D or 2-D).");
 
   tollgate::python::bind_retnet(m);
+  tollgate::python::bind_serving(m);
 }
