@@ -132,11 +132,12 @@ TEST_CASE("a loaded JSON Schema grammar gives the original's masks along MaskBen
       continue;  // refused schemas are tested elsewhere
     }
     // A fresh compile (no index entry computed yet) ...
-    CompiledGrammarPtr fresh = CompiledGrammar::deserialize(g->serialize(), llama3());
+    const std::string fresh_blob = g->serialize();
+    CompiledGrammarPtr fresh = CompiledGrammar::deserialize(fresh_blob, llama3());
     for (const auto& doc : in.docs) CHECK(replay_mismatches(g, fresh, doc, &steps) == 0);
     // ... and one whose replays computed index entries: they travel in the blob.
     std::string warm_blob = g->serialize();
-    CHECK(warm_blob.size() > fresh->serialize().size());
+    if (!in.docs.empty()) CHECK(warm_blob.size() > fresh_blob.size());
     CompiledGrammarPtr warm = CompiledGrammar::deserialize(warm_blob, llama3());
     // Loaded and saved again: the same entries (in install order), and stable from then on.
     std::string again = warm->serialize();
