@@ -248,9 +248,9 @@ CompiledGrammarPtr Compiler::compile_shared(const GrammarRequest& request, const
 }
 
 CompiledGrammarPtr Compiler::compile(const GrammarRequest& request, const CancelToken& cancel) const {
-  std::string key = cache_key(request);
   std::string material = engine::key_material(request, options_, tokenizer_->fingerprint());
-  return cache_->grammars->get(material, cancel, [self = *this, request, key] { return self.compile_shared(request, key); });
+  return cache_->grammars->get(material, cancel,
+                               [self = *this, request] { return self.compile_shared(request, self.cache_key(request)); });
 }
 
 std::shared_future<CompiledGrammarPtr> Compiler::compile_async(GrammarRequest request, CancelToken cancel) const {
