@@ -952,12 +952,18 @@ size_t IndexCache::size() const {
 
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
                                               const CfgBuildOptions& options) {
+  return make_cfg_grammar(std::make_unique<fsm::CfgRuntime>(fsm::build_cfg(grammar), options.dfa, options.max_earley_items),
+                          tokenizer, options);
+}
+
+std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt, const TokenizerInfoPtr& tokenizer,
+                                             const CfgBuildOptions& options) {
   auto g = std::make_unique<CfgGrammar>();
   g->context_depth = options.context_depth;
   g->tokenizer = tokenizer;
   g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip && tokenizer->prepends_space();
   g->words = bitmask_words(tokenizer->vocab_size());
-  g->rt = std::make_unique<fsm::CfgRuntime>(fsm::build_cfg(grammar), options.dfa, options.max_earley_items);
+  g->rt = std::move(rt);
   // Leftmost-first guards name a lexeme's own states: its entries are not shared.
   g->share_states_ = options.share_states && !g->rt->leftmost_first();
   if (g->share_states_) g->index_cache_ = options.index_cache;

@@ -79,6 +79,10 @@ struct CfgBuildOptions;
 struct CfgGrammar;
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
                                               const CfgBuildOptions& options);
+// The back-end over a runtime built before (by build_cfg_grammar, or loaded from a blob).
+std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt, const TokenizerInfoPtr& tokenizer,
+                                             const CfgBuildOptions& options);
+struct GrammarBlob;  // engine/grammar_blob.cpp: serialises a CfgGrammar's computed index entries
 
 struct CfgGrammar : CompiledGrammar::Impl {
   std::unique_ptr<fsm::CfgRuntime> rt;
@@ -226,8 +230,9 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable std::atomic<size_t> index_shared_{0};
   std::shared_ptr<IndexCache> index_cache_;  // the Compiler's, if any
   bool share_states_ = true;
-  friend std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar&, const TokenizerInfoPtr&,
-                                                       const CfgBuildOptions&);
+  friend std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime>, const TokenizerInfoPtr&,
+                                                      const CfgBuildOptions&);
+  friend struct GrammarBlob;
   // The canonical form of the sub-automaton reachable from `state` ("" when over kMaxKeyStates
   // states: not shared), and the trie walk that computes an entry.
   std::string canonical_key(uint32_t lexeme, uint32_t state) const;

@@ -7,6 +7,7 @@
 #include "engine/compiler_cache.hpp"
 #include "engine/grammar_check.hpp"
 #include "engine/json_scan.hpp"
+#include "fsm/budget.hpp"
 #include "grammar/grammar_ir.hpp"
 #include "grammar/json_schema.hpp"
 #include "tollgate/compiler.hpp"
@@ -28,6 +29,7 @@ template <class IndexCache>
 CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoPtr& tokenizer, const CompileOptions& o,
                                  const IndexCache& index_cache, std::chrono::steady_clock::time_point t0,
                                  double parse_ms) {
+  fsm::check_budget_now();
   auto t1 = std::chrono::steady_clock::now();
   engine::CfgBuildOptions opt;
   opt.dfa.max_states = o.max_dfa_states;
@@ -54,8 +56,8 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
 }
 }  // namespace
 
-CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_view format,
-                                             std::string_view source_name) const {
+CompiledGrammarPtr Compiler::compile_grammar_now(std::string_view text, std::string_view format,
+                                                 std::string_view source_name) const {
   auto t0 = std::chrono::steady_clock::now();
   const fsm::CompileBudget budget = compile_budget(options_);
   fsm::BudgetScope in_budget(&budget);
@@ -137,8 +139,8 @@ SourcePos schema_position(std::string_view text, const SourcePos& pos) {
 }
 }  // namespace engine
 
-CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, const JsonSchemaOptions& options,
-                                                 std::string_view source_name) const {
+CompiledGrammarPtr Compiler::compile_json_schema_now(std::string_view schema_json, const JsonSchemaOptions& options,
+                                                     std::string_view source_name) const {
   auto t0 = std::chrono::steady_clock::now();
   const fsm::CompileBudget budget = compile_budget(options_);
   fsm::BudgetScope in_budget(&budget);

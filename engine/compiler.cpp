@@ -6,6 +6,7 @@
 
 #include "engine/compiler_cache.hpp"
 #include "engine/regex_backend.hpp"
+#include "fsm/budget.hpp"
 #include "fsm/dfa.hpp"
 #include "grammar/regex_ast.hpp"
 #include "tollgate/error.hpp"
@@ -30,11 +31,14 @@ Compiler::Compiler(TokenizerInfoPtr tokenizer, CompileOptions options)
     : tokenizer_(std::move(tokenizer)), options_(options), cache_(std::make_shared<Cache>()) {
   if (!tokenizer_) throw Error(ErrorKind::kInvalidArgument, "Compiler needs a tokenizer");
   if (options_.index_cache_bytes > 0) cache_->index = std::make_shared<engine::IndexCache>(options_.index_cache_bytes);
+  cache_->grammars = std::make_shared<engine::GrammarCache>(options_.grammar_cache_bytes);
+  if (!options_.redis_url.empty())
+    cache_->redis = std::make_unique<engine::RedisStore>(options_.redis_url, options_.redis_timeout_ms);
 }
 
 Compiler::~Compiler() = default;
 
-CompiledGrammarPtr Compiler::compile_regex(std::string_view pattern) const {
+CompiledGrammarPtr Compiler::compile_regex_now(std::string_view pattern) const {
   auto t0 = std::chrono::steady_clock::now();
   const fsm::CompileBudget budget = compile_budget(options_);
   fsm::BudgetScope in_budget(&budget);
@@ -42,12 +46,14 @@ CompiledGrammarPtr Compiler::compile_regex(std::string_view pattern) const {
   ropt.dot_all = options_.dot_all;
   grammar::RegexPtr ast = grammar::parse_regex(pattern, ropt);
   double parse_ms = ms_since(t0);
+  fsm::check_budget_now();
   auto t1 = std::chrono::steady_clock::now();
   fsm::DfaOptions dopt;
   dopt.max_states = options_.max_dfa_states;
   dopt.max_memory_bytes = options_.max_dfa_memory;
   fsm::Dfa dfa = fsm::compile_dfa(*ast, dopt);
   double dfa_ms = ms_since(t1);
+  fsm::check_budget_now();
   auto t2 = std::chrono::steady_clock::now();
   size_t states = dfa.num_states();
   auto g = engine::build_regex_grammar(std::move(dfa), tokenizer_, options_.threads);

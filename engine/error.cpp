@@ -18,6 +18,7 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::kGrammar: return "grammar error";
     case ErrorKind::kModel: return "model error";
     case ErrorKind::kInternal: return "internal error";
+    case ErrorKind::kCancelled: return "cancelled";
   }
   return "error";
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "engine/digest.hpp"
 #include "engine/json_scan.hpp"
 #include "fsm/utf8.hpp"
 #include "engine/vocabulary_impl.hpp"
@@ -330,6 +331,18 @@ void finish(TokenizerInfo::Impl& im, int32_t vocab_size) {
   }
   im.trie = fsm::TokenTrie(entries);
   im.json_class_trie = fsm::ClassTrie(im.trie, fsm::ClassTrie::json_string_classes());
+  // The fingerprint (TokenizerInfo::fingerprint): SHA-256 of a canonical text of the vocabulary.
+  engine::Sha256 sha;
+  std::string head = "tollgate-vocabulary-v1;" + std::to_string(im.vocab_size) + ";" +
+                     std::to_string(static_cast<int>(im.type)) + ";" + std::to_string(static_cast<int>(im.leading_space)) +
+                     ";" + (im.prepends_space ? "1" : "0") + ";";
+  for (int32_t e : im.eos_ids) head += std::to_string(e) + ",";
+  sha.update(head + ";");
+  for (int32_t id = 0; id < im.vocab_size; ++id) {
+    const std::string item = std::string(im.special[id] ? "S" : "N") + std::to_string(im.bytes[id].size()) + ":";
+    sha.update(item).update(im.bytes[id]);
+  }
+  im.fingerprint = engine::hex(sha.digest());
 }
 
 }  // namespace
@@ -623,5 +636,6 @@ int32_t TokenizerInfo::find_token(std::string_view text) const {
 
 const fsm::TokenTrie& TokenizerInfo::trie() const { return impl_->trie; }
 const fsm::ClassTrie& TokenizerInfo::json_class_trie() const { return impl_->json_class_trie; }
+const std::string& TokenizerInfo::fingerprint() const { return impl_->fingerprint; }
 
 }  // namespace tollgate

@@ -40,6 +40,7 @@ struct TokenizerInfo::Impl {
   std::vector<int32_t> eos_ids;
   fsm::TokenTrie trie;
   fsm::ClassTrie json_class_trie;  // trie under the JSON-string byte classes
+  std::string fingerprint;  // TokenizerInfo::fingerprint, computed by finish()
 
   // --- tokenizer.json material for the encoder (empty when built from byte strings) ---
   std::string model_type;                // "BPE", "Unigram", ...

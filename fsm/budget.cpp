@@ -20,7 +20,10 @@ BudgetScope::~BudgetScope() { tl_budget = saved_; }
 
 void check_budget_slow(const CompileBudget& b) {
   if (b.cancel != nullptr && b.cancel->load(std::memory_order_relaxed)) {
-    throw Error(ErrorKind::kLimit, "compilation cancelled (CompileOptions::cancel was set)");
+    throw Error(ErrorKind::kCancelled, "compilation cancelled (CompileOptions::cancel was set)");
+  }
+  if (b.abandoned != nullptr && b.abandoned->load(std::memory_order_relaxed)) {
+    throw Error(ErrorKind::kCancelled, "compilation cancelled (every CancelToken waiting on it was cancelled)");
   }
   if (b.ms > 0 && std::chrono::steady_clock::now() > b.deadline) {
     std::string ms = std::to_string(static_cast<long long>(b.ms));

@@ -1,9 +1,10 @@
 // Byte-level stepping of lexeme threads under the Earley graph (see cfg_runtime.hpp).
 #include "fsm/cfg_runtime.hpp"
 
-#include "fsm/hash.hpp"
-
 #include <algorithm>
+
+#include "fsm/budget.hpp"
+#include "fsm/hash.hpp"
 
 namespace tollgate::fsm {
 
@@ -36,15 +37,27 @@ LexDfa LexDfa::from(const Dfa& dfa) {
 
 CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items)
     : cfg_(std::make_unique<Cfg>(std::move(cfg))) {
-  graph_ = std::make_unique<EarleyGraph>(*cfg_, max_earley_items);
   dfas_.reserve(cfg_->lexemes.size());
-  uint32_t total_states = 0;
   for (size_t l = 0; l < cfg_->lexemes.size(); ++l) {
+    check_budget();
     const grammar::Regex& r = *cfg_->lexemes[l];
     dfas_.push_back(LexDfa::from(cfg_->leftmost_first ? compile_leftmost_first_dfa(r, options) : compile_dfa(r, options)));
+  }
+  init(max_earley_items);
+}
+
+CfgRuntime::CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas, size_t max_earley_items)
+    : cfg_(std::make_unique<Cfg>(std::move(cfg))), dfas_(std::move(dfas)) {
+  init(max_earley_items);
+}
+
+void CfgRuntime::init(size_t max_earley_items) {
+  graph_ = std::make_unique<EarleyGraph>(*cfg_, max_earley_items);
+  uint32_t total_states = 0;
+  for (size_t l = 0; l < dfas_.size(); ++l) {
     if (cfg_->is_ignore[l]) ignore_lexemes_.push_back(static_cast<uint32_t>(l));
     state_offset_.push_back(total_states);
-    total_states += dfas_.back().num_states();
+    total_states += dfas_[l].num_states();
   }
   guard_sets_.emplace_back();  // guard 0: nothing pending
   guard_ids_.emplace(std::vector<uint64_t>{}, 0);

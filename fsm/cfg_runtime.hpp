@@ -67,6 +67,9 @@ class CfgRuntime {
  public:
   // max_earley_items: see EarleyGraph (CompileOptions::max_earley_items).
   CfgRuntime(Cfg cfg, const DfaOptions& options = {}, size_t max_earley_items = EarleyGraph::kDefaultMaxItems);
+  // From lexeme automata built before (a loaded compiled grammar: engine/grammar_blob.cpp);
+  // dfas[l] is lexeme l's LexDfa, cfg.lexemes may hold placeholders.
+  CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas, size_t max_earley_items = EarleyGraph::kDefaultMaxItems);
 
   ParserState initial() const;
   // Advances `in` by one byte into `out` (cleared first). Returns false when no thread survives.
@@ -101,6 +104,7 @@ class CfgRuntime {
   }
 
  private:
+  void init(size_t max_earley_items);  // the Earley graph, %ignore lexemes, state offsets, guards (after dfas_)
   uint32_t guard_step_locked(uint32_t guard, uint8_t byte) const;
   uint32_t guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const;
   uint32_t guard_add_locked(uint32_t guard, uint32_t lexeme, uint32_t state) const;

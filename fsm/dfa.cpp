@@ -469,6 +469,7 @@ Dfa product(const Dfa& a, const Dfa& b, bool b_negated, const DfaOptions& option
   };
   id_of(a.start(), b.start());
   for (size_t d = 0; d < pairs.size(); ++d) {
+    check_budget();
     const auto [p, q] = pairs[d];
     const bool bf = q != b_dead && b.is_final(q);
     finals.push_back(a.is_final(p) && (b_negated ? !bf : bf) ? 1 : 0);
@@ -583,6 +584,7 @@ Dfa json_escape(const Dfa& body, const DfaOptions& options) {
   };
   id_of(body.start(), 0);
   for (size_t d = 0; d < states.size(); ++d) {
+    check_budget();
     const auto [s, phase] = states[d];
     finals.push_back(phase == 0 && body.is_final(s) ? 1 : 0);
     const size_t row = table.size();

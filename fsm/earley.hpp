@@ -48,6 +48,7 @@ class EarleyGraph {
   // max_items: items one closure may hold (CompileOptions::max_earley_items); more is a kLimit error.
   static constexpr size_t kDefaultMaxItems = size_t{1} << 20;
   explicit EarleyGraph(const Cfg& cfg, size_t max_items = kDefaultMaxItems);
+  size_t max_items() const { return max_items_; }
 
   uint32_t initial() const { return initial_; }
   // Items of `node` expecting lexeme `l`, advanced and closed; kNoNode when none expects it.

@@ -40,7 +40,6 @@ void walk_trie(const Dfa& dfa, const TokenTrie& trie, uint32_t state, uint32_t* 
   }
 }
 
-
 TokenIndex::TokenIndex(const Dfa& dfa, const TokenTrie& trie, int32_t vocab_size,
                        const TokenIndexOptions& options)
     : words_((vocab_size + 31) / 32) {

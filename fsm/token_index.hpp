@@ -15,6 +15,10 @@
 #include "fsm/dfa.hpp"
 #include "fsm/token_trie.hpp"
 
+namespace tollgate::engine {
+struct GrammarBlob;  // engine/grammar_blob.cpp: serialises a TokenIndex
+}
+
 namespace tollgate::fsm {
 
 struct TokenIndexOptions {
@@ -45,6 +49,7 @@ class TokenIndex {
   size_t count(uint32_t state) const;
 
  private:
+  friend struct engine::GrammarBlob;
   struct MaskRef {
     uint32_t offset;  // into dense_ (words) or sparse_ (pairs)
     uint32_t count;   // sparse: number of pairs; dense: UINT32_MAX

@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake pkg-config make git
   libre2-dev libboost-dev nlohmann-json3-dev catch2 pybind11-dev
   libicu-dev libbenchmark-dev libcli11-dev
+  libhiredis-dev redis-server libssl-dev
   python3 python3-dev python3-numpy python3-pytest python3-jsonschema python3-lark
   python3-torch python3-matplotlib python3-regex python3-mypy
   libdlpack-dev

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,10 +27,12 @@ struct CompileOptions {
   // at their position. The parsers recurse once per level: 500 levels take under 700 KiB of
   // stack, safe on a 1 MiB thread stack; raise it only where threads have larger stacks.
   uint32_t max_grammar_nesting = 500;
-  // Wall-clock budget of one compile call in milliseconds (0 = none), and a flag another thread
-  // may set to cancel it (owned by the caller, must outlive the call). Either ends the compilation
-  // with Error(kLimit) within milliseconds: the automaton construction, the CFG build and the
-  // token index check them as they go.
+  // Wall-clock budget of one compile call in milliseconds (0 = none): Error(kLimit) naming
+  // max_compile_ms once it is spent. `cancel`: a flag another thread may set to cancel every
+  // compilation of this Compiler (owned by the caller, must outlive the calls): Error(kCancelled).
+  // Both are the one stop mechanism of fsm/budget.hpp, with the CancelToken of Compiler::compile
+  // (a deadline is a cancellation that fires at a time): the automaton construction, the CFG
+  // build and the token index check it as they go and stop within milliseconds.
   double max_compile_ms = 0;
   const std::atomic<bool>* cancel = nullptr;
   // Context-free grammars: items in one Earley parser state (a closure); a grammar or an input
@@ -52,6 +55,21 @@ struct CompileOptions {
   size_t mask_cache_bytes = size_t{256} << 20;      // whole masks of parser states with several threads
   size_t boundary_cache_bytes = size_t{512} << 20;  // boundary token lists, local walks, guard sets
   size_t walk_cache_bytes = size_t{32} << 20;       // the boundary walks' DFA over parser states
+
+  // --- serving (engine/grammar_cache.cpp, docs/serving.md) ---
+  // Compiled grammars a Compiler (and its copies) keeps, keyed by (grammar text, kind, options,
+  // tokenizer fingerprint); the least recently used are evicted over the bound. A grammar counts
+  // its memory_bytes() when it is inserted. 0 disables the cache (concurrent requests for one
+  // grammar still share one compilation).
+  size_t grammar_cache_bytes = size_t{256} << 20;  // 256 MiB
+  // Second-level cache shared by processes: "redis://host:port" or "host:port"; empty: none. A
+  // local miss looks the compiled grammar up there, and on a miss compiles it under a lock and
+  // publishes it, so a fleet compiles each grammar once. Redis unreachable: compile locally
+  // (logged). Needs a build with hiredis (Error kUnsupported otherwise).
+  std::string redis_url;
+  int redis_timeout_ms = 500;     // connecting and each command (a blob transfer: 20x this)
+  int redis_lock_ms = 600'000;    // a compile lock's expiry, should its holder die
+  int redis_poll_ms = 20;         // how often a process waiting on another's compile polls
 };
 
 // How a JSON Schema is turned into a grammar (Compiler::compile_json_schema).
@@ -107,11 +125,63 @@ class CompiledGrammar {
   const std::vector<CompileWarning>& warnings() const;
   const Impl& impl() const { return *impl_; }
 
+  // The compiled grammar as bytes (engine/grammar_blob.cpp): automata, the token index computed
+  // so far, statistics and warnings, under a format version, the tokenizer's fingerprint and a
+  // checksum.
+  std::string serialize() const;
+  // Loads what serialize() wrote, for `tokenizer`. Throws Error(kInvalidArgument) naming the
+  // reason for a blob of another format version or another tokenizer, or a truncated or
+  // corrupted one.
+  static std::shared_ptr<const CompiledGrammar> deserialize(std::string_view blob, std::shared_ptr<const TokenizerInfo> tokenizer);
+
  private:
   std::unique_ptr<Impl> impl_;
 };
 
 using CompiledGrammarPtr = std::shared_ptr<const CompiledGrammar>;
+
+// Cancels the compilations it is given to (Compiler::compile, compile_async): the compiler checks
+// it between phases and in its long loops, and a waiting caller returns at once with
+// Error(kCancelled). A compilation shared by several callers stops only when all of them have
+// cancelled. Copies share one flag; thread-safe.
+class CancelToken {
+ public:
+  CancelToken() : flag_(std::make_shared<std::atomic<bool>>(false)) {}
+  void cancel() const { flag_->store(true); }
+  bool cancelled() const { return flag_->load(); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> flag_;
+};
+
+enum class GrammarKind { kRegex, kGrammar, kJsonSchema };
+
+// One grammar to compile (Compiler::compile): its kind, text and the kind's options.
+struct GrammarRequest {
+  GrammarRequest() = default;
+  GrammarRequest(GrammarKind kind, std::string text, std::string format = "gbnf")
+      : kind(kind), text(std::move(text)), format(std::move(format)) {}
+  GrammarKind kind = GrammarKind::kRegex;
+  std::string text;
+  std::string format = "gbnf";  // kGrammar: "gbnf", "lark" or "ebnf"
+  JsonSchemaOptions schema;     // kJsonSchema
+  std::string source_name;      // file name in error and warning positions
+};
+
+// Counters of a Compiler's compiled-grammar cache (shared by its copies).
+struct GrammarCacheStats {
+  size_t hits = 0;          // found in the local cache
+  size_t misses = 0;        // not found: compiled, loaded from Redis, or joined a compilation
+  size_t joined = 0;        // ... of which waited on a compilation another caller started
+  size_t compiles = 0;      // compilations this process ran
+  size_t cancelled = 0;     // callers that gave up through their CancelToken
+  size_t evictions = 0;     // grammars evicted to stay within grammar_cache_bytes
+  size_t entries = 0, bytes = 0, max_bytes = 0;
+  size_t redis_hits = 0;    // loaded from Redis
+  size_t redis_published = 0;
+  size_t redis_waits = 0;   // waited on another process's compilation
+  size_t redis_errors = 0;  // Redis unreachable or failing: compiled locally
+};
 
 class Compiler {
  public:
@@ -134,10 +204,33 @@ class Compiler {
   // The built-in JSON grammar (RFC 8259), compiled once per Compiler and cached.
   CompiledGrammarPtr builtin_json() const;
 
+  // Any of the above, through the compiled-grammar cache (compile_regex, compile_grammar and
+  // compile_json_schema go through it too): a hit returns the cached grammar; concurrent
+  // requests for one grammar share one compilation; with CompileOptions::redis_url, Redis is
+  // asked before compiling. Throws tollgate::Error (kCancelled once `cancel` is cancelled).
+  CompiledGrammarPtr compile(const GrammarRequest& request, const CancelToken& cancel = {}) const;
+  // compile() on another thread: the caller prefills while the grammar compiles. The future
+  // holds the grammar or the Error.
+  std::shared_future<CompiledGrammarPtr> compile_async(GrammarRequest request, CancelToken cancel = {}) const;
+  GrammarCacheStats cache_stats() const;
+  // The key of `request` in Redis: "tollgate:cg:v<format version>:<tokenizer fingerprint>:<SHA-256
+  // of kind, options and text>" (hex).
+  std::string cache_key(const GrammarRequest& request) const;
+
   const TokenizerInfoPtr& tokenizer() const { return tokenizer_; }
   const CompileOptions& options() const { return options_; }
 
  private:
+  // The compilations themselves (no cache).
+  CompiledGrammarPtr compile_now(const GrammarRequest& request) const;
+  CompiledGrammarPtr compile_regex_now(std::string_view pattern) const;
+  CompiledGrammarPtr compile_grammar_now(std::string_view text, std::string_view format,
+                                         std::string_view source_name) const;
+  CompiledGrammarPtr compile_json_schema_now(std::string_view schema_json, const JsonSchemaOptions& options,
+                                             std::string_view source_name) const;
+  // Through Redis when configured (compile_now otherwise); `key` is cache_key(request).
+  CompiledGrammarPtr compile_shared(const GrammarRequest& request, const std::string& key) const;
+
   TokenizerInfoPtr tokenizer_;
   CompileOptions options_;
   struct Cache;  // compiled built-ins, shared by copies of this Compiler

@@ -19,6 +19,7 @@ enum class ErrorKind {
   kGrammar,          // semantic grammar problem (undefined rule, left recursion, ...)
   kModel,            // model weights / configuration problem
   kInternal,         // an internal invariant failed (a bug in tollgate, not bad input): please report
+  kCancelled,        // a compilation was cancelled through its CancelToken
 };
 
 const char* to_string(ErrorKind kind);

@@ -86,6 +86,13 @@ class TokenizerInfo {
   const fsm::TokenTrie& trie() const;
   // The trie under the JSON-string byte classes (fsm::ClassTrie::json_string_classes()).
   const fsm::ClassTrie& json_class_trie() const;
+  // Identifies the vocabulary a compiled grammar depends on: 64 lower-case hex digits of the
+  // SHA-256 of "tollgate-vocabulary-v1;<vocab_size>;<type>;<leading_space>;<prepends_space 0/1>;
+  // <EOS ids, each followed by ','>;" and then, per id, "S" (special or padding) or "N", the
+  // byte length, ':' and the token's bytes. Stable across runs, builds and machines; two
+  // tokenizers with the same fingerprint give the same masks for every grammar (Python:
+  // TokenizerInfo.fingerprint; compiled-grammar blobs and cache keys carry it).
+  const std::string& fingerprint() const;
   // The raw decoding maps (for the encoder).
   struct Impl;
   const Impl& impl() const { return *impl_; }

@@ -5,7 +5,10 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 
+#include "tollgate/compiler.hpp"
 #include "tollgate/matcher.hpp"
 
 namespace tollgate::python {
@@ -21,6 +24,28 @@ struct PyMatcher {
   mutable std::mutex mutex;
 };
 
+// An Error raised while compiling a grammar, schema or regex: becomes tollgate.GrammarError.
+struct GrammarFailure : Error {
+  explicit GrammarFailure(const Error& e) : Error(e) {}
+};
+
+// Runs a compile (or waits for one) with the GIL released; its errors become GrammarFailure,
+// except internal ones and cancellations (TollgateError).
+template <class F>
+std::shared_ptr<CompiledGrammar> compiling(F&& f) {
+  std::shared_ptr<const CompiledGrammar> g;
+  {
+    pybind11::gil_scoped_release release;
+    try {
+      g = f();
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kInternal || e.kind() == ErrorKind::kCancelled) throw;
+      throw GrammarFailure(e);
+    }
+  }
+  return std::const_pointer_cast<CompiledGrammar>(g);
+}
+
 // ValueError unless 0 <= id < t.vocab_size() (module.cpp).
 void check_token_id(const TokenizerInfo& t, int64_t id);
 
@@ -31,5 +56,16 @@ void bind_masks(pybind11::module_& m);
 void bind_retnet(pybind11::module_& m);
 // BatchMatcher; Matcher.validate_tokens and draft masks (batch.cpp; after Matcher is bound).
 void bind_batch(pybind11::module_& m);
+
+// CompiledGrammar.serialize/deserialize, Compiler.compile_async and the cache options (serving.cpp).
+void bind_serving(pybind11::module_& m);
+
+// compile_json_schema's arguments (module.cpp): the schema as JSON text (str, bytes, or a dict
+// through json.dumps) and the options from keywords.
+std::string schema_text(const pybind11::object& schema);
+JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespace,
+                                 const std::optional<std::string>& item_separator,
+                                 const std::optional<std::string>& key_separator, const std::string& property_order,
+                                 bool lenient);
 
 }  // namespace tollgate::python

@@ -23,32 +23,13 @@ void check_token_id(const TokenizerInfo& t, int64_t id) {
 }  // namespace tollgate::python
 
 using tollgate::python::check_token_id;
+using tollgate::python::compiling;
+using tollgate::python::GrammarFailure;
 
 namespace {
 
 PyObject* g_error_type = nullptr;
 PyObject* g_grammar_error_type = nullptr;
-
-// An Error raised while compiling a grammar, schema or regex: becomes tollgate.GrammarError.
-struct GrammarFailure : Error {
-  explicit GrammarFailure(const Error& e) : Error(e) {}
-};
-
-// Runs a compile with the GIL released; its errors become GrammarFailure (except internal ones).
-template <class F>
-std::shared_ptr<CompiledGrammar> compiling(F&& f) {
-  CompiledGrammarPtr g;
-  {
-    py::gil_scoped_release release;
-    try {
-      g = f();
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kInternal) throw;
-      throw GrammarFailure(e);
-    }
-  }
-  return std::const_pointer_cast<CompiledGrammar>(g);
-}
 
 // "file:line:column: " / "file: /pointer: " prefix of a warning (parts omitted when unknown).
 std::string warning_location(const CompileWarning& w) {
@@ -60,6 +41,10 @@ std::string warning_location(const CompileWarning& w) {
   if (!w.pos.pointer.empty()) out += (out.empty() ? "" : ": ") + w.pos.pointer;
   return out.empty() ? out : out + ": ";
 }
+
+}  // namespace
+
+namespace tollgate::python {
 
 // The schema argument of compile_json_schema: JSON text as it is, anything else (dict, list, bool)
 // through json.dumps, which keeps a dict's key order (the default property order follows it).
@@ -100,7 +85,10 @@ JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespa
   return o;
 }
 
-}  // namespace
+}  // namespace tollgate::python
+
+using tollgate::python::schema_options;
+using tollgate::python::schema_text;
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "tollgate: grammars compiled to per-step token masks (C++ core)";
@@ -228,21 +216,11 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
             return t.is_special(static_cast<int32_t>(id));
           },
           py::arg("token_id"), "True for added/special tokens and padding ids (never allowed by a grammar).")
-      .def(
-          "_fingerprint_data",
-          [](const TokenizerInfo& t) {
-            // What the fingerprint covers: vocab size, EOS ids, and per id its special flag and bytes.
-            std::string out = std::to_string(t.vocab_size()) + ";";
-            for (int32_t e : t.eos_ids()) out += std::to_string(e) + ",";
-            out += ";" + std::to_string(static_cast<int>(t.leading_space())) + ";";
-            for (int32_t i = 0; i < t.vocab_size(); ++i) {
-              const std::string& b = t.token_bytes(i);
-              out += t.is_special(i) ? 'S' : 'N';
-              out += std::to_string(b.size()) + ":";
-              out += b;
-            }
-            return py::bytes(out);
-          })
+      .def_property_readonly(
+          "fingerprint", &TokenizerInfo::fingerprint,
+          "A stable hex digest (SHA-256, 64 digits) of the vocabulary: its size, kind, leading-space handling, EOS\n"
+          "ids and every token's bytes and special flag (TokenizerInfo::fingerprint, docs/serving.md). Equal for\n"
+          "tokenizers that give equal masks, across runs and machines; compiled-grammar blobs and cache keys carry it.")
       .def("__repr__", [](const TokenizerInfo& t) {
         return "<TokenizerInfo vocab_size=" + std::to_string(t.vocab_size()) + ">";
       });
@@ -305,7 +283,8 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
                        "token index entries are shared across the grammars it compiles (cache_bytes).")
       .def(py::init([](std::shared_ptr<TokenizerInfo> tok, int threads, std::optional<int64_t> cache_bytes,
                        size_t max_dfa_states, size_t max_dfa_memory, size_t mask_cache_bytes,
-                       size_t boundary_cache_bytes, size_t walk_cache_bytes) {
+                       size_t boundary_cache_bytes, size_t walk_cache_bytes, size_t grammar_cache_bytes,
+                       const std::string& redis_url, int redis_timeout_ms) {
              if (!tok) throw Error(ErrorKind::kInvalidArgument, "tokenizer_info must not be None");
              if (threads < 0) throw Error(ErrorKind::kInvalidArgument, "threads must be >= 0 (0 = all cores)");
              CompileOptions opt;
@@ -319,6 +298,10 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
              opt.mask_cache_bytes = mask_cache_bytes;
              opt.boundary_cache_bytes = boundary_cache_bytes;
              opt.walk_cache_bytes = walk_cache_bytes;
+             opt.grammar_cache_bytes = grammar_cache_bytes;
+             opt.redis_url = redis_url;
+             if (redis_timeout_ms < 1) throw Error(ErrorKind::kInvalidArgument, "redis_timeout_ms must be >= 1");
+             opt.redis_timeout_ms = redis_timeout_ms;
              return Compiler(std::move(tok), opt);
            }),
            py::arg("tokenizer_info"), py::arg("threads") = 0, py::arg("cache_bytes") = py::none(),
@@ -327,10 +310,14 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
            py::arg("mask_cache_bytes") = CompileOptions{}.mask_cache_bytes,
            py::arg("boundary_cache_bytes") = CompileOptions{}.boundary_cache_bytes,
            py::arg("walk_cache_bytes") = CompileOptions{}.walk_cache_bytes,
+           py::arg("grammar_cache_bytes") = CompileOptions{}.grammar_cache_bytes, py::arg("redis_url") = "",
+           py::arg("redis_timeout_ms") = CompileOptions{}.redis_timeout_ms,
            "threads: compile threads (0 = all cores). cache_bytes: bound of the token index cache shared by the\n"
            "grammars this compiler compiles (default 64 MiB, 0 = none). max_dfa_states / max_dfa_memory: limits\n"
            "per automaton (GrammarError kind 'limit' beyond). mask_cache_bytes / boundary_cache_bytes /\n"
-           "walk_cache_bytes: per-grammar cache budgets of the context-free back-end.")
+           "walk_cache_bytes: per-grammar cache budgets of the context-free back-end. grammar_cache_bytes: bound\n"
+           "of the compiled-grammar cache (LRU; default 256 MiB, 0 = keep none). redis_url ('redis://host:port'):\n"
+           "the shared second level (docs/serving.md); redis_timeout_ms: its connect/command timeout.")
       .def(
           "compile_regex",
           [](const Compiler& c, const std::string& pattern) {
@@ -384,4 +371,5 @@ ignored (unknown) and relaxed keywords.)doc")
   tollgate::python::bind_masks(m);
   tollgate::python::bind_retnet(m);
   tollgate::python::bind_batch(m);
+  tollgate::python::bind_serving(m);
 }

@@ -13,8 +13,6 @@
 
 With transformers: tollgate.hf.LogitsProcessor. See docs/python.md. Run with Debian's /usr/bin/python3.
 """
-import hashlib as _hashlib
-
 import numpy as _np
 
 from ._core import (  # noqa: F401
@@ -23,6 +21,7 @@ from ._core import (  # noqa: F401
     CompileWarning,
     Compiler,
     GrammarError,
+    GrammarFuture,
     LeadingSpace,
     Matcher,
     TokenizerInfo,
@@ -37,6 +36,7 @@ __all__ = [
     "CompileWarning",
     "Compiler",
     "GrammarError",
+    "GrammarFuture",
     "LeadingSpace",
     "Matcher",
     "TokenizerInfo",
@@ -66,13 +66,6 @@ def allocate_token_bitmask(batch_size: int, vocab_size: int) -> _np.ndarray:
     return _np.full((int(batch_size), bitmask_words(vocab_size)), -1, dtype=_np.int32)
 
 
-def _fingerprint(self: TokenizerInfo) -> str:
-    """A stable hex digest (SHA-256) of the vocabulary: its size, EOS ids and every token's bytes and
-    special flag. Equal for tokenizers that give equal masks; use it as a cache key for compiled grammars."""
-    return _hashlib.sha256(self._fingerprint_data()).hexdigest()
-
-
-TokenizerInfo.fingerprint = property(_fingerprint, doc=_fingerprint.__doc__)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ._core import (
     Compiler as Compiler,
     Encoder as Encoder,
     GrammarError as GrammarError,
+    GrammarFuture as GrammarFuture,
     LeadingSpace as LeadingSpace,
     Matcher as Matcher,
     RetNet as RetNet,

@@ -295,7 +295,9 @@ TEST_CASE("cfg lazy index: masks equal the eager index's, two threads sharing th
   }
   REQUIRE(refusals < static_cast<int>(docs.size()));
 
-  Compiler compiler(llama3());
+  CompileOptions no_grammar_cache;  // a second compile must compile again, not return the cached grammar
+  no_grammar_cache.grammar_cache_bytes = 0;
+  Compiler compiler(llama3(), no_grammar_cache);
   auto replay = [&](const CompiledGrammarPtr& g, size_t d, int& mismatches) {
     std::vector<int32_t> mask(words);
     Matcher m(g);

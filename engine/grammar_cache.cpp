@@ -1,0 +1,305 @@
+// The compiled-grammar cache (grammar_cache.hpp) and the Compiler entry points that go through
+// it: Compiler::compile, compile_async, compile_regex / compile_grammar / compile_json_schema,
+// cache_key, cache_stats; with CompileOptions::redis_url, the second level in Redis
+// (redis_store.hpp; the protocol is in docs/serving.md).
+// Takes: grammar requests. Gives: compiled grammars, compiled once per key per process (and per
+// fleet with Redis).
+#include "engine/grammar_cache.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "engine/compiler_cache.hpp"
+#include "engine/grammar_blob.hpp"
+#include "engine/redis_store.hpp"
+#include "fsm/budget.hpp"
+#include "engine/digest.hpp"
+
+namespace tollgate::engine {
+
+struct GrammarCache::Flight {
+  std::promise<CompiledGrammarPtr> promise;
+  std::shared_future<CompiledGrammarPtr> result = promise.get_future().share();
+  int waiters = 0;  // callers still waiting (guarded by GrammarCache::mu_)
+  std::atomic<bool> abandoned{false};  // every caller cancelled: the compilation stops
+};
+
+CompiledGrammarPtr GrammarCache::find(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  ++stats_.hits;
+  return it->second.grammar;
+}
+
+CompiledGrammarPtr GrammarCache::get(const std::string& key, const CancelToken& cancel,
+                                     std::function<CompiledGrammarPtr()> produce) {
+  std::shared_ptr<Flight> flight;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = map_.find(key); it != map_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      ++stats_.hits;
+      return it->second.grammar;
+    }
+    ++stats_.misses;
+    if (auto it = flights_.find(key); it != flights_.end()) {
+      flight = it->second;
+      ++stats_.joined;
+    } else {
+      flight = std::make_shared<Flight>();
+      flights_.emplace(key, flight);
+      std::thread([self = shared_from_this(), key, flight, produce = std::move(produce)] {
+        CompiledGrammarPtr g;
+        std::exception_ptr error;
+        try {
+          fsm::CompileBudget stop;  // the compile call adds its own deadline and flag
+          stop.abandoned = &flight->abandoned;
+          fsm::BudgetScope scope(&stop);
+          g = produce();
+        } catch (...) {
+          error = std::current_exception();
+        }
+        {
+          std::lock_guard<std::mutex> lock(self->mu_);
+          auto it = self->flights_.find(key);
+          if (it != self->flights_.end() && it->second == flight) self->flights_.erase(it);
+          if (g) self->insert_locked(key, g);
+        }
+        if (g) flight->promise.set_value(std::move(g));
+        else flight->promise.set_exception(error);
+      }).detach();
+    }
+    ++flight->waiters;
+  }
+  while (flight->result.wait_for(std::chrono::milliseconds(2)) != std::future_status::ready) {
+    if (!cancel.cancelled()) continue;
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.cancelled;
+    if (--flight->waiters == 0) {
+      flight->abandoned = true;
+      auto it = flights_.find(key);
+      if (it != flights_.end() && it->second == flight) flights_.erase(it);  // a new request starts afresh
+    }
+    throw Error(ErrorKind::kCancelled, "compilation cancelled");
+  }
+  return flight->result.get();
+}
+
+void GrammarCache::insert_locked(const std::string& key, const CompiledGrammarPtr& g) {
+  if (map_.count(key)) return;
+  const size_t bytes = g->memory_bytes() + key.size();
+  if (bytes > max_bytes_) return;  // larger than the whole cache (or the cache is off)
+  while (bytes_ + bytes > max_bytes_ && !lru_.empty()) {
+    auto it = map_.find(lru_.back());
+    bytes_ -= it->second.bytes;
+    map_.erase(it);
+    lru_.pop_back();
+    ++stats_.evictions;
+  }
+  lru_.push_front(key);
+  map_.emplace(key, Entry{g, bytes, lru_.begin()});
+  bytes_ += bytes;
+}
+
+GrammarCacheStats GrammarCache::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  GrammarCacheStats s = stats_;
+  s.entries = map_.size();
+  s.bytes = bytes_;
+  s.max_bytes = max_bytes_;
+  return s;
+}
+
+namespace {
+
+// What identifies a compiled grammar: the tokenizer, the request's kind and the options that
+// change the result, the source name (warnings carry it), then the text (threads and cache
+// budgets do not change the result).
+std::string key_material(const GrammarRequest& r, const CompileOptions& o, const std::string& fingerprint) {
+  std::string k = fingerprint;
+  auto add = [&k](const auto&... parts) { ((k += std::to_string(parts), k += ','), ...); };
+  add(static_cast<int>(r.kind), o.max_dfa_states, o.max_dfa_memory, o.max_grammar_nesting, o.max_earley_items);
+  switch (r.kind) {
+    case GrammarKind::kRegex: add(o.dot_all); break;
+    case GrammarKind::kGrammar:
+      k += r.format + ',';
+      add(o.eager_index);
+      break;
+    case GrammarKind::kJsonSchema: {
+      const JsonSchemaOptions& s = r.schema;
+      add(o.eager_index, static_cast<int>(s.whitespace), s.max_whitespace, s.indent, static_cast<int>(s.property_order),
+          s.lenient, s.item_separator.size(), s.key_separator.size());
+      k += s.item_separator + s.key_separator;
+      break;
+    }
+  }
+  k += r.source_name;  // it names the file in warnings' positions
+  k += '\n';
+  k += r.text;
+  return k;
+}
+
+// Logs a Redis failure (at most one line every 10 s per process).
+void log_redis_failure(const std::string& what) {
+  static std::mutex mu;
+  static std::chrono::steady_clock::time_point last{};
+  std::lock_guard<std::mutex> lock(mu);
+  auto now = std::chrono::steady_clock::now();
+  if (last != std::chrono::steady_clock::time_point{} && now - last < std::chrono::seconds(10)) return;
+  last = now;
+  std::fprintf(stderr, "tollgate: %s; compiling locally\n", what.c_str());
+}
+
+std::string lock_token() {
+  static std::atomic<uint64_t> counter{0};
+  std::random_device rd;
+  return std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + std::to_string(rd());
+}
+
+}  // namespace
+
+}  // namespace tollgate::engine
+
+namespace tollgate {
+
+std::string Compiler::cache_key(const GrammarRequest& request) const {
+  std::string m = engine::key_material(request, options_, tokenizer_->fingerprint());
+  return "tollgate:cg:v" + std::to_string(engine::kBlobVersion) + ":" + tokenizer_->fingerprint() + ":" +
+         engine::hex(engine::sha256(m));
+}
+
+CompiledGrammarPtr Compiler::compile_now(const GrammarRequest& r) const {
+  switch (r.kind) {
+    case GrammarKind::kRegex: return compile_regex_now(r.text);
+    case GrammarKind::kGrammar: return compile_grammar_now(r.text, r.format, r.source_name);
+    case GrammarKind::kJsonSchema: return compile_json_schema_now(r.text, r.schema, r.source_name);
+  }
+  throw Error(ErrorKind::kInvalidArgument, "unknown grammar kind");
+}
+
+CompiledGrammarPtr Compiler::compile_shared(const GrammarRequest& request, const std::string& key) const {
+  Cache& c = *cache_;
+  auto compile_counted = [&] {
+    CompiledGrammarPtr g = compile_now(request);
+    ++c.compiles;
+    return g;
+  };
+  if (!c.redis) return compile_counted();
+  engine::RedisStore& redis = *c.redis;
+  CompiledGrammarPtr g;
+  try {
+    const std::string lock_key = key + ":lock", token = engine::lock_token();
+    bool waited = false, bad_blob = false;
+    for (;;) {
+      fsm::check_budget_now();
+      if (!bad_blob)
+        if (std::optional<std::string> blob = redis.get(key)) {
+          try {
+            g = engine::load_grammar(*blob, tokenizer_, c.index, &options_);
+            ++c.redis_hits;
+            return g;
+          } catch (const Error& e) {
+            std::fprintf(stderr, "tollgate: Redis entry %s refused (%s); compiling it again\n", key.c_str(),
+                         e.message().c_str());
+            bad_blob = true;
+          }
+        }
+      if (bad_blob || redis.try_lock(lock_key, token, options_.redis_lock_ms)) {
+        // The holder before us may have published and unlocked between our GET and our lock.
+        if (!bad_blob)
+          if (std::optional<std::string> blob = redis.get(key)) {
+            redis.unlock(lock_key, token);
+            continue;
+          }
+        try {
+          g = compile_counted();
+        } catch (...) {
+          if (!bad_blob) redis.unlock(lock_key, token);
+          throw;
+        }
+        redis.incr("tollgate:cg:compiles");
+        redis.set(key, g->serialize());
+        ++c.redis_published;
+        if (!bad_blob) redis.unlock(lock_key, token);
+        return g;
+      }
+      // Another process compiles it: poll for its blob (or for its lock to go away).
+      if (!waited) ++c.redis_waits;
+      waited = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::max(1, options_.redis_poll_ms)));
+    }
+  } catch (const engine::RedisError& e) {
+    ++c.redis_errors;
+    engine::log_redis_failure(e.what());
+    return g ? g : compile_counted();
+  }
+}
+
+CompiledGrammarPtr Compiler::compile(const GrammarRequest& request, const CancelToken& cancel) const {
+  std::string material = engine::key_material(request, options_, tokenizer_->fingerprint());
+  return cache_->grammars->get(material, cancel,
+                               [self = *this, request] { return self.compile_shared(request, self.cache_key(request)); });
+}
+
+std::shared_future<CompiledGrammarPtr> Compiler::compile_async(GrammarRequest request, CancelToken cancel) const {
+  auto promise = std::make_shared<std::promise<CompiledGrammarPtr>>();
+  std::shared_future<CompiledGrammarPtr> result = promise->get_future().share();
+  if (CompiledGrammarPtr g = cache_->grammars->find(engine::key_material(request, options_, tokenizer_->fingerprint()))) {
+    promise->set_value(std::move(g));
+    return result;
+  }
+  std::thread([self = *this, request = std::move(request), cancel, promise] {
+    try {
+      promise->set_value(self.compile(request, cancel));
+    } catch (...) {
+      promise->set_exception(std::current_exception());
+    }
+  }).detach();
+  return result;
+}
+
+GrammarCacheStats Compiler::cache_stats() const {
+  GrammarCacheStats s = cache_->grammars->stats();
+  s.compiles = cache_->compiles;
+  s.redis_hits = cache_->redis_hits;
+  s.redis_published = cache_->redis_published;
+  s.redis_waits = cache_->redis_waits;
+  s.redis_errors = cache_->redis_errors;
+  return s;
+}
+
+CompiledGrammarPtr Compiler::compile_regex(std::string_view pattern) const {
+  GrammarRequest r;
+  r.kind = GrammarKind::kRegex;
+  r.text = pattern;
+  return compile(r);
+}
+
+CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_view format,
+                                             std::string_view source_name) const {
+  GrammarRequest r;
+  r.kind = GrammarKind::kGrammar;
+  r.text = text;
+  r.format = format;
+  r.source_name = source_name;
+  return compile(r);
+}
+
+CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, const JsonSchemaOptions& options,
+                                                 std::string_view source_name) const {
+  GrammarRequest r;
+  r.kind = GrammarKind::kJsonSchema;
+  r.text = schema_json;
+  r.schema = options;
+  r.source_name = source_name;
+  return compile(r);
+}
+
+}  // namespace tollgate
