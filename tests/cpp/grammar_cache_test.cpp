@@ -361,7 +361,7 @@ TEST_CASE("the grammar cache: one grammar per key, one compilation for concurren
   dot.dot_all = true;
   CHECK(Compiler(llama3(), dot).cache_key({GrammarKind::kRegex, "a.b"}) != c.cache_key({GrammarKind::kRegex, "a.b"}));
   CHECK(c.cache_key({GrammarKind::kRegex, "a.b"}) != c.cache_key({GrammarKind::kGrammar, "a.b"}));
-  CHECK(c.cache_key({GrammarKind::kRegex, "a.b"}).rfind("tollgate:cg:v1:", 0) == 0);
+  CHECK(c.cache_key({GrammarKind::kRegex, "a.b"}).rfind("tollgate:cg:v" + std::to_string(engine::kBlobVersion) + ":" + llama3()->fingerprint() + ":", 0) == 0);
 
   // A budget of about three regex grammars: the least recently used go.
   size_t one = c.compile_regex("[a-z]{1,5}x0")->memory_bytes();
