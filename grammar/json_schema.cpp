@@ -1828,7 +1828,7 @@ class SchemaCompiler {
     std::vector<RegexPtr> parts;
     if (s.min_length > 0 || s.max_length != UINT64_MAX) {
       if (s.min_length > s.max_length) return Regex::nothing();
-      constexpr uint64_t kMaxCounted = 10000;
+      constexpr uint64_t kMaxCounted = kMaxCountedLength;
       uint64_t lo = s.min_length, hi = s.max_length;
       // lenient: a bound too large is dropped (a bounded .{10000,} alone is too large an automaton)
       if (!for_enum && lo > kMaxCounted) {
@@ -1870,7 +1870,60 @@ class SchemaCompiler {
     return Regex::intersect(std::move(parts));
   }
 
+  // A string whose only constraints are length bounds above kChunkedAbove code points (maxLength 1024,
+  // 4096 and 65535 are common): one automaton would need about fifteen states per code point, so the
+  // body is cut into chunks of exactly K code points, one lexeme shared by every chunk, and a tail of
+  // fewer than K code points that ends with the closing quote. A chain of rules counts the chunks:
+  // c_j (j chunks read) := tail with the lengths still allowed | chunk c_{j+1}. Exact, unambiguous (a
+  // chunk cannot hold the closing quote, a tail cannot reach K code points), and about max/K rules that
+  // the lexer never inlines (structural). K grows with the bound so that the chain stays ≤ 4,096
+  // rules; bounds above kMaxChunkedLength (K would pass 1,024) are refused as before.
+  static constexpr uint64_t kMaxCountedLength = 10000;
+  static constexpr uint64_t kChunkedAbove = 256;  // plain strings with a larger bound are chunked
+  static constexpr uint64_t kChunkLength = 64;
+  static constexpr uint64_t kMaxChunkedLength = uint64_t{1} << 22;
+  GExprPtr chunked_string(uint64_t lo, uint64_t hi) {
+    std::string key = "chunked{" + std::to_string(lo) + "," + std::to_string(hi) + "}";
+    auto it = string_rules_.find(key);
+    if (it != string_rules_.end()) return GExpr::seq({lit("\""), ref(it->second)});
+    const bool unbounded = hi == UINT64_MAX;
+    const uint64_t span = unbounded ? lo : hi;
+    const uint64_t k = std::max<uint64_t>(kChunkLength, (span + 4095) / 4096);
+    RegexPtr any = Regex::chars_of(CharSet::any());
+    GExprPtr chunk = leaf(Regex::json_string(Regex::repeat(any, static_cast<uint32_t>(k), static_cast<uint32_t>(k))));
+    auto tail = [&](uint64_t a, uint64_t b) {
+      return GExpr::seq({leaf(Regex::json_string(Regex::repeat(any, static_cast<uint32_t>(a), static_cast<uint32_t>(b)))), lit("\"")});
+    };
+    // c_j for j = 0, 1, ...: the tail lengths still allowed, and whether a whole chunk still fits.
+    auto chain_rule = [&] {
+      int r = new_rule("strlen");
+      g_.rules[r].structural = true;  // regular, but inlined it would be one automaton of every length
+      return r;
+    };
+    const int first = chain_rule();
+    for (uint64_t j = 0, r = first;; ++j) {
+      const uint64_t done = j * k;
+      const uint64_t tail_lo = lo > done ? lo - done : 0;
+      const uint64_t tail_hi = unbounded ? k - 1 : std::min<uint64_t>(k - 1, hi - done);
+      std::vector<GExprPtr> alts;
+      if (tail_lo <= tail_hi) alts.push_back(tail(tail_lo, tail_hi));
+      const bool loops = unbounded && done >= lo;  // every further count allowed: c_j loops on itself
+      const bool more = unbounded || done + k <= hi;
+      const int next = loops ? static_cast<int>(r) : more ? chain_rule() : -1;
+      if (more) alts.push_back(GExpr::seq({chunk, ref(next)}));
+      g_.rules[r].body = alts.size() == 1 ? alts[0] : GExpr::alt(std::move(alts));
+      if (!more || loops) break;
+      r = static_cast<uint64_t>(next);
+    }
+    string_rules_[key] = first;
+    return GExpr::seq({lit("\""), ref(first)});
+  }
+
   GExprPtr string_value(const Shape& s, const std::string& ptr) {
+    if (s.patterns.empty() && s.formats.empty() && s.string_negs.empty() && s.min_length <= s.max_length &&
+        (s.min_length > kChunkedAbove || (s.max_length != UINT64_MAX && s.max_length > kChunkedAbove)) &&
+        s.min_length <= kMaxChunkedLength && (s.max_length == UINT64_MAX || s.max_length <= kMaxChunkedLength))
+      return chunked_string(s.min_length, s.max_length);
     RegexPtr core = string_core(s, ptr, false);
     if (!core) return ref(any_string_rule());
     GExprPtr value = GExpr::seq({lit("\""), leaf(Regex::json_string(core)), lit("\"")});

@@ -82,9 +82,47 @@ TEST_CASE("json schema limits: the 40-word alternation and a 100,000-value enum 
   CHECK_FALSE(accepts(n, R"("7")"));
 }
 
+// Length bounds above 256 code points compile as chunks of K code points counted by a chain of
+// rules (grammar/json_schema.cpp, chunked_string): exact at every length around the chunk borders and
+// the bounds, with multi-byte characters and escapes counted as one code point each.
+TEST_CASE("json schema limits: large length bounds are exact", "[json-schema][limits]") {
+  auto str = [](size_t n, const std::string& unit = "a") {
+    std::string s = "\"";
+    for (size_t i = 0; i < n; ++i) s += unit;
+    return s + "\"";
+  };
+  auto g = schema(R"({"type": "string", "maxLength": 65535})");  // K = 64
+  for (size_t n : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{128}, size_t{65407},
+                   size_t{65408}, size_t{65534}, size_t{65535}})
+    CHECK(accepts(g, str(n)));
+  CHECK_FALSE(accepts(g, str(65536)));
+  CHECK_FALSE(accepts(g, str(70000)));
+  // code points, not bytes: é (2 bytes), 😀 (4 bytes), \n and \u001f (one code point each)
+  for (const std::string unit : {"\xC3\xA9", "\xF0\x9F\x98\x80", "\\n", "\\u001f"}) {
+    CHECK(accepts(g, str(65535, unit)));
+    CHECK_FALSE(accepts(g, str(65536, unit)));
+  }
+  CHECK_FALSE(accepts(g, "\"" + std::string(200, 'a') + "\"a\""));  // a quote ends the string
+  auto lo = schema(R"({"type": "string", "minLength": 20000, "maxLength": 20100})");
+  for (size_t n : {size_t{19999}, size_t{20101}, size_t{30000}}) CHECK_FALSE(accepts(lo, str(n)));
+  for (size_t n : {size_t{20000}, size_t{20050}, size_t{20100}}) CHECK(accepts(lo, str(n)));
+  auto open = schema(R"({"type": "string", "minLength": 10001})");
+  CHECK_FALSE(accepts(open, str(10000)));
+  for (size_t n : {size_t{10001}, size_t{10240}, size_t{50000}}) CHECK(accepts(open, str(n)));
+  // inside an object, next to other members
+  auto obj = schema(R"({"type": "object", "properties": {"d": {"type": "string", "maxLength": 100000},
+                       "n": {"type": "integer"}}, "required": ["d", "n"], "additionalProperties": false})");
+  CHECK(accepts(obj, "{\"d\": " + str(100000) + ", \"n\": 1}"));
+  CHECK_FALSE(accepts(obj, "{\"d\": " + str(100001) + ", \"n\": 1}"));
+  // 1,000,000 compiles too (K = 245, 4,082 rules)
+  auto big = schema(R"({"type": "string", "maxLength": 1000000})");
+  CHECK(accepts(big, str(1000000)));
+  CHECK_FALSE(accepts(big, str(1000001)));
+}
+
 TEST_CASE("json schema limits: huge bounds give a clear error, or relax under lenient", "[json-schema][limits]") {
   for (const char* kw : {"maxLength", "minLength"}) {
-    const std::string text = std::string(R"({"type": "string", ")") + kw + R"(": 1000000})";
+    const std::string text = std::string(R"({"type": "string", ")") + kw + R"(": 1000000000})";
     auto err = schema_error(text);
     CHECK(err.kind() == tollgate::ErrorKind::kSchema);
     CHECK_THAT(err.message(), Catch::Contains(kw));

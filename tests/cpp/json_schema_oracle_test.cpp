@@ -173,3 +173,47 @@ TEST_CASE("json schema masks: brute-force oracle on 20 maskbench-dev schemas of 
   WARN("JSON Schema oracle: " << picked.size() << " schemas, " << total_states << " states, " << total_mismatches
                               << " mismatches");
 }
+
+// Strings with a length bound above 256 code points are chunks of 64 code points counted by a chain of
+// rules (grammar/json_schema.cpp, chunked_string). The masks must equal the oracle where tokens cross
+// chunk borders, at the bounds (a token that would pass maxLength, a closing quote before minLength),
+// with multi-byte characters and escapes on the border; and every length near the bound is decided
+// exactly.
+TEST_CASE("json schema masks: chunked length bounds equal the brute-force walk", "[json-schema][oracle][limits]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(tollgate::testing::llama3());
+  auto g = c.compile_json_schema(R"({"type":"object","properties":{
+      "a":{"type":"string","minLength":130,"maxLength":300},
+      "b":{"type":"array","items":{"type":"string","maxLength":70000}}},"required":["a"]})");
+  auto str = [](const std::string& unit, size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += unit;
+    return s;
+  };
+  // a: 300 code points exactly (ASCII words, é, 日, \n, 😀 around the borders at 64, 128, 192, 256)
+  std::string a = str("word ", 12) + "ab日\\né😀" + str("x", 58) + "\\t\\\"" + str("日本", 30) + str("é", 112) + "zz";
+  const std::string doc = "{\"a\": \"" + a + "\", \"b\": [\"" + str("lorem ipsum ", 12) + "\", \"\"]}";
+  Matcher m(g);
+  size_t pos = 0;
+  int states = 0;
+  while (pos < doc.size()) {
+    INFO("at byte " << pos << " of " << doc);
+    REQUIRE(tollgate::testing::mask_oracle_mismatches(m) == 0);
+    ++states;
+    int32_t id = tollgate::testing::longest_allowed(g->tokenizer(), tollgate::testing::mask_of(m), doc, pos);
+    REQUIRE(id >= 0);
+    REQUIRE(m.accept_token(id));
+    pos += g->tokenizer().token_bytes(id).size();
+  }
+  REQUIRE(tollgate::testing::mask_oracle_mismatches(m) == 0);
+  CHECK(m.is_accepting());
+  CHECK(states > 60);
+  // lengths around both bounds, and one code point too many written as one long token run
+  auto doc_with = [&](size_t n) { return "{\"a\": \"" + str("é", n) + "\"}"; };
+  for (size_t n : {size_t{129}, size_t{130}, size_t{192}, size_t{256}, size_t{299}, size_t{300}, size_t{301}}) {
+    INFO("a of " << n << " code points");
+    Matcher k(g);
+    const bool ok = k.accept_bytes(doc_with(n)) && k.is_accepting();
+    CHECK(ok == (n >= 130 && n <= 300));
+  }
+}
