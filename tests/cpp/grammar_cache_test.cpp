@@ -253,7 +253,7 @@ uint32_t payload_u32(const std::string& blob, size_t at) {
   return v;
 }
 
-TEST_CASE("a forged blob (valid checksum, broken table) is refused with a clear error", "[blob]") {
+TEST_CASE("a forged blob with a valid checksum and a broken table is refused with a clear error", "[blob]") {
   // Byte-level vocabulary: small tables, so every word of the payload can be forged in turn.
   Compiler c(TokenizerInfo::bytes_with_eos());
   CompiledGrammarPtr cfg = c.compile_grammar("root ::= \"[\" item (\",\" item)* \"]\"\nitem ::= [a-z]+ | root\n", "gbnf");
