@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "grammar/regex_ast.hpp"
+#include "tollgate/compiler.hpp"
 #include "tollgate/error.hpp"
 
 namespace tollgate::grammar {
@@ -63,6 +64,8 @@ struct GrammarOptions {
   // (groups, repetitions of repetitions `x**`, sequences inside alternatives), is a kLimit error
   // at its position: deeper nesting would overflow the stack of the recursive passes.
   uint32_t max_nesting = kDefaultMaxNesting;
+  // Lark `%json { schema }`: how the embedded schema is compiled.
+  JsonSchemaOptions json_schema;
 };
 
 struct GRule {
@@ -74,6 +77,10 @@ struct GRule {
   // Never inlined into a lexeme, even when regular (JSON Schema object member chains: inlined,
   // their alternatives multiply into large lexeme DFAs).
   bool structural = false;
+  // Lexed as GBNF is (every cut followed, regular runs merged into one lexeme) inside a grammar
+  // whose other rules are Lark's fixed leftmost-first terminals: the rules of a JSON Schema
+  // embedded with %json. A reference between the two kinds is never inlined.
+  bool free_lexing = false;
 };
 
 // A warning (or, inside tollgate::Error, an error) with its place in the grammar text.
@@ -113,6 +120,12 @@ struct Grammar {
   mutable std::unordered_map<std::string, int> name_index_;
   mutable size_t indexed_ = 0;  // rules[0, indexed_) are in name_index_
 };
+
+// Appends the rules of `guest` (a grammar of its own, e.g. a compiled JSON Schema) to `host`,
+// each renamed `prefix` + its name and placed at `offset` in the host's text; with
+// `free_lexing` they are marked GRule::free_lexing (a schema inside Lark). Returns the name, in
+// the host, of the guest's start rule. Guest warnings are not copied (the caller places them).
+std::string embed_grammar(Grammar& host, Grammar guest, const std::string& prefix, size_t offset, bool free_lexing);
 
 // Resolves references and checks the grammar: missing start rule, undefined rules (error),
 // unused rules (warning), rules that derive no string (error). Throws tollgate::Error.

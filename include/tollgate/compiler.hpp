@@ -15,29 +15,6 @@
 
 namespace tollgate {
 
-struct CompileOptions {
-  size_t max_dfa_states = 1'000'000;  // per automaton; kLimit error beyond
-  // Bytes one automaton may hold while it is built (NFA, subset construction's state sets and
-  // transition table); kLimit error beyond. Bounds the time and memory of a regex whose DFA
-  // explodes, e.g. (a|b)*a(a|b){30}.
-  size_t max_dfa_memory = size_t{32} << 20;  // 32 MiB, as fsm::kDefaultMaxDfaMemory
-  // Grammars (GBNF, Lark, EBNF): groups or expressions nested deeper than this are a kLimit error
-  // at their position. The parsers recurse once per level: 500 levels take under 700 KiB of
-  // stack, safe on a 1 MiB thread stack; raise it only where threads have larger stacks.
-  uint32_t max_grammar_nesting = 500;
-  int threads = 0;                    // 0 = all cores (std::thread::hardware_concurrency)
-  bool dot_all = false;               // regex `.` matches newline
-  // Grammars and JSON Schemas (context-free back-end): the token index entry of a lexeme state
-  // is computed when a mask first needs it; true computes all of them at compile time (on
-  // `threads` threads).
-  bool eager_index = false;
-  // Bytes of token index entries a Compiler (and its copies) keeps for reuse across the grammars
-  // it compiles, keyed by the lexeme state's canonical future (JSON strings, numbers, formats
-  // recur across schemas): each entry's token set, boundary roots and key. Over the bound the
-  // cache is cleared whole; 0 disables it.
-  size_t index_cache_bytes = size_t{64} << 20;  // 64 MiB
-};
-
 // How a JSON Schema is turned into a grammar (Compiler::compile_json_schema).
 struct JsonSchemaOptions {
   enum class Whitespace {
@@ -62,6 +39,32 @@ struct JsonSchemaOptions {
   bool lenient = false;
 };
 
+struct CompileOptions {
+  size_t max_dfa_states = 1'000'000;  // per automaton; kLimit error beyond
+  // Bytes one automaton may hold while it is built (NFA, subset construction's state sets and
+  // transition table); kLimit error beyond. Bounds the time and memory of a regex whose DFA
+  // explodes, e.g. (a|b)*a(a|b){30}.
+  size_t max_dfa_memory = size_t{32} << 20;  // 32 MiB, as fsm::kDefaultMaxDfaMemory
+  // Grammars (GBNF, Lark, EBNF): groups or expressions nested deeper than this are a kLimit error
+  // at their position. The parsers recurse once per level: 500 levels take under 700 KiB of
+  // stack, safe on a 1 MiB thread stack; raise it only where threads have larger stacks.
+  uint32_t max_grammar_nesting = 500;
+  int threads = 0;                    // 0 = all cores (std::thread::hardware_concurrency)
+  bool dot_all = false;               // regex `.` matches newline
+  // Grammars and JSON Schemas (context-free back-end): the token index entry of a lexeme state
+  // is computed when a mask first needs it; true computes all of them at compile time (on
+  // `threads` threads).
+  bool eager_index = false;
+  // Bytes of token index entries a Compiler (and its copies) keeps for reuse across the grammars
+  // it compiles, keyed by the lexeme state's canonical future (JSON strings, numbers, formats
+  // recur across schemas): each entry's token set, boundary roots and key. Over the bound the
+  // cache is cleared whole; 0 disables it.
+  size_t index_cache_bytes = size_t{64} << 20;  // 64 MiB
+  // How JSON Schemas embedded in grammars are compiled: Lark's `%json { ... }` and the schemas of
+  // tool calls (compile_tool_calls). Compiler::compile_json_schema takes its own.
+  JsonSchemaOptions json_schema;
+};
+
 // A warning the compiler gave (unknown keyword, relaxed keyword, unused rule, ...).
 struct CompileWarning {
   std::string message;
@@ -74,6 +77,8 @@ struct CompileStats {
   size_t index_bytes = 0;       // memory of the token index (bitsets + tables)
   double parse_ms = 0, dfa_ms = 0, index_ms = 0, total_ms = 0;
 };
+
+struct ToolCallSpec;  // tollgate/tool_calls.hpp
 
 class CompiledGrammar {
  public:
@@ -114,6 +119,9 @@ class Compiler {
   CompiledGrammarPtr compile_json_schema(std::string_view schema_json,
                                          const JsonSchemaOptions& options = {},
                                          std::string_view source_name = {}) const;
+  // Tool calls inside free text (tollgate/tool_calls.hpp), one grammar. Throws tollgate::Error:
+  // kInvalidArgument for a malformed spec, kSchema (message naming the tag) for a bad schema.
+  CompiledGrammarPtr compile_tool_calls(const ToolCallSpec& spec, std::string_view source_name = {}) const;
   // The built-in JSON grammar (RFC 8259), compiled once per Compiler and cached.
   CompiledGrammarPtr builtin_json() const;
 

@@ -5,4 +5,5 @@
 #include "tollgate/vocabulary.hpp"
 #include "tollgate/encoder.hpp"
 #include "tollgate/compiler.hpp"
+#include "tollgate/tool_calls.hpp"
 #include "tollgate/matcher.hpp"

@@ -57,6 +57,11 @@ std::string warning_location(const CompileWarning& w) {
   return out.empty() ? out : out + ": ";
 }
 
+}  // namespace
+
+// Shared with the other binding files (bindings.hpp).
+namespace tollgate::python {
+
 // The schema argument of compile_json_schema: JSON text as it is, anything else (dict, list, bool)
 // through json.dumps, which keeps a dict's key order (the default property order follows it).
 std::string schema_text(const py::object& schema) {
@@ -95,6 +100,12 @@ JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespa
   o.lenient = lenient;
   return o;
 }
+
+}  // namespace tollgate::python
+
+namespace {
+using tollgate::python::schema_options;
+using tollgate::python::schema_text;
 
 }  // namespace
 
@@ -337,4 +348,5 @@ ignored (unknown) and relaxed keywords.)doc")
       "Set logits of tokens whose bit is clear to -inf, in place (float32, 1-D or 2-D).");
 
   tollgate::python::bind_retnet(m);
+  tollgate::python::bind_tool_calls(m);
 }
