@@ -13,7 +13,7 @@ _STYLES = {
     # Llama 3.1 custom tool calling: <function=NAME>{...}</function>
     "function": ("<function={name}>", "</function>", "<function="),
     # Hermes / Qwen: <tool_call>{"name": NAME, "arguments": {...}}</tool_call>
-    "hermes": ('<tool_call>{{"name": {qname}, "arguments": ', "}</tool_call>", "<tool_call>"),
+    "hermes": ('<tool_call>{{"name": {qname}, "arguments": ', "}}</tool_call>", "<tool_call>"),
 }
 
 
