@@ -613,6 +613,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
   const auto& nodes = trie.nodes();
   const fsm::LexDfa& d = rt->dfa(l);
   const bool lf = rt->leftmost_first(l);
+  const bool last = rt->cfg().lexeme_last[l] != 0;  // nothing can follow it inside a token
   auto e = std::make_shared<IndexEntry>();
   std::vector<uint32_t> mask(words, 0);
   thread_local std::vector<uint32_t> st;
@@ -626,7 +627,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
       set_bit(mask.data(), id);
       ++count;
     });
-    if (d.is_final(s) && n.subtree_end > i + 1) {
+    if (!last && d.is_final(s) && n.subtree_end > i + 1) {
       // Leftmost-first: the lexeme can end here only if the next byte does not extend its
       // match (the guard would fire); a root where every next byte does is no boundary.
       bool may_end = !lf || !d.live[s];
@@ -792,6 +793,8 @@ const CfgGrammar::Slot* CfgGrammar::install(uint32_t l, uint32_t q, const std::s
 const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const {
   // Leftmost-first guards name a lexeme's own states: its entries are not shared.
   std::string key = share_states_ && !rt->leftmost_first(l) ? canonical_key(l, q) : std::string();
+  // An entry of a lexeme nothing can follow has no boundary roots: not the same entry.
+  if (!key.empty()) key.push_back(rt->cfg().lexeme_last[l] ? 'L' : 'N');
   if (!key.empty()) {
     {
       std::lock_guard<std::mutex> lock(index_mu_);

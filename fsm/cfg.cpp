@@ -166,6 +166,7 @@ class Builder {
       expand_rule(r);
     }
     compute_nullable();
+    compute_last();
     cfg_.leftmost_first = std::find(cfg_.lexeme_lf.begin(), cfg_.lexeme_lf.end(), 1) != cfg_.lexeme_lf.end();
     return std::move(cfg_);
   }
@@ -495,6 +496,30 @@ class Builder {
           work.push_back(lhs);
         }
       }
+    }
+  }
+
+  // Cfg::lexeme_last: a symbol is "followed" when something comes after it in a production, or
+  // it ends a production of a followed nonterminal; a worklist marks each nonterminal once.
+  void compute_last() {
+    cfg_.lexeme_last.assign(cfg_.lexemes.size(), 1);
+    if (std::find(cfg_.is_ignore.begin(), cfg_.is_ignore.end(), 1) != cfg_.is_ignore.end()) {
+      std::fill(cfg_.lexeme_last.begin(), cfg_.lexeme_last.end(), 0);
+      return;
+    }
+    std::vector<char> followed(cfg_.num_nonterminals(), 0);
+    std::vector<int32_t> work;
+    auto mark = [&](Sym s) {
+      if (is_lexeme(s)) cfg_.lexeme_last[lexeme_of(s)] = 0;
+      else if (!followed[s]) followed[s] = 1, work.push_back(s);
+    };
+    for (const auto& p : cfg_.prods)
+      for (size_t i = 0; i + 1 < p.rhs.size(); ++i) mark(p.rhs[i]);
+    while (!work.empty()) {
+      int32_t a = work.back();
+      work.pop_back();
+      for (uint32_t p : cfg_.prods_of[a])
+        if (!cfg_.prods[p].rhs.empty()) mark(cfg_.prods[p].rhs.back());
     }
   }
 
