@@ -714,7 +714,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
         set_bit(mask.data(), id);
         ++count;
       });
-      if (d.is_final(t)) {
+      if (!last && d.is_final(t)) {
         for (uint32_t m = ct.member_begin(x), me = ct.member_begin(x + 1); m < me; ++m) {
           const uint32_t b = members[m];
           if (nodes[b].subtree_end > b + 1) e->roots.push_back(b);
