@@ -61,6 +61,11 @@ std::string warning_location(const CompileWarning& w) {
   return out.empty() ? out : out + ": ";
 }
 
+}  // namespace
+
+// Shared with the other binding files (bindings.hpp).
+namespace tollgate::python {
+
 // The schema argument of compile_json_schema: JSON text as it is, anything else (dict, list, bool)
 // through json.dumps, which keeps a dict's key order (the default property order follows it).
 std::string schema_text(const py::object& schema) {
@@ -100,7 +105,10 @@ JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespa
   return o;
 }
 
-}  // namespace
+}  // namespace tollgate::python
+
+using tollgate::python::schema_options;
+using tollgate::python::schema_text;
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "tollgate: grammars compiled to per-step token masks (C++ core)";
@@ -384,4 +392,5 @@ ignored (unknown) and relaxed keywords.)doc")
   tollgate::python::bind_masks(m);
   tollgate::python::bind_retnet(m);
   tollgate::python::bind_batch(m);
+  tollgate::python::bind_tool_calls(m);
 }

@@ -50,6 +50,10 @@ __all__ = [
 ]
 
 
+from .tool_calls import tool_call_tags  # noqa: E402,F401  (tool calls: Compiler.compile_tool_calls)
+__all__ += ["tool_call_tags"]
+
+
 def bitmask_words(vocab_size: int) -> int:
     """int32 words per bitmask row: ceil(vocab_size / 32)."""
     return (int(vocab_size) + 31) // 32
