@@ -12,7 +12,6 @@ using namespace tollgate;
 
 namespace {
 
-using tollgate::testing::byte_tokenizer;
 using tollgate::testing::llama3;
 using tollgate::testing::mask_of;
 
@@ -66,7 +65,7 @@ int walk_with_oracle(const CompiledGrammarPtr& g, const std::string& doc, const 
 }  // namespace
 
 TEST_CASE("tool calls: free text, triggers, arguments, at most one, required", "[toolcalls]") {
-  Compiler c(byte_tokenizer());
+  Compiler c(TokenizerInfo::bytes_with_eos());
   auto g = c.compile_tool_calls(function_spec());
   CHECK(accepts(g, ""));
   CHECK(accepts(g, "Just text, with < and <func and <function but no call."));
@@ -114,7 +113,7 @@ TEST_CASE("tool calls: free text, triggers, arguments, at most one, required", "
 }
 
 TEST_CASE("tool calls: a bad spec or schema is a clear error", "[toolcalls]") {
-  Compiler c(byte_tokenizer());
+  Compiler c(TokenizerInfo::bytes_with_eos());
   ToolCallSpec spec = function_spec();
   spec.triggers = {"<tool>"};
   CHECK_THROWS_WITH(c.compile_tool_calls(spec), Catch::Contains("starts with no trigger"));
@@ -138,7 +137,7 @@ TEST_CASE("tool calls: a bad spec or schema is a clear error", "[toolcalls]") {
 
 TEST_CASE("lark %json: an embedded schema, its options, %ignore outside it, errors at line:column",
           "[toolcalls][lark]") {
-  Compiler c(byte_tokenizer());
+  Compiler c(TokenizerInfo::bytes_with_eos());
   const std::string lark = R"(start: TEXT? call TEXT?
 call: "<tool_call>" %json {
   "type": "object",
@@ -159,7 +158,7 @@ TEXT: /[^<]+/
   const std::string ig = "start: \"x\" %json {\"type\": \"array\", \"items\": {\"type\": \"integer\"}} \"y\"\n%ignore \" \"\n";
   CompileOptions compact;
   compact.json_schema.whitespace = JsonSchemaOptions::Whitespace::kCompact;
-  Compiler cc(byte_tokenizer(), compact);
+  Compiler cc(TokenizerInfo::bytes_with_eos(), compact);
   auto gi = cc.compile_grammar(ig, "lark");
   CHECK(accepts(gi, "x [1,2] y"));
   CHECK(accepts(gi, " x[1]y "));
