@@ -23,32 +23,13 @@ void check_token_id(const TokenizerInfo& t, int64_t id) {
 }  // namespace tollgate::python
 
 using tollgate::python::check_token_id;
+using tollgate::python::compiling;
+using tollgate::python::GrammarFailure;
 
 namespace {
 
 PyObject* g_error_type = nullptr;
 PyObject* g_grammar_error_type = nullptr;
-
-// An Error raised while compiling a grammar, schema or regex: becomes tollgate.GrammarError.
-struct GrammarFailure : Error {
-  explicit GrammarFailure(const Error& e) : Error(e) {}
-};
-
-// Runs a compile with the GIL released; its errors become GrammarFailure (except internal ones).
-template <class F>
-std::shared_ptr<CompiledGrammar> compiling(F&& f) {
-  CompiledGrammarPtr g;
-  {
-    py::gil_scoped_release release;
-    try {
-      g = f();
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kInternal) throw;
-      throw GrammarFailure(e);
-    }
-  }
-  return std::const_pointer_cast<CompiledGrammar>(g);
-}
 
 // "file:line:column: " / "file: /pointer: " prefix of a warning (parts omitted when unknown).
 std::string warning_location(const CompileWarning& w) {

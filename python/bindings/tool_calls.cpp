@@ -1,5 +1,6 @@
 // tollgate._core: Compiler.compile_tool_calls — tool calls inside free text (tollgate/tool_calls.hpp).
-// Takes tags as (begin, schema, end) tuples or dicts, schemas as JSON text or dicts.
+// Takes tags as (begin, schema, end) tuples or dicts, schemas as JSON text or dicts; gives a
+// CompiledGrammar (compiled with the GIL released; errors are tollgate.GrammarError).
 #include <pybind11/stl.h>
 
 #include "bindings.hpp"
@@ -47,12 +48,7 @@ void bind_tool_calls(py::module_& m) {
         spec.at_most_one = at_most_one;
         spec.required = required;
         spec.json = schema_options(whitespace, max_whitespace, item_separator, key_separator, property_order, lenient);
-        CompiledGrammarPtr g;
-        {
-          py::gil_scoped_release release;
-          g = c.compile_tool_calls(spec, source_name);
-        }
-        return std::const_pointer_cast<CompiledGrammar>(g);
+        return compiling([&] { return c.compile_tool_calls(spec, source_name); });
       },
       py::arg("tags"), py::kw_only(), py::arg("triggers") = py::none(), py::arg("at_most_one") = false,
       py::arg("required") = false, py::arg("whitespace") = "flexible",
@@ -68,8 +64,9 @@ triggers: the strings that start a call; free text is any text in which none occ
 at_most_one: at most one call (the text after it contains no trigger); required: at least one.
 whitespace ... lenient: how the schemas are compiled, as in compile_json_schema.
 
-Raises TollgateError: kind 'invalid_argument' for a malformed spec, 'schema' (message naming the
-tag, .pointer in its schema) for a schema that cannot be compiled.)doc");
+Raises GrammarError: kind 'invalid_argument' for a malformed spec (no tags, a tag that starts with
+no trigger, ...), 'schema' (message naming the tag, .pointer in its schema) for a schema that cannot
+be compiled. TypeError for a tag that is not a (begin, schema, end) tuple or such a dict.)doc");
 }
 
 }  // namespace tollgate::python

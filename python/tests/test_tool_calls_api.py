@@ -51,9 +51,9 @@ def test_tool_call_tags_from_openai_tools(compiler):
 
 
 def test_errors(compiler):
-    with pytest.raises(tollgate.TollgateError, match="starts with no trigger"):
+    with pytest.raises(tollgate.GrammarError, match="starts with no trigger"):
         compiler.compile_tool_calls([("<f=a>", WEATHER, "</f>")], triggers=["<function="])
-    with pytest.raises(tollgate.TollgateError) as e:
+    with pytest.raises(tollgate.GrammarError) as e:
         compiler.compile_tool_calls([("<f=a>", {"type": "strin"}, "</f>")])
     assert e.value.pointer == "/type" and "tag 0" in str(e.value)
     with pytest.raises(TypeError):

@@ -5,6 +5,7 @@
     compiled = compiler.compile_tool_calls(tags, triggers=triggers)
 """
 import json as _json
+from typing import Any, Dict, List, Sequence, Tuple
 
 __all__ = ["tool_call_tags"]
 
@@ -17,7 +18,8 @@ _STYLES = {
 }
 
 
-def tool_call_tags(tools, style: str = "function"):
+def tool_call_tags(tools: Sequence[Dict[str, Any]],
+                   style: str = "function") -> Tuple[List[Tuple[str, Dict[str, Any], str]], List[str]]:
     """(tags, triggers) for compile_tool_calls: one (begin, schema, end) tag per tool.
 
     tools: OpenAI-style {"type": "function", "function": {"name", "parameters"}} dicts, or plain
@@ -26,7 +28,7 @@ def tool_call_tags(tools, style: str = "function"):
     if style not in _STYLES:
         raise ValueError("style must be one of " + ", ".join(sorted(_STYLES)) + ", not " + repr(style))
     begin_f, end_f, trigger = _STYLES[style]
-    tags = []
+    tags: List[Tuple[str, Dict[str, Any], str]] = []
     for tool in tools:
         fn = tool.get("function", tool)
         name = fn["name"]
