@@ -5,7 +5,10 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 
+#include "tollgate/compiler.hpp"
 #include "tollgate/matcher.hpp"
 
 namespace tollgate::python {
@@ -31,5 +34,36 @@ void bind_masks(pybind11::module_& m);
 void bind_retnet(pybind11::module_& m);
 // BatchMatcher; Matcher.validate_tokens and draft masks (batch.cpp; after Matcher is bound).
 void bind_batch(pybind11::module_& m);
+// Compiler.compile_tool_calls (tool_calls.cpp; after Compiler is bound).
+void bind_tool_calls(pybind11::module_& m);
+
+// An Error raised while compiling a grammar, schema or regex: becomes tollgate.GrammarError (module.cpp).
+struct GrammarFailure : Error {
+  explicit GrammarFailure(const Error& e) : Error(e) {}
+};
+
+// Runs a compile with the GIL released; its errors become GrammarFailure (except internal ones).
+template <class F>
+std::shared_ptr<CompiledGrammar> compiling(F&& f) {
+  CompiledGrammarPtr g;
+  {
+    pybind11::gil_scoped_release release;
+    try {
+      g = f();
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kInternal) throw;
+      throw GrammarFailure(e);
+    }
+  }
+  return std::const_pointer_cast<CompiledGrammar>(g);
+}
+
+// A schema argument (JSON text, or a dict/bool through json.dumps) and the JSON Schema keyword
+// arguments of compile_json_schema, checked (module.cpp).
+std::string schema_text(const pybind11::object& schema);
+JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespace,
+                                 const std::optional<std::string>& item_separator,
+                                 const std::optional<std::string>& key_separator, const std::string& property_order,
+                                 bool lenient);
 
 }  // namespace tollgate::python

@@ -23,32 +23,13 @@ void check_token_id(const TokenizerInfo& t, int64_t id) {
 }  // namespace tollgate::python
 
 using tollgate::python::check_token_id;
+using tollgate::python::compiling;
+using tollgate::python::GrammarFailure;
 
 namespace {
 
 PyObject* g_error_type = nullptr;
 PyObject* g_grammar_error_type = nullptr;
-
-// An Error raised while compiling a grammar, schema or regex: becomes tollgate.GrammarError.
-struct GrammarFailure : Error {
-  explicit GrammarFailure(const Error& e) : Error(e) {}
-};
-
-// Runs a compile with the GIL released; its errors become GrammarFailure (except internal ones).
-template <class F>
-std::shared_ptr<CompiledGrammar> compiling(F&& f) {
-  CompiledGrammarPtr g;
-  {
-    py::gil_scoped_release release;
-    try {
-      g = f();
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kInternal) throw;
-      throw GrammarFailure(e);
-    }
-  }
-  return std::const_pointer_cast<CompiledGrammar>(g);
-}
 
 // "file:line:column: " / "file: /pointer: " prefix of a warning (parts omitted when unknown).
 std::string warning_location(const CompileWarning& w) {
@@ -60,6 +41,11 @@ std::string warning_location(const CompileWarning& w) {
   if (!w.pos.pointer.empty()) out += (out.empty() ? "" : ": ") + w.pos.pointer;
   return out.empty() ? out : out + ": ";
 }
+
+}  // namespace
+
+// Shared with the other binding files (bindings.hpp).
+namespace tollgate::python {
 
 // The schema argument of compile_json_schema: JSON text as it is, anything else (dict, list, bool)
 // through json.dumps, which keeps a dict's key order (the default property order follows it).
@@ -100,7 +86,10 @@ JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespa
   return o;
 }
 
-}  // namespace
+}  // namespace tollgate::python
+
+using tollgate::python::schema_options;
+using tollgate::python::schema_text;
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "tollgate: grammars compiled to per-step token masks (C++ core)";
@@ -384,4 +373,5 @@ ignored (unknown) and relaxed keywords.)doc")
   tollgate::python::bind_masks(m);
   tollgate::python::bind_retnet(m);
   tollgate::python::bind_batch(m);
+  tollgate::python::bind_tool_calls(m);
 }
