@@ -270,7 +270,7 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint
     const auto& rts = e.roots;
     uint32_t start = dfa->intern(start_state(local_node)), guarded_start = kDeadState, last_guard = 0;
     for (size_t k = 0; k < rts.size(); ++k) {
-      uint32_t guard = rt->leftmost_first() ? rt->completion_guard(lexeme, e.root_states[k]) : 0;
+      uint32_t guard = rt->leftmost_first(lexeme) ? rt->completion_guard(lexeme, e.root_states[k]) : 0;
       if (guard == 0) {
         walk_local(*dfa, start, rts[k], *out);
         continue;
@@ -322,7 +322,7 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Th
       std::string_view all = tokenizer->token_bytes(id);
       std::string_view bytes = all.substr(consumed);
       uint32_t guard = 0;
-      if (rt->leftmost_first()) {
+      if (rt->leftmost_first(t.lexeme)) {
         // The lexeme's state where this token leaves it decides the guard after the boundary.
         uint32_t q = t.state;
         for (size_t j = 0; j < consumed && q != fsm::kDead; ++j) q = rt->dfa(t.lexeme).next(q, static_cast<uint8_t>(all[j]));
@@ -686,7 +686,8 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
   const fsm::TokenTrie& trie = tokenizer->trie();
   const auto& nodes = trie.nodes();
   const fsm::LexDfa& d = rt->dfa(l);
-  const bool lf = rt->leftmost_first();
+  const bool lf = rt->leftmost_first(l);
+  const bool last = rt->cfg().lexeme_last[l] != 0;  // nothing can follow it inside a token
   auto e = std::make_shared<IndexEntry>();
   std::vector<uint32_t> mask(words, 0);
   thread_local std::vector<uint32_t> st;
@@ -700,7 +701,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
       set_bit(mask.data(), id);
       ++count;
     });
-    if (d.is_final(s) && n.subtree_end > i + 1) {
+    if (!last && d.is_final(s) && n.subtree_end > i + 1) {
       // Leftmost-first: the lexeme can end here only if the next byte does not extend its
       // match (the guard would fire); a root where every next byte does is no boundary.
       bool may_end = !lf || !d.live[s];
@@ -787,7 +788,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
         set_bit(mask.data(), id);
         ++count;
       });
-      if (d.is_final(t)) {
+      if (!last && d.is_final(t)) {
         for (uint32_t m = ct.member_begin(x), me = ct.member_begin(x + 1); m < me; ++m) {
           const uint32_t b = members[m];
           if (nodes[b].subtree_end > b + 1) e->roots.push_back(b);
@@ -864,7 +865,10 @@ const CfgGrammar::Slot* CfgGrammar::install(uint32_t l, uint32_t q, const std::s
 }
 
 const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const {
-  std::string key = share_states_ ? canonical_key(l, q) : std::string();
+  // Leftmost-first guards name a lexeme's own states: its entries are not shared.
+  std::string key = share_states_ && !rt->leftmost_first(l) ? canonical_key(l, q) : std::string();
+  // An entry of a lexeme nothing can follow has no boundary roots: not the same entry.
+  if (!key.empty()) key.push_back(rt->cfg().lexeme_last[l] ? 'L' : 'N');
   if (!key.empty()) {
     {
       std::lock_guard<std::mutex> lock(index_mu_);
@@ -964,8 +968,7 @@ std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt
   g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip && tokenizer->prepends_space();
   g->words = bitmask_words(tokenizer->vocab_size());
   g->rt = std::move(rt);
-  // Leftmost-first guards name a lexeme's own states: its entries are not shared.
-  g->share_states_ = options.share_states && !g->rt->leftmost_first();
+  g->share_states_ = options.share_states;
   if (g->share_states_) g->index_cache_ = options.index_cache;
   size_t total = 0;
   for (uint32_t l = 0; l < g->rt->num_lexemes(); ++l) {

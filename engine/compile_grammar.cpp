@@ -1,4 +1,4 @@
-// Compiler::compile_grammar and Compiler::builtin_json: grammar text (GBNF, Lark, EBNF) →
+// Compiler::compile_grammar, compile_json_schema, compile_tool_calls and builtin_json: grammar text (GBNF, Lark, EBNF), a JSON Schema or tool calls →
 // checked Grammar IR → context-free back-end. The built-in JSON grammar is compiled once per
 // Compiler (and its copies) and cached in Compiler::Cache.
 #include <chrono>
@@ -10,6 +10,7 @@
 #include "fsm/budget.hpp"
 #include "grammar/grammar_ir.hpp"
 #include "grammar/json_schema.hpp"
+#include "grammar/tool_calls.hpp"
 #include "tollgate/compiler.hpp"
 
 namespace tollgate {
@@ -63,75 +64,16 @@ CompiledGrammarPtr Compiler::compile_grammar_now(std::string_view text, std::str
   fsm::BudgetScope in_budget(&budget);
   grammar::GrammarOptions gopt;
   gopt.max_nesting = options_.max_grammar_nesting;
+  gopt.json_schema = options_.json_schema;
   grammar::Grammar g = grammar::parse_grammar(text, format, source_name, gopt);
   return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0));
 }
-
-namespace {
-// Byte offset, in schema text, of the value a JSON pointer names (as far as it resolves; the root's when
-// it does not resolve at all), or npos when the text cannot be read.
-size_t locate_pointer(std::string_view text, const std::string& pointer) {
-  try {
-    engine::JsonScanner sc(text);
-    sc.skip_ws();
-    size_t at = sc.pos();
-    // "/" is the root here (the compiler's pointer for a whole-document error)
-    if (pointer.size() <= 1 || pointer[0] != '/') return at;
-    for (size_t i = 1;;) {
-      size_t e = pointer.find('/', i);
-      if (e == std::string::npos) e = pointer.size();
-      std::string tok;
-      for (size_t k = i; k < e; ++k) {
-        if (pointer[k] == '~' && k + 1 < e && (pointer[k + 1] == '0' || pointer[k + 1] == '1')) {
-          tok += pointer[k + 1] == '0' ? '~' : '/';
-          ++k;
-        } else {
-          tok += pointer[k];
-        }
-      }
-      bool found = false;
-      if (sc.peek() == '{') {
-        sc.begin_object();
-        std::string key;
-        while (sc.next_key(key)) {
-          if (key == tok) {
-            found = true;
-            break;
-          }
-          sc.skip_value();
-        }
-      } else if (sc.peek() == '[') {
-        sc.begin_array();
-        size_t n = 0, want = tok.empty() || tok.find_first_not_of("0123456789") != std::string::npos
-                                 ? SIZE_MAX
-                                 : std::stoul(tok);
-        while (sc.next_element()) {
-          if (n++ == want) {
-            found = true;
-            break;
-          }
-          sc.skip_value();
-        }
-      }
-      if (!found) return at;
-      sc.skip_ws();
-      at = sc.pos();
-      if (e >= pointer.size()) break;
-      i = e + 1;
-    }
-    return at;
-  } catch (const std::exception&) {
-    return std::string::npos;
-  }
-}
-
-}  // namespace
 
 namespace engine {
 // A schema position with line:column in the text as well as the JSON pointer.
 SourcePos schema_position(std::string_view text, const SourcePos& pos) {
   if (pos.pointer.empty() || pos.line > 0) return pos;
-  size_t off = locate_pointer(text, pos.pointer);
+  size_t off = engine::locate_json_pointer(text, pos.pointer);
   if (off == std::string::npos) return pos;
   SourcePos p = position_in(text, off, pos.file);
   p.pointer = pos.pointer;
@@ -152,6 +94,14 @@ CompiledGrammarPtr Compiler::compile_json_schema_now(std::string_view schema_jso
     throw Error(e.kind(), e.message(), engine::schema_position(schema_json, e.pos()), e.code());
   }
   for (auto& w : g.warnings) w.pos = engine::schema_position(schema_json, w.pos);
+  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0));
+}
+
+CompiledGrammarPtr Compiler::compile_tool_calls(const ToolCallSpec& spec, std::string_view source_name) const {
+  auto t0 = std::chrono::steady_clock::now();
+  const fsm::CompileBudget budget = compile_budget(options_);
+  fsm::BudgetScope in_budget(&budget);
+  grammar::Grammar g = grammar::tool_calls_to_grammar(spec, source_name);
   return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0));
 }
 

@@ -251,6 +251,9 @@ struct GrammarBlob {
     for (const auto& v : cfg.prods_of) w.vec(v);
     w.vec(cfg.nullable);
     w.vec(cfg.is_ignore);
+    w.vec(cfg.lexeme_lf);
+    w.vec(cfg.lexeme_last);
+    w.vec(cfg.nt_free);
     w.pod<uint8_t>(cfg.leftmost_first);
     w.pod<uint64_t>(rt.num_lexemes());
     for (uint32_t l = 0; l < rt.num_lexemes(); ++l) {
@@ -318,9 +321,12 @@ struct GrammarBlob {
     for (auto& v : cfg.prods_of) v = r.vec<uint32_t>();
     cfg.nullable = r.vec<char>();
     cfg.is_ignore = r.vec<char>();
+    cfg.lexeme_lf = r.vec<char>();
+    cfg.lexeme_last = r.vec<char>();
+    cfg.nt_free = r.vec<char>();
     cfg.leftmost_first = r.pod<uint8_t>() != 0;
     size_t nl = r.count(8 + 256);
-    check(nl == cfg.is_ignore.size(), "lexeme count");
+    check(nl == cfg.is_ignore.size() && nl == cfg.lexeme_lf.size() && nl == cfg.lexeme_last.size(), "lexeme count");
     std::vector<fsm::LexDfa> dfas(nl);
     size_t total_states = 0;
     for (auto& d : dfas) {
@@ -337,7 +343,8 @@ struct GrammarBlob {
     check(total_states < UINT32_MAX, "lexeme DFA state count");
     // The structure the Earley graph reads: every symbol and production number in range.
     const size_t nt = cfg.nt_names.size();
-    check(nt >= 1 && np >= 1 && cfg.prods_of.size() == nt && cfg.nullable.size() == nt, "grammar tables");
+    check(nt >= 1 && np >= 1 && cfg.prods_of.size() == nt && cfg.nullable.size() == nt && cfg.nt_free.size() == nt,
+          "grammar tables");
     for (const auto& p : cfg.prods) {
       check(p.lhs >= 0 && static_cast<size_t>(p.lhs) < nt, "production left side");
       for (fsm::Sym s : p.rhs)

@@ -128,10 +128,15 @@ std::string key_material(const GrammarRequest& r, const CompileOptions& o, const
   add(static_cast<int>(r.kind), o.max_dfa_states, o.max_dfa_memory, o.max_grammar_nesting, o.max_earley_items);
   switch (r.kind) {
     case GrammarKind::kRegex: add(o.dot_all); break;
-    case GrammarKind::kGrammar:
+    case GrammarKind::kGrammar: {
       k += r.format + ',';
-      add(o.eager_index);
+      // CompileOptions::json_schema: how Lark's %json schemas compile.
+      const JsonSchemaOptions& s = o.json_schema;
+      add(o.eager_index, static_cast<int>(s.whitespace), s.max_whitespace, s.indent, static_cast<int>(s.property_order),
+          s.lenient, s.item_separator.size(), s.key_separator.size());
+      k += s.item_separator + s.key_separator;
       break;
+    }
     case GrammarKind::kJsonSchema: {
       const JsonSchemaOptions& s = r.schema;
       add(o.eager_index, static_cast<int>(s.whitespace), s.max_whitespace, s.indent, static_cast<int>(s.property_order),

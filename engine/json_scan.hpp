@@ -19,6 +19,7 @@ class JsonScanner {
   JsonScanner(std::string_view text, std::string file = {}) : text_(text), file_(std::move(file)) {}
 
   size_t pos() const { return pos_; }
+  void seek(size_t pos) { pos_ = pos; }  // read on from this byte of the text
   std::string_view text() const { return text_; }
   [[noreturn]] void fail(const std::string& message, size_t at) const {
     throw Error(ErrorKind::kParse, message, position_in(text_, at, file_));
@@ -336,5 +337,63 @@ class JsonScanner {
   size_t pos_ = 0;
   bool first_ = true;
 };
+
+// Byte offset, in schema text, of the value a JSON pointer names (as far as it resolves; the root's when
+// it does not resolve at all), or npos when the text cannot be read.
+inline size_t locate_json_pointer(std::string_view text, const std::string& pointer) {
+  try {
+    engine::JsonScanner sc(text);
+    sc.skip_ws();
+    size_t at = sc.pos();
+    // "/" is the root here (the compiler's pointer for a whole-document error)
+    if (pointer.size() <= 1 || pointer[0] != '/') return at;
+    for (size_t i = 1;;) {
+      size_t e = pointer.find('/', i);
+      if (e == std::string::npos) e = pointer.size();
+      std::string tok;
+      for (size_t k = i; k < e; ++k) {
+        if (pointer[k] == '~' && k + 1 < e && (pointer[k + 1] == '0' || pointer[k + 1] == '1')) {
+          tok += pointer[k + 1] == '0' ? '~' : '/';
+          ++k;
+        } else {
+          tok += pointer[k];
+        }
+      }
+      bool found = false;
+      if (sc.peek() == '{') {
+        sc.begin_object();
+        std::string key;
+        while (sc.next_key(key)) {
+          if (key == tok) {
+            found = true;
+            break;
+          }
+          sc.skip_value();
+        }
+      } else if (sc.peek() == '[') {
+        sc.begin_array();
+        size_t n = 0, want = tok.empty() || tok.find_first_not_of("0123456789") != std::string::npos
+                                 ? SIZE_MAX
+                                 : std::stoul(tok);
+        while (sc.next_element()) {
+          if (n++ == want) {
+            found = true;
+            break;
+          }
+          sc.skip_value();
+        }
+      }
+      if (!found) return at;
+      sc.skip_ws();
+      at = sc.pos();
+      if (e >= pointer.size()) break;
+      i = e + 1;
+    }
+    return at;
+  } catch (const std::exception&) {
+    return std::string::npos;
+  }
+}
+
 
 }  // namespace tollgate::engine

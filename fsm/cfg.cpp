@@ -149,10 +149,13 @@ class Builder {
     classify_rules();
     cfg_.prods.push_back({0, {}});  // S' → start, filled below
     cfg_.nt_names.push_back("<start>");
+    cfg_.nt_free.push_back(0);
     cfg_.prods_of.emplace_back();
     Sym start = rule_symbol(g_.start);
     cfg_.prods[0].rhs = {start};
     cfg_.prods_of[0].push_back(0);
+    fixed_ = g_.fixed_lexemes;
+    lf_ = g_.leftmost_first;
     for (auto& ig : g_.ignore) {
       RegexPtr r = to_regex(*ig);
       uint32_t l = lexeme_id(r, true);
@@ -167,7 +170,8 @@ class Builder {
       expand_rule(r);
     }
     compute_nullable();
-    cfg_.leftmost_first = g_.leftmost_first;
+    compute_last();
+    cfg_.leftmost_first = std::find(cfg_.lexeme_lf.begin(), cfg_.lexeme_lf.end(), 1) != cfg_.lexeme_lf.end();
     return std::move(cfg_);
   }
 
@@ -220,7 +224,7 @@ class Builder {
         int r = f.rule;
         bool ok = f.ok;
         const grammar::GRule& rule = g_.rules[r];
-        if (g_.fixed_lexemes && !rule.is_terminal) ok = false;
+        if (g_.fixed_lexemes && !rule.is_terminal && !rule.free_lexing) ok = false;
         if (rule.structural) ok = false;
         if (rule.is_terminal) ok = true;  // terminals were checked non-recursive
         if (ok) {
@@ -250,9 +254,10 @@ class Builder {
     switch (e.kind) {
       case GExpr::Kind::kEmpty:
       case GExpr::Kind::kRegex: return true;
-      case GExpr::Kind::kRef: return regular_[e.rule] != 0;
+      // A rule lexed otherwise than the one referring to it (%json in Lark) is a nonterminal.
+      case GExpr::Kind::kRef: return regular_[e.rule] != 0 && g_.rules[e.rule].free_lexing == free_;
       default:
-        if (g_.fixed_lexemes) return false;
+        if (fixed_) return false;
         for (auto& i : e.items)
           if (!regular(*i)) return false;
         return true;
@@ -282,7 +287,7 @@ class Builder {
       case GExpr::Kind::kAlt: {
         std::vector<RegexPtr> items;
         for (auto& i : e.items) items.push_back(to_regex(*i));
-        if (g_.leftmost_first) {
+        if (lf_) {
           // Lark orders the alternatives of a terminal longest first (by maximum, then minimum
           // width) so that the regex engine prefers the longest; its last key, the length of
           // the pattern's text, is not kept here: ties stay in grammar order.
@@ -300,18 +305,21 @@ class Builder {
   }
 
   uint32_t lexeme_id(const RegexPtr& r, bool ignore) {
-    std::string key = (ignore ? "I:" : "L:") + r->to_string();
+    std::string key = (ignore ? "I:" : lf_ ? "L:" : "F:") + r->to_string();
     auto it = lexeme_ids_.find(key);
     if (it != lexeme_ids_.end()) return it->second;
     uint32_t id = static_cast<uint32_t>(cfg_.lexemes.size());
     cfg_.lexemes.push_back(r);
     cfg_.is_ignore.push_back(ignore);
+    cfg_.lexeme_lf.push_back(lf_);
     lexeme_ids_.emplace(key, id);
     return id;
   }
 
-  int32_t new_nt(const std::string& name) {
+  int32_t new_nt(const std::string& name) { return new_nt(name, free_); }
+  int32_t new_nt(const std::string& name, bool free) {
     cfg_.nt_names.push_back(name);
+    cfg_.nt_free.push_back(free);
     cfg_.prods_of.emplace_back();
     return static_cast<int32_t>(cfg_.nt_names.size() - 1);
   }
@@ -346,7 +354,7 @@ class Builder {
   Sym rule_symbol(int r) {
     auto it = rule_nt_.find(r);
     if (it != rule_nt_.end()) return it->second;
-    int32_t nt = new_nt(g_.rules[r].name);
+    int32_t nt = new_nt(g_.rules[r].name, g_.rules[r].free_lexing);
     rule_nt_[r] = nt;
     pending_.push_back(r);  // its productions: from build()'s worklist
     return nt;
@@ -354,6 +362,9 @@ class Builder {
 
   void expand_rule(int r) {
     int32_t nt = rule_nt_.at(r);
+    free_ = g_.rules[r].free_lexing;
+    fixed_ = g_.fixed_lexemes && !free_;
+    lf_ = g_.leftmost_first && !g_.rules[r].free_lexing;
     if (regular_[r]) {
       Sym s;
       if (regex_symbol(to_regex(*g_.rules[r].body), s)) add_prod(nt, {s});
@@ -382,7 +393,7 @@ class Builder {
           run.clear();
         };
         for (auto& i : e.items) {
-          if (regular(*i) && !g_.fixed_lexemes) {
+          if (regular(*i) && !fixed_) {
             run.push_back(to_regex(*i));
           } else {
             flush();
@@ -492,8 +503,35 @@ class Builder {
     }
   }
 
+  // Cfg::lexeme_last: a symbol is "followed" when something comes after it in a production, or
+  // it ends a production of a followed nonterminal; a worklist marks each nonterminal once.
+  void compute_last() {
+    cfg_.lexeme_last.assign(cfg_.lexemes.size(), 1);
+    if (std::find(cfg_.is_ignore.begin(), cfg_.is_ignore.end(), 1) != cfg_.is_ignore.end()) {
+      std::fill(cfg_.lexeme_last.begin(), cfg_.lexeme_last.end(), 0);
+      return;
+    }
+    std::vector<char> followed(cfg_.num_nonterminals(), 0);
+    std::vector<int32_t> work;
+    auto mark = [&](Sym s) {
+      if (is_lexeme(s)) cfg_.lexeme_last[lexeme_of(s)] = 0;
+      else if (!followed[s]) followed[s] = 1, work.push_back(s);
+    };
+    for (const auto& p : cfg_.prods)
+      for (size_t i = 0; i + 1 < p.rhs.size(); ++i) mark(p.rhs[i]);
+    while (!work.empty()) {
+      int32_t a = work.back();
+      work.pop_back();
+      for (uint32_t p : cfg_.prods_of[a])
+        if (!cfg_.prods[p].rhs.empty()) mark(cfg_.prods[p].rhs.back());
+    }
+  }
+
   const grammar::Grammar& g_;
   CfgOptions opt_;
+  // How the rule being expanded is lexed: Grammar::fixed_lexemes / leftmost_first, unless it is
+  // a GRule::free_lexing rule (then neither).
+  bool free_ = false, fixed_ = false, lf_ = false;
   Cfg cfg_;
   std::vector<int> regular_;
   std::vector<size_t> size_;

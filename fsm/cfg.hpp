@@ -34,7 +34,16 @@ struct Cfg {
   std::vector<char> nullable;                   // per nonterminal
   std::vector<grammar::RegexPtr> lexemes;       // their empty string is ignored
   std::vector<char> is_ignore;                  // per lexeme: a %ignore lexeme
-  bool leftmost_first = false;                  // Grammar::leftmost_first (Lark)
+  // Per lexeme: matched leftmost-first (a Lark terminal). A JSON Schema embedded in Lark (%json,
+  // GRule::free_lexing) gives lexemes that are not: every cut is followed, as in GBNF.
+  std::vector<char> lexeme_lf;
+  std::vector<char> nt_free;
+  // Per lexeme: only the end of the input can follow it (it is last in every production that
+  // holds it, up to the start symbol, and there are no %ignore lexemes). Such a lexeme ending
+  // inside a token leaves nothing the rest of the token could match: the back-end records no
+  // boundary roots for it (free text at the end of a tool-call grammar is final almost everywhere).
+  std::vector<char> lexeme_last;  // per nonterminal: from a GRule::free_lexing rule (an embedded schema)
+  bool leftmost_first = false;                  // some lexeme is leftmost-first (Lark)
   size_t num_nonterminals() const { return nt_names.size(); }
   std::string describe() const;  // readable dump (tests, debugging)
 };

@@ -41,7 +41,7 @@ CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_ite
   for (size_t l = 0; l < cfg_->lexemes.size(); ++l) {
     check_budget();
     const grammar::Regex& r = *cfg_->lexemes[l];
-    dfas_.push_back(LexDfa::from(cfg_->leftmost_first ? compile_leftmost_first_dfa(r, options) : compile_dfa(r, options)));
+    dfas_.push_back(LexDfa::from(cfg_->lexeme_lf[l] ? compile_leftmost_first_dfa(r, options) : compile_dfa(r, options)));
   }
   init(max_earley_items);
 }
@@ -54,11 +54,14 @@ CfgRuntime::CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas, size_t max_earley_item
 void CfgRuntime::init(size_t max_earley_items) {
   graph_ = std::make_unique<EarleyGraph>(*cfg_, max_earley_items);
   uint32_t total_states = 0;
+  bool any_free = false;
   for (size_t l = 0; l < dfas_.size(); ++l) {
+    if (!cfg_->lexeme_lf[l]) any_free = true;
     if (cfg_->is_ignore[l]) ignore_lexemes_.push_back(static_cast<uint32_t>(l));
     state_offset_.push_back(total_states);
     total_states += dfas_[l].num_states();
   }
+  mixed_ignore_ = any_free && cfg_->leftmost_first && !ignore_lexemes_.empty();
   guard_sets_.emplace_back();  // guard 0: nothing pending
   guard_ids_.emplace(std::vector<uint64_t>{}, 0);
   if (cfg_->leftmost_first) {
@@ -66,14 +69,22 @@ void CfgRuntime::init(size_t max_earley_items) {
     single_guard_.assign(total_states, 0);
     for (uint32_t l = 0; l < dfas_.size(); ++l)
       for (uint32_t q = 0; q < dfas_[l].num_states(); ++q)
-        if (dfas_[l].is_final(q) && dfas_[l].live[q])
+        if (cfg_->lexeme_lf[l] && dfas_[l].is_final(q) && dfas_[l].live[q])
           single_guard_[state_offset_[l] + q] = guard_add_locked(0, l, q);
   }
 }
 
 void CfgRuntime::spawn(uint32_t node, Threads& out, uint32_t guard) const {
-  for (uint32_t l : graph_->node(node).expected)
+  const EarleyGraph::Node& n = graph_->node(node);
+  bool lark = !mixed_ignore_ || n.accepting;
+  for (uint32_t l : n.expected) {
     if (dfas_[l].num_states() > 1) out.push_back({l, dfas_[l].start, node, guard});
+    lark = lark || cfg_->lexeme_lf[l];
+  }
+  // A node with an item of a Lark rule is between Lark symbols (before or after an embedded
+  // schema, too); one with only the schema's items is inside it.
+  for (size_t i = 0; !lark && i < n.items.size(); ++i) lark = !cfg_->nt_free[cfg_->prods[n.items[i].prod].lhs];
+  if (!lark) return;  // inside an embedded JSON Schema: the grammar's %ignore does not apply
   for (uint32_t l : ignore_lexemes_)
     if (dfas_[l].num_states() > 1) out.push_back({l, dfas_[l].start, node, guard});
 }
@@ -129,7 +140,7 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, boo
     uint32_t cg = completion_guard(t.lexeme, q);
     if (g != 0) {
       cg = g;
-      if (cfg_->leftmost_first && d.live[q]) cg = guard_add(g, t.lexeme, q);
+      if (cfg_->lexeme_lf[t.lexeme] && d.live[q]) cg = guard_add(g, t.lexeme, q);
     }
     if (cg == 0) {
       fresh = graph_->merge(fresh, y);

@@ -12,6 +12,8 @@
 // a pending pair to a final state (a longer preferred match exists) kills the thread; pairs that
 // die are dropped. Guard sets are interned lazily (thread-safe; a memoised guard step is read
 // without a lock); guard 0 is the empty set.
+// A Lark grammar with an embedded JSON Schema (%json) mixes the two: the schema's lexemes
+// (Cfg::lexeme_lf false) follow every cut, and the grammar's %ignore does not apply inside them.
 #pragma once
 
 #include <array>
@@ -95,6 +97,7 @@ class CfgRuntime {
   // Guards (leftmost-first lexing).
   static constexpr uint32_t kFired = UINT32_MAX;
   bool leftmost_first() const { return cfg_->leftmost_first; }
+  bool leftmost_first(uint32_t lexeme) const { return cfg_->lexeme_lf[lexeme] != 0; }
   // The guard after `byte`: kFired when a pending match reaches a final state.
   uint32_t guard_step(uint32_t guard, uint8_t byte) const;
   // The guard a completion of `lexeme` in final `state` by an unguarded thread puts on what it
@@ -114,6 +117,10 @@ class CfgRuntime {
   std::unique_ptr<EarleyGraph> graph_;
   std::vector<LexDfa> dfas_;
   std::vector<uint32_t> ignore_lexemes_;
+  // Some lexemes are Lark's and some an embedded JSON Schema's, and there are %ignore lexemes:
+  // those start only from a node that expects a Lark lexeme, holds an item of a Lark rule, or is
+  // accepting.
+  bool mixed_ignore_ = false;
   std::vector<uint32_t> state_offset_;  // lexeme → index of its first state among all lexemes' states
   std::vector<uint32_t> single_guard_;  // leftmost-first: guard {(lexeme, state)} by state index
   struct KeyHash {

@@ -364,6 +364,40 @@ std::vector<Diagnostic> analyse_grammar(Grammar& g) {
   return errors;
 }
 
+namespace {
+// `e` with every reference renamed prefix + name (nodes without references are shared).
+GExprPtr prefix_refs(const GExprPtr& e, const std::string& prefix) {
+  if (e->kind == GExpr::Kind::kRef) {
+    auto r = std::make_shared<GExpr>(*e);
+    r->name = prefix + e->name;
+    r->rule = -1;
+    return r;
+  }
+  if (e->items.empty()) return e;
+  std::shared_ptr<GExpr> out;
+  for (size_t i = 0; i < e->items.size(); ++i) {
+    GExprPtr x = prefix_refs(e->items[i], prefix);
+    if (x == e->items[i]) continue;
+    if (!out) out = std::make_shared<GExpr>(*e);
+    out->items[i] = std::move(x);
+  }
+  return out ? GExprPtr(out) : e;
+}
+}  // namespace
+
+std::string embed_grammar(Grammar& host, Grammar guest, const std::string& prefix, size_t offset, bool free_lexing) {
+  if (guest.start < 0) host.fail(ErrorKind::kGrammar, "embedded grammar has no start rule", offset);
+  std::string start = prefix + guest.rules[guest.start].name;
+  for (auto& r : guest.rules) {
+    r.name = prefix + r.name;
+    r.body = prefix_refs(r.body, prefix);
+    r.offset = offset;
+    r.free_lexing = free_lexing;
+    host.rules.push_back(std::move(r));
+  }
+  return start;
+}
+
 void check_grammar_ir(Grammar& g) {
   std::vector<Diagnostic> ds = analyse_grammar(g);
   for (auto& d : ds) {

@@ -15,6 +15,7 @@
 
 #include "grammar/diagnostic_codes.hpp"
 #include "grammar/regex_ast.hpp"
+#include "tollgate/compiler.hpp"
 #include "tollgate/error.hpp"
 
 namespace tollgate::grammar {
@@ -69,6 +70,8 @@ struct GrammarOptions {
   // A counted repetition ({m,n} in GBNF/EBNF, ~ n..m in Lark) with a bound above this is a kLimit
   // error at its position: x{1000000000} would otherwise expand until memory runs out.
   uint32_t max_repeat = kDefaultMaxRepeat;
+  // Lark `%json { schema }`: how the embedded schema is compiled.
+  JsonSchemaOptions json_schema;
 };
 
 struct GRule {
@@ -80,6 +83,10 @@ struct GRule {
   // Never inlined into a lexeme, even when regular (JSON Schema object member chains: inlined,
   // their alternatives multiply into large lexeme DFAs).
   bool structural = false;
+  // Lexed as GBNF is (every cut followed, regular runs merged into one lexeme) inside a grammar
+  // whose other rules are Lark's fixed leftmost-first terminals: the rules of a JSON Schema
+  // embedded with %json. A reference between the two kinds is never inlined.
+  bool free_lexing = false;
 };
 
 enum class Severity { kError, kWarning, kNote };
@@ -127,6 +134,12 @@ struct Grammar {
   mutable std::unordered_map<std::string, int> name_index_;
   mutable size_t indexed_ = 0;  // rules[0, indexed_) are in name_index_
 };
+
+// Appends the rules of `guest` (a grammar of its own, e.g. a compiled JSON Schema) to `host`,
+// each renamed `prefix` + its name and placed at `offset` in the host's text; with
+// `free_lexing` they are marked GRule::free_lexing (a schema inside Lark). Returns the name, in
+// the host, of the guest's start rule. Guest warnings are not copied (the caller places them).
+std::string embed_grammar(Grammar& host, Grammar guest, const std::string& prefix, size_t offset, bool free_lexing);
 
 // Resolves references and checks the grammar: missing start rule, undefined rules (error),
 // unused and unreachable rules (warning), rules that derive no string (error when the start rule

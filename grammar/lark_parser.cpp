@@ -3,14 +3,19 @@
 // `~ n..m`, "literals" with the `i` flag, "a".."z" ranges, /regex/flags terminals,
 // `%import common.X [-> Y]`, `%import common (X, Y)`, `%ignore …`, `//` comments.
 // Priorities (`name.2:`) and aliases (`-> alias`) are accepted with a warning and ignored.
+// `%json { schema }` inside a rule (llguidance's spelling) embeds a JSON Schema, compiled by the
+// JSON Schema front-end (GrammarOptions::json_schema) into rules of this grammar that are lexed
+// as a schema is (GRule::free_lexing); errors in it are reported at line:column of this text.
 // Gives: a Grammar IR whose start rule is `start`. Every terminal stays its own lexeme
 // (Grammar::fixed_lexemes), and terminals match as in Lark's Earley parser (its default
 // `dynamic` lexer): at each position a terminal matches only the text Python's re.match returns
 // there (Grammar::leftmost_first), and the parser follows every terminal that matches.
 #include <map>
 
+#include "engine/json_scan.hpp"
 #include "grammar/grammar_ir.hpp"
 #include "grammar/grammar_text.hpp"
+#include "grammar/json_schema.hpp"
 #include "grammar/x3_front.hpp"
 
 namespace tollgate::grammar {
@@ -53,6 +58,7 @@ const std::map<std::string, std::string>& common_terminals() {
 
 struct ParseState : front::StateBase {
   bool ignore_stmt = false;
+  size_t json_begin = 0, json_end = 0;  // the schema of the last %json (byte offsets)
   std::string pending_literal;  // first literal of a "a".."z" range
 };
 using namespace front;  // st, matched, where, on_bar, on_open, on_close, on_ref
@@ -97,9 +103,13 @@ auto on_rule_end = [](auto& ctx) {
   s.g->check_nesting(body->depth, s.rule_offset);
   add_rule(s, s.rule_name, std::move(body), s.rule_offset, false);
 };
-auto on_ignore_begin = [](auto& ctx) { st(ctx).b.open(where(ctx)); };
+auto on_ignore_begin = [](auto& ctx) {
+  st(ctx).ignore_stmt = true;
+  st(ctx).b.open(where(ctx));
+};
 auto on_ignore_end = [](auto& ctx) {
   auto& s = st(ctx);
+  s.ignore_stmt = false;
   GExprPtr body = s.b.close();
   s.g->check_nesting(body->depth, body->offset);
   s.g->ignore.push_back(std::move(body));
@@ -165,6 +175,59 @@ auto on_regex = [](auto& ctx) {
   }
   s.b.push(GExpr::leaf(r, off));
 };
+// %json { schema }: the schema is compiled and its rules join this grammar; the reference to its
+// root rule is the item.
+auto on_json = [](auto& ctx) {
+  auto& s = st(ctx);
+  size_t off = where(ctx);
+  if (s.ignore_stmt) s.g->fail(ErrorKind::kGrammar, "%json cannot be ignored (%ignore)", off);
+  if (is_terminal_name(s.rule_name))
+    s.g->fail(ErrorKind::kGrammar,
+              "%json in terminal " + s.rule_name + ": a schema is not one token; use it in a rule (lowercase name)", off);
+  std::string_view schema = std::string_view(s.g->text).substr(s.json_begin, s.json_end - s.json_begin);
+  // A position in the schema (JSON pointer) → this grammar's text, pointer kept.
+  auto here = [&](const SourcePos& p) {
+    size_t at = p.pointer.empty() ? std::string::npos : engine::locate_json_pointer(schema, p.pointer);
+    SourcePos out = s.g->pos(s.json_begin + (at == std::string::npos ? 0 : at));
+    out.pointer = p.pointer;
+    return out;
+  };
+  Grammar sub;
+  try {
+    sub = json_schema_to_grammar(schema, s.g->options.json_schema, s.g->file);
+  } catch (const Error& e) {
+    throw Error(e.kind(), "in %json: " + e.message(), here(e.pos()));
+  }
+  for (auto& w : sub.warnings) s.g->warnings.push_back({"in %json: " + w.message, here(w.pos)});
+  std::string prefix = "%json@" + std::to_string(s.g->pos(off).line) + ":" + std::to_string(s.g->pos(off).column) + "/";
+  std::string root = embed_grammar(*s.g, std::move(sub), prefix, off, true);
+  s.b.push(GExpr::ref(root, off));
+};
+// The JSON value after %json: its extent (validated; a malformed one is an error at its place).
+struct json_value_parser : x3::parser<json_value_parser> {
+  using attribute_type = x3::unused_type;
+  static bool const has_attribute = false;
+  template <class It, class Ctx, class RCtx, class Attr>
+  bool parse(It& first, It const& last, Ctx const& ctx, RCtx&, Attr&) const {
+    x3::skip_over(first, last, ctx);
+    auto& s = x3::get<state_tag>(ctx).get();
+    size_t at = static_cast<size_t>(first - s.base);
+    if (first == last || (*first != '{' && *first != 't' && *first != 'f'))
+      s.g->fail(ErrorKind::kParse,
+                "expected a JSON Schema (an object, true or false) after %json, found " +
+                    text::describe_found(&*first, &*first + (last - first)),
+                at);
+    engine::JsonScanner sc(s.g->text, s.g->file);
+    sc.seek(at);
+    sc.skip_value();
+    s.json_begin = at;
+    s.json_end = sc.pos();
+    first += static_cast<std::ptrdiff_t>(s.json_end - at);
+    return true;
+  }
+};
+const json_value_parser json_value{};
+
 auto on_close_opt = [](auto& ctx) {
   auto& s = st(ctx);
   GExprPtr group = s.b.close();
@@ -265,7 +328,8 @@ const auto regex_body_def = +(('\\' >> (x3::char_ - x3::eol)) | (x3::char_ - '/'
 const auto regexp_def = x3::lexeme[('/' >> !x3::lit('/') > regex_body > '/') >> *x3::alpha];
 const auto quant_def = x3::lit('*') | x3::lit('+') | x3::lit('?') |
                        x3::lexeme['~' >> *x3::blank >> x3::uint_ >> -(*x3::blank >> ".." >> *x3::blank >> x3::uint_)];
-const auto atom_def = x3::raw[range_tok][on_range] | x3::raw[literal][on_literal] | x3::raw[regexp][on_regex] |
+const auto atom_def = x3::raw[x3::lexeme[x3::lit("%json") >> !(x3::alnum | '_')] >> json_value][on_json] |
+                      x3::raw[range_tok][on_range] | x3::raw[literal][on_literal] | x3::raw[regexp][on_regex] |
                       (x3::raw[ident] >> !(-(x3::lit('.') >> -x3::lit('-') >> x3::uint_) >> ':') >> !x3::lit('{'))[on_ref] |
                       (x3::raw[x3::lit('(')][on_open] > expansions > close_paren) |
                       (x3::raw[x3::lit('[')][on_open] > expansions > close_bracket);
@@ -293,6 +357,7 @@ Grammar parse_lark(std::string_view text, std::string_view file, const GrammarOp
   g.options = options;
   ParseState state;
   state.g = &g;
+  state.rule_name.clear();
   state.base = g.text.data();
   state.comment_at = lark_comment;
   const char* it = front::parse_all(g, state, *statement, skipper);

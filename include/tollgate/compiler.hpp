@@ -17,6 +17,30 @@
 
 namespace tollgate {
 
+// How a JSON Schema is turned into a grammar (Compiler::compile_json_schema).
+struct JsonSchemaOptions {
+  enum class Whitespace {
+    kFlexible,  // JSON whitespace wherever RFC 8259 allows it, at most max_whitespace bytes a gap
+    kCompact,   // none: {"a":1,"b":[1,2]}
+    kPretty,    // newline + `indent` spaces per level, ": " after keys
+  };
+  Whitespace whitespace = Whitespace::kFlexible;
+  int max_whitespace = 20;  // per gap, kFlexible only
+  int indent = 2;           // kPretty only
+  // Separators between items / after keys; empty = the whitespace mode's own. When given, they
+  // are used exactly (e.g. ", " and ": " for Python's json.dumps).
+  std::string item_separator;
+  std::string key_separator;
+  enum class PropertyOrder {
+    kSchema,  // properties appear in the order the schema lists them
+    kAny,     // any order
+  };
+  PropertyOrder property_order = PropertyOrder::kSchema;
+  // false: a keyword that cannot be compiled exactly is an error (kSchema, with its JSON pointer).
+  // true: an over-approximation is compiled instead, and each relaxed keyword is a warning.
+  bool lenient = false;
+};
+
 struct CompileOptions {
   size_t max_dfa_states = 1'000'000;  // per automaton; kLimit error beyond
   // Bytes one automaton may hold while it is built (NFA, subset construction's state sets and
@@ -55,6 +79,9 @@ struct CompileOptions {
   size_t mask_cache_bytes = size_t{256} << 20;      // whole masks of parser states with several threads
   size_t boundary_cache_bytes = size_t{512} << 20;  // boundary token lists, local walks, guard sets
   size_t walk_cache_bytes = size_t{32} << 20;       // the boundary walks' DFA over parser states
+  // How JSON Schemas embedded in grammars are compiled: Lark's `%json { ... }` and the schemas of
+  // tool calls (compile_tool_calls). Compiler::compile_json_schema takes its own.
+  JsonSchemaOptions json_schema;
 
   // --- serving (engine/grammar_cache.cpp, docs/serving.md) ---
   // Compiled grammars a Compiler (and its copies) keeps, keyed by (grammar text, kind, options,
@@ -72,30 +99,6 @@ struct CompileOptions {
   int redis_poll_ms = 20;         // how often a process waiting on another's compile polls
 };
 
-// How a JSON Schema is turned into a grammar (Compiler::compile_json_schema).
-struct JsonSchemaOptions {
-  enum class Whitespace {
-    kFlexible,  // JSON whitespace wherever RFC 8259 allows it, at most max_whitespace bytes a gap
-    kCompact,   // none: {"a":1,"b":[1,2]}
-    kPretty,    // newline + `indent` spaces per level, ": " after keys
-  };
-  Whitespace whitespace = Whitespace::kFlexible;
-  int max_whitespace = 20;  // per gap, kFlexible only
-  int indent = 2;           // kPretty only
-  // Separators between items / after keys; empty = the whitespace mode's own. When given, they
-  // are used exactly (e.g. ", " and ": " for Python's json.dumps).
-  std::string item_separator;
-  std::string key_separator;
-  enum class PropertyOrder {
-    kSchema,  // properties appear in the order the schema lists them
-    kAny,     // any order
-  };
-  PropertyOrder property_order = PropertyOrder::kSchema;
-  // false: a keyword that cannot be compiled exactly is an error (kSchema, with its JSON pointer).
-  // true: an over-approximation is compiled instead, and each relaxed keyword is a warning.
-  bool lenient = false;
-};
-
 // A warning the compiler gave (unknown keyword, relaxed keyword, unused rule, ...).
 struct CompileWarning {
   std::string message;
@@ -109,6 +112,8 @@ struct CompileStats {
   size_t index_bytes = 0;       // memory of the token index (bitsets + tables)
   double parse_ms = 0, dfa_ms = 0, index_ms = 0, total_ms = 0;
 };
+
+struct ToolCallSpec;  // tollgate/tool_calls.hpp
 
 class CompiledGrammar {
  public:
@@ -201,6 +206,9 @@ class Compiler {
   CompiledGrammarPtr compile_json_schema(std::string_view schema_json,
                                          const JsonSchemaOptions& options = {},
                                          std::string_view source_name = {}) const;
+  // Tool calls inside free text (tollgate/tool_calls.hpp), one grammar. Throws tollgate::Error:
+  // kInvalidArgument for a malformed spec, kSchema (message naming the tag) for a bad schema.
+  CompiledGrammarPtr compile_tool_calls(const ToolCallSpec& spec, std::string_view source_name = {}) const;
   // The built-in JSON grammar (RFC 8259), compiled once per Compiler and cached.
   CompiledGrammarPtr builtin_json() const;
 

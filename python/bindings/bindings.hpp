@@ -24,7 +24,7 @@ struct PyMatcher {
   mutable std::mutex mutex;
 };
 
-// An Error raised while compiling a grammar, schema or regex: becomes tollgate.GrammarError.
+// An Error raised while compiling a grammar, schema or regex: becomes tollgate.GrammarError (module.cpp).
 struct GrammarFailure : Error {
   explicit GrammarFailure(const Error& e) : Error(e) {}
 };
@@ -56,16 +56,18 @@ void bind_masks(pybind11::module_& m);
 void bind_retnet(pybind11::module_& m);
 // BatchMatcher; Matcher.validate_tokens and draft masks (batch.cpp; after Matcher is bound).
 void bind_batch(pybind11::module_& m);
+// Compiler.compile_tool_calls (tool_calls.cpp; after Compiler is bound).
+void bind_tool_calls(pybind11::module_& m);
 
-// CompiledGrammar.serialize/deserialize, Compiler.compile_async and the cache options (serving.cpp).
-void bind_serving(pybind11::module_& m);
-
-// compile_json_schema's arguments (module.cpp): the schema as JSON text (str, bytes, or a dict
-// through json.dumps) and the options from keywords.
+// A schema argument (JSON text, or a dict/bool through json.dumps) and the JSON Schema keyword
+// arguments of compile_json_schema, checked (module.cpp).
 std::string schema_text(const pybind11::object& schema);
 JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespace,
                                  const std::optional<std::string>& item_separator,
                                  const std::optional<std::string>& key_separator, const std::string& property_order,
                                  bool lenient);
+
+// CompiledGrammar.serialize/deserialize, Compiler.compile_async and the cache options (serving.cpp).
+void bind_serving(pybind11::module_& m);
 
 }  // namespace tollgate::python

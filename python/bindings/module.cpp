@@ -44,6 +44,7 @@ std::string warning_location(const CompileWarning& w) {
 
 }  // namespace
 
+// Shared with the other binding files (bindings.hpp).
 namespace tollgate::python {
 
 // The schema argument of compile_json_schema: JSON text as it is, anything else (dict, list, bool)
@@ -372,4 +373,5 @@ ignored (unknown) and relaxed keywords.)doc")
   tollgate::python::bind_retnet(m);
   tollgate::python::bind_batch(m);
   tollgate::python::bind_serving(m);
+  tollgate::python::bind_tool_calls(m);
 }

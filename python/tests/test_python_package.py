@@ -117,6 +117,9 @@ def first_allowed(path: str) -> list[int]:
         compiler.compile_grammar("root ::= (", format="gbnf")
     except tollgate.GrammarError as e:
         print(e.line, e.column, e.message)
+    tags, triggers = tollgate.tool_call_tags([{"name": "f", "parameters": {"type": "object"}}])
+    calls: tollgate.CompiledGrammar = compiler.compile_tool_calls(tags, triggers=triggers, at_most_one=True)
+    print(calls.num_states)
     return [int(i) for i in np.nonzero(np.isfinite(logits))[0]]
 '''
 

@@ -29,6 +29,7 @@ from ._core import (  # noqa: F401
     apply_token_bitmask_inplace,
 )
 from ._data import data_dir, tokenizer_path, user_cache_dir  # noqa: F401  (where the tokenizers are)
+from .tool_calls import tool_call_tags  # noqa: F401  (tags for Compiler.compile_tool_calls)
 
 __all__ = [
     "BatchMatcher",
@@ -46,6 +47,7 @@ __all__ = [
     "bitmask_words",
     "data_dir",
     "tokenizer_path",
+    "tool_call_tags",
     "user_cache_dir",
 ]
 

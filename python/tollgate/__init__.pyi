@@ -2,7 +2,7 @@
 # by python/tests/test_python_package.py, and python3 -m mypy --strict checks an example against them.
 import pathlib
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,7 @@ def default_model_dir() -> str: ...
 def data_dir() -> Optional[pathlib.Path]: ...
 def tokenizer_path(name: str) -> Optional[pathlib.Path]: ...
 def user_cache_dir() -> pathlib.Path: ...
+def tool_call_tags(tools: Sequence[Dict[str, Any]], style: str = ...) -> Tuple[List[Tuple[str, Dict[str, Any], str]], List[str]]: ...
 
 @dataclass
 class GenerationResult:

@@ -1,5 +1,5 @@
 # Type stubs of tollgate._core (python/bindings/*.cpp); tests/test_python_package.py keeps them equal to the module.
-from typing import Any, Dict, List, Optional, Sequence, Union, overload
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -106,6 +106,11 @@ class Compiler:
                       key_separator: Optional[str] = ..., property_order: str = ..., lenient: bool = ...,
                       source_name: str = ...) -> GrammarFuture: ...
     def cache_stats(self) -> Dict[str, int]: ...
+    def compile_tool_calls(self, tags: Iterable[Union[Tuple[str, Union[str, bytes, bool, Dict[str, Any]], str], Dict[str, Any]]],
+                           *, triggers: Optional[List[str]] = ..., at_most_one: bool = ..., required: bool = ...,
+                           whitespace: str = ..., max_whitespace: int = ..., item_separator: Optional[str] = ...,
+                           key_separator: Optional[str] = ..., property_order: str = ..., lenient: bool = ...,
+                           source_name: str = ...) -> CompiledGrammar: ...
 
 # An int32 bitmask (numpy array or torch CPU tensor) or float logits (numpy float32/float16 array, torch
 # CPU float32/float16/bfloat16 tensor). torch is optional, so tensors are typed loosely.
