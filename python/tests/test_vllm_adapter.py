@@ -1,6 +1,6 @@
 """tollgate.vllm driven the way vLLM's v1 scheduler drives a structured-output backend: one batch of
 requests with different grammars (MaskBench-dev JSON Schemas, json_object, GBNF corpus grammars,
-bench regexes, a choice), each step: the scheduler truncates every speculative draft of k tokens to
+bench regexes, a choice, a tool call in free text), each step: the scheduler truncates every speculative draft of k tokens to
 what the grammar validates, the structured-output manager fills k+1 bitmask rows per request by
 advancing the grammar along the draft and rolling it back, the "model" verifies the draft inside the
 masks (partial acceptance) and adds a token of its own, and the scheduler accepts those tokens;
@@ -81,6 +81,23 @@ def _slow_schema(corpora):
     return best[1], best[2]
 
 
+def _greedy_tokens(tok, text):
+    """Token ids spelling `text` (longest vocabulary match first): a valid, if not canonical, tokenization."""
+    by_bytes = {}
+    for t in range(tok.vocab_size):
+        b = tok.token_bytes(t)
+        if b and not tok.is_special(t):
+            by_bytes.setdefault(b, t)
+    data, out, i = text.encode(), [], 0
+    while i < len(data):
+        n = min(len(data) - i, 32)
+        while data[i:i + n] not in by_bytes:
+            n -= 1
+        out.append(by_bytes[data[i:i + n]])
+        i += n
+    return out
+
+
 def _text(tok, ids, eos):
     return b"".join(tok.token_bytes(t) for t in ids if t not in eos).decode("utf-8")
 
@@ -117,6 +134,18 @@ def test_scheduler_loop_with_speculative_drafts(llama3, corpora):
     add(StructuredOutputOptions.GRAMMAR, 'start: "ok" | "fine" ("!")*\n', lambda s: re.fullmatch(r"ok|fine!*", s) or pytest.fail(repr(s)))
     add(StructuredOutputOptions.CHOICE, json.dumps(["yes", "no", "maybe (later)"]),
         lambda s: s in ("yes", "no", "maybe (later)") or pytest.fail(repr(s)))
+    weather = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+               "required": ["city"], "additionalProperties": False}
+    tool_spec = json.dumps({"structures": [{"begin": "<function=get_weather>", "schema": weather, "end": "</function>"}],
+                            "triggers": ["<function="]})
+
+    def check_tool_call(s):
+        m = re.fullmatch(r"(?s)(.*?)<function=get_weather>(.*)</function>(.*)", s)
+        assert m and "<function=" not in m.group(1) + m.group(3), repr(s)
+        jsonschema.validate(json.loads(m.group(2)), weather)
+
+    add(StructuredOutputOptions.STRUCTURAL_TAG, tool_spec, check_tool_call,
+        _greedy_tokens(tok, 'Let me look that up. <function=get_weather>{"city": "Paris", "days": 3}</function> Done.'))
     add(StructuredOutputOptions.REGEX, "[a-z", None)  # does not compile: the request fails
 
     bitmask = backend.allocate_token_bitmask(MAX_BATCH * (K + 1))

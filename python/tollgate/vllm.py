@@ -8,7 +8,9 @@ grammar object per request with the methods vLLM's StructuredOutputManager and s
 ``fill_bitmask(bitmask, batch_index)``, ``is_terminated()``, ``reset()`` — and the backend's
 ``allocate_token_bitmask(max_num_seqs)`` and ``destroy()``.
 
-Compilation goes through the Compiler's compiled-grammar cache and ``compile_async``: ``compile_grammar``
+Compilation goes through the Compiler's compiled-grammar cache and ``compile_async`` (structural tags —
+tool calls — through Compiler.compile_tool_calls on a worker thread, shared by identical specs of one
+backend, not yet through the compiled-grammar cache): ``compile_grammar``
 returns at once; ``grammar.is_ready()`` says, without blocking, whether the compilation has finished,
 so a scheduler keeps stepping the other requests meanwhile (vLLM checks readiness before it schedules a
 structured request). The first call that needs the automaton on a grammar that is not ready waits for
@@ -17,6 +19,7 @@ True: the request can be failed). vLLM itself is not needed (nor imported); docs
 a vLLM build would register it. The matcher keeps ``max_rollback_tokens`` tokens of history, the bound
 of ``rollback`` (speculative decoding rolls back at most the draft length).
 """
+import concurrent.futures
 import enum
 import json
 import threading
@@ -24,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import BatchMatcher, CompiledGrammar, Compiler, GrammarFuture, Matcher, TokenizerInfo, bitmask_words
+from . import BatchMatcher, CompiledGrammar, Compiler, Matcher, TokenizerInfo, bitmask_words
 
 __all__ = ["StructuredOutputOptions", "TollgateBackend", "TollgateGrammar"]
 
@@ -61,6 +64,17 @@ def _regex_literal(text: str) -> str:
     return "".join("\\" + ch if ch in _REGEX_SPECIAL else ch for ch in text)
 
 
+def _tool_call_args(grammar_spec: str) -> Dict[str, Any]:
+    """vLLM's structural tag ({"structures": [{"begin", "schema", "end"}...], "triggers": [...]}) as
+    Compiler.compile_tool_calls arguments."""
+    spec = json.loads(grammar_spec)
+    if not isinstance(spec, dict) or not isinstance(spec.get("structures"), list) or not spec["structures"]:
+        raise ValueError('a structural_tag request needs {"structures": [{"begin", "schema", "end"}, ...], '
+                         '"triggers": [...]}')
+    tags = [(s["begin"], s.get("schema", {"type": "object"}), s.get("end", "")) for s in spec["structures"]]
+    return {"tags": tags, "triggers": list(spec.get("triggers") or [])}
+
+
 def _choice_regex(grammar_spec: Union[str, Sequence[str]]) -> str:
     choices = json.loads(grammar_spec) if isinstance(grammar_spec, str) else list(grammar_spec)
     if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
@@ -72,7 +86,7 @@ class TollgateGrammar:
     """One request's grammar state (vLLM's StructuredOutputGrammar): a Matcher over a compiled grammar
     that may still be compiling. Not thread-safe per object (vLLM drives each from one thread)."""
 
-    def __init__(self, future: GrammarFuture, max_rollback_tokens: int, request_type: StructuredOutputOptions,
+    def __init__(self, future: Any, max_rollback_tokens: int, request_type: StructuredOutputOptions,
                  grammar_spec: str) -> None:
         self.request_type = request_type
         self.grammar_spec = grammar_spec
@@ -193,13 +207,16 @@ class TollgateBackend:
         self.max_rollback_tokens = max_rollback_tokens
         self._pending: List[TollgateGrammar] = []
         self._lock = threading.Lock()
+        self._tool_calls: Dict[str, "concurrent.futures.Future[CompiledGrammar]"] = {}
+        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
 
     def compile_grammar(self, request_type: Any, grammar_spec: str) -> TollgateGrammar:
         """Start compiling a request's grammar (through the compiled-grammar cache, on another thread) and
         return its grammar object at once. request_type: vLLM's StructuredOutputOptions (or its name):
         json (a JSON Schema), json_object (any JSON object), regex, grammar (GBNF, or Lark when it has no
-        '::='), choice (a JSON list of strings). Raises ValueError for an unknown type or a malformed
-        choice list; grammar errors are raised by the grammar object once compiled (GrammarError)."""
+        '::='), choice (a JSON list of strings), structural_tag (vLLM's {"structures": [{"begin", "schema",
+        "end"}], "triggers": [...]}: tool calls inside free text). Raises ValueError for an unknown type or a
+        malformed choice list or structural tag; grammar errors are raised by the grammar object once compiled (GrammarError)."""
         kind = _request_kind(request_type)
         ws = "flexible" if self.any_whitespace else "compact"
         c = self.compiler
@@ -213,8 +230,16 @@ class TollgateBackend:
             future = c.compile_async(grammar_spec, "gbnf" if "::=" in grammar_spec else "lark")
         elif kind is StructuredOutputOptions.CHOICE:
             future = c.compile_async(_choice_regex(grammar_spec), "regex")
-        else:
-            raise ValueError("structural_tag requests are not supported by this tollgate build")
+        else:  # STRUCTURAL_TAG: tool calls inside free text
+            args = _tool_call_args(grammar_spec)
+            with self._lock:
+                future = self._tool_calls.get(grammar_spec)
+                if future is None:
+                    if self._executor is None:
+                        self._executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="tollgate-tools")
+                    future = self._executor.submit(c.compile_tool_calls, args["tags"], triggers=args["triggers"],
+                                                   whitespace=ws)
+                    self._tool_calls[grammar_spec] = future
         grammar = TollgateGrammar(future, self.max_rollback_tokens, kind, grammar_spec)
         with self._lock:
             self._pending = [g for g in self._pending if not g.is_ready()] + [grammar]
@@ -244,6 +269,9 @@ class TollgateBackend:
             pending, self._pending = self._pending, []
         for g in pending:
             g.cancel()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     def stats(self) -> Dict[str, int]:
         """The compiled-grammar cache's counters (Compiler.cache_stats)."""

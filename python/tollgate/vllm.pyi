@@ -2,7 +2,7 @@
 import enum
 from typing import Any, Dict, List, Optional, Sequence
 
-from ._core import CompiledGrammar, Compiler, GrammarFuture, Matcher, TokenizerInfo
+from ._core import CompiledGrammar, Compiler, Matcher, TokenizerInfo
 
 __all__: List[str]
 
@@ -18,7 +18,7 @@ class TollgateGrammar:
     request_type: StructuredOutputOptions
     grammar_spec: str
     num_processed_tokens: int
-    def __init__(self, future: GrammarFuture, max_rollback_tokens: int, request_type: StructuredOutputOptions,
+    def __init__(self, future: Any, max_rollback_tokens: int, request_type: StructuredOutputOptions,
                  grammar_spec: str) -> None: ...
     def is_ready(self) -> bool: ...
     def wait(self, timeout: Optional[float] = ...) -> None: ...
