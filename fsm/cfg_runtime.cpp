@@ -38,11 +38,15 @@ CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_ite
     : cfg_(std::make_unique<Cfg>(std::move(cfg))) {
   graph_ = std::make_unique<EarleyGraph>(*cfg_, max_earley_items);
   dfas_.reserve(cfg_->lexemes.size());
+  // Sub-automata (JSON string languages, intersections) shared by the lexemes of this grammar.
+  SubDfaCache sub_dfas;
+  DfaOptions dfa_options = options;
+  if (!dfa_options.sub_dfas) dfa_options.sub_dfas = &sub_dfas;
   uint32_t total_states = 0;
   bool any_free = false;
   for (size_t l = 0; l < cfg_->lexemes.size(); ++l) {
     const grammar::Regex& r = *cfg_->lexemes[l];
-    dfas_.push_back(LexDfa::from(cfg_->lexeme_lf[l] ? compile_leftmost_first_dfa(r, options) : compile_dfa(r, options)));
+    dfas_.push_back(LexDfa::from(cfg_->lexeme_lf[l] ? compile_leftmost_first_dfa(r, dfa_options) : compile_dfa(r, dfa_options)));
     if (!cfg_->lexeme_lf[l]) any_free = true;
     if (cfg_->is_ignore[l]) ignore_lexemes_.push_back(static_cast<uint32_t>(l));
     state_offset_.push_back(total_states);

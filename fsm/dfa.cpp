@@ -639,7 +639,29 @@ bool Dfa::empty() const {
   return true;
 }
 
+namespace {
+Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options);
+}  // namespace
+
+const Dfa& SubDfaCache::get(const grammar::Regex& node, const DfaOptions& options) {
+  std::string key = node.to_string();
+  auto it = map_.find(key);
+  if (it != map_.end()) return *it->second;
+  auto dfa = std::make_unique<const Dfa>(compile_sub_dfa(node, options));
+  return *map_.emplace(std::move(key), std::move(dfa)).first->second;
+}
+
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
+  using Kind = grammar::Regex::Kind;
+  if (options.sub_dfas &&
+      (regex.kind == Kind::kIntersect || regex.kind == Kind::kComplement || regex.kind == Kind::kJsonString))
+    return options.sub_dfas->get(regex, options);
+  return compile_sub_dfa(regex, options);
+}
+
+namespace {
+// compile_dfa without the shared cache at the root (its children still use it).
+Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   using Kind = grammar::Regex::Kind;
   const auto& items = regex.items;
   switch (regex.kind) {
@@ -666,6 +688,7 @@ Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   Dfa raw = SubsetBuilder(nfa, options).run();
   return minimise(raw);
 }
+}  // namespace
 
 Dfa compile_leftmost_first_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   Nfa nfa = build_nfa(regex, options, true);

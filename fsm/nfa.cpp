@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -94,15 +95,22 @@ class Builder {
         if (leftmost_first_) unsupported(r);
         // Compiled once per node (a counted repetition embeds the same node several times); the
         // sub-DFA may use the memory this NFA has not used yet, and what it keeps is charged.
+        // With options_.sub_dfas, once per grammar (the lexemes that share the node's text share its DFA).
         auto it = sub_dfas_.find(&r);
         if (it == sub_dfas_.end()) {
           DfaOptions sub = options_;
           sub.max_memory_bytes = max_bytes_ - std::min(bytes_, max_bytes_);
-          Dfa d = compile_dfa(r, sub);
-          charge(d.memory_bytes());
-          it = sub_dfas_.emplace(&r, std::move(d)).first;
+          const Dfa* d = nullptr;
+          if (options_.sub_dfas) {
+            d = &options_.sub_dfas->get(r, sub);
+          } else {
+            owned_.push_back(std::make_unique<const Dfa>(compile_dfa(r, sub)));
+            d = owned_.back().get();
+          }
+          charge(d->memory_bytes());
+          it = sub_dfas_.emplace(&r, d).first;
         }
-        return embed(it->second);
+        return embed(*it->second);
       }
       case Regex::Kind::kAutomaton:
         if (leftmost_first_) unsupported(r);
@@ -256,7 +264,8 @@ class Builder {
   size_t bytes_ = 0;
   Nfa nfa_;
   std::vector<Utf8Sequence> seqs_;
-  std::unordered_map<const Regex*, Dfa> sub_dfas_;  // kIntersect / kComplement / kJsonString nodes
+  std::unordered_map<const Regex*, const Dfa*> sub_dfas_;  // kIntersect / kComplement / kJsonString nodes
+  std::vector<std::unique_ptr<const Dfa>> owned_;          // their DFAs when options_.sub_dfas is null
 };
 
 }  // namespace
