@@ -62,6 +62,7 @@ class Dfa {
   // True when the language is empty (then the DFA is one non-final state with no way on).
   bool empty() const;
   const std::array<uint8_t, 256>& byte_classes() const { return classes_; }
+  const std::vector<uint32_t>& table() const { return table_; }  // [state * num_classes() + class]
   size_t memory_bytes() const { return table_.size() * 4 + finals_.size() + sizeof(*this); }
 
   // Construction (used by the builders in dfa.cpp).
