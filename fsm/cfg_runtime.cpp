@@ -38,10 +38,14 @@ LexDfa LexDfa::from(const Dfa& dfa) {
 CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items)
     : cfg_(std::make_unique<Cfg>(std::move(cfg))) {
   dfas_.reserve(cfg_->lexemes.size());
+  // Sub-automata (JSON string languages, intersections) shared by the lexemes of this grammar.
+  SubDfaCache sub_dfas;
+  DfaOptions dfa_options = options;
+  if (!dfa_options.sub_dfas) dfa_options.sub_dfas = &sub_dfas;
   for (size_t l = 0; l < cfg_->lexemes.size(); ++l) {
     check_budget();
     const grammar::Regex& r = *cfg_->lexemes[l];
-    dfas_.push_back(LexDfa::from(cfg_->lexeme_lf[l] ? compile_leftmost_first_dfa(r, options) : compile_dfa(r, options)));
+    dfas_.push_back(LexDfa::from(cfg_->lexeme_lf[l] ? compile_leftmost_first_dfa(r, dfa_options) : compile_dfa(r, dfa_options)));
   }
   init(max_earley_items);
 }

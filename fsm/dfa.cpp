@@ -248,19 +248,42 @@ Dfa minimise(const Dfa& in) {
   const size_t n0 = in.num_states();
   const size_t n = n0 + 1;  // + dead state
   const uint32_t dead = static_cast<uint32_t>(n0);
-  const size_t k = in.num_classes();
+  // Input classes whose columns are identical are one class from the start (exact: equal columns
+  // stay equal in the minimal DFA): a subset construction's classes split bytes wherever some NFA
+  // edge does, often twice as many as its DFA tells apart, and the refinement below is linear in
+  // the number of classes.
+  std::vector<uint32_t> pre(in.num_classes());  // input class → class here
+  std::vector<uint32_t> pre_rep;                // class here → an input class
+  {
+    const auto& table = in.table();
+    const size_t kin = in.num_classes();
+    std::vector<size_t> rep_hash;  // per class here: its column's hash
+    for (size_t c = 0; c < kin; ++c) {
+      size_t h = 0;
+      for (size_t s = 0; s < n0; ++s) hash_mix(h, table[s * kin + c]);
+      uint32_t found = kDead;
+      for (uint32_t j = 0; j < pre_rep.size() && found == kDead; ++j) {
+        if (rep_hash[j] != h) continue;
+        bool same = true;
+        for (size_t s = 0; s < n0 && same; ++s) same = table[s * kin + c] == table[s * kin + pre_rep[j]];
+        if (same) found = j;
+      }
+      if (found == kDead) {
+        found = static_cast<uint32_t>(pre_rep.size());
+        pre_rep.push_back(static_cast<uint32_t>(c));
+        rep_hash.push_back(h);
+      }
+      pre[c] = found;
+    }
+  }
+  const size_t k = pre_rep.size();
   // Full transition table by class, dead-completed.
   std::vector<uint32_t> delta(n * k, dead);
   {
-    // The input table is indexed [state * num_classes + class].
-    std::array<int, 256> rep{};
-    rep.fill(-1);
-    const auto& classes = in.byte_classes();
-    for (int b = 0; b < 256; ++b)
-      if (rep[classes[b]] < 0) rep[classes[b]] = b;
+    const auto& table = in.table();
     for (uint32_t s = 0; s < n0; ++s) {
       for (size_t c = 0; c < k; ++c) {
-        uint32_t t = in.next(s, static_cast<uint8_t>(rep[c]));
+        uint32_t t = table[static_cast<size_t>(s) * in.num_classes() + pre_rep[c]];
         delta[s * k + c] = t == kDead ? dead : t;
       }
     }
@@ -304,9 +327,15 @@ Dfa minimise(const Dfa& in) {
   }
   std::vector<uint32_t> worklist;
   std::vector<uint8_t> in_work;
-  for (uint32_t b = 0; b < first.size(); ++b) {
+  // Splitting by one block of {final, non-final} splits by the other as well (the DFA is complete):
+  // only the smaller one starts in the worklist (Hopcroft), not the one holding the dead state,
+  // whose inverse transitions are most of the table.
+  for (uint32_t b = 0; b < first.size(); ++b) in_work.push_back(0);
+  if (!first.empty()) {
+    uint32_t b = 0;
+    if (first.size() == 2 && end[1] - first[1] < end[0] - first[0]) b = 1;
     worklist.push_back(b);
-    in_work.push_back(1);
+    in_work[b] = 1;
   }
   std::vector<uint32_t> touched, splitter;
   while (!worklist.empty()) {
@@ -400,7 +429,7 @@ Dfa minimise(const Dfa& in) {
   }
   const size_t k2 = kept.size();
   std::array<uint8_t, 256> classes{};
-  for (int b = 0; b < 256; ++b) classes[b] = static_cast<uint8_t>(class_map[in.byte_classes()[b]]);
+  for (int b = 0; b < 256; ++b) classes[b] = static_cast<uint8_t>(class_map[pre[in.byte_classes()[b]]]);
   std::vector<uint32_t> table(order.size() * k2);
   std::vector<uint8_t> finals(order.size());
   for (size_t q = 0; q < order.size(); ++q) {
@@ -641,7 +670,29 @@ bool Dfa::empty() const {
   return true;
 }
 
+namespace {
+Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options);
+}  // namespace
+
+const Dfa& SubDfaCache::get(const grammar::Regex& node, const DfaOptions& options) {
+  std::string key = node.to_string();
+  auto it = map_.find(key);
+  if (it != map_.end()) return *it->second;
+  auto dfa = std::make_unique<const Dfa>(compile_sub_dfa(node, options));
+  return *map_.emplace(std::move(key), std::move(dfa)).first->second;
+}
+
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
+  using Kind = grammar::Regex::Kind;
+  if (options.sub_dfas &&
+      (regex.kind == Kind::kIntersect || regex.kind == Kind::kComplement || regex.kind == Kind::kJsonString))
+    return options.sub_dfas->get(regex, options);
+  return compile_sub_dfa(regex, options);
+}
+
+namespace {
+// compile_dfa without the shared cache at the root (its children still use it).
+Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   using Kind = grammar::Regex::Kind;
   const auto& items = regex.items;
   switch (regex.kind) {
@@ -668,6 +719,7 @@ Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   Dfa raw = SubsetBuilder(nfa, options).run();
   return minimise(raw);
 }
+}  // namespace
 
 Dfa compile_leftmost_first_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   Nfa nfa = build_nfa(regex, options, true);

@@ -8,7 +8,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "grammar/regex_ast.hpp"
@@ -18,6 +21,9 @@ namespace tollgate::fsm {
 inline constexpr uint32_t kDead = UINT32_MAX;
 inline constexpr size_t kDefaultMaxDfaMemory = size_t{32} << 20;  // 32 MiB
 
+class Dfa;
+class SubDfaCache;
+
 // Budgets for one automaton; exceeding either is a kLimit error (raised as soon as the next
 // state would go over, so a regex whose DFA explodes fails after bounded time and memory).
 struct DfaOptions {
@@ -25,6 +31,9 @@ struct DfaOptions {
   // Bytes held while building: the NFA (states, edges, epsilon moves), and in the subset
   // construction every state's NFA-state set, the interning table and the transition table.
   size_t max_memory_bytes = kDefaultMaxDfaMemory;
+  // Where sub-automata (kIntersect, kComplement, kJsonString nodes) are shared between the
+  // automata built with these options; none when null. Not owned.
+  SubDfaCache* sub_dfas = nullptr;
 };
 
 class Dfa {
@@ -53,6 +62,7 @@ class Dfa {
   // True when the language is empty (then the DFA is one non-final state with no way on).
   bool empty() const;
   const std::array<uint8_t, 256>& byte_classes() const { return classes_; }
+  const std::vector<uint32_t>& table() const { return table_; }  // [state * num_classes() + class]
   size_t memory_bytes() const { return table_.size() * 4 + finals_.size() + sizeof(*this); }
 
   // Construction (used by the builders in dfa.cpp).
@@ -67,6 +77,23 @@ class Dfa {
   size_t num_classes_ = 1;
   std::vector<uint32_t> table_;   // num_states × num_classes, kDead for no transition
   std::vector<uint8_t> finals_;
+};
+
+// The minimal DFAs of sub-automaton nodes (kIntersect, kComplement, kJsonString) by their regex
+// text (Regex::to_string), shared by the automata of one grammar: a JSON string language that
+// recurs in many lexemes (every property's `"key": value` lexeme of a large schema or of many
+// tool schemas) is built and minimised once instead of once per lexeme. A node found here is not
+// built again, so its construction budget is not checked again (the DFA found is the same; its
+// size is still charged to the automaton that embeds it). Not thread-safe: one per build loop.
+class SubDfaCache {
+ public:
+  // The DFA of `node` (a kIntersect, kComplement or kJsonString node), built with `options` (whose
+  // sub_dfas is this cache) the first time its text is seen.
+  const Dfa& get(const grammar::Regex& node, const DfaOptions& options);
+  size_t size() const { return map_.size(); }
+
+ private:
+  std::unordered_map<std::string, std::unique_ptr<const Dfa>> map_;
 };
 
 // Regex → minimal DFA. Throws tollgate::Error(kLimit) when a budget of `options` is exceeded.

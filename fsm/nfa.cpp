@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -92,23 +93,57 @@ class Builder {
       case Regex::Kind::kComplement:
       case Regex::Kind::kJsonString: {
         if (leftmost_first_) unsupported(r);
+        // A body with no character that JSON escapes ('"', '\\', '/', controls) is written as it
+        // is (every object key and enum word of a schema): the same language, without a sub-DFA.
+        if (r.kind == Regex::Kind::kJsonString && json_plain(*r.items[0])) return build(*r.items[0]);
         // Compiled once per node (a counted repetition embeds the same node several times); the
         // sub-DFA may use the memory this NFA has not used yet, and what it keeps is charged.
+        // With options_.sub_dfas, once per grammar (the lexemes that share the node's text share its DFA).
         auto it = sub_dfas_.find(&r);
         if (it == sub_dfas_.end()) {
           DfaOptions sub = options_;
           sub.max_memory_bytes = max_bytes_ - std::min(bytes_, max_bytes_);
-          Dfa d = compile_dfa(r, sub);
-          charge(d.memory_bytes());
-          it = sub_dfas_.emplace(&r, std::move(d)).first;
+          const Dfa* d = nullptr;
+          if (options_.sub_dfas) {
+            d = &options_.sub_dfas->get(r, sub);
+          } else {
+            owned_.push_back(std::make_unique<const Dfa>(compile_dfa(r, sub)));
+            d = owned_.back().get();
+          }
+          charge(d->memory_bytes());
+          it = sub_dfas_.emplace(&r, d).first;
         }
-        return embed(it->second);
+        return embed(*it->second);
       }
       case Regex::Kind::kAutomaton:
         if (leftmost_first_) unsupported(r);
         return embed(r.automaton.get());
     }
     throw Error(ErrorKind::kInvalidArgument, "unknown regex node");
+  }
+
+  // True when no string of `r` contains a byte JSON would escape: its JSON string body is itself.
+  static bool json_plain(const Regex& r) {
+    auto escaped = [](uint32_t lo, uint32_t hi) {
+      auto in = [&](uint32_t x) { return lo <= x && x <= hi; };
+      return lo < 0x20 || in('"') || in('/') || in('\\');
+    };
+    switch (r.kind) {
+      case Regex::Kind::kEmpty:
+      case Regex::Kind::kNothing: return true;
+      case Regex::Kind::kChars:
+        for (const auto& range : r.chars.ranges())
+          if (escaped(range.lo, range.hi)) return false;
+        return true;
+      case Regex::Kind::kBytes: return !escaped(r.byte_lo, r.byte_hi);
+      case Regex::Kind::kConcat:
+      case Regex::Kind::kAlt:
+      case Regex::Kind::kRepeat:
+        for (const auto& it : r.items)
+          if (!json_plain(*it)) return false;
+        return true;
+      default: return false;  // (sub-automata: not looked into)
+    }
   }
 
   // A DFA as states of this NFA (see nfa.hpp).
@@ -256,7 +291,8 @@ class Builder {
   size_t bytes_ = 0;
   Nfa nfa_;
   std::vector<Utf8Sequence> seqs_;
-  std::unordered_map<const Regex*, Dfa> sub_dfas_;  // kIntersect / kComplement / kJsonString nodes
+  std::unordered_map<const Regex*, const Dfa*> sub_dfas_;  // kIntersect / kComplement / kJsonString nodes
+  std::vector<std::unique_ptr<const Dfa>> owned_;          // their DFAs when options_.sub_dfas is null
 };
 
 }  // namespace
