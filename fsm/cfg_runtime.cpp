@@ -34,7 +34,8 @@ LexDfa LexDfa::from(const Dfa& dfa) {
   return l;
 }
 
-CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items)
+CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items,
+                       const std::function<void(size_t, size_t)>& on_lexeme)
     : cfg_(std::make_unique<Cfg>(std::move(cfg))) {
   graph_ = std::make_unique<EarleyGraph>(*cfg_, max_earley_items);
   dfas_.reserve(cfg_->lexemes.size());
@@ -47,6 +48,7 @@ CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_ite
     if (cfg_->is_ignore[l]) ignore_lexemes_.push_back(static_cast<uint32_t>(l));
     state_offset_.push_back(total_states);
     total_states += dfas_.back().num_states();
+    if (on_lexeme) on_lexeme(l + 1, cfg_->lexemes.size());
   }
   mixed_ignore_ = any_free && cfg_->leftmost_first && !ignore_lexemes_.empty();
   guard_sets_.emplace_back();  // guard 0: nothing pending

@@ -1,8 +1,10 @@
-"""Colour and the progress bar of `tollgate check` as a user sees them in a real terminal (tmux), and
-their absence when the output is piped or NO_COLOR is set. tmux runs on a private socket, with a
+"""Colour and the progress bars of `tollgate check` (files) and `tollgate compile` (the phases of one large
+compile) as a user sees them in a real terminal (tmux), and their absence when the output is piped or
+NO_COLOR is set. tmux runs on a private socket, with a
 fixed-size window, and is killed at the end."""
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import time
@@ -38,17 +40,21 @@ def term():
     tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "200", "-y", "50", "-c", str(CASES), "sh")
     marks = iter(range(1000))
 
-    def run(command):
-        """Types `command` into the terminal; returns the screen (with colour escapes) once it ends."""
+    def run(command, watch=None):
+        """Types `command` into the terminal; returns the screen (with colour escapes) once it ends. With
+        `watch`, also returns the screens seen while it ran (every 50 ms) that contain `watch`."""
         tmux("send-keys", "-t", "t", "clear", "Enter")
         mark = f"END{next(marks)}"
         tmux("send-keys", "-t", "t", f"{command}; echo {mark}-$?", "Enter")
-        deadline = time.time() + 60
+        deadline = time.time() + 120
+        seen = []
         while time.time() < deadline:
             screen = tmux("capture-pane", "-t", "t", "-p", "-e", "-J").stdout
             if f"{mark}-" in screen.replace(f"echo {mark}", ""):
-                return screen
-            time.sleep(0.1)
+                return (screen, seen) if watch else screen
+            if watch and watch in screen.replace(command, ""):
+                seen.append(screen)
+            time.sleep(0.05)
         raise AssertionError("the command did not finish in the terminal:\n" + screen)
 
     yield run
@@ -83,3 +89,21 @@ def test_no_color_env_and_flags(term):
     assert not has_color(screen, "error") and "3/3 files" not in screen
     screen = term(f"{CLI} check --color always {FILES} 2>&1 | cat")
     assert has_color(screen, "error")
+
+
+def test_compile_progress_in_a_terminal_and_not_when_piped(term, shared):
+    # a large compile: the JSON Lark grammar's whole token index over Llama 3's 128,256 tokens on one thread
+    cmd = f"{CLI} compile {REPO}/tests/data/lark/json.lark --tokenizer llama3 --eager-index --threads 1"
+    screen, during = term(cmd, watch="compiling:")
+    assert during, "no progress was drawn while the compile ran:\n" + screen
+    bars = [line for s in during for line in s.splitlines() if "compiling:" in line]
+    # the phase and its progress: "json.lark: [####......] compiling: token index  1234/5678  (1.2 s)"
+    assert any("json.lark: [" in b and "compiling: token index" in b and re.search(r"\d+/\d+", b) for b in bars), bars
+    done = [tuple(map(int, m.groups())) for b in bars for m in [re.search(r"token index  (\d+)/(\d+)", b)] if m]
+    assert done == sorted(done) and all(d <= t for d, t in done)  # it only moves forward
+    # erased once done: the phases table is all that is left
+    assert "compiling:" not in screen and "  token index" in screen and "END0-0" in screen
+    screen, during = term(cmd + " 2>&1 | cat", watch="compiling:")
+    assert not during and "compiling:" not in screen and "  token index" in screen
+    screen, during = term(cmd + " --no-progress", watch="compiling:")
+    assert not during and "END2-0" in screen
