@@ -212,7 +212,8 @@ int run_check(const Source& src, const std::vector<std::string>& files, bool wer
   size_t errors = 0, warnings = 0;
   bool io_error = false;
   // one file: its compile's phases are drawn when it takes a while (several: the bar of files)
-  CompileProgressBar compile_bar(progress && names.size() == 1);
+  const std::string& first = names[0].empty() ? (src.regex_given ? "<regex>" : src.schema_file + src.grammar_file) : names[0];
+  CompileProgressBar compile_bar(progress && names.size() == 1, first == "-" ? "<stdin>" : first);
   CompileOptions opt = src.options(1);
   opt.progress = &compile_bar;
   Compiler compiler(TokenizerInfo::bytes_with_eos(), opt);

@@ -2,6 +2,7 @@
 compile) as a user sees them in a real terminal (tmux), and their absence when the output is piped or
 NO_COLOR is set. tmux runs on a private socket, with a
 fixed-size window, and is killed at the end."""
+import json
 import os
 import pathlib
 import re
@@ -91,19 +92,32 @@ def test_no_color_env_and_flags(term):
     assert has_color(screen, "error")
 
 
-def test_compile_progress_in_a_terminal_and_not_when_piped(term, shared):
-    # a large compile: the JSON Lark grammar's whole token index over Llama 3's 128,256 tokens on one thread
-    cmd = f"{CLI} compile {REPO}/tests/data/lark/json.lark --tokenizer llama3 --eager-index --threads 1"
+def test_compile_progress_in_a_terminal_and_not_when_piped(term, shared, tmp_path):
+    # a large schema of MaskBench (Kubernetes, 166 KB: ~2,000 rules, ~55,000 lexeme DFA states), compiled
+    # against Llama 3's vocabulary: about two seconds with the tokenizer load
+    case = json.loads((shared / "corpora/maskbench-dev/Kubernetes---kb_1007_Normalized.json").read_text())
+    schema = tmp_path / "kb.json"
+    schema.write_text(json.dumps(case["schema"]))
+    cmd = f"{CLI} compile {schema} --tokenizer llama3"
     screen, during = term(cmd, watch="compiling:")
     assert during, "no progress was drawn while the compile ran:\n" + screen
     bars = [line for s in during for line in s.splitlines() if "compiling:" in line]
-    # the phase and its progress: "json.lark: [####......] compiling: token index  1234/5678  (1.2 s)"
-    assert any("json.lark: [" in b and "compiling: token index" in b and re.search(r"\d+/\d+", b) for b in bars), bars
-    done = [tuple(map(int, m.groups())) for b in bars for m in [re.search(r"token index  (\d+)/(\d+)", b)] if m]
-    assert done == sorted(done) and all(d <= t for d, t in done)  # it only moves forward
+    # each phase as it runs, with its time; the lexeme automata with a bar and their count so far:
+    # "…/kb.json: [##########....................] compiling: lexeme automata  812/2431  (1.6 s)"
+    assert all(re.search(r"kb\.json: .*compiling: .*\(\d+\.\d s\)", b) for b in bars), bars
+    phases = {re.search(r"compiling: ([a-z ()]+?)(  \d|  \()", b).group(1) for b in bars}
+    assert phases & {"schema to grammar", "cfg", "lexeme automata", "tokenizer load"}, bars
+    counted = [tuple(map(int, m.groups())) for b in bars for m in [re.search(r"\] compiling: lexeme automata  (\d+)/(\d+)", b)] if m]
+    assert counted, bars  # ~600 lexemes over about a second, sampled every 50 ms
+    assert all(d <= t for d, t in counted) and counted == sorted(counted)  # it only moves forward
     # erased once done: the phases table is all that is left
-    assert "compiling:" not in screen and "  token index" in screen and "END0-0" in screen
+    assert "compiling:" not in screen and "  lexeme automata" in screen and "END0-0" in screen
     screen, during = term(cmd + " 2>&1 | cat", watch="compiling:")
-    assert not during and "compiling:" not in screen and "  token index" in screen
+    assert not during and "compiling:" not in screen and "  lexeme automata" in screen
     screen, during = term(cmd + " --no-progress", watch="compiling:")
     assert not during and "END2-0" in screen
+    # check of one large file shows its compile the same way (against the byte vocabulary), then its verdict
+    screen, during = term(f"{CLI} check {schema}", watch="compiling:")
+    assert during and any("kb.json: [" in line and "compiling: lexeme automata" in line
+                          for s in during for line in s.splitlines()), during
+    assert "compiling:" not in screen and "ok: " in screen and "END3-0" in screen
