@@ -31,10 +31,10 @@ _tollgate() {
     demo) opts="--help" ;;
     bench)
       if [ "$COMP_CWORD" -eq 2 ]; then
-        COMPREPLY=($(compgen -W "decode maskbench" -- "$cur"))
+        COMPREPLY=($(compgen -W "decode maskbench batch" -- "$cur"))
         return
       fi
-      opts="--positions --steps --chunk --model -m --cpu-time --json --tokenizer --out --timeout --property-order --lenient --jobs --threads --cold --warm --help" ;;
+      opts="--positions --steps --chunk --model -m --cpu-time --json --tokenizer --out --timeout --property-order --lenient --jobs --threads --cold --warm --batch --budgets --grammar --help" ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))

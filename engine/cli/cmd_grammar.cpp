@@ -479,11 +479,14 @@ std::string rule_name(const fsm::Cfg& cfg, fsm::Sym s) {
   return fsm::is_lexeme(s) ? "L" + std::to_string(fsm::lexeme_of(s)) : cfg.nt_names[s];
 }
 
-void explain_grammar(const grammar::Grammar& g) {
+void explain_grammar(const grammar::Grammar& g, CompileProgressBar& bar) {
   std::cout << "# " << g.rules.size() << " rules, start '" << g.rules[g.start].name
             << "' (checked, references resolved)\n"
             << grammar::grammar_to_text(g);
+  std::cout << std::flush;
+  bar.on_progress("cfg", 0, 0);
   fsm::Cfg cfg = fsm::build_cfg(g);
+  bar.clear();
   std::cout << "\n# after inlining regular rules and merging regular runs: " << cfg.lexemes.size() << " lexemes, "
             << cfg.num_nonterminals() << " nonterminals, " << cfg.prods.size() << " productions\n";
   for (size_t l = 0; l < cfg.lexemes.size(); ++l)
@@ -516,14 +519,16 @@ std::string byte_set_text(const std::vector<uint8_t>& bytes) {
   return out + "]";
 }
 
-void explain_regex(const std::string& pattern, const CompileOptions& opt) {
+void explain_regex(const std::string& pattern, const CompileOptions& opt, CompileProgressBar& bar) {
   grammar::RegexOptions ro;
   ro.dot_all = opt.dot_all;
   grammar::RegexPtr ast = grammar::parse_regex(pattern, ro);
   fsm::DfaOptions dopt;
   dopt.max_states = opt.max_dfa_states;
   dopt.max_memory_bytes = opt.max_dfa_memory;
+  bar.on_progress("automaton", 0, 0);
   fsm::Dfa dfa = fsm::compile_dfa(*ast, dopt);
+  bar.clear();
   std::cout << "regex:        " << json_quoted(pattern) << "\n"
             << "normalised:   " << grammar::regex_to_text(*ast) << "\n"
             << "DFA:          " << dfa.num_states() << " states, " << dfa.num_classes() << " byte classes, "
@@ -803,8 +808,15 @@ Examples:
       Input in;
       try {
         in = take_grammar(*src, rest, "explain");
-        if (in.dialect == "regex") explain_regex(in.text, src->options(1));
-        else explain_grammar(ir_of(*src, in));
+        CompileProgressBar bar(src->progress(), in.name);  // the long steps of a large input
+        if (in.dialect == "regex") {
+          explain_regex(in.text, src->options(1), bar);
+        } else {
+          bar.on_progress(in.dialect == "json-schema" ? "schema to grammar" : "parse", 0, 0);
+          grammar::Grammar g = ir_of(*src, in);
+          bar.clear();
+          explain_grammar(g, bar);
+        }
       } catch (const IoFailure& e) {
         std::cerr << "error: " << e.what() << "\n";
         throw CLI::RuntimeError(2);

@@ -281,3 +281,16 @@ def test_sample_is_deterministic_bounded_and_matches():
         assert len(s.encode()) <= 60
         v = json.loads(s)
         assert 0 <= v["n"] <= 9
+
+
+def test_bash_completion_knows_every_option():
+    # every long option of each grammar subcommand's --help is offered by scripts/tollgate-completion.bash
+    script = REPO / "scripts" / "tollgate-completion.bash"
+    for sub in ("check", "match", "compile", "explain", "sample"):
+        rc, out, err = run(sub, "--help")
+        assert rc == 0 and "Examples:" in out
+        options = {m.group(1) for m in re.finditer(r"^\s+(?:-\w,)?(--[a-z][a-z-]*)", out, re.M)}
+        assert "--no-progress" in options and "--format" in options
+        shell = f'source "{script}"; COMP_WORDS=(tollgate {sub} --); COMP_CWORD=2; _tollgate; echo "${{COMPREPLY[@]}}"'
+        offered = set(subprocess.run(["bash", "-c", shell], capture_output=True, text=True).stdout.split())
+        assert options <= offered, f"{sub}: not completed: {sorted(options - offered)}"
