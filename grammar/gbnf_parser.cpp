@@ -104,7 +104,7 @@ const auto quant_def = x3::lit('*') | x3::lit('+') | x3::lit('?') |
 const auto primary_def = x3::raw[x3::lit("(=")][on_lookahead] | x3::raw[literal][on_literal] | x3::raw[cclass][on_class] |
                          x3::raw[x3::lit('.')][on_any] | (x3::raw[name] >> !x3::lit("::="))[on_ref] |
                          (x3::raw[x3::lit('(')][on_open] > alternatives > close_paren);
-const auto close_paren_def = x3::lit(')')[on_close];
+const auto close_paren_def = x3::raw[x3::lit(')')][on_close];
 const auto sequence_def = *(primary >> *x3::raw[quant][on_quant]);
 const auto alternatives_def = sequence % x3::raw[x3::lit('|')][on_bar];
 const auto rule_def_def = (x3::raw[name] >> x3::lit("::="))[on_rule_begin] > alternatives > x3::raw[x3::eps][on_rule_end];

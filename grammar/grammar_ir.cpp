@@ -7,6 +7,7 @@
 #include "grammar/diagnostic_codes.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <sstream>
 
@@ -27,12 +28,13 @@ size_t end_over(const std::vector<GExprPtr>& items) {
 // a '|', or the rule's name for a rule's first alternative), a repetition at its item (its offset is
 // the quantifier's), a group at its '(' or '['.
 size_t begin_of(const GExpr& e, std::string_view text) {
+  // a group, from its '(' or '[' to its ')' or ']' (ExprBuilder::close)
+  auto is = [&](size_t at, const char* chars) { return at < text.size() && std::strchr(chars, text[at]) && text[at]; };
+  if (is(e.offset, "([") && e.end > e.offset && is(e.end - 1, ")]")) return e.offset;
   switch (e.kind) {
     case GExpr::Kind::kSeq: return e.items.empty() ? e.offset : begin_of(*e.items.front(), text);
     case GExpr::Kind::kRepeat: return std::min(e.offset, begin_of(*e.items.front(), text));
-    case GExpr::Kind::kAlt:
-      if (e.offset < text.size() && (text[e.offset] == '(' || text[e.offset] == '[')) return e.offset;
-      return e.items.empty() ? e.offset : begin_of(*e.items.front(), text);
+    case GExpr::Kind::kAlt: return e.items.empty() ? e.offset : begin_of(*e.items.front(), text);
     default: return e.offset;
   }
 }

@@ -233,7 +233,7 @@ const json_value_parser json_value{};
 
 auto on_close_opt = [](auto& ctx) {
   auto& s = st(ctx);
-  GExprPtr group = s.b.close();
+  GExprPtr group = s.b.close(where_end(ctx));
   s.g->check_nesting(group->depth + 1, group->offset);
   s.b.push(GExpr::repeat(std::move(group), 0, 1, where(ctx), where_end(ctx)));
 };
@@ -336,7 +336,7 @@ const auto atom_def = x3::raw[x3::lexeme[x3::lit("%json") >> !(x3::alnum | '_')]
                       (x3::raw[ident] >> !(-(x3::lit('.') >> -x3::lit('-') >> x3::uint_) >> ':') >> !x3::lit('{'))[on_ref] |
                       (x3::raw[x3::lit('(')][on_open] > expansions > close_paren) |
                       (x3::raw[x3::lit('[')][on_open] > expansions > close_bracket);
-const auto close_paren_def = x3::lit(')')[on_close];
+const auto close_paren_def = x3::raw[x3::lit(')')][on_close];
 const auto close_bracket_def = x3::raw[x3::lit(']')][on_close_opt];
 const auto alias_name_def = ident;
 const auto import_body_def = +(x3::char_ - x3::eol);

@@ -83,7 +83,8 @@ void push_checked(Ctx& ctx, GExprPtr e) {
   s.g->check_nesting(e->depth, e->offset);
   s.b.push(std::move(e));
 }
-inline const auto on_close = [](auto& ctx) { push_checked(ctx, st(ctx).b.close()); };
+// A group closes at its ')': the group (even one of a single item) spans from its '(' to here.
+inline const auto on_close = [](auto& ctx) { push_checked(ctx, st(ctx).b.close(where_end(ctx))); };
 inline const auto on_ref = [](auto& ctx) {
   auto r = x3::_attr(ctx);
   st(ctx).b.push(GExpr::ref(std::string(r.begin(), r.end()), static_cast<size_t>(r.begin() - st(ctx).base),

@@ -27,7 +27,7 @@ const grammar::Diagnostic& with_code(const std::vector<grammar::Diagnostic>& ds,
 
 }  // namespace
 
-TEST_CASE("spans: span_in counts code points and lines; the caret underlines the span", "[spans]") {
+TEST_CASE("spans: span_in counts code points and lines, the caret underlines the span", "[spans]") {
   const std::string text = "ab\ncd\xC3\xA9\nx";  // é is two bytes
   SourcePos p = span_in(text, 1, 7);                // "b\ncdé"
   CHECK((p.line == 1 && p.column == 2 && p.end_line == 2 && p.end_column == 4));
