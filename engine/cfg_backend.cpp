@@ -4,6 +4,8 @@
 // slow index entries.
 #include "engine/cfg_backend.hpp"
 
+#include "engine/compile_phases.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <chrono>
@@ -898,13 +900,14 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
   return install(l, q, key, std::move(e));
 }
 
-void CfgGrammar::index_all(int threads) {
+void CfgGrammar::index_all(int threads, PhaseRecorder* phases) {
   std::vector<std::pair<uint32_t, uint32_t>> work;
   for (uint32_t l = 0; l < rt->num_lexemes(); ++l)
     for (uint32_t q = 0; q < rt->dfa(l).num_states(); ++q) work.push_back({l, q});
   fsm::parallel_for(work.size(), threads, [&](size_t w, int) {
     fsm::check_budget();
     slot(work[w].first, work[w].second);
+    if (phases) phases->tick(work.size());
   });
 }
 
@@ -956,7 +959,14 @@ size_t IndexCache::size() const {
 
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
                                               const CfgBuildOptions& options) {
-  return make_cfg_grammar(std::make_unique<fsm::CfgRuntime>(fsm::build_cfg(grammar), options.dfa, options.max_earley_items),
+  PhaseRecorder* phases = options.phases;
+  if (phases) phases->begin("cfg");  // regular rules inlined, regular runs merged into lexemes
+  fsm::Cfg cfg = fsm::build_cfg(grammar);
+  if (phases) phases->end(cfg.prods.size(), "productions");
+  if (phases) phases->begin("lexeme automata");  // each lexeme's NFA -> DFA -> minimal DFA; the Earley graph
+  std::function<void(size_t, size_t)> on_lexeme;
+  if (phases && phases->reporting()) on_lexeme = [phases](size_t done, size_t total) { phases->step(done, total); };
+  return make_cfg_grammar(std::make_unique<fsm::CfgRuntime>(std::move(cfg), options.dfa, options.max_earley_items, on_lexeme),
                           tokenizer, options);
 }
 
@@ -968,6 +978,7 @@ std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt
   g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip && tokenizer->prepends_space();
   g->words = bitmask_words(tokenizer->vocab_size());
   g->rt = std::move(rt);
+  PhaseRecorder* phases = options.phases;
   g->share_states_ = options.share_states;
   if (g->share_states_) g->index_cache_ = options.index_cache;
   size_t total = 0;
@@ -976,11 +987,14 @@ std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt
     total += g->rt->dfa(l).num_states();
   }
   if (total >= UINT32_MAX) throw Error(ErrorKind::kLimit, "too many lexeme DFA states in one grammar");
+  if (phases) phases->end(total, "states");
   g->num_slots_ = total;
   g->slots_ = std::make_unique<std::atomic<const CfgGrammar::Slot*>[]>(total);
   for (size_t i = 0; i < total; ++i) g->slots_[i].store(nullptr, std::memory_order_relaxed);
-  if (options.eager_index) g->index_all(options.threads);
+  if (phases) phases->begin(options.eager_index ? "token index" : "token index (lazy)");
+  if (options.eager_index) g->index_all(options.threads, phases && phases->reporting() ? phases : nullptr);
   g->reserve_caches();
+  if (phases) phases->end(g->num_index_entries(), "entries");
   return g;
 }
 

@@ -77,6 +77,7 @@ class IndexCache {
 
 struct CfgBuildOptions;
 struct CfgGrammar;
+class PhaseRecorder;
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
                                               const CfgBuildOptions& options);
 // The back-end over a runtime built before (by build_cfg_grammar, or loaded from a blob).
@@ -96,7 +97,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
     return s ? *s->entry : *compute_entry(lexeme, state)->entry;
   }
   // Computes every entry now (CfgBuildOptions::eager_index); `threads` as CfgBuildOptions::threads.
-  void index_all(int threads);
+  void index_all(int threads, PhaseRecorder* phases = nullptr);
   // Entries computed so far (distinct), their distinct dense bitsets, and their bytes.
   size_t num_index_entries() const;
   size_t num_distinct_masks() const;
@@ -255,6 +256,8 @@ struct CfgBuildOptions {
   bool share_states = true;
   std::shared_ptr<IndexCache> index_cache;  // optional, the Compiler's
   size_t max_earley_items = fsm::EarleyGraph::kDefaultMaxItems;  // CompileOptions::max_earley_items
+  // Optional: the build's phases ("cfg", "lexeme automata", "token index") are recorded here.
+  PhaseRecorder* phases = nullptr;
 };
 
 // Builds the back-end for a checked grammar. Throws tollgate::Error.

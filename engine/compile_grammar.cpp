@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "engine/cfg_backend.hpp"
+#include "engine/compile_phases.hpp"
 #include "engine/compiler_cache.hpp"
 #include "engine/grammar_check.hpp"
 #include "engine/json_scan.hpp"
@@ -29,10 +30,11 @@ namespace {
 template <class IndexCache>
 CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoPtr& tokenizer, const CompileOptions& o,
                                  const IndexCache& index_cache, std::chrono::steady_clock::time_point t0,
-                                 double parse_ms) {
+                                 double parse_ms, engine::PhaseRecorder& phases) {
   fsm::check_budget_now();
   auto t1 = std::chrono::steady_clock::now();
   engine::CfgBuildOptions opt;
+  opt.phases = &phases;
   opt.dfa.max_states = o.max_dfa_states;
   opt.dfa.max_memory_bytes = o.max_dfa_memory;
   opt.threads = o.threads;
@@ -53,6 +55,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   impl->stats.distinct_masks = impl->num_distinct_masks();
   impl->stats.index_bytes = impl->memory_bytes();
   for (const auto& w : g.warnings) impl->warnings.push_back({w.message, w.pos});
+  impl->stats.phases = std::move(phases.phases());
   return std::make_shared<const CompiledGrammar>(std::move(impl));
 }
 }  // namespace
@@ -65,8 +68,18 @@ CompiledGrammarPtr Compiler::compile_grammar_now(std::string_view text, std::str
   grammar::GrammarOptions gopt;
   gopt.max_nesting = options_.max_grammar_nesting;
   gopt.json_schema = options_.json_schema;
-  grammar::Grammar g = grammar::parse_grammar(text, format, source_name, gopt);
-  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0));
+  engine::PhaseRecorder phases(options_.progress);
+  phases.begin("parse");  // text -> Grammar IR
+  grammar::Grammar g;
+  if (format == "gbnf") g = grammar::parse_gbnf(text, source_name, gopt);
+  else if (format == "ebnf") g = grammar::parse_ebnf(text, source_name, gopt);
+  else if (format == "lark") g = grammar::parse_lark(text, source_name, gopt);
+  else g = grammar::parse_grammar(text, format, source_name, gopt);  // (its error for an unknown format)
+  phases.end(g.rules.size(), "rules");
+  phases.begin("check");  // references resolved, reachability, productivity
+  grammar::check_grammar_ir(g);
+  phases.end(g.rules.size(), "rules");
+  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0), phases);
 }
 
 namespace engine {
@@ -75,7 +88,13 @@ SourcePos schema_position(std::string_view text, const SourcePos& pos) {
   if (pos.pointer.empty() || pos.line > 0) return pos;
   size_t off = engine::locate_json_pointer(text, pos.pointer);
   if (off == std::string::npos) return pos;
-  SourcePos p = position_in(text, off, pos.file);
+  // the span of the value there (the keyword's value, as far as the pointer resolves)
+  size_t end = off;
+  try {
+    end = off + engine::JsonScanner(text.substr(off)).skip_value().size();
+  } catch (const Error&) {
+  }
+  SourcePos p = span_in(text, off, end, pos.file);
   p.pointer = pos.pointer;
   return p;
 }
@@ -87,22 +106,28 @@ CompiledGrammarPtr Compiler::compile_json_schema_now(std::string_view schema_jso
   const fsm::CompileBudget budget = compile_budget(options_);
   fsm::BudgetScope in_budget(&budget);
   grammar::Grammar g;
+  engine::PhaseRecorder phases(options_.progress);
+  phases.begin("schema to grammar");  // JSON -> checked Grammar IR
   try {
     g = grammar::json_schema_to_grammar(schema_json, options, source_name);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kSchema) throw;
     throw Error(e.kind(), e.message(), engine::schema_position(schema_json, e.pos()), e.code());
   }
+  phases.end(g.rules.size(), "rules");
   for (auto& w : g.warnings) w.pos = engine::schema_position(schema_json, w.pos);
-  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0));
+  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0), phases);
 }
 
 CompiledGrammarPtr Compiler::compile_tool_calls(const ToolCallSpec& spec, std::string_view source_name) const {
   auto t0 = std::chrono::steady_clock::now();
   const fsm::CompileBudget budget = compile_budget(options_);
   fsm::BudgetScope in_budget(&budget);
+  engine::PhaseRecorder phases(options_.progress);
+  phases.begin("tool calls to grammar");  // the spec and its schemas -> Grammar IR
   grammar::Grammar g = grammar::tool_calls_to_grammar(spec, source_name);
-  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0));
+  phases.end(g.rules.size(), "rules");
+  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0), phases);
 }
 
 CompiledGrammarPtr Compiler::builtin_json() const {

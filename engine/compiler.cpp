@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "engine/compile_phases.hpp"
 #include "engine/compiler_cache.hpp"
 #include "engine/regex_backend.hpp"
 #include "fsm/budget.hpp"
@@ -42,29 +43,32 @@ CompiledGrammarPtr Compiler::compile_regex_now(std::string_view pattern) const {
   auto t0 = std::chrono::steady_clock::now();
   const fsm::CompileBudget budget = compile_budget(options_);
   fsm::BudgetScope in_budget(&budget);
+  engine::PhaseRecorder phases(options_.progress);
   grammar::RegexOptions ropt;
   ropt.dot_all = options_.dot_all;
+  phases.begin("parse");
   grammar::RegexPtr ast = grammar::parse_regex(pattern, ropt);
-  double parse_ms = ms_since(t0);
+  double parse_ms = phases.end(pattern.size(), "bytes");
   fsm::check_budget_now();
-  auto t1 = std::chrono::steady_clock::now();
   fsm::DfaOptions dopt;
   dopt.max_states = options_.max_dfa_states;
   dopt.max_memory_bytes = options_.max_dfa_memory;
+  phases.begin("automaton");  // NFA, subset construction, minimisation
   fsm::Dfa dfa = fsm::compile_dfa(*ast, dopt);
-  double dfa_ms = ms_since(t1);
   fsm::check_budget_now();
-  auto t2 = std::chrono::steady_clock::now();
   size_t states = dfa.num_states();
-  auto g = engine::build_regex_grammar(std::move(dfa), tokenizer_, options_.threads);
+  double dfa_ms = phases.end(states, "states");
+  phases.begin("token index");  // every DFA state's mask
+  auto g = engine::build_regex_grammar(std::move(dfa), tokenizer_, options_.threads, &phases);
+  g->stats.index_ms = phases.end(g->index.num_distinct_masks(), "distinct masks");
   g->stats.parse_ms = parse_ms;
   g->stats.dfa_ms = dfa_ms;
-  g->stats.index_ms = ms_since(t2);
   g->stats.total_ms = ms_since(t0);
   g->stats.dfa_states = states;
   g->stats.lexemes = 1;
   g->stats.distinct_masks = g->index.num_distinct_masks();
   g->stats.index_bytes = g->index.memory_bytes();
+  g->stats.phases = std::move(phases.phases());
   return std::make_shared<const CompiledGrammar>(std::move(g));
 }
 

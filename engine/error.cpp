@@ -1,5 +1,8 @@
 #include "tollgate/error.hpp"
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <sstream>
 #include <string_view>
 
@@ -92,7 +95,38 @@ std::string caret_display(const SourcePos& pos) {
   }
   for (; cp < pos.column; ++cp) os << ' ';
   os << '^';
+  // A span is underlined to its end (to the end of the line when it goes on to later lines), as
+  // far as the line is shown.
+  if (pos.end_line >= pos.line && pos.end_column > 0) {
+    int last = pos.end_line == pos.line ? pos.end_column - 1 : INT32_MAX;  // last code point underlined
+    int shown_last = first - 1;  // the last code point shown
+    for (size_t i = begin; i < end; i += utf8_step(line, i)) ++shown_last;
+    int to = std::min(last, shown_last);
+    for (int k = pos.column; k < to; ++k) os << '~';
+  }
   return os.str();
+}
+
+SourcePos span_in(std::string_view text, size_t begin, size_t end, std::string file) {
+  SourcePos pos = position_in(text, begin, std::move(file));
+  if (end > text.size()) end = text.size();
+  if (end <= begin) return pos;
+  // the end: line and column of the last byte's code point, plus one
+  int line = pos.line;
+  size_t line_start = begin;
+  while (line_start > 0 && text[line_start - 1] != '\n') --line_start;
+  size_t last = end - 1;
+  while (last > begin && (static_cast<unsigned char>(text[last]) & 0xC0) == 0x80) --last;  // its first byte
+  for (size_t i = begin; i < last; ++i)
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  int column = 1;
+  for (size_t i = line_start; i < last; i += utf8_step(text, i)) ++column;
+  pos.end_line = line;
+  pos.end_column = column + 1;
+  return pos;
 }
 
 SourcePos position_in(std::string_view text, size_t offset, std::string file) {

@@ -62,7 +62,7 @@ void check_regex(const Compiler& compiler, std::string_view text, std::string_vi
     dopt.max_states = compiler.options().max_dfa_states;
     dopt.max_memory_bytes = compiler.options().max_dfa_memory;
     fsm::Dfa dfa = fsm::compile_dfa(*ast, dopt);
-    SourcePos at = position_in(text, 0, std::string(file));
+    SourcePos at = span_in(text, 0, text.size(), std::string(file));  // the whole regex
     if (dfa.empty()) {
       r.diagnostics.push_back({"the regex matches no string", at, codes::kRegexNothing, Severity::kError});
       return;

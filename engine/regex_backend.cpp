@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "engine/compile_phases.hpp"
 #include "fsm/token_trie.hpp"
 #include "tollgate/error.hpp"
 
@@ -131,7 +132,7 @@ std::unique_ptr<Matcher::Impl> RegexGrammar::make_matcher(CompiledGrammarPtr sel
 }
 
 std::unique_ptr<RegexGrammar> build_regex_grammar(fsm::Dfa dfa, const TokenizerInfoPtr& tokenizer,
-                                                  int threads) {
+                                                  int threads, PhaseRecorder* phases) {
   auto g = std::make_unique<RegexGrammar>();
   g->tokenizer = tokenizer;
   g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip &&
@@ -139,6 +140,7 @@ std::unique_ptr<RegexGrammar> build_regex_grammar(fsm::Dfa dfa, const TokenizerI
   fsm::TokenIndexOptions opt;
   opt.threads = threads;
   opt.strip_first_space = g->strip_first_space;
+  if (phases && phases->reporting()) opt.on_state = [phases](size_t total) { phases->tick(total); };
   g->index = fsm::TokenIndex(dfa, tokenizer->trie(), tokenizer->vocab_size(), opt);
   g->dfa = std::move(dfa);
   return g;

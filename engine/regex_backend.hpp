@@ -21,9 +21,10 @@ struct RegexGrammar : CompiledGrammar::Impl {
 };
 
 // Builds the regular back-end from a DFA (used by compile_regex and by JSON Schemas that are
-// regular).
+// regular). `phases`, when given, is told of the token index's progress (one tick per state).
+class PhaseRecorder;
 std::unique_ptr<RegexGrammar> build_regex_grammar(fsm::Dfa dfa, const TokenizerInfoPtr& tokenizer,
-                                                  int threads);
+                                                  int threads, PhaseRecorder* phases = nullptr);
 
 // Bytes forced from `state`: follows states with exactly one live byte until a final state or a
 // choice.

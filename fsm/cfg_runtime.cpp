@@ -35,7 +35,8 @@ LexDfa LexDfa::from(const Dfa& dfa) {
   return l;
 }
 
-CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items)
+CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items,
+                       const std::function<void(size_t, size_t)>& on_lexeme)
     : cfg_(std::make_unique<Cfg>(std::move(cfg))) {
   dfas_.reserve(cfg_->lexemes.size());
   // Sub-automata (JSON string languages, intersections) shared by the lexemes of this grammar.
@@ -46,6 +47,7 @@ CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_ite
     check_budget();
     const grammar::Regex& r = *cfg_->lexemes[l];
     dfas_.push_back(LexDfa::from(cfg_->lexeme_lf[l] ? compile_leftmost_first_dfa(r, dfa_options) : compile_dfa(r, dfa_options)));
+    if (on_lexeme) on_lexeme(l + 1, cfg_->lexemes.size());
   }
   init(max_earley_items);
 }

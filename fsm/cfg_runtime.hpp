@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,7 +69,9 @@ struct ParserState {
 class CfgRuntime {
  public:
   // max_earley_items: see EarleyGraph (CompileOptions::max_earley_items).
-  CfgRuntime(Cfg cfg, const DfaOptions& options = {}, size_t max_earley_items = EarleyGraph::kDefaultMaxItems);
+  // on_lexeme (progress; may be empty): called after each lexeme's DFA is built, with (done, total).
+  CfgRuntime(Cfg cfg, const DfaOptions& options = {}, size_t max_earley_items = EarleyGraph::kDefaultMaxItems,
+             const std::function<void(size_t, size_t)>& on_lexeme = {});
   // From lexeme automata built before (a loaded compiled grammar: engine/grammar_blob.cpp);
   // dfas[l] is lexeme l's LexDfa, cfg.lexemes may hold placeholders.
   CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas, size_t max_earley_items = EarleyGraph::kDefaultMaxItems);

@@ -65,6 +65,7 @@ TokenIndex::TokenIndex(const Dfa& dfa, const TokenTrie& trie, int32_t vocab_size
     }
     uint64_t h = hash_words(buf, w);
     std::lock_guard<std::mutex> lock(mutex);
+    if (options.on_state) options.on_state(n + extra);
     auto& bucket = by_hash[h];
     for (uint32_t m : bucket) {
       if (std::memcmp(all_masks.data() + static_cast<size_t>(m) * w, buf, w * 4) == 0) {

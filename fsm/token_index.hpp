@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "fsm/dfa.hpp"
@@ -26,6 +27,9 @@ struct TokenIndexOptions {
   // Also compute the mask of the start state where the first token's leading space is
   // dropped (SentencePiece Prepend-▁ tokenizers, LeadingSpace::kStrip).
   bool strip_first_space = false;
+  // Called once per state indexed, with the number of states to index (progress; from the worker
+  // threads, one call at a time).
+  std::function<void(size_t total)> on_state;
 };
 
 class TokenIndex {

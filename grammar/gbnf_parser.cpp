@@ -16,7 +16,7 @@ namespace {
 struct ParseState : front::StateBase {
   bool ebnf = false;
 };
-using namespace front;  // st, matched, where, on_bar, on_open, on_close, on_ref
+using namespace front;  // st, matched, where, where_end, on_bar, on_open, on_close, on_ref
 
 bool hash_comment(const char* p, const char*) { return *p == '#'; }
 
@@ -32,21 +32,22 @@ auto on_rule_end = [](auto& ctx) {
   GExprPtr body = s.b.close();
   s.g->check_nesting(body->depth, s.rule_offset);
   if (s.g->find(s.rule_name) >= 0)
-    s.g->fail(ErrorKind::kGrammar, "rule '" + s.rule_name + "' is defined twice", s.rule_offset, codes::kDuplicateRule);
+    throw Error(ErrorKind::kGrammar, "rule '" + s.rule_name + "' is defined twice",
+                span_in(s.g->text, s.rule_offset, s.rule_offset + s.rule_name.size(), s.g->file), codes::kDuplicateRule);
   s.g->rules.push_back({s.rule_name, body, s.rule_offset, false, false});
 };
 auto on_literal = [](auto& ctx) {
   auto& s = st(ctx);
   size_t off = where(ctx);
-  s.b.push(GExpr::leaf(text::literal_regex(text::decode_literal(*s.g, matched(ctx), off)), off));
+  s.b.push(GExpr::leaf(text::literal_regex(text::decode_literal(*s.g, matched(ctx), off)), off, where_end(ctx)));
 };
 auto on_class = [](auto& ctx) {
   auto& s = st(ctx);
   size_t off = where(ctx);
-  s.b.push(GExpr::leaf(text::class_regex(*s.g, matched(ctx), off), off));
+  s.b.push(GExpr::leaf(text::class_regex(*s.g, matched(ctx), off), off, where_end(ctx)));
 };
 auto on_any = [](auto& ctx) {
-  st(ctx).b.push(GExpr::leaf(Regex::chars_of(CharSet::any()), where(ctx)));
+  st(ctx).b.push(GExpr::leaf(Regex::chars_of(CharSet::any()), where(ctx), where_end(ctx)));
 };
 auto on_lookahead = [](auto& ctx) {
   st(ctx).g->fail(ErrorKind::kUnsupported,
@@ -103,7 +104,7 @@ const auto quant_def = x3::lit('*') | x3::lit('+') | x3::lit('?') |
 const auto primary_def = x3::raw[x3::lit("(=")][on_lookahead] | x3::raw[literal][on_literal] | x3::raw[cclass][on_class] |
                          x3::raw[x3::lit('.')][on_any] | (x3::raw[name] >> !x3::lit("::="))[on_ref] |
                          (x3::raw[x3::lit('(')][on_open] > alternatives > close_paren);
-const auto close_paren_def = x3::lit(')')[on_close];
+const auto close_paren_def = x3::raw[x3::lit(')')][on_close];
 const auto sequence_def = *(primary >> *x3::raw[quant][on_quant]);
 const auto alternatives_def = sequence % x3::raw[x3::lit('|')][on_bar];
 const auto rule_def_def = (x3::raw[name] >> x3::lit("::="))[on_rule_begin] > alternatives > x3::raw[x3::eps][on_rule_end];

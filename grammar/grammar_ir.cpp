@@ -7,6 +7,7 @@
 #include "grammar/diagnostic_codes.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <sstream>
 
@@ -18,7 +19,43 @@ uint32_t depth_over(const std::vector<GExprPtr>& items) {
   for (auto& i : items) d = std::max(d, i->depth);
   return d + 1;
 }
+size_t end_over(const std::vector<GExprPtr>& items) {
+  size_t end = 0;
+  for (auto& i : items) end = std::max(end, i->end);
+  return end;
+}
+// Where an expression's text begins: a sequence at its first item (its offset may be the blank after
+// a '|', or the rule's name for a rule's first alternative), a repetition at its item (its offset is
+// the quantifier's), a group at its '(' or '['.
+size_t begin_of(const GExpr& e, std::string_view text) {
+  // a group, from its '(' or '[' to its ')' or ']' (ExprBuilder::close)
+  auto is = [&](size_t at, const char* chars) { return at < text.size() && std::strchr(chars, text[at]) && text[at]; };
+  if (is(e.offset, "([") && e.end > e.offset && is(e.end - 1, ")]")) return e.offset;
+  switch (e.kind) {
+    case GExpr::Kind::kSeq: return e.items.empty() ? e.offset : begin_of(*e.items.front(), text);
+    case GExpr::Kind::kRepeat: return std::min(e.offset, begin_of(*e.items.front(), text));
+    case GExpr::Kind::kAlt: return e.items.empty() ? e.offset : begin_of(*e.items.front(), text);
+    default: return e.offset;
+  }
+}
 }  // namespace
+
+SourcePos Grammar::span(const GExpr& e) const {
+  size_t b = begin_of(e, text), end = e.end;
+  if (end <= b || end > text.size()) return pos(b);
+  if (text[b] == '(' || text[b] == '[') {  // a group: its closing bracket too
+    size_t k = end;
+    while (k < text.size() && (text[k] == ' ' || text[k] == '\t')) ++k;
+    if (k < text.size() && (text[k] == ')' || text[k] == ']')) end = k + 1;
+  }
+  return span_in(text, b, end, file);
+}
+
+SourcePos Grammar::name_span(const GRule& r) const {
+  if (r.offset + r.name.size() <= text.size() && std::string_view(text).substr(r.offset, r.name.size()) == r.name)
+    return span_in(text, r.offset, r.offset + r.name.size(), file);
+  return pos(r.offset);
+}
 
 GExprPtr GExpr::empty(size_t offset) {
   auto e = std::make_shared<GExpr>();
@@ -26,16 +63,18 @@ GExprPtr GExpr::empty(size_t offset) {
   e->offset = offset;
   return e;
 }
-GExprPtr GExpr::leaf(RegexPtr regex, size_t offset) {
+GExprPtr GExpr::leaf(RegexPtr regex, size_t offset, size_t end) {
   auto e = std::make_shared<GExpr>();
   e->kind = Kind::kRegex;
   e->regex = std::move(regex);
   e->offset = offset;
+  e->end = end;
   return e;
 }
-GExprPtr GExpr::ref(std::string name, size_t offset) {
+GExprPtr GExpr::ref(std::string name, size_t offset, size_t end) {
   auto e = std::make_shared<GExpr>();
   e->kind = Kind::kRef;
+  e->end = end ? end : offset + name.size();
   e->name = std::move(name);
   e->offset = offset;
   return e;
@@ -47,6 +86,7 @@ GExprPtr GExpr::seq(std::vector<GExprPtr> items, size_t offset) {
   e->kind = Kind::kSeq;
   e->items = std::move(items);
   e->offset = offset;
+  e->end = end_over(e->items);
   e->depth = depth_over(e->items);
   return e;
 }
@@ -56,16 +96,18 @@ GExprPtr GExpr::alt(std::vector<GExprPtr> items, size_t offset) {
   e->kind = Kind::kAlt;
   e->items = std::move(items);
   e->offset = offset;
+  e->end = end_over(e->items);
   e->depth = depth_over(e->items);
   return e;
 }
-GExprPtr GExpr::repeat(GExprPtr item, uint32_t min, uint32_t max, size_t offset) {
+GExprPtr GExpr::repeat(GExprPtr item, uint32_t min, uint32_t max, size_t offset, size_t end) {
   auto e = std::make_shared<GExpr>();
   e->kind = Kind::kRepeat;
   e->items = {std::move(item)};
   e->min = min;
   e->max = max;
   e->offset = offset;
+  e->end = std::max(end, end_over(e->items));
   e->depth = depth_over(e->items);
   return e;
 }
@@ -141,7 +183,7 @@ GExprPtr resolve(const Grammar& g, const GExprPtr& e, std::vector<Diagnostic>& e
     case GExpr::Kind::kRef: {
       int r = g.find(e->name);
       if (r < 0) {
-        errors.push_back({"undefined rule '" + e->name + "'", g.pos(e->offset), codes::kUndefinedRule, Severity::kError});
+        errors.push_back({"undefined rule '" + e->name + "'", g.span(*e), codes::kUndefinedRule, Severity::kError});
         return e;
       }
       return GExpr::with_rule(*e, r);
@@ -221,13 +263,13 @@ void check_terminals(const Grammar& g, std::vector<Diagnostic>& errors) {
       const GExpr& ref = *f.refs[f.next++];
       if (!g.rules[ref.rule].is_terminal) {
         errors.push_back({"terminal " + g.rules[f.rule].name + " refers to rule '" + ref.name + "'",
-                          g.pos(ref.offset), codes::kTerminalRefersToRule, Severity::kError});
+                          g.span(ref), codes::kTerminalRefersToRule, Severity::kError});
         continue;
       }
       if (state[ref.rule] == 1) {
         errors.push_back({"circular reference in terminal " + g.rules[stack.front().rule].name + " (through " +
                               ref.name + "): a terminal is one regular expression and cannot recurse",
-                          g.pos(ref.offset), codes::kRecursiveTerminal, Severity::kError});
+                          g.span(ref), codes::kRecursiveTerminal, Severity::kError});
         continue;
       }
       if (state[ref.rule] == 0) push(ref.rule);
@@ -339,26 +381,26 @@ std::vector<Diagnostic> analyse_grammar(Grammar& g) {
   for (size_t r = 0; r < g.rules.size(); ++r) {
     if (used[r] || g.rules[r].is_builtin) continue;
     if (!referenced[r])
-      warnings.push_back({"rule '" + g.rules[r].name + "' is never used", g.pos(g.rules[r].offset),
+      warnings.push_back({"rule '" + g.rules[r].name + "' is never used", g.name_span(g.rules[r]),
                           codes::kUnusedRule, Severity::kWarning});
     else
       warnings.push_back({"rule '" + g.rules[r].name + "' is unreachable: only rules that '" + start +
                               "' never reaches refer to it",
-                          g.pos(g.rules[r].offset), codes::kUnreachableRule, Severity::kWarning});
+                          g.name_span(g.rules[r]), codes::kUnreachableRule, Severity::kWarning});
   }
 
   std::vector<char> prod = productive_rules(g);
   if (!prod[g.start])
-    errors.push_back({"rule '" + start + "' derives no string: the language is empty", g.pos(g.rules[g.start].offset),
+    errors.push_back({"rule '" + start + "' derives no string: the language is empty", g.name_span(g.rules[g.start]),
                       codes::kEmptyLanguage, Severity::kError});
   for (size_t r = 0; r < g.rules.size(); ++r) {
     if (prod[r] || static_cast<int>(r) == g.start) continue;
     std::string msg = "rule '" + g.rules[r].name + "' derives no string";
     if (used[r])
-      errors.push_back({msg + " (every alternative needs itself or another such rule)", g.pos(g.rules[r].offset),
+      errors.push_back({msg + " (every alternative needs itself or another such rule)", g.name_span(g.rules[r]),
                         codes::kUnproductiveRule, Severity::kError});
     else
-      warnings.push_back({msg, g.pos(g.rules[r].offset), codes::kUnproductiveRule, Severity::kWarning});
+      warnings.push_back({msg, g.name_span(g.rules[r]), codes::kUnproductiveRule, Severity::kWarning});
   }
   errors.insert(errors.end(), warnings.begin(), warnings.end());
   return errors;

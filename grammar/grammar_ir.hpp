@@ -39,16 +39,19 @@ struct GExpr {
   std::vector<GExprPtr> items;
   uint32_t min = 0, max = 0;
   size_t offset = 0;  // byte offset in the grammar text (for messages)
+  // Byte offset just past the expression's text (0: not known). Leaves and references get it from
+  // the front-end; sequences and alternatives take their last item's, a repetition its quantifier's.
+  size_t end = 0;
   // Nesting depth of this expression: 1 for a leaf, reference or empty; 1 + the deepest item
   // otherwise (set by the constructors below). Bounded by GrammarOptions::max_nesting.
   uint32_t depth = 1;
 
   static GExprPtr empty(size_t offset = 0);
-  static GExprPtr leaf(RegexPtr regex, size_t offset = 0);
-  static GExprPtr ref(std::string name, size_t offset = 0);
+  static GExprPtr leaf(RegexPtr regex, size_t offset = 0, size_t end = 0);
+  static GExprPtr ref(std::string name, size_t offset = 0, size_t end = 0);
   static GExprPtr seq(std::vector<GExprPtr> items, size_t offset = 0);
   static GExprPtr alt(std::vector<GExprPtr> items, size_t offset = 0);
-  static GExprPtr repeat(GExprPtr item, uint32_t min, uint32_t max, size_t offset = 0);
+  static GExprPtr repeat(GExprPtr item, uint32_t min, uint32_t max, size_t offset = 0, size_t end = 0);
   // The same node with references resolved.
   static GExprPtr with_rule(const GExpr& ref, int rule);
 };
@@ -124,6 +127,10 @@ struct Grammar {
   // indexed on the way), so grammars of 100,000 rules stay linear.
   int find(std::string_view name) const;
   SourcePos pos(size_t offset) const { return position_in(text, offset, file); }
+  // The span of an expression's text (from its first item to its end; one character when the end
+  // is not known) and of a rule's name, for diagnostics that underline what they are about.
+  SourcePos span(const GExpr& e) const;
+  SourcePos name_span(const GRule& r) const;
   [[noreturn]] void fail(ErrorKind kind, const std::string& message, size_t offset,
                          const char* code = "") const;
   void warn(const std::string& message, size_t offset, const char* code = "");

@@ -401,8 +401,8 @@ std::string grammar_to_text(const Grammar& g) {
 std::vector<Diagnostic> lint_grammar(const Grammar& g, std::string_view format) {
   std::vector<Diagnostic> out;
   if (g.start < 0) return out;
-  auto warn = [&](const std::string& msg, size_t offset, const char* code) {
-    out.push_back({msg, g.pos(offset), code, Severity::kWarning});
+  auto warn = [&](const std::string& msg, SourcePos where, const char* code) {
+    out.push_back({msg, std::move(where), code, Severity::kWarning});
   };
   const std::vector<char> nullable = nullable_rules(g);
   const std::vector<char> prod = productive_rules(g);
@@ -412,7 +412,7 @@ std::vector<Diagnostic> lint_grammar(const Grammar& g, std::string_view format) 
     return has_nonempty(e, v, prod);
   });
   if (prod[g.start] && !ne[g.start])
-    warn("the language of '" + g.rules[g.start].name + "' is only the empty string", g.rules[g.start].offset,
+    warn("the language of '" + g.rules[g.start].name + "' is only the empty string", g.name_span(g.rules[g.start]),
          codes::kOnlyEmptyString);
 
   // Left recursion: GBNF's own implementation (llama.cpp) refuses it.
@@ -438,7 +438,7 @@ std::vector<Diagnostic> lint_grammar(const Grammar& g, std::string_view format) 
       }
       warn("rule '" + g.rules[r].name + "' is left-recursive" + via +
                ": tollgate parses it, but llama.cpp's GBNF refuses left recursion",
-           g.rules[r].offset, codes::kLeftRecursion);
+           g.name_span(g.rules[r]), codes::kLeftRecursion);
     }
   }
 
@@ -448,15 +448,15 @@ std::vector<Diagnostic> lint_grammar(const Grammar& g, std::string_view format) 
       // ("" is how GBNF writes the empty string on purpose; a Lark regex or literal is never empty there)
       if (e.kind == GExpr::Kind::kRegex && (e.regex->kind != Regex::Kind::kEmpty || g.leftmost_first) &&
           regex_nonempty(*e.regex) && !regex_has_nonempty(*e.regex))
-        warn("this terminal matches only the empty string", e.offset, codes::kEmptyTerminal);
+        warn("this terminal matches only the empty string", g.span(e), codes::kEmptyTerminal);
       if (e.kind == GExpr::Kind::kRepeat && e.max == 0)
-        warn("repeated zero times: this matches only the empty string", e.offset, codes::kEmptyTerminal);
+        warn("repeated zero times: this matches only the empty string", g.span(e), codes::kEmptyTerminal);
       if (e.kind == GExpr::Kind::kAlt) {
         std::vector<std::string> seen;
         for (auto& i : e.items) {
           std::string t = expr_to_text(g, *i);
           if (std::find(seen.begin(), seen.end(), t) != seen.end())
-            warn("alternative " + t + " is listed twice: the grammar is ambiguous", i->offset,
+            warn("alternative " + t + " is listed twice: the grammar is ambiguous", g.span(*i),
                  codes::kDuplicateAlternative);
           seen.push_back(std::move(t));
         }
@@ -464,7 +464,7 @@ std::vector<Diagnostic> lint_grammar(const Grammar& g, std::string_view format) 
       if (e.kind == GExpr::Kind::kRepeat && e.max > 1 && nullable_expr(*e.items[0], nullable))
         warn("repetition of something that matches the empty string: ambiguous (write the inner part "
              "without '?' / '*', or drop the outer repetition)",
-             e.offset, codes::kNullableRepeat);
+             g.span(e), codes::kNullableRepeat);
     });
   };
   for (auto& r : g.rules) check_expr(*r.body);
@@ -492,7 +492,7 @@ std::vector<Diagnostic> lint_grammar(const Grammar& g, std::string_view format) 
           warn("alternative " + expr_to_text(g, *r.body->items[order[j]]) + " of terminal " + r.name +
                    " never matches: an alternative Lark tries before it (longest first, then in order) always "
                    "matches first",
-               r.body->items[order[j]]->offset, codes::kShadowedAlternative);
+               g.span(*r.body->items[order[j]]), codes::kShadowedAlternative);
       }
       bool refers = false;
       walk(*r.body, [&](const GExpr& e) { refers = refers || e.kind == GExpr::Kind::kRef; });
@@ -500,14 +500,14 @@ std::vector<Diagnostic> lint_grammar(const Grammar& g, std::string_view format) 
       if (r.is_terminal && !refers) {
         RegexPtr re = terminals.rule(static_cast<int>(ri));
         if (re->kind != Regex::Kind::kEmpty && regex_nonempty(*re) && !regex_has_nonempty(*re))
-          warn("terminal " + r.name + " matches only the empty string", r.offset, codes::kEmptyTerminal);
+          warn("terminal " + r.name + " matches only the empty string", g.name_span(r), codes::kEmptyTerminal);
       }
       walk(*r.body, [&](const GExpr& e) {
         if (e.kind != GExpr::Kind::kRegex || e.regex->kind != Regex::Kind::kAlt) return;
         for (size_t j : shadowed_alternatives(e.regex->items))
           warn("alternative " + std::to_string(j + 1) + " (" + regex_to_text(*e.regex->items[j]) +
                    ") of this regex never matches: an earlier alternative matches first",
-               e.offset, codes::kShadowedAlternative);
+               g.span(e), codes::kShadowedAlternative);
       });
     } catch (const Error&) {
       // a terminal chain past the nesting limit: the compile reports it

@@ -129,10 +129,16 @@ void ExprBuilder::bar(size_t offset) {
   f.seq_offset = offset;
 }
 
-GExprPtr ExprBuilder::close() {
+GExprPtr ExprBuilder::close(size_t end) {
   auto& f = frames_.back();
   f.alts.push_back(GExpr::seq(std::move(f.seq), f.seq_offset));
   GExprPtr e = GExpr::alt(std::move(f.alts), f.offset);
+  if (end > 0 && (e->offset != f.offset || e->end != end)) {
+    auto group = std::make_shared<GExpr>(*e);  // children shared
+    group->offset = f.offset;
+    group->end = end;
+    e = std::move(group);
+  }
   frames_.pop_back();
   return e;
 }

@@ -31,7 +31,9 @@ class ExprBuilder {
  public:
   void open(size_t offset);               // start of a rule body or a group
   void bar(size_t offset);                // '|': next alternative
-  GExprPtr close();                       // end of a rule body or group → the expression
+  // End of a rule body or group → the expression. `end` (a group's, just past its ')'): the
+  // expression then spans from the group's '(' to there, even when it is the group's one item.
+  GExprPtr close(size_t end = 0);
   void push(GExprPtr e);                  // a new item in the current sequence
   GExprPtr pop_item();                    // the last item of the current sequence
   bool has_item() const;

@@ -61,7 +61,7 @@ struct ParseState : front::StateBase {
   size_t json_begin = 0, json_end = 0;  // the schema of the last %json (byte offsets)
   std::string pending_literal;  // first literal of a "a".."z" range
 };
-using namespace front;  // st, matched, where, on_bar, on_open, on_close, on_ref
+using namespace front;  // st, matched, where, where_end, on_bar, on_open, on_close, on_ref
 
 bool lark_comment(const char* p, const char* end) { return (*p == '/' && p + 1 != end && p[1] == '/') || *p == '#'; }
 
@@ -74,8 +74,8 @@ bool is_terminal_name(std::string_view n) {
 void add_rule(ParseState& s, const std::string& name, GExprPtr body, size_t offset, bool builtin) {
   bool term = is_terminal_name(name);
   if (s.g->find(name) >= 0)
-    s.g->fail(ErrorKind::kGrammar, std::string(term ? "duplicate token" : "duplicate rule") + " '" + name + "'",
-              offset, codes::kDuplicateRule);
+    throw Error(ErrorKind::kGrammar, std::string(term ? "duplicate token" : "duplicate rule") + " '" + name + "'",
+                span_in(s.g->text, offset, offset + name.size(), s.g->file), codes::kDuplicateRule);
   s.g->rules.push_back({name, std::move(body), offset, term, builtin});
 }
 
@@ -114,14 +114,17 @@ auto on_ignore_end = [](auto& ctx) {
   s.g->check_nesting(body->depth, body->offset);
   s.g->ignore.push_back(std::move(body));
 };
-auto on_alias = [](auto& ctx) { st(ctx).g->warn("alias ignored", where(ctx), codes::kIgnoredFeature); };
+auto on_alias = [](auto& ctx) {
+  auto& g = *st(ctx).g;
+  g.warnings.push_back({"alias ignored", span_in(g.text, where(ctx), where_end(ctx), g.file), codes::kIgnoredFeature});
+};
 auto on_literal = [](auto& ctx) {
   auto& s = st(ctx);
   size_t off = where(ctx);
   std::string_view raw = matched(ctx);
   bool ci = raw.back() == 'i';
   if (ci) raw.remove_suffix(1);
-  s.b.push(GExpr::leaf(text::literal_regex(text::decode_literal(*s.g, raw, off), ci), off));
+  s.b.push(GExpr::leaf(text::literal_regex(text::decode_literal(*s.g, raw, off), ci), off, where_end(ctx)));
 };
 auto on_range = [](auto& ctx) {
   auto& s = st(ctx);
@@ -137,7 +140,7 @@ auto on_range = [](auto& ctx) {
   if (ca.size() != 1) s.g->fail(ErrorKind::kParse, "range start must be a single character", off);
   if (cb.size() != 1) s.g->fail(ErrorKind::kParse, "range end must be a single character", off + bstart);
   if (cb[0] < ca[0]) s.g->fail(ErrorKind::kParse, "invalid range order", off);
-  s.b.push(GExpr::leaf(Regex::chars_of(CharSet::range(ca[0], cb[0])), off));
+  s.b.push(GExpr::leaf(Regex::chars_of(CharSet::range(ca[0], cb[0])), off, where_end(ctx)));
 };
 auto on_regex = [](auto& ctx) {
   auto& s = st(ctx);
@@ -173,7 +176,7 @@ auto on_regex = [](auto& ctx) {
     size_t col = e.column() > 0 ? static_cast<size_t>(e.column() - 1) : 0;
     s.g->fail(e.kind(), "invalid regex: " + e.message(), off + 1 + std::min(col, body.size()));
   }
-  s.b.push(GExpr::leaf(r, off));
+  s.b.push(GExpr::leaf(r, off, where_end(ctx)));
 };
 // %json { schema }: the schema is compiled and its rules join this grammar; the reference to its
 // root rule is the item.
@@ -230,9 +233,9 @@ const json_value_parser json_value{};
 
 auto on_close_opt = [](auto& ctx) {
   auto& s = st(ctx);
-  GExprPtr group = s.b.close();
+  GExprPtr group = s.b.close(where_end(ctx));
   s.g->check_nesting(group->depth + 1, group->offset);
-  s.b.push(GExpr::repeat(std::move(group), 0, 1, where(ctx)));
+  s.b.push(GExpr::repeat(std::move(group), 0, 1, where(ctx), where_end(ctx)));
 };
 auto on_quant = [](auto& ctx) {
   auto& s = st(ctx);
@@ -333,7 +336,7 @@ const auto atom_def = x3::raw[x3::lexeme[x3::lit("%json") >> !(x3::alnum | '_')]
                       (x3::raw[ident] >> !(-(x3::lit('.') >> -x3::lit('-') >> x3::uint_) >> ':') >> !x3::lit('{'))[on_ref] |
                       (x3::raw[x3::lit('(')][on_open] > expansions > close_paren) |
                       (x3::raw[x3::lit('[')][on_open] > expansions > close_bracket);
-const auto close_paren_def = x3::lit(')')[on_close];
+const auto close_paren_def = x3::raw[x3::lit(')')][on_close];
 const auto close_bracket_def = x3::raw[x3::lit(']')][on_close_opt];
 const auto alias_name_def = ident;
 const auto import_body_def = +(x3::char_ - x3::eol);

@@ -54,6 +54,12 @@ template <class Ctx>
 size_t where(Ctx& ctx) {
   return static_cast<size_t>(matched(ctx).data() - st(ctx).base);
 }
+// Just past the matched text (the end of the span a diagnostic about it underlines).
+template <class Ctx>
+size_t where_end(Ctx& ctx) {
+  std::string_view m = matched(ctx);
+  return static_cast<size_t>(m.data() + m.size() - st(ctx).base);
+}
 
 inline const auto on_bar = [](auto& ctx) { st(ctx).b.bar(where(ctx) + 1); };
 // A group opens: X3 recurses once per open group, so groups deeper than the limit are refused
@@ -77,10 +83,12 @@ void push_checked(Ctx& ctx, GExprPtr e) {
   s.g->check_nesting(e->depth, e->offset);
   s.b.push(std::move(e));
 }
-inline const auto on_close = [](auto& ctx) { push_checked(ctx, st(ctx).b.close()); };
+// A group closes at its ')': the group (even one of a single item) spans from its '(' to here.
+inline const auto on_close = [](auto& ctx) { push_checked(ctx, st(ctx).b.close(where_end(ctx))); };
 inline const auto on_ref = [](auto& ctx) {
   auto r = x3::_attr(ctx);
-  st(ctx).b.push(GExpr::ref(std::string(r.begin(), r.end()), static_cast<size_t>(r.begin() - st(ctx).base)));
+  st(ctx).b.push(GExpr::ref(std::string(r.begin(), r.end()), static_cast<size_t>(r.begin() - st(ctx).base),
+                            static_cast<size_t>(r.end() - st(ctx).base)));
 };
 
 // A quantifier's action: `*`, `+` and `?` are read here, any other (counted) form by
@@ -102,7 +110,7 @@ void apply_quantifier(Ctx& ctx, Counted counted) {
   if (!s.b.has_item()) s.g->fail(ErrorKind::kParse, "repetition without an expression before it", off);
   GExprPtr item = s.b.pop_item();
   s.g->check_nesting(item->depth + 1, off);  // x*** nests without recursing in X3
-  s.b.push(GExpr::repeat(std::move(item), min, max, off));
+  s.b.push(GExpr::repeat(std::move(item), min, max, off, off + q.size()));
 }
 
 // Parses the whole grammar text with `parser` (the state bound to state_tag) and skips trailing

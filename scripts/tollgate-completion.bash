@@ -6,7 +6,7 @@ _tollgate() {
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
   sub="${COMP_WORDS[1]}"
-  local common="--regex -r --grammar -g --dialect --schema --lenient --property-order --format --color --max-states --max-memory --eager-index --help"
+  local common="--regex -r --grammar -g --dialect --schema --lenient --property-order --format --color --max-states --max-memory --eager-index --no-progress --help"
   case "$prev" in
     --dialect) COMPREPLY=($(compgen -W "gbnf lark ebnf regex json-schema" -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
@@ -22,7 +22,7 @@ _tollgate() {
   fi
   local opts=""
   case "$sub" in
-    check) opts="$common --werror --no-progress" ;;
+    check) opts="$common --werror" ;;
     match) opts="$common --string -s --tokenizer -t" ;;
     compile) opts="$common --tokenizer -t --threads" ;;
     explain) opts="$common" ;;
@@ -31,10 +31,10 @@ _tollgate() {
     demo) opts="--help" ;;
     bench)
       if [ "$COMP_CWORD" -eq 2 ]; then
-        COMPREPLY=($(compgen -W "decode maskbench" -- "$cur"))
+        COMPREPLY=($(compgen -W "decode maskbench batch" -- "$cur"))
         return
       fi
-      opts="--positions --steps --chunk --model -m --cpu-time --json --tokenizer --out --timeout --property-order --lenient --jobs --threads --cold --warm --help" ;;
+      opts="--positions --steps --chunk --model -m --cpu-time --json --tokenizer --out --timeout --property-order --lenient --jobs --threads --cold --warm --batch --budgets --grammar --help" ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))

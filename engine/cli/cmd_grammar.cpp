@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -73,6 +75,10 @@ struct Source {
   size_t max_states = CompileOptions{}.max_dfa_states;
   size_t max_memory_mib = CompileOptions{}.max_dfa_memory >> 20;
   bool eager_index = false;
+  bool no_progress = false;
+
+  // A compile's progress on stderr, when stderr is a terminal and --no-progress is not given.
+  bool progress() const { return !no_progress && isatty(STDERR_FILENO); }
 
   bool has_option_source() const { return regex_given || !grammar_file.empty() || !schema_file.empty(); }
 
@@ -133,6 +139,8 @@ void add_source_options(CLI::App* cmd, Source& src, bool budgets = true) {
                   "colour: auto (when writing to a terminal and NO_COLOR is not set), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  cmd->add_flag("--no-progress", src.no_progress,
+                "no progress bar on stderr (drawn only when stderr is a terminal: files checked, compile phases)");
   re->excludes(gr);
   sc->excludes(re);
   sc->excludes(gr);
@@ -154,14 +162,23 @@ Diagnostic io_diagnostic(const std::string& file, const std::string& message) {
   return d;
 }
 
-// Compiles `in` with `tok`; on failure prints the diagnostics (text or JSON) and exits 1.
-CompiledGrammarPtr compile_or_report(const Source& src, const Input& in, const TokenizerInfoPtr& tok, int threads) {
-  Compiler compiler(tok, src.options(threads));
+// Compiles `in` with `tok` (its phases drawn on stderr when it takes a while on a terminal); on
+// failure prints the diagnostics (text or JSON) and exits 1.
+// `shown`: a bar already drawing (the compile command's, started before the tokenizer load).
+CompiledGrammarPtr compile_or_report(const Source& src, const Input& in, const TokenizerInfoPtr& tok, int threads,
+                                     CompileProgressBar* shown = nullptr) {
+  std::optional<CompileProgressBar> own;
+  if (!shown) own.emplace(src.progress(), in.name);
+  CompileProgressBar& bar = shown ? *shown : *own;
+  CompileOptions opt = src.options(threads);
+  opt.progress = &bar;
+  Compiler compiler(tok, opt);
   try {
     if (in.dialect == "regex") return compiler.compile_regex(in.text);
     if (in.dialect == "json-schema") return compiler.compile_json_schema(in.text, src.schema_options(), in.name);
     return compiler.compile_grammar(in.text, in.dialect, in.name);
   } catch (const Error& e) {
+    bar.clear();
     Diagnostic d = engine::diagnostic_of(e);
     if (in.dialect == "json-schema") d.pos = engine::schema_position(in.text, d.pos);
     if (in.dialect == "regex" && d.pos.file.empty()) d.pos.file = in.name;
@@ -183,17 +200,23 @@ Input take_grammar(const Source& src, std::vector<std::string>& args, const char
 
 // ------------------------------------------------------------------------------------- check
 
-int run_check(const Source& src, const std::vector<std::string>& files, bool werror, bool progress) {
+int run_check(const Source& src, const std::vector<std::string>& files, bool werror) {
+  const bool progress = src.progress();
   std::vector<std::string> names = files;
   if (src.has_option_source()) names.insert(names.begin(), "");
   if (names.empty()) throw CLI::ValidationError("check", "give FILE… (or --regex R, --grammar FILE, --schema FILE)");
   const bool json = src.format == "json";
   const bool color = use_color(src.color, STDERR_FILENO);
-  ProgressBar bar(names.size(), "files", progress && isatty(STDERR_FILENO) && names.size() > 1);
+  ProgressBar bar(names.size(), "files", progress && names.size() > 1);
   std::vector<Diagnostic> all;
   size_t errors = 0, warnings = 0;
   bool io_error = false;
-  Compiler compiler(TokenizerInfo::bytes_with_eos(), src.options(1));
+  // one file: its compile's phases are drawn when it takes a while (several: the bar of files)
+  const std::string& first = names[0].empty() ? (src.regex_given ? "<regex>" : src.schema_file + src.grammar_file) : names[0];
+  CompileProgressBar compile_bar(progress && names.size() == 1, first == "-" ? "<stdin>" : first);
+  CompileOptions opt = src.options(1);
+  opt.progress = &compile_bar;
+  Compiler compiler(TokenizerInfo::bytes_with_eos(), opt);
   for (size_t i = 0; i < names.size(); ++i) {
     bar.update(i, names[i].empty() ? src.load().name : names[i]);
     Input in;
@@ -218,6 +241,7 @@ int run_check(const Source& src, const std::vector<std::string>& files, bool wer
     }
     errors += file_errors;
     bar.clear();
+    compile_bar.clear();
     if (json) {
       all.insert(all.end(), r.diagnostics.begin(), r.diagnostics.end());
     } else {
@@ -317,31 +341,90 @@ struct MatchOutcome {
   std::vector<Diagnostic> diags;
 };
 
-// Feeds `text` byte by byte (byte tokenizer grammar).
-MatchOutcome match_bytes(const CompiledGrammarPtr& g, const std::string& name, const std::string& text) {
+// Streams `in` through a matcher over TokenizerInfo::bytes_with_eos() in 64 KiB chunks: the input
+// (a file of any size, or stdin) is never held whole. Only the current line is kept for the caret
+// (its last 1 MiB at most; the line and column count on across chunks). A chunk is fed at once; a
+// refused chunk (the matcher is left unchanged) is fed again byte by byte to find the refused byte.
+// `total` gets the number of bytes read.
+MatchOutcome match_stream(const CompiledGrammarPtr& g, const std::string& name, std::istream& in, size_t& total) {
+  constexpr size_t kChunk = size_t{1} << 16, kLineKept = size_t{1} << 20;
   MatchOutcome out;
   Matcher m(g, 0);
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (m.accept_bytes(std::string_view(text).substr(i, 1))) continue;
-    SourcePos pos = position_in(text, i, name);
-    std::string msg = "rejected at byte " + std::to_string(i) + ": " + show_byte(text[i]) + " is not allowed here";
-    if (i + 1 == text.size() && text[i] == '\n' && m.is_accepting())
-      msg += " (the input is complete without its trailing newline)";
-    out.diags.push_back({msg, pos, codes::kMatchRefused, Severity::kError});
-    SourcePos note_pos = pos;
-    note_pos.source_line.clear();
-    out.diags.push_back({expected_here(m), note_pos, "", Severity::kNote});
-    return out;
+  std::vector<char> buf(kChunk);
+  std::string line;            // the current line (its last kLineKept bytes at most)
+  int line_no = 1;
+  int column_dropped = 0;      // code points of the current line no longer in `line`
+  total = 0;
+  auto keep = [&](std::string_view bytes) {  // the line bookkeeping for accepted bytes
+    size_t nl = bytes.rfind('\n');
+    if (nl != std::string_view::npos) {
+      line_no += static_cast<int>(std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(nl) + 1, '\n'));
+      line.clear();
+      column_dropped = 0;
+      bytes = bytes.substr(nl + 1);
+    }
+    line.append(bytes);
+    if (line.size() > kLineKept) {
+      size_t cut = line.size() - kLineKept / 2;
+      while (cut < line.size() && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) ++cut;  // whole sequences
+      column_dropped += position_in(line, cut).column - 1;
+      line.erase(0, cut);
+    }
+  };
+  // The position after the kept bytes of the current line (`rest`: the line's text after it).
+  auto here = [&](std::string_view rest) {
+    std::string shown = line + std::string(rest.substr(0, rest.find('\n')));
+    SourcePos pos = position_in(shown, line.size(), name);
+    pos.line = line_no;
+    if (column_dropped > 0) {  // the caret could not be placed in what is kept
+      pos.column += column_dropped;
+      pos.source_line.clear();
+    }
+    return pos;
+  };
+  auto note = [&](SourcePos pos) {
+    pos.source_line.clear();
+    out.diags.push_back({expected_here(m), pos, "", Severity::kNote});
+  };
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    std::string_view chunk(buf.data(), static_cast<size_t>(in.gcount()));
+    if (chunk.empty()) break;
+    if (m.accept_bytes(chunk)) {
+      keep(chunk);
+      total += chunk.size();
+      continue;
+    }
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (m.accept_bytes(chunk.substr(i, 1))) {
+        keep(chunk.substr(i, 1));
+        continue;
+      }
+      std::string rest(chunk.substr(i));
+      if (rest.find('\n') == std::string::npos && in) {  // the line goes on into the next chunk: show some of it
+        char more[256];
+        in.read(more, sizeof more);
+        rest.append(more, static_cast<size_t>(in.gcount()));
+      }
+      const bool last_byte = i + 1 == chunk.size() && in.peek() == std::char_traits<char>::eof();
+      std::string msg = "rejected at byte " + std::to_string(total + i) + ": " + show_byte(chunk[i]) + " is not allowed here";
+      if (last_byte && chunk[i] == '\n' && m.is_accepting()) msg += " (the input is complete without its trailing newline)";
+      SourcePos pos = here(rest);
+      if (column_dropped > 0) msg += " (in a line longer than 1 MiB: not shown)";
+      out.diags.push_back({msg, pos, codes::kMatchRefused, Severity::kError});
+      total += i;
+      note(pos);
+      return out;
+    }
+    total += chunk.size();  // every byte was accepted one by one
   }
   if (!m.is_accepting()) {
-    SourcePos pos = position_in(text, text.size(), name);
+    SourcePos pos = here({});
     std::string forced = m.jump_forward();
-    std::string msg = "the input ends early (after " + std::to_string(text.size()) + " bytes, more is required";
+    std::string msg = "the input ends early (after " + std::to_string(total) + " bytes, more is required";
     if (!forced.empty()) msg += ", e.g. " + json_quoted(forced);
     out.diags.push_back({msg + ")", pos, codes::kMatchIncomplete, Severity::kError});
-    SourcePos note_pos = pos;
-    note_pos.source_line.clear();
-    out.diags.push_back({expected_here(m), note_pos, "", Severity::kNote});
+    note(pos);
     return out;
   }
   out.accepted = true;
@@ -396,11 +479,14 @@ std::string rule_name(const fsm::Cfg& cfg, fsm::Sym s) {
   return fsm::is_lexeme(s) ? "L" + std::to_string(fsm::lexeme_of(s)) : cfg.nt_names[s];
 }
 
-void explain_grammar(const grammar::Grammar& g) {
+void explain_grammar(const grammar::Grammar& g, CompileProgressBar& bar) {
   std::cout << "# " << g.rules.size() << " rules, start '" << g.rules[g.start].name
             << "' (checked, references resolved)\n"
             << grammar::grammar_to_text(g);
+  std::cout << std::flush;
+  bar.on_progress("cfg", 0, 0);
   fsm::Cfg cfg = fsm::build_cfg(g);
+  bar.clear();
   std::cout << "\n# after inlining regular rules and merging regular runs: " << cfg.lexemes.size() << " lexemes, "
             << cfg.num_nonterminals() << " nonterminals, " << cfg.prods.size() << " productions\n";
   for (size_t l = 0; l < cfg.lexemes.size(); ++l)
@@ -433,14 +519,16 @@ std::string byte_set_text(const std::vector<uint8_t>& bytes) {
   return out + "]";
 }
 
-void explain_regex(const std::string& pattern, const CompileOptions& opt) {
+void explain_regex(const std::string& pattern, const CompileOptions& opt, CompileProgressBar& bar) {
   grammar::RegexOptions ro;
   ro.dot_all = opt.dot_all;
   grammar::RegexPtr ast = grammar::parse_regex(pattern, ro);
   fsm::DfaOptions dopt;
   dopt.max_states = opt.max_dfa_states;
   dopt.max_memory_bytes = opt.max_dfa_memory;
+  bar.on_progress("automaton", 0, 0);
   fsm::Dfa dfa = fsm::compile_dfa(*ast, dopt);
+  bar.clear();
   std::cout << "regex:        " << json_quoted(pattern) << "\n"
             << "normalised:   " << grammar::regex_to_text(*ast) << "\n"
             << "DFA:          " << dfa.num_states() << " states, " << dfa.num_classes() << " byte classes, "
@@ -510,13 +598,11 @@ void add_grammar_commands(CLI::App& app) {
     auto src = std::make_shared<Source>();
     auto files = std::make_shared<std::vector<std::string>>();
     auto werror = std::make_shared<bool>(false);
-    auto no_progress = std::make_shared<bool>(false);
     CLI::App* cmd = app.add_subcommand(
         "check", "check regexes, grammars and JSON Schemas: errors and warnings with codes (docs/diagnostics.md)");
     add_source_options(cmd, *src);
     cmd->add_option("files", *files, "files to check (- reads stdin; the dialect comes from the extension)");
     cmd->add_flag("--werror", *werror, "treat warnings as errors (exit 1)");
-    cmd->add_flag("--no-progress", *no_progress, "no progress bar on stderr");
     cmd->footer(R"(
 Examples:
   tollgate check grammar.gbnf                 # exit 0 clean (warnings allowed), 1 errors, 2 usage / I/O
@@ -524,9 +610,9 @@ Examples:
   tollgate check --werror --format json *.gbnf
   tollgate check --regex '[a-z]+@[a-z]+\.com'
   cat g.txt | tollgate check --dialect lark -)");
-    cmd->callback([src, files, werror, no_progress] {
+    cmd->callback([src, files, werror] {
       try {
-        int rc = run_check(*src, *files, *werror, !*no_progress);
+        int rc = run_check(*src, *files, *werror);
         if (rc) throw CLI::RuntimeError(rc);
       } catch (const IoFailure& e) {
         std::cerr << "error: " << e.what() << "\n";
@@ -556,6 +642,7 @@ Examples:
   tollgate match json.lark -s '{"a": [1, 2]}'
   tollgate match --regex '[0-9]+' -s 123 -s 12a
   tollgate match schema.json data.json
+  zcat dump.json.gz | tollgate match json.gbnf -     # streamed: any size, bounded memory
   echo -n '{"a": 1}' | tollgate match schema.json - --tokenizer llama3)");
     cmd->callback([src, strings, args, tokenizer] {
       std::vector<std::string> inputs = *args;
@@ -582,28 +669,44 @@ Examples:
       const bool color = use_color(src->color, STDOUT_FILENO);
       std::vector<Diagnostic> all;
       bool all_ok = true, io_error = false;
-      auto one = [&](const std::string& name, const std::string& text) {
-        MatchOutcome r = enc ? match_tokens(g, *enc, name, text) : match_bytes(g, name, text);
+      // Without --tokenizer an input is streamed (a file or stdin of any size); the token replay
+      // encodes the whole text first.
+      auto one = [&](const std::string& name, std::istream& in) {
+        MatchOutcome r;
+        size_t size = 0;
+        if (enc) {
+          std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+          size = text.size();
+          r = match_tokens(g, *enc, name, text);
+        } else {
+          r = match_stream(g, name, in, size);
+        }
         all_ok = all_ok && r.accepted;
         if (json) {
           all.insert(all.end(), r.diags.begin(), r.diags.end());
           return;
         }
-        if (r.accepted) std::cout << name << ": accepted (" << text.size() << " bytes)\n";
+        if (r.accepted) std::cout << name << ": accepted (" << size << " bytes)\n";
         for (auto& d : r.diags) std::cout << render_diagnostic(d, color) << "\n";
       };
-      for (const auto& s : *strings) one("<string>", s);
+      for (const auto& s : *strings) {
+        std::istringstream in(s);
+        one("<string>", in);
+      }
       for (const auto& f : inputs) {
-        std::string text;
-        try {
-          text = read_input(f);
-        } catch (const IoFailure& e) {
-          io_error = true;
-          if (json) all.push_back(io_diagnostic(f, e.what()));
-          else std::cerr << "error: " << e.what() << "\n";
+        if (f == "-") {
+          one("<stdin>", std::cin);
           continue;
         }
-        one(f == "-" ? "<stdin>" : f, text);
+        std::ifstream in(f, std::ios::binary);
+        if (!in) {
+          io_error = true;
+          std::string msg = "cannot read '" + f + "'";
+          if (json) all.push_back(io_diagnostic(f, msg));
+          else std::cerr << "error: " << msg << "\n";
+          continue;
+        }
+        one(f, in);
       }
       if (json) std::cout << diagnostics_json(all) << "\n";
       if (io_error) throw CLI::RuntimeError(2);
@@ -625,8 +728,9 @@ Examples:
     cmd->add_option("--threads", *threads, "threads for the token index (0 = all cores)")->capture_default_str();
     cmd->footer(R"(
 Examples:
-  tollgate compile grammar.gbnf --tokenizer llama3
-  tollgate compile schema.json --tokenizer /path/to/tokenizer.json --eager-index --threads 2)");
+  tollgate compile grammar.gbnf --tokenizer llama3       # each phase's time and size
+  tollgate compile schema.json --tokenizer /path/to/tokenizer.json --eager-index --threads 2
+  tollgate compile grammar.lark --format json | jq '.phases[] | [.name, .ms]')");
     cmd->callback([src, args, tokenizer, threads] {
       std::vector<std::string> rest = *args;
       Input in;
@@ -637,24 +741,33 @@ Examples:
         throw CLI::RuntimeError(2);
       }
       auto t0 = std::chrono::steady_clock::now();
+      CompileProgressBar bar(src->progress(), in.name);
+      bar.on_progress("tokenizer load", 0, 0);
       TokenizerInfoPtr tok;
       try {
         tok = load_tokenizer(*tokenizer);
       } catch (const Error& e) {
+        bar.clear();
         print_error(e);
         throw CLI::RuntimeError(2);
       }
       double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      CompiledGrammarPtr g = compile_or_report(*src, in, tok, *threads);
+      CompiledGrammarPtr g = compile_or_report(*src, in, tok, *threads, &bar);
+      bar.clear();
       const CompileStats& s = g->stats();
       std::vector<Diagnostic> warnings;
       for (const auto& w : g->warnings()) warnings.push_back({w.message, w.pos, "", Severity::kWarning});
       if (src->format != "json")
         for (const auto& d : warnings) std::cerr << render_diagnostic(d, use_color(src->color, STDERR_FILENO)) << "\n";
       if (src->format == "json") {
+        nlohmann::ordered_json phases = nlohmann::ordered_json::array();
+        phases.push_back({{"name", "tokenizer load"}, {"ms", load_ms}, {"size", tok->vocab_size()}, {"unit", "tokens"}});
+        for (const auto& ph : s.phases)
+          phases.push_back({{"name", ph.name}, {"ms", ph.ms}, {"size", ph.size}, {"unit", ph.unit}});
         nlohmann::ordered_json o{{"source", in.name},           {"dialect", in.dialect},
                                  {"tokenizer", *tokenizer},     {"vocab_size", tok->vocab_size()},
-                                 {"tokenizer_load_ms", load_ms}, {"dfa_states", s.dfa_states},
+                                 {"tokenizer_load_ms", load_ms}, {"phases", phases},
+                                 {"dfa_states", s.dfa_states},
                                  {"lexemes", s.lexemes},        {"distinct_masks", s.distinct_masks},
                                  {"index_bytes", s.index_bytes}, {"memory_bytes", g->memory_bytes()},
                                  {"parse_ms", s.parse_ms},      {"dfa_ms", s.dfa_ms},
@@ -664,20 +777,17 @@ Examples:
         return;
       }
       std::printf("source:          %s (%s)\n", in.name.c_str(), in.dialect.c_str());
-      std::printf("tokenizer:       %s (%d ids, loaded in %.1f ms)\n", tokenizer->c_str(), tok->vocab_size(), load_ms);
-      std::printf("phase parse:     %10.3f ms   text -> IR (rules, regexes)\n", s.parse_ms);
-      if (in.dialect == "regex")
-        std::printf("phase automata:  %10.3f ms   %zu DFA states\n", s.dfa_ms, s.dfa_states);
-      std::printf("phase %s %10.3f ms   %zu lexeme%s, %zu DFA states, %zu distinct masks so far\n",
-                  in.dialect == "regex" ? "index:    " : "build:    ", s.index_ms, s.lexemes,
-                  s.lexemes == 1 ? "" : "s", s.dfa_states, s.distinct_masks);
-      std::printf("total:           %10.3f ms\n", s.total_ms);
+      std::printf("tokenizer:       %s (%d ids)\n", tokenizer->c_str(), tok->vocab_size());
+      std::printf("phases:\n");
+      std::printf("  %-22s %10.3f ms   %d tokens\n", "tokenizer load", load_ms, tok->vocab_size());
+      for (const auto& ph : s.phases)
+        std::printf("  %-22s %10.3f ms   %zu %s\n", ph.name.c_str(), ph.ms, ph.size, ph.unit.c_str());
+      std::printf("compile total:   %10.3f ms (without the tokenizer load)\n", s.total_ms);
       std::printf("DFA states:      %zu\n", s.dfa_states);
       std::printf("lexemes:         %zu\n", s.lexemes);
-      std::printf("distinct masks:  %zu\n", s.distinct_masks);
+      std::printf("distinct masks:  %zu%s\n", s.distinct_masks,
+                  in.dialect != "regex" && !src->eager_index ? " (so far: the index is filled as masks need it)" : "");
       std::printf("index memory:    %.1f KiB (all: %.1f KiB)\n", s.index_bytes / 1024.0, g->memory_bytes() / 1024.0);
-      std::printf("compile time:    %.3f ms (parse %.3f, DFA %.3f, index %.3f)\n", s.total_ms, s.parse_ms, s.dfa_ms,
-                  s.index_ms);
     });
   }
   // explain
@@ -698,8 +808,15 @@ Examples:
       Input in;
       try {
         in = take_grammar(*src, rest, "explain");
-        if (in.dialect == "regex") explain_regex(in.text, src->options(1));
-        else explain_grammar(ir_of(*src, in));
+        CompileProgressBar bar(src->progress(), in.name);  // the long steps of a large input
+        if (in.dialect == "regex") {
+          explain_regex(in.text, src->options(1), bar);
+        } else {
+          bar.on_progress(in.dialect == "json-schema" ? "schema to grammar" : "parse", 0, 0);
+          grammar::Grammar g = ir_of(*src, in);
+          bar.clear();
+          explain_grammar(g, bar);
+        }
       } catch (const IoFailure& e) {
         std::cerr << "error: " << e.what() << "\n";
         throw CLI::RuntimeError(2);

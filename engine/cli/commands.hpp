@@ -3,6 +3,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -61,7 +65,8 @@ bool use_color(const std::string& mode, int fd);
 // "file:line:col: severity: message (at /pointer) [CODE]", then the source line and a caret.
 std::string render_diagnostic(const grammar::Diagnostic& d, bool color);
 // The diagnostics as a JSON array of {file, line, col, end_line, end_col, severity, code,
-// message[, pointer]} (end_col: the column after the caret; spans are not tracked).
+// message[, pointer]}: the span of what the diagnostic is about, end_col just past its last
+// code point (a diagnostic without a span covers one character).
 std::string diagnostics_json(const std::vector<grammar::Diagnostic>& ds);
 // A one-line progress bar on stderr, drawn only when `enabled` (stderr is a terminal).
 class ProgressBar {
@@ -77,6 +82,32 @@ class ProgressBar {
   std::string unit_;
   bool enabled_;
   bool drawn_ = false;
+};
+
+// The phases of one compile on stderr (CompileOptions::progress): `[#####.....] compiling: lexeme
+// automata  120/480  (1.2 s)`, or the phase and the time alone when its size is not known. Drawn only
+// when `enabled` (stderr is a terminal), once the work has run for `delay_ms` (small grammars compile
+// without a flicker), and redrawn by a ticker thread every 100 ms so that a long phase shows its time;
+// erased by clear() (until the next call) and at the end.
+class CompileProgressBar : public CompileProgress {
+ public:
+  explicit CompileProgressBar(bool enabled, std::string label = {}, double delay_ms = 150);
+  ~CompileProgressBar() override;
+  void on_progress(std::string_view phase, size_t done, size_t total) override;
+  void clear();
+
+ private:
+  void draw_locked();
+  bool enabled_;
+  std::string label_;
+  double delay_ms_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, paused_ = false, drawn_ = false;
+  std::string phase_;
+  size_t done_ = 0, total_ = 0;
+  std::chrono::steady_clock::time_point start_;
+  std::thread ticker_;
 };
 
 }  // namespace tollgate::cli

@@ -26,6 +26,11 @@ int main(int argc, char** argv) {
   bench->footer("\nExamples:\n  tollgate bench decode --positions 64,512\n"
                 "  tollgate bench maskbench ../shared/corpora/maskbench-dev --out results.jsonl");
   tollgate::cli::add_bench_batch_command(*bench);
+  bench->get_subcommand("decode")->footer(
+      "\nExamples:\n  tollgate bench decode --positions 64,512\n  tollgate bench decode --steps 64 --json");
+  bench->get_subcommand("maskbench")->footer(
+      "\nExamples:\n  tollgate bench maskbench ../shared/corpora/maskbench-dev --out results.jsonl\n"
+      "  tollgate bench maskbench DIR --jobs 2 --warm --timeout 10");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

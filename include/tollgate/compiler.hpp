@@ -41,6 +41,16 @@ struct JsonSchemaOptions {
   bool lenient = false;
 };
 
+// Progress of a compile call, for a progress bar (CompileOptions::progress).
+class CompileProgress {
+ public:
+  virtual ~CompileProgress() = default;
+  // `phase` (the names of CompileStats::phases) has begun (done = 0) or has done `done` of `total`
+  // units (total 0: not known). Called from the compiling thread and from the token index's worker
+  // threads, never two calls at once; rate-limited by the caller (about every 1% or 4,096 units).
+  virtual void on_progress(std::string_view phase, size_t done, size_t total) = 0;
+};
+
 struct CompileOptions {
   size_t max_dfa_states = 1'000'000;  // per automaton; kLimit error beyond
   // Bytes one automaton may hold while it is built (NFA, subset construction's state sets and
@@ -97,6 +107,9 @@ struct CompileOptions {
   int redis_timeout_ms = 500;     // connecting and each command (a blob transfer: 20x this)
   int redis_lock_ms = 600'000;    // a compile lock's expiry, should its holder die
   int redis_poll_ms = 20;         // how often a process waiting on another's compile polls
+  // Told of each phase and of the token index's progress (owned by the caller, must outlive the
+  // call); nullptr: none.
+  CompileProgress* progress = nullptr;
 };
 
 // A warning the compiler gave (unknown keyword, relaxed keyword, unused rule, ...).
@@ -111,6 +124,15 @@ struct CompileStats {
   size_t distinct_masks = 0;    // deduplicated bitsets (CFG: of the index entries computed so far)
   size_t index_bytes = 0;       // memory of the token index (bitsets + tables)
   double parse_ms = 0, dfa_ms = 0, index_ms = 0, total_ms = 0;
+  // The pipeline's phases in order, each with its time and the size of what it built
+  // (`size` counted in `unit`: "rules", "states", "productions", "entries", ...).
+  struct Phase {
+    std::string name;
+    double ms = 0;
+    size_t size = 0;
+    std::string unit;
+  };
+  std::vector<Phase> phases;
 };
 
 struct ToolCallSpec;  // tollgate/tool_calls.hpp

@@ -32,6 +32,10 @@ struct SourcePos {
   int column = 0;
   std::string source_line;  // the full text of that line, for the caret display
   std::string pointer;      // JSON pointer (schemas), empty otherwise
+  // Where the thing the position is about ends: the line and the column just past its last code
+  // point (exclusive, as LSP ranges). 0 = unknown: the position is one character.
+  int end_line = 0;
+  int end_column = 0;
 };
 
 class Error : public std::runtime_error {
@@ -63,5 +67,8 @@ std::string caret_display(const SourcePos& pos);
 // Helper: position of byte offset `offset` in `text` (1-based line and code-point column),
 // with the source line filled in.
 SourcePos position_in(std::string_view text, size_t offset, std::string file = {});
+// The same for the bytes [begin, end) of `text`: the position of `begin` with end_line/end_column
+// just past the byte before `end` (a span over several lines ends on its last line).
+SourcePos span_in(std::string_view text, size_t begin, size_t end, std::string file = {});
 
 }  // namespace tollgate

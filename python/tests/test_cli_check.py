@@ -130,6 +130,34 @@ def test_json_positions_match_the_text_output():
             assert d["pointer"].startswith("/")
     # several files in one run: each is reported, and the summary counts them
     assert f"{len(files)} files checked:" in err
+    # the spans: what the text output underlines (^~~~ under the source line) is JSON's col..end_col
+    underlined = text_spans(err)
+    with_caret = [d for d in ds if d["line"] > 0 and (d["file"], d["line"], d["col"]) in underlined]
+    assert len(with_caret) >= 40
+    longer = 0
+    for d in with_caret:
+        first, width, line_len = underlined[(d["file"], d["line"], d["col"])]
+        assert first == d["col"], d
+        assert (d["end_line"], d["end_col"]) >= (d["line"], d["col"] + 1), d
+        if d["end_line"] == d["line"]:
+            assert width == d["end_col"] - d["col"], d
+        else:  # a span over several lines is underlined to the end of its first line
+            assert width == line_len - d["col"] + 1, d
+        longer += width > 1
+    assert longer >= 30, "most diagnostics are about more than one character"
+
+
+def text_spans(err):
+    """(file, line, col) -> (column of the caret, width of ^~~~, length of the source line) from the text output."""
+    out = {}
+    lines = err.splitlines()
+    for i, header in enumerate(lines):
+        m = re.match(r"^(\S+?):(\d+):(\d+): (error|warning|note): ", header)
+        if not m or i + 2 >= len(lines) or not re.fullmatch(r"  *\^~*", lines[i + 2]):
+            continue
+        source, caret = lines[i + 1][2:], lines[i + 2][2:]
+        out[(m.group(1), int(m.group(2)), int(m.group(3)))] = (caret.index("^") + 1, len(caret.strip()), len(source))
+    return out
 
 
 def test_match_reports_position_offset_and_expected():
@@ -164,13 +192,34 @@ def test_match_token_replay_names_the_refused_token(shared):
 
 
 def test_compile_prints_each_phase(shared):
-    rc, out, err = run("compile", str(REPO / "tests/data/lark/json.lark"), "--tokenizer", "llama3", "--threads", "1")
+    lark = str(REPO / "tests/data/lark/json.lark")
+    rc, out, err = run("compile", lark, "--tokenizer", "llama3", "--threads", "1", "--eager-index")
     assert rc == 0, err
-    for key in ("phase parse:", "phase build:", "lexemes:", "DFA states:", "index memory:", "total:"):
+    phases = re.findall(r"^  (\S.*?)\s+([\d.]+) ms   (\d+) (\w[\w ]*)$", out, re.M)
+    assert [p[0] for p in phases] == ["tokenizer load", "parse", "check", "cfg", "lexeme automata", "token index"]
+    sizes = {p[0]: (int(p[2]), p[3]) for p in phases}
+    assert sizes["tokenizer load"] == (128256, "tokens")
+    assert sizes["parse"][1] == "rules" and sizes["parse"][0] >= 5
+    assert sizes["cfg"][1] == "productions" and sizes["cfg"][0] > 0
+    assert sizes["lexeme automata"][1] == "states"
+    stats = json.loads(run("compile", lark, "--tokenizer", "llama3", "--threads", "1", "--eager-index",
+                           "--format", "json")[1])
+    assert stats["dfa_states"] == sizes["lexeme automata"][0]  # the lexeme automata's states are the DFA states
+    for key in ("lexemes:", "DFA states:", "distinct masks:", "index memory:", "compile total:"):
         assert key in out
+    # the JSON phases: the same names, and every phase's time within the total
+    assert [p["name"] for p in stats["phases"]] == [p[0] for p in phases]
+    assert sum(p["ms"] for p in stats["phases"][1:]) <= stats["total_ms"] * 1.01 + 0.1
+    assert stats["phases"][-1]["size"] > 0  # eager: index entries
+    # lazy (the default): the index phase only sets up its slots
+    stats = json.loads(run("compile", lark, "--tokenizer", "llama3", "--format", "json")[1])
+    assert stats["phases"][-1]["name"] == "token index (lazy)"
     rc, out, err = run("compile", "--regex", "[a-z]+", "--tokenizer", "llama3", "--format", "json")
     stats = json.loads(out)
     assert stats["lexemes"] == 1 and stats["dfa_states"] == 2 and stats["total_ms"] >= stats["parse_ms"]
+    assert [(p["name"], p["unit"]) for p in stats["phases"]] == [
+        ("tokenizer load", "tokens"), ("parse", "bytes"), ("automaton", "states"), ("token index", "distinct masks")]
+    assert stats["phases"][2]["size"] == 2 and stats["phases"][3]["size"] == stats["distinct_masks"]
 
 
 def test_explain_grammar_regex_and_schema():
@@ -232,3 +281,16 @@ def test_sample_is_deterministic_bounded_and_matches():
         assert len(s.encode()) <= 60
         v = json.loads(s)
         assert 0 <= v["n"] <= 9
+
+
+def test_bash_completion_knows_every_option():
+    # every long option of each grammar subcommand's --help is offered by scripts/tollgate-completion.bash
+    script = REPO / "scripts" / "tollgate-completion.bash"
+    for sub in ("check", "match", "compile", "explain", "sample"):
+        rc, out, err = run(sub, "--help")
+        assert rc == 0 and "Examples:" in out
+        options = {m.group(1) for m in re.finditer(r"^\s+(?:-\w,)?(--[a-z][a-z-]*)", out, re.M)}
+        assert "--no-progress" in options and "--format" in options
+        shell = f'source "{script}"; COMP_WORDS=(tollgate {sub} --); COMP_CWORD=2; _tollgate; echo "${{COMPREPLY[@]}}"'
+        offered = set(subprocess.run(["bash", "-c", shell], capture_output=True, text=True).stdout.split())
+        assert options <= offered, f"{sub}: not completed: {sorted(options - offered)}"

@@ -1,8 +1,11 @@
-"""Colour and the progress bar of `tollgate check` as a user sees them in a real terminal (tmux), and
-their absence when the output is piped or NO_COLOR is set. tmux runs on a private socket, with a
+"""Colour and the progress bars of `tollgate check` (files) and `tollgate compile` (the phases of one large
+compile) as a user sees them in a real terminal (tmux), and their absence when the output is piped or
+NO_COLOR is set. tmux runs on a private socket, with a
 fixed-size window, and is killed at the end."""
+import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import time
@@ -38,17 +41,21 @@ def term():
     tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "200", "-y", "50", "-c", str(CASES), "sh")
     marks = iter(range(1000))
 
-    def run(command):
-        """Types `command` into the terminal; returns the screen (with colour escapes) once it ends."""
+    def run(command, watch=None):
+        """Types `command` into the terminal; returns the screen (with colour escapes) once it ends. With
+        `watch`, also returns the screens seen while it ran (every 50 ms) that contain `watch`."""
         tmux("send-keys", "-t", "t", "clear", "Enter")
         mark = f"END{next(marks)}"
         tmux("send-keys", "-t", "t", f"{command}; echo {mark}-$?", "Enter")
-        deadline = time.time() + 60
+        deadline = time.time() + 120
+        seen = []
         while time.time() < deadline:
             screen = tmux("capture-pane", "-t", "t", "-p", "-e", "-J").stdout
             if f"{mark}-" in screen.replace(f"echo {mark}", ""):
-                return screen
-            time.sleep(0.1)
+                return (screen, seen) if watch else screen
+            if watch and watch in screen.replace(command, ""):
+                seen.append(screen)
+            time.sleep(0.05)
         raise AssertionError("the command did not finish in the terminal:\n" + screen)
 
     yield run
@@ -83,3 +90,34 @@ def test_no_color_env_and_flags(term):
     assert not has_color(screen, "error") and "3/3 files" not in screen
     screen = term(f"{CLI} check --color always {FILES} 2>&1 | cat")
     assert has_color(screen, "error")
+
+
+def test_compile_progress_in_a_terminal_and_not_when_piped(term, shared, tmp_path):
+    # a large schema of MaskBench (Kubernetes, 166 KB: ~2,000 rules, ~55,000 lexeme DFA states), compiled
+    # against Llama 3's vocabulary: about two seconds with the tokenizer load
+    case = json.loads((shared / "corpora/maskbench-dev/Kubernetes---kb_1007_Normalized.json").read_text())
+    schema = tmp_path / "kb.json"
+    schema.write_text(json.dumps(case["schema"]))
+    cmd = f"{CLI} compile {schema} --tokenizer llama3"
+    screen, during = term(cmd, watch="compiling:")
+    assert during, "no progress was drawn while the compile ran:\n" + screen
+    bars = [line for s in during for line in s.splitlines() if "compiling:" in line]
+    # each phase as it runs, with its time; the lexeme automata with a bar and their count so far:
+    # "…/kb.json: [##########....................] compiling: lexeme automata  812/2431  (1.6 s)"
+    assert all(re.search(r"kb\.json: .*compiling: .*\(\d+\.\d s\)", b) for b in bars), bars
+    phases = {re.search(r"compiling: ([a-z ()]+?)(  \d|  \()", b).group(1) for b in bars}
+    assert phases & {"schema to grammar", "cfg", "lexeme automata", "tokenizer load"}, bars
+    counted = [tuple(map(int, m.groups())) for b in bars for m in [re.search(r"\] compiling: lexeme automata  (\d+)/(\d+)", b)] if m]
+    assert counted, bars  # ~600 lexemes over about a second, sampled every 50 ms
+    assert all(d <= t for d, t in counted) and counted == sorted(counted)  # it only moves forward
+    # erased once done: the phases table is all that is left
+    assert "compiling:" not in screen and "  lexeme automata" in screen and "END0-0" in screen
+    screen, during = term(cmd + " 2>&1 | cat", watch="compiling:")
+    assert not during and "compiling:" not in screen and "  lexeme automata" in screen
+    screen, during = term(cmd + " --no-progress", watch="compiling:")
+    assert not during and "END2-0" in screen
+    # check of one large file shows its compile the same way (against the byte vocabulary), then its verdict
+    screen, during = term(f"{CLI} check {schema}", watch="compiling:")
+    assert during and any("kb.json: [" in line and "compiling: lexeme automata" in line
+                          for s in during for line in s.splitlines()), during
+    assert "compiling:" not in screen and "ok: " in screen and "END3-0" in screen

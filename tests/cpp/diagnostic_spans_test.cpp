@@ -1,0 +1,114 @@
+// Diagnostics' spans (what `tollgate check` underlines and reports as end_line/end_col) and the
+// compile phases with their progress calls (CompileStats::phases, CompileOptions::progress). Small
+// hand-made grammars and schemas: these are unit tests of positions.
+#include <algorithm>
+#include <mutex>
+#include <tuple>
+
+#include "engine/grammar_check.hpp"
+#include "grammar/grammar_ir.hpp"
+#include "test_support.hpp"
+
+using namespace tollgate;
+
+namespace {
+
+std::vector<grammar::Diagnostic> check(std::string_view text, std::string_view dialect) {
+  Compiler c(TokenizerInfo::bytes_with_eos());
+  return engine::check_source(c, text, dialect, "g").diagnostics;
+}
+
+const grammar::Diagnostic& with_code(const std::vector<grammar::Diagnostic>& ds, const std::string& code) {
+  for (auto& d : ds)
+    if (d.code == code) return d;
+  FAIL("no diagnostic " << code);
+  return ds.front();
+}
+
+}  // namespace
+
+TEST_CASE("spans: span_in counts code points and lines, the caret underlines the span", "[spans]") {
+  const std::string text = "ab\ncd\xC3\xA9\nx";  // é is two bytes
+  SourcePos p = span_in(text, 1, 7);                // "b\ncdé"
+  CHECK((p.line == 1 && p.column == 2 && p.end_line == 2 && p.end_column == 4));
+  p = span_in(text, 3, 7);  // "cdé": three code points
+  CHECK((p.line == 2 && p.column == 1 && p.end_line == 2 && p.end_column == 4));
+  CHECK(caret_display(p) == "\n  cd\xC3\xA9\n  ^~~");
+  p = span_in(text, 0, 7);  // over two lines: underlined to the end of the first
+  CHECK(caret_display(p) == "\n  ab\n  ^~");
+  p = span_in(text, 4, 4);  // empty: a point
+  CHECK((p.column == 2 && p.end_line == 0 && caret_display(p) == "\n  cd\xC3\xA9\n   ^"));
+}
+
+TEST_CASE("spans: grammar diagnostics span the rule name, the literal, the alternative, the repetition", "[spans]") {
+  auto ds = check("root ::= \"a\" | itme | (\"b\"?)* | \"a\"\nspare ::= \"c\"\n", "gbnf");
+  const auto& undefined = with_code(ds, "TG101");
+  CHECK((undefined.pos.line == 1 && undefined.pos.column == 16 && undefined.pos.end_column == 20));
+  ds = check("root ::= \"a\" | (\"b\"?)* | \"a\"\nspare ::= \"c\"\n", "gbnf");
+  const auto& unused = with_code(ds, "TG102");
+  CHECK((unused.pos.line == 2 && unused.pos.column == 1 && unused.pos.end_column == 6));  // spare
+  const auto& dup = with_code(ds, "TG114");
+  CHECK((dup.pos.column == 26 && dup.pos.end_column == 29));  // the second "a", quotes included
+  const auto& nullable = with_code(ds, "TG115");
+  CHECK((nullable.pos.column == 16 && nullable.pos.end_column == 23));  // ("b"?)*
+  // Lark: a /regex/ with its flags, a shadowed alternative of a terminal
+  ds = check("start: A\nA: \"a\" | \"ab\" | /a+/i\n", "lark");
+  const auto& shadowed = with_code(ds, "TG112");
+  REQUIRE((shadowed.pos.line == 2 && shadowed.pos.end_line == 2 && shadowed.pos.end_column > shadowed.pos.column));
+  const std::string under = shadowed.pos.source_line.substr(shadowed.pos.column - 1, shadowed.pos.end_column - shadowed.pos.column);
+  CHECK((under == "\"a\"" || under == "\"ab\""));  // one alternative, whole
+}
+
+TEST_CASE("spans: a schema diagnostic spans the keyword's value, over several lines when it does", "[spans]") {
+  auto ds = check("{\"type\": \"integer\", \"minimum\": 10, \"maximum\": 5}", "json-schema");
+  const auto& minmax = with_code(ds, "TG305");
+  CHECK((minmax.pos.pointer == "/minimum" && minmax.pos.column == 32 && minmax.pos.end_column == 34));
+  SourcePos p;
+  p.pointer = "/properties/a";
+  p = engine::schema_position("{\"properties\": {\"a\": {\n  \"type\": \"string\"\n}}}", p);
+  CHECK((p.line == 1 && p.column == 22 && p.end_line == 3 && p.end_column == 2));
+}
+
+namespace {
+struct Recorder : CompileProgress {
+  std::mutex mu;
+  std::vector<std::tuple<std::string, size_t, size_t>> calls;
+  void on_progress(std::string_view phase, size_t done, size_t total) override {
+    std::lock_guard<std::mutex> lock(mu);
+    calls.emplace_back(std::string(phase), done, total);
+  }
+};
+}  // namespace
+
+TEST_CASE("phases: every compile reports its phases with sizes, and tells the progress callback", "[spans][phases]") {
+  Recorder rec;
+  CompileOptions opt;
+  opt.eager_index = true;
+  opt.threads = 2;
+  opt.progress = &rec;
+  Compiler c(TokenizerInfo::bytes_with_eos(), opt);
+  auto g = c.compile_grammar(grammar::builtin_json_gbnf(), "gbnf");
+  const auto& ph = g->stats().phases;
+  std::vector<std::string> names;
+  for (auto& p : ph) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"parse", "check", "cfg", "lexeme automata", "token index"});
+  CHECK((ph[0].unit == "rules" && ph[0].size == 8));
+  CHECK((ph[3].unit == "states" && ph[3].size == g->stats().dfa_states));
+  double sum = 0;
+  for (auto& p : ph) sum += p.ms;
+  CHECK(sum <= g->stats().total_ms + 0.01);
+  // each phase announced, the lexemes counted up to their number, the index up to its states
+  auto seen = [&](const std::string& phase, size_t done, size_t total) {
+    return std::find(rec.calls.begin(), rec.calls.end(), std::make_tuple(phase, done, total)) != rec.calls.end();
+  };
+  for (auto& n : names) CHECK(seen(n, 0, 0));
+  CHECK(seen("lexeme automata", g->stats().lexemes, g->stats().lexemes));
+  CHECK(seen("token index", g->stats().dfa_states, g->stats().dfa_states));
+  // a regex: parse, automaton, token index (distinct masks)
+  auto r = c.compile_regex("[a-z]+@[a-z]+");
+  names.clear();
+  for (auto& p : r->stats().phases) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"parse", "automaton", "token index"});
+  CHECK(r->stats().phases[1].size == r->stats().dfa_states);
+  CHECK(r->stats().phases[2].size == r->stats().distinct_masks);
+}
