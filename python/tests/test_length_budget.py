@@ -88,7 +88,8 @@ def test_matcher_budget_counts_rolls_back_and_forks(llama3):
 def test_jump_forward_tokens_reencode_the_boundary(llama3):
     enc = tollgate.Encoder(llama3)
     g = tollgate.Compiler(llama3).compile_json_schema(
-        {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}, whitespace="compact")
+        {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": False},
+        whitespace="compact")
     m = tollgate.Matcher(g)
     assert m.accept_token(enc.encode("{")[0])
     forced = m.jump_forward()

@@ -7,6 +7,8 @@
 //    allowed token (sampled on dense masks), at tight budgets; never empty while the budget holds;
 //  - accept/rollback/fork/reset keep the count.
 // Then generate() with a small random RetNet and small max_tokens: every output is a complete match.
+// Last, Matcher::jump_forward_tokens: after its rollback and ids the matcher is where the forced
+// bytes put it, along maskbench-dev documents (compact and flexible whitespace) and at a merge.
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -190,6 +192,12 @@ TEST_CASE("length budget: maskbench-dev schemas along their valid documents (Lla
         break;
       }
     if (tokens.empty()) continue;
+    {
+      Matcher probe(g);  // a document the grammar refuses (property order) is no walk
+      bool all = true;
+      for (int32_t id : tokens) all = all && probe.accept_token(id);
+      if (!all || !probe.is_accepting()) continue;
+    }
     INFO(files[i].filename().string());
     ++schemas;
     Matcher m(g);
@@ -280,8 +288,8 @@ TEST_CASE("length budget: generate() with small max_tokens ends complete", "[bud
   cases.push_back({c.compile_grammar(testing::read_file(fs::path(TOLLGATE_SOURCE_DIR) / "tests/data/lark/json.lark"),
                                      "lark", "json.lark"),
                    "json.lark"});
-  cases.push_back({c.compile_grammar(R"(root ::= "(" expr ")"
-expr ::= [a-z]+ | expr "+" expr)", "gbnf"),
+  cases.push_back({c.compile_grammar(R"g(root ::= "(" expr ")"
+expr ::= [a-z]+ | expr "+" expr)g", "gbnf"),
                    "gbnf"});
   cases.push_back({c.compile_json_schema(R"({"type":"object","properties":{"name":{"type":"string"},
       "tags":{"type":"array","items":{"type":"string"}}},"required":["name","tags"]})"),
@@ -311,4 +319,97 @@ expr ::= [a-z]+ | expr "+" expr)", "gbnf"),
   }
   CHECK(runs == 60);
   CHECK(stopped_by_budget > 0);  // some runs were cut by max_tokens and still complete
+}
+
+// ---- Jump-forward tokens (Matcher::jump_forward_tokens) on Llama-3 -----------------------------
+
+namespace {
+// After rollback and the ids, the matcher is where accepting the forced bytes puts it.
+void check_jump(const Matcher& m, const Encoder& enc, int max_rollback, int& rolled) {
+  const std::string forced = m.jump_forward();
+  JumpForwardTokens jf = m.jump_forward_tokens(enc, max_rollback);
+  if (forced.empty()) {
+    REQUIRE(jf.tokens.empty());
+    return;
+  }
+  REQUIRE(!jf.tokens.empty());
+  REQUIRE(jf.rollback <= max_rollback);
+  rolled += jf.rollback > 0;
+  Matcher a = m.fork(), b = m.fork();
+  a.rollback(jf.rollback);
+  for (int32_t id : jf.tokens) REQUIRE(a.accept_token(id));
+  REQUIRE(b.accept_bytes(forced));
+  CHECK(testing::mask_of(a) == testing::mask_of(b));
+  CHECK(a.is_accepting() == b.is_accepting());
+  CHECK(a.jump_forward() == b.jump_forward());
+}
+}  // namespace
+
+TEST_CASE("jump_forward_tokens: the ids carry the forced bytes, re-encoded across the boundary", "[jump-forward]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  Compiler c(testing::llama3(), one_thread());
+  Encoder enc(testing::llama3());
+  // A forced tail that merges with the sampled token: "hel" then "lo world" is "hello world".
+  {
+    auto g = c.compile_regex("hello world[0-9]");
+    Matcher m(g);
+    std::vector<int32_t> hel = enc.encode("hel");
+    REQUIRE(hel.size() == 1);
+    REQUIRE(m.accept_token(hel[0]));
+    REQUIRE(m.jump_forward() == "lo world");
+    JumpForwardTokens plain = m.jump_forward_tokens(enc, 0);
+    CHECK(plain.rollback == 0);
+    CHECK(enc.decode(plain.tokens) == "lo world");
+    JumpForwardTokens jf = m.jump_forward_tokens(enc, 4);
+    CHECK(jf.rollback == 1);
+    CHECK(jf.tokens == enc.encode("hello world"));
+    int rolled = 0;
+    check_jump(m, enc, 4, rolled);
+    CHECK(rolled == 1);
+    // accept_bytes breaks the window: only tokens accepted since are re-encoded.
+    Matcher n(g);
+    REQUIRE(n.accept_bytes("hel"));
+    CHECK(n.jump_forward_tokens(enc, 4).rollback == 0);
+  }
+  // Along maskbench-dev documents, compact and flexible whitespace.
+  std::vector<fs::path> files;
+  for (auto& e : fs::directory_iterator(mb))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  int steps = 0, rolled = 0, docs = 0;
+  for (size_t i = 0; i < files.size() && docs < 10; i += 53) {
+    auto doc = nlohmann::ordered_json::parse(testing::read_file(files[i]));
+    for (auto ws : {JsonSchemaOptions::Whitespace::kCompact, JsonSchemaOptions::Whitespace::kFlexible}) {
+      JsonSchemaOptions so;
+      so.whitespace = ws;
+      CompiledGrammarPtr g;
+      try {
+        g = c.compile_json_schema(doc["schema"].dump(), so);
+      } catch (const Error&) {
+        continue;
+      }
+      for (auto& t : doc["tests"]) {
+        if (!t.value("valid", false)) continue;
+        std::string text = enc.decode(t["tokens_llama3"].get<std::vector<int32_t>>());
+        if (ws == JsonSchemaOptions::Whitespace::kCompact) text = nlohmann::ordered_json::parse(text).dump();
+        std::vector<int32_t> toks = enc.encode(text);
+        Matcher m(g);
+        bool ok = true;
+        for (int32_t id : toks) {
+          check_jump(m, enc, 0, rolled);
+          check_jump(m, enc, 4, rolled);
+          ++steps;
+          if (!m.accept_token(id)) {
+            ok = false;  // the grammar refuses this rendering of the instance (property order)
+            break;
+          }
+        }
+        docs += ok;
+        break;
+      }
+    }
+  }
+  CHECK(docs >= 8);
+  CHECK(steps > 200);
 }
