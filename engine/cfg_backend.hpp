@@ -131,6 +131,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
  private:
   mutable std::once_flag budget_once_;
   mutable std::shared_ptr<const CfgLengthBudget> budget_;
+  friend class CfgLengthBudget;  // its per-configuration cache hashes thread lists with KeyHash
   // Null when the thread has none.
   std::shared_ptr<const std::vector<int32_t>> boundary_tokens(const fsm::Thread& t) const;
   // Boundary tokens of a (lexeme, state) against a truncated Earley node: those accepted in every

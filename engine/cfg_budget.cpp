@@ -4,20 +4,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "fsm/hash.hpp"
 
 namespace tollgate::engine {
-
-size_t CfgLengthBudget::ThreadsHash::operator()(const fsm::Threads& t) const {
-  size_t h = t.size();
-  for (auto& x : t) {
-    fsm::hash_mix(h, x.lexeme);
-    fsm::hash_mix(h, x.state);
-    fsm::hash_mix(h, x.node);
-    fsm::hash_mix(h, x.guard);
-  }
-  return h;
-}
 
 void CfgLengthBudget::filter(const fsm::ParserState& state, bool at_start_strip, uint32_t* row,
                              uint32_t max_after) const {

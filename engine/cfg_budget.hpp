@@ -33,14 +33,11 @@ class CfgLengthBudget {
   const fsm::CfgCompletion& completion() const { return completion_; }
 
  private:
-  struct ThreadsHash {
-    size_t operator()(const fsm::Threads& t) const;
-  };
   const CfgGrammar& g_;
   fsm::CfgCompletion completion_;
   static constexpr size_t kMaxCached = size_t{1} << 16;
   mutable std::mutex mu_;
-  mutable std::unordered_map<fsm::Threads, uint32_t, ThreadsHash> worst_;  // configuration → worst token's completion
+  mutable std::unordered_map<fsm::Threads, uint32_t, CfgGrammar::KeyHash> worst_;  // configuration → worst token's completion
 };
 
 }  // namespace tollgate::engine

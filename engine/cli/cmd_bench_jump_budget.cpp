@@ -39,15 +39,28 @@ struct Args {
   int stride = 1;
 };
 
-std::vector<fs::path> maskbench_files(const Args& a) {
+struct BenchFile {
+  fs::path path;
+  std::string schema;
+  std::vector<TestCase> tests;
+};
+
+// Every stride-th MaskBench file of the directory (sorted), at most max_files, read (bad files skipped).
+std::vector<BenchFile> maskbench_files(const Args& a) {
   std::string dir = a.dir.empty() ? data_dir() + "/corpora/maskbench-dev" : a.dir;
-  std::vector<fs::path> files;
+  std::vector<fs::path> paths;
   for (auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".json") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  std::vector<fs::path> picked;
-  for (size_t i = 0; i < files.size(); i += static_cast<size_t>(std::max(1, a.stride))) {
-    picked.push_back(files[i]);
+    if (e.path().extension() == ".json") paths.push_back(e.path());
+  std::sort(paths.begin(), paths.end());
+  std::vector<BenchFile> picked;
+  for (size_t i = 0; i < paths.size(); i += static_cast<size_t>(std::max(1, a.stride))) {
+    BenchFile f{paths[i], {}, {}};
+    try {
+      read_maskbench_file(f.path, f.schema, f.tests);
+    } catch (const std::exception&) {
+      continue;
+    }
+    picked.push_back(std::move(f));
     if (a.max_files > 0 && static_cast<int>(picked.size()) >= a.max_files) break;
   }
   return picked;
@@ -104,7 +117,7 @@ void run_jump(const Args& a) {
   CompileOptions co;
   co.threads = 1;
   Compiler compiler(tok, co);
-  const std::vector<fs::path> files = maskbench_files(a);
+  const std::vector<BenchFile> files = maskbench_files(a);
   struct Mode {
     const char* name;
     JsonSchemaOptions::Whitespace ws;
@@ -113,14 +126,10 @@ void run_jump(const Args& a) {
   Mode modes[2] = {{"compact", JsonSchemaOptions::Whitespace::kCompact, {}, {}},
                    {"default", JsonSchemaOptions::Whitespace::kFlexible, {}, {}}};
   long refused_schemas = 0;
-  for (const fs::path& f : files) {
-    std::string schema;
-    std::vector<TestCase> tests;
-    try {
-      read_maskbench_file(f, schema, tests);
-    } catch (const std::exception&) {
-      continue;
-    }
+  for (const BenchFile& bf : files) {
+    const std::string& schema = bf.schema;
+    const std::vector<TestCase>& tests = bf.tests;
+    const fs::path& f = bf.path;
     for (Mode& mode : modes) {
       JsonSchemaOptions so;
       so.whitespace = mode.ws;
@@ -170,20 +179,16 @@ void run_budget(const Args& a) {
   CompileOptions co;
   co.threads = 1;
   Compiler compiler(tok, co);
-  const std::vector<fs::path> files = maskbench_files(a);
+  const std::vector<BenchFile> files = maskbench_files(a);
   std::vector<int32_t> mask(bitmask_words(tok->vocab_size()));
   constexpr int kModes = 4;
   const char* names[kModes] = {"off", "large", "fits", "tight"};
   std::vector<double> us[kModes];
   long docs = 0, filtered = 0;
-  for (const fs::path& f : files) {
-    std::string schema;
-    std::vector<TestCase> tests;
-    try {
-      read_maskbench_file(f, schema, tests);
-    } catch (const std::exception&) {
-      continue;
-    }
+  for (const BenchFile& bf : files) {
+    const std::string& schema = bf.schema;
+    const std::vector<TestCase>& tests = bf.tests;
+    const fs::path& f = bf.path;
     CompiledGrammarPtr g;
     try {
       g = compiler.compile_json_schema(schema, {}, f.filename().string());
