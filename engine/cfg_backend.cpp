@@ -3,6 +3,7 @@
 // Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks and
 // slow index entries.
 #include "engine/cfg_backend.hpp"
+#include "engine/cfg_budget.hpp"
 
 #include "engine/compile_phases.hpp"
 
@@ -599,6 +600,14 @@ class CfgMatcher final : public Matcher::Impl {
   }
   int num_accepted() const override { return history_.num_accepted(); }
   const CompiledGrammar& grammar() const override { return *self_; }
+  uint32_t shortest_completion() const override {
+    const Step& cur = history_.back();
+    return cur.terminated ? 0 : g_.length_budget().shortest(cur.state);
+  }
+  void apply_length_budget(uint32_t* row, uint32_t max_after) const override {
+    const Step& cur = history_.back();
+    if (!cur.terminated) g_.length_budget().filter(cur.state, cur.at_start && g_.strip_first_space, row, max_after);
+  }
 
  private:
   bool advance(std::string_view bytes) {
@@ -618,6 +627,11 @@ class CfgMatcher final : public Matcher::Impl {
 };
 
 }  // namespace
+
+const CfgLengthBudget& CfgGrammar::length_budget() const {
+  std::call_once(budget_once_, [&] { budget_ = std::make_shared<const CfgLengthBudget>(*this); });
+  return *budget_;
+}
 
 std::unique_ptr<Matcher::Impl> CfgGrammar::make_matcher(CompiledGrammarPtr self, int max_rollback) const {
   return std::make_unique<CfgMatcher>(std::move(self), *this, max_rollback);

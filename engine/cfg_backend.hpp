@@ -78,6 +78,7 @@ class IndexCache {
 struct CfgBuildOptions;
 struct CfgGrammar;
 class PhaseRecorder;
+class CfgLengthBudget;  // engine/cfg_budget.hpp
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,
                                               const CfgBuildOptions& options);
 // The back-end over a runtime built before (by build_cfg_grammar, or loaded from a blob).
@@ -129,8 +130,13 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t num_uncertain_checked() const { return uncertain_checked_.load(); }
   size_t num_uncertain_accepted() const { return uncertain_accepted_.load(); }
   void reserve_caches();
+  // The length budget's shortest completions and mask filter, built on first use (thread-safe).
+  const CfgLengthBudget& length_budget() const;
 
  private:
+  mutable std::once_flag budget_once_;
+  mutable std::shared_ptr<const CfgLengthBudget> budget_;
+  friend class CfgLengthBudget;  // its per-configuration cache hashes thread lists with KeyHash
   // Null when the thread has none.
   std::shared_ptr<const std::vector<int32_t>> boundary_tokens(const fsm::Thread& t) const;
   // Boundary tokens of a (lexeme, state) against a truncated Earley node: those accepted in every

@@ -111,6 +111,16 @@ GenerateResult generate(const RetNet& model, const Encoder& encoder, const Compi
   std::optional<Matcher> matcher;
   std::vector<int32_t> mask(bitmask_words(tok_v));
   if (grammar) matcher.emplace(grammar);
+  if (grammar && options.length_budget) {
+    const int64_t shortest = matcher->shortest_completion_bytes();
+    if (shortest < 0 || shortest > options.max_tokens) {
+      result.stop_reason = "budget_too_small";
+      result.shortest_bytes = shortest;
+      stats.seconds = since(t_start);
+      return result;
+    }
+    matcher->set_token_budget(options.max_tokens);
+  }
   auto fill_mask = [&] {
     auto t0 = Clock::now();
     matcher->fill_next_token_bitmask(mask.data());

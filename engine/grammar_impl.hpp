@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +30,22 @@ struct Matcher::Impl {
   virtual std::string jump_forward() const = 0;
   virtual int num_accepted() const = 0;
   virtual const CompiledGrammar& grammar() const = 0;
+  // The length budget (Matcher::set_token_budget). The fewest bytes that complete the input
+  // (0 when accepting or terminated; UINT32_MAX when nothing does).
+  virtual uint32_t shortest_completion() const = 0;
+  // Clears in `row` (a filled mask) every token but EOS after which the shortest completion
+  // would exceed max_after bytes.
+  virtual void apply_length_budget(uint32_t* row, uint32_t max_after) const = 0;
+
+  // Budget bookkeeping, kept by Matcher (copied with the matcher by fork/clone): tokens left
+  // (-1: off), the value last set (reset() restores it), and per step since then whether it was
+  // a token (1) or bytes (0), so that rollback() gives back what it undoes.
+  int budget = -1;
+  int budget_set = -1;
+  std::vector<uint8_t> budget_steps;
+  // The ids of the last accept_token steps (-1 for an accept_bytes step), for the re-encoding of
+  // Matcher::jump_forward_tokens; rollback() drops what it undoes.
+  std::vector<int32_t> recent_ids;
 };
 
 // A matcher's bounded step history: the current step is back(); rollback(n) drops the last n

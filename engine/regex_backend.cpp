@@ -92,6 +92,27 @@ class RegexMatcher final : public Matcher::Impl {
   int num_accepted() const override { return history_.num_accepted(); }
   const CompiledGrammar& grammar() const override { return *self_; }
 
+  uint32_t shortest_completion() const override {
+    const Step& cur = history_.back();
+    return cur.terminated ? 0 : g_.dist.to_final[cur.state];
+  }
+  void apply_length_budget(uint32_t* row, uint32_t max_after) const override {
+    const Step& cur = history_.back();
+    if (cur.terminated || g_.dist.max_reach[cur.state] <= max_after) return;  // nothing can exceed it
+    const TokenizerInfo& tok = *g_.tokenizer;
+    const bool strip = cur.at_start && g_.strip_first_space;
+    for (int32_t w = 0; w < g_.index.words(); ++w) {
+      for (uint32_t bits = row[w]; bits; bits &= bits - 1) {
+        const int32_t id = w * 32 + __builtin_ctz(bits);
+        if (tok.is_eos(id)) continue;
+        std::string_view bytes = tok.token_bytes(id);
+        if (strip && !bytes.empty() && bytes.front() == ' ') bytes.remove_prefix(1);
+        const uint32_t s = g_.dfa.walk(cur.state, bytes);
+        if (s == fsm::kDead || g_.dist.to_final[s] > max_after) row[w] &= ~(1u << (id & 31));
+      }
+    }
+  }
+
  private:
   void push(Step s) { history_.push(std::move(s)); }
 
@@ -143,6 +164,12 @@ std::unique_ptr<RegexGrammar> build_regex_grammar(fsm::Dfa dfa, const TokenizerI
   if (phases && phases->reporting()) opt.on_state = [phases](size_t total) { phases->tick(total); };
   g->index = fsm::TokenIndex(dfa, tokenizer->trie(), tokenizer->vocab_size(), opt);
   g->dfa = std::move(dfa);
+  const fsm::Dfa& d = g->dfa;
+  std::vector<uint8_t> rep(d.num_classes(), 0);  // a byte of each class
+  for (int b = 255; b >= 0; --b) rep[d.byte_classes()[b]] = static_cast<uint8_t>(b);
+  g->dist = fsm::dfa_distances(
+      static_cast<uint32_t>(d.num_states()), static_cast<uint32_t>(d.num_classes()),
+      [&](uint32_t s, uint32_t c) { return d.next(s, rep[c]); }, [&](uint32_t s) { return d.is_final(s); });
   return g;
 }
 

@@ -35,6 +35,7 @@ struct GenerateArgs {
   GenerateOptions options;
   bool stats = false;
   bool no_jump_forward = false;
+  bool no_length_budget = false;
 };
 
 void run_generate(const GenerateArgs& a) {
@@ -75,7 +76,16 @@ void run_generate(const GenerateArgs& a) {
   }
   GenerateOptions opt = a.options;
   opt.jump_forward = !a.no_jump_forward;
+  opt.length_budget = !a.no_length_budget;
   GenerateResult r = generate(*model, encoder, grammar, a.prompt, opt);
+  if (r.stop_reason == "budget_too_small") {
+    std::fprintf(stderr, "error: %s; raise --max-tokens (or --no-length-budget)\n",
+                 r.shortest_bytes < 0 ? "the grammar matches no string"
+                                      : ("the grammar's shortest match is " + std::to_string(r.shortest_bytes) +
+                                         " bytes, longer than --max-tokens " + std::to_string(opt.max_tokens))
+                                            .c_str());
+    throw CLI::RuntimeError(1);
+  }
   std::cout << r.text;
   if (isatty(STDOUT_FILENO)) std::cout << "\n";
   std::cout.flush();
@@ -263,6 +273,8 @@ void add_generate_commands(CLI::App& app) {
                   "model folder with model.safetensors and tokenizer.json (default: $TOLLGATE_MODEL_DIR or models/retnet)");
   cmd->add_flag("--stats", args->stats, "print tokens/s, mask time share and jump-forward share to stderr");
   cmd->add_flag("--no-jump-forward", args->no_jump_forward, "sample forced tokens one by one");
+  cmd->add_flag("--no-length-budget", args->no_length_budget,
+                "do not steer the output to end in a complete match within --max-tokens");
   cmd->callback([args] { run_generate(*args); });
 }
 

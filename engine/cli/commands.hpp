@@ -31,6 +31,8 @@ void add_bench_maskbench_command(CLI::App& bench);
 
 // `bench batch`: BatchMatcher wall time over lock-step MaskBench replays (engine/cli/cmd_bench_batch.cpp).
 void add_bench_batch_command(CLI::App& bench);
+// `bench jump-forward` and `bench length-budget` (engine/cli/cmd_bench_jump_budget.cpp).
+void add_bench_jump_budget_commands(CLI::App& bench);
 
 // One test of a MaskBench file: whether it is valid, and its Llama-3 tokens.
 struct TestCase {

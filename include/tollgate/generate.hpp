@@ -27,6 +27,11 @@ struct GenerateOptions {
   int prefill_chunk = 64;      // chunk size of the chunkwise form
   bool overlap_mask = true;    // fill the next mask on a second thread during the model step
   bool add_bos = true;         // put the model's BOS token in front of the prompt
+  // With a grammar: the Matcher's length budget is max_tokens (Matcher::set_token_budget), so
+  // the output ends in a complete match whenever the grammar has a sentence of at most
+  // max_tokens bytes; when it has none, generate() returns at once with stop_reason
+  // "budget_too_small" (no token generated).
+  bool length_budget = true;
 };
 
 struct GenerateStats {
@@ -43,7 +48,10 @@ struct GenerateResult {
   std::string text;              // bytes of token_ids (EOS excluded)
   std::vector<int32_t> token_ids;
   GenerateStats stats;
-  std::string stop_reason;       // "eos", "max_tokens", "grammar_complete", "no_allowed_token"
+  // "eos", "max_tokens", "grammar_complete", "no_allowed_token", "budget_too_small"
+  std::string stop_reason;
+  // With "budget_too_small": the grammar's shortest sentence in bytes (-1: it has none); else 0.
+  int64_t shortest_bytes = 0;
   bool grammar_accepting = false;  // with a grammar: the text is a complete match
 };
 

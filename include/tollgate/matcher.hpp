@@ -8,10 +8,20 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tollgate/compiler.hpp"
 
 namespace tollgate {
+
+class Encoder;
+
+// Matcher::jump_forward_tokens: take back `rollback` tokens (Matcher::rollback, and from the
+// model's sequence), then append `tokens`.
+struct JumpForwardTokens {
+  int rollback = 0;
+  std::vector<int32_t> tokens;
+};
 
 inline int32_t bitmask_words(int32_t vocab_size) { return (vocab_size + 31) / 32; }
 
@@ -51,6 +61,19 @@ class Matcher {
   bool is_terminated() const;  // EOS accepted
   // Bytes the grammar forces from here (may be empty).
   std::string jump_forward() const;
+  // The forced bytes as tokens of `encoder` (the grammar's tokenizer), re-tokenized at the
+  // boundary: the last accepted tokens (at most max_rollback_tokens, only tokens accepted by
+  // accept_token since the last accept_bytes, and no more than rollback() can undo) are encoded
+  // again together with the forced bytes, and the tokens from the first one whose canonical
+  // encoding changed are taken back. So with "{\"" sampled and "name\": " forced, the
+  // result may be {rollback 1, ["{\"name", "\":", " "]} — the sequence the model would have seen
+  // had the text been tokenized whole. After rollback(result.rollback) and accept_token of each
+  // id the matcher is where accept_bytes(jump_forward()) would have put it. Policy and its effect
+  // on the model's view: the tokens given are canonical for the text from the re-encoded window
+  // on; with max_rollback_tokens = 0 the forced bytes are encoded alone (the model may then see a
+  // split it never saw in training at the boundary); the last forced token may still merge with
+  // what is sampled next (the grammar cannot know it). Empty when nothing is forced.
+  JumpForwardTokens jump_forward_tokens(const Encoder& encoder, int max_rollback_tokens = 0) const;
   int num_accepted() const;   // steps that rollback() can still undo
 
   // Speculative decoding. The history is persistent (shared between forks), so fork() costs one
@@ -67,6 +90,25 @@ class Matcher {
   int fill_next_token_bitmask_draft(std::span<const int32_t> draft, int32_t* bitmask, int64_t row = 0) const;
 
   const CompiledGrammar& grammar() const;
+
+  // Length budget: how many tokens the generation may still produce (EOS not counted, as
+  // GenerateOptions::max_tokens). With a budget b >= 0 the masks keep only the tokens after
+  // which the shortest completion still fits in b - 1 more tokens, counted in bytes (every byte
+  // is a token in the supported vocabularies, so a byte count bounds the token count); EOS is
+  // allowed as before, and with b = 0 only EOS is (when the input is complete). So a generation
+  // that stops after b tokens ends in a complete match whenever shortest_completion_bytes() <= b
+  // when the budget is set. A budget below shortest_completion_bytes() acts as that value: the
+  // mask keeps the tokens on a shortest completion. accept_token() of a non-EOS token takes one
+  // from the budget, accept_bytes() takes nothing, rollback() gives back what it undoes,
+  // fork() copies it, reset() restores the value last set. accept_token never refuses a token
+  // for the budget's sake. -1 turns it off (the default). Costs: docs/benchmarks.md.
+  // Context-free grammars with leftmost-first lexing (Lark) count completions that a pending
+  // longer match would forbid, so there the bound may be short of the truth.
+  void set_token_budget(int tokens_left);
+  int token_budget() const;  // -1 when off
+  // Fewest bytes that complete the input so far (0 when it is complete or terminated); -1 when
+  // no continuation does.
+  int64_t shortest_completion_bytes() const;
 
   struct Impl;
 

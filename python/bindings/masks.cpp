@@ -15,6 +15,7 @@
 
 #include "bindings.hpp"
 #include "tensor.hpp"
+#include "tollgate/encoder.hpp"
 #include "tollgate/tollgate.hpp"
 
 namespace py = pybind11;
@@ -250,6 +251,56 @@ Methods that compute release the GIL; a matcher used by two threads at once seri
             return py::bytes(s);
           },
           "The bytes the grammar forces from here (b\"\" when none); see find_jump_forward_string.")
+      .def(
+          "find_jump_forward_tokens",
+          [](const PyMatcher& mt, const Encoder& encoder, int max_rollback_tokens) {
+            if (max_rollback_tokens < 0) fail("max_rollback_tokens must be >= 0");
+            JumpForwardTokens jf =
+                run_unlocked(mt, [&] { return mt.matcher.jump_forward_tokens(encoder, max_rollback_tokens); });
+            return py::make_tuple(jf.rollback, jf.tokens);
+          },
+          py::arg("encoder"), py::arg("max_rollback_tokens") = 0,
+          "The forced bytes as token ids of `encoder`: (rollback, ids). Take back `rollback` tokens (rollback()\n"
+          "here and in the model's sequence), then feed `ids` (accept_token each): the matcher is then where\n"
+          "accepting the forced bytes would have put it. The last accepted tokens (at most max_rollback_tokens)\n"
+          "are re-encoded with the forced bytes, so the ids are the canonical tokenization across the boundary;\n"
+          "with 0 the forced bytes are encoded alone. (0, []) when nothing is forced.")
+      .def(
+          "set_token_budget",
+          [](PyMatcher& mt, std::optional<int> tokens_left) {
+            std::lock_guard<std::mutex> lock(mt.mutex);
+            const int b = tokens_left.value_or(-1);
+            if (b >= 0) {
+              const int64_t shortest = mt.matcher.shortest_completion_bytes();
+              if (shortest < 0 || shortest > b)
+                fail(shortest < 0 ? std::string("set_token_budget: no continuation completes the input")
+                                  : "set_token_budget: the shortest completion is " + std::to_string(shortest) +
+                                        " bytes, more than the " + std::to_string(b) + " tokens left");
+            }
+            mt.matcher.set_token_budget(b);
+          },
+          py::arg("tokens_left"),
+          "Length budget: how many tokens may still be generated (EOS not counted); None or -1 turns it off.\n"
+          "While set, fill_next_token_bitmask keeps only the tokens after which the shortest completion still\n"
+          "fits in the tokens left (counted in bytes: every byte is a token), so generation stopped after\n"
+          "tokens_left tokens ends in a complete match. accept_token takes one (accept_string nothing),\n"
+          "rollback gives back what it undoes, fork copies it, reset restores it. Raises ValueError when the\n"
+          "shortest completion (shortest_completion_bytes()) is already longer than tokens_left.")
+      .def_property_readonly(
+          "token_budget",
+          [](const PyMatcher& mt) -> std::optional<int> {
+            std::lock_guard<std::mutex> lock(mt.mutex);
+            int b = mt.matcher.token_budget();
+            return b < 0 ? std::nullopt : std::optional<int>(b);
+          },
+          "Tokens left under the length budget (None when off).")
+      .def(
+          "shortest_completion_bytes",
+          [](const PyMatcher& mt) -> std::optional<int64_t> {
+            int64_t c = run_unlocked(mt, [&] { return mt.matcher.shortest_completion_bytes(); });
+            return c < 0 ? std::nullopt : std::optional<int64_t>(c);
+          },
+          "Fewest bytes that complete the input so far (0 when complete); None when nothing does.")
       .def_property_readonly(
           "num_accepted",
           [](const PyMatcher& mt) {

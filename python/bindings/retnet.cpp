@@ -120,8 +120,9 @@ void bind_retnet(py::module_& m) {
       "_generate",
       [](const RetNet& model, const Encoder& encoder, std::shared_ptr<CompiledGrammar> grammar,
          const std::string& prompt, int max_tokens, float temperature, float top_p, int top_k, uint64_t seed,
-         bool jump_forward) {
+         bool jump_forward, bool length_budget) {
         GenerateOptions opt;
+        opt.length_budget = length_budget;
         opt.max_tokens = max_tokens;
         opt.temperature = temperature;
         opt.top_p = top_p;
@@ -147,10 +148,12 @@ void bind_retnet(py::module_& m) {
         out["stats"] = stats;
         out["stop_reason"] = r.stop_reason;
         out["grammar_accepting"] = r.grammar_accepting;
+        out["shortest_bytes"] = r.shortest_bytes;
         return out;
       },
       py::arg("model"), py::arg("encoder"), py::arg("grammar"), py::arg("prompt"), py::arg("max_tokens"),
-      py::arg("temperature"), py::arg("top_p"), py::arg("top_k"), py::arg("seed"), py::arg("jump_forward"));
+      py::arg("temperature"), py::arg("top_p"), py::arg("top_k"), py::arg("seed"), py::arg("jump_forward"),
+      py::arg("length_budget") = true);
 }
 
 }  // namespace tollgate::python

@@ -115,14 +115,18 @@ class GenerationResult:
 def generate(prompt: str = "", *, regex: str = None, grammar: str = None, grammar_format: str = "gbnf",
              json: bool = False, json_schema=None, schema_options: dict = None, model_dir: str = None,
              max_tokens: int = 256, temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0, seed: int = 0,
-             jump_forward: bool = True) -> GenerationResult:
+             jump_forward: bool = True, length_budget: bool = True) -> GenerationResult:
     """Generate text with the reference RetNet, optionally constrained by one of: a regex, a grammar
     text (GBNF/Lark/EBNF, grammar_format), the built-in JSON grammar (json=True) or a JSON Schema
     (json_schema=, JSON text or a dict; schema_options= are keyword arguments of
     Compiler.compile_json_schema, e.g. {"whitespace": "compact"}).
 
     The text is a complete match of the constraint when result.grammar_accepting is true (always so
-    when stop_reason is "eos"); with stop_reason "max_tokens" it may be an unfinished prefix."""
+    when stop_reason is "eos"). With length_budget (the default) the matcher is told how many of
+    max_tokens are left (Matcher.set_token_budget), so a constrained output is complete even when
+    it stops at max_tokens; a constraint whose shortest match is longer than max_tokens bytes raises
+    ValueError before anything is generated. With length_budget=False a "max_tokens" stop may leave
+    an unfinished prefix."""
     given = [name for name, x in (("regex=", regex), ("grammar=", grammar), ("json=True", json or None),
                                   ("json_schema=", json_schema)) if x is not None]
     if len(given) > 1:
@@ -140,7 +144,13 @@ def generate(prompt: str = "", *, regex: str = None, grammar: str = None, gramma
         compiled = compiler.builtin_json()
     elif json_schema is not None:
         compiled = compiler.compile_json_schema(json_schema, **(schema_options or {}))
-    out = _generate(model, encoder, compiled, prompt, max_tokens, temperature, top_p, top_k, seed, jump_forward)
+    out = _generate(model, encoder, compiled, prompt, max_tokens, temperature, top_p, top_k, seed, jump_forward,
+                    length_budget)
+    if out["stop_reason"] == "budget_too_small":
+        shortest = out["shortest_bytes"]
+        raise ValueError("the constraint matches no string" if shortest < 0 else
+                         f"the constraint's shortest match is {shortest} bytes, longer than max_tokens={max_tokens}; "
+                         "raise max_tokens or pass length_budget=False")
     return GenerationResult(text=out["text"].decode("utf-8", errors="replace"), token_ids=list(out["token_ids"]),
                             stop_reason=out["stop_reason"], grammar_accepting=out["grammar_accepting"],
                             stats=dict(out["stats"]))

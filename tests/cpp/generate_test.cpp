@@ -100,10 +100,16 @@ TEST_CASE("overlapping the mask with the model step does not change the result",
 
 TEST_CASE("generate stops at max_tokens and rejects mismatched inputs", "[generate]") {
   auto g = compile("[a-z]{200,}");
-  auto r = generate(small_model(), retnet_encoder(), g, "x", GenerateOptions{.max_tokens = 3, .seed = 1});
+  auto r = generate(small_model(), retnet_encoder(), g, "x",
+                    GenerateOptions{.max_tokens = 3, .seed = 1, .length_budget = false});
   CHECK(r.stats.tokens == 3);
   CHECK(r.stop_reason == "max_tokens");
   CHECK_FALSE(r.grammar_accepting);
+  // With the length budget (the default) the grammar's 200 bytes cannot fit: said at once.
+  auto refused = generate(small_model(), retnet_encoder(), g, "x", GenerateOptions{.max_tokens = 3, .seed = 1});
+  CHECK(refused.stop_reason == "budget_too_small");
+  CHECK(refused.shortest_bytes == 200);
+  CHECK(refused.token_ids.empty());
   auto zero = generate(small_model(), retnet_encoder(), g, "x", GenerateOptions{.max_tokens = 0});
   CHECK(zero.token_ids.empty());
 
