@@ -50,7 +50,8 @@ for f in files:
         if len(b) > 65536 or n >= 400: continue
         p = os.path.join(out, 'seed-' + hashlib.sha1(b).hexdigest()[:16])
         if not os.path.exists(p):
-            open(p, 'wb').write(b); n += 1
+            open(p, 'wb').write(b)
+        n += 1  # the same 400 each run, whether written now or before
 PY
 }
 seeds_from_json fuzz_regex "[e['regex'] for e in d if isinstance(e, dict) and 'regex' in e] if isinstance(d, list) else []" \
