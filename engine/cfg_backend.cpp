@@ -818,7 +818,8 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
     // decided for the subtree, then walk it byte by byte from its true state.
     const std::vector<int32_t>& ids = trie.token_ids();
     for (size_t k = exceptions.size(); k-- > 0;) {
-      const auto [b, sb] = exceptions[k];
+      const uint32_t b = exceptions[k].first;  // not a structured binding: clang 14 (make fuzz) cannot capture one
+      const auto sb = exceptions[k].second;
       const uint32_t end = nodes[b].subtree_end;
       for (uint32_t j = trie.tokens_from(b), je = trie.tokens_from(end); j < je; ++j)
         mask[ids[j] >> 5] &= ~(1u << (ids[j] & 31));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make fuzz: builds the libFuzzer targets of tests/fuzz (clang-14, -fsanitize=fuzzer,address,undefined,
-# build dir build-fuzz) and runs each for FUZZ_SECONDS, one after the other, at nice 19.
+# build dir build-fuzz) and runs each for FUZZ_SECONDS (one after the other, or all at once), at nice 19.
 # Takes: FUZZ_SECONDS (default 60), FUZZ_TIMEOUT (per input, default 60 s), FUZZ_TARGETS (default all), FUZZ_BUILD (default build-fuzz),
+# FUZZ_PARALLEL=1 (run the targets at the same time instead of one after the other),
 # TOLLGATE_DATA_DIR (seeds and the matcher's vocabulary; default ../shared).
 # Gives: per target a log in $FUZZ_BUILD/logs/, a corpus in $FUZZ_BUILD/corpus/<target> (seeded at run
 # time from tests/data and the data dir; kept between runs, never committed), crash files in
@@ -49,7 +50,8 @@ for f in files:
         if len(b) > 65536 or n >= 400: continue
         p = os.path.join(out, 'seed-' + hashlib.sha1(b).hexdigest()[:16])
         if not os.path.exists(p):
-            open(p, 'wb').write(b); n += 1
+            open(p, 'wb').write(b)
+        n += 1  # the same 400 each run, whether written now or before
 PY
 }
 seeds_from_json fuzz_regex "[e['regex'] for e in d if isinstance(e, dict) and 'regex' in e] if isinstance(d, list) else []" \
@@ -91,22 +93,35 @@ seeds_from_json fuzz_json_schema "[json.dumps(d['schema'])] if isinstance(d, dic
 mkdir -p "$B/corpus/fuzz_matcher"
 [ -n "$(ls "$B/corpus/fuzz_matcher")" ] || head -c 256 /dev/urandom >"$B/corpus/fuzz_matcher/seed-random"
 
+# The schema target reads at most 16 KiB (-max_len): a longer seed would be cut into invalid JSON.
+find "$B/corpus/fuzz_json_schema" -name 'seed-*' -size +16k -delete
+
 mkdir -p "$B/logs" "$B/crashes"
-status=0
-for t in $TARGETS; do
-  log="$B/logs/$t.log"
-  extra=()
+run() {  # run <target>: one libFuzzer run, its log in $B/logs
+  local t=$1 extra=()
   [ "$t" = fuzz_tokenizer ] && extra=(-max_len=200000)
   [ "$t" = fuzz_json_schema ] && extra=(-max_len=16384)
   TOLLGATE_DATA_DIR=$DATA nice -n 19 "$B/fuzz/$t" "$B/corpus/$t" -max_total_time="$SECONDS_EACH" -timeout="${FUZZ_TIMEOUT:-60}" \
-    -rss_limit_mb=2560 -artifact_prefix="$B/crashes/$t-" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
-  rc=$?
+    -rss_limit_mb=2560 -artifact_prefix="$B/crashes/$t-" -print_final_stats=1 "${extra[@]}" >"$B/logs/$t.log" 2>&1
+  echo $? >"$B/logs/$t.rc"
+}
+# FUZZ_PARALLEL=1: all the targets at once (wall time FUZZ_SECONDS in all), else one after the other.
+for t in $TARGETS; do
+  if [ "${FUZZ_PARALLEL:-0}" = 1 ]; then run "$t" & else run "$t"; fi
+done
+wait
+status=0
+for t in $TARGETS; do
+  log="$B/logs/$t.log"
+  rc=$(cat "$B/logs/$t.rc")
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$')
   last=$(grep -E '^#[0-9]+' "$log" | tail -1)
   cov=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*')
   ft=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*')
+  corp=$(echo "$last" | grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' | cut -d' ' -f2)
   finding=$(grep -E -m1 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|==ERROR|check failed' "$log")
-  echo "$t: ${SECONDS_EACH}s, ${execs:-?} executions, cov ${cov:-?}, ft ${ft:-?}, exit $rc${finding:+, FINDING: $finding}"
-  [ $rc -eq 0 ] || status=1
+  echo "$t: ${SECONDS_EACH}s, ${execs:-?} executions (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, exit $rc${finding:+, FINDING: $finding}"
+  [ "$rc" = 0 ] || status=1
 done
 exit $status

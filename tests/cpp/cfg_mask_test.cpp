@@ -91,12 +91,13 @@ TEST_CASE("cfg masks: brute-force oracle on JSON (built-in and json.gbnf), maskb
   TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
   Compiler c(llama3());
   auto builtin = c.builtin_json();
+  const int want = 2000 / static_cast<int>(tollgate::testing::sample_stride());  // TOLLGATE_TEST_SAMPLE
   int states = 0, mismatches = 0, docs = 0;
   std::vector<std::filesystem::path> files;
   for (auto& e : std::filesystem::directory_iterator(mb))
     if (e.path().extension() == ".json") files.push_back(e.path());
   std::sort(files.begin(), files.end());
-  for (size_t f = 0; f < files.size() && states < 2000; f += 37) {
+  for (size_t f = 0; f < files.size() && states < want; f += 37) {
     auto doc = nlohmann::json::parse(tollgate::testing::read_file(files[f]));
     for (auto& t : doc["tests"]) {
       if (!t.value("valid", false) || !t.contains("tokens_llama3")) continue;
@@ -114,7 +115,7 @@ TEST_CASE("cfg masks: brute-force oracle on JSON (built-in and json.gbnf), maskb
       break;
     }
   }
-  CHECK(states >= 2000);
+  CHECK(states >= want);
   CHECK(mismatches == 0);
   WARN("JSON oracle: " << states << " states from " << docs << " documents, " << mismatches << " mismatches");
 }
@@ -138,6 +139,7 @@ TEST_CASE("cfg masks: brute-force oracle on c.gbnf and arithmetic.gbnf", "[cfg][
       "(diameter)/2 = radius\nradius*radius*314/100 = area\n2*radius*314/100 = perimeter\n",
   };
   int states = 0, mismatches = 0;
+  const int want = 2000 / static_cast<int>(tollgate::testing::sample_stride());  // TOLLGATE_TEST_SAMPLE
   // The hand-written documents, then generated ones in the same style until 2,000 states.
   std::string c_more, a_more;
   for (int i = 0; i < 240; ++i) {
@@ -146,13 +148,13 @@ TEST_CASE("cfg masks: brute-force oracle on c.gbnf and arithmetic.gbnf", "[cfg][
               "<100){b" + n + " = b" + n + "+" + n + ";}return b" + n + ";}";
     a_more += "(v" + n + " +w" + n + ")*" + n + " -x/" + std::to_string(i + 1) + " = z" + n + "\n";
   }
-  for (auto& d : c_docs) states += replay_greedy(cgram, d, 2000, mismatches);
-  states += replay_greedy(cgram, c_more, 2000 - states, mismatches);
+  for (auto& d : c_docs) states += replay_greedy(cgram, d, want - states, mismatches);
+  states += replay_greedy(cgram, c_more, want - states, mismatches);
   int cstates = states;
-  for (auto& d : a_docs) states += replay_greedy(agram, d, 2000, mismatches);
-  states += replay_greedy(agram, a_more, 2000 - (states - cstates), mismatches);
-  CHECK(cstates >= 2000);
-  CHECK(states - cstates >= 2000);
+  for (auto& d : a_docs) states += replay_greedy(agram, d, want - (states - cstates), mismatches);
+  states += replay_greedy(agram, a_more, want - (states - cstates), mismatches);
+  CHECK(cstates >= want);
+  CHECK(states - cstates >= want);
   CHECK(mismatches == 0);
   WARN("C oracle: " << cstates << " states; arithmetic oracle: " << states - cstates << " states; "
                     << mismatches << " mismatches");
@@ -183,9 +185,10 @@ TEST_CASE("cfg masks: brute-force oracle on lark.lark (leftmost-first lexing)", 
       "pair: key \":\" value -> kv\nkey: /[a-z]+/i ~ 2..5 | \"x\" ~ 3\nlist: \"[\" [value (\",\" value)*] \"]\"\n"
       "# hash comment\n_SEP: /\\s+/\nWORD: LETTER+\n%declare FOO BAR\n",
   };
+  const int stride = static_cast<int>(tollgate::testing::sample_stride());  // TOLLGATE_TEST_SAMPLE
   int states = 0, mismatches = 0;
-  for (auto& d : docs) states += replay_greedy(g, d, 450 - states, mismatches);
-  CHECK(states >= 400);
+  for (auto& d : docs) states += replay_greedy(g, d, 450 / stride - states, mismatches);
+  CHECK(states >= 400 / stride);
   CHECK(mismatches == 0);
   WARN("lark.lark oracle: " << states << " states, " << mismatches << " mismatches");
 }
@@ -202,13 +205,15 @@ TEST_CASE("cfg masks: fast masks equal the trie walk along random walks in Lark 
   for (auto& e : std::filesystem::directory_iterator(std::filesystem::path(TOLLGATE_SOURCE_DIR) / "tests/data/lark"))
     files.push_back(e.path());
   std::sort(files.begin(), files.end());
+  const int walks = (6 + static_cast<int>(tollgate::testing::sample_stride()) - 1) /
+                    static_cast<int>(tollgate::testing::sample_stride());  // TOLLGATE_TEST_SAMPLE
   int steps = 0, mismatches = 0;
   std::vector<uint32_t> fast(bitmask_words(tok.vocab_size())), slow(fast.size());
   for (auto& f : files) {
     auto g = c.compile_grammar(tollgate::testing::read_file(f), "lark", f.filename().string());
     auto& impl = static_cast<const engine::CfgGrammar&>(g->impl());
     std::mt19937 rng(99);
-    for (int walk = 0; walk < 6; ++walk) {
+    for (int walk = 0; walk < walks; ++walk) {
       fsm::ParserState st = impl.rt->initial(), next;
       for (int step = 0; step < 40; ++step) {
         impl.fill_mask(st, fast.data());
@@ -232,6 +237,6 @@ TEST_CASE("cfg masks: fast masks equal the trie walk along random walks in Lark 
     }
   }
   CHECK(mismatches == 0);
-  CHECK(steps >= 1000);
+  CHECK(steps >= 1000 * walks / 6);
   WARN("Lark random walks: " << steps << " steps, fast mask == trie walk in all but " << mismatches);
 }

@@ -110,6 +110,9 @@ TEST_CASE("json schema masks: brute-force oracle on 20 maskbench-dev schemas of 
     walk(docs[f]["schema"], 0, "", shapes[f]);
   }
 
+  // TOLLGATE_TEST_SAMPLE=n: a state in n of the valid walks' steps, and kStates / n random states.
+  const size_t stride = tollgate::testing::sample_stride();
+  const int want = kStates / static_cast<int>(stride);
   std::mt19937 rng(8);
   std::set<size_t> picked;
   int total_states = 0, total_mismatches = 0;
@@ -144,19 +147,19 @@ TEST_CASE("json schema masks: brute-force oracle on 20 maskbench-dev schemas of 
         Matcher m(g);
         size_t i = 0;
         for (; i < w.size(); ++i) {
-          if (i % kWalkStride == 0) check(m);
+          if (i % (kWalkStride * stride) == 0) check(m);
           if (!m.accept_token(w[i])) break;
         }
         check(m);
       }
       // 2. random tokens inside the mask, from random prefixes of the valid tests
-      while (states < kStates) {
+      while (states < want) {
         const auto& w = walks[rng() % walks.size()];
         Matcher m(g);
         const size_t prefix = rng() % (w.size() + 1);
         for (size_t i = 0; i < prefix && m.accept_token(w[i]); ++i) {
         }
-        for (int s = 0; s < kRandomSteps && states < kStates; ++s) {
+        for (int s = 0; s < kRandomSteps && states < want; ++s) {
           check(m);
           auto ids = allowed_ids(*tok, tollgate::testing::mask_of(m));
           if (ids.empty()) break;

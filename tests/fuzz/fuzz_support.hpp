@@ -24,6 +24,11 @@ inline CompileOptions small_options() {
   o.max_dfa_states = 20'000;
   o.max_dfa_memory = size_t{4} << 20;
   o.index_cache_bytes = 0;
+  // A compile that would outlast libFuzzer's per-input timeout under ASan is a clean kLimit
+  // refusal instead (the budget is checked in the automata and index loops, not in the JSON
+  // Schema lowering: a hang there is still a timeout finding), and so is a huge Earley state.
+  o.max_compile_ms = 5'000;
+  o.max_earley_items = size_t{1} << 16;
   return o;
 }
 

@@ -131,12 +131,18 @@ void walk_matcher(const CompiledGrammarPtr& g, In& in, int max_steps) {
         Matcher f(m);
         FUZZ_CHECK(mask(f) == cur, "a fork's mask differs");
         m = std::move(f);
-      } else if (op == 8) {  // EOS
+      } else if (op == 8) {  // EOS (refused after termination: the matcher stays terminated)
         int32_t eos = g->tokenizer().eos_ids().front();
+        const bool was_terminated = m.is_terminated();
         bool ok = m.accept_token(eos);
         FUZZ_CHECK(ok == bit(cur, eos), "EOS disagrees with the mask");
-        FUZZ_CHECK(ok == m.is_terminated(), "EOS accepted but not terminated");
-        if (ok) pushed();
+        if (ok) {
+          FUZZ_CHECK(!was_terminated && m.is_terminated(), "EOS accepted but not terminated");
+          pushed();
+        } else {
+          FUZZ_CHECK(m.is_terminated() == was_terminated, "a refused EOS changed termination");
+          FUZZ_CHECK(mask(m) == cur, "a refused EOS changed the state");
+        }
       } else {  // raw bytes: no oracle beyond "refusal leaves the state unchanged"
         std::string bytes;
         for (uint32_t k = 1 + in.byte() % 5; k > 0; --k) bytes.push_back(static_cast<char>(in.byte()));

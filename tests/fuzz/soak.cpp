@@ -3,7 +3,7 @@
 // restores the mask, forks agree), while the main thread samples the process RSS every second.
 // Takes: --threads N (8), --seconds S (600), --max-rss-mb M (bound checked at every sample),
 // --schemas K (maskbench-dev schemas added to the grammar set, 40), TOLLGATE_DATA_DIR.
-// Gives: one line per 10 s (walks, steps, RSS), a summary, exit 1 when the RSS bound is crossed
+// Gives: one line per 10 s (walks, steps, RSS, bytes held by the grammars), a summary, exit 1 when the RSS bound is crossed
 // (abort on a broken invariant). Built as tollgate_soak; run by hand (docs/reliability.md), and
 // under -fsanitize=thread for the TSan soak.
 #include <unistd.h>
@@ -111,7 +111,14 @@ int main(int argc, char** argv) {
       }
     });
   }
-  double peak = 0, first = rss_mb();
+  // What the grammars hold (CompiledGrammar::memory_bytes: automata, index, Earley graph and memo
+  // maps, run-time caches), to tell their growth from anything else in the RSS.
+  auto held_mb = [&] {
+    size_t b = 0;
+    for (const auto& g : grammars) b += g->memory_bytes();
+    return static_cast<double>(b) / (1 << 20);
+  };
+  double peak = 0, first = rss_mb(), first_held = held_mb();
   bool over = false;
   for (int s = 1; s <= seconds; ++s) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -123,15 +130,17 @@ int main(int argc, char** argv) {
       break;
     }
     if (s % 10 == 0) {
-      std::printf("soak: %4d s  walks %llu  steps ~%llu  RSS %.0f MB (peak %.0f)\n", s,
-                  static_cast<unsigned long long>(walks.load()), static_cast<unsigned long long>(steps.load()), r, peak);
+      std::printf("soak: %4d s  walks %llu  steps ~%llu  RSS %.0f MB (peak %.0f)  held by the grammars %.0f MB\n", s,
+                  static_cast<unsigned long long>(walks.load()), static_cast<unsigned long long>(steps.load()), r, peak,
+                  held_mb());
       std::fflush(stdout);
     }
   }
   stop = true;
   for (auto& th : pool) th.join();
-  std::printf("soak: done: %llu walks, ~%llu steps, RSS at start of the walks %.0f MB, peak %.0f MB, at end %.0f MB%s\n",
+  std::printf("soak: done: %llu walks, ~%llu steps, RSS at start of the walks %.0f MB, peak %.0f MB, at end %.0f MB; "
+              "held by the grammars %.0f MB at start, %.0f MB at end%s\n",
               static_cast<unsigned long long>(walks.load()), static_cast<unsigned long long>(steps.load()), first, peak,
-              rss_mb(), over ? " (OVER THE BOUND)" : "");
+              rss_mb(), first_held, held_mb(), over ? " (OVER THE BOUND)" : "");
   return over ? 1 : 0;
 }
