@@ -400,8 +400,14 @@ struct GrammarBlob {
     auto slots = r.vec<uint32_t>();
     check(slots.size() == total_states, "index slot count");
 
-    auto rt = std::make_unique<fsm::CfgRuntime>(std::move(cfg), std::move(dfas), max_earley_items);
-    std::unique_ptr<CfgGrammar> g = make_cfg_grammar(std::move(rt), tokenizer, opt);
+    std::unique_ptr<CfgGrammar> g;
+    try {  // the runtime's own checks (e.g. the Earley item limit on the first closure) refuse it too
+      auto rt = std::make_unique<fsm::CfgRuntime>(std::move(cfg), std::move(dfas), max_earley_items);
+      g = make_cfg_grammar(std::move(rt), tokenizer, opt);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kInternal) throw;
+      fail("malformed (the grammar does not build: " + e.message() + ")");
+    }
     g->mask_cache_budget = mask_cache_budget;
     g->cache_budget = cache_budget;
     g->walk_budget = walk_budget;
