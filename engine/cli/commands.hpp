@@ -27,6 +27,8 @@ void add_bench_maskbench_command(CLI::App& bench);
 
 // `bench batch`: BatchMatcher wall time over lock-step MaskBench replays (engine/cli/cmd_bench_batch.cpp).
 void add_bench_batch_command(CLI::App& bench);
+// `bench memory`: one grammar's memory over many sequences in turn (engine/cli/cmd_bench_memory.cpp).
+void add_bench_memory_command(CLI::App& bench);
 
 // One test of a MaskBench file: whether it is valid, and its Llama-3 tokens.
 struct TestCase {

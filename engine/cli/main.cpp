@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   bench->footer("\nExamples:\n  tollgate bench decode --positions 64,512\n"
                 "  tollgate bench maskbench ../shared/corpora/maskbench-dev --out results.jsonl");
   tollgate::cli::add_bench_batch_command(*bench);
+  tollgate::cli::add_bench_memory_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
