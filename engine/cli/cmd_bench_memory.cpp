@@ -52,23 +52,8 @@ double rss_mib() {
 void run_bench_memory(const MemoryArgs& a) {
   TokenizerInfoPtr tok = load_tokenizer(a.tokenizer);
   std::string dir = a.dir.empty() ? data_dir() + "/corpora/maskbench-dev" : a.dir;
-  std::vector<fs::path> files;
-  for (auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".json") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  std::vector<std::vector<int32_t>> docs;
-  for (const auto& f : files) {
-    std::string schema;
-    std::vector<TestCase> tests;
-    try {
-      read_maskbench_file(f, schema, tests);
-    } catch (const std::exception&) {
-      continue;
-    }
-    for (auto& t : tests)
-      if (t.valid) docs.push_back(std::move(t.tokens));
-  }
-  if (docs.empty()) throw Error(ErrorKind::kInvalidArgument, "no valid MaskBench tests in " + dir);
+  size_t num_files = 0;
+  const std::vector<MaskBenchDoc> docs = read_maskbench_docs(dir, &num_files);
   CompileOptions copt;
   copt.threads = 1;
   if (!a.budgets.empty()) {
@@ -93,7 +78,7 @@ void run_bench_memory(const MemoryArgs& a) {
   const auto* cfg = dynamic_cast<const engine::CfgGrammar*>(&g->impl());
   if (!cfg) throw Error(ErrorKind::kInvalidArgument, "bench memory measures context-free grammars");
   std::printf("%zu documents from %zu files; grammar %s; %zu sequences, %.0f%% random walks of up to %d tokens\n",
-              docs.size(), files.size(), a.grammar.c_str(), a.sequences, 100 * a.walk_share, a.walk_tokens);
+              docs.size(), num_files, a.grammar.c_str(), a.sequences, 100 * a.walk_share, a.walk_tokens);
   std::printf("%9s %8s %8s %8s %8s %8s %8s %8s %9s %9s %9s %8s\n", "sequences", "MiB", "earley", "index", "masks",
               "boundary", "walk", "RSS+", "mean µs", "p50 µs", "p99 µs", "refused");
   std::mt19937_64 rng(a.seed);
@@ -123,7 +108,7 @@ void run_bench_memory(const MemoryArgs& a) {
         if (!m.accept_token(id)) ++refused;  // a token of the mask must be accepted
       }
     } else {
-      const std::vector<int32_t>& doc = docs[next_doc++ % docs.size()];
+      const std::vector<int32_t>& doc = docs[next_doc++ % docs.size()].tokens;
       for (int32_t id : doc) {
         timed_fill(m);
         if (!is_set(id) || !m.accept_token(id)) {

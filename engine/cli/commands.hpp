@@ -37,6 +37,13 @@ struct TestCase {
 };
 // Reads a MaskBench file (cmd_maskbench.cpp). Throws std::runtime_error("bad file: ...").
 void read_maskbench_file(const std::filesystem::path& path, std::string& schema, std::vector<TestCase>& tests);
+// The valid tests of every readable MaskBench *.json file of `dir` (sorted by file name), each
+// with its file's schema; `files` (if given) gets the number of files. Throws when there are none.
+struct MaskBenchDoc {
+  std::string schema;
+  std::vector<int32_t> tokens;
+};
+std::vector<MaskBenchDoc> read_maskbench_docs(const std::string& dir, size_t* files = nullptr);
 // Nearest-rank percentile of sorted values (q in [0, 1]), and the mean.
 double percentile(const std::vector<double>& sorted, double q);
 double mean(const std::vector<double>& v);
