@@ -376,6 +376,7 @@ void CfgGrammar::clear_caches(bool masks) const {
   // entries alive through the shared_ptrs it holds). Every shard is locked at once (in order;
   // nothing else holds two), so the byte counter is reset together with the maps.
   std::array<decltype(Shard::masks), kShards> old_masks;
+  std::array<decltype(Shard::mask_bits), kShards> old_bits;
   std::array<decltype(Shard::boundary), kShards> old_boundary;
   std::array<decltype(Shard::local), kShards> old_local;
   std::array<decltype(Shard::guard_safe), kShards> old_guard;
@@ -384,6 +385,7 @@ void CfgGrammar::clear_caches(bool masks) const {
   for (size_t i = 0; i < kShards; ++i) {
     if (masks) {
       old_masks[i].swap(shards_[i].masks);
+      old_bits[i].swap(shards_[i].mask_bits);
     } else {
       old_boundary[i].swap(shards_[i].boundary);
       old_local[i].swap(shards_[i].local);
@@ -469,14 +471,31 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
     if (us > 500) fprintf(stderr, "mask miss %.0f µs, %zu threads\n", us, state.threads.size());
   }
   std::memcpy(row, m, static_cast<size_t>(words) * 4);
-  size_t bytes = static_cast<size_t>(words) * 4 + state.threads.size() * sizeof(Thread) + 64;
-  if (bytes > mask_cache_budget) return;
+  // The key, and the content unless an equal one is cached already (then the entry shares it).
+  const size_t key_bytes = state.threads.size() * sizeof(Thread) + 64;
+  const size_t content_bytes = static_cast<size_t>(words) * 4 + 64;
+  if (key_bytes + content_bytes > mask_cache_budget) return;
+  const size_t content_hash = fsm::hash_words(*mask);
+  Shard& cs = shards_[shard_of(content_hash)];
   for (int attempt = 0; attempt < 3; ++attempt) {
+    std::shared_ptr<const std::vector<uint32_t>> bits;
     {
+      std::lock_guard<std::mutex> lock(cs.mu);
+      auto it = cs.mask_bits.find(content_hash);
+      if (it != cs.mask_bits.end() && *it->second == *mask) {
+        bits = it->second;
+      } else if (reserve_bytes(mask_cache_bytes_, content_bytes, mask_cache_budget)) {
+        bits = mask;  // a new content (or one whose hash another holds: cached unshared)
+        if (it == cs.mask_bits.end()) cs.mask_bits.emplace(content_hash, mask);
+      }
+    }
+    if (bits) {
+      // A clear between the two locks drops the content from the table and its bytes from the
+      // count; the entry then holds it uncounted (at most one content per racing thread).
       std::lock_guard<std::mutex> lock(sh.mu);
       if (sh.masks.count(state.threads)) return;
-      if (reserve_bytes(mask_cache_bytes_, bytes, mask_cache_budget)) {
-        sh.masks.emplace(state.threads, std::move(mask));
+      if (reserve_bytes(mask_cache_bytes_, key_bytes, mask_cache_budget)) {
+        sh.masks.emplace(state.threads, std::move(bits));
         return;
       }
     }
@@ -528,6 +547,11 @@ size_t CfgGrammar::num_cached_masks() const {
 }
 
 size_t CfgGrammar::cache_bytes() const { return cache_bytes_.load(); }
+
+size_t CfgGrammar::walk_bytes() const {
+  std::lock_guard<std::mutex> walk_lock(walk_mu_);
+  return walk_ ? walk_->bytes() : 0;
+}
 
 size_t CfgGrammar::memory_bytes() const {
   size_t b = rt->memory_bytes() + index_bytes() + mask_cache_bytes_.load() + cache_bytes_.load();

@@ -124,6 +124,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // Bytes held by the boundary, local-walk and guard caches (never above cache_budget), and how
   // often they were cleared for going over it (tests, statistics).
   size_t cache_bytes() const;
+  // Bytes of the whole-mask cache (keys and distinct contents; never above mask_cache_budget) and
+  // of the current walk DFA (statistics: `tollgate bench memory`).
+  size_t mask_cache_bytes() const { return mask_cache_bytes_.load(); }
+  size_t walk_bytes() const;
   size_t num_cache_clears() const { return cache_clears_.load(); }
   // Boundary tokens the truncated walks left uncertain and the real parse then checked (and
   // accepted): they show the wildcard path at work (tests, statistics).
@@ -206,6 +210,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
     std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary;
     std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local;
     std::unordered_map<uint64_t, std::shared_ptr<const GuardSafe>> guard_safe;
+    // The distinct contents of the cached masks, by content hash (in the shard of that hash): many
+    // parser configurations share one token set (the replay of maskbench-dev through the JSON
+    // grammar caches 6,206 masks with 60 contents), so each is stored once. Part of the mask budget.
+    std::unordered_map<uint64_t, std::shared_ptr<const std::vector<uint32_t>>> mask_bits;
   };
   static size_t shard_of(uint64_t h) { return (h ^ (h >> 29) ^ (h >> 47)) & (kShards - 1); }
   // Looks `key` up in the `map` member of its shard (null when absent).

@@ -209,13 +209,16 @@ size_t EarleyGraph::size() const {
 
 size_t EarleyGraph::memory_bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
-  size_t b = 0;
+  // The chunk table and the allocated chunks, each node's vectors, the index (a copy of each
+  // node's items as its key, a hash node and a bucket), and the memo tables.
+  size_t b = chunks_.size() * sizeof(chunks_[0]) + ((num_nodes_ + kChunk - 1) / kChunk) * kChunk * sizeof(Node);
   for (uint32_t i = 0; i < num_nodes_; ++i) {
     const Node& n = node(i);
-    b += n.items.size() * 16 + n.keys.size() * 4 + n.expected.size() * 4 + sizeof(Node);
+    b += n.items.capacity() * sizeof(Item) + n.keys.capacity() * 4 + n.expected.capacity() * 4;
+    b += (n.items.size() + 1) * sizeof(Item) + 64;
   }
   return b + scan_memo_.memory_bytes() + merge_memo_.memory_bytes() + truncate_memo_.memory_bytes() +
-         index_.size() * 64;
+         index_.bucket_count() * sizeof(void*);
 }
 
 }  // namespace tollgate::fsm

@@ -44,32 +44,14 @@ std::vector<int> int_list(const std::string& s) {
   return out;
 }
 
-struct Doc {
-  std::string schema;
-  std::vector<int32_t> tokens;
-};
+using Doc = MaskBenchDoc;
 
 void run_bench_batch(const BatchArgs& a) {
   TokenizerInfoPtr tok = load_tokenizer(a.tokenizer);
   std::string dir = a.dir.empty() ? data_dir() + "/corpora/maskbench-dev" : a.dir;
-  std::vector<fs::path> files;
-  for (auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".json") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  std::vector<Doc> docs;
-  for (const auto& f : files) {
-    std::string schema;
-    std::vector<TestCase> tests;
-    try {
-      read_maskbench_file(f, schema, tests);
-    } catch (const std::exception&) {
-      continue;
-    }
-    for (auto& t : tests)
-      if (t.valid) docs.push_back({schema, t.tokens});
-  }
-  if (docs.empty()) throw Error(ErrorKind::kInvalidArgument, "no valid MaskBench tests in " + dir);
-  std::printf("%zu documents from %zu files; grammar %s; %d steps per configuration\n", docs.size(), files.size(),
+  size_t num_files = 0;
+  const std::vector<MaskBenchDoc> docs = read_maskbench_docs(dir, &num_files);
+  std::printf("%zu documents from %zu files; grammar %s; %d steps per configuration\n", docs.size(), num_files,
               a.grammar.c_str(), a.steps);
   std::printf("%6s %7s %10s %10s %10s %10s %12s %8s %8s %6s\n", "batch", "threads", "p50 ms", "p99 ms", "max ms",
               "mean ms", "µs/sequence", "swaps", "refused", "MiB");

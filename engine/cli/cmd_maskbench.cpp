@@ -72,6 +72,28 @@ std::string error_text(const Error& e) {
 
 }  // namespace
 
+std::vector<MaskBenchDoc> read_maskbench_docs(const std::string& dir, size_t* num_files) {
+  std::vector<std::filesystem::path> files;
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<MaskBenchDoc> docs;
+  for (const auto& f : files) {
+    std::string schema;
+    std::vector<TestCase> tests;
+    try {
+      read_maskbench_file(f, schema, tests);
+    } catch (const std::exception&) {
+      continue;
+    }
+    for (auto& t : tests)
+      if (t.valid) docs.push_back({schema, std::move(t.tokens)});
+  }
+  if (docs.empty()) throw Error(ErrorKind::kInvalidArgument, "no valid MaskBench tests in " + dir);
+  if (num_files) *num_files = files.size();
+  return docs;
+}
+
 // Reads a MaskBench file. Throws std::runtime_error("bad file: ...") for anything not in the format.
 void read_maskbench_file(const std::filesystem::path& path, std::string& schema, std::vector<TestCase>& tests) {
   std::string text;

@@ -33,6 +33,8 @@ void add_bench_maskbench_command(CLI::App& bench);
 void add_bench_batch_command(CLI::App& bench);
 // `bench jump-forward` and `bench length-budget` (engine/cli/cmd_bench_jump_budget.cpp).
 void add_bench_jump_budget_commands(CLI::App& bench);
+// `bench memory`: one grammar's memory over many sequences in turn (engine/cli/cmd_bench_memory.cpp).
+void add_bench_memory_command(CLI::App& bench);
 
 // One test of a MaskBench file: whether it is valid, and its Llama-3 tokens.
 struct TestCase {
@@ -41,6 +43,13 @@ struct TestCase {
 };
 // Reads a MaskBench file (cmd_maskbench.cpp). Throws std::runtime_error("bad file: ...").
 void read_maskbench_file(const std::filesystem::path& path, std::string& schema, std::vector<TestCase>& tests);
+// The valid tests of every readable MaskBench *.json file of `dir` (sorted by file name), each
+// with its file's schema; `files` (if given) gets the number of files. Throws when there are none.
+struct MaskBenchDoc {
+  std::string schema;
+  std::vector<int32_t> tokens;
+};
+std::vector<MaskBenchDoc> read_maskbench_docs(const std::string& dir, size_t* files = nullptr);
 // Nearest-rank percentile of sorted values (q in [0, 1]), and the mean.
 double percentile(const std::vector<double>& sorted, double q);
 double mean(const std::vector<double>& v);

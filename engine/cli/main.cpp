@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
       "\nExamples:\n  tollgate bench maskbench ../shared/corpora/maskbench-dev --out results.jsonl\n"
       "  tollgate bench maskbench DIR --jobs 2 --warm --timeout 10");
   tollgate::cli::add_bench_jump_budget_commands(*bench);
+  tollgate::cli::add_bench_memory_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
