@@ -27,12 +27,7 @@ std::string repeat(std::string_view s, size_t n) {
 }
 
 // The 256 single bytes (ids 0..255) and EOS (256): a mask shows exactly which bytes may follow.
-TokenizerInfoPtr byte_vocab() {
-  std::vector<std::string> tokens;
-  for (int b = 0; b < 256; ++b) tokens.push_back(std::string(1, static_cast<char>(b)));
-  tokens.push_back("<eos>");
-  return TokenizerInfo::from_tokens(std::move(tokens), {256}, 257, {256});
-}
+TokenizerInfoPtr byte_vocab() { return TokenizerInfo::bytes_with_eos(); }
 
 std::string allowed_bytes(const Matcher& m) {
   std::vector<int32_t> mask = testing::mask_of(m);
