@@ -30,6 +30,15 @@ def _missing(what):
     pytest.skip(f"test data missing: {what}")
 
 
+def corpus_path(shared, sub):
+    """shared/corpora/<sub>, or a skip (a failure under TOLLGATE_REQUIRE_DATA=1) when the corpora are absent
+    (a bare machine has only the fetched tokenizers)."""
+    d = shared / "corpora"
+    if not d.is_dir():
+        _missing(f"{d} (the corpora are in ../shared only; set TOLLGATE_DATA_DIR)")
+    return d / sub
+
+
 @pytest.fixture(scope="session")
 def corpora(shared):
     """shared/corpora (only in ../shared: the user cache of fetched tokenizers has none)."""

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import tollgate
+from conftest import corpus_path
 
 
 def maskbench_docs(shared, n, stride=9):
-    files = sorted((shared / "corpora" / "maskbench-dev").glob("*.json"))
+    files = sorted(corpus_path(shared, "maskbench-dev").glob("*.json"))
     docs = []
     for f in files[::stride]:
         for t in json.loads(f.read_text())["tests"]:

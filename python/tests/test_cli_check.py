@@ -264,8 +264,8 @@ def test_corpus_grammars_check_clean_and_samples_match(grammar):
     assert out.count(": accepted") == 4
 
 
-def test_corpus_gbnf_present(shared):
-    assert len(list((shared / "corpora" / "gbnf").glob("*.gbnf"))) >= 5
+def test_corpus_gbnf_present(corpora):
+    assert len(list((corpora / "gbnf").glob("*.gbnf"))) >= 5
 
 
 def test_sample_is_deterministic_bounded_and_matches():

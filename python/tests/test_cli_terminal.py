@@ -92,10 +92,10 @@ def test_no_color_env_and_flags(term):
     assert has_color(screen, "error")
 
 
-def test_compile_progress_in_a_terminal_and_not_when_piped(term, shared, tmp_path):
+def test_compile_progress_in_a_terminal_and_not_when_piped(term, corpora, tmp_path):
     # a large schema of MaskBench (Kubernetes, 166 KB: ~2,000 rules, ~55,000 lexeme DFA states), compiled
     # against Llama 3's vocabulary: about two seconds with the tokenizer load
-    case = json.loads((shared / "corpora/maskbench-dev/Kubernetes---kb_1007_Normalized.json").read_text())
+    case = json.loads((corpora / "maskbench-dev/Kubernetes---kb_1007_Normalized.json").read_text())
     schema = tmp_path / "kb.json"
     schema.write_text(json.dumps(case["schema"]))
     cmd = f"{CLI} compile {schema} --tokenizer llama3"

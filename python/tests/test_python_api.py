@@ -264,10 +264,10 @@ def replay_masks(matcher, tokens, tok, bitmask, row):
     return out
 
 
-def test_eight_threads_fill_masks_like_one(compiler, tok, shared):
+def test_eight_threads_fill_masks_like_one(compiler, tok, corpora):
     # Eight MaskBench documents, each replayed by its own matcher: four under the built-in JSON grammar, four
     # under an object grammar in GBNF, so that the threads share some compiled grammars and not others.
-    files = sorted((shared / "corpora" / "maskbench-dev").glob("*.json"))[::53]
+    files = sorted((corpora / "maskbench-dev").glob("*.json"))[::53]
     object_gbnf = compiler.compile_grammar(OBJECT_GBNF)
     jobs = []
     for f in files:
