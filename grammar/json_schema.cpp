@@ -1828,15 +1828,14 @@ class SchemaCompiler {
     std::vector<RegexPtr> parts;
     if (s.min_length > 0 || s.max_length != UINT64_MAX) {
       if (s.min_length > s.max_length) return Regex::nothing();
-      constexpr uint64_t kMaxCounted = kMaxCountedLength;
       uint64_t lo = s.min_length, hi = s.max_length;
       // lenient: a bound too large is dropped (a bounded .{10000,} alone is too large an automaton)
-      if (!for_enum && lo > kMaxCounted) {
-        relax(ptr, "minLength", "a length bound above " + std::to_string(kMaxCounted) + " code points is not compiled");
+      if (!for_enum && lo > kMaxCountedLength) {
+        relax(ptr, "minLength", "a length bound above " + std::to_string(kMaxCountedLength) + " code points is not compiled");
         lo = 0;
       }
-      if (!for_enum && hi != UINT64_MAX && hi > kMaxCounted) {
-        relax(ptr, "maxLength", "a length bound above " + std::to_string(kMaxCounted) + " code points is not compiled");
+      if (!for_enum && hi != UINT64_MAX && hi > kMaxCountedLength) {
+        relax(ptr, "maxLength", "a length bound above " + std::to_string(kMaxCountedLength) + " code points is not compiled");
         hi = UINT64_MAX;
       }
       parts.push_back(Regex::repeat(Regex::chars_of(CharSet::any()), static_cast<uint32_t>(lo),
