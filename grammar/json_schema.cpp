@@ -287,6 +287,14 @@ struct Shape {
   std::vector<std::shared_ptr<Shape>> string_negs, number_negs;
   std::set<std::string> forbidden;
   std::map<std::string, std::shared_ptr<Shape>> prop_shapes;
+  // From the complement of a closed object: the object holds some key outside each name set.
+  std::vector<std::pair<std::set<std::string>, std::string>> key_outside;  // (names, pointer)
+  // From the complement of `items`: some item satisfies each shape.
+  std::vector<std::pair<std::shared_ptr<Shape>, std::string>> contains_shapes;  // (shape, pointer)
+  // A disjunct of a complement that cannot be written (a property value or an item outside a schema
+  // whose complement is not expressible): relaxed if it survives to generation, where most are
+  // found empty first (a required key the other branch forbids).
+  std::vector<std::pair<std::string, std::string>> unexpressible;  // (what, pointer)
 };
 
 struct Resource {
@@ -936,9 +944,13 @@ class SchemaCompiler {
         for (const auto& x : v) flatten_into(s, &x);
       } else if (k == "anyOf" || k == "oneOf") {
         if (!v.is_array() || v.empty()) fail(p, k + " must be a non-empty array");
-        std::vector<Conj> branches;
-        for (const auto& x : v) branches.push_back(Conj{&x});
-        (k == "anyOf" ? s.any_of : s.one_of).push_back({branches, p});
+        if (v.size() == 1) {  // one branch: the same as allOf
+          flatten_into(s, &v[0]);
+        } else {
+          std::vector<Conj> branches;
+          for (const auto& x : v) branches.push_back(Conj{&x});
+          (k == "anyOf" ? s.any_of : s.one_of).push_back({branches, p});
+        }
       } else if (k == "not") {
         s.nots.push_back({Conj{&v}, p});
       } else if (k == "if") {
@@ -1098,6 +1110,8 @@ class SchemaCompiler {
   }
 
   // Distributes anyOf / oneOf / not / if-then-else, then emits the type alternatives.
+  size_t negate_calls_ = 0;  // calls within the current top-level negate()
+
   GExprPtr generate(Shape s, const std::string& ptr) {
     // Each level distributes one combinator; a $ref cycle through anyOf / oneOf / if / not that reads
     // no value on the way ({"anyOf": [{"$ref": "#"}, …]}) would never end.
@@ -1114,6 +1128,13 @@ class SchemaCompiler {
   }
   GExprPtr distribute(Shape s, const std::string& ptr) {
     if (s.never) return GExpr::leaf(Regex::nothing());
+    if (!s.unexpressible.empty()) {
+      const auto& [what, p] = s.unexpressible.front();
+      std::string keyword = p.substr(p.rfind('/') + 1);
+      if (keyword != "oneOf" && keyword != "if" && keyword != "else") keyword = "not";
+      relax(p, keyword, what + " is not expressible");
+      s.unexpressible.clear();  // over-approximation: the property or item that should fail is left free
+    }
     if (!s.any_of.empty() || !s.one_of.empty()) {
       bool one = s.any_of.empty();
       auto [branches, p] = one ? s.one_of.back() : s.any_of.back();
@@ -1181,6 +1202,27 @@ class SchemaCompiler {
       }
       return GExpr::alt(std::move(alts));
     }
+    if (!s.key_outside.empty()) {
+      // some key outside `outside`: in an object closed by names, one of its other names is present
+      auto [outside, p] = s.key_outside.back();
+      s.key_outside.pop_back();
+      const std::set<std::string>* closed = simple_closed_names(s);
+      if (!closed) {
+        relax(p, "additionalProperties",
+              "the complement of a closed object (some key outside its names) on an object that names and patterns leave open");
+        return generate(std::move(s), ptr);
+      }
+      const std::set<std::string> names = *closed;
+      std::vector<GExprPtr> alts;
+      for (const auto& k : names) {
+        if (outside.count(k) || s.forbidden.count(k)) continue;
+        Shape x = s;
+        if (x.required.insert(k).second) x.required_order.push_back(k);
+        alts.push_back(generate(std::move(x), p));
+      }
+      if (alts.empty()) return GExpr::leaf(Regex::nothing());
+      return GExpr::alt(std::move(alts));
+    }
     return emit(s, ptr);
   }
 
@@ -1188,6 +1230,13 @@ class SchemaCompiler {
   // list, a number bound, a string pattern. nullopt when not expressible.
   std::optional<std::vector<Shape>> negate(const Shape& n, const std::string& ptr, int depth = 0) {
     if (n.never) return std::vector<Shape>{Shape{}};
+    // property values and items recurse: a recursive $ref (a tree) would never end, and each level
+    // multiplies the disjuncts; bounded in depth and in calls per complement
+    constexpr int kMaxNegationDepth = 8;
+    constexpr size_t kMaxNegationCalls = 512;
+    if (depth == 0) negate_calls_ = 0;
+    if (depth > kMaxNegationDepth || ++negate_calls_ > kMaxNegationCalls) return std::nullopt;
+    if (!n.key_outside.empty() || !n.contains_shapes.empty() || !n.unexpressible.empty()) return std::nullopt;
     if (!n.any_of.empty() || !n.one_of.empty() || !n.nots.empty() || !n.conditionals.empty()) {
       if (!n.one_of.empty() || !n.conditionals.empty() || depth > 6) return std::nullopt;
       // De Morgan: ¬(base ∧ ¬X ∧ (A ∨ B)) = ¬base ∨ X ∨ (¬A ∧ ¬B)
@@ -1236,7 +1285,8 @@ class SchemaCompiler {
     bool arr_c = n.prefix_given || !n.items.empty() || n.items_false || n.min_items > 0 || n.max_items != UINT64_MAX ||
                  !n.contains.empty() || n.unique_items;
     bool obj_c = !n.props.empty() || !n.required.empty() || !n.pattern_props.empty() || !n.additional.empty() ||
-                 n.additional_false || !n.property_names.empty() || n.min_props > 0 || n.max_props != UINT64_MAX;
+                 n.additional_false || !n.property_names.empty() || n.min_props > 0 || n.max_props != UINT64_MAX ||
+                 !n.closeds.empty();
     if (n.has_enum) {
       if (str_c || num_c || arr_c || obj_c) return std::nullopt;
       // values of types in `in` that are not among the enum values
@@ -1262,8 +1312,18 @@ class SchemaCompiler {
       out.push_back(t);
     }
     if (obj_c && (in & kObjT)) {
-      bool closed = !n.additional.empty() || n.additional_false || !n.pattern_props.empty() || !n.property_names.empty();
-      if (closed) return std::nullopt;
+      bool closed = !n.additional.empty() || n.additional_false || !n.pattern_props.empty() ||
+                    !n.property_names.empty() || !n.closeds.empty();
+      // A closed object with named keys only (additionalProperties: false, no patterns): a key
+      // outside the names is one more way to fail it.
+      const std::set<std::string>* names = simple_closed_names(n);
+      if (closed && !names) return std::nullopt;
+      if (names) {
+        Shape t;
+        t.types = kObjT;
+        t.key_outside.push_back({*names, ptr});
+        out.push_back(t);
+      }
       // ¬(required R ∧ ∀p∈P: v_p ⊨ S_p ∧ count bounds) = some r missing ∨ some p present with a value
       // violating S_p ∨ a count outside the bounds
       for (const auto& r : n.required) {
@@ -1275,7 +1335,15 @@ class SchemaCompiler {
       for (const auto& name : n.prop_order) {
         if (!n.props.count(name)) return std::nullopt;
         auto nb = negate(flatten(n.props.at(name)), ptr, depth + 1);
-        if (!nb) return std::nullopt;
+        if (!nb) {
+          Shape t;
+          t.types = kObjT;
+          t.required.insert(name);
+          t.required_order.push_back(name);
+          t.unexpressible.push_back({"the complement of property '" + name + "'", ptr});
+          out.push_back(t);
+          continue;
+        }
         for (auto& x : *nb) {
           Shape t;
           t.types = kObjT;
@@ -1303,7 +1371,27 @@ class SchemaCompiler {
     }
     if (arr_c && (in & kArrT)) {
       bool only_counts = !n.prefix_given && n.items.empty() && !n.items_false && n.contains.empty() && !n.unique_items;
-      if (!only_counts) return std::nullopt;
+      // items from index 0 (no prefix): an item that fails them is one more way to fail
+      bool items_only = !n.prefix_given && !n.items.empty() && !n.items_false && n.contains.empty() && !n.unique_items;
+      for (const auto& [st, c] : n.items_from) items_only = items_only && st == 0;
+      if (!only_counts && !items_only) return std::nullopt;
+      if (items_only) {
+        auto nb = negate(flatten(n.items), ptr, depth + 1);
+        if (!nb) {
+          Shape t;
+          t.types = kArrT;
+          t.min_items = 1;
+          t.unexpressible.push_back({"the complement of 'items'", ptr});
+          out.push_back(t);
+          nb.emplace();
+        }
+        for (auto& x : *nb) {
+          Shape t;
+          t.types = kArrT;
+          t.contains_shapes.push_back({std::make_shared<Shape>(std::move(x)), ptr});
+          out.push_back(t);
+        }
+      }
       if (n.min_items > 0) {
         Shape t;
         t.types = kArrT;
@@ -1325,6 +1413,7 @@ class SchemaCompiler {
            n.formats.empty() && n.minimums.empty() && n.maximums.empty() && n.multiple_ofs.empty() &&
            !n.prefix_given && n.items.empty() && !n.items_false && n.min_items == 0 && n.max_items == UINT64_MAX &&
            n.contains.empty() && !n.unique_items && n.props.empty() && n.required.empty() && n.pattern_props.empty() &&
+           n.key_outside.empty() && n.contains_shapes.empty() && n.unexpressible.empty() &&
            n.additional.empty() && !n.additional_false && n.property_names.empty() && n.min_props == 0 &&
            n.max_props == UINT64_MAX;
   }
@@ -1404,6 +1493,9 @@ class SchemaCompiler {
     for (const auto& r : b.required)
       if (a.required.insert(r).second) a.required_order.push_back(r);
     a.forbidden.insert(b.forbidden.begin(), b.forbidden.end());
+    a.key_outside.insert(a.key_outside.end(), b.key_outside.begin(), b.key_outside.end());
+    a.contains_shapes.insert(a.contains_shapes.end(), b.contains_shapes.begin(), b.contains_shapes.end());
+    a.unexpressible.insert(a.unexpressible.end(), b.unexpressible.begin(), b.unexpressible.end());
     a.pattern_props.insert(a.pattern_props.end(), b.pattern_props.begin(), b.pattern_props.end());
     a.additional = join(a.additional, b.additional);
     a.additional_false = a.additional_false || b.additional_false;
@@ -1477,8 +1569,11 @@ class SchemaCompiler {
     std::vector<GExprPtr> alts;
     constexpr size_t kMaxCombinations = 256;
     for (size_t i = 0; i < n; ++i) {
-      // the product of the complements of the branches that overlap branch i
-      std::vector<Shape> combos{Shape{}};
+      // branch i and the product of the complements of the branches that overlap it; merges that
+      // plainly accept nothing (a required key the branch forbids) are dropped as they appear
+      Shape base = s;
+      for (const Json* node : branches[i]) flatten_into(base, node);
+      std::vector<Shape> combos{base};
       for (size_t j = 0; j < n; ++j) {
         if (j == i || !overlap[i][j]) continue;
         std::vector<Shape> next;
@@ -1486,22 +1581,17 @@ class SchemaCompiler {
           for (const auto& ng : *negs[j]) {
             Shape x = c;
             merge_shape(x, ng);
-            next.push_back(std::move(x));
+            if (!plainly_empty(x)) next.push_back(std::move(x));
           }
         combos = std::move(next);
         if (combos.size() > kMaxCombinations) {
           relax(p, "oneOf", "excluding the overlapping branches needs more than " + std::to_string(kMaxCombinations) +
                                 " alternatives");
-          combos = {Shape{}};
+          combos = {base};
           break;
         }
       }
-      for (const auto& c : combos) {
-        Shape sb = s;
-        for (const Json* node : branches[i]) flatten_into(sb, node);
-        merge_shape(sb, c);
-        alts.push_back(generate(std::move(sb), p));
-      }
+      for (auto& c : combos) alts.push_back(generate(std::move(c), p));
     }
     return GExpr::alt(std::move(alts));
   }
@@ -1632,11 +1722,39 @@ class SchemaCompiler {
 
   static bool has_object_constraints(const Shape& s) {
     return !s.props.empty() || !s.required.empty() || !s.pattern_props.empty() || !s.additional.empty() ||
-           s.additional_false || !s.property_names.empty() || s.min_props > 0 || s.max_props != UINT64_MAX;
+           s.additional_false || !s.property_names.empty() || s.min_props > 0 || s.max_props != UINT64_MAX ||
+           !s.key_outside.empty();
   }
   static bool has_array_constraints(const Shape& s) {
     return s.prefix_given || !s.items.empty() || s.items_false || s.min_items > 0 || s.max_items != UINT64_MAX ||
-           !s.contains.empty() || s.unique_items;
+           !s.contains.empty() || s.unique_items || !s.contains_shapes.empty();
+  }
+
+  // The names a closed object may hold when every closing keyword is `additionalProperties: false`
+  // with no patterns beside it (the intersection of their names); null for any other object.
+  static const std::set<std::string>* simple_closed_names(const Shape& s) {
+    if (s.closeds.empty() || !s.pattern_props.empty() || !s.property_names.empty()) return nullptr;
+    for (const auto& c : s.closeds)
+      if (!c.is_false || !c.patterns.empty()) return nullptr;
+    if (s.closeds.size() == 1) return &s.closeds[0].names;
+    thread_local std::set<std::string> common;
+    common = s.closeds[0].names;
+    for (size_t i = 1; i < s.closeds.size(); ++i)
+      std::erase_if(common, [&](const std::string& k) { return !s.closeds[i].names.count(k); });
+    return &common;
+  }
+
+  // A merge that plainly accepts nothing: a required key forbidden or outside a closed object, or
+  // empty count ranges. Used to prune the alternatives of oneOf before they are generated.
+  static bool plainly_empty(const Shape& s) {
+    if (s.never || s.types == 0) return true;
+    if (s.types == kObjT) {
+      if (s.min_props > s.max_props) return true;
+      for (const auto& r : s.required)
+        if (s.forbidden.count(r) || key_forbidden(s, r)) return true;
+    }
+    if (s.types == kArrT && s.min_items > s.max_items) return true;
+    return false;
   }
 
   // Does an object/array enum value satisfy the structural keywords? Checks what can be checked
@@ -1649,6 +1767,11 @@ class SchemaCompiler {
         if (!v.contains(r)) return false;
       for (auto it = v.begin(); it != v.end(); ++it)
         if (key_forbidden(s, it.key())) return false;
+      for (const auto& [names, p] : s.key_outside) {
+        bool outside = false;
+        for (auto it = v.begin(); it != v.end(); ++it) outside = outside || !names.count(it.key());
+        if (!outside) return false;
+      }
       for (auto it = v.begin(); it != v.end(); ++it) {
         auto p = s.props.find(it.key());
         if (p == s.props.end()) continue;
@@ -1660,6 +1783,8 @@ class SchemaCompiler {
     }
     if (v.is_array()) {
       if (v.size() < s.min_items || v.size() > s.max_items) return false;
+      if (!s.contains_shapes.empty())
+        relax(s.contains_shapes[0].second, "items", "an enum of arrays checked against the complement of 'items'");
       return true;
     }
     return true;
@@ -1983,6 +2108,20 @@ class SchemaCompiler {
       if (np > 0) relax(s.contains[0].second, "contains", "'contains' together with prefixItems");
     }
     if (!s.contains.empty() && s.min_contains > 0) lo = std::max<uint64_t>(lo, 1);
+    // the complement of `items` (from not / oneOf / if): some item fails them
+    GExprPtr failing;
+    if (!s.contains_shapes.empty()) {
+      const auto& [cs, cp] = s.contains_shapes[0];
+      if (s.contains_shapes.size() > 1 || !s.contains.empty() || np > 0 || lo > 1 || hi != UINT64_MAX) {
+        relax(cp, "items",
+              "the complement of 'items' together with contains, prefixItems, item counts or another complement");
+      } else {
+        Shape x = flatten(tail);
+        merge_shape(x, *cs);
+        failing = generate(std::move(x), cp);
+        lo = std::max<uint64_t>(lo, 1);
+      }
+    }
     GExprPtr item = value_ref(tail);
     std::vector<GExprPtr> prefix;
     for (size_t i = 0; i < np; ++i) prefix.push_back(value_ref(positions[i]));
@@ -1991,7 +2130,11 @@ class SchemaCompiler {
     if (lo == 0) alts.push_back(GExpr::seq({lit("["), leaf(ws_), lit("]")}));
     if (hi == 0) return alts.empty() ? GExpr::leaf(Regex::nothing()) : alts[0];
     GExprPtr body;
-    if (!contains.empty() && np == 0) {
+    if (failing) {
+      // item* failing item*, with separators
+      body = GExpr::seq({GExpr::repeat(GExpr::seq({item, item_sep()}), 0, kUnbounded), failing,
+                         GExpr::repeat(GExpr::seq({item_sep(), item}), 0, kUnbounded)});
+    } else if (!contains.empty() && np == 0) {
       GExprPtr c = value_ref(join(tail, contains));
       uint64_t k = std::max<uint64_t>(s.min_contains, 1);
       if (s.min_contains == 0) {

@@ -307,3 +307,36 @@ TEST_CASE("json schema: warnings for unknown and relaxed keywords", "[json-schem
   CHECK(u->warnings()[0].pos.pointer == "/uniqueItems");
   ACCEPTS(u, "[1, 1]");  // relaxed: an over-approximation
 }
+
+TEST_CASE("json schema: oneOf over closed objects and arrays uses their complements", "[json-schema]") {
+  // branches closed by names overlap in {} only
+  auto names = schema(R"({"oneOf": [
+      {"properties": {"value": {"type": "string"}, "unit": {"type": "string"}}, "additionalProperties": false},
+      {"properties": {"text": {"type": "string"}}, "additionalProperties": false}]})");
+  ACCEPTS(names, R"({"value": "1"})");
+  ACCEPTS(names, R"({"text": "one"})");
+  REFUSES(names, "{}");  // both branches match
+  REFUSES(names, R"({"value": "1", "text": "one"})");
+  // a recursive closed object: its complement recurses through the $ref and must stop
+  auto tree = schema(R"({"$defs": {"t": {"type": "object", "properties": {"c": {"$ref": "#/$defs/t"}},
+                                           "additionalProperties": false}},
+                          "oneOf": [{"$ref": "#/$defs/t"},
+                                    {"type": "object", "properties": {"d": {}}, "additionalProperties": false}]})");
+  REFUSES(tree, "{}");
+  ACCEPTS(tree, R"({"c": {}})");
+  ACCEPTS(tree, R"({"c": {"c": {}}})");
+  REFUSES(tree, R"({"c": {"d": 1}})");
+  ACCEPTS(tree, R"({"d": [1]})");
+  // arrays: [] matches both
+  auto coords = schema(R"({"oneOf": [{"type": "array", "items": {"type": "number"}},
+                                     {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}]})");
+  REFUSES(coords, "[]");
+  ACCEPTS(coords, "[1, 2.5]");
+  ACCEPTS(coords, "[[1], []]");
+  REFUSES(coords, "[1, [2]]");
+  // a one-branch oneOf is allOf: disjoint from null by type
+  auto one = schema(R"({"oneOf": [{"oneOf": [{"type": "string", "pattern": "^a"}]}, {"type": "null"}]})");
+  ACCEPTS(one, R"("ab")");
+  ACCEPTS(one, "null");
+  REFUSES(one, R"("b")");
+}
