@@ -31,6 +31,7 @@
 #include <unordered_map>
 
 #include "grammar/json_schema_numbers.hpp"
+#include "fsm/dfa.hpp"
 #include "fsm/utf8.hpp"
 #include "grammar/json_schema_strings.hpp"
 
@@ -2298,33 +2299,73 @@ class SchemaCompiler {
         RegexPtr body = parts.empty() ? any_string_core() : Regex::intersect(std::move(parts));
         return GExpr::seq({lit("\""), leaf(Regex::json_string(body)), lit("\"")});
       };
+      // Keys fall in classes by the exact set of patterns they match. Only the sets whose patterns
+      // can all match one key are classes: patterns that cannot overlap (decided on their DFAs)
+      // never share one, so n literal-prefixed patterns make n + 1 classes, not 2^n.
       size_t np = s.pattern_props.size();
-      if (np > 4) relax(ptr + "/patternProperties", "patternProperties", "more than 4 patterns whose keys may overlap");
-      // each subset of patterns (the empty one too): keys matching exactly those patterns
-      for (size_t mask = 0; np <= 4 && mask < (size_t{1} << np); ++mask) {
-        std::vector<RegexPtr> parts;
-        std::set<std::string> matched;
-        Conj c;
-        bool skip = false;
-        for (size_t i = 0; i < np; ++i) {
-          if (!pats[i]) {
-            skip = skip || (mask >> i & 1);
-            continue;
+      auto may_meet = [](std::vector<RegexPtr> parts) {
+        try {
+          return !fsm::compile_dfa(*Regex::intersect(std::move(parts))).empty();
+        } catch (const Error&) {
+          return true;  // too big to decide: assume they overlap
+        }
+      };
+      constexpr size_t kMaxPatterns = 32, kMaxPatternSets = 64;
+      std::vector<std::vector<size_t>> sets{{}};
+      bool too_many = np > kMaxPatterns;
+      std::vector<std::vector<char>> meet(too_many ? 0 : np, std::vector<char>(np, 0));
+      if (!too_many) {
+        for (size_t i = 0; i < np; ++i)
+          for (size_t j = i + 1; j < np; ++j)
+            if (pats[i] && pats[j]) meet[i][j] = meet[j][i] = may_meet({pats[i], pats[j]});
+        std::vector<size_t> cur;
+        std::function<void(size_t)> grow = [&](size_t from) {
+          for (size_t i = from; i < np && !too_many; ++i) {
+            if (!pats[i]) continue;  // relaxed above: matches no key here
+            bool ok = true;
+            for (size_t j : cur) ok = ok && meet[i][j];
+            if (!ok) continue;
+            cur.push_back(i);
+            std::vector<RegexPtr> parts;
+            for (size_t j : cur) parts.push_back(pats[j]);
+            if (cur.size() <= 2 || may_meet(parts)) {
+              sets.push_back(cur);
+              too_many = sets.size() > kMaxPatternSets;
+              grow(i + 1);
+            }
+            cur.pop_back();
           }
-          if (mask >> i & 1) {
+        };
+        grow(0);
+      }
+      if (too_many) {
+        relax(ptr + "/patternProperties", "patternProperties",
+              np > kMaxPatterns ? "more than " + std::to_string(kMaxPatterns) + " patterns"
+                                : "more than " + std::to_string(kMaxPatternSets) + " sets of patterns whose keys overlap");
+        Conj c;
+        if (closed_apply(nullptr, {}, c)) extras.push_back(GExpr::seq({key_of({}), key_sep(), value_ref(c)}));
+      } else {
+        for (const auto& set : sets) {
+          std::vector<RegexPtr> parts;
+          std::set<std::string> matched;
+          Conj c;
+          for (size_t i : set) {
             parts.push_back(pats[i]);
             matched.insert(s.pattern_props[i].first);
             c = join(c, s.pattern_props[i].second);
-          } else {
-            parts.push_back(Regex::complement(pats[i]));
           }
+          // and none of the other patterns (those that cannot meet the set need no complement)
+          std::vector<RegexPtr> others;
+          for (size_t j = 0; j < np; ++j) {
+            if (!pats[j] || std::find(set.begin(), set.end(), j) != set.end()) continue;
+            bool meets = set.empty();
+            for (size_t i : set) meets = meets || meet[i][j];
+            if (meets) others.push_back(pats[j]);
+          }
+          if (!others.empty()) parts.push_back(Regex::complement(others.size() == 1 ? others[0] : Regex::alt(others)));
+          if (!closed_apply(nullptr, matched, c)) continue;
+          extras.push_back(GExpr::seq({key_of(parts), key_sep(), value_ref(c)}));
         }
-        if (skip || !closed_apply(nullptr, matched, c)) continue;
-        extras.push_back(GExpr::seq({key_of(parts), key_sep(), value_ref(c)}));
-      }
-      if (np > 4) {
-        Conj c;
-        if (closed_apply(nullptr, {}, c)) extras.push_back(GExpr::seq({key_of({}), key_sep(), value_ref(c)}));
       }
     }
     GExprPtr extra = extras.empty() ? nullptr : (extras.size() == 1 ? extras[0] : GExpr::alt(extras));

@@ -2,7 +2,8 @@
 every document of a generated set is accepted by the compiled grammar exactly when python3-jsonschema
 says it is valid. The schemas are the shapes that real schemas use (maskbench-dev refused them before):
 closed objects whose branches overlap only in some keys, arrays of numbers or of arrays, not over a
-closed object, nested in properties and items."""
+closed object, nested in properties and items; and patternProperties with more than four patterns,
+whose keys fall in classes by the exact set of patterns they match."""
 import itertools
 import json
 
@@ -77,6 +78,16 @@ CASES = [
      {"oneOf": [{"allOf": [CLOSED({"a": {}, "b": {}, "c": {}}), CLOSED({"a": {}, "b": {}})]},
                 CLOSED({"b": {}, "c": {}})]},
      objects(["a", "b", "c"], [1])),
+    # patternProperties: five literal-prefixed patterns and one that overlaps them all (keys fall in
+    # classes by the exact set of patterns they match)
+    ("pattern-classes",
+     {"type": "object",
+      "patternProperties": {"^name:(en|nl)$": {"type": "string"}, "^title:(en|nl)$": {"type": "string", "maxLength": 2},
+                            "^MD5$": {"type": "string", "pattern": "^[0-9a-f]{4}$"}, "^SHA$": {"type": "integer"},
+                            "^x-": {"type": "boolean"}, "^[A-Za-z0-9_:-]+$": {"type": ["string", "integer"]}},
+      "additionalProperties": False},
+     objects(["name:en", "title:nl", "MD5", "SHA", "x-a", "x-b c", "other", "a b"], ["ab", "abcd", "0f0f", 3, True],
+             max_keys=2)),
 ]
 
 
