@@ -201,7 +201,7 @@ auto on_json = [](auto& ctx) {
   } catch (const Error& e) {
     throw Error(e.kind(), "in %json: " + e.message(), here(e.pos()));
   }
-  for (auto& w : sub.warnings) s.g->warnings.push_back({"in %json: " + w.message, here(w.pos)});
+  for (auto& w : sub.warnings) s.g->warnings.push_back({"in %json: " + w.message, here(w.pos), w.code, w.severity});
   std::string prefix = "%json@" + std::to_string(s.g->pos(off).line) + ":" + std::to_string(s.g->pos(off).column) + "/";
   std::string root = embed_grammar(*s.g, std::move(sub), prefix, off, true);
   s.b.push(GExpr::ref(root, off));

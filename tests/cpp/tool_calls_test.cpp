@@ -167,6 +167,12 @@ TEXT: /[^<]+/
   auto gf = c.compile_grammar(ig, "lark");  // flexible (the default)
   CHECK(accepts(gf, "x [1, 2 ] y"));
 
+  // The schema's warnings reach the Lark grammar's, at the %json in the Lark file.
+  auto gw = c.compile_grammar("start: \"x\" %json {\"type\": \"string\", \"frobnicate\": 1}\n", "lark", "w.lark");
+  REQUIRE(gw->warnings().size() == 1);
+  CHECK_THAT(gw->warnings()[0].message, Catch::Contains("in %json: unknown keywords ignored: frobnicate"));
+  CHECK(gw->warnings()[0].pos.file == "w.lark");
+
   // A schema error: at the keyword's value in the Lark text, pointer kept.
   try {
     c.compile_grammar("start: \"a\"\n  b\nb: %json {\"type\": \"object\",\n    \"properties\": {\"n\": {\"minimum\": \"x\"}}}\n",
