@@ -1,4 +1,5 @@
-// Context-free back-end: the lazy per-lexeme-state token index, boundary walks against
+// Context-free back-end: the lazy per-lexeme-state token index, the generations (graph, guard
+// tables and id-keyed caches a matcher leases), boundary walks against
 // truncated Earley nodes through a lazy DFA over parser configurations, the caches, and the
 // Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks and
 // slow index entries.
@@ -65,7 +66,7 @@ bool debug_enabled() {
 
 }  // namespace
 
-ParserState CfgGrammar::start_state(uint32_t node, uint32_t guard) const {
+ParserState CfgGrammar::Generation::start_state(uint32_t node, uint32_t guard) const {
   ParserState start;
   rt->spawn(node, start.threads, guard);
   fsm::CfgRuntime::normalise(start.threads);
@@ -73,7 +74,7 @@ ParserState CfgGrammar::start_state(uint32_t node, uint32_t guard) const {
   return start;
 }
 
-std::shared_ptr<const CfgGrammar::GuardSafe> CfgGrammar::guard_safe(uint32_t guard) const {
+std::shared_ptr<const CfgGrammar::GuardSafe> CfgGrammar::Generation::guard_safe(uint32_t guard) const {
   if (auto hit = cache_find(&Shard::guard_safe, uint64_t{guard}, guard)) return hit;
   // Walk the trie with the guard alone: a subtree is unsafe once the guard fires and wholly
   // safe once every pending match has died.
@@ -99,7 +100,7 @@ std::shared_ptr<const CfgGrammar::GuardSafe> CfgGrammar::guard_safe(uint32_t gua
   return cache_put(&Shard::guard_safe, uint64_t{guard}, guard, std::move(safe), bytes);
 }
 
-void CfgGrammar::thread_mask(const Thread& t, uint32_t* row, bool accumulate) const {
+void CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool accumulate) const {
   const IndexEntry& e = entry(t.lexeme, t.state);
   const uint32_t* ci = e.dense ? e.dense->data() : nullptr;
   // Held while used: a cache clear on another thread leaves these alive.
@@ -154,7 +155,8 @@ struct CfgGrammar::WalkDfa {
     ParserState states[kChunk];
     std::unique_ptr<std::atomic<uint32_t>[]> rows;
   };
-  const CfgGrammar& g;
+  const fsm::CfgRuntime& rt;
+  const std::array<uint8_t, 256>& walk_class;
   const uint32_t classes;
   std::vector<std::unique_ptr<Chunk>> chunks;  // kMaxChunks slots, filled as states come
   std::mutex mu;                               // interning
@@ -162,10 +164,11 @@ struct CfgGrammar::WalkDfa {
   std::atomic<uint32_t> num_states{0};
   std::atomic<size_t> transitions{0};
 
-  WalkDfa(const CfgGrammar& grammar, uint32_t num_classes) : g(grammar), classes(num_classes), chunks(kMaxChunks) {}
+  WalkDfa(const fsm::CfgRuntime& runtime, const std::array<uint8_t, 256>& byte_class, uint32_t num_classes)
+      : rt(runtime), walk_class(byte_class), classes(num_classes), chunks(kMaxChunks) {}
   const ParserState& state(uint32_t s) const { return chunks[s >> kChunkBits]->states[s & (kChunk - 1)]; }
   std::atomic<uint32_t>& row(uint32_t s, uint8_t byte) const {
-    return chunks[s >> kChunkBits]->rows[static_cast<size_t>(s & (kChunk - 1)) * classes + g.walk_class_[byte]];
+    return chunks[s >> kChunkBits]->rows[static_cast<size_t>(s & (kChunk - 1)) * classes + walk_class[byte]];
   }
   size_t bytes() const {
     size_t n = num_states.load(std::memory_order_relaxed);
@@ -198,7 +201,7 @@ struct CfgGrammar::WalkDfa {
     if (v == 0) {
       thread_local ParserState next;
       bool pop = false;
-      if (!g.rt->step(state(s), byte, next, &pop)) v = pop ? 2 : 1;
+      if (!rt.step(state(s), byte, next, &pop)) v = pop ? 2 : 1;
       else v = ((intern(next) << 1) | (pop ? 1u : 0u)) + 3;
       slot.store(v, std::memory_order_release);  // another thread computing it stores the same
       transitions.fetch_add(1, std::memory_order_relaxed);
@@ -212,11 +215,11 @@ struct CfgGrammar::WalkDfa {
   }
 };
 
-std::shared_ptr<CfgGrammar::WalkDfa> CfgGrammar::walk_dfa() const {
+std::shared_ptr<CfgGrammar::WalkDfa> CfgGrammar::Generation::walk_dfa() const {
   std::lock_guard<std::mutex> lock(walk_mu_);
   if (!walk_ || walk_->bytes() > walk_budget) {
     if (walk_ && debug_enabled()) fprintf(stderr, "walk DFA replaced (%u states)\n", walk_->num_states.load());
-    walk_ = std::make_shared<WalkDfa>(*this, walk_classes_);
+    walk_ = std::make_shared<WalkDfa>(*rt, g.walk_class_, g.walk_classes_);
   }
   return walk_;
 }
@@ -225,7 +228,7 @@ std::shared_ptr<CfgGrammar::WalkDfa> CfgGrammar::walk_dfa() const {
 // is accepted when the local parse survives all its bytes; once the parse completed an item into
 // the wildcard context (a "pop") the real context may accept more, so tokens the local parse
 // refuses after a pop — and tokens ending exactly at a pop — are uncertain.
-void CfgGrammar::walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBoundary& out) const {
+void CfgGrammar::Generation::walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBoundary& out) const {
   const fsm::TokenTrie& trie = tokenizer->trie();
   const uint32_t root_depth = trie.nodes()[root].depth;
   struct At {
@@ -257,7 +260,7 @@ void CfgGrammar::walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBo
   });
 }
 
-std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint32_t lexeme, uint32_t state,
+std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_boundary(uint32_t lexeme, uint32_t state,
                                                             uint32_t local_node) const {
   const Slot& sl = slot(lexeme, state);
   const IndexEntry& e = *sl.entry;
@@ -302,7 +305,7 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::local_boundary(uint
   return cache_put(&Shard::local, key, key, std::move(out), bytes);
 }
 
-std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Thread& t) const {
+std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tokens(const Thread& t) const {
   const Slot& sl = slot(t.lexeme, t.state);
   if (sl.entry->roots.empty()) return nullptr;
   uint32_t y = rt->cfg().is_ignore[t.lexeme] ? t.node : rt->graph().scan(t.node, t.lexeme);
@@ -341,9 +344,9 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Th
           std::swap(a, b);
         }
       if (ok) own->push_back(id);
-      uncertain_accepted_ += ok;
+      g.uncertain_accepted_ += ok;
     }
-    uncertain_checked_ += local.uncertain.size();
+    g.uncertain_checked_ += local.uncertain.size();
     out = std::move(own);
   }
   if (debug_enabled()) {
@@ -364,14 +367,14 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::boundary_tokens(const Th
 }
 
 template <class Map, class Key>
-typename Map::mapped_type CfgGrammar::cache_find(Map Shard::*map, const Key& key, size_t hash) const {
+typename Map::mapped_type CfgGrammar::Generation::cache_find(Map Shard::*map, const Key& key, size_t hash) const {
   Shard& sh = shards_[shard_of(hash)];
   std::lock_guard<std::mutex> lock(sh.mu);
   auto it = (sh.*map).find(key);
   return it == (sh.*map).end() ? nullptr : it->second;
 }
 
-void CfgGrammar::clear_caches(bool masks) const {
+void CfgGrammar::Generation::clear_caches(bool masks) const {
   // Cleared entries are destroyed after the locks are released (a mask being read keeps its
   // entries alive through the shared_ptrs it holds). Every shard is locked at once (in order;
   // nothing else holds two), so the byte counter is reset together with the maps.
@@ -393,10 +396,10 @@ void CfgGrammar::clear_caches(bool masks) const {
     }
   }
   if (masks) {
-    mask_cache_bytes_.store(0);
+    mask_cache_bytes.store(0);
   } else {
-    cache_bytes_.store(0);
-    ++cache_clears_;
+    cache_bytes.store(0);
+    ++g.cache_clears_;
   }
   for (auto& l : locks) l.unlock();
 }
@@ -411,7 +414,7 @@ static bool reserve_bytes(std::atomic<size_t>& counter, size_t bytes, size_t bud
 }
 
 template <class Map, class Key>
-typename Map::mapped_type CfgGrammar::cache_put(Map Shard::*map, const Key& key, size_t hash,
+typename Map::mapped_type CfgGrammar::Generation::cache_put(Map Shard::*map, const Key& key, size_t hash,
                                                 typename Map::mapped_type value, size_t bytes,
                                                 const SharedLocal* shared) const {
   Shard& sh = shards_[shard_of(hash)];
@@ -435,14 +438,14 @@ typename Map::mapped_type CfgGrammar::cache_put(Map Shard::*map, const Key& key,
       std::lock_guard<std::mutex> lock(sh.mu);
       auto it = (sh.*map).find(key);
       if (it != (sh.*map).end()) return it->second;
-      if (reserve_bytes(cache_bytes_, b, cache_budget)) return (sh.*map).emplace(key, std::move(value)).first->second;
+      if (reserve_bytes(cache_bytes, b, cache_budget)) return (sh.*map).emplace(key, std::move(value)).first->second;
     }
     clear_caches(false);
   }
   return value;  // other threads filled the cache again after each clear: not cached this time
 }
 
-void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
+void CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row) const {
   if (state.threads.size() == 1) {
     // One thread: its precomputed set plus its (cached) boundary tokens — no bitset to cache.
     thread_mask(state.threads[0], row, false);
@@ -484,7 +487,7 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
       auto it = cs.mask_bits.find(content_hash);
       if (it != cs.mask_bits.end() && *it->second == *mask) {
         bits = it->second;
-      } else if (reserve_bytes(mask_cache_bytes_, content_bytes, mask_cache_budget)) {
+      } else if (reserve_bytes(mask_cache_bytes, content_bytes, mask_cache_budget)) {
         bits = mask;  // a new content (or one whose hash another holds: cached unshared)
         if (it == cs.mask_bits.end()) cs.mask_bits.emplace(content_hash, mask);
       }
@@ -494,7 +497,7 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
       // count; the entry then holds it uncounted (at most one content per racing thread).
       std::lock_guard<std::mutex> lock(sh.mu);
       if (sh.masks.count(state.threads)) return;
-      if (reserve_bytes(mask_cache_bytes_, key_bytes, mask_cache_budget)) {
+      if (reserve_bytes(mask_cache_bytes, key_bytes, mask_cache_budget)) {
         sh.masks.emplace(state.threads, std::move(bits));
         return;
       }
@@ -503,7 +506,7 @@ void CfgGrammar::fill_mask(const ParserState& state, uint32_t* row) const {
   }
 }
 
-void CfgGrammar::fill_mask_slow(const ParserState& state, uint32_t* row, bool strip_space) const {
+void CfgGrammar::Generation::fill_mask_slow(const ParserState& state, uint32_t* row, bool strip_space) const {
   std::memset(row, 0, static_cast<size_t>(words) * 4);
   const fsm::TokenTrie& trie = tokenizer->trie();
   std::vector<ParserState> stack(trie.max_depth() + 2);
@@ -527,6 +530,20 @@ void CfgGrammar::reserve_caches() {
     walk_class_[b] = it->second;
   }
   walk_classes_ = static_cast<uint32_t>(sig.size());
+}
+
+// ---- Generations ------------------------------------------------------------------------------
+
+CfgGrammar::Generation::Generation(const CfgGrammar& grammar, std::shared_ptr<fsm::CfgRuntime> runtime)
+    : g(grammar),
+      rt(std::move(runtime)),
+      initial(rt->initial()),
+      tokenizer(grammar.tokenizer),
+      words(grammar.words),
+      context_depth(grammar.context_depth),
+      mask_cache_budget(grammar.mask_cache_budget),
+      cache_budget(grammar.cache_budget),
+      walk_budget(grammar.walk_budget) {
   // The hash tables start small: reserving them for a long session (a million buckets, 6 MiB
   // zeroed) cost more than the rest of a small schema's compile. They double as they fill.
   for (Shard& sh : shards_) {
@@ -537,7 +554,12 @@ void CfgGrammar::reserve_caches() {
   rt->graph().reserve(kInitialEntries);
 }
 
-size_t CfgGrammar::num_cached_masks() const {
+CfgGrammar::Generation::~Generation() {
+  if (debug_enabled())
+    fprintf(stderr, "Earley generation freed: %zu nodes, %zu bytes\n", rt->graph().size(), memory_bytes());
+}
+
+size_t CfgGrammar::Generation::num_cached_masks() const {
   size_t n = 0;
   for (Shard& sh : shards_) {
     std::lock_guard<std::mutex> lock(sh.mu);
@@ -546,17 +568,110 @@ size_t CfgGrammar::num_cached_masks() const {
   return n;
 }
 
-size_t CfgGrammar::cache_bytes() const { return cache_bytes_.load(); }
-
-size_t CfgGrammar::walk_bytes() const {
+size_t CfgGrammar::Generation::walk_bytes() const {
   std::lock_guard<std::mutex> walk_lock(walk_mu_);
   return walk_ ? walk_->bytes() : 0;
 }
 
+size_t CfgGrammar::Generation::memory_bytes() const {
+  return rt->generation_bytes() + mask_cache_bytes.load() + cache_bytes.load() + walk_bytes();
+}
+
+const CfgLengthBudget& CfgGrammar::Generation::length_budget() const {
+  std::call_once(budget_once_, [&] { budget_ = std::make_shared<const CfgLengthBudget>(g, *rt); });
+  return *budget_;
+}
+
+std::shared_ptr<CfgGrammar::Generation> CfgGrammar::lease() const {
+  std::lock_guard<std::mutex> lock(gen_mu_);
+  if (current_ && (generation_budget == 0 || current_->memory_bytes() <= generation_budget)) return current_;
+  // The first generation, or the current one has passed its budget: new sequences start afresh,
+  // and the old generation goes with its last matcher.
+  if (current_ && debug_enabled())
+    fprintf(stderr, "Earley generation %zu retired at %zu bytes\n", generations_, current_->memory_bytes());
+  current_ = std::make_shared<Generation>(*this, std::shared_ptr<fsm::CfgRuntime>(rt->next_generation()));
+  ++generations_;
+  gens_.erase(std::remove_if(gens_.begin(), gens_.end(), [](const auto& w) { return w.expired(); }), gens_.end());
+  gens_.push_back(current_);
+  return current_;
+}
+
+std::shared_ptr<CfgGrammar::Generation> CfgGrammar::base_generation() const {
+  std::lock_guard<std::mutex> lock(gen_mu_);
+  if (!base_) base_ = std::make_shared<Generation>(*this, rt);
+  return base_;
+}
+
+std::vector<std::shared_ptr<CfgGrammar::Generation>> CfgGrammar::live_generations() const {
+  std::vector<std::shared_ptr<Generation>> out;
+  std::lock_guard<std::mutex> lock(gen_mu_);
+  if (base_) out.push_back(base_);
+  for (const auto& w : gens_)
+    if (auto sp = w.lock()) out.push_back(std::move(sp));
+  return out;  // released after the lock: a generation whose last holder this was is freed outside it
+}
+
+size_t CfgGrammar::num_generations() const {
+  std::lock_guard<std::mutex> lock(gen_mu_);
+  return generations_;
+}
+
+size_t CfgGrammar::num_live_generations() const {
+  size_t n = 0;
+  for (const auto& gen : live_generations()) n += gen != base_;
+  return n;
+}
+
+size_t CfgGrammar::earley_bytes() const {
+  size_t b = 0;
+  for (const auto& gen : live_generations())
+    if (gen->rt != rt) b += gen->rt->generation_bytes();
+  return b;
+}
+
+size_t CfgGrammar::generations_bytes() const {
+  size_t b = 0;
+  for (const auto& gen : live_generations())
+    if (gen->rt != rt) b += gen->memory_bytes();
+  return b;
+}
+
+void CfgGrammar::fill_mask(const fsm::ParserState& state, uint32_t* row) const {
+  base_generation()->fill_mask(state, row);
+}
+
+void CfgGrammar::fill_mask_slow(const fsm::ParserState& state, uint32_t* row, bool strip_space) const {
+  base_generation()->fill_mask_slow(state, row, strip_space);
+}
+
+size_t CfgGrammar::num_cached_masks() const {
+  size_t n = 0;
+  for (const auto& gen : live_generations()) n += gen->num_cached_masks();
+  return n;
+}
+
+size_t CfgGrammar::cache_bytes() const {
+  size_t n = 0;
+  for (const auto& gen : live_generations()) n += gen->cache_bytes.load();
+  return n;
+}
+
+size_t CfgGrammar::mask_cache_bytes() const {
+  size_t n = 0;
+  for (const auto& gen : live_generations()) n += gen->mask_cache_bytes.load();
+  return n;
+}
+
+size_t CfgGrammar::walk_bytes() const {
+  size_t n = 0;
+  for (const auto& gen : live_generations()) n += gen->walk_bytes();
+  return n;
+}
+
 size_t CfgGrammar::memory_bytes() const {
-  size_t b = rt->memory_bytes() + index_bytes() + mask_cache_bytes_.load() + cache_bytes_.load();
-  std::lock_guard<std::mutex> walk_lock(walk_mu_);
-  if (walk_) b += walk_->bytes();
+  // rt: the automata and its own graph (the base generation's graph is rt's).
+  size_t b = rt->memory_bytes() + index_bytes();
+  for (const auto& gen : live_generations()) b += gen->memory_bytes() - (gen->rt == rt ? rt->generation_bytes() : 0);
   return b;
 }
 
@@ -574,6 +689,7 @@ class CfgMatcher final : public Matcher::Impl {
       : self_(std::move(self)), g_(g), history_(max_rollback) {
     reset();
   }
+  // A fork shares the generation lease (and the history, copy-on-write).
   std::unique_ptr<Matcher::Impl> clone() const override { return std::make_unique<CfgMatcher>(*this); }
 
   void fill_next_token_bitmask(int32_t* row) const override {
@@ -583,8 +699,8 @@ class CfgMatcher final : public Matcher::Impl {
       std::memset(r, 0, static_cast<size_t>(g_.words) * 4);
       return;
     }
-    if (cur.at_start && g_.strip_first_space) g_.fill_mask_slow(cur.state, r, true);
-    else g_.fill_mask(cur.state, r);
+    if (cur.at_start && g_.strip_first_space) gen_->fill_mask_slow(cur.state, r, true);
+    else gen_->fill_mask(cur.state, r);
     if (cur.state.accepting)
       for (int32_t eos : g_.tokenizer->eos_ids()) set_bit(r, eos);
   }
@@ -613,31 +729,36 @@ class CfgMatcher final : public Matcher::Impl {
 
   void rollback(int n) override { history_.rollback(n); }
 
-  void reset() override { history_.reset({g_.rt->initial(), true, false}); }
+  // A new sequence: the current generation (a fresh one once the last passed its budget). The
+  // history holds only this generation's configurations, so rollback never crosses generations.
+  void reset() override {
+    gen_ = g_.lease();
+    history_.reset({gen_->initial, true, false});
+  }
 
   bool is_accepting() const override { return history_.back().terminated || history_.back().state.accepting; }
   bool is_terminated() const override { return history_.back().terminated; }
   std::string jump_forward() const override {
     const Step& cur = history_.back();
     if (cur.terminated) return {};
-    return g_.rt->forced_bytes(cur.state);
+    return gen_->rt->forced_bytes(cur.state);
   }
   int num_accepted() const override { return history_.num_accepted(); }
   const CompiledGrammar& grammar() const override { return *self_; }
   uint32_t shortest_completion() const override {
     const Step& cur = history_.back();
-    return cur.terminated ? 0 : g_.length_budget().shortest(cur.state);
+    return cur.terminated ? 0 : gen_->length_budget().shortest(cur.state);
   }
   void apply_length_budget(uint32_t* row, uint32_t max_after) const override {
     const Step& cur = history_.back();
-    if (!cur.terminated) g_.length_budget().filter(cur.state, cur.at_start && g_.strip_first_space, row, max_after);
+    if (!cur.terminated) gen_->length_budget().filter(cur.state, cur.at_start && g_.strip_first_space, row, max_after);
   }
 
  private:
   bool advance(std::string_view bytes) {
     ParserState a = history_.back().state, b;
     for (unsigned char c : bytes) {
-      if (!g_.rt->step(a, c, b)) return false;
+      if (!gen_->rt->step(a, c, b)) return false;
       std::swap(a, b);
     }
     push({std::move(a), history_.back().at_start && bytes.empty(), false});
@@ -647,15 +768,11 @@ class CfgMatcher final : public Matcher::Impl {
 
   CompiledGrammarPtr self_;
   const CfgGrammar& g_;
+  std::shared_ptr<CfgGrammar::Generation> gen_;  // declared before the history: destroyed after it
   StepHistory<Step> history_;
 };
 
 }  // namespace
-
-const CfgLengthBudget& CfgGrammar::length_budget() const {
-  std::call_once(budget_once_, [&] { budget_ = std::make_shared<const CfgLengthBudget>(*this); });
-  return *budget_;
-}
 
 std::unique_ptr<Matcher::Impl> CfgGrammar::make_matcher(CompiledGrammarPtr self, int max_rollback) const {
   return std::make_unique<CfgMatcher>(std::move(self), *this, max_rollback);

@@ -24,6 +24,17 @@
 // whole; the accessors hand out shared_ptrs, so a clear never frees what a mask still reads.
 // Leftmost-first lexing (Lark) adds guards to threads (fsm/cfg_runtime.hpp): a thread's tokens
 // are then those of the unguarded thread that never fire its guard (guard_safe, per guard).
+// Generations: the Earley graph and the guard tables only grow, and every cache above except the
+// index is keyed by their node and guard ids. They form a Generation (a CfgRuntime from
+// CfgRuntime::next_generation sharing the automata, with its caches, walk DFA and length-budget
+// tables). A matcher leases the current generation at reset (and at construction) and keeps it
+// through rollback and fork (the clone shares the lease). Once the current generation (graph,
+// guard tables, caches, walk DFA) passes generation_budget bytes, the next reset or new matcher
+// starts a fresh generation; the old one is freed with its last matcher (shared_ptr). Masks do
+// not depend on the generation. A single sequence grows its own generation as far as it needs
+// (its growth is bounded by its length; the caches stay within their own budgets): it never
+// fails for the budget. Bound of the whole grammar: the automata and index, plus per live
+// generation the budget and what the sequences that started in it added after it passed it.
 #pragma once
 
 #include <array>
@@ -87,7 +98,9 @@ std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt
 struct GrammarBlob;  // engine/grammar_blob.cpp: serialises a CfgGrammar's computed index entries
 
 struct CfgGrammar : CompiledGrammar::Impl {
-  std::unique_ptr<fsm::CfgRuntime> rt;
+  // The automata (shared by every generation). Its own Earley graph serves direct callers that
+  // step its parser states themselves (tests, tools: fill_mask below); matchers use generations.
+  std::shared_ptr<fsm::CfgRuntime> rt;
   int32_t words = 0;
   bool strip_first_space = false;
   std::vector<uint32_t> state_offset;  // lexeme → index of its state 0 among all (lexeme, state)
@@ -109,40 +122,49 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
   size_t cache_budget = size_t(512) << 20;       // boundary lists, local walks and guard sets together
   size_t walk_budget = size_t(32) << 20;         // the walk DFA (see walk_dfa)
+  // Bytes of a generation (graph, guard tables, caches, walk DFA) past which new sequences start a
+  // fresh one (0: never).
+  size_t generation_budget = size_t(64) << 20;
   // Boundary walks run against the Earley node truncated this many origin levels down, so their
   // results are shared across parse contexts (0: walk against the exact node).
   uint32_t context_depth = 6;
 
   std::unique_ptr<Matcher::Impl> make_matcher(CompiledGrammarPtr self, int max_rollback) const override;
+  // The automata and index, and every live generation (graph, guard tables, caches, walk DFA).
   size_t memory_bytes() const override;
 
-  // Writes the mask of `state` (without EOS) into `row` (words uint32).
+  struct Generation;
+  // The current generation, first starting a fresh one when it has passed generation_budget.
+  std::shared_ptr<Generation> lease() const;
+  size_t num_generations() const;       // started so far for matchers
+  size_t num_live_generations() const;  // still held (by the grammar or a matcher)
+  // Of the live generations (matchers'), summed: graph and guard-table bytes; all their bytes
+  // (graph, guard tables, caches, walk DFA: what generation_budget bounds).
+  size_t earley_bytes() const;
+  size_t generations_bytes() const;
+
+  // Over `rt`'s own parser states (its graph and a generation around it that is never retired):
+  // writes the mask of `state` (without EOS) into `row` (words uint32).
   void fill_mask(const fsm::ParserState& state, uint32_t* row) const;
   // Brute force: every token of the trie walked with the full parser state (tests, first step).
   void fill_mask_slow(const fsm::ParserState& state, uint32_t* row, bool strip_space = false) const;
+  // Statistics, summed over the live generations: cached whole masks; bytes of the boundary,
+  // local-walk and guard caches (each generation's within cache_budget); bytes of the whole-mask
+  // caches (keys and distinct contents; each within mask_cache_budget); bytes of the current walk
+  // DFAs (`tollgate bench memory`). Clears of the boundary caches over their budget, ever.
   size_t num_cached_masks() const;
-  // Bytes held by the boundary, local-walk and guard caches (never above cache_budget), and how
-  // often they were cleared for going over it (tests, statistics).
   size_t cache_bytes() const;
-  // Bytes of the whole-mask cache (keys and distinct contents; never above mask_cache_budget) and
-  // of the current walk DFA (statistics: `tollgate bench memory`).
-  size_t mask_cache_bytes() const { return mask_cache_bytes_.load(); }
+  size_t mask_cache_bytes() const;
   size_t walk_bytes() const;
   size_t num_cache_clears() const { return cache_clears_.load(); }
   // Boundary tokens the truncated walks left uncertain and the real parse then checked (and
   // accepted): they show the wildcard path at work (tests, statistics).
   size_t num_uncertain_checked() const { return uncertain_checked_.load(); }
   size_t num_uncertain_accepted() const { return uncertain_accepted_.load(); }
-  void reserve_caches();
-  // The length budget's shortest completions and mask filter, built on first use (thread-safe).
-  const CfgLengthBudget& length_budget() const;
+  void reserve_caches();  // the walk DFA's byte classes
 
  private:
-  mutable std::once_flag budget_once_;
-  mutable std::shared_ptr<const CfgLengthBudget> budget_;
   friend class CfgLengthBudget;  // its per-configuration cache hashes thread lists with KeyHash
-  // Null when the thread has none.
-  std::shared_ptr<const std::vector<int32_t>> boundary_tokens(const fsm::Thread& t) const;
   // Boundary tokens of a (lexeme, state) against a truncated Earley node: those accepted in every
   // context, and those whose fate depends on the context outside (token id, bytes already
   // consumed at its root) — checked against the real node at run time.
@@ -150,8 +172,6 @@ struct CfgGrammar : CompiledGrammar::Impl {
     std::vector<int32_t> accepted;
     std::vector<std::pair<int32_t, uint32_t>> uncertain;
   };
-  std::shared_ptr<const LocalBoundary> local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
-  fsm::ParserState start_state(uint32_t node, uint32_t guard = 0) const;
   // Tokens whose bytes never fire `guard` (a pending longer match): a bitset, and the sorted
   // ids when they are few (a guard usually fires on almost every next byte). Cached per guard.
   struct GuardSafe {
@@ -159,10 +179,6 @@ struct CfgGrammar : CompiledGrammar::Impl {
     std::vector<int32_t> ids;  // filled when sparse (under 1/64 of the vocabulary)
     bool sparse = false;
   };
-  std::shared_ptr<const GuardSafe> guard_safe(uint32_t guard) const;
-  // The tokens of one thread — its precomputed set and boundary tokens, under its guard —
-  // written into `row`, or OR-ed into it with `accumulate`.
-  void thread_mask(const fsm::Thread& t, uint32_t* row, bool accumulate) const;
   // Boundary walks step through a lazily built DFA over parser configurations (interned thread
   // sets), so repeated configurations — the same context below hundreds of whitespace roots —
   // cost a table lookup per byte. Many walks use one WalkDfa at once: a known transition is an
@@ -171,8 +187,6 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // one finish on it: a shared_ptr keeps it alive).
   static constexpr uint32_t kDeadState = UINT32_MAX;
   struct WalkDfa;
-  std::shared_ptr<WalkDfa> walk_dfa() const;
-  void walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBoundary& out) const;
 
   struct KeyHash {
     size_t operator()(const fsm::Threads& t) const;
@@ -216,20 +230,6 @@ struct CfgGrammar : CompiledGrammar::Impl {
     std::unordered_map<uint64_t, std::shared_ptr<const std::vector<uint32_t>>> mask_bits;
   };
   static size_t shard_of(uint64_t h) { return (h ^ (h >> 29) ^ (h >> 47)) & (kShards - 1); }
-  // Looks `key` up in the `map` member of its shard (null when absent).
-  template <class Map, class Key>
-  typename Map::mapped_type cache_find(Map Shard::*map, const Key& key, size_t hash) const;
-  // Caches `value` under `key` in one of the three budgeted caches (an entry of `bytes`), first
-  // clearing them all if it would not fit; an entry larger than the whole budget is not cached.
-  // Returns the cached value (another thread's if it was first).
-  template <class Map, class Key>
-  typename Map::mapped_type cache_put(Map Shard::*map, const Key& key, size_t hash, typename Map::mapped_type value,
-                                      size_t bytes, const SharedLocal* shared = nullptr) const;
-  void clear_caches(bool masks) const;  // every shard's boundary/local/guard caches, or its masks
-  mutable std::array<Shard, kShards> shards_;
-  mutable std::mutex clear_mu_;  // one whole clear at a time
-  mutable std::atomic<size_t> mask_cache_bytes_{0};
-  mutable std::atomic<size_t> cache_bytes_{0};  // the boundary, local-walk and guard caches
   mutable std::atomic<size_t> cache_clears_{0};
   mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0};
   // The lazy index: a slot per (lexeme, state) (null until computed); the slots and entries this
@@ -253,10 +253,74 @@ struct CfgGrammar : CompiledGrammar::Impl {
   std::string canonical_key(uint32_t lexeme, uint32_t state) const;
   std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state) const;
 
-  mutable std::mutex walk_mu_;  // guards walk_ (the pointer only)
-  mutable std::shared_ptr<WalkDfa> walk_;
   std::array<uint8_t, 256> walk_class_{};
   uint32_t walk_classes_ = 256;
+
+  // The current generation (null before the first lease), the one around `rt` (direct callers),
+  // and every generation started (expired ones pruned at the next start).
+  mutable std::mutex gen_mu_;
+  mutable std::shared_ptr<Generation> current_, base_;
+  mutable std::vector<std::weak_ptr<Generation>> gens_;
+  mutable size_t generations_ = 0;
+  std::shared_ptr<Generation> base_generation() const;
+  std::vector<std::shared_ptr<Generation>> live_generations() const;  // base_ included
+};
+
+// One generation (see the top of this file): a runtime with its own Earley graph and guard
+// tables, and the caches keyed by their ids. Thread-safe like the grammar.
+struct CfgGrammar::Generation {
+  Generation(const CfgGrammar& grammar, std::shared_ptr<fsm::CfgRuntime> runtime);
+  ~Generation();
+  const CfgGrammar& g;
+  const std::shared_ptr<fsm::CfgRuntime> rt;
+  const fsm::ParserState initial;  // rt->initial()
+
+  // Writes the mask of `state` (a configuration of rt; without EOS) into `row` (words uint32).
+  void fill_mask(const fsm::ParserState& state, uint32_t* row) const;
+  void fill_mask_slow(const fsm::ParserState& state, uint32_t* row, bool strip_space = false) const;
+  // The length budget's shortest completions and mask filter, built on first use (thread-safe).
+  const CfgLengthBudget& length_budget() const;
+  size_t memory_bytes() const;  // graph, guard tables, caches and walk DFA
+  size_t num_cached_masks() const;
+  size_t walk_bytes() const;
+  mutable std::atomic<size_t> mask_cache_bytes{0};
+  mutable std::atomic<size_t> cache_bytes{0};  // the boundary, local-walk and guard caches
+
+ private:
+  // The grammar's fields the bodies below read, under their usual names.
+  const TokenizerInfoPtr& tokenizer;
+  const int32_t words;
+  const uint32_t context_depth;
+  const size_t &mask_cache_budget, &cache_budget, &walk_budget;
+  const IndexEntry& entry(uint32_t lexeme, uint32_t state) const { return g.entry(lexeme, state); }
+  const Slot& slot(uint32_t lexeme, uint32_t state) const { return g.slot(lexeme, state); }
+  uint64_t local_key(uint32_t entry_id, uint32_t node) const { return g.local_key(entry_id, node); }
+
+  // Null when the thread has none.
+  std::shared_ptr<const std::vector<int32_t>> boundary_tokens(const fsm::Thread& t) const;
+  std::shared_ptr<const LocalBoundary> local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
+  fsm::ParserState start_state(uint32_t node, uint32_t guard = 0) const;
+  std::shared_ptr<const GuardSafe> guard_safe(uint32_t guard) const;
+  // The tokens of one thread — its precomputed set and boundary tokens, under its guard —
+  // written into `row`, or OR-ed into it with `accumulate`.
+  void thread_mask(const fsm::Thread& t, uint32_t* row, bool accumulate) const;
+  std::shared_ptr<WalkDfa> walk_dfa() const;
+  void walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBoundary& out) const;
+  // Looks `key` up in the `map` member of its shard (null when absent).
+  template <class Map, class Key>
+  typename Map::mapped_type cache_find(Map Shard::*map, const Key& key, size_t hash) const;
+  // Caches `value` under `key` in one of the three budgeted caches (an entry of `bytes`), first
+  // clearing them all if it would not fit; an entry larger than the whole budget is not cached.
+  // Returns the cached value (another thread's if it was first).
+  template <class Map, class Key>
+  typename Map::mapped_type cache_put(Map Shard::*map, const Key& key, size_t hash, typename Map::mapped_type value,
+                                      size_t bytes, const SharedLocal* shared = nullptr) const;
+  void clear_caches(bool masks) const;  // every shard's boundary/local/guard caches, or its masks
+  mutable std::array<Shard, kShards> shards_;
+  mutable std::mutex walk_mu_;  // guards walk_ (the pointer only)
+  mutable std::shared_ptr<WalkDfa> walk_;
+  mutable std::once_flag budget_once_;
+  mutable std::shared_ptr<const CfgLengthBudget> budget_;
 };
 
 struct CfgBuildOptions {

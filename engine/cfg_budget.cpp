@@ -16,7 +16,7 @@ void CfgLengthBudget::filter(const fsm::ParserState& state, bool at_start_strip,
     if (it != worst_.end() && it->second <= max_after) return;
   }
   const TokenizerInfo& tok = *g_.tokenizer;
-  const fsm::CfgRuntime& rt = *g_.rt;
+  const fsm::CfgRuntime& rt = rt_;
   const int32_t words = g_.words;
   std::vector<uint32_t> keep(static_cast<size_t>(words), 0);
   uint32_t worst = 0;

@@ -1,5 +1,5 @@
 // The length budget of the context-free back-end (Matcher::set_token_budget).
-// Takes: a CfgGrammar (its runtime and its lazy token index). Gives: the shortest completion of a
+// Takes: a CfgGrammar (its lazy token index) and a generation's runtime (engine/cfg_backend.hpp). Gives: the shortest completion of a
 // parser configuration (fsm/completion.hpp) and the budget's mask filter. The filter of a
 // configuration with mask M and budget "at most max_after bytes after the token":
 //  - tokens that stay inside a thread's lexeme (the thread's index entry): their completion
@@ -25,7 +25,8 @@ namespace tollgate::engine {
 
 class CfgLengthBudget {
  public:
-  explicit CfgLengthBudget(const CfgGrammar& g) : g_(g), completion_(*g.rt) {}
+  // Over the configurations of `rt` (a generation's runtime; the grammar gives the index).
+  CfgLengthBudget(const CfgGrammar& g, const fsm::CfgRuntime& rt) : g_(g), rt_(rt), completion_(rt) {}
   uint32_t shortest(const fsm::ParserState& state) const { return completion_.of_state(state); }
   // Clears the tokens of `row` (a filled mask of `state`) after which more than max_after bytes
   // are needed. at_start_strip: the first token's leading space is dropped (as the mask did).
@@ -34,6 +35,7 @@ class CfgLengthBudget {
 
  private:
   const CfgGrammar& g_;
+  const fsm::CfgRuntime& rt_;
   fsm::CfgCompletion completion_;
   static constexpr size_t kMaxCached = size_t{1} << 16;
   mutable std::mutex mu_;

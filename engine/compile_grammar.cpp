@@ -45,6 +45,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   impl->mask_cache_budget = o.mask_cache_bytes;
   impl->cache_budget = o.boundary_cache_bytes;
   impl->walk_budget = o.walk_cache_bytes;
+  impl->generation_budget = o.generation_bytes;
   impl->stats.parse_ms = parse_ms;
   impl->stats.index_ms = ms_since(t1);
   impl->stats.total_ms = ms_since(t0);

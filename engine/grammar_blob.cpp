@@ -411,6 +411,7 @@ struct GrammarBlob {
     g->mask_cache_budget = mask_cache_budget;
     g->cache_budget = cache_budget;
     g->walk_budget = walk_budget;
+    if (options != nullptr) g->generation_budget = options->generation_bytes;  // not stored: no mask depends on it
     size_t i = 0;
     for (uint32_t l = 0; l < g->rt->num_lexemes(); ++l) {
       const uint32_t states = g->rt->dfa(l).num_states();

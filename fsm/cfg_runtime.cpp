@@ -37,8 +37,9 @@ LexDfa LexDfa::from(const Dfa& dfa) {
 
 CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items,
                        const std::function<void(size_t, size_t)>& on_lexeme)
-    : cfg_(std::make_unique<Cfg>(std::move(cfg))) {
-  dfas_.reserve(cfg_->lexemes.size());
+    : cfg_(std::make_shared<const Cfg>(std::move(cfg))) {
+  std::vector<LexDfa> dfas;
+  dfas.reserve(cfg_->lexemes.size());
   // Sub-automata (JSON string languages, intersections) shared by the lexemes of this grammar.
   SubDfaCache sub_dfas;
   DfaOptions dfa_options = options;
@@ -46,26 +47,37 @@ CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_ite
   for (size_t l = 0; l < cfg_->lexemes.size(); ++l) {
     check_budget();
     const grammar::Regex& r = *cfg_->lexemes[l];
-    dfas_.push_back(LexDfa::from(cfg_->lexeme_lf[l] ? compile_leftmost_first_dfa(r, dfa_options) : compile_dfa(r, dfa_options)));
+    dfas.push_back(LexDfa::from(cfg_->lexeme_lf[l] ? compile_leftmost_first_dfa(r, dfa_options) : compile_dfa(r, dfa_options)));
     if (on_lexeme) on_lexeme(l + 1, cfg_->lexemes.size());
   }
+  dfas_ = std::make_shared<const std::vector<LexDfa>>(std::move(dfas));
   init(max_earley_items);
 }
 
 CfgRuntime::CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas, size_t max_earley_items)
-    : cfg_(std::make_unique<Cfg>(std::move(cfg))), dfas_(std::move(dfas)) {
+    : CfgRuntime(std::make_shared<const Cfg>(std::move(cfg)), std::make_shared<const std::vector<LexDfa>>(std::move(dfas)),
+                 max_earley_items) {}
+
+CfgRuntime::CfgRuntime(std::shared_ptr<const Cfg> cfg, std::shared_ptr<const std::vector<LexDfa>> dfas,
+                       size_t max_earley_items)
+    : cfg_(std::move(cfg)), dfas_(std::move(dfas)) {
   init(max_earley_items);
 }
 
+std::unique_ptr<CfgRuntime> CfgRuntime::next_generation() const {
+  return std::unique_ptr<CfgRuntime>(new CfgRuntime(cfg_, dfas_, graph_->max_items()));
+}
+
 void CfgRuntime::init(size_t max_earley_items) {
+  dfa_ = dfas_->data();
   graph_ = std::make_unique<EarleyGraph>(*cfg_, max_earley_items);
   uint32_t total_states = 0;
   bool any_free = false;
-  for (size_t l = 0; l < dfas_.size(); ++l) {
+  for (size_t l = 0; l < dfas_->size(); ++l) {
     if (!cfg_->lexeme_lf[l]) any_free = true;
     if (cfg_->is_ignore[l]) ignore_lexemes_.push_back(static_cast<uint32_t>(l));
     state_offset_.push_back(total_states);
-    total_states += dfas_[l].num_states();
+    total_states += dfa_[l].num_states();
   }
   mixed_ignore_ = any_free && cfg_->leftmost_first && !ignore_lexemes_.empty();
   guard_sets_.emplace_back();  // guard 0: nothing pending
@@ -73,18 +85,26 @@ void CfgRuntime::init(size_t max_earley_items) {
   if (cfg_->leftmost_first) {
     // The guard of a completion from an unguarded thread, for every state: read without a lock.
     single_guard_.assign(total_states, 0);
-    for (uint32_t l = 0; l < dfas_.size(); ++l)
-      for (uint32_t q = 0; q < dfas_[l].num_states(); ++q)
-        if (cfg_->lexeme_lf[l] && dfas_[l].is_final(q) && dfas_[l].live[q])
+    for (uint32_t l = 0; l < dfas_->size(); ++l)
+      for (uint32_t q = 0; q < dfa_[l].num_states(); ++q)
+        if (cfg_->lexeme_lf[l] && dfa_[l].is_final(q) && dfa_[l].live[q])
           single_guard_[state_offset_[l] + q] = guard_add_locked(0, l, q);
   }
+  std::lock_guard<std::mutex> lock(guard_mu_);
+  account_guards_locked();
+}
+
+void CfgRuntime::account_guards_locked() const {
+  guard_bytes_.store(guard_set_bytes_ + guard_ids_.bucket_count() * sizeof(void*) + single_guard_.size() * 4 +
+                         guard_step_memo_.memory_bytes() + guard_add_memo_.memory_bytes(),
+                     std::memory_order_relaxed);
 }
 
 void CfgRuntime::spawn(uint32_t node, Threads& out, uint32_t guard) const {
   const EarleyGraph::Node& n = graph_->node(node);
   bool lark = !mixed_ignore_ || n.accepting;
   for (uint32_t l : n.expected) {
-    if (dfas_[l].num_states() > 1) out.push_back({l, dfas_[l].start, node, guard});
+    if (dfa_[l].num_states() > 1) out.push_back({l, dfa_[l].start, node, guard});
     lark = lark || cfg_->lexeme_lf[l];
   }
   // A node with an item of a Lark rule is between Lark symbols (before or after an embedded
@@ -92,7 +112,7 @@ void CfgRuntime::spawn(uint32_t node, Threads& out, uint32_t guard) const {
   for (size_t i = 0; !lark && i < n.items.size(); ++i) lark = !cfg_->nt_free[cfg_->prods[n.items[i].prod].lhs];
   if (!lark) return;  // inside an embedded JSON Schema: the grammar's %ignore does not apply
   for (uint32_t l : ignore_lexemes_)
-    if (dfas_[l].num_states() > 1) out.push_back({l, dfas_[l].start, node, guard});
+    if (dfa_[l].num_states() > 1) out.push_back({l, dfa_[l].start, node, guard});
 }
 
 void CfgRuntime::normalise(Threads& threads) {
@@ -127,7 +147,7 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, boo
   guarded.clear();
   uint32_t last_in = 0, last_out = 0;  // memo of the previous guard step
   for (const Thread& t : in.threads) {
-    const LexDfa& d = dfas_[t.lexeme];
+    const LexDfa& d = dfa_[t.lexeme];
     uint32_t q = d.next(t.state, byte);
     if (q == kDead) continue;
     uint32_t g = t.guard;
@@ -177,6 +197,7 @@ uint32_t CfgRuntime::guard_intern_locked(std::vector<uint64_t> members) const {
   auto it = guard_ids_.find(members);
   if (it != guard_ids_.end()) return it->second;
   uint32_t id = static_cast<uint32_t>(guard_sets_.size());
+  guard_set_bytes_ += 2 * (members.capacity() * 8 + 32) + 64;  // the set and the index's copy
   guard_sets_.push_back(members);
   guard_ids_.emplace(std::move(members), id);
   return id;
@@ -189,9 +210,9 @@ uint32_t CfgRuntime::guard_step_locked(uint32_t guard, uint8_t byte) const {
   uint32_t result = 0;
   for (uint64_t m : guard_sets_[guard]) {
     uint32_t l = static_cast<uint32_t>(m >> 32);
-    uint32_t q = dfas_[l].next(static_cast<uint32_t>(m), byte);
+    uint32_t q = dfa_[l].next(static_cast<uint32_t>(m), byte);
     if (q == kDead) continue;
-    if (dfas_[l].is_final(q)) {
+    if (dfa_[l].is_final(q)) {
       result = kFired;
       break;
     }
@@ -223,14 +244,18 @@ uint32_t CfgRuntime::guard_step(uint32_t guard, uint8_t byte) const {
   uint64_t key = (static_cast<uint64_t>(guard) << 8) | byte;
   if (uint64_t m = guard_step_memo_.find(key); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::lock_guard<std::mutex> lock(guard_mu_);
-  return guard_step_locked(guard, byte);
+  uint32_t result = guard_step_locked(guard, byte);
+  account_guards_locked();
+  return result;
 }
 
 uint32_t CfgRuntime::guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const {
   uint64_t key = (static_cast<uint64_t>(guard) << 32) | (state_offset_[lexeme] + state);
   if (uint64_t m = guard_add_memo_.find(key); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::lock_guard<std::mutex> lock(guard_mu_);
-  return guard_add_locked(guard, lexeme, state);
+  uint32_t result = guard_add_locked(guard, lexeme, state);
+  account_guards_locked();
+  return result;
 }
 
 bool CfgRuntime::feed(ParserState& state, std::string_view bytes) const {
@@ -261,7 +286,7 @@ std::string CfgRuntime::forced_bytes(const ParserState& state, size_t max_bytes)
     for (int b = 0; b < 256 && !many; ++b) {
       bool some = false;
       for (const Thread& t : cur.threads)
-        if (dfas_[t.lexeme].next(t.state, static_cast<uint8_t>(b)) != kDead) {
+        if (dfa_[t.lexeme].next(t.state, static_cast<uint8_t>(b)) != kDead) {
           some = true;
           break;
         }
@@ -279,8 +304,8 @@ std::string CfgRuntime::forced_bytes(const ParserState& state, size_t max_bytes)
 }
 
 size_t CfgRuntime::memory_bytes() const {
-  size_t b = graph_->memory_bytes();
-  for (auto& d : dfas_) b += d.table.size() * 4 + d.finals.size() + sizeof(LexDfa);
+  size_t b = generation_bytes();
+  for (auto& d : *dfas_) b += d.table.size() * 4 + d.finals.size() + sizeof(LexDfa);
   return b;
 }
 

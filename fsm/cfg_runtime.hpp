@@ -12,11 +12,16 @@
 // a pending pair to a final state (a longer preferred match exists) kills the thread; pairs that
 // die are dropped. Guard sets are interned lazily (thread-safe; a memoised guard step is read
 // without a lock); guard 0 is the empty set.
+// Generations: next_generation() gives a runtime over the same Cfg and lexeme automata (shared,
+// immutable) with a fresh Earley graph and guard tables — the parts that only grow as new inputs
+// are seen, and whose node and guard ids every parser configuration holds. A configuration is
+// only meaningful in the runtime that made it.
 // A Lark grammar with an embedded JSON Schema (%json) mixes the two: the schema's lexemes
 // (Cfg::lexeme_lf false) follow every cut, and the grammar's %ignore does not apply inside them.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -76,6 +81,10 @@ class CfgRuntime {
   // dfas[l] is lexeme l's LexDfa, cfg.lexemes may hold placeholders.
   CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas, size_t max_earley_items = EarleyGraph::kDefaultMaxItems);
 
+  // A runtime sharing this one's Cfg and lexeme automata, with a fresh Earley graph (same item
+  // limit) and guard tables.
+  std::unique_ptr<CfgRuntime> next_generation() const;
+
   ParserState initial() const;
   // Advances `in` by one byte into `out` (cleared first). Returns false when no thread survives.
   // `popped` (if given) is set when a lexeme ending at this byte completes an item into a
@@ -93,9 +102,12 @@ class CfgRuntime {
 
   const Cfg& cfg() const { return *cfg_; }
   EarleyGraph& graph() const { return *graph_; }
-  const LexDfa& dfa(uint32_t lexeme) const { return dfas_[lexeme]; }
-  size_t num_lexemes() const { return dfas_.size(); }
-  size_t memory_bytes() const;
+  const LexDfa& dfa(uint32_t lexeme) const { return dfa_[lexeme]; }
+  size_t num_lexemes() const { return dfas_->size(); }
+  size_t memory_bytes() const;  // generation_bytes() and the lexeme automata
+  // Bytes of what only grows: the Earley graph with its memo tables, and the guard tables.
+  // Lock-free.
+  size_t generation_bytes() const { return graph_->memory_bytes() + guard_bytes_.load(std::memory_order_relaxed); }
 
   // Guards (leftmost-first lexing).
   static constexpr uint32_t kFired = UINT32_MAX;
@@ -110,15 +122,17 @@ class CfgRuntime {
   }
 
  private:
+  CfgRuntime(std::shared_ptr<const Cfg> cfg, std::shared_ptr<const std::vector<LexDfa>> dfas, size_t max_earley_items);
   void init(size_t max_earley_items);  // the Earley graph, %ignore lexemes, state offsets, guards (after dfas_)
   uint32_t guard_step_locked(uint32_t guard, uint8_t byte) const;
   uint32_t guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const;
   uint32_t guard_add_locked(uint32_t guard, uint32_t lexeme, uint32_t state) const;
   uint32_t guard_intern_locked(std::vector<uint64_t> members) const;
 
-  std::unique_ptr<Cfg> cfg_;
+  std::shared_ptr<const Cfg> cfg_;  // shared by the generations
   std::unique_ptr<EarleyGraph> graph_;
-  std::vector<LexDfa> dfas_;
+  std::shared_ptr<const std::vector<LexDfa>> dfas_;  // shared by the generations
+  const LexDfa* dfa_ = nullptr;                      // dfas_->data()
   std::vector<uint32_t> ignore_lexemes_;
   // Some lexemes are Lark's and some an embedded JSON Schema's, and there are %ignore lexemes:
   // those start only from a node that expects a Lark lexeme, holds an item of a Lark rule, or is
@@ -133,6 +147,9 @@ class CfgRuntime {
   mutable std::vector<std::vector<uint64_t>> guard_sets_;  // sorted (lexeme << 32 | state)
   mutable std::unordered_map<std::vector<uint64_t>, uint32_t, KeyHash> guard_ids_;
   mutable AtomicMemo guard_step_memo_, guard_add_memo_;  // lock-free reads, inserts under guard_mu_
+  mutable size_t guard_set_bytes_ = 0;                   // the sets and their ids (under guard_mu_)
+  mutable std::atomic<size_t> guard_bytes_{0};            // all guard tables
+  void account_guards_locked() const;
 };
 
 }  // namespace tollgate::fsm

@@ -35,9 +35,10 @@ size_t EarleyGraph::VecHash::operator()(const std::vector<Item>& v) const {
 
 EarleyGraph::EarleyGraph(const Cfg& cfg, size_t max_items)
     : cfg_(cfg), num_nt_(static_cast<uint32_t>(cfg.num_nonterminals())), max_items_(max_items) {
-  chunks_.resize(kMaxChunks);
+  dir_ = std::make_unique<std::unique_ptr<Chunk[]>[]>(kDir);
   std::lock_guard<std::mutex> lock(mu_);
   initial_ = intern({{0, 0, kSelf}});
+  account_locked();
 }
 
 uint32_t EarleyGraph::key_of(const Item& it) const {
@@ -127,11 +128,21 @@ uint32_t EarleyGraph::intern_closed(std::vector<Item> items, bool accepting, boo
   n.accepting = accepting;
   n.pops = pops;
   uint32_t id = num_nodes_;
-  if ((id >> kChunkBits) >= kMaxChunks)
-    throw Error(ErrorKind::kLimit, "Earley parser: more than " + std::to_string(size_t{kMaxChunks} * kChunk) +
-                                       " distinct parser states (a fixed bound of the Earley graph); the grammar "
-                                       "is too ambiguous for this input");
-  if (!chunks_[id >> kChunkBits]) chunks_[id >> kChunkBits] = std::make_unique<Node[]>(kChunk);
+  if (id >= kMaxNodes)  // 4 billion nodes: memory runs out long before
+    throw Error(ErrorKind::kLimit, "Earley parser: more than " + std::to_string(kMaxNodes) +
+                                       " distinct parser states in one generation of the Earley graph");
+  auto& mid = dir_[id >> (kChunkBits + kDirBits)];
+  if (!mid) {
+    mid = std::make_unique<Chunk[]>(kDir);
+    node_bytes_ += kDir * sizeof(Chunk);
+  }
+  auto& chunk = mid[(id >> kChunkBits) & (kDir - 1)];
+  if (!chunk) {
+    chunk = std::make_unique<Node[]>(kChunk);
+    node_bytes_ += size_t{kChunk} * sizeof(Node);
+  }
+  node_bytes_ += n.items.capacity() * sizeof(Item) + n.keys.capacity() * 4 + n.expected.capacity() * 4 +
+                 sorted.size() * sizeof(Item) + 64;
   mut_node(id) = std::move(n);
   ++num_nodes_;
   index_.emplace(std::move(sorted), id);
@@ -156,6 +167,7 @@ uint32_t EarleyGraph::scan(uint32_t node, uint32_t lexeme) {
     result = intern(std::move(kernel));
   }
   scan_memo_.insert(mk, result);
+  account_locked();
   return result;
 }
 
@@ -171,6 +183,7 @@ uint32_t EarleyGraph::merge(uint32_t a, uint32_t b) {
   items.insert(items.end(), node(b).items.begin(), node(b).items.end());
   uint32_t result = intern_closed(std::move(items), node(a).accepting || node(b).accepting, node(a).pops || node(b).pops);
   merge_memo_.insert(mk, result);
+  account_locked();
   return result;
 }
 
@@ -179,7 +192,9 @@ uint32_t EarleyGraph::truncate(uint32_t node, uint32_t depth) {
   uint64_t mk = (static_cast<uint64_t>(node) << 32) | depth;
   if (uint64_t m = truncate_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::lock_guard<std::mutex> lock(mu_);
-  return truncate_locked(node, depth);
+  uint32_t result = truncate_locked(node, depth);
+  account_locked();
+  return result;
 }
 
 uint32_t EarleyGraph::truncate_locked(uint32_t node, uint32_t depth) {
@@ -200,6 +215,7 @@ void EarleyGraph::reserve(size_t nodes) {
   scan_memo_.reserve(nodes);
   merge_memo_.reserve(nodes);
   truncate_memo_.reserve(nodes);
+  account_locked();
 }
 
 size_t EarleyGraph::size() const {
@@ -207,18 +223,12 @@ size_t EarleyGraph::size() const {
   return num_nodes_;
 }
 
-size_t EarleyGraph::memory_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  // The chunk table and the allocated chunks, each node's vectors, the index (a copy of each
-  // node's items as its key, a hash node and a bucket), and the memo tables.
-  size_t b = chunks_.size() * sizeof(chunks_[0]) + ((num_nodes_ + kChunk - 1) / kChunk) * kChunk * sizeof(Node);
-  for (uint32_t i = 0; i < num_nodes_; ++i) {
-    const Node& n = node(i);
-    b += n.items.capacity() * sizeof(Item) + n.keys.capacity() * 4 + n.expected.capacity() * 4;
-    b += (n.items.size() + 1) * sizeof(Item) + 64;
-  }
-  return b + scan_memo_.memory_bytes() + merge_memo_.memory_bytes() + truncate_memo_.memory_bytes() +
-         index_.bucket_count() * sizeof(void*);
+void EarleyGraph::account_locked() {
+  // The directory's top level, the nodes (counted as they are interned), the index's buckets and
+  // the memo tables.
+  size_t b = kDir * 8 + node_bytes_ + index_.bucket_count() * sizeof(void*) + scan_memo_.memory_bytes() +
+             merge_memo_.memory_bytes() + truncate_memo_.memory_bytes();
+  bytes_.store(b, std::memory_order_relaxed);
 }
 
 }  // namespace tollgate::fsm

@@ -7,9 +7,13 @@
 // (nullable rules use the Aycock–Horspool prediction rule). Thread-safe: transitions are
 // created under a mutex; nodes are immutable once published, and a memoised transition is read
 // without a lock (fsm/atomic_memo.hpp), so matchers of one grammar on many threads do not
-// serialise once the graph has been explored.
+// serialise once the graph has been explored. A graph only grows; a CompiledGrammar bounds it by
+// starting a fresh one (a generation, engine/cfg_backend.hpp) once it passes a budget. Node ids
+// span the whole 32-bit space (below the kWild/kSelf markers): no node count cap that a live
+// sequence could reach before the process runs out of memory (4 billion nodes).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -61,10 +65,14 @@ class EarleyGraph {
   // sound under-approximation of the parse from `node` until it completes an item into kWild
   // (the node's `pops` flag), where the real context decides. Depth 0: `node` itself.
   uint32_t truncate(uint32_t node, uint32_t depth);
-  const Node& node(uint32_t id) const { return chunks_[id >> kChunkBits][id & (kChunk - 1)]; }
+  const Node& node(uint32_t id) const {
+    return dir_[id >> (kChunkBits + kDirBits)][(id >> kChunkBits) & (kDir - 1)][id & (kChunk - 1)];
+  }
   size_t size() const;
   void reserve(size_t nodes);  // pre-sizes the index and memo tables
-  size_t memory_bytes() const;
+  // Bytes held: node storage, each node's vectors, the index, the memo tables. Lock-free (a
+  // counter kept up to date as the graph grows), so it may be read on every matcher reset.
+  size_t memory_bytes() const { return bytes_.load(std::memory_order_relaxed); }
   const Cfg& cfg() const { return cfg_; }
 
  private:
@@ -80,11 +88,19 @@ class EarleyGraph {
   const Cfg& cfg_;
   uint32_t num_nt_;
   size_t max_items_;
-  // Chunked storage: a published node never moves and lookups need no lock.
-  static constexpr uint32_t kChunkBits = 10, kChunk = 1u << kChunkBits, kMaxChunks = 1u << 16;
-  std::vector<std::unique_ptr<Node[]>> chunks_;  // sized kMaxChunks at construction
+  // Chunked storage behind a two-level directory (id = top 11 bits | mid 11 bits | 10 bits): a
+  // published node never moves and lookups need no lock; a graph starts with the 16 KiB top level.
+  static constexpr uint32_t kChunkBits = 10, kChunk = 1u << kChunkBits, kDirBits = 11, kDir = 1u << kDirBits;
+  static constexpr uint32_t kMaxNodes = kWild - 1;  // ids stay below the markers
+  using Chunk = std::unique_ptr<Node[]>;
+  std::unique_ptr<std::unique_ptr<Chunk[]>[]> dir_;  // kDir entries, each kDir chunks, filled as nodes come
   uint32_t num_nodes_ = 0;
-  Node& mut_node(uint32_t id) { return chunks_[id >> kChunkBits][id & (kChunk - 1)]; }
+  Node& mut_node(uint32_t id) {
+    return dir_[id >> (kChunkBits + kDirBits)][(id >> kChunkBits) & (kDir - 1)][id & (kChunk - 1)];
+  }
+  void account_locked();  // recomputes bytes_ after the graph or a memo grew
+  size_t node_bytes_ = 0;  // node storage and vectors, the index's keys (under mu_)
+  std::atomic<size_t> bytes_{0};
   struct VecHash {
     size_t operator()(const std::vector<Item>& v) const;
   };

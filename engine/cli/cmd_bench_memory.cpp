@@ -7,9 +7,17 @@
 // one after another through one grammar: the valid documents replayed round-robin, and, for a
 // share of them (--walk-share), a seeded random walk choosing uniformly among the allowed tokens
 // (up to --walk-tokens tokens, then EOS when allowed), so the run is not all cached repeats.
+// --generation-mib sets CompileOptions::generation_bytes (the curve shows the generations started
+// and live); --compare also drives a second compile of the grammar without a generation budget
+// (one generation for ever, the behaviour before generations) in lock step with the first, the
+// two masks of a step filled in alternating order, and prints its Earley bytes and mask times side
+// by side (and counts masks that differ: there must be none). Whole-run percentiles come from a
+// histogram (0.01 µs bins up to 1 ms), so the bench's own memory stays flat.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -34,6 +42,33 @@ struct MemoryArgs {
   int walk_tokens = 200;
   uint64_t seed = 1;
   std::string budgets;  // mask,boundary,walk cache budgets in MiB (empty: CompileOptions' defaults)
+  double generation_mib = -1;  // CompileOptions::generation_bytes in MiB (negative: the default)
+  bool compare = false;
+};
+
+// Mask times of a whole run: 0.01 µs bins up to 1 ms, the rare longer ones kept as they are.
+struct TimeHistogram {
+  static constexpr size_t kBins = 100000;
+  std::vector<uint64_t> bins = std::vector<uint64_t>(kBins, 0);
+  std::vector<double> over;
+  double sum = 0;
+  size_t n = 0;
+  void add(double us) {
+    sum += us;
+    ++n;
+    size_t b = static_cast<size_t>(std::max(0.0, us) * 100);
+    if (b < kBins) ++bins[b];
+    else over.push_back(us);
+  }
+  double quantile(double q) {  // nearest rank
+    size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(n)));
+    rank = std::max<size_t>(rank, 1);
+    size_t seen = 0;
+    for (size_t b = 0; b < kBins; ++b)
+      if ((seen += bins[b]) >= rank) return (static_cast<double>(b) + 0.5) / 100;
+    std::sort(over.begin(), over.end());
+    return over.empty() ? 0 : over[std::min(over.size() - 1, rank - seen - 1)];
+  }
 };
 
 double thread_cpu_us() {
@@ -65,75 +100,115 @@ void run_bench_memory(const MemoryArgs& a) {
     copt.boundary_cache_bytes = b[1] << 20;
     copt.walk_cache_bytes = b[2] << 20;
   }
+  if (a.generation_mib >= 0) copt.generation_bytes = static_cast<size_t>(a.generation_mib * 1048576.0);
   const double rss0 = rss_mib();
-  Compiler compiler(tok, copt);
-  CompiledGrammarPtr g;
-  if (a.grammar == "builtin-json") {
-    g = compiler.builtin_json();
-  } else {
+  auto compile = [&](const CompileOptions& o) {
+    Compiler compiler(tok, o);
+    if (a.grammar == "builtin-json") return compiler.builtin_json();
     std::string ext = fs::path(a.grammar).extension().string();
     std::string format = ext == ".lark" ? "lark" : ext == ".ebnf" ? "ebnf" : "gbnf";
-    g = compiler.compile_grammar(read_file(a.grammar), format, a.grammar);
+    return compiler.compile_grammar(read_file(a.grammar), format, a.grammar);
+  };
+  CompiledGrammarPtr g = compile(copt), base;
+  if (a.compare) {
+    CompileOptions one = copt;
+    one.generation_bytes = 0;
+    base = compile(one);
   }
   const auto* cfg = dynamic_cast<const engine::CfgGrammar*>(&g->impl());
   if (!cfg) throw Error(ErrorKind::kInvalidArgument, "bench memory measures context-free grammars");
-  std::printf("%zu documents from %zu files; grammar %s; %zu sequences, %.0f%% random walks of up to %d tokens\n",
-              docs.size(), num_files, a.grammar.c_str(), a.sequences, 100 * a.walk_share, a.walk_tokens);
-  std::printf("%9s %8s %8s %8s %8s %8s %8s %8s %9s %9s %9s %8s\n", "sequences", "MiB", "earley", "index", "masks",
-              "boundary", "walk", "RSS+", "mean µs", "p50 µs", "p99 µs", "refused");
+  const auto* cfg_base = base ? dynamic_cast<const engine::CfgGrammar*>(&base->impl()) : nullptr;
+  std::printf("%zu documents from %zu files; grammar %s; %zu sequences, %.0f%% random walks of up to %d tokens; "
+              "generation budget %.1f MiB%s\n",
+              docs.size(), num_files, a.grammar.c_str(), a.sequences, 100 * a.walk_share, a.walk_tokens,
+              copt.generation_bytes / 1048576.0, a.compare ? "; compared with one generation (budget 0)" : "");
+  std::printf("%9s %8s %8s %5s %5s %8s %8s %8s %8s %8s %9s %9s %9s %8s", "sequences", "MiB", "earley", "gens", "live",
+              "index", "masks", "boundary", "walk", "RSS+", "mean µs", "p50 µs", "p99 µs", "refused");
+  if (base) std::printf(" | %8s %8s %9s %9s %9s %6s", "MiB(1g)", "earl(1g)", "mean(1g)", "p50(1g)", "p99(1g)", "differ");
+  std::printf("\n");
   std::mt19937_64 rng(a.seed);
   std::uniform_real_distribution<double> coin(0, 1);
-  std::vector<int32_t> mask(bitmask_words(tok->vocab_size())), allowed;
-  std::vector<double> window, all;
-  size_t next_doc = 0, refused = 0;
+  std::vector<int32_t> mask(bitmask_words(tok->vocab_size())), mask_base(mask.size()), allowed;
+  std::vector<double> window, window_base;
+  TimeHistogram all, all_base;
+  size_t next_doc = 0, refused = 0, differ = 0;
   const double M = 1048576.0;
   auto is_set = [&](int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; };
-  auto timed_fill = [&](const Matcher& m) {
+  auto timed_fill = [&](const Matcher& m, std::vector<int32_t>& out, std::vector<double>& times, TimeHistogram& h) {
     double c0 = thread_cpu_us();
-    m.fill_next_token_bitmask(mask.data());
-    window.push_back(thread_cpu_us() - c0);
+    m.fill_next_token_bitmask(out.data());
+    double us = thread_cpu_us() - c0;
+    times.push_back(us);
+    h.add(us);
   };
   for (size_t seq = 1; seq <= a.sequences; ++seq) {
     Matcher m(g);
+    std::unique_ptr<Matcher> mb = base ? std::make_unique<Matcher>(base) : nullptr;
+    // Both masks of a step, in alternating order (the second finds the first's data in the CPU caches).
+    auto fill = [&] {
+      if (mb && seq % 2 == 0) timed_fill(*mb, mask_base, window_base, all_base);
+      timed_fill(m, mask, window, all);
+      if (mb && seq % 2 == 1) timed_fill(*mb, mask_base, window_base, all_base);
+      if (mb && mask != mask_base) ++differ;
+    };
+    auto accept = [&](int32_t id) {
+      bool ok = m.accept_token(id);
+      if (mb && mb->accept_token(id) != ok) ++differ;
+      return ok;
+    };
     if (coin(rng) < a.walk_share) {
       // A random walk inside the mask; a sampled EOS ends it.
       for (int step = 0; step < a.walk_tokens && !m.is_terminated(); ++step) {
-        timed_fill(m);
+        fill();
         allowed.clear();
         for (int32_t w = 0; w < static_cast<int32_t>(mask.size()); ++w)
           for (uint32_t bits = static_cast<uint32_t>(mask[w]); bits; bits &= bits - 1)
             allowed.push_back(w * 32 + __builtin_ctz(bits));
         if (allowed.empty()) break;
         int32_t id = allowed[rng() % allowed.size()];
-        if (!m.accept_token(id)) ++refused;  // a token of the mask must be accepted
+        if (!accept(id)) ++refused;  // a token of the mask must be accepted
       }
     } else {
       const std::vector<int32_t>& doc = docs[next_doc++ % docs.size()].tokens;
       for (int32_t id : doc) {
-        timed_fill(m);
-        if (!is_set(id) || !m.accept_token(id)) {
+        fill();
+        if (!is_set(id) || !accept(id)) {
           ++refused;
           break;
         }
       }
     }
     if (seq % a.every == 0 || seq == a.sequences) {
-      std::vector<double> sorted = window;
-      std::sort(sorted.begin(), sorted.end());
-      all.insert(all.end(), window.begin(), window.end());
-      window.clear();
-      const double earley = cfg->rt->graph().memory_bytes() / M;
-      std::printf("%9zu %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.1f %9.2f %9.2f %9.1f %8zu\n", seq, g->memory_bytes() / M,
-                  earley, cfg->index_bytes() / M, cfg->mask_cache_bytes() / M, cfg->cache_bytes() / M,
-                  cfg->walk_bytes() / M, rss_mib() - rss0, sorted.empty() ? 0 : mean(sorted),
-                  sorted.empty() ? 0 : percentile(sorted, 0.5), sorted.empty() ? 0 : percentile(sorted, 0.99), refused);
+      auto stats = [](std::vector<double>& w, double& mu, double& p50, double& p99) {
+        std::sort(w.begin(), w.end());
+        mu = w.empty() ? 0 : mean(w);
+        p50 = w.empty() ? 0 : percentile(w, 0.5);
+        p99 = w.empty() ? 0 : percentile(w, 0.99);
+        w.clear();
+      };
+      double mu, p50, p99;
+      stats(window, mu, p50, p99);
+      std::printf("%9zu %8.2f %8.2f %5zu %5zu %8.2f %8.2f %8.2f %8.2f %8.1f %9.2f %9.2f %9.1f %8zu", seq,
+                  g->memory_bytes() / M, cfg->earley_bytes() / M, cfg->num_generations(), cfg->num_live_generations(),
+                  cfg->index_bytes() / M, cfg->mask_cache_bytes() / M, cfg->cache_bytes() / M, cfg->walk_bytes() / M,
+                  rss_mib() - rss0, mu, p50, p99, refused);
+      if (cfg_base) {
+        stats(window_base, mu, p50, p99);
+        std::printf(" | %8.2f %8.2f %9.2f %9.2f %9.1f %6zu", base->memory_bytes() / M, cfg_base->earley_bytes() / M, mu,
+                    p50, p99, differ);
+      }
+      std::printf("\n");
       std::fflush(stdout);
     }
   }
-  std::sort(all.begin(), all.end());
-  if (!all.empty())
-    std::printf("all %zu masks (thread CPU time): mean %.2f µs, p50 %.2f µs, p99 %.1f µs, max %.0f µs\n", all.size(),
-                mean(all), percentile(all, 0.5), percentile(all, 0.99), all.back());
+  auto summary = [](const char* what, TimeHistogram& h) {
+    if (h.n == 0) return;
+    std::printf("%s: all %zu masks (thread CPU time): mean %.2f µs, p50 %.2f µs, p99 %.1f µs\n", what, h.n,
+                h.sum / static_cast<double>(h.n), h.quantile(0.5), h.quantile(0.99));
+  };
+  summary("generation budget", all);
+  if (base) summary("one generation", all_base);
+  if (base) std::printf("masks or accepts that differ between the two: %zu\n", differ);
 }
 
 }  // namespace
@@ -157,6 +232,11 @@ void add_bench_memory_command(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "random walk seed")->capture_default_str();
   cmd->add_option("--budgets", a->budgets, "cache budgets in MiB: mask,boundary,walk (default: CompileOptions')");
+  cmd->add_option("--generation-mib", a->generation_mib,
+                  "CompileOptions::generation_bytes in MiB (default: CompileOptions'; 0: one generation)");
+  cmd->add_flag("--compare", a->compare,
+                "also drive the grammar compiled with one generation for ever (budget 0) in lock step: its memory "
+                "and mask times side by side, and masks that differ");
   cmd->callback([a] { run_bench_memory(*a); });
 }
 

@@ -89,6 +89,13 @@ struct CompileOptions {
   size_t mask_cache_bytes = size_t{256} << 20;      // whole masks of parser states with several threads
   size_t boundary_cache_bytes = size_t{512} << 20;  // boundary token lists, local walks, guard sets
   size_t walk_cache_bytes = size_t{32} << 20;       // the boundary walks' DFA over parser states
+  // The Earley graph and guard tables only grow with new parse contexts; they and the caches
+  // above (keyed by their ids) form a generation that a matcher leases at reset and keeps through
+  // rollback and fork. Once the current generation passes this many bytes (graph, guard tables,
+  // caches), new sequences start in a fresh generation and the old one is freed with its last
+  // matcher (0: one generation for ever). A single long sequence may grow its generation past it
+  // (it is never stopped for it). Masks are the same whatever the budget.
+  size_t generation_bytes = size_t{64} << 20;
   // How JSON Schemas embedded in grammars are compiled: Lark's `%json { ... }` and the schemas of
   // tool calls (compile_tool_calls). Compiler::compile_json_schema takes its own.
   JsonSchemaOptions json_schema;

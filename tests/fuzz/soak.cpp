@@ -2,7 +2,8 @@
 // invariants of tests/fuzz/matcher_walk.hpp checked at every step (mask ⇔ accept, rollback
 // restores the mask, forks agree), while the main thread samples the process RSS every second.
 // Takes: --threads N (8), --seconds S (600), --max-rss-mb M (bound checked at every sample),
-// --schemas K (maskbench-dev schemas added to the grammar set, 40), TOLLGATE_DATA_DIR.
+// --schemas K (maskbench-dev schemas added to the grammar set, 40), --generation-mib G
+// (CompileOptions::generation_bytes of every grammar; default CompileOptions'), TOLLGATE_DATA_DIR.
 // Gives: one line per 10 s (walks, steps, RSS, bytes held by the grammars), a summary, exit 1 when the RSS bound is crossed
 // (abort on a broken invariant). Built as tollgate_soak; run by hand (docs/reliability.md), and
 // under -fsanitize=thread for the TSan soak.
@@ -51,15 +52,17 @@ struct Rng {
 
 int main(int argc, char** argv) {
   int threads = 8, seconds = 600, schemas = 40;
-  double max_rss = 0;
+  double max_rss = 0, generation_mib = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--threads") threads = std::atoi(argv[i + 1]);
     else if (a == "--seconds") seconds = std::atoi(argv[i + 1]);
     else if (a == "--max-rss-mb") max_rss = std::atof(argv[i + 1]);
     else if (a == "--schemas") schemas = std::atoi(argv[i + 1]);
+    else if (a == "--generation-mib") generation_mib = std::atof(argv[i + 1]);
     else {
-      std::fprintf(stderr, "usage: tollgate_soak [--threads N] [--seconds S] [--max-rss-mb M] [--schemas K]\n");
+      std::fprintf(stderr,
+                   "usage: tollgate_soak [--threads N] [--seconds S] [--max-rss-mb M] [--schemas K] [--generation-mib G]\n");
       return 2;
     }
   }
@@ -70,7 +73,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto tok = TokenizerInfo::from_file((data / "tokenizers/llama3").string());
-  Compiler compiler(tok);
+  CompileOptions options;
+  if (generation_mib >= 0) options.generation_bytes = static_cast<size_t>(generation_mib * (1 << 20));
+  Compiler compiler(tok, options);
   auto t0 = std::chrono::steady_clock::now();
   std::vector<CompiledGrammarPtr> grammars = fuzz::walk_grammars(compiler, data);
   std::vector<fs::path> files;
@@ -92,8 +97,10 @@ int main(int argc, char** argv) {
     }
   }
   double compile_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("soak: %zu grammars (%d maskbench-dev schemas, %d refused) compiled in %.1f s; RSS %.0f MB; %d threads x %d s\n",
-              grammars.size(), added, refused, compile_s, rss_mb(), threads, seconds);
+  std::printf("soak: %zu grammars (%d maskbench-dev schemas, %d refused) compiled in %.1f s; RSS %.0f MB; %d threads x %d s; "
+              "generation budget %.0f MiB\n",
+              grammars.size(), added, refused, compile_s, rss_mb(), threads, seconds,
+              static_cast<double>(options.generation_bytes) / (1 << 20));
   std::fflush(stdout);
 
   std::atomic<bool> stop{false};
