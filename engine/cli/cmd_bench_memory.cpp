@@ -128,7 +128,7 @@ void run_bench_memory(const MemoryArgs& a) {
   std::printf("\n");
   std::mt19937_64 rng(a.seed);
   std::uniform_real_distribution<double> coin(0, 1);
-  std::vector<int32_t> mask(bitmask_words(tok->vocab_size())), mask_base(mask.size()), allowed;
+  std::vector<int32_t> mask(bitmask_words(tok->vocab_size())), mask_base(mask.size());
   std::vector<double> window, window_base;
   TimeHistogram all, all_base;
   size_t next_doc = 0, refused = 0, differ = 0;
@@ -160,12 +160,22 @@ void run_bench_memory(const MemoryArgs& a) {
       // A random walk inside the mask; a sampled EOS ends it.
       for (int step = 0; step < a.walk_tokens && !m.is_terminated(); ++step) {
         fill();
-        allowed.clear();
-        for (int32_t w = 0; w < static_cast<int32_t>(mask.size()); ++w)
-          for (uint32_t bits = static_cast<uint32_t>(mask[w]); bits; bits &= bits - 1)
-            allowed.push_back(w * 32 + __builtin_ctz(bits));
-        if (allowed.empty()) break;
-        int32_t id = allowed[rng() % allowed.size()];
+        // The k-th allowed token (uniform), found by popcounts rather than listing them all.
+        size_t count = 0;
+        for (int32_t w : mask) count += static_cast<size_t>(__builtin_popcount(static_cast<uint32_t>(w)));
+        if (count == 0) break;
+        size_t k = rng() % count;
+        int32_t id = -1;
+        for (int32_t w = 0; id < 0; ++w) {
+          uint32_t bits = static_cast<uint32_t>(mask[w]);
+          size_t c = static_cast<size_t>(__builtin_popcount(bits));
+          if (k >= c) {
+            k -= c;
+            continue;
+          }
+          for (; k > 0; --k) bits &= bits - 1;
+          id = w * 32 + __builtin_ctz(bits);
+        }
         if (!accept(id)) ++refused;  // a token of the mask must be accepted
       }
     } else {
