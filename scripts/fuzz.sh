@@ -4,7 +4,7 @@
 # Takes: FUZZ_SECONDS (default 60), FUZZ_TIMEOUT (per input, default 60 s; 30 s for fuzz_json_schema), FUZZ_TARGETS (default all),
 # FUZZ_BUILD (default build-fuzz), FUZZ_NICE (default 19), FUZZ_PARALLEL=1 (run the targets at the same time instead of one after the other),
 # TOLLGATE_DATA_DIR (seeds and the matcher's vocabulary; default ../shared), TOLLGATE_FUZZ_TOKENIZER (fuzz_json_schema's
-# vocabulary: a directory name under $TOLLGATE_DATA_DIR/tokenizers; default the byte vocabulary).
+# vocabulary: a directory name under $TOLLGATE_DATA_DIR/tokenizers, default llama2 when there; empty: the byte vocabulary).
 # Gives: per target a log in $FUZZ_BUILD/logs/, a corpus in $FUZZ_BUILD/corpus/<target> (seeded at run
 # time from tests/data and the data dir, fuzz_json_schema's in $FUZZ_BUILD/seeds; kept between runs, never committed), crash files in
 # $FUZZ_BUILD/crashes/, and one summary line per target (executions, cov, ft, crashes).
@@ -147,7 +147,9 @@ run() {  # run <target>: one libFuzzer run, its log in $B/logs
   local t=$1 extra=() timeout=${FUZZ_TIMEOUT:-60}
   [ "$t" = fuzz_tokenizer ] && extra=(-max_len=200000)
   [ "$t" = fuzz_json_schema ] && extra=("$B/seeds/$t" -max_len=16384) && timeout=${FUZZ_TIMEOUT:-30}
-  TOLLGATE_DATA_DIR=$DATA nice -n "${FUZZ_NICE:-19}" "$B/fuzz/$t" "$B/corpus/$t" -max_total_time="$SECONDS_EACH" -timeout="$timeout" \
+  local tok=${TOLLGATE_FUZZ_TOKENIZER-llama2}
+  [ -f "$DATA/tokenizers/$tok/tokenizer.json" ] || tok=
+  TOLLGATE_FUZZ_TOKENIZER=$tok TOLLGATE_DATA_DIR=$DATA nice -n "${FUZZ_NICE:-19}" "$B/fuzz/$t" "$B/corpus/$t" -max_total_time="$SECONDS_EACH" -timeout="$timeout" \
     -rss_limit_mb=2560 -artifact_prefix="$B/crashes/$t-" -print_final_stats=1 "${extra[@]}" >"$B/logs/$t.log" 2>&1
   echo $? >"$B/logs/$t.rc"
 }
