@@ -41,6 +41,29 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+// Where nlohmann's parser stopped: it throws a number outside the double range ("2e+308",
+// out_of_range 406) without the position a parse_error carries; this SAX pass over the same text
+// records it (the offset of the offending token).
+struct ErrorOffset final : nlohmann::json_sax<Json> {
+  size_t at = 0;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(size_t position, const std::string& token, const nlohmann::detail::exception&) override {
+    at = position >= token.size() ? position - token.size() : 0;
+    return false;
+  }
+};
+
 enum TypeBit : unsigned {
   kNullT = 1,
   kBoolT = 2,
@@ -319,6 +342,13 @@ class SchemaCompiler {
       if (p != std::string::npos) msg = msg.substr(p);
       size_t off = e.byte > 0 ? e.byte - 1 : 0;
       throw Error(ErrorKind::kParse, "malformed JSON schema: " + msg, position_in(text, std::min(off, text.size()), std::string(file)));
+    } catch (const Json::exception& e) {  // a number outside the double range
+      ErrorOffset where;
+      Json::sax_parse(text, &where);
+      std::string msg = e.what();  // "[json.exception.out_of_range.406] number overflow parsing '2e+308'"
+      if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
+      throw Error(ErrorKind::kParse, "malformed JSON schema: " + msg,
+                  position_in(text, std::min(where.at, text.size()), std::string(file)));
     }
     if (!doc_.is_object() && !doc_.is_boolean())
       fail("", "a schema must be an object or a boolean, not " + std::string(doc_.type_name()));

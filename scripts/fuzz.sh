@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # make fuzz: builds the libFuzzer targets of tests/fuzz (clang-14, -fsanitize=fuzzer,address,undefined,
 # build dir build-fuzz) and runs each for FUZZ_SECONDS (one after the other, or all at once), at nice 19.
-# Takes: FUZZ_SECONDS (default 60), FUZZ_TIMEOUT (per input, default 60 s), FUZZ_TARGETS (default all), FUZZ_BUILD (default build-fuzz),
-# FUZZ_PARALLEL=1 (run the targets at the same time instead of one after the other),
-# TOLLGATE_DATA_DIR (seeds and the matcher's vocabulary; default ../shared).
+# Takes: FUZZ_SECONDS (default 60), FUZZ_TIMEOUT (per input, default 60 s; 30 s for fuzz_json_schema), FUZZ_TARGETS (default all),
+# FUZZ_BUILD (default build-fuzz), FUZZ_NICE (default 19), FUZZ_PARALLEL=1 (run the targets at the same time instead of one after the other),
+# TOLLGATE_DATA_DIR (seeds and the matcher's vocabulary; default ../shared), TOLLGATE_FUZZ_TOKENIZER (fuzz_json_schema's
+# vocabulary: a directory name under $TOLLGATE_DATA_DIR/tokenizers, default llama2 when there; empty: the byte vocabulary).
 # Gives: per target a log in $FUZZ_BUILD/logs/, a corpus in $FUZZ_BUILD/corpus/<target> (seeded at run
-# time from tests/data and the data dir; kept between runs, never committed), crash files in
+# time from tests/data and the data dir, fuzz_json_schema's in $FUZZ_BUILD/seeds; kept between runs, never committed), crash files in
 # $FUZZ_BUILD/crashes/, and one summary line per target (executions, cov, ft, crashes).
 # Exit status 1 when a target found a crash, leak, timeout or out-of-memory.
 set -uo pipefail
@@ -87,21 +88,68 @@ for f in sys.argv[2:]:
     d['added_tokens'] = [a for a in d.get('added_tokens', []) if a.get('id', 0) < 400][:5]  # ids stay small
     open(p, 'w').write(json.dumps(d))
 PY
-# Schemas: a sample of maskbench-dev and the JSON-Schema-Test-Suite.
-seeds_from_json fuzz_json_schema "[json.dumps(d['schema'])] if isinstance(d, dict) and 'schema' in d else [json.dumps(t['schema']) for t in d if isinstance(t, dict) and 'schema' in t] if isinstance(d, list) else []" \
-  $(ls "$DATA"/corpora/maskbench-dev/*.json 2>/dev/null | awk 'NR % 10 == 0') $(ls "$DATA"/corpora/jsts/tests/draft2020-12/*.json 2>/dev/null)
+# Schemas: a small seed set in $B/seeds/fuzz_json_schema (rewritten each run; the corpus directory
+# keeps only what the fuzzer found): the smallest maskbench-dev and draft 2020-12 JSON-Schema-Test-Suite
+# schemas (compact JSON, <= 2 KiB) that together use every keyword and format those corpora use, then the smallest
+# schema of each further keyword signature, up to 120. Hundreds of seeds took the whole run to read under ASan.
+rm -rf "$B/seeds/fuzz_json_schema" && mkdir -p "$B/seeds/fuzz_json_schema" "$B/corpus/fuzz_json_schema"
+find "$B/corpus/fuzz_json_schema" -name 'seed-*' -delete  # seeds an older fuzz.sh copied there
+/usr/bin/python3 - "$B/seeds/fuzz_json_schema" "$DATA"/corpora/maskbench-dev/*.json "$DATA"/corpora/jsts/tests/draft2020-12/*.json <<'PY'
+import hashlib, json, os, sys
+out, files = sys.argv[1], sys.argv[2:]
+KEYWORDS = set('''type properties required additionalProperties items prefixItems additionalItems anyOf oneOf allOf not
+  enum const minLength maxLength pattern minimum maximum exclusiveMinimum exclusiveMaximum multipleOf minItems maxItems
+  uniqueItems minProperties maxProperties patternProperties propertyNames $ref $defs definitions $id id $anchor
+  $dynamicRef $dynamicAnchor $recursiveRef if then else dependentRequired dependentSchemas dependencies
+  unevaluatedProperties unevaluatedItems contains minContains maxContains'''.split())
+def signature(s, acc):  # schema keywords used (not annotations, not property names), formats, types
+    if isinstance(s, dict):
+        for k, v in s.items():
+            if k in KEYWORDS: acc.add(k)
+            if k == 'format' or k == 'type': acc.add(k + ':' + json.dumps(v))
+            if k in ('properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'):
+                if isinstance(v, dict):
+                    for x in v.values(): signature(x, acc)
+            elif k not in ('enum', 'const', 'default', 'examples'):
+                signature(v, acc)
+    elif isinstance(s, list):
+        for x in s: signature(x, acc)
+    return acc
+schemas = {}
+for f in files:
+    try:
+        d = json.load(open(f))
+    except Exception:
+        continue
+    for s in ([d['schema']] if isinstance(d, dict) and 'schema' in d else
+              [t['schema'] for t in d if isinstance(t, dict) and 'schema' in t] if isinstance(d, list) else []):
+        b = json.dumps(s, separators=(',', ':'), ensure_ascii=False).encode()
+        if len(b) <= 2048:
+            schemas[b] = frozenset(signature(s, set()))
+order = sorted(schemas, key=lambda b: (len(b), b))
+pick, covered, sigs = [], set(), set()
+for b in order:  # smallest first: take a schema that uses something not yet covered
+    if not schemas[b] <= covered:
+        pick.append(b); covered |= schemas[b]; sigs.add(schemas[b])
+for b in order:  # then one schema per further signature
+    if len(pick) >= 120: break
+    if schemas[b] not in sigs:
+        pick.append(b); sigs.add(schemas[b])
+for b in pick:
+    open(os.path.join(out, 'seed-' + hashlib.sha1(b).hexdigest()[:16]), 'wb').write(b)
+print(f'fuzz_json_schema: {len(pick)} seeds ({sum(map(len, pick))} bytes) of {len(schemas)} schemas, {len(covered)} keywords/formats', file=sys.stderr)
+PY
 mkdir -p "$B/corpus/fuzz_matcher"
 [ -n "$(ls "$B/corpus/fuzz_matcher")" ] || head -c 256 /dev/urandom >"$B/corpus/fuzz_matcher/seed-random"
 
-# The schema target reads at most 16 KiB (-max_len): a longer seed would be cut into invalid JSON.
-find "$B/corpus/fuzz_json_schema" -name 'seed-*' -size +16k -delete
-
 mkdir -p "$B/logs" "$B/crashes"
 run() {  # run <target>: one libFuzzer run, its log in $B/logs
-  local t=$1 extra=()
+  local t=$1 extra=() timeout=${FUZZ_TIMEOUT:-60}
   [ "$t" = fuzz_tokenizer ] && extra=(-max_len=200000)
-  [ "$t" = fuzz_json_schema ] && extra=(-max_len=16384)
-  TOLLGATE_DATA_DIR=$DATA nice -n 19 "$B/fuzz/$t" "$B/corpus/$t" -max_total_time="$SECONDS_EACH" -timeout="${FUZZ_TIMEOUT:-60}" \
+  [ "$t" = fuzz_json_schema ] && extra=("$B/seeds/$t" -max_len=16384) && timeout=${FUZZ_TIMEOUT:-30}
+  local tok=${TOLLGATE_FUZZ_TOKENIZER-llama2}
+  [ -f "$DATA/tokenizers/$tok/tokenizer.json" ] || tok=
+  TOLLGATE_FUZZ_TOKENIZER=$tok TOLLGATE_DATA_DIR=$DATA nice -n "${FUZZ_NICE:-19}" "$B/fuzz/$t" "$B/corpus/$t" -max_total_time="$SECONDS_EACH" -timeout="$timeout" \
     -rss_limit_mb=2560 -artifact_prefix="$B/crashes/$t-" -print_final_stats=1 "${extra[@]}" >"$B/logs/$t.log" 2>&1
   echo $? >"$B/logs/$t.rc"
 }

@@ -548,6 +548,42 @@ TEST_CASE("json schema formats: each format's regex is parsed once and shared by
   }
 }
 
+// fuzz_json_schema (2026-12-02) found {"format": {"$defs": 2e+308}}: nlohmann's parser throws a number
+// outside the double range as out_of_range (406), not parse_error, and it escaped compile_json_schema
+// as a non-tollgate exception. It is now a kParse error at the number, in strict and lenient mode.
+TEST_CASE("json schema: a number outside the double range is a positioned kParse error", "[robust]") {
+  Compiler compiler(byte_vocab());
+  struct Case {
+    std::string schema;
+    int line, column;
+  };
+  const Case cases[] = {
+      {R"({"$schema":"https://json-schema.org/draft/2020-12/schema","format":{"$defs":2e+308}})", 1, 77},
+      {"{\"type\": \"number\",\n \"maximum\": -1e999}", 2, 13},
+      {"[1e400]", 1, 2},
+  };
+  for (const Case& c : cases) {
+    INFO(c.schema);
+    for (bool lenient : {false, true}) {
+      JsonSchemaOptions opt;
+      opt.lenient = lenient;
+      std::optional<Error> err;
+      try {
+        compiler.compile_json_schema(c.schema, opt);
+      } catch (const Error& e) {
+        err = e;
+      }
+      REQUIRE(err);
+      CHECK(err->kind() == ErrorKind::kParse);
+      CHECK_THAT(err->message(), Catch::Contains("number overflow"));
+      CHECK(err->line() == c.line);
+      CHECK(err->column() == c.column);
+    }
+  }
+  // The largest finite doubles still parse.
+  CHECK_NOTHROW(compiler.compile_json_schema(R"({"type": "number", "maximum": 1.7976931348623157e308})"));
+}
+
 // ---- Adversarial inputs ----
 
 TEST_CASE("regex: catastrophic patterns compile to small automata and match in linear time", "[robust]") {

@@ -1,12 +1,17 @@
 // libFuzzer target: the JSON Schema compiler, with a structure-aware mutator.
-// Takes: JSON text (a schema). Gives: a finding when compiling it (byte vocabulary, small limits)
-// or taking a first mask does anything but succeed or throw tollgate::Error.
+// Takes: JSON text (a schema); TOLLGATE_FUZZ_TOKENIZER (optional: a tokenizer directory name under
+// $TOLLGATE_DATA_DIR/tokenizers, e.g. llama2; default the 257-token byte vocabulary).
+// Gives: a finding when compiling it (small limits) or taking a first mask does anything but
+// succeed or throw tollgate::Error; on exit, how many mutations took the structured path.
 // LLVMFuzzerCustomMutator parses the input with nlohmann::json, changes one node (a keyword
 // renamed to another schema keyword, a value replaced by a boundary number/string/bool/empty
 // container, a subtree copied under another key, a node wrapped in anyOf/not/items, a member
 // removed) and serialises it again; input that is not JSON, or a result over max_size, falls back
 // to libFuzzer's byte mutations.
 #include <nlohmann/json.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <vector>
 
@@ -99,12 +104,49 @@ void mutate(json& doc, std::mt19937& rng) {
   }
 }
 
+// How the custom mutator's calls went (printed at exit and every 2^k calls).
+struct MutationCounts {
+  size_t structured = 0;   // parsed, mutated as JSON, serialised
+  size_t bytes_drawn = 0;  // the 1 in 8 drawn for byte mutations
+  size_t not_json = 0;     // input was not JSON: byte mutations
+  size_t too_long = 0;     // the mutated JSON was over max_size: byte mutations
+  void print() const {
+    std::fprintf(stderr, "fuzz_json_schema: mutations: %zu structured, %zu bytes by draw, %zu bytes (not JSON), %zu bytes (too long)\n",
+                 structured, bytes_drawn, not_json, too_long);
+  }
+};
+MutationCounts counts;
+
+void count_call() {
+  size_t total = counts.structured + counts.bytes_drawn + counts.not_json + counts.too_long;
+  if (total >= 1024 && (total & (total - 1)) == 0) counts.print();
+}
+
+tollgate::TokenizerInfoPtr fuzz_vocabulary() {
+  namespace fs = std::filesystem;
+  const char* name = std::getenv("TOLLGATE_FUZZ_TOKENIZER");
+  const char* dd = std::getenv("TOLLGATE_DATA_DIR");
+  if (!name || !*name) return tollgate::TokenizerInfo::bytes_with_eos();
+  fs::path dir = fs::path(dd ? dd : "") / "tokenizers" / name;
+  if (!fs::exists(dir / "tokenizer.json")) {
+    std::fprintf(stderr, "fuzz_json_schema: no %s/tokenizer.json\n", dir.c_str());
+    std::exit(2);
+  }
+  return tollgate::TokenizerInfo::from_file(dir.string());
+}
+
+const tollgate::Compiler& compiler() {
+  static const tollgate::Compiler c(fuzz_vocabulary(), tollgate::fuzz::small_options());
+  return c;
+}
+
 }  // namespace
 
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
 
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned int seed) {
   std::mt19937 rng(seed);
+  count_call();
   if (rng() % 8 != 0) {  // 1 in 8: bytes, so malformed JSON is fuzzed too
     json doc = json::parse(data, data + size, nullptr, /*allow_exceptions=*/false);
     if (!doc.is_discarded()) {
@@ -113,9 +155,15 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
       std::string out = doc.dump();
       if (out.size() <= max_size) {
         std::copy(out.begin(), out.end(), data);
+        ++counts.structured;
         return out.size();
       }
+      ++counts.too_long;
+    } else {
+      ++counts.not_json;
     }
+  } else {
+    ++counts.bytes_drawn;
   }
   return LLVMFuzzerMutate(data, size, max_size);
 }
@@ -128,19 +176,21 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
                         "uri-reference", "iri", "iri-reference", "uri-template", "uuid", "json-pointer",
                         "relative-json-pointer"})
     (void)tollgate::grammar::format_regex(f);
+  std::fprintf(stderr, "fuzz_json_schema: a %d-token vocabulary\n", compiler().tokenizer()->vocab_size());
+  std::atexit([] { counts.print(); });
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tollgate;
-  static const Compiler compiler(TokenizerInfo::bytes_with_eos(), fuzz::small_options());
+  static const int vocab = compiler().tokenizer()->vocab_size();
   for (bool lenient : {false, true}) {
     try {
       JsonSchemaOptions opt;
       opt.lenient = lenient;
-      auto g = compiler.compile_json_schema(fuzz::as_text(data, size), opt);
+      auto g = compiler().compile_json_schema(fuzz::as_text(data, size), opt);
       Matcher m(g);
-      std::vector<int32_t> mask(bitmask_words(257));
+      std::vector<int32_t> mask(bitmask_words(vocab));
       m.fill_next_token_bitmask(mask.data());
       return 0;
     } catch (const Error&) {
