@@ -3,14 +3,16 @@
 // (bitmask_kernels.hpp). Written so that g++ -O3 vectorises the loops (a blend per word for apply;
 // words that allow everything are skipped). Each kernel is compiled for baseline x86-64 and cloned for
 // AVX2 and AVX-512 (target_clones): the loader picks the clone the CPU runs, so a portable build loses
-// no SIMD and a build copied to an older CPU still runs.
+// no SIMD and a build copied to an older CPU still runs. Not under ThreadSanitizer: gcc instruments the
+// clones' ifunc resolver, which the dynamic loader runs before the TSan runtime is set up (every
+// program linking the library crashed at start; docs/reliability.md, "TSan").
 #include <cstdint>
 #include <limits>
 
 #include "engine/bitmask_kernels.hpp"
 #include "tollgate/matcher.hpp"
 
-#if defined(__x86_64__) && !defined(__AVX2__)
+#if defined(__x86_64__) && !defined(__AVX2__) && !defined(__SANITIZE_THREAD__)
 #define TOLLGATE_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TOLLGATE_SIMD_CLONES  // a native build (-march=native) already targets its CPU

@@ -248,12 +248,19 @@ void matmul_nt(const float* x, size_t t_rows, size_t ldx, const float* w, size_t
   kernel_pool().parallel_for(blocks, 4, run);
 }
 
-__attribute__((target_clones("avx2", "default"))) void axpy(float a, const float* x, float* y, size_t n) {
+// AVX2 and baseline clones, chosen by the loader; none under ThreadSanitizer (its instrumented ifunc
+// resolver would run before the TSan runtime is set up: engine/bitmask.cpp).
+#if defined(__SANITIZE_THREAD__)
+#define TOLLGATE_AVX2_CLONES
+#else
+#define TOLLGATE_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+
+TOLLGATE_AVX2_CLONES void axpy(float a, const float* x, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-__attribute__((target_clones("avx2", "default"))) void scale_add(float a, float* y, float x_coef, const float* x,
-                                                                   size_t n) {
+TOLLGATE_AVX2_CLONES void scale_add(float a, float* y, float x_coef, const float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] = a * y[i] + x_coef * x[i];
 }
 
