@@ -8,7 +8,7 @@ PY := /usr/bin/python3
 CMAKE_FLAGS ?=
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps data configure build test test-cpp test-python demo bench install clean fuzz test-asan test-ubsan
+.PHONY: all deps data configure build test test-cpp test-python demo bench install clean fuzz test-asan test-ubsan test-tsan
 
 all: build
 
@@ -51,7 +51,8 @@ clean:
 	rm -rf $(BUILD)
 
 # Robustness (docs/reliability.md): libFuzzer targets for FUZZ_SECONDS each (clang, build-fuzz),
-# and the whole test suite under ASan+LSan (build-asan) or UBSan (build-ubsan).
+# the whole test suite under ASan+LSan (build-asan) or UBSan (build-ubsan), and the threaded tests and
+# a TSAN_SOAK_SECONDS soak under TSan (build-tsan).
 FUZZ_SECONDS ?= 60
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
@@ -61,3 +62,6 @@ test-asan:
 
 test-ubsan:
 	@bash scripts/sanitize-tests.sh ubsan
+
+test-tsan:
+	@bash scripts/sanitize-tests.sh tsan
