@@ -38,13 +38,16 @@ if [ "$kind" = tsan ]; then
   echo "== $kind: build ${SECONDS} s"; SECONDS=0
   # The tests that run threads: the batch pool, the compiled-grammar cache (concurrent callers,
   # compile_async, cancellation), matchers sharing one grammar whose caches keep being cleared, the
-  # lazy index, forks, the compile budget (parallel_for workers), the shared encoder and RetNet.
+  # lazy index, forks, the compile budget (parallel_for workers), the shared encoder and RetNet,
+  # Earley generations (in [batch]: matchers of several generations in the pool; a generation freed
+  # with its last matcher or fork).
   # Catch2 reads ',' as "or": names with a comma are given by a prefix and '*'.
   TSAN_TESTS=("[batch]" "[gcache]" "[threads]"
     "cfg masks: matchers on one grammar in several threads get the single-thread masks"
     "regex matcher: accept_bytes*" "length budget: accept*"
     "limits: compile time budget and cancellation*"
-    "encoder is safe to share between threads" "One RetNet serves several threads at once")
+    "encoder is safe to share between threads" "One RetNet serves several threads at once"
+    "generations: a generation is freed*")
   for spec in "${TSAN_TESTS[@]}"; do
     echo "== tsan: tollgate_tests \"$spec\""
     "$B/tollgate_tests" "$spec" || status=1
