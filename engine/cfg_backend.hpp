@@ -116,8 +116,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   std::unique_ptr<Matcher::Impl> make_matcher(CompiledGrammarPtr self, int max_rollback) const override;
   size_t memory_bytes() const override;
 
-  // Writes the mask of `state` (without EOS) into `row` (words uint32).
-  void fill_mask(const fsm::ParserState& state, uint32_t* row) const;
+  // Writes the mask of `state` (without EOS) into `row` (words uint32). cached_only: only when
+  // every piece of it is computed already (a cached mask, or a thread's cached index entry,
+  // boundary tokens and guard set); otherwise returns false without writing or computing anything.
+  bool fill_mask(const fsm::ParserState& state, uint32_t* row, bool cached_only = false) const;
   // Brute force: every token of the trie walked with the full parser state (tests, first step).
   void fill_mask_slow(const fsm::ParserState& state, uint32_t* row, bool strip_space = false) const;
   size_t num_cached_masks() const;
@@ -141,8 +143,9 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable std::once_flag budget_once_;
   mutable std::shared_ptr<const CfgLengthBudget> budget_;
   friend class CfgLengthBudget;  // its per-configuration cache hashes thread lists with KeyHash
-  // Null when the thread has none.
-  std::shared_ptr<const std::vector<int32_t>> boundary_tokens(const fsm::Thread& t) const;
+  // Null when the thread has none. With `missing` nothing is computed: *missing is set (and null
+  // returned) when they are not known yet.
+  std::shared_ptr<const std::vector<int32_t>> boundary_tokens(const fsm::Thread& t, bool* missing = nullptr) const;
   // Boundary tokens of a (lexeme, state) against a truncated Earley node: those accepted in every
   // context, and those whose fate depends on the context outside (token id, bytes already
   // consumed at its root) — checked against the real node at run time.
@@ -161,8 +164,8 @@ struct CfgGrammar : CompiledGrammar::Impl {
   };
   std::shared_ptr<const GuardSafe> guard_safe(uint32_t guard) const;
   // The tokens of one thread — its precomputed set and boundary tokens, under its guard —
-  // written into `row`, or OR-ed into it with `accumulate`.
-  void thread_mask(const fsm::Thread& t, uint32_t* row, bool accumulate) const;
+  // written into `row`, or OR-ed into it with `accumulate`. cached_only: as fill_mask's.
+  bool thread_mask(const fsm::Thread& t, uint32_t* row, bool accumulate, bool cached_only = false) const;
   // Boundary walks step through a lazily built DFA over parser configurations (interned thread
   // sets), so repeated configurations — the same context below hundreds of whitespace roots —
   // cost a table lookup per byte. Many walks use one WalkDfa at once: a known transition is an
