@@ -100,11 +100,21 @@ std::shared_ptr<const CfgGrammar::GuardSafe> CfgGrammar::Generation::guard_safe(
   return cache_put(&Shard::guard_safe, uint64_t{guard}, guard, std::move(safe), bytes);
 }
 
-void CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool accumulate) const {
-  const IndexEntry& e = entry(t.lexeme, t.state);
+bool CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool accumulate, bool cached_only) const {
+  // Every piece is looked up (or computed) before anything is written.
+  const Slot* sl = g.slots_[g.state_offset[t.lexeme] + t.state].load(std::memory_order_acquire);
+  if (!sl && cached_only) return false;
+  const IndexEntry& e = sl ? *sl->entry : entry(t.lexeme, t.state);
   const uint32_t* ci = e.dense ? e.dense->data() : nullptr;
   // Held while used: a cache clear on another thread leaves these alive.
-  std::shared_ptr<const std::vector<int32_t>> boundary_ptr = boundary_tokens(t);
+  bool missing = false;
+  std::shared_ptr<const std::vector<int32_t>> boundary_ptr = boundary_tokens(t, cached_only ? &missing : nullptr);
+  if (missing) return false;
+  std::shared_ptr<const GuardSafe> safe_ptr;
+  if (t.guard != 0) {
+    safe_ptr = cached_only ? cache_find(&Shard::guard_safe, uint64_t{t.guard}, t.guard) : guard_safe(t.guard);
+    if (!safe_ptr) return false;
+  }
   static const std::vector<int32_t> kNone;
   const std::vector<int32_t>& boundary = boundary_ptr ? *boundary_ptr : kNone;
   if (t.guard == 0) {
@@ -117,9 +127,8 @@ void CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool ac
       for (int32_t id : e.ids) set_bit(row, id);
     }
     for (int32_t id : boundary) set_bit(row, id);
-    return;
+    return true;
   }
-  std::shared_ptr<const GuardSafe> safe_ptr = guard_safe(t.guard);
   const GuardSafe& safe = *safe_ptr;
   if (!accumulate) std::memset(row, 0, static_cast<size_t>(words) * 4);
   auto safe_bit = [&](int32_t id) { return (safe.bits[id >> 5] >> (id & 31)) & 1; };
@@ -129,7 +138,7 @@ void CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool ac
       if (safe_bit(id)) set_bit(row, id);
     for (int32_t id : boundary)
       if (safe_bit(id)) set_bit(row, id);
-    return;
+    return true;
   }
   if (safe.sparse) {
     // Few tokens survive the guard: test them against the precomputed set, and the boundary
@@ -138,12 +147,13 @@ void CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool ac
       if ((ci[id >> 5] >> (id & 31)) & 1) set_bit(row, id);
     for (int32_t id : boundary)
       if (safe_bit(id)) set_bit(row, id);
-    return;
+    return true;
   }
   thread_local std::vector<uint32_t> one;
   one.assign(ci, ci + words);
   for (int32_t id : boundary) set_bit(one.data(), id);
   engine::or_and_into(row, one.data(), safe.bits.data(), words);
+  return true;
 }
 
 // The walk DFA: states in fixed chunks (a published state never moves), per state a row of
@@ -305,13 +315,27 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_b
   return cache_put(&Shard::local, key, key, std::move(out), bytes);
 }
 
-std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tokens(const Thread& t) const {
+std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tokens(const Thread& t, bool* missing) const {
   const Slot& sl = slot(t.lexeme, t.state);
   if (sl.entry->roots.empty()) return nullptr;
-  uint32_t y = rt->cfg().is_ignore[t.lexeme] ? t.node : rt->graph().scan(t.node, t.lexeme);
+  uint32_t y = t.node;
+  if (!rt->cfg().is_ignore[t.lexeme]) {
+    if (!missing) {
+      y = rt->graph().scan(t.node, t.lexeme);
+    } else if (uint64_t m = rt->graph().scanned(t.node, t.lexeme); m != fsm::AtomicMemo::kMissing) {
+      y = static_cast<uint32_t>(m);
+    } else {
+      *missing = true;
+      return nullptr;
+    }
+  }
   if (y == fsm::kNoNode) return nullptr;
   uint64_t key = local_key(sl.id, y);
   if (auto hit = cache_find(&Shard::boundary, key, key)) return hit;
+  if (missing) {
+    *missing = true;
+    return nullptr;
+  }
   auto t0 = debug_now();
   uint32_t ly = context_depth ? rt->graph().truncate(y, context_depth) : y;
   std::shared_ptr<const LocalBoundary> local_ptr = local_boundary(t.lexeme, t.state, ly);
@@ -445,15 +469,14 @@ typename Map::mapped_type CfgGrammar::Generation::cache_put(Map Shard::*map, con
   return value;  // other threads filled the cache again after each clear: not cached this time
 }
 
-void CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row) const {
+bool CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row, bool cached_only) const {
   if (state.threads.size() == 1) {
     // One thread: its precomputed set plus its (cached) boundary tokens — no bitset to cache.
-    thread_mask(state.threads[0], row, false);
-    return;
+    return thread_mask(state.threads[0], row, false, cached_only);
   }
   if (state.threads.empty()) {
     std::memset(row, 0, static_cast<size_t>(words) * 4);
-    return;
+    return true;
   }
   const size_t hash = KeyHash{}(state.threads);
   Shard& sh = shards_[shard_of(hash)];
@@ -462,9 +485,10 @@ void CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row) 
     auto it = sh.masks.find(state.threads);
     if (it != sh.masks.end()) {
       std::memcpy(row, it->second->data(), static_cast<size_t>(words) * 4);
-      return;
+      return true;
     }
   }
+  if (cached_only) return false;
   auto mask = std::make_shared<std::vector<uint32_t>>(words, 0u);
   uint32_t* m = mask->data();
   auto t0 = debug_now();
@@ -477,7 +501,7 @@ void CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row) 
   // The key, and the content unless an equal one is cached already (then the entry shares it).
   const size_t key_bytes = state.threads.size() * sizeof(Thread) + 64;
   const size_t content_bytes = static_cast<size_t>(words) * 4 + 64;
-  if (key_bytes + content_bytes > mask_cache_budget) return;
+  if (key_bytes + content_bytes > mask_cache_budget) return true;
   const size_t content_hash = fsm::hash_words(*mask);
   Shard& cs = shards_[shard_of(content_hash)];
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -496,14 +520,15 @@ void CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row) 
       // A clear between the two locks drops the content from the table and its bytes from the
       // count; the entry then holds it uncounted (at most one content per racing thread).
       std::lock_guard<std::mutex> lock(sh.mu);
-      if (sh.masks.count(state.threads)) return;
+      if (sh.masks.count(state.threads)) return true;
       if (reserve_bytes(mask_cache_bytes, key_bytes, mask_cache_budget)) {
         sh.masks.emplace(state.threads, std::move(bits));
-        return;
+        return true;
       }
     }
     clear_caches(true);
   }
+  return true;
 }
 
 void CfgGrammar::Generation::fill_mask_slow(const ParserState& state, uint32_t* row, bool strip_space) const {
@@ -692,18 +717,8 @@ class CfgMatcher final : public Matcher::Impl {
   // A fork shares the generation lease (and the history, copy-on-write).
   std::unique_ptr<Matcher::Impl> clone() const override { return std::make_unique<CfgMatcher>(*this); }
 
-  void fill_next_token_bitmask(int32_t* row) const override {
-    const Step& cur = history_.back();
-    uint32_t* r = reinterpret_cast<uint32_t*>(row);
-    if (cur.terminated) {
-      std::memset(r, 0, static_cast<size_t>(g_.words) * 4);
-      return;
-    }
-    if (cur.at_start && g_.strip_first_space) gen_->fill_mask_slow(cur.state, r, true);
-    else gen_->fill_mask(cur.state, r);
-    if (cur.state.accepting)
-      for (int32_t eos : g_.tokenizer->eos_ids()) set_bit(r, eos);
-  }
+  void fill_next_token_bitmask(int32_t* row) const override { fill(row, false); }
+  bool fill_next_token_bitmask_cached(int32_t* row) const override { return fill(row, true); }
 
   bool accept_token(int32_t id) override {
     const Step& cur = history_.back();
@@ -765,6 +780,25 @@ class CfgMatcher final : public Matcher::Impl {
     return true;
   }
   void push(Step s) { history_.push(std::move(s)); }
+  // cached_only: see Matcher::Impl::fill_next_token_bitmask_cached (the first step's mask, the
+  // leading space stripped, is computed by a trie walk every time).
+  bool fill(int32_t* row, bool cached_only) const {
+    const Step& cur = history_.back();
+    uint32_t* r = reinterpret_cast<uint32_t*>(row);
+    if (cur.terminated) {
+      std::memset(r, 0, static_cast<size_t>(g_.words) * 4);
+      return true;
+    }
+    if (cur.at_start && g_.strip_first_space) {
+      if (cached_only) return false;
+      gen_->fill_mask_slow(cur.state, r, true);
+    } else if (!gen_->fill_mask(cur.state, r, cached_only)) {
+      return false;
+    }
+    if (cur.state.accepting)
+      for (int32_t eos : g_.tokenizer->eos_ids()) set_bit(r, eos);
+    return true;
+  }
 
   CompiledGrammarPtr self_;
   const CfgGrammar& g_;

@@ -276,7 +276,10 @@ struct CfgGrammar::Generation {
   const fsm::ParserState initial;  // rt->initial()
 
   // Writes the mask of `state` (a configuration of rt; without EOS) into `row` (words uint32).
-  void fill_mask(const fsm::ParserState& state, uint32_t* row) const;
+  // cached_only: only when every piece of it is computed already (a cached mask, or a thread's
+  // cached index entry, boundary tokens and guard set); otherwise returns false without writing or
+  // computing anything.
+  bool fill_mask(const fsm::ParserState& state, uint32_t* row, bool cached_only = false) const;
   void fill_mask_slow(const fsm::ParserState& state, uint32_t* row, bool strip_space = false) const;
   // The length budget's shortest completions and mask filter, built on first use (thread-safe).
   const CfgLengthBudget& length_budget() const;
@@ -296,14 +299,15 @@ struct CfgGrammar::Generation {
   const Slot& slot(uint32_t lexeme, uint32_t state) const { return g.slot(lexeme, state); }
   uint64_t local_key(uint32_t entry_id, uint32_t node) const { return g.local_key(entry_id, node); }
 
-  // Null when the thread has none.
-  std::shared_ptr<const std::vector<int32_t>> boundary_tokens(const fsm::Thread& t) const;
+  // Null when the thread has none. With `missing` nothing is computed: *missing is set (and null
+  // returned) when they are not known yet.
+  std::shared_ptr<const std::vector<int32_t>> boundary_tokens(const fsm::Thread& t, bool* missing = nullptr) const;
   std::shared_ptr<const LocalBoundary> local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
   fsm::ParserState start_state(uint32_t node, uint32_t guard = 0) const;
   std::shared_ptr<const GuardSafe> guard_safe(uint32_t guard) const;
   // The tokens of one thread — its precomputed set and boundary tokens, under its guard —
-  // written into `row`, or OR-ed into it with `accumulate`.
-  void thread_mask(const fsm::Thread& t, uint32_t* row, bool accumulate) const;
+  // written into `row`, or OR-ed into it with `accumulate`. cached_only: as fill_mask's.
+  bool thread_mask(const fsm::Thread& t, uint32_t* row, bool accumulate, bool cached_only = false) const;
   std::shared_ptr<WalkDfa> walk_dfa() const;
   void walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBoundary& out) const;
   // Looks `key` up in the `map` member of its shard (null when absent).

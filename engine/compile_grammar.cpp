@@ -124,7 +124,7 @@ CompiledGrammarPtr Compiler::compile_json_schema_now(std::string_view schema_jso
   return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0), phases);
 }
 
-CompiledGrammarPtr Compiler::compile_tool_calls(const ToolCallSpec& spec, std::string_view source_name) const {
+CompiledGrammarPtr Compiler::compile_tool_calls_now(const ToolCallSpec& spec, std::string_view source_name) const {
   auto t0 = std::chrono::steady_clock::now();
   const fsm::CompileBudget budget = compile_budget(options_);
   fsm::BudgetScope in_budget(&budget);

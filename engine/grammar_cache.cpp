@@ -1,6 +1,6 @@
 // The compiled-grammar cache (grammar_cache.hpp) and the Compiler entry points that go through
-// it: Compiler::compile, compile_async, compile_regex / compile_grammar / compile_json_schema,
-// cache_key, cache_stats; with CompileOptions::redis_url, the second level in Redis
+// it: Compiler::compile, compile_async, compile_regex / compile_grammar / compile_json_schema /
+// compile_tool_calls (tool_calls_request, tool_calls_key_text), cache_key, cache_stats; with CompileOptions::redis_url, the second level in Redis
 // (redis_store.hpp; the protocol is in docs/serving.md).
 // Takes: grammar requests. Gives: compiled grammars, compiled once per key per process (and per
 // fleet with Redis).
@@ -18,6 +18,7 @@
 #include "engine/grammar_blob.hpp"
 #include "engine/redis_store.hpp"
 #include "fsm/budget.hpp"
+#include "tollgate/tool_calls.hpp"
 #include "engine/digest.hpp"
 
 namespace tollgate::engine {
@@ -125,29 +126,27 @@ namespace {
 std::string key_material(const GrammarRequest& r, const CompileOptions& o, const std::string& fingerprint) {
   std::string k = fingerprint;
   auto add = [&k](const auto&... parts) { ((k += std::to_string(parts), k += ','), ...); };
+  auto add_schema_options = [&](const JsonSchemaOptions& s) {
+    add(o.eager_index, static_cast<int>(s.whitespace), s.max_whitespace, s.indent, static_cast<int>(s.property_order),
+        s.lenient, s.item_separator.size(), s.key_separator.size());
+    k += s.item_separator + s.key_separator;
+  };
   add(static_cast<int>(r.kind), o.max_dfa_states, o.max_dfa_memory, o.max_grammar_nesting, o.max_earley_items);
   switch (r.kind) {
     case GrammarKind::kRegex: add(o.dot_all); break;
-    case GrammarKind::kGrammar: {
+    case GrammarKind::kGrammar:
       k += r.format + ',';
-      // CompileOptions::json_schema: how Lark's %json schemas compile.
-      const JsonSchemaOptions& s = o.json_schema;
-      add(o.eager_index, static_cast<int>(s.whitespace), s.max_whitespace, s.indent, static_cast<int>(s.property_order),
-          s.lenient, s.item_separator.size(), s.key_separator.size());
-      k += s.item_separator + s.key_separator;
+      add_schema_options(o.json_schema);  // CompileOptions::json_schema: how Lark's %json schemas compile
       break;
-    }
-    case GrammarKind::kJsonSchema: {
-      const JsonSchemaOptions& s = r.schema;
-      add(o.eager_index, static_cast<int>(s.whitespace), s.max_whitespace, s.indent, static_cast<int>(s.property_order),
-          s.lenient, s.item_separator.size(), s.key_separator.size());
-      k += s.item_separator + s.key_separator;
+    case GrammarKind::kJsonSchema: add_schema_options(r.schema); break;
+    case GrammarKind::kToolCalls:
+      if (r.tool_calls) add_schema_options(r.tool_calls->json);
       break;
-    }
   }
   k += r.source_name;  // it names the file in warnings' positions
   k += '\n';
-  k += r.text;
+  if (r.kind == GrammarKind::kToolCalls) k += r.tool_calls ? tool_calls_key_text(*r.tool_calls) : std::string();
+  else k += r.text;
   return k;
 }
 
@@ -185,6 +184,9 @@ CompiledGrammarPtr Compiler::compile_now(const GrammarRequest& r) const {
     case GrammarKind::kRegex: return compile_regex_now(r.text);
     case GrammarKind::kGrammar: return compile_grammar_now(r.text, r.format, r.source_name);
     case GrammarKind::kJsonSchema: return compile_json_schema_now(r.text, r.schema, r.source_name);
+    case GrammarKind::kToolCalls:
+      if (!r.tool_calls) throw Error(ErrorKind::kInvalidArgument, "a tool-calls request without a spec (tool_calls_request)");
+      return compile_tool_calls_now(*r.tool_calls, r.source_name);
   }
   throw Error(ErrorKind::kInvalidArgument, "unknown grammar kind");
 }
@@ -305,6 +307,38 @@ CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, c
   r.schema = options;
   r.source_name = source_name;
   return compile(r);
+}
+
+GrammarRequest tool_calls_request(const ToolCallSpec& spec, std::string_view source_name) {
+  GrammarRequest r;
+  r.kind = GrammarKind::kToolCalls;
+  r.tool_calls = std::make_shared<const ToolCallSpec>(spec);
+  r.source_name = source_name;
+  return r;
+}
+
+std::string tool_calls_key_text(const ToolCallSpec& spec) {
+  std::string k;
+  auto put = [&k](std::string_view s) {
+    k += std::to_string(s.size());
+    k += ':';
+    k += s;
+  };
+  k += "tags " + std::to_string(spec.tags.size()) + '\n';
+  for (const ToolCallTag& t : spec.tags) {
+    put(t.begin);
+    put(t.schema);
+    put(t.end);
+  }
+  k += "triggers " + std::to_string(spec.triggers.size()) + '\n';
+  for (const std::string& t : spec.triggers) put(t);
+  k += spec.at_most_one ? "at_most_one 1\n" : "at_most_one 0\n";
+  k += spec.required ? "required 1\n" : "required 0\n";
+  return k;
+}
+
+CompiledGrammarPtr Compiler::compile_tool_calls(const ToolCallSpec& spec, std::string_view source_name) const {
+  return compile(tool_calls_request(spec, source_name));
 }
 
 }  // namespace tollgate

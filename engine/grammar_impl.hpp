@@ -21,6 +21,9 @@ struct Matcher::Impl {
   virtual std::unique_ptr<Impl> clone() const = 0;
   // Writes one row of bitmask_words(vocab_size) int32 words.
   virtual void fill_next_token_bitmask(int32_t* row) const = 0;
+  // The same row when it can be had without computing (copied or combined from what the grammar
+  // has computed already); false, nothing written, when fill_next_token_bitmask would compute.
+  virtual bool fill_next_token_bitmask_cached(int32_t* row) const = 0;
   virtual bool accept_token(int32_t token_id) = 0;
   virtual bool accept_bytes(std::string_view bytes) = 0;
   virtual void rollback(int n) = 0;

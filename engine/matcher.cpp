@@ -68,6 +68,12 @@ void Matcher::fill_next_token_bitmask(int32_t* bitmask, int64_t row) const {
   fill_row(*impl_, bitmask + row * words);
 }
 
+bool Matcher::try_fill_next_token_bitmask_cached(int32_t* bitmask, int64_t row) const {
+  if (impl_->budget >= 0 && !impl_->is_terminated()) return false;  // the budget's filter computes
+  const int32_t words = bitmask_words(impl_->grammar().tokenizer().vocab_size());
+  return impl_->fill_next_token_bitmask_cached(bitmask + row * words);
+}
+
 void Matcher::set_token_budget(int tokens_left) {
   impl_->budget = impl_->budget_set = tokens_left < 0 ? -1 : tokens_left;
   impl_->budget_steps.clear();

@@ -44,6 +44,12 @@ class RegexMatcher final : public Matcher::Impl {
     }
   }
 
+  // The token index is computed at compile time: every fill is a lookup and a copy.
+  bool fill_next_token_bitmask_cached(int32_t* row) const override {
+    fill_next_token_bitmask(row);
+    return true;
+  }
+
   bool accept_token(int32_t id) override {
     const Step& cur = history_.back();
     if (cur.terminated) return false;

@@ -151,7 +151,7 @@ uint32_t EarleyGraph::intern_closed(std::vector<Item> items, bool accepting, boo
 
 uint32_t EarleyGraph::scan(uint32_t node, uint32_t lexeme) {
   uint64_t mk = (static_cast<uint64_t>(node) << 32) | lexeme;
-  if (uint64_t m = scan_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
+  if (uint64_t m = scanned(node, lexeme); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::lock_guard<std::mutex> lock(mu_);
   if (uint64_t m = scan_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   const Node& n = this->node(node);

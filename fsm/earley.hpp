@@ -57,6 +57,10 @@ class EarleyGraph {
   uint32_t initial() const { return initial_; }
   // Items of `node` expecting lexeme `l`, advanced and closed; kNoNode when none expects it.
   uint32_t scan(uint32_t node, uint32_t lexeme);
+  // scan() when it is memoised already, without computing or locking: AtomicMemo::kMissing when not.
+  uint64_t scanned(uint32_t node, uint32_t lexeme) const {
+    return scan_memo_.find((static_cast<uint64_t>(node) << 32) | lexeme);
+  }
   // Union of two nodes at the same position.
   uint32_t merge(uint32_t a, uint32_t b);
   // `node` with its context cut `depth` origin levels down: every origin reached through more

@@ -13,12 +13,15 @@ changes hit both alike; the C++ step is tollgate._core._native_step_seconds (the
 Threads are compared in wall time, medians of the rounds: warm (the built-in JSON grammar, index entries already
 computed: quick fills) and cold (eight MaskBench schemas freshly compiled with no index cache, so fills compute
 token index entries as they go, as a server meeting new schemas does), beside a control (hashlib on large
-buffers, which releases the GIL) that shows how much parallelism the machine offers at that moment.
+buffers, which releases the GIL) that shows how much parallelism the machine offers at that moment; beside the
+wall times, the process CPU time and voluntary context switches per fill (a thread waiting for the GIL sleeps,
+so switches count GIL hand-overs, which on a loaded machine wall times hide).
 """
 import argparse
 import hashlib
 import json
 import os
+import resource
 import statistics
 import threading
 import time
@@ -59,9 +62,16 @@ def maskbench_jobs(data):
     return jobs
 
 
-def time_jobs(grammars, jobs, bitmask, threaded, repeats=1):
+def switches():
+    """Voluntary context switches of this process so far: a thread that waits for the GIL sleeps, so on a busy
+    machine, where wall times mislead, these count the GIL hand-overs."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+
+
+def time_jobs(grammars, jobs, bitmask, threaded, repeats=1, stats=None):
     """Wall time of replaying every job `repeats` times, on this thread or on one started (and waiting at a
-    barrier, so that starting threads is not timed) per job."""
+    barrier, so that starting threads is not timed) per job. stats, a list: gets (process CPU seconds,
+    voluntary context switches) of the timed part."""
     def replay(i):
         for _ in range(repeats):
             m = tollgate.Matcher(grammars[i])
@@ -71,9 +81,11 @@ def time_jobs(grammars, jobs, bitmask, threaded, repeats=1):
                     break
 
     if not threaded:
-        t0 = time.perf_counter()
+        t0, c0, s0 = time.perf_counter(), time.process_time(), switches()
         for i in range(len(jobs)):
             replay(i)
+        if stats is not None:
+            stats.append((time.process_time() - c0, switches() - s0))
         return time.perf_counter() - t0
     barrier = threading.Barrier(len(jobs) + 1)
 
@@ -85,9 +97,11 @@ def time_jobs(grammars, jobs, bitmask, threaded, repeats=1):
     for t in threads:
         t.start()
     barrier.wait()
-    t0 = time.perf_counter()
+    t0, c0, s0 = time.perf_counter(), time.process_time(), switches()
     for t in threads:
         t.join()
+    if stats is not None:
+        stats.append((time.process_time() - c0, switches() - s0))
     return time.perf_counter() - t0
 
 
@@ -102,15 +116,20 @@ def thread_scaling(tok, data, rounds):
         compiler = tollgate.Compiler(tok, cache_bytes=0)
         return [compiler.compile_json_schema(schema, lenient=True) for schema, _ in jobs]
 
-    out = {}
-    one = [time_jobs(warm, jobs, bitmask, False, 20) for _ in range(rounds)]
-    eight = [time_jobs(warm, jobs, bitmask, True, 20) for _ in range(rounds)]
-    out["warm: built-in JSON, each document 20 times"] = (statistics.median(one), statistics.median(eight))
-    one, eight = [], []
+    out, cost = {}, {}
+    s1, s8 = [], []
+    one = [time_jobs(warm, jobs, bitmask, False, 20, s1) for _ in range(rounds)]
+    eight = [time_jobs(warm, jobs, bitmask, True, 20, s8) for _ in range(rounds)]
+    name = "warm: built-in JSON, each document 20 times"
+    out[name] = (statistics.median(one), statistics.median(eight))
+    cost[name] = (s1, s8, 20 * fills)
+    one, eight, s1, s8 = [], [], [], []
     for _ in range(max(1, rounds // 2)):
-        one.append(time_jobs(fresh(), jobs, bitmask, False))
-        eight.append(time_jobs(fresh(), jobs, bitmask, True))
-    out["cold: fresh schemas, no index cache"] = (statistics.median(one), statistics.median(eight))
+        one.append(time_jobs(fresh(), jobs, bitmask, False, 1, s1))
+        eight.append(time_jobs(fresh(), jobs, bitmask, True, 1, s8))
+    name = "cold: fresh schemas, no index cache"
+    out[name] = (statistics.median(one), statistics.median(eight))
+    cost[name] = (s1, s8, fills)
     # Control: what the machine gives any GIL-releasing work right now (hashlib hashes large buffers without
     # the GIL), the same 8 jobs on one thread and on 8.
     blob = b"x" * (4 << 20)
@@ -129,7 +148,7 @@ def thread_scaling(tok, data, rounds):
             t.join()
         eight.append(time.perf_counter() - t0)
     out["control: hashlib.sha256 of 4 MiB, 8 times"] = (statistics.median(one), statistics.median(eight))
-    return out, fills
+    return out, cost, fills
 
 
 def main():
@@ -160,12 +179,19 @@ def main():
             bitmask = torch.from_numpy(bitmask)
         p, n, o = step_overhead(matcher, bitmask, make(), args.rounds, args.steps)
         print(f"| {name} | {bitmask_kind} int32 | {p * 1e6:.2f} | {n * 1e6:.2f} | {o * 1e6:.2f} |")
-    scaling, fills = thread_scaling(tok, data, max(3, args.rounds // 3))
+    scaling, cost, fills = thread_scaling(tok, data, max(3, args.rounds // 3))
     print(f"\n8 matchers replaying 8 MaskBench documents ({fills} mask fills in all), wall time:\n")
     print("| work | one thread (ms) | 8 threads (ms) | speed-up |")
     print("|---|---|---|---|")
     for name, (one, eight) in scaling.items():
         print(f"| {name} | {one * 1e3:.1f} | {eight * 1e3:.1f} | {one / eight:.2f}x |")
+    print("\nThe same runs, process CPU time and voluntary context switches per fill (medians):\n")
+    print("| work | CPU µs/fill, one thread | CPU µs/fill, 8 threads | switches/fill, one thread | switches/fill, 8 threads |")
+    print("|---|---|---|---|---|")
+    for name, (s1, s8, n) in cost.items():
+        cpu = [statistics.median(c for c, _ in s) / n * 1e6 for s in (s1, s8)]
+        sw = [statistics.median(w for _, w in s) / n for s in (s1, s8)]
+        print(f"| {name} | {cpu[0]:.2f} | {cpu[1]:.2f} | {sw[0]:.3f} | {sw[1]:.3f} |")
 
 
 if __name__ == "__main__":

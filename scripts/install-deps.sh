@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tollgate needs to build, test and train.
 # Idempotent: when everything is present it only runs dpkg-query and exits.
+# --demo (what `make demo` runs): only what building the CLI and fetching the tokenizers need — not the
+# test, Python and training packages (python3-torch alone is most of a fresh machine's download).
 set -euo pipefail
 
-PKGS=(
+DEMO_PKGS=(
   build-essential cmake pkg-config make git
-  libre2-dev libboost-dev nlohmann-json3-dev catch2 pybind11-dev
-  libicu-dev libbenchmark-dev libcli11-dev
-  libhiredis-dev redis-server libssl-dev
+  libboost-dev nlohmann-json3-dev libicu-dev libcli11-dev libhiredis-dev libssl-dev
+  nodejs npm
+)
+PKGS=(
+  "${DEMO_PKGS[@]}"
+  libre2-dev catch2 pybind11-dev libbenchmark-dev redis-server
   python3 python3-dev python3-numpy python3-pytest python3-jsonschema python3-lark
   python3-torch python3-matplotlib python3-regex python3-mypy
   libdlpack-dev
   python3-venv python3-pip python3-setuptools python3-wheel
   libopenblas0-pthread
   tmux
-  nodejs npm
 )
-# `make fuzz` (scripts/install-deps.sh --fuzz): clang and libFuzzer, not needed for make test.
-if [ "${1:-}" = "--fuzz" ]; then
-  PKGS+=(clang-14 libclang-rt-14-dev)  # -fsanitize=fuzzer links libclang_rt.fuzzer
-fi
+case "${1:-}" in
+  --demo) PKGS=("${DEMO_PKGS[@]}") ;;
+  # `make fuzz` (scripts/install-deps.sh --fuzz): clang and libFuzzer, not needed for make test.
+  --fuzz) PKGS+=(clang-14 libclang-rt-14-dev) ;;  # -fsanitize=fuzzer links libclang_rt.fuzzer
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -188,7 +188,9 @@ class CancelToken {
   std::shared_ptr<std::atomic<bool>> flag_;
 };
 
-enum class GrammarKind { kRegex, kGrammar, kJsonSchema };
+enum class GrammarKind { kRegex, kGrammar, kJsonSchema, kToolCalls };
+
+struct ToolCallSpec;  // tollgate/tool_calls.hpp
 
 // One grammar to compile (Compiler::compile): its kind, text and the kind's options.
 struct GrammarRequest {
@@ -200,6 +202,8 @@ struct GrammarRequest {
   std::string format = "gbnf";  // kGrammar: "gbnf", "lark" or "ebnf"
   JsonSchemaOptions schema;     // kJsonSchema
   std::string source_name;      // file name in error and warning positions
+  // kToolCalls: the spec (text is not used; tool_calls_request in tollgate/tool_calls.hpp builds such a request).
+  std::shared_ptr<const ToolCallSpec> tool_calls;
 };
 
 // Counters of a Compiler's compiled-grammar cache (shared by its copies).
@@ -235,14 +239,16 @@ class Compiler {
   CompiledGrammarPtr compile_json_schema(std::string_view schema_json,
                                          const JsonSchemaOptions& options = {},
                                          std::string_view source_name = {}) const;
-  // Tool calls inside free text (tollgate/tool_calls.hpp), one grammar. Throws tollgate::Error:
-  // kInvalidArgument for a malformed spec, kSchema (message naming the tag) for a bad schema.
+  // Tool calls inside free text (tollgate/tool_calls.hpp), one grammar, through the
+  // compiled-grammar cache as the others (keyed by the spec's canonical text,
+  // tool_calls_key_text). Throws tollgate::Error: kInvalidArgument for a malformed spec, kSchema
+  // (message naming the tag) for a bad schema.
   CompiledGrammarPtr compile_tool_calls(const ToolCallSpec& spec, std::string_view source_name = {}) const;
   // The built-in JSON grammar (RFC 8259), compiled once per Compiler and cached.
   CompiledGrammarPtr builtin_json() const;
 
-  // Any of the above, through the compiled-grammar cache (compile_regex, compile_grammar and
-  // compile_json_schema go through it too): a hit returns the cached grammar; concurrent
+  // Any of the above, through the compiled-grammar cache (compile_regex, compile_grammar,
+  // compile_json_schema and compile_tool_calls go through it too): a hit returns the cached grammar; concurrent
   // requests for one grammar share one compilation; with CompileOptions::redis_url, Redis is
   // asked before compiling. Throws tollgate::Error (kCancelled once `cancel` is cancelled).
   CompiledGrammarPtr compile(const GrammarRequest& request, const CancelToken& cancel = {}) const;
@@ -265,6 +271,7 @@ class Compiler {
                                          std::string_view source_name) const;
   CompiledGrammarPtr compile_json_schema_now(std::string_view schema_json, const JsonSchemaOptions& options,
                                              std::string_view source_name) const;
+  CompiledGrammarPtr compile_tool_calls_now(const ToolCallSpec& spec, std::string_view source_name) const;
   // Through Redis when configured (compile_now otherwise); `key` is cache_key(request).
   CompiledGrammarPtr compile_shared(const GrammarRequest& request, const std::string& key) const;
 

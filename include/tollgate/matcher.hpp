@@ -38,6 +38,12 @@ class Matcher {
   // EOS is allowed exactly when the input so far is complete. After termination no token is
   // allowed (the row is all zero).
   void fill_next_token_bitmask(int32_t* bitmask, int64_t row = 0) const;
+  // The same row, but only when it costs no computing: copied or combined from what the grammar
+  // has computed already (a regular grammar's token index, a context-free grammar's cached masks
+  // and index entries); returns false and writes nothing when fill_next_token_bitmask would
+  // compute (a new parser configuration, the length budget's filter). For callers holding a lock
+  // worth letting go only for real work (the Python bindings keep the GIL for such a copy).
+  bool try_fill_next_token_bitmask_cached(int32_t* bitmask, int64_t row = 0) const;
 
   // Consumes one token. Returns false and leaves the state unchanged for every refusal: a token
   // the grammar does not allow, an out-of-range, padding or special id, EOS before the input is

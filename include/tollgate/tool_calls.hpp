@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tollgate/compiler.hpp"
@@ -26,5 +27,12 @@ struct ToolCallSpec {
   bool required = false;     // at least one call
   JsonSchemaOptions json;    // how the schemas are compiled (whitespace, property order, lenient)
 };
+
+// The request Compiler::compile / compile_async take for `spec` (kind kToolCalls; the spec is copied).
+GrammarRequest tool_calls_request(const ToolCallSpec& spec, std::string_view source_name = {});
+// What identifies `spec` in the compiled-grammar cache: tags, triggers and flags, each string
+// length-prefixed (so any bytes, and no two specs share a text); its json options are keyed
+// beside it as a JSON Schema request's are.
+std::string tool_calls_key_text(const ToolCallSpec& spec);
 
 }  // namespace tollgate

@@ -7,9 +7,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tollgate/compiler.hpp"
 #include "tollgate/matcher.hpp"
+#include "tollgate/tool_calls.hpp"
 
 namespace tollgate::python {
 
@@ -58,6 +60,11 @@ void bind_retnet(pybind11::module_& m);
 void bind_batch(pybind11::module_& m);
 // Compiler.compile_tool_calls (tool_calls.cpp; after Compiler is bound).
 void bind_tool_calls(pybind11::module_& m);
+// compile_tool_calls' tags (tuples or dicts), triggers and flags as a ToolCallSpec (schema options
+// left default); TypeError for a malformed tag (tool_calls.cpp). Also Compiler.compile_async's
+// kind 'tool_calls' (serving.cpp).
+ToolCallSpec tool_call_spec(const pybind11::iterable& tags, const std::optional<std::vector<std::string>>& triggers,
+                            bool at_most_one, bool required);
 
 // A schema argument (JSON text, or a dict/bool through json.dumps) and the JSON Schema keyword
 // arguments of compile_json_schema, checked (module.cpp).

@@ -54,7 +54,8 @@ const char* kFillDoc = R"doc(Write the mask of the tokens allowed next into row 
 bitmask: int32 array of shape (batch, ceil(vocab_size / 32)) or (ceil(vocab_size / 32),), a numpy array
 (tollgate.allocate_token_bitmask) or a torch CPU tensor; written in place, no copy. Bit i % 32 of word
 i // 32 is set when token i is allowed (the XGrammar / llguidance layout). EOS is allowed exactly when the
-text so far is complete; after termination the row is all zero. Releases the GIL.)doc";
+text so far is complete; after termination the row is all zero. Releases the GIL while it computes; a mask
+the grammar has already computed is copied with the GIL held.)doc";
 
 const char* kApplyDoc = R"doc(Set logits[row, i] to -inf for every token i whose bit is clear, in place.
 
@@ -175,6 +176,13 @@ Methods that compute release the GIL; a matcher used by two threads at once seri
               fail("index " + std::to_string(index) + " is outside the bitmask of shape " + bitmask.shape_string());
             }
             int32_t* row = mask.data + index * mask.row_stride;
+            {
+              // A mask the grammar has already computed is a copy of a few µs at most: done with the GIL held,
+              // since with many threads handing the GIL over costs more than the copy. The lock is only tried,
+              // never waited for with the GIL held.
+              std::unique_lock<std::mutex> lock(mt.mutex, std::try_to_lock);
+              if (lock.owns_lock() && mt.matcher.try_fill_next_token_bitmask_cached(row, 0)) return;
+            }
             run_unlocked(mt, [&] { mt.matcher.fill_next_token_bitmask(row, 0); });
           },
           py::arg("bitmask"), py::arg("index") = 0, kFillDoc)

@@ -1,5 +1,5 @@
 // Serving from Python: CompiledGrammar.serialize() / CompiledGrammar.deserialize(blob,
-// tokenizer_info), Compiler.compile_async -> GrammarFuture (result / done / cancel),
+// tokenizer_info), Compiler.compile_async -> GrammarFuture (result / done / cancel; every kind, tool calls too),
 // Compiler.cache_stats (the Compiler's grammar_cache_bytes / redis_url keywords are in module.cpp).
 // Takes: Python arguments. Gives: the C++ serving API (engine/grammar_blob.cpp,
 // engine/grammar_cache.cpp), with the GIL released while it computes or waits.
@@ -45,6 +45,18 @@ GrammarRequest make_request(const py::object& source, const std::string& kind, c
                             bool lenient, const std::string& source_name) {
   GrammarRequest r;
   r.source_name = source_name;
+  if (kind == "tool_calls") {
+    // source: {"tags": [...], "triggers": [...], "at_most_one": bool, "required": bool}, as compile_tool_calls takes them.
+    if (!py::isinstance<py::dict>(source)) throw py::type_error("kind 'tool_calls' takes a dict with 'tags'");
+    auto d = py::reinterpret_borrow<py::dict>(source);
+    if (!d.contains("tags")) throw py::type_error("kind 'tool_calls' takes a dict with 'tags'");
+    std::optional<std::vector<std::string>> triggers;
+    if (d.contains("triggers") && !d["triggers"].is_none()) triggers = d["triggers"].cast<std::vector<std::string>>();
+    auto flag = [&d](const char* k) { return d.contains(k) && d[k].cast<bool>(); };
+    ToolCallSpec spec = tool_call_spec(d["tags"], triggers, flag("at_most_one"), flag("required"));
+    spec.json = schema_options(whitespace, max_whitespace, item_separator, key_separator, property_order, lenient);
+    return tool_calls_request(spec, source_name);
+  }
   if (kind == "json_schema") {
     r.kind = GrammarKind::kJsonSchema;
     r.text = schema_text(source);
@@ -59,7 +71,7 @@ GrammarRequest make_request(const py::object& source, const std::string& kind, c
     r.format = kind;
   } else {
     throw Error(ErrorKind::kInvalidArgument,
-                "kind must be 'regex', 'gbnf', 'lark', 'ebnf' or 'json_schema', not '" + kind + "'");
+                "kind must be 'regex', 'gbnf', 'lark', 'ebnf', 'json_schema' or 'tool_calls', not '" + kind + "'");
   }
   return r;
 }
@@ -129,8 +141,9 @@ void bind_serving(py::module_& m) {
           py::arg("key_separator") = py::none(), py::arg("property_order") = "schema", py::arg("lenient") = false,
           py::arg("source_name") = "",
           "Start compiling on another thread and return a GrammarFuture at once (prefill meanwhile). kind: 'regex', "
-          "'gbnf', 'lark', 'ebnf' or 'json_schema' (then source may be a dict, and the keywords are "
-          "compile_json_schema's).")
+          "'gbnf', 'lark', 'ebnf', 'json_schema' (then source may be a dict, and the keywords are "
+          "compile_json_schema's) or 'tool_calls' (source: a dict of compile_tool_calls' arguments, 'tags' and "
+          "optionally 'triggers', 'at_most_one', 'required'; the keywords are how the schemas compile).")
       .def(
           "cache_stats",
           [](const Compiler& c) {

@@ -34,6 +34,16 @@ ToolCallTag tag_of(const py::handle& h) {
 
 }  // namespace
 
+ToolCallSpec tool_call_spec(const py::iterable& tags, const std::optional<std::vector<std::string>>& triggers,
+                            bool at_most_one, bool required) {
+  ToolCallSpec spec;
+  for (const auto& t : tags) spec.tags.push_back(tag_of(t));
+  if (triggers) spec.triggers = *triggers;
+  spec.at_most_one = at_most_one;
+  spec.required = required;
+  return spec;
+}
+
 void bind_tool_calls(py::module_& m) {
   auto compiler = py::reinterpret_borrow<py::class_<Compiler>>(m.attr("Compiler"));
   compiler.def(
@@ -42,11 +52,7 @@ void bind_tool_calls(py::module_& m) {
          bool at_most_one, bool required, const std::string& whitespace, int max_whitespace,
          const std::optional<std::string>& item_separator, const std::optional<std::string>& key_separator,
          const std::string& property_order, bool lenient, const std::string& source_name) {
-        ToolCallSpec spec;
-        for (const auto& t : tags) spec.tags.push_back(tag_of(t));
-        if (triggers) spec.triggers = *triggers;
-        spec.at_most_one = at_most_one;
-        spec.required = required;
+        ToolCallSpec spec = tool_call_spec(tags, triggers, at_most_one, required);
         spec.json = schema_options(whitespace, max_whitespace, item_separator, key_separator, property_order, lenient);
         return compiling([&] { return c.compile_tool_calls(spec, source_name); });
       },
@@ -63,6 +69,8 @@ triggers: the strings that start a call; free text is any text in which none occ
   completed trigger must continue into a tag whose begin starts with it. Default: the begins.
 at_most_one: at most one call (the text after it contains no trigger); required: at least one.
 whitespace ... lenient: how the schemas are compiled, as in compile_json_schema.
+Goes through the compiled-grammar cache: the same spec and options again return the same grammar
+(compile_async(spec_dict, 'tool_calls') shares the entries).
 
 Raises GrammarError: kind 'invalid_argument' for a malformed spec (no tags, a tag that starts with
 no trigger, ...), 'schema' (message naming the tag, .pointer in its schema) for a schema that cannot

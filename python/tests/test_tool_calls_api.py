@@ -70,3 +70,35 @@ def test_free_text_mask_is_nearly_everything(compiler, llama3):
     # Everything bar special tokens, tokens that break UTF-8 after ASCII text, and a few that
     # would complete the trigger wrongly.
     assert allowed > 0.95 * llama3.vocab_size
+
+
+def test_tool_calls_go_through_the_grammar_cache(llama3):
+    """compile_tool_calls and compile_async(..., "tool_calls") share the Compiler's compiled-grammar cache:
+    the same tags, triggers and options are a hit returning the same object; other options are other entries."""
+    c = tollgate.Compiler(llama3)
+    tags, triggers = tollgate.tool_call_tags([{"name": "get_weather", "parameters": WEATHER}], style="function")
+    g = c.compile_tool_calls(tags, triggers=triggers)
+    assert c.compile_tool_calls(tags, triggers=triggers) is g
+    assert c.compile_tool_calls([{"begin": b, "schema": s, "end": e} for b, s, e in tags], triggers=triggers) is g
+    stats = c.cache_stats()
+    assert (stats["compiles"], stats["hits"], stats["entries"]) == (1, 2, 1)
+    others = [c.compile_tool_calls(tags, triggers=triggers, whitespace="compact"),
+              c.compile_tool_calls(tags, triggers=triggers, at_most_one=True),
+              c.compile_tool_calls(tags, triggers=triggers, required=True),
+              c.compile_tool_calls(tags)]
+    assert len({id(x) for x in others + [g]}) == 5
+    assert c.cache_stats()["entries"] == 5
+    call = '<function=get_weather>{"city": "Oslo"}</function>'
+    assert accepts(g, "ok " + call) and not accepts(others[0], "ok " + call)  # compact: no space after ':'
+
+    spec = {"tags": tags, "triggers": triggers}
+    assert c.compile_async(spec, "tool_calls").result() is g
+    assert c.compile_async(spec, "tool_calls", whitespace="compact").result() is others[0]
+    fresh = c.compile_async({"tags": tags, "triggers": triggers, "at_most_one": True, "required": True}, "tool_calls")
+    one = fresh.result()
+    assert c.compile_tool_calls(tags, triggers=triggers, at_most_one=True, required=True) is one
+    assert not accepts(one, "no call") and accepts(one, call)
+    with pytest.raises(TypeError):
+        c.compile_async(tags, "tool_calls")
+    with pytest.raises(tollgate.GrammarError, match="starts with no trigger"):
+        c.compile_async({"tags": tags, "triggers": ["<tool>"]}, "tool_calls").result()

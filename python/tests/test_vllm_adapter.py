@@ -279,9 +279,11 @@ def test_scheduler_loop_with_speculative_drafts(llama3, corpora):
         assert m.accept_bytes(text.encode()) and m.is_accepting(), r.rid
         if r.reference is not None:
             assert r.output[:-1] == list(r.reference)
-    # Every request with a reference output, the regexes and the choice finish within MAX_TOKENS.
-    must_stop = [r for r in requests if r.reference is not None or r.kind in (StructuredOutputOptions.REGEX,
-                                                                               StructuredOutputOptions.CHOICE)]
+    # Every request with a reference output and the choice finish within MAX_TOKENS. (Not the regexes:
+    # a random walk through a date-time's `\d+` fraction, among Llama-3's thousand digit tokens, may
+    # run to MAX_TOKENS before it samples the time zone; which walk it takes depends on when the
+    # grammars compiled.)
+    must_stop = [r for r in requests if r.reference is not None or r.kind == StructuredOutputOptions.CHOICE]
     assert all(by[r.rid].finished in ("stop", "error") for r in must_stop), \
         [(r.rid, r.kind, by[r.rid].finished, _text(tok, by[r.rid].output, eos)[:80]) for r in must_stop
          if by[r.rid].finished not in ("stop", "error")]

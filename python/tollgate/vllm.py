@@ -8,9 +8,8 @@ grammar object per request with the methods vLLM's StructuredOutputManager and s
 ``fill_bitmask(bitmask, batch_index)``, ``is_terminated()``, ``reset()`` — and the backend's
 ``allocate_token_bitmask(max_num_seqs)`` and ``destroy()``.
 
-Compilation goes through the Compiler's compiled-grammar cache and ``compile_async`` (structural tags —
-tool calls — through Compiler.compile_tool_calls on a worker thread, shared by identical specs of one
-backend, not yet through the compiled-grammar cache): ``compile_grammar``
+Compilation goes through the Compiler's compiled-grammar cache and ``compile_async``, structural tags
+(tool calls) too (kind 'tool_calls'): ``compile_grammar``
 returns at once; ``grammar.is_ready()`` says, without blocking, whether the compilation has finished,
 so a scheduler keeps stepping the other requests meanwhile (vLLM checks readiness before it schedules a
 structured request). The first call that needs the automaton on a grammar that is not ready waits for
@@ -19,7 +18,6 @@ True: the request can be failed). vLLM itself is not needed (nor imported); docs
 a vLLM build would register it. The matcher keeps ``max_rollback_tokens`` tokens of history, the bound
 of ``rollback`` (speculative decoding rolls back at most the draft length).
 """
-import concurrent.futures
 import enum
 import json
 import threading
@@ -207,8 +205,6 @@ class TollgateBackend:
         self.max_rollback_tokens = max_rollback_tokens
         self._pending: List[TollgateGrammar] = []
         self._lock = threading.Lock()
-        self._tool_calls: Dict[str, "concurrent.futures.Future[CompiledGrammar]"] = {}
-        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
 
     def compile_grammar(self, request_type: Any, grammar_spec: str) -> TollgateGrammar:
         """Start compiling a request's grammar (through the compiled-grammar cache, on another thread) and
@@ -231,15 +227,7 @@ class TollgateBackend:
         elif kind is StructuredOutputOptions.CHOICE:
             future = c.compile_async(_choice_regex(grammar_spec), "regex")
         else:  # STRUCTURAL_TAG: tool calls inside free text
-            args = _tool_call_args(grammar_spec)
-            with self._lock:
-                future = self._tool_calls.get(grammar_spec)
-                if future is None:
-                    if self._executor is None:
-                        self._executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="tollgate-tools")
-                    future = self._executor.submit(c.compile_tool_calls, args["tags"], triggers=args["triggers"],
-                                                   whitespace=ws)
-                    self._tool_calls[grammar_spec] = future
+            future = c.compile_async(_tool_call_args(grammar_spec), "tool_calls", whitespace=ws)
         grammar = TollgateGrammar(future, self.max_rollback_tokens, kind, grammar_spec)
         with self._lock:
             self._pending = [g for g in self._pending if not g.is_ready()] + [grammar]
@@ -269,9 +257,6 @@ class TollgateBackend:
             pending, self._pending = self._pending, []
         for g in pending:
             g.cancel()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
 
     def stats(self) -> Dict[str, int]:
         """The compiled-grammar cache's counters (Compiler.cache_stats)."""

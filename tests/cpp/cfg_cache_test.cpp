@@ -341,3 +341,66 @@ TEST_CASE("cfg lazy index: masks equal the eager index's, two threads sharing th
   WARN("lazy index: " << computed << " of " << all_states << " entries computed; second compile took "
                       << cfg_of(again).num_index_shared() << " shared entries");
 }
+
+// Matcher::try_fill_next_token_bitmask_cached (what the Python bindings fill with the GIL held): on
+// a fresh grammar it declines the masks that need computing and writes nothing then; after one
+// replay has computed them it serves every mask of the same replay again, equal to
+// fill_next_token_bitmask's. The length budget's filter computes, so it declines under a budget; a
+// regular grammar's index is computed at compile time, so it never declines there.
+TEST_CASE("cfg caches: try_fill_next_token_bitmask_cached serves computed masks only", "[cfg][cache][matcher]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  auto docs = maskbench_docs(mb, 6);
+  auto g = build(grammar::builtin_json_gbnf(), "gbnf");
+  const int32_t words = bitmask_words(llama3()->vocab_size());
+  static constexpr int32_t kUntouched = 0x5A5A5A5A;
+  struct Pass {
+    int steps = 0, served = 0, declined_untouched = 0, mismatches = 0;
+  };
+  auto replay = [&](const CompiledGrammarPtr& grammar, const std::vector<int32_t>& doc, Pass& pass) {
+    Matcher m(grammar);
+    std::vector<int32_t> cached(words), full(words);
+    for (int32_t id : doc) {
+      std::fill(cached.begin(), cached.end(), kUntouched);
+      const bool served = m.try_fill_next_token_bitmask_cached(cached.data());
+      m.fill_next_token_bitmask(full.data());
+      ++pass.steps;
+      if (served) {
+        ++pass.served;
+        pass.mismatches += cached != full;
+      } else {
+        pass.declined_untouched += std::all_of(cached.begin(), cached.end(), [](int32_t w) { return w == kUntouched; });
+      }
+      if (!m.accept_token(id)) break;
+    }
+  };
+  Pass first, second;
+  for (const auto& doc : docs) replay(g, doc, first);
+  for (const auto& doc : docs) replay(g, doc, second);
+  CHECK(first.mismatches == 0);
+  CHECK(second.mismatches == 0);
+  CHECK(first.served < first.steps);  // a fresh grammar had masks to compute
+  CHECK(first.declined_untouched == first.steps - first.served);
+  CHECK(second.declined_untouched == second.steps - second.served);
+  CHECK(second.steps == first.steps);
+  CHECK(second.served >= second.steps - static_cast<int>(docs.size()));  // all but perhaps each first step
+  WARN("try_fill_next_token_bitmask_cached: " << first.served << " of " << first.steps << " masks served on a fresh grammar, "
+                                              << second.served << " on the replay");
+
+  // Under a length budget: declined, untouched.
+  Matcher budgeted(g);
+  budgeted.set_token_budget(40);
+  std::vector<int32_t> row(words, kUntouched);
+  CHECK_FALSE(budgeted.try_fill_next_token_bitmask_cached(row.data()));
+  CHECK(std::all_of(row.begin(), row.end(), [](int32_t w) { return w == kUntouched; }));
+
+  // A regular grammar: served from the first step, equal to the full fill.
+  Matcher date(Compiler(llama3()).compile_regex(R"(\d{4}-\d{2}-\d{2})"));
+  std::vector<int32_t> full(words);
+  for (std::string_view piece : {"20", "24", "-0", "1-", "31"}) {
+    CHECK(date.try_fill_next_token_bitmask_cached(row.data()));
+    date.fill_next_token_bitmask(full.data());
+    CHECK(row == full);
+    REQUIRE(date.accept_bytes(piece));
+  }
+}

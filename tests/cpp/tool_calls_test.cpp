@@ -255,3 +255,74 @@ TEXT: /[^<]*/
   for (size_t i = 0; i < 40; i += 2) at.push_back(i);
   CHECK(walk_with_oracle(g, "answer: <tool_call>{\"x\": -12, \"y\": true}</tool_call>\n", at) > 10);
 }
+
+// compile_tool_calls goes through the Compiler's compiled-grammar cache as the other kinds do: the
+// same spec is a hit returning the same grammar, any change to tags, triggers, flags or schema
+// options is another entry, compile_async(tool_calls_request(spec)) shares the entries, and the
+// Redis key carries the tokenizer's fingerprint.
+TEST_CASE("tool calls: compiled once per spec through the compiled-grammar cache, async too", "[toolcalls][gcache]") {
+  Compiler c(TokenizerInfo::bytes_with_eos());
+  const std::string call = "ok <function=get_weather>{\"city\": \"Oslo\"}</function>";
+  CompiledGrammarPtr g = c.compile_tool_calls(function_spec());
+  CHECK(c.cache_stats().compiles == 1);
+  CHECK(c.compile_tool_calls(function_spec()) == g);  // a hit: the same object
+  GrammarCacheStats s = c.cache_stats();
+  CHECK(s.compiles == 1);
+  CHECK(s.hits == 1);
+  CHECK(s.entries == 1);
+  CHECK(accepts(g, call));
+
+  std::vector<ToolCallSpec> others(6, function_spec());
+  others[0].at_most_one = true;
+  others[1].required = true;
+  others[2].triggers.clear();  // the begins: the same language, another spec
+  others[3].json.whitespace = JsonSchemaOptions::Whitespace::kCompact;
+  others[4].tags[0].end = "</fn>";
+  std::swap(others[5].tags[0], others[5].tags[1]);
+  std::vector<CompiledGrammarPtr> got;
+  for (const ToolCallSpec& o : others) {
+    got.push_back(c.compile_tool_calls(o));
+    CHECK(got.back() != g);
+  }
+  for (size_t i = 0; i < got.size(); ++i)
+    for (size_t j = i + 1; j < got.size(); ++j) CHECK(got[i] != got[j]);
+  CHECK(c.cache_stats().entries == 1 + others.size());
+  CHECK(c.cache_stats().compiles == 1 + others.size());
+  CHECK_FALSE(accepts(got[3], call));  // compact: no space after ':'
+  CHECK(accepts(got[3], "ok <function=get_weather>{\"city\":\"Oslo\"}</function>"));
+  CHECK(c.compile_tool_calls(others[3]) == got[3]);
+
+  // Length-prefixed key texts: moving bytes between fields is another key.
+  ToolCallSpec a = function_spec(), b = function_spec();
+  a.tags[0].end = "x</function>";
+  b.tags[0].schema += "x";
+  b.tags[0].end = "</function>";
+  CHECK(tool_calls_key_text(a) != tool_calls_key_text(b));
+  CHECK(tool_calls_key_text(function_spec()) == tool_calls_key_text(function_spec()));
+
+  // The async path: a hit on an entry compile_tool_calls made, and an entry compile_tool_calls then hits.
+  CHECK(c.compile_async(tool_calls_request(function_spec())).get() == g);
+  ToolCallSpec fresh = function_spec();
+  fresh.tags.pop_back();
+  CompiledGrammarPtr async_g = c.compile_async(tool_calls_request(fresh)).get();
+  REQUIRE(async_g);
+  CHECK(c.compile_tool_calls(fresh) == async_g);
+  CHECK(c.compile(tool_calls_request(fresh)) == async_g);
+  CHECK_FALSE(accepts(async_g, "<function=search>{\"query\": \"a\", \"limit\": 2}</function>"));
+
+  // Errors are not cached: the same bad spec fails again.
+  ToolCallSpec bad = function_spec();
+  bad.triggers = {"<tool>"};
+  CHECK_THROWS_WITH(c.compile_tool_calls(bad), Catch::Contains("starts with no trigger"));
+  CHECK_THROWS_WITH(c.compile_async(tool_calls_request(bad)).get(), Catch::Contains("starts with no trigger"));
+  GrammarRequest empty;
+  empty.kind = GrammarKind::kToolCalls;
+  CHECK_THROWS_AS(c.compile(empty), Error);
+
+  // The Redis key: the spec's and the tokenizer's.
+  CHECK(c.cache_key(tool_calls_request(function_spec())) != c.cache_key(tool_calls_request(others[0])));
+  CHECK(c.cache_key(tool_calls_request(function_spec())) == c.cache_key(tool_calls_request(function_spec())));
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler real(llama3());
+  CHECK(real.cache_key(tool_calls_request(function_spec())) != c.cache_key(tool_calls_request(function_spec())));
+}
