@@ -29,6 +29,7 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "grammar/json_schema_numbers.hpp"
 #include "fsm/dfa.hpp"
@@ -416,30 +417,67 @@ class SchemaCompiler {
   // Drops what derives no string (a `false` sub-schema, a contradiction) and what the root cannot
   // reach; an empty language at the root is an error.
   void prune() {
-    std::map<std::string, size_t> idx;
+    std::unordered_map<std::string, size_t> idx;
     for (size_t i = 0; i < g_.rules.size(); ++i) idx[g_.rules[i].name] = i;
     std::vector<char> prod(g_.rules.size(), 0);
-    std::function<bool(const GExpr&)> productive = [&](const GExpr& e) -> bool {
+    // Bodies share sub-expressions (a member's value in every state of an any-order object): a node
+    // once productive stays so, and within one evaluation an unproductive node is not walked twice.
+    std::unordered_set<const GExpr*> known;
+    std::unordered_map<const GExpr*, size_t> failed;  // node → the evaluation that found it unproductive
+    size_t evaluation = 0;
+    std::function<bool(const GExpr&)> productive_node;
+    auto productive = [&](const GExpr& e) -> bool {
+      ++evaluation;
+      return productive_node(e);
+    };
+    productive_node = [&](const GExpr& e) -> bool {
+      if (known.count(&e)) return true;
+      auto f = failed.find(&e);
+      if (f != failed.end() && f->second == evaluation) return false;
+      bool yes = false;
       switch (e.kind) {
-        case GExpr::Kind::kEmpty: return true;
-        case GExpr::Kind::kRegex: return e.regex->kind != Regex::Kind::kNothing;
-        case GExpr::Kind::kRef: return prod[idx.at(e.name)] != 0;
+        case GExpr::Kind::kEmpty: yes = true; break;
+        case GExpr::Kind::kRegex: yes = e.regex->kind != Regex::Kind::kNothing; break;
+        case GExpr::Kind::kRef: yes = prod[idx.at(e.name)] != 0; break;
         case GExpr::Kind::kSeq:
+          yes = true;
           for (const auto& i : e.items)
-            if (!productive(*i)) return false;
-          return true;
+            if (!productive_node(*i)) {
+              yes = false;
+              break;
+            }
+          break;
         case GExpr::Kind::kAlt:
           for (const auto& i : e.items)
-            if (productive(*i)) return true;
-          return false;
-        case GExpr::Kind::kRepeat: return e.min == 0 || productive(*e.items[0]);
+            if (productive_node(*i)) {
+              yes = true;
+              break;
+            }
+          break;
+        case GExpr::Kind::kRepeat: yes = e.min == 0 || productive_node(*e.items[0]); break;
       }
-      return false;
+      if (yes) known.insert(&e);
+      else failed[&e] = evaluation;
+      return yes;
     };
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (size_t i = 0; i < g_.rules.size(); ++i)
-        if (!prod[i] && productive(*g_.rules[i].body)) prod[i] = changed = true;
+    // A worklist: a rule is looked at again only when a rule it refers to became productive (sweeping
+    // all rules until nothing changes took one sweep per level of the reference chains: quadratic
+    // on the 2^r-state rules of any-order objects with r required properties).
+    std::vector<std::vector<size_t>> users(g_.rules.size());
+    std::function<void(const GExpr&, size_t)> refs = [&](const GExpr& e, size_t user) {
+      if (e.kind == GExpr::Kind::kRef) users[idx.at(e.name)].push_back(user);
+      for (const auto& i : e.items) refs(*i, user);
+    };
+    for (size_t i = 0; i < g_.rules.size(); ++i) refs(*g_.rules[i].body, i);
+    std::vector<size_t> pending(g_.rules.size());
+    for (size_t i = 0; i < pending.size(); ++i) pending[i] = pending.size() - 1 - i;
+    while (!pending.empty()) {
+      size_t i = pending.back();
+      pending.pop_back();
+      if (prod[i] || !productive(*g_.rules[i].body)) continue;
+      prod[i] = 1;
+      for (size_t u : users[i])
+        if (!prod[u]) pending.push_back(u);
     }
     if (!prod[g_.start]) fail("", "the schema accepts no JSON value: its constraints contradict each other");
     std::function<GExprPtr(const GExprPtr&)> simplify = [&](const GExprPtr& e) -> GExprPtr {
