@@ -1275,15 +1275,14 @@ class SchemaCompiler {
       // some key outside `outside`: in an object closed by names, one of its other names is present
       auto [outside, p] = s.key_outside.back();
       s.key_outside.pop_back();
-      const std::set<std::string>* closed = simple_closed_names(s);
-      if (!closed) {
+      const auto names = simple_closed_names(s);
+      if (!names) {
         relax(p, "additionalProperties",
               "the complement of a closed object (some key outside its names) on an object that names and patterns leave open");
         return generate(std::move(s), ptr);
       }
-      const std::set<std::string> names = *closed;
       std::vector<GExprPtr> alts;
-      for (const auto& k : names) {
+      for (const auto& k : *names) {
         if (outside.count(k) || s.forbidden.count(k)) continue;
         Shape x = s;
         if (x.required.insert(k).second) x.required_order.push_back(k);
@@ -1385,7 +1384,7 @@ class SchemaCompiler {
                     !n.property_names.empty() || !n.closeds.empty();
       // A closed object with named keys only (additionalProperties: false, no patterns): a key
       // outside the names is one more way to fail it.
-      const std::set<std::string>* names = simple_closed_names(n);
+      const auto names = simple_closed_names(n);
       if (closed && !names) return std::nullopt;
       if (names) {
         Shape t;
@@ -1800,17 +1799,15 @@ class SchemaCompiler {
   }
 
   // The names a closed object may hold when every closing keyword is `additionalProperties: false`
-  // with no patterns beside it (the intersection of their names); null for any other object.
-  static const std::set<std::string>* simple_closed_names(const Shape& s) {
-    if (s.closeds.empty() || !s.pattern_props.empty() || !s.property_names.empty()) return nullptr;
+  // with no patterns beside it (the intersection of their names); nullopt for any other object.
+  static std::optional<std::set<std::string>> simple_closed_names(const Shape& s) {
+    if (s.closeds.empty() || !s.pattern_props.empty() || !s.property_names.empty()) return std::nullopt;
     for (const auto& c : s.closeds)
-      if (!c.is_false || !c.patterns.empty()) return nullptr;
-    if (s.closeds.size() == 1) return &s.closeds[0].names;
-    thread_local std::set<std::string> common;
-    common = s.closeds[0].names;
+      if (!c.is_false || !c.patterns.empty()) return std::nullopt;
+    std::set<std::string> common = s.closeds[0].names;
     for (size_t i = 1; i < s.closeds.size(); ++i)
       std::erase_if(common, [&](const std::string& k) { return !s.closeds[i].names.count(k); });
-    return &common;
+    return common;
   }
 
   // A merge that plainly accepts nothing: a required key forbidden or outside a closed object, or
