@@ -28,8 +28,9 @@ class CfgLengthBudget {
   // Over the configurations of `rt` (a generation's runtime; the grammar gives the index).
   CfgLengthBudget(const CfgGrammar& g, const fsm::CfgRuntime& rt) : g_(g), rt_(rt), completion_(rt) {}
   uint32_t shortest(const fsm::ParserState& state) const { return completion_.of_state(state); }
-  // Clears the tokens of `row` (a filled mask of `state`) after which more than max_after bytes
-  // are needed. at_start_strip: the first token's leading space is dropped (as the mask did).
+  // Clears the tokens of `row` (the whole filled mask of `state`, never a part of it: the worst
+  // completion cached for the configuration is taken over the row) after which more than
+  // max_after bytes are needed. at_start_strip: the first token's leading space is dropped (as the mask did).
   void filter(const fsm::ParserState& state, bool at_start_strip, uint32_t* row, uint32_t max_after) const;
   const fsm::CfgCompletion& completion() const { return completion_; }
 

@@ -36,7 +36,8 @@ struct Matcher::Impl {
   // The length budget (Matcher::set_token_budget). The fewest bytes that complete the input
   // (0 when accepting or terminated; UINT32_MAX when nothing does).
   virtual uint32_t shortest_completion() const = 0;
-  // Clears in `row` (a filled mask) every token but EOS after which the shortest completion
+  // Clears in `row` (the whole filled mask of the state: back-ends may cache per state what
+  // they saw in it) every token but EOS after which the shortest completion
   // would exceed max_after bytes.
   virtual void apply_length_budget(uint32_t* row, uint32_t max_after) const = 0;
 

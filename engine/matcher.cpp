@@ -27,14 +27,12 @@ Matcher& Matcher::operator=(Matcher&&) noexcept = default;
 Matcher::Matcher(const Matcher& other) : impl_(other.impl_->clone()) {}
 
 namespace {
-// A mask row with the length budget applied (Matcher::set_token_budget).
-void fill_row(const Matcher::Impl& m, int32_t* row) {
-  m.fill_next_token_bitmask(row);
+// The length budget's filter on a filled mask row (Matcher::set_token_budget).
+void apply_budget(const Matcher::Impl& m, uint32_t* r) {
   if (m.budget < 0 || m.is_terminated()) return;
   const uint32_t c = m.shortest_completion();
   if (c == UINT32_MAX) return;
   const uint32_t b = std::max(static_cast<uint32_t>(m.budget), c);  // below the shortest: as the shortest
-  uint32_t* r = reinterpret_cast<uint32_t*>(row);
   if (b > 0) {
     m.apply_length_budget(r, b - 1);
     return;
@@ -47,6 +45,23 @@ void fill_row(const Matcher::Impl& m, int32_t* row) {
     if (r[e >> 5] & (1u << (e & 31))) eos.push_back(e);
   std::memset(r, 0, static_cast<size_t>(words) * 4);
   for (int32_t e : eos) r[e >> 5] |= 1u << (e & 31);
+}
+// A mask row with the length budget applied.
+void fill_row(const Matcher::Impl& m, int32_t* row) {
+  m.fill_next_token_bitmask(row);
+  apply_budget(m, reinterpret_cast<uint32_t*>(row));
+}
+// Whether the budgeted mask at m's state has `id` (the grammar's own test is accept_token's), so that
+// a draft step agrees with the budgeted mask. The whole row is filled: the back-ends' filters
+// remember, per state, the worst completion over the state's whole mask (cfg_budget.cpp), so they
+// are only ever given whole masks.
+bool budget_keeps(const Matcher::Impl& m, int32_t id) {
+  if (m.budget < 0 || m.is_terminated()) return true;
+  const TokenizerInfo& tok = m.grammar().tokenizer();
+  if (id < 0 || id >= tok.vocab_size()) return true;  // accept_token refuses it with its own error
+  std::vector<int32_t> row(static_cast<size_t>(bitmask_words(tok.vocab_size())));
+  fill_row(m, row.data());
+  return (static_cast<uint32_t>(row[static_cast<size_t>(id >> 5)]) >> (id & 31)) & 1u;
 }
 // Bookkeeping after a successful step: the step's token id (-1: bytes) and the budget (token: a
 // non-EOS token).
@@ -182,7 +197,10 @@ int Matcher::validate_tokens(std::span<const int32_t> tokens) const {
   std::unique_ptr<Impl> scratch = impl_->clone();  // O(1): the history is shared
   int n = 0;
   for (int32_t t : tokens) {
+    // With a length budget, a token the budgeted mask excludes ends the valid prefix too.
+    if (!budget_keeps(*scratch, t)) break;
     if (!guarded_accept("validate_tokens", [&] { return scratch->accept_token(t); })) break;
+    count_step(*scratch, is_counted_token(*scratch, t), t);
     ++n;
   }
   return n;
@@ -195,7 +213,10 @@ int Matcher::fill_next_token_bitmask_draft(std::span<const int32_t> draft, int32
   fill_row(*scratch, bitmask + row * words);
   for (size_t i = 0; i < draft.size(); ++i) {
     int32_t* out = bitmask + (row + static_cast<int64_t>(i) + 1) * words;
-    if (accepted == static_cast<int>(i) &&
+    const int32_t* prev = out - words;  // the row the draft token was sampled under
+    const bool in_row = draft[i] >= 0 && draft[i] < impl_->grammar().tokenizer().vocab_size() &&
+                        ((prev[draft[i] >> 5] >> (draft[i] & 31)) & 1);
+    if (accepted == static_cast<int>(i) && (in_row || scratch->budget < 0) &&
         guarded_accept("fill_next_token_bitmask_draft", [&] { return scratch->accept_token(draft[i]); })) {
       ++accepted;
       count_step(*scratch, is_counted_token(*scratch, draft[i]), draft[i]);

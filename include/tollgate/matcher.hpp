@@ -86,11 +86,14 @@ class Matcher {
   // small allocation whatever the history holds (docs/benchmarks.md, "fork").
   Matcher fork() const { return Matcher(*this); }
   // How many of `tokens`, in order from the current state, would be accepted (stops at the first
-  // refusal); the state is unchanged. Throws as accept_token does.
+  // refusal); the state is unchanged. Throws as accept_token does. With a length budget set, a
+  // token that the budgeted mask at its step excludes also ends the count (accept_token itself
+  // never refuses for the budget's sake), and the draft's tokens take from the budget as they go.
   int validate_tokens(std::span<const int32_t> tokens) const;
   // The masks for a draft of k tokens in one call: rows row, row+1, ..., row+k of `bitmask` get
   // the mask here and after each of draft[0], ..., draft[k-1] in turn; the rows after a draft
-  // token that is refused are all zero. Returns how many draft tokens are accepted. The state is
+  // token that is refused (with a budget: that its row excludes) are all zero. Returns how many
+  // draft tokens are accepted, the count validate_tokens gives. The state is
   // unchanged; after the model's verification accept the tokens it kept (or accept all of them
   // and rollback() the rejected tail: at least max_rollback tokens, 64 by default, can be undone).
   int fill_next_token_bitmask_draft(std::span<const int32_t> draft, int32_t* bitmask, int64_t row = 0) const;

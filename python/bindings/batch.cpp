@@ -119,8 +119,8 @@ BatchMatcher.fill_next_token_bitmask = fill_next_token_bitmask
             return pm.matcher.validate_tokens(tokens);
           },
           py::arg("tokens"),
-          "How many of `tokens`, in order, would be accepted from here (stops at the first refusal); the state "
-          "is unchanged.")
+          "How many of `tokens`, in order, would be accepted from here (stops at the first refusal; with a "
+          "token budget, also at the first token the budgeted mask at its step excludes); the state is unchanged.")
       .def(
           "fill_next_token_bitmask_draft",
           [](const PyMatcher& pm, const std::vector<int32_t>& draft, py::array bitmask, int64_t index) {

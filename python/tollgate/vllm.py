@@ -85,8 +85,9 @@ class TollgateGrammar:
     that may still be compiling. Not thread-safe per object (vLLM drives each from one thread)."""
 
     def __init__(self, future: Any, max_rollback_tokens: int, request_type: StructuredOutputOptions,
-                 grammar_spec: str) -> None:
+                 grammar_spec: str, max_tokens: Optional[int] = None) -> None:
         self.request_type = request_type
+        self.max_tokens = max_tokens
         self.grammar_spec = grammar_spec
         self.num_processed_tokens = 0
         self._future = future
@@ -120,7 +121,13 @@ class TollgateGrammar:
 
     def _get(self, timeout: Optional[float] = None) -> Matcher:
         if self._matcher is None:
-            self._matcher = Matcher(self._future.result(timeout), max_rollback_tokens=self._max_rollback)
+            m = Matcher(self._future.result(timeout), max_rollback_tokens=self._max_rollback)
+            if self.max_tokens is not None:
+                # max_tokens counts the EOS token, the budget does not. A grammar whose shortest output is
+                # longer gets its shortest outputs (Matcher.set_token_budget refuses less).
+                shortest = m.shortest_completion_bytes()
+                m.set_token_budget(max(self.max_tokens - 1, shortest, 0))
+            self._matcher = m
         return self._matcher
 
     # -- vLLM's StructuredOutputGrammar --
@@ -206,13 +213,16 @@ class TollgateBackend:
         self._pending: List[TollgateGrammar] = []
         self._lock = threading.Lock()
 
-    def compile_grammar(self, request_type: Any, grammar_spec: str) -> TollgateGrammar:
+    def compile_grammar(self, request_type: Any, grammar_spec: str, max_tokens: Optional[int] = None) -> TollgateGrammar:
         """Start compiling a request's grammar (through the compiled-grammar cache, on another thread) and
         return its grammar object at once. request_type: vLLM's StructuredOutputOptions (or its name):
         json (a JSON Schema), json_object (any JSON object), regex, grammar (GBNF, or Lark when it has no
         '::='), choice (a JSON list of strings), structural_tag (vLLM's {"structures": [{"begin", "schema",
         "end"}], "triggers": [...]}: tool calls inside free text). Raises ValueError for an unknown type or a
-        malformed choice list or structural tag; grammar errors are raised by the grammar object once compiled (GrammarError)."""
+        malformed choice list or structural tag; grammar errors are raised by the grammar object once compiled (GrammarError).
+        max_tokens (an extension; vLLM's SamplingParams.max_tokens, the EOS token counted): the masks then keep
+        only tokens after which the grammar can still be completed in time (Matcher.set_token_budget), so a
+        request that runs to max_tokens ends with a complete output; validate_tokens honours it too."""
         kind = _request_kind(request_type)
         ws = "flexible" if self.any_whitespace else "compact"
         c = self.compiler
@@ -228,7 +238,7 @@ class TollgateBackend:
             future = c.compile_async(_choice_regex(grammar_spec), "regex")
         else:  # STRUCTURAL_TAG: tool calls inside free text
             future = c.compile_async(_tool_call_args(grammar_spec), "tool_calls", whitespace=ws)
-        grammar = TollgateGrammar(future, self.max_rollback_tokens, kind, grammar_spec)
+        grammar = TollgateGrammar(future, self.max_rollback_tokens, kind, grammar_spec, max_tokens)
         with self._lock:
             self._pending = [g for g in self._pending if not g.is_ready()] + [grammar]
         return grammar

@@ -120,6 +120,45 @@ CompileOptions one_thread() {
   return o;
 }
 
+// maskbench-dev schemas (files first, first + stride, ...) that compile, each with its first valid
+// Llama-3 document of at least min_tokens tokens that the grammar accepts whole (a document in
+// another property order is no walk); at most `count` of them.
+struct SchemaDoc {
+  fs::path file;
+  CompiledGrammarPtr g;
+  std::vector<int32_t> tokens;
+};
+std::vector<SchemaDoc> maskbench_docs(Compiler& c, const fs::path& mb, size_t first, size_t stride, size_t count,
+                                      size_t min_tokens) {
+  std::vector<fs::path> files;
+  for (auto& e : fs::directory_iterator(mb))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<SchemaDoc> out;
+  for (size_t i = first; i < files.size() && out.size() < count; i += stride) {
+    auto doc = nlohmann::json::parse(testing::read_file(files[i]));
+    CompiledGrammarPtr g;
+    try {
+      g = c.compile_json_schema(doc["schema"].dump());
+    } catch (const Error&) {
+      continue;  // a schema the compiler refuses
+    }
+    std::vector<int32_t> tokens;
+    for (auto& t : doc["tests"])
+      if (t.value("valid", false) && t.contains("tokens_llama3")) {
+        tokens = t["tokens_llama3"].get<std::vector<int32_t>>();
+        break;
+      }
+    if (tokens.empty() || tokens.size() < min_tokens) continue;
+    Matcher probe(g);
+    bool all = true;
+    for (int32_t id : tokens) all = all && probe.accept_token(id);
+    if (!all || !probe.is_accepting()) continue;
+    out.push_back({files[i], std::move(g), std::move(tokens)});
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("length budget: regexes (Llama-3)", "[budget]") {
@@ -171,34 +210,12 @@ TEST_CASE("length budget: maskbench-dev schemas along their valid documents (Lla
   TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
   TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
   Compiler c(testing::llama3(), one_thread());
-  std::vector<fs::path> files;
-  for (auto& e : fs::directory_iterator(mb))
-    if (e.path().extension() == ".json") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
   std::mt19937 rng(4);
   int schemas = 0, states = 0;
-  for (size_t i = 0; i < files.size() && schemas < 6; i += 37) {
-    auto doc = nlohmann::json::parse(testing::read_file(files[i]));
-    CompiledGrammarPtr g;
-    try {
-      g = c.compile_json_schema(doc["schema"].dump());
-    } catch (const Error&) {
-      continue;  // a schema the compiler refuses
-    }
-    std::vector<int32_t> tokens;
-    for (auto& t : doc["tests"])
-      if (t.value("valid", false) && t.contains("tokens_llama3")) {
-        tokens = t["tokens_llama3"].get<std::vector<int32_t>>();
-        break;
-      }
-    if (tokens.empty()) continue;
-    {
-      Matcher probe(g);  // a document the grammar refuses (property order) is no walk
-      bool all = true;
-      for (int32_t id : tokens) all = all && probe.accept_token(id);
-      if (!all || !probe.is_accepting()) continue;
-    }
-    INFO(files[i].filename().string());
+  for (const SchemaDoc& d : maskbench_docs(c, mb, 0, 37, 6, 1)) {
+    const CompiledGrammarPtr& g = d.g;
+    const std::vector<int32_t>& tokens = d.tokens;
+    INFO(d.file.filename().string());
     ++schemas;
     Matcher m(g);
     // Every few tokens of the document: the oracles. The walk's budget is the document's length in
@@ -412,4 +429,67 @@ TEST_CASE("jump_forward_tokens: the ids carry the forced bytes, re-encoded acros
   }
   CHECK(docs >= 8);
   CHECK(steps > 200);
+}
+
+// A draft sampled without the budget (a draft model does not know it) against the budgeted masks:
+// validate_tokens and fill_next_token_bitmask_draft both count the tokens up to the first one that
+// the budgeted mask at its step excludes, and the draft rows are the masks of that walk. The drafts
+// are windows of maskbench-dev valid documents, from states along the document, at tight budgets.
+// (Found by the vLLM-adapter test: validate_tokens accepted a draft token the budgeted mask excluded.)
+TEST_CASE("length budget: validate_tokens and draft masks agree with the budgeted mask", "[budget][batch]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  Compiler c(testing::llama3(), one_thread());
+  std::mt19937 rng(11);
+  int schemas = 0, drafts = 0, cut_by_budget = 0;
+  for (const SchemaDoc& d : maskbench_docs(c, mb, 5, 41, 8, 8)) {
+    const CompiledGrammarPtr& g = d.g;
+    const std::vector<int32_t>& tokens = d.tokens;
+    INFO(d.file.filename().string());
+    ++schemas;
+    const int32_t words = bitmask_words(g->tokenizer().vocab_size());
+    Matcher m(g);
+    for (size_t k = 0; k + 1 < tokens.size(); k += 3) {
+      const size_t len = std::min<size_t>(tokens.size() - k, 1 + rng() % 6);
+      std::vector<int32_t> draft(tokens.begin() + static_cast<long>(k), tokens.begin() + static_cast<long>(k + len));
+      Matcher b = m.fork();
+      const int64_t c0 = b.shortest_completion_bytes();
+      REQUIRE(c0 >= 0);
+      // Budgets from "no room beyond the shortest completion" to "room for the whole draft".
+      const int budget = static_cast<int>(c0) + static_cast<int>(rng() % 3);
+      b.set_token_budget(budget);
+      // The oracle: step by step, the token must be in the budgeted mask and accepted.
+      int expect = 0;
+      {
+        Matcher w = b.fork();
+        for (int32_t id : draft) {
+          if (!testing::mask_bit(testing::mask_of(w), id)) break;
+          REQUIRE(w.accept_token(id));
+          ++expect;
+        }
+      }
+      INFO("at token " << k << ", draft of " << len << ", budget " << budget << ", oracle " << expect);
+      CHECK(b.validate_tokens(draft) == expect);
+      std::vector<int32_t> rows((draft.size() + 1) * static_cast<size_t>(words), -1);
+      CHECK(b.fill_next_token_bitmask_draft(draft, rows.data()) == expect);
+      Matcher w = b.fork();
+      for (size_t r = 0; r <= draft.size(); ++r) {
+        std::vector<int32_t> row(rows.begin() + static_cast<long>(r * words), rows.begin() + static_cast<long>((r + 1) * words));
+        if (static_cast<int>(r) <= expect) {
+          INFO("row " << r);
+          REQUIRE(row == testing::mask_of(w));
+          if (static_cast<int>(r) < expect) REQUIRE(w.accept_token(draft[r]));
+        } else {
+          REQUIRE(std::all_of(row.begin(), row.end(), [](int32_t x) { return x == 0; }));
+        }
+      }
+      CHECK(b.token_budget() == budget);  // the state is unchanged
+      if (expect < static_cast<int>(draft.size())) ++cut_by_budget;  // every draft token is grammar-valid
+      ++drafts;
+      for (size_t j = 0; j < 3 && k + j < tokens.size(); ++j) REQUIRE(m.accept_token(tokens[k + j]));
+    }
+  }
+  CHECK(schemas >= 5);
+  CHECK(drafts > 100);
+  CHECK(cut_by_budget > 10);  // the budget really cut drafts short
 }
