@@ -1348,8 +1348,9 @@ class SchemaCompiler {
     }
     unsigned in = n.types;
     // within n.types, which constraints are present?
-    bool str_c = n.min_length > 0 || n.max_length != UINT64_MAX || !n.patterns.empty() || !n.formats.empty();
-    bool num_c = !n.minimums.empty() || !n.maximums.empty() || !n.multiple_ofs.empty();
+    bool str_c = n.min_length > 0 || n.max_length != UINT64_MAX || !n.patterns.empty() || !n.formats.empty() ||
+                 !n.string_negs.empty();
+    bool num_c = !n.minimums.empty() || !n.maximums.empty() || !n.multiple_ofs.empty() || !n.number_negs.empty();
     bool arr_c = n.prefix_given || !n.items.empty() || n.items_false || n.min_items > 0 || n.max_items != UINT64_MAX ||
                  !n.contains.empty() || n.unique_items;
     bool obj_c = !n.props.empty() || !n.required.empty() || !n.pattern_props.empty() || !n.additional.empty() ||
@@ -1367,7 +1368,7 @@ class SchemaCompiler {
     }
     // untouched types inside `in` satisfy n: each constrained type adds the values that violate it
     if (str_c && (in & kStrT)) {
-      if (!n.formats.empty()) return std::nullopt;
+      if (!string_core_exact(n)) return std::nullopt;
       Shape t;
       t.types = kStrT;
       t.string_negated = std::make_shared<Shape>(n);
@@ -2012,6 +2013,30 @@ class SchemaCompiler {
     }
   }
 
+  // Whether string_core(s) is the exact language, with nothing relaxed: its patterns parse, its
+  // formats are regular or annotations (an unknown name), its length bounds are compiled. A
+  // relaxed part is an over-approximation, so its complement (a string_negated shape) would be an
+  // under-approximation, which not even 'lenient' may give.
+  bool string_core_exact(const Shape& s) {
+    if (s.min_length > kMaxCountedLength || (s.max_length != UINT64_MAX && s.max_length > kMaxCountedLength))
+      return false;
+    for (const auto& [pat, pp] : s.patterns) {
+      try {
+        ecma_pattern_regex(pat);
+      } catch (const Error&) {
+        return false;
+      }
+    }
+    for (const auto& [f, fp] : s.formats)
+      if (!format_regex(f) && format_relaxed(f)) return false;
+    for (const auto& neg : s.string_negs)
+      if (!string_core_exact(*neg)) return false;
+    return true;
+  }
+  // Formats the specification defines but no regex expresses exactly (any other unknown name is an
+  // annotation).
+  static bool format_relaxed(const std::string& f) { return f == "regex" || f == "idn-email" || f == "idn-hostname"; }
+
   RegexPtr any_string_core() { return Regex::repeat(Regex::chars_of(CharSet::any()), 0, kUnbounded); }
 
   // The code-point language of a string value (length ∩ patterns ∩ formats), nullptr for any string.
@@ -2044,7 +2069,7 @@ class SchemaCompiler {
       if (!r) {
         // Formats the specification defines but no regex expresses exactly: relaxed (an error unless
         // lenient); any other name is an annotation, as the specification says.
-        if (f == "regex" || f == "idn-email" || f == "idn-hostname")
+        if (format_relaxed(f))
           relax(fp, "format", "'" + f + "' is not expressible as a regular language");
         else
           warn(fp, "format '" + f + "' is not known: treated as an annotation", codes::kSchemaUnknownFormat);
@@ -2053,8 +2078,10 @@ class SchemaCompiler {
       parts.push_back(r);
     }
     for (const auto& neg : s.string_negs) {
+      // nullptr: the negated shape accepts every string (an unknown format is an annotation), so
+      // its complement accepts none
       RegexPtr inner = string_core(*neg, ptr, for_enum);
-      if (inner) parts.push_back(Regex::complement(inner));
+      parts.push_back(inner ? Regex::complement(inner) : Regex::nothing());
     }
     if (parts.empty()) return nullptr;
     return Regex::intersect(std::move(parts));

@@ -88,13 +88,25 @@ CASES = [
       "additionalProperties": False},
      objects(["name:en", "title:nl", "MD5", "SHA", "x-a", "x-b c", "other", "a b"], ["ab", "abcd", "0f0f", 3, True],
              max_keys=2)),
+    # string complements with formats: an unknown format is an annotation (every string), a known one
+    # its exact regex; non-strings satisfy every branch, so exactly one never holds for them
+    ("string-formats",
+     {"oneOf": [{"format": "host-name"}, {"format": "ipv4"}, {"format": "ipv6"}]},
+     ["example.com", "1.2.3.4", "10.0.0.255", "::1", "fe80::1:2", "", "a b", "256.1.1.1", "1.2.3", 3, None, [], {}]),
+    ("length-or-unknown-format",
+     {"oneOf": [{"maxLength": 0}, {"format": "html-selector", "minLength": 1}]},
+     ["", "a", "ab", "div > p", 0, None, True, [], {"a": 1}]),
+    ("pattern-or-format",
+     {"type": "object", "properties": {"v": {"oneOf": [{"type": "string", "pattern": "^[0-9]+$"},
+                                                        {"type": "string", "format": "ipv4"}]}}},
+     objects(["v"], ["12", "1.2.3.4", "1", "x", "", 5])),
 ]
 
 
 @pytest.mark.parametrize("name,schema,docs", CASES, ids=[c[0] for c in CASES])
 def test_complements_agree_with_jsonschema(llama3, name, schema, docs):
     compiled = tollgate.Compiler(llama3).compile_json_schema(json.dumps(schema))
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     wrong = []
     for doc in docs:
         text = json.dumps(doc, separators=(",", ":"))
@@ -114,3 +126,16 @@ def test_open_object_complement_is_still_refused(llama3):
         tollgate.Compiler(llama3).compile_json_schema(json.dumps(schema))
     compiled = tollgate.Compiler(llama3).compile_json_schema(json.dumps(schema), lenient=True)
     assert compiled.warnings
+
+
+def test_complement_of_a_relaxed_format_is_refused_not_under_approximated(llama3):
+    # 'regex' is relaxed to any string under lenient: its complement would be no string, which would
+    # refuse valid documents, so the oneOf keeps its own relaxation (an over-approximation) instead
+    schema = {"oneOf": [{"type": "string", "format": "regex"}, {"type": "string", "maxLength": 3}]}
+    with pytest.raises(tollgate.GrammarError, match="cannot be compiled exactly"):
+        tollgate.Compiler(llama3).compile_json_schema(json.dumps(schema))
+    compiled = tollgate.Compiler(llama3).compile_json_schema(json.dumps(schema), lenient=True)
+    assert compiled.warnings
+    for doc in ["a+", "abcdef", "(", "ab"]:  # valid or not, an over-approximation accepts every string
+        m = tollgate.Matcher(compiled)
+        assert m.accept_string(json.dumps(doc)) and m.is_accepting(), doc
