@@ -1682,7 +1682,7 @@ class SchemaCompiler {
 
   bool disjoint(const Shape& a, const Shape& b) {
     if (a.never || b.never) return true;
-    unsigned common = effective_types(a) & effective_types(b);
+    unsigned common = possible_types(a) & possible_types(b);
     if (!common) return true;
     if (a.has_enum && b.has_enum) {
       for (auto& x : a.enum_values)
@@ -1724,6 +1724,24 @@ class SchemaCompiler {
         return true;
     }
     return false;
+  }
+  // The JSON types a shape's values can have: its own (an enum's: its values' types), narrowed by
+  // each anyOf / oneOf to the types its branches allow together ({"oneOf": [{"type": "string"},
+  // {"type": "integer"}]} cannot be null). Bounded in depth: branches may be recursive references.
+  unsigned possible_types(const Shape& s, int depth = 0) {
+    if (s.never) return 0;
+    unsigned t = effective_types(s);
+    if (depth >= 4) return t;
+    for (const auto* groups : {&s.any_of, &s.one_of})
+      for (const auto& [branches, p] : *groups) {
+        unsigned u = 0;
+        for (const auto& b : branches) {
+          u |= possible_types(flatten(b), depth + 1);
+          if ((u & t) == t) break;
+        }
+        t &= u;
+      }
+    return t;
   }
   static unsigned effective_types(const Shape& s) {
     if (!s.has_enum) return s.types;

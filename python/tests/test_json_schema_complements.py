@@ -96,6 +96,11 @@ CASES = [
     ("length-or-unknown-format",
      {"oneOf": [{"maxLength": 0}, {"format": "html-selector", "minLength": 1}]},
      ["", "a", "ab", "div > p", 0, None, True, [], {"a": 1}]),
+    # branches whose types differ only through their own oneOf / anyOf: disjoint, no complement needed
+    ("nested-types",
+     {"oneOf": [{"oneOf": [{"type": "string"}, {"type": "integer"}]}, {"type": "null"},
+                {"anyOf": [{"type": "boolean"}, {"type": "array", "maxItems": 1}]}]},
+     ["a", 1, None, 1.5, True, [], [1], [1, 2], {}]),
     ("pattern-or-format",
      {"type": "object", "properties": {"v": {"oneOf": [{"type": "string", "pattern": "^[0-9]+$"},
                                                         {"type": "string", "format": "ipv4"}]}}},
