@@ -1180,6 +1180,7 @@ class SchemaCompiler {
 
   // Distributes anyOf / oneOf / not / if-then-else, then emits the type alternatives.
   size_t negate_calls_ = 0;  // calls within the current top-level negate()
+  size_t possible_types_calls_ = 0;  // calls within the current top-level possible_types()
 
   GExprPtr generate(Shape s, const std::string& ptr) {
     // Each level distributes one combinator; a $ref cycle through anyOf / oneOf / if / not that reads
@@ -1731,7 +1732,10 @@ class SchemaCompiler {
   unsigned possible_types(const Shape& s, int depth = 0) {
     if (s.never) return 0;
     unsigned t = effective_types(s);
-    if (depth >= 4) return t;
+    if (depth == 0) possible_types_calls_ = 0;
+    // bounded in calls too (wide anyOf of anyOf): past it a shape keeps its own types (never narrower
+    // than the truth, so "disjoint" stays proven)
+    if (depth >= 4 || ++possible_types_calls_ > 256) return t;
     for (const auto* groups : {&s.any_of, &s.one_of})
       for (const auto& [branches, p] : *groups) {
         unsigned u = 0;
