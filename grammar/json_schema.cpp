@@ -1376,6 +1376,7 @@ class SchemaCompiler {
       out.push_back(t);
     }
     if (num_c && (in & (kIntT | kFracT))) {
+      if (!number_exact(n)) return std::nullopt;
       Shape t;
       t.types = in & (kIntT | kFracT);
       t.number_negated = std::make_shared<Shape>(n);
@@ -2053,6 +2054,38 @@ class SchemaCompiler {
       if (!format_regex(f) && format_relaxed(f)) return false;
     for (const auto& neg : s.string_negs)
       if (!string_core_exact(*neg)) return false;
+    return true;
+  }
+  // Whether number_regex(s) is exact, with nothing relaxed (as string_core_exact, for the complement
+  // of a number_negated shape): every bound and multipleOf has an exact automaton.
+  bool number_exact(const Shape& s) {
+    const unsigned types = s.types & (kIntT | kFracT) ? s.types : (kIntT | kFracT);
+    NumberConstraints base;
+    base.integer = !(types & kFracT);
+    std::vector<NumberConstraints> ncs;
+    for (const auto& [t, e] : s.minimums) {
+      ncs.push_back(base);
+      ncs.back().minimum = t;
+      ncs.back().exclusive_minimum = e;
+    }
+    for (const auto& [t, e] : s.maximums) {
+      ncs.push_back(base);
+      ncs.back().maximum = t;
+      ncs.back().exclusive_maximum = e;
+    }
+    for (const auto& m : s.multiple_ofs) {
+      ncs.push_back(base);
+      ncs.back().multiple_of = m;
+    }
+    for (const auto& nc : ncs) {
+      try {
+        json_number_regex(nc);
+      } catch (const Error&) {
+        return false;
+      }
+    }
+    for (const auto& neg : s.number_negs)
+      if (!number_exact(*neg)) return false;
     return true;
   }
   // Formats the specification defines but no regex expresses exactly (any other unknown name is an

@@ -144,3 +144,17 @@ def test_complement_of_a_relaxed_format_is_refused_not_under_approximated(llama3
     for doc in ["a+", "abcdef", "(", "ab"]:  # valid or not, an over-approximation accepts every string
         m = tollgate.Matcher(compiled)
         assert m.accept_string(json.dumps(doc)) and m.is_accepting(), doc
+
+
+def test_complement_of_a_relaxed_number_bound_is_refused_not_under_approximated(llama3):
+    # a multipleOf past the automaton budget is relaxed to any integer under lenient; its complement
+    # (no integer) would refuse 7, which only the second branch accepts
+    schema = {"oneOf": [{"type": "integer", "multipleOf": 10000019}, {"type": "integer", "minimum": 5}]}
+    with pytest.raises(tollgate.GrammarError, match="cannot be compiled exactly"):
+        tollgate.Compiler(llama3).compile_json_schema(json.dumps(schema))
+    compiled = tollgate.Compiler(llama3).compile_json_schema(json.dumps(schema), lenient=True)
+    validator = jsonschema.Draft202012Validator(schema)
+    for doc in [7, 0, 5, 123456, 10000019 * 3, -10000019]:
+        m = tollgate.Matcher(compiled)
+        got = m.accept_string(json.dumps(doc)) and m.is_accepting()
+        assert got or not validator.is_valid(doc), doc  # an over-approximation accepts every valid one
