@@ -1981,32 +1981,32 @@ class SchemaCompiler {
   }
 
   // ---------------------------------------------------------------- numbers and strings
-  RegexPtr number_regex(const Shape& s, unsigned types, const std::string& ptr) {
-    std::vector<RegexPtr> parts;
+  // One NumberConstraints per bound and multipleOf of s (the tightest bounds are found by the number
+  // module: one regex per bound, intersected), or the plain number when there are none.
+  static std::vector<NumberConstraints> number_constraints(const Shape& s, unsigned types) {
     NumberConstraints base;
     base.integer = !(types & kFracT);
     std::vector<NumberConstraints> ncs;
-    // tightest bounds are found by the number module: one regex per bound, intersected
-    if (s.minimums.empty() && s.maximums.empty() && s.multiple_ofs.empty()) {
-      parts.push_back(number_or_relax(base, ptr));
-    }
     for (auto& [t, e] : s.minimums) {
-      NumberConstraints nc = base;
-      nc.minimum = t;
-      nc.exclusive_minimum = e;
-      parts.push_back(number_or_relax(nc, ptr));
+      ncs.push_back(base);
+      ncs.back().minimum = t;
+      ncs.back().exclusive_minimum = e;
     }
     for (auto& [t, e] : s.maximums) {
-      NumberConstraints nc = base;
-      nc.maximum = t;
-      nc.exclusive_maximum = e;
-      parts.push_back(number_or_relax(nc, ptr));
+      ncs.push_back(base);
+      ncs.back().maximum = t;
+      ncs.back().exclusive_maximum = e;
     }
     for (auto& m : s.multiple_ofs) {
-      NumberConstraints nc = base;
-      nc.multiple_of = m;
-      parts.push_back(number_or_relax(nc, ptr));
+      ncs.push_back(base);
+      ncs.back().multiple_of = m;
     }
+    if (ncs.empty()) ncs.push_back(base);
+    return ncs;
+  }
+  RegexPtr number_regex(const Shape& s, unsigned types, const std::string& ptr) {
+    std::vector<RegexPtr> parts;
+    for (const NumberConstraints& nc : number_constraints(s, types)) parts.push_back(number_or_relax(nc, ptr));
     if ((types & kFracT) && !(types & kIntT)) {
       // numbers that are not whole: a plain decimal with a non-zero fraction digit (exponent
       // spellings of such values are refused, never accepted wrongly)
@@ -2059,25 +2059,7 @@ class SchemaCompiler {
   // Whether number_regex(s) is exact, with nothing relaxed (as string_core_exact, for the complement
   // of a number_negated shape): every bound and multipleOf has an exact automaton.
   bool number_exact(const Shape& s) {
-    const unsigned types = s.types & (kIntT | kFracT) ? s.types : (kIntT | kFracT);
-    NumberConstraints base;
-    base.integer = !(types & kFracT);
-    std::vector<NumberConstraints> ncs;
-    for (const auto& [t, e] : s.minimums) {
-      ncs.push_back(base);
-      ncs.back().minimum = t;
-      ncs.back().exclusive_minimum = e;
-    }
-    for (const auto& [t, e] : s.maximums) {
-      ncs.push_back(base);
-      ncs.back().maximum = t;
-      ncs.back().exclusive_maximum = e;
-    }
-    for (const auto& m : s.multiple_ofs) {
-      ncs.push_back(base);
-      ncs.back().multiple_of = m;
-    }
-    for (const auto& nc : ncs) {
+    for (const NumberConstraints& nc : number_constraints(s, s.types & (kIntT | kFracT) ? s.types : (kIntT | kFracT))) {
       try {
         json_number_regex(nc);
       } catch (const Error&) {
