@@ -21,6 +21,41 @@
 #include "tollgate/tool_calls.hpp"
 #include "engine/digest.hpp"
 
+#include <pthread.h>
+
+#include <functional>
+#include <memory>
+#include <system_error>
+
+namespace tollgate::engine {
+namespace {
+constexpr size_t kCompileStackBytes = size_t{64} << 20;
+// A detached thread running f on a stack of `stack_bytes` (std::thread cannot set one). Throws
+// std::system_error as std::thread does when the thread cannot be created.
+void start_detached_thread(size_t stack_bytes, std::function<void()> f) {
+  auto* job = new std::function<void()>(std::move(f));
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  const int rc = pthread_create(
+      &t, &attr,
+      [](void* p) -> void* {
+        std::unique_ptr<std::function<void()>> j(static_cast<std::function<void()>*>(p));
+        (*j)();
+        return nullptr;
+      },
+      job);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    delete job;
+    throw std::system_error(rc, std::generic_category(), "cannot start a compile thread");
+  }
+}
+}  // namespace
+}  // namespace tollgate::engine
+
 namespace tollgate::engine {
 
 struct GrammarCache::Flight {
@@ -56,7 +91,11 @@ CompiledGrammarPtr GrammarCache::get(const std::string& key, const CancelToken& 
     } else {
       flight = std::make_shared<Flight>();
       flights_.emplace(key, flight);
-      std::thread([self = shared_from_this(), key, flight, produce = std::move(produce)] {
+      // The compile runs on a thread of its own with a large stack (reserved, touched only as
+      // used): the front-ends recurse once per nesting level up to their limits
+      // (max_grammar_nesting, a JSON Schema's $ref chains), and sanitizer builds have frames
+      // several times larger than a release build's.
+      start_detached_thread(kCompileStackBytes, [self = shared_from_this(), key, flight, produce = std::move(produce)] {
         CompiledGrammarPtr g;
         std::exception_ptr error;
         try {
@@ -75,7 +114,7 @@ CompiledGrammarPtr GrammarCache::get(const std::string& key, const CancelToken& 
         }
         if (g) flight->promise.set_value(std::move(g));
         else flight->promise.set_exception(error);
-      }).detach();
+      });
     }
     ++flight->waiters;
   }

@@ -18,7 +18,11 @@ extra="$(cd "$tmp/prefix/include" && find . -type f ! -path './tollgate/*')"
 
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# The build's own compiler and linker flags (a sanitizer build's library needs its runtime in the consumer).
+cxxflags="$(sed -n 's/^CMAKE_CXX_FLAGS:[A-Z]*=//p' "$build/CMakeCache.txt")"
+ldflags="$(sed -n 's/^CMAKE_EXE_LINKER_FLAGS:[A-Z]*=//p' "$build/CMakeCache.txt")"
 cmake -S "$src/tests/install" -B "$tmp/consumer" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" \
+      -DCMAKE_CXX_FLAGS="$cxxflags" -DCMAKE_EXE_LINKER_FLAGS="$ldflags" \
       -DCMAKE_PREFIX_PATH="$tmp/prefix" -DTOLLGATE_EXAMPLES_DIR="$src/docs/examples" >"$tmp/configure.log" 2>&1 ||
   { cat "$tmp/configure.log"; exit 1; }
 cmake --build "$tmp/consumer" -j 2 >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; exit 1; }
