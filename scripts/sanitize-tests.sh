@@ -66,9 +66,11 @@ echo "== $kind: build ${SECONDS} s"; SECONDS=0
 (cd "$B" && ctest --output-on-failure -j "${JOBS:-$(nproc)}" -E '^python/') || status=1
 echo "== $kind: ctest ${SECONDS} s, status $status"; SECONDS=0
 # The module is loaded into an uninstrumented Python: ASan's runtime must come first, and leaks
-# are not checked there (the interpreter's own allocations would be reported).
+# are not checked there (the interpreter's own allocations would be reported). libstdc++ is
+# preloaded too: the interpreter does not link it, and ASan's __cxa_throw interceptor, resolved at
+# start, would otherwise find no real __cxa_throw and abort at the module's first C++ throw.
 if [ "$kind" = asan ]; then
-  LD_PRELOAD="$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
+  LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)" ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
     PYTHONPATH="$B/python" /usr/bin/python3 -m pytest -q python/tests || status=1
 else
   LD_PRELOAD="$(gcc -print-file-name=libubsan.so)" PYTHONPATH="$B/python" /usr/bin/python3 -m pytest -q python/tests || status=1
