@@ -69,11 +69,16 @@ echo "== $kind: ctest ${SECONDS} s, status $status"; SECONDS=0
 # are not checked there (the interpreter's own allocations would be reported). libstdc++ is
 # preloaded too: the interpreter does not link it, and ASan's __cxa_throw interceptor, resolved at
 # start, would otherwise find no real __cxa_throw and abort at the module's first C++ throw.
+# The CLI tests run the sanitizer build's own tollgate.
+export TOLLGATE_BINARY_DIR="$PWD/$B"
+# test_install.py is left out: its pip route builds a module of its own with compilers that would
+# inherit the sanitizer preload (a packaging test; it runs in `make test`).
 if [ "$kind" = asan ]; then
   LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)" ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
-    PYTHONPATH="$B/python" /usr/bin/python3 -m pytest -q python/tests || status=1
+    PYTHONPATH="$B/python" /usr/bin/python3 -m pytest -q python/tests --ignore=python/tests/test_install.py || status=1
 else
-  LD_PRELOAD="$(gcc -print-file-name=libubsan.so)" PYTHONPATH="$B/python" /usr/bin/python3 -m pytest -q python/tests || status=1
+  LD_PRELOAD="$(gcc -print-file-name=libubsan.so)" PYTHONPATH="$B/python" /usr/bin/python3 -m pytest -q python/tests \
+    --ignore=python/tests/test_install.py || status=1
 fi
 echo "== $kind: pytest ${SECONDS} s, status $status"
 exit $status
