@@ -128,28 +128,20 @@ struct SchemaDoc {
   CompiledGrammarPtr g;
   std::vector<int32_t> tokens;
 };
-std::vector<SchemaDoc> maskbench_docs(Compiler& c, const fs::path& mb, size_t first, size_t stride, size_t count,
-                                      size_t min_tokens) {
-  std::vector<fs::path> files;
-  for (auto& e : fs::directory_iterator(mb))
-    if (e.path().extension() == ".json") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
+std::vector<SchemaDoc> schema_docs(Compiler& c, const fs::path& mb, size_t first, size_t stride, size_t count,
+                                   size_t min_tokens) {
+  const std::vector<fs::path> files = testing::maskbench_files(mb);
   std::vector<SchemaDoc> out;
   for (size_t i = first; i < files.size() && out.size() < count; i += stride) {
-    auto doc = nlohmann::json::parse(testing::read_file(files[i]));
+    std::string schema;
+    std::vector<int32_t> tokens = testing::first_valid_tokens(testing::read_file(files[i]), &schema);
+    if (tokens.empty() || tokens.size() < min_tokens) continue;
     CompiledGrammarPtr g;
     try {
-      g = c.compile_json_schema(doc["schema"].dump());
+      g = c.compile_json_schema(schema);
     } catch (const Error&) {
       continue;  // a schema the compiler refuses
     }
-    std::vector<int32_t> tokens;
-    for (auto& t : doc["tests"])
-      if (t.value("valid", false) && t.contains("tokens_llama3")) {
-        tokens = t["tokens_llama3"].get<std::vector<int32_t>>();
-        break;
-      }
-    if (tokens.empty() || tokens.size() < min_tokens) continue;
     Matcher probe(g);
     bool all = true;
     for (int32_t id : tokens) all = all && probe.accept_token(id);
@@ -212,7 +204,7 @@ TEST_CASE("length budget: maskbench-dev schemas along their valid documents (Lla
   Compiler c(testing::llama3(), one_thread());
   std::mt19937 rng(4);
   int schemas = 0, states = 0;
-  for (const SchemaDoc& d : maskbench_docs(c, mb, 0, 37, 6, 1)) {
+  for (const SchemaDoc& d : schema_docs(c, mb, 0, 37, 6, 1)) {
     const CompiledGrammarPtr& g = d.g;
     const std::vector<int32_t>& tokens = d.tokens;
     INFO(d.file.filename().string());
@@ -442,7 +434,7 @@ TEST_CASE("length budget: validate_tokens and draft masks agree with the budgete
   Compiler c(testing::llama3(), one_thread());
   std::mt19937 rng(11);
   int schemas = 0, drafts = 0, cut_by_budget = 0;
-  for (const SchemaDoc& d : maskbench_docs(c, mb, 5, 41, 8, 8)) {
+  for (const SchemaDoc& d : schema_docs(c, mb, 5, 41, 8, 8)) {
     const CompiledGrammarPtr& g = d.g;
     const std::vector<int32_t>& tokens = d.tokens;
     INFO(d.file.filename().string());

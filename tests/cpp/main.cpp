@@ -54,19 +54,28 @@ TokenizerInfoPtr llama3() {
   return tok;
 }
 
-std::vector<std::vector<int32_t>> maskbench_docs(const std::filesystem::path& dir, size_t n, size_t stride) {
+std::vector<std::filesystem::path> maskbench_files(const std::filesystem::path& dir) {
   std::vector<std::filesystem::path> files;
   for (auto& e : std::filesystem::directory_iterator(dir))
     if (e.path().extension() == ".json") files.push_back(e.path());
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<int32_t> first_valid_tokens(const std::string& file_text, std::string* schema) {
+  auto j = nlohmann::json::parse(file_text);
+  if (schema) *schema = j["schema"].dump();
+  for (auto& t : j["tests"])
+    if (t.value("valid", false) && t.contains("tokens_llama3")) return t["tokens_llama3"].get<std::vector<int32_t>>();
+  return {};
+}
+
+std::vector<std::vector<int32_t>> maskbench_docs(const std::filesystem::path& dir, size_t n, size_t stride) {
+  const std::vector<std::filesystem::path> files = maskbench_files(dir);
   std::vector<std::vector<int32_t>> docs;
   for (size_t f = 0; f < files.size() && docs.size() < n; f += stride) {
-    auto j = nlohmann::json::parse(read_file(files[f]));
-    for (auto& t : j["tests"])
-      if (t.value("valid", false) && t.contains("tokens_llama3")) {
-        docs.push_back(t["tokens_llama3"].get<std::vector<int32_t>>());
-        break;
-      }
+    std::vector<int32_t> tokens = first_valid_tokens(read_file(files[f]));
+    if (!tokens.empty()) docs.push_back(std::move(tokens));
   }
   return docs;
 }

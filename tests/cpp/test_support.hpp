@@ -28,6 +28,11 @@ std::string read_file(const std::filesystem::path& path);
 // The Llama-3 tokenizer from the data dir, loaded once (call after TOLLGATE_DATA_OR_SKIP).
 TokenizerInfoPtr llama3();
 
+// The MaskBench files (*.json) of `dir`, sorted.
+std::vector<std::filesystem::path> maskbench_files(const std::filesystem::path& dir);
+// The Llama-3 token ids of the first valid test of a MaskBench file's parsed JSON given as text
+// (its "tests"), empty when it has none; and its schema as JSON text.
+std::vector<int32_t> first_valid_tokens(const std::string& file_text, std::string* schema = nullptr);
 // The first `n` valid MaskBench documents of `dir` (Llama-3 token ids): the first valid test of
 // every `stride`-th file in sorted order.
 std::vector<std::vector<int32_t>> maskbench_docs(const std::filesystem::path& dir, size_t n, size_t stride = 7);
