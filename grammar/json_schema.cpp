@@ -1157,9 +1157,38 @@ class SchemaCompiler {
   }
   GExprPtr ref(int rule) { return GExpr::ref(g_.rules[rule].name); }
 
+  // A node that is only a $ref (beside annotations; in draft-07 beside anything) stands for its
+  // target, so that every `{"$ref": "#/definitions/X"}` site shares X's rule: conjunctions are
+  // memoised by the nodes they hold. Without it each site had a rule of its own, and a definition
+  // reached through another's sites was emitted again under each (FHIR-shaped schemas: every
+  // resource's `contained` refers to the root list of all resources — R² resource objects).
+  // What does not resolve is kept: flatten() reports it with its pointer.
+  const Json* through_refs(const Json* n) {
+    constexpr int kMaxLinks = 64;  // longer chains are followed by flatten(), which bounds them
+    for (int i = 0; i < kMaxLinks && n->is_object(); ++i) {
+      auto r = n->find("$ref");
+      if (r == n->end() || !r->is_string()) break;
+      bool only = true;
+      if (!draft7_)
+        for (auto it = n->begin(); it != n->end() && only; ++it) only = it.key() == "$ref" || is_annotation(it.key());
+      if (!only) break;
+      const Json* t = nullptr;
+      try {
+        t = resolve_ref(n, r->get<std::string>(), ptr_of(n));
+      } catch (const Error&) {
+        break;
+      }
+      if (t == n) break;
+      n = t;
+    }
+    return n;
+  }
+
   // The rule of a conjunction (memoised: recursion and sharing).
   int rule_for(const Conj& c0) {
-    Conj c = normalise(c0);
+    Conj c = c0;
+    for (auto& n : c) n = through_refs(n);
+    c = normalise(std::move(c));
     auto it = memo_.find(c);
     if (it != memo_.end()) return it->second;
     int r = new_rule("s");
@@ -2196,8 +2225,11 @@ class SchemaCompiler {
     return ref(r);
   }
 
+  // Keys recur across objects (FHIR's "id", "extension", "text" in every resource): one expression each.
   GExprPtr key_literal(const std::string& name) {
-    return GExpr::seq({lit("\""), leaf(Regex::json_string(Regex::literal(name))), lit("\"")});
+    GExprPtr& k = key_literals_[name];
+    if (!k) k = GExpr::seq({lit("\""), leaf(Regex::json_string(Regex::literal(name))), lit("\"")});
+    return k;
   }
 
   // ---------------------------------------------------------------- arrays
@@ -2564,7 +2596,9 @@ class SchemaCompiler {
   // property_order 'any': members in any order. Required members are tracked exactly (the set of
   // those seen, up to kMaxTracked of them; beyond, they keep the schema's order among themselves,
   // which refuses some valid orders but never accepts an invalid object). A key may repeat: a JSON
-  // parser keeps its last value, which is valid too.
+  // parser keeps its last value, which is valid too — except an untracked required key, whose
+  // repeats would make the rules quadratic in the number of required members (Kubernetes'
+  // all-definitions schema requires 587: 345k alternatives, a compile of minutes).
   template <class M>
   GExprPtr object_any_order(const Shape& s, const std::vector<M>& members, GExprPtr extra, const std::string& ptr) {
     uint64_t nreq = 0;
@@ -2611,7 +2645,6 @@ class SchemaCompiler {
         for (auto& e : optional) alts.push_back(with_sep(e, A(st, 1, k1)));
         for (size_t i = 0; i < required.size(); ++i) {
           if (tracked) alts.push_back(with_sep(required[i], A(st | (uint64_t{1} << i), 1, k1)));
-          else if (i < st) alts.push_back(with_sep(required[i], A(st, 1, k1)));
           else if (i == st) alts.push_back(with_sep(required[i], A(st + 1, 1, k1)));
         }
       }
@@ -2702,15 +2735,20 @@ class SchemaCompiler {
     CharSet ws({{' ', ' '}, {'\t', '\t'}, {'\n', '\n'}, {'\r', '\r'}});
     return Regex::repeat(Regex::chars_of(ws), 0, static_cast<uint32_t>(std::max(0, opt_.max_whitespace)));
   }
+  // The separators: built once (shared by every object and array of the grammar).
   GExprPtr item_sep() {
-    if (!opt_.item_separator.empty()) return lit(opt_.item_separator);
-    if (opt_.whitespace == JsonSchemaOptions::Whitespace::kPretty) return lit(",");
-    return GExpr::seq({leaf(ws_), lit(","), leaf(ws_)});
+    if (item_sep_) return item_sep_;
+    if (!opt_.item_separator.empty()) item_sep_ = lit(opt_.item_separator);
+    else if (opt_.whitespace == JsonSchemaOptions::Whitespace::kPretty) item_sep_ = lit(",");
+    else item_sep_ = GExpr::seq({leaf(ws_), lit(","), leaf(ws_)});
+    return item_sep_;
   }
   GExprPtr key_sep() {
-    if (!opt_.key_separator.empty()) return lit(opt_.key_separator);
-    if (opt_.whitespace == JsonSchemaOptions::Whitespace::kPretty) return lit(": ");
-    return GExpr::seq({leaf(ws_), lit(":"), leaf(ws_)});
+    if (key_sep_) return key_sep_;
+    if (!opt_.key_separator.empty()) key_sep_ = lit(opt_.key_separator);
+    else if (opt_.whitespace == JsonSchemaOptions::Whitespace::kPretty) key_sep_ = lit(": ");
+    else key_sep_ = GExpr::seq({leaf(ws_), lit(":"), leaf(ws_)});
+    return key_sep_;
   }
   int any_string_rule() {
     if (any_string_ >= 0) return any_string_;
@@ -2753,6 +2791,8 @@ class SchemaCompiler {
   std::vector<std::pair<std::string, std::string>> unknown_;
   std::vector<std::unique_ptr<Json>> dep_schemas_;
   int any_value_ = -1, any_string_ = -1;
+  GExprPtr item_sep_, key_sep_;  // built on first use, after ws_
+  std::unordered_map<std::string, GExprPtr> key_literals_;
   std::map<std::string, int> string_rules_;  // large string languages (by regex text) → their rule
   int distribution_depth_ = 0;
   std::deque<std::pair<int, Conj>> pending_;  // rules whose body is still to generate

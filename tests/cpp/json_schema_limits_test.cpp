@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "grammar/json_schema.hpp"
 #include "tollgate/compiler.hpp"
 #include "tollgate/matcher.hpp"
 
@@ -176,6 +177,77 @@ TEST_CASE("json schema limits: cyclic and very long $ref chains", "[json-schema]
   }));
   CHECK(accepts(g, R"({"x": {"x": {"x": {}}}})"));
   CHECK_FALSE(accepts(g, R"({"x": {"y": {}}})"));
+}
+
+// FHIR's shape: n resources, each with its own properties and a `contained` array whose items refer back
+// to the root list, a oneOf over every resource (disjoint by their resourceType const).
+std::string resources_schema(int n) {
+  std::string defs, list;
+  for (int i = 0; i < n; ++i) {
+    std::string name = "R" + std::to_string(i);
+    list += (i ? "," : "") + std::string(R"({"$ref": "#/definitions/)") + name + "\"}";
+    defs += R"(")" + name + R"(": {"type": "object", "additionalProperties": false, "required": ["resourceType"],
+      "properties": {"resourceType": {"const": ")" + name + R"("}, "id": {"$ref": "#/definitions/id"},
+        "note": {"type": "string", "description": "a note"}, "count": {"type": "integer", "minimum": 0},
+        "flag": {"type": "boolean"}, "tags": {"type": "array", "items": {"$ref": "#/definitions/id"}},
+        "contained": {"type": "array", "items": {"$ref": "#/definitions/ResourceList"}}}},)";
+  }
+  return R"({"$schema": "http://json-schema.org/draft-06/schema#", "$ref": "#/definitions/ResourceList",
+    "definitions": {)" + defs + R"("id": {"type": "string", "pattern": "^[A-Za-z0-9.-]{1,64}$"},
+    "ResourceList": {"oneOf": [)" + list + "]}}}";
+}
+
+TEST_CASE("json schema limits: $ref sites share their target's rules (FHIR-shaped, linear in size)",
+          "[json-schema][limits]") {
+  // Every `{"$ref": X}` site is X itself: the list's resources are emitted once, not once more under
+  // each resource's `contained` (which made the grammar quadratic in the number of resources).
+  auto rules = [](int n) { return tollgate::grammar::json_schema_to_grammar(resources_schema(n), {}, "r").rules.size(); };
+  const size_t r20 = rules(20), r40 = rules(40);
+  INFO("rules for 20 resources: " << r20 << ", for 40: " << r40);
+  CHECK(r40 < r20 * 5 / 2);
+  auto g = schema(resources_schema(40));
+  CHECK(accepts(g, R"({"resourceType": "R3", "id": "a-1", "contained": [{"resourceType": "R39", "tags": ["x"], )"
+                   R"("contained": [{"resourceType": "R0", "count": 2}]}]})"));
+  CHECK_FALSE(accepts(g, R"({"resourceType": "R3", "contained": [{"resourceType": "R40"}]})"));
+  CHECK_FALSE(accepts(g, R"({"resourceType": "R3", "contained": [{"resourceType": "R1", "id": "a b"}]})"));
+  CHECK_FALSE(accepts(g, R"({"resourceType": "R3", "count": -1})"));
+}
+
+TEST_CASE("json schema limits: any property order with hundreds of required properties is linear",
+          "[json-schema][limits]") {
+  // Kubernetes' all-definitions schema requires 587 properties. Beyond the tracked few, required
+  // properties keep the schema's order among themselves; optional ones go anywhere.
+  auto text = [](int n) {
+    std::string props = R"("opt": {"type": "integer"})", req;
+    for (int i = 0; i < n; ++i) {
+      props += ",\"p" + std::to_string(i) + "\": {\"type\": \"boolean\"}";
+      req += (i ? ",\"p" : "\"p") + std::to_string(i) + "\"";
+    }
+    return R"({"type": "object", "properties": {)" + props + "}, \"required\": [" + req + "]}";
+  };
+  JsonSchemaOptions any;
+  any.property_order = JsonSchemaOptions::PropertyOrder::kAny;
+  any.whitespace = JsonSchemaOptions::Whitespace::kCompact;
+  // the size of the grammar: expression nodes over all rule bodies (a shared node once per use)
+  std::function<size_t(const tollgate::grammar::GExpr&)> nodes = [&](const tollgate::grammar::GExpr& e) {
+    size_t k = 1;
+    for (const auto& i : e.items) k += nodes(*i);
+    return k;
+  };
+  auto rules = [&](int n) {
+    size_t k = 0;
+    for (const auto& r : tollgate::grammar::json_schema_to_grammar(text(n), any, "r").rules) k += nodes(*r.body);
+    return k;
+  };
+  const size_t r300 = rules(300), r600 = rules(600);
+  INFO("grammar nodes for 300 required: " << r300 << ", for 600: " << r600);
+  CHECK(r600 < r300 * 5 / 2);
+  auto g = schema(text(300), any);
+  std::string doc = "{";
+  for (int i = 0; i < 300; ++i) doc += (i ? ",\"p" : "\"p") + std::to_string(i) + "\":true" + (i == 150 ? ",\"opt\":3" : "");
+  CHECK(accepts(g, doc + "}"));
+  CHECK(accepts(g, "{\"opt\":1," + doc.substr(1) + "}"));
+  CHECK_FALSE(accepts(g, doc.substr(0, doc.rfind(',')) + "}"));  // the last required one missing
 }
 
 TEST_CASE("json schema limits: an error in a long line shows a window around the column", "[json-schema][limits]") {
