@@ -1819,9 +1819,7 @@ class SchemaCompiler {
         alts.push_back(leaf(num));
         continue;
       }
-      if ((v.is_object() && has_object_constraints(s)) || (v.is_array() && has_array_constraints(s))) {
-        if (!value_fits(v, s)) continue;
-      }
+      if ((v.is_object() || v.is_array()) && !value_fits(v, s, ptr)) continue;
       alts.push_back(const_value(v));
     }
     if (!strings.empty()) {
@@ -1876,34 +1874,110 @@ class SchemaCompiler {
     return false;
   }
 
-  // Does an object/array enum value satisfy the structural keywords? Checks what can be checked
-  // without a validator for sub-schemas (counts, required, closed objects, nested enums); anything
-  // else is relaxed.
-  bool value_fits(const Json& v, const Shape& s) {
+  // Whether an enum's object or array v satisfies the shape's other keywords, its members and items
+  // checked against their schemas (types, enum/const, string and number keywords through the same
+  // automata the grammar uses, nested objects and arrays in turn). What this does not evaluate
+  // (anyOf/oneOf/not/if inside a member's schema) is relaxed by name: an enum value is never written
+  // unchecked.
+  bool part_fits(const Json& x, const Shape& sub, const std::string& ptr, const std::string& what) {
+    if (sub.never) return false;
+    const unsigned t = value_type(x);
+    if (!(t & effective_types(sub))) return false;
+    if (t & unconstrained_types(sub)) return true;
+    if (sub.has_enum && std::none_of(sub.enum_values.begin(), sub.enum_values.end(),
+                                     [&](const Json& e) { return json_equal(x, e); }))
+      return false;
+    for (const auto& e : sub.excluded_values)
+      if (json_equal(x, e)) return false;
+    if (!sub.any_of.empty() || !sub.one_of.empty() || !sub.nots.empty() || !sub.conditionals.empty()) {
+      relax(ptr, "enum", "the " + what + " of an enum value is checked against anyOf / oneOf / not / if");
+      return true;
+    }
+    // a literal in a regular language, decided on its automaton
+    auto in_language = [&](RegexPtr literal, RegexPtr language) {
+      try {
+        return !fsm::compile_dfa(*Regex::intersect({std::move(literal), std::move(language)})).empty();
+      } catch (const Error&) {
+        relax(ptr, "enum", "the " + what + " of an enum value: its language is too large to decide");
+        return true;
+      }
+    };
+    if (x.is_string()) {
+      RegexPtr core = string_core(sub, ptr, /*for_enum=*/true);
+      return !core || in_language(Regex::literal(x.get<std::string>()), core);
+    }
+    if (x.is_number()) {
+      if (sub.number_negated) {
+        relax(ptr, "enum", "the " + what + " of an enum value is checked against a negated number");
+        return true;
+      }
+      const unsigned nt = effective_types(sub) & (kIntT | kFracT);
+      return in_language(exact_number(x), number_regex(sub, nt ? nt : (kIntT | kFracT), ptr));
+    }
+    if (x.is_object() || x.is_array()) return value_fits(x, sub, ptr);
+    return true;  // null and booleans: their type decides
+  }
+  bool part_fits(const Json& x, const Conj& c, const std::string& ptr, const std::string& what) {
+    return c.empty() || part_fits(x, flatten(c), ptr, what);
+  }
+
+  bool value_fits(const Json& v, const Shape& s, const std::string& ptr) {
     if (v.is_object()) {
       if (v.size() < s.min_props || v.size() > s.max_props) return false;
       for (const auto& r : s.required)
         if (!v.contains(r)) return false;
       for (auto it = v.begin(); it != v.end(); ++it)
-        if (key_forbidden(s, it.key())) return false;
+        if (key_forbidden(s, it.key()) || s.forbidden.count(it.key())) return false;
       for (const auto& [names, p] : s.key_outside) {
         bool outside = false;
         for (auto it = v.begin(); it != v.end(); ++it) outside = outside || !names.count(it.key());
         if (!outside) return false;
       }
+      if (!s.property_names.empty()) {
+        const Shape names = flatten(s.property_names);
+        for (auto it = v.begin(); it != v.end(); ++it)
+          if (!part_fits(Json(it.key()), names, ptr, "key '" + it.key() + "'")) return false;
+      }
       for (auto it = v.begin(); it != v.end(); ++it) {
-        auto p = s.props.find(it.key());
-        if (p == s.props.end()) continue;
-        Shape sub = flatten(p->second);
-        if (sub.never) return false;
-        if (!(value_type(it.value()) & effective_types(sub))) return false;
+        if (auto ps = s.prop_shapes.find(it.key()); ps != s.prop_shapes.end())
+          if (!part_fits(it.value(), *ps->second, ptr, "property '" + it.key() + "'")) return false;
+      }
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        // the member's schemas: its property, the patterns its key matches, and additionalProperties /
+        // unevaluatedProperties of the schema objects that neither name nor match it
+        const std::string& key = it.key();
+        Conj c;
+        if (auto p = s.props.find(key); p != s.props.end()) c = p->second;
+        std::set<std::string> matched;
+        for (const auto& [pat, pc] : s.pattern_props)
+          if (pattern_matches_name(pat, key, ptr)) {
+            c = join(c, pc);
+            matched.insert(pat);
+          }
+        for (const auto& cl : s.closeds) {
+          bool local = cl.names.count(key) > 0;
+          for (const auto& pt : cl.patterns) local = local || pt.empty() || matched.count(pt);
+          if (local) continue;
+          if (cl.is_false) return false;
+          c = join(c, cl.schema);
+        }
+        if (!part_fits(it.value(), c, ptr, "property '" + key + "'")) return false;
       }
       return true;
     }
     if (v.is_array()) {
       if (v.size() < s.min_items || v.size() > s.max_items) return false;
+      if (s.items_false_from != SIZE_MAX && v.size() > s.items_false_from) return false;
       if (!s.contains_shapes.empty())
         relax(s.contains_shapes[0].second, "items", "an enum of arrays checked against the complement of 'items'");
+      if (!s.contains.empty() || (s.unique_items && v.size() > 1))
+        relax(ptr, "enum", "an enum of arrays checked against contains or uniqueItems");
+      for (size_t i = 0; i < v.size(); ++i) {
+        Conj c = i < s.prefix.size() ? s.prefix[i] : Conj{};
+        for (const auto& [st, ic] : s.items_from)
+          if (st <= i) c = join(c, ic);
+        if (!part_fits(v[i], c, ptr, "item " + std::to_string(i))) return false;
+      }
       return true;
     }
     return true;

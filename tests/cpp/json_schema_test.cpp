@@ -198,6 +198,48 @@ TEST_CASE("json schema: enum, const, combinators", "[json-schema]") {
   ACCEPTS(ite, R"({"y": 0})");
 }
 
+TEST_CASE("json schema: enum objects and arrays are checked against the other keywords", "[json-schema]") {
+  // Each enum value is written only when it is valid: its items and members are checked against items,
+  // properties, patternProperties and additionalProperties (an invalid one was written unchecked).
+  auto items = schema(R"({"enum": [[1, 2], ["a"], []], "items": {"type": "string"}})");
+  ACCEPTS(items, R"(["a"])");
+  ACCEPTS(items, "[]");
+  REFUSES(items, "[1, 2]");
+  auto prefix = schema(R"({"enum": [[1, "x"], ["x", 1]], "prefixItems": [{"type": "integer"}]})");
+  ACCEPTS(prefix, R"([1, "x"])");
+  REFUSES(prefix, R"(["x", 1])");
+  auto extra = schema(R"({"enum": [{"a": 1}, {"a": "x"}, {"n": 1}], "properties": {"n": {"type": "number"}},
+                          "additionalProperties": {"type": "string"}})");
+  ACCEPTS(extra, R"({"a": "x"})");
+  ACCEPTS(extra, R"({"n": 1})");
+  REFUSES(extra, R"({"a": 1})");
+  auto pattern = schema(R"({"enum": [{"x1": true}, {"x2": null}], "patternProperties": {"^x": {"type": "boolean"}}})");
+  ACCEPTS(pattern, R"({"x1": true})");
+  REFUSES(pattern, R"({"x2": null})");
+  // members and items against number, string and nested keywords: decided on the grammar's automata
+  auto finer = schema(R"({"enum": [{"a": 5}, {"a": 50}, {"a": 1e2}, {"a": 5.5}],
+                          "properties": {"a": {"type": "integer", "minimum": 10}}})");
+  ACCEPTS(finer, R"({"a": 50})");
+  ACCEPTS(finer, R"({"a": 100.0})");
+  REFUSES(finer, R"({"a": 5})");
+  REFUSES(finer, R"({"a": 5.5})");
+  auto strings = schema(R"({"enum": [["ab", "abc"], ["x"], [{"k": "no"}], [{"k": "yes"}]],
+                            "items": {"anyOf": [{"type": "string", "maxLength": 2}, {"type": "object"}]}})",
+                        [] { JsonSchemaOptions o; o.lenient = true; return o; }());
+  ACCEPTS(strings, R"(["x"])");
+  auto nested = schema(R"({"enum": [[{"k": "no"}], [{"k": "yes"}], [{"k": "y"}]],
+                           "items": {"properties": {"k": {"pattern": "^y", "minLength": 2}}}})");
+  ACCEPTS(nested, R"([{"k": "yes"}])");
+  REFUSES(nested, R"([{"k": "no"}])");
+  REFUSES(nested, R"([{"k": "y"}])");
+  auto names = schema(R"({"enum": [{"ok": 1}, {"NO": 1}], "propertyNames": {"pattern": "^[a-z]+$"}})");
+  ACCEPTS(names, R"({"ok": 1})");
+  REFUSES(names, R"({"NO": 1})");
+  // what is not evaluated (a combinator inside a member's schema): refused by name, or relaxed under lenient
+  const std::string combinator = R"({"enum": [["abc"]], "items": {"anyOf": [{"maxLength": 2}, {"pattern": "c$"}]}})";
+  CHECK_THAT(schema_error(combinator).message(), Catch::Contains("keyword 'enum'"));
+}
+
 TEST_CASE("json schema: references", "[json-schema]") {
   auto tree = schema(R"({"$defs": {"node": {"type": "object", "properties": {
       "v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
