@@ -45,8 +45,9 @@ namespace {
 inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
 
 // Initial size of the hash tables of a grammar's caches (over all shards) and of its Earley graph
-// (entries); they double as they fill.
-constexpr size_t kInitialEntries = size_t(1) << 12;
+// (entries); they double as they fill. Small: 4,096 made a new generation zero ≈ 600 KiB (the graph's
+// three memo tables at 8,192 slots, twice), which a cold compile pays for as freshly touched memory.
+constexpr size_t kInitialEntries = size_t(1) << 9;
 
 bool debug_enabled();
 
@@ -160,30 +161,43 @@ bool CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool ac
 // atomic transitions by byte class. Row entries: 0 unknown, 1 dead, 2 dead after a pop, else
 // ((next << 1) | popped) + 3.
 struct CfgGrammar::WalkDfa {
-  static constexpr uint32_t kChunkBits = 10, kChunk = 1u << kChunkBits, kMaxChunks = 4096;
+  // Chunk c holds kFirst << c states (64, 128, 256, …), allocated when the first of them is interned:
+  // a small grammar's first walk touches a few KiB, not a 1,024-state chunk (memory touched for the
+  // first time is what a cold compile pays most for on some machines: docs/benchmarks.md).
+  static constexpr uint32_t kFirstBits = 6, kFirst = 1u << kFirstBits, kMaxChunks = 16;
+  static constexpr uint32_t kMaxStates = ((1u << kMaxChunks) - 1) << kFirstBits;  // 4,194,240
   struct Chunk {
-    ParserState states[kChunk];
+    std::unique_ptr<ParserState[]> states;
     std::unique_ptr<std::atomic<uint32_t>[]> rows;
   };
   const fsm::CfgRuntime& rt;
   const std::array<uint8_t, 256>& walk_class;
   const uint32_t classes;
-  std::vector<std::unique_ptr<Chunk>> chunks;  // kMaxChunks slots, filled as states come
-  std::mutex mu;                               // interning
+  std::array<Chunk, kMaxChunks> chunks;  // filled as states come
+  std::mutex mu;                         // interning
   std::unordered_map<Threads, uint32_t, KeyHash> index;
   std::atomic<uint32_t> num_states{0};
   std::atomic<size_t> transitions{0};
 
+  static uint32_t chunk_of(uint32_t s) { return 31 - static_cast<uint32_t>(__builtin_clz((s >> kFirstBits) + 1)); }
+  static uint32_t base_of(uint32_t c) { return ((1u << c) - 1) << kFirstBits; }
+
   WalkDfa(const fsm::CfgRuntime& runtime, const std::array<uint8_t, 256>& byte_class, uint32_t num_classes)
-      : rt(runtime), walk_class(byte_class), classes(num_classes), chunks(kMaxChunks) {}
-  const ParserState& state(uint32_t s) const { return chunks[s >> kChunkBits]->states[s & (kChunk - 1)]; }
+      : rt(runtime), walk_class(byte_class), classes(num_classes) {}
+  const ParserState& state(uint32_t s) const {
+    const uint32_t c = chunk_of(s);
+    return chunks[c].states[s - base_of(c)];
+  }
   std::atomic<uint32_t>& row(uint32_t s, uint8_t byte) const {
-    return chunks[s >> kChunkBits]->rows[static_cast<size_t>(s & (kChunk - 1)) * classes + walk_class[byte]];
+    const uint32_t c = chunk_of(s);
+    return chunks[c].rows[static_cast<size_t>(s - base_of(c)) * classes + walk_class[byte]];
   }
   size_t bytes() const {
-    size_t n = num_states.load(std::memory_order_relaxed);
-    size_t c = (n + kChunk - 1) / kChunk;
-    return c * (sizeof(Chunk) + size_t{kChunk} * classes * 4) + n * 64;  // + the index and thread lists
+    const size_t n = num_states.load(std::memory_order_relaxed);
+    size_t b = n * 64;  // the index and thread lists
+    for (uint32_t c = 0; c < kMaxChunks && base_of(c) < n; ++c)
+      b += (size_t{kFirst} << c) * (sizeof(ParserState) + size_t{classes} * 4);
+    return b;
   }
   uint32_t intern(const ParserState& st) {
     thread_local Threads key;
@@ -193,15 +207,18 @@ struct CfgGrammar::WalkDfa {
     uint32_t n = num_states.load(std::memory_order_relaxed);
     auto [it, inserted] = index.emplace(key, n);
     if (!inserted) return it->second;
-    if ((n >> kChunkBits) >= kMaxChunks)
-      throw Error(ErrorKind::kLimit, "boundary walk: more than " + std::to_string(size_t{kMaxChunks} * kChunk) +
+    if (n >= kMaxStates) {
+      index.erase(it);
+      throw Error(ErrorKind::kLimit, "boundary walk: more than " + std::to_string(kMaxStates) +
                                          " parser configurations in one walk DFA");
-    auto& chunk = chunks[n >> kChunkBits];
-    if (!chunk) {
-      chunk = std::make_unique<Chunk>();
-      chunk->rows = std::make_unique<std::atomic<uint32_t>[]>(size_t{kChunk} * classes);  // zero: unknown
     }
-    chunk->states[n & (kChunk - 1)] = st;
+    Chunk& chunk = chunks[chunk_of(n)];
+    if (!chunk.states) {
+      const size_t size = size_t{kFirst} << chunk_of(n);
+      chunk.states = std::make_unique<ParserState[]>(size);
+      chunk.rows = std::make_unique<std::atomic<uint32_t>[]>(size * classes);  // zero: unknown
+    }
+    chunk.states[n - base_of(chunk_of(n))] = st;
     num_states.store(n + 1, std::memory_order_release);
     return n;
   }
