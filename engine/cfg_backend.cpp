@@ -212,13 +212,14 @@ struct CfgGrammar::WalkDfa {
       throw Error(ErrorKind::kLimit, "boundary walk: more than " + std::to_string(kMaxStates) +
                                          " parser configurations in one walk DFA");
     }
-    Chunk& chunk = chunks[chunk_of(n)];
+    const uint32_t c = chunk_of(n);
+    Chunk& chunk = chunks[c];
     if (!chunk.states) {
-      const size_t size = size_t{kFirst} << chunk_of(n);
+      const size_t size = size_t{kFirst} << c;
       chunk.states = std::make_unique<ParserState[]>(size);
       chunk.rows = std::make_unique<std::atomic<uint32_t>[]>(size * classes);  // zero: unknown
     }
-    chunk.states[n - base_of(chunk_of(n))] = st;
+    chunk.states[n - base_of(c)] = st;
     num_states.store(n + 1, std::memory_order_release);
     return n;
   }

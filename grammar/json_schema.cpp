@@ -1943,25 +1943,9 @@ class SchemaCompiler {
           if (!part_fits(it.value(), *ps->second, ptr, "property '" + it.key() + "'")) return false;
       }
       for (auto it = v.begin(); it != v.end(); ++it) {
-        // the member's schemas: its property, the patterns its key matches, and additionalProperties /
-        // unevaluatedProperties of the schema objects that neither name nor match it
-        const std::string& key = it.key();
         Conj c;
-        if (auto p = s.props.find(key); p != s.props.end()) c = p->second;
-        std::set<std::string> matched;
-        for (const auto& [pat, pc] : s.pattern_props)
-          if (pattern_matches_name(pat, key, ptr)) {
-            c = join(c, pc);
-            matched.insert(pat);
-          }
-        for (const auto& cl : s.closeds) {
-          bool local = cl.names.count(key) > 0;
-          for (const auto& pt : cl.patterns) local = local || pt.empty() || matched.count(pt);
-          if (local) continue;
-          if (cl.is_false) return false;
-          c = join(c, cl.schema);
-        }
-        if (!part_fits(it.value(), c, ptr, "property '" + key + "'")) return false;
+        if (!member_schemas(s, it.key(), ptr, c) || !part_fits(it.value(), c, ptr, "property '" + it.key() + "'"))
+          return false;
       }
       return true;
     }
@@ -2431,6 +2415,32 @@ class SchemaCompiler {
   }
 
   // ---------------------------------------------------------------- objects
+  // The closed-object keywords (additionalProperties / unevaluatedProperties) that apply to a key matching
+  // exactly the patterns in `matched` (by their text), named (`name`) or not, joined into c; false when
+  // one of them forbids the key.
+  static bool apply_closeds(const Shape& s, const std::string* name, const std::set<std::string>& matched, Conj& c) {
+    for (const auto& cl : s.closeds) {
+      bool local = name && cl.names.count(*name);
+      for (const auto& pt : cl.patterns) local = local || pt.empty() || matched.count(pt);
+      if (local) continue;
+      if (cl.is_false) return false;
+      c = join(c, cl.schema);
+    }
+    return true;
+  }
+  // The schemas of a member named `key`: its property, the patternProperties its name matches and the
+  // closed-object keywords that apply to it, joined into c; false when the key is forbidden.
+  bool member_schemas(const Shape& s, const std::string& key, const std::string& ptr, Conj& c) {
+    if (auto p = s.props.find(key); p != s.props.end()) c = p->second;
+    std::set<std::string> matched;
+    for (const auto& [pat, pc] : s.pattern_props)
+      if (pattern_matches_name(pat, key, ptr)) {
+        c = join(c, pc);
+        matched.insert(pat);
+      }
+    return apply_closeds(s, &key, matched, c);
+  }
+
   GExprPtr object_value(const Shape& s, const std::string& ptr) {
     // properties that may appear, in order
     std::vector<std::string> names;
@@ -2466,32 +2476,10 @@ class SchemaCompiler {
       GExprPtr value;
     };
     std::vector<Member> members;
-    // the closed-object keywords that apply to a key matching exactly the patterns in `matched`
-    // (by their text) and named or not; false when one of them forbids the key
-    auto closed_apply = [&](const std::string* name, const std::set<std::string>& matched, Conj& c) -> bool {
-      for (const auto& cl : s.closeds) {
-        bool local = name && cl.names.count(*name);
-        for (const auto& pt : cl.patterns) local = local || pt.empty() || matched.count(pt);
-        if (local) continue;
-        if (cl.is_false) return false;
-        c = join(c, cl.schema);
-      }
-      return true;
-    };
     for (const auto& n : names) {
       bool req = s.required.count(n) > 0;
       Conj c;
-      auto it = s.props.find(n);
-      if (it != s.props.end()) c = it->second;
-      // patternProperties that match the name apply too
-      std::set<std::string> matched;
-      for (const auto& [pat, pc] : s.pattern_props) {
-        if (pattern_matches_name(pat, n, ptr)) {
-          c = join(c, pc);
-          matched.insert(pat);
-        }
-      }
-      bool allowed = closed_apply(&n, matched, c);
+      bool allowed = member_schemas(s, n, ptr, c);
       if (allowed && name_rx && !literal_in(name_rx, n)) allowed = false;
       if (!allowed) {
         if (req) return GExpr::leaf(Regex::nothing());
@@ -2578,7 +2566,7 @@ class SchemaCompiler {
               np > kMaxPatterns ? "more than " + std::to_string(kMaxPatterns) + " patterns"
                                 : "more than " + std::to_string(kMaxPatternSets) + " sets of patterns whose keys overlap");
         Conj c;
-        if (closed_apply(nullptr, {}, c)) extras.push_back(GExpr::seq({key_of({}), key_sep(), value_ref(c)}));
+        if (apply_closeds(s, nullptr, {}, c)) extras.push_back(GExpr::seq({key_of({}), key_sep(), value_ref(c)}));
       } else {
         for (const auto& set : sets) {
           std::vector<RegexPtr> parts;
@@ -2598,7 +2586,7 @@ class SchemaCompiler {
             if (meets) others.push_back(pats[j]);
           }
           if (!others.empty()) parts.push_back(Regex::complement(others.size() == 1 ? others[0] : Regex::alt(others)));
-          if (!closed_apply(nullptr, matched, c)) continue;
+          if (!apply_closeds(s, nullptr, matched, c)) continue;
           extras.push_back(GExpr::seq({key_of(parts), key_sep(), value_ref(c)}));
         }
       }
