@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <tuple>
 
 #include "engine/bitmask_kernels.hpp"
 #include "fsm/cfg.hpp"
@@ -837,17 +838,29 @@ namespace {
 // States reachable from a state beyond which its canonical form is not built (the state is then
 // indexed for itself): bounds the key's cost, which grows with the reachable automaton.
 constexpr uint32_t kMaxKeyStates = 512;
+// The byte an entry is split at (not for leftmost-first lexemes): the tokens without it, walked
+// on the lexeme's automaton without its kCut transitions (the same for every state whose
+// automaton without them is the same, e.g. the inside of every free JSON string: computed once
+// per grammar under that canonical key, and once per Compiler through the IndexCache), and the
+// few tokens with it (Llama-3: 1,345), walked per state on the quote trie (2,110 nodes).
+constexpr uint32_t kCut = '"';
 
 }  // namespace
 
 std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
-  // BFS from `state`, states numbered in visiting order (1, 2, ...; 0 is dead); per state its
-  // finality, then its transitions over the 256 bytes as runs (first byte, target number).
+  // BFS from `state` over every byte but kCut, states numbered in visiting order (1, 2, ...; 0 is
+  // dead), byte order first; per state its finality, then its transitions as runs of bytes
+  // (first byte, target number), kCut always a run of its own that leads nowhere.
   const fsm::LexDfa& d = rt->dfa(lexeme);
   thread_local std::vector<uint32_t> num;
   thread_local std::vector<uint32_t> order;
-  thread_local std::vector<uint32_t> by_class;
+  thread_local std::vector<std::pair<uint32_t, uint32_t>> runs;  // (first byte, class; UINT32_MAX: kCut)
   if (num.size() < d.num_states()) num.resize(d.num_states(), 0);
+  runs.clear();
+  for (uint32_t b = 0; b < 256; ++b) {
+    const uint32_t c = b == kCut ? UINT32_MAX : d.classes[b];
+    if (runs.empty() || runs.back().second != c) runs.emplace_back(b, c);
+  }
   order.clear();
   order.push_back(state);
   num[state] = 1;
@@ -863,23 +876,22 @@ std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
   for (size_t i = 0; i < order.size() && !too_big; ++i) {
     const uint32_t s = order[i];
     key.push_back(d.is_final(s) ? 'F' : 'N');
-    by_class.assign(d.num_classes, 0);
-    for (uint32_t c = 0; c < d.num_classes; ++c) {
-      uint32_t t = d.table[static_cast<size_t>(s) * d.num_classes + c];
-      if (t == fsm::kDead) continue;
-      if (num[t] == 0) {
-        if (order.size() >= kMaxKeyStates) {
-          too_big = true;
-          break;
-        }
-        order.push_back(t);
-        num[t] = static_cast<uint32_t>(order.size());
-      }
-      by_class[c] = num[t];
-    }
+    const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
     uint32_t prev = UINT32_MAX;
-    for (int b = 0; b < 256 && !too_big; ++b) {
-      uint32_t id = by_class[d.classes[b]];
+    for (const auto& [b, c] : runs) {
+      uint32_t id = 0;
+      if (c != UINT32_MAX && row[c] != fsm::kDead) {
+        const uint32_t t = row[c];
+        if (num[t] == 0) {
+          if (order.size() >= kMaxKeyStates) {
+            too_big = true;
+            break;
+          }
+          order.push_back(t);
+          num[t] = static_cast<uint32_t>(order.size());
+        }
+        id = num[t];
+      }
       if (id == prev) continue;
       key.push_back(static_cast<char>(b));
       put32(id);
@@ -891,7 +903,28 @@ std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
   return key;
 }
 
-std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q) const {
+void CfgGrammar::walk_past_cut(uint32_t l, uint32_t q, std::vector<int32_t>& ids, std::vector<uint32_t>& roots) const {
+  const fsm::SubTrie& sub = tokenizer->quote_trie();
+  const auto& full = tokenizer->trie().nodes();
+  const fsm::LexDfa& d = rt->dfa(l);
+  const bool last = rt->cfg().lexeme_last[l] != 0;
+  thread_local std::vector<uint32_t> st;
+  if (st.size() < sub.trie.max_depth() + 2) st.resize(sub.trie.max_depth() + 2);
+  st[0] = q;
+  fsm::walk_trie(sub.trie, 0, st.data(), [&](uint32_t i, const fsm::TrieNode& n, uint32_t parent, uint32_t& s) {
+    s = d.next(parent, n.byte);
+    if (s == fsm::kDead) return false;
+    if (sub.past[i]) {
+      sub.trie.for_each_token(n, [&](int32_t id) { ids.push_back(id); });
+      const uint32_t b = sub.full_node[i];
+      if (!last && d.is_final(s) && full[b].subtree_end > b + 1) roots.push_back(b);
+    }
+    return true;
+  });
+  std::sort(ids.begin(), ids.end());
+}
+
+std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q, bool cut) const {
   const fsm::TokenTrie& trie = tokenizer->trie();
   const auto& nodes = trie.nodes();
   const fsm::LexDfa& d = rt->dfa(l);
@@ -905,11 +938,21 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
   size_t count = 0;
   // Node i of the byte trie, reached in state s (not dead): its tokens, and whether the lexeme may
   // end there with more bytes below (a root of the boundary walk).
+  // Subtractive (class walk only): the mask starts as every token and a dead subtree is cleared,
+  // for states that keep most of the vocabulary (the inside of a string), where setting ~100k
+  // bits one by one was most of the walk.
+  bool subtract = false;
+  const std::vector<int32_t>& ids = trie.token_ids();
+  auto clear_range = [&](uint32_t from, uint32_t to) {  // the tokens of byte nodes [from, to)
+    for (uint32_t j = trie.tokens_from(from), je = trie.tokens_from(to); j < je; ++j)
+      mask[ids[j] >> 5] &= ~(1u << (ids[j] & 31));
+  };
   auto visit = [&](uint32_t i, const fsm::TrieNode& n, uint32_t s) {
-    trie.for_each_token(n, [&](int32_t id) {
-      set_bit(mask.data(), id);
-      ++count;
-    });
+    if (!subtract)
+      trie.for_each_token(n, [&](int32_t id) {
+        set_bit(mask.data(), id);
+        ++count;
+      });
     if (!last && d.is_final(s) && n.subtree_end > i + 1) {
       // Leftmost-first: the lexeme can end here only if the next byte does not extend its
       // match (the guard would fire); a root where every next byte does is no boundary.
@@ -925,13 +968,18 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
     }
   };
   auto step = [&](uint32_t i, const fsm::TrieNode& n, uint32_t parent, uint32_t& s) {
-    s = d.next(parent, n.byte);
-    if (s == fsm::kDead) return false;
+    s = cut && n.byte == kCut ? fsm::kDead : d.next(parent, n.byte);
+    if (s == fsm::kDead) {
+      if (subtract) clear_range(i, n.subtree_end);
+      return false;
+    }
     visit(i, n, s);
     return true;
   };
   const fsm::ClassTrie& ct = tokenizer->json_class_trie();
-  if (lf || ct.empty()) {
+  // With a cut, the class trie needs kCut in a class of its own (the JSON-string classes have it).
+  const uint32_t cut_class = cut && !ct.empty() ? ct.classes()[kCut] : UINT32_MAX;
+  if (lf || ct.empty() || (cut && ct.bytes_of(cut_class).size() != 1)) {
     fsm::walk_trie(trie, 0, st.data(), step);
   } else {
     // The class trie: where every byte of a class leads to one state, all tokens of a class string
@@ -948,14 +996,36 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
     }
     const auto& cn = ct.trie().nodes();
     const auto& members = ct.members();
+    const auto& cids = ct.trie().token_ids();
+    {
+      // Subtract when the first bytes that live lead to most of the tokens.
+      uint64_t live = 0;
+      for (uint32_t x = 1, end = static_cast<uint32_t>(cn.size()); x < end; x = cn[x].subtree_end)
+        if (cn[x].byte != cut_class && d.next(q, ct.bytes_of(cn[x].byte)[0]) != fsm::kDead)
+          live += ct.trie().tokens_from(cn[x].subtree_end) - ct.trie().tokens_from(x);
+      subtract = live * 2 > ids.size();
+    }
+    if (subtract) mask = tokenizer->trie_token_bits();
+    auto clear_class_subtree = [&](uint32_t x) {
+      const uint32_t end = cn[x].subtree_end;
+      for (uint32_t j = ct.trie().tokens_from(x), je = ct.trie().tokens_from(end); j < je; ++j)
+        mask[cids[j] >> 5] &= ~(1u << (cids[j] & 31));
+    };
     thread_local std::vector<uint32_t> cst;
     if (cst.size() < ct.trie().max_depth() + 2) cst.resize(ct.trie().max_depth() + 2);
     cst[0] = q;
-    thread_local std::vector<std::pair<uint32_t, uint32_t>> members_at, exceptions;  // (byte node, state)
-    thread_local std::vector<std::pair<uint32_t, uint64_t>> weights;                  // (state, nodes)
+    thread_local std::vector<std::pair<uint32_t, uint32_t>> members_at;  // (byte node, state)
+    // (byte node, state, clean: the class walk set nothing below it, so nothing to clear)
+    thread_local std::vector<std::tuple<uint32_t, uint32_t, bool>> exceptions;
+    thread_local std::vector<std::pair<uint32_t, uint64_t>> weights;  // (state, nodes)
     exceptions.clear();
     for (uint32_t x = 1, end = static_cast<uint32_t>(cn.size()); x < end;) {
       const fsm::TrieNode& n = cn[x];
+      if (n.byte == cut_class) {
+        if (subtract) clear_class_subtree(x);
+        x = n.subtree_end;
+        continue;
+      }
       const uint32_t s = cst[n.depth - 1];
       const std::vector<uint32_t>& dc = dcls[n.byte];
       const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
@@ -982,21 +1052,25 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
         for (const auto& [state, w] : weights)
           if (w > best) best = w, heaviest = state;
         for (const auto& [b, sb] : members_at)
-          if (sb != heaviest && (heaviest != fsm::kDead || sb != fsm::kDead)) exceptions.emplace_back(b, sb);
+          if (sb != heaviest && (heaviest != fsm::kDead || sb != fsm::kDead))
+            exceptions.emplace_back(b, sb, heaviest == fsm::kDead);
         if (heaviest == fsm::kDead) {
+          if (subtract) clear_class_subtree(x);
           x = n.subtree_end;
           continue;
         }
         t = heaviest;
       }
       if (t == fsm::kDead) {
+        if (subtract) clear_class_subtree(x);
         x = n.subtree_end;
         continue;
       }
-      ct.trie().for_each_token(n, [&](int32_t id) {
-        set_bit(mask.data(), id);
-        ++count;
-      });
+      if (!subtract)
+        ct.trie().for_each_token(n, [&](int32_t id) {
+          set_bit(mask.data(), id);
+          ++count;
+        });
       if (!last && d.is_final(t)) {
         for (uint32_t m = ct.member_begin(x), me = ct.member_begin(x + 1); m < me; ++m) {
           const uint32_t b = members[m];
@@ -1009,15 +1083,23 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
     // The exceptions, innermost first (an exception found inside another's subtree was walked
     // with a wrong state; the outer one, redone later, overwrites it): clear what the class walk
     // decided for the subtree, then walk it byte by byte from its true state.
-    const std::vector<int32_t>& ids = trie.token_ids();
+    // Subtracting, the subtree is set whole again instead (a clean one was cleared whole), and
+    // the byte walk clears what dies.
     for (size_t k = exceptions.size(); k-- > 0;) {
-      const uint32_t b = exceptions[k].first;  // not a structured binding: clang 14 (make fuzz) cannot capture one
-      const auto sb = exceptions[k].second;
+      const uint32_t b = std::get<0>(exceptions[k]);  // not a structured binding: clang 14 (make fuzz) cannot capture one
+      const auto sb = std::get<1>(exceptions[k]);
       const uint32_t end = nodes[b].subtree_end;
-      for (uint32_t j = trie.tokens_from(b), je = trie.tokens_from(end); j < je; ++j)
-        mask[ids[j] >> 5] &= ~(1u << (ids[j] & 31));
-      e->roots.erase(std::remove_if(e->roots.begin(), e->roots.end(), [&](uint32_t r) { return r >= b && r < end; }),
-                     e->roots.end());
+      const bool clean = std::get<2>(exceptions[k]);
+      if (!clean)
+        e->roots.erase(std::remove_if(e->roots.begin(), e->roots.end(), [&](uint32_t r) { return r >= b && r < end; }),
+                       e->roots.end());
+      if (!subtract && !clean) {
+        clear_range(b, end);
+      } else if (subtract && sb != fsm::kDead) {
+        for (uint32_t j = trie.tokens_from(b), je = trie.tokens_from(end); j < je; ++j) set_bit(mask.data(), ids[j]);
+      } else if (subtract && !clean) {
+        clear_range(b, end);
+      }
       if (sb == fsm::kDead) continue;
       visit(b, nodes[b], sb);
       st[nodes[b].depth] = sb;
@@ -1036,17 +1118,34 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q)
       for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
     return e;
   }
-  // A bitset, deduplicated within the grammar.
-  std::string content(reinterpret_cast<const char*>(mask.data()), mask.size() * 4);
-  std::lock_guard<std::mutex> lock(index_mu_);
-  auto [it, inserted] = dense_.emplace(std::move(content), nullptr);
-  if (inserted) {
-    it->second = std::make_shared<const std::vector<uint32_t>>(std::move(mask));
-    index_bytes_ += static_cast<size_t>(words) * 4 * 2 + 64;  // the bitset and its key
-  }
-  e->dense = it->second;
+  intern_dense(std::move(mask), *e);
   return e;
 }
+
+void CfgGrammar::intern_dense(std::vector<uint32_t> mask, IndexEntry& e) const {
+  e.dense_hash = fsm::hash_words(mask);
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto& same_hash = dense_[e.dense_hash];
+  for (const auto& d : same_hash)
+    if (*d == mask) {
+      e.dense = d;
+      return;
+    }
+  same_hash.push_back(std::make_shared<const std::vector<uint32_t>>(std::move(mask)));
+  ++num_dense_;
+  index_bytes_ += static_cast<size_t>(words) * 4 + 64;
+  e.dense = same_hash.back();
+}
+
+namespace {
+
+bool same_entry(const IndexEntry& a, const IndexEntry& b) {
+  if ((a.dense == nullptr) != (b.dense == nullptr)) return false;
+  if (a.dense && a.dense != b.dense && *a.dense != *b.dense) return false;
+  return a.ids == b.ids && a.roots == b.roots && a.root_states == b.root_states;
+}
+
+}  // namespace
 
 const CfgGrammar::Slot* CfgGrammar::install(uint32_t l, uint32_t q, const std::string& key,
                                             std::shared_ptr<const IndexEntry> e) const {
@@ -1061,9 +1160,16 @@ const CfgGrammar::Slot* CfgGrammar::install(uint32_t l, uint32_t q, const std::s
     std::memcpy(&k[5], &q, 4);
   }
   auto it = by_key_.find(k);
+  if (it != by_key_.end() && !same_entry(*it->second->entry, *e)) {
+    // Another entry under this content key (bitsets with one hash): this state's own key.
+    k.push_back('#');
+    k.append(reinterpret_cast<const char*>(&l), 4);
+    k.append(reinterpret_cast<const char*>(&q), 4);
+    it = by_key_.find(k);
+  }
   const Slot* s;
   if (it != by_key_.end()) {
-    s = it->second;  // the same future, computed first by another thread
+    s = it->second;  // the same entry, computed first by another state or thread
   } else {
     owned_.push_back({std::move(e), static_cast<uint32_t>(owned_.size())});
     s = &owned_.back();
@@ -1075,28 +1181,60 @@ const CfgGrammar::Slot* CfgGrammar::install(uint32_t l, uint32_t q, const std::s
 }
 
 const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const {
-  // Leftmost-first guards name a lexeme's own states: its entries are not shared.
-  std::string key = share_states_ && !rt->leftmost_first(l) ? canonical_key(l, q) : std::string();
-  // An entry of a lexeme nothing can follow has no boundary roots: not the same entry.
+  auto t0 = debug_now();
+  // Leftmost-first guards name a lexeme's own states: its entries are walked whole, per state.
+  if (!share_states_ || rt->leftmost_first(l)) return install(l, q, {}, walk_entry(l, q, false));
+  // The tokens without kCut: shared by every state of the same canonical automaton without kCut
+  // (and the same lexeme_last: an entry of a lexeme nothing can follow has no roots).
+  std::string key = canonical_key(l, q);
   if (!key.empty()) key.push_back(rt->cfg().lexeme_last[l] ? 'L' : 'N');
+  std::shared_ptr<const IndexEntry> part;
   if (!key.empty()) {
     {
       std::lock_guard<std::mutex> lock(index_mu_);
-      auto it = by_key_.find(key);
-      if (it != by_key_.end()) {
-        ++index_shared_;
-        slots_[state_offset[l] + q].store(it->second, std::memory_order_release);
-        return it->second;
-      }
+      auto it = parts_.find(key);
+      if (it != parts_.end()) part = it->second;
     }
-    if (index_cache_)
-      if (std::shared_ptr<const IndexEntry> e = index_cache_->find(key)) {
-        ++index_shared_;
-        return install(l, q, key, std::move(e));
-      }
+    if (!part && index_cache_) part = index_cache_->find(key);
+    if (part) ++index_shared_;
   }
-  auto t0 = debug_now();
-  std::shared_ptr<const IndexEntry> e = walk_entry(l, q);
+  if (!part) {
+    part = walk_entry(l, q, true);
+    if (!key.empty() && index_cache_) index_cache_->put(key, part);
+  }
+  if (!key.empty()) {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    if (parts_.emplace(key, part).second) index_bytes_ += part->bytes() + key.size() + 64;
+  }
+  // The tokens with kCut, walked for this state, joined to the part.
+  thread_local std::vector<int32_t> ids;
+  thread_local std::vector<uint32_t> roots;
+  ids.clear();
+  roots.clear();
+  walk_past_cut(l, q, ids, roots);
+  auto e = std::make_shared<IndexEntry>();
+  e->roots.reserve(part->roots.size() + roots.size());
+  std::merge(part->roots.begin(), part->roots.end(), roots.begin(), roots.end(), std::back_inserter(e->roots));
+  if (ids.empty()) {
+    e->dense = part->dense;
+    e->dense_hash = part->dense_hash;
+    e->ids = part->ids;
+  } else if (part->dense) {
+    std::vector<uint32_t> mask(*part->dense);
+    for (int32_t id : ids) set_bit(mask.data(), id);
+    intern_dense(std::move(mask), *e);
+  } else {
+    std::vector<int32_t> all;
+    all.reserve(part->ids.size() + ids.size());
+    std::merge(part->ids.begin(), part->ids.end(), ids.begin(), ids.end(), std::back_inserter(all));
+    if (all.size() * 2 < static_cast<size_t>(words)) {
+      e->ids = std::move(all);
+    } else {
+      std::vector<uint32_t> mask(words, 0);
+      for (int32_t id : all) set_bit(mask.data(), id);
+      intern_dense(std::move(mask), *e);
+    }
+  }
   if (debug_enabled()) {
     double us = std::chrono::duration<double, std::micro>(debug_now() - t0).count();
     if (us > 200)
@@ -1104,8 +1242,16 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
               rt->cfg().lexemes[l]->to_string().substr(0, 60).c_str(), q, e->dense ? size_t(0) : e->ids.size(),
               e->dense ? " (dense)" : "", e->roots.size(), key.size());
   }
-  if (!key.empty() && index_cache_) index_cache_->put(key, e);
-  return install(l, q, key, std::move(e));
+  // States with the same entry share its slot (and the boundary walks cached under its number):
+  // the key is the entry's content, its bitset by hash (install compares the entries).
+  std::string content = e->dense ? "D" : "S";
+  auto put = [&](const void* p, size_t n) { content.append(static_cast<const char*>(p), n); };
+  if (e->dense) put(&e->dense_hash, sizeof e->dense_hash);
+  const uint64_t n = e->ids.size();
+  put(&n, sizeof n);
+  put(e->ids.data(), e->ids.size() * 4);
+  put(e->roots.data(), e->roots.size() * 4);
+  return install(l, q, content, std::move(e));
 }
 
 void CfgGrammar::index_all(int threads, PhaseRecorder* phases) {
@@ -1128,7 +1274,7 @@ size_t CfgGrammar::num_distinct_masks() const {
   std::lock_guard<std::mutex> lock(index_mu_);
   size_t sparse = 0;
   for (const Slot& s : owned_) sparse += s.entry->dense == nullptr;
-  return dense_.size() + sparse;
+  return num_dense_ + sparse;
 }
 
 size_t CfgGrammar::index_bytes() const {

@@ -8,10 +8,13 @@
 // together with the trie nodes where the lexeme may end inside a token ("boundary roots"). This
 // index entry is computed on the state's first use and published in a per-(lexeme, state) atomic
 // slot (lock-free reads afterwards); CfgBuildOptions::eager_index computes every entry at build
-// time instead. States with the same future — the sub-automaton reachable from them, renumbered
-// in BFS order with finality — have the same entry: it is computed once per grammar (and, through
-// an IndexCache, once per Compiler) under that canonical key (not for leftmost-first lexing, whose
-// guards name the lexeme's own states).
+// time instead. An entry is two walks (not for leftmost-first lexing, whose guards name the
+// lexeme's own states: walked whole): the tokens without a '"' on the lexeme's automaton without
+// its '"' transitions — the same for every state whose sub-automaton without them, renumbered in
+// BFS order with finality, is the same (the inside of every free JSON string), so computed once
+// per grammar under that canonical key and, through an IndexCache, once per Compiler — and the
+// 1,345 (Llama-3) tokens with a '"', walked per state on the tokenizer's quote trie. States whose
+// entries come out equal share one slot (keyed by content).
 // Only the subtrees below the roots need
 // the parser. They are walked once per (index entry, truncated Earley node after the lexeme):
 // the node with origins more than `context_depth` links away replaced by a wildcard, so one walk
@@ -54,10 +57,11 @@
 namespace tollgate::engine {
 
 // A (lexeme, DFA state)'s context-independent tokens and boundary roots (see above). Immutable
-// once published; shared between states with the same future, and between grammars through an
-// IndexCache.
+// once published; shared between states with the same entry. The IndexCache holds the parts
+// without '"' (see above), shared between grammars.
 struct IndexEntry {
   std::shared_ptr<const std::vector<uint32_t>> dense;  // the bitset (words), or null when sparse
+  uint64_t dense_hash = 0;                             // fsm::hash_words of it
   std::vector<int32_t> ids;                            // sorted, when sparse
   std::vector<uint32_t> roots;                         // trie nodes where the lexeme may end
   // Leftmost-first lexing (Lark): per root, the lexeme's (final) DFA state there — a completion
@@ -240,7 +244,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   mutable std::mutex index_mu_;
   mutable std::deque<Slot> owned_;
   mutable std::unordered_map<std::string, const Slot*> by_key_;
-  mutable std::unordered_map<std::string, std::shared_ptr<const std::vector<uint32_t>>> dense_;
+  mutable std::unordered_map<uint64_t, std::vector<std::shared_ptr<const std::vector<uint32_t>>>> dense_;  // by hash
+  mutable size_t num_dense_ = 0;
+  // The entries without kCut, by canonical key (see compute_entry).
+  mutable std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> parts_;
   mutable size_t index_bytes_ = 0;
   mutable std::atomic<size_t> index_shared_{0};
   std::shared_ptr<IndexCache> index_cache_;  // the Compiler's, if any
@@ -251,7 +258,12 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // The canonical form of the sub-automaton reachable from `state` ("" when over kMaxKeyStates
   // states: not shared), and the trie walk that computes an entry.
   std::string canonical_key(uint32_t lexeme, uint32_t state) const;
-  std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state) const;
+  std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state, bool cut) const;
+  // The tokens whose bytes contain kCut ('"') that stay in the lexeme from `state`, and the
+  // roots on their way past it (sorted), from the tokenizer's quote trie.
+  void walk_past_cut(uint32_t lexeme, uint32_t state, std::vector<int32_t>& ids, std::vector<uint32_t>& roots) const;
+  // `mask` deduplicated against the grammar's dense bitsets, into e.dense (takes index_mu_).
+  void intern_dense(std::vector<uint32_t> mask, IndexEntry& e) const;
 
   std::array<uint8_t, 256> walk_class_{};
   uint32_t walk_classes_ = 256;

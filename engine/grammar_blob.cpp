@@ -12,6 +12,7 @@
 // no blob — not even a forged one with a valid checksum — crashes the loader or a later step.
 // The Earley graph and the mask caches are not stored: they are rebuilt on use.
 #include "engine/grammar_blob.hpp"
+#include "fsm/hash.hpp"
 
 #include <cinttypes>
 #include <cstring>
@@ -379,6 +380,8 @@ struct GrammarBlob {
       check_tail(static_cast<uint32_t>(words - 1), v.back(), words, tokenizer->vocab_size());
       d = std::make_shared<const std::vector<uint32_t>>(std::move(v));
     }
+    std::vector<uint64_t> dense_hash(nd);
+    for (size_t k = 0; k < nd; ++k) dense_hash[k] = fsm::hash_words(*dense[k]);
     size_t ne = r.count(8 + 4 + 8 * 3);
     std::vector<std::string> keys(ne);
     std::vector<std::shared_ptr<const IndexEntry>> entries(ne);
@@ -388,7 +391,7 @@ struct GrammarBlob {
       auto e = std::make_shared<IndexEntry>();
       uint32_t d = r.pod<uint32_t>();
       check(d == UINT32_MAX || d < nd, "index bitset number");
-      if (d != UINT32_MAX) e->dense = dense[d];
+      if (d != UINT32_MAX) e->dense = dense[d], e->dense_hash = dense_hash[d];
       e->ids = r.vec<int32_t>();
       e->roots = r.vec<uint32_t>();
       e->root_states = r.vec<uint32_t>();

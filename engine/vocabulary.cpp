@@ -331,6 +331,9 @@ void finish(TokenizerInfo::Impl& im, int32_t vocab_size) {
   }
   im.trie = fsm::TokenTrie(entries);
   im.json_class_trie = fsm::ClassTrie(im.trie, fsm::ClassTrie::json_string_classes());
+  im.quote_trie = fsm::SubTrie::containing(im.trie, '"');
+  im.trie_bits.assign(static_cast<size_t>(im.vocab_size + 31) / 32, 0);
+  for (const auto& [id, bytes] : entries) im.trie_bits[id >> 5] |= 1u << (id & 31);
   // The fingerprint (TokenizerInfo::fingerprint): SHA-256 of a canonical text of the vocabulary.
   engine::Sha256 sha;
   std::string head = "tollgate-vocabulary-v1;" + std::to_string(im.vocab_size) + ";" +
@@ -636,6 +639,8 @@ int32_t TokenizerInfo::find_token(std::string_view text) const {
 
 const fsm::TokenTrie& TokenizerInfo::trie() const { return impl_->trie; }
 const fsm::ClassTrie& TokenizerInfo::json_class_trie() const { return impl_->json_class_trie; }
+const fsm::SubTrie& TokenizerInfo::quote_trie() const { return impl_->quote_trie; }
+const std::vector<uint32_t>& TokenizerInfo::trie_token_bits() const { return impl_->trie_bits; }
 const std::string& TokenizerInfo::fingerprint() const { return impl_->fingerprint; }
 
 }  // namespace tollgate

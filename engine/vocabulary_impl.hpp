@@ -40,6 +40,8 @@ struct TokenizerInfo::Impl {
   std::vector<int32_t> eos_ids;
   fsm::TokenTrie trie;
   fsm::ClassTrie json_class_trie;  // trie under the JSON-string byte classes
+  fsm::SubTrie quote_trie;         // the part of `trie` leading to tokens with a '"'
+  std::vector<uint32_t> trie_bits;  // the tokens of `trie` as a bitmask row
   std::string fingerprint;  // TokenizerInfo::fingerprint, computed by finish()
 
   // --- tokenizer.json material for the encoder (empty when built from byte strings) ---

@@ -105,6 +105,59 @@ TokenTrie TokenTrie::from_parts(std::vector<TrieNode> nodes, std::vector<int32_t
   return t;
 }
 
+SubTrie SubTrie::containing(const TokenTrie& full, uint8_t byte) {
+  // Per node: the byte on its path (forward, from the parent), then kept when past it or when a
+  // kept node is below (backward: a node's descendants follow it in depth-first order).
+  const std::vector<TrieNode>& nodes = full.nodes();
+  const size_t n = nodes.size();
+  std::vector<uint8_t> past(n, 0), keep(n, 0);
+  std::vector<uint32_t> parent(n, 0);
+  std::vector<uint32_t> open{0};  // open[d]: the node at depth d on the current path
+  for (uint32_t i = 1; i < n; ++i) {
+    const TrieNode& x = nodes[i];
+    open.resize(x.depth);
+    parent[i] = open.back();
+    past[i] = past[parent[i]] || x.byte == byte;
+    open.push_back(i);
+  }
+  for (uint32_t i = static_cast<uint32_t>(n); i-- > 1;) {
+    if (past[i]) keep[i] = 1;
+    if (keep[i]) keep[parent[i]] = 1;
+  }
+  keep[0] = 1;
+  SubTrie s;
+  std::vector<TrieNode> out;
+  std::vector<int32_t> ids;
+  std::vector<uint32_t> new_of(n, 0);
+  std::vector<uint32_t> stack;  // kept nodes whose subtree is open
+  size_t max_depth = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!keep[i]) continue;
+    while (!stack.empty() && nodes[stack.back()].subtree_end <= i) {
+      out[new_of[stack.back()]].subtree_end = static_cast<uint32_t>(out.size());
+      stack.pop_back();
+    }
+    TrieNode x = nodes[i];
+    x.tokens_begin = x.tokens_end = static_cast<uint32_t>(ids.size());
+    if (past[i]) {
+      full.for_each_token(nodes[i], [&](int32_t id) { ids.push_back(id); });
+      x.tokens_end = static_cast<uint32_t>(ids.size());
+    }
+    new_of[i] = static_cast<uint32_t>(out.size());
+    out.push_back(x);
+    s.full_node.push_back(i);
+    s.past.push_back(past[i]);
+    max_depth = std::max<size_t>(max_depth, x.depth);
+    stack.push_back(i);
+  }
+  while (!stack.empty()) {
+    out[new_of[stack.back()]].subtree_end = static_cast<uint32_t>(out.size());
+    stack.pop_back();
+  }
+  s.trie = TokenTrie::from_parts(std::move(out), std::move(ids), max_depth);
+  return s;
+}
+
 size_t TokenTrie::memory_bytes() const {
   return sizeof(*this) + nodes_.capacity() * sizeof(TrieNode) + token_ids_.capacity() * sizeof(int32_t);
 }

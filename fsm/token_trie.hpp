@@ -58,6 +58,18 @@ class TokenTrie {
   void build(std::vector<std::pair<std::string_view, int32_t>>& sorted);
 };
 
+// The part of a trie on the way to the tokens whose bytes contain one given byte (Llama-3: 1,345
+// tokens with a '"', 2,110 nodes of 275k), so a walk that needs only those tokens visits only
+// those nodes. Nodes in the full trie's depth-first order; per node, the full trie's node and
+// whether the byte is on its path; a node's tokens are kept only past the byte (they contain it).
+struct SubTrie {
+  TokenTrie trie;
+  std::vector<uint32_t> full_node;  // [node] → node of the full trie
+  std::vector<uint8_t> past;        // [node] → the byte is on the path to it
+  static SubTrie containing(const TokenTrie& full, uint8_t byte);
+  size_t memory_bytes() const { return trie.memory_bytes() + full_node.capacity() * 4 + past.capacity(); }
+};
+
 // Walks the subtree below node `root` (the root itself excluded) in depth-first order with one
 // state per depth: stack[nodes[root].depth] holds the root's state, and `step(i, node, parent,
 // child)` computes node i's state into `child` (stack[node.depth]) from its parent's, visits what

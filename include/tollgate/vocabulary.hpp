@@ -15,6 +15,7 @@ namespace tollgate {
 namespace fsm {
 class TokenTrie;
 class ClassTrie;
+struct SubTrie;
 }
 
 enum class VocabType {
@@ -86,6 +87,10 @@ class TokenizerInfo {
   const fsm::TokenTrie& trie() const;
   // The trie under the JSON-string byte classes (fsm::ClassTrie::json_string_classes()).
   const fsm::ClassTrie& json_class_trie() const;
+  // The part of trie() on the way to the tokens that contain a '"' (fsm::SubTrie).
+  const fsm::SubTrie& quote_trie() const;
+  // Every token of trie() as a bitmask row (bitmask_words(vocab_size()) words).
+  const std::vector<uint32_t>& trie_token_bits() const;
   // Identifies the vocabulary a compiled grammar depends on: 64 lower-case hex digits of the
   // SHA-256 of "tollgate-vocabulary-v1;<vocab_size>;<type>;<leading_space>;<prepends_space 0/1>;
   // <EOS ids, each followed by ','>;" and then, per id, "S" (special or padding) or "N", the
