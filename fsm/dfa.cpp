@@ -288,21 +288,17 @@ Dfa minimise(const Dfa& in) {
       }
     }
   }
-  // Inverse transitions, CSR per class: inv[c] lists (target -> sources).
-  std::vector<uint32_t> inv_start((n + 1) * k, 0), inv_src(n * k);
+  // Inverse transitions, CSR per target: its (class, source) pairs, by class then source. A
+  // splitter gathers its states' pairs, so the work is their in-degree, not states × classes
+  // (most (class, state) pairs of a JSON lexeme have no predecessor but through the dead state).
+  std::vector<uint32_t> in_start(n + 1, 0);
+  std::vector<uint64_t> in_pairs(n * k);
   {
-    std::vector<uint32_t> count(n * k, 0);
-    for (uint32_t s = 0; s < n; ++s)
-      for (size_t c = 0; c < k; ++c) ++count[c * n + delta[s * k + c]];
-    uint32_t acc = 0;
-    for (size_t i = 0; i < n * k; ++i) {
-      inv_start[i] = acc;
-      acc += count[i];
-    }
-    inv_start[n * k] = acc;
-    std::vector<uint32_t> fill(inv_start.begin(), inv_start.begin() + n * k);
-    for (uint32_t s = 0; s < n; ++s)
-      for (size_t c = 0; c < k; ++c) inv_src[fill[c * n + delta[s * k + c]]++] = s;
+    for (size_t i = 0; i < n * k; ++i) ++in_start[delta[i] + 1];
+    for (size_t t = 0; t < n; ++t) in_start[t + 1] += in_start[t];
+    std::vector<uint32_t> fill(in_start.begin(), in_start.end() - 1);
+    for (size_t c = 0; c < k; ++c)
+      for (uint32_t s = 0; s < n; ++s) in_pairs[fill[delta[s * k + c]]++] = (static_cast<uint64_t>(c) << 32) | s;
   }
 
   // Partition refinement structure.
@@ -337,18 +333,37 @@ Dfa minimise(const Dfa& in) {
     worklist.push_back(b);
     in_work[b] = 1;
   }
-  std::vector<uint32_t> touched, splitter;
+  std::vector<uint32_t> touched;
+  std::vector<uint64_t> pairs, sorted;  // the splitter's inverse transitions, by class
+  std::vector<uint32_t> bucket;
   while (!worklist.empty()) {
     check_budget();
     uint32_t a = worklist.back();
     worklist.pop_back();
     in_work[a] = 0;
-    splitter.assign(elems.begin() + first[a], elems.begin() + end[a]);
-    for (size_t c = 0; c < k; ++c) {
+    pairs.clear();
+    for (uint32_t j = first[a]; j < end[a]; ++j) {
+      const uint32_t t = elems[j];
+      pairs.insert(pairs.end(), in_pairs.begin() + in_start[t], in_pairs.begin() + in_start[t + 1]);
+    }
+    if (end[a] - first[a] > 1) {
+      if (pairs.size() < 4 * k) {
+        std::sort(pairs.begin(), pairs.end());
+      } else {  // by class, in linear time
+        bucket.assign(k + 1, 0);
+        for (uint64_t p : pairs) ++bucket[(p >> 32) + 1];
+        for (size_t c = 0; c < k; ++c) bucket[c + 1] += bucket[c];
+        sorted.resize(pairs.size());
+        for (uint64_t p : pairs) sorted[bucket[p >> 32]++] = p;
+        pairs.swap(sorted);
+      }
+    }
+    for (size_t g = 0; g < pairs.size();) {
+      const uint64_t c = pairs[g] >> 32;
       touched.clear();
-      for (uint32_t t : splitter) {
-        for (uint32_t p = inv_start[c * n + t]; p < inv_start[c * n + t + 1]; ++p) {
-          uint32_t s = inv_src[p];
+      for (; g < pairs.size() && (pairs[g] >> 32) == c; ++g) {
+        {
+          uint32_t s = static_cast<uint32_t>(pairs[g]);
           uint32_t b = blk[s];
           uint32_t i = loc[s];
           if (i < mid[b]) continue;  // already marked

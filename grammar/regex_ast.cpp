@@ -247,95 +247,102 @@ RegexPtr Regex::automaton_of(std::shared_ptr<const ByteAutomaton> automaton) {
 }
 
 namespace {
-void put_cp(std::ostringstream& os, char32_t c) {
+// Appends to a std::string (through an ostringstream, rendering was a fifth of a schema compile's
+// instructions; renderings key lexemes and sub-automata).
+void put_cp(std::string& os, char32_t c) {
   if (c >= 0x20 && c < 0x7F) {
-    if (std::string_view("\\[]-^").find(static_cast<char>(c)) != std::string_view::npos) os << '\\';
-    os << static_cast<char>(c);
+    if (std::string_view("\\[]-^").find(static_cast<char>(c)) != std::string_view::npos) os += '\\';
+    os += static_cast<char>(c);
   } else {
     char buf[16];
-    std::snprintf(buf, sizeof buf, "\\u{%X}", static_cast<unsigned>(c));
-    os << buf;
+    int n = std::snprintf(buf, sizeof buf, "\\u{%X}", static_cast<unsigned>(c));
+    os.append(buf, static_cast<size_t>(n));
   }
 }
 
-void render(const Regex& r, std::ostringstream& os) {
+void render(const Regex& r, std::string& os) {
   switch (r.kind) {
-    case Regex::Kind::kEmpty: os << "()"; break;
-    case Regex::Kind::kNothing: os << "[]"; break;
+    case Regex::Kind::kEmpty: os += "()"; break;
+    case Regex::Kind::kNothing: os += "[]"; break;
     case Regex::Kind::kChars:
-      os << '[';
+      os += '[';
       for (const auto& cr : r.chars.ranges()) {
         put_cp(os, cr.lo);
         if (cr.hi != cr.lo) {
-          os << '-';
+          os += '-';
           put_cp(os, cr.hi);
         }
       }
-      os << ']';
+      os += ']';
       break;
     case Regex::Kind::kBytes: {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "\\x%02X-\\x%02X", r.byte_lo, r.byte_hi);
-      os << "(?-u:[" << buf << "])";
+      int n = std::snprintf(buf, sizeof buf, "\\x%02X-\\x%02X", r.byte_lo, r.byte_hi);
+      os += "(?-u:[";
+      os.append(buf, static_cast<size_t>(n));
+      os += "])";
       break;
     }
     case Regex::Kind::kConcat:
-      os << "(?:";
+      os += "(?:";
       for (const auto& it : r.items) render(*it, os);
-      os << ')';
+      os += ')';
       break;
     case Regex::Kind::kAlt:
-      os << "(?:";
+      os += "(?:";
       for (size_t i = 0; i < r.items.size(); ++i) {
-        if (i) os << '|';
+        if (i) os += '|';
         render(*r.items[i], os);
       }
-      os << ')';
+      os += ')';
       break;
     case Regex::Kind::kRepeat:
-      os << "(?:";
+      os += "(?:";
       render(*r.items[0], os);
-      os << "){" << r.min << ',';
-      if (r.max != kUnbounded) os << r.max;
-      os << '}';
-      if (r.lazy) os << '?';
+      os += "){";
+      os += std::to_string(r.min);
+      os += ',';
+      if (r.max != kUnbounded) os += std::to_string(r.max);
+      os += '}';
+      if (r.lazy) os += '?';
       break;
     case Regex::Kind::kIntersect:
-      os << "(?&:";
+      os += "(?&:";
       for (size_t i = 0; i < r.items.size(); ++i) {
-        if (i) os << '&';
+        if (i) os += '&';
         render(*r.items[i], os);
       }
-      os << ')';
+      os += ')';
       break;
     case Regex::Kind::kComplement:
-      os << "(?~:";
+      os += "(?~:";
       render(*r.items[0], os);
-      os << ')';
+      os += ')';
       break;
     case Regex::Kind::kJsonString:
-      os << "(?json:";
+      os += "(?json:";
       render(*r.items[0], os);
-      os << ')';
+      os += ')';
       break;
     case Regex::Kind::kAutomaton: {
       // The whole automaton, so that the rendering tells automata apart (fsm/cfg.cpp keys lexemes
       // by it): start, then per state its final mark and edges lo-hi>to (hex bytes).
       if (!r.automaton) {
-        os << "(?automaton:)";
+        os += "(?automaton:)";
         break;
       }
       const auto& a = *r.automaton;
-      os << "(?automaton:" << a.start;
+      os += "(?automaton:";
+      os += std::to_string(a.start);
       char buf[32];
       for (size_t q = 0; q < a.num_states(); ++q) {
-        os << (q < a.finals.size() && a.finals[q] ? ";F" : ";");
+        os += q < a.finals.size() && a.finals[q] ? ";F" : ";";
         for (const auto& e : a.edges[q]) {
-          std::snprintf(buf, sizeof buf, " %02X-%02X>%u", e.lo, e.hi, static_cast<unsigned>(e.to));
-          os << buf;
+          int n = std::snprintf(buf, sizeof buf, " %02X-%02X>%u", e.lo, e.hi, static_cast<unsigned>(e.to));
+          os.append(buf, static_cast<size_t>(n));
         }
       }
-      os << ')';
+      os += ')';
       break;
     }
   }
@@ -343,9 +350,9 @@ void render(const Regex& r, std::ostringstream& os) {
 }  // namespace
 
 std::string Regex::to_string() const {
-  std::ostringstream os;
+  std::string os;
   render(*this, os);
-  return os.str();
+  return os;
 }
 
 }  // namespace tollgate::grammar
