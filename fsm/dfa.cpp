@@ -258,9 +258,11 @@ Dfa minimise(const Dfa& in) {
     const auto& table = in.table();
     const size_t kin = in.num_classes();
     std::vector<size_t> rep_hash;  // per class here: its column's hash
+    std::vector<size_t> col_hash(kin, 0);  // row by row: the table's order in memory
+    for (size_t s = 0; s < n0; ++s)
+      for (size_t c = 0; c < kin; ++c) hash_mix(col_hash[c], table[s * kin + c]);
     for (size_t c = 0; c < kin; ++c) {
-      size_t h = 0;
-      for (size_t s = 0; s < n0; ++s) hash_mix(h, table[s * kin + c]);
+      const size_t h = col_hash[c];
       uint32_t found = kDead;
       for (uint32_t j = 0; j < pre_rep.size() && found == kDead; ++j) {
         if (rep_hash[j] != h) continue;
@@ -289,49 +291,63 @@ Dfa minimise(const Dfa& in) {
     }
   }
   // Inverse transitions, CSR per target: its (class, source) pairs, by class then source. A
-  // splitter gathers its states' pairs, so the work is their in-degree, not states × classes
-  // (most (class, state) pairs of a JSON lexeme have no predecessor but through the dead state).
+  // splitter gathers its states' pairs, so the work is their in-degree, not states × classes.
+  // Only the live transitions: those into the dead state (most of a JSON lexeme's table) are
+  // never gathered, since the block of the dead state never splits nor splits another (below).
   std::vector<uint32_t> in_start(n + 1, 0);
-  std::vector<uint64_t> in_pairs(n * k);
+  std::vector<uint64_t> in_pairs;
   {
-    for (size_t i = 0; i < n * k; ++i) ++in_start[delta[i] + 1];
+    for (size_t i = 0; i < n * k; ++i)
+      if (delta[i] != dead) ++in_start[delta[i] + 1];
     for (size_t t = 0; t < n; ++t) in_start[t + 1] += in_start[t];
+    in_pairs.resize(in_start[n]);
     std::vector<uint32_t> fill(in_start.begin(), in_start.end() - 1);
     for (size_t c = 0; c < k; ++c)
-      for (uint32_t s = 0; s < n; ++s) in_pairs[fill[delta[s * k + c]]++] = (static_cast<uint64_t>(c) << 32) | s;
+      for (uint32_t s = 0; s < n; ++s)
+        if (const uint32_t t = delta[s * k + c]; t != dead) in_pairs[fill[t]++] = (static_cast<uint64_t>(c) << 32) | s;
+  }
+  // The states that can reach a final state (a reverse search over the live transitions).
+  std::vector<uint8_t> coacc(n, 0);
+  {
+    std::vector<uint32_t> stack;
+    for (uint32_t s = 0; s < n0; ++s)
+      if (in.is_final(s)) coacc[s] = 1, stack.push_back(s);
+    while (!stack.empty()) {
+      const uint32_t t = stack.back();
+      stack.pop_back();
+      for (uint32_t p = in_start[t]; p < in_start[t + 1]; ++p) {
+        const uint32_t src = static_cast<uint32_t>(in_pairs[p]);
+        if (!coacc[src]) coacc[src] = 1, stack.push_back(src);
+      }
+    }
   }
 
-  // Partition refinement structure.
+  // Partition refinement structure. Three blocks to start: final states, the other states that
+  // can reach one, and those that cannot (the dead state among them: all one state of the minimal
+  // DFA). The last is closed under transitions, so it never splits, and no block's split by it
+  // is needed: the partition is stable under the whole set of states, so all blocks but one go
+  // in the worklist (Hopcroft) — all but that one.
   std::vector<uint32_t> elems(n), loc(n), blk(n);
   std::vector<uint32_t> first, end, mid;
-  {
-    uint32_t i = 0;
-    for (uint32_t s = 0; s < n; ++s)
-      if (s != dead && in.is_final(s)) elems[i++] = s;
-    uint32_t nf = i;
-    for (uint32_t s = 0; s < n; ++s)
-      if (s == dead || !in.is_final(s)) elems[i++] = s;
-    for (uint32_t j = 0; j < n; ++j) loc[elems[j]] = j;
-    if (nf > 0) {
-      first.push_back(0), end.push_back(nf), mid.push_back(0);
-    }
-    if (nf < n) {
-      first.push_back(nf), end.push_back(static_cast<uint32_t>(n)), mid.push_back(nf);
-    }
-    for (uint32_t b = 0; b < first.size(); ++b)
-      for (uint32_t j = first[b]; j < end[b]; ++j) blk[elems[j]] = b;
-  }
   std::vector<uint32_t> worklist;
   std::vector<uint8_t> in_work;
-  // Splitting by one block of {final, non-final} splits by the other as well (the DFA is complete):
-  // only the smaller one starts in the worklist (Hopcroft), not the one holding the dead state,
-  // whose inverse transitions are most of the table.
-  for (uint32_t b = 0; b < first.size(); ++b) in_work.push_back(0);
-  if (!first.empty()) {
-    uint32_t b = 0;
-    if (first.size() == 2 && end[1] - first[1] < end[0] - first[0]) b = 1;
-    worklist.push_back(b);
-    in_work[b] = 1;
+  {
+    uint32_t i = 0;
+    auto block = [&](auto&& member, bool work) {
+      const uint32_t from = i;
+      for (uint32_t s = 0; s < n; ++s)
+        if (member(s)) elems[i++] = s;
+      if (i == from) return;
+      const uint32_t b = static_cast<uint32_t>(first.size());
+      first.push_back(from), end.push_back(i), mid.push_back(from);
+      in_work.push_back(work);
+      if (work) worklist.push_back(b);
+      for (uint32_t j = from; j < i; ++j) blk[elems[j]] = b;
+    };
+    block([&](uint32_t s) { return s != dead && in.is_final(s); }, true);
+    block([&](uint32_t s) { return s != dead && !in.is_final(s) && coacc[s]; }, true);
+    block([&](uint32_t s) { return s == dead || !coacc[s]; }, false);
+    for (uint32_t j = 0; j < n; ++j) loc[elems[j]] = j;
   }
   std::vector<uint32_t> touched;
   std::vector<uint64_t> pairs, sorted;  // the splitter's inverse transitions, by class
