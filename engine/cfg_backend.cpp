@@ -936,17 +936,16 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
   if (st.size() < trie.max_depth() + 2) st.resize(trie.max_depth() + 2);
   st[0] = q;
   size_t count = 0;
-  // Node i of the byte trie, reached in state s (not dead): its tokens, and whether the lexeme may
-  // end there with more bytes below (a root of the boundary walk).
   // Subtractive (class walk only): the mask starts as every token and a dead subtree is cleared,
   // for states that keep most of the vocabulary (the inside of a string), where setting ~100k
   // bits one by one was most of the walk.
   bool subtract = false;
-  const std::vector<int32_t>& ids = trie.token_ids();
-  auto clear_range = [&](uint32_t from, uint32_t to) {  // the tokens of byte nodes [from, to)
-    for (uint32_t j = trie.tokens_from(from), je = trie.tokens_from(to); j < je; ++j)
-      mask[ids[j] >> 5] &= ~(1u << (ids[j] & 31));
+  // Clears the tokens of nodes [from, to) of `t` (the byte trie, or the class trie).
+  auto clear_range = [&](const fsm::TokenTrie& t, uint32_t from, uint32_t to) {
+    t.for_each_token(from, to, [&](int32_t id) { mask[id >> 5] &= ~(1u << (id & 31)); });
   };
+  // Node i of the byte trie, reached in state s (not dead): its tokens (unless subtracting), and
+  // whether the lexeme may end there with more bytes below (a root of the boundary walk).
   auto visit = [&](uint32_t i, const fsm::TrieNode& n, uint32_t s) {
     if (!subtract)
       trie.for_each_token(n, [&](int32_t id) {
@@ -970,7 +969,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
   auto step = [&](uint32_t i, const fsm::TrieNode& n, uint32_t parent, uint32_t& s) {
     s = cut && n.byte == kCut ? fsm::kDead : d.next(parent, n.byte);
     if (s == fsm::kDead) {
-      if (subtract) clear_range(i, n.subtree_end);
+      if (subtract) clear_range(trie, i, n.subtree_end);
       return false;
     }
     visit(i, n, s);
@@ -996,21 +995,16 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     }
     const auto& cn = ct.trie().nodes();
     const auto& members = ct.members();
-    const auto& cids = ct.trie().token_ids();
     {
       // Subtract when the first bytes that live lead to most of the tokens.
       uint64_t live = 0;
       for (uint32_t x = 1, end = static_cast<uint32_t>(cn.size()); x < end; x = cn[x].subtree_end)
         if (cn[x].byte != cut_class && d.next(q, ct.bytes_of(cn[x].byte)[0]) != fsm::kDead)
           live += ct.trie().tokens_from(cn[x].subtree_end) - ct.trie().tokens_from(x);
-      subtract = live * 2 > ids.size();
+      subtract = live * 2 > trie.token_ids().size();
     }
     if (subtract) mask = tokenizer->trie_token_bits();
-    auto clear_class_subtree = [&](uint32_t x) {
-      const uint32_t end = cn[x].subtree_end;
-      for (uint32_t j = ct.trie().tokens_from(x), je = ct.trie().tokens_from(end); j < je; ++j)
-        mask[cids[j] >> 5] &= ~(1u << (cids[j] & 31));
-    };
+    auto clear_class_subtree = [&](uint32_t x) { clear_range(ct.trie(), x, cn[x].subtree_end); };
     thread_local std::vector<uint32_t> cst;
     if (cst.size() < ct.trie().max_depth() + 2) cst.resize(ct.trie().max_depth() + 2);
     cst[0] = q;
@@ -1093,13 +1087,10 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
       if (!clean)
         e->roots.erase(std::remove_if(e->roots.begin(), e->roots.end(), [&](uint32_t r) { return r >= b && r < end; }),
                        e->roots.end());
-      if (!subtract && !clean) {
-        clear_range(b, end);
-      } else if (subtract && sb != fsm::kDead) {
-        for (uint32_t j = trie.tokens_from(b), je = trie.tokens_from(end); j < je; ++j) set_bit(mask.data(), ids[j]);
-      } else if (subtract && !clean) {
-        clear_range(b, end);
-      }
+      if (subtract && sb != fsm::kDead)
+        trie.for_each_token(b, end, [&](int32_t id) { set_bit(mask.data(), id); });
+      else if (!clean)
+        clear_range(trie, b, end);
       if (sb == fsm::kDead) continue;
       visit(b, nodes[b], sb);
       st[nodes[b].depth] = sb;

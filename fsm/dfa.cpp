@@ -324,9 +324,9 @@ Dfa minimise(const Dfa& in) {
 
   // Partition refinement structure. Three blocks to start: final states, the other states that
   // can reach one, and those that cannot (the dead state among them: all one state of the minimal
-  // DFA). The last is closed under transitions, so it never splits, and no block's split by it
-  // is needed: the partition is stable under the whole set of states, so all blocks but one go
-  // in the worklist (Hopcroft) — all but that one.
+  // DFA). The last is closed under transitions, so it never splits, and it never has to split
+  // another: the partition is stable under the whole set of states, so every block but one may go
+  // in the worklist (Hopcroft), and that one is it.
   std::vector<uint32_t> elems(n), loc(n), blk(n);
   std::vector<uint32_t> first, end, mid;
   std::vector<uint32_t> worklist;
@@ -378,18 +378,16 @@ Dfa minimise(const Dfa& in) {
       const uint64_t c = pairs[g] >> 32;
       touched.clear();
       for (; g < pairs.size() && (pairs[g] >> 32) == c; ++g) {
-        {
-          uint32_t s = static_cast<uint32_t>(pairs[g]);
-          uint32_t b = blk[s];
-          uint32_t i = loc[s];
-          if (i < mid[b]) continue;  // already marked
-          if (mid[b] == first[b]) touched.push_back(b);
-          uint32_t j = mid[b];
-          uint32_t other = elems[j];
-          elems[j] = s, loc[s] = j;
-          elems[i] = other, loc[other] = i;
-          ++mid[b];
-        }
+        uint32_t s = static_cast<uint32_t>(pairs[g]);
+        uint32_t b = blk[s];
+        uint32_t i = loc[s];
+        if (i < mid[b]) continue;  // already marked
+        if (mid[b] == first[b]) touched.push_back(b);
+        uint32_t j = mid[b];
+        uint32_t other = elems[j];
+        elems[j] = s, loc[s] = j;
+        elems[i] = other, loc[other] = i;
+        ++mid[b];
       }
       for (uint32_t b : touched) {
         if (mid[b] == end[b]) {
