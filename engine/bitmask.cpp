@@ -68,6 +68,15 @@ TOLLGATE_SIMD_CLONES void or_and_into(uint32_t* dst, const uint32_t* a, const ui
   for (int32_t w = 0; w < n; ++w) dst[w] |= a[w] & b[w];
 }
 
+#if defined(__x86_64__) && !defined(__POPCNT__) && !defined(__SANITIZE_THREAD__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+size_t count_bits(const uint32_t* a, int32_t n) {
+  size_t c = 0;
+  for (int32_t w = 0; w < n; ++w) c += static_cast<size_t>(__builtin_popcount(a[w]));
+  return c;
+}
+
 }  // namespace engine
 
 }  // namespace tollgate

@@ -124,10 +124,10 @@ bool CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool ac
       engine::or_into(row, ci, words);
     } else if (ci) {
       std::memcpy(row, ci, static_cast<size_t>(words) * 4);
-    } else {
-      if (!accumulate) std::memset(row, 0, static_cast<size_t>(words) * 4);
-      for (int32_t id : e.ids) set_bit(row, id);
+    } else if (!accumulate) {
+      std::memset(row, 0, static_cast<size_t>(words) * 4);
     }
+    for (int32_t id : e.ids) set_bit(row, id);  // the sparse set, or the ids beside the bitset
     for (int32_t id : boundary) set_bit(row, id);
     return true;
   }
@@ -147,12 +147,15 @@ bool CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool ac
     // tokens against them, instead of combining whole bitsets.
     for (int32_t id : safe.ids)
       if ((ci[id >> 5] >> (id & 31)) & 1) set_bit(row, id);
+    for (int32_t id : e.ids)
+      if (safe_bit(id)) set_bit(row, id);
     for (int32_t id : boundary)
       if (safe_bit(id)) set_bit(row, id);
     return true;
   }
   thread_local std::vector<uint32_t> one;
   one.assign(ci, ci + words);
+  for (int32_t id : e.ids) set_bit(one.data(), id);
   for (int32_t id : boundary) set_bit(one.data(), id);
   engine::or_and_into(row, one.data(), safe.bits.data(), words);
   return true;
@@ -996,15 +999,18 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     const auto& cn = ct.trie().nodes();
     const auto& members = ct.members();
     {
-      // Subtract when the first bytes that live lead to most of the tokens.
+      // Subtract when the first bytes that live lead to most of the tokens (per first byte: one
+      // byte of a class may live where the rest of it dies).
       uint64_t live = 0;
-      for (uint32_t x = 1, end = static_cast<uint32_t>(cn.size()); x < end; x = cn[x].subtree_end)
-        if (cn[x].byte != cut_class && d.next(q, ct.bytes_of(cn[x].byte)[0]) != fsm::kDead)
-          live += ct.trie().tokens_from(cn[x].subtree_end) - ct.trie().tokens_from(x);
+      for (uint32_t x = 1, end = static_cast<uint32_t>(nodes.size()); x < end; x = nodes[x].subtree_end)
+        if (!(cut && nodes[x].byte == kCut) && d.next(q, nodes[x].byte) != fsm::kDead)
+          live += trie.tokens_from(nodes[x].subtree_end) - trie.tokens_from(x);
       subtract = live * 2 > trie.token_ids().size();
     }
     if (subtract) mask = tokenizer->trie_token_bits();
-    auto clear_class_subtree = [&](uint32_t x) { clear_range(ct.trie(), x, cn[x].subtree_end); };
+    auto drop_class_subtree = [&](uint32_t x) {
+      if (subtract) clear_range(ct.trie(), x, cn[x].subtree_end);
+    };
     thread_local std::vector<uint32_t> cst;
     if (cst.size() < ct.trie().max_depth() + 2) cst.resize(ct.trie().max_depth() + 2);
     cst[0] = q;
@@ -1016,7 +1022,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     for (uint32_t x = 1, end = static_cast<uint32_t>(cn.size()); x < end;) {
       const fsm::TrieNode& n = cn[x];
       if (n.byte == cut_class) {
-        if (subtract) clear_class_subtree(x);
+        drop_class_subtree(x);
         x = n.subtree_end;
         continue;
       }
@@ -1042,21 +1048,38 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
           else it->second += w;
         }
         uint32_t heaviest = fsm::kDead;
-        uint64_t best = 0;
-        for (const auto& [state, w] : weights)
+        uint64_t best = 0, dead = 0;
+        for (const auto& [state, w] : weights) {
+          if (state == fsm::kDead) dead = w;
           if (w > best) best = w, heaviest = state;
+        }
+        if (heaviest != fsm::kDead && dead > 0) {
+          // Going on down the class trie sets the dead members' tokens, to be cleared again one
+          // by one. Where the live members die soon below (a whitespace state: ' ' lives, the
+          // rest of ordinary ASCII dies; the next letter of a key), walking them byte by byte
+          // costs less: estimated by their children that live, up to half the dead weight.
+          const uint64_t cap = dead / 2;
+          uint64_t below = 0;
+          for (size_t k = 0; k < members_at.size() && below <= cap; ++k) {
+            const auto [b, sb] = members_at[k];
+            if (sb == fsm::kDead) continue;
+            for (uint32_t c = b + 1, ce = nodes[b].subtree_end; c < ce && below <= cap; c = nodes[c].subtree_end)
+              if (d.next(sb, nodes[c].byte) != fsm::kDead) below += nodes[c].subtree_end - c;
+          }
+          if (below <= cap) heaviest = fsm::kDead;  // the live members become exceptions
+        }
         for (const auto& [b, sb] : members_at)
           if (sb != heaviest && (heaviest != fsm::kDead || sb != fsm::kDead))
             exceptions.emplace_back(b, sb, heaviest == fsm::kDead);
         if (heaviest == fsm::kDead) {
-          if (subtract) clear_class_subtree(x);
+          drop_class_subtree(x);
           x = n.subtree_end;
           continue;
         }
         t = heaviest;
       }
       if (t == fsm::kDead) {
-        if (subtract) clear_class_subtree(x);
+        drop_class_subtree(x);
         x = n.subtree_end;
         continue;
       }
@@ -1097,8 +1120,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
       fsm::walk_trie(trie, b, st.data(), step);
     }
     std::sort(e->roots.begin(), e->roots.end());
-    count = 0;
-    for (uint32_t w : mask) count += static_cast<size_t>(__builtin_popcount(w));
+    count = engine::count_bits(mask.data(), words);
   }
   e->roots.shrink_to_fit();
   e->root_states.shrink_to_fit();
@@ -1211,9 +1233,11 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
     e->dense_hash = part->dense_hash;
     e->ids = part->ids;
   } else if (part->dense) {
-    std::vector<uint32_t> mask(*part->dense);
-    for (int32_t id : ids) set_bit(mask.data(), id);
-    intern_dense(std::move(mask), *e);
+    // The part's bitset, shared, and this state's tokens with kCut beside it (no copy of the
+    // bitset: a fresh 16 KiB per state was most of a first use, in copying and first-touch memory).
+    e->dense = part->dense;
+    e->dense_hash = part->dense_hash;
+    e->ids = ids;
   } else {
     std::vector<int32_t> all;
     all.reserve(part->ids.size() + ids.size());

@@ -13,8 +13,9 @@
 // its '"' transitions — the same for every state whose sub-automaton without them, renumbered in
 // BFS order with finality, is the same (the inside of every free JSON string), so computed once
 // per grammar under that canonical key and, through an IndexCache, once per Compiler — and the
-// 1,345 (Llama-3) tokens with a '"', walked per state on the tokenizer's quote trie. States whose
-// entries come out equal share one slot (keyed by content).
+// 1,345 (Llama-3) tokens with a '"', walked per state on the tokenizer's quote trie. Where the part
+// is a bitset the entry shares it and keeps the state's own tokens with a '"' as ids beside it (no
+// 16 KiB copy per state). States whose entries come out equal share one slot (keyed by content).
 // Only the subtrees below the roots need
 // the parser. They are walked once per (index entry, truncated Earley node after the lexeme):
 // the node with origins more than `context_depth` links away replaced by a wildcard, so one walk
@@ -62,7 +63,9 @@ namespace tollgate::engine {
 struct IndexEntry {
   std::shared_ptr<const std::vector<uint32_t>> dense;  // the bitset (words), or null when sparse
   uint64_t dense_hash = 0;                             // fsm::hash_words of it
-  std::vector<int32_t> ids;                            // sorted, when sparse
+  // Sorted. Sparse: the tokens. Beside a bitset: tokens OR-ed into it (a state's tokens with a
+  // '"', while the bitset is the part without '"' that many states share).
+  std::vector<int32_t> ids;
   std::vector<uint32_t> roots;                         // trie nodes where the lexeme may end
   // Leftmost-first lexing (Lark): per root, the lexeme's (final) DFA state there — a completion
   // at a state that may still be overtaken carries a guard into the walk below the root.

@@ -37,9 +37,8 @@ void CfgLengthBudget::filter(const fsm::ParserState& state, bool at_start_strip,
     if (e.dense) {
       const std::vector<uint32_t>& d = *e.dense;
       for (int32_t w = 0; w < words; ++w) keep[w] |= d[w];
-    } else {
-      for (int32_t id : e.ids) keep[id >> 5] |= 1u << (id & 31);
     }
+    for (int32_t id : e.ids) keep[id >> 5] |= 1u << (id & 31);  // sparse, or beside the bitset
   }
   // 2. Every other allowed token: through each thread's lexeme DFA. When no thread can end its
   // lexeme inside the token, the best of those walks is its exact completion; otherwise the token
