@@ -444,6 +444,8 @@ std::string CompiledGrammar::serialize() const {
     engine::write_common(w, *impl_);
     GrammarBlob::write_regex(w, *rg);
   } else if (const auto* cg = dynamic_cast<const engine::CfgGrammar*>(impl_.get())) {
+    if (cg->unique_plan)
+      throw Error(ErrorKind::kUnsupported, "serialize: a grammar that tracks uniqueItems cannot be serialised (yet)");
     kind = engine::kKindCfg;
     engine::write_common(w, *impl_);
     GrammarBlob::write_cfg(w, *cg);
