@@ -2484,11 +2484,17 @@ class SchemaCompiler {
       return "";
     }
     if (is_trivial(t)) return "";  // any JSON value: free strings, objects and arrays, numbers, literals
+    // a complement can leave a partial item finitely many completions ("a" only, of strings not
+    // matching ^a.+): not judged
+    if (!t.nots.empty() || !t.unexpressible.empty() || !t.excluded_values.empty() || !t.string_negs.empty() ||
+        !t.number_negs.empty() || t.string_negated || t.number_negated || !t.prop_shapes.empty())
+      return "unique items under not (or the else of an if) are not enforced";
     unsigned ty = t.types;
     if ((ty & (kIntT | kFracT)) && (!t.minimums.empty() || !t.maximums.empty() || !t.multiple_ofs.empty() ||
                                     !t.number_negs.empty() || !t.excluded_values.empty()))
       return "unique number items with bounds or multipleOf are not enforced (only free numbers)";
-    if (ty & kArrT) return "unique items that may be arrays with a schema are not enforced";
+    if ((ty & kArrT) && (has_array_constraints(t) || !t.items_from.empty()))
+      return "unique items that may be arrays with a schema are not enforced";
     if ((ty & kStrT) && (!t.patterns.empty() || !t.formats.empty() || t.max_length != UINT64_MAX ||
                          !t.string_negs.empty() || !t.excluded_values.empty()))
       return "unique string items with a pattern, format or maxLength are not enforced (only free strings)";

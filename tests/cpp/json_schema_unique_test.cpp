@@ -379,3 +379,15 @@ TEST_CASE("uniqueItems: the 12 maskbench-dev schemas refused for it before, repl
                                         << " valid accepted, " << invalid_ok << " invalid refused); oracle at " << states
                                         << " states, " << mismatches << " mismatches");
 }
+
+TEST_CASE("uniqueItems: items with a complement or free arrays", "[json-schema][unique]") {
+  // strings not matching ^a.+: after `"a` only `"` remains — not judged, refused
+  auto e = schema_error(R"({"type": "array", "items": {"type": "string", "not": {"pattern": "^a.+"}}, "uniqueItems": true})");
+  CHECK_THAT(e.message(), Catch::Contains("not"));
+  // no type: free arrays and numbers beside non-empty strings
+  auto g = schema(R"({"type": "array", "items": {"minLength": 1}, "uniqueItems": true})");
+  ACCEPTS(g, R"(["a", [1], [1, 2], 1, {"x": []}])");
+  REFUSES(g, R"([[1, 2], [1, 2.0]])");
+  REFUSES(g, R"([""])");
+  CHECK(oracle_along(g, R"(["a", [1], [1, 2], 1, {"x": []}])") == 0);
+}
