@@ -2603,30 +2603,30 @@ class SchemaCompiler {
         }
         // any other key: its schemas must not depend on the key where they reach a uniqueItems
         std::vector<UAlt> other;
+        bool keyed = false;  // some alternative's patternProperties decide by the key
         for (const auto& a : alts) {
           if (!admits(a.s, kObjT)) continue;
           Conj c;
           bool allowed = apply_closeds(a.s, nullptr, {}, c);
-          bool keyed = false;
-          for (const auto& [pat, pc] : a.s.pattern_props) {
-            std::vector<UAlt> pa;
-            gather(pa, pc);
-            keyed = keyed || unique_hot(pa);
+          if (a.s.pattern_props.empty()) {
+            if (allowed) gather(other, c);
+            continue;
           }
-          if (keyed) {
-            // one pattern and no other key allowed: every other key matches it
-            bool closed = false;
-            for (const auto& cl : a.s.closeds) closed = closed || cl.is_false;
-            std::set<std::string> matched;
-            if (a.s.pattern_props.size() == 1) matched.insert(a.s.pattern_props[0].first);
-            Conj only;
-            if (a.s.pattern_props.size() != 1 || !closed || !apply_closeds(a.s, nullptr, matched, only))
-              throw Error(ErrorKind::kUnsupported, "a uniqueItems under patternProperties whose key decides it");
+          // one pattern and no other key allowed: every other key matches it
+          bool closed = false;
+          for (const auto& cl : a.s.closeds) closed = closed || cl.is_false;
+          std::set<std::string> matched{a.s.pattern_props[0].first};
+          Conj only;
+          if (a.s.pattern_props.size() == 1 && closed && !allowed && apply_closeds(a.s, nullptr, matched, only)) {
             gather(other, join(only, a.s.pattern_props[0].second));
-          } else if (allowed) {
-            gather(other, c);
+            continue;
           }
+          keyed = true;
+          if (allowed) gather(other, c);
+          for (const auto& [pat, pc] : a.s.pattern_props) gather(other, pc);
         }
+        if (keyed && unique_hot(other))
+          throw Error(ErrorKind::kUnsupported, "a uniqueItems under patternProperties whose key decides it");
         st.other_keys = state_of(std::move(other));
       }
       // items

@@ -391,3 +391,15 @@ TEST_CASE("uniqueItems: items with a complement or free arrays", "[json-schema][
   REFUSES(g, R"([""])");
   CHECK(oracle_along(g, R"(["a", [1], [1, 2], 1, {"x": []}])") == 0);
 }
+
+TEST_CASE("uniqueItems: a key pattern that decides, and a unique array at one index", "[json-schema][unique]") {
+  // a key matching ^x is a free array, any other key a unique one: the key decides — refused
+  auto e = schema_error(R"({"patternProperties": {"^x": {"type": "array"}},
+      "additionalProperties": {"type": "array", "uniqueItems": true}})");
+  CHECK_THAT(e.message(), Catch::Contains("patternProperties"));
+  // index 1 of a tuple is a unique array
+  auto g = schema(R"({"type": "array", "prefixItems": [{"type": "array"}, {"type": "array", "uniqueItems": true}]})");
+  ACCEPTS(g, R"([[1, 1], [1, 2], [3, 3]])");
+  REFUSES(g, R"([[1, 1], [2, 2]])");
+  CHECK(oracle_along(g, R"([[1, 1], [1, 2], [3, 3]])") == 0);
+}
