@@ -321,20 +321,20 @@ const UniqueTracker::Frame* UniqueTracker::innermost_unique() const {
 bool UniqueTracker::quote_tokens_suffice() const {
   if (mode_ != Mode::kString) return false;
   const Frame* u = innermost_unique();
-  return !u || st(u->path).items != grammar::UniquePlan::Items::kListed;
+  return !u || st(u->path).shape(u->index).items != grammar::UniquePlan::Items::kListed;
 }
 
 bool UniqueTracker::may_be_dead() const {
   if (stack_.empty() || !unique(stack_.back())) return false;
   const Frame& u = stack_.back();
-  if (st(u.path).items == grammar::UniquePlan::Items::kListed) return true;
+  if (st(u.path).shape(u.index).items == grammar::UniquePlan::Items::kListed) return true;
   return (mode_ == Mode::kLiteral || mode_ == Mode::kNumber) && u.item_start != std::string::npos;
 }
 
 bool UniqueTracker::alive(const std::function<bool(std::string_view)>& accepts) const {
   if (!may_be_dead()) return true;
   const Frame& u = stack_.back();
-  const auto& s = st(u.path);
+  const auto& s = st(u.path).shape(u.index);
   auto fresh = [&](const std::string& canon) { return !u.seen || !u.seen->count(canon); };
   if (u.item_start != std::string::npos) {
     std::string_view p = std::string_view(raw_).substr(u.item_start);

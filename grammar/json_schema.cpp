@@ -2456,31 +2456,53 @@ class SchemaCompiler {
     return false;
   }
 
-  // How the tracker can judge the items of unique array `u`; "" when it can, else why not.
+  // How the tracker can judge the items of unique array `u` (per prefix index, then the rest);
+  // "" when it can, else why not.
   std::string unique_items_shape(const Shape& u, grammar::UniquePlan::State& st) {
+    using Items = grammar::UniquePlan::Items;
+    if (!u.contains.empty() || !u.contains_shapes.empty()) return "uniqueItems together with contains is not enforced";
     size_t np = u.prefix.size();
     for (const auto& [start, c] : u.items_from) np = std::max(np, start);
-    if (np > 0) return "uniqueItems together with prefixItems (or an items array) is not enforced";
-    if (!u.contains.empty() || !u.contains_shapes.empty()) return "uniqueItems together with contains is not enforced";
-    Conj tail;
-    for (const auto& [start, c] : u.items_from) tail = join(tail, c);
+    for (size_t i = 0; i <= np; ++i) {
+      Conj c;
+      if (i < u.prefix.size()) c = u.prefix[i];
+      for (const auto& [start, ic] : u.items_from)
+        if (start <= i) c = join(c, ic);
+      grammar::UniquePlan::ItemShape shape;
+      if (u.items_false_from == SIZE_MAX || i < u.items_false_from) {  // (else no item there)
+        std::string why = item_shape(c, shape);
+        if (!why.empty()) return why;
+      }
+      if (i < np) st.shapes.push_back(std::move(shape));
+      else st.tail = std::move(shape);
+    }
+    // only the item being written may run out of values: no later item is required where values are finite
+    const uint64_t lo = u.min_items;
+    for (uint64_t i = 0; i < lo && i <= np; ++i)
+      for (uint64_t j = i + 1; j < lo && st.shape(i).items == Items::kListed; ++j)
+        if (st.shape(j).items == Items::kListed)
+          return "unique items from a finite set that minItems requires more of are not enforced";
+    return "";
+  }
+  // The shape of an item of conjunction `c` (see UniquePlan::Items); "" when the tracker can judge it.
+  std::string item_shape(const Conj& c, grammar::UniquePlan::ItemShape& shape) {
+    using Items = grammar::UniquePlan::Items;
     std::vector<UAlt> ia;
-    if (!unique_alts(tail, ia) || ia.size() > 1)
+    if (!unique_alts(c, ia) || ia.size() > 1)
       return "unique items under anyOf / oneOf / if are not enforced";
-    st.items = grammar::UniquePlan::Items::kOpen;
+    shape.items = Items::kOpen;
     if (ia.empty()) return "";  // no item is possible
     const Shape& t = ia[0].s;
     if (t.has_enum) {
       for (const auto& v : t.enum_values) {
         if (!(value_type(v) & t.types)) continue;
-        if (v.is_string()) st.listed_strings.push_back(v.get<std::string>());
-        else if (v.is_boolean()) (v.get<bool>() ? st.listed_true : st.listed_false) = true;
-        else if (v.is_null()) st.listed_null = true;
+        if (v.is_string()) shape.listed_strings.push_back(v.get<std::string>());
+        else if (v.is_boolean()) (v.get<bool>() ? shape.listed_true : shape.listed_false) = true;
+        else if (v.is_null()) shape.listed_null = true;
         else return "unique items from an enum of numbers, objects or arrays are not enforced";
       }
-      if (u.min_items > 1) return "unique items from a finite set together with minItems above 1 are not enforced";
-      std::sort(st.listed_strings.begin(), st.listed_strings.end());
-      st.items = grammar::UniquePlan::Items::kListed;
+      std::sort(shape.listed_strings.begin(), shape.listed_strings.end());
+      shape.items = Items::kListed;
       return "";
     }
     if (is_trivial(t)) return "";  // any JSON value: free strings, objects and arrays, numbers, literals
@@ -2490,25 +2512,22 @@ class SchemaCompiler {
         !t.number_negs.empty() || t.string_negated || t.number_negated || !t.prop_shapes.empty())
       return "unique items under not (or the else of an if) are not enforced";
     unsigned ty = t.types;
-    if ((ty & (kIntT | kFracT)) && (!t.minimums.empty() || !t.maximums.empty() || !t.multiple_ofs.empty() ||
-                                    !t.number_negs.empty() || !t.excluded_values.empty()))
+    if ((ty & (kIntT | kFracT)) && (!t.minimums.empty() || !t.maximums.empty() || !t.multiple_ofs.empty()))
       return "unique number items with bounds or multipleOf are not enforced (only free numbers)";
     if ((ty & kArrT) && (has_array_constraints(t) || !t.items_from.empty()))
       return "unique items that may be arrays with a schema are not enforced";
-    if ((ty & kStrT) && (!t.patterns.empty() || !t.formats.empty() || t.max_length != UINT64_MAX ||
-                         !t.string_negs.empty() || !t.excluded_values.empty()))
+    if ((ty & kStrT) && (!t.patterns.empty() || !t.formats.empty() || t.max_length != UINT64_MAX))
       return "unique string items with a pattern, format or maxLength are not enforced (only free strings)";
     if ((ty & kObjT) && (!t.closeds.empty() || !t.additional.empty() || t.additional_false || !t.pattern_props.empty() ||
                          !t.property_names.empty() || t.max_props != UINT64_MAX || !t.forbidden.empty() ||
-                         !t.key_outside.empty() || !t.unexpressible.empty() || !t.nots.empty()))
+                         !t.key_outside.empty()))
       return "unique object items that may be closed (additionalProperties, patternProperties, maxProperties, "
              "propertyNames) are not enforced (only objects open to any other key)";
-    if (!(ty & (kStrT | kObjT | kIntT | kFracT))) {
+    if (!(ty & (kStrT | kObjT | kIntT | kFracT | kArrT))) {
       // booleans and null only: a finite set
-      if (u.min_items > 1) return "unique items from a finite set together with minItems above 1 are not enforced";
-      st.items = grammar::UniquePlan::Items::kListed;
-      st.listed_true = st.listed_false = (ty & kBoolT) != 0;
-      st.listed_null = (ty & kNullT) != 0;
+      shape.items = Items::kListed;
+      shape.listed_true = shape.listed_false = (ty & kBoolT) != 0;
+      shape.listed_null = (ty & kNullT) != 0;
     }
     return "";
   }
@@ -2559,8 +2578,12 @@ class SchemaCompiler {
         // items of one shape (the tracker judges them alike)
         std::string why;
         auto same = [](const grammar::UniquePlan::State& a, const grammar::UniquePlan::State& b) {
-          return a.items == b.items && a.listed_strings == b.listed_strings && a.listed_true == b.listed_true &&
-                 a.listed_false == b.listed_false && a.listed_null == b.listed_null;
+          return a.shapes == b.shapes && a.tail == b.tail;
+        };
+        auto listed = [](const grammar::UniquePlan::State& a) {
+          bool any = a.tail.items == grammar::UniquePlan::Items::kListed;
+          for (const auto& sh : a.shapes) any = any || sh.items == grammar::UniquePlan::Items::kListed;
+          return any;
         };
         why = unique_items_shape(*uniques[0], st);
         for (const Shape* a : arrays) {
@@ -2574,7 +2597,7 @@ class SchemaCompiler {
           grammar::UniquePlan::State other;
           std::string w = unique_items_shape(*a, other);
           if (u && !w.empty()) why = w;
-          else if ((u || st.items == grammar::UniquePlan::Items::kListed) && (!w.empty() || !same(st, other)))
+          else if ((u || listed(st)) && (!w.empty() || !same(st, other)))
             why = "unique arrays here under alternatives (anyOf / oneOf / if) whose items differ are not enforced";
         }
         for (const Shape* u : uniques) {

@@ -22,13 +22,21 @@ struct UniquePlan {
   //    constraints.
   //  kListed: the items are among `listed` (scalars: strings, booleans, null), and the array needs
   //    at most one item (minItems <= 1), so only the item being written can run out of values.
+  //  Where minItems requires items after a kListed one, those are kOpen (so that only the item
+  //  being written can run out of values).
   enum class Items : uint8_t { kOpen, kListed };
-  struct State {
-    bool unique = false;
+  struct ItemShape {
     Items items = Items::kOpen;
-    // kListed: the values as JSON (strings decoded, then written back minimally by the tracker).
+    // kListed: the values (strings decoded; the tracker writes them as json.dumps does).
     std::vector<std::string> listed_strings;
     bool listed_true = false, listed_false = false, listed_null = false;
+    bool operator==(const ItemShape&) const = default;
+  };
+  struct State {
+    bool unique = false;
+    std::vector<ItemShape> shapes;  // unique: the items at the prefix indexes (prefixItems) ...
+    ItemShape tail;                 // ... and every later one
+    const ItemShape& shape(size_t index) const { return index < shapes.size() ? shapes[index] : tail; }
     // Steps (0: the free state, where nothing below is unique).
     std::map<std::string, uint32_t> keys;  // named members
     uint32_t other_keys = 0;               // any other key

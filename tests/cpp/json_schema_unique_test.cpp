@@ -202,8 +202,8 @@ TEST_CASE("uniqueItems: what stays refused, with the keyword's pointer", "[json-
   CHECK_THAT(e.message(), Catch::Contains("bounds"));
   e = schema_error(R"({"type": "array", "items": {"type": "object", "additionalProperties": false}, "uniqueItems": true})");
   CHECK_THAT(e.message(), Catch::Contains("closed"));
-  e = schema_error(R"({"type": "array", "prefixItems": [{"type": "string"}], "uniqueItems": true})");
-  CHECK_THAT(e.message(), Catch::Contains("prefixItems"));
+  e = schema_error(R"({"type": "array", "prefixItems": [{"type": "boolean"}, {"const": true}], "minItems": 2, "uniqueItems": true})");
+  CHECK_THAT(e.message(), Catch::Contains("minItems"));
   e = schema_error(R"({"anyOf": [{"type": "array", "uniqueItems": true}, {"type": "array", "items": {"type": "string"}}]})");
   CHECK(e.pos().pointer == "/anyOf/0/uniqueItems");
   CHECK_THAT(e.message(), Catch::Contains("alternatives"));
@@ -402,4 +402,25 @@ TEST_CASE("uniqueItems: a key pattern that decides, and a unique array at one in
   ACCEPTS(g, R"([[1, 1], [1, 2], [3, 3]])");
   REFUSES(g, R"([[1, 1], [2, 2]])");
   CHECK(oracle_along(g, R"([[1, 1], [1, 2], [3, 3]])") == 0);
+}
+
+TEST_CASE("uniqueItems: prefixItems, each index judged by its own items", "[json-schema][unique]") {
+  auto g = schema(R"({"prefixItems": [{"type": "boolean"}, {"type": "boolean"}], "uniqueItems": true})");
+  ACCEPTS(g, "[true, false, 1, \"x\"]");
+  REFUSES(g, "[false, false]");
+  REFUSES(g, "[true, false, true]");
+  CHECK_FALSE(prefix_ok(g, "[true, t"));
+  CHECK_FALSE(prefix_ok(g, "[true, false, t"));  // any value from index 2: `t` can only be a repeated true
+  CHECK(prefix_ok(g, "[true, false, n"));
+  CHECK(oracle_along(g, "[true, false, 1, \"x\"]") == 0);
+  auto closed = schema(R"({"prefixItems": [{"type": "boolean"}, {"type": "boolean"}], "items": false, "uniqueItems": true})");
+  ACCEPTS(closed, "[false, true]");
+  REFUSES(closed, "[true, true]");
+  CHECK(allowed_after(closed, "[true, ").find('t') == std::string::npos);
+  CHECK(oracle_along(closed, "[false, true]") == 0);
+  // index 0 from a list, index 1 free: the list runs out only for index 0
+  auto mixed = schema(R"({"prefixItems": [{"enum": ["a", "b"]}, {"type": "string"}], "minItems": 2, "uniqueItems": true})");
+  ACCEPTS(mixed, R"(["a", "b"])");
+  REFUSES(mixed, R"(["a", "a"])");
+  CHECK(oracle_along(mixed, R"(["a", "b"])") == 0);
 }
