@@ -424,3 +424,35 @@ TEST_CASE("uniqueItems: prefixItems, each index judged by its own items", "[json
   REFUSES(mixed, R"(["a", "a"])");
   CHECK(oracle_along(mixed, R"(["a", "b"])") == 0);
 }
+
+TEST_CASE("uniqueItems: random arrays agree with JSON equality (nlohmann::json ==)", "[json-schema][unique]") {
+  // values with several spellings of one JSON value (numbers, `\/`, key orders, nesting); only spellings
+  // the grammar writes (no \u00e9 for é, no \u000a for \n: see docs/json_schema.md)
+  const std::vector<std::string> pool = {
+      "1", "1.0", "10e-1", "0.1e1", "2", "-0", "0", "0.0", "1e2", "100", "100.5", "1005e-1", "\"a\"", "\"b\"",
+      "\"a\\/\"", "\"a/\"", "\"\\n\"", "\"\\t\"", "\"\"", "true", "false", "null", "[]", "[1]", "[1.0]",
+      "[1, 2]", "[2, 1]", "{}", "{\"a\": 1}", "{\"a\": 1.0}", "{\"a\": 1, \"b\": 2}", "{\"b\": 2, \"a\": 1}",
+      "{\"a\": [true]}", "{\"a\": {\"b\": null}}", "{\"a\": {\"b\": null}, \"c\": \"\"}", "\"é\"", "\"e\""};
+  auto g = schema(R"({"uniqueItems": true})");
+  std::mt19937 rng(5);
+  int agree = 0;
+  for (int n = 0; n < 400; ++n) {
+    size_t len = rng() % 5;
+    std::string doc = "[";
+    std::vector<nlohmann::json> vals;
+    for (size_t i = 0; i < len; ++i) {
+      const std::string& v = pool[rng() % pool.size()];
+      doc += (i ? ", " : "") + v;
+      vals.push_back(nlohmann::json::parse(v));
+    }
+    doc += "]";
+    bool distinct = true;
+    for (size_t i = 0; i < vals.size(); ++i)
+      for (size_t j = i + 1; j < vals.size(); ++j) distinct = distinct && !(vals[i] == vals[j]);
+    INFO(doc);
+    bool got = accepts(g, doc);
+    CHECK(got == distinct);
+    agree += got == distinct;
+  }
+  CHECK(agree == 400);
+}
