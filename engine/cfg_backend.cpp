@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -823,14 +824,25 @@ class CfgMatcher final : public Matcher::Impl {
   void filter_unique(const Step& cur, uint32_t* r) const {
     const UniqueTracker& t = *cur.unique;
     const TokenizerInfo& tok = *g_.tokenizer;
+    UniqueTracker x = t;  // a scratch copy, assigned again per token (its buffers are reused)
+    bool fresh = true;
     auto keeps = [&](int32_t id) {
       std::string_view bytes = tok.token_bytes(id);
-      UniqueTracker x = t;
+      if (!fresh) x = t;
+      fresh = false;
       if (!x.feed(bytes)) return false;
       if (!x.may_be_dead()) return true;
-      ParserState s = cur.state;
-      if (!gen_->rt->feed(s, bytes)) return false;
-      return x.alive(accepts_from(s));
+      // the parser state after the token, computed when alive() first asks the grammar
+      std::optional<ParserState> after;
+      bool live = true;
+      return x.alive([&](std::string_view more) {
+        if (!after) {
+          after = cur.state;
+          live = gen_->rt->feed(*after, bytes);
+        }
+        ParserState q = *after;
+        return live && gen_->rt->feed(q, more);
+      });
     };
     auto test = [&](int32_t id) {
       if ((r[id >> 5] >> (id & 31) & 1u) && !keeps(id)) r[id >> 5] &= ~(1u << (id & 31));

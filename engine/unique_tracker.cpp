@@ -348,6 +348,14 @@ bool UniqueTracker::alive(const std::function<bool(std::string_view)>& accepts) 
       // as it stands (or zero, under a zero mantissa).
       bool in_exp = p.find_first_of("eE") != std::string_view::npos;
       bool zero = p.substr(0, p.find_first_of("eE")).find_first_of("123456789") == std::string_view::npos;
+      // Without asking the grammar: its free numbers are JSON's (the plan holds no bounded number
+      // items), where a digit may follow a digit of the fraction, of an exponent, or of an integer
+      // part that does not start with 0 — each a new value (under a zero mantissa, not in the exponent).
+      if (p.back() >= '0' && p.back() <= '9') {
+        size_t digits = p[0] == '-' ? 1 : 0;
+        bool in_frac = p.find('.') != std::string_view::npos;
+        if (in_exp ? !zero : (in_frac || p[digits] != '0')) return true;
+      }
       if (!in_exp && (accepts("1") || accepts(".1") || (!zero && accepts("e1")))) return true;
       if (in_exp && !zero && accepts("1")) return true;
       std::string value = in_exp && zero ? std::string("0") : std::string(p);
