@@ -2591,7 +2591,7 @@ class SchemaCompiler {
           bool u = a->unique_items && a->max_items > 1;
           if (!u && a->max_items > 1) {
             why = "whether an array here must hold distinct items depends on which of several alternatives (anyOf / "
-                  "oneOf / if) it matches";
+                  "oneOf / if, or whether a contains matches it) it matches";
             break;
           }
           grammar::UniquePlan::State other;
@@ -2669,6 +2669,8 @@ class SchemaCompiler {
           for (const auto& [start, ic] : a.s.items_from)
             if (start <= i) c = join(c, ic);
           gather(child, c);
+          // an item may also be the one a `contains` matches (generated as items ∧ contains)
+          for (const auto& [cc, cp] : a.s.contains) gather(child, join(c, cc));
         }
         uint32_t s = state_of(std::move(child));
         if (i < np) st.index.push_back(s);

@@ -467,3 +467,12 @@ TEST_CASE("uniqueItems: a serialised grammar keeps its plan", "[json-schema][uni
   std::string blob = g->serialize();
   CHECK_THROWS_AS(tollgate::CompiledGrammar::deserialize(blob.substr(0, blob.size() - 3), bytes_vocab()), tollgate::Error);
 }
+
+TEST_CASE("uniqueItems: under contains, reached elsewhere too", "[json-schema][unique]") {
+  // the same definition is an exact unique array at /properties/a, but under contains only the matching
+  // item must be unique: the path does not decide, so it is refused rather than enforced on every item
+  auto e = schema_error(R"({"$defs": {"set": {"type": "array", "uniqueItems": true}},
+      "properties": {"a": {"$ref": "#/$defs/set"}, "b": {"type": "array", "contains": {"$ref": "#/$defs/set"}}}})");
+  CHECK(e.pos().pointer == "/$defs/set/uniqueItems");
+  CHECK_THAT(e.message(), Catch::Contains("contains"));
+}
