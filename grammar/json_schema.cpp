@@ -1272,7 +1272,7 @@ class SchemaCompiler {
       s.conditionals.pop_back();
       // (if ∧ then) ∨ (¬if ∧ else)
       Shape cond = flatten(c.cond);
-      auto neg = negate(cond, c.ptr);
+      auto neg = negate_top(cond, c.ptr);
       if (!neg) {
         relax(c.ptr, "if", "the complement of this 'if' schema is not expressible");
         // over-approximation: then ∨ else
@@ -1301,7 +1301,7 @@ class SchemaCompiler {
       auto [nc, p] = s.nots.back();
       s.nots.pop_back();
       Shape ns = flatten(nc);
-      auto neg = negate(ns, p);
+      auto neg = negate_top(ns, p);
       if (!neg) {
         relax(p, "not", "the complement of this schema is not expressible");
         return generate(std::move(s), ptr);
@@ -1335,6 +1335,25 @@ class SchemaCompiler {
       return GExpr::alt(std::move(alts));
     }
     return emit(s, ptr);
+  }
+
+  // negate() at the top (not, if, oneOf). A uniqueItems that a complement brings back (¬¬A, a property
+  // value of ¬{properties: {x: {not: A}}}) sits where the uniqueItems plan did not look: refused there.
+  std::optional<std::vector<Shape>> negate_top(const Shape& n, const std::string& ptr) {
+    auto neg = negate(n, ptr);
+    if (neg) {
+      std::vector<const Shape*> stack;
+      for (const auto& x : *neg) stack.push_back(&x);
+      while (!stack.empty()) {
+        const Shape* x = stack.back();
+        stack.pop_back();
+        if (x->unique_items)
+          unique_refused_.emplace(x->unique_ptr, "uniqueItems brought back by a complement (not / if / oneOf) is not enforced");
+        for (const auto& [k, v] : x->prop_shapes) stack.push_back(v.get());
+        for (const auto& [v, q] : x->contains_shapes) stack.push_back(v.get());
+      }
+    }
+    return neg;
   }
 
   // ¬S as a union of shapes, for the simple cases: type sets, enum/const of scalars, a required
@@ -1668,7 +1687,7 @@ class SchemaCompiler {
         bool needed = false;
         for (size_t i = 0; i < n; ++i) needed = needed || overlap[i][j];
         if (!needed) continue;
-        negs[j] = negate(flatten(branches[j]), p);
+        negs[j] = negate_top(flatten(branches[j]), p);
         negated[j] = 1;
         if (!negs[j]) {
           relax(p, "oneOf", "branch " + std::to_string(j) +

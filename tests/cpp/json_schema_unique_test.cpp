@@ -476,3 +476,11 @@ TEST_CASE("uniqueItems: under contains, reached elsewhere too", "[json-schema][u
   CHECK(e.pos().pointer == "/$defs/set/uniqueItems");
   CHECK_THAT(e.message(), Catch::Contains("contains"));
 }
+
+TEST_CASE("uniqueItems: brought back by a double complement", "[json-schema][unique]") {
+  // /properties/a is exact; ¬{properties: {x: ¬set}} makes x a unique array where the plan did not look
+  auto e = schema_error(R"({"$defs": {"set": {"type": "array", "uniqueItems": true}},
+      "properties": {"a": {"$ref": "#/$defs/set"}},
+      "not": {"properties": {"x": {"not": {"$ref": "#/$defs/set"}}}, "required": ["x"]}})");
+  CHECK(e.pos().pointer == "/$defs/set/uniqueItems");
+}
