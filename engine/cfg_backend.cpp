@@ -7,9 +7,12 @@
 #include "engine/cfg_budget.hpp"
 
 #include "engine/compile_phases.hpp"
+#include "engine/unique_tracker.hpp"
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -728,6 +731,8 @@ struct Step {
   ParserState state;
   bool at_start;
   bool terminated;
+  // The uniqueItems tracker after this step (null when the grammar has no unique arrays).
+  std::shared_ptr<const UniqueTracker> unique;
 };
 
 class CfgMatcher final : public Matcher::Impl {
@@ -749,7 +754,7 @@ class CfgMatcher final : public Matcher::Impl {
     if (id < 0 || id >= tok.vocab_size()) return false;
     if (tok.is_eos(id)) {
       if (!cur.state.accepting) return false;
-      push({cur.state, false, true});
+      push({cur.state, false, true, cur.unique});
       return true;
     }
     if (tok.is_special(id)) return false;
@@ -770,7 +775,9 @@ class CfgMatcher final : public Matcher::Impl {
   // history holds only this generation's configurations, so rollback never crosses generations.
   void reset() override {
     gen_ = g_.lease();
-    history_.reset({gen_->initial, true, false});
+    std::shared_ptr<const UniqueTracker> t;
+    if (g_.unique_plan) t = std::make_shared<const UniqueTracker>(g_.unique_plan.get());
+    history_.reset({gen_->initial, true, false, std::move(t)});
   }
 
   bool is_accepting() const override { return history_.back().terminated || history_.back().state.accepting; }
@@ -798,8 +805,60 @@ class CfgMatcher final : public Matcher::Impl {
       if (!gen_->rt->step(a, c, b)) return false;
       std::swap(a, b);
     }
-    push({std::move(a), history_.back().at_start && bytes.empty(), false});
+    std::shared_ptr<const UniqueTracker> t = history_.back().unique;
+    if (t) {
+      auto next = std::make_shared<UniqueTracker>(*t);
+      if (!next->feed(bytes) || !next->alive(accepts_from(a))) return false;
+      t = std::move(next);
+    }
+    push({std::move(a), history_.back().at_start && bytes.empty(), false, std::move(t)});
     return true;
+  }
+  // Whether the grammar takes `more` from parser state `s` (a live prefix): the tracker's question.
+  std::function<bool(std::string_view)> accepts_from(const ParserState& s) const {
+    return [this, &s](std::string_view more) {
+      ParserState q = s;
+      return gen_->rt->feed(q, more);
+    };
+  }
+  // Clears from a filled row the tokens that complete an item equal to an earlier item of an open
+  // unique array, or that leave an item no value that repeats none (UniqueTracker). Only tokens
+  // that can do either are tried: inside a string of open items, those with a '"'.
+  void filter_unique(const Step& cur, uint32_t* r) const {
+    const UniqueTracker& t = *cur.unique;
+    const TokenizerInfo& tok = *g_.tokenizer;
+    UniqueTracker x = t;  // a scratch copy, assigned again per token (its buffers are reused)
+    bool fresh = true;
+    auto keeps = [&](int32_t id) {
+      std::string_view bytes = tok.token_bytes(id);
+      if (!fresh) x = t;
+      fresh = false;
+      if (!x.feed(bytes)) return false;
+      if (!x.may_be_dead()) return true;
+      // the parser state after the token, computed when alive() first asks the grammar
+      std::optional<ParserState> after;
+      bool live = true;
+      return x.alive([&](std::string_view more) {
+        if (!after) {
+          after = cur.state;
+          live = gen_->rt->feed(*after, bytes);
+        }
+        ParserState q = *after;
+        return live && gen_->rt->feed(q, more);
+      });
+    };
+    auto test = [&](int32_t id) {
+      if ((r[id >> 5] >> (id & 31) & 1u) && !keeps(id)) r[id >> 5] &= ~(1u << (id & 31));
+    };
+    if (t.quote_tokens_suffice()) {
+      for (int32_t id : g_.quote_token_ids()) test(id);
+      return;
+    }
+    for (int32_t w = 0; w < g_.words; ++w)
+      for (uint32_t bits = r[w]; bits; bits &= bits - 1) {
+        int32_t id = w * 32 + __builtin_ctz(bits);
+        if (id < tok.vocab_size() && !tok.is_eos(id) && !tok.is_special(id)) test(id);
+      }
   }
   void push(Step s) { history_.push(std::move(s)); }
   // cached_only: see Matcher::Impl::fill_next_token_bitmask_cached (the first step's mask, the
@@ -811,12 +870,16 @@ class CfgMatcher final : public Matcher::Impl {
       std::memset(r, 0, static_cast<size_t>(g_.words) * 4);
       return true;
     }
+    // inside a unique array the row is filtered per step: never "cached"
+    const bool unique = cur.unique && cur.unique->active();
+    if (unique && cached_only) return false;
     if (cur.at_start && g_.strip_first_space) {
       if (cached_only) return false;
       gen_->fill_mask_slow(cur.state, r, true);
     } else if (!gen_->fill_mask(cur.state, r, cached_only)) {
       return false;
     }
+    if (unique) filter_unique(cur, r);
     if (cur.state.accepting)
       for (int32_t eos : g_.tokenizer->eos_ids()) set_bit(r, eos);
     return true;
@@ -1335,8 +1398,10 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
   if (phases) phases->begin("lexeme automata");  // each lexeme's NFA -> DFA -> minimal DFA; the Earley graph
   std::function<void(size_t, size_t)> on_lexeme;
   if (phases && phases->reporting()) on_lexeme = [phases](size_t done, size_t total) { phases->step(done, total); };
+  CfgBuildOptions with_plan = options;
+  with_plan.unique_plan = grammar.unique_items;
   return make_cfg_grammar(std::make_unique<fsm::CfgRuntime>(std::move(cfg), options.dfa, options.max_earley_items, on_lexeme),
-                          tokenizer, options);
+                          tokenizer, with_plan);
 }
 
 std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt, const TokenizerInfoPtr& tokenizer,
@@ -1347,6 +1412,7 @@ std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt
   g->strip_first_space = tokenizer->leading_space() == LeadingSpace::kStrip && tokenizer->prepends_space();
   g->words = bitmask_words(tokenizer->vocab_size());
   g->rt = std::move(rt);
+  g->unique_plan = options.unique_plan;
   PhaseRecorder* phases = options.phases;
   g->share_states_ = options.share_states;
   if (g->share_states_) g->index_cache_ = options.index_cache;
@@ -1365,6 +1431,21 @@ std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt
   g->reserve_caches();
   if (phases) phases->end(g->num_index_entries(), "entries");
   return g;
+}
+
+}  // namespace tollgate::engine
+
+namespace tollgate::engine {
+
+const std::vector<int32_t>& CfgGrammar::quote_token_ids() const {
+  std::call_once(quote_once_, [this] {
+    const TokenizerInfo& tok = *tokenizer;
+    for (int32_t id : tok.quote_trie().trie.token_ids())
+      if (tok.token_bytes(id).find('"') != std::string_view::npos) quote_ids_.push_back(id);
+    std::sort(quote_ids_.begin(), quote_ids_.end());
+    quote_ids_.erase(std::unique(quote_ids_.begin(), quote_ids_.end()), quote_ids_.end());
+  });
+  return quote_ids_;
 }
 
 }  // namespace tollgate::engine

@@ -26,6 +26,10 @@
 // configuration (the sorted thread set), within a memory budget; the per-thread caches (boundary
 // lists, local walks, guard sets) share a second budget. A cache over its budget is cleared
 // whole; the accessors hand out shared_ptrs, so a clear never frees what a mask still reads.
+// JSON Schema uniqueItems (grammar/unique_items.hpp): a matcher whose grammar has a plan keeps a
+// UniqueTracker per step (engine/unique_tracker.hpp) and, while a unique array is open, filters the
+// filled row (never the cached masks) and refuses in accept what completes a duplicate item or
+// leaves no item that repeats none.
 // Leftmost-first lexing (Lark) adds guards to threads (fsm/cfg_runtime.hpp): a thread's tokens
 // are then those of the unguarded thread that never fire its guard (guard_safe, per guard).
 // Generations: the Earley graph and the guard tables only grow, and every cache above except the
@@ -54,6 +58,7 @@
 #include "fsm/earley.hpp"
 #include "fsm/cfg_runtime.hpp"
 #include "fsm/token_trie.hpp"
+#include "grammar/unique_items.hpp"
 
 namespace tollgate::engine {
 
@@ -125,6 +130,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t index_bytes() const;
   // Entries taken from another state's computation (same canonical future) or the IndexCache.
   size_t num_index_shared() const { return index_shared_.load(); }
+  // JSON Schema uniqueItems: the plan the matchers' trackers follow (null: none), and the tokens
+  // with a '"' (what can end a string), listed on first use.
+  std::shared_ptr<const grammar::UniquePlan> unique_plan;
+  const std::vector<int32_t>& quote_token_ids() const;
   // The budgets (bytes) of the caches; set before sharing the grammar (CompileOptions sets them).
   size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
   size_t cache_budget = size_t(512) << 20;       // boundary lists, local walks and guard sets together
@@ -269,6 +278,8 @@ struct CfgGrammar : CompiledGrammar::Impl {
   void intern_dense(std::vector<uint32_t> mask, IndexEntry& e) const;
 
   std::array<uint8_t, 256> walk_class_{};
+  mutable std::once_flag quote_once_;
+  mutable std::vector<int32_t> quote_ids_;
   uint32_t walk_classes_ = 256;
 
   // The current generation (null before the first lease), the one around `rt` (direct callers),
@@ -353,6 +364,8 @@ struct CfgBuildOptions {
   bool share_states = true;
   std::shared_ptr<IndexCache> index_cache;  // optional, the Compiler's
   size_t max_earley_items = fsm::EarleyGraph::kDefaultMaxItems;  // CompileOptions::max_earley_items
+  // The grammar's uniqueItems plan (build_cfg_grammar takes it from the grammar).
+  std::shared_ptr<const grammar::UniquePlan> unique_plan;
   // Optional: the build's phases ("cfg", "lexeme automata", "token index") are recorded here.
   PhaseRecorder* phases = nullptr;
 };

@@ -2,7 +2,8 @@
 // (engine/grammar_cache.cpp, Redis) and loaded by another process with the same tokenizer.
 // Takes: a CompiledGrammar (regular back-end: the minimal DFA and its precomputed masks;
 // context-free back-end: the CFG's productions, the lexeme DFAs and every token index entry
-// computed so far, with the states that use it), or a blob and a tokenizer.
+// computed so far, with the states that use it; a JSON Schema's uniqueItems plan), or a blob and a
+// tokenizer.
 // Gives: a blob — header (magic, format version, back-end kind, tokenizer fingerprint, payload
 // size, SHA-256 over the header fields and the payload) then the payload — or the grammar back.
 // A blob of another format version or tokenizer, a truncated or corrupted one, is refused with
@@ -303,6 +304,75 @@ struct GrammarBlob {
         if (it != number.end()) slots[i] = it->second + 1;
       }
     w.vec(slots);
+    write_unique_plan(w, g.unique_plan.get());
+  }
+
+  // The uniqueItems plan (grammar/unique_items.hpp): a flag, then per state its flag, item shapes,
+  // key steps and item steps.
+  static void write_shape(Writer& w, const grammar::UniquePlan::ItemShape& sh) {
+    w.pod<uint8_t>(static_cast<uint8_t>(sh.items));
+    w.pod<uint64_t>(sh.listed_strings.size());
+    for (const auto& v : sh.listed_strings) w.str(v);
+    w.pod<uint8_t>(static_cast<uint8_t>(sh.listed_true | sh.listed_false << 1 | sh.listed_null << 2));
+  }
+  static void write_unique_plan(Writer& w, const grammar::UniquePlan* plan) {
+    w.pod<uint8_t>(plan != nullptr);
+    if (!plan) return;
+    w.pod<uint64_t>(plan->states.size());
+    for (const auto& st : plan->states) {
+      w.pod<uint8_t>(st.unique);
+      w.pod<uint64_t>(st.shapes.size());
+      for (const auto& sh : st.shapes) write_shape(w, sh);
+      write_shape(w, st.tail);
+      w.pod<uint64_t>(st.keys.size());
+      for (const auto& [k, to] : st.keys) {
+        w.str(k);
+        w.pod<uint32_t>(to);
+      }
+      w.pod<uint32_t>(st.other_keys);
+      w.vec(st.index);
+      w.pod<uint32_t>(st.items_state);
+    }
+  }
+  static grammar::UniquePlan::ItemShape read_shape(Reader& r) {
+    grammar::UniquePlan::ItemShape sh;
+    uint8_t items = r.pod<uint8_t>();
+    check(items <= static_cast<uint8_t>(grammar::UniquePlan::Items::kListed), "uniqueItems item shape");
+    sh.items = static_cast<grammar::UniquePlan::Items>(items);
+    size_t n = r.count(8);
+    for (size_t i = 0; i < n; ++i) sh.listed_strings.push_back(r.str());
+    uint8_t bits = r.pod<uint8_t>();
+    sh.listed_true = bits & 1;
+    sh.listed_false = bits & 2;
+    sh.listed_null = bits & 4;
+    return sh;
+  }
+  static std::shared_ptr<const grammar::UniquePlan> read_unique_plan(Reader& r) {
+    if (r.pod<uint8_t>() == 0) return nullptr;
+    auto plan = std::make_shared<grammar::UniquePlan>();
+    size_t n = r.count(1 + 8 + 10 + 8 + 4 + 8 + 4);
+    check(n >= 2, "uniqueItems plan states");
+    plan->states.resize(n);
+    for (auto& st : plan->states) {
+      st.unique = r.pod<uint8_t>() != 0;
+      size_t ns = r.count(10);
+      for (size_t i = 0; i < ns; ++i) st.shapes.push_back(read_shape(r));
+      st.tail = read_shape(r);
+      size_t nk = r.count(8 + 4);
+      for (size_t i = 0; i < nk; ++i) {
+        std::string k = r.str();
+        st.keys[std::move(k)] = r.pod<uint32_t>();
+      }
+      st.other_keys = r.pod<uint32_t>();
+      st.index = r.vec<uint32_t>();
+      st.items_state = r.pod<uint32_t>();
+      auto in_range = [&](uint32_t to) { check(to < n, "uniqueItems plan step"); };
+      for (const auto& [k, to] : st.keys) in_range(to);
+      for (uint32_t to : st.index) in_range(to);
+      in_range(st.other_keys);
+      in_range(st.items_state);
+    }
+    return plan;
   }
 
   static std::unique_ptr<CfgGrammar> read_cfg(Reader& r, const TokenizerInfoPtr& tokenizer,
@@ -402,6 +472,7 @@ struct GrammarBlob {
     }
     auto slots = r.vec<uint32_t>();
     check(slots.size() == total_states, "index slot count");
+    opt.unique_plan = read_unique_plan(r);
 
     std::unique_ptr<CfgGrammar> g;
     try {  // the runtime's own checks (e.g. the Earley item limit on the first closure) refuse it too

@@ -15,6 +15,7 @@
 
 #include "grammar/diagnostic_codes.hpp"
 #include "grammar/regex_ast.hpp"
+#include "grammar/unique_items.hpp"
 #include "tollgate/compiler.hpp"
 #include "tollgate/error.hpp"
 
@@ -122,6 +123,10 @@ struct Grammar {
   std::string text;  // source text, for positions
   std::string file;
   GrammarOptions options;  // the limits the front-end was given (checks read them too)
+  // JSON Schema: the arrays whose items must be distinct (uniqueItems), tracked at run time over
+  // the emitted bytes by the context-free back-end; null when there are none. A grammar that
+  // embeds a schema (tool calls, Lark %json) refuses a schema that has one.
+  std::shared_ptr<const UniquePlan> unique_items;
 
   // Index of the first rule named `name`, or -1. Hashed (rules appended since the last call are
   // indexed on the way), so grammars of 100,000 rules stay linear.

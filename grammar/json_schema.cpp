@@ -1,6 +1,9 @@
 // JSON Schema → Grammar IR (see json_schema.hpp).
 //
-// Takes: schema text. Gives: a checked Grammar whose language is the JSON texts that validate.
+// Takes: schema text. Gives: a checked Grammar whose language is the JSON texts that validate —
+// apart from uniqueItems, which a grammar cannot express: for it the Grammar carries a plan
+// (grammar/unique_items.hpp, built by build_unique_plan) that the context-free back-end's tracker
+// enforces at run time.
 //
 // How: the document is indexed once ($id, $anchor, every node's JSON pointer). A schema is compiled
 // as a *conjunction* of schema nodes (its own keywords, the targets of its $refs, its allOf
@@ -382,8 +385,18 @@ class SchemaCompiler {
     }
   }
 
+  // The schema is part of a larger grammar (json_schema_to_grammar's `embedded`).
+  void embedded() { embedded_ = true; }
+
   Grammar run() {
     ws_ = ws_regex();
+    try {
+      if (!embedded_) build_unique_plan();
+    } catch (const Error& e) {
+      // the generation below meets the same schema error first, or refuses every uniqueItems
+      unique_all_refused_ = e.message().empty() ? std::string("uniqueItems paths not followed") : e.message();
+      g_.unique_items.reset();
+    }
     int root = rule_for({&doc_});
     while (!pending_.empty()) {
       auto [r, c] = std::move(pending_.front());
@@ -1259,7 +1272,7 @@ class SchemaCompiler {
       s.conditionals.pop_back();
       // (if ∧ then) ∨ (¬if ∧ else)
       Shape cond = flatten(c.cond);
-      auto neg = negate(cond, c.ptr);
+      auto neg = negate_top(cond, c.ptr);
       if (!neg) {
         relax(c.ptr, "if", "the complement of this 'if' schema is not expressible");
         // over-approximation: then ∨ else
@@ -1288,7 +1301,7 @@ class SchemaCompiler {
       auto [nc, p] = s.nots.back();
       s.nots.pop_back();
       Shape ns = flatten(nc);
-      auto neg = negate(ns, p);
+      auto neg = negate_top(ns, p);
       if (!neg) {
         relax(p, "not", "the complement of this schema is not expressible");
         return generate(std::move(s), ptr);
@@ -1322,6 +1335,25 @@ class SchemaCompiler {
       return GExpr::alt(std::move(alts));
     }
     return emit(s, ptr);
+  }
+
+  // negate() at the top (not, if, oneOf). A uniqueItems that a complement brings back (¬¬A, a property
+  // value of ¬{properties: {x: {not: A}}}) sits where the uniqueItems plan did not look: refused there.
+  std::optional<std::vector<Shape>> negate_top(const Shape& n, const std::string& ptr) {
+    auto neg = negate(n, ptr);
+    if (neg) {
+      std::vector<const Shape*> stack;
+      for (const auto& x : *neg) stack.push_back(&x);
+      while (!stack.empty()) {
+        const Shape* x = stack.back();
+        stack.pop_back();
+        if (x->unique_items)
+          unique_refused_.emplace(x->unique_ptr, "uniqueItems brought back by a complement (not / if / oneOf) is not enforced");
+        for (const auto& [k, v] : x->prop_shapes) stack.push_back(v.get());
+        for (const auto& [v, q] : x->contains_shapes) stack.push_back(v.get());
+      }
+    }
+    return neg;
   }
 
   // ¬S as a union of shapes, for the simple cases: type sets, enum/const of scalars, a required
@@ -1655,7 +1687,7 @@ class SchemaCompiler {
         bool needed = false;
         for (size_t i = 0; i < n; ++i) needed = needed || overlap[i][j];
         if (!needed) continue;
-        negs[j] = negate(flatten(branches[j]), p);
+        negs[j] = negate_top(flatten(branches[j]), p);
         negated[j] = 1;
         if (!negs[j]) {
           relax(p, "oneOf", "branch " + std::to_string(j) +
@@ -2290,11 +2322,399 @@ class SchemaCompiler {
     return k;
   }
 
+  // ---------------------------------------------------------------- uniqueItems plan
+  // Which arrays must hold distinct items is decided by their path from the root (property names,
+  // other keys, array indexes): the plan (grammar/unique_items.hpp) is an automaton over those steps
+  // whose states are the alternatives a value there may satisfy (its conjunction with anyOf / oneOf /
+  // if-then-else distributed, as generate() does), explored only where some alternative still reaches
+  // a uniqueItems. A uniqueItems is exact (enforced by the back-end's tracker) when at every state where
+  // it is met it belongs to the only alternative there that admits arrays, without prefixItems or
+  // contains, over items whose partial values the tracker can judge (see UniquePlan::Items); it is
+  // refused (relaxed under lenient) with the reason otherwise.
+  static constexpr size_t kMaxUniqueAlts = 64;
+  static constexpr size_t kMaxUniqueStates = 4096;
+  std::set<std::string> unique_exact_;                     // uniqueItems pointers the plan enforces
+  std::map<std::string, std::string> unique_refused_;      // pointer → why not
+  std::string unique_all_refused_;                         // set when the plan gave up as a whole
+  bool embedded_ = false;
+  std::unordered_set<const Json*> unique_hot_, unique_known_;
+
+  struct UAlt {
+    Shape s;
+    std::vector<std::string> key;  // the nodes and branches it was built from
+    std::vector<const Json*> nodes;
+  };
+
+  // Nodes from which a uniqueItems: true is reachable (through sub-schemas and $refs): a reverse
+  // search from the uniqueItems nodes. False when the document has none.
+  bool unique_seed_hot() {
+    std::unordered_map<const Json*, std::vector<const Json*>> rev;
+    std::vector<const Json*> seeds, stack{&doc_};
+    while (!stack.empty()) {
+      const Json* n = stack.back();
+      stack.pop_back();
+      unique_known_.insert(n);
+      if (n->is_object()) {
+        if (auto u = n->find("uniqueItems"); u != n->end() && u->is_boolean() && u->get<bool>()) seeds.push_back(n);
+        for (const char* k : {"$ref", "$dynamicRef", "$recursiveRef"}) {
+          auto r = n->find(k);
+          if (r == n->end() || !r->is_string()) continue;
+          if (std::string(k) != "$ref") {
+            seeds.push_back(n);  // dynamic: any anchor; counted as reaching one
+            continue;
+          }
+          try {
+            const Json* t = resolve_ref(n, r->get<std::string>(), ptr_of(n));
+            rev[t].push_back(n);
+          } catch (const Error&) {
+          }
+        }
+      }
+      if (n->is_structured())
+        for (const auto& c : *n) {
+          rev[&c].push_back(n);
+          stack.push_back(&c);
+        }
+    }
+    if (seeds.empty()) return false;
+    bool real = false;
+    for (const Json* s : seeds) real = real || s->contains("uniqueItems");
+    if (!real) return false;
+    while (!seeds.empty()) {
+      const Json* n = seeds.back();
+      seeds.pop_back();
+      if (!unique_hot_.insert(n).second) continue;
+      if (auto it = rev.find(n); it != rev.end())
+        for (const Json* p : it->second) seeds.push_back(p);
+    }
+    return true;
+  }
+  bool unique_hot(const Json* n) {
+    if (unique_hot_.count(n)) return true;
+    if (unique_known_.count(n)) return false;
+    // a node made while flattening (dependencies): its subtree
+    std::vector<const Json*> stack{n};
+    while (!stack.empty()) {
+      const Json* x = stack.back();
+      stack.pop_back();
+      if (unique_hot_.count(x)) return true;
+      if (x->is_object()) {
+        if (x->contains("uniqueItems")) return true;
+        if (auto r = x->find("$ref"); r != x->end() && r->is_string()) {
+          try {
+            if (unique_hot_.count(resolve_ref(x, r->get<std::string>(), ptr_of(x)))) return true;
+          } catch (const Error&) {
+          }
+        }
+      }
+      if (x->is_structured())
+        for (const auto& c : *x) stack.push_back(&c);
+    }
+    return false;
+  }
+  bool unique_hot(const std::vector<UAlt>& alts) {
+    for (const auto& a : alts)
+      for (const Json* n : a.nodes)
+        if (unique_hot(n)) return true;
+    return false;
+  }
+  static std::string node_key(const Json* n) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "n:%llx", static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(n)));
+    return buf;
+  }
+
+  // The alternatives of a conjunction; false when there are more than kMaxUniqueAlts.
+  bool unique_alts(const Conj& c0, std::vector<UAlt>& out) {
+    Conj c = c0;
+    for (auto& n : c) n = through_refs(n);
+    c = normalise(std::move(c));
+    std::vector<UAlt> work(1);
+    work[0].s = flatten(c);
+    for (const Json* n : c) work[0].key.push_back(node_key(n));
+    work[0].nodes = c;
+    while (!work.empty()) {
+      UAlt x = std::move(work.back());
+      work.pop_back();
+      if (x.s.never) continue;
+      auto add = [&](const Conj& b, const std::string& tag) {
+        UAlt y = x;
+        for (const Json* n : b) {
+          flatten_into(y.s, n);
+          y.key.push_back(node_key(n));
+          y.nodes.push_back(n);
+        }
+        y.key.push_back(tag);
+        work.push_back(std::move(y));
+      };
+      if (!x.s.any_of.empty() || !x.s.one_of.empty()) {
+        bool one = x.s.any_of.empty();
+        auto [branches, p] = one ? x.s.one_of.back() : x.s.any_of.back();
+        (one ? x.s.one_of : x.s.any_of).pop_back();
+        for (size_t i = 0; i < branches.size(); ++i) add(branches[i], "b:" + p + "/" + std::to_string(i));
+      } else if (!x.s.conditionals.empty()) {
+        auto cnd = x.s.conditionals.back();
+        x.s.conditionals.pop_back();
+        add(join(cnd.cond, cnd.then_), "t:" + cnd.ptr);
+        add(cnd.else_, "e:" + cnd.ptr);
+      } else {
+        std::sort(x.key.begin(), x.key.end());
+        x.key.erase(std::unique(x.key.begin(), x.key.end()), x.key.end());
+        out.push_back(std::move(x));
+      }
+      if (out.size() + work.size() > kMaxUniqueAlts) return false;
+    }
+    return true;
+  }
+
+  static bool admits(const Shape& s, unsigned type) {
+    if (s.never || !(s.types & type)) return false;
+    if (!s.has_enum) return true;
+    for (const auto& v : s.enum_values)
+      if (value_type(v) & type) return true;
+    return false;
+  }
+
+  // How the tracker can judge the items of unique array `u` (per prefix index, then the rest);
+  // "" when it can, else why not.
+  std::string unique_items_shape(const Shape& u, grammar::UniquePlan::State& st) {
+    using Items = grammar::UniquePlan::Items;
+    if (!u.contains.empty() || !u.contains_shapes.empty()) return "uniqueItems together with contains is not enforced";
+    size_t np = u.prefix.size();
+    for (const auto& [start, c] : u.items_from) np = std::max(np, start);
+    for (size_t i = 0; i <= np; ++i) {
+      Conj c;
+      if (i < u.prefix.size()) c = u.prefix[i];
+      for (const auto& [start, ic] : u.items_from)
+        if (start <= i) c = join(c, ic);
+      grammar::UniquePlan::ItemShape shape;
+      if (u.items_false_from == SIZE_MAX || i < u.items_false_from) {  // (else no item there)
+        std::string why = item_shape(c, shape);
+        if (!why.empty()) return why;
+      }
+      if (i < np) st.shapes.push_back(std::move(shape));
+      else st.tail = std::move(shape);
+    }
+    // only the item being written may run out of values: no later item is required where values are finite
+    const uint64_t lo = u.min_items;
+    for (uint64_t i = 0; i < lo && i <= np; ++i)
+      for (uint64_t j = i + 1; j < lo && st.shape(i).items == Items::kListed; ++j)
+        if (st.shape(j).items == Items::kListed)
+          return "unique items from a finite set that minItems requires more of are not enforced";
+    return "";
+  }
+  // The shape of an item of conjunction `c` (see UniquePlan::Items); "" when the tracker can judge it.
+  std::string item_shape(const Conj& c, grammar::UniquePlan::ItemShape& shape) {
+    using Items = grammar::UniquePlan::Items;
+    std::vector<UAlt> ia;
+    if (!unique_alts(c, ia) || ia.size() > 1)
+      return "unique items under anyOf / oneOf / if are not enforced";
+    shape.items = Items::kOpen;
+    if (ia.empty()) return "";  // no item is possible
+    const Shape& t = ia[0].s;
+    if (t.has_enum) {
+      for (const auto& v : t.enum_values) {
+        if (!(value_type(v) & t.types)) continue;
+        if (v.is_string()) shape.listed_strings.push_back(v.get<std::string>());
+        else if (v.is_boolean()) (v.get<bool>() ? shape.listed_true : shape.listed_false) = true;
+        else if (v.is_null()) shape.listed_null = true;
+        else return "unique items from an enum of numbers, objects or arrays are not enforced";
+      }
+      std::sort(shape.listed_strings.begin(), shape.listed_strings.end());
+      shape.items = Items::kListed;
+      return "";
+    }
+    if (is_trivial(t)) return "";  // any JSON value: free strings, objects and arrays, numbers, literals
+    // a complement can leave a partial item finitely many completions ("a" only, of strings not
+    // matching ^a.+): not judged
+    if (!t.nots.empty() || !t.unexpressible.empty() || !t.excluded_values.empty() || !t.string_negs.empty() ||
+        !t.number_negs.empty() || t.string_negated || t.number_negated || !t.prop_shapes.empty())
+      return "unique items under not (or the else of an if) are not enforced";
+    unsigned ty = t.types;
+    if ((ty & (kIntT | kFracT)) && (!t.minimums.empty() || !t.maximums.empty() || !t.multiple_ofs.empty()))
+      return "unique number items with bounds or multipleOf are not enforced (only free numbers)";
+    if ((ty & kArrT) && (has_array_constraints(t) || !t.items_from.empty()))
+      return "unique items that may be arrays with a schema are not enforced";
+    if ((ty & kStrT) && (!t.patterns.empty() || !t.formats.empty() || t.max_length != UINT64_MAX))
+      return "unique string items with a pattern, format or maxLength are not enforced (only free strings)";
+    if ((ty & kObjT) && (!t.closeds.empty() || !t.additional.empty() || t.additional_false || !t.pattern_props.empty() ||
+                         !t.property_names.empty() || t.max_props != UINT64_MAX || !t.forbidden.empty() ||
+                         !t.key_outside.empty()))
+      return "unique object items that may be closed (additionalProperties, patternProperties, maxProperties, "
+             "propertyNames) are not enforced (only objects open to any other key)";
+    if (!(ty & (kStrT | kObjT | kIntT | kFracT | kArrT))) {
+      // booleans and null only: a finite set
+      shape.items = Items::kListed;
+      shape.listed_true = shape.listed_false = (ty & kBoolT) != 0;
+      shape.listed_null = (ty & kNullT) != 0;
+    }
+    return "";
+  }
+
+  void build_unique_plan() {
+    if (!unique_seed_hot()) return;
+    auto plan = std::make_shared<grammar::UniquePlan>();
+    plan->states.resize(1);  // 0: free
+    std::map<std::vector<std::string>, uint32_t> ids;
+    std::deque<std::pair<uint32_t, std::vector<UAlt>>> work;
+    auto state_of = [&](std::vector<UAlt> alts) -> uint32_t {
+      if (!unique_hot(alts)) return 0;
+      std::vector<std::string> key;
+      for (const auto& a : alts) {
+        std::string k;
+        for (const auto& p : a.key) k += p + ";";
+        key.push_back(std::move(k));
+      }
+      std::sort(key.begin(), key.end());
+      auto [it, fresh] = ids.emplace(std::move(key), static_cast<uint32_t>(plan->states.size()));
+      if (fresh) {
+        if (plan->states.size() >= kMaxUniqueStates)
+          throw Error(ErrorKind::kLimit, "more than " + std::to_string(kMaxUniqueStates) + " paths to uniqueItems");
+        plan->states.emplace_back();
+        work.emplace_back(it->second, std::move(alts));
+      }
+      return it->second;
+    };
+    auto gather = [&](std::vector<UAlt>& into, const Conj& c) {
+      if (!unique_alts(c, into)) throw Error(ErrorKind::kLimit, "more than " + std::to_string(kMaxUniqueAlts) + " alternatives on one value");
+    };
+    std::vector<UAlt> root;
+    gather(root, {&doc_});
+    state_of(std::move(root));
+    while (!work.empty()) {
+      auto [id, alts] = std::move(work.front());
+      work.pop_front();
+      grammar::UniquePlan::State st;
+      // the array here
+      std::vector<const Shape*> arrays, uniques;
+      for (const auto& a : alts)
+        if (admits(a.s, kArrT)) {
+          arrays.push_back(&a.s);
+          if (a.s.unique_items && a.s.max_items > 1) uniques.push_back(&a.s);
+        }
+      if (!uniques.empty()) {
+        // every alternative that admits arrays must be unique too (or hold at most one item), with
+        // items of one shape (the tracker judges them alike)
+        std::string why;
+        auto same = [](const grammar::UniquePlan::State& a, const grammar::UniquePlan::State& b) {
+          return a.shapes == b.shapes && a.tail == b.tail;
+        };
+        auto listed = [](const grammar::UniquePlan::State& a) {
+          bool any = a.tail.items == grammar::UniquePlan::Items::kListed;
+          for (const auto& sh : a.shapes) any = any || sh.items == grammar::UniquePlan::Items::kListed;
+          return any;
+        };
+        why = unique_items_shape(*uniques[0], st);
+        for (const Shape* a : arrays) {
+          if (!why.empty()) break;
+          bool u = a->unique_items && a->max_items > 1;
+          if (!u && a->max_items > 1) {
+            why = "whether an array here must hold distinct items depends on which of several alternatives (anyOf / "
+                  "oneOf / if, or whether a contains matches it) it matches";
+            break;
+          }
+          grammar::UniquePlan::State other;
+          std::string w = unique_items_shape(*a, other);
+          if (u && !w.empty()) why = w;
+          else if ((u || listed(st)) && (!w.empty() || !same(st, other)))
+            why = "unique arrays here under alternatives (anyOf / oneOf / if) whose items differ are not enforced";
+        }
+        for (const Shape* u : uniques) {
+          if (why.empty()) unique_exact_.insert(u->unique_ptr);
+          else unique_refused_.emplace(u->unique_ptr, why);
+        }
+        st.unique = why.empty();
+      }
+      // members
+      std::set<std::string> names;
+      bool objects = false;
+      for (const auto& a : alts)
+        if (admits(a.s, kObjT)) {
+          objects = true;
+          for (const auto& [k, c] : a.s.props) names.insert(k);
+        }
+      if (objects) {
+        for (const auto& k : names) {
+          std::vector<UAlt> child;
+          for (const auto& a : alts) {
+            if (!admits(a.s, kObjT)) continue;
+            Conj c;
+            if (member_schemas(a.s, k, ptr_of(&doc_), c)) gather(child, c);
+          }
+          st.keys[k] = state_of(std::move(child));
+        }
+        // any other key: its schemas must not depend on the key where they reach a uniqueItems
+        std::vector<UAlt> other;
+        bool keyed = false;  // some alternative's patternProperties decide by the key
+        for (const auto& a : alts) {
+          if (!admits(a.s, kObjT)) continue;
+          Conj c;
+          bool allowed = apply_closeds(a.s, nullptr, {}, c);
+          if (a.s.pattern_props.empty()) {
+            if (allowed) gather(other, c);
+            continue;
+          }
+          // one pattern and no other key allowed: every other key matches it
+          bool closed = false;
+          for (const auto& cl : a.s.closeds) closed = closed || cl.is_false;
+          std::set<std::string> matched{a.s.pattern_props[0].first};
+          Conj only;
+          if (a.s.pattern_props.size() == 1 && closed && !allowed && apply_closeds(a.s, nullptr, matched, only)) {
+            gather(other, join(only, a.s.pattern_props[0].second));
+            continue;
+          }
+          keyed = true;
+          if (allowed) gather(other, c);
+          for (const auto& [pat, pc] : a.s.pattern_props) gather(other, pc);
+        }
+        if (keyed && unique_hot(other))
+          throw Error(ErrorKind::kUnsupported, "a uniqueItems under patternProperties whose key decides it");
+        st.other_keys = state_of(std::move(other));
+      }
+      // items
+      size_t np = 0;
+      for (const auto& a : alts)
+        if (admits(a.s, kArrT)) {
+          np = std::max(np, a.s.prefix.size());
+          for (const auto& [start, c] : a.s.items_from) np = std::max(np, start);
+        }
+      for (size_t i = 0; i <= np; ++i) {
+        std::vector<UAlt> child;
+        for (const auto& a : alts) {
+          if (!admits(a.s, kArrT)) continue;
+          if (a.s.items_false_from != SIZE_MAX && i >= a.s.items_false_from) continue;
+          Conj c;
+          if (i < a.s.prefix.size()) c = a.s.prefix[i];
+          for (const auto& [start, ic] : a.s.items_from)
+            if (start <= i) c = join(c, ic);
+          gather(child, c);
+          // an item may also be the one a `contains` matches (generated as items ∧ contains)
+          for (const auto& [cc, cp] : a.s.contains) gather(child, join(c, cc));
+        }
+        uint32_t s = state_of(std::move(child));
+        if (i < np) st.index.push_back(s);
+        else st.items_state = s;
+      }
+      plan->states[id] = std::move(st);
+    }
+    if (unique_exact_.empty()) return;
+    g_.unique_items = std::move(plan);
+  }
+  std::string unique_refusal(const std::string& ptr) const {
+    if (embedded_) return "item uniqueness is not enforced in a schema embedded in a larger grammar";
+    if (!unique_all_refused_.empty()) return unique_all_refused_;
+    auto it = unique_refused_.find(ptr);
+    if (it != unique_refused_.end()) return it->second;
+    return "item uniqueness is not enforced here (under not, if, contains or a complement)";
+  }
+
   // ---------------------------------------------------------------- arrays
   GExprPtr array_value(const Shape& s, const std::string& ptr) {
     if (s.unique_items) {
       bool trivial = s.max_items <= 1;
-      if (!trivial) relax(s.unique_ptr, "uniqueItems", "item uniqueness is not enforced by the grammar");
+      if (!trivial && (!unique_all_refused_.empty() || !unique_exact_.count(s.unique_ptr) ||
+                       unique_refused_.count(s.unique_ptr)))
+        relax(s.unique_ptr, "uniqueItems", unique_refusal(s.unique_ptr));
     }
     uint64_t lo = s.min_items, hi = s.max_items;
     // positions with their own constraints: the prefix, and the indexes before the last start of
@@ -2862,8 +3282,10 @@ class SchemaCompiler {
 
 }  // namespace
 
-Grammar json_schema_to_grammar(std::string_view schema_json, const JsonSchemaOptions& options, std::string_view file) {
+Grammar json_schema_to_grammar(std::string_view schema_json, const JsonSchemaOptions& options, std::string_view file,
+                               bool embedded) {
   SchemaCompiler c(schema_json, options, file);
+  if (embedded) c.embedded();
   return c.run();
 }
 

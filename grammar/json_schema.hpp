@@ -15,7 +15,9 @@
 
 namespace tollgate::grammar {
 
+// embedded: the schema is part of a larger grammar (tool calls, Lark %json), whose bytes the
+// uniqueItems tracker cannot follow: uniqueItems stays refused (relaxed under lenient) there.
 Grammar json_schema_to_grammar(std::string_view schema_json, const JsonSchemaOptions& options,
-                               std::string_view file = {});
+                               std::string_view file = {}, bool embedded = false);
 
 }  // namespace tollgate::grammar

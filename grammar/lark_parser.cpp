@@ -197,7 +197,7 @@ auto on_json = [](auto& ctx) {
   };
   Grammar sub;
   try {
-    sub = json_schema_to_grammar(schema, s.g->options.json_schema, s.g->file);
+    sub = json_schema_to_grammar(schema, s.g->options.json_schema, s.g->file, /*embedded=*/true);
   } catch (const Error& e) {
     throw Error(e.kind(), "in %json: " + e.message(), here(e.pos()));
   }

@@ -73,7 +73,7 @@ Grammar tool_calls_to_grammar(const ToolCallSpec& spec, std::string_view file) {
     if (it == schema_root.end()) {
       Grammar sub;
       try {
-        sub = json_schema_to_grammar(tag.schema, spec.json, file);
+        sub = json_schema_to_grammar(tag.schema, spec.json, file, /*embedded=*/true);
       } catch (const Error& e) {
         SourcePos pos = e.pos();
         if (!pos.pointer.empty() && pos.line == 0) {
