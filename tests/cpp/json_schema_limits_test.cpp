@@ -19,17 +19,8 @@ using tollgate::JsonSchemaOptions;
 using tollgate::Matcher;
 using tollgate::TokenizerInfo;
 
-CompiledGrammarPtr schema(const std::string& text, JsonSchemaOptions opt = {}) {
-  tollgate::CompileOptions co;
-  co.threads = 1;
-  Compiler c(TokenizerInfo::bytes_with_eos(), co);
-  return c.compile_json_schema(text, opt);
-}
-
-bool accepts(const CompiledGrammarPtr& g, const std::string& doc) {
-  Matcher m(g, 0);
-  return m.accept_bytes(doc) && m.is_accepting();
-}
+using tollgate::testing::accepts;
+using tollgate::testing::schema;
 
 tollgate::Error schema_error(const std::string& text, JsonSchemaOptions opt = {}) {
   try {

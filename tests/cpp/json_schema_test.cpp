@@ -1,7 +1,7 @@
 // JSON Schema front-end: semantics by example (accepted ⇔ valid), errors and warnings.
 // Matching is byte by byte against a 256-token byte vocabulary, so the language itself is tested;
 // the conformance runners (JSON Schema Test Suite, MaskBench) test it at scale.
-#include <catch2/catch.hpp>
+#include "test_support.hpp"
 
 #include <string>
 #include <vector>
@@ -16,27 +16,8 @@ using tollgate::Compiler;
 using tollgate::JsonSchemaOptions;
 using tollgate::Matcher;
 
-tollgate::TokenizerInfoPtr bytes_vocab() {
-  static const tollgate::TokenizerInfoPtr tok = [] {
-    std::vector<std::string> bytes(257);
-    for (int b = 0; b < 256; ++b) bytes[b] = std::string(1, static_cast<char>(b));
-    bytes[256] = "<eos>";
-    return tollgate::TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
-  }();
-  return tok;
-}
-
-CompiledGrammarPtr schema(const std::string& text, JsonSchemaOptions opt = {}) {
-  tollgate::CompileOptions co;
-  co.threads = 1;
-  Compiler c(bytes_vocab(), co);
-  return c.compile_json_schema(text, opt);
-}
-
-bool accepts(const CompiledGrammarPtr& g, const std::string& doc) {
-  Matcher m(g, 0);
-  return m.accept_bytes(doc) && m.is_accepting();
-}
+using tollgate::testing::accepts;
+using tollgate::testing::schema;
 
 #define ACCEPTS(g, doc) CHECK(accepts(g, doc))
 #define REFUSES(g, doc) CHECK_FALSE(accepts(g, doc))

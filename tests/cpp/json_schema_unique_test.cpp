@@ -24,27 +24,9 @@ using tollgate::Compiler;
 using tollgate::JsonSchemaOptions;
 using tollgate::Matcher;
 
-tollgate::TokenizerInfoPtr bytes_vocab() {
-  static const tollgate::TokenizerInfoPtr tok = [] {
-    std::vector<std::string> bytes(257);
-    for (int b = 0; b < 256; ++b) bytes[b] = std::string(1, static_cast<char>(b));
-    bytes[256] = "<eos>";
-    return tollgate::TokenizerInfo::from_tokens(std::move(bytes), {256}, 257, {256});
-  }();
-  return tok;
-}
+using tollgate::testing::accepts;
+using tollgate::testing::schema;
 
-CompiledGrammarPtr schema(const std::string& text, JsonSchemaOptions opt = {}) {
-  tollgate::CompileOptions co;
-  co.threads = 1;
-  Compiler c(bytes_vocab(), co);
-  return c.compile_json_schema(text, opt);
-}
-
-bool accepts(const CompiledGrammarPtr& g, const std::string& doc) {
-  Matcher m(g, 0);
-  return m.accept_bytes(doc) && m.is_accepting();
-}
 bool prefix_ok(const CompiledGrammarPtr& g, const std::string& doc) {
   Matcher m(g, 0);
   return m.accept_bytes(doc);
@@ -251,7 +233,7 @@ TEST_CASE("uniqueItems: rollback and fork restore the items seen", "[json-schema
 TEST_CASE("uniqueItems: a schema embedded in tool calls stays refused", "[json-schema][unique]") {
   tollgate::CompileOptions co;
   co.threads = 1;
-  Compiler c(bytes_vocab(), co);
+  Compiler c(tollgate::TokenizerInfo::bytes_with_eos(), co);
   tollgate::ToolCallSpec spec;
   tollgate::ToolCallTag tag;
   tag.begin = "<call>";
@@ -459,13 +441,13 @@ TEST_CASE("uniqueItems: random arrays agree with JSON equality (nlohmann::json =
 
 TEST_CASE("uniqueItems: a serialised grammar keeps its plan", "[json-schema][unique]") {
   auto g = schema(R"({"properties": {"t": {"type": "array", "items": {"enum": ["a", "b"]}, "uniqueItems": true}}})");
-  auto back = tollgate::CompiledGrammar::deserialize(g->serialize(), bytes_vocab());
+  auto back = tollgate::CompiledGrammar::deserialize(g->serialize(), tollgate::TokenizerInfo::bytes_with_eos());
   ACCEPTS(back, R"({"t": ["a", "b"]})");
   REFUSES(back, R"({"t": ["b", "b"]})");
   CHECK(allowed_after(back, R"({"t": ["a", ")") == "b");
   // a blob cut inside the plan is refused, not crashed on
   std::string blob = g->serialize();
-  CHECK_THROWS_AS(tollgate::CompiledGrammar::deserialize(blob.substr(0, blob.size() - 3), bytes_vocab()), tollgate::Error);
+  CHECK_THROWS_AS(tollgate::CompiledGrammar::deserialize(blob.substr(0, blob.size() - 3), tollgate::TokenizerInfo::bytes_with_eos()), tollgate::Error);
 }
 
 TEST_CASE("uniqueItems: under contains, reached elsewhere too", "[json-schema][unique]") {

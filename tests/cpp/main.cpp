@@ -80,6 +80,18 @@ std::vector<std::vector<int32_t>> maskbench_docs(const std::filesystem::path& di
   return docs;
 }
 
+CompiledGrammarPtr schema(const std::string& text, JsonSchemaOptions opt) {
+  CompileOptions co;
+  co.threads = 1;
+  Compiler c(TokenizerInfo::bytes_with_eos(), co);
+  return c.compile_json_schema(text, opt);
+}
+
+bool accepts(const CompiledGrammarPtr& g, const std::string& doc) {
+  Matcher m(g, 0);
+  return m.accept_bytes(doc) && m.is_accepting();
+}
+
 bool mask_bit(const std::vector<int32_t>& mask, int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; }
 
 std::vector<int32_t> mask_of(const Matcher& m) {

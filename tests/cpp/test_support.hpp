@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tollgate/compiler.hpp"
 #include "tollgate/matcher.hpp"
 #include "tollgate/vocabulary.hpp"
 
@@ -36,6 +37,12 @@ std::vector<int32_t> first_valid_tokens(const std::string& file_text, std::strin
 // The first `n` valid MaskBench documents of `dir` (Llama-3 token ids): the first valid test of
 // every `stride`-th file in sorted order.
 std::vector<std::vector<int32_t>> maskbench_docs(const std::filesystem::path& dir, size_t n, size_t stride = 7);
+
+// A JSON Schema compiled on one thread against TokenizerInfo::bytes_with_eos() (256 byte tokens and
+// EOS), so that matching byte by byte tests the language itself.
+CompiledGrammarPtr schema(const std::string& text, JsonSchemaOptions opt = {});
+// The whole of `doc`, fed as bytes, is accepted and complete.
+bool accepts(const CompiledGrammarPtr& g, const std::string& doc);
 
 // Token masks in tests.
 bool mask_bit(const std::vector<int32_t>& mask, int32_t id);
