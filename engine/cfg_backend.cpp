@@ -107,7 +107,7 @@ std::shared_ptr<const CfgGrammar::GuardSafe> CfgGrammar::Generation::guard_safe(
 
 bool CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool accumulate, bool cached_only) const {
   // Every piece is looked up (or computed) before anything is written.
-  const Slot* sl = g.slots_[g.state_offset[t.lexeme] + t.state].load(std::memory_order_acquire);
+  const Slot* sl = g.slots(t.lexeme)[t.state].load(std::memory_order_acquire);
   if (!sl && cached_only) return false;
   const IndexEntry& e = sl ? *sl->entry : entry(t.lexeme, t.state);
   const uint32_t* ci = e.dense ? e.dense->data() : nullptr;
@@ -572,6 +572,13 @@ void CfgGrammar::Generation::fill_mask_slow(const ParserState& state, uint32_t* 
 
 void CfgGrammar::reserve_caches() {
   // Byte classes common to every lexeme DFA: bytes in one class step every configuration alike.
+  // Lexemes built on first use: the partition read from their regexes (each DFA is checked
+  // against it as it is built).
+  if (const auto* part = rt->automata().byte_partition(); part && rt->automata().num_built() < rt->num_lexemes()) {
+    walk_class_ = *part;
+    walk_classes_ = rt->automata().byte_partition_classes();
+    return;
+  }
   std::map<std::vector<uint32_t>, uint8_t> sig;
   for (int b = 0; b < 256; ++b) {
     std::vector<uint32_t> key;
@@ -1225,8 +1232,9 @@ bool same_entry(const IndexEntry& a, const IndexEntry& b) {
 
 const CfgGrammar::Slot* CfgGrammar::install(uint32_t l, uint32_t q, const std::string& key,
                                             std::shared_ptr<const IndexEntry> e) const {
+  std::atomic<const Slot*>* lexeme_slots = slots(l);  // before the lock: may take it
   std::lock_guard<std::mutex> lock(index_mu_);
-  std::atomic<const Slot*>& slot = slots_[state_offset[l] + q];
+  std::atomic<const Slot*>& slot = lexeme_slots[q];
   if (const Slot* s = slot.load(std::memory_order_acquire)) return s;  // another thread was first
   std::string k = key;
   if (k.empty()) {  // not shareable: the state itself
@@ -1355,6 +1363,19 @@ size_t CfgGrammar::num_distinct_masks() const {
   return num_dense_ + sparse;
 }
 
+std::atomic<const CfgGrammar::Slot*>* CfgGrammar::make_slots(uint32_t lexeme) const {
+  const uint32_t n = rt->dfa(lexeme).num_states();  // builds the DFA if it was not (before the lock)
+  std::lock_guard<std::mutex> lock(index_mu_);
+  if (auto* s = lexeme_slots_[lexeme].load(std::memory_order_acquire)) return s;  // another thread was first
+  auto slots = std::make_unique<std::atomic<const Slot*>[]>(n);
+  for (uint32_t q = 0; q < n; ++q) slots[q].store(nullptr, std::memory_order_relaxed);
+  std::atomic<const Slot*>* p = slots.get();
+  owned_slots_.push_back(std::move(slots));
+  num_slots_ += n;
+  lexeme_slots_[lexeme].store(p, std::memory_order_release);
+  return p;
+}
+
 size_t CfgGrammar::index_bytes() const {
   std::lock_guard<std::mutex> lock(index_mu_);
   return index_bytes_ + num_slots_ * sizeof(std::atomic<const Slot*>) + by_key_.bucket_count() * 8;
@@ -1400,7 +1421,8 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
   if (phases && phases->reporting()) on_lexeme = [phases](size_t done, size_t total) { phases->step(done, total); };
   CfgBuildOptions with_plan = options;
   with_plan.unique_plan = grammar.unique_items;
-  return make_cfg_grammar(std::make_unique<fsm::CfgRuntime>(std::move(cfg), options.dfa, options.max_earley_items, on_lexeme),
+  return make_cfg_grammar(std::make_unique<fsm::CfgRuntime>(std::move(cfg), options.dfa, options.max_earley_items, on_lexeme,
+                                                           options.eager_automata_states),
                           tokenizer, with_plan);
 }
 
@@ -1416,16 +1438,13 @@ std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt
   PhaseRecorder* phases = options.phases;
   g->share_states_ = options.share_states;
   if (g->share_states_) g->index_cache_ = options.index_cache;
-  size_t total = 0;
-  for (uint32_t l = 0; l < g->rt->num_lexemes(); ++l) {
-    g->state_offset.push_back(static_cast<uint32_t>(total));
-    total += g->rt->dfa(l).num_states();
-  }
-  if (total >= UINT32_MAX) throw Error(ErrorKind::kLimit, "too many lexeme DFA states in one grammar");
-  if (phases) phases->end(total, "states");
-  g->num_slots_ = total;
-  g->slots_ = std::make_unique<std::atomic<const CfgGrammar::Slot*>[]>(total);
-  for (size_t i = 0; i < total; ++i) g->slots_[i].store(nullptr, std::memory_order_relaxed);
+  const fsm::LexemeAutomata& automata = g->rt->automata();
+  size_t built = 0;
+  for (uint32_t l = 0; l < automata.size(); ++l)
+    if (automata.built(l)) built += g->rt->dfa(l).num_states();
+  if (phases) phases->end(built, automata.num_built() == automata.size() ? "states" : "states (built so far)");
+  g->lexeme_slots_ = std::make_unique<std::atomic<std::atomic<const CfgGrammar::Slot*>*>[]>(automata.size());
+  for (size_t l = 0; l < automata.size(); ++l) g->lexeme_slots_[l].store(nullptr, std::memory_order_relaxed);
   if (phases) phases->begin(options.eager_index ? "token index" : "token index (lazy)");
   if (options.eager_index) g->index_all(options.threads, phases && phases->reporting() ? phases : nullptr);
   g->reserve_caches();

@@ -115,11 +115,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   std::shared_ptr<fsm::CfgRuntime> rt;
   int32_t words = 0;
   bool strip_first_space = false;
-  std::vector<uint32_t> state_offset;  // lexeme → index of its state 0 among all (lexeme, state)
   // The index entry of (lexeme, state): computed on first use (or shared with a state of the same
   // future), then read without a lock. Thread-safe.
   const IndexEntry& entry(uint32_t lexeme, uint32_t state) const {
-    const Slot* s = slots_[state_offset[lexeme] + state].load(std::memory_order_acquire);
+    const Slot* s = slots(lexeme)[state].load(std::memory_order_acquire);
     return s ? *s->entry : *compute_entry(lexeme, state)->entry;
   }
   // Computes every entry now (CfgBuildOptions::eager_index); `threads` as CfgBuildOptions::threads.
@@ -214,7 +213,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
     uint32_t id;
   };
   const Slot& slot(uint32_t lexeme, uint32_t state) const {
-    const Slot* s = slots_[state_offset[lexeme] + state].load(std::memory_order_acquire);
+    const Slot* s = slots(lexeme)[state].load(std::memory_order_acquire);
     return s ? *s : *compute_entry(lexeme, state);
   }
   const Slot* compute_entry(uint32_t lexeme, uint32_t state) const;
@@ -248,11 +247,18 @@ struct CfgGrammar : CompiledGrammar::Impl {
   static size_t shard_of(uint64_t h) { return (h ^ (h >> 29) ^ (h >> 47)) & (kShards - 1); }
   mutable std::atomic<size_t> cache_clears_{0};
   mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0};
-  // The lazy index: a slot per (lexeme, state) (null until computed); the slots and entries this
-  // grammar owns, by canonical key (or "#lexeme.state" when not shareable); the dense bitsets
-  // deduplicated by content. Guarded by index_mu_ (the slots are read without it).
-  std::unique_ptr<std::atomic<const Slot*>[]> slots_;
-  size_t num_slots_ = 0;
+  // The lazy index: a slot per (lexeme, state) (null until computed), in an array per lexeme
+  // made when the lexeme's first entry is looked up (its DFA may be built lazily too); the slots
+  // and entries this grammar owns, by canonical key (or "#lexeme.state" when not shareable); the
+  // dense bitsets deduplicated by content. Guarded by index_mu_ (the slots are read without it).
+  std::atomic<const Slot*>* slots(uint32_t lexeme) const {
+    std::atomic<const Slot*>* s = lexeme_slots_[lexeme].load(std::memory_order_acquire);
+    return s ? s : make_slots(lexeme);
+  }
+  std::atomic<const Slot*>* make_slots(uint32_t lexeme) const;  // takes index_mu_
+  std::unique_ptr<std::atomic<std::atomic<const Slot*>*>[]> lexeme_slots_;
+  mutable std::vector<std::unique_ptr<std::atomic<const Slot*>[]>> owned_slots_;  // under index_mu_
+  mutable size_t num_slots_ = 0;                                                 // under index_mu_
   mutable std::mutex index_mu_;
   mutable std::deque<Slot> owned_;
   mutable std::unordered_map<std::string, const Slot*> by_key_;
@@ -360,6 +366,8 @@ struct CfgBuildOptions {
   // Compute every (lexeme, state)'s index entry at build time (the default computes each on
   // first use).
   bool eager_index = false;
+  // Lexeme automata built at build time (CompileOptions::eager_automata_states); the rest on first use.
+  size_t eager_automata_states = SIZE_MAX;
   // Share entries between states with the same canonical future (and through index_cache).
   bool share_states = true;
   std::shared_ptr<IndexCache> index_cache;  // optional, the Compiler's

@@ -1,6 +1,7 @@
 // Compiler::compile_grammar, compile_json_schema, compile_tool_calls and builtin_json: grammar text (GBNF, Lark, EBNF), a JSON Schema or tool calls →
 // checked Grammar IR → context-free back-end. The built-in JSON grammar is compiled once per
 // Compiler (and its copies) and cached in Compiler::Cache.
+#include <cstdlib>
 #include <chrono>
 
 #include "engine/cfg_backend.hpp"
@@ -43,6 +44,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   opt.dfa.max_memory_bytes = o.max_dfa_memory;
   opt.threads = o.threads;
   opt.eager_index = o.eager_index;
+  opt.eager_automata_states = o.eager_index ? SIZE_MAX : o.eager_automata_states;
   opt.index_cache = index_cache;
   opt.max_earley_items = o.max_earley_items;
   auto impl = engine::build_cfg_grammar(g, tokenizer, opt);
@@ -54,7 +56,8 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   impl->stats.index_ms = ms_since(t1);
   impl->stats.total_ms = ms_since(t0);
   size_t states = 0;
-  for (size_t l = 0; l < impl->rt->num_lexemes(); ++l) states += impl->rt->dfa(static_cast<uint32_t>(l)).num_states();
+  for (size_t l = 0; l < impl->rt->num_lexemes(); ++l)
+    if (impl->rt->automata().built(static_cast<uint32_t>(l))) states += impl->rt->dfa(static_cast<uint32_t>(l)).num_states();
   impl->stats.dfa_states = states;
   impl->stats.lexemes = impl->rt->num_lexemes();
   impl->stats.distinct_masks = impl->num_distinct_masks();

@@ -297,12 +297,16 @@ struct GrammarBlob {
       w.vec(e.roots);
       w.vec(e.root_states);
     }
-    std::vector<uint32_t> slots(g.num_slots_, 0);
-    for (size_t i = 0; i < g.num_slots_; ++i)
-      if (const CfgGrammar::Slot* s = g.slots_[i].load(std::memory_order_acquire)) {
-        auto it = number.find(s);
-        if (it != number.end()) slots[i] = it->second + 1;
+    std::vector<uint32_t> slots;  // (lexeme, state) in order; every lexeme's DFA was built above
+    for (uint32_t l = 0; l < rt.num_lexemes(); ++l) {
+      const uint32_t states = rt.dfa(l).num_states();
+      const auto* ls = g.lexeme_slots_[l].load(std::memory_order_acquire);
+      for (uint32_t q = 0; q < states; ++q) {
+        const CfgGrammar::Slot* s = ls ? ls[q].load(std::memory_order_acquire) : nullptr;
+        auto it = s ? number.find(s) : number.end();
+        slots.push_back(it != number.end() ? it->second + 1 : 0);
       }
+    }
     w.vec(slots);
     write_unique_plan(w, g.unique_plan.get());
   }

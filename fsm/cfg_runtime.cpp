@@ -2,9 +2,15 @@
 #include "fsm/cfg_runtime.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <unordered_set>
 
 #include "fsm/budget.hpp"
 #include "fsm/hash.hpp"
+#include "fsm/utf8.hpp"
+#include "tollgate/error.hpp"
 
 namespace tollgate::fsm {
 
@@ -12,53 +18,283 @@ LexDfa LexDfa::from(const Dfa& dfa) {
   LexDfa l;
   l.classes = dfa.byte_classes();
   l.num_classes = static_cast<uint32_t>(dfa.num_classes());
-  uint32_t n = static_cast<uint32_t>(dfa.num_states());
-  // A representative byte per class.
-  std::vector<int> rep(l.num_classes, -1);
-  for (int b = 0; b < 256; ++b)
-    if (rep[l.classes[b]] < 0) rep[l.classes[b]] = b;
-  l.table.assign(static_cast<size_t>(n + 1) * l.num_classes, kDead);
+  const uint32_t n = static_cast<uint32_t>(dfa.num_states());
+  const size_t k = l.num_classes;
+  // The same classes and rows (every class of a Dfa has a byte), and a row for the start's clone.
+  l.table.reserve((n + size_t{1}) * k);
+  l.table.assign(dfa.table().begin(), dfa.table().end());
   l.finals.assign(n + 1, 0);
   l.live.assign(n + 1, 0);
-  for (uint32_t s = 0; s < n; ++s) {
-    l.finals[s] = dfa.is_final(s);
-    for (uint32_t c = 0; c < l.num_classes; ++c)
-      if (rep[c] >= 0) l.table[static_cast<size_t>(s) * l.num_classes + c] = dfa.next(s, static_cast<uint8_t>(rep[c]));
-  }
+  for (uint32_t s = 0; s < n; ++s) l.finals[s] = dfa.is_final(s);
   l.start = n;  // clone of the start state, not final
-  if (n > 0)
-    for (uint32_t c = 0; c < l.num_classes; ++c)
-      l.table[static_cast<size_t>(n) * l.num_classes + c] = l.table[static_cast<size_t>(dfa.start()) * l.num_classes + c];
+  if (n > 0) {
+    const size_t from = size_t{dfa.start()} * k;
+    for (size_t c = 0; c < k; ++c) l.table.push_back(l.table[from + c]);
+  } else {
+    l.table.assign(k, kDead);
+  }
   for (uint32_t s = 0; s <= n; ++s)
-    for (uint32_t c = 0; c < l.num_classes; ++c)
-      if (l.table[static_cast<size_t>(s) * l.num_classes + c] != kDead) l.live[s] = 1;
+    for (size_t c = 0; c < k; ++c)
+      if (l.table[s * k + c] != kDead) {
+        l.live[s] = 1;
+        break;
+      }
   return l;
 }
 
+namespace {
+size_t lex_dfa_bytes(const LexDfa& d) { return d.table.size() * 4 + d.finals.size() * 2 + sizeof(LexDfa); }
+
+// A set of bytes a lexeme automaton may test a byte for (bit b of word b / 64).
+using ByteSet = std::array<uint64_t, 4>;
+void add_range(ByteSet& set, unsigned lo, unsigned hi) {
+  for (unsigned b = lo; b <= hi; ++b) set[b >> 6] |= uint64_t{1} << (b & 63);
+}
+ByteSet range_set(unsigned lo, unsigned hi) {
+  ByteSet s{};
+  add_range(s, lo, hi);
+  return s;
+}
+ByteSet chars_set(std::string_view chars) {
+  ByteSet s{};
+  for (unsigned char c : chars) add_range(s, c, c);
+  return s;
+}
+
+}  // namespace
+
+namespace {
+// Which characters with a JSON escape a regex may read (an over-approximation: any set it names
+// that holds one; a complement, raw bytes or an automaton: all).
+struct EscapableRead {
+  bool controls = false, quote = false, backslash = false, slash = false;
+  void add(const grammar::CharSet& set) {
+    for (const auto& r : set.ranges()) {
+      controls = controls || r.lo <= 0x1F;
+      quote = quote || (r.lo <= '"' && '"' <= r.hi);
+      backslash = backslash || (r.lo <= '\\' && '\\' <= r.hi);
+      slash = slash || (r.lo <= '/' && '/' <= r.hi);
+    }
+  }
+};
+
+struct ByteSetHash {
+  size_t operator()(const ByteSet& s) const { return hash_words(s.data(), s.size()); }
+};
+
+// One walk over a regex (a DAG: an inner node shared by several parents is read once), its tests
+// gathered without duplicates, and what it may read that JSON escapes.
+class TestWalk {
+ public:
+  std::unordered_set<ByteSet, ByteSetHash> tests;
+  void run(const grammar::Regex& regex, EscapableRead* read) {
+    using Kind = grammar::Regex::Kind;
+    std::vector<const grammar::Regex*> stack{&regex};
+    bool any = false;
+    while (!stack.empty()) {
+      const grammar::Regex& r = *stack.back();
+      stack.pop_back();
+      switch (r.kind) {
+        case Kind::kChars:
+          add_chars(r.chars);
+          if (read) read->add(r.chars);
+          break;
+        case Kind::kBytes:
+          tests.insert(range_set(r.byte_lo, r.byte_hi));
+          if (read) *read = {true, true, true, true};
+          break;
+        case Kind::kAutomaton:
+          if (r.automaton)
+            for (const auto& edges : r.automaton->edges)
+              for (const auto& e : edges) tests.insert(range_set(e.lo, e.hi));
+          if (read) *read = {true, true, true, true};
+          break;
+        case Kind::kComplement:
+          any = true;
+          if (read) *read = {true, true, true, true};
+          break;
+        case Kind::kJsonString: {
+          // Raw: the content's own bytes (its tests). Escaped (json_escape): \" \\ \/ \b \f \n
+          // \r \t, and \u00XX for the other control characters: after "\u00", '0' or '1', then a
+          // hex digit of either case. Only the escapes of characters the content may hold are
+          // tested; unless the content tells control characters apart, the hex digits that
+          // differ are those naming a control character with a short escape (U+0008/09/0A/0C/0D)
+          // and the rest.
+          if (r.items.empty() || !r.items[0]) break;
+          if (read) *read = {true, true, true, true};  // a JSON string inside a JSON string: read as raw
+          TestWalk content;
+          EscapableRead esc;
+          content.run(*r.items[0], &esc);
+          bool differ = false;  // a content test splits U+0001..U+001F
+          for (const ByteSet& t : content.tests) {
+            const uint64_t w = t[0] & 0xFFFFFFFFu;
+            differ = differ || (w != 0 && w != 0xFFFFFFFFu);
+          }
+          tests.merge(content.tests);
+          // Never raw: control characters, '"' (the end) and the backslash (an escape).
+          tests.insert(range_set(0x00, 0x1F));
+          tests.insert(chars_set("\""));
+          tests.insert(chars_set("\\"));
+          if (esc.slash) tests.insert(chars_set("/"));
+          if (esc.controls) {
+            for (char c : std::string_view("bfnrtu01")) tests.insert(chars_set(std::string_view(&c, 1)));
+            tests.insert(chars_set("0123456789abcdefABCDEF"));
+            if (differ) {
+              for (std::string_view pair : {"aA", "bB", "cC", "dD", "eE", "fF"}) tests.insert(chars_set(pair));
+              for (char c = '0'; c <= '9'; ++c) tests.insert(chars_set(std::string_view(&c, 1)));
+            } else {
+              tests.insert(chars_set("89aAcCdD"));
+            }
+          }
+          continue;  // the content was read above
+        }
+        default: break;
+      }
+      for (const auto& item : r.items) {
+        if (!item) continue;
+        if (!item->items.empty() && !seen_.insert(item.get()).second) continue;  // an inner node read before
+        stack.push_back(item.get());
+      }
+    }
+    // A complement reads every code point; an intersection only what its items read.
+    if (any) add_chars(grammar::CharSet::any());
+  }
+
+ private:
+  void add_chars(const grammar::CharSet& set) {
+    ByteSet ascii{};
+    bool longer = false;
+    for (const auto& r : set.ranges()) {
+      if (r.lo < 0x80) add_range(ascii, r.lo, std::min<char32_t>(r.hi, 0x7F));
+      longer = longer || r.hi >= 0x80;
+    }
+    if (ascii != ByteSet{}) tests.insert(ascii);
+    if (!longer) return;
+    thread_local std::vector<Utf8Sequence> seqs;
+    seqs.clear();
+    for (const auto& r : set.ranges())
+      if (r.hi >= 0x80) utf8_sequences(std::max<char32_t>(r.lo, 0x80), r.hi, seqs);
+    for (const Utf8Sequence& q : seqs)
+      for (int i = 0; i < q.length; ++i) tests.insert(range_set(q.ranges[i].lo, q.ranges[i].hi));
+  }
+  std::unordered_set<const grammar::Regex*> seen_;
+};
+}  // namespace
+
+void regex_byte_tests(const grammar::Regex& regex, std::vector<ByteSet>& tests) {
+  TestWalk walk;
+  walk.run(regex, nullptr);
+  tests.insert(tests.end(), walk.tests.begin(), walk.tests.end());
+}
+
+LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options)
+    : cfg_(std::move(cfg)), options_(options), size_(cfg_->lexemes.size()),
+      ptr_(std::make_unique<std::atomic<const LexDfa*>[]>(size_)) {
+  for (size_t l = 0; l < size_; ++l) ptr_[l].store(nullptr, std::memory_order_relaxed);
+  if (!options_.sub_dfas) {
+    sub_dfas_ = std::make_unique<SubDfaCache>();
+    options_.sub_dfas = sub_dfas_.get();
+  }
+  // Bytes that every test (a byte set some lexeme's automaton may check a byte against) holds
+  // or lacks alike are alike for every lexeme: refine one class by each test.
+  TestWalk walk;  // one walk: lexemes share sub-regexes (a grammar's whitespace, strings, formats)
+  for (const auto& r : cfg_->lexemes)
+    if (r) walk.run(*r, nullptr);
+  std::vector<ByteSet> tests(walk.tests.begin(), walk.tests.end());
+  std::sort(tests.begin(), tests.end());
+  // Each test moves its members of every class it touches to a new class (classes it holds
+  // whole are only renamed); ids are made dense at the end.
+  std::array<uint32_t, 256> cls{};
+  uint32_t next_id = 1;
+  std::unordered_map<uint32_t, uint32_t> moved;
+  for (const ByteSet& t : tests) {
+    moved.clear();
+    for (int w = 0; w < 4; ++w)
+      for (uint64_t bits = t[w]; bits; bits &= bits - 1) {
+        const int b = w * 64 + __builtin_ctzll(bits);
+        auto [it, fresh] = moved.emplace(cls[b], next_id);
+        if (fresh) ++next_id;
+        cls[b] = it->second;
+      }
+  }
+  std::array<uint8_t, 256> part{};
+  std::unordered_map<uint32_t, uint8_t> dense;
+  for (int b = 0; b < 256; ++b) part[b] = dense.emplace(cls[b], static_cast<uint8_t>(dense.size())).first->second;
+  const uint32_t classes = static_cast<uint32_t>(dense.size());
+  partition_classes_ = classes;
+  partition_ = part;
+}
+
+LexemeAutomata::LexemeAutomata(std::vector<LexDfa> dfas)
+    : size_(dfas.size()), ptr_(std::make_unique<std::atomic<const LexDfa*>[]>(size_)) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t l = 0; l < size_; ++l) publish_locked(static_cast<uint32_t>(l), std::move(dfas[l]));
+}
+
+LexemeAutomata::~LexemeAutomata() = default;
+
+const LexDfa& LexemeAutomata::publish_locked(uint32_t lexeme, LexDfa d) const {
+  bytes_.fetch_add(lex_dfa_bytes(d), std::memory_order_relaxed);
+  owned_.push_back(std::make_unique<const LexDfa>(std::move(d)));
+  const LexDfa* p = owned_.back().get();
+  ptr_[lexeme].store(p, std::memory_order_release);
+  built_.fetch_add(1, std::memory_order_acq_rel);
+  return *p;
+}
+
+const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (const LexDfa* d = ptr_[lexeme].load(std::memory_order_acquire)) return *d;  // another thread built it
+  if (!cfg_) throw Error(ErrorKind::kInternal, "lexeme automaton missing from a loaded grammar");
+  const grammar::Regex& r = *cfg_->lexemes[lexeme];
+  LexDfa d = LexDfa::from(cfg_->lexeme_lf[lexeme] ? compile_leftmost_first_dfa(r, options_) : compile_dfa(r, options_));
+  if (partition_) {
+    // Bytes the partition puts together must share a class of this DFA (the walks rely on it).
+    std::array<int, 256> first;  // per partition class: its first byte
+    first.fill(-1);
+    for (int b = 0; b < 256; ++b) {
+      int& f = first[(*partition_)[b]];
+      if (f < 0) f = b;
+      else if (d.classes[f] != d.classes[b])
+        throw Error(ErrorKind::kInternal, "lexeme " + std::to_string(lexeme) + " tells apart bytes " + std::to_string(f) +
+                                              " and " + std::to_string(b) +
+                                              " that the byte partition joins (please report it)");
+    }
+  }
+  const LexDfa& out = publish_locked(lexeme, std::move(d));
+  if (built_.load(std::memory_order_relaxed) == size_) {
+    sub_dfas_.reset();  // nothing left to build
+    options_.sub_dfas = nullptr;
+  }
+  return out;
+}
+
 CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items,
-                       const std::function<void(size_t, size_t)>& on_lexeme)
+                       const std::function<void(size_t, size_t)>& on_lexeme, size_t eager_states)
     : cfg_(std::make_shared<const Cfg>(std::move(cfg))) {
-  std::vector<LexDfa> dfas;
-  dfas.reserve(cfg_->lexemes.size());
-  // Sub-automata (JSON string languages, intersections) shared by the lexemes of this grammar.
-  SubDfaCache sub_dfas;
-  DfaOptions dfa_options = options;
-  if (!dfa_options.sub_dfas) dfa_options.sub_dfas = &sub_dfas;
-  for (size_t l = 0; l < cfg_->lexemes.size(); ++l) {
+  auto dfas = std::make_shared<LexemeAutomata>(cfg_, options);
+  dfas_ = dfas;
+  if (cfg_->leftmost_first) eager_states = SIZE_MAX;
+  size_t built = 0;
+  for (uint32_t l = 0; l < cfg_->lexemes.size() && built < eager_states; ++l) {
     check_budget();
-    const grammar::Regex& r = *cfg_->lexemes[l];
-    dfas.push_back(LexDfa::from(cfg_->lexeme_lf[l] ? compile_leftmost_first_dfa(r, dfa_options) : compile_dfa(r, dfa_options)));
+    built += dfas->get(l).num_states();
     if (on_lexeme) on_lexeme(l + 1, cfg_->lexemes.size());
   }
-  dfas_ = std::make_shared<const std::vector<LexDfa>>(std::move(dfas));
   init(max_earley_items);
+  if (dfas->num_built() < dfas->size()) {
+    // The rest on first use; what the first step needs is built now (under the compile's
+    // budget: a compile error when over it), whatever eager_states says.
+    (void)initial();
+    if (on_lexeme) on_lexeme(cfg_->lexemes.size(), cfg_->lexemes.size());
+  }
 }
 
 CfgRuntime::CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas, size_t max_earley_items)
-    : CfgRuntime(std::make_shared<const Cfg>(std::move(cfg)), std::make_shared<const std::vector<LexDfa>>(std::move(dfas)),
+    : CfgRuntime(std::make_shared<const Cfg>(std::move(cfg)), std::make_shared<const LexemeAutomata>(std::move(dfas)),
                  max_earley_items) {}
 
-CfgRuntime::CfgRuntime(std::shared_ptr<const Cfg> cfg, std::shared_ptr<const std::vector<LexDfa>> dfas,
+CfgRuntime::CfgRuntime(std::shared_ptr<const Cfg> cfg, std::shared_ptr<const LexemeAutomata> dfas,
                        size_t max_earley_items)
     : cfg_(std::move(cfg)), dfas_(std::move(dfas)) {
   init(max_earley_items);
@@ -69,26 +305,30 @@ std::unique_ptr<CfgRuntime> CfgRuntime::next_generation() const {
 }
 
 void CfgRuntime::init(size_t max_earley_items) {
-  dfa_ = dfas_->data();
   graph_ = std::make_unique<EarleyGraph>(*cfg_, max_earley_items);
-  uint32_t total_states = 0;
   bool any_free = false;
   for (size_t l = 0; l < dfas_->size(); ++l) {
     if (!cfg_->lexeme_lf[l]) any_free = true;
     if (cfg_->is_ignore[l]) ignore_lexemes_.push_back(static_cast<uint32_t>(l));
-    state_offset_.push_back(total_states);
-    total_states += dfa_[l].num_states();
   }
   mixed_ignore_ = any_free && cfg_->leftmost_first && !ignore_lexemes_.empty();
   guard_sets_.emplace_back();  // guard 0: nothing pending
   guard_ids_.emplace(std::vector<uint64_t>{}, 0);
   if (cfg_->leftmost_first) {
-    // The guard of a completion from an unguarded thread, for every state: read without a lock.
+    // Every state numbered (all lexemes are built: see the constructor), and the guard of a
+    // completion from an unguarded thread for every state: read without a lock.
+    uint32_t total_states = 0;
+    for (uint32_t l = 0; l < dfas_->size(); ++l) {
+      state_offset_.push_back(total_states);
+      total_states += dfa(l).num_states();
+    }
     single_guard_.assign(total_states, 0);
-    for (uint32_t l = 0; l < dfas_->size(); ++l)
-      for (uint32_t q = 0; q < dfa_[l].num_states(); ++q)
-        if (cfg_->lexeme_lf[l] && dfa_[l].is_final(q) && dfa_[l].live[q])
+    for (uint32_t l = 0; l < dfas_->size(); ++l) {
+      const LexDfa& d = dfa(l);
+      for (uint32_t q = 0; q < d.num_states(); ++q)
+        if (cfg_->lexeme_lf[l] && d.is_final(q) && d.live[q])
           single_guard_[state_offset_[l] + q] = guard_add_locked(0, l, q);
+    }
   }
   std::lock_guard<std::mutex> lock(guard_mu_);
   account_guards_locked();
@@ -104,7 +344,7 @@ void CfgRuntime::spawn(uint32_t node, Threads& out, uint32_t guard) const {
   const EarleyGraph::Node& n = graph_->node(node);
   bool lark = !mixed_ignore_ || n.accepting;
   for (uint32_t l : n.expected) {
-    if (dfa_[l].num_states() > 1) out.push_back({l, dfa_[l].start, node, guard});
+    if (const LexDfa& d = dfa(l); d.num_states() > 1) out.push_back({l, d.start, node, guard});
     lark = lark || cfg_->lexeme_lf[l];
   }
   // A node with an item of a Lark rule is between Lark symbols (before or after an embedded
@@ -112,7 +352,7 @@ void CfgRuntime::spawn(uint32_t node, Threads& out, uint32_t guard) const {
   for (size_t i = 0; !lark && i < n.items.size(); ++i) lark = !cfg_->nt_free[cfg_->prods[n.items[i].prod].lhs];
   if (!lark) return;  // inside an embedded JSON Schema: the grammar's %ignore does not apply
   for (uint32_t l : ignore_lexemes_)
-    if (dfa_[l].num_states() > 1) out.push_back({l, dfa_[l].start, node, guard});
+    if (const LexDfa& d = dfa(l); d.num_states() > 1) out.push_back({l, d.start, node, guard});
 }
 
 void CfgRuntime::normalise(Threads& threads) {
@@ -147,7 +387,7 @@ bool CfgRuntime::step(const ParserState& in, uint8_t byte, ParserState& out, boo
   guarded.clear();
   uint32_t last_in = 0, last_out = 0;  // memo of the previous guard step
   for (const Thread& t : in.threads) {
-    const LexDfa& d = dfa_[t.lexeme];
+    const LexDfa& d = dfa(t.lexeme);
     uint32_t q = d.next(t.state, byte);
     if (q == kDead) continue;
     uint32_t g = t.guard;
@@ -210,9 +450,10 @@ uint32_t CfgRuntime::guard_step_locked(uint32_t guard, uint8_t byte) const {
   uint32_t result = 0;
   for (uint64_t m : guard_sets_[guard]) {
     uint32_t l = static_cast<uint32_t>(m >> 32);
-    uint32_t q = dfa_[l].next(static_cast<uint32_t>(m), byte);
+    const LexDfa& d = dfa(l);
+    uint32_t q = d.next(static_cast<uint32_t>(m), byte);
     if (q == kDead) continue;
-    if (dfa_[l].is_final(q)) {
+    if (d.is_final(q)) {
       result = kFired;
       break;
     }
@@ -286,7 +527,7 @@ std::string CfgRuntime::forced_bytes(const ParserState& state, size_t max_bytes)
     for (int b = 0; b < 256 && !many; ++b) {
       bool some = false;
       for (const Thread& t : cur.threads)
-        if (dfa_[t.lexeme].next(t.state, static_cast<uint8_t>(b)) != kDead) {
+        if (dfa(t.lexeme).next(t.state, static_cast<uint8_t>(b)) != kDead) {
           some = true;
           break;
         }
@@ -305,8 +546,7 @@ std::string CfgRuntime::forced_bytes(const ParserState& state, size_t max_bytes)
 
 size_t CfgRuntime::memory_bytes() const {
   size_t b = generation_bytes();
-  for (auto& d : *dfas_) b += d.table.size() * 4 + d.finals.size() + sizeof(LexDfa);
-  return b;
+  return b + dfas_->memory_bytes();
 }
 
 }  // namespace tollgate::fsm

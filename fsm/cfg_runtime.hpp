@@ -4,7 +4,8 @@
 // nondeterministic (every way to cut the input into lexemes is followed), so the language is
 // exactly the grammar's; when a thread reaches a final DFA state its lexeme is scanned into its
 // Earley node and the next lexemes are spawned from the resulting node. %ignore lexemes re-spawn
-// from the node they started in.
+// from the node they started in. A lexeme's DFA may be built when a thread of it is first spawned
+// (LexemeAutomata below).
 // Leftmost-first lexing (Cfg::leftmost_first, Lark): lexeme DFAs come from
 // compile_leftmost_first_dfa, and a lexeme completing in a final state from which it could still
 // reach a final state completes only on condition that it does not: the threads spawned from
@@ -22,10 +23,12 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -52,6 +55,56 @@ struct LexDfa {
   static LexDfa from(const Dfa& dfa);
 };
 
+// The lexeme automata of one Cfg, shared by its runtime's generations. Built all at once (eager),
+// or each when first asked for (lazy: a lexeme's DFA is first needed when a parser configuration
+// spawns its thread, so a compile builds only what its first steps reach). get() is lock-free once
+// a lexeme is built; building takes a mutex, so concurrent matchers build each lexeme once.
+// Lazy builds keep the DFA budgets (DfaOptions) but run outside the compile call: a lexeme over
+// budget is a kLimit error from the step that first needs it (Matcher: fill or accept).
+class LexemeAutomata {
+ public:
+  // Nothing built yet; each lexeme of `cfg` built with `options` (budgets) when first asked for.
+  LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options);
+  // Built before: lexeme l's automaton is dfas[l].
+  explicit LexemeAutomata(std::vector<LexDfa> dfas);
+  ~LexemeAutomata();
+
+  size_t size() const { return size_; }
+  const LexDfa& get(uint32_t lexeme) const {
+    const LexDfa* d = ptr_[lexeme].load(std::memory_order_acquire);
+    return d ? *d : build(lexeme);
+  }
+  bool built(uint32_t lexeme) const { return ptr_[lexeme].load(std::memory_order_acquire) != nullptr; }
+  size_t num_built() const { return built_.load(std::memory_order_acquire); }
+  size_t memory_bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  // Lazy: a partition of the bytes that every lexeme's DFA respects (bytes in one class step
+  // every lexeme alike), read from the regexes before any DFA exists; each DFA is checked
+  // against it when built. Null when everything was built up front (read the DFAs instead).
+  const std::array<uint8_t, 256>* byte_partition() const { return partition_ ? &*partition_ : nullptr; }
+  uint32_t byte_partition_classes() const { return partition_classes_; }
+
+ private:
+  const LexDfa& build(uint32_t lexeme) const;
+  const LexDfa& publish_locked(uint32_t lexeme, LexDfa d) const;
+
+  std::shared_ptr<const Cfg> cfg_;
+  mutable DfaOptions options_;  // under mu_ (its sub_dfas goes with sub_dfas_)
+  size_t size_ = 0;
+  std::unique_ptr<std::atomic<const LexDfa*>[]> ptr_;
+  std::optional<std::array<uint8_t, 256>> partition_;
+  uint32_t partition_classes_ = 0;
+  mutable std::mutex mu_;
+  mutable std::vector<std::unique_ptr<const LexDfa>> owned_;  // under mu_
+  mutable std::unique_ptr<SubDfaCache> sub_dfas_;              // under mu_; freed once all are built
+  mutable std::atomic<size_t> built_{0}, bytes_{0};
+};
+
+// The byte sets `regex`'s automaton may test a byte against (conservatively): the UTF-8 byte
+// ranges of its code point sets at each position, its byte ranges and explicit automata's edges,
+// the bytes JSON escaping tells apart, and for complements every code point. Bytes that every
+// test holds or lacks alike step the automaton alike.
+void regex_byte_tests(const grammar::Regex& regex, std::vector<std::array<uint64_t, 4>>& tests);
+
 struct Thread {
   uint32_t lexeme, state, node;
   uint32_t guard = 0;  // leftmost-first: the pending matches this thread's existence depends on
@@ -75,8 +128,12 @@ class CfgRuntime {
  public:
   // max_earley_items: see EarleyGraph (CompileOptions::max_earley_items).
   // on_lexeme (progress; may be empty): called after each lexeme's DFA is built, with (done, total).
+  // eager_states: lexeme DFAs are built here, in lexeme order, until this many states are built;
+  // each of the others when a configuration first spawns it (LexemeAutomata), except those the
+  // initial configuration spawns (built here too). Ignored (everything built here) under
+  // leftmost-first lexing, whose guard tables number every state up front.
   CfgRuntime(Cfg cfg, const DfaOptions& options = {}, size_t max_earley_items = EarleyGraph::kDefaultMaxItems,
-             const std::function<void(size_t, size_t)>& on_lexeme = {});
+             const std::function<void(size_t, size_t)>& on_lexeme = {}, size_t eager_states = SIZE_MAX);
   // From lexeme automata built before (a loaded compiled grammar: engine/grammar_blob.cpp);
   // dfas[l] is lexeme l's LexDfa, cfg.lexemes may hold placeholders.
   CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas, size_t max_earley_items = EarleyGraph::kDefaultMaxItems);
@@ -102,7 +159,9 @@ class CfgRuntime {
 
   const Cfg& cfg() const { return *cfg_; }
   EarleyGraph& graph() const { return *graph_; }
-  const LexDfa& dfa(uint32_t lexeme) const { return dfa_[lexeme]; }
+  // Lexeme l's DFA (built now if it was not: see LexemeAutomata).
+  const LexDfa& dfa(uint32_t lexeme) const { return dfas_->get(lexeme); }
+  const LexemeAutomata& automata() const { return *dfas_; }
   size_t num_lexemes() const { return dfas_->size(); }
   size_t memory_bytes() const;  // generation_bytes() and the lexeme automata
   // Bytes of what only grows: the Earley graph with its memo tables, and the guard tables.
@@ -122,7 +181,7 @@ class CfgRuntime {
   }
 
  private:
-  CfgRuntime(std::shared_ptr<const Cfg> cfg, std::shared_ptr<const std::vector<LexDfa>> dfas, size_t max_earley_items);
+  CfgRuntime(std::shared_ptr<const Cfg> cfg, std::shared_ptr<const LexemeAutomata> dfas, size_t max_earley_items);
   void init(size_t max_earley_items);  // the Earley graph, %ignore lexemes, state offsets, guards (after dfas_)
   uint32_t guard_step_locked(uint32_t guard, uint8_t byte) const;
   uint32_t guard_add(uint32_t guard, uint32_t lexeme, uint32_t state) const;
@@ -131,14 +190,13 @@ class CfgRuntime {
 
   std::shared_ptr<const Cfg> cfg_;  // shared by the generations
   std::unique_ptr<EarleyGraph> graph_;
-  std::shared_ptr<const std::vector<LexDfa>> dfas_;  // shared by the generations
-  const LexDfa* dfa_ = nullptr;                      // dfas_->data()
+  std::shared_ptr<const LexemeAutomata> dfas_;  // shared by the generations
   std::vector<uint32_t> ignore_lexemes_;
   // Some lexemes are Lark's and some an embedded JSON Schema's, and there are %ignore lexemes:
   // those start only from a node that expects a Lark lexeme, holds an item of a Lark rule, or is
   // accepting.
   bool mixed_ignore_ = false;
-  std::vector<uint32_t> state_offset_;  // lexeme → index of its first state among all lexemes' states
+  std::vector<uint32_t> state_offset_;  // leftmost-first: lexeme → index of its first state among all lexemes' states
   std::vector<uint32_t> single_guard_;  // leftmost-first: guard {(lexeme, state)} by state index
   struct KeyHash {
     size_t operator()(const std::vector<uint64_t>& v) const;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bitset>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,10 +18,6 @@
 namespace tollgate::fsm {
 
 namespace {
-
-struct VecHash {
-  size_t operator()(const std::vector<uint32_t>& v) const { return hash_words(v); }
-};
 
 // Byte equivalence classes: bytes that no edge tells apart share a class.
 size_t byte_classes(const Nfa& nfa, std::array<uint8_t, 256>& classes) {
@@ -437,34 +434,44 @@ Dfa minimise(const Dfa& in) {
       order.push_back(t);
     }
   }
-  // Merge byte classes whose columns are identical in the minimal DFA.
-  std::vector<std::vector<uint32_t>> cols(k, std::vector<uint32_t>(order.size()));
-  for (size_t q = 0; q < order.size(); ++q) {
+  // Merge byte classes whose columns are identical in the minimal DFA (columns stored one after
+  // another; each compared with the kept ones of the same hash).
+  const size_t m = order.size();
+  std::vector<uint32_t> cols(k * m);
+  for (size_t q = 0; q < m; ++q) {
     uint32_t s = elems[first[order[q]]];
     for (size_t c = 0; c < k; ++c) {
       uint32_t t = blk[delta[s * k + c]];
-      cols[c][q] = t == dead_block ? kDead : block_id[t];
+      cols[c * m + q] = t == dead_block ? kDead : block_id[t];
     }
   }
   std::vector<uint32_t> class_map(k);
   std::vector<size_t> kept;  // representative old class per new class
   {
-    std::unordered_map<std::vector<uint32_t>, uint32_t, VecHash> seen;
+    std::vector<size_t> kept_hash;
     for (size_t c = 0; c < k; ++c) {
-      auto [it, inserted] = seen.emplace(cols[c], static_cast<uint32_t>(kept.size()));
-      if (inserted) kept.push_back(c);
-      class_map[c] = it->second;
+      const uint32_t* col = cols.data() + c * m;
+      const size_t h = hash_words(col, m);
+      uint32_t found = kDead;
+      for (uint32_t j = 0; j < kept.size() && found == kDead; ++j)
+        if (kept_hash[j] == h && std::equal(col, col + m, cols.data() + kept[j] * m)) found = j;
+      if (found == kDead) {
+        found = static_cast<uint32_t>(kept.size());
+        kept.push_back(c);
+        kept_hash.push_back(h);
+      }
+      class_map[c] = found;
     }
   }
   const size_t k2 = kept.size();
   std::array<uint8_t, 256> classes{};
   for (int b = 0; b < 256; ++b) classes[b] = static_cast<uint8_t>(class_map[pre[in.byte_classes()[b]]]);
-  std::vector<uint32_t> table(order.size() * k2);
-  std::vector<uint8_t> finals(order.size());
-  for (size_t q = 0; q < order.size(); ++q) {
+  std::vector<uint32_t> table(m * k2);
+  std::vector<uint8_t> finals(m);
+  for (size_t q = 0; q < m; ++q) {
     uint32_t s = elems[first[order[q]]];
     finals[q] = (s != dead && in.is_final(s)) ? 1 : 0;
-    for (size_t c2 = 0; c2 < k2; ++c2) table[q * k2 + c2] = cols[kept[c2]][q];
+    for (size_t c2 = 0; c2 < k2; ++c2) table[q * k2 + c2] = cols[kept[c2] * m + q];
   }
   return Dfa(0, classes, k2, std::move(table), std::move(finals));
 }
@@ -572,6 +579,18 @@ Dfa difference(const Dfa& a, const Dfa& b, const DfaOptions& options) { return p
 Dfa complement(const Dfa& a, const DfaOptions& options) { return difference(utf8_strings(), a, options); }
 
 Dfa json_escape(const Dfa& body, const DfaOptions& options) {
+  {
+    // A body that never reads a byte with an escape (a control character, '"', '\\', '/') is
+    // written raw only: its own DFA (a key, most enum values).
+    std::array<bool, 256> escaped_class{};
+    for (int x = 0; x < 256; ++x)
+      if (x < 0x20 || x == '"' || x == '\\' || x == '/') escaped_class[body.byte_classes()[x]] = true;
+    bool reads = false;
+    const size_t kb = body.num_classes();
+    const auto& table = body.table();
+    for (size_t i = 0; i < table.size() && !reads; ++i) reads = table[i] != kDead && escaped_class[i % kb];
+    if (!reads) return body;
+  }
   // Byte classes: the body's, with every byte an escape spells (and '"', '\\') apart and the
   // control bytes (never raw) in one class of their own.
   std::array<uint8_t, 256> classes{};
@@ -711,6 +730,138 @@ const Dfa& SubDfaCache::get(const grammar::Regex& node, const DfaOptions& option
   return *map_.emplace(std::move(key), std::move(dfa)).first->second;
 }
 
+const Dfa& SubDfaCache::piece(const grammar::RegexPtr& node, const DfaOptions& options) {
+  auto it = pieces_.find(node.get());
+  if (it != pieces_.end()) return *it->second.second;
+  auto dfa = std::make_unique<const Dfa>(compile_dfa(*node, options));
+  return *pieces_.emplace(node.get(), std::make_pair(node, std::move(dfa))).first->second.second;
+}
+
+namespace {
+// The DFA of one code point from an ASCII set: two states, two classes. Null for other sets.
+std::optional<Dfa> ascii_chars_dfa(const grammar::CharSet& set) {
+  if (set.empty() || set.ranges().back().hi >= 0x80) return std::nullopt;
+  std::array<uint8_t, 256> classes{};
+  for (const auto& r : set.ranges())
+    for (char32_t c = r.lo; c <= r.hi; ++c) classes[c] = 1;
+  return Dfa(0, classes, 2, std::vector<uint32_t>{kDead, 1, kDead, kDead}, std::vector<uint8_t>{0, 1});
+}
+
+// The pieces one after another, when that is deterministic: at every junction, what can come
+// next (the following piece's first bytes, and past a piece that may be empty the next one's
+// too) is disjoint from what goes on in the piece that may end there, and from each other.
+// States: every piece's reachable ones; a final state of a piece also takes the moves that start
+// what can follow, and is final when every later piece may be empty. Numbered from the start,
+// breadth first. Every state is live (each piece's reach its final states, which go on into
+// the next piece, nonempty). Nothing when not deterministic or when a piece is empty.
+std::optional<Dfa> concat_deterministic(const std::vector<const Dfa*>& pieces, const DfaOptions& options) {
+  const size_t m = pieces.size();
+  for (const Dfa* p : pieces)
+    if (p->empty()) return std::nullopt;
+  // Joint byte classes: refined by each piece's classes.
+  std::array<uint8_t, 256> classes{};
+  size_t k = 1;
+  {
+    std::vector<int> split;
+    for (const Dfa* p : pieces) {
+      split.assign(k * p->num_classes(), -1);
+      int n = 0;
+      for (int x = 0; x < 256; ++x) {
+        int& c = split[classes[x] * p->num_classes() + p->byte_classes()[x]];
+        if (c < 0) c = n++;
+        classes[x] = static_cast<uint8_t>(c);
+      }
+      k = static_cast<size_t>(n);
+    }
+  }
+  std::vector<uint8_t> rep(k);
+  for (int x = 255; x >= 0; --x) rep[classes[x]] = static_cast<uint8_t>(x);
+  // Where a junction after piece i leads on class c: (piece j, its state), or j = m: nowhere.
+  std::vector<uint32_t> base(m + 1, 0);
+  for (size_t i = 0; i < m; ++i) base[i + 1] = base[i] + static_cast<uint32_t>(pieces[i]->num_states());
+  std::vector<uint32_t> onward((m + 1) * k, kDead);  // row i: after piece i-1 (row m: after the last)
+  std::vector<uint8_t> empty_after(m + 1, 1);         // every piece from i on may be empty
+  for (size_t i = m; i-- > 0;) {
+    const Dfa& p = *pieces[i];
+    const bool nullable = p.is_final(p.start());
+    empty_after[i] = nullable && empty_after[i + 1];
+    for (size_t c = 0; c < k; ++c) {
+      const uint32_t t = p.next(p.start(), rep[c]);
+      const uint32_t later = nullable ? onward[(i + 1) * k + c] : kDead;
+      if (t != kDead && later != kDead) return std::nullopt;  // enter piece i, or skip it
+      onward[i * k + c] = t != kDead ? base[i] + t : later;
+    }
+  }
+  for (size_t i = 0; i < m; ++i) {
+    const Dfa& p = *pieces[i];
+    for (uint32_t f = 0; f < p.num_states(); ++f) {
+      if (!p.is_final(f)) continue;
+      for (size_t c = 0; c < k; ++c)
+        if (onward[(i + 1) * k + c] != kDead && p.next(f, rep[c]) != kDead) return std::nullopt;
+    }
+  }
+  const size_t n = base[m];
+  if (n > options.max_states || n * (k * sizeof(uint32_t) + 8) > options.max_memory_bytes)
+    too_complex("concatenation", n, n * (k * sizeof(uint32_t) + 8), options);
+  // Each piece's class of each joint class.
+  std::vector<uint32_t> piece_class(m * k);
+  for (size_t i = 0; i < m; ++i)
+    for (size_t c = 0; c < k; ++c) piece_class[i * k + c] = pieces[i]->byte_classes()[rep[c]];
+  // Breadth first from the start; rows in the joint numbering first, renumbered after.
+  std::vector<uint32_t> id(n, kDead), order{pieces[0]->start()}, rows;
+  std::vector<uint8_t> finals;
+  order.reserve(n);
+  rows.reserve(n * k);
+  finals.reserve(n);
+  id[order[0]] = 0;
+  for (size_t q = 0; q < order.size(); ++q) {
+    const uint32_t s = order[q];
+    const uint32_t i = static_cast<uint32_t>(std::upper_bound(base.begin(), base.end(), s) - base.begin() - 1);
+    const Dfa& p = *pieces[i];
+    const uint32_t local = s - base[i];
+    const bool final = p.is_final(local);
+    finals.push_back(final && empty_after[i + 1]);
+    const uint32_t* row = p.table().data() + size_t{local} * p.num_classes();
+    const uint32_t* on = onward.data() + (i + 1) * k;
+    const uint32_t* pc = piece_class.data() + i * k;
+    for (size_t c = 0; c < k; ++c) {
+      uint32_t t = row[pc[c]];
+      t = t != kDead ? base[i] + t : final ? on[c] : kDead;
+      if (t != kDead && id[t] == kDead) {
+        id[t] = static_cast<uint32_t>(order.size());
+        order.push_back(t);
+      }
+      rows.push_back(t);
+    }
+  }
+  for (uint32_t& t : rows)
+    if (t != kDead) t = id[t];
+  check_budget();
+  // Joined minimal pieces need not be minimal (a piece's state may do what a state of the next
+  // piece does); minimal automata share index entries by their canonical form.
+  return minimise(Dfa(0, classes, k, std::move(rows), std::move(finals)));
+}
+
+// A concatenation joined from its pieces (each piece's DFA from options.sub_dfas); nothing when
+// the pieces do not join deterministically (the caller builds it through an NFA instead).
+std::optional<Dfa> concat_of_pieces(const grammar::Regex& regex, const DfaOptions& options) {
+  std::vector<Dfa> own;  // ASCII character sets: built here, cheaper than a lookup
+  own.reserve(regex.items.size());
+  std::vector<const Dfa*> pieces;
+  for (const auto& item : regex.items) {
+    std::optional<Dfa> chars;
+    if (item->kind == grammar::Regex::Kind::kChars) chars = ascii_chars_dfa(item->chars);
+    if (chars) {
+      own.push_back(std::move(*chars));
+      pieces.push_back(&own.back());
+    } else {
+      pieces.push_back(&options.sub_dfas->piece(item, options));
+    }
+  }
+  return concat_deterministic(pieces, options);
+}
+}  // namespace
+
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   using Kind = grammar::Regex::Kind;
   if (options.sub_dfas &&
@@ -742,6 +893,10 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
       DfaOptions rest = with_less_memory(options, child.memory_bytes());
       return regex.kind == Kind::kComplement ? complement(child, rest) : json_escape(child, rest);
     }
+    case Kind::kConcat:
+      if (options.sub_dfas && items.size() > 1)
+        if (std::optional<Dfa> joined = concat_of_pieces(regex, options)) return std::move(*joined);
+      break;
     default: break;
   }
   Nfa nfa = build_nfa(regex, options);

@@ -90,13 +90,22 @@ class SubDfaCache {
   // The DFA of `node` (a kIntersect, kComplement or kJsonString node), built with `options` (whose
   // sub_dfas is this cache) the first time its text is seen.
   const Dfa& get(const grammar::Regex& node, const DfaOptions& options);
+  // The DFA of an item of a concatenation built piece by piece (compile_dfa's deterministic
+  // concatenation), by node: the whitespace, separators and values that recur in the lexemes of
+  // one grammar are one node each. Holds the node (its address stays its own).
+  const Dfa& piece(const grammar::RegexPtr& node, const DfaOptions& options);
   size_t size() const { return map_.size(); }
 
  private:
   std::unordered_map<std::string, std::unique_ptr<const Dfa>> map_;
+  std::unordered_map<const grammar::Regex*, std::pair<grammar::RegexPtr, std::unique_ptr<const Dfa>>> pieces_;
 };
 
 // Regex → minimal DFA. Throws tollgate::Error(kLimit) when a budget of `options` is exceeded.
+// With options.sub_dfas, a concatenation whose pieces join deterministically (no byte can both
+// go on in one piece and start the next, as between JSON's whitespace, separators, keys and
+// values) is joined from its pieces' DFAs (cached there) without an NFA: every state live, but
+// not always minimal.
 // A regex whose root is kIntersect, kComplement or kJsonString is built by the operations below
 // without going through an NFA; such nodes deeper down are compiled the same way and embedded in
 // the NFA (nfa.cpp). Each sub-automaton gets the same state budget and the memory left over.

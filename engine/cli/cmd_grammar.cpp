@@ -75,6 +75,7 @@ struct Source {
   size_t max_states = CompileOptions{}.max_dfa_states;
   size_t max_memory_mib = CompileOptions{}.max_dfa_memory >> 20;
   bool eager_index = false;
+  size_t eager_automata_states = CompileOptions{}.eager_automata_states;
   bool no_progress = false;
 
   // A compile's progress on stderr, when stderr is a terminal and --no-progress is not given.
@@ -103,6 +104,7 @@ struct Source {
     opt.max_dfa_states = max_states;
     opt.max_dfa_memory = max_memory_mib < (SIZE_MAX >> 20) ? max_memory_mib << 20 : SIZE_MAX;
     opt.eager_index = eager_index;
+    opt.eager_automata_states = eager_automata_states;
     return opt;
   }
   JsonSchemaOptions schema_options() const {
@@ -151,6 +153,10 @@ void add_source_options(CLI::App* cmd, Source& src, bool budgets = true) {
       ->capture_default_str();
   cmd->add_flag("--eager-index", src.eager_index,
                 "grammars and schemas: compute the whole token index at compile time (eager_index)");
+  cmd->add_option("--eager-automata-states", src.eager_automata_states,
+                  "grammars and schemas: lexeme automata built at compile time until this many DFA states are built, "
+                  "the rest when a mask first needs them (eager_automata_states; 18446744073709551615 = all)")
+      ->capture_default_str();
 }
 
 Diagnostic io_diagnostic(const std::string& file, const std::string& message) {
@@ -215,6 +221,7 @@ int run_check(const Source& src, const std::vector<std::string>& files, bool wer
   const std::string& first = names[0].empty() ? (src.regex_given ? "<regex>" : src.schema_file + src.grammar_file) : names[0];
   CompileProgressBar compile_bar(progress && names.size() == 1, first == "-" ? "<stdin>" : first);
   CompileOptions opt = src.options(1);
+  opt.eager_automata_states = SIZE_MAX;  // a check builds every lexeme: an automaton over budget is its diagnostic
   opt.progress = &compile_bar;
   Compiler compiler(TokenizerInfo::bytes_with_eos(), opt);
   for (size_t i = 0; i < names.size(); ++i) {

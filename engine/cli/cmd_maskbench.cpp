@@ -44,6 +44,7 @@ struct MaskbenchArgs {
   bool lenient = false;
   int jobs = 1;
   int threads = 1;
+  size_t eager_automata_states = CompileOptions{}.eager_automata_states;
   bool warm = false;
   bool cold = false;  // the default; the flag only says so
   std::string grammar = "schema";  // debug: "builtin-json" replays through the built-in JSON grammar
@@ -373,6 +374,7 @@ int run_maskbench(const MaskbenchArgs& a) {
   TokenizerInfoPtr tok = load_tokenizer(a.tokenizer);
   CompileOptions copt;
   copt.threads = a.threads;
+  copt.eager_automata_states = a.eager_automata_states;
   JsonSchemaOptions options;
   options.property_order = a.property_order == "any" ? JsonSchemaOptions::PropertyOrder::kAny
                                                      : JsonSchemaOptions::PropertyOrder::kSchema;
@@ -472,13 +474,18 @@ int run_maskbench(const MaskbenchArgs& a) {
   std::sort(sum.tbm_us.begin(), sum.tbm_us.end());
   std::sort(sum.ttfm_us.begin(), sum.ttfm_us.end());
   std::printf("maskbench: %zu schemas in %s, tokenizer %s\n", sum.schemas, a.dir.c_str(), a.tokenizer.c_str());
-  std::printf("grammar: %s; property order %s%s; %s; %d job(s), %d compile thread(s), timeout %g s\n",
+  std::printf("grammar: %s; property order %s%s; %s; %d job(s), %d compile thread(s), timeout %g s; %s\n",
               a.grammar == "builtin-json" ? "built-in JSON grammar (debug: the schemas are not compiled)"
                                           : "JSON Schema",
               a.property_order.c_str(), a.lenient ? ", lenient" : "",
               a.warm ? "warm (one Compiler per worker, warmed up before its first schema)"
                      : "cold (a fresh Compiler per schema)",
-              a.jobs, a.threads, a.timeout_s);
+              a.jobs, a.threads, a.timeout_s,
+              a.eager_automata_states == SIZE_MAX ? "every lexeme automaton built in the compile"
+              : a.eager_automata_states == 0      ? "lexeme automata built when first needed"
+                                                  : ("lexeme automata built in the compile up to " +
+                                                     std::to_string(a.eager_automata_states) + " states")
+                                                        .c_str());
   std::printf("passing:             %6zu  (%.1f%%)\n", sum.passing, pct(sum.passing, sum.schemas));
   std::printf("compile errors:      %6zu  (%zu bad files)\n", sum.compile_errors, sum.bad_files);
   std::printf("validation errors:   %6zu  (a valid test refused)\n", sum.validation_errors);
@@ -522,6 +529,10 @@ void add_bench_maskbench_command(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--threads", a->threads, "compile threads per worker (0 = all cores)")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--eager-automata-states", a->eager_automata_states,
+                  "lexeme automata built in the compile until this many DFA states are built; the rest when a mask "
+                  "first needs them (0 = only what the first mask needs; 18446744073709551615 = all)")
       ->capture_default_str();
   auto* warm = cmd->add_flag("--warm", a->warm, "one Compiler per worker, warmed up before its first schema");
   auto* cold = cmd->add_flag("--cold", a->cold, "a fresh Compiler (empty caches) for each schema (default)");

@@ -78,6 +78,17 @@ struct CompileOptions {
   // is computed when a mask first needs it; true computes all of them at compile time (on
   // `threads` threads).
   bool eager_index = false;
+  // Grammars and JSON Schemas: lexeme automata built in the compile call, in lexeme order, until
+  // this many DFA states are built; each of the others when a parser configuration first needs
+  // it (the first mask that reaches it builds it, once for every matcher of the grammar). The
+  // default 0 builds only what the first mask needs: the first mask is ready sooner (on
+  // maskbench-dev the median schema in about half the time, large ones in a fraction), and the
+  // first masks of the first document pay for the rest (docs/benchmarks.md, "session 11"). The
+  // budgets (max_dfa_states, max_dfa_memory) hold either way, but a lexeme over them built later
+  // is a kLimit error from the Matcher call that first needs it instead of from the compile.
+  // SIZE_MAX: all in the compile (so do eager_index, serialisation, Lark grammars with
+  // leftmost-first lexing and `tollgate check`).
+  size_t eager_automata_states = 0;
   // Bytes of token index entries a Compiler (and its copies) keeps for reuse across the grammars
   // it compiles, keyed by the lexeme state's canonical future (JSON strings, numbers, formats
   // recur across schemas): each entry's token set, boundary roots and key. Over the bound the

@@ -285,7 +285,8 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
       .def(py::init([](std::shared_ptr<TokenizerInfo> tok, int threads, std::optional<int64_t> cache_bytes,
                        size_t max_dfa_states, size_t max_dfa_memory, size_t mask_cache_bytes,
                        size_t boundary_cache_bytes, size_t walk_cache_bytes, size_t grammar_cache_bytes,
-                       const std::string& redis_url, int redis_timeout_ms, size_t generation_bytes) {
+                       const std::string& redis_url, int redis_timeout_ms, size_t generation_bytes,
+                       size_t eager_automata_states) {
              if (!tok) throw Error(ErrorKind::kInvalidArgument, "tokenizer_info must not be None");
              if (threads < 0) throw Error(ErrorKind::kInvalidArgument, "threads must be >= 0 (0 = all cores)");
              CompileOptions opt;
@@ -300,6 +301,7 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
              opt.boundary_cache_bytes = boundary_cache_bytes;
              opt.walk_cache_bytes = walk_cache_bytes;
              opt.generation_bytes = generation_bytes;
+             opt.eager_automata_states = eager_automata_states;
              opt.grammar_cache_bytes = grammar_cache_bytes;
              opt.redis_url = redis_url;
              if (redis_timeout_ms < 1) throw Error(ErrorKind::kInvalidArgument, "redis_timeout_ms must be >= 1");
@@ -315,6 +317,7 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
            py::arg("grammar_cache_bytes") = CompileOptions{}.grammar_cache_bytes, py::arg("redis_url") = "",
            py::arg("redis_timeout_ms") = CompileOptions{}.redis_timeout_ms,
            py::arg("generation_bytes") = CompileOptions{}.generation_bytes,
+           py::arg("eager_automata_states") = CompileOptions{}.eager_automata_states,
            "threads: compile threads (0 = all cores). cache_bytes: bound of the token index cache shared by the\n"
            "grammars this compiler compiles (default 64 MiB, 0 = none). max_dfa_states / max_dfa_memory: limits\n"
            "per automaton (GrammarError kind 'limit' beyond). mask_cache_bytes / boundary_cache_bytes /\n"
@@ -322,7 +325,9 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
            "of the compiled-grammar cache (LRU; default 256 MiB, 0 = keep none). redis_url ('redis://host:port'):\n"
            "the shared second level (docs/serving.md); redis_timeout_ms: its connect/command timeout.\n"
            "generation_bytes: bytes of a grammar's Earley graph, guard tables and run-time caches past which new\n"
-           "sequences start a fresh generation (the old one is freed with its last matcher; default 64 MiB, 0 = never).")
+           "sequences start a fresh generation (the old one is freed with its last matcher; default 64 MiB, 0 = never).\n"
+           "eager_automata_states: lexeme automata built in the compile call until this many DFA states are built\n"
+           "(default 0: only what the first mask needs; the rest when a mask first reaches them; 2**64-1: all).")
       .def(
           "compile_regex",
           [](const Compiler& c, const std::string& pattern) {

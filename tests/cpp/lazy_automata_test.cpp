@@ -1,0 +1,162 @@
+// Lexeme automata built on first use (CompileOptions::eager_automata_states; fsm::LexemeAutomata):
+// on real maskbench-dev schemas the masks of a grammar whose automata are built lazily equal
+// those of the same grammar built whole at compile time, step by step, through every valid test
+// document; the compile builds only what the first mask needs; the byte partition read from the
+// regexes (the boundary walks' byte classes before the DFAs exist) holds for every DFA built; a
+// concatenation joined from its pieces is the same minimal DFA as the NFA route gives; and a
+// lexeme over the DFA budget built later is a kLimit error from the matcher call that needs it,
+// with the matcher unchanged, where the eager compile refuses the schema.
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "engine/cfg_backend.hpp"
+#include "fsm/cfg_runtime.hpp"
+#include "fsm/dfa.hpp"
+#include "grammar/regex_ast.hpp"
+#include "test_support.hpp"
+#include "tollgate/tollgate.hpp"
+
+using namespace tollgate;
+using tollgate::testing::llama3;
+using tollgate::testing::mask_of;
+using tollgate::testing::maskbench_files;
+using tollgate::testing::read_file;
+namespace fs = std::filesystem;
+
+namespace {
+
+CompileOptions with_eager(size_t states) {
+  CompileOptions o;
+  o.threads = 1;
+  o.eager_automata_states = states;
+  return o;
+}
+
+const engine::CfgGrammar& cfg_of(const CompiledGrammarPtr& g) {
+  return static_cast<const engine::CfgGrammar&>(g->impl());
+}
+
+}  // namespace
+
+TEST_CASE("lazy automata: masks equal the eagerly built grammar's on maskbench-dev schemas", "[lazy][json-schema]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  Compiler lazy(llama3(), with_eager(0)), eager(llama3(), with_eager(SIZE_MAX));
+  const auto files = maskbench_files(mb);
+  size_t schemas = 0, steps = 0, mismatches = 0, deferred = 0;
+  for (size_t i = 0; i < files.size() && schemas < 40; i += 23) {
+    const auto j = nlohmann::json::parse(read_file(files[i]));
+    const std::string text = j["schema"].dump();
+    CompiledGrammarPtr gl, ge;
+    try {
+      ge = eager.compile_json_schema(text);
+    } catch (const Error&) {
+      continue;  // refused either way (the lazy compile may accept what only a later step builds)
+    }
+    gl = lazy.compile_json_schema(text);
+    ++schemas;
+    const auto& rl = cfg_of(gl).rt->automata();
+    const auto& re = cfg_of(ge).rt->automata();
+    REQUIRE(re.num_built() == re.size());
+    REQUIRE(rl.size() == re.size());
+    if (rl.num_built() < rl.size()) ++deferred;
+    CHECK(gl->stats().dfa_states <= ge->stats().dfa_states);
+    for (const auto& t : j["tests"]) {
+      if (!t.value("valid", false)) continue;
+      Matcher ml(gl), me(ge);
+      for (int32_t id : t["tokens_llama3"].get<std::vector<int32_t>>()) {
+        ++steps;
+        if (mask_of(ml) != mask_of(me)) ++mismatches;
+        const bool al = ml.accept_token(id), ae = me.accept_token(id);
+        REQUIRE(al == ae);
+        if (!al) break;
+      }
+      mismatches += mask_of(ml) != mask_of(me);
+    }
+    // Every automaton built since holds the partition the walks used (build() checks it; a
+    // lexeme it did not hold for would have thrown kInternal above).
+    CHECK(rl.byte_partition() != nullptr);
+  }
+  INFO(schemas << " schemas, " << steps << " steps, " << deferred << " compiled with automata left for later");
+  CHECK(schemas >= 30);
+  CHECK(steps > 2000);
+  CHECK(deferred >= schemas / 2);
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("lazy automata: the compile builds what the first mask needs, a later step the rest", "[lazy]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  const std::string text =
+      R"({"type":"object","properties":{"when":{"type":"string","format":"date-time"},"n":{"type":"integer"}},)"
+      R"("required":["when","n"],"additionalProperties":false})";
+  Compiler lazy(llama3(), with_eager(0));
+  CompiledGrammarPtr g = lazy.compile_json_schema(text);
+  const auto& a = cfg_of(g).rt->automata();
+  const size_t at_compile = a.num_built();
+  CHECK(at_compile >= 1);
+  CHECK(at_compile < a.size());
+  Matcher m(g);
+  REQUIRE(m.accept_bytes(R"({"when": "2024-02-29T23:59:60Z", "n": 12})"));
+  CHECK(m.is_accepting());
+  CHECK(a.num_built() > at_compile);
+  CHECK_FALSE(Matcher(g).accept_bytes(R"({"when": "2023-02-29T10:00:00Z")"));  // not a leap year
+}
+
+TEST_CASE("lazy automata: a lexeme over the DFA budget is a kLimit error from the step that needs it", "[lazy][limits]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  // The pattern's DFA needs 2^12 states (the 12th character from the end is an 'a').
+  const std::string text =
+      R"({"type":"object","properties":{"k":{"type":"string","pattern":"^[ab]*a[ab]{11}$"}},"required":["k"],)"
+      R"("additionalProperties":false})";
+  CompileOptions small = with_eager(SIZE_MAX);
+  small.max_dfa_states = 1000;
+  CHECK_THROWS_AS(Compiler(llama3(), small).compile_json_schema(text), Error);
+  small.eager_automata_states = 0;
+  CompiledGrammarPtr g = Compiler(llama3(), small).compile_json_schema(text);
+  Matcher m(g);
+  REQUIRE(m.accept_bytes("{"));
+  bool limit = false;
+  try {
+    std::vector<int32_t> mask(bitmask_words(llama3()->vocab_size()));
+    m.fill_next_token_bitmask(mask.data());
+    const bool ok = m.accept_bytes(R"("k": ")");  // the pattern's lexeme is reached here at the latest
+    CHECK(ok);
+  } catch (const Error& e) {
+    limit = e.kind() == ErrorKind::kLimit;
+    CHECK(std::string(e.what()).find("max_dfa_states") != std::string::npos);
+  }
+  CHECK(limit);
+  CHECK_FALSE(m.is_accepting());
+  CHECK_NOTHROW(m.rollback(1));  // still usable: back to before "{"
+}
+
+TEST_CASE("deterministic concatenation: the same minimal DFA as through an NFA", "[lazy][dfa]") {
+  using grammar::Regex;
+  using grammar::parse_regex;
+  // JSON-shaped runs (whitespace bounds, separators, keys, escaped strings, numbers), and runs
+  // whose pieces overlap (joined through the NFA instead).
+  const char* patterns[] = {
+      R"([ \t\n\r]{0,20},[ \t\n\r]{0,20}"name"[ \t\n\r]{0,20}:[ \t\n\r]{0,20}-?(0|[1-9][0-9]*)(\.[0-9]+)?)",
+      R"(\{[ \t]{0,3}"a"[ \t]{0,3}:[ \t]{0,3}(true|false|null)[ \t]{0,3}\})",
+      R"(x?y?z?w)",
+      R"(a*ab)",
+      R"([ab]*a[ab]{3})",
+      R"(é?ü{0,2}[^a]b)",
+  };
+  for (const char* pat : patterns) {
+    INFO(pat);
+    grammar::RegexPtr r = parse_regex(pat);
+    REQUIRE(r->kind == Regex::Kind::kConcat);
+    fsm::SubDfaCache cache;
+    fsm::DfaOptions with_cache;
+    with_cache.sub_dfas = &cache;
+    const fsm::Dfa joined = fsm::compile_dfa(*r, with_cache);
+    const fsm::Dfa plain = fsm::compile_dfa(*r);
+    REQUIRE(joined.num_states() == plain.num_states());
+    REQUIRE(joined.num_classes() == plain.num_classes());
+    CHECK(joined.byte_classes() == plain.byte_classes());
+    CHECK(joined.table() == plain.table());
+    for (uint32_t s = 0; s < plain.num_states(); ++s) CHECK(joined.is_final(s) == plain.is_final(s));
+  }
+}
