@@ -266,6 +266,7 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
     sub_dfas_.reset();  // nothing left to build
     options_.sub_dfas = nullptr;
   }
+  sub_dfa_bytes_.store(sub_dfas_ ? sub_dfas_->memory_bytes() : 0, std::memory_order_relaxed);
   return out;
 }
 

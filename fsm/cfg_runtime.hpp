@@ -76,7 +76,10 @@ class LexemeAutomata {
   }
   bool built(uint32_t lexeme) const { return ptr_[lexeme].load(std::memory_order_acquire) != nullptr; }
   size_t num_built() const { return built_.load(std::memory_order_acquire); }
-  size_t memory_bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  // The automata built, and the sub-automata kept for those still to build (SubDfaCache).
+  size_t memory_bytes() const {
+    return bytes_.load(std::memory_order_relaxed) + sub_dfa_bytes_.load(std::memory_order_relaxed);
+  }
   // Lazy: a partition of the bytes that every lexeme's DFA respects (bytes in one class step
   // every lexeme alike), read from the regexes before any DFA exists; each DFA is checked
   // against it when built. Null when everything was built up front (read the DFAs instead).
@@ -96,7 +99,7 @@ class LexemeAutomata {
   mutable std::mutex mu_;
   mutable std::vector<std::unique_ptr<const LexDfa>> owned_;  // under mu_
   mutable std::unique_ptr<SubDfaCache> sub_dfas_;              // under mu_; freed once all are built
-  mutable std::atomic<size_t> built_{0}, bytes_{0};
+  mutable std::atomic<size_t> built_{0}, bytes_{0}, sub_dfa_bytes_{0};
 };
 
 // The byte sets `regex`'s automaton may test a byte against (conservatively): the UTF-8 byte

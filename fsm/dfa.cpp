@@ -727,6 +727,7 @@ const Dfa& SubDfaCache::get(const grammar::Regex& node, const DfaOptions& option
   auto it = map_.find(key);
   if (it != map_.end()) return *it->second;
   auto dfa = std::make_unique<const Dfa>(compile_sub_dfa(node, options));
+  bytes_ += dfa->memory_bytes() + key.size() + 64;
   return *map_.emplace(std::move(key), std::move(dfa)).first->second;
 }
 
@@ -734,6 +735,7 @@ const Dfa& SubDfaCache::piece(const grammar::RegexPtr& node, const DfaOptions& o
   auto it = pieces_.find(node.get());
   if (it != pieces_.end()) return *it->second.second;
   auto dfa = std::make_unique<const Dfa>(compile_dfa(*node, options));
+  bytes_ += dfa->memory_bytes() + 64;
   return *pieces_.emplace(node.get(), std::make_pair(node, std::move(dfa))).first->second.second;
 }
 

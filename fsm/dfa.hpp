@@ -95,8 +95,10 @@ class SubDfaCache {
   // one grammar are one node each. Holds the node (its address stays its own).
   const Dfa& piece(const grammar::RegexPtr& node, const DfaOptions& options);
   size_t size() const { return map_.size(); }
+  size_t memory_bytes() const { return bytes_; }  // the DFAs held and their keys
 
  private:
+  size_t bytes_ = 0;
   std::unordered_map<std::string, std::unique_ptr<const Dfa>> map_;
   std::unordered_map<const grammar::Regex*, std::pair<grammar::RegexPtr, std::unique_ptr<const Dfa>>> pieces_;
 };
