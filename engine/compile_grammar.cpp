@@ -60,6 +60,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
     if (impl->rt->automata().built(static_cast<uint32_t>(l))) states += impl->rt->dfa(static_cast<uint32_t>(l)).num_states();
   impl->stats.dfa_states = states;
   impl->stats.lexemes = impl->rt->num_lexemes();
+  impl->stats.lexemes_built = impl->rt->automata().num_built();
   impl->stats.distinct_masks = impl->num_distinct_masks();
   impl->stats.index_bytes = impl->memory_bytes();
   for (const auto& w : g.warnings) impl->warnings.push_back({w.message, w.pos});

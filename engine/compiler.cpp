@@ -66,6 +66,7 @@ CompiledGrammarPtr Compiler::compile_regex_now(std::string_view pattern) const {
   g->stats.total_ms = ms_since(t0);
   g->stats.dfa_states = states;
   g->stats.lexemes = 1;
+  g->stats.lexemes_built = 1;
   g->stats.distinct_masks = g->index.num_distinct_masks();
   g->stats.index_bytes = g->index.memory_bytes();
   g->stats.phases = std::move(phases.phases());

@@ -2,8 +2,6 @@
 #include "fsm/cfg_runtime.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 #include <unordered_set>
 

@@ -775,7 +775,7 @@ Examples:
                                  {"tokenizer", *tokenizer},     {"vocab_size", tok->vocab_size()},
                                  {"tokenizer_load_ms", load_ms}, {"phases", phases},
                                  {"dfa_states", s.dfa_states},
-                                 {"lexemes", s.lexemes},        {"distinct_masks", s.distinct_masks},
+                                 {"lexemes", s.lexemes}, {"lexemes_built", s.lexemes_built}, {"distinct_masks", s.distinct_masks},
                                  {"index_bytes", s.index_bytes}, {"memory_bytes", g->memory_bytes()},
                                  {"parse_ms", s.parse_ms},      {"dfa_ms", s.dfa_ms},
                                  {"index_ms", s.index_ms},      {"total_ms", s.total_ms}};
@@ -791,7 +791,11 @@ Examples:
         std::printf("  %-22s %10.3f ms   %zu %s\n", ph.name.c_str(), ph.ms, ph.size, ph.unit.c_str());
       std::printf("compile total:   %10.3f ms (without the tokenizer load)\n", s.total_ms);
       std::printf("DFA states:      %zu\n", s.dfa_states);
-      std::printf("lexemes:         %zu\n", s.lexemes);
+      if (s.lexemes_built < s.lexemes)
+        std::printf("lexemes:         %zu (%zu built so far: the others when a mask first needs them)\n", s.lexemes,
+                    s.lexemes_built);
+      else
+        std::printf("lexemes:         %zu\n", s.lexemes);
       std::printf("distinct masks:  %zu%s\n", s.distinct_masks,
                   in.dialect != "regex" && !src->eager_index ? " (so far: the index is filled as masks need it)" : "");
       std::printf("index memory:    %.1f KiB (all: %.1f KiB)\n", s.index_bytes / 1024.0, g->memory_bytes() / 1024.0);

@@ -137,8 +137,9 @@ struct CompileWarning {
 };
 
 struct CompileStats {
-  size_t dfa_states = 0;
+  size_t dfa_states = 0;        // of the automata built at compile time
   size_t lexemes = 0;           // regular lexemes, one DFA each (1 for a regex)
+  size_t lexemes_built = 0;     // lexemes whose DFA the compile built (eager_automata_states: the rest later)
   size_t distinct_masks = 0;    // deduplicated bitsets (CFG: of the index entries computed so far)
   size_t index_bytes = 0;       // memory of the token index (bitsets + tables)
   double parse_ms = 0, dfa_ms = 0, index_ms = 0, total_ms = 0;

@@ -37,6 +37,9 @@ class Matcher {
   // Writes row `row` of `bitmask` (each row bitmask_words(vocab_size) int32 words).
   // EOS is allowed exactly when the input so far is complete. After termination no token is
   // allowed (the row is all zero).
+  // Throws Error(kLimit) when a hard resource limit is hit, the state unchanged: as accept_token,
+  // and when a lexeme automaton first needed here is over the DFA budgets
+  // (CompileOptions::eager_automata_states: built on first use, not in the compile).
   void fill_next_token_bitmask(int32_t* bitmask, int64_t row = 0) const;
   // The same row, but only when it costs no computing: copied or combined from what the grammar
   // has computed already (a regular grammar's token index, a context-free grammar's cached masks
@@ -51,8 +54,9 @@ class Matcher {
   // then terminated.
   // Throws only when the step cannot be decided, and then leaves the state unchanged too:
   //  - Error(kLimit) when a hard resource limit is hit mid-step (a context-free grammar's parser
-  //    needs more than 2^26 distinct Earley states); the token is neither accepted nor refused,
-  //    and the matcher stays usable (rollback, other tokens);
+  //    needs more than 2^26 distinct Earley states, or a lexeme automaton built on first use is
+  //    over the DFA budgets); the token is neither accepted nor refused, and the matcher stays
+  //    usable (rollback, other tokens);
   //  - Error(kInternal) when an internal invariant fails (a bug: please report it);
   //  - std::bad_alloc when memory runs out.
   bool accept_token(int32_t token_id);

@@ -258,6 +258,8 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
             const CompileStats& s = g.stats();
             py::dict d;
             d["dfa_states"] = s.dfa_states;
+            d["lexemes"] = s.lexemes;
+            d["lexemes_built"] = s.lexemes_built;
             d["distinct_masks"] = s.distinct_masks;
             d["index_bytes"] = s.index_bytes;
             d["parse_ms"] = s.parse_ms;
@@ -266,7 +268,9 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
             d["total_ms"] = s.total_ms;
             return d;
           },
-          "Compile statistics: dfa_states, distinct_masks, index_bytes, parse_ms, dfa_ms, index_ms, total_ms.")
+          "Compile statistics: dfa_states (of the automata built so far), lexemes, lexemes_built (at compile time;\n"
+          "the others are built when a mask first needs them: Compiler(eager_automata_states=)), distinct_masks,\n"
+          "index_bytes, parse_ms, dfa_ms, index_ms, total_ms.")
       .def_property_readonly(
           "vocab_size", [](const CompiledGrammar& g) { return g.tokenizer().vocab_size(); },
           "The vocabulary size of its tokenizer (the bitmask width is ceil(vocab_size / 32) words).")

@@ -226,3 +226,41 @@ def test_cli_generate_reports_schema_errors_and_warnings(tmp_path):
                        timeout=60)
     assert p.returncode == 0 and json.loads(p.stdout) in ("yes", "no")
     assert "warning: unknown keywords ignored: colour" in p.stderr
+
+
+def test_eager_automata_states_changes_when_lexemes_are_built_not_the_masks(llama3, shared):
+    # Compiler(eager_automata_states=0) (the default) builds the lexemes the first mask needs; with
+    # 2**64-1 every lexeme is built in the compile. The masks along real maskbench-dev documents are
+    # the same, token by token, and the lazily built grammar builds more lexemes as the documents go on.
+    import numpy as np
+    from conftest import corpus_path
+
+    files = sorted(corpus_path(shared, "maskbench-dev").glob("*.json"))[::97][:12]
+    lazy = tollgate.Compiler(llama3, threads=1)
+    eager = tollgate.Compiler(llama3, threads=1, eager_automata_states=2**64 - 1)
+    vocab = llama3.vocab_size
+    steps = deferred = 0
+    for f in files:
+        case = json.loads(f.read_text())
+        try:
+            ge = eager.compile_json_schema(case["schema"])
+        except tollgate.GrammarError:
+            continue
+        gl = lazy.compile_json_schema(case["schema"])
+        assert ge.stats["lexemes_built"] == ge.stats["lexemes"]
+        assert gl.stats["lexemes"] == ge.stats["lexemes"]
+        assert gl.stats["dfa_states"] <= ge.stats["dfa_states"]
+        deferred += gl.stats["lexemes_built"] < gl.stats["lexemes"]
+        for t in case["tests"]:
+            if not t.get("valid") or "tokens_llama3" not in t:
+                continue
+            ml, me = tollgate.Matcher(gl), tollgate.Matcher(ge)
+            bl, be = tollgate.allocate_token_bitmask(1, vocab), tollgate.allocate_token_bitmask(1, vocab)
+            for tid in t["tokens_llama3"]:
+                ml.fill_next_token_bitmask(bl)
+                me.fill_next_token_bitmask(be)
+                assert np.array_equal(bl, be), f.name
+                steps += 1
+                assert ml.accept_token(tid) == me.accept_token(tid)
+            break
+    assert steps > 300 and deferred >= 6, (steps, deferred)
