@@ -393,19 +393,41 @@ MatchOutcome match_stream(const CompiledGrammarPtr& g, const std::string& name, 
     pos.source_line.clear();
     out.diags.push_back({expected_here(m), pos, "", Severity::kNote});
   };
+  // A step that cannot be decided (a lexeme automaton built on first use over the DFA budgets:
+  // kLimit) stops the match at its byte; the chunk is retried byte by byte to find it.
+  auto step = [&](std::string_view bytes, bool& limited) {
+    try {
+      return m.accept_bytes(bytes);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kLimit) throw;
+      limited = true;
+      out.diags.push_back({e.message(), {}, codes::kLimit, Severity::kError});
+      return false;
+    }
+  };
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     std::string_view chunk(buf.data(), static_cast<size_t>(in.gcount()));
     if (chunk.empty()) break;
-    if (m.accept_bytes(chunk)) {
+    bool limited = false;
+    if (step(chunk, limited)) {
       keep(chunk);
       total += chunk.size();
       continue;
     }
+    if (limited) out.diags.pop_back();  // found again below, at its byte
     for (size_t i = 0; i < chunk.size(); ++i) {
-      if (m.accept_bytes(chunk.substr(i, 1))) {
+      limited = false;
+      if (step(chunk.substr(i, 1), limited)) {
         keep(chunk.substr(i, 1));
         continue;
+      }
+      if (limited) {
+        Diagnostic& d = out.diags.back();
+        d.message = "stopped at byte " + std::to_string(total + i) + ": " + d.message;
+        d.pos = here(std::string(chunk.substr(i)));
+        total += i;
+        return out;
       }
       std::string rest(chunk.substr(i));
       if (rest.find('\n') == std::string::npos && in) {  // the line goes on into the next chunk: show some of it

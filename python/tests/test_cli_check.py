@@ -179,6 +179,22 @@ def test_match_reports_position_offset_and_expected():
     assert "more)" in note and len(note) < 200
 
 
+def test_match_a_lexeme_over_the_dfa_budget_stops_at_its_byte(tmp_path):
+    # The pattern's automaton needs 2^12 states. Built on first use (the default), the budget is hit
+    # at the byte that first needs it: a positioned TG003, not a refusal; `check` reports it too.
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps({"type": "object", "required": ["k"], "additionalProperties": False,
+                                  "properties": {"k": {"type": "string", "pattern": "^[ab]*a[ab]{11}$"}}}))
+    rc, out, err = run("match", "--color", "never", "--max-states", "1000", str(schema), "-s", '{"k": "aaaa"}')
+    assert rc == 1
+    assert "<string>:1:5: error: stopped at byte 4: regex too complex: its DFA needs more than 1000 states" in out
+    assert "[TG003]" in out and "TG501" not in out
+    rc, out, err = run("check", "--color", "never", "--max-states", "1000", str(schema))
+    assert rc == 1 and "TG003" in out + err
+    rc, out, err = run("match", "--color", "never", str(schema), "-s", '{"k": "aaaaaaaaaaaaa"}')
+    assert rc == 0, out + err
+
+
 def test_match_token_replay_names_the_refused_token(shared):
     g = CASES / "match_ok.gbnf"
     rc, out, err = run("match", "--color", "never", str(g), "-s", "[12,34]", "--tokenizer", "llama3")
