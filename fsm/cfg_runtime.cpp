@@ -179,13 +179,7 @@ class TestWalk {
 };
 }  // namespace
 
-void regex_byte_tests(const grammar::Regex& regex, std::vector<ByteSet>& tests) {
-  TestWalk walk;
-  walk.run(regex, nullptr);
-  tests.insert(tests.end(), walk.tests.begin(), walk.tests.end());
-}
-
-LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options)
+LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options, bool all_now)
     : cfg_(std::move(cfg)), options_(options), size_(cfg_->lexemes.size()),
       ptr_(std::make_unique<std::atomic<const LexDfa*>[]>(size_)) {
   for (size_t l = 0; l < size_; ++l) ptr_[l].store(nullptr, std::memory_order_relaxed);
@@ -193,6 +187,7 @@ LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions&
     sub_dfas_ = std::make_unique<SubDfaCache>();
     options_.sub_dfas = sub_dfas_.get();
   }
+  if (all_now) return;  // the walks read the DFAs' own classes
   // Bytes that every test (a byte set some lexeme's automaton may check a byte against) holds
   // or lacks alike are alike for every lexeme: refine one class by each test.
   TestWalk walk;  // one walk: lexemes share sub-regexes (a grammar's whitespace, strings, formats)
@@ -271,9 +266,9 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
 CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items,
                        const std::function<void(size_t, size_t)>& on_lexeme, size_t eager_states)
     : cfg_(std::make_shared<const Cfg>(std::move(cfg))) {
-  auto dfas = std::make_shared<LexemeAutomata>(cfg_, options);
-  dfas_ = dfas;
   if (cfg_->leftmost_first) eager_states = SIZE_MAX;
+  auto dfas = std::make_shared<LexemeAutomata>(cfg_, options, eager_states == SIZE_MAX);
+  dfas_ = dfas;
   size_t built = 0;
   for (uint32_t l = 0; l < cfg_->lexemes.size() && built < eager_states; ++l) {
     check_budget();

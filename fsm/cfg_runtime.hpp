@@ -64,7 +64,8 @@ struct LexDfa {
 class LexemeAutomata {
  public:
   // Nothing built yet; each lexeme of `cfg` built with `options` (budgets) when first asked for.
-  LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options);
+  // all_now: the caller builds every lexeme before any walk starts (no byte partition is read).
+  LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options, bool all_now);
   // Built before: lexeme l's automaton is dfas[l].
   explicit LexemeAutomata(std::vector<LexDfa> dfas);
   ~LexemeAutomata();
@@ -81,8 +82,11 @@ class LexemeAutomata {
     return bytes_.load(std::memory_order_relaxed) + sub_dfa_bytes_.load(std::memory_order_relaxed);
   }
   // Lazy: a partition of the bytes that every lexeme's DFA respects (bytes in one class step
-  // every lexeme alike), read from the regexes before any DFA exists; each DFA is checked
-  // against it when built. Null when everything was built up front (read the DFAs instead).
+  // every lexeme alike), read from the regexes before any DFA exists: the byte sets an automaton
+  // may test a byte against (the UTF-8 ranges of its code point sets at each position, byte
+  // ranges, automata edges, the escape bytes of what a JSON string may hold, every code point
+  // for a complement), refined into classes. Each DFA is checked against it when built. Null
+  // when everything is built up front (read the DFAs instead).
   const std::array<uint8_t, 256>* byte_partition() const { return partition_ ? &*partition_ : nullptr; }
   uint32_t byte_partition_classes() const { return partition_classes_; }
 
@@ -101,12 +105,6 @@ class LexemeAutomata {
   mutable std::unique_ptr<SubDfaCache> sub_dfas_;              // under mu_; freed once all are built
   mutable std::atomic<size_t> built_{0}, bytes_{0}, sub_dfa_bytes_{0};
 };
-
-// The byte sets `regex`'s automaton may test a byte against (conservatively): the UTF-8 byte
-// ranges of its code point sets at each position, its byte ranges and explicit automata's edges,
-// the bytes JSON escaping tells apart, and for complements every code point. Bytes that every
-// test holds or lacks alike step the automaton alike.
-void regex_byte_tests(const grammar::Regex& regex, std::vector<std::array<uint64_t, 4>>& tests);
 
 struct Thread {
   uint32_t lexeme, state, node;
