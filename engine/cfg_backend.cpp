@@ -1439,10 +1439,8 @@ std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt
   g->share_states_ = options.share_states;
   if (g->share_states_) g->index_cache_ = options.index_cache;
   const fsm::LexemeAutomata& automata = g->rt->automata();
-  size_t built = 0;
-  for (uint32_t l = 0; l < automata.size(); ++l)
-    if (automata.built(l)) built += g->rt->dfa(l).num_states();
-  if (phases) phases->end(built, automata.num_built() == automata.size() ? "states" : "states (built so far)");
+  if (phases)
+    phases->end(automata.num_built_states(), automata.num_built() == automata.size() ? "states" : "states (built so far)");
   g->lexeme_slots_ = std::make_unique<std::atomic<std::atomic<const CfgGrammar::Slot*>*>[]>(automata.size());
   for (size_t l = 0; l < automata.size(); ++l) g->lexeme_slots_[l].store(nullptr, std::memory_order_relaxed);
   if (phases) phases->begin(options.eager_index ? "token index" : "token index (lazy)");

@@ -1,7 +1,6 @@
 // Compiler::compile_grammar, compile_json_schema, compile_tool_calls and builtin_json: grammar text (GBNF, Lark, EBNF), a JSON Schema or tool calls →
 // checked Grammar IR → context-free back-end. The built-in JSON grammar is compiled once per
 // Compiler (and its copies) and cached in Compiler::Cache.
-#include <cstdlib>
 #include <chrono>
 
 #include "engine/cfg_backend.hpp"
@@ -55,10 +54,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   impl->stats.parse_ms = parse_ms;
   impl->stats.index_ms = ms_since(t1);
   impl->stats.total_ms = ms_since(t0);
-  size_t states = 0;
-  for (size_t l = 0; l < impl->rt->num_lexemes(); ++l)
-    if (impl->rt->automata().built(static_cast<uint32_t>(l))) states += impl->rt->dfa(static_cast<uint32_t>(l)).num_states();
-  impl->stats.dfa_states = states;
+  impl->stats.dfa_states = impl->rt->automata().num_built_states();
   impl->stats.lexemes = impl->rt->num_lexemes();
   impl->stats.lexemes_built = impl->rt->automata().num_built();
   impl->stats.distinct_masks = impl->num_distinct_masks();

@@ -228,6 +228,7 @@ LexemeAutomata::~LexemeAutomata() = default;
 
 const LexDfa& LexemeAutomata::publish_locked(uint32_t lexeme, LexDfa d) const {
   bytes_.fetch_add(lex_dfa_bytes(d), std::memory_order_relaxed);
+  states_.fetch_add(d.num_states(), std::memory_order_relaxed);
   owned_.push_back(std::make_unique<const LexDfa>(std::move(d)));
   const LexDfa* p = owned_.back().get();
   ptr_[lexeme].store(p, std::memory_order_release);
@@ -311,11 +312,12 @@ void CfgRuntime::init(size_t max_earley_items) {
   if (cfg_->leftmost_first) {
     // Every state numbered (all lexemes are built: see the constructor), and the guard of a
     // completion from an unguarded thread for every state: read without a lock.
-    uint32_t total_states = 0;
+    size_t total_states = 0;
     for (uint32_t l = 0; l < dfas_->size(); ++l) {
-      state_offset_.push_back(total_states);
+      state_offset_.push_back(static_cast<uint32_t>(total_states));
       total_states += dfa(l).num_states();
     }
+    if (total_states >= UINT32_MAX) throw Error(ErrorKind::kLimit, "too many lexeme DFA states in one grammar");
     single_guard_.assign(total_states, 0);
     for (uint32_t l = 0; l < dfas_->size(); ++l) {
       const LexDfa& d = dfa(l);

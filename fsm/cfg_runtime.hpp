@@ -77,6 +77,7 @@ class LexemeAutomata {
   }
   bool built(uint32_t lexeme) const { return ptr_[lexeme].load(std::memory_order_acquire) != nullptr; }
   size_t num_built() const { return built_.load(std::memory_order_acquire); }
+  size_t num_built_states() const { return states_.load(std::memory_order_relaxed); }  // of those built
   // The automata built, and the sub-automata kept for those still to build (SubDfaCache).
   size_t memory_bytes() const {
     return bytes_.load(std::memory_order_relaxed) + sub_dfa_bytes_.load(std::memory_order_relaxed);
@@ -103,7 +104,7 @@ class LexemeAutomata {
   mutable std::mutex mu_;
   mutable std::vector<std::unique_ptr<const LexDfa>> owned_;  // under mu_
   mutable std::unique_ptr<SubDfaCache> sub_dfas_;              // under mu_; freed once all are built
-  mutable std::atomic<size_t> built_{0}, bytes_{0}, sub_dfa_bytes_{0};
+  mutable std::atomic<size_t> built_{0}, states_{0}, bytes_{0}, sub_dfa_bytes_{0};
 };
 
 struct Thread {

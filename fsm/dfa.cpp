@@ -240,6 +240,29 @@ class SubsetBuilder {
   std::vector<uint8_t> finals_;
 };
 
+// Byte classes whose columns are equal, over a table stored column by column (`m` entries per
+// column, `k` columns): map[c] becomes c's merged class; returns one column per merged class.
+std::vector<uint32_t> merge_equal_columns(const std::vector<uint32_t>& cols, size_t k, size_t m,
+                                          std::vector<uint32_t>& map) {
+  std::vector<uint32_t> kept;
+  std::vector<size_t> kept_hash;
+  map.assign(k, 0);
+  for (size_t c = 0; c < k; ++c) {
+    const uint32_t* col = cols.data() + c * m;
+    const size_t h = hash_words(col, m);
+    uint32_t found = kDead;
+    for (uint32_t j = 0; j < kept.size() && found == kDead; ++j)
+      if (kept_hash[j] == h && std::equal(col, col + m, cols.data() + static_cast<size_t>(kept[j]) * m)) found = j;
+    if (found == kDead) {
+      found = static_cast<uint32_t>(kept.size());
+      kept.push_back(static_cast<uint32_t>(c));
+      kept_hash.push_back(h);
+    }
+    map[c] = found;
+  }
+  return kept;
+}
+
 // Hopcroft minimisation of a DFA completed with an explicit dead state.
 Dfa minimise(const Dfa& in) {
   const size_t n0 = in.num_states();
@@ -249,31 +272,15 @@ Dfa minimise(const Dfa& in) {
   // stay equal in the minimal DFA): a subset construction's classes split bytes wherever some NFA
   // edge does, often twice as many as its DFA tells apart, and the refinement below is linear in
   // the number of classes.
-  std::vector<uint32_t> pre(in.num_classes());  // input class → class here
-  std::vector<uint32_t> pre_rep;                // class here → an input class
+  std::vector<uint32_t> pre;  // input class → class here
+  std::vector<uint32_t> pre_rep;  // class here → an input class
   {
     const auto& table = in.table();
     const size_t kin = in.num_classes();
-    std::vector<size_t> rep_hash;  // per class here: its column's hash
-    std::vector<size_t> col_hash(kin, 0);  // row by row: the table's order in memory
+    std::vector<uint32_t> cols(kin * n0);
     for (size_t s = 0; s < n0; ++s)
-      for (size_t c = 0; c < kin; ++c) hash_mix(col_hash[c], table[s * kin + c]);
-    for (size_t c = 0; c < kin; ++c) {
-      const size_t h = col_hash[c];
-      uint32_t found = kDead;
-      for (uint32_t j = 0; j < pre_rep.size() && found == kDead; ++j) {
-        if (rep_hash[j] != h) continue;
-        bool same = true;
-        for (size_t s = 0; s < n0 && same; ++s) same = table[s * kin + c] == table[s * kin + pre_rep[j]];
-        if (same) found = j;
-      }
-      if (found == kDead) {
-        found = static_cast<uint32_t>(pre_rep.size());
-        pre_rep.push_back(static_cast<uint32_t>(c));
-        rep_hash.push_back(h);
-      }
-      pre[c] = found;
-    }
+      for (size_t c = 0; c < kin; ++c) cols[c * n0 + s] = table[s * kin + c];
+    pre_rep = merge_equal_columns(cols, kin, n0, pre);
   }
   const size_t k = pre_rep.size();
   // Full transition table by class, dead-completed.
@@ -445,24 +452,8 @@ Dfa minimise(const Dfa& in) {
       cols[c * m + q] = t == dead_block ? kDead : block_id[t];
     }
   }
-  std::vector<uint32_t> class_map(k);
-  std::vector<size_t> kept;  // representative old class per new class
-  {
-    std::vector<size_t> kept_hash;
-    for (size_t c = 0; c < k; ++c) {
-      const uint32_t* col = cols.data() + c * m;
-      const size_t h = hash_words(col, m);
-      uint32_t found = kDead;
-      for (uint32_t j = 0; j < kept.size() && found == kDead; ++j)
-        if (kept_hash[j] == h && std::equal(col, col + m, cols.data() + kept[j] * m)) found = j;
-      if (found == kDead) {
-        found = static_cast<uint32_t>(kept.size());
-        kept.push_back(c);
-        kept_hash.push_back(h);
-      }
-      class_map[c] = found;
-    }
-  }
+  std::vector<uint32_t> class_map;
+  const std::vector<uint32_t> kept = merge_equal_columns(cols, k, m, class_map);
   const size_t k2 = kept.size();
   std::array<uint8_t, 256> classes{};
   for (int b = 0; b < 256; ++b) classes[b] = static_cast<uint8_t>(class_map[pre[in.byte_classes()[b]]]);

@@ -106,8 +106,8 @@ class SubDfaCache {
 // Regex → minimal DFA. Throws tollgate::Error(kLimit) when a budget of `options` is exceeded.
 // With options.sub_dfas, a concatenation whose pieces join deterministically (no byte can both
 // go on in one piece and start the next, as between JSON's whitespace, separators, keys and
-// values) is joined from its pieces' DFAs (cached there) without an NFA: every state live, but
-// not always minimal.
+// values) is joined from its pieces' DFAs (cached there) without an NFA, then minimised: the same
+// minimal DFA as the NFA route gives.
 // A regex whose root is kIntersect, kComplement or kJsonString is built by the operations below
 // without going through an NFA; such nodes deeper down are compiled the same way and embedded in
 // the NFA (nfa.cpp). Each sub-automaton gets the same state budget and the memory left over.

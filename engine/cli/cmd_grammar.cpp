@@ -395,13 +395,14 @@ MatchOutcome match_stream(const CompiledGrammarPtr& g, const std::string& name, 
   };
   // A step that cannot be decided (a lexeme automaton built on first use over the DFA budgets:
   // kLimit) stops the match at its byte; the chunk is retried byte by byte to find it.
-  auto step = [&](std::string_view bytes, bool& limited) {
+  std::optional<std::string> limit;  // the kLimit message of the last step, if it threw one
+  auto step = [&](std::string_view bytes) {
+    limit.reset();
     try {
       return m.accept_bytes(bytes);
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kLimit) throw;
-      limited = true;
-      out.diags.push_back({e.message(), {}, codes::kLimit, Severity::kError});
+      limit = e.message();
       return false;
     }
   };
@@ -409,23 +410,19 @@ MatchOutcome match_stream(const CompiledGrammarPtr& g, const std::string& name, 
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     std::string_view chunk(buf.data(), static_cast<size_t>(in.gcount()));
     if (chunk.empty()) break;
-    bool limited = false;
-    if (step(chunk, limited)) {
+    if (step(chunk)) {
       keep(chunk);
       total += chunk.size();
       continue;
     }
-    if (limited) out.diags.pop_back();  // found again below, at its byte
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      limited = false;
-      if (step(chunk.substr(i, 1), limited)) {
+    for (size_t i = 0; i < chunk.size(); ++i) {  // found again at its byte
+      if (step(chunk.substr(i, 1))) {
         keep(chunk.substr(i, 1));
         continue;
       }
-      if (limited) {
-        Diagnostic& d = out.diags.back();
-        d.message = "stopped at byte " + std::to_string(total + i) + ": " + d.message;
-        d.pos = here(std::string(chunk.substr(i)));
+      if (limit) {
+        out.diags.push_back({"stopped at byte " + std::to_string(total + i) + ": " + *limit,
+                             here(std::string(chunk.substr(i))), codes::kLimit, Severity::kError});
         total += i;
         return out;
       }

@@ -20,6 +20,7 @@ using namespace tollgate;
 
 namespace {
 
+using tollgate::testing::cfg_of;
 using tollgate::testing::llama3;
 using tollgate::testing::maskbench_docs;
 
@@ -30,10 +31,6 @@ CompiledGrammarPtr build(std::string_view text, std::string_view dialect, size_t
   if (cache_budget) impl->cache_budget = cache_budget;
   if (mask_cache_budget) impl->mask_cache_budget = mask_cache_budget;
   return std::make_shared<const CompiledGrammar>(std::move(impl));
-}
-
-const engine::CfgGrammar& cfg_of(const CompiledGrammarPtr& g) {
-  return static_cast<const engine::CfgGrammar&>(g->impl());
 }
 
 struct Replay {

@@ -17,6 +17,7 @@ using namespace tollgate;
 
 namespace {
 
+using tollgate::testing::cfg_of;
 using tollgate::testing::llama3;
 
 using tollgate::testing::mask_of;
@@ -32,10 +33,6 @@ CompiledGrammarPtr json_grammar(std::string_view gbnf, uint32_t depth) {
   opt.context_depth = depth;
   auto impl = engine::build_cfg_grammar(grammar::parse_grammar(gbnf, "gbnf", "json"), llama3(), opt);
   return std::make_shared<const CompiledGrammar>(std::move(impl));
-}
-
-const engine::CfgGrammar& cfg_of(const CompiledGrammarPtr& g) {
-  return static_cast<const engine::CfgGrammar&>(g->impl());
 }
 
 // Nested documents whose closers come in runs: "}]}, "}]", ]]], }}}} ...

@@ -13,6 +13,7 @@ using namespace tollgate;
 
 namespace {
 
+using tollgate::testing::cfg_of;
 using tollgate::testing::llama3;
 
 // Replays `doc` greedily: at each step the longest allowed token that is a prefix of the rest.
@@ -211,7 +212,7 @@ TEST_CASE("cfg masks: fast masks equal the trie walk along random walks in Lark 
   std::vector<uint32_t> fast(bitmask_words(tok.vocab_size())), slow(fast.size());
   for (auto& f : files) {
     auto g = c.compile_grammar(tollgate::testing::read_file(f), "lark", f.filename().string());
-    auto& impl = static_cast<const engine::CfgGrammar&>(g->impl());
+    auto& impl = cfg_of(g);
     std::mt19937 rng(99);
     for (int walk = 0; walk < walks; ++walk) {
       fsm::ParserState st = impl.rt->initial(), next;

@@ -19,6 +19,7 @@
 #include "tollgate/tollgate.hpp"
 
 using namespace tollgate;
+using tollgate::testing::cfg_of;
 using tollgate::testing::llama3;
 using tollgate::testing::mask_bit;
 using tollgate::testing::mask_of;
@@ -32,10 +33,6 @@ CompileOptions with_budget(size_t generation_bytes) {
   o.threads = 1;
   o.generation_bytes = generation_bytes;
   return o;
-}
-
-const engine::CfgGrammar& cfg_of(const CompiledGrammarPtr& g) {
-  return static_cast<const engine::CfgGrammar&>(g->impl());
 }
 
 // Replays `tokens` through `a` and `b` side by side; the steps whose masks differ. Stops at the

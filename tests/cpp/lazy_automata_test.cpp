@@ -18,6 +18,7 @@
 #include "tollgate/tollgate.hpp"
 
 using namespace tollgate;
+using tollgate::testing::cfg_of;
 using tollgate::testing::llama3;
 using tollgate::testing::mask_of;
 using tollgate::testing::maskbench_files;
@@ -31,10 +32,6 @@ CompileOptions with_eager(size_t states) {
   o.threads = 1;
   o.eager_automata_states = states;
   return o;
-}
-
-const engine::CfgGrammar& cfg_of(const CompiledGrammarPtr& g) {
-  return static_cast<const engine::CfgGrammar&>(g->impl());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #define CATCH_CONFIG_RUNNER
 #include "test_support.hpp"
 
+#include "engine/cfg_backend.hpp"
 #include "engine/data_dir.hpp"
 #include "fsm/token_trie.hpp"
 
@@ -90,6 +91,10 @@ CompiledGrammarPtr schema(const std::string& text, JsonSchemaOptions opt) {
 bool accepts(const CompiledGrammarPtr& g, const std::string& doc) {
   Matcher m(g, 0);
   return m.accept_bytes(doc) && m.is_accepting();
+}
+
+const engine::CfgGrammar& cfg_of(const CompiledGrammarPtr& g) {
+  return static_cast<const engine::CfgGrammar&>(g->impl());
 }
 
 bool mask_bit(const std::vector<int32_t>& mask, int32_t id) { return (mask[id >> 5] >> (id & 31)) & 1; }

@@ -12,6 +12,7 @@
 #include "tollgate/tollgate.hpp"
 
 using namespace tollgate;
+using tollgate::testing::cfg_of;
 using tollgate::testing::llama3;
 
 namespace {
@@ -36,8 +37,8 @@ TEST_CASE("memory: one grammar over many sequences stays within its cache budget
   CompileOptions defaults;
   defaults.threads = 1;
   CompiledGrammarPtr g = json_grammar(small), fresh = json_grammar(defaults);
-  const auto& cfg = static_cast<const engine::CfgGrammar&>(g->impl());
-  const auto& cfg_fresh = static_cast<const engine::CfgGrammar&>(fresh->impl());
+  const auto& cfg = cfg_of(g);
+  const auto& cfg_fresh = cfg_of(fresh);
   const TokenizerInfo& tok = *llama3();
   std::mt19937_64 rng(11);
   std::vector<int32_t> allowed;

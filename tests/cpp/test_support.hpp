@@ -15,6 +15,10 @@
 #include "tollgate/matcher.hpp"
 #include "tollgate/vocabulary.hpp"
 
+namespace tollgate::engine {
+struct CfgGrammar;
+}  // namespace tollgate::engine
+
 namespace tollgate::testing {
 
 // TOLLGATE_DATA_DIR, else the directory configured at build time (../shared), else the user cache
@@ -55,6 +59,10 @@ int mask_oracle_mismatches(const Matcher& m);
 // The longest token set in `mask` whose bytes are a prefix of doc[pos..] (so multi-byte closers
 // such as "}]} are taken whenever the vocabulary has them), or -1.
 int32_t longest_allowed(const TokenizerInfo& tok, const std::vector<int32_t>& mask, std::string_view doc, size_t pos);
+
+// The context-free back-end behind `g` (its counters, caches and lexeme automata); `g` must have
+// been compiled from a grammar, a JSON Schema or tool calls, not a regex.
+const engine::CfgGrammar& cfg_of(const CompiledGrammarPtr& g);
 
 }  // namespace tollgate::testing
 
