@@ -3,8 +3,10 @@
 #include "fsm/dfa.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <bitset>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -855,8 +857,53 @@ std::optional<Dfa> concat_of_pieces(const grammar::Regex& regex, const DfaOption
 }
 }  // namespace
 
+namespace {
+// The DFAs of process-wide regex nodes (Regex::pin: JSON Schema's formats), built once per
+// process: a fixed set of nodes, so the cache is bounded by their number (some 2 MB in all).
+// Each entry is built under its own lock, with a SubDfaCache of its own so that the compile
+// that builds it is not charged for its pieces; a build that fails (a budget, a cancelled
+// compile) leaves nothing behind. A compile whose budgets the DFA exceeds gets the error a build
+// would give.
+std::atomic<size_t> g_process_wide_builds{0}, g_process_wide_bytes{0};
+
+Dfa process_wide_dfa(const grammar::Regex& regex, const DfaOptions& options) {
+  struct Entry {
+    std::mutex mu;
+    std::unique_ptr<const Dfa> dfa;  // under mu
+  };
+  static std::mutex map_mu;
+  static std::unordered_map<const grammar::Regex*, std::unique_ptr<Entry>> map;
+  Entry* entry;
+  {
+    std::lock_guard<std::mutex> lock(map_mu);
+    auto& e = map[&regex];
+    if (!e) e = std::make_unique<Entry>();
+    entry = e.get();
+  }
+  std::lock_guard<std::mutex> lock(entry->mu);
+  if (!entry->dfa) {
+    SubDfaCache own;
+    DfaOptions build = options;
+    build.sub_dfas = &own;
+    grammar::Regex copy = regex;  // the same language, built the ordinary way
+    copy.process_wide = false;
+    entry->dfa = std::make_unique<const Dfa>(compile_dfa(copy, build));
+    g_process_wide_builds.fetch_add(1, std::memory_order_relaxed);
+    g_process_wide_bytes.fetch_add(entry->dfa->memory_bytes(), std::memory_order_relaxed);
+  }
+  const Dfa& d = *entry->dfa;
+  if (d.num_states() > options.max_states || d.memory_bytes() > options.max_memory_bytes)
+    too_complex("format", d.num_states(), d.memory_bytes(), options);
+  return d;
+}
+}  // namespace
+
+size_t process_wide_dfa_builds() { return g_process_wide_builds.load(std::memory_order_relaxed); }
+size_t process_wide_dfa_bytes() { return g_process_wide_bytes.load(std::memory_order_relaxed); }
+
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   using Kind = grammar::Regex::Kind;
+  if (regex.process_wide) return process_wide_dfa(regex, options);
   if (options.sub_dfas &&
       (regex.kind == Kind::kIntersect || regex.kind == Kind::kComplement || regex.kind == Kind::kJsonString))
     return options.sub_dfas->get(regex, options);

@@ -111,7 +111,14 @@ class SubDfaCache {
 // A regex whose root is kIntersect, kComplement or kJsonString is built by the operations below
 // without going through an NFA; such nodes deeper down are compiled the same way and embedded in
 // the NFA (nfa.cpp). Each sub-automaton gets the same state budget and the memory left over.
+// A node marked process_wide (Regex::pin: JSON Schema's format regexes) is built once per process
+// and shared by every compile after (a copy is returned); a compile whose budgets the shared DFA
+// exceeds gets kLimit as a build would.
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
+// How many process-wide DFAs this process has built, and the bytes they hold (kept for the life
+// of the process: one per pinned node, a fixed set).
+size_t process_wide_dfa_builds();
+size_t process_wide_dfa_bytes();
 
 // DFA-level operations (the regex kinds kIntersect, kComplement and kJsonString compile through
 // them; each child is compiled to its own minimal DFA first). Every result is minimal with every

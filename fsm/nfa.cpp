@@ -52,6 +52,7 @@ class Builder {
   }
 
   Frag build(const Regex& r) {
+    if (r.process_wide && !leftmost_first_) return embed(sub_dfa(r));  // its DFA is built once per process
     switch (r.kind) {
       case Regex::Kind::kEmpty: {
         uint32_t s = add_state();
@@ -96,30 +97,35 @@ class Builder {
         // A body with no character that JSON escapes ('"', '\\', '/', controls) is written as it
         // is (every object key and enum word of a schema): the same language, without a sub-DFA.
         if (r.kind == Regex::Kind::kJsonString && json_plain(*r.items[0])) return build(*r.items[0]);
-        // Compiled once per node (a counted repetition embeds the same node several times); the
-        // sub-DFA may use the memory this NFA has not used yet, and what it keeps is charged.
-        // With options_.sub_dfas, once per grammar (the lexemes that share the node's text share its DFA).
-        auto it = sub_dfas_.find(&r);
-        if (it == sub_dfas_.end()) {
-          DfaOptions sub = options_;
-          sub.max_memory_bytes = max_bytes_ - std::min(bytes_, max_bytes_);
-          const Dfa* d = nullptr;
-          if (options_.sub_dfas) {
-            d = &options_.sub_dfas->get(r, sub);
-          } else {
-            owned_.push_back(std::make_unique<const Dfa>(compile_dfa(r, sub)));
-            d = owned_.back().get();
-          }
-          charge(d->memory_bytes());
-          it = sub_dfas_.emplace(&r, d).first;
-        }
-        return embed(*it->second);
+        return embed(sub_dfa(r));
       }
       case Regex::Kind::kAutomaton:
         if (leftmost_first_) unsupported(r);
         return embed(r.automaton.get());
     }
     throw Error(ErrorKind::kInvalidArgument, "unknown regex node");
+  }
+
+  // The DFA embedded for `r`, compiled once per node (a counted repetition embeds the same node
+  // several times); it may use the memory this NFA has not used yet, and what it keeps is charged.
+  // With options_.sub_dfas, once per grammar (the lexemes that share the node's text share its
+  // DFA); a process-wide node's comes from compile_dfa's process-wide cache, copied.
+  const Dfa& sub_dfa(const Regex& r) {
+    auto it = sub_dfas_.find(&r);
+    if (it == sub_dfas_.end()) {
+      DfaOptions sub = options_;
+      sub.max_memory_bytes = max_bytes_ - std::min(bytes_, max_bytes_);
+      const Dfa* d = nullptr;
+      if (options_.sub_dfas && !r.process_wide) {
+        d = &options_.sub_dfas->get(r, sub);
+      } else {
+        owned_.push_back(std::make_unique<const Dfa>(compile_dfa(r, sub)));
+        d = owned_.back().get();
+      }
+      charge(d->memory_bytes());
+      it = sub_dfas_.emplace(&r, d).first;
+    }
+    return *it->second;
   }
 
   // True when no string of `r` contains a byte JSON would escape: its JSON string body is itself.

@@ -209,7 +209,7 @@ RegexPtr Regex::intersect(std::vector<RegexPtr> items) {
   std::vector<RegexPtr> flat;
   for (auto& it : items) {
     if (it->kind == Kind::kNothing) return nothing();
-    if (it->kind == Kind::kIntersect) {
+    if (it->kind == Kind::kIntersect && !it->process_wide) {  // a pinned node stays whole
       flat.insert(flat.end(), it->items.begin(), it->items.end());
     } else {
       flat.push_back(std::move(it));
@@ -236,6 +236,12 @@ RegexPtr Regex::json_string(RegexPtr item) {
   auto r = std::make_shared<Regex>();
   r->kind = Kind::kJsonString;
   r->items = {std::move(item)};
+  return r;
+}
+
+RegexPtr Regex::pin(RegexPtr item) {
+  auto r = std::make_shared<Regex>(*item);
+  r->process_wide = true;
   return r;
 }
 

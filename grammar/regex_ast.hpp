@@ -89,6 +89,9 @@ struct Regex {
   // automaton (compile_leftmost_first_dfa), which models which match a backtracking engine
   // prefers, tells them apart: a lazy repeat prefers fewer iterations.
   bool lazy = false;
+  // A node that lives for the whole process and recurs across compiles (JSON Schema's format
+  // regexes): fsm/ builds its DFA once per process and shares it (compile_dfa). Made by pin().
+  bool process_wide = false;
 
   static RegexPtr empty();
   static RegexPtr nothing();
@@ -102,6 +105,9 @@ struct Regex {
   static RegexPtr complement(RegexPtr item);
   static RegexPtr json_string(RegexPtr item);
   static RegexPtr automaton_of(std::shared_ptr<const ByteAutomaton> automaton);
+  // `item` marked process_wide (a copy of the node; its children are shared). For nodes kept
+  // alive for the whole process, as in a function-local static.
+  static RegexPtr pin(RegexPtr item);
 
   // A readable rendering (regex-like), for debugging and tests.
   std::string to_string() const;

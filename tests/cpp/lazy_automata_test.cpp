@@ -5,7 +5,8 @@
 // regexes (the boundary walks' byte classes before the DFAs exist) holds for every DFA built; a
 // concatenation joined from its pieces is the same minimal DFA as the NFA route gives; and a
 // lexeme over the DFA budget built later is a kLimit error from the matcher call that needs it,
-// with the matcher unchanged, where the eager compile refuses the schema.
+// with the matcher unchanged, where the eager compile refuses the schema; and JSON Schema's format
+// automata are built once per process and shared, under each compile's budgets.
 #include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "fsm/dfa.hpp"
 #include "grammar/regex_ast.hpp"
 #include "test_support.hpp"
+#include "tollgate/encoder.hpp"
 #include "tollgate/tollgate.hpp"
 
 using namespace tollgate;
@@ -156,4 +158,47 @@ TEST_CASE("deterministic concatenation: the same minimal DFA as through an NFA",
     CHECK(joined.table() == plain.table());
     for (uint32_t s = 0; s < plain.num_states(); ++s) CHECK(joined.is_final(s) == plain.is_final(s));
   }
+}
+
+TEST_CASE("format automata: built once per process, shared by later compiles, budgets still hold", "[lazy][json-schema][limits]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  const std::string text =
+      R"({"type":"object","properties":{"at":{"type":"string","format":"date-time"},)"
+      R"("hosts":{"type":"array","items":{"type":"string","format":"hostname"}}},"required":["at"]})";
+  const size_t before = fsm::process_wide_dfa_builds();
+  CompiledGrammarPtr a = Compiler(llama3(), with_eager(SIZE_MAX)).compile_json_schema(text);
+  const size_t after_first = fsm::process_wide_dfa_builds();
+  CHECK(after_first - before <= 2);  // date-time and hostname, unless an earlier test built them
+  CHECK(fsm::process_wide_dfa_bytes() > 0);
+  CompiledGrammarPtr b = Compiler(llama3(), with_eager(SIZE_MAX)).compile_json_schema(text);
+  CHECK(fsm::process_wide_dfa_builds() == after_first);  // the second compile built none
+  CHECK(b->stats().dfa_states == a->stats().dfa_states);
+  const std::string doc = R"({"at": "2016-12-31T18:59:60-05:00", "hosts": ["example.com", "a.b-c.d"]})";
+  Matcher ma(a), mb(b);
+  const auto ids = Encoder(llama3()).encode(doc);
+  for (int32_t id : ids) {
+    REQUIRE(mask_of(ma) == mask_of(mb));
+    REQUIRE(ma.accept_token(id));
+    REQUIRE(mb.accept_token(id));
+  }
+  CHECK(ma.is_accepting());
+  CHECK_FALSE(Matcher(a).accept_bytes(R"({"at": "2016-12-31T23:59:60-05:00")"));  // not 23:59 UTC
+  // The shared date-time automaton (some 11,500 states) is over a smaller budget: refused as a
+  // build would refuse it, cached or not.
+  CompileOptions small = with_eager(SIZE_MAX);
+  small.max_dfa_states = 5000;
+  try {
+    Compiler(llama3(), small).compile_json_schema(text);
+    FAIL("a 5,000-state budget compiled the date-time automaton");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kLimit);
+    CHECK(std::string(e.what()).find("max_dfa_states") != std::string::npos);
+  }
+  // The same language as the node built the ordinary way.
+  const grammar::RegexPtr pinned = grammar::Regex::pin(grammar::parse_regex("[0-9]{4}-(0[1-9]|1[0-2])"));
+  grammar::Regex plain = *pinned;
+  plain.process_wide = false;
+  const fsm::Dfa x = fsm::compile_dfa(*pinned), y = fsm::compile_dfa(plain);
+  CHECK(x.num_states() == y.num_states());
+  CHECK(x.table() == y.table());
 }
