@@ -579,7 +579,13 @@ class SchemaCompiler {
     g_.warnings.push_back(std::move(d));
   }
   // A keyword that cannot be compiled exactly: an error, or with `lenient` a warning (dropped).
+  // Thrown by relax() while a decision only probes whether a value fits (excludes()): a keyword
+  // that cannot be checked there leaves the question open, it relaxes nothing.
+  struct Undecided {};
+  int probing_ = 0;
+
   void relax(const std::string& ptr, const std::string& keyword, const std::string& why) {
+    if (probing_) throw Undecided{};
     if (!opt_.lenient)
       fail(ptr, "keyword '" + keyword + "' cannot be compiled exactly: " + why +
                     " (the option 'lenient' compiles an over-approximation instead)",
@@ -1677,9 +1683,34 @@ class SchemaCompiler {
     }
     std::vector<std::vector<char>> overlap(n, std::vector<char>(n, 0));
     bool any_overlap = false;
+    std::vector<std::set<std::string>> keys(n);  // the keys each branch's objects must have
+    for (size_t i = 0; i < n; ++i) keys[i] = implied_required(shapes[i]);
     for (size_t i = 0; i < n; ++i)
       for (size_t j = i + 1; j < n; ++j)
-        if (!disjoint(shapes[i], shapes[j])) overlap[i][j] = overlap[j][i] = 1, any_overlap = true;
+        if (!disjoint(shapes[i], shapes[j], &keys[i], &keys[j])) overlap[i][j] = overlap[j][i] = 1, any_overlap = true;
+    // A branch with an enum overlaps another only in its values: where each value is decided
+    // against both branches, those in both are excluded from both (they match twice), and the
+    // pair needs no complement ({"enum": [{"type": "void"}]} beside an object whose "type" is
+    // any other string).
+    std::vector<std::vector<Json>> excluded(n);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j) {
+        if (i == j || !overlap[i][j] || !shapes[i].has_enum) continue;
+        std::vector<Json> both;
+        bool decided = true;
+        for (size_t k = 0; k < shapes[i].enum_values.size() && decided; ++k) {
+          const Json& v = shapes[i].enum_values[k];
+          const std::optional<bool> in_i = fits(v, shapes[i]), in_j = fits(v, shapes[j]);
+          decided = in_i && in_j;
+          if (decided && *in_i && *in_j) both.push_back(v);
+        }
+        if (!decided) continue;
+        excluded[i].insert(excluded[i].end(), both.begin(), both.end());
+        excluded[j].insert(excluded[j].end(), both.begin(), both.end());
+        overlap[i][j] = overlap[j][i] = 0;
+      }
+    any_overlap = false;
+    for (const auto& row : overlap) any_overlap = any_overlap || std::find(row.begin(), row.end(), 1) != row.end();
     std::vector<std::optional<std::vector<Shape>>> negs(n);
     std::vector<char> negated(n, 0);
     if (any_overlap) {
@@ -1705,6 +1736,7 @@ class SchemaCompiler {
       // plainly accept nothing (a required key the branch forbids) are dropped as they appear
       Shape base = s;
       for (const Json* node : branches[i]) flatten_into(base, node);
+      base.excluded_values.insert(base.excluded_values.end(), excluded[i].begin(), excluded[i].end());
       std::vector<Shape> combos{base};
       for (size_t j = 0; j < n; ++j) {
         if (j == i || !overlap[i][j]) continue;
@@ -1743,7 +1775,160 @@ class SchemaCompiler {
     return t;
   }
 
-  bool disjoint(const Shape& a, const Shape& b) {
+  // The keys every object of the shape has: its required ones, and those that every branch of one
+  // of its anyOf / oneOf requires (a oneOf of "required" lists, each naming the same key). Bounded
+  // in depth: branches may be recursive references.
+  std::set<std::string> implied_required(const Shape& s, int depth = 0) {
+    std::set<std::string> keys = s.required;
+    if (depth >= 3) return keys;
+    for (const auto* groups : {&s.any_of, &s.one_of})
+      for (const auto& [branches, p] : *groups) {
+        std::optional<std::set<std::string>> common;  // over the branches that accept something
+        for (const auto& b : branches) {
+          const Shape x = flatten(b);
+          if (x.never) continue;
+          std::set<std::string> k = implied_required(x, depth + 1);
+          if (!common) {
+            common = std::move(k);
+          } else {
+            std::erase_if(*common, [&](const std::string& key) { return !k.count(key); });
+          }
+          if (common->empty()) break;
+        }
+        if (common) keys.insert(common->begin(), common->end());
+      }
+    return keys;
+  }
+
+  // Whether `v` is a value of `s`, when that is decided without relaxing anything: refused by
+  // excludes(), else the shape's own keywords (part_fits), then its not / anyOf / oneOf / if in
+  // turn. Nothing when some part cannot be decided (a keyword part_fits would relax, deep
+  // references).
+  struct Probe {
+    int& depth;
+    explicit Probe(int& d) : depth(d) { ++depth; }
+    ~Probe() { --depth; }
+  };
+  std::optional<bool> fits(const Json& v, const Shape& s) {
+    if (excludes(s, v)) return false;
+    if (probing_ > 8) return std::nullopt;
+    Probe probe(probing_);
+    Shape own = s;
+    own.any_of.clear();
+    own.one_of.clear();
+    own.nots.clear();
+    own.conditionals.clear();
+    try {
+      if (!part_fits(v, own, "", "value")) return false;
+    } catch (const Undecided&) {
+      return std::nullopt;
+    }
+    bool open = false;
+    for (const auto& [conj, p] : s.nots) {
+      const std::optional<bool> r = fits(v, flatten(conj));
+      if (r && *r) return false;
+      open = open || !r;
+    }
+    for (const auto* groups : {&s.any_of, &s.one_of}) {
+      const bool exactly_one = groups == &s.one_of;
+      for (const auto& [branches, p] : *groups) {
+        size_t yes = 0;
+        bool undecided = false;
+        for (const auto& b : branches) {
+          const std::optional<bool> r = fits(v, flatten(b));
+          undecided = undecided || !r;
+          yes += r && *r;
+        }
+        if (exactly_one && yes > 1) return false;
+        if (!undecided && yes == 0) return false;
+        open = open || undecided;
+      }
+    }
+    for (const auto& c : s.conditionals) {
+      const std::optional<bool> cond = fits(v, flatten(c.cond));
+      if (!cond) {
+        open = true;
+        continue;
+      }
+      const Conj& then = *cond ? c.then_ : c.else_;
+      if (then.empty()) continue;
+      const std::optional<bool> r = fits(v, flatten(then));
+      if (r && !*r) return false;
+      open = open || !r;
+    }
+    if (open) return std::nullopt;
+    return true;
+  }
+
+  // Whether `s` plainly refuses the scalar `v`: by its types, an excluded value, or a `not` whose
+  // schema is an enum / const alone that holds v.
+  bool excludes(const Shape& s, const Json& v) {
+    const unsigned t = value_type(v);
+    if (!(t & effective_types(s))) return true;
+    for (const auto& e : s.excluded_values)
+      if (json_equal(v, e)) return true;
+    if (v.is_object() || v.is_array()) {
+      // refused by the shape's own keywords (value_fits: its combinators only restrict further);
+      // what value_fits cannot evaluate leaves it undecided, never a relaxation from here
+      Probe probe(probing_);
+      try {
+        return !value_fits(v, s, "");
+      } catch (const Undecided&) {
+        return false;
+      }
+    }
+    for (const auto& [conj, p] : s.nots) {
+      const Shape n = flatten(conj);
+      if (!n.has_enum || !(t & n.types) || !n.any_of.empty() || !n.one_of.empty() || !n.nots.empty() ||
+          !n.conditionals.empty() || n.min_length > 0 || n.max_length != UINT64_MAX || !n.patterns.empty() ||
+          !n.formats.empty() || !n.minimums.empty() || !n.maximums.empty() || !n.multiple_ofs.empty())
+        continue;
+      for (const auto& e : n.enum_values)
+        if (json_equal(v, e)) return true;
+    }
+    return false;
+  }
+
+  // Some key of `keys` (that every object of `a` has) is one `other` forbids, or whose value
+  // under `a` is disjoint from its value under `other` (a discriminator such as "type": {"enum":
+  // ["composer"]} against an object whose values must be false).
+  bool needs_excluded_key(const Shape& a, const std::set<std::string>& keys, const Shape& other) {
+    for (const auto& k : keys) {
+      if (key_forbidden(other, k) || other.forbidden.count(k)) return true;
+      if (probing_ > 8) continue;
+      Probe probe(probing_);
+      try {
+        Conj ca, cb;
+        if (!member_schemas(other, k, "", cb)) return true;
+        if (!member_schemas(a, k, "", ca) || ca.empty() || cb.empty()) continue;
+        const Shape x = flatten(ca), y = flatten(cb);
+        if (x.any_of.empty() && y.any_of.empty() && x.one_of.empty() && y.one_of.empty() && disjoint(x, y)) return true;
+      } catch (const Undecided&) {
+      }
+    }
+    return false;
+  }
+  // Some anyOf / oneOf of `a` each of whose branches requires a key `other` forbids (a closed
+  // object against a oneOf of "required" lists naming keys it does not have). Bounded in depth.
+  bool branches_need_forbidden_key(const Shape& a, const Shape& other, int depth = 0) {
+    if (depth >= 3) return false;
+    for (const auto* groups : {&a.any_of, &a.one_of})
+      for (const auto& [branches, p] : *groups) {
+        bool all = true;
+        for (size_t i = 0; i < branches.size() && all; ++i) {
+          const Shape x = flatten(branches[i]);
+          all = x.never || needs_excluded_key(x, implied_required(x), other) ||
+                branches_need_forbidden_key(x, other, depth + 1);
+        }
+        if (all) return true;
+      }
+    return false;
+  }
+
+  // `a_keys` / `b_keys`: the keys their objects must have when known beyond `required`
+  // (implied_required).
+  bool disjoint(const Shape& a, const Shape& b, const std::set<std::string>* a_keys = nullptr,
+                const std::set<std::string>* b_keys = nullptr) {
     if (a.never || b.never) return true;
     unsigned common = possible_types(a) & possible_types(b);
     if (!common) return true;
@@ -1753,6 +1938,11 @@ class SchemaCompiler {
           if (json_equal(x, y)) return false;
       return true;
     }
+    // an enum each of whose values the other excludes (by type, or by a `not` of an enum)
+    for (const auto& [e, o] : {std::pair{&a, &b}, std::pair{&b, &a}})
+      if (e->has_enum && !o->has_enum &&
+          std::all_of(e->enum_values.begin(), e->enum_values.end(), [&](const Json& v) { return excludes(*o, v); }))
+        return true;
     // objects: a required property whose values are disjoint (a discriminator)
     if (common == kObjT) {
       for (const auto& name : a.prop_order) {
@@ -1762,12 +1952,10 @@ class SchemaCompiler {
         Shape x = flatten(a.props.at(name)), y = flatten(bt->second);
         if (x.any_of.empty() && y.any_of.empty() && x.one_of.empty() && y.one_of.empty() && disjoint(x, y)) return true;
       }
-      // a required property the other forbids
-      for (const auto& r : a.required)
-        if (key_forbidden(b, r)) return true;
-      for (const auto& r : b.required)
-        if (key_forbidden(a, r)) return true;
-      return false;
+      // a required property the other forbids, or one in each branch of an anyOf / oneOf
+      if (needs_excluded_key(a, a_keys ? *a_keys : a.required, b) || needs_excluded_key(b, b_keys ? *b_keys : b.required, a))
+        return true;
+      return branches_need_forbidden_key(a, b) || branches_need_forbidden_key(b, a);
     }
     if ((common & ~(kIntT | kFracT)) == 0 && a.multiple_ofs.empty() && b.multiple_ofs.empty()) {
       // disjoint number ranges (doubles are enough to decide clear cases; ties → not proven)
@@ -1839,6 +2027,8 @@ class SchemaCompiler {
     for (const auto& v : s.enum_values) {
       unsigned t = value_type(v);
       if (!(t & s.types)) continue;
+      if (std::any_of(s.excluded_values.begin(), s.excluded_values.end(), [&](const Json& e) { return json_equal(v, e); }))
+        continue;
       if (v.is_string()) {
         strings.push_back(v.get<std::string>());
         continue;
@@ -1922,6 +2112,11 @@ class SchemaCompiler {
     for (const auto& e : sub.excluded_values)
       if (json_equal(x, e)) return false;
     if (!sub.any_of.empty() || !sub.one_of.empty() || !sub.nots.empty() || !sub.conditionals.empty()) {
+      if (probing_) {  // fits() decides the combinators, or leaves the question open
+        const std::optional<bool> r = fits(x, sub);
+        if (!r) throw Undecided{};
+        return *r;
+      }
       relax(ptr, "enum", "the " + what + " of an enum value is checked against anyOf / oneOf / not / if");
       return true;
     }

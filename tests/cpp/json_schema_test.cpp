@@ -363,3 +363,63 @@ TEST_CASE("json schema: oneOf over closed objects and arrays uses their compleme
   ACCEPTS(one, "null");
   REFUSES(one, R"("b")");
 }
+
+TEST_CASE("json schema: oneOf branches proven disjoint by keys every branch of theirs requires, and by enum values",
+          "[json-schema]") {
+  // A closed object against one whose inner oneOf requires a key it forbids in every branch (the
+  // complements of these closed objects are not expressible: before, a compile error).
+  auto filters = schema(R"({"oneOf": [
+      {"type": "object", "properties": {"k": {"type": "string"}, "field": {"type": "string"}, "value": {}, "range": {}},
+       "oneOf": [{"required": ["field", "value", "k"]}, {"required": ["field", "range", "k"]}], "additionalProperties": false},
+      {"type": "object", "properties": {"k": {"type": "string"}, "field": {"type": "string"}}, "required": ["field", "k"],
+       "additionalProperties": false},
+      {"type": "object", "properties": {"k": {"type": "string"}, "must": {"type": "array"}}, "additionalProperties": false}]})");
+  // expectations from python3-jsonschema (Draft 2020-12)
+  ACCEPTS(filters, R"({"k": "a", "field": "f", "value": 1})");
+  ACCEPTS(filters, R"({"k": "a", "field": "f"})");
+  ACCEPTS(filters, R"({"k": "a"})");
+  ACCEPTS(filters, "{}");
+  ACCEPTS(filters, R"({"must": []})");
+  REFUSES(filters, R"({"k": "a", "field": "f", "value": 1, "range": 2})");
+  REFUSES(filters, R"({"field": "f", "value": 1})");
+  REFUSES(filters, R"({"k": "a", "field": "f", "must": []})");
+  // A discriminator inside each branch of an inner oneOf, against values that must be false.
+  auto repos = schema(R"({"oneOf": [
+      {"type": "object", "oneOf": [{"properties": {"type": {"enum": ["a"]}}, "required": ["type"]},
+                                   {"properties": {"type": {"enum": ["b"]}, "x": {"type": "integer"}}, "required": ["type", "x"]}]},
+      {"type": "object", "additionalProperties": {"enum": [false]}, "minProperties": 1, "maxProperties": 1}]})");
+  ACCEPTS(repos, R"({"type": "a"})");
+  ACCEPTS(repos, R"({"type": "b", "x": 1})");
+  REFUSES(repos, R"({"type": "b"})");
+  ACCEPTS(repos, R"({"k": false})");
+  ACCEPTS(repos, R"({"type": false})");
+  REFUSES(repos, "{}");
+  REFUSES(repos, R"({"k": true})");
+  REFUSES(repos, R"({"type": "c"})");
+  // An enum overlaps another branch in its values only: each decided against both, those in both
+  // (1) are excluded from both; the other branch's complement is not needed.
+  auto values = schema(R"({"oneOf": [{"enum": [1, "s", {"t": "v"}]},
+      {"type": ["integer", "object"], "properties": {"a": {"type": "integer"}}, "additionalProperties": false, "minimum": 0}]})");
+  ACCEPTS(values, R"("s")");
+  ACCEPTS(values, "2");
+  ACCEPTS(values, R"({"a": 1})");
+  ACCEPTS(values, R"({"t": "v"})");
+  REFUSES(values, "1");
+  REFUSES(values, R"("t")");
+  REFUSES(values, "-1");
+  REFUSES(values, R"({"b": 1})");
+}
+
+TEST_CASE("json schema: an enum beside not (const / enum) leaves out the values the not names", "[json-schema]") {
+  // These accepted the excluded value before (the enum was written whole).
+  auto ints = schema(R"({"enum": [1, 2, "a"], "not": {"const": 1}})");
+  REFUSES(ints, "1");
+  ACCEPTS(ints, "2");
+  ACCEPTS(ints, R"("a")");
+  auto strs = schema(R"({"enum": ["a", "b"], "not": {"enum": ["a"]}})");
+  REFUSES(strs, R"("a")");
+  ACCEPTS(strs, R"("b")");
+  auto mixed = schema(R"({"enum": [{"x": 1}, "a"], "not": {"const": "a"}})");
+  REFUSES(mixed, R"("a")");
+  ACCEPTS(mixed, R"({"x": 1})");
+}
