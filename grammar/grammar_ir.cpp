@@ -186,14 +186,21 @@ GExprPtr resolve(const Grammar& g, const GExprPtr& e, std::vector<Diagnostic>& e
         errors.push_back({"undefined rule '" + e->name + "'", g.span(*e), codes::kUndefinedRule, Severity::kError});
         return e;
       }
+      if (e->rule == r) return e;  // already resolved (the JSON Schema front-end sets it)
       return GExpr::with_rule(*e, r);
     }
     case GExpr::Kind::kSeq:
     case GExpr::Kind::kAlt:
     case GExpr::Kind::kRepeat: {
-      auto copy = std::make_shared<GExpr>(*e);
-      for (auto& i : copy->items) i = resolve(g, i, errors);
-      return copy;
+      // copied only where a reference below changes (shared subtrees stay shared)
+      std::shared_ptr<GExpr> copy;
+      for (size_t k = 0; k < e->items.size(); ++k) {
+        GExprPtr item = resolve(g, e->items[k], errors);
+        if (item == e->items[k]) continue;
+        if (!copy) copy = std::make_shared<GExpr>(*e);
+        copy->items[k] = std::move(item);
+      }
+      return copy ? GExprPtr(std::move(copy)) : e;
     }
     default: return e;
   }

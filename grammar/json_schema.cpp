@@ -432,6 +432,12 @@ class SchemaCompiler {
   void prune() {
     std::unordered_map<std::string, size_t> idx;
     for (size_t i = 0; i < g_.rules.size(); ++i) idx[g_.rules[i].name] = i;
+    // A reference's rule: the index ref() stored when it still names that rule, else by name.
+    auto rule_of = [&](const GExpr& e) -> size_t {
+      if (e.rule >= 0 && static_cast<size_t>(e.rule) < g_.rules.size() && g_.rules[e.rule].name == e.name)
+        return static_cast<size_t>(e.rule);
+      return idx.at(e.name);
+    };
     std::vector<char> prod(g_.rules.size(), 0);
     // Bodies share sub-expressions (a member's value in every state of an any-order object): a node
     // once productive stays so, and within one evaluation an unproductive node is not walked twice.
@@ -451,7 +457,7 @@ class SchemaCompiler {
       switch (e.kind) {
         case GExpr::Kind::kEmpty: yes = true; break;
         case GExpr::Kind::kRegex: yes = e.regex->kind != Regex::Kind::kNothing; break;
-        case GExpr::Kind::kRef: yes = prod[idx.at(e.name)] != 0; break;
+        case GExpr::Kind::kRef: yes = prod[rule_of(e)] != 0; break;
         case GExpr::Kind::kSeq:
           yes = true;
           for (const auto& i : e.items)
@@ -478,7 +484,7 @@ class SchemaCompiler {
     // on the 2^r-state rules of any-order objects with r required properties).
     std::vector<std::vector<size_t>> users(g_.rules.size());
     std::function<void(const GExpr&, size_t)> refs = [&](const GExpr& e, size_t user) {
-      if (e.kind == GExpr::Kind::kRef) users[idx.at(e.name)].push_back(user);
+      if (e.kind == GExpr::Kind::kRef) users[rule_of(e)].push_back(user);
       for (const auto& i : e.items) refs(*i, user);
     };
     for (size_t i = 0; i < g_.rules.size(); ++i) refs(*g_.rules[i].body, i);
@@ -493,36 +499,43 @@ class SchemaCompiler {
         if (!prod[u]) pending.push_back(u);
     }
     if (!prod[g_.start]) fail("", "the schema accepts no JSON value: its constraints contradict each other");
+    // Unproductive references become nothing, and what they leave empty goes; a node is rebuilt
+    // only when something below it changed (most bodies are returned as they are).
+    auto nothing = [](const GExprPtr& x) { return x->kind == GExpr::Kind::kRegex && x->regex->kind == Regex::Kind::kNothing; };
     std::function<GExprPtr(const GExprPtr&)> simplify = [&](const GExprPtr& e) -> GExprPtr {
       switch (e->kind) {
         case GExpr::Kind::kEmpty:
         case GExpr::Kind::kRegex: return e;
-        case GExpr::Kind::kRef: return prod[idx.at(e->name)] ? e : GExpr::leaf(Regex::nothing());
+        case GExpr::Kind::kRef: return prod[rule_of(*e)] ? e : GExpr::leaf(Regex::nothing());
         case GExpr::Kind::kSeq: {
           std::vector<GExprPtr> items;
+          bool changed = false;
           for (const auto& i : e->items) {
             auto x = simplify(i);
-            if (x->kind == GExpr::Kind::kRegex && x->regex->kind == Regex::Kind::kNothing) return x;
-            items.push_back(x);
+            if (nothing(x)) return x;
+            changed = changed || x != i;
+            items.push_back(std::move(x));
           }
-          return GExpr::seq(std::move(items));
+          return changed ? GExpr::seq(std::move(items)) : e;
         }
         case GExpr::Kind::kAlt: {
           std::vector<GExprPtr> items;
+          bool changed = false;
           for (const auto& i : e->items) {
             auto x = simplify(i);
-            if (x->kind == GExpr::Kind::kRegex && x->regex->kind == Regex::Kind::kNothing) continue;
-            items.push_back(x);
+            changed = changed || x != i;
+            if (nothing(x)) continue;
+            items.push_back(std::move(x));
           }
           if (items.empty()) return GExpr::leaf(Regex::nothing());
+          if (!changed) return e;
           if (items.size() == 1) return items[0];
           return GExpr::alt(std::move(items));
         }
         case GExpr::Kind::kRepeat: {
           auto x = simplify(e->items[0]);
-          if (x->kind == GExpr::Kind::kRegex && x->regex->kind == Regex::Kind::kNothing)
-            return e->min == 0 ? GExpr::empty() : x;
-          return GExpr::repeat(x, e->min, e->max);
+          if (nothing(x)) return e->min == 0 ? GExpr::empty() : x;
+          return x == e->items[0] ? e : GExpr::repeat(x, e->min, e->max);
         }
       }
       return e;
@@ -535,7 +548,7 @@ class SchemaCompiler {
     seen[g_.start] = 1;
     std::function<void(const GExpr&)> visit = [&](const GExpr& e) {
       if (e.kind == GExpr::Kind::kRef) {
-        size_t j = idx.at(e.name);
+        size_t j = rule_of(e);
         if (!seen[j]) {
           seen[j] = 1;
           work.push_back(j);
@@ -1174,7 +1187,14 @@ class SchemaCompiler {
     g_.rules.push_back(r);
     return static_cast<int>(g_.rules.size()) - 1;
   }
-  GExprPtr ref(int rule) { return GExpr::ref(g_.rules[rule].name); }
+  GExprPtr ref(int rule) {  // resolved here: analyse_grammar keeps it (and copies no tree above it)
+    auto e = std::make_shared<GExpr>();
+    e->kind = GExpr::Kind::kRef;
+    e->name = g_.rules[rule].name;
+    e->end = e->name.size();
+    e->rule = rule;
+    return e;
+  }
 
   // A node that is only a $ref (beside annotations; in draft-07 beside anything) stands for its
   // target, so that every `{"$ref": "#/definitions/X"}` site shares X's rule: conjunctions are
