@@ -837,6 +837,57 @@ std::optional<Dfa> concat_deterministic(const std::vector<const Dfa*>& pieces, c
   return minimise(Dfa(0, classes, k, std::move(rows), std::move(finals)));
 }
 
+// item{min,max} from the item's DFA when the item is prefix-free and never empty (its final
+// states have no move on: a code point set, a literal), so that the string splits into items
+// one way only: a copy of the item's non-final states per number of items read (up to min for an
+// unbounded repetition, whose last copy loops), an item's end leading to the next copy's start,
+// and a state for max items read. Linear in the result, where the NFA route's subset construction
+// walked every copy for each state (a 300-range Unicode class {1,200}: 790 ms for 34,000 states).
+// Nothing when the item is not of that kind.
+std::optional<Dfa> repeat_prefix_free(const Dfa& a, uint32_t min, uint32_t max, const DfaOptions& options) {
+  const size_t n = a.num_states(), k = a.num_classes();
+  if (a.is_final(a.start())) return std::nullopt;
+  std::vector<uint32_t> idx(n, kDead);  // non-final state → its place in a copy
+  uint32_t per_copy = 0;
+  for (uint32_t q = 0; q < n; ++q) {
+    if (!a.is_final(q)) {
+      idx[q] = per_copy++;
+      continue;
+    }
+    const uint32_t* row = a.table().data() + size_t{q} * k;
+    if (!std::all_of(row, row + k, [](uint32_t t) { return t == kDead; })) return std::nullopt;
+  }
+  const bool bounded = max != grammar::kUnbounded;
+  const size_t copies = bounded ? max : size_t{min} + 1;
+  const size_t total = copies * per_copy + (bounded ? 1 : 0);
+  if (total > options.max_states || total * (k * sizeof(uint32_t) + 1) > options.max_memory_bytes)
+    too_complex("repetition", total, total * (k * sizeof(uint32_t) + 1), options);
+  const uint32_t done = static_cast<uint32_t>(copies * per_copy);  // bounded: max items read
+  std::vector<uint32_t> table(total * k, kDead);
+  std::vector<uint8_t> finals(total, 0);
+  if (bounded) finals[done] = 1;
+  for (size_t c = 0; c < copies; ++c) {
+    // after an item ends in copy c: c + 1 items read
+    const uint32_t next = bounded ? (c + 1 == max ? done : static_cast<uint32_t>((c + 1) * per_copy + idx[a.start()]))
+                                  : static_cast<uint32_t>(std::min<size_t>(c + 1, min) * per_copy + idx[a.start()]);
+    for (uint32_t q = 0; q < n; ++q) {
+      if (a.is_final(q)) continue;
+      const size_t at = c * per_copy + idx[q];
+      if (q == a.start() && c >= min) finals[at] = 1;
+      for (size_t x = 0; x < k; ++x) {
+        const uint32_t t = a.table()[size_t{q} * k + x];
+        if (t == kDead) continue;
+        table[at * k + x] = a.is_final(t) ? next : static_cast<uint32_t>(c * per_copy + idx[t]);
+      }
+    }
+    check_budget();
+  }
+  const uint32_t start = idx[a.start()];
+  std::array<uint8_t, 256> classes{};
+  for (int b = 0; b < 256; ++b) classes[b] = static_cast<uint8_t>(a.byte_classes()[b]);
+  return minimise(Dfa(start, classes, k, std::move(table), std::move(finals)));
+}
+
 // A concatenation joined from its pieces (each piece's DFA from options.sub_dfas); nothing when
 // the pieces do not join deterministically (the caller builds it through an NFA instead).
 std::optional<Dfa> concat_of_pieces(const grammar::Regex& regex, const DfaOptions& options) {
@@ -937,6 +988,18 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
       if (options.sub_dfas && items.size() > 1)
         if (std::optional<Dfa> joined = concat_of_pieces(regex, options)) return std::move(*joined);
       break;
+    case Kind::kRepeat: {
+      // Long counts of a code point set or a literal (a name of up to 200 letters): counted on
+      // the item's DFA. Short ones are cheap through the NFA.
+      constexpr uint32_t kLong = 16;
+      const auto ik = items[0]->kind;
+      const bool simple = ik == Kind::kChars || ik == Kind::kBytes || ik == Kind::kConcat || ik == Kind::kAlt;
+      if (simple && ((regex.max != grammar::kUnbounded && regex.max >= kLong) || regex.min >= kLong)) {
+        const Dfa item = compile_dfa(*items[0], options);
+        if (std::optional<Dfa> r = repeat_prefix_free(item, regex.min, regex.max, options)) return std::move(*r);
+      }
+      break;
+    }
     default: break;
   }
   Nfa nfa = build_nfa(regex, options);

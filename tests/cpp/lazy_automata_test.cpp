@@ -202,3 +202,40 @@ TEST_CASE("format automata: built once per process, shared by later compiles, bu
   CHECK(x.num_states() == y.num_states());
   CHECK(x.table() == y.table());
 }
+
+TEST_CASE("long counted repetition: the same minimal DFA as the repetition written out", "[lazy][dfa]") {
+  using grammar::parse_regex;
+  // X{m,n} of a prefix-free X (a code point set, a literal, literals), built on X's DFA, against
+  // X written m times and then n - m nested optional groups (each a repeat of at most 1: through
+  // the NFA); items that are not prefix-free ((?:a|ab)) take the NFA route both ways.
+  struct Case {
+    const char* item;
+    uint32_t min, max;  // max 0: unbounded
+  };
+  const Case cases[] = {
+      {"[a-z0-9]", 3, 63},    {"[^\"\\\\]", 0, 40},    {"[α-ωA-Z\\x{4E00}-\\x{9FD5}]", 1, 30},
+      {"(?:ab|cd)", 0, 20},   {"(?:a|ab)", 1, 17},     {"[0-9A-F]", 17, 0},
+      {"\\x{10000}", 0, 16},  {"(?:x|yz|\\x{E9})", 16, 24},
+  };
+  for (const Case& c : cases) {
+    std::string counted = std::string("(?:") + c.item + "){" + std::to_string(c.min) + "," +
+                          (c.max ? std::to_string(c.max) : std::string()) + "}";
+    std::string written;
+    for (uint32_t i = 0; i < c.min; ++i) written += std::string("(?:") + c.item + ")";
+    if (c.max == 0) {
+      written += std::string("(?:") + c.item + ")*";
+    } else {
+      for (uint32_t i = c.min; i < c.max; ++i) written += std::string("(?:") + c.item;
+      for (uint32_t i = c.min; i < c.max; ++i) written += ")?";
+    }
+    if (written.empty()) written = "(?:)";
+    INFO(counted << " against " << written);
+    const fsm::Dfa a = fsm::compile_dfa(*parse_regex(counted));
+    const fsm::Dfa b = fsm::compile_dfa(*parse_regex(written));
+    REQUIRE(a.num_states() == b.num_states());
+    REQUIRE(a.num_classes() == b.num_classes());
+    CHECK(a.byte_classes() == b.byte_classes());
+    CHECK(a.table() == b.table());
+    for (uint32_t s = 0; s < a.num_states(); ++s) CHECK(a.is_final(s) == b.is_final(s));
+  }
+}
