@@ -1327,6 +1327,20 @@ class SchemaCompiler {
       auto [nc, p] = s.nots.back();
       s.nots.pop_back();
       Shape ns = flatten(nc);
+      if (s.has_enum) {
+        // an enum beside a not: each value decided against the not's schema, the complement unneeded
+        std::vector<Json> out;
+        bool decided = true;
+        for (size_t k = 0; k < s.enum_values.size() && decided; ++k) {
+          const std::optional<bool> in = fits(s.enum_values[k], ns);
+          decided = in.has_value();
+          if (decided && *in) out.push_back(s.enum_values[k]);
+        }
+        if (decided) {
+          s.excluded_values.insert(s.excluded_values.end(), out.begin(), out.end());
+          return generate(std::move(s), ptr);
+        }
+      }
       auto neg = negate_top(ns, p);
       if (!neg) {
         relax(p, "not", "the complement of this schema is not expressible");
