@@ -7,7 +7,8 @@
 // other) the part's assertions accept; concatenation splits a neighbour by the class of its
 // first/last character (an exact rewrite of the regex) where a context is restricted, and
 // Kleene's algorithm closes unbounded repeats of parts that carry assertions. The full argument
-// is at "ECMA lowering" in regex_parser.cpp. No intersection or complement is needed.
+// is at "ECMA lowering" in regex_parser.cpp. No intersection or complement is needed, but for a
+// lookahead right after a leading '^' (ecma_pattern_regex), the one lookaround compiled.
 //
 // Formats: exact regexes of the RFC grammars, written as regex text (readable) and parsed by the
 // same parser in whole-input mode.
@@ -20,10 +21,51 @@
 
 namespace tollgate::grammar {
 
+namespace {
+// The index of the ')' that closes the group opened at `open`, skipping escapes and character
+// classes (ECMA: a class ends at its first unescaped ']'); npos when it is not closed.
+size_t group_end(std::string_view p, size_t open) {
+  int depth = 0;
+  bool in_class = false;
+  for (size_t i = open; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      ++i;
+    } else if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')' && --depth == 0) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+}  // namespace
+
 RegexPtr ecma_pattern_regex(std::string_view pattern) {
   RegexOptions options;
   options.search = true;
   options.ecma = true;
+  // A lookahead right after a leading '^' reads the input from its start: "^(?=A)R" is the
+  // strings that "^(?:A)" matches (A then anything, unless A ends the input itself) and "^R"
+  // matches; "^(?!A)R" those that "^(?:A)" does not match and "^R" does. Several in a row are
+  // taken one at a time. A lookahead anywhere else stays refused (the parser's error).
+  if (pattern.substr(0, 4) == "^(?=" || pattern.substr(0, 4) == "^(?!") {
+    const size_t end = group_end(pattern, 1);
+    if (end != std::string_view::npos) {
+      try {
+        RegexPtr ahead = parse_regex("^(?:" + std::string(pattern.substr(4, end - 4)) + ")", options);
+        RegexPtr rest = ecma_pattern_regex("^" + std::string(pattern.substr(end + 1)));
+        if (pattern[3] == '!') ahead = Regex::complement(ahead);
+        return Regex::intersect({ahead, rest});
+      } catch (const Error&) {
+        // the whole pattern's own error below, at its own column
+      }
+    }
+  }
   return parse_regex(pattern, options);
 }
 

@@ -13,7 +13,8 @@ namespace tollgate::grammar {
 // The strings in which `pattern` finds a match (ECMA-262 search semantics: unanchored unless
 // anchored; ^ and $ and \b \B anywhere, compiled exactly). Throws tollgate::Error (kParse or
 // kUnsupported, the column in the pattern) for what is malformed or cannot be expressed
-// (backreferences, lookaround).
+// (backreferences, lookbehind, lookahead other than right after a leading '^': "^(?=A)R" and
+// "^(?!A)R" are compiled as an intersection with A's language or its complement).
 RegexPtr ecma_pattern_regex(std::string_view pattern);
 
 // The strings valid for `format` (date-time, date, time, duration, email, hostname, ipv4, ipv6,

@@ -94,6 +94,12 @@ TEST_CASE("ECMA patterns: syntax differences and refusals", "[json-strings]") {
   CHECK(pattern_matches("^\\cJ$", "\n"));
   CHECK(pattern_matches("^\\/$", "/"));
   CHECK(error_kind("(?=a)") == ErrorKind::kUnsupported);
+  CHECK(error_kind("^a(?=b)") == ErrorKind::kUnsupported);  // a lookahead only right after a leading ^
+  CHECK(pattern_matches("^(?!@@)[\\w@]+$", "a@b"));          // chrome-extension-locales' keys
+  CHECK_FALSE(pattern_matches("^(?!@@)[\\w@]+$", "@@a"));
+  CHECK(pattern_matches("^(?=.*\\d)(?=.*[a-z]).{4,}$", "ab1c"));
+  CHECK_FALSE(pattern_matches("^(?=.*\\d)(?=.*[a-z]).{4,}$", "abcd"));
+  CHECK_FALSE(pattern_matches("^(?=.*\\d)(?=.*[a-z]).{4,}$", "a1"));
   CHECK(error_kind("(?<!a)b") == ErrorKind::kUnsupported);
   CHECK(error_kind("(a)\\1") == ErrorKind::kUnsupported);
   CHECK(error_kind("(?m)^a") == ErrorKind::kUnsupported);

@@ -70,6 +70,9 @@ const handWritten = [
   '(?=a)', '(a)\\1', '\\d\\b\\d', '\\w\\B\\w', '(^a|b)+$', '(a|b$)*c', '(\\b|x)+y', '(?:a\\b|b)*', '^(\\ba|b\\B)*$',
   '(?:(?:^|-)x)+', '^.$', '^.*$', '\\r?\\n$', '^[^\\n]*$', 'é\\b', '\\bé', '(?:$|a)b', '(?:x|$)$', '^?', '\\b{2}',
   '(?:^){2}a', '(?:\\b)+a', '(?:a*\\b)*b', '_\\b', '\\b_', '^\\w+(?:\\s+\\w+)*$', '(?:,|^)\\s*\\w+\\b',
+  // lookaheads right after a leading ^ (compiled as intersections / complements)
+  '^(?=.*\\d)(?=.*[a-z]).{4,}$', '^(?!\\s)(?!.*\\s$).+$', '^(?!(?:foo|bar)$)[a-z]+$', '^(?=[a-z])(?!.*--)[a-z0-9-]*$',
+  '^(?!a)', '^(?=a$)', '^(?=(a|b)c)(?!.*x)', '^(?!\\b)\\w*', '^(?=[^)]*\\))a', '^(?!.*\\.$).*', '^(?=\\(?a)\\(?\\w',
 ];
 for (const p of handWritten) if (!patterns.has(p)) patterns.set(p, 'hand');
 // random patterns dense in assertions (nested groups, alternation, repeats around ^ $ \b \B)
