@@ -888,6 +888,93 @@ std::optional<Dfa> repeat_prefix_free(const Dfa& a, uint32_t min, uint32_t max, 
   return minimise(Dfa(start, classes, k, std::move(table), std::move(finals)));
 }
 
+// `a` intersected with "min to max code points" (max kUnbounded: at least min), counted on a's own
+// states: each state of a UTF-8 automaton is either between code points or inside one (how many
+// continuation bytes are left), so a code point ends on a move into a state between code points.
+// The states are (state of a, code points read, saturating at min when unbounded), those
+// reachable only: a format of 15 states under maxLength 1024 is 15,000 of them, where the product
+// with the length automaton (its own states inside code points times a's) built ten times as
+// many. Nothing when a state of `a` is reached both between and inside code points.
+std::optional<Dfa> bound_length(const Dfa& a, uint32_t min, uint32_t max, const DfaOptions& options) {
+  const size_t n = a.num_states(), k = a.num_classes();
+  // Each class's kind of byte: 0 ASCII, 1 continuation, 2..4 the lead of a 2..4-byte sequence,
+  // 5 never in UTF-8, 6 a class that mixes kinds.
+  auto kind_of = [](int x) -> uint8_t {
+    return x < 0x80 ? 0 : x < 0xC0 ? 1 : x < 0xE0 ? 2 : x < 0xF0 ? 3 : x < 0xF8 ? 4 : 5;
+  };
+  std::vector<uint8_t> kind(k, 255);
+  for (int x = 0; x < 256; ++x) {
+    uint8_t& kc = kind[a.byte_classes()[x]];
+    kc = kc == 255 || kc == kind_of(x) ? kind_of(x) : 6;
+  }
+  // continuation bytes left in each state (0: between code points); 255: not reached yet
+  std::vector<uint8_t> left(n, 255);
+  std::vector<uint32_t> stack{a.start()};
+  left[a.start()] = 0;
+  while (!stack.empty()) {
+    const uint32_t q = stack.back();
+    stack.pop_back();
+    for (size_t c = 0; c < k; ++c) {
+      const uint32_t t = a.table()[size_t{q} * k + c];
+      if (t == kDead) continue;
+      uint8_t l;
+      if (left[q] > 0) {
+        if (kind[c] != 1) return std::nullopt;
+        l = left[q] - 1;
+      } else {
+        if (kind[c] == 1 || kind[c] >= 5) return std::nullopt;  // not a UTF-8 automaton, or a mixed class
+        l = kind[c] == 0 ? 0 : kind[c] - 1;
+      }
+      if (left[t] == 255) {
+        left[t] = l;
+        stack.push_back(t);
+      } else if (left[t] != l) {
+        return std::nullopt;
+      }
+    }
+  }
+  const bool bounded = max != grammar::kUnbounded;
+  const uint64_t top = bounded ? max : min;  // counts kept: 0..top
+  std::unordered_map<uint64_t, uint32_t> id;
+  std::vector<uint64_t> order;  // (count << 32) | state
+  std::vector<uint32_t> table;
+  std::vector<uint8_t> finals;
+  auto visit = [&](uint64_t key) -> uint32_t {
+    auto [it, fresh] = id.emplace(key, static_cast<uint32_t>(order.size()));
+    if (fresh) {
+      order.push_back(key);
+      if (order.size() > options.max_states || order.size() * (k * sizeof(uint32_t) + 40) > options.max_memory_bytes)
+        too_complex("length bound", order.size(), order.size() * (k * sizeof(uint32_t) + 40), options);
+    }
+    return it->second;
+  };
+  visit(a.start());
+  for (size_t i = 0; i < order.size(); ++i) {
+    const uint32_t q = static_cast<uint32_t>(order[i]);
+    const uint64_t count = order[i] >> 32;
+    finals.push_back(a.is_final(q) && left[q] == 0 && count >= min);
+    for (size_t c = 0; c < k; ++c) {
+      const uint32_t t = a.table()[size_t{q} * k + c];
+      uint32_t to = kDead;
+      if (t != kDead) {
+        uint64_t next = count + (left[t] == 0 ? 1 : 0);
+        if (!bounded && next > top) next = top;
+        if (next <= top) to = visit((next << 32) | t);
+      }
+      table.push_back(to);
+    }
+    if ((i & 1023) == 0) check_budget();
+  }
+  return minimise(Dfa(0, a.byte_classes(), k, std::move(table), std::move(finals)));
+}
+
+// A pure length bound: any code points, min to max of them (what JSON Schema's minLength and
+// maxLength write).
+bool is_length_bound(const grammar::Regex& r) {
+  return r.kind == grammar::Regex::Kind::kRepeat && r.items.size() == 1 &&
+         r.items[0]->kind == grammar::Regex::Kind::kChars && r.items[0]->chars == grammar::CharSet::any();
+}
+
 // A concatenation joined from its pieces (each piece's DFA from options.sub_dfas); nothing when
 // the pieces do not join deterministically (the caller builds it through an NFA instead).
 std::optional<Dfa> concat_of_pieces(const grammar::Regex& regex, const DfaOptions& options) {
@@ -969,10 +1056,23 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   switch (regex.kind) {
     case Kind::kIntersect: {
       if (items.empty()) throw Error(ErrorKind::kInvalidArgument, "regex intersection without items");
-      Dfa acc = compile_dfa(*items[0], options);
-      for (size_t i = 1; i < items.size() && !acc.empty(); ++i) {
-        Dfa next = compile_dfa(*items[i], with_less_memory(options, acc.memory_bytes()));
+      // Length bounds (minLength / maxLength) last, counted on the rest's automaton (bound_length).
+      std::vector<const grammar::Regex*> rest, lengths;
+      for (const auto& it : items) (is_length_bound(*it) && items.size() > 1 ? lengths : rest).push_back(it.get());
+      if (rest.empty()) rest.push_back(lengths.back()), lengths.pop_back();
+      Dfa acc = compile_dfa(*rest[0], options);
+      for (size_t i = 1; i < rest.size() && !acc.empty(); ++i) {
+        Dfa next = compile_dfa(*rest[i], with_less_memory(options, acc.memory_bytes()));
         acc = intersect(acc, next, with_less_memory(options, acc.memory_bytes() + next.memory_bytes()));
+      }
+      for (const grammar::Regex* len : lengths) {
+        if (acc.empty()) break;
+        std::optional<Dfa> bounded = bound_length(acc, len->min, len->max, with_less_memory(options, acc.memory_bytes()));
+        if (!bounded) {
+          Dfa next = compile_dfa(*len, with_less_memory(options, acc.memory_bytes()));
+          bounded = intersect(acc, next, with_less_memory(options, acc.memory_bytes() + next.memory_bytes()));
+        }
+        acc = std::move(*bounded);
       }
       return acc;
     }

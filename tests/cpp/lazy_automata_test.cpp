@@ -14,6 +14,7 @@
 #include "engine/cfg_backend.hpp"
 #include "fsm/cfg_runtime.hpp"
 #include "fsm/dfa.hpp"
+#include "grammar/json_schema_strings.hpp"
 #include "grammar/regex_ast.hpp"
 #include "test_support.hpp"
 #include "tollgate/encoder.hpp"
@@ -238,4 +239,40 @@ TEST_CASE("long counted repetition: the same minimal DFA as the repetition writt
     CHECK(a.table() == b.table());
     for (uint32_t s = 0; s < a.num_states(); ++s) CHECK(a.is_final(s) == b.is_final(s));
   }
+}
+
+TEST_CASE("length bounds: counted on the automaton, the same minimal DFA as the product", "[lazy][dfa]") {
+  using grammar::Regex;
+  // minLength / maxLength beside a format or pattern: bound_length against fsm::intersect with
+  // the length automaton, on formats, multi-byte classes and an unbounded minimum.
+  const grammar::RegexPtr any = Regex::chars_of(grammar::CharSet::any());
+  struct Case {
+    grammar::RegexPtr body;
+    uint32_t min, max;
+  };
+  const Case cases[] = {
+      {grammar::format_regex("email"), 0, 64},
+      {grammar::format_regex("date-time"), 0, 25},
+      {grammar::format_regex("hostname"), 3, 40},
+      {grammar::parse_regex("[a-zé中\\x{1F600}]*"), 3, 10},
+      {grammar::parse_regex("(?:ab|é)*x"), 20, grammar::kUnbounded},
+      {grammar::parse_regex("[0-9]{2,}"), 1, 3},
+  };
+  for (const Case& c : cases) {
+    INFO(c.body->to_string().substr(0, 80) << " {" << c.min << "," << c.max << "}");
+    const grammar::RegexPtr len = Regex::repeat(any, c.min, c.max);
+    const fsm::Dfa counted = fsm::compile_dfa(*Regex::intersect({c.body, len}));
+    const fsm::Dfa product = fsm::intersect(fsm::compile_dfa(*c.body), fsm::compile_dfa(*len));
+    REQUIRE(counted.num_states() == product.num_states());
+    REQUIRE(counted.num_classes() == product.num_classes());
+    CHECK(counted.byte_classes() == product.byte_classes());
+    CHECK(counted.table() == product.table());
+    for (uint32_t s = 0; s < counted.num_states(); ++s) CHECK(counted.is_final(s) == product.is_final(s));
+  }
+  // What the budget refused before: email under maxLength 1024 (the product passed the 32 MiB
+  // construction budget; counted, it is 1,025 copies of the format's states at most).
+  const fsm::Dfa email = fsm::compile_dfa(*Regex::intersect({grammar::format_regex("email"), Regex::repeat(any, 0, 1024)}));
+  CHECK(email.num_states() > 1024);
+  CHECK(email.matches("a@b.co"));
+  CHECK_FALSE(email.matches(std::string(1020, 'a') + "@b.co"));
 }
