@@ -37,6 +37,15 @@ CompileOptions with_eager(size_t states) {
   return o;
 }
 
+// Two routes to one language gave the same minimal DFA: states, classes, table and finals.
+void check_same_dfa(const fsm::Dfa& a, const fsm::Dfa& b) {
+  REQUIRE(a.num_states() == b.num_states());
+  REQUIRE(a.num_classes() == b.num_classes());
+  CHECK(a.byte_classes() == b.byte_classes());
+  CHECK(a.table() == b.table());
+  for (uint32_t s = 0; s < a.num_states(); ++s) CHECK(a.is_final(s) == b.is_final(s));
+}
+
 }  // namespace
 
 TEST_CASE("lazy automata: masks equal the eagerly built grammar's on maskbench-dev schemas", "[lazy][json-schema]") {
@@ -153,11 +162,7 @@ TEST_CASE("deterministic concatenation: the same minimal DFA as through an NFA",
     with_cache.sub_dfas = &cache;
     const fsm::Dfa joined = fsm::compile_dfa(*r, with_cache);
     const fsm::Dfa plain = fsm::compile_dfa(*r);
-    REQUIRE(joined.num_states() == plain.num_states());
-    REQUIRE(joined.num_classes() == plain.num_classes());
-    CHECK(joined.byte_classes() == plain.byte_classes());
-    CHECK(joined.table() == plain.table());
-    for (uint32_t s = 0; s < plain.num_states(); ++s) CHECK(joined.is_final(s) == plain.is_final(s));
+    check_same_dfa(joined, plain);
   }
 }
 
@@ -233,11 +238,7 @@ TEST_CASE("long counted repetition: the same minimal DFA as the repetition writt
     INFO(counted << " against " << written);
     const fsm::Dfa a = fsm::compile_dfa(*parse_regex(counted));
     const fsm::Dfa b = fsm::compile_dfa(*parse_regex(written));
-    REQUIRE(a.num_states() == b.num_states());
-    REQUIRE(a.num_classes() == b.num_classes());
-    CHECK(a.byte_classes() == b.byte_classes());
-    CHECK(a.table() == b.table());
-    for (uint32_t s = 0; s < a.num_states(); ++s) CHECK(a.is_final(s) == b.is_final(s));
+    check_same_dfa(a, b);
   }
 }
 
@@ -263,11 +264,7 @@ TEST_CASE("length bounds: counted on the automaton, the same minimal DFA as the 
     const grammar::RegexPtr len = Regex::repeat(any, c.min, c.max);
     const fsm::Dfa counted = fsm::compile_dfa(*Regex::intersect({c.body, len}));
     const fsm::Dfa product = fsm::intersect(fsm::compile_dfa(*c.body), fsm::compile_dfa(*len));
-    REQUIRE(counted.num_states() == product.num_states());
-    REQUIRE(counted.num_classes() == product.num_classes());
-    CHECK(counted.byte_classes() == product.byte_classes());
-    CHECK(counted.table() == product.table());
-    for (uint32_t s = 0; s < counted.num_states(); ++s) CHECK(counted.is_final(s) == product.is_final(s));
+    check_same_dfa(counted, product);
   }
   // What the budget refused before: email under maxLength 1024 (the product passed the 32 MiB
   // construction budget; counted, it is 1,025 copies of the format's states at most).
