@@ -882,10 +882,7 @@ std::optional<Dfa> repeat_prefix_free(const Dfa& a, uint32_t min, uint32_t max, 
     }
     check_budget();
   }
-  const uint32_t start = idx[a.start()];
-  std::array<uint8_t, 256> classes{};
-  for (int b = 0; b < 256; ++b) classes[b] = static_cast<uint8_t>(a.byte_classes()[b]);
-  return minimise(Dfa(start, classes, k, std::move(table), std::move(finals)));
+  return minimise(Dfa(idx[a.start()], a.byte_classes(), k, std::move(table), std::move(finals)));
 }
 
 // `a` intersected with "min to max code points" (max kUnbounded: at least min), counted on a's own
@@ -1056,23 +1053,23 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   switch (regex.kind) {
     case Kind::kIntersect: {
       if (items.empty()) throw Error(ErrorKind::kInvalidArgument, "regex intersection without items");
-      // Length bounds (minLength / maxLength) last, counted on the rest's automaton (bound_length).
-      std::vector<const grammar::Regex*> rest, lengths;
-      for (const auto& it : items) (is_length_bound(*it) && items.size() > 1 ? lengths : rest).push_back(it.get());
-      if (rest.empty()) rest.push_back(lengths.back()), lengths.pop_back();
-      Dfa acc = compile_dfa(*rest[0], options);
-      for (size_t i = 1; i < rest.size() && !acc.empty(); ++i) {
-        Dfa next = compile_dfa(*rest[i], with_less_memory(options, acc.memory_bytes()));
-        acc = intersect(acc, next, with_less_memory(options, acc.memory_bytes() + next.memory_bytes()));
-      }
-      for (const grammar::Regex* len : lengths) {
-        if (acc.empty()) break;
-        std::optional<Dfa> bounded = bound_length(acc, len->min, len->max, with_less_memory(options, acc.memory_bytes()));
-        if (!bounded) {
-          Dfa next = compile_dfa(*len, with_less_memory(options, acc.memory_bytes()));
-          bounded = intersect(acc, next, with_less_memory(options, acc.memory_bytes() + next.memory_bytes()));
+      // Length bounds (minLength / maxLength) last, each counted on the automaton of what comes
+      // before it (bound_length); the other items, and a bound bound_length declines, as products.
+      std::vector<const grammar::Regex*> order;
+      for (const auto& it : items) order.push_back(it.get());
+      std::stable_partition(order.begin(), order.end(), [](const grammar::Regex* r) { return !is_length_bound(*r); });
+      Dfa acc = compile_dfa(*order[0], options);
+      for (size_t i = 1; i < order.size() && !acc.empty(); ++i) {
+        const grammar::Regex& r = *order[i];
+        const DfaOptions rest = with_less_memory(options, acc.memory_bytes());
+        std::optional<Dfa> bounded;
+        if (is_length_bound(r)) bounded = bound_length(acc, r.min, r.max, rest);
+        if (bounded) {
+          acc = std::move(*bounded);
+          continue;
         }
-        acc = std::move(*bounded);
+        Dfa next = compile_dfa(r, rest);
+        acc = intersect(acc, next, with_less_memory(options, acc.memory_bytes() + next.memory_bytes()));
       }
       return acc;
     }
