@@ -71,12 +71,13 @@ GExprPtr GExpr::leaf(RegexPtr regex, size_t offset, size_t end) {
   e->end = end;
   return e;
 }
-GExprPtr GExpr::ref(std::string name, size_t offset, size_t end) {
+GExprPtr GExpr::ref(std::string name, size_t offset, size_t end, int rule) {
   auto e = std::make_shared<GExpr>();
   e->kind = Kind::kRef;
   e->end = end ? end : offset + name.size();
   e->name = std::move(name);
   e->offset = offset;
+  e->rule = rule;
   return e;
 }
 GExprPtr GExpr::seq(std::vector<GExprPtr> items, size_t offset) {

@@ -49,7 +49,8 @@ struct GExpr {
 
   static GExprPtr empty(size_t offset = 0);
   static GExprPtr leaf(RegexPtr regex, size_t offset = 0, size_t end = 0);
-  static GExprPtr ref(std::string name, size_t offset = 0, size_t end = 0);
+  // `rule`: the rule's index when the caller already knows it (analyse_grammar checks it by name).
+  static GExprPtr ref(std::string name, size_t offset = 0, size_t end = 0, int rule = -1);
   static GExprPtr seq(std::vector<GExprPtr> items, size_t offset = 0);
   static GExprPtr alt(std::vector<GExprPtr> items, size_t offset = 0);
   static GExprPtr repeat(GExprPtr item, uint32_t min, uint32_t max, size_t offset = 0, size_t end = 0);

@@ -591,12 +591,13 @@ class SchemaCompiler {
       if (w.message == d.message && w.pos.pointer == d.pos.pointer) return;
     g_.warnings.push_back(std::move(d));
   }
-  // A keyword that cannot be compiled exactly: an error, or with `lenient` a warning (dropped).
-  // Thrown by relax() while a decision only probes whether a value fits (excludes()): a keyword
-  // that cannot be checked there leaves the question open, it relaxes nothing.
+  // Thrown by relax() while a decision only probes whether a value fits (fits(), excludes(),
+  // needs_excluded_key()): a keyword that cannot be checked there leaves the question open, it
+  // relaxes nothing. probing_ counts the probes under way (and bounds their depth).
   struct Undecided {};
   int probing_ = 0;
 
+  // A keyword that cannot be compiled exactly: an error, or with `lenient` a warning (dropped).
   void relax(const std::string& ptr, const std::string& keyword, const std::string& why) {
     if (probing_) throw Undecided{};
     if (!opt_.lenient)
@@ -1187,14 +1188,8 @@ class SchemaCompiler {
     g_.rules.push_back(r);
     return static_cast<int>(g_.rules.size()) - 1;
   }
-  GExprPtr ref(int rule) {  // resolved here: analyse_grammar keeps it (and copies no tree above it)
-    auto e = std::make_shared<GExpr>();
-    e->kind = GExpr::Kind::kRef;
-    e->name = g_.rules[rule].name;
-    e->end = e->name.size();
-    e->rule = rule;
-    return e;
-  }
+  // Resolved here: analyse_grammar keeps the index (and copies no tree above it).
+  GExprPtr ref(int rule) { return GExpr::ref(g_.rules[rule].name, 0, 0, rule); }
 
   // A node that is only a $ref (beside annotations; in draft-07 beside anything) stands for its
   // target, so that every `{"$ref": "#/definitions/X"}` site shares X's rule: conjunctions are
@@ -1329,15 +1324,8 @@ class SchemaCompiler {
       Shape ns = flatten(nc);
       if (s.has_enum) {
         // an enum beside a not: each value decided against the not's schema, the complement unneeded
-        std::vector<Json> out;
-        bool decided = true;
-        for (size_t k = 0; k < s.enum_values.size() && decided; ++k) {
-          const std::optional<bool> in = fits(s.enum_values[k], ns);
-          decided = in.has_value();
-          if (decided && *in) out.push_back(s.enum_values[k]);
-        }
-        if (decided) {
-          s.excluded_values.insert(s.excluded_values.end(), out.begin(), out.end());
+        if (std::optional<std::vector<Json>> out = values_of(s.enum_values, ns)) {
+          s.excluded_values.insert(s.excluded_values.end(), out->begin(), out->end());
           return generate(std::move(s), ptr);
         }
       }
@@ -1730,17 +1718,14 @@ class SchemaCompiler {
     for (size_t i = 0; i < n; ++i)
       for (size_t j = 0; j < n; ++j) {
         if (i == j || !overlap[i][j] || !shapes[i].has_enum) continue;
-        std::vector<Json> both;
-        bool decided = true;
-        for (size_t k = 0; k < shapes[i].enum_values.size() && decided; ++k) {
-          const Json& v = shapes[i].enum_values[k];
-          const std::optional<bool> in_i = fits(v, shapes[i]), in_j = fits(v, shapes[j]);
-          decided = in_i && in_j;
-          if (decided && *in_i && *in_j) both.push_back(v);
-        }
-        if (!decided) continue;
-        excluded[i].insert(excluded[i].end(), both.begin(), both.end());
-        excluded[j].insert(excluded[j].end(), both.begin(), both.end());
+        const std::optional<std::vector<Json>> in_i = values_of(shapes[i].enum_values, shapes[i]);
+        const std::optional<std::vector<Json>> in_j = values_of(shapes[i].enum_values, shapes[j]);
+        if (!in_i || !in_j) continue;
+        for (const Json& v : *in_i)
+          if (std::any_of(in_j->begin(), in_j->end(), [&](const Json& w) { return json_equal(v, w); })) {
+            excluded[i].push_back(v);
+            excluded[j].push_back(v);
+          }
         overlap[i][j] = overlap[j][i] = 0;
       }
     any_overlap = false;
@@ -1894,8 +1879,19 @@ class SchemaCompiler {
     return true;
   }
 
-  // Whether `s` plainly refuses the scalar `v`: by its types, an excluded value, or a `not` whose
-  // schema is an enum / const alone that holds v.
+  // The values of `values` that are values of `s`, when fits() decides every one of them.
+  std::optional<std::vector<Json>> values_of(const std::vector<Json>& values, const Shape& s) {
+    std::vector<Json> in;
+    for (const Json& v : values) {
+      const std::optional<bool> r = fits(v, s);
+      if (!r) return std::nullopt;
+      if (*r) in.push_back(v);
+    }
+    return in;
+  }
+
+  // Whether `s` plainly refuses `v`: by its types or an excluded value; an object or array by the
+  // shape's own keywords; a scalar by a `not` whose schema is an enum / const alone that holds v.
   bool excludes(const Shape& s, const Json& v) {
     const unsigned t = value_type(v);
     if (!(t & effective_types(s))) return true;
@@ -1942,9 +1938,10 @@ class SchemaCompiler {
     }
     return false;
   }
-  // Some anyOf / oneOf of `a` each of whose branches requires a key `other` forbids (a closed
-  // object against a oneOf of "required" lists naming keys it does not have). Bounded in depth.
-  bool branches_need_forbidden_key(const Shape& a, const Shape& other, int depth = 0) {
+  // Some anyOf / oneOf of `a` each of whose branches requires a key that `other` forbids or
+  // holds a disjoint value for (needs_excluded_key: a closed object against a oneOf of "required"
+  // lists naming keys it does not have). Bounded in depth.
+  bool branches_need_excluded_key(const Shape& a, const Shape& other, int depth = 0) {
     if (depth >= 3) return false;
     for (const auto* groups : {&a.any_of, &a.one_of})
       for (const auto& [branches, p] : *groups) {
@@ -1952,7 +1949,7 @@ class SchemaCompiler {
         for (size_t i = 0; i < branches.size() && all; ++i) {
           const Shape x = flatten(branches[i]);
           all = x.never || needs_excluded_key(x, implied_required(x), other) ||
-                branches_need_forbidden_key(x, other, depth + 1);
+                branches_need_excluded_key(x, other, depth + 1);
         }
         if (all) return true;
       }
@@ -1989,7 +1986,7 @@ class SchemaCompiler {
       // a required property the other forbids, or one in each branch of an anyOf / oneOf
       if (needs_excluded_key(a, a_keys ? *a_keys : a.required, b) || needs_excluded_key(b, b_keys ? *b_keys : b.required, a))
         return true;
-      return branches_need_forbidden_key(a, b) || branches_need_forbidden_key(b, a);
+      return branches_need_excluded_key(a, b) || branches_need_excluded_key(b, a);
     }
     if ((common & ~(kIntT | kFracT)) == 0 && a.multiple_ofs.empty() && b.multiple_ofs.empty()) {
       // disjoint number ranges (doubles are enough to decide clear cases; ties → not proven)

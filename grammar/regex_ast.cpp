@@ -1,8 +1,7 @@
 #include "grammar/regex_ast.hpp"
 
-#include <array>
-
 #include <algorithm>
+#include <array>
 #include <sstream>
 
 #include "fsm/utf8.hpp"
