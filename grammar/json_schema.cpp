@@ -982,7 +982,8 @@ class SchemaCompiler {
         for (auto jt = v.begin(); jt != v.end(); ++jt) {
           auto f = s.props.find(jt.key());
           if (f == s.props.end()) {
-            s.prop_order.push_back(jt.key());
+            // a key a complement gave as a shape (prop_shapes) is already in the order
+            if (!s.prop_shapes.count(jt.key())) s.prop_order.push_back(jt.key());
             s.props[jt.key()] = Conj{&jt.value()};
           } else {
             f->second = join(f->second, Conj{&jt.value()});
@@ -1270,8 +1271,11 @@ class SchemaCompiler {
     }
     if (!s.any_of.empty() || !s.one_of.empty()) {
       bool one = s.any_of.empty();
-      auto [branches, p] = one ? s.one_of.back() : s.any_of.back();
-      (one ? s.one_of : s.any_of).pop_back();
+      // the first one met first: the keys its branches add come before those of later ones (an allOf
+      // of anyOfs or ifs lists its properties in the document's order)
+      auto& list = one ? s.one_of : s.any_of;
+      auto [branches, p] = list.front();
+      list.erase(list.begin());
       if (one && branches.size() > 1) return one_of(std::move(s), branches, p);
       std::vector<GExprPtr> alts;
       for (const auto& b : branches) {
@@ -1289,8 +1293,8 @@ class SchemaCompiler {
       s.conditionals.resize(kMaxConditionals);
     }
     if (!s.conditionals.empty()) {
-      auto c = s.conditionals.back();
-      s.conditionals.pop_back();
+      auto c = s.conditionals.front();
+      s.conditionals.erase(s.conditionals.begin());
       // (if ∧ then) ∨ (¬if ∧ else)
       Shape cond = flatten(c.cond);
       auto neg = negate_top(cond, c.ptr);
@@ -1638,7 +1642,7 @@ class SchemaCompiler {
       if (!b.props.count(name)) continue;  // given as a shape (below)
       auto f = a.props.find(name);
       if (f == a.props.end()) {
-        a.prop_order.push_back(name);
+        if (!a.prop_shapes.count(name)) a.prop_order.push_back(name);
         a.props[name] = b.props.at(name);
       } else {
         f->second = join(f->second, b.props.at(name));
@@ -1646,7 +1650,15 @@ class SchemaCompiler {
     }
     for (const auto& [name, sh] : b.prop_shapes) {
       if (!a.props.count(name) && !a.prop_shapes.count(name)) a.prop_order.push_back(name);
-      a.prop_shapes[name] = sh;
+      std::shared_ptr<Shape>& mine = a.prop_shapes[name];
+      if (!mine) {
+        mine = sh;
+      } else {
+        // two complements on one key (¬if_a, ¬if_b on "type"): the value must satisfy both
+        auto both = std::make_shared<Shape>(*mine);
+        merge_shape(*both, *sh);
+        mine = std::move(both);
+      }
     }
     for (const auto& r : b.required_order)
       if (a.required.insert(r).second) a.required_order.push_back(r);
@@ -2675,12 +2687,13 @@ class SchemaCompiler {
       };
       if (!x.s.any_of.empty() || !x.s.one_of.empty()) {
         bool one = x.s.any_of.empty();
-        auto [branches, p] = one ? x.s.one_of.back() : x.s.any_of.back();
-        (one ? x.s.one_of : x.s.any_of).pop_back();
+        auto& list = one ? x.s.one_of : x.s.any_of;  // in generate()'s order
+        auto [branches, p] = list.front();
+        list.erase(list.begin());
         for (size_t i = 0; i < branches.size(); ++i) add(branches[i], "b:" + p + "/" + std::to_string(i));
       } else if (!x.s.conditionals.empty()) {
-        auto cnd = x.s.conditionals.back();
-        x.s.conditionals.pop_back();
+        auto cnd = x.s.conditionals.front();
+        x.s.conditionals.erase(x.s.conditionals.begin());
         add(join(cnd.cond, cnd.then_), "t:" + cnd.ptr);
         add(cnd.else_, "e:" + cnd.ptr);
       } else {
@@ -3133,13 +3146,11 @@ class SchemaCompiler {
       }
       GExprPtr v;
       if (s.prop_shapes.count(n)) {
-        Shape sh = *s.prop_shapes.at(n);
-        if (!c.empty()) {
-          Shape base = flatten(c);
-          merge_shape(base, sh);
-          sh = base;
-        }
-        v = generate(sh, ptr);
+        // merged into the key's schemas even when there are none: a complement's string_negated /
+        // number_negated becomes a constraint (string_negs / number_negs) only through merge_shape
+        Shape sh = flatten(c);
+        merge_shape(sh, *s.prop_shapes.at(n));
+        v = generate(std::move(sh), ptr);
       } else {
         v = value_ref(c);
       }

@@ -431,3 +431,25 @@ TEST_CASE("json schema: an enum beside not leaves out the values the not accepts
   REFUSES(decided, R"({"foo": 1, "x": true})");
   REFUSES(decided, "3");
 }
+
+TEST_CASE("json schema: complements on one key are all kept", "[json-schema]") {
+  // Two `if`s on one discriminator: in the branch where both fail, the key must differ from both
+  // values (before, the second complement replaced the first, and {"t": "b"} passed without "y").
+  auto ifs = schema(R"({"type": "object", "allOf": [
+      {"if": {"properties": {"t": {"const": "a"}}}, "then": {"required": ["x"]}},
+      {"if": {"properties": {"t": {"const": "b"}}}, "then": {"required": ["y"]}}]})");
+  REFUSES(ifs, R"({"t": "a"})");
+  REFUSES(ifs, R"({"t": "b"})");
+  ACCEPTS(ifs, R"({"t": "c"})");
+  // a key given as a property and as a complement is written once (before: "t" twice in a row)
+  ACCEPTS(ifs, R"({"t": "a", "x": 1})");
+  ACCEPTS(ifs, R"({"t": "b", "y": 1})");
+  ACCEPTS(ifs, R"({"x": 1, "y": 2})");
+  REFUSES(ifs, R"({"x": 1})");
+  // the complement of a pattern, on a key with no schema of its own, is a constraint
+  auto neg = schema(R"({"not": {"properties": {"t": {"pattern": "^a"}}, "required": ["t"]}})");
+  REFUSES(neg, R"({"t": "abc"})");
+  ACCEPTS(neg, R"({"t": "bc"})");
+  ACCEPTS(neg, "{}");
+  REFUSES(neg, R"({"t": 1})");
+}
