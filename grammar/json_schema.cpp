@@ -1285,16 +1285,34 @@ class SchemaCompiler {
       }
       return GExpr::alt(std::move(alts));
     }
-    constexpr size_t kMaxConditionals = 8;  // each doubles the alternatives
-    if (s.conditionals.size() > kMaxConditionals) {
-      relax(s.conditionals[kMaxConditionals].ptr, "if",
-            "more than " + std::to_string(kMaxConditionals) + " conditions (if, dependentRequired, dependentSchemas) on one value");
-      // over-approximation: the extra conditions' then ∨ else are dropped
-      s.conditionals.resize(kMaxConditionals);
+    // Each condition doubles the alternatives, but most of them are empty and pruned as they appear
+    // (an `if` per value of one discriminator: two ifs that hold need two values of one key, so the
+    // key is absent, and a later else needs it present): what is bounded is the alternatives that
+    // survive, counted across the conditions distributed on one value.
+    constexpr size_t kMaxConditionalAlts = 1024;
+    if (!s.conditionals.empty() && conditional_alts_ > kMaxConditionalAlts) {
+      relax(s.conditionals.front().ptr, "if",
+            "the conditions (if, dependentRequired, dependentSchemas) on one value make more than " +
+                std::to_string(kMaxConditionalAlts) + " alternatives");
+      // over-approximation: the remaining conditions' then ∨ else are dropped
+      s.conditionals.clear();
     }
     if (!s.conditionals.empty()) {
       auto c = s.conditionals.front();
       s.conditionals.erase(s.conditionals.begin());
+      // the count restarts for each value that is not itself an alternative of a condition
+      const bool outermost = conditional_depth_ == 0;
+      if (outermost) conditional_alts_ = 0;
+      ++conditional_depth_;
+      struct Leave {
+        int& depth;
+        ~Leave() { --depth; }
+      } leave{conditional_depth_};
+      auto alternative = [&](Shape&& x, std::vector<GExprPtr>& alts) {
+        if (!keys_satisfiable(x)) return;
+        ++conditional_alts_;
+        alts.push_back(generate(std::move(x), c.ptr));
+      };
       // (if ∧ then) ∨ (¬if ∧ else)
       Shape cond = flatten(c.cond);
       auto neg = negate_top(cond, c.ptr);
@@ -1313,13 +1331,15 @@ class SchemaCompiler {
       Shape a = s;
       for (const Json* n : c.cond) flatten_into(a, n);
       for (const Json* n : c.then_) flatten_into(a, n);
-      std::vector<GExprPtr> alts{generate(std::move(a), c.ptr)};
+      std::vector<GExprPtr> alts;
+      alternative(std::move(a), alts);
       for (auto& nb : *neg) {
         Shape b = s;
         merge_shape(b, nb);
         for (const Json* n : c.else_) flatten_into(b, n);
-        alts.push_back(generate(std::move(b), c.ptr));
+        alternative(std::move(b), alts);
       }
+      if (alts.empty()) return GExpr::leaf(Regex::nothing());
       return GExpr::alt(std::move(alts));
     }
     if (!s.nots.empty()) {
@@ -2137,6 +2157,43 @@ class SchemaCompiler {
     }
     if (s.types == kArrT && s.min_items > s.max_items) return true;
     return false;
+  }
+
+  // plainly_empty, and a key whose value no JSON value satisfies (its enum values all excluded or
+  // of other types, or no type left): required, the shape is empty; else the key is absent, which
+  // is written into the shape (forbidden). Two ifs on one discriminator ("type": "a", "type": "b")
+  // leave the key absent; a complement that then needs it present is found empty here.
+  bool keys_satisfiable(Shape& s) {
+    if (plainly_empty(s)) return false;
+    if (!(s.types & kObjT)) return true;
+    auto impossible = [&](const std::string& k) {
+      Shape v;
+      if (auto p = s.props.find(k); p != s.props.end()) v = flatten(p->second);
+      if (auto q = s.prop_shapes.find(k); q != s.prop_shapes.end()) merge_shape(v, *q->second);
+      if (v.never || v.types == 0) return true;
+      if (!v.has_enum) return false;
+      for (const Json& x : v.enum_values) {
+        if (!(value_type(x) & v.types)) continue;
+        if (std::none_of(v.excluded_values.begin(), v.excluded_values.end(),
+                         [&](const Json& e) { return json_equal(x, e); }))
+          return false;
+      }
+      return true;
+    };
+    std::vector<std::string> keys;
+    for (const auto& [k, c] : s.props) keys.push_back(k);
+    for (const auto& [k, c] : s.prop_shapes)
+      if (!s.props.count(k)) keys.push_back(k);
+    for (const auto& k : keys) {
+      if (s.forbidden.count(k) || !impossible(k)) continue;
+      if (s.required.count(k)) {
+        if (s.types == kObjT) return false;
+        s.types &= ~kObjT;  // no object of the shape: its other types remain
+        return true;
+      }
+      s.forbidden.insert(k);
+    }
+    return true;
   }
 
   // Whether an enum's object or array v satisfies the shape's other keywords, its members and items
@@ -3514,6 +3571,8 @@ class SchemaCompiler {
   std::unordered_map<std::string, GExprPtr> key_literals_;
   std::map<std::string, int> string_rules_;  // large string languages (by regex text) → their rule
   int distribution_depth_ = 0;
+  int conditional_depth_ = 0;       // conditions being distributed, nested
+  size_t conditional_alts_ = 0;     // alternatives they made, since the outermost began
   std::deque<std::pair<int, Conj>> pending_;  // rules whose body is still to generate
 };
 

@@ -453,3 +453,26 @@ TEST_CASE("json schema: complements on one key are all kept", "[json-schema]") {
   ACCEPTS(neg, "{}");
   REFUSES(neg, R"({"t": 1})");
 }
+
+TEST_CASE("json schema: an if per value of one discriminator compiles past eight of them", "[json-schema]") {
+  // jfrog-pipelines' shape: fourteen `if type = X then …`. 2^14 combinations, of which 15 are
+  // not empty (type absent: every if holds; type = X: only X's does); refused before (more than 8).
+  std::string all = R"({"type": "object", "properties": {"type": {"enum": [)";
+  std::string ifs;
+  for (int i = 0; i < 14; ++i) {
+    all += (i ? ", " : "") + std::string("\"t") + std::to_string(i) + "\"";
+    ifs += (i ? ", " : "") + std::string(R"({"if": {"properties": {"type": {"const": "t)") + std::to_string(i) +
+           R"("}}}, "then": {"required": ["k)" + std::to_string(i) + R"("]}})";
+  }
+  auto g = schema(all + "]}}, \"allOf\": [" + ifs + "]}");
+  ACCEPTS(g, R"({"type": "t3", "k3": 1})");
+  ACCEPTS(g, R"({"type": "t13", "k13": 1})");
+  REFUSES(g, R"({"type": "t3"})");
+  REFUSES(g, R"({"type": "t3", "k4": 1})");
+  REFUSES(g, R"({"type": "t14", "k3": 1})");
+  // no type: every if holds, so every then applies
+  REFUSES(g, R"({"k0": 1})");
+  std::string every = "{";
+  for (int i = 0; i < 14; ++i) every += (i ? ", " : "") + std::string("\"k") + std::to_string(i) + "\": 1";
+  ACCEPTS(g, every + "}");
+}
