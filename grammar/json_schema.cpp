@@ -3314,12 +3314,9 @@ class SchemaCompiler {
     if (min_p <= nreq) min_p = 0;
     if (!extra && max_p >= members.size()) max_p = UINT64_MAX;
     bool counting = min_p > 0 || max_p != UINT64_MAX;
-    constexpr uint64_t kMaxCount = 16;
-    if (counting && (min_p > kMaxCount || (max_p != UINT64_MAX && max_p > kMaxCount))) {
-      relax(min_p > kMaxCount ? s.min_props_ptr : s.max_props_ptr, min_p > kMaxCount ? "minProperties" : "maxProperties",
-            "property counts above " + std::to_string(kMaxCount) + " are not compiled");
-      counting = false;
-    }
+    // the rules are (members + 1) × 2 × (count + 1): bounded in number, not in the count alone
+    // ("maxProperties": 100 over patternProperties alone is 202 rules)
+    if (counting && !count_fits(s, min_p, max_p, members.size() + 1)) counting = false;
     uint64_t cap = counting ? (max_p == UINT64_MAX ? min_p : max_p) : 0;
     // T(i, c, k): the members from i on; c = a comma is needed before the next one; k = members so
     // far (capped at `cap` when counting).
@@ -3369,6 +3366,19 @@ class SchemaCompiler {
     return GExpr::alt(std::move(alts));
   }
 
+  // minProperties / maxProperties counted in the rules of an object: `states` rules per count, each
+  // twice (a separator due or not). Relaxed (an error unless lenient) past kMaxCountRules.
+  bool count_fits(const Shape& s, uint64_t min_p, uint64_t max_p, uint64_t states) {
+    constexpr uint64_t kMaxCountRules = 4096;
+    const uint64_t count = max_p == UINT64_MAX ? min_p : max_p;
+    if (count < kMaxCountRules && states * 2 * (count + 2) <= kMaxCountRules) return true;
+    const bool by_min = max_p == UINT64_MAX;
+    relax(by_min ? s.min_props_ptr : s.max_props_ptr, by_min ? "minProperties" : "maxProperties",
+          "counting " + std::to_string(count) + " properties over " + std::to_string(states) +
+              " member states needs more than " + std::to_string(kMaxCountRules) + " rules");
+    return false;
+  }
+
   // property_order 'any': members in any order. Required members are tracked exactly (the set of
   // those seen, up to kMaxTracked of them; beyond, they keep the schema's order among themselves,
   // which refuses some valid orders but never accepts an invalid object). A key may repeat: a JSON
@@ -3382,12 +3392,9 @@ class SchemaCompiler {
     // minProperties / maxProperties: the members so far are counted in the rule state (capped)
     uint64_t min_p = s.min_props <= nreq ? 0 : s.min_props, max_p = s.max_props;
     bool counting = min_p > 0 || max_p != UINT64_MAX;
-    constexpr uint64_t kMaxCount = 16;
-    if (counting && (min_p > kMaxCount || (max_p != UINT64_MAX && max_p > kMaxCount))) {
-      relax(min_p > kMaxCount ? s.min_props_ptr : s.max_props_ptr, min_p > kMaxCount ? "minProperties" : "maxProperties",
-            "property counts above " + std::to_string(kMaxCount) + " are not compiled");
-      counting = false;
-    }
+    constexpr size_t kMaxTracked = 10;
+    const uint64_t states = nreq <= kMaxTracked ? uint64_t{1} << nreq : nreq + 1;
+    if (counting && !count_fits(s, min_p, max_p, states)) counting = false;
     uint64_t cap = counting ? (max_p == UINT64_MAX ? min_p : max_p + 1) : 0;
     std::vector<GExprPtr> optional;
     std::vector<GExprPtr> required;
@@ -3397,7 +3404,6 @@ class SchemaCompiler {
     for (auto& m : members)
       if (m.required) required.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
     if (extra) optional.push_back(extra);
-    constexpr size_t kMaxTracked = 10;
     bool tracked = required.size() <= kMaxTracked;
     std::map<std::tuple<uint64_t, int, uint64_t>, int> rules;
     uint64_t full = tracked ? (uint64_t{1} << required.size()) - 1 : required.size();

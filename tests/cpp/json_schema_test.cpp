@@ -476,3 +476,32 @@ TEST_CASE("json schema: an if per value of one discriminator compiles past eight
   for (int i = 0; i < 14; ++i) every += (i ? ", " : "") + std::string("\"k") + std::to_string(i) + "\": 1";
   ACCEPTS(g, every + "}");
 }
+
+TEST_CASE("json schema: property counts above 16 are counted exactly", "[json-schema]") {
+  // vercel's env: at most 100 entries matching a pattern (refused before: counts above 16)
+  auto env = schema(R"({"type": "object", "additionalProperties": false, "maxProperties": 100,
+                        "patternProperties": {".+": {"type": "string", "maxLength": 65536}}})");
+  auto object_of = [](int n, int first = 0) {
+    std::string o = "{";
+    for (int i = first; i < first + n; ++i) o += (i > first ? ", " : "") + std::string("\"k") + std::to_string(i) + "\": \"v\"";
+    return o + "}";
+  };
+  ACCEPTS(env, object_of(100));
+  REFUSES(env, object_of(101));
+  REFUSES(env, R"({"": "v"})");
+  // with named members, in both property orders; minProperties too
+  for (auto order : {JsonSchemaOptions::PropertyOrder::kSchema, JsonSchemaOptions::PropertyOrder::kAny}) {
+    JsonSchemaOptions opt;
+    opt.property_order = order;
+    auto g = schema(R"({"properties": {"a": {"type": "integer"}, "b": {}}, "required": ["a"],
+                        "minProperties": 30, "maxProperties": 40})", opt);
+    ACCEPTS(g, R"({"a": 1, )" + object_of(29).substr(1));
+    REFUSES(g, R"({"a": 1, )" + object_of(28).substr(1));
+    ACCEPTS(g, R"({"a": 1, )" + object_of(39).substr(1));
+    REFUSES(g, R"({"a": 1, )" + object_of(40).substr(1));
+    REFUSES(g, object_of(35));  // "a" is required
+  }
+  // past the rule budget: an error that names the keyword, and an over-approximation when lenient
+  const auto e = schema_error(R"({"maxProperties": 5000})");
+  CHECK_THAT(e.message(), Catch::Matchers::Contains("maxProperties"));
+}
