@@ -2551,13 +2551,17 @@ class SchemaCompiler {
   static constexpr uint64_t kChunkLength = 64;
   static constexpr uint64_t kMaxChunkedLength = uint64_t{1} << 22;
   GExprPtr chunked_string(uint64_t lo, uint64_t hi) {
-    std::string key = "chunked{" + std::to_string(lo) + "," + std::to_string(hi) + "}";
+    return GExpr::seq({lit("\""), ref(chunk_chain(CharSet::any(), lo, hi))});
+  }
+  // The chain of rules for lo..hi code points of `cs` and the closing quote (see above).
+  int chunk_chain(const CharSet& cs, uint64_t lo, uint64_t hi) {
+    std::string key = "chunked" + Regex::chars_of(cs)->to_string() + "{" + std::to_string(lo) + "," + std::to_string(hi) + "}";
     auto it = string_rules_.find(key);
-    if (it != string_rules_.end()) return GExpr::seq({lit("\""), ref(it->second)});
+    if (it != string_rules_.end()) return it->second;
     const bool unbounded = hi == UINT64_MAX;
     const uint64_t span = unbounded ? lo : hi;
     const uint64_t k = std::max<uint64_t>(kChunkLength, (span + 4095) / 4096);
-    RegexPtr any = Regex::chars_of(CharSet::any());
+    RegexPtr any = Regex::chars_of(cs);
     GExprPtr chunk = leaf(Regex::json_string(Regex::repeat(any, static_cast<uint32_t>(k), static_cast<uint32_t>(k))));
     auto tail = [&](uint64_t a, uint64_t b) {
       return GExpr::seq({leaf(Regex::json_string(Regex::repeat(any, static_cast<uint32_t>(a), static_cast<uint32_t>(b)))), lit("\"")});
@@ -2584,7 +2588,91 @@ class SchemaCompiler {
       r = static_cast<uint64_t>(next);
     }
     string_rules_[key] = first;
-    return GExpr::seq({lit("\""), ref(first)});
+    return first;
+  }
+
+  // The code-point lengths of a finite language's strings; nullopt when some string may be longer
+  // than any bound, or when there are more than `cap` lengths.
+  static std::optional<std::set<uint64_t>> finite_lengths(const Regex& r, size_t cap = 16) {
+    using Lengths = std::optional<std::set<uint64_t>>;
+    auto sums = [&](const std::set<uint64_t>& a, const std::set<uint64_t>& b) -> Lengths {
+      std::set<uint64_t> out;
+      for (uint64_t x : a)
+        for (uint64_t y : b) {
+          out.insert(x + y);
+          if (out.size() > cap) return std::nullopt;
+        }
+      return out;
+    };
+    switch (r.kind) {
+      case Regex::Kind::kEmpty: return std::set<uint64_t>{0};
+      case Regex::Kind::kNothing: return std::set<uint64_t>{};
+      case Regex::Kind::kChars: return std::set<uint64_t>{1};
+      case Regex::Kind::kConcat: {
+        Lengths acc = std::set<uint64_t>{0};
+        for (const auto& it : r.items) {
+          Lengths l = finite_lengths(*it, cap);
+          if (!l) return std::nullopt;
+          acc = sums(*acc, *l);
+          if (!acc) return std::nullopt;
+        }
+        return acc;
+      }
+      case Regex::Kind::kAlt: {
+        std::set<uint64_t> out;
+        for (const auto& it : r.items) {
+          Lengths l = finite_lengths(*it, cap);
+          if (!l) return std::nullopt;
+          out.insert(l->begin(), l->end());
+          if (out.size() > cap) return std::nullopt;
+        }
+        return out;
+      }
+      case Regex::Kind::kRepeat: {
+        if (r.max == kUnbounded || r.max > 64) return std::nullopt;
+        Lengths one = finite_lengths(*r.items[0], cap);
+        if (!one) return std::nullopt;
+        Lengths acc = std::set<uint64_t>{0}, out = std::set<uint64_t>{};
+        for (uint32_t n = 0; n <= r.max; ++n) {
+          if (n >= r.min) out->insert(acc->begin(), acc->end());
+          if (out->size() > cap) return std::nullopt;
+          if (n < r.max && !(acc = sums(*acc, *one))) return std::nullopt;
+        }
+        return out;
+      }
+      default: return std::nullopt;  // bytes, intersections, complements: not read here
+    }
+  }
+
+  // A pattern whose strings are a finite prefix and then any number of one class of code points
+  // ("^data:image/(png|jpeg);base64,[0-9a-zA-Z+/=]*$", "^[a-z][a-z0-9_]*$", "^ab" which ends in
+  // any code point), with a length bound beyond kChunkedAbove: for each length ℓ of the prefix, the
+  // prefix's strings of that length, then a chunk chain of the class for the lengths still allowed.
+  // Exact (the prefix's length fixes where the chain starts), and the automata stay the size of
+  // the prefix and one chunk instead of the pattern's states × the bound. nullptr for other patterns.
+  GExprPtr chunked_pattern(const RegexPtr& core, uint64_t lo, uint64_t hi) {
+    const std::vector<RegexPtr> whole{core};
+    const std::vector<RegexPtr>& items = core->kind == Regex::Kind::kConcat ? core->items : whole;
+    const Regex& last = *items.back();
+    if (last.kind != Regex::Kind::kRepeat || last.max != kUnbounded || last.items[0]->kind != Regex::Kind::kChars)
+      return nullptr;
+    RegexPtr prefix = Regex::concat(std::vector<RegexPtr>(items.begin(), items.end() - 1));
+    const std::optional<std::set<uint64_t>> lengths = finite_lengths(*prefix);
+    if (!lengths) return nullptr;
+    std::vector<GExprPtr> alts;
+    for (uint64_t l : *lengths) {
+      if (hi != UINT64_MAX && l > hi) continue;
+      const uint64_t a = std::max<uint64_t>(last.min, lo > l ? lo - l : 0);
+      const uint64_t b = hi == UINT64_MAX ? UINT64_MAX : hi - l;
+      if (a > b || a > kMaxChunkedLength) continue;
+      RegexPtr head = lengths->size() == 1 ? prefix
+                                            : Regex::intersect({prefix, Regex::repeat(Regex::chars_of(CharSet::any()),
+                                                                                      static_cast<uint32_t>(l),
+                                                                                      static_cast<uint32_t>(l))});
+      alts.push_back(GExpr::seq({lit("\""), leaf(Regex::json_string(head)), ref(chunk_chain(last.items[0]->chars, a, b))}));
+    }
+    if (alts.empty()) return GExpr::leaf(Regex::nothing());
+    return alts.size() == 1 ? alts[0] : GExpr::alt(std::move(alts));
   }
 
   GExprPtr string_value(const Shape& s, const std::string& ptr) {
@@ -2592,6 +2680,27 @@ class SchemaCompiler {
         (s.min_length > kChunkedAbove || (s.max_length != UINT64_MAX && s.max_length > kChunkedAbove)) &&
         s.min_length <= kMaxChunkedLength && (s.max_length == UINT64_MAX || s.max_length <= kMaxChunkedLength))
       return chunked_string(s.min_length, s.max_length);
+    if (s.patterns.size() == 1 && s.formats.empty() && s.string_negs.empty() && s.min_length <= s.max_length &&
+        (s.min_length > kChunkedAbove || (s.max_length != UINT64_MAX && s.max_length > kChunkedAbove)) &&
+        s.min_length <= kMaxChunkedLength && (s.max_length == UINT64_MAX || s.max_length <= kMaxChunkedLength)) {
+      RegexPtr pattern;
+      try {
+        pattern = ecma_pattern_regex(s.patterns[0].first);
+      } catch (const Error&) {
+      }
+      if (pattern) {
+        const std::string key = "chunked " + pattern->to_string() + "{" + std::to_string(s.min_length) + "," +
+                                std::to_string(s.max_length) + "}";
+        if (auto it = string_rules_.find(key); it != string_rules_.end()) return ref(it->second);
+        if (GExprPtr value = chunked_pattern(pattern, s.min_length, s.max_length)) {
+          int r = new_rule("str");
+          g_.rules[r].structural = true;
+          g_.rules[r].body = value;
+          string_rules_[key] = r;
+          return ref(r);
+        }
+      }
+    }
     RegexPtr core = string_core(s, ptr, false);
     if (!core) return ref(any_string_rule());
     GExprPtr value = GExpr::seq({lit("\""), leaf(Regex::json_string(core)), lit("\"")});

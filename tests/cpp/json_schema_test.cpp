@@ -505,3 +505,39 @@ TEST_CASE("json schema: property counts above 16 are counted exactly", "[json-sc
   const auto e = schema_error(R"({"maxProperties": 5000})");
   CHECK_THAT(e.message(), Catch::Matchers::Contains("maxProperties"));
 }
+
+TEST_CASE("json schema: a long length bound beside a prefix-then-class pattern is chunked exactly", "[json-schema]") {
+  auto q = [](const std::string& body) { return "\"" + body + "\""; };
+  // the prefix has three lengths (22, 23, 26 code points): each starts its own chain
+  auto icon = schema(R"({"type": "string", "maxLength": 300, "minLength": 260,
+                         "pattern": "^data:image/(jpg|jpeg|png|svg\\+xml);base64,[0-9a-zA-Z+/=]*$"})");
+  ACCEPTS(icon, q("data:image/png;base64," + std::string(278, 'A')));
+  REFUSES(icon, q("data:image/png;base64," + std::string(279, 'A')));
+  ACCEPTS(icon, q("data:image/jpeg;base64," + std::string(277, '=')));
+  REFUSES(icon, q("data:image/jpeg;base64," + std::string(278, '=')));
+  ACCEPTS(icon, q("data:image/svg+xml;base64," + std::string(234, '/')));
+  REFUSES(icon, q("data:image/svg+xml;base64," + std::string(233, '/')));
+  REFUSES(icon, q("data:image/png;base64," + std::string(270, 'A') + "-"));
+  REFUSES(icon, q("data:image/gif;base64," + std::string(270, 'A')));
+  // 32,767 (o9907's bound, refused before: above 10,000)
+  auto big = schema(R"({"type": "string", "maxLength": 32767,
+                        "pattern": "^data:image/(jpg|jpeg|png|svg\\+xml);base64,[0-9a-zA-Z+/=]*$"})");
+  ACCEPTS(big, q("data:image/png;base64," + std::string(32745, 'z')));
+  REFUSES(big, q("data:image/png;base64," + std::string(32746, 'z')));
+  ACCEPTS(big, q("data:image/png;base64,"));
+  // not anchored at the end: any code point follows, escapes count as one
+  auto open = schema(R"({"type": "string", "maxLength": 1000, "pattern": "^ab"})");
+  ACCEPTS(open, q("ab" + std::string(998, 'x')));
+  REFUSES(open, q("ab" + std::string(999, 'x')));
+  std::string escaped = "ab";
+  for (int i = 0; i < 998; ++i) escaped += "\\\"";
+  ACCEPTS(open, q(escaped));
+  REFUSES(open, q(escaped + "\\n"));
+  REFUSES(open, q("ac" + std::string(10, 'x')));
+  // a minimum only, with a class that repeats from the start
+  auto ident = schema(R"({"type": "string", "minLength": 400, "pattern": "^[a-z][a-z0-9_]*$"})");
+  ACCEPTS(ident, q("a" + std::string(399, '_')));
+  ACCEPTS(ident, q("a" + std::string(5000, '9')));
+  REFUSES(ident, q("a" + std::string(398, '_')));
+  REFUSES(ident, q("_" + std::string(399, 'a')));
+}
