@@ -1772,6 +1772,7 @@ class SchemaCompiler {
         negs[j] = negate_top(flatten(branches[j]), p);
         negated[j] = 1;
         if (!negs[j]) {
+          if (GExprPtr by_keys = one_of_by_keys(s, shapes, p)) return by_keys;
           relax(p, "oneOf", "branch " + std::to_string(j) +
                                 " may overlap another (exactly one must match), and its complement is not expressible");
           negs.assign(n, std::nullopt);
@@ -1780,7 +1781,7 @@ class SchemaCompiler {
         }
       }
     }
-    std::vector<GExprPtr> alts;
+    std::vector<std::vector<Shape>> all_combos(n);
     constexpr size_t kMaxCombinations = 256;
     for (size_t i = 0; i < n; ++i) {
       // branch i and the product of the complements of the branches that overlap it; merges that
@@ -1800,15 +1801,250 @@ class SchemaCompiler {
           }
         combos = std::move(next);
         if (combos.size() > kMaxCombinations) {
+          if (GExprPtr by_keys = one_of_by_keys(s, shapes, p)) return by_keys;
           relax(p, "oneOf", "excluding the overlapping branches needs more than " + std::to_string(kMaxCombinations) +
                                 " alternatives");
           combos = {base};
           break;
         }
       }
-      for (auto& c : combos) alts.push_back(generate(std::move(c), p));
+      all_combos[i] = std::move(combos);
     }
+    // a complement left unexpressible (a property or item whose complement cannot be written) is
+    // refused when generated: the branches read key by key may not need it
+    for (const auto& combos : all_combos)
+      for (const auto& c : combos)
+        if (has_unexpressible(c) && !plainly_empty(c))
+          if (GExprPtr by_keys = one_of_by_keys(s, shapes, p)) return by_keys;
+    std::vector<GExprPtr> alts;
+    for (auto& combos : all_combos)
+      for (auto& c : combos) alts.push_back(generate(std::move(c), p));
     return GExpr::alt(std::move(alts));
+  }
+
+  // oneOf over objects whose branches each say what they say key by key (properties, required,
+  // additionalProperties: false, nothing across keys), when the complements of whole branches
+  // would take too many alternatives (an address per country: ten branches, each with its own
+  // "country" and "state" enums and none required). Whether a branch holds is the conjunction over
+  // the keys of what each key's presence and value allow, so the object is read key by key, in one
+  // order (below), carrying the set of branches still possible; it is
+  // accepted when exactly one remains. A key's values split into regions by the set of branches
+  // whose schema for the key they satisfy: the branches' schemas met, the others' complemented (only
+  // for the regions some state needs, and not where the region is already disjoint from the
+  // schema). Schema property order only; nullptr where it does not apply or a needed complement is
+  // not expressible (the caller then refuses as before).
+  GExprPtr one_of_by_keys(const Shape& s, const std::vector<Shape>& shapes, const std::string& p) {
+    if (opt_.property_order != JsonSchemaOptions::PropertyOrder::kSchema) return nullptr;
+    if (!s.any_of.empty() || !s.one_of.empty() || !s.nots.empty() || !s.conditionals.empty()) return nullptr;
+    const size_t n = shapes.size();
+    if (n < 2 || n > 64) return nullptr;
+    for (const Shape& x : shapes) {
+      if (x.types & ~kObjT) return nullptr;  // a branch that admits other values
+      if (x.never || x.has_enum || !x.any_of.empty() || !x.one_of.empty() || !x.nots.empty() ||
+          !x.conditionals.empty() || !x.key_outside.empty() || !x.unexpressible.empty() ||
+          !x.pattern_props.empty() || !x.property_names.empty() || x.min_props > 0 || x.max_props != UINT64_MAX ||
+          !x.excluded_values.empty())
+        return nullptr;
+      for (const auto& c : x.closeds)
+        if (!c.is_false || !c.patterns.empty()) return nullptr;
+    }
+    // The keys in one order: each branch's keys (properties, then required names) in its own order,
+    // a key new to the list placed after the branch's previous key. Where two branches order two
+    // keys differently, the list follows the first: documents are read in this one order, which
+    // is the schema order of every branch whose keys it keeps in order (a document in another
+    // branch's order is refused, never accepted wrongly: a branch never fails for its order).
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<std::string> own;
+      for (const auto& k : shapes[i].prop_order) own.push_back(k);
+      for (const auto& k : shapes[i].required_order)
+        if (!shapes[i].props.count(k) && !shapes[i].prop_shapes.count(k)) own.push_back(k);
+      size_t at = 0;  // where the branch's next new key goes: after its previous key
+      for (const auto& k : own) {
+        auto it = std::find(keys.begin(), keys.end(), k);
+        if (it == keys.end()) it = keys.insert(keys.begin() + static_cast<std::ptrdiff_t>(at), k);
+        at = static_cast<size_t>(it - keys.begin()) + 1;
+      }
+      for (const auto& k : shapes[i].forbidden)
+        if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+    }
+    constexpr size_t kMaxKeys = 256;
+    if (keys.size() > kMaxKeys) return nullptr;
+    // per key: the branches it may be absent from, the branches that take any value, and classes of
+    // equal schemas (with the branches holding each)
+    struct Class {
+      Shape v;
+      uint64_t branches = 0;
+      std::string text;
+    };
+    struct Key {
+      uint64_t absent = 0, any = 0;
+      std::vector<Class> classes;
+      std::vector<std::vector<char>> apart;  // classes proven disjoint
+      std::vector<std::pair<uint64_t, uint64_t>> regions;  // (classes met, branches that hold)
+      std::map<uint64_t, GExprPtr> values;                   // by classes met, built when needed
+    };
+    std::vector<Key> ks(keys.size());
+    uint64_t open = 0, alive = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (shapes[i].closeds.empty()) open |= uint64_t{1} << i;
+      if (!plainly_empty(shapes[i])) alive |= uint64_t{1} << i;
+    }
+    constexpr size_t kMaxClasses = 16, kMaxRegions = 256;
+    for (size_t ki = 0; ki < keys.size(); ++ki) {
+      const std::string& k = keys[ki];
+      Key& key = ks[ki];
+      for (size_t i = 0; i < n; ++i) {
+        const uint64_t bit = uint64_t{1} << i;
+        const Shape& x = shapes[i];
+        if (!x.required.count(k)) key.absent |= bit;
+        if (x.forbidden.count(k) || key_forbidden(x, k)) continue;
+        auto pr = x.props.find(k);
+        auto ps = x.prop_shapes.find(k);
+        if (pr == x.props.end() && ps == x.prop_shapes.end()) {
+          key.any |= bit;  // not named: any value (closed branches were left out just above)
+          continue;
+        }
+        Shape v = pr != x.props.end() ? flatten(pr->second) : Shape{};
+        if (ps != x.prop_shapes.end()) merge_shape(v, *ps->second);
+        if (v.never) continue;
+        if (is_trivial(v) && v.any_of.empty() && v.one_of.empty() && v.nots.empty() && v.conditionals.empty() &&
+            v.excluded_values.empty() && !v.string_negated && !v.number_negated && v.string_negs.empty() &&
+            v.number_negs.empty() && v.forbidden.empty() && v.prop_shapes.empty() && v.closeds.empty()) {
+          key.any |= bit;
+          continue;
+        }
+        std::string text = "#" + std::to_string(i);  // a complement's shape: a class of its own
+        if (ps == x.prop_shapes.end()) {
+          text.clear();
+          for (const Json* node : pr->second) text += node->dump() + "\n";
+        }
+        auto same = std::find_if(key.classes.begin(), key.classes.end(), [&](const Class& c) { return c.text == text; });
+        if (same != key.classes.end()) {
+          same->branches |= bit;
+        } else {
+          key.classes.push_back({std::move(v), bit, std::move(text)});
+          if (key.classes.size() > kMaxClasses) return nullptr;
+        }
+      }
+      const size_t m = key.classes.size();
+      key.apart.assign(m, std::vector<char>(m, 0));
+      for (size_t a = 0; a < m; ++a)
+        for (size_t b = a + 1; b < m; ++b)
+          key.apart[a][b] = key.apart[b][a] = disjoint(key.classes[a].v, key.classes[b].v);
+      // the sets of classes one value may meet: no two of them disjoint
+      std::function<void(size_t, uint64_t, uint64_t)> grow = [&](size_t from, uint64_t met, uint64_t holds) {
+        key.regions.push_back({met, holds});
+        for (size_t c = from; c < m && key.regions.size() <= kMaxRegions; ++c) {
+          bool ok = true;
+          for (size_t d = 0; d < c && ok; ++d) ok = !((met >> d) & 1) || !key.apart[c][d];
+          if (ok) grow(c + 1, met | (uint64_t{1} << c), holds | key.classes[c].branches);
+        }
+      };
+      grow(0, 0, key.any);
+      if (key.regions.size() > kMaxRegions) return nullptr;
+    }
+    // the value of a region: its classes' schemas met, the other classes' complemented
+    bool failed = false;
+    auto region_value = [&](Key& key, uint64_t met) -> GExprPtr {
+      auto it = key.values.find(met);
+      if (it != key.values.end()) return it->second;
+      Shape base;
+      for (size_t c = 0; c < key.classes.size(); ++c)
+        if ((met >> c) & 1) merge_shape(base, key.classes[c].v);
+      std::vector<Shape> combos{base};
+      constexpr size_t kMaxCombinations = 256;
+      for (size_t c = 0; c < key.classes.size() && !failed; ++c) {
+        if ((met >> c) & 1) continue;
+        bool apart = false;  // a class disjoint from one met needs no complement
+        for (size_t d = 0; d < key.classes.size(); ++d)
+          if (((met >> d) & 1) && key.apart[c][d]) apart = true;
+        if (apart) continue;
+        auto neg = negate_top(key.classes[c].v, p);
+        if (!neg) {
+          failed = true;
+          break;
+        }
+        std::vector<Shape> next;
+        for (const auto& x : combos)
+          for (const auto& y : *neg) {
+            Shape z = x;
+            merge_shape(z, y);
+            if (!keys_satisfiable(z)) continue;
+            if (has_unexpressible(z)) failed = true;  // refused where it is generated, else
+            next.push_back(std::move(z));
+          }
+        combos = std::move(next);
+        if (combos.size() > kMaxCombinations) failed = true;
+      }
+      GExprPtr v;
+      if (!failed) {
+        std::vector<GExprPtr> alts;
+        for (auto& c : combos) alts.push_back(generate(std::move(c), p));
+        v = alts.empty() ? GExpr::leaf(Regex::nothing()) : alts.size() == 1 ? alts[0] : GExpr::alt(std::move(alts));
+      }
+      key.values[met] = v;
+      return v;
+    };
+    RegexPtr extra_key;
+    {
+      std::vector<RegexPtr> named;
+      for (const auto& k : keys) named.push_back(Regex::literal(k));
+      extra_key = Regex::complement(Regex::alt(std::move(named)));
+    }
+    // R(ki, st, c): keys from ki on, st = the branches still possible, c = a separator is due
+    constexpr size_t kMaxRules = 4096;
+    std::map<std::tuple<size_t, uint64_t, int>, int> rules;
+    std::function<GExprPtr(size_t, uint64_t, int)> R = [&](size_t ki, uint64_t st, int c) -> GExprPtr {
+      auto memo = std::make_tuple(ki, st, c);
+      if (auto it = rules.find(memo); it != rules.end()) return ref(it->second);
+      const int r = new_rule("obj");
+      rules[memo] = r;
+      if (rules.size() > kMaxRules) failed = true;
+      std::vector<GExprPtr> alts;
+      if (!failed && ki == keys.size()) {
+        if (__builtin_popcountll(st) == 1) alts.push_back(GExpr::empty());
+      } else if (!failed) {
+        Key& key = ks[ki];
+        if (st & key.absent) alts.push_back(R(ki + 1, st & key.absent, c));
+        for (const auto& [met, holds] : key.regions) {
+          if (!(st & holds) || failed) continue;
+          GExprPtr v = region_value(key, met);
+          if (!v) break;
+          std::vector<GExprPtr> seq;
+          if (c) seq.push_back(item_sep());
+          seq.push_back(key_literal(keys[ki]));
+          seq.push_back(key_sep());
+          seq.push_back(v);
+          seq.push_back(R(ki + 1, st & holds, 1));
+          alts.push_back(GExpr::seq(std::move(seq)));
+        }
+      }
+      if (!failed && (st & open)) {  // a key none of the branches names, anywhere among the others
+        std::vector<GExprPtr> seq;
+        if (c) seq.push_back(item_sep());
+        seq.push_back(GExpr::seq({lit("\""), leaf(Regex::json_string(extra_key)), lit("\"")}));
+        seq.push_back(key_sep());
+        seq.push_back(value_ref({}));
+        seq.push_back(R(ki, st & open, 1));
+        alts.push_back(GExpr::seq(std::move(seq)));
+      }
+      g_.rules[r].body = alts.empty() ? GExpr::leaf(Regex::nothing()) : GExpr::alt(std::move(alts));
+      return ref(r);
+    };
+    GExprPtr body = R(0, alive, 0);
+    if (failed) return nullptr;  // the rules made so far stay unreferenced: pruned with the unused
+    return GExpr::seq({lit("{"), leaf(ws_), body, leaf(ws_), lit("}")});
+  }
+
+  // Whether a complement left something unexpressible in the shape, its property values or items.
+  static bool has_unexpressible(const Shape& s) {
+    if (!s.unexpressible.empty()) return true;
+    for (const auto& [k, v] : s.prop_shapes)
+      if (has_unexpressible(*v)) return true;
+    for (const auto& [v, q] : s.contains_shapes)
+      if (has_unexpressible(*v)) return true;
+    return false;
   }
 
   // The types every value of which the shape accepts: no keyword of the shape applies to them.

@@ -105,6 +105,23 @@ CASES = [
      {"type": "object", "properties": {"v": {"oneOf": [{"type": "string", "pattern": "^[0-9]+$"},
                                                         {"type": "string", "format": "ipv4"}]}}},
      objects(["v"], ["12", "1.2.3.4", "1", "x", "", 5])),
+    # oneOf read key by key (the complements of whole branches take more than 256 alternatives):
+    # an address per country, nothing required, the "state" enums overlapping across countries
+    ("address-per-country",
+     {"type": "object", "properties": {"street": {"type": "string"}},
+      "oneOf": [{"properties": {"country": {"enum": [c]}, "state": {"enum": states},
+                                "zip": {"type": "string", "maxLength": 2}}}
+                for c, states in [("C0", ["S0", "S1"]), ("C1", ["S1", "S2"]), ("C2", ["S2", "S3"]), ("C3", ["S3"]),
+                                  ("C4", ["S4", "S0"]), ("C5", ["S5"]), ("C6", ["S6", "S5"]), ("C7", ["S7"]),
+                                  ("C8", ["S8", "S7"]), ("C9", ["S9"])]]},
+     objects(["street", "country", "state", "zip", "other"], ["C1", "C9", "S1", "S9", "ab", "abc", 7])),
+    # closed branches told apart by a "type" that is not required, each with a key of its own
+    ("closed-fields",
+     {"oneOf": [CLOSED({"type": {"enum": [t]}, "label": {"type": "string"}, t + "_opt": {"type": "integer"}},
+                       ["label"]) for t in ["text", "number", "email", "date", "time", "enum", "static", "multi",
+                                            "money", "repeat", "datetime"]]},
+     objects(["type", "label", "text_opt", "email_opt", "repeat_opt", "zz"], ["text", "email", "x", 1],
+             max_keys=3)),
 ]
 
 
