@@ -317,6 +317,9 @@ struct Shape {
   std::map<std::string, std::shared_ptr<Shape>> prop_shapes;
   // From the complement of a closed object: the object holds some key outside each name set.
   std::vector<std::pair<std::set<std::string>, std::string>> key_outside;  // (names, pointer)
+  // Set by generation from one key_outside on an object that is not closed by names alone: some
+  // key the object does not name, outside this set, is among its additional entries.
+  std::shared_ptr<const std::set<std::string>> extra_outside;
   // From the complement of `items`: some item satisfies each shape.
   std::vector<std::pair<std::shared_ptr<Shape>, std::string>> contains_shapes;  // (shape, pointer)
   // A disjunct of a complement that cannot be written (a property value or an item outside a schema
@@ -805,6 +808,11 @@ class SchemaCompiler {
   }
 
   // ---------------------------------------------------------------- flatten: keywords → Shape
+  // Annotations that only describe (no $id, $anchor or $defs: those change what a $ref beside them means).
+  static bool is_description(const std::string& k) {
+    return k == "title" || k == "description" || k == "markdownDescription" || k == "examples" || k == "example" ||
+           k == "default" || k == "$comment" || k == "deprecated";
+  }
   static bool is_annotation(const std::string& k) {
     static const std::set<std::string> kAnn = {
         "title", "description", "examples", "default", "$comment", "deprecated", "readOnly", "writeOnly",
@@ -1372,9 +1380,27 @@ class SchemaCompiler {
       s.key_outside.pop_back();
       const auto names = simple_closed_names(s);
       if (!names) {
-        relax(p, "additionalProperties",
-              "the complement of a closed object (some key outside its names) on an object that names and patterns leave open");
-        return generate(std::move(s), ptr);
+        // An object open to other keys (or closed by patterns): one of its own members outside the
+        // set is present, or one of its additional entries has a key outside it (object_value
+        // counts those). One such set per object.
+        if (s.extra_outside) {
+          relax(p, "additionalProperties", "keys outside two different sets of names on one object");
+          return generate(std::move(s), ptr);
+        }
+        std::vector<GExprPtr> alts;
+        std::vector<std::string> members = s.prop_order;
+        for (const auto& r : s.required_order)
+          if (!s.props.count(r) && !s.prop_shapes.count(r)) members.push_back(r);
+        for (const auto& k : members) {
+          if (outside.count(k) || s.forbidden.count(k)) continue;
+          Shape x = s;
+          if (x.required.insert(k).second) x.required_order.push_back(k);
+          alts.push_back(generate(std::move(x), p));
+        }
+        Shape y = s;
+        y.extra_outside = std::make_shared<const std::set<std::string>>(outside);
+        alts.push_back(generate(std::move(y), p));
+        return GExpr::alt(std::move(alts));
       }
       std::vector<GExprPtr> alts;
       for (const auto& k : *names) {
@@ -1686,6 +1712,11 @@ class SchemaCompiler {
       if (a.required.insert(r).second) a.required_order.push_back(r);
     a.forbidden.insert(b.forbidden.begin(), b.forbidden.end());
     a.key_outside.insert(a.key_outside.end(), b.key_outside.begin(), b.key_outside.end());
+    if (b.extra_outside) {
+      if (a.extra_outside && *a.extra_outside != *b.extra_outside)
+        a.unexpressible.push_back({"an object with keys outside two different sets of names", ""});
+      a.extra_outside = b.extra_outside;
+    }
     a.contains_shapes.insert(a.contains_shapes.end(), b.contains_shapes.begin(), b.contains_shapes.end());
     a.unexpressible.insert(a.unexpressible.end(), b.unexpressible.begin(), b.unexpressible.end());
     a.pattern_props.insert(a.pattern_props.end(), b.pattern_props.begin(), b.pattern_props.end());
@@ -1810,8 +1841,9 @@ class SchemaCompiler {
       }
       all_combos[i] = std::move(combos);
     }
-    // a complement left unexpressible (a property or item whose complement cannot be written) is
-    // refused when generated: the branches read key by key may not need it
+    // a complement left unexpressible (a property or item whose complement cannot be written, a key
+    // outside a closed object's names where patterns or an open object leave keys free) is refused
+    // when generated: the branches read key by key may not need it
     for (const auto& combos : all_combos)
       for (const auto& c : combos)
         if (has_unexpressible(c) && !plainly_empty(c))
@@ -1917,7 +1949,17 @@ class SchemaCompiler {
         std::string text = "#" + std::to_string(i);  // a complement's shape: a class of its own
         if (ps == x.prop_shapes.end()) {
           text.clear();
-          for (const Json* node : pr->second) text += node->dump() + "\n";
+          for (const Json* node : pr->second) {
+            // equal schemas are one class: annotations aside (the same "bindings" described twice)
+            if (!node->is_object()) {
+              text += node->dump() + "\n";
+              continue;
+            }
+            Json bare = Json::object();
+            for (auto it = node->begin(); it != node->end(); ++it)
+              if (!is_description(it.key())) bare[it.key()] = it.value();
+            text += bare.dump() + "\n";
+          }
         }
         auto same = std::find_if(key.classes.begin(), key.classes.end(), [&](const Class& c) { return c.text == text; });
         if (same != key.classes.end()) {
@@ -2037,9 +2079,12 @@ class SchemaCompiler {
     return GExpr::seq({lit("{"), leaf(ws_), body, leaf(ws_), lit("}")});
   }
 
-  // Whether a complement left something unexpressible in the shape, its property values or items.
+  // Whether a complement left something the generation refuses in the shape, its property values
+  // or items: what it could not write, or a key outside a closed object's names where patterns or
+  // an open object leave keys free.
   static bool has_unexpressible(const Shape& s) {
     if (!s.unexpressible.empty()) return true;
+    if (s.key_outside.size() + (s.extra_outside ? 1 : 0) > 1 && !simple_closed_names(s)) return true;
     for (const auto& [k, v] : s.prop_shapes)
       if (has_unexpressible(*v)) return true;
     for (const auto& [v, q] : s.contains_shapes)
@@ -2912,6 +2957,10 @@ class SchemaCompiler {
   }
 
   GExprPtr string_value(const Shape& s, const std::string& ptr) {
+    if (regex_format_only(s)) {
+      warn_regex_subset(s.formats[0].second);
+      return ref(regex_format_rule());
+    }
     if (s.patterns.empty() && s.formats.empty() && s.string_negs.empty() && s.min_length <= s.max_length &&
         (s.min_length > kChunkedAbove || (s.max_length != UINT64_MAX && s.max_length > kChunkedAbove)) &&
         s.min_length <= kMaxChunkedLength && (s.max_length == UINT64_MAX || s.max_length <= kMaxChunkedLength))
@@ -3513,6 +3562,7 @@ class SchemaCompiler {
       if (s.forbidden.count(r)) return GExpr::leaf(Regex::nothing());
     // property name constraint (propertyNames)
     RegexPtr name_rx;
+    bool names_are_patterns = false;
     if (!s.property_names.empty()) {
       Shape pn = flatten(s.property_names);
       if (pn.never) {
@@ -3524,6 +3574,9 @@ class SchemaCompiler {
           for (auto& x : pn.enum_values)
             if (x.is_string()) v.push_back(Regex::literal(x.get<std::string>()));
           name_rx = Regex::alt(std::move(v));
+        } else if (regex_format_only(pn)) {
+          names_are_patterns = true;  // a context-free key (regex_format_rule), only where it is alone
+          warn_regex_subset(pn.formats[0].second);
         } else {
           name_rx = string_core(pn, ptr_of(s.property_names[0]), false);
         }
@@ -3542,6 +3595,8 @@ class SchemaCompiler {
       Conj c;
       bool allowed = member_schemas(s, n, ptr, c);
       if (allowed && name_rx && !literal_in(name_rx, n)) allowed = false;
+      if (allowed && names_are_patterns)
+        relax(ptr + "/propertyNames", "format", "'regex' as propertyNames beside named properties");
       if (!allowed) {
         if (req) return GExpr::leaf(Regex::nothing());
         continue;
@@ -3558,7 +3613,10 @@ class SchemaCompiler {
       }
       members.push_back({n, req, v});
     }
-    // additional entries: keys not named, split by the patterns they match
+    // additional entries: keys not named, split by the patterns they match; under extra_outside,
+    // built twice more: keys in that set, and keys outside it (which the object must have)
+    RegexPtr key_restrict;
+    auto build_extras = [&] {
     std::vector<GExprPtr> extras;
     {
       std::vector<RegexPtr> named;
@@ -3576,7 +3634,12 @@ class SchemaCompiler {
         }
       }
       auto key_of = [&](std::vector<RegexPtr> parts) -> GExprPtr {
+        if (names_are_patterns) {
+          if (parts.empty() && !not_named && !key_restrict) return ref(regex_format_rule());
+          relax(ptr + "/propertyNames", "format", "'regex' as propertyNames beside patternProperties or named keys");
+        }
         if (not_named) parts.push_back(not_named);
+        if (key_restrict) parts.push_back(key_restrict);
         if (name_rx) parts.push_back(name_rx);
         RegexPtr body = parts.empty() ? any_string_core() : Regex::intersect(std::move(parts));
         return GExpr::seq({lit("\""), leaf(Regex::json_string(body)), lit("\"")});
@@ -3650,24 +3713,42 @@ class SchemaCompiler {
         }
       }
     }
-    GExprPtr extra = extras.empty() ? nullptr : (extras.size() == 1 ? extras[0] : GExpr::alt(extras));
-    if (opt_.property_order == JsonSchemaOptions::PropertyOrder::kAny) return object_any_order(s, members, extra, ptr);
+    return extras;
+    };
+    auto either = [](const std::vector<GExprPtr>& v) -> GExprPtr {
+      return v.empty() ? nullptr : (v.size() == 1 ? v[0] : GExpr::alt(v));
+    };
+    GExprPtr extra, extra_out;
+    if (!s.extra_outside) {
+      extra = either(build_extras());
+    } else {
+      std::vector<RegexPtr> out;
+      for (const auto& k : *s.extra_outside) out.push_back(Regex::literal(k));
+      RegexPtr in_set = out.empty() ? Regex::nothing() : Regex::alt(std::move(out));
+      key_restrict = in_set;
+      extra = either(build_extras());
+      key_restrict = Regex::complement(in_set);
+      extra_out = either(build_extras());
+      if (!extra_out) return GExpr::leaf(Regex::nothing());
+    }
+    if (opt_.property_order == JsonSchemaOptions::PropertyOrder::kAny)
+      return object_any_order(s, members, extra, extra_out, ptr);
     // counts: minProperties / maxProperties, exact with a counter in the rule chain when small
     uint64_t min_p = s.min_props, max_p = s.max_props;
     size_t nreq = 0;
     for (auto& m : members) nreq += m.required;
     if (min_p <= nreq) min_p = 0;
-    if (!extra && max_p >= members.size()) max_p = UINT64_MAX;
+    if (!extra && !extra_out && max_p >= members.size()) max_p = UINT64_MAX;
     bool counting = min_p > 0 || max_p != UINT64_MAX;
     // the rules are (members + 1) × 2 × (count + 1): bounded in number, not in the count alone
     // ("maxProperties": 100 over patternProperties alone is 202 rules)
     if (counting && !count_fits(s, min_p, max_p, members.size() + 1)) counting = false;
     uint64_t cap = counting ? (max_p == UINT64_MAX ? min_p : max_p) : 0;
-    // T(i, c, k): the members from i on; c = a comma is needed before the next one; k = members so
-    // far (capped at `cap` when counting).
-    std::map<std::tuple<size_t, int, uint64_t>, int> rules;
-    std::function<GExprPtr(size_t, int, uint64_t)> T = [&](size_t i, int c, uint64_t k) -> GExprPtr {
-      auto key = std::make_tuple(i, c, k);
+    // T(i, c, k, f): the members from i on; c = a comma is needed before the next one; k = members so
+    // far (capped at `cap` when counting); f = an entry with a key outside extra_outside was read.
+    std::map<std::tuple<size_t, int, uint64_t, int>, int> rules;
+    std::function<GExprPtr(size_t, int, uint64_t, int)> T = [&](size_t i, int c, uint64_t k, int f) -> GExprPtr {
+      auto key = std::make_tuple(i, c, k, f);
       auto it = rules.find(key);
       if (it != rules.end()) return ref(it->second);
       int r = new_rule("obj");
@@ -3676,31 +3757,32 @@ class SchemaCompiler {
       uint64_t k1 = counting ? std::min(k + 1, cap + 1) : 0;
       bool can_add = !counting || max_p == UINT64_MAX || k < max_p;
       if (i == members.size()) {
-        if (!counting || k >= min_p) alts.push_back(GExpr::empty());
+        if ((!counting || k >= min_p) && (f || !extra_out)) alts.push_back(GExpr::empty());
       } else {
         const Member& m = members[i];
-        if (!m.required) alts.push_back(T(i + 1, c, k));
+        if (!m.required) alts.push_back(T(i + 1, c, k, f));
         if (can_add) {
           std::vector<GExprPtr> seq;
           if (c) seq.push_back(item_sep());
           seq.push_back(key_literal(m.name));
           seq.push_back(key_sep());
           seq.push_back(m.value);
-          seq.push_back(T(i + 1, 1, k1));
+          seq.push_back(T(i + 1, 1, k1, f));
           alts.push_back(GExpr::seq(std::move(seq)));
         }
       }
-      if (extra && can_add) {
+      for (const auto& [e, sets] : {std::pair{extra, f}, std::pair{extra_out, 1}}) {
+        if (!e || !can_add) continue;
         std::vector<GExprPtr> seq;
         if (c) seq.push_back(item_sep());
-        seq.push_back(extra);
-        seq.push_back(T(i, 1, k1));
+        seq.push_back(e);
+        seq.push_back(T(i, 1, k1, sets));
         alts.push_back(GExpr::seq(std::move(seq)));
       }
       g_.rules[r].body = alts.empty() ? GExpr::leaf(Regex::nothing()) : GExpr::alt(std::move(alts));
       return ref(r);
     };
-    GExprPtr body = T(0, 0, 0);
+    GExprPtr body = T(0, 0, 0, 0);
     // `{ ws body ws }`; the empty object is `{ ws }`
     bool can_be_empty = true;
     for (auto& m : members) can_be_empty = can_be_empty && !m.required;
@@ -3731,7 +3813,8 @@ class SchemaCompiler {
   // repeats would make the rules quadratic in the number of required members (Kubernetes'
   // all-definitions schema requires 587: 345k alternatives, a compile of minutes).
   template <class M>
-  GExprPtr object_any_order(const Shape& s, const std::vector<M>& members, GExprPtr extra, const std::string& ptr) {
+  GExprPtr object_any_order(const Shape& s, const std::vector<M>& members, GExprPtr extra, GExprPtr extra_out,
+                            const std::string& ptr) {
     uint64_t nreq = 0;
     for (auto& m : members) nreq += m.required;
     // minProperties / maxProperties: the members so far are counted in the rule state (capped)
@@ -3750,35 +3833,37 @@ class SchemaCompiler {
       if (m.required) required.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
     if (extra) optional.push_back(extra);
     bool tracked = required.size() <= kMaxTracked;
-    std::map<std::tuple<uint64_t, int, uint64_t>, int> rules;
+    std::map<std::tuple<uint64_t, int, uint64_t, int>, int> rules;
     uint64_t full = tracked ? (uint64_t{1} << required.size()) - 1 : required.size();
-    // A(state, c, k): state = set of required seen (tracked) or how many in order (untracked);
-    // c = a separator is due; k = members so far (capped at `cap`) when counting
-    std::function<GExprPtr(uint64_t, int, uint64_t)> A = [&](uint64_t st, int c, uint64_t k) -> GExprPtr {
-      auto key = std::make_tuple(st, c, k);
+    // A(state, c, k, f): state = set of required seen (tracked) or how many in order (untracked);
+    // c = a separator is due; k = members so far (capped at `cap`) when counting; f = an entry with
+    // a key outside extra_outside was read
+    std::function<GExprPtr(uint64_t, int, uint64_t, int)> A = [&](uint64_t st, int c, uint64_t k, int f) -> GExprPtr {
+      auto key = std::make_tuple(st, c, k, f);
       auto it = rules.find(key);
       if (it != rules.end()) return ref(it->second);
       int r = new_rule("any");
       rules[key] = r;
       std::vector<GExprPtr> alts;
       bool count_ok = !counting || (k >= min_p && (max_p == UINT64_MAX || k <= max_p));
-      if (st == full && count_ok) alts.push_back(GExpr::empty());
+      if (st == full && count_ok && (f || !extra_out)) alts.push_back(GExpr::empty());
       uint64_t k1 = counting ? std::min(k + 1, cap) : 0;
       bool can_add = !counting || max_p == UINT64_MAX || k < max_p;
       auto with_sep = [&](GExprPtr e, GExprPtr rest) {
         return c ? GExpr::seq({item_sep(), e, rest}) : GExpr::seq({e, rest});
       };
       if (can_add) {
-        for (auto& e : optional) alts.push_back(with_sep(e, A(st, 1, k1)));
+        for (auto& e : optional) alts.push_back(with_sep(e, A(st, 1, k1, f)));
+        if (extra_out) alts.push_back(with_sep(extra_out, A(st, 1, k1, 1)));
         for (size_t i = 0; i < required.size(); ++i) {
-          if (tracked) alts.push_back(with_sep(required[i], A(st | (uint64_t{1} << i), 1, k1)));
-          else if (i == st) alts.push_back(with_sep(required[i], A(st + 1, 1, k1)));
+          if (tracked) alts.push_back(with_sep(required[i], A(st | (uint64_t{1} << i), 1, k1, f)));
+          else if (i == st) alts.push_back(with_sep(required[i], A(st + 1, 1, k1, f)));
         }
       }
       g_.rules[r].body = alts.empty() ? GExpr::leaf(Regex::nothing()) : GExpr::alt(std::move(alts));
       return ref(r);
     };
-    return GExpr::seq({lit("{"), leaf(ws_), A(0, 0, 0), leaf(ws_), lit("}")});
+    return GExpr::seq({lit("{"), leaf(ws_), A(0, 0, 0, 0), leaf(ws_), lit("}")});
   }
 
   bool pattern_matches_name(const std::string& pat, const std::string& name, const std::string& ptr) {
@@ -3877,6 +3962,67 @@ class SchemaCompiler {
     else key_sep_ = GExpr::seq({leaf(ws_), lit(":"), leaf(ws_)});
     return key_sep_;
   }
+  // format "regex": a context-free grammar of regular-expression syntax (groups nest without bound)
+  // over the code points of the string, each piece written as JSON string content. The language is
+  // the patterns that ECMA-262 accepts with and without the u flag and that Python's re accepts
+  // (validators check this format with either): atoms are literal code points other than the
+  // syntax characters, `.`, the escapes of classes (\d \w \s and their negations), of control
+  // characters (\n \r \t \f \v, \xHH, \uHHHH) and of syntax characters and `/`; classes hold such
+  // atoms and ranges between two digits or two letters of one case in order, with `-` only first
+  // or last; groups are plain, non-capturing or lookahead; a quantifier (*, +, ?, {n}, {n,},
+  // {n,m} with n ≤ m when both have up to two digits or m has more, lazy or not) follows an atom or
+  // a group, never an assertion (^ $ \b \B lookahead). Backreferences, named groups and lookbehind
+  // are left out: they need the pattern's other groups (what is valid depends on them) or differ
+  // between the dialects. A subset of the valid patterns, then, and said so (TG315): 629 of the 650
+  // patterns in maskbench-dev's schemas are in it; every pattern in it is valid in all three.
+  // A string shape whose only string keyword is format: regex.
+  static bool regex_format_only(const Shape& s) {
+    return !s.never && (s.types & kStrT) && !s.has_enum && s.formats.size() == 1 && s.formats[0].first == "regex" &&
+           s.patterns.empty() && s.string_negs.empty() && !s.string_negated && s.min_length == 0 &&
+           s.max_length == UINT64_MAX && s.excluded_values.empty();
+  }
+  void warn_regex_subset(const std::string& ptr) {
+    warn(ptr,
+         "format 'regex': compiled as the patterns that ECMA-262 (with and without the u flag) and Python's "
+         "re all accept, less backreferences, named groups, lookbehind, ranges between escapes and "
+         "{n,m} bounds compared beyond two digits: those valid patterns are refused, no invalid one is accepted",
+         codes::kSchemaRegexSubset);
+  }
+  int regex_format_rule() {
+    if (regex_format_ >= 0) return regex_format_;
+    // each piece: a regex (docs/regex.md) over the pattern's code points
+    auto piece = [](const std::string& p) { return leaf(Regex::json_string(parse_regex(p))); };
+    const std::string hex = R"(\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4})";
+    const std::string escape = R"(\\[dDwWsSnrtfv^$\\.*+?()\[\]{}|/]|)" + hex;
+    std::string ranges;
+    for (const auto& [lo, hi] : {std::pair{'0', '9'}, std::pair{'A', 'Z'}, std::pair{'a', 'z'}})
+      for (char c = lo; c <= hi; ++c)
+        ranges += std::string(ranges.empty() ? "" : "|") + c + "-[" + c + "-" + hi + "]";
+    const std::string item = R"([^\\\]\[\-^]|\\[dDwWsSbnrtfv^$\\.*+?()\[\]{}|/\-]|)" + hex + "|" + ranges;
+    std::string bounds =
+        "(?:0|[1-9][0-9]{0,4}),?|[0-9],(?:[1-9][0-9]{1,4})|[1-9][0-9],(?:[1-9][0-9]{2,4})|"
+        "[1-9][0-9]{2},(?:[1-9][0-9]{3,4})|[1-9][0-9]{3},[1-9][0-9]{4}|"
+        "0,[0-9]|1,[1-9]|2,[2-9]|3,[3-9]|4,[4-9]|5,[5-9]|6,[6-9]|7,[7-9]|8,[89]|9,9";
+    // two digits each ({12,15}): a larger tens digit, or the same and a units digit as large
+    for (char t = '1'; t <= '9'; ++t) {
+      if (t < '9') bounds += std::string("|") + t + "[0-9],[" + static_cast<char>(t + 1) + "-9][0-9]";
+      for (char u = '0'; u <= '9'; ++u) bounds += std::string("|") + t + u + "," + t + "[" + u + "-9]";
+    }
+    const int alt_r = new_rule("rx_alt"), seq_r = new_rule("rx_seq"), term_r = new_rule("rx_term");
+    regex_format_ = new_rule("regex");
+    GExprPtr atom = GExpr::alt({piece(R"([^^$\\*+?()\[\]{}|]|)" + escape),
+                                piece(R"(\[\^?(?:-|-?(?:)" + item + R"()+-?)\])"),
+                                GExpr::seq({piece(R"(\((?:\?:)?)"), ref(alt_r), piece(R"(\))")})});
+    GExprPtr quantifier = piece(R"((?:[*+?]|\{(?:)" + bounds + R"()\})\??)");
+    g_.rules[term_r].body = GExpr::alt({piece(R"(\^|\$|\\[bB])"),
+                                        GExpr::seq({piece(R"(\(\?[=!])"), ref(alt_r), piece(R"(\))")}),
+                                        GExpr::seq({atom, GExpr::repeat(quantifier, 0, 1)})});
+    g_.rules[seq_r].body = GExpr::repeat(ref(term_r), 0, kUnbounded);
+    g_.rules[alt_r].body = GExpr::seq({ref(seq_r), GExpr::repeat(GExpr::seq({piece(R"(\|)"), ref(seq_r)}), 0, kUnbounded)});
+    g_.rules[regex_format_].body = GExpr::seq({lit("\""), ref(alt_r), lit("\"")});
+    return regex_format_;
+  }
+
   int any_string_rule() {
     if (any_string_ >= 0) return any_string_;
     any_string_ = new_rule("string");
@@ -3917,7 +4063,7 @@ class SchemaCompiler {
   std::map<Conj, int> memo_;
   std::vector<std::pair<std::string, std::string>> unknown_;
   std::vector<std::unique_ptr<Json>> dep_schemas_;
-  int any_value_ = -1, any_string_ = -1;
+  int any_value_ = -1, any_string_ = -1, regex_format_ = -1;
   GExprPtr item_sep_, key_sep_;  // built on first use, after ws_
   std::unordered_map<std::string, GExprPtr> key_literals_;
   std::map<std::string, int> string_rules_;  // large string languages (by regex text) → their rule
