@@ -317,9 +317,15 @@ struct Shape {
   std::map<std::string, std::shared_ptr<Shape>> prop_shapes;
   // From the complement of a closed object: the object holds some key outside each name set.
   std::vector<std::pair<std::set<std::string>, std::string>> key_outside;  // (names, pointer)
-  // Set by generation from one key_outside on an object that is not closed by names alone: some
-  // key the object does not name, outside this set, is among its additional entries.
-  std::shared_ptr<const std::set<std::string>> extra_outside;
+  // From the complement of what an object says of all its keys (additionalProperties with
+  // patterns or a schema, patternProperties, propertyNames, and a key_outside on an object open to
+  // other keys): some entry has a key in `keys` and a value in `value` (nullptr: any value).
+  struct Witness {
+    RegexPtr keys;
+    std::shared_ptr<Shape> value;
+    std::string ptr;
+  };
+  std::vector<Witness> witnesses;
   // From the complement of `items`: some item satisfies each shape.
   std::vector<std::pair<std::shared_ptr<Shape>, std::string>> contains_shapes;  // (shape, pointer)
   // A disjunct of a complement that cannot be written (a property value or an item outside a schema
@@ -1380,27 +1386,13 @@ class SchemaCompiler {
       s.key_outside.pop_back();
       const auto names = simple_closed_names(s);
       if (!names) {
-        // An object open to other keys (or closed by patterns): one of its own members outside the
-        // set is present, or one of its additional entries has a key outside it (object_value
-        // counts those). One such set per object.
-        if (s.extra_outside) {
-          relax(p, "additionalProperties", "keys outside two different sets of names on one object");
-          return generate(std::move(s), ptr);
-        }
-        std::vector<GExprPtr> alts;
-        std::vector<std::string> members = s.prop_order;
-        for (const auto& r : s.required_order)
-          if (!s.props.count(r) && !s.prop_shapes.count(r)) members.push_back(r);
-        for (const auto& k : members) {
-          if (outside.count(k) || s.forbidden.count(k)) continue;
-          Shape x = s;
-          if (x.required.insert(k).second) x.required_order.push_back(k);
-          alts.push_back(generate(std::move(x), p));
-        }
-        Shape y = s;
-        y.extra_outside = std::make_shared<const std::set<std::string>>(outside);
-        alts.push_back(generate(std::move(y), p));
-        return GExpr::alt(std::move(alts));
+        // An object open to other keys (or closed by patterns): some entry, a member of its own or
+        // an additional one, has a key outside the set (object_value counts the witnesses).
+        std::vector<RegexPtr> lits;
+        for (const auto& k : outside) lits.push_back(Regex::literal(k));
+        s.witnesses.push_back({lits.empty() ? any_string_core() : Regex::complement(Regex::alt(std::move(lits))),
+                               nullptr, p});
+        return generate(std::move(s), ptr);
       }
       std::vector<GExprPtr> alts;
       for (const auto& k : *names) {
@@ -1444,7 +1436,8 @@ class SchemaCompiler {
     constexpr size_t kMaxNegationCalls = 512;
     if (depth == 0) negate_calls_ = 0;
     if (depth > kMaxNegationDepth || ++negate_calls_ > kMaxNegationCalls) return std::nullopt;
-    if (!n.key_outside.empty() || !n.contains_shapes.empty() || !n.unexpressible.empty()) return std::nullopt;
+    if (!n.key_outside.empty() || !n.witnesses.empty() || !n.contains_shapes.empty() || !n.unexpressible.empty())
+      return std::nullopt;
     if (!n.any_of.empty() || !n.one_of.empty() || !n.nots.empty() || !n.conditionals.empty()) {
       if (!n.one_of.empty() || !n.conditionals.empty() || depth > 6) return std::nullopt;
       // De Morgan: ¬(base ∧ ¬X ∧ (A ∨ B)) = ¬base ∨ X ∨ (¬A ∧ ¬B)
@@ -1527,12 +1520,59 @@ class SchemaCompiler {
       // A closed object with named keys only (additionalProperties: false, no patterns): a key
       // outside the names is one more way to fail it.
       const auto names = simple_closed_names(n);
-      if (closed && !names) return std::nullopt;
       if (names) {
         Shape t;
         t.types = kObjT;
         t.key_outside.push_back({*names, ptr});
         out.push_back(t);
+      } else if (closed) {
+        // what the object says of all its keys, each failed by some entry (a witness)
+        auto witness = [&](RegexPtr keys, std::shared_ptr<Shape> value) {
+          Shape t;
+          t.types = kObjT;
+          t.witnesses.push_back({std::move(keys), std::move(value), ptr});
+          out.push_back(std::move(t));
+        };
+        auto pattern_of = [&](const std::string& pat) -> RegexPtr {
+          try {
+            return ecma_pattern_regex(pat);
+          } catch (const Error&) {
+            return nullptr;
+          }
+        };
+        // additionalProperties (and unevaluatedProperties): a key outside its object's names and
+        // patterns, with a value outside its schema (any value for false)
+        for (const auto& c : n.closeds) {
+          std::vector<RegexPtr> covered;
+          for (const auto& k : c.names) covered.push_back(Regex::literal(k));
+          for (const auto& pat : c.patterns) {
+            RegexPtr r = pattern_of(pat);
+            if (!r) return std::nullopt;
+            covered.push_back(std::move(r));
+          }
+          RegexPtr keys = covered.empty() ? any_string_core() : Regex::complement(Regex::alt(std::move(covered)));
+          if (c.is_false) {
+            witness(keys, nullptr);
+            continue;
+          }
+          auto nb = negate(flatten(c.schema), ptr, depth + 1);
+          if (!nb) return std::nullopt;
+          for (auto& x : *nb) witness(keys, std::make_shared<Shape>(std::move(x)));
+        }
+        // patternProperties: a key matching the pattern, with a value outside its schema
+        for (const auto& [pat, conj] : n.pattern_props) {
+          RegexPtr r = pattern_of(pat);
+          if (!r) return std::nullopt;
+          auto nb = negate(flatten(conj), ptr, depth + 1);
+          if (!nb) return std::nullopt;
+          for (auto& x : *nb) witness(r, std::make_shared<Shape>(std::move(x)));
+        }
+        // propertyNames: a key outside its language
+        if (!n.property_names.empty()) {
+          const Shape pn = flatten(n.property_names);
+          if (!key_language_exact(pn)) return std::nullopt;
+          if (RegexPtr names_rx = key_language(pn, ptr)) witness(Regex::complement(names_rx), nullptr);
+        }
       }
       // ¬(required R ∧ ∀p∈P: v_p ⊨ S_p ∧ count bounds) = some r missing ∨ some p present with a value
       // violating S_p ∨ a count outside the bounds
@@ -1623,7 +1663,7 @@ class SchemaCompiler {
            n.formats.empty() && n.minimums.empty() && n.maximums.empty() && n.multiple_ofs.empty() &&
            !n.prefix_given && n.items.empty() && !n.items_false && n.min_items == 0 && n.max_items == UINT64_MAX &&
            n.contains.empty() && !n.unique_items && n.props.empty() && n.required.empty() && n.pattern_props.empty() &&
-           n.key_outside.empty() && n.contains_shapes.empty() && n.unexpressible.empty() &&
+           n.key_outside.empty() && n.witnesses.empty() && n.contains_shapes.empty() && n.unexpressible.empty() &&
            n.additional.empty() && !n.additional_false && n.property_names.empty() && n.min_props == 0 &&
            n.max_props == UINT64_MAX;
   }
@@ -1712,11 +1752,7 @@ class SchemaCompiler {
       if (a.required.insert(r).second) a.required_order.push_back(r);
     a.forbidden.insert(b.forbidden.begin(), b.forbidden.end());
     a.key_outside.insert(a.key_outside.end(), b.key_outside.begin(), b.key_outside.end());
-    if (b.extra_outside) {
-      if (a.extra_outside && *a.extra_outside != *b.extra_outside)
-        a.unexpressible.push_back({"an object with keys outside two different sets of names", ""});
-      a.extra_outside = b.extra_outside;
-    }
+    a.witnesses.insert(a.witnesses.end(), b.witnesses.begin(), b.witnesses.end());
     a.contains_shapes.insert(a.contains_shapes.end(), b.contains_shapes.begin(), b.contains_shapes.end());
     a.unexpressible.insert(a.unexpressible.end(), b.unexpressible.begin(), b.unexpressible.end());
     a.pattern_props.insert(a.pattern_props.end(), b.pattern_props.begin(), b.pattern_props.end());
@@ -1873,7 +1909,7 @@ class SchemaCompiler {
     for (const Shape& x : shapes) {
       if (x.types & ~kObjT) return nullptr;  // a branch that admits other values
       if (x.never || x.has_enum || !x.any_of.empty() || !x.one_of.empty() || !x.nots.empty() ||
-          !x.conditionals.empty() || !x.key_outside.empty() || !x.unexpressible.empty() ||
+          !x.conditionals.empty() || !x.key_outside.empty() || !x.witnesses.empty() || !x.unexpressible.empty() ||
           !x.pattern_props.empty() || !x.property_names.empty() || x.min_props > 0 || x.max_props != UINT64_MAX ||
           !x.excluded_values.empty())
         return nullptr;
@@ -2079,12 +2115,13 @@ class SchemaCompiler {
     return GExpr::seq({lit("{"), leaf(ws_), body, leaf(ws_), lit("}")});
   }
 
+  static constexpr size_t kMaxWitnesses = 4;  // per object: each doubles its rules
   // Whether a complement left something the generation refuses in the shape, its property values
   // or items: what it could not write, or a key outside a closed object's names where patterns or
   // an open object leave keys free.
   static bool has_unexpressible(const Shape& s) {
     if (!s.unexpressible.empty()) return true;
-    if (s.key_outside.size() + (s.extra_outside ? 1 : 0) > 1 && !simple_closed_names(s)) return true;
+    if (s.witnesses.size() + (simple_closed_names(s) ? 0 : s.key_outside.size()) > kMaxWitnesses) return true;
     for (const auto& [k, v] : s.prop_shapes)
       if (has_unexpressible(*v)) return true;
     for (const auto& [v, q] : s.contains_shapes)
@@ -2408,7 +2445,7 @@ class SchemaCompiler {
   static bool has_object_constraints(const Shape& s) {
     return !s.props.empty() || !s.required.empty() || !s.pattern_props.empty() || !s.additional.empty() ||
            s.additional_false || !s.property_names.empty() || s.min_props > 0 || s.max_props != UINT64_MAX ||
-           !s.key_outside.empty();
+           !s.key_outside.empty() || !s.witnesses.empty();
   }
   static bool has_array_constraints(const Shape& s) {
     return s.prefix_given || !s.items.empty() || s.items_false || s.min_items > 0 || s.max_items != UINT64_MAX ||
@@ -2540,6 +2577,12 @@ class SchemaCompiler {
         bool outside = false;
         for (auto it = v.begin(); it != v.end(); ++it) outside = outside || !names.count(it.key());
         if (!outside) return false;
+      }
+      for (const auto& w : s.witnesses) {
+        bool seen = false;
+        for (auto it = v.begin(); it != v.end() && !seen; ++it)
+          seen = literal_in(w.keys, it.key()) && (!w.value || value_fits(it.value(), *w.value, ptr));
+        if (!seen) return false;
       }
       if (!s.property_names.empty()) {
         const Shape names = flatten(s.property_names);
@@ -3229,7 +3272,7 @@ class SchemaCompiler {
       return "unique string items with a pattern, format or maxLength are not enforced (only free strings)";
     if ((ty & kObjT) && (!t.closeds.empty() || !t.additional.empty() || t.additional_false || !t.pattern_props.empty() ||
                          !t.property_names.empty() || t.max_props != UINT64_MAX || !t.forbidden.empty() ||
-                         !t.key_outside.empty()))
+                         !t.key_outside.empty() || !t.witnesses.empty()))
       return "unique object items that may be closed (additionalProperties, patternProperties, maxProperties, "
              "propertyNames) are not enforced (only objects open to any other key)";
     if (!(ty & (kStrT | kObjT | kIntT | kFracT | kArrT))) {
@@ -3565,29 +3608,37 @@ class SchemaCompiler {
     bool names_are_patterns = false;
     if (!s.property_names.empty()) {
       Shape pn = flatten(s.property_names);
-      if (pn.never) {
-        name_rx = Regex::nothing();
+      if (regex_format_only(pn) && pn.any_of.empty() && pn.one_of.empty() && pn.nots.empty() &&
+          pn.conditionals.empty()) {
+        names_are_patterns = true;  // a context-free key (regex_format_rule), only where it is alone
+        warn_regex_subset(pn.formats[0].second);
       } else {
-        if (!(pn.types & kStrT)) name_rx = Regex::nothing();
-        else if (pn.has_enum) {
-          std::vector<RegexPtr> v;
-          for (auto& x : pn.enum_values)
-            if (x.is_string()) v.push_back(Regex::literal(x.get<std::string>()));
-          name_rx = Regex::alt(std::move(v));
-        } else if (regex_format_only(pn)) {
-          names_are_patterns = true;  // a context-free key (regex_format_rule), only where it is alone
-          warn_regex_subset(pn.formats[0].second);
-        } else {
-          name_rx = string_core(pn, ptr_of(s.property_names[0]), false);
-        }
+        name_rx = key_language(pn, ptr_of(s.property_names[0]));
       }
     }
     // value of each named property; a property whose value is impossible or whose name fails
     // propertyNames cannot appear
+    // witnesses (some entry with a key in a language and a value in a shape): at most kMaxWitnesses,
+    // counted in the rules as a bit set; an entry may witness several at once
+    const size_t nw = s.witnesses.size();
+    if (nw > kMaxWitnesses) {
+      relax(s.witnesses[kMaxWitnesses].ptr, "not",
+            "more than " + std::to_string(kMaxWitnesses) + " entries that must fail what an object says of all its keys");
+    }
+    const unsigned all_witnessed = nw > kMaxWitnesses ? 0 : (1u << nw) - 1;
+    // the value of an entry that witnesses the set `bits`: its own schema and each witness's value
+    auto witnessed_value = [&](const Conj& c, const std::shared_ptr<Shape>& own, unsigned bits) -> GExprPtr {
+      Shape sh = flatten(c);
+      if (own) merge_shape(sh, *own);
+      for (size_t w = 0; w < nw; ++w)
+        if (((bits >> w) & 1) && s.witnesses[w].value) merge_shape(sh, *s.witnesses[w].value);
+      return generate(std::move(sh), ptr);
+    };
     struct Member {
       std::string name;
       bool required;
       GExprPtr value;
+      std::vector<std::pair<unsigned, GExprPtr>> witnessing;  // (witnesses it reads, its value then)
     };
     std::vector<Member> members;
     for (const auto& n : names) {
@@ -3611,11 +3662,20 @@ class SchemaCompiler {
       } else {
         v = value_ref(c);
       }
-      members.push_back({n, req, v});
+      members.push_back({n, req, v, {}});
+      unsigned named = 0;  // the witnesses whose keys hold this name
+      for (size_t w = 0; w < nw && all_witnessed; ++w)
+        if (literal_in(s.witnesses[w].keys, n)) named |= 1u << w;
+      for (unsigned bits = named; bits; bits = (bits - 1) & named) {
+        auto own = s.prop_shapes.count(n) ? s.prop_shapes.at(n) : nullptr;
+        members.back().witnessing.push_back({bits, witnessed_value(c, own, bits)});
+      }
     }
-    // additional entries: keys not named, split by the patterns they match; under extra_outside,
-    // built twice more: keys in that set, and keys outside it (which the object must have)
+    // additional entries: keys not named, split by the patterns they match; built again for each
+    // set of witnesses an entry may read (keys in all their languages, values in all their shapes)
     RegexPtr key_restrict;
+    unsigned entry_bits = 0;
+    auto entry_value = [&](const Conj& c) { return entry_bits ? witnessed_value(c, nullptr, entry_bits) : value_ref(c); };
     auto build_extras = [&] {
     std::vector<GExprPtr> extras;
     {
@@ -3688,7 +3748,7 @@ class SchemaCompiler {
               np > kMaxPatterns ? "more than " + std::to_string(kMaxPatterns) + " patterns"
                                 : "more than " + std::to_string(kMaxPatternSets) + " sets of patterns whose keys overlap");
         Conj c;
-        if (apply_closeds(s, nullptr, {}, c)) extras.push_back(GExpr::seq({key_of({}), key_sep(), value_ref(c)}));
+        if (apply_closeds(s, nullptr, {}, c)) extras.push_back(GExpr::seq({key_of({}), key_sep(), entry_value(c)}));
       } else {
         for (const auto& set : sets) {
           std::vector<RegexPtr> parts;
@@ -3709,7 +3769,7 @@ class SchemaCompiler {
           }
           if (!others.empty()) parts.push_back(Regex::complement(others.size() == 1 ? others[0] : Regex::alt(others)));
           if (!apply_closeds(s, nullptr, matched, c)) continue;
-          extras.push_back(GExpr::seq({key_of(parts), key_sep(), value_ref(c)}));
+          extras.push_back(GExpr::seq({key_of(parts), key_sep(), entry_value(c)}));
         }
       }
     }
@@ -3718,36 +3778,36 @@ class SchemaCompiler {
     auto either = [](const std::vector<GExprPtr>& v) -> GExprPtr {
       return v.empty() ? nullptr : (v.size() == 1 ? v[0] : GExpr::alt(v));
     };
-    GExprPtr extra, extra_out;
-    if (!s.extra_outside) {
-      extra = either(build_extras());
-    } else {
-      std::vector<RegexPtr> out;
-      for (const auto& k : *s.extra_outside) out.push_back(Regex::literal(k));
-      RegexPtr in_set = out.empty() ? Regex::nothing() : Regex::alt(std::move(out));
-      key_restrict = in_set;
-      extra = either(build_extras());
-      key_restrict = Regex::complement(in_set);
-      extra_out = either(build_extras());
-      if (!extra_out) return GExpr::leaf(Regex::nothing());
+    GExprPtr extra = either(build_extras());
+    // the entries that read witnesses: (the set they read, the entries)
+    std::vector<std::pair<unsigned, GExprPtr>> witnessing;
+    for (unsigned bits = all_witnessed; bits; bits = (bits - 1) & all_witnessed) {
+      std::vector<RegexPtr> keys;
+      for (size_t w = 0; w < nw; ++w)
+        if ((bits >> w) & 1) keys.push_back(s.witnesses[w].keys);
+      key_restrict = keys.size() == 1 ? keys[0] : Regex::intersect(std::move(keys));
+      entry_bits = bits;
+      if (GExprPtr e = either(build_extras())) witnessing.push_back({bits, e});
     }
+    key_restrict = nullptr;
+    entry_bits = 0;
     if (opt_.property_order == JsonSchemaOptions::PropertyOrder::kAny)
-      return object_any_order(s, members, extra, extra_out, ptr);
+      return object_any_order(s, members, extra, witnessing, all_witnessed, ptr);
     // counts: minProperties / maxProperties, exact with a counter in the rule chain when small
     uint64_t min_p = s.min_props, max_p = s.max_props;
     size_t nreq = 0;
     for (auto& m : members) nreq += m.required;
     if (min_p <= nreq) min_p = 0;
-    if (!extra && !extra_out && max_p >= members.size()) max_p = UINT64_MAX;
+    if (!extra && witnessing.empty() && max_p >= members.size()) max_p = UINT64_MAX;
     bool counting = min_p > 0 || max_p != UINT64_MAX;
     // the rules are (members + 1) × 2 × (count + 1): bounded in number, not in the count alone
     // ("maxProperties": 100 over patternProperties alone is 202 rules)
     if (counting && !count_fits(s, min_p, max_p, members.size() + 1)) counting = false;
     uint64_t cap = counting ? (max_p == UINT64_MAX ? min_p : max_p) : 0;
     // T(i, c, k, f): the members from i on; c = a comma is needed before the next one; k = members so
-    // far (capped at `cap` when counting); f = an entry with a key outside extra_outside was read.
-    std::map<std::tuple<size_t, int, uint64_t, int>, int> rules;
-    std::function<GExprPtr(size_t, int, uint64_t, int)> T = [&](size_t i, int c, uint64_t k, int f) -> GExprPtr {
+    // far (capped at `cap` when counting); f = the witnesses read so far (a bit set).
+    std::map<std::tuple<size_t, int, uint64_t, unsigned>, int> rules;
+    std::function<GExprPtr(size_t, int, uint64_t, unsigned)> T = [&](size_t i, int c, uint64_t k, unsigned f) -> GExprPtr {
       auto key = std::make_tuple(i, c, k, f);
       auto it = rules.find(key);
       if (it != rules.end()) return ref(it->second);
@@ -3757,7 +3817,7 @@ class SchemaCompiler {
       uint64_t k1 = counting ? std::min(k + 1, cap + 1) : 0;
       bool can_add = !counting || max_p == UINT64_MAX || k < max_p;
       if (i == members.size()) {
-        if ((!counting || k >= min_p) && (f || !extra_out)) alts.push_back(GExpr::empty());
+        if ((!counting || k >= min_p) && f == all_witnessed) alts.push_back(GExpr::empty());
       } else {
         const Member& m = members[i];
         if (!m.required) alts.push_back(T(i + 1, c, k, f));
@@ -3769,14 +3829,28 @@ class SchemaCompiler {
           seq.push_back(m.value);
           seq.push_back(T(i + 1, 1, k1, f));
           alts.push_back(GExpr::seq(std::move(seq)));
+          for (const auto& [bits, value] : m.witnessing) {
+            if ((f | bits) == f) continue;  // reads no witness not read already: the plain entry
+            std::vector<GExprPtr> w;
+            if (c) w.push_back(item_sep());
+            w.push_back(key_literal(m.name));
+            w.push_back(key_sep());
+            w.push_back(value);
+            w.push_back(T(i + 1, 1, k1, f | bits));
+            alts.push_back(GExpr::seq(std::move(w)));
+          }
         }
       }
-      for (const auto& [e, sets] : {std::pair{extra, f}, std::pair{extra_out, 1}}) {
-        if (!e || !can_add) continue;
+      std::vector<std::pair<unsigned, GExprPtr>> entries;
+      if (extra) entries.push_back({0, extra});
+      for (const auto& [bits, e] : witnessing)
+        if ((f | bits) != f) entries.push_back({bits, e});
+      for (const auto& [bits, e] : entries) {
+        if (!can_add) continue;
         std::vector<GExprPtr> seq;
         if (c) seq.push_back(item_sep());
         seq.push_back(e);
-        seq.push_back(T(i, 1, k1, sets));
+        seq.push_back(T(i, 1, k1, f | bits));
         alts.push_back(GExpr::seq(std::move(seq)));
       }
       g_.rules[r].body = alts.empty() ? GExpr::leaf(Regex::nothing()) : GExpr::alt(std::move(alts));
@@ -3813,7 +3887,8 @@ class SchemaCompiler {
   // repeats would make the rules quadratic in the number of required members (Kubernetes'
   // all-definitions schema requires 587: 345k alternatives, a compile of minutes).
   template <class M>
-  GExprPtr object_any_order(const Shape& s, const std::vector<M>& members, GExprPtr extra, GExprPtr extra_out,
+  GExprPtr object_any_order(const Shape& s, const std::vector<M>& members, GExprPtr extra,
+                            const std::vector<std::pair<unsigned, GExprPtr>>& witnessing, unsigned all_witnessed,
                             const std::string& ptr) {
     uint64_t nreq = 0;
     for (auto& m : members) nreq += m.required;
@@ -3826,19 +3901,23 @@ class SchemaCompiler {
     uint64_t cap = counting ? (max_p == UINT64_MAX ? min_p : max_p + 1) : 0;
     std::vector<GExprPtr> optional;
     std::vector<GExprPtr> required;
+    std::vector<const M*> required_members;
     for (auto& m : members)
       if (!m.required) optional.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
     // required members in schema order (the order `members` lists them)
     for (auto& m : members)
-      if (m.required) required.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
+      if (m.required) {
+        required.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
+        required_members.push_back(&m);
+      }
     if (extra) optional.push_back(extra);
     bool tracked = required.size() <= kMaxTracked;
-    std::map<std::tuple<uint64_t, int, uint64_t, int>, int> rules;
+    std::map<std::tuple<uint64_t, int, uint64_t, unsigned>, int> rules;
     uint64_t full = tracked ? (uint64_t{1} << required.size()) - 1 : required.size();
     // A(state, c, k, f): state = set of required seen (tracked) or how many in order (untracked);
-    // c = a separator is due; k = members so far (capped at `cap`) when counting; f = an entry with
-    // a key outside extra_outside was read
-    std::function<GExprPtr(uint64_t, int, uint64_t, int)> A = [&](uint64_t st, int c, uint64_t k, int f) -> GExprPtr {
+    // c = a separator is due; k = members so far (capped at `cap`) when counting; f = the witnesses
+    // read so far (a bit set)
+    std::function<GExprPtr(uint64_t, int, uint64_t, unsigned)> A = [&](uint64_t st, int c, uint64_t k, unsigned f) -> GExprPtr {
       auto key = std::make_tuple(st, c, k, f);
       auto it = rules.find(key);
       if (it != rules.end()) return ref(it->second);
@@ -3846,7 +3925,7 @@ class SchemaCompiler {
       rules[key] = r;
       std::vector<GExprPtr> alts;
       bool count_ok = !counting || (k >= min_p && (max_p == UINT64_MAX || k <= max_p));
-      if (st == full && count_ok && (f || !extra_out)) alts.push_back(GExpr::empty());
+      if (st == full && count_ok && f == all_witnessed) alts.push_back(GExpr::empty());
       uint64_t k1 = counting ? std::min(k + 1, cap) : 0;
       bool can_add = !counting || max_p == UINT64_MAX || k < max_p;
       auto with_sep = [&](GExprPtr e, GExprPtr rest) {
@@ -3854,10 +3933,22 @@ class SchemaCompiler {
       };
       if (can_add) {
         for (auto& e : optional) alts.push_back(with_sep(e, A(st, 1, k1, f)));
-        if (extra_out) alts.push_back(with_sep(extra_out, A(st, 1, k1, 1)));
+        for (const auto& [bits, e] : witnessing)
+          if ((f | bits) != f) alts.push_back(with_sep(e, A(st, 1, k1, f | bits)));
+        for (const auto& m : members)
+          for (const auto& [bits, value] : m.witnessing) {
+            if ((f | bits) == f) continue;
+            GExprPtr e = GExpr::seq({key_literal(m.name), key_sep(), value});
+            if (!m.required) alts.push_back(with_sep(e, A(st, 1, k1, f | bits)));
+          }
         for (size_t i = 0; i < required.size(); ++i) {
-          if (tracked) alts.push_back(with_sep(required[i], A(st | (uint64_t{1} << i), 1, k1, f)));
-          else if (i == st) alts.push_back(with_sep(required[i], A(st + 1, 1, k1, f)));
+          if (!tracked && i != st) continue;
+          const uint64_t next = tracked ? st | (uint64_t{1} << i) : st + 1;
+          alts.push_back(with_sep(required[i], A(next, 1, k1, f)));
+          for (const auto& [bits, value] : required_members[i]->witnessing)
+            if ((f | bits) != f)
+              alts.push_back(with_sep(GExpr::seq({key_literal(required_members[i]->name), key_sep(), value}),
+                                      A(next, 1, k1, f | bits)));
         }
       }
       g_.rules[r].body = alts.empty() ? GExpr::leaf(Regex::nothing()) : GExpr::alt(std::move(alts));
@@ -3975,6 +4066,74 @@ class SchemaCompiler {
   // are left out: they need the pattern's other groups (what is valid depends on them) or differ
   // between the dialects. A subset of the valid patterns, then, and said so (TG315): 629 of the 650
   // patterns in maskbench-dev's schemas are in it; every pattern in it is valid in all three.
+  // The language of the keys a propertyNames schema accepts (over code points; nullptr: every
+  // string): its string keywords, its enum's strings, and its anyOf / oneOf / not / if-then-else
+  // in turn on the same keys. Keys are strings: a schema's other types do not matter.
+  RegexPtr key_language(const Shape& pn, const std::string& ptr, int depth = 0) {
+    constexpr int kMaxDepth = 8;
+    if (depth > kMaxDepth) {
+      relax(ptr, "propertyNames", "combinators nested more than " + std::to_string(kMaxDepth) + " deep");
+      return nullptr;
+    }
+    if (pn.never || !(pn.types & kStrT)) return Regex::nothing();
+    std::vector<RegexPtr> parts;
+    if (pn.has_enum) {
+      std::vector<RegexPtr> v;
+      for (const auto& x : pn.enum_values)
+        if (x.is_string()) v.push_back(Regex::literal(x.get<std::string>()));
+      if (v.empty()) return Regex::nothing();
+      parts.push_back(Regex::alt(std::move(v)));
+    }
+    if (RegexPtr core = string_core(pn, ptr, pn.has_enum)) parts.push_back(core);
+    std::vector<RegexPtr> excluded;
+    for (const auto& x : pn.excluded_values)
+      if (x.is_string()) excluded.push_back(Regex::literal(x.get<std::string>()));
+    if (!excluded.empty()) parts.push_back(Regex::complement(Regex::alt(std::move(excluded))));
+    auto language = [&](const Conj& c) {
+      RegexPtr r = key_language(flatten(c), ptr, depth + 1);
+      return r ? r : any_string_core();
+    };
+    for (const auto& [c, p] : pn.nots) parts.push_back(Regex::complement(language(c)));
+    for (const auto& [branches, p] : pn.any_of) {
+      std::vector<RegexPtr> v;
+      for (const auto& b : branches) v.push_back(language(b));
+      parts.push_back(Regex::alt(std::move(v)));
+    }
+    for (const auto& [branches, p] : pn.one_of) {
+      std::vector<RegexPtr> each, v;
+      for (const auto& b : branches) each.push_back(language(b));
+      for (size_t i = 0; i < each.size(); ++i) {
+        std::vector<RegexPtr> only{each[i]};
+        for (size_t j = 0; j < each.size(); ++j)
+          if (j != i) only.push_back(Regex::complement(each[j]));
+        v.push_back(Regex::intersect(std::move(only)));
+      }
+      parts.push_back(Regex::alt(std::move(v)));
+    }
+    for (const auto& c : pn.conditionals) {
+      RegexPtr cond = language(c.cond);
+      parts.push_back(Regex::alt({Regex::intersect({cond, language(c.then_)}),
+                                  Regex::intersect({Regex::complement(cond), language(c.else_)})}));
+    }
+    if (parts.empty()) return nullptr;
+    return parts.size() == 1 ? parts[0] : Regex::intersect(std::move(parts));
+  }
+  // Whether key_language relaxes nothing (for a complement, which must not be taken of an
+  // over-approximation).
+  bool key_language_exact(const Shape& pn, int depth = 0) {
+    if (depth > 8 || !string_core_exact(pn)) return false;
+    for (const auto& [c, p] : pn.nots)
+      if (!key_language_exact(flatten(c), depth + 1)) return false;
+    for (const auto* groups : {&pn.any_of, &pn.one_of})
+      for (const auto& [branches, p] : *groups)
+        for (const auto& b : branches)
+          if (!key_language_exact(flatten(b), depth + 1)) return false;
+    for (const auto& c : pn.conditionals)
+      for (const Conj* part : {&c.cond, &c.then_, &c.else_})
+        if (!key_language_exact(flatten(*part), depth + 1)) return false;
+    return true;
+  }
+
   // A string shape whose only string keyword is format: regex.
   static bool regex_format_only(const Shape& s) {
     return !s.never && (s.types & kStrT) && !s.has_enum && s.formats.size() == 1 && s.formats[0].first == "regex" &&

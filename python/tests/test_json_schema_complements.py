@@ -114,6 +114,28 @@ CASES = [
      {"type": "object", "properties": {"a": {}, "b": {"type": "string"}},
       "not": CLOSED({"a": {}, "c": {}})},
      objects(["a", "b", "c", "d"], [1, "s"])),
+    # complements of what an object says of all its keys: some entry fails it (a witness), a named
+    # member or an additional one; refused before
+    ("not-pattern-properties",
+     {"type": "object", "properties": {"x1": {"type": ["integer", "string"]}},
+      "not": {"patternProperties": {"^x": {"type": "integer"}}}},
+     objects(["x1", "x2", "y"], [1, "s"])),
+    ("not-property-names", {"type": "object", "not": {"propertyNames": {"maxLength": 1}}},
+     objects(["a", "bb", "c", "dd"], [1])),
+    ("not-additional-schema",
+     {"type": "object", "properties": {"a": {}}, "not": {"additionalProperties": {"type": "string"}}},
+     objects(["a", "b", "c"], [1, "s"])),
+    ("two-witnesses-one-entry",  # a key with "a" and a key with "b": "ab" is both
+     {"type": "object", "allOf": [{"not": {"propertyNames": {"not": {"pattern": "a"}}}},
+                                  {"not": {"propertyNames": {"not": {"pattern": "b"}}}}]},
+     objects(["a", "b", "ab", "c"], [1])),
+    ("one-of-pattern-properties",
+     {"oneOf": [{"patternProperties": {"^a": {"type": "integer"}}}, {"patternProperties": {"^b": {"type": "string"}}}]},
+     objects(["a1", "b1", "c"], [1, "s"]) + SCALARS),
+    # propertyNames with combinators (ignored before: {"a": 1} passed {"not": {"const": "a"}})
+    ("property-names-combinators",
+     {"propertyNames": {"not": {"const": "a"}, "anyOf": [{"maxLength": 1}, {"const": "abc"}]}},
+     objects(["a", "b", "ab", "abc"], [1])),
     # oneOf read key by key (the complements of whole branches take more than 256 alternatives):
     # an address per country, nothing required, the "state" enums overlapping across countries
     ("address-per-country",
