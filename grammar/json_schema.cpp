@@ -1530,6 +1530,13 @@ class SchemaCompiler {
         auto witness = [&](RegexPtr keys, std::shared_ptr<Shape> value) {
           Shape t;
           t.types = kObjT;
+          if (value) {
+            // merged into a fresh shape: a complement's string_negated / number_negated becomes a
+            // constraint (string_negs / number_negs) that value_fits and generation both read
+            auto merged = std::make_shared<Shape>();
+            merge_shape(*merged, *value);
+            value = std::move(merged);
+          }
           t.witnesses.push_back({std::move(keys), std::move(value), ptr});
           out.push_back(std::move(t));
         };
@@ -2328,9 +2335,9 @@ class SchemaCompiler {
     if (common == kObjT) {
       for (const auto& name : a.prop_order) {
         if (!a.required.count(name) || !b.required.count(name)) continue;
-        auto bt = b.props.find(name);
-        if (bt == b.props.end()) continue;
-        Shape x = flatten(a.props.at(name)), y = flatten(bt->second);
+        if (!b.props.count(name) && !b.prop_shapes.count(name)) continue;
+        // a key may be given by its schemas, by a complement (prop_shapes), or both
+        Shape x = member_shape(a, name), y = member_shape(b, name);
         if (x.any_of.empty() && y.any_of.empty() && x.one_of.empty() && y.one_of.empty() && disjoint(x, y)) return true;
       }
       // a required property the other forbids, or one in each branch of an anyOf / oneOf
@@ -2477,6 +2484,15 @@ class SchemaCompiler {
     return false;
   }
 
+  // What an object of the shape says of key k's value: its schemas (props) and what complements
+  // added (prop_shapes), merged; no constraint when neither names k.
+  Shape member_shape(const Shape& s, const std::string& k) {
+    Shape v;
+    if (auto p = s.props.find(k); p != s.props.end()) v = flatten(p->second);
+    if (auto q = s.prop_shapes.find(k); q != s.prop_shapes.end()) merge_shape(v, *q->second);
+    return v;
+  }
+
   // plainly_empty, and a key whose value no JSON value satisfies (its enum values all excluded or
   // of other types, or no type left): required, the shape is empty; else the key is absent, which
   // is written into the shape (forbidden). Two ifs on one discriminator ("type": "a", "type": "b")
@@ -2485,9 +2501,7 @@ class SchemaCompiler {
     if (plainly_empty(s)) return false;
     if (!(s.types & kObjT)) return true;
     auto impossible = [&](const std::string& k) {
-      Shape v;
-      if (auto p = s.props.find(k); p != s.props.end()) v = flatten(p->second);
-      if (auto q = s.prop_shapes.find(k); q != s.prop_shapes.end()) merge_shape(v, *q->second);
+      const Shape v = member_shape(s, k);
       if (v.never || v.types == 0) return true;
       if (!v.has_enum) return false;
       for (const Json& x : v.enum_values) {
@@ -2521,6 +2535,12 @@ class SchemaCompiler {
   // unchecked.
   bool part_fits(const Json& x, const Shape& sub, const std::string& ptr, const std::string& what) {
     if (sub.never) return false;
+    if (sub.string_negated || sub.number_negated) {
+      // a complement's shape as it stands: its negated language becomes a constraint when merged
+      Shape merged;
+      merge_shape(merged, sub);
+      return part_fits(x, merged, ptr, what);
+    }
     const unsigned t = value_type(x);
     if (!(t & effective_types(sub))) return false;
     if (t & unconstrained_types(sub)) return true;
@@ -2552,10 +2572,6 @@ class SchemaCompiler {
       return !core || in_language(Regex::literal(x.get<std::string>()), core);
     }
     if (x.is_number()) {
-      if (sub.number_negated) {
-        relax(ptr, "enum", "the " + what + " of an enum value is checked against a negated number");
-        return true;
-      }
       const unsigned nt = effective_types(sub) & (kIntT | kFracT);
       return in_language(exact_number(x), number_regex(sub, nt ? nt : (kIntT | kFracT), ptr));
     }
@@ -2581,7 +2597,8 @@ class SchemaCompiler {
       for (const auto& w : s.witnesses) {
         bool seen = false;
         for (auto it = v.begin(); it != v.end() && !seen; ++it)
-          seen = literal_in(w.keys, it.key()) && (!w.value || value_fits(it.value(), *w.value, ptr));
+          seen = literal_in(w.keys, it.key()) &&
+                 (!w.value || part_fits(it.value(), *w.value, ptr, "property '" + it.key() + "'"));
         if (!seen) return false;
       }
       if (!s.property_names.empty()) {

@@ -56,6 +56,11 @@ class Gen:
             s["additionalProperties"] = False
         elif r < 0.2:
             s["additionalProperties"] = self.schema(d + 1)
+        if rng.random() < 0.15:
+            s["patternProperties"] = {rng.choice(["^a", "b", "^(a|c)$"]): self.schema(d + 1)}
+        if rng.random() < 0.1:
+            s["propertyNames"] = rng.choice([{"pattern": "^[ab]"}, {"maxLength": 1}, {"not": {"const": "c"}},
+                                             {"enum": ["a", "b"]}])
         if rng.random() < 0.1:
             s["minProperties"] = rng.randint(0, 2)
         if rng.random() < 0.1:
@@ -104,7 +109,7 @@ class Gen:
 @pytest.mark.parametrize("order", ["any", "schema"])
 @pytest.mark.parametrize("seed", range(8))
 def test_random_schemas_agree_with_jsonschema(llama3, seed, order):
-    gen = Gen(seed * 2 + (order == "schema"))
+    gen = Gen(seed * 2 + (order == "schema") + 1000)
     compiler = tollgate.Compiler(llama3, threads=1)
     compiled = checked = 0
     wrong = []

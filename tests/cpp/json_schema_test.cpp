@@ -541,3 +541,22 @@ TEST_CASE("json schema: a long length bound beside a prefix-then-class pattern i
   REFUSES(ident, q("a" + std::string(398, '_')));
   REFUSES(ident, q("_" + std::string(399, 'a')));
 }
+
+TEST_CASE("json schema: complements of what an object says of all its keys, checked on enum values too", "[json-schema]") {
+  // a const beside an if over patternProperties: {"a": "x"} makes the if hold, so the then (false)
+  // refuses it (accepted before: the witness's value was not checked on the const's member)
+  CHECK_THAT(schema_error(R"({"allOf": [{"const": {"a": "x"}},
+      {"if": {"patternProperties": {"^(a|c)$": {"pattern": "^x"}}}, "then": false}]})").message(),
+             Catch::Contains("accepts no JSON value"));
+  auto two = schema(R"({"allOf": [{"enum": [{"a": "x"}, {"a": "y"}]},
+      {"if": {"patternProperties": {"^(a|c)$": {"pattern": "^x"}}}, "then": false}]})");
+  REFUSES(two, R"({"a": "x"})");
+  ACCEPTS(two, R"({"a": "y"})");
+  // a key given by a complement only, in a oneOf's disjointness test: an error at a position, not
+  // an out_of_range escaping as "map::at"
+  const auto e = schema_error(R"({"allOf": [{"not": {"properties": {"a": {"type": "object",
+      "properties": {"c": {}, "a": {"const": {"a": "x"}}}, "required": ["b"]}}, "required": ["b"]}},
+      {"required": ["c", "a"], "patternProperties": {"^a": {"oneOf": [{}, {"type": "object",
+      "properties": {"c": {}, "b": {"pattern": "^x+$"}, "a": {"type": "boolean"}}, "required": ["a", "b"]}]}}}]})");
+  CHECK_THAT(e.message(), Catch::Contains("cannot be compiled exactly"));
+}
