@@ -1856,7 +1856,6 @@ class SchemaCompiler {
       }
     }
     std::vector<std::vector<Shape>> all_combos(n);
-    constexpr size_t kMaxCombinations = 256;
     for (size_t i = 0; i < n; ++i) {
       // branch i and the product of the complements of the branches that overlap it; merges that
       // plainly accept nothing (a required key the branch forbids) are dropped as they appear
@@ -1887,15 +1886,19 @@ class SchemaCompiler {
     // a complement left unexpressible (a property or item whose complement cannot be written, a key
     // outside a closed object's names where patterns or an open object leave keys free) is refused
     // when generated: the branches read key by key may not need it
-    for (const auto& combos : all_combos)
-      for (const auto& c : combos)
-        if (has_unexpressible(c) && !plainly_empty(c))
-          if (GExprPtr by_keys = one_of_by_keys(s, shapes, p)) return by_keys;
+    const bool refused = std::any_of(all_combos.begin(), all_combos.end(), [](const std::vector<Shape>& combos) {
+      return std::any_of(combos.begin(), combos.end(), [](const Shape& c) { return has_unexpressible(c) && !plainly_empty(c); });
+    });
+    if (refused)
+      if (GExprPtr by_keys = one_of_by_keys(s, shapes, p)) return by_keys;
     std::vector<GExprPtr> alts;
     for (auto& combos : all_combos)
       for (auto& c : combos) alts.push_back(generate(std::move(c), p));
     return GExpr::alt(std::move(alts));
   }
+
+  // The alternatives a oneOf's products of complements may make (per branch, per key region).
+  static constexpr size_t kMaxCombinations = 256;
 
   // oneOf over objects whose branches each say what they say key by key (properties, required,
   // additionalProperties: false, nothing across keys), when the complements of whole branches
@@ -1976,16 +1979,11 @@ class SchemaCompiler {
         if (x.forbidden.count(k) || key_forbidden(x, k)) continue;
         auto pr = x.props.find(k);
         auto ps = x.prop_shapes.find(k);
-        if (pr == x.props.end() && ps == x.prop_shapes.end()) {
-          key.any |= bit;  // not named: any value (closed branches were left out just above)
-          continue;
-        }
-        Shape v = pr != x.props.end() ? flatten(pr->second) : Shape{};
-        if (ps != x.prop_shapes.end()) merge_shape(v, *ps->second);
+        Shape v = member_shape(x, k);
         if (v.never) continue;
-        if (is_trivial(v) && v.any_of.empty() && v.one_of.empty() && v.nots.empty() && v.conditionals.empty() &&
-            v.excluded_values.empty() && !v.string_negated && !v.number_negated && v.string_negs.empty() &&
-            v.number_negs.empty() && v.forbidden.empty() && v.prop_shapes.empty() && v.closeds.empty()) {
+        // not named, or named with a schema every value meets: any value (closed branches that do
+        // not name the key were left out just above)
+        if (unconstrained_types(v) == kAllT && v.unexpressible.empty()) {
           key.any |= bit;
           continue;
         }
@@ -2038,7 +2036,6 @@ class SchemaCompiler {
       for (size_t c = 0; c < key.classes.size(); ++c)
         if ((met >> c) & 1) merge_shape(base, key.classes[c].v);
       std::vector<Shape> combos{base};
-      constexpr size_t kMaxCombinations = 256;
       for (size_t c = 0; c < key.classes.size() && !failed; ++c) {
         if ((met >> c) & 1) continue;
         bool apart = false;  // a class disjoint from one met needs no complement
@@ -3021,13 +3018,13 @@ class SchemaCompiler {
       warn_regex_subset(s.formats[0].second);
       return ref(regex_format_rule());
     }
-    if (s.patterns.empty() && s.formats.empty() && s.string_negs.empty() && s.min_length <= s.max_length &&
-        (s.min_length > kChunkedAbove || (s.max_length != UINT64_MAX && s.max_length > kChunkedAbove)) &&
-        s.min_length <= kMaxChunkedLength && (s.max_length == UINT64_MAX || s.max_length <= kMaxChunkedLength))
-      return chunked_string(s.min_length, s.max_length);
-    if (s.patterns.size() == 1 && s.formats.empty() && s.string_negs.empty() && s.min_length <= s.max_length &&
-        (s.min_length > kChunkedAbove || (s.max_length != UINT64_MAX && s.max_length > kChunkedAbove)) &&
-        s.min_length <= kMaxChunkedLength && (s.max_length == UINT64_MAX || s.max_length <= kMaxChunkedLength)) {
+    // length bounds that a chunk chain counts: one beyond kChunkedAbove, none beyond kMaxChunkedLength
+    const bool chunked = s.formats.empty() && s.string_negs.empty() && s.min_length <= s.max_length &&
+                         (s.min_length > kChunkedAbove || (s.max_length != UINT64_MAX && s.max_length > kChunkedAbove)) &&
+                         s.min_length <= kMaxChunkedLength &&
+                         (s.max_length == UINT64_MAX || s.max_length <= kMaxChunkedLength);
+    if (chunked && s.patterns.empty()) return chunked_string(s.min_length, s.max_length);
+    if (chunked && s.patterns.size() == 1) {
       RegexPtr pattern;
       try {
         pattern = ecma_pattern_regex(s.patterns[0].first);
@@ -3688,19 +3685,15 @@ class SchemaCompiler {
         members.back().witnessing.push_back({bits, witnessed_value(c, own, bits)});
       }
     }
-    // additional entries: keys not named, split by the patterns they match; built again for each
-    // set of witnesses an entry may read (keys in all their languages, values in all their shapes)
-    RegexPtr key_restrict;
-    unsigned entry_bits = 0;
-    auto entry_value = [&](const Conj& c) { return entry_bits ? witnessed_value(c, nullptr, entry_bits) : value_ref(c); };
-    auto build_extras = [&] {
-    std::vector<GExprPtr> extras;
+    // additional entries: keys not named, in classes by the patterns they match (each class: the
+    // parts of its keys' language, and the schemas of its values)
+    std::vector<RegexPtr> named;
+    for (const auto& n : s.prop_order) named.push_back(Regex::literal(n));
+    for (const auto& n : names) named.push_back(Regex::literal(n));
+    for (const auto& n : s.forbidden) named.push_back(Regex::literal(n));
+    const RegexPtr not_named = named.empty() ? nullptr : Regex::complement(Regex::alt(named));
+    std::vector<std::pair<std::vector<RegexPtr>, Conj>> extra_classes;
     {
-      std::vector<RegexPtr> named;
-      for (const auto& n : s.prop_order) named.push_back(Regex::literal(n));
-      for (const auto& n : names) named.push_back(Regex::literal(n));
-      for (const auto& n : s.forbidden) named.push_back(Regex::literal(n));
-      RegexPtr not_named = named.empty() ? nullptr : Regex::complement(Regex::alt(named));
       std::vector<RegexPtr> pats;
       for (const auto& [pat, pc] : s.pattern_props) {
         try {
@@ -3710,17 +3703,6 @@ class SchemaCompiler {
           pats.push_back(nullptr);
         }
       }
-      auto key_of = [&](std::vector<RegexPtr> parts) -> GExprPtr {
-        if (names_are_patterns) {
-          if (parts.empty() && !not_named && !key_restrict) return ref(regex_format_rule());
-          relax(ptr + "/propertyNames", "format", "'regex' as propertyNames beside patternProperties or named keys");
-        }
-        if (not_named) parts.push_back(not_named);
-        if (key_restrict) parts.push_back(key_restrict);
-        if (name_rx) parts.push_back(name_rx);
-        RegexPtr body = parts.empty() ? any_string_core() : Regex::intersect(std::move(parts));
-        return GExpr::seq({lit("\""), leaf(Regex::json_string(body)), lit("\"")});
-      };
       // Keys fall in classes by the exact set of patterns they match. Only the sets whose patterns
       // can all match one key are classes: patterns that cannot overlap (decided on their DFAs)
       // never share one, so n literal-prefixed patterns make n + 1 classes, not 2^n.
@@ -3765,7 +3747,7 @@ class SchemaCompiler {
               np > kMaxPatterns ? "more than " + std::to_string(kMaxPatterns) + " patterns"
                                 : "more than " + std::to_string(kMaxPatternSets) + " sets of patterns whose keys overlap");
         Conj c;
-        if (apply_closeds(s, nullptr, {}, c)) extras.push_back(GExpr::seq({key_of({}), key_sep(), entry_value(c)}));
+        if (apply_closeds(s, nullptr, {}, c)) extra_classes.push_back({{}, c});
       } else {
         for (const auto& set : sets) {
           std::vector<RegexPtr> parts;
@@ -3786,28 +3768,42 @@ class SchemaCompiler {
           }
           if (!others.empty()) parts.push_back(Regex::complement(others.size() == 1 ? others[0] : Regex::alt(others)));
           if (!apply_closeds(s, nullptr, matched, c)) continue;
-          extras.push_back(GExpr::seq({key_of(parts), key_sep(), entry_value(c)}));
+          extra_classes.push_back({std::move(parts), c});
         }
       }
     }
-    return extras;
+    // The entries of those classes, their keys also in `restrict` and their values also in the
+    // shapes of the witnesses `bits` (none: the plain entries).
+    auto entries = [&](const RegexPtr& restrict, unsigned bits) -> GExprPtr {
+      std::vector<GExprPtr> alts;
+      for (auto [parts, c] : extra_classes) {
+        GExprPtr key;
+        if (names_are_patterns && parts.empty() && !not_named && !restrict) {
+          key = ref(regex_format_rule());
+        } else {
+          if (names_are_patterns)
+            relax(ptr + "/propertyNames", "format", "'regex' as propertyNames beside patternProperties or named keys");
+          if (not_named) parts.push_back(not_named);
+          if (restrict) parts.push_back(restrict);
+          if (name_rx) parts.push_back(name_rx);
+          RegexPtr body = parts.empty() ? any_string_core() : Regex::intersect(std::move(parts));
+          key = GExpr::seq({lit("\""), leaf(Regex::json_string(body)), lit("\"")});
+        }
+        alts.push_back(GExpr::seq({key, key_sep(), bits ? witnessed_value(c, nullptr, bits) : value_ref(c)}));
+      }
+      return alts.empty() ? nullptr : alts.size() == 1 ? alts[0] : GExpr::alt(std::move(alts));
     };
-    auto either = [](const std::vector<GExprPtr>& v) -> GExprPtr {
-      return v.empty() ? nullptr : (v.size() == 1 ? v[0] : GExpr::alt(v));
-    };
-    GExprPtr extra = either(build_extras());
-    // the entries that read witnesses: (the set they read, the entries)
+    GExprPtr extra = entries(nullptr, 0);
+    // the entries that read witnesses, for each set of them: keys in all their languages, values in
+    // all their shapes
     std::vector<std::pair<unsigned, GExprPtr>> witnessing;
     for (unsigned bits = all_witnessed; bits; bits = (bits - 1) & all_witnessed) {
       std::vector<RegexPtr> keys;
       for (size_t w = 0; w < nw; ++w)
         if ((bits >> w) & 1) keys.push_back(s.witnesses[w].keys);
-      key_restrict = keys.size() == 1 ? keys[0] : Regex::intersect(std::move(keys));
-      entry_bits = bits;
-      if (GExprPtr e = either(build_extras())) witnessing.push_back({bits, e});
+      if (GExprPtr e = entries(keys.size() == 1 ? keys[0] : Regex::intersect(std::move(keys)), bits))
+        witnessing.push_back({bits, e});
     }
-    key_restrict = nullptr;
-    entry_bits = 0;
     if (opt_.property_order == JsonSchemaOptions::PropertyOrder::kAny)
       return object_any_order(s, members, extra, witnessing, all_witnessed, ptr);
     // counts: minProperties / maxProperties, exact with a counter in the rule chain when small
@@ -4070,19 +4066,6 @@ class SchemaCompiler {
     else key_sep_ = GExpr::seq({leaf(ws_), lit(":"), leaf(ws_)});
     return key_sep_;
   }
-  // format "regex": a context-free grammar of regular-expression syntax (groups nest without bound)
-  // over the code points of the string, each piece written as JSON string content. The language is
-  // the patterns that ECMA-262 accepts with and without the u flag and that Python's re accepts
-  // (validators check this format with either): atoms are literal code points other than the
-  // syntax characters, `.`, the escapes of classes (\d \w \s and their negations), of control
-  // characters (\n \r \t \f \v, \xHH, \uHHHH) and of syntax characters and `/`; classes hold such
-  // atoms and ranges between two digits or two letters of one case in order, with `-` only first
-  // or last; groups are plain, non-capturing or lookahead; a quantifier (*, +, ?, {n}, {n,},
-  // {n,m} with n ≤ m when both have up to two digits or m has more, lazy or not) follows an atom or
-  // a group, never an assertion (^ $ \b \B lookahead). Backreferences, named groups and lookbehind
-  // are left out: they need the pattern's other groups (what is valid depends on them) or differ
-  // between the dialects. A subset of the valid patterns, then, and said so (TG315): 629 of the 650
-  // patterns in maskbench-dev's schemas are in it; every pattern in it is valid in all three.
   // The language of the keys a propertyNames schema accepts (over code points; nullptr: every
   // string): its string keywords, its enum's strings, and its anyOf / oneOf / not / if-then-else
   // in turn on the same keys. Keys are strings: a schema's other types do not matter.
@@ -4164,6 +4147,19 @@ class SchemaCompiler {
          "{n,m} bounds compared beyond two digits: those valid patterns are refused, no invalid one is accepted",
          codes::kSchemaRegexSubset);
   }
+  // format "regex": a context-free grammar of regular-expression syntax (groups nest without bound)
+  // over the code points of the string, each piece written as JSON string content. The language is
+  // the patterns that ECMA-262 accepts with and without the u flag and that Python's re accepts
+  // (validators check this format with either): atoms are literal code points other than the
+  // syntax characters, `.`, the escapes of classes (\d \w \s and their negations), of control
+  // characters (\n \r \t \f \v, \xHH, \uHHHH) and of syntax characters and `/`; classes hold such
+  // atoms and ranges between two digits or two letters of one case in order, with `-` only first
+  // or last; groups are plain, non-capturing or lookahead; a quantifier (*, +, ?, {n}, {n,},
+  // {n,m} with n ≤ m when both have up to two digits or m has more, lazy or not) follows an atom or
+  // a group, never an assertion (^ $ \b \B lookahead). Backreferences, named groups and lookbehind
+  // are left out: they need the pattern's other groups (what is valid depends on them) or differ
+  // between the dialects. A subset of the valid patterns, then, and said so (TG315): 629 of the 650
+  // patterns in maskbench-dev's schemas are in it; every pattern in it is valid in all three.
   int regex_format_rule() {
     if (regex_format_ >= 0) return regex_format_;
     // each piece: a regex (docs/regex.md) over the pattern's code points
