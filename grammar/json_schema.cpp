@@ -2888,6 +2888,25 @@ class SchemaCompiler {
   static constexpr uint64_t kChunkedAbove = 256;  // plain strings with a larger bound are chunked
   static constexpr uint64_t kChunkLength = 64;
   static constexpr uint64_t kMaxChunkedLength = uint64_t{1} << 22;
+  static constexpr uint64_t kChunkStates = 2048;
+  // The automaton states one code point of `cs` takes in a counted repetition (1 for ASCII).
+  size_t class_states(const CharSet& cs) {
+    RegexPtr one = Regex::chars_of(cs);
+    const std::string key = one->to_string();
+    auto it = class_states_.find(key);
+    if (it != class_states_.end()) return it->second;
+    const size_t n = std::max<size_t>(1, fsm::compile_dfa(*one).num_states() - 1);
+    class_states_.emplace(key, n);
+    return n;
+  }
+  // Whether a pattern ends in a counted class whose automaton would pass kChunkStates × 2 states
+  // ("^[\\p{L}…]{1,200}$": 34,000), so that chunked_pattern should count it in rules instead.
+  bool heavy_count(const Regex& core) {
+    const Regex& last = core.kind == Regex::Kind::kConcat && !core.items.empty() ? *core.items.back() : core;
+    if (last.kind != Regex::Kind::kRepeat || last.items[0]->kind != Regex::Kind::kChars) return false;
+    const uint64_t count = last.max != kUnbounded ? last.max : last.min;
+    return count > 16 && count * class_states(last.items[0]->chars) > 2 * kChunkStates;
+  }
   GExprPtr chunked_string(uint64_t lo, uint64_t hi) {
     return GExpr::seq({lit("\""), ref(chunk_chain(CharSet::any(), lo, hi))});
   }
@@ -2898,7 +2917,11 @@ class SchemaCompiler {
     if (it != string_rules_.end()) return it->second;
     const bool unbounded = hi == UINT64_MAX;
     const uint64_t span = unbounded ? lo : hi;
-    const uint64_t k = std::max<uint64_t>(kChunkLength, (span + 4095) / 4096);
+    // A chunk holds about kChunkStates automaton states: 64 code points of an ASCII class or of any
+    // code point, fewer of a class whose UTF-8 needs many states per code point (a Unicode letter
+    // class: some 170).
+    const uint64_t per_chunk = std::clamp<uint64_t>(kChunkStates / class_states(cs), 1, kChunkLength);
+    const uint64_t k = std::max<uint64_t>(per_chunk, (span + 4095) / 4096);
     RegexPtr any = Regex::chars_of(cs);
     GExprPtr chunk = leaf(Regex::json_string(Regex::repeat(any, static_cast<uint32_t>(k), static_cast<uint32_t>(k))));
     auto tail = [&](uint64_t a, uint64_t b) {
@@ -2992,8 +3015,7 @@ class SchemaCompiler {
     const std::vector<RegexPtr> whole{core};
     const std::vector<RegexPtr>& items = core->kind == Regex::Kind::kConcat ? core->items : whole;
     const Regex& last = *items.back();
-    if (last.kind != Regex::Kind::kRepeat || last.max != kUnbounded || last.items[0]->kind != Regex::Kind::kChars)
-      return nullptr;
+    if (last.kind != Regex::Kind::kRepeat || last.items[0]->kind != Regex::Kind::kChars) return nullptr;
     RegexPtr prefix = Regex::concat(std::vector<RegexPtr>(items.begin(), items.end() - 1));
     const std::optional<std::set<uint64_t>> lengths = finite_lengths(*prefix);
     if (!lengths) return nullptr;
@@ -3001,7 +3023,8 @@ class SchemaCompiler {
     for (uint64_t l : *lengths) {
       if (hi != UINT64_MAX && l > hi) continue;
       const uint64_t a = std::max<uint64_t>(last.min, lo > l ? lo - l : 0);
-      const uint64_t b = hi == UINT64_MAX ? UINT64_MAX : hi - l;
+      uint64_t b = hi == UINT64_MAX ? UINT64_MAX : hi - l;
+      if (last.max != kUnbounded) b = std::min<uint64_t>(b, last.max);
       if (a > b || a > kMaxChunkedLength) continue;
       RegexPtr head = lengths->size() == 1 ? prefix
                                             : Regex::intersect({prefix, Regex::repeat(Regex::chars_of(CharSet::any()),
@@ -3019,18 +3042,20 @@ class SchemaCompiler {
       return ref(regex_format_rule());
     }
     // length bounds that a chunk chain counts: one beyond kChunkedAbove, none beyond kMaxChunkedLength
-    const bool chunked = s.formats.empty() && s.string_negs.empty() && s.min_length <= s.max_length &&
-                         (s.min_length > kChunkedAbove || (s.max_length != UINT64_MAX && s.max_length > kChunkedAbove)) &&
-                         s.min_length <= kMaxChunkedLength &&
-                         (s.max_length == UINT64_MAX || s.max_length <= kMaxChunkedLength);
-    if (chunked && s.patterns.empty()) return chunked_string(s.min_length, s.max_length);
-    if (chunked && s.patterns.size() == 1) {
+    // (or a single pattern that ends in a long count of a class with a large automaton)
+    const bool chunkable = s.formats.empty() && s.string_negs.empty() && s.min_length <= s.max_length &&
+                           s.min_length <= kMaxChunkedLength &&
+                           (s.max_length == UINT64_MAX || s.max_length <= kMaxChunkedLength);
+    const bool long_bound =
+        s.min_length > kChunkedAbove || (s.max_length != UINT64_MAX && s.max_length > kChunkedAbove);
+    if (chunkable && long_bound && s.patterns.empty()) return chunked_string(s.min_length, s.max_length);
+    if (chunkable && s.patterns.size() == 1) {
       RegexPtr pattern;
       try {
         pattern = ecma_pattern_regex(s.patterns[0].first);
       } catch (const Error&) {
       }
-      if (pattern) {
+      if (pattern && (long_bound || heavy_count(*pattern))) {
         const std::string key = "chunked " + pattern->to_string() + "{" + std::to_string(s.min_length) + "," +
                                 std::to_string(s.max_length) + "}";
         if (auto it = string_rules_.find(key); it != string_rules_.end()) return ref(it->second);
@@ -4239,6 +4264,7 @@ class SchemaCompiler {
   GExprPtr item_sep_, key_sep_;  // built on first use, after ws_
   std::unordered_map<std::string, GExprPtr> key_literals_;
   std::map<std::string, int> string_rules_;  // large string languages (by regex text) → their rule
+  std::map<std::string, size_t> class_states_;  // a code-point class (by regex text) → class_states()
   int distribution_depth_ = 0;
   int conditional_depth_ = 0;       // conditions being distributed, nested
   size_t conditional_alts_ = 0;     // alternatives they made, since the outermost began

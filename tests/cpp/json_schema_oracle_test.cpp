@@ -88,6 +88,24 @@ std::vector<int32_t> allowed_ids(const tollgate::TokenizerInfo& tok, const std::
   return ids;
 }
 
+// Writes `doc` through the matcher, the longest allowed token at each step, with the mask checked
+// against the oracle before every token and at the end; returns the number of states checked.
+int walk_with_oracle(Matcher& m, const tollgate::CompiledGrammar& g, const std::string& doc) {
+  size_t pos = 0;
+  int states = 0;
+  while (pos < doc.size()) {
+    INFO("at byte " << pos << " of " << doc);
+    REQUIRE(tollgate::testing::mask_oracle_mismatches(m) == 0);
+    ++states;
+    int32_t id = tollgate::testing::longest_allowed(g.tokenizer(), tollgate::testing::mask_of(m), doc, pos);
+    REQUIRE(id >= 0);
+    REQUIRE(m.accept_token(id));
+    pos += g.tokenizer().token_bytes(id).size();
+  }
+  REQUIRE(tollgate::testing::mask_oracle_mismatches(m) == 0);
+  return states + 1;
+}
+
 }  // namespace
 
 TEST_CASE("json schema masks: brute-force oracle on 20 maskbench-dev schemas of different shapes",
@@ -197,18 +215,7 @@ TEST_CASE("json schema masks: chunked length bounds equal the brute-force walk",
   std::string a = str("word ", 12) + "ab日\\né😀" + str("x", 58) + "\\t\\\"" + str("日本", 30) + str("é", 112) + "zz";
   const std::string doc = "{\"a\": \"" + a + "\", \"b\": [\"" + str("lorem ipsum ", 12) + "\", \"\"]}";
   Matcher m(g);
-  size_t pos = 0;
-  int states = 0;
-  while (pos < doc.size()) {
-    INFO("at byte " << pos << " of " << doc);
-    REQUIRE(tollgate::testing::mask_oracle_mismatches(m) == 0);
-    ++states;
-    int32_t id = tollgate::testing::longest_allowed(g->tokenizer(), tollgate::testing::mask_of(m), doc, pos);
-    REQUIRE(id >= 0);
-    REQUIRE(m.accept_token(id));
-    pos += g->tokenizer().token_bytes(id).size();
-  }
-  REQUIRE(tollgate::testing::mask_oracle_mismatches(m) == 0);
+  const int states = walk_with_oracle(m, *g, doc);
   CHECK(m.is_accepting());
   CHECK(states > 60);
   // lengths around both bounds, and one code point too many written as one long token run
@@ -219,4 +226,24 @@ TEST_CASE("json schema masks: chunked length bounds equal the brute-force walk",
     const bool ok = k.accept_bytes(doc_with(n)) && k.is_accepting();
     CHECK(ok == (n >= 130 && n <= 300));
   }
+}
+
+// A long count of a class whose UTF-8 automaton is large ("^[\\p{L}…]{1,200}$") is chunked in rules of
+// a few code points (grammar/json_schema.cpp, heavy_count): tokens cross many chunk borders, so the
+// masks are checked against the oracle at every step of a long document.
+TEST_CASE("json schema masks: a chunked Unicode class count equals the brute-force walk", "[json-schema][oracle][limits]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(tollgate::testing::llama3());
+  auto g = c.compile_json_schema(R"({"type":"object","properties":{
+      "name":{"type":"string","pattern":"^[\\p{L}\\p{N}_./-]{1,40}$"},
+      "n":{"type":"integer"}},"required":["name","n"]})");
+  // 40 code points exactly: words, digits, é, 日本, an escaped slash around the chunk borders
+  const std::string name = "Straße_日本語.v2\\/release-candidate123456789";
+  const std::string doc = "{\"name\": \"" + name + "\", \"n\": 7}";
+  Matcher m(g);
+  const int states = walk_with_oracle(m, *g, doc);
+  CHECK(m.is_accepting());
+  CHECK(states > 10);
+  Matcher over(g);
+  CHECK_FALSE(over.accept_bytes("{\"name\": \"" + name + "x\""));
 }

@@ -542,6 +542,51 @@ TEST_CASE("json schema: a long length bound beside a prefix-then-class pattern i
   REFUSES(ident, q("_" + std::string(399, 'a')));
 }
 
+TEST_CASE("json schema: a long count of a Unicode class is chunked exactly", "[json-schema]") {
+  auto q = [](const std::string& body) { return "\"" + body + "\""; };
+  auto str = [](const std::string& unit, size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += unit;
+    return s;
+  };
+  // a letter class of hundreds of ranges: some 170 automaton states per code point, so {1,200} is
+  // counted in rules of a few code points each (34,000 states as one automaton)
+  auto name = schema(R"({"type": "string", "pattern": "^[\\p{L}\\p{N}_./-]{1,200}$"})");
+  ACCEPTS(name, q("a"));
+  ACCEPTS(name, q(str("Ωmega", 40)));
+  REFUSES(name, q(str("Ωmega", 40) + "x"));
+  ACCEPTS(name, q(str("日本", 99) + "a\\/"));
+  REFUSES(name, q(str("日本", 99) + "a\\/b"));
+  REFUSES(name, q(""));
+  REFUSES(name, q("a b"));
+  // with length bounds of its own: the tighter of the two wins, at both ends
+  auto both = schema(R"({"type": "string", "minLength": 30, "maxLength": 150, "pattern": "^x[\\p{L}]{10,180}$"})");
+  ACCEPTS(both, q("x" + str("é", 29)));
+  REFUSES(both, q("x" + str("é", 28)));
+  ACCEPTS(both, q("x" + str("é", 149)));
+  REFUSES(both, q("x" + str("é", 150)));
+  REFUSES(both, q("y" + str("é", 40)));
+}
+
+TEST_CASE("json schema: a format under a long length bound counts only where the bound can bite", "[json-schema]") {
+  auto q = [](const std::string& body) { return "\"" + body + "\""; };
+  // email under maxLength 1024: the parts before a cycle (an IPv6 literal) are counted only near the
+  // bound; every length is still exact, the literal's included
+  auto email = schema(R"({"type": "string", "format": "email", "minLength": 12, "maxLength": 1024})");
+  ACCEPTS(email, q(std::string(1018, 'a') + "@b.com"));
+  REFUSES(email, q(std::string(1019, 'a') + "@b.com"));
+  ACCEPTS(email, q("a@b.cd.ef.gh"));
+  REFUSES(email, q("a@b.cd.ef.g"));
+  const std::string v6 = "@[IPv6:2001:db8:0:0:0:0:0:1]";  // 28 code points
+  ACCEPTS(email, q(std::string(996, 'x') + v6));
+  REFUSES(email, q(std::string(997, 'x') + v6));
+  ACCEPTS(email, q("x" + v6));
+  REFUSES(email, q("x@[IPv6:2001:db8::1"));
+  auto shortest = schema(R"({"type": "string", "format": "email", "minLength": 40})");
+  ACCEPTS(shortest, q(std::string(12, 'x') + v6));
+  REFUSES(shortest, q(std::string(11, 'x') + v6));
+}
+
 TEST_CASE("json schema: complements of what an object says of all its keys, checked on enum values too", "[json-schema]") {
   // a const beside an if over patternProperties: {"a": "x"} makes the if hold, so the then (false)
   // refuses it (accepted before: the witness's value was not checked on the const's member)

@@ -258,6 +258,12 @@ TEST_CASE("length bounds: counted on the automaton, the same minimal DFA as the 
       {grammar::parse_regex("[a-zé中\\x{1F600}]*"), 3, 10},
       {grammar::parse_regex("(?:ab|é)*x"), 20, grammar::kUnbounded},
       {grammar::parse_regex("[0-9]{2,}"), 1, 3},
+      // finite parts beside cycles: counted only where the bound can bite (kFree in bound_length)
+      {grammar::format_regex("email"), 10, 200},
+      {grammar::format_regex("ipv6"), 0, 30},
+      {grammar::format_regex("ipv6"), 12, grammar::kUnbounded},
+      {grammar::parse_regex("(?:[0-9]{1,3}\\.){3}[0-9]{1,3}|[a-zé]+|x[0-9]{0,20}y"), 5, 12},
+      {grammar::parse_regex("(?:abc|é{2,4})(?:日[a-c]{0,6})?"), 4, 9},
   };
   for (const Case& c : cases) {
     INFO(c.body->to_string().substr(0, 80) << " {" << c.min << "," << c.max << "}");
