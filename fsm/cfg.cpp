@@ -3,11 +3,13 @@
 // helper nonterminals (cheap for Earley).
 #include "fsm/cfg.hpp"
 #include "fsm/budget.hpp"
+#include "fsm/hash.hpp"
 
 #include "tollgate/error.hpp"
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <sstream>
 #include <utility>
 
@@ -16,6 +18,7 @@ namespace tollgate::fsm {
 using grammar::GExpr;
 using grammar::Regex;
 using grammar::RegexPtr;
+using grammar::RegexIdentity;
 
 bool regex_nullable(const Regex& r) {
   switch (r.kind) {
@@ -304,15 +307,21 @@ class Builder {
     return Regex::nothing();
   }
 
+  // One lexeme per distinct regex and kind (ignored; leftmost-first; plain), told apart by structure.
   uint32_t lexeme_id(const RegexPtr& r, bool ignore) {
-    std::string key = (ignore ? "I:" : lf_ ? "L:" : "F:") + r->to_string();
-    auto it = lexeme_ids_.find(key);
-    if (it != lexeme_ids_.end()) return it->second;
+    auto kind_of = [&](bool ign, bool lf) { return ign ? 0 : lf ? 1 : 2; };
+    const int kind = kind_of(ignore, lf_);
+    size_t h = regex_identity_.hash(r);
+    hash_mix(h, static_cast<uint64_t>(kind));
+    std::vector<uint32_t>& same_hash = lexeme_ids_[h];
+    for (uint32_t id : same_hash)
+      if (kind_of(cfg_.is_ignore[id], cfg_.lexeme_lf[id]) == kind && RegexIdentity::equal(*cfg_.lexemes[id], *r))
+        return id;
     uint32_t id = static_cast<uint32_t>(cfg_.lexemes.size());
     cfg_.lexemes.push_back(r);
     cfg_.is_ignore.push_back(ignore);
     cfg_.lexeme_lf.push_back(lf_);
-    lexeme_ids_.emplace(key, id);
+    same_hash.push_back(id);
     return id;
   }
 
@@ -540,7 +549,8 @@ class Builder {
   std::vector<int> pending_;      // rules with a nonterminal whose productions are not built yet
   std::map<int, RegexPtr> rule_regex_;
   std::map<int, int32_t> rule_nt_;
-  std::map<std::string, uint32_t> lexeme_ids_;
+  std::unordered_map<size_t, std::vector<uint32_t>> lexeme_ids_;  // structural hash → lexemes
+  RegexIdentity regex_identity_;
   std::map<Sym, int32_t> opt_nt_;
 };
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <sstream>
 
+#include "fsm/hash.hpp"
 #include "fsm/utf8.hpp"
 
 namespace tollgate::grammar {
@@ -373,6 +374,48 @@ std::string Regex::to_string() const {
   std::string os;
   render(*this, os);
   return os;
+}
+
+size_t RegexIdentity::hash(const RegexPtr& r) {
+  if (auto it = memo_.find(r.get()); it != memo_.end()) return it->second.hash;
+  size_t h = static_cast<size_t>(r->kind);
+  fsm::hash_mix(h, (uint64_t{r->min} << 32) | r->max);
+  fsm::hash_mix(h, (uint64_t{r->byte_lo} << 9) | (uint64_t{r->byte_hi} << 1) | (r->lazy ? 1 : 0));
+  for (const auto& cr : r->chars.ranges()) fsm::hash_mix(h, (uint64_t{cr.lo} << 32) | cr.hi);
+  for (const auto& it : r->items) fsm::hash_mix(h, hash(it));
+  if (r->automaton) {
+    const ByteAutomaton& a = *r->automaton;
+    fsm::hash_mix(h, a.start);
+    for (size_t q = 0; q < a.num_states(); ++q) {
+      fsm::hash_mix(h, q < a.finals.size() && a.finals[q] ? 1 : 2);
+      for (const auto& e : a.edges[q]) fsm::hash_mix(h, (uint64_t{e.lo} << 40) | (uint64_t{e.hi} << 32) | e.to);
+    }
+  }
+  memo_.emplace(r.get(), Memo{r, h});
+  return h;
+}
+
+bool RegexIdentity::equal(const Regex& a, const Regex& b) {
+  if (&a == &b) return true;
+  if (a.kind != b.kind || a.min != b.min || a.max != b.max || a.byte_lo != b.byte_lo || a.byte_hi != b.byte_hi ||
+      a.lazy != b.lazy || !(a.chars == b.chars) || a.items.size() != b.items.size())
+    return false;
+  for (size_t i = 0; i < a.items.size(); ++i)
+    if (!equal(*a.items[i], *b.items[i])) return false;
+  if ((a.automaton == nullptr) != (b.automaton == nullptr)) return false;
+  if (a.automaton && a.automaton != b.automaton) {
+    const ByteAutomaton &x = *a.automaton, &y = *b.automaton;
+    if (x.start != y.start || x.num_states() != y.num_states()) return false;
+    for (size_t q = 0; q < x.num_states(); ++q) {
+      const bool fx = q < x.finals.size() && x.finals[q], fy = q < y.finals.size() && y.finals[q];
+      if (fx != fy || x.edges[q].size() != y.edges[q].size()) return false;
+      for (size_t e = 0; e < x.edges[q].size(); ++e)
+        if (x.edges[q][e].lo != y.edges[q][e].lo || x.edges[q][e].hi != y.edges[q][e].hi ||
+            x.edges[q][e].to != y.edges[q][e].to)
+          return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace tollgate::grammar

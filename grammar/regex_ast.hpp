@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace tollgate::grammar {
@@ -111,6 +112,24 @@ struct Regex {
 
   // A readable rendering (regex-like), for debugging and tests.
   std::string to_string() const;
+};
+
+// Regexes told apart by structure, as to_string() would tell them apart, without rendering them
+// (fsm/cfg.cpp keys lexemes by it: rendering every lexeme, a JSON Schema's keys and values written
+// out, was a quarter of a compile's instructions). The hash is memoised per node — nodes are
+// immutable and shared, so a subtree met again is one lookup — and the memo holds the nodes it
+// hashed, so an address is never reused under it. Equality stops at shared nodes.
+class RegexIdentity {
+ public:
+  size_t hash(const RegexPtr& r);
+  static bool equal(const Regex& a, const Regex& b);
+
+ private:
+  struct Memo {
+    RegexPtr node;
+    size_t hash;
+  };
+  std::unordered_map<const Regex*, Memo> memo_;
 };
 
 struct RegexOptions {
