@@ -311,7 +311,7 @@ class Builder {
   uint32_t lexeme_id(const RegexPtr& r, bool ignore) {
     auto kind_of = [&](bool ign, bool lf) { return ign ? 0 : lf ? 1 : 2; };
     const int kind = kind_of(ignore, lf_);
-    size_t h = regex_identity_.hash(r);
+    size_t h = RegexIdentity::hash(*r);
     hash_mix(h, static_cast<uint64_t>(kind));
     std::vector<uint32_t>& same_hash = lexeme_ids_[h];
     for (uint32_t id : same_hash)
@@ -550,7 +550,6 @@ class Builder {
   std::map<int, RegexPtr> rule_regex_;
   std::map<int, int32_t> rule_nt_;
   std::unordered_map<size_t, std::vector<uint32_t>> lexeme_ids_;  // structural hash → lexemes
-  RegexIdentity regex_identity_;
   std::map<Sym, int32_t> opt_nt_;
 };
 

@@ -195,26 +195,44 @@ LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions&
     if (r) walk.run(*r, nullptr);
   std::vector<ByteSet> tests(walk.tests.begin(), walk.tests.end());
   std::sort(tests.begin(), tests.end());
-  // Each test moves its members of every class it touches to a new class (classes it holds
-  // whole are only renamed); ids are made dense at the end.
-  std::array<uint32_t, 256> cls{};
-  uint32_t next_id = 1;
-  std::unordered_map<uint32_t, uint32_t> moved;
+  // Each test moves its members of every class it holds in part to a new class (a class it holds
+  // whole stays as it is), so ids stay below 256; renumbered by first byte at the end.
+  std::array<uint16_t, 256> cls{}, size{}, hits{}, to{};
+  size[0] = 256;
+  uint16_t num = 1;
+  std::vector<uint16_t> touched;
   for (const ByteSet& t : tests) {
-    moved.clear();
+    touched.clear();
     for (int w = 0; w < 4; ++w)
       for (uint64_t bits = t[w]; bits; bits &= bits - 1) {
-        const int b = w * 64 + __builtin_ctzll(bits);
-        auto [it, fresh] = moved.emplace(cls[b], next_id);
-        if (fresh) ++next_id;
-        cls[b] = it->second;
+        const uint16_t c = cls[w * 64 + __builtin_ctzll(bits)];
+        if (hits[c]++ == 0) touched.push_back(c);
+      }
+    for (uint16_t c : touched) {
+      to[c] = c;
+      if (hits[c] < size[c]) {
+        to[c] = num;
+        size[num++] = hits[c];
+        size[c] -= hits[c];
+      }
+      hits[c] = 0;
+    }
+    for (int w = 0; w < 4; ++w)
+      for (uint64_t bits = t[w]; bits; bits &= bits - 1) {
+        uint16_t& c = cls[w * 64 + __builtin_ctzll(bits)];
+        c = to[c];
       }
   }
+  std::array<uint16_t, 256> order;
+  order.fill(UINT16_MAX);
+  num = 0;
+  for (int b = 0; b < 256; ++b) {
+    if (order[cls[b]] == UINT16_MAX) order[cls[b]] = num++;
+    cls[b] = order[cls[b]];
+  }
   std::array<uint8_t, 256> part{};
-  std::unordered_map<uint32_t, uint8_t> dense;
-  for (int b = 0; b < 256; ++b) part[b] = dense.emplace(cls[b], static_cast<uint8_t>(dense.size())).first->second;
-  const uint32_t classes = static_cast<uint32_t>(dense.size());
-  partition_classes_ = classes;
+  for (int b = 0; b < 256; ++b) part[b] = static_cast<uint8_t>(cls[b]);
+  partition_classes_ = num;
   partition_ = part;
 }
 

@@ -376,13 +376,14 @@ std::string Regex::to_string() const {
   return os;
 }
 
-size_t RegexIdentity::hash(const RegexPtr& r) {
-  if (auto it = memo_.find(r.get()); it != memo_.end()) return it->second.hash;
+size_t RegexIdentity::hash(const Regex& node) {
+  if (const size_t known = node.identity_hash.value.load(std::memory_order_relaxed)) return known;
+  const Regex* r = &node;
   size_t h = static_cast<size_t>(r->kind);
   fsm::hash_mix(h, (uint64_t{r->min} << 32) | r->max);
   fsm::hash_mix(h, (uint64_t{r->byte_lo} << 9) | (uint64_t{r->byte_hi} << 1) | (r->lazy ? 1 : 0));
   for (const auto& cr : r->chars.ranges()) fsm::hash_mix(h, (uint64_t{cr.lo} << 32) | cr.hi);
-  for (const auto& it : r->items) fsm::hash_mix(h, hash(it));
+  for (const auto& it : r->items) fsm::hash_mix(h, hash(*it));
   if (r->automaton) {
     const ByteAutomaton& a = *r->automaton;
     fsm::hash_mix(h, a.start);
@@ -391,7 +392,8 @@ size_t RegexIdentity::hash(const RegexPtr& r) {
       for (const auto& e : a.edges[q]) fsm::hash_mix(h, (uint64_t{e.lo} << 40) | (uint64_t{e.hi} << 32) | e.to);
     }
   }
-  memo_.emplace(r.get(), Memo{r, h});
+  if (h == 0) h = 1;
+  node.identity_hash.value.store(h, std::memory_order_relaxed);
   return h;
 }
 

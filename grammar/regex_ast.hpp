@@ -4,11 +4,11 @@
 // A Bytes node matches raw bytes (for grammars that need bytes that are not UTF-8).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace tollgate::grammar {
@@ -93,6 +93,16 @@ struct Regex {
   // A node that lives for the whole process and recurs across compiles (JSON Schema's format
   // regexes): fsm/ builds its DFA once per process and shares it (compile_dfa). Made by pin().
   bool process_wide = false;
+  // RegexIdentity's hash of this node, computed on first use (0: not yet); a copy starts without.
+  struct CachedHash {
+    mutable std::atomic<size_t> value{0};
+    CachedHash() = default;
+    CachedHash(const CachedHash&) {}
+    CachedHash& operator=(const CachedHash&) {
+      value.store(0, std::memory_order_relaxed);
+      return *this;
+    }
+  } identity_hash;
 
   static RegexPtr empty();
   static RegexPtr nothing();
@@ -116,20 +126,11 @@ struct Regex {
 
 // Regexes told apart by structure, as to_string() would tell them apart, without rendering them
 // (fsm/cfg.cpp keys lexemes by it: rendering every lexeme, a JSON Schema's keys and values written
-// out, was a quarter of a compile's instructions). The hash is memoised per node — nodes are
-// immutable and shared, so a subtree met again is one lookup — and the memo holds the nodes it
-// hashed, so an address is never reused under it. Equality stops at shared nodes.
-class RegexIdentity {
- public:
-  size_t hash(const RegexPtr& r);
+// out, was a quarter of a compile's instructions). The hash is kept in each node (nodes are
+// immutable and shared, so a subtree met again costs one load). Equality stops at shared nodes.
+struct RegexIdentity {
+  static size_t hash(const Regex& r);
   static bool equal(const Regex& a, const Regex& b);
-
- private:
-  struct Memo {
-    RegexPtr node;
-    size_t hash;
-  };
-  std::unordered_map<const Regex*, Memo> memo_;
 };
 
 struct RegexOptions {
