@@ -760,12 +760,16 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options);
 }  // namespace
 
 const Dfa& SubDfaCache::get(const grammar::Regex& node, const DfaOptions& options) {
-  std::string key = node.to_string();
-  auto it = map_.find(key);
-  if (it != map_.end()) return *it->second;
-  auto dfa = std::make_unique<const Dfa>(compile_sub_dfa(node, options));
-  bytes_ += dfa->memory_bytes() + key.size() + 64;
-  return *map_.emplace(std::move(key), std::move(dfa)).first->second;
+  const size_t h = grammar::RegexIdentity::hash(node);
+  if (auto it = map_.find(h); it != map_.end())
+    for (const Entry& e : it->second)
+      if (grammar::RegexIdentity::equal(*e.node, node)) return *e.dfa;
+  auto dfa = std::make_unique<const Dfa>(compile_sub_dfa(node, options));  // may add entries
+  bytes_ += dfa->memory_bytes() + sizeof(grammar::Regex) + 64;
+  ++count_;
+  std::vector<Entry>& same = map_[h];
+  same.push_back(Entry{std::make_shared<const grammar::Regex>(node), std::move(dfa)});
+  return *same.back().dfa;
 }
 
 const Dfa& SubDfaCache::piece(const grammar::RegexPtr& node, const DfaOptions& options) {

@@ -79,8 +79,8 @@ class Dfa {
   std::vector<uint8_t> finals_;
 };
 
-// The minimal DFAs of sub-automaton nodes (kIntersect, kComplement, kJsonString) by their regex
-// text (Regex::to_string), shared by the automata of one grammar: a JSON string language that
+// The minimal DFAs of sub-automaton nodes (kIntersect, kComplement, kJsonString) by their structure
+// (grammar::RegexIdentity), shared by the automata of one grammar: a JSON string language that
 // recurs in many lexemes (every property's `"key": value` lexeme of a large schema or of many
 // tool schemas) is built and minimised once instead of once per lexeme. A node found here is not
 // built again, so its construction budget is not checked again (the DFA found is the same; its
@@ -88,18 +88,22 @@ class Dfa {
 class SubDfaCache {
  public:
   // The DFA of `node` (a kIntersect, kComplement or kJsonString node), built with `options` (whose
-  // sub_dfas is this cache) the first time its text is seen.
+  // sub_dfas is this cache) the first time a node of its structure is seen.
   const Dfa& get(const grammar::Regex& node, const DfaOptions& options);
   // The DFA of an item of a concatenation built piece by piece (compile_dfa's deterministic
   // concatenation), by node: the whitespace, separators and values that recur in the lexemes of
   // one grammar are one node each. Holds the node (its address stays its own).
   const Dfa& piece(const grammar::RegexPtr& node, const DfaOptions& options);
-  size_t size() const { return map_.size(); }
+  size_t size() const { return count_; }
   size_t memory_bytes() const { return bytes_; }  // the DFAs held and their keys
 
  private:
-  size_t bytes_ = 0;
-  std::unordered_map<std::string, std::unique_ptr<const Dfa>> map_;
+  struct Entry {
+    grammar::RegexPtr node;  // a copy of the node's fields (its children shared), to compare with
+    std::unique_ptr<const Dfa> dfa;
+  };
+  size_t bytes_ = 0, count_ = 0;
+  std::unordered_map<size_t, std::vector<Entry>> map_;  // by RegexIdentity::hash
   std::unordered_map<const grammar::Regex*, std::pair<grammar::RegexPtr, std::unique_ptr<const Dfa>>> pieces_;
 };
 
