@@ -52,16 +52,12 @@ class CompileThreads {
   // Runs f on a pool thread. Throws std::system_error (as std::thread does) when no thread is
   // idle and none can be created; f is then not run.
   void run(std::function<void()> f) {
-    {
-      std::lock_guard<std::mutex> lock(*mu_);
-      if (idle_ > jobs_->size()) {
-        jobs_->push_back(std::move(f));
-        cv_->notify_one();
-        return;
-      }
+    std::unique_lock<std::mutex> lock(*mu_);
+    if (idle_ <= jobs_->size()) {  // every idle thread has a job waiting already: one more thread
+      lock.unlock();
+      start_thread();
+      lock.lock();
     }
-    start_thread();
-    std::lock_guard<std::mutex> lock(*mu_);
     jobs_->push_back(std::move(f));
     cv_->notify_one();
   }

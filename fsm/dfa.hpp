@@ -79,7 +79,7 @@ class Dfa {
   std::vector<uint8_t> finals_;
 };
 
-// The minimal DFAs of sub-automaton nodes (kIntersect, kComplement, kJsonString) by their structure
+// The DFAs of sub-automaton nodes (kIntersect, kComplement, kJsonString) by their structure
 // (grammar::RegexIdentity), shared by the automata of one grammar: a JSON string language that
 // recurs in many lexemes (every property's `"key": value` lexeme of a large schema or of many
 // tool schemas) is built and minimised once instead of once per lexeme. A node found here is not
@@ -107,11 +107,12 @@ class SubDfaCache {
   std::unordered_map<const grammar::Regex*, std::pair<grammar::RegexPtr, std::unique_ptr<const Dfa>>> pieces_;
 };
 
-// Regex → minimal DFA. Throws tollgate::Error(kLimit) when a budget of `options` is exceeded.
-// With options.sub_dfas, a concatenation whose pieces join deterministically (no byte can both
-// go on in one piece and start the next, as between JSON's whitespace, separators, keys and
-// values) is joined from its pieces' DFAs (cached there) without an NFA, then minimised: the same
-// minimal DFA as the NFA route gives.
+// Regex → DFA, minimal but for the two constructions below. Throws tollgate::Error(kLimit) when a
+// budget of `options` is exceeded. With options.sub_dfas, a concatenation whose pieces join
+// deterministically (no byte can both go on in one piece and start the next, as between JSON's
+// whitespace, separators, keys and values) is joined from its pieces' DFAs (cached there) without
+// an NFA and not minimised: the minimal DFA but in rare cases (19 of maskbench-dev's 84,000 joins
+// keep a few equivalent states). JSON string escaping (json_escape) is likewise not minimised.
 // A regex whose root is kIntersect, kComplement or kJsonString is built by the operations below
 // without going through an NFA; such nodes deeper down are compiled the same way and embedded in
 // the NFA (nfa.cpp). Each sub-automaton gets the same state budget and the memory left over.
@@ -125,8 +126,8 @@ size_t process_wide_dfa_builds();
 size_t process_wide_dfa_bytes();
 
 // DFA-level operations (the regex kinds kIntersect, kComplement and kJsonString compile through
-// them; each child is compiled to its own minimal DFA first). Every result is minimal with every
-// state live, like compile_dfa's; a budget of `options` exceeded is a kLimit error.
+// them; each child is compiled to its own DFA first). Every result has every state live; it is
+// minimal but for json_escape's (below); a budget of `options` exceeded is a kLimit error.
 //
 // Takes: two DFAs. Gives: the minimal DFA of the strings both accept (product construction over
 // the reachable pairs).
@@ -136,11 +137,13 @@ Dfa difference(const Dfa& a, const Dfa& b, const DfaOptions& options = {});
 // Takes: a DFA. Gives: the minimal DFA of the valid UTF-8 strings (sequences of code points of
 // CharSet::any()) that `a` refuses: difference(DFA of any*, a).
 Dfa complement(const Dfa& a, const DfaOptions& options = {});
-// Takes: a DFA over the UTF-8 bytes of strings. Gives: the minimal DFA of those strings written
+// Takes: a DFA over the UTF-8 bytes of strings. Gives: a DFA of those strings written
 // as the body of a JSON string literal (Regex::Kind::kJsonString: '"' as \", a backslash as two,
 // U+0008/0C/0A/0D/09 as \b \f \n \r \t, other bytes below 0x20 as \u00xx in either hex case,
 // '/' raw or as \/, other bytes raw). Deterministic because the escapes form a prefix code: at
-// most 7 states per state of `body` (the state itself and 6 states inside an escape).
+// most 7 states per state of `body` (the state itself and 6 states inside an escape). Not minimised:
+// body states that the escaped bytes cannot tell apart are one state inside an escape, which leaves
+// it minimal for almost every body (6,229 of maskbench-dev's 6,288); byte classes are merged.
 Dfa json_escape(const Dfa& body, const DfaOptions& options = {});
 
 // The match a backtracking engine (Python re, PCRE, RE2's default mode) returns for `regex`

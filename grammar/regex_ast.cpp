@@ -376,24 +376,24 @@ std::string Regex::to_string() const {
   return os;
 }
 
-size_t RegexIdentity::hash(const Regex& node) {
-  if (const size_t known = node.identity_hash.value.load(std::memory_order_relaxed)) return known;
-  const Regex* r = &node;
-  size_t h = static_cast<size_t>(r->kind);
-  fsm::hash_mix(h, (uint64_t{r->min} << 32) | r->max);
-  fsm::hash_mix(h, (uint64_t{r->byte_lo} << 9) | (uint64_t{r->byte_hi} << 1) | (r->lazy ? 1 : 0));
-  for (const auto& cr : r->chars.ranges()) fsm::hash_mix(h, (uint64_t{cr.lo} << 32) | cr.hi);
-  for (const auto& it : r->items) fsm::hash_mix(h, hash(*it));
-  if (r->automaton) {
-    const ByteAutomaton& a = *r->automaton;
+size_t RegexIdentity::hash(const Regex& r) {
+  if (const size_t known = r.identity_hash.value.load(std::memory_order_relaxed)) return known;
+  size_t h = static_cast<size_t>(r.kind);
+  fsm::hash_mix(h, (uint64_t{r.min} << 32) | r.max);
+  fsm::hash_mix(h, (uint64_t{r.byte_lo} << 9) | (uint64_t{r.byte_hi} << 1) | (r.lazy ? 1 : 0));
+  for (const auto& cr : r.chars.ranges()) fsm::hash_mix(h, (uint64_t{cr.lo} << 32) | cr.hi);
+  for (const auto& it : r.items) fsm::hash_mix(h, hash(*it));
+  if (r.automaton) {
+    const ByteAutomaton& a = *r.automaton;
     fsm::hash_mix(h, a.start);
+    fsm::hash_mix(h, fsm::hash_words(a.finals));
     for (size_t q = 0; q < a.num_states(); ++q) {
-      fsm::hash_mix(h, q < a.finals.size() && a.finals[q] ? 1 : 2);
+      fsm::hash_mix(h, a.edges[q].size());
       for (const auto& e : a.edges[q]) fsm::hash_mix(h, (uint64_t{e.lo} << 40) | (uint64_t{e.hi} << 32) | e.to);
     }
   }
   if (h == 0) h = 1;
-  node.identity_hash.value.store(h, std::memory_order_relaxed);
+  r.identity_hash.value.store(h, std::memory_order_relaxed);
   return h;
 }
 
@@ -405,19 +405,7 @@ bool RegexIdentity::equal(const Regex& a, const Regex& b) {
   for (size_t i = 0; i < a.items.size(); ++i)
     if (!equal(*a.items[i], *b.items[i])) return false;
   if ((a.automaton == nullptr) != (b.automaton == nullptr)) return false;
-  if (a.automaton && a.automaton != b.automaton) {
-    const ByteAutomaton &x = *a.automaton, &y = *b.automaton;
-    if (x.start != y.start || x.num_states() != y.num_states()) return false;
-    for (size_t q = 0; q < x.num_states(); ++q) {
-      const bool fx = q < x.finals.size() && x.finals[q], fy = q < y.finals.size() && y.finals[q];
-      if (fx != fy || x.edges[q].size() != y.edges[q].size()) return false;
-      for (size_t e = 0; e < x.edges[q].size(); ++e)
-        if (x.edges[q][e].lo != y.edges[q][e].lo || x.edges[q][e].hi != y.edges[q][e].hi ||
-            x.edges[q][e].to != y.edges[q][e].to)
-          return false;
-    }
-  }
-  return true;
+  return a.automaton == b.automaton || *a.automaton == *b.automaton;
 }
 
 }  // namespace tollgate::grammar

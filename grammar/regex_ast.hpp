@@ -47,11 +47,13 @@ struct ByteAutomaton {
   struct Edge {
     uint8_t lo, hi;  // inclusive byte range
     uint32_t to;
+    bool operator==(const Edge&) const = default;
   };
   std::vector<std::vector<Edge>> edges;  // per state
   std::vector<char> finals;              // per state
   uint32_t start = 0;
   size_t num_states() const { return edges.size(); }
+  bool operator==(const ByteAutomaton&) const = default;
 };
 
 struct Regex;
