@@ -1167,19 +1167,37 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
       cst[n.depth] = t;
       ++x;
     }
-    // The exceptions, innermost first (an exception found inside another's subtree was walked
-    // with a wrong state; the outer one, redone later, overwrites it): clear what the class walk
-    // decided for the subtree, then walk it byte by byte from its true state.
-    // Subtracting, the subtree is set whole again instead (a clean one was cleared whole), and
-    // the byte walk clears what dies.
-    for (size_t k = exceptions.size(); k-- > 0;) {
-      const uint32_t b = std::get<0>(exceptions[k]);  // not a structured binding: clang 14 (make fuzz) cannot capture one
-      const auto sb = std::get<1>(exceptions[k]);
+    // The exceptions. One found inside another's subtree was walked with a wrong state, and the
+    // outer one's byte walk redoes its whole subtree: only the outermost are walked (subtrees
+    // nest or are disjoint, so sorted by node one sweep finds them). The class walk's roots inside
+    // them are dropped in one pass over both sorted lists (a clean one has none: the class walk
+    // set nothing below it). Then each subtree is cleared of what the class walk decided and
+    // walked byte by byte from its true state; subtracting, it is set whole again instead (a
+    // clean one was cleared whole), and the byte walk clears what dies.
+    std::sort(exceptions.begin(), exceptions.end());
+    size_t kept = 0;
+    for (size_t k = 0, covered = 0; k < exceptions.size(); ++k) {
+      const uint32_t b = std::get<0>(exceptions[k]);
+      if (b < covered) continue;
+      covered = nodes[b].subtree_end;
+      exceptions[kept++] = exceptions[k];
+    }
+    exceptions.resize(kept);
+    if (!exceptions.empty() && !e->roots.empty()) {
+      std::sort(e->roots.begin(), e->roots.end());
+      size_t out = 0, k = 0;
+      for (uint32_t r : e->roots) {
+        while (k < exceptions.size() && nodes[std::get<0>(exceptions[k])].subtree_end <= r) ++k;
+        if (k < exceptions.size() && r >= std::get<0>(exceptions[k])) continue;
+        e->roots[out++] = r;
+      }
+      e->roots.resize(out);
+    }
+    for (const auto& ex : exceptions) {
+      const uint32_t b = std::get<0>(ex);  // not a structured binding: clang 14 (make fuzz) cannot capture one
+      const auto sb = std::get<1>(ex);
       const uint32_t end = nodes[b].subtree_end;
-      const bool clean = std::get<2>(exceptions[k]);
-      if (!clean)
-        e->roots.erase(std::remove_if(e->roots.begin(), e->roots.end(), [&](uint32_t r) { return r >= b && r < end; }),
-                       e->roots.end());
+      const bool clean = std::get<2>(ex);
       if (subtract && sb != fsm::kDead)
         trie.for_each_token(b, end, [&](int32_t id) { set_bit(mask.data(), id); });
       else if (!clean)
