@@ -1059,13 +1059,18 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     // Where they do not (the first letters of the names an additional-property key must avoid),
     // the heaviest state among the member byte nodes goes on down the class trie and the others
     // are walked byte by byte. Same result as the byte walk (roots sorted back into its order).
-    std::array<std::vector<uint32_t>, 256> dcls;  // per class: the lexeme DFA's classes in it
+    // Per class: the lexeme DFA's classes in it, dcls[dcls_at[c] .. dcls_at[c + 1]).
+    thread_local std::vector<uint32_t> dcls;
+    std::array<uint32_t, 257> dcls_at;
+    dcls.clear();
     for (uint32_t c = 0; c < ct.num_classes(); ++c) {
+      dcls_at[c] = static_cast<uint32_t>(dcls.size());
       for (uint8_t b : ct.bytes_of(c)) {
         uint32_t k = d.classes[b];
-        if (std::find(dcls[c].begin(), dcls[c].end(), k) == dcls[c].end()) dcls[c].push_back(k);
+        if (std::find(dcls.begin() + dcls_at[c], dcls.end(), k) == dcls.end()) dcls.push_back(k);
       }
     }
+    dcls_at[ct.num_classes()] = static_cast<uint32_t>(dcls.size());
     const auto& cn = ct.trie().nodes();
     const auto& members = ct.members();
     {
@@ -1097,11 +1102,12 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
         continue;
       }
       const uint32_t s = cst[n.depth - 1];
-      const std::vector<uint32_t>& dc = dcls[n.byte];
+      const uint32_t* dc = dcls.data() + dcls_at[n.byte];
+      const uint32_t* dc_end = dcls.data() + dcls_at[n.byte + 1];
       const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
-      uint32_t t = row[dc[0]];
+      uint32_t t = row[*dc];
       bool uniform = true;
-      for (size_t k = 1; k < dc.size() && uniform; ++k) uniform = row[dc[k]] == t;
+      for (const uint32_t* k = dc + 1; k < dc_end && uniform; ++k) uniform = row[*k] == t;
       if (!uniform) {
         // The class's bytes part ways here. The member byte nodes' states, weighted by their
         // subtrees: the heaviest state goes on down the class trie for all of them, and the
@@ -1174,15 +1180,20 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     // set nothing below it). Then each subtree is cleared of what the class walk decided and
     // walked byte by byte from its true state; subtracting, it is set whole again instead (a
     // clean one was cleared whole), and the byte walk clears what dies.
-    std::sort(exceptions.begin(), exceptions.end());
-    size_t kept = 0;
-    for (size_t k = 0, covered = 0; k < exceptions.size(); ++k) {
-      const uint32_t b = std::get<0>(exceptions[k]);
+    thread_local std::vector<uint64_t> order;  // (byte node, index): a cheaper sort than the tuples'
+    order.clear();
+    for (size_t k = 0; k < exceptions.size(); ++k) order.push_back(uint64_t{std::get<0>(exceptions[k])} << 32 | k);
+    std::sort(order.begin(), order.end());
+    thread_local std::vector<std::tuple<uint32_t, uint32_t, bool>> outermost;
+    outermost.clear();
+    uint32_t covered = 0;
+    for (uint64_t o : order) {
+      const uint32_t b = static_cast<uint32_t>(o >> 32);
       if (b < covered) continue;
       covered = nodes[b].subtree_end;
-      exceptions[kept++] = exceptions[k];
+      outermost.push_back(exceptions[static_cast<uint32_t>(o)]);
     }
-    exceptions.resize(kept);
+    exceptions.swap(outermost);
     if (!exceptions.empty() && !e->roots.empty()) {
       std::sort(e->roots.begin(), e->roots.end());
       size_t out = 0, k = 0;
