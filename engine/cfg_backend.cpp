@@ -1004,15 +1004,36 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
   const bool lf = rt->leftmost_first(l);
   const bool last = rt->cfg().lexeme_last[l] != 0;  // nothing can follow it inside a token
   auto e = std::make_shared<IndexEntry>();
-  std::vector<uint32_t> mask(words, 0);
   thread_local std::vector<uint32_t> st;
   if (st.size() < trie.max_depth() + 2) st.resize(trie.max_depth() + 2);
   st[0] = q;
-  size_t count = 0;
   // Subtractive (class walk only): the mask starts as every token and a dead subtree is cleared,
   // for states that keep most of the vocabulary (the inside of a string), where setting ~100k
-  // bits one by one was most of the walk.
+  // bits one by one was most of the walk. The mask is then `own`. Otherwise it is a thread's
+  // scratch bitset, all zero between calls, whose words ever set are marked in `touched` (a bit
+  // per word): most entries are a few hundred tokens, and zeroing, counting and scanning a whole
+  // bitset for them (4,008 words for Llama-3) was most of their cost.
   bool subtract = false;
+  thread_local std::vector<uint32_t> scratch, touched;
+  if (scratch.size() < static_cast<size_t>(words)) {
+    scratch.assign(words, 0u);
+    touched.assign((words + 31) / 32, 0u);
+  }
+  // A walk that throws (a lexeme over budget, no memory) leaves the scratch zeroed for the next.
+  struct ZeroOnThrow {
+    bool done = false;
+    ~ZeroOnThrow() {
+      if (done) return;
+      std::fill(scratch.begin(), scratch.end(), 0u);
+      std::fill(touched.begin(), touched.end(), 0u);
+    }
+  } zero_on_throw;
+  std::vector<uint32_t> own;
+  uint32_t* mask = scratch.data();
+  auto set_token = [&](int32_t id) {
+    set_bit(mask, id);
+    set_bit(touched.data(), id >> 5);
+  };
   // Clears the tokens of nodes [from, to) of `t` (the byte trie, or the class trie).
   auto clear_range = [&](const fsm::TokenTrie& t, uint32_t from, uint32_t to) {
     t.for_each_token(from, to, [&](int32_t id) { mask[id >> 5] &= ~(1u << (id & 31)); });
@@ -1020,11 +1041,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
   // Node i of the byte trie, reached in state s (not dead): its tokens (unless subtracting), and
   // whether the lexeme may end there with more bytes below (a root of the boundary walk).
   auto visit = [&](uint32_t i, const fsm::TrieNode& n, uint32_t s) {
-    if (!subtract)
-      trie.for_each_token(n, [&](int32_t id) {
-        set_bit(mask.data(), id);
-        ++count;
-      });
+    if (!subtract) trie.for_each_token(n, set_token);
     if (!last && d.is_final(s) && n.subtree_end > i + 1) {
       // Leftmost-first: the lexeme can end here only if the next byte does not extend its
       // match (the guard would fire); a root where every next byte does is no boundary.
@@ -1082,7 +1099,10 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
           live += trie.tokens_from(nodes[x].subtree_end) - trie.tokens_from(x);
       subtract = live * 2 > trie.token_ids().size();
     }
-    if (subtract) mask = tokenizer->trie_token_bits();
+    if (subtract) {
+      own = tokenizer->trie_token_bits();
+      mask = own.data();
+    }
     auto drop_class_subtree = [&](uint32_t x) {
       if (subtract) clear_range(ct.trie(), x, cn[x].subtree_end);
     };
@@ -1159,11 +1179,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
         x = n.subtree_end;
         continue;
       }
-      if (!subtract)
-        ct.trie().for_each_token(n, [&](int32_t id) {
-          set_bit(mask.data(), id);
-          ++count;
-        });
+      if (!subtract) ct.trie().for_each_token(n, set_token);
       if (!last && d.is_final(t)) {
         for (uint32_t m = ct.member_begin(x), me = ct.member_begin(x + 1); m < me; ++m) {
           const uint32_t b = members[m];
@@ -1210,7 +1226,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
       const uint32_t end = nodes[b].subtree_end;
       const bool clean = std::get<2>(ex);
       if (subtract && sb != fsm::kDead)
-        trie.for_each_token(b, end, [&](int32_t id) { set_bit(mask.data(), id); });
+        trie.for_each_token(b, end, [&](int32_t id) { set_bit(mask, id); });
       else if (!clean)
         clear_range(trie, b, end);
       if (sb == fsm::kDead) continue;
@@ -1219,18 +1235,40 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
       fsm::walk_trie(trie, b, st.data(), step);
     }
     std::sort(e->roots.begin(), e->roots.end());
-    count = engine::count_bits(mask.data(), words);
   }
   e->roots.shrink_to_fit();
   e->root_states.shrink_to_fit();
-  if (count * 2 < static_cast<size_t>(words)) {
-    // Under 1/64 of the vocabulary: a sorted list.
-    e->ids.reserve(count);
-    for (int32_t w = 0; w < words; ++w)
-      for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
+  // Under 1/64 of the vocabulary: a sorted list; else a bitset, deduplicated.
+  if (subtract) {
+    const size_t count = engine::count_bits(mask, words);
+    if (count * 2 < static_cast<size_t>(words)) {
+      e->ids.reserve(count);
+      for (int32_t w = 0; w < words; ++w)
+        for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
+    } else {
+      intern_dense(std::move(own), *e);
+    }
+    zero_on_throw.done = true;
     return e;
   }
-  intern_dense(std::move(mask), *e);
+  // Only the touched words hold tokens (an exception may have cleared some again); they are
+  // zeroed after, as is `touched`.
+  const int32_t groups = static_cast<int32_t>(touched.size());
+  size_t count = 0;
+  for (int32_t g = 0; g < groups; ++g)
+    for (uint32_t t = touched[g]; t; t &= t - 1) count += static_cast<size_t>(__builtin_popcount(mask[g * 32 + __builtin_ctz(t)]));
+  if (count * 2 >= static_cast<size_t>(words)) intern_dense(std::vector<uint32_t>(mask, mask + words), *e);
+  else e->ids.reserve(count);
+  for (int32_t g = 0; g < groups; ++g) {
+    for (uint32_t t = touched[g]; t; t &= t - 1) {
+      const int32_t w = g * 32 + __builtin_ctz(t);
+      if (!e->dense)
+        for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
+      mask[w] = 0;
+    }
+    touched[g] = 0;
+  }
+  zero_on_throw.done = true;
   return e;
 }
 
