@@ -1179,8 +1179,8 @@ size_t process_wide_dfa_bytes() { return g_process_wide_bytes.load(std::memory_o
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   using Kind = grammar::Regex::Kind;
   if (regex.process_wide) return process_wide_dfa(regex, options);
-  if (options.sub_dfas &&
-      (regex.kind == Kind::kIntersect || regex.kind == Kind::kComplement || regex.kind == Kind::kJsonString))
+  if (options.sub_dfas && regex.kind != Kind::kConcat && regex.kind != Kind::kEmpty && regex.kind != Kind::kNothing &&
+      regex.kind != Kind::kBytes)
     return options.sub_dfas->get(regex, options);
   return compile_sub_dfa(regex, options);
 }

@@ -31,7 +31,7 @@ struct DfaOptions {
   // Bytes held while building: the NFA (states, edges, epsilon moves), and in the subset
   // construction every state's NFA-state set, the interning table and the transition table.
   size_t max_memory_bytes = kDefaultMaxDfaMemory;
-  // Where sub-automata (kIntersect, kComplement, kJsonString nodes) are shared between the
+  // Where sub-automata (every node but a concatenation and the leaves kEmpty, kNothing, kBytes) are shared between the
   // automata built with these options; none when null. Not owned.
   SubDfaCache* sub_dfas = nullptr;
 };
@@ -79,16 +79,20 @@ class Dfa {
   std::vector<uint8_t> finals_;
 };
 
-// The DFAs of sub-automaton nodes (kIntersect, kComplement, kJsonString) by their structure
-// (grammar::RegexIdentity), shared by the automata of one grammar: a JSON string language that
-// recurs in many lexemes (every property's `"key": value` lexeme of a large schema or of many
-// tool schemas) is built and minimised once instead of once per lexeme. A node found here is not
+// The DFAs of sub-automaton nodes by their structure (grammar::RegexIdentity), shared by the
+// automata of one grammar: a JSON string language that recurs in many lexemes (every property's
+// `"key": value` lexeme of a large schema or of many tool schemas), a value's alternation, a
+// string body or a counted character set, is built and minimised once instead of once per lexeme
+// or per node. Concatenations are not kept here: they are joined from their pieces (piece(),
+// cached by node), and a whole lexeme's DFA kept a second time cost more in copies than it saved
+// (every 10th maskbench-dev schema, worker instructions: 18.56G with them, 18.49G without; only
+// kIntersect, kComplement and kJsonString nodes: 18.63G). A node found here is not
 // built again, so its construction budget is not checked again (the DFA found is the same; its
 // size is still charged to the automaton that embeds it). Not thread-safe: one per build loop.
 class SubDfaCache {
  public:
-  // The DFA of `node` (a kIntersect, kComplement or kJsonString node), built with `options` (whose
-  // sub_dfas is this cache) the first time a node of its structure is seen.
+  // The DFA of `node` (not a concatenation), built with `options` (whose sub_dfas is this cache)
+  // the first time a node of its structure is seen.
   const Dfa& get(const grammar::Regex& node, const DfaOptions& options);
   // The DFA of an item of a concatenation built piece by piece (compile_dfa's deterministic
   // concatenation), by node: the whitespace, separators and values that recur in the lexemes of
