@@ -36,6 +36,7 @@
 
 #include "grammar/json_schema_numbers.hpp"
 #include "fsm/dfa.hpp"
+#include "fsm/hash.hpp"
 #include "fsm/utf8.hpp"
 #include "grammar/json_schema_strings.hpp"
 
@@ -2892,7 +2893,7 @@ class SchemaCompiler {
   // The automaton states one code point of `cs` takes in a counted repetition (1 for ASCII).
   size_t class_states(const CharSet& cs) {
     RegexPtr one = Regex::chars_of(cs);
-    const std::string key = one->to_string();
+    const StringKey key{StringKey::kClass, one};
     auto it = class_states_.find(key);
     if (it != class_states_.end()) return it->second;
     const size_t n = std::max<size_t>(1, fsm::compile_dfa(*one).num_states() - 1);
@@ -2912,7 +2913,7 @@ class SchemaCompiler {
   }
   // The chain of rules for lo..hi code points of `cs` and the closing quote (see above).
   int chunk_chain(const CharSet& cs, uint64_t lo, uint64_t hi) {
-    std::string key = "chunked" + Regex::chars_of(cs)->to_string() + "{" + std::to_string(lo) + "," + std::to_string(hi) + "}";
+    const StringKey key{StringKey::kChunkChain, Regex::chars_of(cs), lo, hi};
     auto it = string_rules_.find(key);
     if (it != string_rules_.end()) return it->second;
     const bool unbounded = hi == UINT64_MAX;
@@ -3056,8 +3057,7 @@ class SchemaCompiler {
       } catch (const Error&) {
       }
       if (pattern && (long_bound || heavy_count(*pattern))) {
-        const std::string key = "chunked " + pattern->to_string() + "{" + std::to_string(s.min_length) + "," +
-                                std::to_string(s.max_length) + "}";
+        const StringKey key{StringKey::kChunkedPattern, pattern, s.min_length, s.max_length};
         if (auto it = string_rules_.find(key); it != string_rules_.end()) return ref(it->second);
         if (GExprPtr value = chunked_pattern(pattern, s.min_length, s.max_length)) {
           int r = new_rule("str");
@@ -3076,7 +3076,7 @@ class SchemaCompiler {
     // build (and index) its own copy of the automaton.
     bool large = s.max_length > 64 && s.max_length != UINT64_MAX;
     if (!large && s.patterns.empty() && s.formats.empty()) return value;
-    std::string key = core->to_string();
+    const StringKey key{StringKey::kCore, core};
     auto it = string_rules_.find(key);
     if (it != string_rules_.end()) return ref(it->second);
     int r = new_rule("str");
@@ -4263,8 +4263,28 @@ class SchemaCompiler {
   int any_value_ = -1, any_string_ = -1, regex_format_ = -1;
   GExprPtr item_sep_, key_sep_;  // built on first use, after ws_
   std::unordered_map<std::string, GExprPtr> key_literals_;
-  std::map<std::string, int> string_rules_;  // large string languages (by regex text) → their rule
-  std::map<std::string, size_t> class_states_;  // a code-point class (by regex text) → class_states()
+  // Large string languages by structure (grammar::RegexIdentity, not their regex text: rendering a
+  // format's regex was 7 % of a compile): a string's core, a chunked pattern or a chunk chain of a
+  // class with their bounds; and a code-point class.
+  struct StringKey {
+    enum Kind { kCore, kChunkedPattern, kChunkChain, kClass } kind;
+    RegexPtr re;
+    uint64_t lo = 0, hi = 0;
+    bool operator==(const StringKey& o) const {
+      return kind == o.kind && lo == o.lo && hi == o.hi && RegexIdentity::equal(*re, *o.re);
+    }
+  };
+  struct StringKeyHash {
+    size_t operator()(const StringKey& k) const {
+      size_t h = RegexIdentity::hash(*k.re);
+      fsm::hash_mix(h, k.kind);
+      fsm::hash_mix(h, k.lo);
+      fsm::hash_mix(h, k.hi);
+      return h;
+    }
+  };
+  std::unordered_map<StringKey, int, StringKeyHash> string_rules_;  // → their rule
+  std::unordered_map<StringKey, size_t, StringKeyHash> class_states_;  // a code-point class → class_states()
   int distribution_depth_ = 0;
   int conditional_depth_ = 0;       // conditions being distributed, nested
   size_t conditional_alts_ = 0;     // alternatives they made, since the outermost began
