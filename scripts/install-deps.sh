@@ -7,7 +7,7 @@ set -euo pipefail
 
 DEMO_PKGS=(
   build-essential cmake pkg-config make git
-  libboost-dev nlohmann-json3-dev libicu-dev libcli11-dev libhiredis-dev libssl-dev
+  libboost-dev nlohmann-json3-dev libicu-dev libcli11-dev libhiredis-dev libssl-dev libjemalloc-dev
   nodejs npm
 )
 PKGS=(

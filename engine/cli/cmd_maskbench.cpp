@@ -486,6 +486,7 @@ int run_maskbench(const MaskbenchArgs& a) {
                                                   : ("lexeme automata built in the compile up to " +
                                                      std::to_string(a.eager_automata_states) + " states")
                                                         .c_str());
+  std::printf("allocator: %s\n", TOLLGATE_CLI_ALLOCATOR);
   std::printf("passing:             %6zu  (%.1f%%)\n", sum.passing, pct(sum.passing, sum.schemas));
   std::printf("compile errors:      %6zu  (%zu bad files)\n", sum.compile_errors, sum.bad_files);
   std::printf("validation errors:   %6zu  (a valid test refused)\n", sum.validation_errors);
