@@ -1259,7 +1259,8 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
   const int32_t groups = static_cast<int32_t>(touched.size());
   size_t count = 0;
   for (int32_t g = 0; g < groups; ++g)
-    for (uint32_t t = touched[g]; t; t &= t - 1) count += static_cast<size_t>(__builtin_popcount(mask[g * 32 + __builtin_ctz(t)]));
+    for (uint32_t t = touched[g]; t; t &= t - 1)
+      count += static_cast<size_t>(__builtin_popcount(mask[g * 32 + __builtin_ctz(t)]));
   if (count * 2 >= static_cast<size_t>(words)) intern_dense(std::vector<uint32_t>(mask, mask + words), *e);
   else e->ids.reserve(count);
   for (int32_t g = 0; g < groups; ++g) {
