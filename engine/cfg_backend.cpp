@@ -1091,6 +1091,40 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
       }
     }
     dcls_at[ct.num_classes()] = static_cast<uint32_t>(dcls.size());
+    // Per (state, class), whether the class's bytes all lead one way from the state and where:
+    // the class walk asks it at every class node, and a walk meets few states. Entries of this
+    // call carry its stamp (no clearing); none past kMaxUniformMemo entries (then asked each time).
+    constexpr size_t kMaxUniformMemo = size_t(1) << 20;
+    constexpr uint32_t kPartsWays = fsm::kDead - 1;  // not uniform (no state has this number)
+    thread_local std::vector<uint64_t> uniform_memo;
+    thread_local uint32_t memo_stamp = 0;
+    const size_t memo_size = static_cast<size_t>(d.num_states()) * ct.num_classes();
+    const bool memo = memo_size <= kMaxUniformMemo;
+    if (memo) {
+      if (uniform_memo.size() < memo_size) uniform_memo.resize(memo_size, 0);
+      if (++memo_stamp == 0) {  // wrapped: old stamps could match again
+        std::fill(uniform_memo.begin(), uniform_memo.end(), 0);
+        memo_stamp = 1;
+      }
+    }
+    // Where the bytes of class c go from state s: one state (kDead included), or kPartsWays.
+    auto class_target = [&](uint32_t s, uint32_t c) {
+      const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
+      auto compute = [&] {
+        const uint32_t* dc = dcls.data() + dcls_at[c];
+        const uint32_t* dc_end = dcls.data() + dcls_at[c + 1];
+        const uint32_t t = row[*dc];
+        for (const uint32_t* k = dc + 1; k < dc_end; ++k)
+          if (row[*k] != t) return kPartsWays;
+        return t;
+      };
+      if (!memo) return compute();
+      uint64_t& m = uniform_memo[static_cast<size_t>(s) * ct.num_classes() + c];
+      if (static_cast<uint32_t>(m >> 32) == memo_stamp) return static_cast<uint32_t>(m);
+      const uint32_t t = compute();
+      m = (uint64_t{memo_stamp} << 32) | t;
+      return t;
+    };
     const auto& cn = ct.trie().nodes();
     const auto& members = ct.members();
     {
@@ -1125,13 +1159,8 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
         continue;
       }
       const uint32_t s = cst[n.depth - 1];
-      const uint32_t* dc = dcls.data() + dcls_at[n.byte];
-      const uint32_t* dc_end = dcls.data() + dcls_at[n.byte + 1];
-      const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
-      uint32_t t = row[*dc];
-      bool uniform = true;
-      for (const uint32_t* k = dc + 1; k < dc_end && uniform; ++k) uniform = row[*k] == t;
-      if (!uniform) {
+      uint32_t t = class_target(s, n.byte);
+      if (t == kPartsWays) {
         // The class's bytes part ways here. The member byte nodes' states, weighted by their
         // subtrees: the heaviest state goes on down the class trie for all of them, and the
         // others are exceptions, redone byte by byte once the class walk is over.
