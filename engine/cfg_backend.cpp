@@ -1271,12 +1271,14 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
   e->roots.shrink_to_fit();
   e->root_states.shrink_to_fit();
   // Under 1/64 of the vocabulary: a sorted list; else a bitset, deduplicated.
+  auto append_ids = [&](int32_t w) {
+    for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
+  };
   if (subtract) {
     const size_t count = engine::count_bits(mask, words);
     if (count * 2 < static_cast<size_t>(words)) {
       e->ids.reserve(count);
-      for (int32_t w = 0; w < words; ++w)
-        for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
+      for (int32_t w = 0; w < words; ++w) append_ids(w);
     } else {
       intern_dense(std::move(own), *e);
     }
@@ -1295,8 +1297,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
   for (int32_t g = 0; g < groups; ++g) {
     for (uint32_t t = touched[g]; t; t &= t - 1) {
       const int32_t w = g * 32 + __builtin_ctz(t);
-      if (!e->dense)
-        for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
+      if (!e->dense) append_ids(w);
       mask[w] = 0;
     }
     touched[g] = 0;

@@ -31,8 +31,8 @@ struct DfaOptions {
   // Bytes held while building: the NFA (states, edges, epsilon moves), and in the subset
   // construction every state's NFA-state set, the interning table and the transition table.
   size_t max_memory_bytes = kDefaultMaxDfaMemory;
-  // Where sub-automata (every node but a concatenation and the leaves kEmpty, kNothing, kBytes) are shared between the
-  // automata built with these options; none when null. Not owned.
+  // Where sub-automata (every node but a concatenation and the leaves kEmpty, kNothing, kBytes)
+  // are shared between the automata built with these options; none when null. Not owned.
   SubDfaCache* sub_dfas = nullptr;
 };
 
