@@ -602,13 +602,13 @@ CfgGrammar::Generation::Generation(const CfgGrammar& grammar, std::shared_ptr<fs
       cache_budget(grammar.cache_budget),
       walk_budget(grammar.walk_budget) {
   // The hash tables start small: reserving them for a long session (a million buckets, 6 MiB
-  // zeroed) cost more than the rest of a small schema's compile. They double as they fill.
+  // zeroed) cost more than the rest of a small schema's compile. They double as they fill; the
+  // Earley graph's memo tables too (64 slots each, fsm/atomic_memo.hpp).
   for (Shard& sh : shards_) {
     sh.boundary.reserve(kInitialEntries / kShards);
     sh.local.reserve(kInitialEntries / kShards);
     sh.masks.reserve(kInitialEntries / kShards);
   }
-  rt->graph().reserve(kInitialEntries);
 }
 
 CfgGrammar::Generation::~Generation() {

@@ -20,7 +20,7 @@ class AtomicMemo {
   static constexpr uint64_t kEmpty = UINT64_MAX;  // never a key
   static constexpr uint64_t kMissing = UINT64_MAX;  // find(): not present (values are 32-bit)
 
-  explicit AtomicMemo(size_t initial_capacity = 1024) { publish(make_table(initial_capacity)); }
+  explicit AtomicMemo(size_t initial_capacity = 64) { publish(make_table(initial_capacity)); }
   AtomicMemo(const AtomicMemo&) = delete;
   AtomicMemo& operator=(const AtomicMemo&) = delete;
 
@@ -48,7 +48,7 @@ class AtomicMemo {
     if (put(*t, key, value)) ++size_;
   }
   // Writers only, and only when no reader is inside find().
-  void clear(size_t capacity = 1024) {
+  void clear(size_t capacity = 64) {
     tables_.clear();
     size_ = 0;
     publish(make_table(capacity));

@@ -35,7 +35,6 @@ size_t EarleyGraph::VecHash::operator()(const std::vector<Item>& v) const {
 
 EarleyGraph::EarleyGraph(const Cfg& cfg, size_t max_items)
     : cfg_(cfg), num_nt_(static_cast<uint32_t>(cfg.num_nonterminals())), max_items_(max_items) {
-  dir_ = std::make_unique<std::unique_ptr<Chunk[]>[]>(kDir);
   std::lock_guard<std::mutex> lock(mu_);
   initial_ = intern({{0, 0, kSelf}});
   account_locked();
@@ -131,15 +130,9 @@ uint32_t EarleyGraph::intern_closed(std::vector<Item> items, bool accepting, boo
   if (id >= kMaxNodes)  // 4 billion nodes: memory runs out long before
     throw Error(ErrorKind::kLimit, "Earley parser: more than " + std::to_string(kMaxNodes) +
                                        " distinct parser states in one generation of the Earley graph");
-  auto& mid = dir_[id >> (kChunkBits + kDirBits)];
-  if (!mid) {
-    mid = std::make_unique<Chunk[]>(kDir);
-    node_bytes_ += kDir * sizeof(Chunk);
-  }
-  auto& chunk = mid[(id >> kChunkBits) & (kDir - 1)];
-  if (!chunk) {
-    chunk = std::make_unique<Node[]>(kChunk);
-    node_bytes_ += size_t{kChunk} * sizeof(Node);
+  if (const uint32_t c = chunk_of(id); !chunks_[c]) {
+    chunks_[c] = std::make_unique<Node[]>(chunk_size(c));
+    node_bytes_ += chunk_size(c) * sizeof(Node);
   }
   node_bytes_ += n.items.capacity() * sizeof(Item) + n.keys.capacity() * 4 + n.expected.capacity() * 4 +
                  sorted.size() * sizeof(Item) + 64;
@@ -224,9 +217,9 @@ size_t EarleyGraph::size() const {
 }
 
 void EarleyGraph::account_locked() {
-  // The directory's top level, the nodes (counted as they are interned), the index's buckets and
-  // the memo tables.
-  size_t b = kDir * 8 + node_bytes_ + index_.bucket_count() * sizeof(void*) + scan_memo_.memory_bytes() +
+  // The chunk pointers, the nodes (counted as chunks are made and nodes interned), the index's
+  // buckets and the memo tables.
+  size_t b = sizeof(chunks_) + node_bytes_ + index_.bucket_count() * sizeof(void*) + scan_memo_.memory_bytes() +
              merge_memo_.memory_bytes() + truncate_memo_.memory_bytes();
   bytes_.store(b, std::memory_order_relaxed);
 }

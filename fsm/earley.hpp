@@ -70,7 +70,8 @@ class EarleyGraph {
   // (the node's `pops` flag), where the real context decides. Depth 0: `node` itself.
   uint32_t truncate(uint32_t node, uint32_t depth);
   const Node& node(uint32_t id) const {
-    return dir_[id >> (kChunkBits + kDirBits)][(id >> kChunkBits) & (kDir - 1)][id & (kChunk - 1)];
+    const uint32_t c = chunk_of(id);
+    return chunks_[c][id - chunk_start(c)];
   }
   size_t size() const;
   void reserve(size_t nodes);  // pre-sizes the index and memo tables
@@ -92,15 +93,23 @@ class EarleyGraph {
   const Cfg& cfg_;
   uint32_t num_nt_;
   size_t max_items_;
-  // Chunked storage behind a two-level directory (id = top 11 bits | mid 11 bits | 10 bits): a
-  // published node never moves and lookups need no lock; a graph starts with the 16 KiB top level.
-  static constexpr uint32_t kChunkBits = 10, kChunk = 1u << kChunkBits, kDirBits = 11, kDir = 1u << kDirBits;
+  // Nodes live in chunks that double: chunk c holds ids [64·(2^c − 1), 64·(2^(c+1) − 1)), made
+  // when its first node is interned. A published node never moves and lookups need no lock (one
+  // load of the chunk's pointer); a small grammar's graph holds one 64-node chunk, not a fixed
+  // directory and 1,024-node chunk (in a fresh process every page first touched costs a fault:
+  // docs/benchmarks.md, session 16). 27 chunks cover every id below the markers.
+  static constexpr uint32_t kFirstChunkBits = 6, kChunks = 27;
   static constexpr uint32_t kMaxNodes = kWild - 1;  // ids stay below the markers
-  using Chunk = std::unique_ptr<Node[]>;
-  std::unique_ptr<std::unique_ptr<Chunk[]>[]> dir_;  // kDir entries, each kDir chunks, filled as nodes come
+  static uint32_t chunk_of(uint32_t id) {
+    return 63 - static_cast<uint32_t>(__builtin_clzll((uint64_t{id} >> kFirstChunkBits) + 1));
+  }
+  static uint64_t chunk_start(uint32_t c) { return ((uint64_t{1} << c) - 1) << kFirstChunkBits; }
+  static uint64_t chunk_size(uint32_t c) { return uint64_t{1} << (c + kFirstChunkBits); }
+  std::unique_ptr<Node[]> chunks_[kChunks];
   uint32_t num_nodes_ = 0;
   Node& mut_node(uint32_t id) {
-    return dir_[id >> (kChunkBits + kDirBits)][(id >> kChunkBits) & (kDir - 1)][id & (kChunk - 1)];
+    const uint32_t c = chunk_of(id);
+    return chunks_[c][id - chunk_start(c)];
   }
   void account_locked();  // recomputes bytes_ after the graph or a memo grew
   size_t node_bytes_ = 0;  // node storage and vectors, the index's keys (under mu_)
