@@ -47,6 +47,9 @@ struct MaskbenchArgs {
   size_t eager_automata_states = CompileOptions{}.eager_automata_states;
   bool warm = false;
   bool cold = false;  // the default; the flag only says so
+  // Cold, but a worker process compiles schema after schema (process-wide automata kept between
+  // schemas). The default cold run forks a fresh worker per schema.
+  bool reuse_workers = false;
   std::string grammar = "schema";  // debug: "builtin-json" replays through the built-in JSON grammar
 };
 
@@ -224,8 +227,9 @@ void warm_up(const Compiler& compiler, const MaskbenchArgs& a, const JsonSchemaO
 }
 
 // The worker's loop: reads file indices (one per line) from `task_fd`, writes one result line
-// each to `result_fd`, until the parent closes the task pipe. --cold: a fresh Compiler per schema
-// (its caches empty); --warm: one Compiler for the worker's life, warmed up first.
+// each to `result_fd`, until the parent closes the task pipe. --cold (default): one schema, a fresh
+// Compiler, then the worker exits (a fresh process per schema); --reuse-workers: a fresh Compiler per
+// schema, the process kept; --warm: one Compiler for the worker's life, warmed up first.
 [[noreturn]] void worker_main(int task_fd, int result_fd, const TokenizerInfoPtr& tok, const CompileOptions& copt,
                               const std::vector<fs::path>& files, const MaskbenchArgs& a,
                               const JsonSchemaOptions& options) {
@@ -254,6 +258,7 @@ void warm_up(const Compiler& compiler, const MaskbenchArgs& a, const JsonSchemaO
       line = run_one(fresh, files.at(index), a, options);
     }
     if (!write_all(result_fd, line + "\n")) _exit(3);
+    if (!a.warm && !a.reuse_workers) _exit(0);  // a fresh process for the next schema
   }
 }
 
@@ -275,6 +280,9 @@ Worker spawn_worker(const std::vector<Worker>& others, const TokenizerInfoPtr& t
   if (pipe(task) != 0) throw Error(ErrorKind::kIo, std::string("pipe: ") + std::strerror(errno));
   if (pipe(result) != 0) throw Error(ErrorKind::kIo, std::string("pipe: ") + std::strerror(errno));
   std::fflush(nullptr);
+  // The child starts from the parent's heap: pages the parent freed and the child reuses would be
+  // copied on its first write (a cost a process of its own does not pay), so they go back first.
+  if (!a.warm && !a.reuse_workers) release_free_memory();
   pid_t pid = fork();
   if (pid < 0) throw Error(ErrorKind::kIo, std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
@@ -394,6 +402,7 @@ int run_maskbench(const MaskbenchArgs& a) {
   size_t next_start = 0, next_write = 0, done = 0;
   Summary sum;
   std::vector<Worker> pool;
+  const bool one_schema_per_worker = !a.warm && !a.reuse_workers;
   auto finish = [&](size_t index, const std::string& line) {
     lines[index] = line;
     ++done;
@@ -451,6 +460,10 @@ int run_maskbench(const MaskbenchArgs& a) {
         finish(*w.index, w.buf.substr(0, nl));
         w.buf.erase(0, nl + 1);
         w.index.reset();
+        if (one_schema_per_worker) {  // it exits after its line: reap it, a fresh one takes the next file
+          retire(w, false);
+          continue;
+        }
       }
       if (gone) {
         const int status = retire(w, false);
@@ -478,15 +491,16 @@ int run_maskbench(const MaskbenchArgs& a) {
               a.grammar == "builtin-json" ? "built-in JSON grammar (debug: the schemas are not compiled)"
                                           : "JSON Schema",
               a.property_order.c_str(), a.lenient ? ", lenient" : "",
-              a.warm ? "warm (one Compiler per worker, warmed up before its first schema)"
-                     : "cold (a fresh Compiler per schema)",
+              a.warm            ? "warm (one Compiler per worker, warmed up before its first schema)"
+              : a.reuse_workers ? "cold (a fresh Compiler per schema; workers reused)"
+                                : "cold (a fresh process and Compiler per schema)",
               a.jobs, a.threads, a.timeout_s,
               a.eager_automata_states == SIZE_MAX ? "every lexeme automaton built in the compile"
               : a.eager_automata_states == 0      ? "lexeme automata built when first needed"
                                                   : ("lexeme automata built in the compile up to " +
                                                      std::to_string(a.eager_automata_states) + " states")
                                                         .c_str());
-  std::printf("allocator: %s\n", TOLLGATE_CLI_ALLOCATOR);
+  std::printf("allocator: %s\n", allocator_name().c_str());
   std::printf("passing:             %6zu  (%.1f%%)\n", sum.passing, pct(sum.passing, sum.schemas));
   std::printf("compile errors:      %6zu  (%zu bad files)\n", sum.compile_errors, sum.bad_files);
   std::printf("validation errors:   %6zu  (a valid test refused)\n", sum.validation_errors);
@@ -536,8 +550,12 @@ void add_bench_maskbench_command(CLI::App& bench) {
                   "first needs them (0 = only what the first mask needs; 18446744073709551615 = all)")
       ->capture_default_str();
   auto* warm = cmd->add_flag("--warm", a->warm, "one Compiler per worker, warmed up before its first schema");
-  auto* cold = cmd->add_flag("--cold", a->cold, "a fresh Compiler (empty caches) for each schema (default)");
+  auto* cold = cmd->add_flag("--cold", a->cold, "a fresh process and Compiler for each schema (default)");
+  auto* reuse = cmd->add_flag("--reuse-workers", a->reuse_workers,
+                              "cold, but a worker process compiles schema after schema: a fresh Compiler for each, "
+                              "process-wide automata (formats) kept");
   warm->excludes(cold);
+  warm->excludes(reuse);
   cmd->add_option("--grammar", a->grammar, "debug: builtin-json replays through the built-in JSON grammar")
       ->check(CLI::IsMember({"schema", "builtin-json"}))
       ->group("");

@@ -60,6 +60,10 @@ std::string data_dir();
 // A tokenizer given as a directory or a tokenizer.json, or a short name (llama3, …) looked up in
 // <data_dir>/tokenizers/. Throws tollgate::Error.
 TokenizerInfoPtr load_tokenizer(const std::string& spec);
+// Gives the allocator's unused pages back to the kernel (jemalloc; nothing with glibc's malloc).
+void release_free_memory();
+// The allocator the command line runs on, with its huge-page setting (jemalloc).
+std::string allocator_name();
 
 // The reference model's folder: $TOLLGATE_MODEL_DIR, else <source>/models/retnet.
 std::string default_model_dir();

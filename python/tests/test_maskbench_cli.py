@@ -134,8 +134,16 @@ def check_run(bench_dir, out_path, rc, out, err):
 def test_schemas_jsonl_and_summary_agree(bench_dir, tokenizer, tmp_path):
     out_path = tmp_path / "r.jsonl"
     rc, out, err = run(str(bench_dir), "--tokenizer", tokenizer, "--out", str(out_path), "--timeout", "60")
-    check_run(bench_dir, out_path, rc, out, err)
-    assert "grammar: JSON Schema" in out and "cold" in out
+    by_id = check_run(bench_dir, out_path, rc, out, err)
+    assert "grammar: JSON Schema" in out and "cold (a fresh process and Compiler per schema)" in out
+    # Workers kept between schemas (--reuse-workers) and one Compiler per worker (--warm): the same verdicts.
+    for mode, said in (("--reuse-workers", "workers reused"), ("--warm", "warm")):
+        other = tmp_path / ("r" + mode + ".jsonl")
+        rc, out, err = run(str(bench_dir), "--tokenizer", tokenizer, "--out", str(other), "--timeout", "60", mode)
+        assert rc == 0, err
+        assert said in out
+        assert {j["id"]: j.get("tests", j.get("compile_error")) for j in read_jsonl(other)} == \
+            {i: j.get("tests", j.get("compile_error")) for i, j in by_id.items()}
 
 
 def test_builtin_json_accepts_every_valid_test(bench_dir, tokenizer, tmp_path):
@@ -183,5 +191,6 @@ def test_usage_errors_exit_2(tmp_path, tokenizer):
     assert run(str(tmp_path / "missing"), "--tokenizer", tokenizer)[0] == 2
     assert run(str(tmp_path), "--tokenizer", tokenizer, "--jobs", "0")[0] == 2
     assert run(str(tmp_path), "--tokenizer", tokenizer, "--property-order", "sorted")[0] == 2
+    assert run(str(tmp_path), "--tokenizer", tokenizer, "--warm", "--reuse-workers")[0] == 2
     rc, out, err = run(str(tmp_path), "--tokenizer", tokenizer)  # an empty directory is a complete run
     assert rc == 0 and re.search(r"^maskbench: 0 schemas", out, re.M)

@@ -1,0 +1,42 @@
+// The command line's allocator settings (CMakeLists.txt links jemalloc when pkg-config finds it).
+// Takes: nothing. Gives: jemalloc's compiled-in options, and release_free_memory() for the
+// MaskBench runner's fresh worker processes.
+#include <string>
+
+#include "engine/cli/commands.hpp"
+
+#if TOLLGATE_CLI_JEMALLOC
+#include <jemalloc/jemalloc.h>
+
+// Transparent huge pages for jemalloc's heap and metadata (where the kernel allows them on
+// request, `madvise` mode): a compile's memory is touched for the first time in 2 MiB pages
+// instead of 4 KiB ones. On the VMs we measure on a 4 KiB page fault costs 10-13 us, and a fresh
+// process's compile and first mask took hundreds of them (docs/benchmarks.md, session 16).
+// MALLOC_CONF in the environment still overrides this.
+extern "C" {
+const char* malloc_conf = "thp:always,metadata_thp:always";
+}
+#endif
+
+namespace tollgate::cli {
+
+void release_free_memory() {
+#if TOLLGATE_CLI_JEMALLOC
+  // Every arena's unused dirty pages go back to the kernel, so a forked child that reuses them
+  // takes fresh pages rather than copy-on-write copies of the parent's.
+  static_assert(MALLCTL_ARENAS_ALL == 4096, "the name below spells MALLCTL_ARENAS_ALL");
+  mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
+#endif
+}
+
+std::string allocator_name() {
+  std::string name = TOLLGATE_CLI_ALLOCATOR;
+#if TOLLGATE_CLI_JEMALLOC
+  const char* thp = nullptr;
+  size_t len = sizeof thp;
+  if (mallctl("opt.thp", &thp, &len, nullptr, 0) == 0 && thp) name += std::string(" (thp: ") + thp + ")";
+#endif
+  return name;
+}
+
+}  // namespace tollgate::cli
