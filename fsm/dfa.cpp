@@ -17,6 +17,7 @@
 #include "fsm/budget.hpp"
 #include "fsm/hash.hpp"
 #include "fsm/nfa.hpp"
+#include "fsm/prebuilt_dfas.hpp"
 #include "tollgate/error.hpp"
 
 namespace tollgate::fsm {
@@ -1135,11 +1136,12 @@ std::optional<Dfa> concat_of_pieces(const grammar::Regex& regex, const DfaOption
 namespace {
 // The DFAs of process-wide regex nodes (Regex::pin: JSON Schema's formats), built once per
 // process: a fixed set of nodes, so the cache is bounded by their number (some 2 MB in all).
-// Each entry is built under its own lock, with a SubDfaCache of its own so that the compile
-// that builds it is not charged for its pieces; a build that fails (a budget, a cancelled
-// compile) leaves nothing behind. A compile whose budgets the DFA exceeds gets the error a build
-// would give.
-std::atomic<size_t> g_process_wide_builds{0}, g_process_wide_bytes{0};
+// Each entry is made under its own lock: read from the DFAs embedded at build time when there is
+// one for the node (prebuilt_dfas.hpp: by its pinned name, checked against its identity hash and
+// rendering), else built with a SubDfaCache of its own so that the compile that builds it is not
+// charged for its pieces; a build that fails (a budget, a cancelled compile) leaves nothing
+// behind. A compile whose budgets the DFA exceeds gets the error a build would give.
+std::atomic<size_t> g_process_wide_builds{0}, g_process_wide_loads{0}, g_process_wide_bytes{0};
 
 Dfa process_wide_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   struct Entry {
@@ -1157,13 +1159,13 @@ Dfa process_wide_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   }
   std::lock_guard<std::mutex> lock(entry->mu);
   if (!entry->dfa) {
-    SubDfaCache own;
-    DfaOptions build = options;
-    build.sub_dfas = &own;
-    grammar::Regex copy = regex;  // the same language, built the ordinary way
-    copy.process_wide = false;
-    entry->dfa = std::make_unique<const Dfa>(compile_dfa(copy, build));
-    g_process_wide_builds.fetch_add(1, std::memory_order_relaxed);
+    if (std::optional<Dfa> embedded = find_prebuilt_dfa(embedded_prebuilt_dfas(), regex)) {
+      entry->dfa = std::make_unique<const Dfa>(std::move(*embedded));
+      g_process_wide_loads.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      entry->dfa = std::make_unique<const Dfa>(build_process_wide_dfa(regex, options));
+      g_process_wide_builds.fetch_add(1, std::memory_order_relaxed);
+    }
     g_process_wide_bytes.fetch_add(entry->dfa->memory_bytes(), std::memory_order_relaxed);
   }
   const Dfa& d = *entry->dfa;
@@ -1173,7 +1175,17 @@ Dfa process_wide_dfa(const grammar::Regex& regex, const DfaOptions& options) {
 }
 }  // namespace
 
+Dfa build_process_wide_dfa(const grammar::Regex& regex, const DfaOptions& options) {
+  SubDfaCache own;
+  DfaOptions build = options;
+  build.sub_dfas = &own;
+  grammar::Regex copy = regex;  // the same language, built the ordinary way
+  copy.process_wide = false;
+  return compile_dfa(copy, build);
+}
+
 size_t process_wide_dfa_builds() { return g_process_wide_builds.load(std::memory_order_relaxed); }
+size_t process_wide_dfa_loads() { return g_process_wide_loads.load(std::memory_order_relaxed); }
 size_t process_wide_dfa_bytes() { return g_process_wide_bytes.load(std::memory_order_relaxed); }
 
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {

@@ -2,7 +2,8 @@
 // Takes: a grammar::Regex. Gives: a table next(state, byte) over byte equivalence classes,
 // with every state live (can reach a final state) and kDead for "no way on".
 // Pipeline: Regex → Thompson NFA (nfa.cpp, UTF-8 ranges via utf8.cpp) → subset construction →
-// Hopcroft minimisation → dead-state removal.
+// Hopcroft minimisation → dead-state removal. JSON Schema's format regexes (pinned) are built once
+// per process, or read from the DFAs computed at build time (prebuilt_dfas.hpp).
 #pragma once
 
 #include <array>
@@ -63,6 +64,7 @@ class Dfa {
   bool empty() const;
   const std::array<uint8_t, 256>& byte_classes() const { return classes_; }
   const std::vector<uint32_t>& table() const { return table_; }  // [state * num_classes() + class]
+  const std::vector<uint8_t>& finals() const { return finals_; }  // per state, non-zero: final
   size_t memory_bytes() const { return table_.size() * 4 + finals_.size() + sizeof(*this); }
 
   // Construction (used by the builders in dfa.cpp).
@@ -122,11 +124,18 @@ class SubDfaCache {
 // the NFA (nfa.cpp). Each sub-automaton gets the same state budget and the memory left over.
 // A node marked process_wide (Regex::pin: JSON Schema's format regexes) is built once per process
 // and shared by every compile after (a copy is returned); a compile whose budgets the shared DFA
-// exceeds gets kLimit as a build would.
+// exceeds gets kLimit as a build would. A node pinned under a name whose DFA was computed at build
+// time and embedded in the library (fsm/prebuilt_dfas.hpp; the same DFA, checked against the
+// node's identity hash and rendering) is read from there instead of built.
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
-// How many process-wide DFAs this process has built, and the bytes they hold (kept for the life
-// of the process: one per pinned node, a fixed set).
+// The DFA of a process-wide node as compile_dfa builds it when none is embedded: the node without
+// its mark, with a SubDfaCache of its own, under `options`' budgets. What the build-time generator
+// (fsm/prebuilt/) stores, and what the tests compare the embedded DFAs with.
+Dfa build_process_wide_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
+// How many process-wide DFAs this process has built, how many it read from the embedded ones, and
+// the bytes they hold (kept for the life of the process: one per pinned node, a fixed set).
 size_t process_wide_dfa_builds();
+size_t process_wide_dfa_loads();
 size_t process_wide_dfa_bytes();
 
 // DFA-level operations (the regex kinds kIntersect, kComplement and kJsonString compile through

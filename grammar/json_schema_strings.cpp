@@ -14,6 +14,7 @@
 // same parser in whole-input mode; the leap seconds of `time` are built as nodes (full_time).
 #include "grammar/json_schema_strings.hpp"
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -237,41 +238,57 @@ std::string uri_template() {
 // version JSON Schema 2020-12 cites: no index manipulation).
 const std::string kJsonPointer = "(?:/(?:[^/~]|~[01])*)*";
 
+// The formats format_regex knows, each with how its regex is made: parsed from its text, or for
+// "time" and "date-time" built as nodes (full_time).
+struct KnownFormat {
+  std::string_view name;
+  RegexPtr (*make)();
+};
+constexpr KnownFormat kFormats[] = {
+    {"date", [] { return re(kFullDate); }},
+    {"time", [] { return full_time(); }},
+    {"date-time", [] { return Regex::concat({re(kFullDate), re("[Tt]"), full_time()}); }},
+    {"duration", [] { return re(kDuration); }},
+    {"email", [] { return re(email()); }},
+    {"hostname", [] { return hostname(); }},
+    {"ipv4", [] { return re(kIpv4); }},
+    {"ipv6", [] { return re(kIpv6); }},
+    {"uri", [] { return re(uri_grammar(false, false)); }},
+    {"uri-reference", [] { return re(uri_grammar(false, true)); }},
+    {"iri", [] { return re(uri_grammar(true, false)); }},
+    {"iri-reference", [] { return re(uri_grammar(true, true)); }},
+    {"uri-template", [] { return re(uri_template()); }},
+    {"uuid", [] { return re("[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"); }},
+    {"json-pointer", [] { return re(kJsonPointer); }},
+    {"relative-json-pointer", [] { return re("(?:0|[1-9][0-9]*)(?:#|" + kJsonPointer + ")"); }},
+};
+constexpr size_t kNumFormats = sizeof kFormats / sizeof kFormats[0];
 }  // namespace
 
 RegexPtr format_regex(std::string_view format) {
-  // Each format's regex is made once per process (thread-safe static initialisation; a Regex is
-  // immutable): parsed from its text, or for "time" and "date-time" built as nodes (full_time).
-  // Pinned: fsm/ builds each one's DFA once per process too (date-time: 11,862 states in its
-  // lexeme, some 55 ms).
-  if (format == "date") { static const RegexPtr r = Regex::pin(re(kFullDate)); return r; }
-  if (format == "time") { static const RegexPtr r = Regex::pin(full_time()); return r; }
-  if (format == "date-time") {
-    static const RegexPtr r = Regex::pin(Regex::concat({re(kFullDate), re("[Tt]"), full_time()}));
-    return r;
-  }
-  if (format == "duration") { static const RegexPtr r = Regex::pin(re(kDuration)); return r; }
-  if (format == "email") { static const RegexPtr r = Regex::pin(re(email())); return r; }
-  if (format == "hostname") { static const RegexPtr r = Regex::pin(hostname()); return r; }
-  if (format == "ipv4") { static const RegexPtr r = Regex::pin(re(kIpv4)); return r; }
-  if (format == "ipv6") { static const RegexPtr r = Regex::pin(re(kIpv6)); return r; }
-  if (format == "uri") { static const RegexPtr r = Regex::pin(re(uri_grammar(false, false))); return r; }
-  if (format == "uri-reference") { static const RegexPtr r = Regex::pin(re(uri_grammar(false, true))); return r; }
-  if (format == "iri") { static const RegexPtr r = Regex::pin(re(uri_grammar(true, false))); return r; }
-  if (format == "iri-reference") { static const RegexPtr r = Regex::pin(re(uri_grammar(true, true))); return r; }
-  if (format == "uri-template") { static const RegexPtr r = Regex::pin(re(uri_template())); return r; }
-  if (format == "uuid") {
-    static const RegexPtr r = Regex::pin(re("[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"));
-    return r;
-  }
-  if (format == "json-pointer") { static const RegexPtr r = Regex::pin(re(kJsonPointer)); return r; }
-  if (format == "relative-json-pointer") {
-    static const RegexPtr r = Regex::pin(re("(?:0|[1-9][0-9]*)(?:#|" + kJsonPointer + ")"));
-    return r;
+  // Each format's regex is made once per process (on first use, under its own once_flag; a Regex
+  // is immutable) and pinned under the format's name: fsm/ builds each one's DFA once per process
+  // too (date-time: 11,862 states in its lexeme, some 55 ms), or reads the one computed at build
+  // time (fsm/prebuilt_dfas.hpp), which that name keys.
+  static std::once_flag once[kNumFormats];
+  static RegexPtr made[kNumFormats];
+  for (size_t i = 0; i < kNumFormats; ++i) {
+    if (kFormats[i].name != format) continue;
+    std::call_once(once[i], [i] { made[i] = Regex::pin(kFormats[i].make(), kFormats[i].name); });
+    return made[i];
   }
   // "regex" (ECMA-262 syntax is not regular: nested groups), "idn-hostname" / "idn-email" (IDNA
   // 2008 rules) and unknown names: nullptr, the caller treats them as annotations.
   return nullptr;
+}
+
+const std::vector<std::string_view>& format_names() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (const KnownFormat& f : kFormats) out.push_back(f.name);
+    return out;
+  }();
+  return names;
 }
 
 }  // namespace tollgate::grammar

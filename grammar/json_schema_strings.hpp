@@ -1,10 +1,12 @@
 // String constraints of JSON Schema as regexes over code points.
 // Takes: an ECMA-262 regular expression (JSON Schema `pattern`, `patternProperties` keys) or a
-// `format` name. Gives: a code-point Regex of exactly the strings that satisfy it. The caller
-// wraps it in Regex::json_string (JSON escaping) and quotes.
+// `format` name. Gives: a code-point Regex of exactly the strings that satisfy it (a format's
+// pinned, under its name); the list of format names known. The caller wraps a regex in
+// Regex::json_string (JSON escaping) and quotes.
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 #include "grammar/regex_ast.hpp"
 
@@ -22,6 +24,11 @@ RegexPtr ecma_pattern_regex(std::string_view pattern);
 // relative-json-pointer), each an exact regex of its RFC's grammar (hostname's 253-character
 // limit is a Regex::intersect). nullptr when the format is not known or not regular enough to be
 // exact ("regex", "idn-hostname", "idn-email"): the caller then treats it as an annotation.
+// Each format's regex is made once per process and pinned (Regex::pin) under the format's name.
 RegexPtr format_regex(std::string_view format);
+
+// The names format_regex knows (the list above), in a fixed order: what the build-time generator
+// of their DFAs (fsm/prebuilt/) and the tests walk.
+const std::vector<std::string_view>& format_names();
 
 }  // namespace tollgate::grammar

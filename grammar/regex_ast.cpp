@@ -254,9 +254,10 @@ RegexPtr Regex::json_string(RegexPtr item) {
   return r;
 }
 
-RegexPtr Regex::pin(RegexPtr item) {
+RegexPtr Regex::pin(RegexPtr item, std::string_view name) {
   auto r = std::make_shared<Regex>(*item);
   r->process_wide = true;
+  r->pinned_name = name;
   return r;
 }
 

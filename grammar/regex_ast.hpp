@@ -95,6 +95,10 @@ struct Regex {
   // A node that lives for the whole process and recurs across compiles (JSON Schema's format
   // regexes): fsm/ builds its DFA once per process and shares it (compile_dfa). Made by pin().
   bool process_wide = false;
+  // The name it was pinned under (pin(item, name): a format's name; static storage), which keys
+  // the DFA computed at build time and embedded in the library (fsm/prebuilt_dfas.hpp); empty:
+  // none is looked up.
+  std::string_view pinned_name;
   // RegexIdentity's hash of this node, computed on first use (0: not yet); a copy starts without.
   struct CachedHash {
     mutable std::atomic<size_t> value{0};
@@ -118,9 +122,10 @@ struct Regex {
   static RegexPtr complement(RegexPtr item);
   static RegexPtr json_string(RegexPtr item);
   static RegexPtr automaton_of(std::shared_ptr<const ByteAutomaton> automaton);
-  // `item` marked process_wide (a copy of the node; its children are shared). For nodes kept
-  // alive for the whole process, as in a function-local static.
-  static RegexPtr pin(RegexPtr item);
+  // `item` marked process_wide (a copy of the node; its children are shared), under `name` (a
+  // string with static storage; empty: no embedded DFA is looked up for it). For nodes kept alive
+  // for the whole process, as in a function-local static.
+  static RegexPtr pin(RegexPtr item, std::string_view name = {});
 
   // A readable rendering (regex-like), for debugging and tests.
   std::string to_string() const;
