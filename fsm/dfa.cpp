@@ -1,5 +1,6 @@
 // Regex → NFA (nfa.cpp) → DFA by subset construction over byte equivalence classes →
-// minimal DFA by Hopcroft's partition refinement → dead states removed.
+// minimal DFA by Hopcroft's partition refinement → dead states removed. A pinned format regex's DFA
+// is read once per process from those embedded at build time when there is one (prebuilt_dfas.hpp).
 #include "fsm/dfa.hpp"
 
 #include <algorithm>

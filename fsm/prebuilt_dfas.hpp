@@ -1,6 +1,6 @@
 // Prebuilt DFAs — the DFAs of pinned regexes (JSON Schema's formats, Regex::pin under the
 // format's name) computed at build time and embedded in the library, so that a process reads them
-// instead of building them (date-time: 11,000 states, some 40 ms to build in a fresh process).
+// instead of building them (date-time: 11,000 states, 40–90 ms to build in a fresh process).
 // Takes: (encode) named entries, each a regex's identity hash and structure with its DFA; (find)
 // a blob and a pinned regex. Gives: the blob (fsm/prebuilt/generate_format_dfas.cpp writes it at
 // build time and it is assembled into the library); the DFA stored under the regex's pinned name,
@@ -18,7 +18,7 @@
 //   used; rendering the regex instead (Regex::to_string, 196 KB for date-time) cost 2 ms a load;
 // - the DFA: start, number of states, number of byte classes (varints), the 256-byte class map,
 //   one byte per state (its finals() value), the byte width W of a state number (1 to 4), then per
-//   state its transitions that are not kDead (7 in 10 are): their number (varint), then each one's
+//   state its transitions that are not kDead (two in three are): their number (varint), then each one's
 //   class (a byte, increasing) and target (W bytes).
 // Whatever does not decode exactly so (a truncated blob, a class, child or target out of range,
 // bytes left over) is refused, never half read.

@@ -7,7 +7,8 @@
 // JSON-shaped cases); and a
 // lexeme over the DFA budget built later is a kLimit error from the matcher call that needs it,
 // with the matcher unchanged, where the eager compile refuses the schema; and JSON Schema's format
-// automata are built once per process and shared, under each compile's budgets.
+// automata are made once per process (read from the library, or built) and shared, under each
+// compile's budgets.
 #include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
