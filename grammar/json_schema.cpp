@@ -2327,7 +2327,7 @@ class SchemaCompiler {
     // an enum each of whose values the other excludes (by type, or by a `not` of an enum)
     for (const auto& [e, o] : {std::pair{&a, &b}, std::pair{&b, &a}})
       if (e->has_enum && !o->has_enum &&
-          std::all_of(e->enum_values.begin(), e->enum_values.end(), [&](const Json& v) { return excludes(*o, v); }))
+          std::all_of(e->enum_values.begin(), e->enum_values.end(), [&, o = o](const Json& v) { return excludes(*o, v); }))
         return true;
     // objects: a required property whose values are disjoint (a discriminator)
     if (common == kObjT) {
