@@ -1139,7 +1139,7 @@ namespace {
 // process: a fixed set of nodes, so the cache is bounded by their number (some 2 MB in all).
 // Each entry is made under its own lock: read from the DFAs embedded at build time when there is
 // one for the node (prebuilt_dfas.hpp: by its pinned name, checked against its identity hash and
-// rendering), else built with a SubDfaCache of its own so that the compile that builds it is not
+// structure), else built with a SubDfaCache of its own so that the compile that builds it is not
 // charged for its pieces; a build that fails (a budget, a cancelled compile) leaves nothing
 // behind. A compile whose budgets the DFA exceeds gets the error a build would give.
 std::atomic<size_t> g_process_wide_builds{0}, g_process_wide_loads{0}, g_process_wide_bytes{0};

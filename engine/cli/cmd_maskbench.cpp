@@ -50,6 +50,8 @@ struct MaskbenchArgs {
   // Cold, but a worker process compiles schema after schema (process-wide automata kept between
   // schemas). The default cold run forks a fresh worker per schema.
   bool reuse_workers = false;
+  // The default cold run: a worker compiles one schema and exits.
+  bool one_schema_per_worker() const { return !warm && !reuse_workers; }
   std::string grammar = "schema";  // debug: "builtin-json" replays through the built-in JSON grammar
 };
 
@@ -258,7 +260,7 @@ void warm_up(const Compiler& compiler, const MaskbenchArgs& a, const JsonSchemaO
       line = run_one(fresh, files.at(index), a, options);
     }
     if (!write_all(result_fd, line + "\n")) _exit(3);
-    if (!a.warm && !a.reuse_workers) _exit(0);  // a fresh process for the next schema
+    if (a.one_schema_per_worker()) _exit(0);  // a fresh process for the next schema
   }
 }
 
@@ -282,7 +284,7 @@ Worker spawn_worker(const std::vector<Worker>& others, const TokenizerInfoPtr& t
   std::fflush(nullptr);
   // The child starts from the parent's heap: pages the parent freed and the child reuses would be
   // copied on its first write (a cost a process of its own does not pay), so they go back first.
-  if (!a.warm && !a.reuse_workers) release_free_memory();
+  if (a.one_schema_per_worker()) release_free_memory();
   pid_t pid = fork();
   if (pid < 0) throw Error(ErrorKind::kIo, std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
@@ -402,7 +404,6 @@ int run_maskbench(const MaskbenchArgs& a) {
   size_t next_start = 0, next_write = 0, done = 0;
   Summary sum;
   std::vector<Worker> pool;
-  const bool one_schema_per_worker = !a.warm && !a.reuse_workers;
   auto finish = [&](size_t index, const std::string& line) {
     lines[index] = line;
     ++done;
@@ -460,7 +461,7 @@ int run_maskbench(const MaskbenchArgs& a) {
         finish(*w.index, w.buf.substr(0, nl));
         w.buf.erase(0, nl + 1);
         w.index.reset();
-        if (one_schema_per_worker) {  // it exits after its line: reap it, a fresh one takes the next file
+        if (a.one_schema_per_worker()) {  // it exits after its line: reap it, a fresh one takes the next file
           retire(w, false);
           continue;
         }
