@@ -134,6 +134,7 @@ CompiledGrammarPtr GrammarCache::find(const std::string& key) {
   auto it = map_.find(key);
   if (it == map_.end()) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second.lru);
+  remeasure_locked(it->second);
   ++stats_.hits;
   return it->second.grammar;
 }
@@ -145,6 +146,7 @@ CompiledGrammarPtr GrammarCache::get(const std::string& key, const CancelToken& 
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = map_.find(key); it != map_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second.lru);
+      remeasure_locked(it->second);
       ++stats_.hits;
       return it->second.grammar;
     }
@@ -170,11 +172,14 @@ CompiledGrammarPtr GrammarCache::get(const std::string& key, const CancelToken& 
         } catch (...) {
           error = std::current_exception();
         }
+        // Evicted grammars are freed after the waiters have their result (freeing a large one is
+        // a good part of a small schema's compile), on this thread.
+        std::vector<CompiledGrammarPtr> evicted;
         {
           std::lock_guard<std::mutex> lock(self->mu_);
           auto it = self->flights_.find(key);
           if (it != self->flights_.end() && it->second == flight) self->flights_.erase(it);
-          if (g) self->insert_locked(key, g);
+          if (g) self->insert_locked(key, g, evicted);
         }
         if (g) flight->promise.set_value(std::move(g));
         else flight->promise.set_exception(error);
@@ -196,19 +201,42 @@ CompiledGrammarPtr GrammarCache::get(const std::string& key, const CancelToken& 
   return flight->result.get();
 }
 
-void GrammarCache::insert_locked(const std::string& key, const CompiledGrammarPtr& g) {
+void GrammarCache::remeasure_locked(Entry& e) {
+  const size_t now = e.grammar->memory_bytes() + e.key_bytes;
+  bytes_ = bytes_ - e.bytes + now;
+  e.bytes = now;
+}
+
+void GrammarCache::insert_locked(const std::string& key, const CompiledGrammarPtr& g,
+                                 std::vector<CompiledGrammarPtr>& evicted) {
   if (map_.count(key)) return;
   const size_t bytes = g->memory_bytes() + key.size();
   if (bytes > max_bytes_) return;  // larger than the whole cache (or the cache is off)
+  // A grammar grows after it is inserted (lazy automata and index entries, its matchers' caches:
+  // a JSON Schema's can reach many times its size at insertion), so the sizes kept are re-read
+  // before evicting: the kRemeasure most recently used entries (the ones in use), and as many more
+  // from a sweep that goes round the whole list, oldest first, across inserts. Measuring is a few
+  // atomic loads and short locks per grammar; all of them at every insert would cost a compile of
+  // a small schema as much again once the cache holds thousands.
+  constexpr size_t kRemeasure = 8;
+  size_t k = 0;
+  for (auto it = lru_.begin(); it != lru_.end() && k < kRemeasure; ++it, ++k) remeasure_locked(map_.find(*it)->second);
+  for (k = 0; k < kRemeasure && k < map_.size(); ++k) {
+    if (sweep_ == lru_.begin()) sweep_ = lru_.end();
+    --sweep_;
+    remeasure_locked(map_.find(*sweep_)->second);
+  }
   while (bytes_ + bytes > max_bytes_ && !lru_.empty()) {
+    if (sweep_ == std::prev(lru_.end())) sweep_ = lru_.end();
     auto it = map_.find(lru_.back());
     bytes_ -= it->second.bytes;
+    evicted.push_back(std::move(it->second.grammar));
     map_.erase(it);
     lru_.pop_back();
     ++stats_.evictions;
   }
   lru_.push_front(key);
-  map_.emplace(key, Entry{g, bytes, lru_.begin()});
+  map_.emplace(key, Entry{g, bytes, key.size(), lru_.begin()});
   bytes_ += bytes;
 }
 

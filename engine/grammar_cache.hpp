@@ -4,8 +4,10 @@
 // front of the LRU list), or the result of one run of the function shared by every concurrent
 // caller of the key (single flight). The function runs on a thread of its own under a
 // fsm::CancelScope that fires once every caller waiting on it has cancelled; a caller whose
-// CancelToken is cancelled returns at once with Error(kCancelled). Bounded by max_bytes (each
-// grammar's memory_bytes() when inserted; least recently used evicted first; 0: nothing kept).
+// CancelToken is cancelled returns at once with Error(kCancelled). Bounded by max_bytes: grammars'
+// memory_bytes(), read when inserted and read again as they grow in use (a hit re-reads its grammar;
+// an insert re-reads the most recently used and a sweep of the others before it evicts); least
+// recently used evicted first; 0: nothing kept.
 // Thread-safe.
 #pragma once
 
@@ -16,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "tollgate/compiler.hpp"
 
@@ -31,16 +34,22 @@ class GrammarCache : public std::enable_shared_from_this<GrammarCache> {
 
  private:
   struct Flight;
-  void insert_locked(const std::string& key, const CompiledGrammarPtr& g);
+  struct Entry;
+  // Evicted grammars go to `evicted`, to be freed outside the lock.
+  void insert_locked(const std::string& key, const CompiledGrammarPtr& g, std::vector<CompiledGrammarPtr>& evicted);
+  void remeasure_locked(Entry& e);  // the grammar's size now, into e.bytes and bytes_
 
   const size_t max_bytes_;
   mutable std::mutex mu_;
   struct Entry {
     CompiledGrammarPtr grammar;
-    size_t bytes;
+    size_t bytes;      // as last measured (grammar and key)
+    size_t key_bytes;
     std::list<std::string>::iterator lru;
   };
   std::list<std::string> lru_;  // most recent first
+  // The re-measuring sweep's position in lru_ (it moves towards the front; end(): start again at the back).
+  std::list<std::string>::iterator sweep_ = lru_.end();
   std::unordered_map<std::string, Entry> map_;
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
   size_t bytes_ = 0;

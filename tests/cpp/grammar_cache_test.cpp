@@ -387,6 +387,56 @@ TEST_CASE("the grammar cache: one grammar per key, one compilation for concurren
   CHECK(none.cache_stats().compiles == 2);
 }
 
+TEST_CASE("the grammar cache's bound counts what its grammars grew to in use, not their size at insertion", "[gcache]") {
+  TOLLGATE_DATA_OR_SKIP(tok_path, "tokenizers/llama3");
+  TOLLGATE_DATA_OR_SKIP(dir, "corpora/maskbench-dev");
+  // A JSON Schema grammar grows as its matchers run (lazy automata, index entries, boundary and
+  // mask caches): a long-running process that compiles schema after schema and uses each once
+  // must still hold no more than the bound in grammars that only the cache keeps alive.
+  CompileOptions o;
+  o.grammar_cache_bytes = size_t{4} << 20;
+  Compiler c(llama3(), o);
+  JsonSchemaOptions so;
+  so.lenient = true;
+  std::vector<std::weak_ptr<const CompiledGrammar>> compiled;
+  size_t grown = 0, used = 0;
+  for (const Instance& in : maskbench(dir, 11, 60)) {
+    INFO(in.name);
+    CompiledGrammarPtr g;
+    try {
+      g = c.compile_json_schema(in.schema, so, in.name);
+    } catch (const Error&) {
+      continue;
+    }
+    // Only the cache holds the grammars compiled before this one: what they hold now is within the
+    // bound, once the compile thread has let go of those it evicted (it frees them after handing
+    // over the new grammar).
+    auto held = [&] {
+      size_t b = 0;
+      for (const auto& w : compiled)
+        if (auto sp = w.lock()) b += sp->memory_bytes();
+      return b;
+    };
+    for (int i = 0; i < 2000 && held() > o.grammar_cache_bytes; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    CHECK(held() <= o.grammar_cache_bytes);
+    CHECK(c.cache_stats().bytes <= o.grammar_cache_bytes);
+    const size_t before = g->memory_bytes();
+    for (const auto& doc : in.docs) {
+      Matcher m(g);
+      for (int32_t id : doc) {
+        mask(m);
+        if (!m.accept_token(id)) break;
+      }
+    }
+    grown += g->memory_bytes() > before + (size_t{64} << 10);
+    compiled.push_back(g);
+    ++used;
+  }
+  CHECK(used >= 50);
+  CHECK(grown >= 10);  // the case this guards: grammars that grew well past their size at insertion
+  CHECK(c.cache_stats().evictions > 0);
+}
+
 TEST_CASE("compile_async returns a future and a cancelled compilation stops with kCancelled", "[gcache]") {
   TOLLGATE_DATA_OR_SKIP(tok_path, "tokenizers/llama3");
   Compiler c(llama3());
