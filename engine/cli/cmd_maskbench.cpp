@@ -52,6 +52,11 @@ struct MaskbenchArgs {
   bool reuse_workers = false;
   // The default cold run: a worker compiles one schema and exits.
   bool one_schema_per_worker() const { return !warm && !reuse_workers; }
+  // The Compiler's cache of compiled grammars (CompileOptions::grammar_cache_bytes), in MiB. Off by
+  // default: every schema of a run is compiled once, so the cache can never hit, and in a warm
+  // worker what it keeps only costs memory (older grammars, cold in the processor's caches, whose
+  // pages the next compiles reuse).
+  size_t grammar_cache_mib = 0;
   std::string grammar = "schema";  // debug: "builtin-json" replays through the built-in JSON grammar
 };
 
@@ -385,6 +390,7 @@ int run_maskbench(const MaskbenchArgs& a) {
   CompileOptions copt;
   copt.threads = a.threads;
   copt.eager_automata_states = a.eager_automata_states;
+  copt.grammar_cache_bytes = a.grammar_cache_mib << 20;
   JsonSchemaOptions options;
   options.property_order = a.property_order == "any" ? JsonSchemaOptions::PropertyOrder::kAny
                                                      : JsonSchemaOptions::PropertyOrder::kSchema;
@@ -492,7 +498,9 @@ int run_maskbench(const MaskbenchArgs& a) {
               a.grammar == "builtin-json" ? "built-in JSON grammar (debug: the schemas are not compiled)"
                                           : "JSON Schema",
               a.property_order.c_str(), a.lenient ? ", lenient" : "",
-              a.warm            ? "warm (one Compiler per worker, warmed up before its first schema)"
+              a.warm ? ("warm (one Compiler per worker, warmed up before its first schema; compiled-grammar cache " +
+                        (a.grammar_cache_mib ? std::to_string(a.grammar_cache_mib) + " MiB)" : std::string("off)")))
+                           .c_str()
               : a.reuse_workers ? "cold (a fresh Compiler per schema; workers reused)"
                                 : "cold (a fresh process and Compiler per schema)",
               a.jobs, a.threads, a.timeout_s,
@@ -549,6 +557,10 @@ void add_bench_maskbench_command(CLI::App& bench) {
   cmd->add_option("--eager-automata-states", a->eager_automata_states,
                   "lexeme automata built in the compile until this many DFA states are built; the rest when a mask "
                   "first needs them (0 = only what the first mask needs; 18446744073709551615 = all)")
+      ->capture_default_str();
+  cmd->add_option("--grammar-cache-mb", a->grammar_cache_mib,
+                  "the Compiler's cache of compiled grammars, MiB (0 = off: each schema of a run is compiled once, "
+                  "so it cannot hit)")
       ->capture_default_str();
   auto* warm = cmd->add_flag("--warm", a->warm, "one Compiler per worker, warmed up before its first schema");
   auto* cold = cmd->add_flag("--cold", a->cold, "a fresh process and Compiler for each schema (default)");

@@ -137,9 +137,11 @@ def test_schemas_jsonl_and_summary_agree(bench_dir, tokenizer, tmp_path):
     by_id = check_run(bench_dir, out_path, rc, out, err)
     assert "grammar: JSON Schema" in out and "cold (a fresh process and Compiler per schema)" in out
     # Workers kept between schemas (--reuse-workers) and one Compiler per worker (--warm): the same verdicts.
-    for mode, said in (("--reuse-workers", "workers reused"), ("--warm", "warm")):
-        other = tmp_path / ("r" + mode + ".jsonl")
-        rc, out, err = run(str(bench_dir), "--tokenizer", tokenizer, "--out", str(other), "--timeout", "60", mode)
+    # The warm worker once more with a compiled-grammar cache (off by default: no schema repeats).
+    for modes, said in ((["--reuse-workers"], "workers reused"), (["--warm"], "compiled-grammar cache off"),
+                        (["--warm", "--grammar-cache-mb", "1"], "compiled-grammar cache 1 MiB")):
+        other = tmp_path / ("r" + "".join(modes) + ".jsonl")
+        rc, out, err = run(str(bench_dir), "--tokenizer", tokenizer, "--out", str(other), "--timeout", "60", *modes)
         assert rc == 0, err
         assert said in out
         assert {j["id"]: j.get("tests", j.get("compile_error")) for j in read_jsonl(other)} == \
