@@ -10,6 +10,7 @@
 #include "engine/unique_tracker.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -48,6 +49,8 @@ namespace {
 
 inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
 
+std::atomic<size_t> g_class_walks_abandoned{0};
+
 // Initial size of the hash tables of a grammar's caches (over all shards) and of its Earley graph
 // (entries); they double as they fill. Small: 4,096 made a new generation zero ≈ 600 KiB (the graph's
 // three memo tables at 8,192 slots, twice), which a cold compile pays for as freshly touched memory.
@@ -70,6 +73,8 @@ bool debug_enabled() {
 }
 
 }  // namespace
+
+size_t class_walks_abandoned() { return g_class_walks_abandoned.load(std::memory_order_relaxed); }
 
 ParserState CfgGrammar::Generation::start_state(uint32_t node, uint32_t guard) const {
   ParserState start;
@@ -1151,6 +1156,14 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     thread_local std::vector<std::tuple<uint32_t, uint32_t, bool>> exceptions;
     thread_local std::vector<std::pair<uint32_t, uint64_t>> weights;  // (state, nodes)
     exceptions.clear();
+    // Where the lexeme's automaton parts most classes' bytes (a run of hex digits: [0-9a-f] against
+    // the other letters, in every state), exceptions pile up until the class walk is a byte walk
+    // with sorting and nesting on top (10 ms a state, where the byte walk takes 1-2): past a
+    // quarter of the byte trie in exception subtrees (nested ones counted again), the class walk
+    // is abandoned for the byte walk.
+    const uint64_t abandon_at = nodes.size() / 4;
+    uint64_t exception_weight = 0;
+    bool abandoned = false;
     for (uint32_t x = 1, end = static_cast<uint32_t>(cn.size()); x < end;) {
       const fsm::TrieNode& n = cn[x];
       if (n.byte == cut_class) {
@@ -1197,8 +1210,14 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
           if (below <= cap) heaviest = fsm::kDead;  // the live members become exceptions
         }
         for (const auto& [b, sb] : members_at)
-          if (sb != heaviest && (heaviest != fsm::kDead || sb != fsm::kDead))
+          if (sb != heaviest && (heaviest != fsm::kDead || sb != fsm::kDead)) {
             exceptions.emplace_back(b, sb, heaviest == fsm::kDead);
+            exception_weight += nodes[b].subtree_end - b;
+          }
+        if (exception_weight > abandon_at) {
+          abandoned = true;
+          break;
+        }
         if (heaviest == fsm::kDead) {
           drop_class_subtree(x);
           x = n.subtree_end;
@@ -1220,6 +1239,23 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
       }
       cst[n.depth] = t;
       ++x;
+    }
+    if (abandoned) {
+      // Back to nothing decided (the scratch's touched words zeroed, or every token again), then
+      // the byte walk, subtracting or not as decided above.
+      g_class_walks_abandoned.fetch_add(1, std::memory_order_relaxed);
+      e->roots.clear();
+      exceptions.clear();
+      if (subtract) {
+        own = tokenizer->trie_token_bits();
+        mask = own.data();
+      } else {
+        for (size_t g = 0; g < touched.size(); ++g) {
+          for (uint32_t t = touched[g]; t; t &= t - 1) mask[g * 32 + __builtin_ctz(t)] = 0;
+          touched[g] = 0;
+        }
+      }
+      fsm::walk_trie(trie, 0, st.data(), step);
     }
     // The exceptions. One found inside another's subtree was walked with a wrong state, and the
     // outer one's byte walk redoes its whole subtree: only the outermost are walked (subtrees

@@ -62,6 +62,10 @@
 
 namespace tollgate::engine {
 
+// Index entries whose class walk gave way to the byte walk (its exceptions past a quarter of the
+// byte trie), in this process: for tests.
+size_t class_walks_abandoned();
+
 // A (lexeme, DFA state)'s context-independent tokens and boundary roots (see above). Immutable
 // once published; shared between states with the same entry. The IndexCache holds the parts
 // without '"' (see above), shared between grammars.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cfg_backend.hpp"
 #include "fsm/class_trie.hpp"
 #include "test_support.hpp"
 #include "tollgate/compiler.hpp"
@@ -83,7 +84,13 @@ TEST_CASE("class walk: schema masks equal the brute-force walk (keys, escapes, c
       {R"({"type":"object","properties":{"id":{"type":"string","pattern":"^[a-z]{2,5}-\\d+$"},
           "note":{"type":"string"}},"required":["id"]})",
        R"({"id": "abc-123", "note": "Any text: with \"quotes\", \\backslashes\\ and ünïcödé."})"},
+      // Keys matched by an unanchored hex run (and a value of hex digits): [0-9a-f] parts the
+      // letters at every state, so the class walk gives way to the byte walk.
+      {R"({"type":"object","properties":{"sum":{"type":"string","pattern":"^[0-9a-f]{8,40}$"}},
+          "patternProperties":{"[0-9a-f]{32}":{"type":"null"}}})",
+       R"({"sum": "deadbeef0123", "0123456789abcdef0123456789abcdef": null, "fedcba9876543210fedcba987654321x": 1, "zz": "ok"})"},
   };
+  const size_t abandoned_before = engine::class_walks_abandoned();
   int states = 0;
   for (const Case& k : cases) {
     INFO(k.schema);
@@ -104,4 +111,5 @@ TEST_CASE("class walk: schema masks equal the brute-force walk (keys, escapes, c
     CHECK(m.is_accepting());
   }
   CHECK(states > 40);
+  CHECK(engine::class_walks_abandoned() > abandoned_before);
 }
