@@ -114,8 +114,9 @@ struct CompileOptions {
   // --- serving (engine/grammar_cache.cpp, docs/serving.md) ---
   // Compiled grammars a Compiler (and its copies) keeps, keyed by (grammar text, kind, options,
   // tokenizer fingerprint); the least recently used are evicted over the bound. A grammar counts
-  // its memory_bytes() when it is inserted. 0 disables the cache (concurrent requests for one
-  // grammar still share one compilation).
+  // its memory_bytes(), read when it is inserted and again as it grows in use (hits, and the most
+  // recently used and a sweep of the rest at each insert). 0 disables the cache (concurrent
+  // requests for one grammar still share one compilation).
   size_t grammar_cache_bytes = size_t{256} << 20;  // 256 MiB
   // Second-level cache shared by processes: "redis://host:port" or "host:port"; empty: none. A
   // local miss looks the compiled grammar up there, and on a miss compiles it under a lock and
