@@ -216,8 +216,8 @@ void GrammarCache::insert_locked(const std::string& key, const CompiledGrammarPt
   // a JSON Schema's can reach many times its size at insertion), so the sizes kept are re-read
   // before evicting: the kRemeasure most recently used entries (the ones in use), and as many more
   // from a sweep that goes round the whole list, oldest first, across inserts. Measuring is a few
-  // atomic loads and short locks per grammar; all of them at every insert would cost a compile of
-  // a small schema as much again once the cache holds thousands.
+  // atomic loads and short locks per grammar, but a cache of small grammars holds thousands: all
+  // of them at every insert would put a cost proportional to the cache on every compile.
   constexpr size_t kRemeasure = 8;
   size_t k = 0;
   for (auto it = lru_.begin(); it != lru_.end() && k < kRemeasure; ++it, ++k) remeasure_locked(map_.find(*it)->second);
