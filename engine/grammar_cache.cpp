@@ -324,7 +324,7 @@ CompiledGrammarPtr Compiler::compile_now(const GrammarRequest& r) const {
   throw Error(ErrorKind::kInvalidArgument, "unknown grammar kind");
 }
 
-CompiledGrammarPtr Compiler::compile_shared(const GrammarRequest& request, const std::string& key) const {
+CompiledGrammarPtr Compiler::compile_shared(const GrammarRequest& request) const {
   Cache& c = *cache_;
   auto compile_counted = [&] {
     CompiledGrammarPtr g = compile_now(request);
@@ -333,6 +333,7 @@ CompiledGrammarPtr Compiler::compile_shared(const GrammarRequest& request, const
   };
   if (!c.redis) return compile_counted();
   engine::RedisStore& redis = *c.redis;
+  const std::string key = cache_key(request);
   CompiledGrammarPtr g;
   try {
     const std::string lock_key = key + ":lock", token = engine::lock_token();
@@ -385,7 +386,7 @@ CompiledGrammarPtr Compiler::compile_shared(const GrammarRequest& request, const
 CompiledGrammarPtr Compiler::compile(const GrammarRequest& request, const CancelToken& cancel) const {
   std::string material = engine::key_material(request, options_, tokenizer_->fingerprint());
   return cache_->grammars->get(material, cancel,
-                               [self = *this, request] { return self.compile_shared(request, self.cache_key(request)); });
+                               [self = *this, request] { return self.compile_shared(request); });
 }
 
 std::shared_future<CompiledGrammarPtr> Compiler::compile_async(GrammarRequest request, CancelToken cancel) const {

@@ -285,8 +285,9 @@ class Compiler {
   CompiledGrammarPtr compile_json_schema_now(std::string_view schema_json, const JsonSchemaOptions& options,
                                              std::string_view source_name) const;
   CompiledGrammarPtr compile_tool_calls_now(const ToolCallSpec& spec, std::string_view source_name) const;
-  // Through Redis when configured (compile_now otherwise); `key` is cache_key(request).
-  CompiledGrammarPtr compile_shared(const GrammarRequest& request, const std::string& key) const;
+  // Through Redis when configured, under cache_key(request); compile_now otherwise (no key: its
+  // SHA-256 was a tenth of a small schema's compile in a fresh process, OpenSSL's first use).
+  CompiledGrammarPtr compile_shared(const GrammarRequest& request) const;
 
   TokenizerInfoPtr tokenizer_;
   CompileOptions options_;
