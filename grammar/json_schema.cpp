@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "grammar/json_ordered.hpp"
 #include "grammar/json_schema_numbers.hpp"
 #include "fsm/dfa.hpp"
 #include "fsm/hash.hpp"
@@ -349,7 +350,7 @@ class SchemaCompiler {
     g_.fixed_lexemes = false;
     g_.leftmost_first = false;
     try {
-      doc_ = Json::parse(text);
+      doc_ = parse_ordered_json(text);
     } catch (const Json::parse_error& e) {
       std::string msg = e.what();
       auto p = msg.find("parse error");

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/cli/commands.hpp"
+#include "grammar/json_ordered.hpp"
 
 namespace tollgate::cli {
 
@@ -113,8 +114,8 @@ void read_maskbench_file(const std::filesystem::path& path, std::string& schema,
   } catch (const Error& e) {
     throw std::runtime_error("bad file: " + e.message());
   }
-  ojson doc = ojson::parse(text, nullptr, false);
-  if (doc.is_discarded()) throw std::runtime_error("bad file: not valid JSON");
+  ojson doc;
+  if (!grammar::try_parse_ordered_json(text, doc)) throw std::runtime_error("bad file: not valid JSON");
   if (!doc.is_object()) throw std::runtime_error("bad file: not a JSON object");
   if (!doc.contains("schema")) throw std::runtime_error("bad file: no \"schema\"");
   if (!doc.contains("tests") || !doc["tests"].is_array()) throw std::runtime_error("bad file: no \"tests\" array");
