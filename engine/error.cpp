@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <sstream>
 #include <string_view>
 
@@ -64,6 +65,28 @@ size_t utf8_step(std::string_view s, size_t i) {
   size_t n = fsm::decode_utf8(s, i, cp);
   return n == 0 ? 1 : n;
 }
+
+// Code points in text[begin, end) (a byte that does not decode counts as one). ASCII bytes are
+// stepped over without decoding: a minified schema is one line of megabytes, and every warning's
+// position counts its columns.
+int code_points(std::string_view text, size_t begin, size_t end) {
+  int n = 0;
+  for (size_t i = begin; i < end; ++n) i += static_cast<unsigned char>(text[i]) < 0x80 ? 1 : utf8_step(text, i);
+  return n;
+}
+
+// Counts the newlines in text[begin, end) into `line`; `line_start` becomes the offset after the last.
+void count_lines(std::string_view text, size_t begin, size_t end, int& line, size_t& line_start) {
+  const char* p = text.data() + begin;
+  const char* stop = text.data() + end;
+  while (p < stop) {
+    const void* nl = std::memchr(p, '\n', static_cast<size_t>(stop - p));
+    if (!nl) break;
+    p = static_cast<const char*>(nl) + 1;
+    ++line;
+    line_start = static_cast<size_t>(p - text.data());
+  }
+}
 }  // namespace
 
 std::string caret_display(const SourcePos& pos) {
@@ -117,13 +140,8 @@ SourcePos span_in(std::string_view text, size_t begin, size_t end, std::string f
   while (line_start > 0 && text[line_start - 1] != '\n') --line_start;
   size_t last = end - 1;
   while (last > begin && (static_cast<unsigned char>(text[last]) & 0xC0) == 0x80) --last;  // its first byte
-  for (size_t i = begin; i < last; ++i)
-    if (text[i] == '\n') {
-      ++line;
-      line_start = i + 1;
-    }
-  int column = 1;
-  for (size_t i = line_start; i < last; i += utf8_step(text, i)) ++column;
+  count_lines(text, begin, last, line, line_start);
+  const int column = 1 + code_points(text, line_start, last);
   pos.end_line = line;
   pos.end_column = column + 1;
   return pos;
@@ -135,14 +153,8 @@ SourcePos position_in(std::string_view text, size_t offset, std::string file) {
   if (offset > text.size()) offset = text.size();
   size_t line_start = 0;
   int line = 1;
-  for (size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      line_start = i + 1;
-    }
-  }
-  int column = 1;
-  for (size_t i = line_start; i < offset; i += utf8_step(text, i)) ++column;
+  count_lines(text, 0, offset, line, line_start);
+  const int column = 1 + code_points(text, line_start, offset);
   size_t line_end = text.find('\n', line_start);
   if (line_end == std::string_view::npos) line_end = text.size();
   pos.line = line;

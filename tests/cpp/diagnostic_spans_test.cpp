@@ -3,9 +3,11 @@
 // hand-made grammars and schemas: these are unit tests of positions.
 #include <algorithm>
 #include <mutex>
+#include <random>
 #include <tuple>
 
 #include "engine/grammar_check.hpp"
+#include "fsm/utf8.hpp"
 #include "grammar/grammar_ir.hpp"
 #include "test_support.hpp"
 
@@ -38,6 +40,46 @@ TEST_CASE("spans: span_in counts code points and lines, the caret underlines the
   CHECK(caret_display(p) == "\n  ab\n  ^~");
   p = span_in(text, 4, 4);  // empty: a point
   CHECK((p.column == 2 && p.end_line == 0 && caret_display(p) == "\n  cd\xC3\xA9\n   ^"));
+}
+
+TEST_CASE("spans: position_in and span_in agree with a byte-by-byte count on mixed text", "[spans]") {
+  // ASCII, two- to four-byte code points, stray continuation bytes, truncated sequences, newlines.
+  const std::string pieces[] = {"a", "{\"k\": 1}", "\n", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\x80", "\xC3", "\xE2\x82", " "};
+  std::mt19937 rng(3);
+  for (int round = 0; round < 200; ++round) {
+    std::string text;
+    const int n = std::uniform_int_distribution<int>(0, 300)(rng);
+    for (int i = 0; i < n; ++i) text += pieces[std::uniform_int_distribution<int>(0, 9)(rng)];
+    // The reference: lines by '\n', columns by decode_utf8 steps (an undecodable byte is one).
+    auto where = [&](size_t offset) {
+      int line = 1;
+      size_t start = 0;
+      for (size_t i = 0; i < offset; ++i)
+        if (text[i] == '\n') ++line, start = i + 1;
+      int column = 1;
+      for (size_t i = start; i < offset; ++column) {
+        char32_t cp;
+        const size_t k = fsm::decode_utf8(text, i, cp);
+        i += k == 0 ? 1 : k;
+      }
+      return std::make_pair(line, column);
+    };
+    for (int k = 0; k < 5; ++k) {
+      size_t a = std::uniform_int_distribution<size_t>(0, text.size())(rng);
+      size_t b = std::uniform_int_distribution<size_t>(0, text.size())(rng);
+      if (a > b) std::swap(a, b);
+      const SourcePos p = position_in(text, a);
+      CHECK(std::make_pair(p.line, p.column) == where(a));
+      const SourcePos s = span_in(text, a, b);
+      CHECK(std::make_pair(s.line, s.column) == where(a));
+      if (b > a) {
+        size_t last = b - 1;  // the last byte's code point: its first byte
+        while (last > a && (static_cast<unsigned char>(text[last]) & 0xC0) == 0x80) --last;
+        const auto e = where(last);
+        CHECK(std::make_pair(s.end_line, s.end_column) == std::make_pair(e.first, e.second + 1));
+      }
+    }
+  }
 }
 
 TEST_CASE("spans: grammar diagnostics span the rule name, the literal, the alternative, the repetition", "[spans]") {
