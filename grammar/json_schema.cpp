@@ -685,31 +685,45 @@ class SchemaCompiler {
   }
 
   // Schema-aware walk: records pointers, $id resources and $anchors.
-  void index(const Json* n, const std::string& ptr, std::string base, bool is_schema) {
+  void index(const Json* n, const std::string& ptr, const std::string& outer_base, bool is_schema) {
     ptr_[n] = ptr;
     if (!is_schema || !n->is_object()) return;
-    auto id = n->find(draft7_ && !n->contains("$id") ? "id" : "$id");
+    // The keywords read here, in one pass over the keys (ordered_map's find is a linear scan each).
+    const Json *dollar_id = nullptr, *plain_id = nullptr, *ref = nullptr, *anchor = nullptr, *dynamic_anchor = nullptr,
+               *recursive_anchor = nullptr;
+    for (auto it = n->begin(); it != n->end(); ++it) {
+      const std::string& k = it.key();
+      if (k.empty() || (k[0] != '$' && k != "id")) continue;
+      if (k == "$id") dollar_id = &it.value();
+      else if (k == "id") plain_id = &it.value();
+      else if (k == "$ref") ref = &it.value();
+      else if (k == "$anchor") anchor = &it.value();
+      else if (k == "$dynamicAnchor") dynamic_anchor = &it.value();
+      else if (k == "$recursiveAnchor") recursive_anchor = &it.value();
+    }
+    const Json* id = draft7_ && !dollar_id ? plain_id : dollar_id;
+    std::string own_base;  // when this schema's $id starts a new resource
+    bool own = false;
     // draft-07: $ref overrides its siblings, $id included
-    if (id != n->end() && id->is_string() && !(draft7_ && n->contains("$ref"))) {
+    if (id && id->is_string() && !(draft7_ && ref)) {
       std::string idv = id->get<std::string>();
       // draft-07: an $id that is only a fragment is an anchor
       if (!idv.empty() && idv[0] == '#') {
-        anchors_[strip_fragment(base) + idv] = n;
+        anchors_[strip_fragment(outer_base) + idv] = n;
       } else {
-        base = strip_fragment(resolve_uri(base, idv));
-        resources_[base] = n;
+        own_base = strip_fragment(resolve_uri(outer_base, idv));
+        own = true;
+        resources_[own_base] = n;
       }
     }
+    const std::string& base = own ? own_base : outer_base;
     if (ptr.empty()) resources_[strip_fragment(base)] = n;
     base_[n] = base;
-    auto da = n->find("$dynamicAnchor");
-    if (da != n->end() && da->is_string()) dynamic_anchors_[da->get<std::string>()].push_back(n);
-    auto ra = n->find("$recursiveAnchor");
-    if (ra != n->end() && ra->is_boolean() && ra->get<bool>()) dynamic_anchors_["\x01recursive"].push_back(n);
-    for (const char* a : {"$anchor", "$dynamicAnchor"}) {
-      auto an = n->find(a);
-      if (an != n->end() && an->is_string()) anchors_[strip_fragment(base) + "#" + an->get<std::string>()] = n;
-    }
+    if (dynamic_anchor && dynamic_anchor->is_string()) dynamic_anchors_[dynamic_anchor->get<std::string>()].push_back(n);
+    if (recursive_anchor && recursive_anchor->is_boolean() && recursive_anchor->get<bool>())
+      dynamic_anchors_["\x01recursive"].push_back(n);
+    for (const Json* an : {anchor, dynamic_anchor})
+      if (an && an->is_string()) anchors_[strip_fragment(base) + "#" + an->get<std::string>()] = n;
     for (auto it = n->begin(); it != n->end(); ++it) {
       const std::string& k = it.key();
       std::string p = ptr + "/" + escape_pointer_token(k);
@@ -4253,8 +4267,8 @@ class SchemaCompiler {
   Json doc_;
   bool draft7_ = false;
   RegexPtr ws_;
-  std::map<const Json*, std::string> ptr_;
-  std::map<const Json*, std::string> base_;
+  std::unordered_map<const Json*, std::string> ptr_;
+  std::unordered_map<const Json*, std::string> base_;
   std::map<std::string, const Json*> resources_, anchors_;
   std::map<std::string, std::vector<const Json*>> dynamic_anchors_;  // $dynamicAnchor name → nodes
   std::vector<const Json*> stack_;
