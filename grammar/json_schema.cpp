@@ -835,8 +835,8 @@ class SchemaCompiler {
     return k == "title" || k == "description" || k == "markdownDescription" || k == "examples" || k == "example" ||
            k == "default" || k == "$comment" || k == "deprecated";
   }
-  static bool is_annotation(const std::string& k) {
-    static const std::set<std::string> kAnn = {
+  static bool is_annotation(std::string_view k) {
+    static const std::unordered_set<std::string_view> kAnn = {
         "title", "description", "examples", "default", "$comment", "deprecated", "readOnly", "writeOnly",
         "contentMediaType", "contentEncoding", "contentSchema", "$schema", "$id", "id", "$anchor",
         "$dynamicAnchor", "$defs", "definitions", "$vocabulary", "discriminator", "example", "xml",
@@ -867,9 +867,12 @@ class SchemaCompiler {
     bool ref_only = draft7_ && o.contains("$ref");  // draft-07: $ref overrides its siblings
     for (auto it = o.begin(); it != o.end(); ++it) {
       const std::string& k = it.key();
+      if (ref_only && k != "$ref") continue;
+      // Annotations (the most common keys: title, description) are ignored quietly, before the
+      // keyword chain below and the key's pointer are spent on them.
+      if (is_annotation(k)) continue;
       const Json& v = it.value();
       std::string p = ptr + "/" + escape_pointer_token(k);
-      if (ref_only && k != "$ref") continue;
       if (k == "$ref") {
         if (!v.is_string()) fail(p, "$ref must be a string");
         const Json* t = resolve_ref(n, v.get<std::string>(), ptr);
@@ -1101,8 +1104,6 @@ class SchemaCompiler {
         if (v.is_boolean() && v.get<bool>()) continue;
         if (v.is_boolean() && !v.get<bool>() && (o.contains("items") && !o["items"].is_array())) continue;
         relax(p, k, "only the closed-array case with 'items' is supported");
-      } else if (is_annotation(k)) {
-        // ignored quietly
       } else {
         unknown_.push_back({k, ptr});
       }
