@@ -6,6 +6,7 @@
 
 #include "engine/compile_phases.hpp"
 #include "engine/compiler_cache.hpp"
+#include "engine/grammar_cache.hpp"
 #include "engine/regex_backend.hpp"
 #include "fsm/budget.hpp"
 #include "fsm/dfa.hpp"
@@ -33,6 +34,7 @@ Compiler::Compiler(TokenizerInfoPtr tokenizer, CompileOptions options)
   if (!tokenizer_) throw Error(ErrorKind::kInvalidArgument, "Compiler needs a tokenizer");
   if (options_.index_cache_bytes > 0) cache_->index = std::make_shared<engine::IndexCache>(options_.index_cache_bytes);
   cache_->grammars = std::make_shared<engine::GrammarCache>(options_.grammar_cache_bytes);
+  engine::prestart_compile_thread();
   if (!options_.redis_url.empty())
     cache_->redis = std::make_unique<engine::RedisStore>(options_.redis_url, options_.redis_timeout_ms);
 }

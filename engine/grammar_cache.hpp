@@ -24,6 +24,10 @@
 
 namespace tollgate::engine {
 
+// Starts a compile thread (the threads GrammarCache::get runs compiles on) unless one is idle or
+// starting already; the Compiler calls it when constructed.
+void prestart_compile_thread();
+
 class GrammarCache : public std::enable_shared_from_this<GrammarCache> {
  public:
   explicit GrammarCache(size_t max_bytes) : max_bytes_(max_bytes) {}
