@@ -24,6 +24,7 @@
 #include <pthread.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -102,6 +103,10 @@ class CompileThreads {
   }
 
   void loop() {
+    // The allocator gives a new thread an arena of its own, set up (and its first pages faulted
+    // in) at the thread's first allocation: here, before it takes a job, rather than in a compile.
+    void* volatile first = std::malloc(64);
+    std::free(first);
     {
       std::lock_guard<std::mutex> lock(*mu_);
       --starting_;  // idle from here on, counted in idle_ below
