@@ -518,28 +518,39 @@ class SchemaCompiler {
         case GExpr::Kind::kEmpty:
         case GExpr::Kind::kRegex: return e;
         case GExpr::Kind::kRef: return prod[rule_of(*e)] ? e : GExpr::leaf(Regex::nothing());
+        // The new items are gathered only from the first that changed (most bodies do not change).
         case GExpr::Kind::kSeq: {
           std::vector<GExprPtr> items;
           bool changed = false;
-          for (const auto& i : e->items) {
-            auto x = simplify(i);
+          for (size_t k = 0; k < e->items.size(); ++k) {
+            auto x = simplify(e->items[k]);
             if (nothing(x)) return x;
-            changed = changed || x != i;
-            items.push_back(std::move(x));
+            if (!changed && x != e->items[k]) {
+              changed = true;
+              items.assign(e->items.begin(), e->items.begin() + static_cast<std::ptrdiff_t>(k));
+            }
+            if (changed) items.push_back(std::move(x));
           }
           return changed ? GExpr::seq(std::move(items)) : e;
         }
         case GExpr::Kind::kAlt: {
           std::vector<GExprPtr> items;
           bool changed = false;
-          for (const auto& i : e->items) {
-            auto x = simplify(i);
-            changed = changed || x != i;
-            if (nothing(x)) continue;
-            items.push_back(std::move(x));
+          for (size_t k = 0; k < e->items.size(); ++k) {
+            auto x = simplify(e->items[k]);
+            if (!changed && x != e->items[k]) {
+              changed = true;
+              for (size_t j = 0; j < k; ++j)
+                if (!nothing(e->items[j])) items.push_back(e->items[j]);
+            }
+            if (changed && !nothing(x)) items.push_back(std::move(x));
+          }
+          if (!changed) {  // as it was, unless every item is nothing (or there is none)
+            for (const auto& i : e->items)
+              if (!nothing(i)) return e;
+            return GExpr::leaf(Regex::nothing());
           }
           if (items.empty()) return GExpr::leaf(Regex::nothing());
-          if (!changed) return e;
           if (items.size() == 1) return items[0];
           return GExpr::alt(std::move(items));
         }
