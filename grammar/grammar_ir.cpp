@@ -182,12 +182,15 @@ namespace {
 GExprPtr resolve(const Grammar& g, const GExprPtr& e, std::vector<Diagnostic>& errors) {
   switch (e->kind) {
     case GExpr::Kind::kRef: {
+      // Already resolved (the JSON Schema front-end sets the index): rule names are unique (the
+      // front-ends refuse a second definition), so an index whose rule has the name is the one.
+      if (e->rule >= 0 && static_cast<size_t>(e->rule) < g.rules.size() && g.rules[e->rule].name == e->name) return e;
       int r = g.find(e->name);
       if (r < 0) {
         errors.push_back({"undefined rule '" + e->name + "'", g.span(*e), codes::kUndefinedRule, Severity::kError});
         return e;
       }
-      if (e->rule == r) return e;  // already resolved (the JSON Schema front-end sets it)
+      if (e->rule == r) return e;
       return GExpr::with_rule(*e, r);
     }
     case GExpr::Kind::kSeq:
