@@ -105,18 +105,17 @@ class CompileThreads {
   void loop() {
     // The allocator gives a new thread an arena of its own, set up (and its first pages faulted
     // in) at the thread's first allocation: here, before it takes a job, rather than in a compile.
-    void* volatile first = std::malloc(64);
-    std::free(first);
-    {
-      std::lock_guard<std::mutex> lock(*mu_);
-      --starting_;  // idle from here on, counted in idle_ below
-      ++idle_;
-    }
-    for (bool first = true;; first = false) {
+    void* volatile warm = std::malloc(64);
+    std::free(warm);
+    bool starting = true;
+    for (;;) {
       std::function<void()> job;
       {
         std::unique_lock<std::mutex> lock(*mu_);
-        if (!first) ++idle_;
+        // From starting to idle under one lock: run() always sees this thread in one count or the other.
+        if (starting) --starting_;
+        starting = false;
+        ++idle_;
         while (jobs_->empty()) {
           if (cv_->wait_for(lock, kIdle) == std::cv_status::timeout && jobs_->empty()) {
             --idle_;

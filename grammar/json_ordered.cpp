@@ -1,5 +1,7 @@
-// parse_ordered_json (see json_ordered.hpp): a SAX handler that builds the ordered_json DOM,
-// gathering each object's members (found again by key hash) until the object closes.
+// parse_ordered_json (see json_ordered.hpp): a strict reader (Reader) calling a SAX-style builder
+// (Builder) that makes the ordered_json DOM, gathering each object's members (found again by key
+// hash) until the object closes; the same builder serves nlohmann's sax_parse for the text the
+// reader refuses.
 #include "grammar/json_ordered.hpp"
 
 #include <cerrno>
@@ -130,8 +132,8 @@ class Reader {
   Reader(std::string_view text, Builder& b) : t_(text), b_(b) {}
 
   bool run() {
-    // Containers open: for each, whether it is an object and whether a member came yet.
-    std::vector<std::pair<bool, bool>> open;
+    // The containers open, innermost last: whether each is an object (else an array).
+    std::vector<char> open;
     ws();
     for (;;) {
       // A value.
@@ -146,7 +148,7 @@ class Reader {
           ++p_;
           if (obj ? !b_.end_object() : !b_.end_array()) return false;
         } else {
-          open.push_back({obj, false});
+          open.push_back(obj);
           if (obj && !key()) return false;
           continue;
         }
@@ -158,7 +160,7 @@ class Reader {
         ws();
         if (open.empty()) return p_ == t_.size();
         if (p_ >= t_.size()) return false;
-        const bool obj = open.back().first;
+        const bool obj = open.back();
         const char d = t_[p_++];
         if (d == ',') {
           ws();
