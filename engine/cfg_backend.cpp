@@ -1559,7 +1559,7 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
   CfgBuildOptions with_plan = options;
   with_plan.unique_plan = grammar.unique_items;
   return make_cfg_grammar(std::make_unique<fsm::CfgRuntime>(std::move(cfg), options.dfa, options.max_earley_items, on_lexeme,
-                                                           options.eager_automata_states),
+                                                           options.eager_automata_states, options.lexeme_cache),
                           tokenizer, with_plan);
 }
 

@@ -375,6 +375,7 @@ struct CfgBuildOptions {
   // Share entries between states with the same canonical future (and through index_cache).
   bool share_states = true;
   std::shared_ptr<IndexCache> index_cache;  // optional, the Compiler's
+  std::shared_ptr<fsm::LexemeDfaCache> lexeme_cache;  // optional, the Compiler's
   size_t max_earley_items = fsm::EarleyGraph::kDefaultMaxItems;  // CompileOptions::max_earley_items
   // The grammar's uniqueItems plan (build_cfg_grammar takes it from the grammar).
   std::shared_ptr<const grammar::UniquePlan> unique_plan;

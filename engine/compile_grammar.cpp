@@ -33,7 +33,8 @@ namespace {
 // A checked Grammar IR → the context-free back-end, with its statistics and warnings.
 template <class IndexCache>
 CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoPtr& tokenizer, const CompileOptions& o,
-                                 const IndexCache& index_cache, std::chrono::steady_clock::time_point t0,
+                                 const IndexCache& index_cache,
+                                 const std::shared_ptr<fsm::LexemeDfaCache>& lexeme_cache, std::chrono::steady_clock::time_point t0,
                                  double parse_ms, engine::PhaseRecorder& phases) {
   fsm::check_budget_now();
   auto t1 = std::chrono::steady_clock::now();
@@ -45,6 +46,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   opt.eager_index = o.eager_index;
   opt.eager_automata_states = o.eager_index ? SIZE_MAX : o.eager_automata_states;
   opt.index_cache = index_cache;
+  opt.lexeme_cache = lexeme_cache;
   opt.max_earley_items = o.max_earley_items;
   auto impl = engine::build_cfg_grammar(g, tokenizer, opt);
   impl->mask_cache_budget = o.mask_cache_bytes;
@@ -57,6 +59,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   impl->stats.dfa_states = impl->rt->automata().num_built_states();
   impl->stats.lexemes = impl->rt->num_lexemes();
   impl->stats.lexemes_built = impl->rt->automata().num_built();
+  impl->stats.lexemes_shared = impl->rt->automata().num_shared();
   impl->stats.distinct_masks = impl->num_distinct_masks();
   impl->stats.index_bytes = impl->memory_bytes();
   for (const auto& w : g.warnings) impl->warnings.push_back({w.message, w.pos});
@@ -84,7 +87,7 @@ CompiledGrammarPtr Compiler::compile_grammar_now(std::string_view text, std::str
   phases.begin("check");  // references resolved, reachability, productivity
   grammar::check_grammar_ir(g);
   phases.end(g.rules.size(), "rules");
-  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0), phases);
+  return build_from_ir(g, tokenizer_, options_, cache_->index, cache_->lexemes, t0, ms_since(t0), phases);
 }
 
 namespace engine {
@@ -121,7 +124,7 @@ CompiledGrammarPtr Compiler::compile_json_schema_now(std::string_view schema_jso
   }
   phases.end(g.rules.size(), "rules");
   for (auto& w : g.warnings) w.pos = engine::schema_position(schema_json, w.pos);
-  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0), phases);
+  return build_from_ir(g, tokenizer_, options_, cache_->index, cache_->lexemes, t0, ms_since(t0), phases);
 }
 
 CompiledGrammarPtr Compiler::compile_tool_calls_now(const ToolCallSpec& spec, std::string_view source_name) const {
@@ -132,7 +135,7 @@ CompiledGrammarPtr Compiler::compile_tool_calls_now(const ToolCallSpec& spec, st
   phases.begin("tool calls to grammar");  // the spec and its schemas -> Grammar IR
   grammar::Grammar g = grammar::tool_calls_to_grammar(spec, source_name);
   phases.end(g.rules.size(), "rules");
-  return build_from_ir(g, tokenizer_, options_, cache_->index, t0, ms_since(t0), phases);
+  return build_from_ir(g, tokenizer_, options_, cache_->index, cache_->lexemes, t0, ms_since(t0), phases);
 }
 
 CompiledGrammarPtr Compiler::builtin_json() const {

@@ -33,6 +33,8 @@ Compiler::Compiler(TokenizerInfoPtr tokenizer, CompileOptions options)
     : tokenizer_(std::move(tokenizer)), options_(options), cache_(std::make_shared<Cache>()) {
   if (!tokenizer_) throw Error(ErrorKind::kInvalidArgument, "Compiler needs a tokenizer");
   if (options_.index_cache_bytes > 0) cache_->index = std::make_shared<engine::IndexCache>(options_.index_cache_bytes);
+  if (options_.lexeme_cache_bytes > 0)
+    cache_->lexemes = std::make_shared<fsm::LexemeDfaCache>(options_.lexeme_cache_bytes);
   cache_->grammars = std::make_shared<engine::GrammarCache>(options_.grammar_cache_bytes);
   engine::prestart_compile_thread();
   if (!options_.redis_url.empty())

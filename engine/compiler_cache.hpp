@@ -1,5 +1,6 @@
 // Compiler::Cache — what a Compiler shares with its copies: compiled built-in grammars, the token
-// index entries (by canonical lexeme state, CompileOptions::index_cache_bytes), the
+// index entries (by canonical lexeme state, CompileOptions::index_cache_bytes), the lexeme
+// automata (by regex, CompileOptions::lexeme_cache_bytes), the
 // compiled-grammar cache (grammar_cache_bytes), the Redis connection (redis_url) and counters;
 // and the budget of one compile call (CompileOptions::max_compile_ms / cancel, and the cache's
 // abandoned flag when every caller waiting on the compilation has cancelled).
@@ -22,6 +23,7 @@ struct Compiler::Cache {
   std::mutex mutex;
   CompiledGrammarPtr builtin_json;
   std::shared_ptr<engine::IndexCache> index;  // null when index_cache_bytes is 0
+  std::shared_ptr<fsm::LexemeDfaCache> lexemes;  // null when lexeme_cache_bytes is 0
   std::shared_ptr<engine::GrammarCache> grammars;
   std::unique_ptr<engine::RedisStore> redis;  // null without redis_url
   std::atomic<size_t> compiles{0}, redis_hits{0}, redis_published{0}, redis_waits{0}, redis_errors{0};

@@ -179,9 +179,74 @@ class TestWalk {
 };
 }  // namespace
 
-LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options, bool all_now)
+namespace {
+// What a cached regex holds: its distinct nodes (a shared subtree once) and their ranges.
+size_t regex_bytes(const grammar::Regex& root) {
+  std::unordered_set<const grammar::Regex*> seen;
+  std::vector<const grammar::Regex*> stack{&root};
+  size_t bytes = 0;
+  while (!stack.empty()) {
+    const grammar::Regex* r = stack.back();
+    stack.pop_back();
+    if (!seen.insert(r).second) continue;
+    bytes += sizeof(grammar::Regex) + 16 + r->items.size() * sizeof(grammar::RegexPtr) + r->chars.ranges().size() * 8;
+    for (const auto& it : r->items) stack.push_back(it.get());
+  }
+  return bytes;
+}
+}  // namespace
+
+LexemeDfaCache::List::iterator LexemeDfaCache::find_locked(size_t hash, const grammar::Regex& regex,
+                                                           bool leftmost_first) {
+  auto it = by_hash_.find(hash);
+  if (it != by_hash_.end())
+    for (List::iterator e : it->second)
+      if (e->leftmost_first == leftmost_first && grammar::RegexIdentity::equal(*e->regex, regex)) return e;
+  return lru_.end();
+}
+
+std::shared_ptr<const LexDfa> LexemeDfaCache::find(const grammar::Regex& regex, bool leftmost_first) {
+  const size_t h = grammar::RegexIdentity::hash(regex);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto e = find_locked(h, regex, leftmost_first);
+  if (e == lru_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, e);
+  return e->dfa;
+}
+
+void LexemeDfaCache::put(const grammar::RegexPtr& regex, bool leftmost_first, std::shared_ptr<const LexDfa> dfa) {
+  const size_t cost = lex_dfa_bytes(*dfa) + regex_bytes(*regex) + 96;
+  if (cost > max_bytes_) return;
+  const size_t h = grammar::RegexIdentity::hash(*regex);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (find_locked(h, *regex, leftmost_first) != lru_.end()) return;  // another grammar put it meanwhile
+  while (bytes_ + cost > max_bytes_ && !lru_.empty()) {
+    const Entry& last = lru_.back();
+    auto& same = by_hash_[last.hash];
+    same.erase(std::find(same.begin(), same.end(), std::prev(lru_.end())));
+    if (same.empty()) by_hash_.erase(last.hash);
+    bytes_ -= last.bytes;
+    lru_.pop_back();
+  }
+  lru_.push_front(Entry{h, regex, leftmost_first, std::move(dfa), cost});
+  by_hash_[h].push_back(lru_.begin());
+  bytes_ += cost;
+}
+
+size_t LexemeDfaCache::bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+size_t LexemeDfaCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lru_.size();
+}
+
+LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options, bool all_now,
+                               std::shared_ptr<LexemeDfaCache> shared)
     : cfg_(std::move(cfg)), options_(options), size_(cfg_->lexemes.size()),
-      ptr_(std::make_unique<std::atomic<const LexDfa*>[]>(size_)) {
+      ptr_(std::make_unique<std::atomic<const LexDfa*>[]>(size_)), shared_(std::move(shared)) {
   for (size_t l = 0; l < size_; ++l) ptr_[l].store(nullptr, std::memory_order_relaxed);
   if (!options_.sub_dfas) {
     sub_dfas_ = std::make_unique<SubDfaCache>();
@@ -245,10 +310,14 @@ LexemeAutomata::LexemeAutomata(std::vector<LexDfa> dfas)
 LexemeAutomata::~LexemeAutomata() = default;
 
 const LexDfa& LexemeAutomata::publish_locked(uint32_t lexeme, LexDfa d) const {
-  bytes_.fetch_add(lex_dfa_bytes(d), std::memory_order_relaxed);
-  states_.fetch_add(d.num_states(), std::memory_order_relaxed);
-  owned_.push_back(std::make_unique<const LexDfa>(std::move(d)));
-  const LexDfa* p = owned_.back().get();
+  return publish_locked(lexeme, std::make_shared<const LexDfa>(std::move(d)));
+}
+
+const LexDfa& LexemeAutomata::publish_locked(uint32_t lexeme, std::shared_ptr<const LexDfa> d) const {
+  bytes_.fetch_add(lex_dfa_bytes(*d), std::memory_order_relaxed);
+  states_.fetch_add(d->num_states(), std::memory_order_relaxed);
+  const LexDfa* p = d.get();
+  owned_.push_back(std::move(d));
   ptr_[lexeme].store(p, std::memory_order_release);
   built_.fetch_add(1, std::memory_order_acq_rel);
   return *p;
@@ -259,7 +328,16 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
   if (const LexDfa* d = ptr_[lexeme].load(std::memory_order_acquire)) return *d;  // another thread built it
   if (!cfg_) throw Error(ErrorKind::kInternal, "lexeme automaton missing from a loaded grammar");
   const grammar::Regex& r = *cfg_->lexemes[lexeme];
-  LexDfa d = LexDfa::from(cfg_->lexeme_lf[lexeme] ? compile_leftmost_first_dfa(r, options_) : compile_dfa(r, options_));
+  const bool lf = cfg_->lexeme_lf[lexeme] != 0;
+  // Built before for another grammar: taken when within this grammar's budgets (else built here,
+  // which gives the budget's error).
+  std::shared_ptr<const LexDfa> d = shared_ ? shared_->find(r, lf) : nullptr;
+  if (d && (d->num_states() > options_.max_states || lex_dfa_bytes(*d) > options_.max_memory_bytes)) d.reset();
+  const bool found = d != nullptr;
+  if (!found) {
+    d = std::make_shared<const LexDfa>(
+        LexDfa::from(lf ? compile_leftmost_first_dfa(r, options_) : compile_dfa(r, options_)));
+  }
   if (partition_) {
     // Bytes the partition puts together must share a class of this DFA (the walks rely on it).
     std::array<int, 256> first;  // per partition class: its first byte
@@ -267,12 +345,14 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
     for (int b = 0; b < 256; ++b) {
       int& f = first[(*partition_)[b]];
       if (f < 0) f = b;
-      else if (d.classes[f] != d.classes[b])
+      else if (d->classes[f] != d->classes[b])
         throw Error(ErrorKind::kInternal, "lexeme " + std::to_string(lexeme) + " tells apart bytes " + std::to_string(f) +
                                               " and " + std::to_string(b) +
                                               " that the byte partition joins (please report it)");
     }
   }
+  if (found) shared_hits_.fetch_add(1, std::memory_order_relaxed);
+  else if (shared_) shared_->put(cfg_->lexemes[lexeme], lf, d);
   const LexDfa& out = publish_locked(lexeme, std::move(d));
   if (built_.load(std::memory_order_relaxed) == size_) {
     sub_dfas_.reset();  // nothing left to build
@@ -283,10 +363,11 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
 }
 
 CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items,
-                       const std::function<void(size_t, size_t)>& on_lexeme, size_t eager_states)
+                       const std::function<void(size_t, size_t)>& on_lexeme, size_t eager_states,
+                       std::shared_ptr<LexemeDfaCache> shared_lexemes)
     : cfg_(std::make_shared<const Cfg>(std::move(cfg))) {
   if (cfg_->leftmost_first) eager_states = SIZE_MAX;
-  auto dfas = std::make_shared<LexemeAutomata>(cfg_, options, eager_states == SIZE_MAX);
+  auto dfas = std::make_shared<LexemeAutomata>(cfg_, options, eager_states == SIZE_MAX, std::move(shared_lexemes));
   dfas_ = dfas;
   size_t built = 0;
   for (uint32_t l = 0; l < cfg_->lexemes.size() && built < eager_states; ++l) {

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,6 +56,39 @@ struct LexDfa {
   static LexDfa from(const Dfa& dfa);
 };
 
+// Lexeme automata shared by the grammars one Compiler (and its copies) compiles: keys with the
+// separators around them, strings, numbers and formats recur across schemas (on maskbench-dev
+// with one Compiler, over half of the lexeme automata a schema needs were built for an earlier
+// one). Keyed by the lexeme's regex (grammar::RegexIdentity; the entry keeps the regex alive) and
+// its lexing mode. Bounded in bytes (each automaton and its regex's distinct nodes): over the
+// bound the least recently used go; grammars keep the automata they use (shared_ptr). Thread-safe.
+class LexemeDfaCache {
+ public:
+  explicit LexemeDfaCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  std::shared_ptr<const LexDfa> find(const grammar::Regex& regex, bool leftmost_first);
+  void put(const grammar::RegexPtr& regex, bool leftmost_first, std::shared_ptr<const LexDfa> dfa);
+  size_t bytes() const;
+  size_t size() const;
+  size_t max_bytes() const { return max_bytes_; }
+
+ private:
+  struct Entry {
+    size_t hash;
+    grammar::RegexPtr regex;
+    bool leftmost_first;
+    std::shared_ptr<const LexDfa> dfa;
+    size_t bytes;
+  };
+  using List = std::list<Entry>;
+  List::iterator find_locked(size_t hash, const grammar::Regex& regex, bool leftmost_first);
+
+  size_t max_bytes_;
+  mutable std::mutex mu_;
+  List lru_;                                                      // most recently used first; under mu_
+  std::unordered_map<size_t, std::vector<List::iterator>> by_hash_;  // under mu_
+  size_t bytes_ = 0;                                              // under mu_
+};
+
 // The lexeme automata of one Cfg, shared by its runtime's generations. Built all at once (eager),
 // or each when first asked for (lazy: a lexeme's DFA is first needed when a parser configuration
 // spawns its thread, so a compile builds only what its first steps reach). get() is lock-free once
@@ -65,7 +99,9 @@ class LexemeAutomata {
  public:
   // Nothing built yet; each lexeme of `cfg` built with `options` (budgets) when first asked for.
   // all_now: the caller builds every lexeme before any walk starts (no byte partition is read).
-  LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options, bool all_now);
+  // shared (may be null): where automata are looked up before they are built, and put after.
+  LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options, bool all_now,
+                 std::shared_ptr<LexemeDfaCache> shared = nullptr);
   // Built before: lexeme l's automaton is dfas[l].
   explicit LexemeAutomata(std::vector<LexDfa> dfas);
   ~LexemeAutomata();
@@ -78,6 +114,7 @@ class LexemeAutomata {
   bool built(uint32_t lexeme) const { return ptr_[lexeme].load(std::memory_order_acquire) != nullptr; }
   size_t num_built() const { return built_.load(std::memory_order_acquire); }
   size_t num_built_states() const { return states_.load(std::memory_order_relaxed); }  // of those built
+  size_t num_shared() const { return shared_hits_.load(std::memory_order_relaxed); }  // of those built: from the shared cache
   // The automata built, and the sub-automata kept for those still to build (SubDfaCache).
   size_t memory_bytes() const {
     return bytes_.load(std::memory_order_relaxed) + sub_dfa_bytes_.load(std::memory_order_relaxed);
@@ -94,6 +131,7 @@ class LexemeAutomata {
  private:
   const LexDfa& build(uint32_t lexeme) const;
   const LexDfa& publish_locked(uint32_t lexeme, LexDfa d) const;
+  const LexDfa& publish_locked(uint32_t lexeme, std::shared_ptr<const LexDfa> d) const;
 
   std::shared_ptr<const Cfg> cfg_;
   mutable DfaOptions options_;  // under mu_ (its sub_dfas goes with sub_dfas_)
@@ -102,9 +140,10 @@ class LexemeAutomata {
   std::optional<std::array<uint8_t, 256>> partition_;
   uint32_t partition_classes_ = 0;
   mutable std::mutex mu_;
-  mutable std::vector<std::unique_ptr<const LexDfa>> owned_;  // under mu_
+  std::shared_ptr<LexemeDfaCache> shared_;                     // may be null
+  mutable std::vector<std::shared_ptr<const LexDfa>> owned_;  // under mu_
   mutable std::unique_ptr<SubDfaCache> sub_dfas_;              // under mu_; freed once all are built
-  mutable std::atomic<size_t> built_{0}, states_{0}, bytes_{0}, sub_dfa_bytes_{0};
+  mutable std::atomic<size_t> built_{0}, states_{0}, bytes_{0}, sub_dfa_bytes_{0}, shared_hits_{0};
 };
 
 struct Thread {
@@ -135,7 +174,8 @@ class CfgRuntime {
   // initial configuration spawns (built here too). Ignored (everything built here) under
   // leftmost-first lexing, whose guard tables number every state up front.
   CfgRuntime(Cfg cfg, const DfaOptions& options = {}, size_t max_earley_items = EarleyGraph::kDefaultMaxItems,
-             const std::function<void(size_t, size_t)>& on_lexeme = {}, size_t eager_states = SIZE_MAX);
+             const std::function<void(size_t, size_t)>& on_lexeme = {}, size_t eager_states = SIZE_MAX,
+             std::shared_ptr<LexemeDfaCache> shared_lexemes = nullptr);
   // From lexeme automata built before (a loaded compiled grammar: engine/grammar_blob.cpp);
   // dfas[l] is lexeme l's LexDfa, cfg.lexemes may hold placeholders.
   CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas, size_t max_earley_items = EarleyGraph::kDefaultMaxItems);

@@ -794,7 +794,8 @@ Examples:
                                  {"tokenizer", *tokenizer},     {"vocab_size", tok->vocab_size()},
                                  {"tokenizer_load_ms", load_ms}, {"phases", phases},
                                  {"dfa_states", s.dfa_states},
-                                 {"lexemes", s.lexemes}, {"lexemes_built", s.lexemes_built}, {"distinct_masks", s.distinct_masks},
+                                 {"lexemes", s.lexemes}, {"lexemes_built", s.lexemes_built},
+                                 {"lexemes_shared", s.lexemes_shared}, {"distinct_masks", s.distinct_masks},
                                  {"index_bytes", s.index_bytes}, {"memory_bytes", g->memory_bytes()},
                                  {"parse_ms", s.parse_ms},      {"dfa_ms", s.dfa_ms},
                                  {"index_ms", s.index_ms},      {"total_ms", s.total_ms}};

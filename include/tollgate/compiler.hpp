@@ -94,6 +94,12 @@ struct CompileOptions {
   // recur across schemas): each entry's token set, boundary roots and key. Over the bound the
   // cache is cleared whole; 0 disables it.
   size_t index_cache_bytes = size_t{64} << 20;  // 64 MiB
+  // Bytes of lexeme automata (grammars and JSON Schemas) a Compiler (and its copies) keeps for
+  // reuse across the grammars it compiles, keyed by the lexeme's regex: a key with the separators
+  // around it, a string or a format recurs across schemas, and a grammar that meets one again
+  // (in its compile or in its first masks) takes the automaton instead of building it. Each
+  // automaton and its regex counted; over the bound the cache is cleared whole; 0 disables it.
+  size_t lexeme_cache_bytes = size_t{64} << 20;  // 64 MiB
   // Grammars and JSON Schemas: the run-time caches of one compiled grammar, shared by its
   // matchers, each bounded in bytes and cleared whole when full (the memory a long-running
   // process holds per grammar beyond its automata and index is at most their sum).
@@ -141,6 +147,7 @@ struct CompileStats {
   size_t dfa_states = 0;        // of the automata built at compile time
   size_t lexemes = 0;           // regular lexemes, one DFA each (1 for a regex)
   size_t lexemes_built = 0;     // lexemes whose DFA the compile built (eager_automata_states: the rest later)
+  size_t lexemes_shared = 0;    // of those, taken from the Compiler's lexeme cache (lexeme_cache_bytes)
   size_t distinct_masks = 0;    // deduplicated bitsets (CFG: of the index entries computed so far)
   size_t index_bytes = 0;       // memory of the token index (bitsets + tables)
   double parse_ms = 0, dfa_ms = 0, index_ms = 0, total_ms = 0;

@@ -260,6 +260,7 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
             d["dfa_states"] = s.dfa_states;
             d["lexemes"] = s.lexemes;
             d["lexemes_built"] = s.lexemes_built;
+            d["lexemes_shared"] = s.lexemes_shared;
             d["distinct_masks"] = s.distinct_masks;
             d["index_bytes"] = s.index_bytes;
             d["parse_ms"] = s.parse_ms;
@@ -269,7 +270,8 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
             return d;
           },
           "Compile statistics: dfa_states (of the automata built so far), lexemes, lexemes_built (at compile time;\n"
-          "the others are built when a mask first needs them: Compiler(eager_automata_states=)), distinct_masks,\n"
+          "the others are built when a mask first needs them: Compiler(eager_automata_states=)), lexemes_shared (of\n"
+          "those, taken from automata the Compiler built for earlier grammars), distinct_masks,\n"
           "index_bytes, parse_ms, dfa_ms, index_ms, total_ms.")
       .def_property_readonly(
           "vocab_size", [](const CompiledGrammar& g) { return g.tokenizer().vocab_size(); },

@@ -1,0 +1,136 @@
+// The Compiler's lexeme automata cache (fsm::LexemeDfaCache, CompileOptions::lexeme_cache_bytes):
+// a regex met again — another parse of the same pattern, not the same node — finds the automaton
+// built for the first, per lexing mode; over its byte bound the least recently used entries go and
+// the bytes held stay within it. On real maskbench-dev schemas compiled one after another by one
+// Compiler, later grammars take automata built for earlier ones, and every mask along every valid
+// test equals the mask of the same schema compiled by a Compiler without the cache, and by one whose
+// cache is so small that it keeps evicting.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "engine/cfg_backend.hpp"
+#include "fsm/cfg_runtime.hpp"
+#include "fsm/dfa.hpp"
+#include "grammar/regex_ast.hpp"
+#include "test_support.hpp"
+#include "tollgate/tollgate.hpp"
+
+using namespace tollgate;
+using tollgate::testing::cfg_of;
+using tollgate::testing::llama3;
+using tollgate::testing::mask_of;
+using tollgate::testing::maskbench_files;
+using tollgate::testing::read_file;
+
+namespace {
+
+std::shared_ptr<const fsm::LexDfa> lex_dfa(const grammar::RegexPtr& r) {
+  return std::make_shared<const fsm::LexDfa>(fsm::LexDfa::from(fsm::compile_dfa(*r, {})));
+}
+
+}  // namespace
+
+TEST_CASE("lexeme cache: found by structure and mode, least recently used evicted within the bound",
+          "[lexeme-cache]") {
+  const grammar::RegexPtr a1 = grammar::parse_regex(R"([ \t\n\r]{0,20},[ \t\n\r]{0,20}"name"[ \t\n\r]{0,20}:)");
+  const grammar::RegexPtr a2 = grammar::parse_regex(R"([ \t\n\r]{0,20},[ \t\n\r]{0,20}"name"[ \t\n\r]{0,20}:)");
+  const grammar::RegexPtr b = grammar::parse_regex(R"([ \t\n\r]{0,20},[ \t\n\r]{0,20}"names"[ \t\n\r]{0,20}:)");
+  REQUIRE(a1.get() != a2.get());
+  {
+    fsm::LexemeDfaCache cache(size_t{1} << 20);
+    CHECK(cache.find(*a1, false) == nullptr);
+    auto d = lex_dfa(a1);
+    cache.put(a1, false, d);
+    CHECK(cache.find(*a2, false) == d);        // another parse of the same pattern
+    CHECK(cache.find(*a2, true) == nullptr);   // leftmost-first automata are another key
+    CHECK(cache.find(*b, false) == nullptr);   // one more letter in the key
+    cache.put(a2, false, lex_dfa(a2));         // already there: kept once
+    CHECK(cache.size() == 1);
+    CHECK(cache.bytes() > 0);
+  }
+  {
+    // Room for about three of these: put many, touching the first each time; it stays, the
+    // others come and go, and the bytes never pass the bound.
+    fsm::LexemeDfaCache probe(SIZE_MAX);
+    probe.put(a1, false, lex_dfa(a1));
+    const size_t each = probe.bytes();
+    REQUIRE(each > 0);
+    fsm::LexemeDfaCache cache(each * 3 + each / 2);
+    auto first = lex_dfa(a1);
+    cache.put(a1, false, first);
+    std::vector<grammar::RegexPtr> keep;  // the cache holds its keys alive; so do we, for the checks
+    for (int i = 0; i < 12; ++i) {
+      keep.push_back(grammar::parse_regex(R"([ \t\n\r]{0,20},[ \t\n\r]{0,20}"k)" + std::to_string(1000 + i) +
+                                          R"("[ \t\n\r]{0,20}:)"));
+      cache.put(keep.back(), false, lex_dfa(keep.back()));
+      CHECK(cache.bytes() <= cache.max_bytes());
+      CHECK(cache.find(*a2, false) == first);  // used: the most recent again
+    }
+    CHECK(cache.size() >= 2);
+    CHECK(cache.size() <= 3);
+    CHECK(cache.find(*keep[0], false) == nullptr);   // evicted long ago
+    CHECK(cache.find(*keep[11], false) != nullptr);  // the last one put
+  }
+  {
+    fsm::LexemeDfaCache tiny(64);  // smaller than any entry: nothing is kept
+    tiny.put(a1, false, lex_dfa(a1));
+    CHECK(tiny.size() == 0);
+    CHECK(tiny.bytes() == 0);
+  }
+}
+
+TEST_CASE("lexeme cache: schemas compiled by one Compiler share automata, masks unchanged", "[lexeme-cache][json-schema]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  auto options = [](size_t lexeme_cache_bytes) {
+    CompileOptions o;
+    o.threads = 1;
+    o.grammar_cache_bytes = 0;  // compile every time
+    o.lexeme_cache_bytes = lexeme_cache_bytes;
+    return o;
+  };
+  Compiler shared(llama3(), options(size_t{64} << 20)), none(llama3(), options(0)),
+      tiny(llama3(), options(size_t{256} << 10));
+  const auto files = maskbench_files(mb);
+  size_t schemas = 0, steps = 0, mismatches = 0, sharing = 0, taken = 0;
+  for (size_t i = 0; i < files.size() && schemas < 40; i += 29) {
+    const auto j = nlohmann::json::parse(read_file(files[i]));
+    const std::string text = j["schema"].dump();
+    CompiledGrammarPtr gn;
+    try {
+      gn = none.compile_json_schema(text);
+    } catch (const Error&) {
+      CHECK_THROWS_AS(shared.compile_json_schema(text), Error);  // refused with or without the cache
+      continue;
+    }
+    CompiledGrammarPtr gs = shared.compile_json_schema(text), gt = tiny.compile_json_schema(text);
+    ++schemas;
+    for (const auto& t : j["tests"]) {
+      Matcher ms(gs), mn(gn), mt(gt);
+      for (int32_t id : t["tokens_llama3"].get<std::vector<int32_t>>()) {
+        ++steps;
+        const auto want = mask_of(mn);
+        mismatches += mask_of(ms) != want;
+        mismatches += mask_of(mt) != want;
+        const bool an = mn.accept_token(id);
+        REQUIRE(ms.accept_token(id) == an);
+        REQUIRE(mt.accept_token(id) == an);
+        if (!an) break;
+      }
+    }
+    const size_t got = cfg_of(gs).rt->automata().num_shared();
+    taken += got;
+    sharing += got > 0;
+    CHECK(cfg_of(gn).rt->automata().num_shared() == 0);
+  }
+  INFO(schemas << " schemas, " << steps << " steps; " << sharing << " took " << taken << " automata built for earlier ones");
+  CHECK(schemas >= 30);
+  CHECK(steps > 2000);
+  CHECK(mismatches == 0);
+  CHECK(sharing >= schemas / 2);
+  // The same schema again: every automaton its compile builds comes from the cache.
+  const std::string again = nlohmann::json::parse(read_file(files[0]))["schema"].dump();
+  CompiledGrammarPtr first = shared.compile_json_schema(again), second = shared.compile_json_schema(again);
+  CHECK(second->stats().lexemes_built > 0);
+  CHECK(second->stats().lexemes_shared == second->stats().lexemes_built);
+}
