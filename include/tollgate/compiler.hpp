@@ -98,7 +98,7 @@ struct CompileOptions {
   // reuse across the grammars it compiles, keyed by the lexeme's regex: a key with the separators
   // around it, a string or a format recurs across schemas, and a grammar that meets one again
   // (in its compile or in its first masks) takes the automaton instead of building it. Each
-  // automaton and its regex counted; over the bound the cache is cleared whole; 0 disables it.
+  // automaton and its regex counted; over the bound the least recently used go; 0 disables it.
   size_t lexeme_cache_bytes = size_t{64} << 20;  // 64 MiB
   // Grammars and JSON Schemas: the run-time caches of one compiled grammar, shared by its
   // matchers, each bounded in bytes and cleared whole when full (the memory a long-running
