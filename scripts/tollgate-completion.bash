@@ -6,7 +6,7 @@ _tollgate() {
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
   sub="${COMP_WORDS[1]}"
-  local common="--regex -r --grammar -g --dialect --schema --lenient --property-order --format --color --max-states --max-memory --eager-index --eager-automata-states --no-progress --help"
+  local common="--regex -r --grammar -g --dialect --schema --lenient --property-order --whitespace --max-whitespace --indent --format --color --max-states --max-memory --eager-index --eager-automata-states --no-progress --help"
   case "$prev" in
     --dialect) COMPREPLY=($(compgen -W "gbnf lark ebnf regex json-schema" -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
@@ -27,14 +27,14 @@ _tollgate() {
     compile) opts="$common --tokenizer -t --threads" ;;
     explain) opts="$common" ;;
     sample) opts="$common -n --seed --max-bytes --raw" ;;
-    generate) opts="--schema --regex -r --grammar --whitespace --item-separator --key-separator --property-order --lenient --prompt -p --max-tokens -n --temperature -t --top-p --top-k --seed -s --model -m --stats --no-jump-forward --help" ;;
+    generate) opts="--schema --regex -r --grammar --whitespace --max-whitespace --indent --item-separator --key-separator --property-order --lenient --prompt -p --max-tokens -n --temperature -t --top-p --top-k --seed -s --model -m --stats --no-jump-forward --help" ;;
     demo) opts="--help" ;;
     bench)
       if [ "$COMP_CWORD" -eq 2 ]; then
         COMPREPLY=($(compgen -W "decode maskbench batch" -- "$cur"))
         return
       fi
-      opts="--positions --steps --chunk --model -m --cpu-time --json --tokenizer --out --timeout --property-order --lenient --jobs --threads --eager-automata-states --cold --warm --batch --budgets --grammar --help" ;;
+      opts="--positions --steps --chunk --model -m --cpu-time --json --tokenizer --out --timeout --property-order --whitespace --max-whitespace --indent --lenient --jobs --threads --eager-automata-states --cold --warm --batch --budgets --grammar --help" ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))

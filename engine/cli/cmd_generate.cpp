@@ -28,7 +28,9 @@ namespace fs = std::filesystem;
 
 struct GenerateArgs {
   std::string schema_file, regex, grammar_file, prompt, model_dir;
-  std::string whitespace = "flexible";  // --schema only: flexible | compact
+  std::string whitespace = "flexible";  // --schema only: flexible | compact | pretty
+  int max_whitespace = JsonSchemaOptions{}.max_whitespace;
+  int indent = JsonSchemaOptions{}.indent;
   std::string item_separator, key_separator;  // --schema only; empty = the whitespace mode's own
   std::string property_order = "schema";      // --schema only: schema | any
   bool lenient = false;                 // --schema only
@@ -53,8 +55,9 @@ void run_generate(const GenerateArgs& a) {
   Compiler compiler(tok);
   if (!a.schema_file.empty()) {
     JsonSchemaOptions so;
-    so.whitespace = a.whitespace == "compact" ? JsonSchemaOptions::Whitespace::kCompact
-                                              : JsonSchemaOptions::Whitespace::kFlexible;
+    so.whitespace = whitespace_mode(a.whitespace);
+    so.max_whitespace = a.max_whitespace;
+    so.indent = a.indent;
     so.item_separator = a.item_separator;
     so.key_separator = a.key_separator;
     so.property_order = a.property_order == "any" ? JsonSchemaOptions::PropertyOrder::kAny
@@ -245,10 +248,8 @@ void add_generate_commands(CLI::App& app) {
   auto* grammar = cmd->add_option("--grammar", args->grammar_file, "grammar file: *.gbnf, *.lark or *.ebnf");
   schema->excludes(regex)->excludes(grammar);
   regex->excludes(grammar);
-  cmd->add_option("--whitespace", args->whitespace, "--schema: whitespace between JSON tokens")
-      ->check(CLI::IsMember({"flexible", "compact"}))
-      ->capture_default_str()
-      ->needs(schema);
+  for (CLI::Option* o : add_whitespace_options(cmd, args->whitespace, args->max_whitespace, args->indent))
+    o->needs(schema);
   cmd->add_option("--item-separator", args->item_separator,
                   "--schema: exact separator between items and members, e.g. \", \" (as Python's json.dumps)")
       ->needs(schema);

@@ -70,6 +70,9 @@ struct Source {
   std::string dialect;
   bool lenient = false;
   std::string property_order = "schema";
+  std::string whitespace = "flexible";
+  int max_whitespace = JsonSchemaOptions{}.max_whitespace;
+  int indent = JsonSchemaOptions{}.indent;
   std::string format = "text";
   std::string color = "auto";
   size_t max_states = CompileOptions{}.max_dfa_states;
@@ -111,6 +114,9 @@ struct Source {
     JsonSchemaOptions so;
     so.lenient = lenient;
     if (property_order == "any") so.property_order = JsonSchemaOptions::PropertyOrder::kAny;
+    so.whitespace = whitespace_mode(whitespace);
+    so.max_whitespace = max_whitespace;
+    so.indent = indent;
     return so;
   }
 };
@@ -134,6 +140,7 @@ void add_source_options(CLI::App* cmd, Source& src, bool budgets = true) {
                   "JSON Schema: properties in the schema's order, or in any order")
       ->check(CLI::IsMember({"schema", "any"}))
       ->capture_default_str();
+  add_whitespace_options(cmd, src.whitespace, src.max_whitespace, src.indent);
   cmd->add_option("--format", src.format, "diagnostics as text, or as a JSON array (for editors and CI)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();

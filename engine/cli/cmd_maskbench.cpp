@@ -42,6 +42,9 @@ struct MaskbenchArgs {
   std::string out;
   double timeout_s = 10;
   std::string property_order = "schema";
+  std::string whitespace = "flexible";  // MaskBench's documents are json.dumps output: flexible or exact separators
+  int max_whitespace = JsonSchemaOptions{}.max_whitespace;
+  int indent = JsonSchemaOptions{}.indent;
   bool lenient = false;
   int jobs = 1;
   int threads = 1;
@@ -396,6 +399,9 @@ int run_maskbench(const MaskbenchArgs& a) {
   options.property_order = a.property_order == "any" ? JsonSchemaOptions::PropertyOrder::kAny
                                                      : JsonSchemaOptions::PropertyOrder::kSchema;
   options.lenient = a.lenient;
+  options.whitespace = whitespace_mode(a.whitespace);
+  options.max_whitespace = a.max_whitespace;
+  options.indent = a.indent;
   signal(SIGPIPE, SIG_IGN);  // a worker that died is seen on its result pipe
 
   std::ofstream out;
@@ -495,10 +501,13 @@ int run_maskbench(const MaskbenchArgs& a) {
   std::sort(sum.tbm_us.begin(), sum.tbm_us.end());
   std::sort(sum.ttfm_us.begin(), sum.ttfm_us.end());
   std::printf("maskbench: %zu schemas in %s, tokenizer %s\n", sum.schemas, a.dir.c_str(), a.tokenizer.c_str());
-  std::printf("grammar: %s; property order %s%s; %s; %d job(s), %d compile thread(s), timeout %g s; %s\n",
+  const std::string ws = a.whitespace == "flexible" ? "flexible whitespace (at most " + std::to_string(a.max_whitespace) + " a gap)"
+                         : a.whitespace == "pretty"  ? "pretty whitespace (indent " + std::to_string(a.indent) + ")"
+                                                     : a.whitespace + " whitespace";
+  std::printf("grammar: %s; %s; property order %s%s; %s; %d job(s), %d compile thread(s), timeout %g s; %s\n",
               a.grammar == "builtin-json" ? "built-in JSON grammar (debug: the schemas are not compiled)"
                                           : "JSON Schema",
-              a.property_order.c_str(), a.lenient ? ", lenient" : "",
+              ws.c_str(), a.property_order.c_str(), a.lenient ? ", lenient" : "",
               a.warm ? ("warm (one Compiler per worker, warmed up before its first schema; compiled-grammar cache " +
                         (a.grammar_cache_mib ? std::to_string(a.grammar_cache_mib) + " MiB)" : std::string("off)")))
                            .c_str()
@@ -549,6 +558,7 @@ void add_bench_maskbench_command(CLI::App& bench) {
       ->check(CLI::IsMember({"schema", "any"}))
       ->capture_default_str();
   cmd->add_flag("--lenient", a->lenient, "compile an over-approximation of keywords that cannot be compiled exactly");
+  add_whitespace_options(cmd, a->whitespace, a->max_whitespace, a->indent);
   cmd->add_option("--jobs,-j", a->jobs, "workers in parallel (timings are comparable only with 1)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -73,6 +73,12 @@ std::string read_file(const std::string& path);
 // Prints an error the way every subcommand does (error: ... with caret) to stderr.
 void print_error(const Error& e);
 
+// JSON Schema whitespace: --whitespace flexible|compact|pretty, --max-whitespace N (flexible),
+// --indent N (pretty). Gives the three options, for `needs`.
+std::vector<CLI::Option*> add_whitespace_options(CLI::App* cmd, std::string& mode, int& max_whitespace, int& indent);
+// "flexible" | "compact" | "pretty" → the mode (the option's check has refused anything else).
+JsonSchemaOptions::Whitespace whitespace_mode(const std::string& mode);
+
 // ---- terminal output (engine/cli/terminal.cpp)
 // --color auto|always|never: auto is colour when `fd` is a terminal, NO_COLOR is unset or empty
 // and TERM is not "dumb".

@@ -33,6 +33,28 @@ std::string default_model_dir() {
   return (std::filesystem::path(TOLLGATE_SOURCE_DIR) / "models" / "retnet").string();
 }
 
+std::vector<CLI::Option*> add_whitespace_options(CLI::App* cmd, std::string& mode, int& max_whitespace, int& indent) {
+  std::vector<CLI::Option*> o;
+  o.push_back(cmd->add_option("--whitespace", mode,
+                              "JSON Schema: whitespace between JSON tokens: flexible (any, at most --max-whitespace "
+                              "bytes a gap), compact (none) or pretty (json.dumps(indent=N): --indent)")
+                  ->check(CLI::IsMember({"flexible", "compact", "pretty"}))
+                  ->capture_default_str());
+  o.push_back(cmd->add_option("--max-whitespace", max_whitespace, "JSON Schema, flexible: whitespace bytes per gap")
+                  ->check(CLI::Range(0, 1 << 20))
+                  ->capture_default_str());
+  o.push_back(cmd->add_option("--indent", indent, "JSON Schema, pretty: spaces per nesting level")
+                  ->check(CLI::Range(0, 64))
+                  ->capture_default_str());
+  return o;
+}
+
+JsonSchemaOptions::Whitespace whitespace_mode(const std::string& mode) {
+  if (mode == "compact") return JsonSchemaOptions::Whitespace::kCompact;
+  if (mode == "pretty") return JsonSchemaOptions::Whitespace::kPretty;
+  return JsonSchemaOptions::Whitespace::kFlexible;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::kIo, "cannot read '" + path + "'");

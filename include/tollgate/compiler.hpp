@@ -22,11 +22,15 @@ struct JsonSchemaOptions {
   enum class Whitespace {
     kFlexible,  // JSON whitespace wherever RFC 8259 allows it, at most max_whitespace bytes a gap
     kCompact,   // none: {"a":1,"b":[1,2]}
-    kPretty,    // newline + `indent` spaces per level, ": " after keys
+    // Python's json.dumps(indent=indent): each member and item on a line of its own (a newline and
+    // `indent` spaces per level), the closing bracket on the container's own line, "," and ": "
+    // separators, `{}` and `[]` when empty. Rules are kept per depth; values nested deeper than
+    // 32 levels are refused.
+    kPretty,
   };
   Whitespace whitespace = Whitespace::kFlexible;
   int max_whitespace = 20;  // per gap, kFlexible only
-  int indent = 2;           // kPretty only
+  int indent = 2;           // kPretty only (spaces per level)
   // Separators between items / after keys; empty = the whitespace mode's own. When given, they
   // are used exactly (e.g. ", " and ": " for Python's json.dumps).
   std::string item_separator;

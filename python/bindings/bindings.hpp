@@ -69,7 +69,7 @@ ToolCallSpec tool_call_spec(const pybind11::iterable& tags, const std::optional<
 // A schema argument (JSON text, or a dict/bool through json.dumps) and the JSON Schema keyword
 // arguments of compile_json_schema, checked (module.cpp).
 std::string schema_text(const pybind11::object& schema);
-JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespace,
+JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespace, int indent,
                                  const std::optional<std::string>& item_separator,
                                  const std::optional<std::string>& key_separator, const std::string& property_order,
                                  bool lenient);

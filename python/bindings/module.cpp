@@ -57,19 +57,21 @@ std::string schema_text(const py::object& schema) {
   throw py::type_error("schema must be JSON text (str or bytes) or a dict (or a bool schema)");
 }
 
-JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespace,
+JsonSchemaOptions schema_options(const std::string& whitespace, int max_whitespace, int indent,
                                  const std::optional<std::string>& item_separator,
                                  const std::optional<std::string>& key_separator, const std::string& property_order,
                                  bool lenient) {
   JsonSchemaOptions o;
   if (whitespace == "flexible") o.whitespace = JsonSchemaOptions::Whitespace::kFlexible;
   else if (whitespace == "compact") o.whitespace = JsonSchemaOptions::Whitespace::kCompact;
-  else if (whitespace == "pretty")
-    throw Error(ErrorKind::kInvalidArgument, "whitespace='pretty' is not supported yet (use 'flexible' or 'compact')");
+  else if (whitespace == "pretty") o.whitespace = JsonSchemaOptions::Whitespace::kPretty;
   else
-    throw Error(ErrorKind::kInvalidArgument, "whitespace must be 'flexible' or 'compact', not '" + whitespace + "'");
+    throw Error(ErrorKind::kInvalidArgument,
+                "whitespace must be 'flexible', 'compact' or 'pretty', not '" + whitespace + "'");
   if (max_whitespace < 0) throw Error(ErrorKind::kInvalidArgument, "max_whitespace must be >= 0");
   o.max_whitespace = max_whitespace;
+  if (indent < 0 || indent > 64) throw Error(ErrorKind::kInvalidArgument, "indent must be in 0..64");
+  o.indent = indent;
   if (item_separator) {
     if (item_separator->empty()) throw Error(ErrorKind::kInvalidArgument, "item_separator must not be empty");
     o.item_separator = *item_separator;
@@ -351,23 +353,25 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
           "messages. Raises GrammarError with line and column.")
       .def(
           "compile_json_schema",
-          [](const Compiler& c, const py::object& schema, const std::string& whitespace, int max_whitespace,
+          [](const Compiler& c, const py::object& schema, const std::string& whitespace, int max_whitespace, int indent,
              const std::optional<std::string>& item_separator, const std::optional<std::string>& key_separator,
              const std::string& property_order, bool lenient, const std::string& source_name) {
             const std::string text = schema_text(schema);
             const JsonSchemaOptions opt =
-                schema_options(whitespace, max_whitespace, item_separator, key_separator, property_order, lenient);
+                schema_options(whitespace, max_whitespace, indent, item_separator, key_separator, property_order, lenient);
             return compiling([&] { return c.compile_json_schema(text, opt, source_name); });
           },
           py::arg("schema"), py::kw_only(), py::arg("whitespace") = "flexible",
-          py::arg("max_whitespace") = JsonSchemaOptions{}.max_whitespace, py::arg("item_separator") = py::none(),
+          py::arg("max_whitespace") = JsonSchemaOptions{}.max_whitespace, py::arg("indent") = JsonSchemaOptions{}.indent, py::arg("item_separator") = py::none(),
           py::arg("key_separator") = py::none(), py::arg("property_order") = "schema", py::arg("lenient") = false,
           py::arg("source_name") = "",
           R"doc(Compile a JSON Schema (draft 2020-12, or draft-07 by $schema) into token masks.
 
 schema: JSON text (str/bytes) or a dict, serialised with json.dumps (its key order is kept).
-whitespace: 'flexible' (JSON whitespace wherever allowed, at most max_whitespace bytes per gap) or
-  'compact' (none). 'pretty' is not supported yet.
+whitespace: 'flexible' (JSON whitespace wherever allowed, at most max_whitespace bytes per gap),
+  'compact' (none) or 'pretty' (exactly json.dumps(obj, indent=indent): each member and item on
+  a line of its own, indented by `indent` spaces per level; values nested deeper than 32 levels
+  are refused).
 item_separator, key_separator: exact separators, e.g. ', ' and ': ' for json.dumps output.
 property_order: 'schema' (properties in the schema's order) or 'any'.
 lenient: compile keywords that cannot be exact as an over-approximation, each with a warning,

@@ -40,7 +40,7 @@ struct GrammarFuture {
 };
 
 GrammarRequest make_request(const py::object& source, const std::string& kind, const std::string& whitespace,
-                            int max_whitespace, const std::optional<std::string>& item_separator,
+                            int max_whitespace, int indent, const std::optional<std::string>& item_separator,
                             const std::optional<std::string>& key_separator, const std::string& property_order,
                             bool lenient, const std::string& source_name) {
   GrammarRequest r;
@@ -54,13 +54,13 @@ GrammarRequest make_request(const py::object& source, const std::string& kind, c
     if (d.contains("triggers") && !d["triggers"].is_none()) triggers = d["triggers"].cast<std::vector<std::string>>();
     auto flag = [&d](const char* k) { return d.contains(k) && d[k].cast<bool>(); };
     ToolCallSpec spec = tool_call_spec(d["tags"], triggers, flag("at_most_one"), flag("required"));
-    spec.json = schema_options(whitespace, max_whitespace, item_separator, key_separator, property_order, lenient);
+    spec.json = schema_options(whitespace, max_whitespace, indent, item_separator, key_separator, property_order, lenient);
     return tool_calls_request(spec, source_name);
   }
   if (kind == "json_schema") {
     r.kind = GrammarKind::kJsonSchema;
     r.text = schema_text(source);
-    r.schema = schema_options(whitespace, max_whitespace, item_separator, key_separator, property_order, lenient);
+    r.schema = schema_options(whitespace, max_whitespace, indent, item_separator, key_separator, property_order, lenient);
     return r;
   }
   r.text = source.cast<std::string>();
@@ -126,10 +126,10 @@ void bind_serving(py::module_& m) {
       .def(
           "compile_async",
           [](const Compiler& c, const py::object& source, const std::string& kind, const std::string& whitespace,
-             int max_whitespace, const std::optional<std::string>& item_separator,
+             int max_whitespace, int indent, const std::optional<std::string>& item_separator,
              const std::optional<std::string>& key_separator, const std::string& property_order, bool lenient,
              const std::string& source_name) {
-            GrammarRequest r = make_request(source, kind, whitespace, max_whitespace, item_separator, key_separator,
+            GrammarRequest r = make_request(source, kind, whitespace, max_whitespace, indent, item_separator, key_separator,
                                             property_order, lenient, source_name);
             GrammarFuture f;
             py::gil_scoped_release release;
@@ -137,7 +137,7 @@ void bind_serving(py::module_& m) {
             return f;
           },
           py::arg("source"), py::arg("kind") = "regex", py::kw_only(), py::arg("whitespace") = "flexible",
-          py::arg("max_whitespace") = JsonSchemaOptions{}.max_whitespace, py::arg("item_separator") = py::none(),
+          py::arg("max_whitespace") = JsonSchemaOptions{}.max_whitespace, py::arg("indent") = JsonSchemaOptions{}.indent, py::arg("item_separator") = py::none(),
           py::arg("key_separator") = py::none(), py::arg("property_order") = "schema", py::arg("lenient") = false,
           py::arg("source_name") = "",
           "Start compiling on another thread and return a GrammarFuture at once (prefill meanwhile). kind: 'regex', "

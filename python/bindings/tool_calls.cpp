@@ -49,16 +49,16 @@ void bind_tool_calls(py::module_& m) {
   compiler.def(
       "compile_tool_calls",
       [](const Compiler& c, const py::iterable& tags, const std::optional<std::vector<std::string>>& triggers,
-         bool at_most_one, bool required, const std::string& whitespace, int max_whitespace,
+         bool at_most_one, bool required, const std::string& whitespace, int max_whitespace, int indent,
          const std::optional<std::string>& item_separator, const std::optional<std::string>& key_separator,
          const std::string& property_order, bool lenient, const std::string& source_name) {
         ToolCallSpec spec = tool_call_spec(tags, triggers, at_most_one, required);
-        spec.json = schema_options(whitespace, max_whitespace, item_separator, key_separator, property_order, lenient);
+        spec.json = schema_options(whitespace, max_whitespace, indent, item_separator, key_separator, property_order, lenient);
         return compiling([&] { return c.compile_tool_calls(spec, source_name); });
       },
       py::arg("tags"), py::kw_only(), py::arg("triggers") = py::none(), py::arg("at_most_one") = false,
       py::arg("required") = false, py::arg("whitespace") = "flexible",
-      py::arg("max_whitespace") = JsonSchemaOptions{}.max_whitespace, py::arg("item_separator") = py::none(),
+      py::arg("max_whitespace") = JsonSchemaOptions{}.max_whitespace, py::arg("indent") = JsonSchemaOptions{}.indent, py::arg("item_separator") = py::none(),
       py::arg("key_separator") = py::none(), py::arg("property_order") = "schema", py::arg("lenient") = false,
       py::arg("source_name") = "",
       R"doc(Compile tool calls inside free text into one grammar.

@@ -106,14 +106,33 @@ def test_whitespace_and_separators(compiler):
     assert not accepts(dumps, '{"a":[1,2]}') and not accepts(dumps, '{"a": [1,  2]}')
     few = compiler.compile_json_schema(schema, max_whitespace=2)
     assert accepts(few, '{  "a"  :  [1]}') and not accepts(few, '{   "a": [1]}')
-    with pytest.raises(ValueError, match="pretty.*not supported"):
-        compiler.compile_json_schema(schema, whitespace="pretty")
     for bad in ({"whitespace": "tabs"}, {"property_order": "alphabetical"}, {"max_whitespace": -1},
-                {"item_separator": ""}):
+                {"item_separator": ""}, {"whitespace": "pretty", "indent": -1}):
         with pytest.raises(tollgate.TollgateError):
             compiler.compile_json_schema(schema, **bad)
     with pytest.raises(TypeError):
         compiler.compile_json_schema(42)
+
+
+def test_pretty_is_json_dumps_with_indent(compiler):
+    schema = {"type": "object", "properties": {
+        "a": {"type": "array", "items": {"type": "integer"}},
+        "b": {"type": "object", "properties": {"c": {"type": "string"}, "d": {"type": "array"}}},
+        "e": {"enum": [{"x": [1, 2]}, None]}},
+        "required": ["a"]}
+    docs = [{"a": [1, 2], "b": {"c": "é", "d": []}, "e": {"x": [1, 2]}}, {"a": []}, {"a": [3], "b": {}},
+            {"a": [1], "e": None}]
+    for indent in (2, 4, 0):
+        g = compiler.compile_json_schema(schema, whitespace="pretty", indent=indent)
+        for doc in docs:
+            assert accepts(g, json.dumps(doc, indent=indent, ensure_ascii=False)), (indent, doc)
+            assert not accepts(g, json.dumps(doc)), (indent, doc)
+            assert not accepts(g, json.dumps(doc, indent=indent + 1, ensure_ascii=False)), (indent, doc)
+        assert not accepts(g, json.dumps({"b": {}}, indent=indent))  # "a" is still required
+    # the separators of json.dumps(indent=2, separators=(" ,", ": "))
+    g = compiler.compile_json_schema(schema, whitespace="pretty", item_separator=" ,")
+    assert accepts(g, json.dumps(docs[0], indent=2, separators=(" ,", ": "), ensure_ascii=False))
+    assert not accepts(g, json.dumps(docs[0], indent=2, ensure_ascii=False))
 
 
 def test_warnings_name_the_keyword_and_its_pointer(compiler):
