@@ -34,6 +34,11 @@ void compile(benchmark::State& state, const std::string& tok_name, const std::st
   std::string re = bench_regex(regex_name);
   CompileOptions opt;
   opt.threads = 1;
+  // every iteration a cold compile: no compiled grammar, token index entry or lexeme automaton kept
+  // from the one before (with the caches on, every iteration after the first is a cache hit)
+  opt.grammar_cache_bytes = 0;
+  opt.index_cache_bytes = 0;
+  opt.lexeme_cache_bytes = 0;
   Compiler compiler(tok, opt);
   CompiledGrammarPtr g;
   for (auto _ : state) {

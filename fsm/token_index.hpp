@@ -72,8 +72,11 @@ class TokenIndex {
 };
 
 // Walks the trie from `state`, setting bits in `mask` (words zeroed by the caller).
-// strip_first_space: a depth-1 edge on ' ' does not move the DFA.
-void walk_trie(const Dfa& dfa, const TokenTrie& trie, uint32_t state, uint32_t* mask,
-               bool strip_first_space = false);
+// strip_first_space: a depth-1 edge on ' ' does not move the DFA. touched (room for
+// touched_limit + 1 words): each word the walk makes non-zero is noted there, once, as long as at
+// most touched_limit are (the caller needs them only while the mask is sparse). Gives how many
+// were noted: > touched_limit when they ran past it (or touched is null).
+size_t walk_trie(const Dfa& dfa, const TokenTrie& trie, uint32_t state, uint32_t* mask,
+                 bool strip_first_space = false, uint32_t* touched = nullptr, size_t touched_limit = 0);
 
 }  // namespace tollgate::fsm
