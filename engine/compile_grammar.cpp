@@ -97,11 +97,10 @@ SourcePos schema_position(std::string_view text, const SourcePos& pos) {
   size_t off = engine::locate_json_pointer(text, pos.pointer);
   if (off == std::string::npos) return pos;
   // the span of the value there (the keyword's value, as far as the pointer resolves)
-  size_t end = off;
-  try {
-    end = off + engine::JsonScanner(text.substr(off)).skip_value().size();
-  } catch (const Error&) {
-  }
+  engine::JsonScanner sc(text);
+  sc.seek(off);
+  sc.skip_value_unchecked();  // the text was read before: not checked again
+  const size_t end = sc.pos();
   SourcePos p = span_in(text, off, end, pos.file);
   p.pointer = pos.pointer;
   return p;

@@ -2,11 +2,13 @@
 // compile phases with their progress calls (CompileStats::phases, CompileOptions::progress). Small
 // hand-made grammars and schemas: these are unit tests of positions.
 #include <algorithm>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <tuple>
 
 #include "engine/grammar_check.hpp"
+#include "engine/json_scan.hpp"
 #include "fsm/utf8.hpp"
 #include "grammar/grammar_ir.hpp"
 #include "test_support.hpp"
@@ -153,4 +155,72 @@ TEST_CASE("phases: every compile reports its phases with sizes, and tells the pr
   CHECK(names == std::vector<std::string>{"parse", "automaton", "token index"});
   CHECK(r->stats().phases[1].size == r->stats().dfa_states);
   CHECK(r->stats().phases[2].size == r->stats().distinct_masks);
+}
+
+namespace {
+// Every value of `text` (valid JSON) from offset `at` down: where it starts, found by the checking
+// scanner (one scanner per container: a scanner's comma state is its own).
+void value_starts(const std::string& text, size_t at, std::vector<size_t>& out, int depth = 0) {
+  engine::JsonScanner sc(text);
+  sc.seek(at);
+  sc.skip_ws();
+  out.push_back(sc.pos());
+  const char c = sc.peek();
+  if (depth >= 64 || (c != '{' && c != '[')) return;
+  auto child = [&] {
+    const size_t from = sc.pos();
+    value_starts(text, from, out, depth + 1);
+    engine::JsonScanner past(text);
+    past.seek(from);
+    past.skip_value();
+    sc.seek(past.pos());
+  };
+  std::string key;
+  if (c == '{') {
+    sc.begin_object();
+    while (sc.next_key(key)) child();
+  } else {
+    sc.begin_array();
+    while (sc.next_element()) child();
+  }
+}
+}  // namespace
+
+TEST_CASE("spans: the unchecked skip that places schema warnings ends where the checking one does",
+          "[spans][json-scan]") {
+  // locate_json_pointer skips the siblings before each key of a pointer without checking them again
+  // (the schema was read before): the same end on every value of every maskbench-dev file, and on
+  // strings with escaped quotes and backslashes; on malformed text it stays within the text.
+  std::vector<std::string> texts = {R"({"a\"b": "x\\", "c": ["\"", {"d": -1.5e3}], "e": true, "f": null})",
+                                    R"(["\\\"", "\\\\", "", 0, {}, []])"};
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(mb))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() > 1000);
+  for (size_t i = 0; i < files.size(); i += 3) texts.push_back(tollgate::testing::read_file(files[i]));
+  size_t values = 0;
+  for (const std::string& text : texts) {
+    std::vector<size_t> starts;
+    value_starts(text, 0, starts);
+    for (size_t at : starts) {
+      engine::JsonScanner checked(text), unchecked(text);
+      checked.seek(at);
+      unchecked.seek(at);
+      checked.skip_value();
+      unchecked.skip_value_unchecked();
+      INFO("offset " << at << " of " << text.substr(0, 80));
+      REQUIRE(unchecked.pos() == checked.pos());
+      ++values;
+    }
+    // malformed: cut short, or a quote dropped; the skip ends inside the text
+    for (size_t cut : {text.size() / 2, text.size() / 3}) {
+      std::string bad = text.substr(0, cut);
+      engine::JsonScanner u(bad);
+      u.skip_value_unchecked();
+      CHECK(u.pos() <= bad.size());
+    }
+  }
+  CHECK(values > 100000);
 }
