@@ -194,10 +194,7 @@ TEST_CASE("spans: the unchecked skip that places schema warnings ends where the 
   std::vector<std::string> texts = {R"({"a\"b": "x\\", "c": ["\"", {"d": -1.5e3}], "e": true, "f": null})",
                                     R"(["\\\"", "\\\\", "", 0, {}, []])"};
   TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(mb))
-    if (e.path().extension() == ".json") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
+  const std::vector<std::filesystem::path> files = tollgate::testing::maskbench_files(mb);
   REQUIRE(files.size() > 1000);
   for (size_t i = 0; i < files.size(); i += 3) texts.push_back(tollgate::testing::read_file(files[i]));
   size_t values = 0;
