@@ -928,15 +928,57 @@ constexpr uint32_t kCut = '"';
 
 }  // namespace
 
+const std::vector<uint32_t>* CfgGrammar::part_blocks(uint32_t lexeme) const {
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    auto it = part_blocks_.find(lexeme);
+    if (it != part_blocks_.end()) return it->second.get();
+  }
+  std::unique_ptr<const std::vector<uint32_t>> blocks;
+  bool complement = false;
+  std::vector<const grammar::Regex*> stack{rt->cfg().lexemes[lexeme].get()};
+  while (!stack.empty() && !complement) {
+    const grammar::Regex* r = stack.back();
+    stack.pop_back();
+    if (!r) continue;
+    complement = r->kind == grammar::Regex::Kind::kComplement;
+    for (const auto& it : r->items) stack.push_back(it.get());
+  }
+  if (complement) {
+    const fsm::LexDfa& d = rt->dfa(lexeme);
+    const size_t n = d.num_states(), k = d.num_classes;
+    std::array<uint8_t, 256> classes = d.classes;
+    classes[kCut] = static_cast<uint8_t>(k);  // a class of its own, with no transition
+    // A class no byte is in any more (kCut's, when it was alone) keeps no transition either: the
+    // refinement reads every column.
+    std::vector<uint8_t> used(k + 1, 0);
+    for (int b = 0; b < 256; ++b) used[classes[b]] = 1;
+    std::vector<uint32_t> table(n * (k + 1), fsm::kDead);
+    for (size_t q = 0; q < n; ++q)
+      for (size_t c = 0; c < k; ++c)
+        if (used[c]) table[q * (k + 1) + c] = d.table[q * k + c];
+    if (k < 256)
+      blocks = std::make_unique<const std::vector<uint32_t>>(
+          fsm::walk_equivalent_states(fsm::Dfa(d.start, classes, k + 1, std::move(table), d.finals)));
+  }
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto [it, inserted] = part_blocks_.emplace(lexeme, std::move(blocks));
+  if (inserted && it->second) index_bytes_ += it->second->size() * 4 + 64;
+  return it->second.get();
+}
+
 std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
   // BFS from `state` over every byte but kCut, states numbered in visiting order (1, 2, ...; 0 is
   // dead), byte order first; per state its finality, then its transitions as runs of bytes
-  // (first byte, target number), kCut always a run of its own that leads nowhere.
+  // (first byte, target number), kCut always a run of its own that leads nowhere. With
+  // part_blocks, states of one block are one state (the first met stands for it).
   const fsm::LexDfa& d = rt->dfa(lexeme);
+  const std::vector<uint32_t>* blocks = part_blocks(lexeme);
+  auto block = [&](uint32_t s) { return blocks ? (*blocks)[s] : s; };
   thread_local std::vector<uint32_t> num;
   thread_local std::vector<uint32_t> order;
   thread_local std::vector<std::pair<uint32_t, uint32_t>> runs;  // (first byte, class; UINT32_MAX: kCut)
-  if (num.size() < d.num_states()) num.resize(d.num_states(), 0);
+  if (num.size() < d.num_states() + 1) num.resize(d.num_states() + 1, 0);
   runs.clear();
   for (uint32_t b = 0; b < 256; ++b) {
     const uint32_t c = b == kCut ? UINT32_MAX : d.classes[b];
@@ -944,7 +986,7 @@ std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
   }
   order.clear();
   order.push_back(state);
-  num[state] = 1;
+  num[block(state)] = 1;
   std::string key = "C";
   bool too_big = false;
   auto put32 = [&](uint32_t v) {
@@ -963,15 +1005,16 @@ std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
       uint32_t id = 0;
       if (c != UINT32_MAX && row[c] != fsm::kDead) {
         const uint32_t t = row[c];
-        if (num[t] == 0) {
+        const uint32_t bt = block(t);
+        if (num[bt] == 0) {
           if (order.size() >= kMaxKeyStates) {
             too_big = true;
             break;
           }
           order.push_back(t);
-          num[t] = static_cast<uint32_t>(order.size());
+          num[bt] = static_cast<uint32_t>(order.size());
         }
-        id = num[t];
+        id = num[bt];
       }
       if (id == prev) continue;
       key.push_back(static_cast<char>(b));
@@ -979,7 +1022,7 @@ std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
       prev = id;
     }
   }
-  for (uint32_t s : order) num[s] = 0;
+  for (uint32_t s : order) num[block(s)] = 0;
   if (too_big) return {};
   return key;
 }

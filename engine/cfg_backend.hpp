@@ -280,6 +280,13 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // The canonical form of the sub-automaton reachable from `state` ("" when over kMaxKeyStates
   // states: not shared), and the trie walk that computes an entry.
   std::string canonical_key(uint32_t lexeme, uint32_t state) const;
+  // For a lexeme with a complement in its regex (an open object's other keys: any string but the
+  // named ones), its states' walk_equivalent_states blocks with kCut taking no transition; null
+  // for the others. Inside such a key the states that track the names still matching differ only
+  // in where a quote may close the key, so without kCut they are one block, and their entries
+  // share the part of any string's (each was a walk of the whole vocabulary). Under index_mu_.
+  const std::vector<uint32_t>* part_blocks(uint32_t lexeme) const;
+  mutable std::unordered_map<uint32_t, std::unique_ptr<const std::vector<uint32_t>>> part_blocks_;  // under index_mu_
   std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state, bool cut) const;
   // The tokens whose bytes contain kCut ('"') that stay in the lexeme from `state`, and the
   // roots on their way past it (sorted), from the tokenizer's quote trie.

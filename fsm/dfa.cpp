@@ -296,8 +296,19 @@ Dfa merge_classes(const Dfa& in) {
   return from_columns(cols, k, n, in.byte_classes(), std::move(finals));
 }
 
-// Hopcroft minimisation of a DFA completed with an explicit dead state.
-Dfa minimise(const Dfa& in) {
+// Hopcroft's refinement of a DFA's states completed with an explicit dead state (numbered n0):
+// states end in one block when no byte string tells them apart. live_is_coaccessible: every state
+// but the dead one counts as able to reach a final state, so what tells states apart is finality
+// and where a walk dies, not whether a final state is still reachable (walk_equivalent_states).
+struct Refinement {
+  size_t k = 0;                   // byte classes after merging equal columns
+  std::vector<uint32_t> pre;      // input class → class here
+  std::vector<uint32_t> delta;    // (n0 + 1) × k, dead-completed
+  std::vector<uint32_t> elems, first, blk;
+  uint32_t dead = 0;
+};
+
+Refinement refine_states(const Dfa& in, bool live_is_coaccessible) {
   const size_t n0 = in.num_states();
   const size_t n = n0 + 1;  // + dead state
   const uint32_t dead = static_cast<uint32_t>(n0);
@@ -345,7 +356,9 @@ Dfa minimise(const Dfa& in) {
   }
   // The states that can reach a final state (a reverse search over the live transitions).
   std::vector<uint8_t> coacc(n, 0);
-  {
+  if (live_is_coaccessible) {
+    std::fill(coacc.begin(), coacc.begin() + static_cast<ptrdiff_t>(n0), 1);
+  } else {
     std::vector<uint32_t> stack;
     for (uint32_t s = 0; s < n0; ++s)
       if (in.is_final(s)) coacc[s] = 1, stack.push_back(s);
@@ -452,6 +465,27 @@ Dfa minimise(const Dfa& in) {
     }
   }
 
+  Refinement r;
+  r.k = k;
+  r.pre = std::move(pre);
+  r.delta = std::move(delta);
+  r.elems = std::move(elems);
+  r.first = std::move(first);
+  r.blk = std::move(blk);
+  r.dead = dead;
+  return r;
+}
+
+// Hopcroft minimisation of a DFA completed with an explicit dead state.
+Dfa minimise(const Dfa& in) {
+  Refinement r = refine_states(in, false);
+  const size_t k = r.k;
+  const std::vector<uint32_t>& pre = r.pre;
+  const std::vector<uint32_t>& delta = r.delta;
+  const std::vector<uint32_t>& elems = r.elems;
+  const std::vector<uint32_t>& first = r.first;
+  const std::vector<uint32_t>& blk = r.blk;
+  const uint32_t dead = r.dead;
   // Build the minimal DFA without the dead block; number states in BFS order from the start.
   const uint32_t dead_block = blk[dead];
   std::vector<uint32_t> block_id(first.size(), kDead);
@@ -590,6 +624,11 @@ DfaOptions with_less_memory(const DfaOptions& options, size_t held) {
 }
 
 }  // namespace
+
+std::vector<uint32_t> walk_equivalent_states(const Dfa& dfa) {
+  const Refinement r = refine_states(dfa, true);
+  return std::vector<uint32_t>(r.blk.begin(), r.blk.begin() + static_cast<ptrdiff_t>(dfa.num_states()));
+}
 
 Dfa intersect(const Dfa& a, const Dfa& b, const DfaOptions& options) { return product(a, b, false, options); }
 

@@ -128,6 +128,11 @@ class SubDfaCache {
 // time and embedded in the library (fsm/prebuilt_dfas.hpp; the same DFA, checked against the
 // node's identity hash and rendering) is read from there instead of built.
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options = {});
+// Per state, a block number: two states share one when no byte string tells them apart by where
+// the walk dies or by finality after each byte (whether a final state is still reachable does not
+// count: the automaton a lexeme's index entry walks, its cut byte removed, reaches none inside a
+// string and still tells tokens apart). Hopcroft's refinement, as minimise's but over every state.
+std::vector<uint32_t> walk_equivalent_states(const Dfa& dfa);
 // The DFA of a process-wide node as compile_dfa builds it when none is embedded: the node without
 // its mark, with a SubDfaCache of its own, under `options`' budgets. What the build-time generator
 // (fsm/prebuilt/) stores, and what the tests compare the embedded DFAs with.

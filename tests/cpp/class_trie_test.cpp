@@ -113,3 +113,41 @@ TEST_CASE("class walk: schema masks equal the brute-force walk (keys, escapes, c
   CHECK(states > 40);
   CHECK(engine::class_walks_abandoned() > abandoned_before);
 }
+
+TEST_CASE("class walk: keys outside the named ones share one entry part, masks equal the brute-force walk",
+          "[class-trie][oracle][complement]") {
+  // An open object's other keys are any string but the named ones: inside such a key the states
+  // that still track a name differ only in where a quote may close the key, so their entries share
+  // the part without quotes (CfgGrammar::part_blocks). Every byte of every extra key is a state
+  // here (accept_bytes one byte at a time), keys that run along a name and leave it, stop one
+  // letter short, go one past, or escape.
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(testing::llama3());
+  const char* schema = R"({"type":"object","properties":{"enabled":{"type":"boolean"},"endpoint":{"type":"string"},
+      "name":{"type":"string"},"names":{"type":"array","items":{"type":"string"}}},"additionalProperties":{"type":"integer"}})";
+  const std::string doc =
+      R"({"enabled": true, "enable": 1, "enabledX": 2, "end": 3, "endpoints": 4, "nam": 5, "namesake": 6, )"
+      R"("ena\tbled": 7, "\"name\"": 8, "日本": 9, "n": 10, "": 11, "name": "x"})";
+  auto g = c.compile_json_schema(schema);
+  Matcher m(g);
+  int states = 0;
+  for (size_t pos = 0; pos < doc.size(); ++pos) {
+    INFO("at byte " << pos << " of " << doc);
+    REQUIRE(testing::mask_oracle_mismatches(m) == 0);
+    REQUIRE(m.accept_bytes(doc.substr(pos, 1)));
+    ++states;
+  }
+  REQUIRE(testing::mask_oracle_mismatches(m) == 0);
+  CHECK(m.is_accepting());
+  CHECK(states > 150);
+  // the keys' states inside the string share one part: 52 of the 61 entries taken from another
+  // state's part (35 before, each state that still tracked a name a walk of the whole vocabulary)
+  const auto& cfg = testing::cfg_of(g);
+  INFO(cfg.num_index_shared() << " of " << cfg.num_index_entries() << " entries shared");
+  CHECK(cfg.num_index_shared() * 4 > cfg.num_index_entries() * 3);
+  // a named key is not an extra one: after "enabled", a key that spells it again cannot close
+  Matcher again(g);
+  REQUIRE(again.accept_bytes(R"({"enabled": true, "enabled)"));
+  CHECK_FALSE(again.accept_bytes("\""));
+  CHECK(again.accept_bytes("X\": 1}"));
+}
