@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <string>
-#include <unordered_set>
 
 #include "tollgate/error.hpp"
 
@@ -50,19 +49,46 @@ uint32_t EarleyGraph::key_of(const Item& it) const {
 uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
   // Closure. Items are deduplicated whole (all three fields at full width): a key packing the
   // fields into 64 bits dropped items once a dot passed 255 (productions of hundreds of symbols).
+  // The set of items seen is an open-addressing table of indices into `items`, and the predicted
+  // nonterminals a reused bitmap cleared after: a node-based set and a fresh vector per closure
+  // were most of the cost of a new parser state (every first step into a part of a schema).
   std::vector<Item> items;
-  std::unordered_set<Item, ItemHash> seen;
+  thread_local std::vector<uint32_t> slots;
+  thread_local std::vector<char> predicted;
+  thread_local std::vector<uint32_t> predicted_list;
+  constexpr uint32_t kEmpty = UINT32_MAX;
+  size_t mask = 63;
+  slots.assign(mask + 1, kEmpty);
+  if (predicted.size() < num_nt_) predicted.resize(num_nt_, 0);
+  predicted_list.clear();
+  struct ClearPredicted {  // also when the item budget throws
+    ~ClearPredicted() {
+      for (uint32_t nt : predicted_list) predicted[nt] = 0;
+    }
+  } clear_predicted;
+  auto place = [&](uint32_t index) {
+    size_t i = item_hash(items[index]) & mask;
+    while (slots[i] != kEmpty) i = (i + 1) & mask;
+    slots[i] = index;
+  };
   auto add = [&](const Item& it) {
-    if (!seen.insert(it).second) return;
+    for (size_t i = item_hash(it) & mask; slots[i] != kEmpty; i = (i + 1) & mask)
+      if (items[slots[i]] == it) return;
     if (items.size() >= max_items_) {
       throw Error(ErrorKind::kLimit, "Earley parser: a parser state needs more than " + std::to_string(max_items_) +
                                          " items (CompileOptions::max_earley_items); the grammar is too large or "
                                          "too ambiguous here");
     }
     items.push_back(it);
+    if (items.size() * 2 > mask + 1) {  // at most half full
+      mask = mask * 2 + 1;
+      slots.assign(mask + 1, kEmpty);
+      for (uint32_t j = 0; j < items.size(); ++j) place(j);
+    } else {
+      place(static_cast<uint32_t>(items.size() - 1));
+    }
   };
   for (auto& it : kernel) add(it);
-  std::vector<char> predicted(num_nt_, 0);
   for (size_t i = 0; i < items.size(); ++i) {
     Item it = items[i];
     const auto& p = cfg_.prods[it.prod];
@@ -71,6 +97,7 @@ uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
       if (is_lexeme(s)) continue;
       if (!predicted[s]) {
         predicted[s] = 1;
+        predicted_list.push_back(static_cast<uint32_t>(s));
         for (uint32_t q : cfg_.prods_of[s]) add({q, 0, kSelf});
       }
       if (cfg_.nullable[s]) add({it.prod, it.dot + 1, it.origin});
@@ -88,8 +115,8 @@ uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
 }
 
 uint32_t EarleyGraph::intern_closed(std::vector<Item> items, bool accepting, bool pops) {
-  std::vector<std::pair<uint32_t, Item>> keyed;
-  keyed.reserve(items.size());
+  thread_local std::vector<std::pair<uint32_t, Item>> keyed;  // intern_closed is never re-entered
+  keyed.clear();
   for (auto& it : items) {
     uint32_t k = key_of(it);
     if (k == UINT32_MAX) {  // completed: only its flags matter from now on
