@@ -159,6 +159,12 @@ TEST_CASE("deterministic concatenation: the same language as through an NFA, min
       R"(é?ü{0,2}[^a]b)",
       R"("[a-z]*"[ \t]*:)",
       R"(\[[ ]*(1(,[ ]*1)*)?[ ]*\])",
+      // chains of ASCII sets (keys, enum values): built as a chain, not joined piece by piece
+      R"(enabled)",
+      R"([a-c]x[0-9][xyz]e\-)",
+      R"(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab)",   // 64 items
+      R"(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab)",  // 65: joined
+      R"(caf[eé])",                                                           // not ASCII: joined
   };
   // a literal that a later loop repeats: the join keeps a copy of the loop's middle state
   const std::pair<const char*, const char*> same_language[] = {
