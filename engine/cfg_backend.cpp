@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <unordered_set>
 #include <tuple>
 
 #include "engine/bitmask_kernels.hpp"
@@ -937,14 +938,16 @@ const std::vector<uint32_t>* CfgGrammar::part_blocks(uint32_t lexeme) const {
   std::unique_ptr<const std::vector<uint32_t>> blocks;
   bool complement = false;
   std::vector<const grammar::Regex*> stack{rt->cfg().lexemes[lexeme].get()};
+  std::unordered_set<const grammar::Regex*> seen;  // sub-regexes are shared: each node once
   while (!stack.empty() && !complement) {
     const grammar::Regex* r = stack.back();
     stack.pop_back();
-    if (!r) continue;
+    if (!r || !seen.insert(r).second) continue;
     complement = r->kind == grammar::Regex::Kind::kComplement;
     for (const auto& it : r->items) stack.push_back(it.get());
   }
-  if (complement) {
+  // (with all 256 byte classes in use, kCut cannot have one of its own: not shared, as before)
+  if (complement && rt->dfa(lexeme).num_classes < 256) {
     const fsm::LexDfa& d = rt->dfa(lexeme);
     const size_t n = d.num_states(), k = d.num_classes;
     std::array<uint8_t, 256> classes = d.classes;
@@ -957,9 +960,8 @@ const std::vector<uint32_t>* CfgGrammar::part_blocks(uint32_t lexeme) const {
     for (size_t q = 0; q < n; ++q)
       for (size_t c = 0; c < k; ++c)
         if (used[c]) table[q * (k + 1) + c] = d.table[q * k + c];
-    if (k < 256)
-      blocks = std::make_unique<const std::vector<uint32_t>>(
-          fsm::walk_equivalent_states(fsm::Dfa(d.start, classes, k + 1, std::move(table), d.finals)));
+    blocks = std::make_unique<const std::vector<uint32_t>>(
+        fsm::walk_equivalent_states(fsm::Dfa(d.start, classes, k + 1, std::move(table), d.finals)));
   }
   std::lock_guard<std::mutex> lock(index_mu_);
   auto [it, inserted] = part_blocks_.emplace(lexeme, std::move(blocks));
