@@ -835,17 +835,21 @@ class CfgMatcher final : public Matcher::Impl {
     };
   }
   // Clears from a filled row the tokens that complete an item equal to an earlier item of an open
-  // unique array, or that leave an item no value that repeats none (UniqueTracker). Only tokens
-  // that can do either are tried: inside a string of open items, those with a '"'.
+  // unique array, that leave an item no value that repeats none, or that close an object without a
+  // key it requires (UniqueTracker). Only tokens that can do any of these are tried: inside a
+  // string of open items, those with a '"'; with no unique array open, those with a '}'.
   void filter_unique(const Step& cur, uint32_t* r) const {
     const UniqueTracker& t = *cur.unique;
     const TokenizerInfo& tok = *g_.tokenizer;
-    UniqueTracker x = t;  // a scratch copy, assigned again per token (its buffers are reused)
+    // a scratch copy, made for the first token tried and assigned again per token (its buffers are reused)
+    std::optional<UniqueTracker> scratch;
     bool fresh = true;
     auto keeps = [&](int32_t id) {
       std::string_view bytes = tok.token_bytes(id);
-      if (!fresh) x = t;
+      if (!scratch) scratch.emplace(t);
+      else if (!fresh) *scratch = t;
       fresh = false;
+      UniqueTracker& x = *scratch;
       if (!x.feed(bytes)) return false;
       if (!x.may_be_dead()) return true;
       // the parser state after the token, computed when alive() first asks the grammar
@@ -863,6 +867,26 @@ class CfgMatcher final : public Matcher::Impl {
     auto test = [&](int32_t id) {
       if ((r[id >> 5] >> (id & 31) & 1u) && !keeps(id)) r[id >> 5] &= ~(1u << (id & 31));
     };
+    using JT = TokenizerInfo::JsonTokens;
+    if (!t.active()) {
+      // a token that opens an object that requires keys, and closes it (or, where the layout commits
+      // early, leaves it after a value)
+      for (int32_t id : tok.json_token_ids(t.layout_commits() ? JT::kOpen : JT::kOpenClose)) test(id);
+      return;
+    }
+    if (t.only_braces()) {
+      // no unique array open: only an object lacking a required key refuses, at its '}' (where the
+      // layout commits early, also in the gap after a value: a string is left with a '"'; outside
+      // strings every token is tried)
+      if (!t.layout_commits()) {
+        for (int32_t id : g_.brace_token_ids(t.in_string())) test(id);
+        return;
+      }
+      if (t.in_string()) {
+        for (int32_t id : g_.quote_token_ids()) test(id);
+        return;
+      }
+    }
     if (t.quote_tokens_suffice()) {
       for (int32_t id : g_.quote_token_ids()) test(id);
       return;
@@ -883,9 +907,12 @@ class CfgMatcher final : public Matcher::Impl {
       std::memset(r, 0, static_cast<size_t>(g_.words) * 4);
       return true;
     }
-    // inside a unique array the row is filtered per step: never "cached"
-    const bool unique = cur.unique && cur.unique->active();
-    if (unique && cached_only) return false;
+    // inside a unique array or an object that lacks required keys the row is filtered per step:
+    // never "cached"; with a plan of required keys, the few tokens that open and close an object
+    // are tried always
+    const bool filtered = cur.unique && cur.unique->active();
+    const bool unique = filtered || (cur.unique && cur.unique->pairs_matter());
+    if (filtered && cached_only) return false;
     if (cur.at_start && g_.strip_first_space) {
       if (cached_only) return false;
       gen_->fill_mask_slow(cur.state, r, true);
@@ -1637,14 +1664,11 @@ std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt
 namespace tollgate::engine {
 
 const std::vector<int32_t>& CfgGrammar::quote_token_ids() const {
-  std::call_once(quote_once_, [this] {
-    const TokenizerInfo& tok = *tokenizer;
-    for (int32_t id : tok.quote_trie().trie.token_ids())
-      if (tok.token_bytes(id).find('"') != std::string_view::npos) quote_ids_.push_back(id);
-    std::sort(quote_ids_.begin(), quote_ids_.end());
-    quote_ids_.erase(std::unique(quote_ids_.begin(), quote_ids_.end()), quote_ids_.end());
-  });
-  return quote_ids_;
+  return tokenizer->json_token_ids(TokenizerInfo::JsonTokens::kQuote);
+}
+
+const std::vector<int32_t>& CfgGrammar::brace_token_ids(bool after_quote) const {
+  return tokenizer->json_token_ids(after_quote ? TokenizerInfo::JsonTokens::kQuoteBrace : TokenizerInfo::JsonTokens::kBrace);
 }
 
 }  // namespace tollgate::engine

@@ -133,10 +133,13 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t index_bytes() const;
   // Entries taken from another state's computation (same canonical future) or the IndexCache.
   size_t num_index_shared() const { return index_shared_.load(); }
-  // JSON Schema uniqueItems: the plan the matchers' trackers follow (null: none), and the tokens
-  // with a '"' (what can end a string), listed on first use.
+  // JSON Schema uniqueItems and tracked required keys: the plan the matchers' trackers follow
+  // (null: none), and the tokens with a '"' (what can end a string), with a '}' (what can close an
+  // object), and with a '"' before a '}' (what can close an object from inside a string): the
+  // tokenizer's lists (TokenizerInfo::json_token_ids).
   std::shared_ptr<const grammar::UniquePlan> unique_plan;
   const std::vector<int32_t>& quote_token_ids() const;
+  const std::vector<int32_t>& brace_token_ids(bool after_quote) const;
   // The budgets (bytes) of the caches; set before sharing the grammar (CompileOptions sets them).
   size_t mask_cache_budget = size_t(256) << 20;  // whole-mask cache (multi-thread states)
   size_t cache_budget = size_t(512) << 20;       // boundary lists, local walks and guard sets together
@@ -295,8 +298,6 @@ struct CfgGrammar : CompiledGrammar::Impl {
   void intern_dense(std::vector<uint32_t> mask, IndexEntry& e) const;
 
   std::array<uint8_t, 256> walk_class_{};
-  mutable std::once_flag quote_once_;
-  mutable std::vector<int32_t> quote_ids_;
   uint32_t walk_classes_ = 256;
 
   // The current generation (null before the first lease), the one around `rt` (direct callers),

@@ -311,8 +311,8 @@ struct GrammarBlob {
     write_unique_plan(w, g.unique_plan.get());
   }
 
-  // The uniqueItems plan (grammar/unique_items.hpp): a flag, then per state its flag, item shapes,
-  // key steps and item steps.
+  // The uniqueItems plan (grammar/unique_items.hpp): a flag, whether the layout commits, then per
+  // state its flag, item shapes, key steps, item steps and required keys.
   static void write_shape(Writer& w, const grammar::UniquePlan::ItemShape& sh) {
     w.pod<uint8_t>(static_cast<uint8_t>(sh.items));
     w.pod<uint64_t>(sh.listed_strings.size());
@@ -322,6 +322,7 @@ struct GrammarBlob {
   static void write_unique_plan(Writer& w, const grammar::UniquePlan* plan) {
     w.pod<uint8_t>(plan != nullptr);
     if (!plan) return;
+    w.pod<uint8_t>(plan->layout_commits);
     w.pod<uint64_t>(plan->states.size());
     for (const auto& st : plan->states) {
       w.pod<uint8_t>(st.unique);
@@ -336,6 +337,8 @@ struct GrammarBlob {
       w.pod<uint32_t>(st.other_keys);
       w.vec(st.index);
       w.pod<uint32_t>(st.items_state);
+      w.pod<uint64_t>(st.required.size());
+      for (const auto& k : st.required) w.str(k);
     }
   }
   static grammar::UniquePlan::ItemShape read_shape(Reader& r) {
@@ -354,7 +357,8 @@ struct GrammarBlob {
   static std::shared_ptr<const grammar::UniquePlan> read_unique_plan(Reader& r) {
     if (r.pod<uint8_t>() == 0) return nullptr;
     auto plan = std::make_shared<grammar::UniquePlan>();
-    size_t n = r.count(1 + 8 + 10 + 8 + 4 + 8 + 4);
+    plan->layout_commits = r.pod<uint8_t>() != 0;
+    size_t n = r.count(1 + 8 + 10 + 8 + 4 + 8 + 4 + 8);
     check(n >= 2, "uniqueItems plan states");
     plan->states.resize(n);
     for (auto& st : plan->states) {
@@ -370,6 +374,12 @@ struct GrammarBlob {
       st.other_keys = r.pod<uint32_t>();
       st.index = r.vec<uint32_t>();
       st.items_state = r.pod<uint32_t>();
+      size_t nr = r.count(8);
+      for (size_t i = 0; i < nr; ++i) st.required.push_back(r.str());
+      plan->keys = plan->keys || nr > 0;
+      check(std::is_sorted(st.required.begin(), st.required.end()) &&
+                std::adjacent_find(st.required.begin(), st.required.end()) == st.required.end(),
+            "required keys of a plan state");
       auto in_range = [&](uint32_t to) { check(to < n, "uniqueItems plan step"); };
       for (const auto& [k, to] : st.keys) in_range(to);
       for (uint32_t to : st.index) in_range(to);

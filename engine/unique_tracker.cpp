@@ -179,6 +179,7 @@ bool UniqueTracker::value_done() {
     return true;
   }
   Frame& f = stack_.back();
+  if (f.object) f.after_value = true;
   if (!unique(f) || f.item_start == std::string::npos) return true;
   std::string canon = canonical_json(std::string_view(raw_).substr(f.item_start));
   if (canon.empty() || (f.seen && f.seen->count(canon))) return false;
@@ -214,6 +215,18 @@ bool UniqueTracker::feed(uint8_t c) {
             const auto& s = st(f.path);
             auto it = s.keys.find(k);
             f.child = it != s.keys.end() ? it->second : s.other_keys;
+            if (f.req_left > 0) {
+              auto r = std::lower_bound(s.required.begin(), s.required.end(), k);
+              if (r != s.required.end() && *r == k) {
+                const size_t i = static_cast<size_t>(r - s.required.begin());
+                if (!((*f.req_met)[i >> 6] >> (i & 63) & 1)) {
+                  auto met = std::make_shared<std::vector<uint64_t>>(*f.req_met);
+                  (*met)[i >> 6] |= uint64_t{1} << (i & 63);
+                  f.req_met = std::move(met);
+                  if (--f.req_left == 0) --keys_open_;
+                }
+              }
+            }
           }
           key_raw_.clear();
           return true;
@@ -253,10 +266,14 @@ bool UniqueTracker::feed(uint8_t c) {
       f.object = c == '{';
       f.expect_key = f.object;
       f.path = path;
+      const auto& s = st(path);
       if (!f.object) {
-        const auto& s = st(path);
         f.child = s.index.empty() ? s.items_state : s.index[0];
         if (s.unique) ++unique_open_;
+      } else if (!s.required.empty()) {
+        f.req_left = static_cast<uint32_t>(s.required.size());
+        f.req_met = std::make_shared<const std::vector<uint64_t>>((s.required.size() + 63) / 64, 0);
+        ++keys_open_;
       }
       stack_.push_back(std::move(f));
       return true;
@@ -264,6 +281,7 @@ bool UniqueTracker::feed(uint8_t c) {
     case '}':
     case ']': {
       if (!top) return false;
+      if (top->req_left > 0) return false;  // an object without a key it requires
       if (unique(*top)) --unique_open_;
       stack_.pop_back();
       if (items_open_ > 0) raw_ += static_cast<char>(c);
@@ -274,6 +292,7 @@ bool UniqueTracker::feed(uint8_t c) {
       if (items_open_ > 0) raw_ += static_cast<char>(c);
       if (top->object) {
         top->expect_key = true;
+        top->after_value = false;
       } else {
         top->want_item = true;
         ++top->index;
@@ -324,7 +343,15 @@ bool UniqueTracker::quote_tokens_suffice() const {
   return !u || st(u->path).shape(u->index).items != grammar::UniquePlan::Items::kListed;
 }
 
-bool UniqueTracker::may_be_dead() const {
+bool UniqueTracker::comma_due() const {
+  if (!plan_->layout_commits || stack_.empty() || mode_ != Mode::kValue) return false;
+  const Frame& f = stack_.back();
+  return f.object && f.req_left > 0 && f.after_value;
+}
+
+bool UniqueTracker::may_be_dead() const { return comma_due() || unique_may_be_dead(); }
+
+bool UniqueTracker::unique_may_be_dead() const {
   if (stack_.empty() || !unique(stack_.back())) return false;
   const Frame& u = stack_.back();
   if (st(u.path).shape(u.index).items == grammar::UniquePlan::Items::kListed) return true;
@@ -332,7 +359,10 @@ bool UniqueTracker::may_be_dead() const {
 }
 
 bool UniqueTracker::alive(const std::function<bool(std::string_view)>& accepts) const {
-  if (!may_be_dead()) return true;
+  // an object that lacks keys must not be left only its '}' (comma_due: the innermost frame is
+  // that object, not a unique array)
+  if (comma_due()) return accepts(",");
+  if (!unique_may_be_dead()) return true;
   const Frame& u = stack_.back();
   const auto& s = st(u.path).shape(u.index);
   auto fresh = [&](const std::string& canon) { return !u.seen || !u.seen->count(canon); };

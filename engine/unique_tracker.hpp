@@ -1,7 +1,9 @@
 // The uniqueItems tracker: follows the bytes a matcher accepts as JSON and keeps, for every open
-// array the schema's plan marks unique, the canonical values of the items written so far.
+// array the schema's plan marks unique, the canonical values of the items written so far, and for
+// every open object whose plan state lists required keys, which of them it holds so far.
 // Takes: a grammar::UniquePlan (grammar/unique_items.hpp) and bytes. Gives: per byte, whether it
-// completes an item equal to an earlier item of its unique array (refused), and whether the state
+// completes an item equal to an earlier item of its unique array or closes an object without a
+// key it requires (refused), and whether the state
 // reached still has a completion that repeats no item (alive(): asked of the grammar's parser
 // through a callback, for items with finitely many completions). A value type: the matcher keeps
 // one per step (copied on change; immutable once in the history), so rollback and fork restore it.
@@ -36,8 +38,16 @@ class UniqueTracker {
       if (!feed(c)) return false;
     return true;
   }
-  // Some unique array is open: masks are filtered.
-  bool active() const { return unique_open_ > 0; }
+  // Some unique array is open, or an object still lacks a required key: masks are filtered.
+  bool active() const { return unique_open_ > 0 || keys_open_ > 0; }
+  // Otherwise a token may still open an object that requires keys and close it (`{}`): the masks
+  // of a plan with required keys are filtered for the tokens that hold a '{' before a '}'.
+  bool pairs_matter() const { return plan_->keys; }
+  // No unique array is open: only a '}' can be refused (one after a '"' inside a string), and where
+  // the layout commits to a '}' early (layout_commits()), what ends in a gap after a value.
+  bool only_braces() const { return unique_open_ == 0; }
+  bool layout_commits() const { return plan_->layout_commits; }
+  bool in_string() const { return mode_ == Mode::kString; }
   // Inside a string (a token must hold a '"' to complete anything), and the innermost unique
   // array's items are not a finite list (whose every byte may run out of values).
   bool quote_tokens_suffice() const;
@@ -59,6 +69,9 @@ class UniqueTracker {
     uint32_t index = 0;         // array: the item's index
     size_t item_start = std::string::npos;  // unique array: where its item's text starts in raw_
     std::shared_ptr<const std::set<std::string>> seen;  // unique array: canonical items so far
+    bool after_value = false;  // object: a member's value is complete (a ',' or '}' is next)
+    uint32_t req_left = 0;  // object: the plan's required keys not met yet
+    std::shared_ptr<const std::vector<uint64_t>> req_met;  // object: a bit per required key met
   };
   const grammar::UniquePlan::State& st(uint32_t s) const { return plan_->states[s]; }
   bool unique(const Frame& f) const { return !f.object && st(f.path).unique; }
@@ -66,6 +79,10 @@ class UniqueTracker {
   bool value_done();
   uint32_t next_path() const;  // the plan state of a value starting now
   const Frame* innermost_unique() const;
+  // The innermost object lacks required keys, a member's value is complete, and the layout may have
+  // committed to the '}' already: alive() asks the grammar for a ','.
+  bool comma_due() const;
+  bool unique_may_be_dead() const;
 
   const grammar::UniquePlan* plan_;
   std::vector<Frame> stack_;
@@ -77,6 +94,7 @@ class UniqueTracker {
   std::string raw_;           // the text since the outermost open unique item began
   int items_open_ = 0;        // unique arrays with an item in progress
   int unique_open_ = 0;       // open unique arrays
+  int keys_open_ = 0;         // open objects that lack a required key
   bool done_ = false;         // the root value is complete
 };
 

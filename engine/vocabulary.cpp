@@ -641,6 +641,9 @@ const fsm::TokenTrie& TokenizerInfo::trie() const { return impl_->trie; }
 const fsm::ClassTrie& TokenizerInfo::json_class_trie() const { return impl_->json_class_trie; }
 const fsm::SubTrie& TokenizerInfo::quote_trie() const { return impl_->quote_trie; }
 const std::vector<uint32_t>& TokenizerInfo::trie_token_bits() const { return impl_->trie_bits; }
+const std::vector<int32_t>& TokenizerInfo::json_token_ids(JsonTokens which) const {
+  return impl_->json_ids(static_cast<int>(which));
+}
 const std::string& TokenizerInfo::fingerprint() const { return impl_->fingerprint; }
 
 }  // namespace tollgate

@@ -68,7 +68,28 @@ struct TokenizerInfo::Impl {
     return text_index_;
   }
 
+  // Tokens by the JSON structure they hold, listed on first use (sorted ids, no special ones):
+  // [0] with a '"', [1] with a '}', [2] with a '"' before a '}', [3] with a '{' before a '}',
+  // [4] with a '{' (TokenizerInfo::json_token_ids).
+  const std::vector<int32_t>& json_ids(int kind) const {
+    std::call_once(json_ids_once_, [this] {
+      for (int32_t id = 0; id < num_tokens; ++id) {
+        if (special[id] || bytes[id].empty()) continue;
+        const std::string& b = bytes[id];
+        size_t quote = b.find('"'), brace = b.rfind('}');
+        if (quote != std::string::npos) json_ids_[0].push_back(id);
+        if (brace != std::string::npos) json_ids_[1].push_back(id);
+        if (brace != std::string::npos && quote < brace) json_ids_[2].push_back(id);
+        if (brace != std::string::npos && b.find('{') < brace) json_ids_[3].push_back(id);
+        if (b.find('{') != std::string::npos) json_ids_[4].push_back(id);
+      }
+    });
+    return json_ids_[kind];
+  }
+
  private:
+  mutable std::once_flag json_ids_once_;
+  mutable std::vector<int32_t> json_ids_[5];
   mutable std::once_flag text_index_once_;
   mutable engine::StringIndex text_index_;
 };

@@ -285,6 +285,9 @@ struct Shape {
   std::map<std::string, Conj> props;
   std::set<std::string> required;
   std::vector<std::string> required_order;  // as the `required` arrays list them
+  // The `required` arrays flattened in (their nodes, in the order met): the object's identity for
+  // the run-time key tracking of property_order 'any' (see build_unique_plan).
+  std::vector<const Json*> required_srcs;
   std::vector<std::pair<std::string, Conj>> pattern_props;  // (pattern, schema)
   Conj additional;   // applies to keys neither in props nor matching a pattern
   bool additional_false = false;  // summary (see closeds)
@@ -401,12 +404,30 @@ class SchemaCompiler {
 
   Grammar run() {
     ws_ = ws_regex();
-    try {
-      if (!embedded_) build_unique_plan();
-    } catch (const Error& e) {
-      // the generation below meets the same schema error first, or refuses every uniqueItems
-      unique_all_refused_ = e.message().empty() ? std::string("uniqueItems paths not followed") : e.message();
-      g_.unique_items.reset();
+    track_keys_ = !embedded_ && opt_.property_order == JsonSchemaOptions::PropertyOrder::kAny;
+    for (bool again = true; again;) {
+      again = false;
+      try {
+        if (!embedded_) build_unique_plan();
+      } catch (const Error& e) {
+        g_.unique_items.reset();
+        tracked_keys_.clear();
+        if (track_keys_) {
+          // past a plan limit with keys tracked: the plan again for uniqueItems alone, the keys left
+          // to the grammar
+          again = true;
+          track_keys_ = false;
+          plan_work_ = 0;
+          unique_exact_.clear();
+          unique_refused_.clear();
+          unique_hot_.clear();
+          unique_known_.clear();
+          key_hot_.clear();
+          continue;
+        }
+        // the generation below meets the same schema error first, or refuses every uniqueItems
+        unique_all_refused_ = e.message().empty() ? std::string("uniqueItems paths not followed") : e.message();
+      }
     }
     int root = rule_for({&doc_});
     while (!pending_.empty()) {
@@ -501,15 +522,26 @@ class SchemaCompiler {
       for (const auto& i : e.items) refs(*i, user);
     };
     for (size_t i = 0; i < g_.rules.size(); ++i) refs(*g_.rules[i].body, i);
+    // each user once, and a rule queued at most once at a time (an any-order object's rule refers
+    // to the next state from every member's alternative: it was looked at again once per reference)
+    for (auto& u : users) {
+      std::sort(u.begin(), u.end());
+      u.erase(std::unique(u.begin(), u.end()), u.end());
+    }
     std::vector<size_t> pending(g_.rules.size());
+    std::vector<char> queued(g_.rules.size(), 1);
     for (size_t i = 0; i < pending.size(); ++i) pending[i] = pending.size() - 1 - i;
     while (!pending.empty()) {
       size_t i = pending.back();
       pending.pop_back();
+      queued[i] = 0;
       if (prod[i] || !productive(*g_.rules[i].body)) continue;
       prod[i] = 1;
       for (size_t u : users[i])
-        if (!prod[u]) pending.push_back(u);
+        if (!prod[u] && !queued[u]) {
+          queued[u] = 1;
+          pending.push_back(u);
+        }
     }
     if (!prod[g_.start]) fail("", "the schema accepts no JSON value: its constraints contradict each other");
     // Unproductive references become nothing, and what they leave empty goes; a node is rebuilt
@@ -1037,6 +1069,7 @@ class SchemaCompiler {
         }
       } else if (k == "required") {
         if (!v.is_array()) fail(p, "required must be an array");
+        s.required_srcs.push_back(&v);
         for (const auto& x : v) {
           if (!x.is_string()) fail(p, "required must list strings");
           if (s.required.insert(x.get<std::string>()).second) s.required_order.push_back(x.get<std::string>());
@@ -1117,7 +1150,7 @@ class SchemaCompiler {
         if (v.is_boolean() && v.get<bool>()) continue;
         if (v.is_boolean() && !v.get<bool>() && (o.contains("items") && !o["items"].is_array())) continue;
         relax(p, k, "only the closed-array case with 'items' is supported");
-      } else {
+      } else if (unknown_seen_.insert({k, ptr}).second) {  // (a node may be flattened more than once)
         unknown_.push_back({k, ptr});
       }
     }
@@ -1198,9 +1231,7 @@ class SchemaCompiler {
     if (v->is_boolean() && v->get<bool>()) return;
     Shape::IfThenElse c;
     c.ptr = p;
-    dep_schemas_.push_back(std::make_unique<Json>(Json{{"required", Json::array({name})}}));
-    ptr_[dep_schemas_.back().get()] = p;
-    c.cond = Conj{dep_schemas_.back().get()};
+    c.cond = Conj{dep_node("c" + p, Json{{"required", Json::array({name})}}, p)};
     c.then_ = Conj{v};
     s.conditionals.push_back(c);
   }
@@ -1210,9 +1241,19 @@ class SchemaCompiler {
   void add_dependent_required(Shape& s, const std::string& name, const std::vector<std::string>& names,
                               const std::string& p) {
     if (names.empty()) return;
-    dep_schemas_.push_back(std::make_unique<Json>(Json{{"required", names}}));
-    ptr_[dep_schemas_.back().get()] = p;
-    add_dependent_schema(s, name, dep_schemas_.back().get(), p);
+    add_dependent_schema(s, name, dep_node("r" + p, Json{{"required", names}}, p), p);
+  }
+  // The node made for a dependency (its kind and pointer: `key`), made once: every flatten of the
+  // same schema meets the same nodes (rules are memoised by node; the key tracking plan knows an
+  // object by its `required` nodes).
+  const Json* dep_node(const std::string& key, Json node, const std::string& p) {
+    auto [it, fresh] = dep_nodes_.emplace(key, nullptr);
+    if (fresh) {
+      dep_schemas_.push_back(std::make_unique<Json>(std::move(node)));
+      ptr_[dep_schemas_.back().get()] = p;
+      it->second = dep_schemas_.back().get();
+    }
+    return it->second;
   }
 
   Shape flatten(const Conj& c) {
@@ -3155,6 +3196,39 @@ class SchemaCompiler {
   std::string unique_all_refused_;                         // set when the plan gave up as a whole
   bool embedded_ = false;
   std::unordered_set<const Json*> unique_hot_, unique_known_;
+  // Run-time key tracking (property_order 'any', a schema compiled on its own): where every object
+  // a path may hold requires the same kMinTrackedKeys or more keys, the plan lists them and the
+  // back-end's tracker refuses the '}' that would close the object without them; the grammar of
+  // such an object then takes its members in any order and counts only the required keys the
+  // tracker does not enforce (its rules double with each one counted). An object's shape is known
+  // by the `required` arrays it was flattened from; tracked_keys_ gives, for each, the keys the
+  // tracker enforces at every path where the plan met it (an intersection; a key enforced at one
+  // path and not another is left to the grammar).
+  static constexpr size_t kMinTrackedKeys = 4;
+  // The alternatives the plan may weigh when it tracks keys (the largest plan of maskbench-dev's
+  // schemas weighs 3,483; one that fails may weigh a million before it meets a limit).
+  static constexpr size_t kMaxKeyPlanWork = 4096;
+  size_t plan_work_ = 0;
+  bool track_keys_ = false;
+  std::unordered_set<const Json*> key_hot_;
+  std::map<std::vector<const Json*>, std::set<std::string>> tracked_keys_;
+  static std::vector<const Json*> required_id(const Shape& s) {
+    std::vector<const Json*> id = s.required_srcs;
+    std::sort(id.begin(), id.end());
+    id.erase(std::unique(id.begin(), id.end()), id.end());
+    return id;
+  }
+  // The required keys of object shape `s` that the tracker enforces wherever the grammar writes it.
+  // Not beside an item separator that does not begin with ',' (the tracker's check that a ',' can still
+  // come, where the layout commits to the '}' early, reads JSON's ',').
+  std::set<std::string> tracked_keys(const Shape& s) const {
+    if (!track_keys_ || s.required.size() < kMinTrackedKeys) return {};
+    if (!opt_.item_separator.empty() && opt_.item_separator[0] != ',') return {};
+    auto it = tracked_keys_.find(required_id(s));
+    if (it == tracked_keys_.end()) return {};
+    if (!std::includes(s.required.begin(), s.required.end(), it->second.begin(), it->second.end())) return {};
+    return it->second;
+  }
 
   struct UAlt {
     Shape s;
@@ -3162,22 +3236,26 @@ class SchemaCompiler {
     std::vector<const Json*> nodes;
   };
 
-  // Nodes from which a uniqueItems: true is reachable (through sub-schemas and $refs): a reverse
-  // search from the uniqueItems nodes. False when the document has none.
+  // Nodes from which a uniqueItems: true (and, when keys are tracked, a `required`) is reachable
+  // (through sub-schemas and $refs): reverse searches from those nodes. False when the document has
+  // neither.
   bool unique_seed_hot() {
     std::unordered_map<const Json*, std::vector<const Json*>> rev;
-    std::vector<const Json*> seeds, stack{&doc_};
+    std::vector<const Json*> seeds, key_seeds, stack{&doc_};
     while (!stack.empty()) {
       const Json* n = stack.back();
       stack.pop_back();
       unique_known_.insert(n);
       if (n->is_object()) {
         if (auto u = n->find("uniqueItems"); u != n->end() && u->is_boolean() && u->get<bool>()) seeds.push_back(n);
+        if (track_keys_)
+          if (auto r = n->find("required"); r != n->end() && r->is_array() && !r->empty()) key_seeds.push_back(n);
         for (const char* k : {"$ref", "$dynamicRef", "$recursiveRef"}) {
           auto r = n->find(k);
           if (r == n->end() || !r->is_string()) continue;
           if (std::string(k) != "$ref") {
             seeds.push_back(n);  // dynamic: any anchor; counted as reaching one
+            key_seeds.push_back(n);
             continue;
           }
           try {
@@ -3193,33 +3271,39 @@ class SchemaCompiler {
           stack.push_back(&c);
         }
     }
-    if (seeds.empty()) return false;
-    bool real = false;
-    for (const Json* s : seeds) real = real || s->contains("uniqueItems");
-    if (!real) return false;
-    while (!seeds.empty()) {
-      const Json* n = seeds.back();
-      seeds.pop_back();
-      if (!unique_hot_.insert(n).second) continue;
-      if (auto it = rev.find(n); it != rev.end())
-        for (const Json* p : it->second) seeds.push_back(p);
-    }
-    return true;
+    auto spread = [&](std::vector<const Json*> from, const char* keyword, std::unordered_set<const Json*>& hot) {
+      bool real = false;
+      for (const Json* s : from) real = real || s->contains(keyword);
+      if (!real) return false;
+      while (!from.empty()) {
+        const Json* n = from.back();
+        from.pop_back();
+        if (!hot.insert(n).second) continue;
+        if (auto it = rev.find(n); it != rev.end())
+          for (const Json* p : it->second) from.push_back(p);
+      }
+      return true;
+    };
+    bool u = spread(std::move(seeds), "uniqueItems", unique_hot_);
+    bool k = track_keys_ && spread(std::move(key_seeds), "required", key_hot_);
+    return u || k;
   }
-  bool unique_hot(const Json* n) {
-    if (unique_hot_.count(n)) return true;
+  bool unique_hot(const Json* n) { return hot_in(unique_hot_, "uniqueItems", n); }
+  bool key_hot(const Json* n) { return track_keys_ && hot_in(key_hot_, "required", n); }
+  bool hot_in(const std::unordered_set<const Json*>& hot, const char* keyword, const Json* n) {
+    if (hot.count(n)) return true;
     if (unique_known_.count(n)) return false;
     // a node made while flattening (dependencies): its subtree
     std::vector<const Json*> stack{n};
     while (!stack.empty()) {
       const Json* x = stack.back();
       stack.pop_back();
-      if (unique_hot_.count(x)) return true;
+      if (hot.count(x)) return true;
       if (x->is_object()) {
-        if (x->contains("uniqueItems")) return true;
+        if (x->contains(keyword)) return true;
         if (auto r = x->find("$ref"); r != x->end() && r->is_string()) {
           try {
-            if (unique_hot_.count(resolve_ref(x, r->get<std::string>(), ptr_of(x)))) return true;
+            if (hot.count(resolve_ref(x, r->get<std::string>(), ptr_of(x)))) return true;
           } catch (const Error&) {
           }
         }
@@ -3233,6 +3317,13 @@ class SchemaCompiler {
     for (const auto& a : alts)
       for (const Json* n : a.nodes)
         if (unique_hot(n)) return true;
+    return false;
+  }
+  // Some alternative reaches a uniqueItems or a tracked `required`: the plan follows the path.
+  bool plan_hot(const std::vector<UAlt>& alts) {
+    for (const auto& a : alts)
+      for (const Json* n : a.nodes)
+        if (unique_hot(n) || key_hot(n)) return true;
     return false;
   }
   static std::string node_key(const Json* n) {
@@ -3281,6 +3372,9 @@ class SchemaCompiler {
         out.push_back(std::move(x));
       }
       if (out.size() + work.size() > kMaxUniqueAlts) return false;
+      // with keys tracked the plan follows most of the schema: bounded, as it only saves rules
+      if (++plan_work_ > kMaxKeyPlanWork && track_keys_)
+        throw Error(ErrorKind::kLimit, "key tracking plan past " + std::to_string(kMaxKeyPlanWork) + " alternatives");
     }
     return true;
   }
@@ -3376,7 +3470,7 @@ class SchemaCompiler {
     std::map<std::vector<std::string>, uint32_t> ids;
     std::deque<std::pair<uint32_t, std::vector<UAlt>>> work;
     auto state_of = [&](std::vector<UAlt> alts) -> uint32_t {
-      if (!unique_hot(alts)) return 0;
+      if (!plan_hot(alts)) return 0;
       std::vector<std::string> key;
       for (const auto& a : alts) {
         std::string k;
@@ -3451,6 +3545,32 @@ class SchemaCompiler {
           objects = true;
           for (const auto& [k, c] : a.s.props) names.insert(k);
         }
+      if (objects && track_keys_) {
+        // the keys every object here requires; each object alternative's tracked keys narrowed to them
+        std::optional<std::set<std::string>> common;
+        for (const auto& a : alts) {
+          if (!admits(a.s, kObjT)) continue;
+          if (!common) {
+            common = a.s.required;
+            continue;
+          }
+          std::set<std::string> both;
+          std::set_intersection(common->begin(), common->end(), a.s.required.begin(), a.s.required.end(),
+                                std::inserter(both, both.end()));
+          *common = std::move(both);
+        }
+        if (common->size() < kMinTrackedKeys) common->clear();
+        st.required.assign(common->begin(), common->end());
+        for (const auto& a : alts) {
+          if (!admits(a.s, kObjT)) continue;
+          auto [it, fresh] = tracked_keys_.emplace(required_id(a.s), *common);
+          if (fresh) continue;
+          std::set<std::string> both;
+          std::set_intersection(it->second.begin(), it->second.end(), common->begin(), common->end(),
+                                std::inserter(both, both.end()));
+          it->second = std::move(both);
+        }
+      }
       if (objects) {
         for (const auto& k : names) {
           std::vector<UAlt> child;
@@ -3515,7 +3635,12 @@ class SchemaCompiler {
       }
       plan->states[id] = std::move(st);
     }
-    if (unique_exact_.empty()) return;
+    bool keys = false;
+    for (const auto& st : plan->states) keys = keys || !st.required.empty();
+    if (!keys) tracked_keys_.clear();
+    plan->keys = keys;
+    plan->layout_commits = pretty() || !opt_.item_separator.empty();
+    if (unique_exact_.empty() && !keys) return;
     g_.unique_items = std::move(plan);
   }
   std::string unique_refusal(const std::string& ptr) const {
@@ -3972,15 +4097,23 @@ class SchemaCompiler {
   // which refuses some valid orders but never accepts an invalid object). A key may repeat: a JSON
   // parser keeps its last value, which is valid too — except an untracked required key, whose
   // repeats would make the rules quadratic in the number of required members (Kubernetes'
-  // all-definitions schema requires 587: 345k alternatives, a compile of minutes).
+  // all-definitions schema requires 587: 345k alternatives, a compile of minutes). The required
+  // keys the run-time tracker enforces (tracked_keys) are members like the optional ones here.
   template <class M>
   GExprPtr object_any_order(const Shape& s, const std::vector<M>& members, GExprPtr extra,
                             const std::vector<std::pair<unsigned, GExprPtr>>& witnessing, unsigned all_witnessed,
                             const std::string& ptr) {
-    uint64_t nreq = 0;
-    for (auto& m : members) nreq += m.required;
+    // (not under maxProperties: the grammar, counting members, must know that the required ones are
+    // still to come, or it would let the object fill up with others and reach a dead end)
+    const std::set<std::string> by_tracker = s.max_props == UINT64_MAX ? tracked_keys(s) : std::set<std::string>{};
+    auto counted = [&](const M& m) { return m.required && !by_tracker.count(m.name); };
+    uint64_t nreq = 0, nreq_all = 0;
+    for (auto& m : members) {
+      nreq += counted(m);
+      nreq_all += m.required;
+    }
     // minProperties / maxProperties: the members so far are counted in the rule state (capped)
-    uint64_t min_p = s.min_props <= nreq ? 0 : s.min_props, max_p = s.max_props;
+    uint64_t min_p = s.min_props <= nreq_all ? 0 : s.min_props, max_p = s.max_props;
     bool counting = min_p > 0 || max_p != UINT64_MAX;
     constexpr size_t kMaxTracked = 10;
     const uint64_t states = nreq <= kMaxTracked ? uint64_t{1} << nreq : nreq + 1;
@@ -3990,10 +4123,10 @@ class SchemaCompiler {
     std::vector<GExprPtr> required;
     std::vector<const M*> required_members;
     for (auto& m : members)
-      if (!m.required) optional.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
+      if (!counted(m)) optional.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
     // required members in schema order (the order `members` lists them)
     for (auto& m : members)
-      if (m.required) {
+      if (counted(m)) {
         required.push_back(GExpr::seq({key_literal(m.name), key_sep(), m.value}));
         required_members.push_back(&m);
       }
@@ -4012,7 +4145,9 @@ class SchemaCompiler {
       rules[key] = r;
       std::vector<GExprPtr> alts;
       bool count_ok = !counting || (k >= min_p && (max_p == UINT64_MAX || k <= max_p));
-      if (st == full && count_ok && f == all_witnessed) alts.push_back(body_end(c));
+      // (an object whose keys the tracker requires is never empty: `{ ws ws }` would leave a long gap
+      // after '{' no way on but the '}')
+      if (st == full && count_ok && f == all_witnessed && (c || by_tracker.empty())) alts.push_back(body_end(c));
       uint64_t k1 = counting ? std::min(k + 1, cap) : 0;
       bool can_add = !counting || max_p == UINT64_MAX || k < max_p;
       auto with_sep = [&](GExprPtr e, GExprPtr rest) {
@@ -4027,7 +4162,7 @@ class SchemaCompiler {
           for (const auto& [bits, value] : m.witnessing) {
             if ((f | bits) == f) continue;
             GExprPtr e = GExpr::seq({key_literal(m.name), key_sep(), value});
-            if (!m.required) alts.push_back(with_sep(e, A(st, 1, k1, f | bits)));
+            if (!counted(m)) alts.push_back(with_sep(e, A(st, 1, k1, f | bits)));
           }
         for (size_t i = 0; i < required.size(); ++i) {
           if (!tracked && i != st) continue;
@@ -4362,7 +4497,9 @@ class SchemaCompiler {
   std::vector<const Json*> stack_;
   std::map<std::pair<Conj, int>, int> memo_;  // (conjunction, depth) → its rule
   std::vector<std::pair<std::string, std::string>> unknown_;
+  std::set<std::pair<std::string, std::string>> unknown_seen_;
   std::vector<std::unique_ptr<Json>> dep_schemas_;
+  std::unordered_map<std::string, const Json*> dep_nodes_;
   std::vector<int> any_values_;  // any_value_rule by depth (-1: not built)
   int any_string_ = -1, regex_format_ = -1;
   GExprPtr item_sep_, key_sep_;  // built on first use, after ws_

@@ -1,9 +1,11 @@
 // The uniqueItems plan of a JSON Schema: which arrays of a document must hold distinct items,
-// decided by the path from the root, and what their items look like.
+// decided by the path from the root, and what their items look like; with property_order 'any',
+// also which keys an object there must hold (enforced at run time rather than by the grammar).
 // Takes: nothing (grammar/json_schema.cpp fills it from the schema). Gives: an automaton over
 // path steps (a property name, any other key, an array index) whose states say whether an array
-// there is unique-constrained and, if so, the shape of its items; the context-free back-end's
-// tracker (engine/unique_tracker.hpp) follows it over the emitted bytes.
+// there is unique-constrained and, if so, the shape of its items, and the keys an object there
+// requires; the context-free back-end's tracker (engine/unique_tracker.hpp) follows it over the
+// emitted bytes.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,9 @@ struct UniquePlan {
   };
   struct State {
     bool unique = false;
+    // An object here must hold these keys (sorted; decoded), whichever alternative it matches: the
+    // tracker refuses the '}' that would close it without them (the grammar leaves them out).
+    std::vector<std::string> required;
     std::vector<ItemShape> shapes;  // unique: the items at the prefix indexes (prefixItems) ...
     ItemShape tail;                 // ... and every later one
     const ItemShape& shape(size_t index) const { return index < shapes.size() ? shapes[index] : tail; }
@@ -45,6 +50,12 @@ struct UniquePlan {
   };
   std::vector<State> states;  // states[0]: free; states[1]: the document's root value
   bool empty() const { return states.size() <= 1; }
+  // Some state lists required keys (set with the states, by whoever fills them).
+  bool keys = false;
+  // The layout may commit to an object's '}' before writing it (pretty's newline after a member, a
+  // space before a separator that begins with ','): where an object lacks required keys, the tracker
+  // then asks the grammar, after each of its values, whether a ',' can still come.
+  bool layout_commits = false;
 };
 
 }  // namespace tollgate::grammar

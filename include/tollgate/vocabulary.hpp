@@ -89,6 +89,11 @@ class TokenizerInfo {
   const fsm::ClassTrie& json_class_trie() const;
   // The part of trie() on the way to the tokens that contain a '"' (fsm::SubTrie).
   const fsm::SubTrie& quote_trie() const;
+  // The non-special tokens (sorted ids) that hold a '"' (kQuote), a '}' (kBrace), a '"' somewhere
+  // before a '}' (kQuoteBrace), a '{' somewhere before a '}' (kOpenClose) or a '{' (kOpen): what can
+  // end a JSON string, close an object, open and close one, or open one; listed on first use.
+  enum class JsonTokens : int { kQuote = 0, kBrace = 1, kQuoteBrace = 2, kOpenClose = 3, kOpen = 4 };
+  const std::vector<int32_t>& json_token_ids(JsonTokens which) const;
   // Every token of trie() as a bitmask row (bitmask_words(vocab_size()) words).
   const std::vector<uint32_t>& trie_token_bits() const;
   // Identifies the vocabulary a compiled grammar depends on: 64 lower-case hex digits of the

@@ -31,26 +31,10 @@ bool prefix_ok(const CompiledGrammarPtr& g, const std::string& doc) {
   Matcher m(g, 0);
   return m.accept_bytes(doc);
 }
-// The bytes the mask allows after `prefix` (fed byte by byte, as tokens).
 std::string allowed_after(const CompiledGrammarPtr& g, const std::string& prefix) {
-  Matcher m(g);
-  for (unsigned char c : prefix)
-    if (!m.accept_token(c)) return "<refused>";
-  std::vector<int32_t> mask = tollgate::testing::mask_of(m);
-  std::string out;
-  for (int b = 0; b < 256; ++b)
-    if (tollgate::testing::mask_bit(mask, b)) out += static_cast<char>(b);
-  return out;
+  return tollgate::testing::bytes_allowed_after(g, prefix);
 }
-int oracle_along(const CompiledGrammarPtr& g, const std::string& doc) {
-  Matcher m(g);
-  int bad = tollgate::testing::mask_oracle_mismatches(m);
-  for (unsigned char c : doc) {
-    if (!m.accept_token(c)) break;
-    bad += tollgate::testing::mask_oracle_mismatches(m);
-  }
-  return bad;
-}
+int oracle_along(const CompiledGrammarPtr& g, const std::string& doc) { return tollgate::testing::oracle_along_bytes(g, doc); }
 
 #define ACCEPTS(g, doc) CHECK(accepts(g, doc))
 #define REFUSES(g, doc) CHECK_FALSE(accepts(g, doc))
@@ -273,7 +257,8 @@ TEST_CASE("uniqueItems: the 12 maskbench-dev schemas refused for it before, repl
   const size_t stride = tollgate::testing::sample_stride();
   int compiled = 0, valid_ok = 0, invalid_ok = 0, tests = 0, states = 0, mismatches = 0;
   for (const char* name : kUniqueSchemas) {
-    OJson doc = OJson::parse(tollgate::testing::read_file(mb / ("JsonSchemaStore---" + std::string(name) + ".json")));
+    const std::string text = tollgate::testing::read_file(mb / ("JsonSchemaStore---" + std::string(name) + ".json"));
+    OJson doc = OJson::parse(text);
     INFO(name);
     CompiledGrammarPtr g;
     try {
@@ -288,34 +273,11 @@ TEST_CASE("uniqueItems: the 12 maskbench-dev schemas refused for it before, repl
       ++states;
       mismatches += tollgate::testing::mask_oracle_mismatches(m);
     };
-    std::vector<std::vector<int32_t>> walks;
-    for (const auto& t : doc["tests"]) {
-      if (!t.contains("tokens_llama3")) continue;
-      auto ids = t["tokens_llama3"].get<std::vector<int32_t>>();
-      const bool valid = t.value("valid", false);
-      ++tests;
-      Matcher m(g);
-      bool ok = true;
-      for (int32_t id : ids) {
-        std::vector<int32_t> mask = tollgate::testing::mask_of(m);
-        bool allowed = tollgate::testing::mask_bit(mask, id);
-        bool took = m.accept_token(id);
-        CHECK(allowed == took);
-        if (!took) {
-          ok = false;
-          break;
-        }
-      }
-      ok = ok && m.is_accepting();
-      if (valid) {
-        CHECK(ok);
-        valid_ok += ok;
-        walks.push_back(ids);
-      } else {
-        CHECK_FALSE(ok);
-        invalid_ok += !ok;
-      }
-    }
+    auto replay = tollgate::testing::replay_maskbench_tests(g, text, true);
+    tests += replay.tests;
+    valid_ok += replay.valid_ok;
+    invalid_ok += replay.invalid_ok;
+    const auto& walks = replay.valid_ids;
     // the oracle along the valid tests (every ninth state), then random walks from their prefixes
     for (const auto& ids : walks) {
       Matcher m(g);

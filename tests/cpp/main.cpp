@@ -167,6 +167,61 @@ int32_t longest_allowed(const TokenizerInfo& tok, const std::vector<int32_t>& ma
   return best;
 }
 
+std::string bytes_allowed_after(const CompiledGrammarPtr& g, const std::string& prefix) {
+  Matcher m(g);
+  for (unsigned char c : prefix)
+    if (!m.accept_token(c)) return "<refused>";
+  std::vector<int32_t> mask = mask_of(m);
+  std::string out;
+  for (int b = 0; b < 256; ++b)
+    if (mask_bit(mask, b)) out += static_cast<char>(b);
+  return out;
+}
+
+int oracle_along_bytes(const CompiledGrammarPtr& g, const std::string& doc) {
+  Matcher m(g);
+  int bad = mask_oracle_mismatches(m);
+  for (unsigned char c : doc) {
+    if (!m.accept_token(c)) break;
+    bad += mask_oracle_mismatches(m);
+  }
+  return bad;
+}
+
+MaskbenchReplay replay_maskbench_tests(const CompiledGrammarPtr& g, const std::string& file_text, bool mask_agrees,
+                                       const std::function<void(const Matcher&, size_t)>& before) {
+  MaskbenchReplay r;
+  const auto doc = nlohmann::ordered_json::parse(file_text);
+  for (const auto& t : doc["tests"]) {
+    if (!t.contains("tokens_llama3")) continue;
+    auto ids = t["tokens_llama3"].get<std::vector<int32_t>>();
+    const bool valid = t.value("valid", false);
+    ++r.tests;
+    Matcher m(g);
+    bool ok = true;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (valid && before) before(m, i);
+      const bool allowed = !mask_agrees || mask_bit(mask_of(m), ids[i]);
+      const bool took = m.accept_token(ids[i]);
+      if (mask_agrees) CHECK(allowed == took);
+      if (!took) {
+        ok = false;
+        break;
+      }
+    }
+    ok = ok && m.is_accepting();
+    if (valid) {
+      CHECK(ok);
+      r.valid_ok += ok;
+      r.valid_ids.push_back(std::move(ids));
+    } else {
+      CHECK_FALSE(ok);
+      r.invalid_ok += !ok;
+    }
+  }
+  return r;
+}
+
 }  // namespace tollgate::testing
 
 int main(int argc, char* argv[]) {

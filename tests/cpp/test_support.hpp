@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -56,6 +57,21 @@ std::vector<int32_t> mask_of(const Matcher& m);  // the matcher's next-token mas
 // prefix is tried once); the matcher must keep at least 49 steps of rollback (the default 64 does).
 // The first few are reported with UNSCOPED_INFO.
 int mask_oracle_mismatches(const Matcher& m);
+// Byte-vocabulary grammars (schema() above): the bytes the mask allows after `prefix`, fed byte by
+// byte as tokens ("<refused>" when the prefix is refused); and the oracle's mismatches summed over
+// every state along `doc` (up to the first byte refused).
+std::string bytes_allowed_after(const CompiledGrammarPtr& g, const std::string& prefix);
+// Replays every test of a MaskBench file (`file_text`, its tokens_llama3) on `g`: a valid test must be
+// accepted token by token and end accepting, an invalid one refused somewhere (both CHECKed). Before
+// each token of a valid test, `before(m, index)` is called when given; with `mask_agrees`, each token's
+// bit in the mask must match accept_token's answer (CHECKed). Gives the counts and the valid tests' ids.
+struct MaskbenchReplay {
+  int tests = 0, valid_ok = 0, invalid_ok = 0;
+  std::vector<std::vector<int32_t>> valid_ids;
+};
+MaskbenchReplay replay_maskbench_tests(const CompiledGrammarPtr& g, const std::string& file_text, bool mask_agrees,
+                                       const std::function<void(const Matcher&, size_t)>& before = {});
+int oracle_along_bytes(const CompiledGrammarPtr& g, const std::string& doc);
 // The longest token set in `mask` whose bytes are a prefix of doc[pos..] (so multi-byte closers
 // such as "}]} are taken whenever the vocabulary has them), or -1.
 int32_t longest_allowed(const TokenizerInfo& tok, const std::vector<int32_t>& mask, std::string_view doc, size_t pos);
