@@ -864,6 +864,7 @@ class CfgMatcher final : public Matcher::Impl {
         return live && gen_->rt->feed(q, more);
       });
     };
+    auto allowed = [&](int32_t id) { return (r[id >> 5] >> (id & 31) & 1u) != 0; };
     auto test = [&](int32_t id) {
       if ((r[id >> 5] >> (id & 31) & 1u) && !keeps(id)) r[id >> 5] &= ~(1u << (id & 31));
     };
@@ -871,7 +872,12 @@ class CfgMatcher final : public Matcher::Impl {
     if (!t.active()) {
       // a token that opens an object that requires keys, and closes it (or, where the layout commits
       // early, leaves it after a value)
-      for (int32_t id : tok.json_token_ids(t.layout_commits() ? JT::kOpen : JT::kOpenClose)) test(id);
+      if (t.layout_commits()) {
+        for (int32_t id : tok.json_token_ids(JT::kOpen)) test(id);
+        return;
+      }
+      for (int32_t id : tok.json_token_ids(JT::kOpenClose))
+        if (allowed(id) && t.may_close_lacking(tok.token_bytes(id))) test(id);
       return;
     }
     if (t.only_braces()) {
@@ -879,7 +885,9 @@ class CfgMatcher final : public Matcher::Impl {
       // layout commits early, also in the gap after a value: a string is left with a '"'; outside
       // strings every token is tried)
       if (!t.layout_commits()) {
-        for (int32_t id : g_.brace_token_ids(t.in_string())) test(id);
+        // tried in full (a copy of the tracker) only where nesting says the token may close such an object
+        for (int32_t id : g_.brace_token_ids(t.in_string()))
+          if (allowed(id) && t.may_close_lacking(tok.token_bytes(id))) test(id);
         return;
       }
       if (t.in_string()) {

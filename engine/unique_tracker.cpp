@@ -343,6 +343,39 @@ bool UniqueTracker::quote_tokens_suffice() const {
   return !u || st(u->path).shape(u->index).items != grammar::UniquePlan::Items::kListed;
 }
 
+bool UniqueTracker::may_close_lacking(std::string_view bytes) const {
+  // closes needed to reach the innermost object that lacks keys (none: only one the bytes open)
+  size_t need = 0;
+  for (size_t i = stack_.size(); i-- > 0;)
+    if (stack_[i].req_left > 0) {
+      need = stack_.size() - i;
+      break;
+    }
+  bool in_string = mode_ == Mode::kString, escaped = esc_ == 1;
+  size_t opened = 0;
+  for (unsigned char c : bytes) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++opened;
+    } else if (c == '}' || c == ']') {
+      if (opened > 0) {
+        if (c == '}') return true;  // an object the bytes opened (it may require keys)
+        --opened;
+      } else if (need > 0 && --need == 0) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 bool UniqueTracker::comma_due() const {
   if (!plan_->layout_commits || stack_.empty() || mode_ != Mode::kValue) return false;
   const Frame& f = stack_.back();

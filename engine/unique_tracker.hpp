@@ -47,6 +47,10 @@ class UniqueTracker {
   // the layout commits to a '}' early (layout_commits()), what ends in a gap after a value.
   bool only_braces() const { return unique_open_ == 0; }
   bool layout_commits() const { return plan_->layout_commits; }
+  // Whether `bytes` may close an object that lacks required keys (a '}' that closes the innermost such
+  // object, or one the bytes opened themselves): false means feed() would keep them, decided by
+  // nesting alone without copying the tracker. Conservative (true where unsure).
+  bool may_close_lacking(std::string_view bytes) const;
   bool in_string() const { return mode_ == Mode::kString; }
   // Inside a string (a token must hold a '"' to complete anything), and the innermost unique
   // array's items are not a finite list (whose every byte may run out of values).
