@@ -866,7 +866,7 @@ class CfgMatcher final : public Matcher::Impl {
     };
     auto allowed = [&](int32_t id) { return (r[id >> 5] >> (id & 31) & 1u) != 0; };
     auto test = [&](int32_t id) {
-      if ((r[id >> 5] >> (id & 31) & 1u) && !keeps(id)) r[id >> 5] &= ~(1u << (id & 31));
+      if (allowed(id) && !keeps(id)) r[id >> 5] &= ~(1u << (id & 31));
     };
     using JT = TokenizerInfo::JsonTokens;
     if (!t.active()) {

@@ -3212,6 +3212,11 @@ class SchemaCompiler {
   bool track_keys_ = false;
   std::unordered_set<const Json*> key_hot_;
   std::map<std::vector<const Json*>, std::set<std::string>> tracked_keys_;
+  static void intersect_into(std::set<std::string>& a, const std::set<std::string>& b) {
+    std::set<std::string> both;
+    std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::inserter(both, both.end()));
+    a = std::move(both);
+  }
   static std::vector<const Json*> required_id(const Shape& s) {
     std::vector<const Json*> id = s.required_srcs;
     std::sort(id.begin(), id.end());
@@ -3554,21 +3559,14 @@ class SchemaCompiler {
             common = a.s.required;
             continue;
           }
-          std::set<std::string> both;
-          std::set_intersection(common->begin(), common->end(), a.s.required.begin(), a.s.required.end(),
-                                std::inserter(both, both.end()));
-          *common = std::move(both);
+          intersect_into(*common, a.s.required);
         }
         if (common->size() < kMinTrackedKeys) common->clear();
         st.required.assign(common->begin(), common->end());
         for (const auto& a : alts) {
           if (!admits(a.s, kObjT)) continue;
           auto [it, fresh] = tracked_keys_.emplace(required_id(a.s), *common);
-          if (fresh) continue;
-          std::set<std::string> both;
-          std::set_intersection(it->second.begin(), it->second.end(), common->begin(), common->end(),
-                                std::inserter(both, both.end()));
-          it->second = std::move(both);
+          if (!fresh) intersect_into(it->second, *common);
         }
       }
       if (objects) {
