@@ -53,3 +53,39 @@ def llama3(shared):
     import tollgate
 
     return tollgate.TokenizerInfo.from_file(str(shared / "tokenizers" / "llama3"))
+
+
+def releases_the_gil(call, attempts=3):
+    """Whether `call()` (run on another thread) lets this thread run Python code while it is inside
+    the extension. Python never takes the GIL from a thread here (the switch interval is set to
+    100 s), so this thread can run during the call only if the call releases the GIL itself: it
+    waits until the other thread is about to make the call, then looks whether the call has
+    returned by the time it gets the GIL back. Held throughout, the answer is False on every
+    attempt; released, an attempt is lost only if this thread is not scheduled for the whole call.
+    Gives (released, results)."""
+    import sys
+    import threading
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(100.0)
+    results = []
+    try:
+        for _ in range(attempts):
+            about_to_call = threading.Event()
+            returned = []
+
+            def work():
+                about_to_call.set()
+                results.append(call())
+                returned.append(True)
+
+            t = threading.Thread(target=work)
+            t.start()
+            about_to_call.wait()  # blocks (GIL released) until `work` is about to call
+            during = t.is_alive() and not returned
+            t.join()
+            if during:
+                return True, results
+        return False, results
+    finally:
+        sys.setswitchinterval(old)
