@@ -81,7 +81,7 @@ enum TypeBit : unsigned {
   kAllT = 127,
 };
 
-unsigned type_bits(const std::string& t) {
+unsigned type_bits(std::string_view t) {
   if (t == "null") return kNullT;
   if (t == "boolean") return kBoolT;
   if (t == "integer") return kIntT;
@@ -738,13 +738,14 @@ class SchemaCompiler {
                *recursive_anchor = nullptr;
     for (auto it = n->begin(); it != n->end(); ++it) {
       const std::string& k = it.key();
-      if (k.empty() || (k[0] != '$' && k != "id")) continue;
-      if (k == "$id") dollar_id = &it.value();
-      else if (k == "id") plain_id = &it.value();
-      else if (k == "$ref") ref = &it.value();
-      else if (k == "$anchor") anchor = &it.value();
-      else if (k == "$dynamicAnchor") dynamic_anchor = &it.value();
-      else if (k == "$recursiveAnchor") recursive_anchor = &it.value();
+      const std::string_view kv = k;
+      if (k.empty() || (k[0] != '$' && kv != "id")) continue;
+      if (kv == "$id") dollar_id = &it.value();
+      else if (kv == "id") plain_id = &it.value();
+      else if (kv == "$ref") ref = &it.value();
+      else if (kv == "$anchor") anchor = &it.value();
+      else if (kv == "$dynamicAnchor") dynamic_anchor = &it.value();
+      else if (kv == "$recursiveAnchor") recursive_anchor = &it.value();
     }
     const Json* id = draft7_ && !dollar_id ? plain_id : dollar_id;
     std::string own_base;  // when this schema's $id starts a new resource
@@ -771,26 +772,31 @@ class SchemaCompiler {
       if (an && an->is_string()) anchors_[strip_fragment(base) + "#" + an->get<std::string>()] = n;
     for (auto it = n->begin(); it != n->end(); ++it) {
       const std::string& k = it.key();
-      std::string p = ptr + "/" + escape_pointer_token(k);
+      const std::string_view kv = k;
       const Json& v = it.value();
-      if (k == "properties" || k == "patternProperties" || k == "$defs" || k == "definitions" ||
-          k == "dependentSchemas" || k == "dependencies") {
+      // (the key's pointer is spent only on keys that hold schemas or values a $ref may name)
+      if ((v.is_string() || v.is_number() || v.is_null()) && kv != "enum" && kv != "const" && kv != "examples" &&
+          kv != "default")
+        continue;
+      std::string p = ptr + "/" + escape_pointer_token(k);
+      if (kv == "properties" || kv == "patternProperties" || kv == "$defs" || kv == "definitions" ||
+          kv == "dependentSchemas" || kv == "dependencies") {
         ptr_[&v] = p;
         if (v.is_object())
           for (auto jt = v.begin(); jt != v.end(); ++jt)
             index(&jt.value(), p + "/" + escape_pointer_token(jt.key()), base, !jt.value().is_array());
-      } else if (k == "items" || k == "prefixItems" || k == "allOf" || k == "anyOf" || k == "oneOf") {
+      } else if (kv == "items" || kv == "prefixItems" || kv == "allOf" || kv == "anyOf" || kv == "oneOf") {
         if (v.is_array()) {
           ptr_[&v] = p;
           for (size_t i = 0; i < v.size(); ++i) index(&v[i], p + "/" + std::to_string(i), base, true);
         } else {
           index(&v, p, base, true);
         }
-      } else if (k == "additionalProperties" || k == "additionalItems" || k == "not" || k == "if" ||
-                 k == "then" || k == "else" || k == "contains" || k == "propertyNames" ||
-                 k == "unevaluatedProperties" || k == "unevaluatedItems") {
+      } else if (kv == "additionalProperties" || kv == "additionalItems" || kv == "not" || kv == "if" ||
+                 kv == "then" || kv == "else" || kv == "contains" || kv == "propertyNames" ||
+                 kv == "unevaluatedProperties" || kv == "unevaluatedItems") {
         index(&v, p, base, true);
-      } else if (k == "enum" || k == "const" || k == "examples" || k == "default") {
+      } else if (kv == "enum" || kv == "const" || kv == "examples" || kv == "default") {
         ptr_[&v] = p;
       } else if (v.is_object() || v.is_array()) {
         // unknown container: $ref may still point into it by JSON pointer
@@ -822,6 +828,17 @@ class SchemaCompiler {
   const Json* resolve_ref(const Json* from, const std::string& ref, const std::string& ptr) {
     auto bt = base_.find(from);
     std::string base = bt == base_.end() ? "tollgate:/root.json" : bt->second;
+    // A reference is resolved once per base: the same $ref is met again each time its schema is
+    // flattened (every branch of a oneOf product, every plan of uniqueItems).
+    std::string memo_key = base;
+    memo_key.push_back('\0');
+    memo_key += ref;
+    if (auto m = ref_memo_.find(memo_key); m != ref_memo_.end()) return m->second;
+    const Json* found = resolve_ref_uncached(base, ref, ptr);
+    ref_memo_.emplace(std::move(memo_key), found);
+    return found;
+  }
+  const Json* resolve_ref_uncached(const std::string& base, const std::string& ref, const std::string& ptr) {
     std::string target = resolve_uri(base, ref);
     std::string res = strip_fragment(target);
     std::string frag;
@@ -912,20 +929,21 @@ class SchemaCompiler {
     bool ref_only = draft7_ && o.contains("$ref");  // draft-07: $ref overrides its siblings
     for (auto it = o.begin(); it != o.end(); ++it) {
       const std::string& k = it.key();
-      if (ref_only && k != "$ref") continue;
+      const std::string_view kv = k;
+      if (ref_only && kv != "$ref") continue;
       // Annotations (the most common keys: title, description) are ignored quietly, before the
       // keyword chain below and the key's pointer are spent on them.
       if (is_annotation(k)) continue;
       const Json& v = it.value();
       std::string p = ptr + "/" + escape_pointer_token(k);
-      if (k == "$ref") {
+      if (kv == "$ref") {
         if (!v.is_string()) fail(p, "$ref must be a string");
         const Json* t = resolve_ref(n, v.get<std::string>(), ptr);
         flatten_into(s, t);
-      } else if (k == "$dynamicRef" || k == "$recursiveRef") {
+      } else if (kv == "$dynamicRef" || kv == "$recursiveRef") {
         if (!v.is_string()) fail(p, k + " must be a string");
         std::string r = v.get<std::string>();
-        if (k == "$recursiveRef") r = "#";
+        if (kv == "$recursiveRef") r = "#";
         // Without a dynamic scope change this is a plain $ref to the anchor in this resource.
         std::string plain = r;
         auto h = r.find('#');
@@ -937,7 +955,7 @@ class SchemaCompiler {
         }
         // Exact as a static reference only when the dynamic scope cannot pick another target: one
         // $dynamicAnchor of that name (one $recursiveAnchor) in the document.
-        std::string name = k == "$recursiveRef" ? std::string("\x01recursive")
+        std::string name = kv == "$recursiveRef" ? std::string("\x01recursive")
                            : h != std::string::npos ? r.substr(h + 1) : std::string();
         auto dyn = dynamic_anchors_.find(name);
         if (dyn != dynamic_anchors_.end() && dyn->second.size() > 1) {
@@ -949,7 +967,7 @@ class SchemaCompiler {
           continue;
         }
         flatten_into(s, resolve_ref(n, plain, ptr));
-      } else if (k == "type") {
+      } else if (kv == "type") {
         unsigned t = 0;
         if (v.is_string()) {
           t = type_bits(v.get<std::string>());
@@ -964,17 +982,17 @@ class SchemaCompiler {
         }
         if (o.value("nullable", false) == true) t |= kNullT;
         s.types &= t;
-      } else if (k == "nullable") {
+      } else if (kv == "nullable") {
         if (!v.is_boolean()) fail(p, "nullable must be a boolean");
-      } else if (k == "enum" || k == "const") {
+      } else if (kv == "enum" || kv == "const") {
         std::vector<Json> vals;
-        if (k == "const") {
+        if (kv == "const") {
           vals.push_back(v);
         } else {
           if (!v.is_array()) fail(p, "enum must be an array");
           for (const auto& x : v) vals.push_back(x);
         }
-        if (o.value("nullable", false) == true && k == "enum") vals.push_back(nullptr);
+        if (o.value("nullable", false) == true && kv == "enum") vals.push_back(nullptr);
         JsonValueSet seen;
         if (!s.has_enum) {
           s.has_enum = true;
@@ -987,51 +1005,51 @@ class SchemaCompiler {
             if (seen.contains(x)) keep.push_back(x);
           s.enum_values = std::move(keep);
         }
-      } else if (k == "minLength" || k == "maxLength" || k == "minItems" || k == "maxItems" ||
-                 k == "minProperties" || k == "maxProperties" || k == "minContains" || k == "maxContains") {
+      } else if (kv == "minLength" || kv == "maxLength" || kv == "minItems" || kv == "maxItems" ||
+                 kv == "minProperties" || kv == "maxProperties" || kv == "minContains" || kv == "maxContains") {
         uint64_t x = count_value(v, p, k);
-        if (k == "minLength") s.min_length = std::max(s.min_length, x);
-        else if (k == "maxLength") s.max_length = std::min(s.max_length, x);
-        else if (k == "minItems") s.min_items = std::max(s.min_items, x);
-        else if (k == "maxItems") s.max_items = std::min(s.max_items, x);
-        else if (k == "minProperties") {
+        if (kv == "minLength") s.min_length = std::max(s.min_length, x);
+        else if (kv == "maxLength") s.max_length = std::min(s.max_length, x);
+        else if (kv == "minItems") s.min_items = std::max(s.min_items, x);
+        else if (kv == "maxItems") s.max_items = std::min(s.max_items, x);
+        else if (kv == "minProperties") {
           if (x > s.min_props) {
             s.min_props = x;
             s.min_props_ptr = p;
           }
-        } else if (k == "maxProperties") {
+        } else if (kv == "maxProperties") {
           if (x < s.max_props) {
             s.max_props = x;
             s.max_props_ptr = p;
           }
-        } else if (k == "minContains") {
+        } else if (kv == "minContains") {
           if (o.contains("contains")) s.min_contains = x;
         } else {
           if (o.contains("contains")) relax(p, k, "counting the items that match 'contains' needs the complement of a schema");
         }
-      } else if (k == "pattern") {
+      } else if (kv == "pattern") {
         if (!v.is_string()) fail(p, "pattern must be a string");
         s.patterns.push_back({v.get<std::string>(), p});
-      } else if (k == "format") {
+      } else if (kv == "format") {
         if (!v.is_string()) fail(p, "format must be a string");
         s.formats.push_back({v.get<std::string>(), p});
-      } else if (k == "minimum" || k == "maximum" || k == "exclusiveMinimum" || k == "exclusiveMaximum") {
+      } else if (kv == "minimum" || kv == "maximum" || kv == "exclusiveMinimum" || kv == "exclusiveMaximum") {
         if (v.is_boolean()) {
           // draft-04: exclusiveMinimum/Maximum are booleans that modify minimum/maximum
           continue;
         }
         if (!v.is_number()) fail(p, k + " must be a number");
-        bool lower = k == "minimum" || k == "exclusiveMinimum";
+        bool lower = kv == "minimum" || kv == "exclusiveMinimum";
         bool excl = k.rfind("exclusive", 0) == 0;
         if (!excl) {
           auto flag = o.find(lower ? "exclusiveMinimum" : "exclusiveMaximum");
           if (flag != o.end() && flag->is_boolean() && flag->get<bool>()) excl = true;
         }
         (lower ? s.minimums : s.maximums).push_back({number_text(v), excl});
-      } else if (k == "multipleOf") {
+      } else if (kv == "multipleOf") {
         if (!v.is_number() || v.get<double>() <= 0) fail(p, "multipleOf must be a number > 0");
         s.multiple_ofs.push_back(number_text(v));
-      } else if (k == "items") {
+      } else if (kv == "items") {
         if (v.is_array()) {
           // draft-07 tuple form
           add_prefix(s, v);
@@ -1042,20 +1060,20 @@ class SchemaCompiler {
           size_t start = !draft7_ && pi != o.end() && pi->is_array() ? pi->size() : 0;
           apply_items(s, &v, start);
         }
-      } else if (k == "prefixItems") {
+      } else if (kv == "prefixItems") {
         if (!v.is_array()) fail(p, "prefixItems must be an array");
         add_prefix(s, v);
-      } else if (k == "additionalItems") {
+      } else if (kv == "additionalItems") {
         // handled with the array form of items; alone it has no effect
-      } else if (k == "contains") {
+      } else if (kv == "contains") {
         s.contains.push_back({Conj{&v}, p});
-      } else if (k == "uniqueItems") {
+      } else if (kv == "uniqueItems") {
         if (!v.is_boolean()) fail(p, "uniqueItems must be a boolean");
         if (v.get<bool>()) {
           s.unique_items = true;
           s.unique_ptr = p;
         }
-      } else if (k == "properties") {
+      } else if (kv == "properties") {
         if (!v.is_object()) fail(p, "properties must be an object");
         for (auto jt = v.begin(); jt != v.end(); ++jt) {
           auto f = s.props.find(jt.key());
@@ -1067,21 +1085,21 @@ class SchemaCompiler {
             f->second = join(f->second, Conj{&jt.value()});
           }
         }
-      } else if (k == "required") {
+      } else if (kv == "required") {
         if (!v.is_array()) fail(p, "required must be an array");
         s.required_srcs.push_back(&v);
         for (const auto& x : v) {
           if (!x.is_string()) fail(p, "required must list strings");
           if (s.required.insert(x.get<std::string>()).second) s.required_order.push_back(x.get<std::string>());
         }
-      } else if (k == "patternProperties") {
+      } else if (kv == "patternProperties") {
         if (!v.is_object()) fail(p, "patternProperties must be an object");
         for (auto jt = v.begin(); jt != v.end(); ++jt) s.pattern_props.push_back({jt.key(), Conj{&jt.value()}});
-      } else if (k == "additionalProperties" || k == "unevaluatedProperties") {
+      } else if (kv == "additionalProperties" || kv == "unevaluatedProperties") {
         if (v.is_boolean() && v.get<bool>()) continue;
         Shape::Closed c;
         c.ptr = p;
-        if (k == "additionalProperties") {
+        if (kv == "additionalProperties") {
           local_names(o, c.names, c.patterns);
         } else if (!evaluated_names(n, c.names, c.patterns)) {
           relax(p, k, "the properties it sees depend on which branches of anyOf / oneOf / if / not match");
@@ -1095,9 +1113,9 @@ class SchemaCompiler {
           s.additional = join(s.additional, Conj{&v});
         }
         s.closeds.push_back(std::move(c));
-      } else if (k == "propertyNames") {
+      } else if (kv == "propertyNames") {
         s.property_names = join(s.property_names, Conj{&v});
-      } else if (k == "dependentRequired") {
+      } else if (kv == "dependentRequired") {
         if (!v.is_object()) fail(p, "dependentRequired must be an object");
         for (auto jt = v.begin(); jt != v.end(); ++jt) {
           std::vector<std::string> names;
@@ -1105,7 +1123,7 @@ class SchemaCompiler {
             if (x.is_string()) names.push_back(x.get<std::string>());
           add_dependent_required(s, jt.key(), names, p + "/" + escape_pointer_token(jt.key()));
         }
-      } else if (k == "dependencies") {
+      } else if (kv == "dependencies") {
         if (!v.is_object()) fail(p, "dependencies must be an object");
         for (auto jt = v.begin(); jt != v.end(); ++jt) {
           if (jt.value().is_array()) {
@@ -1117,25 +1135,25 @@ class SchemaCompiler {
             add_dependent_schema(s, jt.key(), &jt.value(), p + "/" + escape_pointer_token(jt.key()));
           }
         }
-      } else if (k == "dependentSchemas") {
+      } else if (kv == "dependentSchemas") {
         if (!v.is_object()) fail(p, "dependentSchemas must be an object");
         for (auto jt = v.begin(); jt != v.end(); ++jt)
           add_dependent_schema(s, jt.key(), &jt.value(), p + "/" + escape_pointer_token(jt.key()));
-      } else if (k == "allOf") {
+      } else if (kv == "allOf") {
         if (!v.is_array() || v.empty()) fail(p, "allOf must be a non-empty array");
         for (const auto& x : v) flatten_into(s, &x);
-      } else if (k == "anyOf" || k == "oneOf") {
+      } else if (kv == "anyOf" || kv == "oneOf") {
         if (!v.is_array() || v.empty()) fail(p, k + " must be a non-empty array");
         if (v.size() == 1) {  // one branch: the same as allOf
           flatten_into(s, &v[0]);
         } else {
           std::vector<Conj> branches;
           for (const auto& x : v) branches.push_back(Conj{&x});
-          (k == "anyOf" ? s.any_of : s.one_of).push_back({branches, p});
+          (kv == "anyOf" ? s.any_of : s.one_of).push_back({branches, p});
         }
-      } else if (k == "not") {
+      } else if (kv == "not") {
         s.nots.push_back({Conj{&v}, p});
-      } else if (k == "if") {
+      } else if (kv == "if") {
         auto th = o.find("then");
         auto el = o.find("else");
         Shape::IfThenElse c;
@@ -1144,9 +1162,9 @@ class SchemaCompiler {
         if (el != o.end()) c.else_ = Conj{&*el};
         c.ptr = p;
         if (th != o.end() || el != o.end()) s.conditionals.push_back(c);
-      } else if (k == "then" || k == "else") {
+      } else if (kv == "then" || kv == "else") {
         // with if
-      } else if (k == "unevaluatedItems") {
+      } else if (kv == "unevaluatedItems") {
         if (v.is_boolean() && v.get<bool>()) continue;
         if (v.is_boolean() && !v.get<bool>() && (o.contains("items") && !o["items"].is_array())) continue;
         relax(p, k, "only the closed-array case with 'items' is supported");
@@ -4490,6 +4508,7 @@ class SchemaCompiler {
   RegexPtr ws_;
   std::unordered_map<const Json*, std::string> ptr_;
   std::unordered_map<const Json*, std::string> base_;
+  std::unordered_map<std::string, const Json*> ref_memo_;  // base \0 $ref → its target (resolve_ref)
   std::map<std::string, const Json*> resources_, anchors_;
   std::map<std::string, std::vector<const Json*>> dynamic_anchors_;  // $dynamicAnchor name → nodes
   std::vector<const Json*> stack_;
