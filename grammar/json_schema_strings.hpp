@@ -1,10 +1,11 @@
 // String constraints of JSON Schema as regexes over code points.
 // Takes: an ECMA-262 regular expression (JSON Schema `pattern`, `patternProperties` keys) or a
 // `format` name. Gives: a code-point Regex of exactly the strings that satisfy it (a format's
-// pinned, under its name); the list of format names known. The caller wraps a regex in
+// pinned, under its name; a pattern's kept for the process); the list of format names known. The caller wraps a regex in
 // Regex::json_string (JSON escaping) and quotes.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
@@ -17,7 +18,12 @@ namespace tollgate::grammar {
 // kUnsupported, the column in the pattern) for what is malformed or cannot be expressed
 // (backreferences, lookbehind, lookahead other than right after a leading '^': "^(?=A)R" and
 // "^(?!A)R" are compiled as an intersection with A's language or its complement).
+// Parsed patterns are kept for the process (the same pattern gives the same Regex) up to
+// kMaxPatternCacheBytes of pattern text, then the table starts over; errors are not kept.
 RegexPtr ecma_pattern_regex(std::string_view pattern);
+inline constexpr size_t kMaxPatternCacheBytes = size_t{1} << 20;
+// What the table of parsed patterns holds now: pattern bytes plus 64 per entry.
+size_t ecma_pattern_cache_bytes();
 
 // The strings valid for `format` (date-time, date, time, duration, email, hostname, ipv4, ipv6,
 // uri, uri-reference, iri, iri-reference, uri-template, uuid, json-pointer,

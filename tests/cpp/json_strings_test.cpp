@@ -6,6 +6,7 @@
 //  - the JSON Schema Test Suite's optional/format tests (data dir) for every format we compile.
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -111,6 +112,35 @@ TEST_CASE("ECMA patterns: syntax differences and refusals", "[json-strings]") {
   } catch (const Error& e) {
     CHECK(e.column() == 3);
   }
+}
+
+TEST_CASE("ECMA patterns: parsed once per process, the table bounded", "[json-strings]") {
+  // The same pattern gives the same Regex; an error is raised again, at the same column.
+  const std::string p = "^[A-Fa-f\\d]{24}$";
+  grammar::RegexPtr first = ecma_pattern_regex(p);
+  CHECK(ecma_pattern_regex(p).get() == first.get());
+  for (int round = 0; round < 2; ++round) {
+    try {
+      ecma_pattern_regex("ab(?=c)");
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kUnsupported);
+      CHECK(e.column() == 3);
+    }
+  }
+  // 1.5 MiB of distinct patterns: the table stays within its bound, and a Regex taken before it
+  // started over still means what it meant.
+  size_t most = 0;
+  for (int i = 0; i < 12000; ++i) {
+    const std::string q = "^x" + std::to_string(i) + "-" + std::string(120, 'y') + "$";
+    CHECK(fsm::compile_dfa(*ecma_pattern_regex(q)).matches("x" + std::to_string(i) + "-" + std::string(120, 'y')));
+    most = std::max(most, grammar::ecma_pattern_cache_bytes());
+  }
+  CHECK(most <= grammar::kMaxPatternCacheBytes);
+  CHECK(most > grammar::kMaxPatternCacheBytes / 2);
+  CHECK(fsm::compile_dfa(*first).matches(std::string(24, 'a')));
+  CHECK_FALSE(fsm::compile_dfa(*first).matches(std::string(23, 'a')));
+  CHECK(fsm::compile_dfa(*ecma_pattern_regex(p)).matches(std::string(12, 'F') + std::string(12, '0')));
 }
 
 TEST_CASE("ECMA patterns agree with node's RegExp", "[json-strings]") {
