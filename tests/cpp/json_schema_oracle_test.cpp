@@ -199,7 +199,7 @@ TEST_CASE("json schema masks: brute-force oracle on 20 maskbench-dev schemas of 
 // rules (grammar/json_schema.cpp, chunked_string). The masks must equal the oracle where tokens cross
 // chunk borders, at the bounds (a token that would pass maxLength, a closing quote before minLength),
 // with multi-byte characters and escapes on the border; and every length near the bound is decided
-// exactly.
+// exactly. Past 64 chunks the chain counts blocks of chunks: the same across a block border.
 TEST_CASE("json schema masks: chunked length bounds equal the brute-force walk", "[json-schema][oracle][limits]") {
   TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
   Compiler c(tollgate::testing::llama3());
@@ -225,6 +225,27 @@ TEST_CASE("json schema masks: chunked length bounds equal the brute-force walk",
     Matcher k(g);
     const bool ok = k.accept_bytes(doc_with(n)) && k.is_accepting();
     CHECK(ok == (n >= 130 && n <= 300));
+  }
+  // b's strings count blocks of 64 chunks (4,096 code points): the masks at every step across the
+  // first block border (é, \n and 日 on it), and the string closing on either side of it
+  const std::string head = "{\"a\": \"" + str("x", 130) + "\", \"b\": [\"";
+  Matcher n(g);
+  REQUIRE(n.accept_bytes(head + str("ab", 2040)));  // 4,080 code points
+  int mismatches = 0, steps = 0;
+  for (const std::string unit : {"\xC3\xA9", "\\n", "\xE6\x97\xA5"}) {
+    for (int i = 0; i < 7; ++i) {
+      REQUIRE(n.accept_bytes(unit));
+      mismatches += tollgate::testing::mask_oracle_mismatches(n);
+      ++steps;
+    }
+  }
+  CHECK(steps == 21);  // 4,081 .. 4,101 code points
+  CHECK(mismatches == 0);
+  for (size_t len : {size_t{4095}, size_t{4096}, size_t{4097}, size_t{8192}, size_t{69999}, size_t{70000}, size_t{70001}}) {
+    INFO("b[0] of " << len << " code points");
+    Matcher k(g);
+    const bool ok = k.accept_bytes(head + str("\xC3\xA9", len) + "\"]}") && k.is_accepting();
+    CHECK(ok == (len <= 70000));
   }
 }
 
