@@ -3017,14 +3017,16 @@ class SchemaCompiler {
     return GExpr::seq({lit("\""), ref(chunk_chain(CharSet::any(), lo, hi))});
   }
   // The chain of rules for lo..hi code points of `cs` and the closing quote (see above). Past
-  // kChunksPerBlock chunks, the chain counts blocks of kChunksPerBlock chunks instead (one rule: the
-  // chunk lexeme that many times), and the lengths left below one block are a chain of chunks as
-  // above: b_J (J blocks read) := chunks(the lengths still allowed below a block) | block b_{J+1}.
-  // Still exact and unambiguous (a block holds no quote; the chunk chain ends with it and stays
-  // below a block), and span/(K·kChunksPerBlock) + about 3·kChunksPerBlock rules instead of span/K:
-  // maxLength 131,072 was 2,048 rules of 64 code points (12 ms of a 16-property schema's compile,
-  // 4.6 µs a rule through every pass), 224 now; the middle chunk chain is one rule set for every
-  // block (memoised by its bounds).
+  // kChunksPerBlock chunks the chain goes on counting blocks of kChunksPerBlock chunks (one rule: the
+  // chunk lexeme that many times), and the lengths left below a block are a chain of chunks as above:
+  // b_J (J blocks read, J ≥ 1) := chunks(the lengths still allowed below a block) | block b_{J+1}, and
+  // c_j of the first block goes on with b_1 after its last chunk. Still exact and unambiguous (a
+  // block holds no quote; the chunk chain ends with it and stays below a block); a string shorter
+  // than a block is parsed as before, a longer one follows both the chunk chain and the next block
+  // until the quote or the block's end. span/(K·kChunksPerBlock) + about 3·kChunksPerBlock rules
+  // instead of span/K: maxLength 131,072 was 2,048 rules of 64 code points (12 ms of a 16-property
+  // schema's compile: 4.6 µs a rule through every pass), 165 now; the chunk chain below a block is
+  // one rule set for every block (memoised by its bounds).
   static constexpr uint64_t kChunksPerBlock = 64;
   int chunk_chain(const CharSet& cs, uint64_t lo, uint64_t hi) {
     const StringKey key{StringKey::kChunkChain, Regex::chars_of(cs), lo, hi};
@@ -3046,40 +3048,52 @@ class SchemaCompiler {
       g_.rules[r].structural = true;  // regular, but inlined it would be one automaton of every length
       return r;
     };
-    // The unit the chain counts (a chunk, or a block of chunks), its length, and the rest below one
-    // unit: the tail lexeme, or a chain of chunks.
     // (a block grows past kChunksPerBlock chunks only where the chain would pass 4,096 rules)
     const uint64_t per_block = std::max<uint64_t>(kChunksPerBlock, (span + 4096 * k - 1) / (4096 * k));
     const bool blocks = span > k * kChunksPerBlock;
-    const uint64_t unit = blocks ? k * per_block : k;
-    GExprPtr step = chunk;
+    const uint64_t unit = k * per_block;
+    int after_first_block = -1;  // b_1
     if (blocks) {
-      const StringKey bkey{StringKey::kChunkBlock, any, k, per_block};
-      auto bt = string_rules_.find(bkey);
-      int b = bt != string_rules_.end() ? bt->second : -1;
-      if (b < 0) {
-        b = chain_rule();
+      auto block = [&] {  // made when first needed
+        const StringKey bkey{StringKey::kChunkBlock, any, k, per_block};
+        auto bt = string_rules_.find(bkey);
+        if (bt != string_rules_.end()) return bt->second;
+        const int b = chain_rule();
         g_.rules[b].body = GExpr::seq(std::vector<GExprPtr>(per_block, chunk));
         string_rules_[bkey] = b;
+        return b;
+      };
+      after_first_block = chain_rule();
+      for (uint64_t j = 1, r = static_cast<uint64_t>(after_first_block);; ++j) {
+        const uint64_t done = j * unit;
+        const uint64_t rest_lo = lo > done ? lo - done : 0;
+        const uint64_t rest_hi = unbounded ? unit - 1 : std::min<uint64_t>(unit - 1, hi - done);
+        std::vector<GExprPtr> alts;
+        if (rest_lo <= rest_hi) alts.push_back(ref(chunk_chain(cs, rest_lo, rest_hi)));
+        const bool loops = unbounded && done >= lo;  // every further count allowed: b_J loops on itself
+        const bool more = unbounded || done + unit <= hi;
+        const int next = loops ? static_cast<int>(r) : more ? chain_rule() : -1;
+        if (more) alts.push_back(GExpr::seq({ref(block()), ref(next)}));
+        g_.rules[r].body = alts.size() == 1 ? alts[0] : GExpr::alt(std::move(alts));
+        if (!more || loops) break;
+        r = static_cast<uint64_t>(next);
       }
-      step = ref(b);
     }
-    auto rest = [&](uint64_t a, uint64_t z) { return blocks ? ref(chunk_chain(cs, a, z)) : tail(a, z); };
-    // c_j for j = 0, 1, ...: the lengths below one unit still allowed, and whether a whole unit
-    // still fits.
+    // c_j for j = 0, 1, ...: the tail lengths still allowed, and whether a whole chunk still fits.
     const int first = chain_rule();
     for (uint64_t j = 0, r = first;; ++j) {
-      const uint64_t done = j * unit;
-      const uint64_t rest_lo = lo > done ? lo - done : 0;
-      const uint64_t rest_hi = unbounded ? unit - 1 : std::min<uint64_t>(unit - 1, hi - done);
+      const uint64_t done = j * k;
+      const uint64_t tail_lo = lo > done ? lo - done : 0;
+      const uint64_t tail_hi = unbounded ? k - 1 : std::min<uint64_t>(k - 1, hi - done);
       std::vector<GExprPtr> alts;
-      if (rest_lo <= rest_hi) alts.push_back(rest(rest_lo, rest_hi));
-      const bool loops = unbounded && done >= lo;  // every further count allowed: c_j loops on itself
-      const bool more = unbounded || done + unit <= hi;
-      const int next = loops ? static_cast<int>(r) : more ? chain_rule() : -1;
-      if (more) alts.push_back(GExpr::seq({step, ref(next)}));
+      if (tail_lo <= tail_hi) alts.push_back(tail(tail_lo, tail_hi));
+      const bool last = blocks && j + 1 == per_block;  // the next chunk completes the first block
+      const bool loops = !blocks && unbounded && done >= lo;  // every further count allowed: c_j loops on itself
+      const bool more = unbounded || done + k <= hi;
+      const int next = loops ? static_cast<int>(r) : !more ? -1 : last ? after_first_block : chain_rule();
+      if (more) alts.push_back(GExpr::seq({chunk, ref(next)}));
       g_.rules[r].body = alts.size() == 1 ? alts[0] : GExpr::alt(std::move(alts));
-      if (!more || loops) break;
+      if (!more || loops || last) break;
       r = static_cast<uint64_t>(next);
     }
     string_rules_[key] = first;
