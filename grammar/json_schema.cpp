@@ -28,6 +28,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -1278,6 +1279,50 @@ class SchemaCompiler {
     Shape s;
     for (const Json* n : c) flatten_into(s, n);
     return s;
+  }
+
+  // The code points a non-empty string of r's language may start with (a superset) and whether r may
+  // match the empty string, added to `first` / set in `nullable`; false when r holds a node this does
+  // not look into (bytes, intersection, complement, automata, JSON escaping): then nothing is known.
+  static bool first_code_points(const Regex& r, CharSet& first, bool& nullable) {
+    switch (r.kind) {
+      case Regex::Kind::kEmpty: nullable = true; return true;
+      case Regex::Kind::kNothing: nullable = false; return true;
+      case Regex::Kind::kChars:
+        first.add(r.chars);
+        nullable = false;
+        return true;
+      case Regex::Kind::kConcat:
+        nullable = true;
+        for (const auto& i : r.items) {
+          bool n = false;
+          if (!first_code_points(*i, first, n)) return false;
+          if (!n) {
+            nullable = false;
+            break;
+          }
+        }
+        return true;
+      case Regex::Kind::kAlt:
+        nullable = false;
+        for (const auto& i : r.items) {
+          bool n = false;
+          if (!first_code_points(*i, first, n)) return false;
+          nullable = nullable || n;
+        }
+        return true;
+      case Regex::Kind::kRepeat: {
+        bool n = false;
+        if (r.max == 0) {
+          nullable = true;
+          return true;
+        }
+        if (!first_code_points(*r.items[0], first, n)) return false;
+        nullable = n || r.min == 0;
+        return true;
+      }
+      default: return false;
+    }
   }
 
   // ---------------------------------------------------------------- rules
@@ -3964,12 +4009,39 @@ class SchemaCompiler {
       // can all match one key are classes: patterns that cannot overlap (decided on their DFAs)
       // never share one, so n literal-prefixed patterns make n + 1 classes, not 2^n.
       size_t np = s.pattern_props.size();
-      auto may_meet = [](std::vector<RegexPtr> parts) {
+      // Two patterns whose keys cannot start alike (first code points disjoint, not both matching the
+      // empty key) never meet: most pairs in practice ("^(title_…)$", "^(description_…)$"), decided
+      // without their product DFA. Otherwise decided on the DFA, once per compile for a set of pattern
+      // texts (the same sets recur: OCDS's language-tagged fields in a dozen definitions).
+      std::vector<std::optional<std::pair<CharSet, bool>>> firsts(np);
+      for (size_t i = 0; i < np; ++i) {
+        CharSet first;
+        bool nullable = false;
+        if (pats[i] && first_code_points(*pats[i], first, nullable)) firsts[i] = std::make_pair(first, nullable);
+      }
+      auto may_meet = [&](const std::vector<size_t>& which) {
+        for (size_t a = 0; a < which.size(); ++a)
+          for (size_t b = a + 1; b < which.size(); ++b) {
+            const auto& x = firsts[which[a]];
+            const auto& y = firsts[which[b]];
+            if (x && y && !(x->second && y->second) && x->first.intersect(y->first).empty()) return false;
+          }
+        std::vector<std::string_view> texts;
+        for (size_t j : which) texts.push_back(s.pattern_props[j].first);
+        std::sort(texts.begin(), texts.end());
+        std::string key;
+        for (std::string_view t : texts) (key += t) += '\0';
+        auto known = pattern_meets_.find(key);
+        if (known != pattern_meets_.end()) return known->second;
+        std::vector<RegexPtr> parts;
+        for (size_t j : which) parts.push_back(pats[j]);
+        bool meets = true;  // too big to decide: assume they overlap
         try {
-          return !fsm::compile_dfa(*Regex::intersect(std::move(parts))).empty();
+          meets = !fsm::compile_dfa(*Regex::intersect(std::move(parts))).empty();
         } catch (const Error&) {
-          return true;  // too big to decide: assume they overlap
         }
+        pattern_meets_.emplace(std::move(key), meets);
+        return meets;
       };
       constexpr size_t kMaxPatterns = 32, kMaxPatternSets = 64;
       std::vector<std::vector<size_t>> sets{{}};
@@ -3978,7 +4050,7 @@ class SchemaCompiler {
       if (!too_many) {
         for (size_t i = 0; i < np; ++i)
           for (size_t j = i + 1; j < np; ++j)
-            if (pats[i] && pats[j]) meet[i][j] = meet[j][i] = may_meet({pats[i], pats[j]});
+            if (pats[i] && pats[j]) meet[i][j] = meet[j][i] = may_meet({i, j});
         std::vector<size_t> cur;
         std::function<void(size_t)> grow = [&](size_t from) {
           for (size_t i = from; i < np && !too_many; ++i) {
@@ -3987,9 +4059,7 @@ class SchemaCompiler {
             for (size_t j : cur) ok = ok && meet[i][j];
             if (!ok) continue;
             cur.push_back(i);
-            std::vector<RegexPtr> parts;
-            for (size_t j : cur) parts.push_back(pats[j]);
-            if (cur.size() <= 2 || may_meet(parts)) {
+            if (cur.size() <= 2 || may_meet(cur)) {
               sets.push_back(cur);
               too_many = sets.size() > kMaxPatternSets;
               grow(i + 1);
@@ -4551,6 +4621,7 @@ class SchemaCompiler {
   std::unordered_map<const Json*, std::string> ptr_;
   std::unordered_map<const Json*, std::string> base_;
   std::unordered_map<std::string, const Json*> ref_memo_;  // base \0 $ref → its target (resolve_ref)
+  std::unordered_map<std::string, bool> pattern_meets_;  // pattern texts (sorted, \0-ended) → may a key match all
   std::map<std::string, const Json*> resources_, anchors_;
   std::map<std::string, std::vector<const Json*>> dynamic_anchors_;  // $dynamicAnchor name → nodes
   std::vector<const Json*> stack_;

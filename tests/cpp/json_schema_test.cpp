@@ -92,6 +92,24 @@ TEST_CASE("json schema: objects in schema order, required, additionalProperties"
   ACCEPTS(pat, R"({"id": "a", "x-b": 2})");
   REFUSES(pat, R"({"id": "a", "x-b": "2"})");
   REFUSES(pat, R"({"y": 1})");
+  // Keys are classed by the patterns they match; patterns that cannot start alike are told apart
+  // without their product automaton, but two that both match the empty key still meet there.
+  auto tagged = schema(R"({"type": "object", "patternProperties": {"^(title_[a-z]{2})$": {"type": "string"},
+                           "^(description_[a-z]{2})$": {"type": "integer"}, "^x": {"type": "boolean"},
+                           "_[a-z]{2}$": {"maxLength": 3}}, "additionalProperties": false})");
+  ACCEPTS(tagged, R"({"title_en": "abc", "description_fr": 4, "xy": true})");
+  REFUSES(tagged, R"({"title_en": "abcd"})");  // both "^(title_…)$" and "_[a-z]{2}$"
+  REFUSES(tagged, R"({"description_fr": "a"})");
+  ACCEPTS(tagged, R"({"x_en": true})");    // "^x" and "_[a-z]{2}$" (maxLength is for strings)
+  REFUSES(tagged, R"({"x_en": "abcd"})");  // "^x" wants a boolean
+  REFUSES(tagged, R"({"y": 1})");
+  auto empty_key = schema(R"({"type": "object", "patternProperties": {"^(a)?$": {"type": "integer"},
+                              "^(b)?$": {"minimum": 5}}, "additionalProperties": false})");
+  ACCEPTS(empty_key, R"({"": 7, "a": 3, "b": "x"})");
+  REFUSES(empty_key, R"({"": 3})");  // the empty key matches both patterns
+  REFUSES(empty_key, R"({"a": "x"})");
+  REFUSES(empty_key, R"({"b": 3})");
+  REFUSES(empty_key, R"({"c": 3})");
 }
 
 TEST_CASE("json schema: property counts", "[json-schema]") {
