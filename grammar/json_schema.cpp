@@ -1533,7 +1533,7 @@ class SchemaCompiler {
         // An object open to other keys (or closed by patterns): some entry, a member of its own or
         // an additional one, has a key outside the set (object_value counts the witnesses).
         std::vector<RegexPtr> lits;
-        for (const auto& k : outside) lits.push_back(Regex::literal(k));
+        for (const auto& k : outside) lits.push_back(key_regex(k));
         s.witnesses.push_back({lits.empty() ? any_string_core() : Regex::complement(Regex::alt(std::move(lits))),
                                nullptr, p});
         return generate(std::move(s), ptr);
@@ -1695,7 +1695,7 @@ class SchemaCompiler {
         // patterns, with a value outside its schema (any value for false)
         for (const auto& c : n.closeds) {
           std::vector<RegexPtr> covered;
-          for (const auto& k : c.names) covered.push_back(Regex::literal(k));
+          for (const auto& k : c.names) covered.push_back(key_regex(k));
           for (const auto& pat : c.patterns) {
             RegexPtr r = pattern_of(pat);
             if (!r) return std::nullopt;
@@ -2216,7 +2216,7 @@ class SchemaCompiler {
     RegexPtr extra_key;
     {
       std::vector<RegexPtr> named;
-      for (const auto& k : keys) named.push_back(Regex::literal(k));
+      for (const auto& k : keys) named.push_back(key_regex(k));
       extra_key = Regex::complement(Regex::alt(std::move(named)));
     }
     // R(ki, st, c): keys from ki on, st = the branches still possible, c = a separator is due
@@ -3278,10 +3278,17 @@ class SchemaCompiler {
     return ref(r);
   }
 
-  // Keys recur across objects (FHIR's "id", "extension", "text" in every resource): one expression each.
+  // Keys recur across objects (FHIR's "id", "extension", "text" in every resource): one expression each,
+  // and one regex each (the key sets that additionalProperties and propertyNames exclude are then made of
+  // the same nodes, so the CFG build tells equal lexemes apart by pointer, not by walking them).
+  RegexPtr key_regex(const std::string& name) {
+    RegexPtr& r = key_regexes_[name];
+    if (!r) r = Regex::literal(name);
+    return r;
+  }
   GExprPtr key_literal(const std::string& name) {
     GExprPtr& k = key_literals_[name];
-    if (!k) k = GExpr::seq({lit("\""), leaf(Regex::json_string(Regex::literal(name))), lit("\"")});
+    if (!k) k = GExpr::seq({lit("\""), leaf(Regex::json_string(key_regex(name))), lit("\"")});
     return k;
   }
 
@@ -3990,9 +3997,9 @@ class SchemaCompiler {
     // additional entries: keys not named, in classes by the patterns they match (each class: the
     // parts of its keys' language, and the schemas of its values)
     std::vector<RegexPtr> named;
-    for (const auto& n : s.prop_order) named.push_back(Regex::literal(n));
-    for (const auto& n : names) named.push_back(Regex::literal(n));
-    for (const auto& n : s.forbidden) named.push_back(Regex::literal(n));
+    for (const auto& n : s.prop_order) named.push_back(key_regex(n));
+    for (const auto& n : names) named.push_back(key_regex(n));
+    for (const auto& n : s.forbidden) named.push_back(key_regex(n));
     const RegexPtr not_named = named.empty() ? nullptr : Regex::complement(Regex::alt(named));
     std::vector<std::pair<std::vector<RegexPtr>, Conj>> extra_classes;
     {
@@ -4636,6 +4643,7 @@ class SchemaCompiler {
   std::vector<GExprPtr> pretty_item_seps_, newlines_;  // pretty: by depth
   int depth_ = 0;  // nesting depth of the value being generated (pretty whitespace only, else 0)
   std::unordered_map<std::string, GExprPtr> key_literals_;
+  std::unordered_map<std::string, RegexPtr> key_regexes_;  // key_regex
   // Large string languages by structure (grammar::RegexIdentity, not their regex text: rendering a
   // format's regex was 7 % of a compile): a string's core, a chunked pattern or a chunk chain of a
   // class with their bounds; and a code-point class.
