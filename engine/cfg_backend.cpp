@@ -1485,10 +1485,20 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
   auto t0 = debug_now();
   // Leftmost-first guards name a lexeme's own states: its entries are walked whole, per state.
   if (!share_states_ || rt->leftmost_first(l)) return install(l, q, {}, walk_entry(l, q, false));
+  // Indexed before for another grammar whose lexeme is spelt alike (one automaton): taken whole.
+  const bool last = rt->cfg().lexeme_last[l] != 0;
+  std::shared_ptr<const fsm::LexDfa> shared_dfa = index_cache_ ? rt->automata().shared_dfa(l) : nullptr;
+  if (shared_dfa) {
+    if (auto hit = index_cache_->find_state(shared_dfa.get(), q, last)) {
+      ++index_shared_;
+      ++index_whole_shared_;
+      return install(l, q, hit->content, hit->entry);
+    }
+  }
   // The tokens without kCut: shared by every state of the same canonical automaton without kCut
   // (and the same lexeme_last: an entry of a lexeme nothing can follow has no roots).
   std::string key = canonical_key(l, q);
-  if (!key.empty()) key.push_back(rt->cfg().lexeme_last[l] ? 'L' : 'N');
+  if (!key.empty()) key.push_back(last ? 'L' : 'N');
   std::shared_ptr<const IndexEntry> part;
   if (!key.empty()) {
     {
@@ -1554,6 +1564,7 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
   put(&n, sizeof n);
   put(e->ids.data(), e->ids.size() * 4);
   put(e->roots.data(), e->roots.size() * 4);
+  if (shared_dfa) index_cache_->put_state(shared_dfa, q, last, e, content);
   return install(l, q, content, std::move(e));
 }
 
@@ -1604,17 +1615,55 @@ std::shared_ptr<const IndexEntry> IndexCache::find(const std::string& key) const
   return it == map_.end() ? nullptr : it->second;
 }
 
-void IndexCache::put(const std::string& key, std::shared_ptr<const IndexEntry> e) {
-  size_t bytes = e->bytes() + key.size() * 2 + 64 + (e->dense ? e->dense->size() * 4 : 0);
-  std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> old;  // freed after the lock
-  std::lock_guard<std::mutex> lock(mu_);
-  if (bytes > max_bytes_ || map_.count(key)) return;
+bool IndexCache::reserve_locked(size_t bytes, Cleared& old) {
+  if (bytes > max_bytes_) return false;
   if (bytes_ + bytes > max_bytes_) {
-    old.swap(map_);
+    old.parts.swap(map_);
+    old.states.swap(states_);
     bytes_ = 0;
   }
-  map_.emplace(key, std::move(e));
   bytes_ += bytes;
+  return true;
+}
+
+void IndexCache::put(const std::string& key, std::shared_ptr<const IndexEntry> e) {
+  size_t bytes = e->bytes() + key.size() * 2 + 64 + (e->dense ? e->dense->size() * 4 : 0);
+  Cleared old;  // freed after the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  if (map_.count(key) || !reserve_locked(bytes, old)) return;
+  map_.emplace(key, std::move(e));
+}
+
+size_t IndexCache::StateKeyHash::operator()(const StateKey& k) const {
+  size_t h = reinterpret_cast<uintptr_t>(k.dfa);
+  fsm::hash_mix(h, k.state);
+  fsm::hash_mix(h, k.last);
+  return h;
+}
+
+std::shared_ptr<const IndexCache::StateEntry> IndexCache::find_state(const fsm::LexDfa* dfa, uint32_t state,
+                                                                     bool last) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = states_.find({dfa, state, last});
+  return it == states_.end() || it->second->dfa.expired() ? nullptr : it->second;
+}
+
+void IndexCache::put_state(const std::shared_ptr<const fsm::LexDfa>& dfa, uint32_t state, bool last,
+                           std::shared_ptr<const IndexEntry> entry, std::string content) {
+  // The bitset is counted though a part usually holds it too.
+  const size_t bytes = entry->bytes() + content.size() + 128 + (entry->dense ? entry->dense->size() * 4 : 0);
+  auto e = std::make_shared<const StateEntry>(StateEntry{dfa, std::move(entry), std::move(content), bytes});
+  Cleared old;  // freed after the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  const StateKey key{dfa.get(), state, last};
+  auto it = states_.find(key);
+  if (it != states_.end()) {
+    if (!it->second->dfa.expired()) return;
+    bytes_ -= std::min(bytes_, it->second->bytes);
+    states_.erase(it);  // an automaton gone: its block freed only now, so never this one's
+  }
+  if (!reserve_locked(bytes, old)) return;
+  states_.emplace(key, std::move(e));
 }
 
 size_t IndexCache::bytes() const {
@@ -1624,7 +1673,7 @@ size_t IndexCache::bytes() const {
 
 size_t IndexCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return map_.size();
+  return map_.size() + states_.size();
 }
 
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,

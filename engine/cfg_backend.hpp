@@ -12,7 +12,8 @@
 // lexeme's own states: walked whole): the tokens without a '"' on the lexeme's automaton without
 // its '"' transitions — the same for every state whose sub-automaton without them, renumbered in
 // BFS order with finality, is the same (the inside of every free JSON string), so computed once
-// per grammar under that canonical key and, through an IndexCache, once per Compiler — and the
+// per grammar under that canonical key and, through an IndexCache, once per Compiler (which also
+// keeps whole entries per shared lexeme automaton and state) — and the
 // 1,345 (Llama-3) tokens with a '"', walked per state on the tokenizer's quote trie. Where the part
 // is a bitset the entry shares it and keeps the state's own tokens with a '"' as ids beside it (no
 // 16 KiB copy per state). States whose entries come out equal share one slot (keyed by content).
@@ -82,23 +83,58 @@ struct IndexEntry {
   size_t bytes() const { return 96 + ids.size() * 4 + roots.size() * 4 + root_states.size() * 4; }
 };
 
-// Index entries by canonical future, shared by the grammars one Compiler compiles with one
-// tokenizer (lexemes that recur across schemas — strings, numbers, formats — are indexed once).
-// Bounded in bytes (entries and their bitsets, counted once per entry); over the bound it is
-// cleared whole (grammars keep the entries they use). Thread-safe.
+// Index entries shared by the grammars one Compiler compiles with one tokenizer, two ways:
+// - parts by canonical future (lexemes that recur across schemas — strings, numbers, formats —
+//   are walked once): find/put;
+// - whole entries by (lexeme automaton, state, whether the lexeme is last): grammars that spell a
+//   lexeme alike share its automaton (fsm::LexemeDfaCache), so a state indexed for one schema is
+//   not keyed, walked and joined again for the next (the whitespace, separators, values and
+//   common keys every JSON schema has): find_state/put_state, keyed by the automaton's address
+//   while it lives.
+// Bounded in bytes together (entries and their bitsets, counted once per entry); over the bound
+// all are cleared whole (grammars keep the entries they use). Thread-safe.
 class IndexCache {
  public:
+  struct StateEntry {
+    // Watched, not held (the lexeme cache bounds the automata): while the weak pointer lives the
+    // automaton's block is not freed, so its address names no other automaton; once it has
+    // expired the entry is a miss.
+    std::weak_ptr<const fsm::LexDfa> dfa;
+    std::shared_ptr<const IndexEntry> entry;
+    std::string content;  // the entry's content key (CfgGrammar::install)
+    size_t bytes = 0;     // counted for it
+  };
   explicit IndexCache(size_t max_bytes) : max_bytes_(max_bytes) {}
   std::shared_ptr<const IndexEntry> find(const std::string& key) const;
   void put(const std::string& key, std::shared_ptr<const IndexEntry> e);
+  std::shared_ptr<const StateEntry> find_state(const fsm::LexDfa* dfa, uint32_t state, bool last) const;
+  void put_state(const std::shared_ptr<const fsm::LexDfa>& dfa, uint32_t state, bool last,
+                 std::shared_ptr<const IndexEntry> entry, std::string content);
   size_t bytes() const;
-  size_t size() const;
+  size_t size() const;  // parts and whole entries
   size_t max_bytes() const { return max_bytes_; }
 
  private:
+  struct StateKey {
+    const fsm::LexDfa* dfa;
+    uint32_t state;
+    bool last;
+    bool operator==(const StateKey& o) const { return dfa == o.dfa && state == o.state && last == o.last; }
+  };
+  struct StateKeyHash {
+    size_t operator()(const StateKey& k) const;
+  };
+  struct Cleared {  // maps swapped out under the lock, freed after it
+    std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> parts;
+    std::unordered_map<StateKey, std::shared_ptr<const StateEntry>, StateKeyHash> states;
+  };
+  // Counts `bytes` in (under mu_), clearing every map first when they would pass the bound; false
+  // when one entry alone passes it.
+  bool reserve_locked(size_t bytes, Cleared& old);
   size_t max_bytes_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> map_;
+  std::unordered_map<StateKey, std::shared_ptr<const StateEntry>, StateKeyHash> states_;
   size_t bytes_ = 0;
 };
 
@@ -131,8 +167,11 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t num_index_entries() const;
   size_t num_distinct_masks() const;
   size_t index_bytes() const;
-  // Entries taken from another state's computation (same canonical future) or the IndexCache.
+  // Entries taken from another state's computation (same canonical future) or the IndexCache (a part, or the
+  // whole entry of the same automaton state).
   size_t num_index_shared() const { return index_shared_.load(); }
+  // Of those, whole entries taken from the IndexCache (the same automaton state indexed for another grammar).
+  size_t num_index_whole_shared() const { return index_whole_shared_.load(); }
   // JSON Schema uniqueItems and tracked required keys: the plan the matchers' trackers follow
   // (null: none), and the tokens with a '"' (what can end a string), with a '}' (what can close an
   // object), and with a '"' before a '}' (what can close an object from inside a string): the
@@ -274,7 +313,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // The entries without kCut, by canonical key (see compute_entry).
   mutable std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> parts_;
   mutable size_t index_bytes_ = 0;
-  mutable std::atomic<size_t> index_shared_{0};
+  mutable std::atomic<size_t> index_shared_{0}, index_whole_shared_{0};
   std::shared_ptr<IndexCache> index_cache_;  // the Compiler's, if any
   bool share_states_ = true;
   friend std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime>, const TokenizerInfoPtr&,

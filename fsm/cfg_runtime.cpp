@@ -246,7 +246,7 @@ size_t LexemeDfaCache::size() const {
 LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options, bool all_now,
                                std::shared_ptr<LexemeDfaCache> shared)
     : cfg_(std::move(cfg)), options_(options), size_(cfg_->lexemes.size()),
-      ptr_(std::make_unique<std::atomic<const LexDfa*>[]>(size_)), shared_(std::move(shared)) {
+      ptr_(std::make_unique<std::atomic<const LexDfa*>[]>(size_)), shared_(std::move(shared)), owned_(size_) {
   for (size_t l = 0; l < size_; ++l) ptr_[l].store(nullptr, std::memory_order_relaxed);
   if (!options_.sub_dfas) {
     sub_dfas_ = std::make_unique<SubDfaCache>();
@@ -302,7 +302,7 @@ LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions&
 }
 
 LexemeAutomata::LexemeAutomata(std::vector<LexDfa> dfas)
-    : size_(dfas.size()), ptr_(std::make_unique<std::atomic<const LexDfa*>[]>(size_)) {
+    : size_(dfas.size()), ptr_(std::make_unique<std::atomic<const LexDfa*>[]>(size_)), owned_(size_) {
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t l = 0; l < size_; ++l) publish_locked(static_cast<uint32_t>(l), std::move(dfas[l]));
 }
@@ -317,10 +317,16 @@ const LexDfa& LexemeAutomata::publish_locked(uint32_t lexeme, std::shared_ptr<co
   bytes_.fetch_add(lex_dfa_bytes(*d), std::memory_order_relaxed);
   states_.fetch_add(d->num_states(), std::memory_order_relaxed);
   const LexDfa* p = d.get();
-  owned_.push_back(std::move(d));
+  owned_[lexeme] = std::move(d);  // sized up front: written before ptr_ publishes it
   ptr_[lexeme].store(p, std::memory_order_release);
   built_.fetch_add(1, std::memory_order_acq_rel);
   return *p;
+}
+
+std::shared_ptr<const LexDfa> LexemeAutomata::shared_dfa(uint32_t lexeme) const {
+  if (!shared_) return nullptr;
+  get(lexeme);
+  return owned_[lexeme];  // published before ptr_[lexeme] (release; get acquired it): never written again
 }
 
 const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {

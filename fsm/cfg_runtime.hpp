@@ -112,6 +112,10 @@ class LexemeAutomata {
     return d ? *d : build(lexeme);
   }
   bool built(uint32_t lexeme) const { return ptr_[lexeme].load(std::memory_order_acquire) != nullptr; }
+  // Lexeme l's automaton (built now if it was not), owned: the grammars of one Compiler that
+  // spell a lexeme alike get one automaton from the shared cache, so results computed on it can be
+  // kept under its address while the pointer is held. Null without a shared cache.
+  std::shared_ptr<const LexDfa> shared_dfa(uint32_t lexeme) const;
   size_t num_built() const { return built_.load(std::memory_order_acquire); }
   size_t num_built_states() const { return states_.load(std::memory_order_relaxed); }  // of those built
   size_t num_shared() const { return shared_hits_.load(std::memory_order_relaxed); }  // of those built: from the shared cache
@@ -141,7 +145,8 @@ class LexemeAutomata {
   uint32_t partition_classes_ = 0;
   mutable std::mutex mu_;
   std::shared_ptr<LexemeDfaCache> shared_;                     // may be null
-  mutable std::vector<std::shared_ptr<const LexDfa>> owned_;  // under mu_
+  // [lexeme]: sized once; an element is written (under mu_) before ptr_ publishes it, then read freely
+  mutable std::vector<std::shared_ptr<const LexDfa>> owned_;
   mutable std::unique_ptr<SubDfaCache> sub_dfas_;              // under mu_; freed once all are built
   mutable std::atomic<size_t> built_{0}, states_{0}, bytes_{0}, sub_dfa_bytes_{0}, shared_hits_{0};
 };

@@ -4,7 +4,8 @@
 // the bytes held stay within it. On real maskbench-dev schemas compiled one after another by one
 // Compiler, later grammars take automata built for earlier ones, and every mask along every valid
 // test equals the mask of the same schema compiled by a Compiler without the cache, and by one whose
-// cache is so small that it keeps evicting.
+// cache is so small that it keeps evicting. Index entries of shared automata are taken whole from
+// the Compiler's IndexCache by later grammars, with the same masks.
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -92,7 +93,7 @@ TEST_CASE("lexeme cache: schemas compiled by one Compiler share automata, masks 
   Compiler shared(llama3(), options(size_t{64} << 20)), none(llama3(), options(0)),
       tiny(llama3(), options(size_t{256} << 10));
   const auto files = maskbench_files(mb);
-  size_t schemas = 0, steps = 0, mismatches = 0, sharing = 0, taken = 0;
+  size_t schemas = 0, steps = 0, mismatches = 0, sharing = 0, taken = 0, whole = 0;
   for (size_t i = 0; i < files.size() && schemas < 40; i += 29) {
     const auto j = nlohmann::json::parse(read_file(files[i]));
     const std::string text = j["schema"].dump();
@@ -122,15 +123,55 @@ TEST_CASE("lexeme cache: schemas compiled by one Compiler share automata, masks 
     taken += got;
     sharing += got > 0;
     CHECK(cfg_of(gn).rt->automata().num_shared() == 0);
+    // Index entries of automata shared with an earlier grammar, taken whole from the IndexCache
+    // (none without shared automata: their addresses name nothing another grammar has).
+    whole += cfg_of(gs).num_index_whole_shared();
+    CHECK(cfg_of(gn).num_index_whole_shared() == 0);
   }
-  INFO(schemas << " schemas, " << steps << " steps; " << sharing << " took " << taken << " automata built for earlier ones");
+  INFO(schemas << " schemas, " << steps << " steps; " << sharing << " took " << taken
+               << " automata built for earlier ones, and " << whole << " index entries whole");
   CHECK(schemas >= 30);
   CHECK(steps > 2000);
   CHECK(mismatches == 0);
   CHECK(sharing >= schemas / 2);
+  CHECK(whole > 100);
   // The same schema again: every automaton its compile builds comes from the cache.
   const std::string again = nlohmann::json::parse(read_file(files[0]))["schema"].dump();
   CompiledGrammarPtr first = shared.compile_json_schema(again), second = shared.compile_json_schema(again);
   CHECK(second->stats().lexemes_built > 0);
   CHECK(second->stats().lexemes_shared == second->stats().lexemes_built);
+}
+
+TEST_CASE("index cache: whole entries are found by automaton and state while the automaton lives",
+          "[lexeme-cache][cfg]") {
+  const grammar::RegexPtr r = grammar::parse_regex(R"([ \t\n\r]{0,20},[ \t\n\r]{0,20}"name"[ \t\n\r]{0,20}:)");
+  auto dfa = lex_dfa(r), other = lex_dfa(r);  // equal automata, two objects
+  auto entry = std::make_shared<engine::IndexEntry>();
+  entry->ids = {3, 5, 8};
+  entry->roots = {13};
+  engine::IndexCache cache(size_t{1} << 20);
+  cache.put_state(dfa, 2, false, entry, "S-content");
+  auto hit = cache.find_state(dfa.get(), 2, false);
+  REQUIRE(hit);
+  CHECK(hit->entry == entry);
+  CHECK(hit->content == "S-content");
+  CHECK(cache.find_state(dfa.get(), 2, true) == nullptr);    // the lexeme last: another entry
+  CHECK(cache.find_state(dfa.get(), 3, false) == nullptr);   // another state
+  CHECK(cache.find_state(other.get(), 2, false) == nullptr);  // another automaton
+  CHECK(cache.size() == 1);
+  const size_t held = cache.bytes();
+  CHECK(held > 0);
+  const fsm::LexDfa* address = dfa.get();
+  dfa.reset();  // the automaton gone: its entry is a miss, whatever lives at that address later
+  CHECK(cache.find_state(address, 2, false) == nullptr);
+  // Over the bound the cache starts over; an entry larger than the bound is not kept.
+  engine::IndexCache small(held + held / 2);
+  small.put_state(other, 1, false, entry, "a");
+  small.put_state(other, 2, false, entry, "b");
+  CHECK(small.size() == 1);
+  CHECK(small.find_state(other.get(), 2, false) != nullptr);
+  CHECK(small.bytes() <= small.max_bytes());
+  engine::IndexCache tiny(16);
+  tiny.put_state(other, 1, false, entry, "a");
+  CHECK(tiny.size() == 0);
 }
