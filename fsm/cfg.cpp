@@ -393,7 +393,8 @@ class Builder {
     switch (e.kind) {
       case GExpr::Kind::kRef: out.push_back(rule_symbol(e.rule)); return;
       case GExpr::Kind::kSeq: {
-        // Merge maximal runs of regular items into one lexeme.
+        // Merge maximal runs of regular items into one lexeme (a reference to an own_lexeme rule
+        // ends a run and is a lexeme of its own).
         std::vector<RegexPtr> run;
         auto flush = [&] {
           if (run.empty()) return;
@@ -402,7 +403,7 @@ class Builder {
           run.clear();
         };
         for (auto& i : e.items) {
-          if (regular(*i) && !fixed_) {
+          if (regular(*i) && !fixed_ && !(i->kind == GExpr::Kind::kRef && g_.rules[i->rule].own_lexeme)) {
             run.push_back(to_regex(*i));
           } else {
             flush();

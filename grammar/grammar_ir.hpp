@@ -88,6 +88,12 @@ struct GRule {
   // Never inlined into a lexeme, even when regular (JSON Schema object member chains: inlined,
   // their alternatives multiply into large lexeme DFAs).
   bool structural = false;
+  // Regular, and a reference to it in a sequence is a lexeme of its own rather than part of the
+  // run of regular items around it (JSON Schema values: the number, string or enum after a key's
+  // colon is the same regex on many properties and in many schemas, so its automaton and index
+  // entries are shared; merged, every property's separator, key and value made one automaton of
+  // its own, built when a mask first reached it).
+  bool own_lexeme = false;
   // Lexed as GBNF is (every cut followed, regular runs merged into one lexeme) inside a grammar
   // whose other rules are Lark's fixed leftmost-first terminals: the rules of a JSON Schema
   // embedded with %json. A reference between the two kinds is never inlined.

@@ -1331,6 +1331,7 @@ class SchemaCompiler {
   int new_rule(const std::string& base) {
     GRule r;
     r.structural = base == "obj" || base == "any";
+    r.own_lexeme = true;  // a value is its own lexeme, shared across properties and schemas
     r.name = base + "_" + std::to_string(g_.rules.size());
     r.body = GExpr::empty();
     g_.rules.push_back(r);
@@ -4406,8 +4407,11 @@ class SchemaCompiler {
       return pretty_item_seps_[d];
     }
     if (item_sep_) return item_sep_;
-    if (!opt_.item_separator.empty()) item_sep_ = lit(opt_.item_separator);
-    else item_sep_ = GExpr::seq({leaf(ws_), lit(","), leaf(ws_)});
+    // A rule of its own, so a lexeme of its own (GRule::own_lexeme): the key after it is the same
+    // lexeme whether its member comes first or not, and one automaton serves every separator.
+    const int r = new_rule("sep");
+    g_.rules[r].body = !opt_.item_separator.empty() ? lit(opt_.item_separator) : GExpr::seq({leaf(ws_), lit(","), leaf(ws_)});
+    item_sep_ = ref(r);
     return item_sep_;
   }
   // ---------------------------------------------------------------- pretty whitespace
@@ -4450,9 +4454,11 @@ class SchemaCompiler {
   };
   GExprPtr key_sep() {
     if (key_sep_) return key_sep_;
-    if (!opt_.key_separator.empty()) key_sep_ = lit(opt_.key_separator);
-    else if (opt_.whitespace == JsonSchemaOptions::Whitespace::kPretty) key_sep_ = lit(": ");
-    else key_sep_ = GExpr::seq({leaf(ws_), lit(":"), leaf(ws_)});
+    const int r = new_rule("colon");
+    if (!opt_.key_separator.empty()) g_.rules[r].body = lit(opt_.key_separator);
+    else if (opt_.whitespace == JsonSchemaOptions::Whitespace::kPretty) g_.rules[r].body = lit(": ");
+    else g_.rules[r].body = GExpr::seq({leaf(ws_), lit(":"), leaf(ws_)});
+    key_sep_ = ref(r);
     return key_sep_;
   }
   // The language of the keys a propertyNames schema accepts (over code points; nullptr: every

@@ -93,13 +93,36 @@ def test_no_color_env_and_flags(term):
 
 
 def test_compile_progress_in_a_terminal_and_not_when_piped(term, corpora, tmp_path):
-    # a MaskBench schema whose lexeme automata take a good part of its compile (Kubernetes kb_1161: 587
-    # required properties, ~245,000 lexeme DFA states, ~0.5 s of a ~0.8 s compile against Llama 3's
-    # vocabulary on a quiet machine), so the 50 ms samples see that phase's bar move (Github_hard
-    # o79409, used before, now builds its automata in ~0.1 s: its long letter-class count is chunked)
+    # a schema whose lexeme automata take a good part of its compile, so the 50 ms samples see that
+    # phase's bar move: MaskBench's largest (Kubernetes kb_1161, 587 required properties) six times over
+    # under renamed keys (alone its ~61,000 lexeme DFA states take ~0.1 s since values and separators
+    # are lexemes of their own: copies with the same keys would share them; six with others take ~0.5 s)
     case = json.loads((corpora / "maskbench-dev/Kubernetes---kb_1161_Normalized.json").read_text())
+
+    def renamed(node, tag):
+        if isinstance(node, list):
+            return [renamed(x, tag) for x in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for k, v in node.items():
+            if k in ("properties", "definitions") and isinstance(v, dict):
+                out[k] = {tag + name: renamed(sub, tag) for name, sub in v.items()}
+            elif k == "required" and isinstance(v, list):
+                out[k] = [tag + name for name in v]
+            elif k == "$ref" and isinstance(v, str) and v.startswith("#/definitions/"):
+                out[k] = "#/definitions/" + tag + v[len("#/definitions/"):]
+            else:
+                out[k] = renamed(v, tag)
+        return out
+
+    copies = [renamed(case["schema"], f"c{i}_") for i in range(6)]
+    big = {"definitions": {}, "type": "object", "properties": {}}
+    for i, c in enumerate(copies):
+        big["definitions"].update(c.pop("definitions", {}))
+        big["properties"][f"copy{i}"] = c
     schema = tmp_path / "kb.json"
-    schema.write_text(json.dumps(case["schema"]))
+    schema.write_text(json.dumps(big))
     # every lexeme built in the compile (by default only the first mask's are, in milliseconds)
     cmd = f"{CLI} compile {schema} --tokenizer llama3 --eager-automata-states 18446744073709551615"
     screen, during = term(cmd, watch="compiling:")

@@ -140,11 +140,12 @@ TEST_CASE("class walk: keys outside the named ones share one entry part, masks e
   REQUIRE(testing::mask_oracle_mismatches(m) == 0);
   CHECK(m.is_accepting());
   CHECK(states > 150);
-  // the keys' states inside the string share one part: 52 of the 61 entries taken from another
-  // state's part (35 before, each state that still tracked a name a walk of the whole vocabulary)
+  // the keys' states inside the string share one part: 34 of the 50 entries taken from another
+  // state's part (17 without part_blocks, each state that still tracked a name a walk of the whole
+  // vocabulary; the key is a lexeme without its colon and value since those are lexemes of their own)
   const auto& cfg = testing::cfg_of(g);
   INFO(cfg.num_index_shared() << " of " << cfg.num_index_entries() << " entries shared");
-  CHECK(cfg.num_index_shared() * 4 > cfg.num_index_entries() * 3);
+  CHECK(cfg.num_index_shared() * 2 > cfg.num_index_entries());
   // a named key is not an extra one: after "enabled", a key that spells it again cannot close
   Matcher again(g);
   REQUIRE(again.accept_bytes(R"({"enabled": true, "enabled)"));
