@@ -570,20 +570,34 @@ Dfa product(const Dfa& a, const Dfa& b, bool b_negated, const DfaOptions& option
   const size_t k = joint_classes(a, b, classes, rep);
   const uint64_t nb = b.num_states() + 1;  // b's dead state is number b.num_states()
   const uint32_t b_dead = static_cast<uint32_t>(b.num_states());
+  // Pair numbers: a flat table over every pair when there are few (a complement is a product with
+  // the 8-state UTF-8 automaton: a hash-map insertion per transition was a third of building an
+  // extra-key lexeme), a hash map otherwise.
+  constexpr uint64_t kMaxFlatPairs = uint64_t{1} << 16;
+  const uint64_t all_pairs = uint64_t{a.num_states()} * nb;
+  std::vector<uint32_t> flat(all_pairs <= kMaxFlatPairs ? all_pairs : 0, kDead);
   std::unordered_map<uint64_t, uint32_t> ids;
   std::vector<std::pair<uint32_t, uint32_t>> pairs;
   std::vector<uint32_t> table;
   std::vector<uint8_t> finals;
   const size_t per_state = k * sizeof(uint32_t) + kPairStateBytes;
   auto id_of = [&](uint32_t p, uint32_t q) -> uint32_t {
-    auto [it, inserted] = ids.emplace(p * nb + q, static_cast<uint32_t>(pairs.size()));
-    if (inserted) {
-      if (pairs.size() >= options.max_states || (pairs.size() + 1) * per_state > options.max_memory_bytes)
-        too_complex(b_negated ? "complement" : "intersection", pairs.size(), (pairs.size() + 1) * per_state,
-                    options);
-      pairs.emplace_back(p, q);
+    const uint64_t key = p * nb + q;
+    uint32_t* slot = nullptr;
+    if (!flat.empty()) {
+      slot = &flat[key];
+      if (*slot != kDead) return *slot;
+    } else {
+      auto it = ids.find(key);
+      if (it != ids.end()) return it->second;
     }
-    return it->second;
+    if (pairs.size() >= options.max_states || (pairs.size() + 1) * per_state > options.max_memory_bytes)
+      too_complex(b_negated ? "complement" : "intersection", pairs.size(), (pairs.size() + 1) * per_state, options);
+    const auto id = static_cast<uint32_t>(pairs.size());
+    pairs.emplace_back(p, q);
+    if (slot) *slot = id;
+    else ids.emplace(key, id);
+    return id;
   };
   id_of(a.start(), b.start());
   for (size_t d = 0; d < pairs.size(); ++d) {
