@@ -509,6 +509,11 @@ bool CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row, 
     std::memset(row, 0, static_cast<size_t>(words) * 4);
     return true;
   }
+  switch (sparse_mask(state.threads, row, cached_only)) {
+    case Sparse::kDone: return true;
+    case Sparse::kMissing: return false;
+    case Sparse::kNotSparse: break;
+  }
   const size_t hash = KeyHash{}(state.threads);
   Shard& sh = shards_[shard_of(hash)];
   {
@@ -560,6 +565,41 @@ bool CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row, 
     clear_caches(true);
   }
   return true;
+}
+
+CfgGrammar::Generation::Sparse CfgGrammar::Generation::sparse_mask(const fsm::Threads& threads, uint32_t* row,
+                                                                   bool cached_only) const {
+  // The pieces first (looked up, or computed), then the writing.
+  thread_local std::vector<const IndexEntry*> entries;
+  thread_local std::vector<std::shared_ptr<const std::vector<int32_t>>> boundaries;
+  entries.clear();
+  for (const Thread& t : threads) {
+    if (t.guard != 0) return Sparse::kNotSparse;
+    const Slot* sl = g.slots(t.lexeme)[t.state].load(std::memory_order_acquire);
+    if (!sl) {
+      if (cached_only) return Sparse::kNotSparse;  // unknown: the cached join may still hold it
+      sl = &slot(t.lexeme, t.state);
+    }
+    if (sl->entry->dense) return Sparse::kNotSparse;
+    entries.push_back(sl->entry.get());
+  }
+  boundaries.clear();
+  for (const Thread& t : threads) {
+    bool missing = false;
+    boundaries.push_back(boundary_tokens(t, cached_only ? &missing : nullptr));
+    if (missing) {
+      boundaries.clear();
+      return Sparse::kMissing;
+    }
+  }
+  std::memset(row, 0, static_cast<size_t>(words) * 4);
+  for (const IndexEntry* e : entries)
+    for (int32_t id : e->ids) set_bit(row, id);
+  for (const auto& b : boundaries)
+    if (b)
+      for (int32_t id : *b) set_bit(row, id);
+  boundaries.clear();  // the lists are held by the caches; not past the call
+  return Sparse::kDone;
 }
 
 void CfgGrammar::Generation::fill_mask_slow(const ParserState& state, uint32_t* row, bool strip_space) const {

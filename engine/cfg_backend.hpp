@@ -391,6 +391,12 @@ struct CfgGrammar::Generation {
   // The tokens of one thread — its precomputed set and boundary tokens, under its guard —
   // written into `row`, or OR-ed into it with `accumulate`. cached_only: as fill_mask's.
   bool thread_mask(const fsm::Thread& t, uint32_t* row, bool accumulate, bool cached_only = false) const;
+  // Several threads without guards whose index entries are all sparse lists: their tokens written
+  // straight into `row`, as one thread's are (no bitset to join, hash and cache). kDone, or
+  // kNotSparse (a bitset or a guard among them: the cached join), or kMissing (cached_only and a
+  // piece not computed yet: nothing written).
+  enum class Sparse { kDone, kNotSparse, kMissing };
+  Sparse sparse_mask(const fsm::Threads& threads, uint32_t* row, bool cached_only) const;
   std::shared_ptr<WalkDfa> walk_dfa() const;
   void walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBoundary& out) const;
   // Looks `key` up in the `map` member of its shard (null when absent).

@@ -1,6 +1,7 @@
 // Memory of one compiled grammar over many sequences in turn (issue 11; `tollgate bench memory`
 // draws the full curve): maskbench-dev documents replayed and seeded random walks inside the mask
-// through one built-in JSON grammar with small cache budgets. Every sample of the curve keeps each
+// through one JSON grammar (the built-in grammar's rules, and a second string lexeme so that string
+// values are joins of two bitsets) with small cache budgets. Every sample of the curve keeps each
 // cache within its budget, the whole-mask cache stores each distinct mask once, and every mask
 // equals the mask of a fresh grammar with default budgets fed the same tokens.
 #include <algorithm>
@@ -17,8 +18,23 @@ using tollgate::testing::llama3;
 
 namespace {
 
+// JSON (RFC 8259, as the built-in grammar) where a string value may also be read as a second lexeme
+// ending in "~": the same language, but inside a string value two threads are alive, both with
+// bitset entries, so those masks are joins that go through the mask cache (states whose threads all
+// have sparse entries are written directly and never cached).
+constexpr const char* kJsonTwoStrings = R"(root   ::= ws value ws
+value  ::= object | array | string | tagged | number | "true" | "false" | "null"
+object ::= "{" ws "}" | "{" ws member ( ws "," ws member )* ws "}"
+member ::= string ws ":" ws value
+array  ::= "[" ws "]" | "[" ws value ( ws "," ws value )* ws "]"
+string ::= "\"" ( [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
+tagged ::= "\"" ( [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "~\""
+number ::= "-"? ( "0" | [1-9] [0-9]* ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?
+ws     ::= [ \t\n\r]*
+)";
+
 CompiledGrammarPtr json_grammar(const CompileOptions& options) {
-  return Compiler(llama3(), options).builtin_json();
+  return Compiler(llama3(), options).compile_grammar(kJsonTwoStrings, "gbnf", "json-two-strings");
 }
 
 }  // namespace
