@@ -23,8 +23,9 @@
 // serves every nesting context that looks the same nearby. The walk yields tokens accepted in
 // any context and "uncertain" ones (their parse completed into the wildcard); the latter are
 // checked against the real node and the result is cached per (index entry, real node). Walks
-// step through a lazily built DFA over parser configurations. Whole masks are cached per parser
-// configuration (the sorted thread set), within a memory budget; the per-thread caches (boundary
+// step through a lazily built DFA over parser configurations. Whole masks that join bitsets are
+// cached per parser configuration (the sorted thread set), within a memory budget (threads whose
+// entries are all sparse lists are written directly: sparse_mask); the per-thread caches (boundary
 // lists, local walks, guard sets) share a second budget. A cache over its budget is cleared
 // whole; the accessors hand out shared_ptrs, so a clear never frees what a mask still reads.
 // JSON Schema uniqueItems (grammar/unique_items.hpp): a matcher whose grammar has a plan keeps a
