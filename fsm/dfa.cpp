@@ -583,20 +583,17 @@ Dfa product(const Dfa& a, const Dfa& b, bool b_negated, const DfaOptions& option
   const size_t per_state = k * sizeof(uint32_t) + kPairStateBytes;
   auto id_of = [&](uint32_t p, uint32_t q) -> uint32_t {
     const uint64_t key = p * nb + q;
-    uint32_t* slot = nullptr;
+    const auto id = static_cast<uint32_t>(pairs.size());  // the number a new pair gets
     if (!flat.empty()) {
-      slot = &flat[key];
-      if (*slot != kDead) return *slot;
-    } else {
-      auto it = ids.find(key);
-      if (it != ids.end()) return it->second;
+      uint32_t& slot = flat[key];
+      if (slot != kDead) return slot;
+      slot = id;
+    } else if (auto [it, inserted] = ids.emplace(key, id); !inserted) {  // one lookup: found, or entered
+      return it->second;
     }
     if (pairs.size() >= options.max_states || (pairs.size() + 1) * per_state > options.max_memory_bytes)
       too_complex(b_negated ? "complement" : "intersection", pairs.size(), (pairs.size() + 1) * per_state, options);
-    const auto id = static_cast<uint32_t>(pairs.size());
     pairs.emplace_back(p, q);
-    if (slot) *slot = id;
-    else ids.emplace(key, id);
     return id;
   };
   id_of(a.start(), b.start());
