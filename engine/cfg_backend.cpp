@@ -265,40 +265,95 @@ std::shared_ptr<CfgGrammar::WalkDfa> CfgGrammar::Generation::walk_dfa() const {
   return walk_;
 }
 
-// Walks the trie subtree below `root` from `start` (threads over truncated Earley nodes). A token
-// is accepted when the local parse survives all its bytes; once the parse completed an item into
-// the wildcard context (a "pop") the real context may accept more, so tokens the local parse
-// refuses after a pop — and tokens ending exactly at a pop — are uncertain.
-void CfgGrammar::Generation::walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBoundary& out) const {
+// Walks the trie subtree below `root` from walk state `start` (threads over truncated Earley
+// nodes; `pending`: a pop happened on the way to `root`), the lexeme having consumed the first
+// `consumed` bytes of each token. A token is accepted when the local parse survives all its bytes;
+// once the parse completed an item into the wildcard context (a "pop") the real context may accept
+// more, so tokens the local parse refuses after a pop — and tokens ending exactly at a pop — are
+// uncertain.
+void CfgGrammar::Generation::walk_local(WalkDfa& dfa, uint32_t start, bool pending, uint32_t root, uint32_t consumed,
+                                        LocalBoundary& out) const {
   const fsm::TokenTrie& trie = tokenizer->trie();
-  const uint32_t root_depth = trie.nodes()[root].depth;
   struct At {
     uint32_t state;  // walk DFA state
     bool pending;    // a pop happened on the way: the real context may accept more
   };
   thread_local std::vector<At> stack;
   if (stack.size() < trie.max_depth() + 2) stack.resize(trie.max_depth() + 2);
-  stack[root_depth] = {start, false};
+  stack[trie.nodes()[root].depth] = {start, pending};
   auto uncertain = [&](uint32_t from, uint32_t to) {
-    trie.for_each_token(from, to, [&](int32_t id) { out.uncertain.push_back({id, root_depth}); });
+    trie.for_each_token(from, to, [&](int32_t id) { out.uncertain.push_back({id, consumed}); });
   };
   fsm::walk_trie(trie, root, stack.data(), [&](uint32_t i, const fsm::TrieNode& n, const At& parent, At& child) {
     bool popped = false;
     uint32_t next = dfa.step(parent.state, n.byte, popped);
-    bool pending = parent.pending || popped;
+    bool pend = parent.pending || popped;
     if (next == kDeadState) {
-      if (pending) uncertain(i, n.subtree_end);  // this node's tokens and all below
+      if (pend) uncertain(i, n.subtree_end);  // this node's tokens and all below
       return false;
     }
     trie.for_each_token(n, [&](int32_t id) { out.accepted.push_back(id); });
     if (dfa.state(next).threads.empty()) {
       // Nothing local follows; below here only the real context can accept.
-      if (pending) uncertain(i + 1, n.subtree_end);
+      if (pend) uncertain(i + 1, n.subtree_end);
       return false;
     }
-    child = {next, pending};
+    child = {next, pend};
     return true;
   });
+}
+
+// The walk below every root of an entry (all from `start`) by the roots' children grouped by
+// byte: a byte is stepped once, and children whose byte the parse refuses without a pop are not
+// visited. Same tokens as walk_local below each root (in another order).
+void CfgGrammar::Generation::walk_children(WalkDfa& dfa, uint32_t start, const RootChildren& children,
+                                           LocalBoundary& out) const {
+  const fsm::TokenTrie& trie = tokenizer->trie();
+  const auto& nodes = trie.nodes();
+  for (uint32_t b = 0; b < 256; ++b) {
+    const uint32_t from = children.at[b], to = children.at[b + 1];
+    if (from == to) continue;
+    bool popped = false;
+    const uint32_t next = dfa.step(start, static_cast<uint8_t>(b), popped);
+    if (next == kDeadState && !popped) continue;
+    const bool no_threads = next != kDeadState && dfa.state(next).threads.empty();
+    for (uint32_t k = from; k < to; ++k) {
+      const uint32_t c = children.nodes[k];
+      const fsm::TrieNode& n = nodes[c];
+      const uint32_t consumed = n.depth - 1u;  // the root's bytes
+      auto uncertain = [&](uint32_t first, uint32_t last) {
+        trie.for_each_token(first, last, [&](int32_t id) { out.uncertain.push_back({id, consumed}); });
+      };
+      if (next == kDeadState) {
+        uncertain(c, n.subtree_end);
+        continue;
+      }
+      trie.for_each_token(n, [&](int32_t id) { out.accepted.push_back(id); });
+      if (no_threads) {
+        if (popped) uncertain(c + 1, n.subtree_end);
+        continue;
+      }
+      if (n.subtree_end > c + 1) walk_local(dfa, next, popped, c, consumed, out);
+    }
+  }
+}
+
+std::shared_ptr<const RootChildren> RootChildren::of(const std::vector<uint32_t>& roots, const fsm::TokenTrie& trie) {
+  if (roots.size() < kMinRoots) return nullptr;
+  const auto& nodes = trie.nodes();
+  auto out = std::make_shared<RootChildren>();
+  std::array<uint32_t, 256> count{};
+  auto children = [&](auto&& f) {
+    for (uint32_t r : roots)
+      for (uint32_t c = r + 1; c < nodes[r].subtree_end; c = nodes[c].subtree_end) f(c);
+  };
+  children([&](uint32_t c) { ++count[nodes[c].byte]; });
+  for (int b = 0; b < 256; ++b) out->at[b + 1] = out->at[b] + count[b];
+  out->nodes.resize(out->at[256]);
+  std::array<uint32_t, 256> fill;
+  std::copy(out->at.begin(), out->at.begin() + 256, fill.begin());
+  children([&](uint32_t c) { out->nodes[fill[nodes[c].byte]++] = c; });
+  return out;
 }
 
 std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_boundary(uint32_t lexeme, uint32_t state,
@@ -315,18 +370,20 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_b
     std::shared_ptr<WalkDfa> dfa = walk_dfa();
     size_t tr0 = dfa->transitions.load(std::memory_order_relaxed);
     const auto& rts = e.roots;
+    const auto& nodes = tokenizer->trie().nodes();
     uint32_t start = dfa->intern(start_state(local_node)), guarded_start = kDeadState, last_guard = 0;
-    for (size_t k = 0; k < rts.size(); ++k) {
-      uint32_t guard = rt->leftmost_first(lexeme) ? rt->completion_guard(lexeme, e.root_states[k]) : 0;
-      if (guard == 0) {
-        walk_local(*dfa, start, rts[k], *out);
-        continue;
+    if (e.children) {
+      walk_children(*dfa, start, *e.children, *out);  // (no root states: no guards)
+      g.children_walks_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      for (size_t k = 0; k < rts.size(); ++k) {
+        uint32_t guard = rt->leftmost_first(lexeme) ? rt->completion_guard(lexeme, e.root_states[k]) : 0;
+        if (guard != 0 && guard != last_guard) {
+          guarded_start = dfa->intern(start_state(local_node, guard));
+          last_guard = guard;
+        }
+        walk_local(*dfa, guard == 0 ? start : guarded_start, false, rts[k], nodes[rts[k]].depth, *out);
       }
-      if (guard != last_guard) {
-        guarded_start = dfa->intern(start_state(local_node, guard));
-        last_guard = guard;
-      }
-      walk_local(*dfa, guarded_start, rts[k], *out);
     }
     new_transitions = dfa->transitions.load(std::memory_order_relaxed) - tr0;
     walk_states = dfa->num_states.load(std::memory_order_relaxed);
@@ -1426,6 +1483,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
   }
   e->roots.shrink_to_fit();
   e->root_states.shrink_to_fit();
+  if (!cut && e->root_states.empty()) e->children = RootChildren::of(e->roots, trie);  // a part's roots are merged first
   // Under 1/64 of the vocabulary: a sorted list; else a bitset, deduplicated.
   auto append_ids = [&](int32_t w) {
     for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
@@ -1566,6 +1624,7 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
   auto e = std::make_shared<IndexEntry>();
   e->roots.reserve(part->roots.size() + roots.size());
   std::merge(part->roots.begin(), part->roots.end(), roots.begin(), roots.end(), std::back_inserter(e->roots));
+  e->children = RootChildren::of(e->roots, tokenizer->trie());
   if (ids.empty()) {
     e->dense = part->dense;
     e->dense_hash = part->dense_hash;

@@ -23,7 +23,9 @@
 // serves every nesting context that looks the same nearby. The walk yields tokens accepted in
 // any context and "uncertain" ones (their parse completed into the wildcard); the latter are
 // checked against the real node and the result is cached per (index entry, real node). Walks
-// step through a lazily built DFA over parser configurations. Whole masks that join bitsets are
+// step through a lazily built DFA over parser configurations; an entry with many roots (a root per
+// whitespace run or digit string) keeps its roots' children grouped by byte, so its walks step
+// each byte once and skip the children the parse refuses (RootChildren). Whole masks that join bitsets are
 // cached per parser configuration (the sorted thread set), within a memory budget (threads whose
 // entries are all sparse lists are written directly: sparse_mask); the per-thread caches (boundary
 // lists, local walks, guard sets) share a second budget. A cache over its budget is cleared
@@ -68,6 +70,19 @@ namespace tollgate::engine {
 // byte trie), in this process: for tests.
 size_t class_walks_abandoned();
 
+// The children of an entry's boundary roots grouped by their byte, for entries with many roots
+// (whitespace, separators, colons, numbers: a root per whitespace run or digit string). A
+// boundary walk then steps each byte once from the node after the lexeme and visits only the
+// children whose byte the parse takes, instead of every child of every root (most die at once).
+struct RootChildren {
+  std::array<uint32_t, 257> at{};  // children with byte b: nodes[at[b] .. at[b + 1])
+  std::vector<uint32_t> nodes;     // trie nodes; each a child of one root
+  // From `roots` (trie nodes) when there are at least kMinRoots of them, else null.
+  static constexpr size_t kMinRoots = 16;
+  static std::shared_ptr<const RootChildren> of(const std::vector<uint32_t>& roots, const fsm::TokenTrie& trie);
+  size_t bytes() const { return sizeof(RootChildren) + nodes.capacity() * 4; }
+};
+
 // A (lexeme, DFA state)'s context-independent tokens and boundary roots (see above). Immutable
 // once published; shared between states with the same entry. The IndexCache holds the parts
 // without '"' (see above), shared between grammars.
@@ -81,7 +96,10 @@ struct IndexEntry {
   // Leftmost-first lexing (Lark): per root, the lexeme's (final) DFA state there — a completion
   // at a state that may still be overtaken carries a guard into the walk below the root.
   std::vector<uint32_t> root_states;
-  size_t bytes() const { return 96 + ids.size() * 4 + roots.size() * 4 + root_states.size() * 4; }
+  std::shared_ptr<const RootChildren> children;  // the roots' children by byte (many roots, no root states)
+  size_t bytes() const {
+    return 112 + ids.size() * 4 + roots.size() * 4 + root_states.size() * 4 + (children ? children->bytes() : 0);
+  }
 };
 
 // Index entries shared by the grammars one Compiler compiles with one tokenizer, two ways:
@@ -222,6 +240,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // Boundary tokens the truncated walks left uncertain and the real parse then checked (and
   // accepted): they show the wildcard path at work (tests, statistics).
   size_t num_uncertain_checked() const { return uncertain_checked_.load(); }
+  size_t num_children_walks() const { return children_walks_.load(); }  // boundary walks by RootChildren
   size_t num_uncertain_accepted() const { return uncertain_accepted_.load(); }
   void reserve_caches();  // the walk DFA's byte classes
 
@@ -293,7 +312,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   };
   static size_t shard_of(uint64_t h) { return (h ^ (h >> 29) ^ (h >> 47)) & (kShards - 1); }
   mutable std::atomic<size_t> cache_clears_{0};
-  mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0};
+  mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0}, children_walks_{0};
   // The lazy index: a slot per (lexeme, state) (null until computed), in an array per lexeme
   // made when the lexeme's first entry is looked up (its DFA may be built lazily too); the slots
   // and entries this grammar owns, by canonical key (or "#lexeme.state" when not shareable); the
@@ -399,7 +418,9 @@ struct CfgGrammar::Generation {
   enum class Sparse { kDone, kNotSparse, kMissing };
   Sparse sparse_mask(const fsm::Threads& threads, uint32_t* row, bool cached_only) const;
   std::shared_ptr<WalkDfa> walk_dfa() const;
-  void walk_local(WalkDfa& dfa, uint32_t start, uint32_t root, LocalBoundary& out) const;
+  void walk_local(WalkDfa& dfa, uint32_t start, bool pending, uint32_t root, uint32_t consumed,
+                  LocalBoundary& out) const;
+  void walk_children(WalkDfa& dfa, uint32_t start, const RootChildren& children, LocalBoundary& out) const;
   // Looks `key` up in the `map` member of its shard (null when absent).
   template <class Map, class Key>
   typename Map::mapped_type cache_find(Map Shard::*map, const Key& key, size_t hash) const;

@@ -482,6 +482,7 @@ struct GrammarBlob {
       for (int32_t id : e->ids) check(id >= 0 && id < tokenizer->vocab_size(), "index token id");
       for (uint32_t n : e->roots) check(n < trie_nodes, "index trie node");
       check(e->root_states.empty() || e->root_states.size() == e->roots.size(), "index root states");
+      if (e->root_states.empty()) e->children = RootChildren::of(e->roots, tokenizer->trie());
       entries[i] = std::move(e);
     }
     auto slots = r.vec<uint32_t>();
