@@ -433,9 +433,12 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tok
   std::shared_ptr<const std::vector<int32_t>> out(local_ptr, &local_ptr->accepted);
   if (!local.uncertain.empty()) {
     auto own = std::make_shared<std::vector<int32_t>>(local.accepted);
-    // The uncertain tokens: their bytes after the boundary against the real node.
-    const ParserState start = start_state(y);
-    ParserState a, b;
+    // The uncertain tokens: their bytes after the boundary against the real node, stepped on the
+    // walk DFA (tokens that share a prefix, and other entries' checks against this node, share
+    // their steps).
+    std::shared_ptr<WalkDfa> dfa = walk_dfa();
+    const uint32_t start = dfa->intern(start_state(y));
+    uint32_t guarded_start = kDeadState, last_guard = 0;
     for (auto [id, consumed] : local.uncertain) {
       std::string_view all = tokenizer->token_bytes(id);
       std::string_view bytes = all.substr(consumed);
@@ -446,15 +449,16 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tok
         for (size_t j = 0; j < consumed && q != fsm::kDead; ++j) q = rt->dfa(t.lexeme).next(q, static_cast<uint8_t>(all[j]));
         if (q != fsm::kDead) guard = rt->completion_guard(t.lexeme, q);
       }
-      a = guard ? start_state(y, guard) : start;
-      bool ok = true;
-      for (unsigned char c : bytes)
-        if (!rt->step(a, c, b)) {
-          ok = false;
-          break;
-        } else {
-          std::swap(a, b);
-        }
+      if (guard != 0 && guard != last_guard) {
+        guarded_start = dfa->intern(start_state(y, guard));
+        last_guard = guard;
+      }
+      uint32_t at = guard != 0 ? guarded_start : start;
+      for (size_t j = 0; j < bytes.size() && at != kDeadState; ++j) {
+        bool popped = false;
+        at = dfa->step(at, static_cast<uint8_t>(bytes[j]), popped);
+      }
+      const bool ok = at != kDeadState;
       if (ok) own->push_back(id);
       g.uncertain_accepted_ += ok;
     }
