@@ -628,6 +628,16 @@ const Dfa& utf8_strings() {
   return dfa;
 }
 
+// The minimal DFA of every JSON string body (every valid UTF-8 string, as json_escape spells it).
+// Built once.
+const Dfa& json_bodies() {
+  static const Dfa dfa = [] {
+    auto any = grammar::Regex::repeat(grammar::Regex::chars_of(grammar::CharSet::any()), 0, grammar::kUnbounded);
+    return minimise(json_escape(compile_dfa(*any), DfaOptions{}));
+  }();
+  return dfa;
+}
+
 DfaOptions with_less_memory(const DfaOptions& options, size_t held) {
   DfaOptions o = options;
   o.max_memory_bytes = options.max_memory_bytes - std::min(held, options.max_memory_bytes);
@@ -1324,6 +1334,16 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
     case Kind::kJsonString: {
       if (items.size() != 1)
         throw Error(ErrorKind::kInvalidArgument, "regex complement or JSON string node without exactly one item");
+      if (regex.kind == Kind::kJsonString && items[0]->kind == Kind::kComplement && items[0]->items.size() == 1) {
+        // The JSON spellings of the strings outside X: every JSON string body but X's spellings
+        // (a string's spellings decode to it alone, so escaping keeps the difference). Escaping
+        // X — an open object's named keys: raw literals, most of them — instead of the complement
+        // (which reads every byte, escapes included) was most of building an extra-key lexeme.
+        Dfa named = compile_dfa(*items[0]->items[0], options);
+        DfaOptions rest = with_less_memory(options, named.memory_bytes());
+        Dfa spelt = json_escape(named, rest);
+        return difference(json_bodies(), spelt, with_less_memory(options, named.memory_bytes() + spelt.memory_bytes()));
+      }
       Dfa child = compile_dfa(*items[0], options);
       DfaOptions rest = with_less_memory(options, child.memory_bytes());
       return regex.kind == Kind::kComplement ? complement(child, rest) : json_escape(child, rest);
