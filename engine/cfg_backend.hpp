@@ -350,6 +350,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   const std::vector<uint32_t>* part_blocks(uint32_t lexeme) const;
   mutable std::unordered_map<uint32_t, std::unique_ptr<const std::vector<uint32_t>>> part_blocks_;  // under index_mu_
   std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state, bool cut) const;
+  // The trie root's child for `byte` (0: none), indexed on first use.
+  uint32_t root_child(uint8_t byte) const;
+  mutable std::once_flag root_child_once_;
+  mutable std::array<uint32_t, 256> root_child_{};
   // The tokens whose bytes contain kCut ('"') that stay in the lexeme from `state`, and the
   // roots on their way past it (sorted), from the tokenizer's quote trie.
   void walk_past_cut(uint32_t lexeme, uint32_t state, std::vector<int32_t>& ids, std::vector<uint32_t>& roots) const;
