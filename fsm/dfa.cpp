@@ -631,10 +631,7 @@ const Dfa& utf8_strings() {
 // The minimal DFA of every JSON string body (every valid UTF-8 string, as json_escape spells it).
 // Built once.
 const Dfa& json_bodies() {
-  static const Dfa dfa = [] {
-    auto any = grammar::Regex::repeat(grammar::Regex::chars_of(grammar::CharSet::any()), 0, grammar::kUnbounded);
-    return minimise(json_escape(compile_dfa(*any), DfaOptions{}));
-  }();
+  static const Dfa dfa = minimise(json_escape(utf8_strings(), DfaOptions{}));
   return dfa;
 }
 
