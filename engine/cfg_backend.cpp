@@ -265,6 +265,29 @@ std::shared_ptr<CfgGrammar::WalkDfa> CfgGrammar::Generation::walk_dfa() const {
   return walk_;
 }
 
+// Trie node `i` (of `trie`, the tokenizer's) of a boundary walk, reached in walk state `next` (kDeadState: refused), `pending`
+// when a pop happened on the way: its tokens accepted or uncertain; true when the walk goes on
+// below it.
+[[gnu::always_inline]] inline bool CfgGrammar::Generation::take_node(WalkDfa& dfa, const fsm::TokenTrie& trie, uint32_t i,
+                                                                       uint32_t next, bool pending, uint32_t consumed,
+                                                                       LocalBoundary& out) const {
+  const fsm::TrieNode& n = trie.nodes()[i];
+  auto uncertain = [&](uint32_t from, uint32_t to) {
+    trie.for_each_token(from, to, [&](int32_t id) { out.uncertain.push_back({id, consumed}); });
+  };
+  if (next == kDeadState) {
+    if (pending) uncertain(i, n.subtree_end);  // this node's tokens and all below
+    return false;
+  }
+  trie.for_each_token(n, [&](int32_t id) { out.accepted.push_back(id); });
+  if (dfa.state(next).threads.empty()) {
+    // Nothing local follows; below here only the real context can accept.
+    if (pending) uncertain(i + 1, n.subtree_end);
+    return false;
+  }
+  return true;
+}
+
 // Walks the trie subtree below `root` from walk state `start` (threads over truncated Earley
 // nodes; `pending`: a pop happened on the way to `root`), the lexeme having consumed the first
 // `consumed` bytes of each token. A token is accepted when the local parse survives all its bytes;
@@ -281,23 +304,11 @@ void CfgGrammar::Generation::walk_local(WalkDfa& dfa, uint32_t start, bool pendi
   thread_local std::vector<At> stack;
   if (stack.size() < trie.max_depth() + 2) stack.resize(trie.max_depth() + 2);
   stack[trie.nodes()[root].depth] = {start, pending};
-  auto uncertain = [&](uint32_t from, uint32_t to) {
-    trie.for_each_token(from, to, [&](int32_t id) { out.uncertain.push_back({id, consumed}); });
-  };
   fsm::walk_trie(trie, root, stack.data(), [&](uint32_t i, const fsm::TrieNode& n, const At& parent, At& child) {
     bool popped = false;
-    uint32_t next = dfa.step(parent.state, n.byte, popped);
-    bool pend = parent.pending || popped;
-    if (next == kDeadState) {
-      if (pend) uncertain(i, n.subtree_end);  // this node's tokens and all below
-      return false;
-    }
-    trie.for_each_token(n, [&](int32_t id) { out.accepted.push_back(id); });
-    if (dfa.state(next).threads.empty()) {
-      // Nothing local follows; below here only the real context can accept.
-      if (pend) uncertain(i + 1, n.subtree_end);
-      return false;
-    }
+    const uint32_t next = dfa.step(parent.state, n.byte, popped);
+    const bool pend = parent.pending || popped;
+    if (!take_node(dfa, trie, i, next, pend, consumed, out)) return false;
     child = {next, pend};
     return true;
   });
@@ -315,25 +326,12 @@ void CfgGrammar::Generation::walk_children(WalkDfa& dfa, uint32_t start, const R
     if (from == to) continue;
     bool popped = false;
     const uint32_t next = dfa.step(start, static_cast<uint8_t>(b), popped);
-    if (next == kDeadState && !popped) continue;
-    const bool no_threads = next != kDeadState && dfa.state(next).threads.empty();
+    if (next == kDeadState && !popped) continue;  // refused: nothing below these children either
     for (uint32_t k = from; k < to; ++k) {
       const uint32_t c = children.nodes[k];
-      const fsm::TrieNode& n = nodes[c];
-      const uint32_t consumed = n.depth - 1u;  // the root's bytes
-      auto uncertain = [&](uint32_t first, uint32_t last) {
-        trie.for_each_token(first, last, [&](int32_t id) { out.uncertain.push_back({id, consumed}); });
-      };
-      if (next == kDeadState) {
-        uncertain(c, n.subtree_end);
-        continue;
-      }
-      trie.for_each_token(n, [&](int32_t id) { out.accepted.push_back(id); });
-      if (no_threads) {
-        if (popped) uncertain(c + 1, n.subtree_end);
-        continue;
-      }
-      if (n.subtree_end > c + 1) walk_local(dfa, next, popped, c, consumed, out);
+      const uint32_t consumed = nodes[c].depth - 1u;  // the root's bytes
+      if (take_node(dfa, trie, c, next, popped, consumed, out) && nodes[c].subtree_end > c + 1)
+        walk_local(dfa, next, popped, c, consumed, out);
     }
   }
 }

@@ -425,6 +425,8 @@ struct CfgGrammar::Generation {
   void walk_local(WalkDfa& dfa, uint32_t start, bool pending, uint32_t root, uint32_t consumed,
                   LocalBoundary& out) const;
   void walk_children(WalkDfa& dfa, uint32_t start, const RootChildren& children, LocalBoundary& out) const;
+  bool take_node(WalkDfa& dfa, const fsm::TokenTrie& trie, uint32_t node, uint32_t next, bool pending,
+                 uint32_t consumed, LocalBoundary& out) const;
   // Looks `key` up in the `map` member of its shard (null when absent).
   template <class Map, class Key>
   typename Map::mapped_type cache_find(Map Shard::*map, const Key& key, size_t hash) const;
