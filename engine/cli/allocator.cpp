@@ -12,9 +12,15 @@
 // request, `madvise` mode): a compile's memory is touched for the first time in 2 MiB pages
 // instead of 4 KiB ones. On the VMs we measure on a 4 KiB page fault costs 10-13 us, and a fresh
 // process's compile and first mask took hundreds of them (docs/benchmarks.md, session 16).
-// MALLOC_CONF in the environment still overrides this.
+// Freed pages are kept for reuse instead of going back to the kernel after jemalloc's default
+// 10 s decay: a long-lived process (`bench maskbench --warm`, a server) frees and allocates again
+// all the time (lexeme automata built and minimised, walk tables grown), and every page given back
+// was a fault and a cleared page when taken again (4-5 % of a warm run's mask time; TBM avg -6 %,
+// peak RSS +24 %, docs/benchmarks.md, session 26). Memory stays at the process's peak, which the
+// Compiler's byte-bounded caches bound; the fresh workers of `--cold` still give theirs back
+// before each fork (release_free_memory). MALLOC_CONF in the environment still overrides this.
 extern "C" {
-const char* malloc_conf = "thp:always,metadata_thp:always";
+const char* malloc_conf = "thp:always,metadata_thp:always,dirty_decay_ms:-1,muzzy_decay_ms:-1";
 }
 #endif
 
