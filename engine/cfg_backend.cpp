@@ -51,6 +51,7 @@ namespace {
 inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
 
 std::atomic<size_t> g_class_walks_abandoned{0};
+std::atomic<size_t> g_class_walk_runs_parted{0};
 
 // Initial size of the hash tables of a grammar's caches (over all shards) and of its Earley graph
 // (entries); they double as they fill. Small: 4,096 made a new generation zero ≈ 600 KiB (the graph's
@@ -76,6 +77,7 @@ bool debug_enabled() {
 }  // namespace
 
 size_t class_walks_abandoned() { return g_class_walks_abandoned.load(std::memory_order_relaxed); }
+size_t class_walk_runs_parted() { return g_class_walk_runs_parted.load(std::memory_order_relaxed); }
 
 ParserState CfgGrammar::Generation::start_state(uint32_t node, uint32_t guard) const {
   ParserState start;
@@ -1361,6 +1363,8 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     };
     const auto& cn = ct.trie().nodes();
     const auto& members = ct.members();
+    const auto& runs = ct.runs();
+    thread_local std::vector<uint32_t> run_states;  // per run of the class node: the state its byte leads to
     {
       // Subtract when the first bytes that live lead to most of the tokens (per first byte: one
       // byte of a class may live where the rest of it dies).
@@ -1406,17 +1410,35 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
         // The class's bytes part ways here. The member byte nodes' states, weighted by their
         // subtrees: the heaviest state goes on down the class trie for all of them, and the
         // others are exceptions, redone byte by byte once the class walk is over.
+        // A class node with many members has them in runs of one last byte: the states and
+        // weights per run (a pattern's class of most ASCII: 94 runs where the members are tens
+        // of thousands at the top of the class trie), and the members of a run visited only
+        // where they become exceptions.
+        const uint32_t rb = ct.run_begin(x), re = ct.run_begin(x + 1);
         members_at.clear();
         weights.clear();
-        for (uint32_t m = ct.member_begin(x), me = ct.member_begin(x + 1); m < me; ++m) {
-          const uint32_t b = members[m];
-          const uint32_t sb = d.next(s, nodes[b].byte);
-          members_at.emplace_back(b, sb);
-          const uint32_t w = nodes[b].subtree_end - b;
+        auto weigh = [&](uint32_t sb, uint64_t w) {
           auto it = std::find_if(weights.begin(), weights.end(), [&](const auto& p) { return p.first == sb; });
           if (it == weights.end()) weights.emplace_back(sb, w);
           else it->second += w;
+        };
+        if (rb < re) {
+          g_class_walk_runs_parted.fetch_add(1, std::memory_order_relaxed);
+          run_states.clear();
+          for (uint32_t r = rb; r < re; ++r) {
+            run_states.push_back(d.next(s, runs[r].byte));
+            weigh(run_states.back(), runs[r].weight);
+          }
+        } else {
+          for (uint32_t m = ct.member_begin(x), me = ct.member_begin(x + 1); m < me; ++m) {
+            const uint32_t b = members[m];
+            const uint32_t sb = d.next(s, nodes[b].byte);
+            members_at.emplace_back(b, sb);
+            weigh(sb, nodes[b].subtree_end - b);
+          }
         }
+        // The members of run r (rb <= r < re).
+        auto run_end = [&](uint32_t r) { return r + 1 < re ? runs[r + 1].begin : ct.member_begin(x + 1); };
         uint32_t heaviest = fsm::kDead;
         uint64_t best = 0, dead = 0;
         for (const auto& [state, w] : weights) {
@@ -1430,19 +1452,37 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
           // costs less: estimated by their children that live, up to half the dead weight.
           const uint64_t cap = dead / 2;
           uint64_t below = 0;
-          for (size_t k = 0; k < members_at.size() && below <= cap; ++k) {
-            const auto [b, sb] = members_at[k];
-            if (sb == fsm::kDead) continue;
+          auto live_below = [&](uint32_t b, uint32_t sb) {
             for (uint32_t c = b + 1, ce = nodes[b].subtree_end; c < ce && below <= cap; c = nodes[c].subtree_end)
               if (d.next(sb, nodes[c].byte) != fsm::kDead) below += nodes[c].subtree_end - c;
+          };
+          if (rb < re) {
+            for (uint32_t r = rb; r < re && below <= cap; ++r)
+              if (run_states[r - rb] != fsm::kDead)
+                for (uint32_t m = runs[r].begin, me = run_end(r); m < me && below <= cap; ++m)
+                  live_below(members[m], run_states[r - rb]);
+          } else {
+            for (size_t k = 0; k < members_at.size() && below <= cap; ++k)
+              if (members_at[k].second != fsm::kDead) live_below(members_at[k].first, members_at[k].second);
           }
           if (below <= cap) heaviest = fsm::kDead;  // the live members become exceptions
         }
-        for (const auto& [b, sb] : members_at)
-          if (sb != heaviest && (heaviest != fsm::kDead || sb != fsm::kDead)) {
-            exceptions.emplace_back(b, sb, heaviest == fsm::kDead);
-            exception_weight += nodes[b].subtree_end - b;
+        auto excepted = [&](uint32_t sb) { return sb != heaviest && (heaviest != fsm::kDead || sb != fsm::kDead); };
+        if (rb < re) {
+          for (uint32_t r = rb; r < re; ++r) {
+            const uint32_t sb = run_states[r - rb];
+            if (!excepted(sb)) continue;
+            for (uint32_t m = runs[r].begin, me = run_end(r); m < me; ++m)
+              exceptions.emplace_back(members[m], sb, heaviest == fsm::kDead);
+            exception_weight += runs[r].weight;
           }
+        } else {
+          for (const auto& [b, sb] : members_at)
+            if (excepted(sb)) {
+              exceptions.emplace_back(b, sb, heaviest == fsm::kDead);
+              exception_weight += nodes[b].subtree_end - b;
+            }
+        }
         if (exception_weight > abandon_at) {
           abandoned = true;
           break;

@@ -69,6 +69,8 @@ namespace tollgate::engine {
 // Index entries whose class walk gave way to the byte walk (its exceptions past a quarter of the
 // byte trie), in this process: for tests.
 size_t class_walks_abandoned();
+// Parts-ways class nodes the class walk took by their members' runs of one byte (tests).
+size_t class_walk_runs_parted();
 
 // The children of an entry's boundary roots grouped by their byte, for entries with many roots
 // (whitespace, separators, colons, numbers: a root per whitespace run or digit string). A

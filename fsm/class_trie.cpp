@@ -84,8 +84,31 @@ ClassTrie::ClassTrie(const TokenTrie& bytes, const std::array<uint8_t, 256>& cla
   for (uint32_t i = 1; i < bn.size(); ++i) {
     const uint32_t x = renum[of[i]];
     bytes.for_each_token(bn[i], [&](int32_t id) { ids[tok_fill[x]++] = id; });
-    members_[mem_fill[x]++] = i;
   }
+  // Members by last byte (a counting sort of the byte nodes, stable: by node within a byte), then
+  // each class node's in that order.
+  {
+    std::vector<uint32_t> by_byte_start(257, 0);
+    for (uint32_t i = 1; i < bn.size(); ++i) ++by_byte_start[bn[i].byte + 1];
+    for (int b = 0; b < 256; ++b) by_byte_start[b + 1] += by_byte_start[b];
+    std::vector<uint32_t> by_byte(bn.size() - 1);
+    for (uint32_t i = 1; i < bn.size(); ++i) by_byte[by_byte_start[bn[i].byte]++] = i;
+    for (uint32_t i : by_byte) members_[mem_fill[renum[of[i]]]++] = i;
+  }
+  // Runs of one last byte for the class nodes with many members.
+  run_begin_.assign(n + 1, 0);
+  for (uint32_t x = 0; x < n; ++x) {
+    run_begin_[x] = static_cast<uint32_t>(runs_.size());
+    const uint32_t mb = member_begin_[x], me = member_begin_[x + 1];
+    if (me - mb < kRunMembers) continue;
+    for (uint32_t m = mb; m < me; ++m) {
+      const uint32_t b = members_[m];
+      const uint32_t w = bn[b].subtree_end - b;
+      if (m == mb || bn[b].byte != runs_.back().byte) runs_.push_back({m, 0, bn[b].byte});
+      runs_.back().weight += w;
+    }
+  }
+  run_begin_[n] = static_cast<uint32_t>(runs_.size());
   std::vector<TrieNode> nodes(n);
   size_t max_depth = 0;
   for (uint32_t x = 0; x < n; ++x) {
@@ -102,7 +125,8 @@ ClassTrie::ClassTrie(const TokenTrie& bytes, const std::array<uint8_t, 256>& cla
 }
 
 size_t ClassTrie::memory_bytes() const {
-  return sizeof(*this) + trie_.memory_bytes() + member_begin_.capacity() * 4 + members_.capacity() * 4;
+  return sizeof(*this) + trie_.memory_bytes() + member_begin_.capacity() * 4 + members_.capacity() * 4 +
+         run_begin_.capacity() * 4 + runs_.capacity() * sizeof(MemberRun);
 }
 
 std::array<uint8_t, 256> ClassTrie::json_string_classes() {

@@ -7,7 +7,9 @@
 // against 275k byte nodes — so an automaton that treats a class's bytes alike at a state can
 // walk the class trie instead of the byte trie; where it does not (the class's bytes lead to
 // different states: after a backslash, hex digits differ from other letters), the walk goes down
-// the member byte nodes instead.
+// the member byte nodes instead. A class node's members are in order of their last byte, and a
+// node with many of them has them in runs by that byte (with their subtrees' weight), so that a
+// walk finds where a class parts ways per byte rather than per member.
 #pragma once
 
 #include <array>
@@ -31,9 +33,22 @@ class ClassTrie {
   uint32_t num_classes() const { return num_classes_; }
   // The bytes of class c.
   const std::vector<uint8_t>& bytes_of(uint32_t c) const { return bytes_of_[c]; }
-  // Byte-trie nodes that class node i stands for: members()[member_begin(i), member_begin(i + 1)).
+  // Byte-trie nodes that class node i stands for: members()[member_begin(i), member_begin(i + 1)),
+  // by their last byte, then by node.
   uint32_t member_begin(uint32_t i) const { return member_begin_[i]; }
   const std::vector<uint32_t>& members() const { return members_; }
+  // The members of a class node with kRunMembers or more of them, in runs of one last byte:
+  // runs()[run_begin(i), run_begin(i + 1)), each run's members from its `begin` to the next run's
+  // (or member_begin(i + 1)); `weight` is the byte-trie nodes in their subtrees. Other class nodes
+  // have no runs (run_begin(i) == run_begin(i + 1)).
+  struct MemberRun {
+    uint32_t begin;
+    uint32_t weight;
+    uint8_t byte;
+  };
+  static constexpr uint32_t kRunMembers = 32;
+  uint32_t run_begin(uint32_t i) const { return run_begin_[i]; }
+  const std::vector<MemberRun>& runs() const { return runs_; }
   size_t memory_bytes() const;
 
   // The JSON-string partition: control bytes, '"', '\\', every other ASCII byte, UTF-8
@@ -47,6 +62,8 @@ class ClassTrie {
   std::vector<std::vector<uint8_t>> bytes_of_;
   std::vector<uint32_t> member_begin_;  // [class nodes + 1]
   std::vector<uint32_t> members_;
+  std::vector<uint32_t> run_begin_;  // [class nodes + 1]
+  std::vector<MemberRun> runs_;
 };
 
 }  // namespace tollgate::fsm
