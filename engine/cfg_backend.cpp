@@ -190,7 +190,13 @@ struct CfgGrammar::WalkDfa {
   const uint32_t classes;
   std::array<Chunk, kMaxChunks> chunks;  // filled as states come
   std::mutex mu;                         // interning
-  std::unordered_map<Threads, uint32_t, KeyHash> index;
+  // The states by the hash of their threads and accepting flag: the newest state with each hash,
+  // and per state the one before it with its hash (kNone ends the chain). A lookup hashes the
+  // configuration in place and compares it with the states themselves: no copy of its threads
+  // as a key, and none kept beside the state's own.
+  static constexpr uint32_t kNone = UINT32_MAX;
+  std::unordered_map<uint64_t, uint32_t> index;
+  std::vector<uint32_t> same_hash;
   std::atomic<uint32_t> num_states{0};
   std::atomic<size_t> transitions{0};
 
@@ -215,26 +221,33 @@ struct CfgGrammar::WalkDfa {
     return b;
   }
   uint32_t intern(const ParserState& st) {
-    thread_local Threads key;
-    key = st.threads;
-    key.push_back({UINT32_MAX, st.accepting ? 1u : 0u, UINT32_MAX});  // the accepting flag
+    uint64_t h = KeyHash{}(st.threads);
+    fsm::hash_mix(h, st.accepting ? 1u : 0u);
     std::lock_guard<std::mutex> lock(mu);
+    auto [it, fresh_hash] = index.try_emplace(h, kNone);
+    for (uint32_t s = it->second; s != kNone; s = same_hash[s])
+      if (state(s) == st) return s;
     uint32_t n = num_states.load(std::memory_order_relaxed);
-    auto [it, inserted] = index.emplace(key, n);
-    if (!inserted) return it->second;
     if (n >= kMaxStates) {
-      index.erase(it);
+      if (fresh_hash) index.erase(it);
       throw Error(ErrorKind::kLimit, "boundary walk: more than " + std::to_string(kMaxStates) +
                                          " parser configurations in one walk DFA");
     }
-    const uint32_t c = chunk_of(n);
-    Chunk& chunk = chunks[c];
-    if (!chunk.states) {
-      const size_t size = size_t{kFirst} << c;
-      chunk.states = std::make_unique<ParserState[]>(size);
-      chunk.rows = std::make_unique<std::atomic<uint32_t>[]>(size * classes);  // zero: unknown
+    try {  // the state stored before the index names it (no memory: nothing changed)
+      const uint32_t c = chunk_of(n);
+      Chunk& chunk = chunks[c];
+      if (!chunk.states) {
+        const size_t size = size_t{kFirst} << c;
+        chunk.states = std::make_unique<ParserState[]>(size);
+        chunk.rows = std::make_unique<std::atomic<uint32_t>[]>(size * classes);  // zero: unknown
+      }
+      chunk.states[n - base_of(c)] = st;
+      same_hash.push_back(it->second);
+    } catch (...) {
+      if (fresh_hash) index.erase(it);
+      throw;
     }
-    chunk.states[n - base_of(c)] = st;
+    it->second = n;
     num_states.store(n + 1, std::memory_order_release);
     return n;
   }
