@@ -1377,7 +1377,6 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     const auto& cn = ct.trie().nodes();
     const auto& members = ct.members();
     const auto& runs = ct.runs();
-    thread_local std::vector<uint32_t> run_states;  // per run of the class node: the state its byte leads to
     {
       // Subtract when the first bytes that live lead to most of the tokens (per first byte: one
       // byte of a class may live where the rest of it dies).
@@ -1397,7 +1396,13 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     thread_local std::vector<uint32_t> cst;
     if (cst.size() < ct.trie().max_depth() + 2) cst.resize(ct.trie().max_depth() + 2);
     cst[0] = q;
-    thread_local std::vector<std::pair<uint32_t, uint32_t>> members_at;  // (byte node, state)
+    // A parts-ways class node's members in groups of one last byte (a run, or a member alone):
+    // members()[begin, end), the state their byte leads to, the byte nodes in their subtrees.
+    struct MemberGroup {
+      uint32_t begin, end, state;
+      uint64_t weight;
+    };
+    thread_local std::vector<MemberGroup> groups;
     // (byte node, state, clean: the class walk set nothing below it, so nothing to clear)
     thread_local std::vector<std::tuple<uint32_t, uint32_t, bool>> exceptions;
     thread_local std::vector<std::pair<uint32_t, uint64_t>> weights;  // (state, nodes)
@@ -1427,31 +1432,24 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
         // weights per run (a pattern's class of most ASCII: 94 runs where the members are tens
         // of thousands at the top of the class trie), and the members of a run visited only
         // where they become exceptions.
-        const uint32_t rb = ct.run_begin(x), re = ct.run_begin(x + 1);
-        members_at.clear();
-        weights.clear();
-        auto weigh = [&](uint32_t sb, uint64_t w) {
-          auto it = std::find_if(weights.begin(), weights.end(), [&](const auto& p) { return p.first == sb; });
-          if (it == weights.end()) weights.emplace_back(sb, w);
-          else it->second += w;
-        };
+        const uint32_t rb = ct.run_begin(x), re = ct.run_begin(x + 1), me = ct.member_begin(x + 1);
+        groups.clear();
         if (rb < re) {
           g_class_walk_runs_parted.fetch_add(1, std::memory_order_relaxed);
-          run_states.clear();
-          for (uint32_t r = rb; r < re; ++r) {
-            run_states.push_back(d.next(s, runs[r].byte));
-            weigh(run_states.back(), runs[r].weight);
-          }
+          for (uint32_t r = rb; r < re; ++r)
+            groups.push_back({runs[r].begin, r + 1 < re ? runs[r + 1].begin : me, d.next(s, runs[r].byte), runs[r].weight});
         } else {
-          for (uint32_t m = ct.member_begin(x), me = ct.member_begin(x + 1); m < me; ++m) {
+          for (uint32_t m = ct.member_begin(x); m < me; ++m) {
             const uint32_t b = members[m];
-            const uint32_t sb = d.next(s, nodes[b].byte);
-            members_at.emplace_back(b, sb);
-            weigh(sb, nodes[b].subtree_end - b);
+            groups.push_back({m, m + 1, d.next(s, nodes[b].byte), nodes[b].subtree_end - b});
           }
         }
-        // The members of run r (rb <= r < re).
-        auto run_end = [&](uint32_t r) { return r + 1 < re ? runs[r + 1].begin : ct.member_begin(x + 1); };
+        weights.clear();
+        for (const MemberGroup& g : groups) {
+          auto it = std::find_if(weights.begin(), weights.end(), [&](const auto& p) { return p.first == g.state; });
+          if (it == weights.end()) weights.emplace_back(g.state, g.weight);
+          else it->second += g.weight;
+        }
         uint32_t heaviest = fsm::kDead;
         uint64_t best = 0, dead = 0;
         for (const auto& [state, w] : weights) {
@@ -1465,36 +1463,20 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
           // costs less: estimated by their children that live, up to half the dead weight.
           const uint64_t cap = dead / 2;
           uint64_t below = 0;
-          auto live_below = [&](uint32_t b, uint32_t sb) {
-            for (uint32_t c = b + 1, ce = nodes[b].subtree_end; c < ce && below <= cap; c = nodes[c].subtree_end)
-              if (d.next(sb, nodes[c].byte) != fsm::kDead) below += nodes[c].subtree_end - c;
-          };
-          if (rb < re) {
-            for (uint32_t r = rb; r < re && below <= cap; ++r)
-              if (run_states[r - rb] != fsm::kDead)
-                for (uint32_t m = runs[r].begin, me = run_end(r); m < me && below <= cap; ++m)
-                  live_below(members[m], run_states[r - rb]);
-          } else {
-            for (size_t k = 0; k < members_at.size() && below <= cap; ++k)
-              if (members_at[k].second != fsm::kDead) live_below(members_at[k].first, members_at[k].second);
+          for (size_t k = 0; k < groups.size() && below <= cap; ++k) {
+            if (groups[k].state == fsm::kDead) continue;
+            for (uint32_t m = groups[k].begin; m < groups[k].end && below <= cap; ++m) {
+              const uint32_t b = members[m];
+              for (uint32_t c = b + 1, ce = nodes[b].subtree_end; c < ce && below <= cap; c = nodes[c].subtree_end)
+                if (d.next(groups[k].state, nodes[c].byte) != fsm::kDead) below += nodes[c].subtree_end - c;
+            }
           }
           if (below <= cap) heaviest = fsm::kDead;  // the live members become exceptions
         }
-        auto excepted = [&](uint32_t sb) { return sb != heaviest && (heaviest != fsm::kDead || sb != fsm::kDead); };
-        if (rb < re) {
-          for (uint32_t r = rb; r < re; ++r) {
-            const uint32_t sb = run_states[r - rb];
-            if (!excepted(sb)) continue;
-            for (uint32_t m = runs[r].begin, me = run_end(r); m < me; ++m)
-              exceptions.emplace_back(members[m], sb, heaviest == fsm::kDead);
-            exception_weight += runs[r].weight;
-          }
-        } else {
-          for (const auto& [b, sb] : members_at)
-            if (excepted(sb)) {
-              exceptions.emplace_back(b, sb, heaviest == fsm::kDead);
-              exception_weight += nodes[b].subtree_end - b;
-            }
+        for (const MemberGroup& g : groups) {
+          if (g.state == heaviest) continue;  // goes on down the class trie, or dies with it
+          for (uint32_t m = g.begin; m < g.end; ++m) exceptions.emplace_back(members[m], g.state, heaviest == fsm::kDead);
+          exception_weight += g.weight;
         }
         if (exception_weight > abandon_at) {
           abandoned = true;
