@@ -12,21 +12,23 @@
 
 namespace tollgate::fsm {
 
-LexDfa LexDfa::from(const Dfa& dfa) {
+LexDfa LexDfa::from(Dfa dfa) {
   LexDfa l;
   l.classes = dfa.byte_classes();
   l.num_classes = static_cast<uint32_t>(dfa.num_classes());
   const uint32_t n = static_cast<uint32_t>(dfa.num_states());
   const size_t k = l.num_classes;
-  // The same classes and rows (every class of a Dfa has a byte), and a row for the start's clone.
-  l.table.reserve((n + size_t{1}) * k);
-  l.table.assign(dfa.table().begin(), dfa.table().end());
   l.finals.assign(n + 1, 0);
   l.live.assign(n + 1, 0);
   for (uint32_t s = 0; s < n; ++s) l.finals[s] = dfa.is_final(s);
+  const uint32_t dfa_start = dfa.start();
+  // The same classes and rows (every class of a Dfa has a byte), and a row for the start's clone:
+  // the table taken over (no copy where the builder left a row of capacity spare).
+  l.table = std::move(dfa).take_table();
+  l.table.reserve((n + size_t{1}) * k);
   l.start = n;  // clone of the start state, not final
   if (n > 0) {
-    const size_t from = size_t{dfa.start()} * k;
+    const size_t from = size_t{dfa_start} * k;
     for (size_t c = 0; c < k; ++c) l.table.push_back(l.table[from + c]);
   } else {
     l.table.assign(k, kDead);

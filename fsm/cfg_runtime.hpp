@@ -53,7 +53,7 @@ struct LexDfa {
   uint32_t num_states() const { return static_cast<uint32_t>(finals.size()); }
   uint32_t next(uint32_t s, uint8_t b) const { return table[static_cast<size_t>(s) * num_classes + classes[b]]; }
   bool is_final(uint32_t s) const { return finals[s] != 0; }
-  static LexDfa from(const Dfa& dfa);
+  static LexDfa from(Dfa dfa);  // takes the table over
 };
 
 // Lexeme automata shared by the grammars one Compiler (and its copies) compiles: keys with the

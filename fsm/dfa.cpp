@@ -682,19 +682,21 @@ Dfa difference(const Dfa& a, const Dfa& b, const DfaOptions& options) { return p
 
 Dfa complement(const Dfa& a, const DfaOptions& options) { return difference(utf8_strings(), a, options); }
 
+// Whether `body` reads a byte that JSON writes with an escape (a control character, '"', '\\',
+// '/'); a body that does not is written raw only: its own DFA (a key, most enum values, a format).
+bool reads_escaped_bytes(const Dfa& body) {
+  std::array<bool, 256> escaped_class{};
+  for (int x = 0; x < 256; ++x)
+    if (x < 0x20 || x == '"' || x == '\\' || x == '/') escaped_class[body.byte_classes()[x]] = true;
+  const size_t kb = body.num_classes();
+  const auto& table = body.table();
+  for (size_t i = 0; i < table.size(); ++i)
+    if (table[i] != kDead && escaped_class[i % kb]) return true;
+  return false;
+}
+
 Dfa json_escape(const Dfa& body, const DfaOptions& options) {
-  {
-    // A body that never reads a byte with an escape (a control character, '"', '\\', '/') is
-    // written raw only: its own DFA (a key, most enum values).
-    std::array<bool, 256> escaped_class{};
-    for (int x = 0; x < 256; ++x)
-      if (x < 0x20 || x == '"' || x == '\\' || x == '/') escaped_class[body.byte_classes()[x]] = true;
-    bool reads = false;
-    const size_t kb = body.num_classes();
-    const auto& table = body.table();
-    for (size_t i = 0; i < table.size() && !reads; ++i) reads = table[i] != kDead && escaped_class[i % kb];
-    if (!reads) return body;
-  }
+  if (!reads_escaped_bytes(body)) return body;
   // Byte classes: the body's, with every byte an escape spells (and '"', '\\') apart and the
   // control bytes (never raw) in one class of their own.
   std::array<uint8_t, 256> classes{};
@@ -845,6 +847,23 @@ bool Dfa::empty() const {
 
 namespace {
 Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options);
+const Dfa& process_wide_dfa(const grammar::Regex& regex, const DfaOptions& options);
+
+// Kinds compile_dfa keeps in a SubDfaCache (SubDfaCache::get).
+bool kept_by_kind(grammar::Regex::Kind kind) {
+  using Kind = grammar::Regex::Kind;
+  return kind != Kind::kConcat && kind != Kind::kEmpty && kind != Kind::kNothing && kind != Kind::kBytes;
+}
+
+// compile_dfa's DFA of `node` by reference where one is kept (a process-wide node's, or the
+// SubDfaCache's), else built into `own`: a caller that only reads it, or reads it and makes a new
+// one, copies nothing (a prebuilt date-time, 11,000 states, was copied four times on its way into
+// a string lexeme: in a fresh process, a page fault for every page of each copy).
+const Dfa& dfa_of(const grammar::Regex& node, const DfaOptions& options, std::optional<Dfa>& own) {
+  if (node.process_wide) return process_wide_dfa(node, options);
+  if (options.sub_dfas && kept_by_kind(node.kind)) return options.sub_dfas->get(node, options);
+  return own.emplace(compile_sub_dfa(node, options));
+}
 }  // namespace
 
 const Dfa& SubDfaCache::get(const grammar::Regex& node, const DfaOptions& options) {
@@ -862,10 +881,17 @@ const Dfa& SubDfaCache::get(const grammar::Regex& node, const DfaOptions& option
 
 const Dfa& SubDfaCache::piece(const grammar::RegexPtr& node, const DfaOptions& options) {
   auto it = pieces_.find(node.get());
-  if (it != pieces_.end()) return *it->second.second;
-  auto dfa = std::make_unique<const Dfa>(compile_dfa(*node, options));
-  bytes_ += dfa->memory_bytes() + 64;
-  return *pieces_.emplace(node.get(), std::make_pair(node, std::move(dfa))).first->second.second;
+  if (it != pieces_.end()) return *it->second.dfa;
+  std::optional<Dfa> own;
+  const Dfa& d = dfa_of(*node, options, own);
+  Piece p{node, nullptr, &d};
+  if (own) {
+    p.own = std::make_unique<const Dfa>(std::move(*own));
+    p.dfa = p.own.get();
+    bytes_ += p.dfa->memory_bytes();
+  }
+  bytes_ += 64;
+  return *pieces_.emplace(node.get(), std::move(p)).first->second.dfa;
 }
 
 namespace {
@@ -957,7 +983,9 @@ std::optional<Dfa> concat_deterministic(const std::vector<const Dfa*>& pieces, c
     }
   }
   std::vector<uint32_t> id(n, kDead), order{same[pieces[0]->start()]};
-  std::vector<uint32_t> rows(n * k);  // in the final numbering (a target's number is known when met)
+  // In the final numbering (a target's number is known when met); a spare row of capacity, kept
+  // by the resize below, for the start's clone LexDfa::from adds (no copy of the table there).
+  std::vector<uint32_t> rows((n + 1) * k);
   std::vector<uint8_t> finals;
   order.reserve(n);
   finals.reserve(n);
@@ -983,7 +1011,7 @@ std::optional<Dfa> concat_deterministic(const std::vector<const Dfa*>& pieces, c
       out[c] = t != kDead ? id[t] : kDead;
     }
   }
-  rows.resize(order.size() * k);
+  rows.resize(order.size() * k);  // keeps the capacity
   check_budget();
   // Not minimised: joined minimal pieces are minimal but for rare cases once a piece's empty-string
   // final state is the next piece's start (`same`, above). Measured on maskbench-dev's 84,000 joins,
@@ -1273,7 +1301,7 @@ namespace {
 // behind. A compile whose budgets the DFA exceeds gets the error a build would give.
 std::atomic<size_t> g_process_wide_builds{0}, g_process_wide_loads{0}, g_process_wide_bytes{0};
 
-Dfa process_wide_dfa(const grammar::Regex& regex, const DfaOptions& options) {
+const Dfa& process_wide_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   struct Entry {
     std::mutex mu;
     std::unique_ptr<const Dfa> dfa;  // under mu
@@ -1319,12 +1347,10 @@ size_t process_wide_dfa_loads() { return g_process_wide_loads.load(std::memory_o
 size_t process_wide_dfa_bytes() { return g_process_wide_bytes.load(std::memory_order_relaxed); }
 
 Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
-  using Kind = grammar::Regex::Kind;
-  if (regex.process_wide) return process_wide_dfa(regex, options);
-  if (options.sub_dfas && regex.kind != Kind::kConcat && regex.kind != Kind::kEmpty && regex.kind != Kind::kNothing &&
-      regex.kind != Kind::kBytes)
-    return options.sub_dfas->get(regex, options);
-  return compile_sub_dfa(regex, options);
+  std::optional<Dfa> own;
+  const Dfa& d = dfa_of(regex, options, own);
+  if (own) return std::move(*own);
+  return d;
 }
 
 namespace {
@@ -1370,15 +1396,19 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
         // states against 130,936 minimised): Hopcroft was 40 % of their build, and a non-minimal
         // automaton only loses some sharing of index entries. An infinite X (a pattern) can
         // leave pairs that reach no final state: minimised, which drops them.
-        Dfa named = compile_dfa(*items[0]->items[0], options);
+        std::optional<Dfa> own;
+        const Dfa& named = dfa_of(*items[0]->items[0], options, own);
         DfaOptions rest = with_less_memory(options, named.memory_bytes());
         Dfa spelt = json_escape(named, rest);
         return product(json_bodies(), spelt, true, with_less_memory(options, named.memory_bytes() + spelt.memory_bytes()),
                        has_cycle(named));
       }
-      Dfa child = compile_dfa(*items[0], options);
+      std::optional<Dfa> own;
+      const Dfa& child = dfa_of(*items[0], options, own);
       DfaOptions rest = with_less_memory(options, child.memory_bytes());
-      return regex.kind == Kind::kComplement ? complement(child, rest) : json_escape(child, rest);
+      if (regex.kind == Kind::kComplement) return complement(child, rest);
+      if (!reads_escaped_bytes(child)) return own ? std::move(*own) : child;  // written raw: the same DFA
+      return json_escape(child, rest);
     }
     case Kind::kConcat:
       if (options.sub_dfas && items.size() > 1)

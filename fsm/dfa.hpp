@@ -66,6 +66,9 @@ class Dfa {
   const std::vector<uint32_t>& table() const { return table_; }  // [state * num_classes() + class]
   const std::vector<uint8_t>& finals() const { return finals_; }  // per state, non-zero: final
   size_t memory_bytes() const { return table_.size() * 4 + finals_.size() + sizeof(*this); }
+  // The table, moved out (the Dfa is left empty): for a caller that keeps it in another layout
+  // without a copy (LexDfa::from). Builders leave a row of spare capacity where they can.
+  std::vector<uint32_t> take_table() && { return std::move(table_); }
 
   // Construction (used by the builders in dfa.cpp).
   Dfa(uint32_t start, std::array<uint8_t, 256> classes, size_t num_classes,
@@ -110,7 +113,12 @@ class SubDfaCache {
   };
   size_t bytes_ = 0, count_ = 0;
   std::unordered_map<size_t, std::vector<Entry>> map_;  // by RegexIdentity::hash
-  std::unordered_map<const grammar::Regex*, std::pair<grammar::RegexPtr, std::unique_ptr<const Dfa>>> pieces_;
+  struct Piece {
+    grammar::RegexPtr node;
+    std::unique_ptr<const Dfa> own;  // null: `dfa` is kept by get() or is a process-wide node's
+    const Dfa* dfa;
+  };
+  std::unordered_map<const grammar::Regex*, Piece> pieces_;
 };
 
 // Regex → DFA, minimal but for the two constructions below. Throws tollgate::Error(kLimit) when a
@@ -163,6 +171,7 @@ Dfa complement(const Dfa& a, const DfaOptions& options = {});
 // body states that the escaped bytes cannot tell apart are one state inside an escape, which leaves
 // it minimal for almost every body (6,229 of maskbench-dev's 6,288); byte classes are merged.
 Dfa json_escape(const Dfa& body, const DfaOptions& options = {});
+bool reads_escaped_bytes(const Dfa& body);  // json_escape(body) is body itself when false
 
 // The match a backtracking engine (Python re, PCRE, RE2's default mode) returns for `regex`
 // anchored at the start of a text, as an automaton: reading the text byte by byte, the state is
