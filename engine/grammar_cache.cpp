@@ -155,13 +155,14 @@ namespace tollgate::engine {
 void prestart_compile_thread() { CompileThreads::get().prestart(); }
 
 struct GrammarCache::Flight {
+  Key key;  // what flights_ names it by
   std::promise<CompiledGrammarPtr> promise;
   std::shared_future<CompiledGrammarPtr> result = promise.get_future().share();
   int waiters = 0;  // callers still waiting (guarded by GrammarCache::mu_)
   std::atomic<bool> abandoned{false};  // every caller cancelled: the compilation stops
 };
 
-CompiledGrammarPtr GrammarCache::find(const std::string& key) {
+CompiledGrammarPtr GrammarCache::find(std::string_view key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end()) return nullptr;
@@ -171,8 +172,10 @@ CompiledGrammarPtr GrammarCache::find(const std::string& key) {
   return it->second.grammar;
 }
 
-CompiledGrammarPtr GrammarCache::get(const std::string& key, const CancelToken& cancel,
+CompiledGrammarPtr GrammarCache::get(std::string key_text, const CancelToken& cancel,
                                      std::function<CompiledGrammarPtr()> produce) {
+  const Key owned = std::make_shared<const std::string>(std::move(key_text));
+  const std::string_view key = *owned;
   std::shared_ptr<Flight> flight;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -188,12 +191,13 @@ CompiledGrammarPtr GrammarCache::get(const std::string& key, const CancelToken& 
       ++stats_.joined;
     } else {
       flight = std::make_shared<Flight>();
+      flight->key = owned;
       flights_.emplace(key, flight);
       // The compile runs on a thread of its own with a large stack (reserved, touched only as
       // used): the front-ends recurse once per nesting level up to their limits
       // (max_grammar_nesting, a JSON Schema's $ref chains), and sanitizer builds have frames
       // several times larger than a release build's.
-      CompileThreads::get().run([self = shared_from_this(), key, flight, produce = std::move(produce)] {
+      CompileThreads::get().run([self = shared_from_this(), owned, key, flight, produce = std::move(produce)] {
         CompiledGrammarPtr g;
         std::exception_ptr error;
         try {
@@ -211,7 +215,7 @@ CompiledGrammarPtr GrammarCache::get(const std::string& key, const CancelToken& 
           std::lock_guard<std::mutex> lock(self->mu_);
           auto it = self->flights_.find(key);
           if (it != self->flights_.end() && it->second == flight) self->flights_.erase(it);
-          if (g) self->insert_locked(key, g, evicted);
+          if (g) self->insert_locked(owned, g, evicted);
         }
         if (g) flight->promise.set_value(std::move(g));
         else flight->promise.set_exception(error);
@@ -239,10 +243,10 @@ void GrammarCache::remeasure_locked(Entry& e) {
   e.bytes = now;
 }
 
-void GrammarCache::insert_locked(const std::string& key, const CompiledGrammarPtr& g,
+void GrammarCache::insert_locked(const Key& key, const CompiledGrammarPtr& g,
                                  std::vector<CompiledGrammarPtr>& evicted) {
-  if (map_.count(key)) return;
-  const size_t bytes = g->memory_bytes() + key.size();
+  if (map_.count(*key)) return;
+  const size_t bytes = g->memory_bytes() + key->size();
   if (bytes > max_bytes_) return;  // larger than the whole cache (or the cache is off)
   // A grammar grows after it is inserted (lazy automata and index entries, its matchers' caches:
   // a JSON Schema's can reach many times its size at insertion), so the sizes kept are re-read
@@ -252,23 +256,23 @@ void GrammarCache::insert_locked(const std::string& key, const CompiledGrammarPt
   // of them at every insert would put a cost proportional to the cache on every compile.
   constexpr size_t kRemeasure = 8;
   size_t k = 0;
-  for (auto it = lru_.begin(); it != lru_.end() && k < kRemeasure; ++it, ++k) remeasure_locked(map_.find(*it)->second);
+  for (auto it = lru_.begin(); it != lru_.end() && k < kRemeasure; ++it, ++k) remeasure_locked(map_.find(**it)->second);
   for (k = 0; k < kRemeasure && k < map_.size(); ++k) {
     if (sweep_ == lru_.begin()) sweep_ = lru_.end();
     --sweep_;
-    remeasure_locked(map_.find(*sweep_)->second);
+    remeasure_locked(map_.find(**sweep_)->second);
   }
   while (bytes_ + bytes > max_bytes_ && !lru_.empty()) {
     if (sweep_ == std::prev(lru_.end())) sweep_ = lru_.end();
-    auto it = map_.find(lru_.back());
+    auto it = map_.find(*lru_.back());
     bytes_ -= it->second.bytes;
     evicted.push_back(std::move(it->second.grammar));
-    map_.erase(it);
+    map_.erase(it);  // before the key it views goes with its lru_ node
     lru_.pop_back();
     ++stats_.evictions;
   }
   lru_.push_front(key);
-  map_.emplace(key, Entry{g, bytes, key.size(), lru_.begin()});
+  map_.emplace(std::string_view(*key), Entry{g, bytes, key->size(), lru_.begin()});
   bytes_ += bytes;
 }
 
@@ -417,7 +421,7 @@ CompiledGrammarPtr Compiler::compile_shared(const GrammarRequest& request) const
 
 CompiledGrammarPtr Compiler::compile(const GrammarRequest& request, const CancelToken& cancel) const {
   std::string material = engine::key_material(request, options_, tokenizer_->fingerprint());
-  return cache_->grammars->get(material, cancel,
+  return cache_->grammars->get(std::move(material), cancel,
                                [self = *this, request] { return self.compile_shared(request); });
 }
 

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <functional>
 #include <list>
+#include <string_view>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,15 +33,19 @@ class GrammarCache : public std::enable_shared_from_this<GrammarCache> {
  public:
   explicit GrammarCache(size_t max_bytes) : max_bytes_(max_bytes) {}
   // Null on a miss (counts nothing).
-  CompiledGrammarPtr find(const std::string& key);
-  CompiledGrammarPtr get(const std::string& key, const CancelToken& cancel, std::function<CompiledGrammarPtr()> produce);
+  CompiledGrammarPtr find(std::string_view key);
+  // The key (a request's text and options: a large schema's is hundreds of KB) is kept once,
+  // shared by the tables that name it and the compile's closure: each copy of it was a page
+  // fault per 4 KB in a fresh process.
+  CompiledGrammarPtr get(std::string key, const CancelToken& cancel, std::function<CompiledGrammarPtr()> produce);
   GrammarCacheStats stats() const;  // the cache's own counters (hits, misses, joined, cancelled, ...)
 
  private:
   struct Flight;
   struct Entry;
   // Evicted grammars go to `evicted`, to be freed outside the lock.
-  void insert_locked(const std::string& key, const CompiledGrammarPtr& g, std::vector<CompiledGrammarPtr>& evicted);
+  using Key = std::shared_ptr<const std::string>;
+  void insert_locked(const Key& key, const CompiledGrammarPtr& g, std::vector<CompiledGrammarPtr>& evicted);
   void remeasure_locked(Entry& e);  // the grammar's size now, into e.bytes and bytes_
 
   const size_t max_bytes_;
@@ -49,13 +54,13 @@ class GrammarCache : public std::enable_shared_from_this<GrammarCache> {
     CompiledGrammarPtr grammar;
     size_t bytes;      // as last measured (grammar and key)
     size_t key_bytes;
-    std::list<std::string>::iterator lru;
+    std::list<Key>::iterator lru;
   };
-  std::list<std::string> lru_;  // most recent first
+  std::list<Key> lru_;  // most recent first; owns the keys map_ names by view
   // The re-measuring sweep's position in lru_ (it moves towards the front; end(): start again at the back).
-  std::list<std::string>::iterator sweep_ = lru_.end();
-  std::unordered_map<std::string, Entry> map_;
-  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
+  std::list<Key>::iterator sweep_ = lru_.end();
+  std::unordered_map<std::string_view, Entry> map_;
+  std::unordered_map<std::string_view, std::shared_ptr<Flight>> flights_;  // keys owned by the flights
   size_t bytes_ = 0;
   GrammarCacheStats stats_;
 };
