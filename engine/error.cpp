@@ -66,6 +66,10 @@ size_t utf8_step(std::string_view s, size_t i) {
   return n == 0 ? 1 : n;
 }
 
+// Lines longer than this are kept as an excerpt (SourcePos::source_line), this many bytes of it
+// before the position.
+constexpr size_t kMaxSourceLine = 1024, kSourceBefore = 256;
+
 // Code points in text[begin, end) (a byte that does not decode counts as one). ASCII bytes are
 // stepped over without decoding: a minified schema is one line of megabytes, and every warning's
 // position counts its columns.
@@ -89,8 +93,16 @@ void count_lines(std::string_view text, size_t begin, size_t end, int& line, siz
 }
 }  // namespace
 
-std::string caret_display(const SourcePos& pos) {
-  if (pos.column <= 0 || pos.source_line.empty()) return {};
+std::string caret_display(const SourcePos& given) {
+  if (given.column <= 0 || given.source_line.empty()) return {};
+  // Columns within source_line (an excerpt of a long line starts at source_column).
+  const int base = std::max(given.source_column, 1) - 1;
+  SourcePos pos = given;
+  if (base > 0) {
+    pos.column -= base;
+    if (pos.end_line == pos.line && pos.end_column > 0) pos.end_column -= base;
+    if (pos.column <= 0) return {};
+  }
   // A long line (a minified schema is one line of megabytes) is shown as a window of code points
   // around the column, elided with "...".
   constexpr int kBefore = 60, kAfter = 60;
@@ -107,9 +119,10 @@ std::string caret_display(const SourcePos& pos) {
       break;
     }
   }
+  const bool cut = begin > 0 || base > 0;
   std::ostringstream os;
-  os << "\n  " << (begin > 0 ? "..." : "") << std::string_view(line).substr(begin, end - begin)
-     << (end < line.size() ? "..." : "") << "\n  " << (begin > 0 ? "   " : "");
+  os << "\n  " << (cut ? "..." : "") << std::string_view(line).substr(begin, end - begin)
+     << (end < line.size() ? "..." : "") << "\n  " << (cut ? "   " : "");
   // The caret goes under code point `column`; a tab in the source is kept as a tab.
   cp = first;
   for (size_t i = begin; i < end && cp < pos.column; i += utf8_step(line, i)) {
@@ -159,8 +172,19 @@ SourcePos position_in(std::string_view text, size_t offset, std::string file) {
   if (line_end == std::string_view::npos) line_end = text.size();
   pos.line = line;
   pos.column = column;
-  pos.source_line = std::string(text.substr(line_start, line_end - line_start));
-  if (!pos.source_line.empty() && pos.source_line.back() == '\r') pos.source_line.pop_back();
+  // A long line is kept as an excerpt around the offset, cut between code points: every warning
+  // about a minified schema held (and a grammar blob stored) the whole schema text once more.
+  size_t from = line_start, to = line_end;
+  if (to - from > kMaxSourceLine) {
+    auto lead = [&](size_t i) { return i >= line_end || (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80; };
+    from = offset > line_start + kSourceBefore ? offset - kSourceBefore : line_start;
+    while (!lead(from)) ++from;
+    to = std::min(line_end, offset + (kMaxSourceLine - kSourceBefore));
+    while (!lead(to)) --to;
+    pos.source_column = column - code_points(text, from, offset);
+  }
+  pos.source_line = std::string(text.substr(from, to - from));
+  if (to == line_end && !pos.source_line.empty() && pos.source_line.back() == '\r') pos.source_line.pop_back();
   return pos;
 }
 

@@ -125,6 +125,9 @@ void write_common(Writer& w, const CompiledGrammar::Impl& g) {
     w.pod<int32_t>(cw.pos.line);
     w.pod<int32_t>(cw.pos.column);
     w.str(cw.pos.source_line);
+    w.pod<int32_t>(cw.pos.source_column);
+    w.pod<int32_t>(cw.pos.end_line);
+    w.pod<int32_t>(cw.pos.end_column);
     w.str(cw.pos.pointer);
   }
 }
@@ -138,7 +141,7 @@ void read_common(Reader& r, CompileStats& s, std::vector<CompileWarning>& warnin
   s.dfa_ms = r.pod<double>();
   s.index_ms = r.pod<double>();
   s.total_ms = r.pod<double>();
-  size_t n = r.count(8 * 4 + 8);
+  size_t n = r.count(8 * 4 + 4 * 5);
   for (size_t i = 0; i < n; ++i) {
     CompileWarning cw;
     cw.message = r.str();
@@ -146,6 +149,9 @@ void read_common(Reader& r, CompileStats& s, std::vector<CompileWarning>& warnin
     cw.pos.line = r.pod<int32_t>();
     cw.pos.column = r.pod<int32_t>();
     cw.pos.source_line = r.str();
+    cw.pos.source_column = r.pod<int32_t>();
+    cw.pos.end_line = r.pod<int32_t>();
+    cw.pos.end_column = r.pod<int32_t>();
     cw.pos.pointer = r.str();
     warnings.push_back(std::move(cw));
   }

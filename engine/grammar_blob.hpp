@@ -17,7 +17,7 @@ namespace tollgate::engine {
 class IndexCache;
 
 // Bumped whenever the layout of a blob changes: blobs of other versions are refused.
-inline constexpr uint32_t kBlobVersion = 5;  // 4: the uniqueItems plan; 5: its required keys
+inline constexpr uint32_t kBlobVersion = 6;  // 4: the uniqueItems plan; 5: its required keys; 6: warnings' spans
 // magic 8, version 4, kind 4, tokenizer fingerprint 64 (hex), payload size 8, SHA-256 32.
 inline constexpr size_t kBlobHeaderBytes = 120;
 

@@ -30,7 +30,11 @@ struct SourcePos {
   std::string file;     // file name, empty for inline text
   int line = 0;
   int column = 0;
-  std::string source_line;  // the full text of that line, for the caret display
+  // The text of that line, for the caret display. A line over 1,024 bytes (a minified schema is
+  // one line of megabytes) is kept as the part of it around the column, whole code points:
+  // source_column is the column of its first code point (1: the line from its start).
+  std::string source_line;
+  int source_column = 1;
   std::string pointer;      // JSON pointer (schemas), empty otherwise
   // Where the thing the position is about ends: the line and the column just past its last code
   // point (exclusive, as LSP ranges). 0 = unknown: the position is one character.

@@ -84,6 +84,45 @@ TEST_CASE("spans: position_in and span_in agree with a byte-by-byte count on mix
   }
 }
 
+TEST_CASE("spans: a long line is kept as an excerpt whose caret display is the whole line's", "[spans]") {
+  // Lines of up to ~40 KB (a minified schema is one line): position_in keeps at most 1,024 bytes
+  // of the line around the position; shown with its caret and underline, the excerpt must read
+  // exactly as the whole line would.
+  const std::string pieces[] = {"a", "{\"k\": 1}", "\n", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\x80", "\xC3", "\xE2\x82", " "};
+  std::mt19937 rng(5);
+  int excerpts = 0;
+  for (int round = 0; round < 60; ++round) {
+    std::string text;
+    const int n = std::uniform_int_distribution<int>(0, 12000)(rng);
+    const bool lines = round % 3 == 0;  // otherwise one long line
+    for (int i = 0; i < n; ++i) {
+      const int k = std::uniform_int_distribution<int>(0, 9)(rng);
+      if (k == 2 && !lines) continue;
+      text += pieces[k];
+    }
+    for (int k = 0; k < 8; ++k) {
+      size_t a = std::uniform_int_distribution<size_t>(0, text.size())(rng);
+      size_t b = std::uniform_int_distribution<size_t>(a, std::min(text.size(), a + 400))(rng);
+      const SourcePos s = span_in(text, a, b);
+      CHECK(s.source_line.size() <= 1024);
+      CHECK(s.source_column >= 1);
+      // the whole line, as the position would have kept it without the cut
+      size_t start = a;
+      while (start > 0 && text[start - 1] != '\n') --start;
+      size_t end = text.find('\n', a);
+      if (end == std::string::npos) end = text.size();
+      SourcePos whole = s;
+      whole.source_line = text.substr(start, end - start);
+      whole.source_column = 1;
+      if (s.source_column > 1 || s.source_line.size() < whole.source_line.size()) ++excerpts;
+      else CHECK(s.source_line == whole.source_line);
+      CHECK(whole.source_line.find(s.source_line) != std::string::npos);
+      CHECK(caret_display(s) == caret_display(whole));
+    }
+  }
+  CHECK(excerpts > 100);  // the long lines were cut
+}
+
 TEST_CASE("spans: grammar diagnostics span the rule name, the literal, the alternative, the repetition", "[spans]") {
   auto ds = check("root ::= \"a\" | itme | (\"b\"?)* | \"a\"\nspare ::= \"c\"\n", "gbnf");
   const auto& undefined = with_code(ds, "TG101");
