@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <ctime>
 #include <map>
 #include <unordered_set>
@@ -181,9 +182,16 @@ struct CfgGrammar::WalkDfa {
   // first time is what a cold compile pays most for on some machines: docs/benchmarks.md).
   static constexpr uint32_t kFirstBits = 6, kFirst = 1u << kFirstBits, kMaxChunks = 16;
   static constexpr uint32_t kMaxStates = ((1u << kMaxChunks) - 1) << kFirstBits;  // 4,194,240
+  struct FreeRows {
+    void operator()(uint32_t* p) const { std::free(p); }
+  };
   struct Chunk {
     std::unique_ptr<ParserState[]> states;
-    std::unique_ptr<std::atomic<uint32_t>[]> rows;
+    // Zero: unknown; read and written through atomic_ref. From calloc, which leaves pages the
+    // allocator knows are zero untouched (fresh memory, in a new process): a row's page is
+    // first touched when a walk steps there, not all of a chunk when its first state comes
+    // (the doubling chunks' memset was a tenth of a fresh process's page faults in masks).
+    std::unique_ptr<uint32_t[], FreeRows> rows;
   };
   const fsm::CfgRuntime& rt;
   const std::array<uint8_t, 256>& walk_class;
@@ -209,9 +217,9 @@ struct CfgGrammar::WalkDfa {
     const uint32_t c = chunk_of(s);
     return chunks[c].states[s - base_of(c)];
   }
-  std::atomic<uint32_t>& row(uint32_t s, uint8_t byte) const {
+  std::atomic_ref<uint32_t> row(uint32_t s, uint8_t byte) const {
     const uint32_t c = chunk_of(s);
-    return chunks[c].rows[static_cast<size_t>(s - base_of(c)) * classes + walk_class[byte]];
+    return std::atomic_ref<uint32_t>(chunks[c].rows[static_cast<size_t>(s - base_of(c)) * classes + walk_class[byte]]);
   }
   size_t bytes() const {
     const size_t n = num_states.load(std::memory_order_relaxed);
@@ -238,8 +246,10 @@ struct CfgGrammar::WalkDfa {
       Chunk& chunk = chunks[c];
       if (!chunk.states) {
         const size_t size = size_t{kFirst} << c;
-        chunk.states = std::make_unique<ParserState[]>(size);
-        chunk.rows = std::make_unique<std::atomic<uint32_t>[]>(size * classes);  // zero: unknown
+        auto* rows = static_cast<uint32_t*>(std::calloc(size * classes, sizeof(uint32_t)));
+        if (!rows) throw std::bad_alloc();
+        chunk.rows.reset(rows);
+        chunk.states = std::make_unique<ParserState[]>(size);  // last: set, the chunk is whole
       }
       chunk.states[n - base_of(c)] = st;
       same_hash.push_back(it->second);
@@ -252,7 +262,7 @@ struct CfgGrammar::WalkDfa {
     return n;
   }
   uint32_t step(uint32_t s, uint8_t byte, bool& popped) {
-    std::atomic<uint32_t>& slot = row(s, byte);
+    std::atomic_ref<uint32_t> slot = row(s, byte);
     uint32_t v = slot.load(std::memory_order_acquire);
     if (v == 0) {
       thread_local ParserState next;
