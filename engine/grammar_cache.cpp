@@ -420,9 +420,13 @@ CompiledGrammarPtr Compiler::compile_shared(const GrammarRequest& request) const
 }
 
 CompiledGrammarPtr Compiler::compile(const GrammarRequest& request, const CancelToken& cancel) const {
-  std::string material = engine::key_material(request, options_, tokenizer_->fingerprint());
+  return compile_held(std::make_shared<const GrammarRequest>(request), cancel);
+}
+
+CompiledGrammarPtr Compiler::compile_held(std::shared_ptr<const GrammarRequest> request, const CancelToken& cancel) const {
+  std::string material = engine::key_material(*request, options_, tokenizer_->fingerprint());
   return cache_->grammars->get(std::move(material), cancel,
-                               [self = *this, request] { return self.compile_shared(request); });
+                               [self = *this, request = std::move(request)] { return self.compile_shared(*request); });
 }
 
 std::shared_future<CompiledGrammarPtr> Compiler::compile_async(GrammarRequest request, CancelToken cancel) const {
@@ -453,30 +457,30 @@ GrammarCacheStats Compiler::cache_stats() const {
 }
 
 CompiledGrammarPtr Compiler::compile_regex(std::string_view pattern) const {
-  GrammarRequest r;
-  r.kind = GrammarKind::kRegex;
-  r.text = pattern;
-  return compile(r);
+  auto r = std::make_shared<GrammarRequest>();
+  r->kind = GrammarKind::kRegex;
+  r->text = pattern;
+  return compile_held(std::move(r), {});
 }
 
 CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_view format,
                                              std::string_view source_name) const {
-  GrammarRequest r;
-  r.kind = GrammarKind::kGrammar;
-  r.text = text;
-  r.format = format;
-  r.source_name = source_name;
-  return compile(r);
+  auto r = std::make_shared<GrammarRequest>();
+  r->kind = GrammarKind::kGrammar;
+  r->text = text;
+  r->format = format;
+  r->source_name = source_name;
+  return compile_held(std::move(r), {});
 }
 
 CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, const JsonSchemaOptions& options,
                                                  std::string_view source_name) const {
-  GrammarRequest r;
-  r.kind = GrammarKind::kJsonSchema;
-  r.text = schema_json;
-  r.schema = options;
-  r.source_name = source_name;
-  return compile(r);
+  auto r = std::make_shared<GrammarRequest>();
+  r->kind = GrammarKind::kJsonSchema;
+  r->text = schema_json;
+  r->schema = options;
+  r->source_name = source_name;
+  return compile_held(std::move(r), {});
 }
 
 GrammarRequest tool_calls_request(const ToolCallSpec& spec, std::string_view source_name) {

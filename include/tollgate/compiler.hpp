@@ -299,6 +299,9 @@ class Compiler {
   // Through Redis when configured, under cache_key(request); compile_now otherwise (no key: its
   // SHA-256 was a tenth of a small schema's compile in a fresh process, OpenSSL's first use).
   CompiledGrammarPtr compile_shared(const GrammarRequest& request) const;
+  // compile() of a request already held: the compile's closure shares it (a schema's text is not
+  // copied again for it).
+  CompiledGrammarPtr compile_held(std::shared_ptr<const GrammarRequest> request, const CancelToken& cancel) const;
 
   TokenizerInfoPtr tokenizer_;
   CompileOptions options_;
