@@ -682,6 +682,7 @@ Dfa difference(const Dfa& a, const Dfa& b, const DfaOptions& options) { return p
 
 Dfa complement(const Dfa& a, const DfaOptions& options) { return difference(utf8_strings(), a, options); }
 
+namespace {
 // Whether `body` reads a byte that JSON writes with an escape (a control character, '"', '\\',
 // '/'); a body that does not is written raw only: its own DFA (a key, most enum values, a format).
 bool reads_escaped_bytes(const Dfa& body) {
@@ -695,8 +696,8 @@ bool reads_escaped_bytes(const Dfa& body) {
   return false;
 }
 
-Dfa json_escape(const Dfa& body, const DfaOptions& options) {
-  if (!reads_escaped_bytes(body)) return body;
+// json_escape of a body that reads an escaped byte (reads_escaped_bytes).
+Dfa spell_escapes(const Dfa& body, const DfaOptions& options) {
   // Byte classes: the body's, with every byte an escape spells (and '"', '\\') apart and the
   // control bytes (never raw) in one class of their own.
   std::array<uint8_t, 256> classes{};
@@ -835,6 +836,11 @@ Dfa json_escape(const Dfa& body, const DfaOptions& options) {
   // Not minimised (as concat_deterministic): with `in_escape`, 6,229 of maskbench-dev's 6,288
   // escaped bodies come out minimal and the others within a few states of it; same language.
   return merge_classes(Dfa(0, classes, k, std::move(table), std::move(finals)));
+}
+}  // namespace
+
+Dfa json_escape(const Dfa& body, const DfaOptions& options) {
+  return reads_escaped_bytes(body) ? spell_escapes(body, options) : body;
 }
 
 bool Dfa::empty() const {
@@ -1408,7 +1414,7 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
       DfaOptions rest = with_less_memory(options, child.memory_bytes());
       if (regex.kind == Kind::kComplement) return complement(child, rest);
       if (!reads_escaped_bytes(child)) return own ? std::move(*own) : child;  // written raw: the same DFA
-      return json_escape(child, rest);
+      return spell_escapes(child, rest);
     }
     case Kind::kConcat:
       if (options.sub_dfas && items.size() > 1)

@@ -171,7 +171,6 @@ Dfa complement(const Dfa& a, const DfaOptions& options = {});
 // body states that the escaped bytes cannot tell apart are one state inside an escape, which leaves
 // it minimal for almost every body (6,229 of maskbench-dev's 6,288); byte classes are merged.
 Dfa json_escape(const Dfa& body, const DfaOptions& options = {});
-bool reads_escaped_bytes(const Dfa& body);  // json_escape(body) is body itself when false
 
 // The match a backtracking engine (Python re, PCRE, RE2's default mode) returns for `regex`
 // anchored at the start of a text, as an automaton: reading the text byte by byte, the state is
