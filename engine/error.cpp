@@ -93,28 +93,24 @@ void count_lines(std::string_view text, size_t begin, size_t end, int& line, siz
 }
 }  // namespace
 
-std::string caret_display(const SourcePos& given) {
-  if (given.column <= 0 || given.source_line.empty()) return {};
+std::string caret_display(const SourcePos& pos) {
+  if (pos.column <= 0 || pos.source_line.empty()) return {};
   // Columns within source_line (an excerpt of a long line starts at source_column).
-  const int base = std::max(given.source_column, 1) - 1;
-  SourcePos pos = given;
-  if (base > 0) {
-    pos.column -= base;
-    if (pos.end_line == pos.line && pos.end_column > 0) pos.end_column -= base;
-    if (pos.column <= 0) return {};
-  }
+  const int base = std::max(pos.source_column, 1) - 1;
+  const int column = pos.column - base;
+  if (column <= 0) return {};
   // A long line (a minified schema is one line of megabytes) is shown as a window of code points
   // around the column, elided with "...".
   constexpr int kBefore = 60, kAfter = 60;
   const std::string& line = pos.source_line;
   int first = 1;                        // first code point shown
-  if (pos.column > kBefore + 1) first = pos.column - kBefore;
+  if (column > kBefore + 1) first = column - kBefore;
   size_t begin = 0, end = line.size();
   int cp = 0;
   for (size_t i = 0; i < line.size(); i += utf8_step(line, i)) {
     ++cp;
     if (cp == first) begin = i;
-    if (cp == pos.column + kAfter + 1) {
+    if (cp == column + kAfter + 1) {
       end = i;
       break;
     }
@@ -125,20 +121,20 @@ std::string caret_display(const SourcePos& given) {
      << (end < line.size() ? "..." : "") << "\n  " << (cut ? "   " : "");
   // The caret goes under code point `column`; a tab in the source is kept as a tab.
   cp = first;
-  for (size_t i = begin; i < end && cp < pos.column; i += utf8_step(line, i)) {
+  for (size_t i = begin; i < end && cp < column; i += utf8_step(line, i)) {
     os << (line[i] == '	' ? '	' : ' ');
     ++cp;
   }
-  for (; cp < pos.column; ++cp) os << ' ';
+  for (; cp < column; ++cp) os << ' ';
   os << '^';
   // A span is underlined to its end (to the end of the line when it goes on to later lines), as
   // far as the line is shown.
   if (pos.end_line >= pos.line && pos.end_column > 0) {
-    int last = pos.end_line == pos.line ? pos.end_column - 1 : INT32_MAX;  // last code point underlined
+    int last = pos.end_line == pos.line ? pos.end_column - base - 1 : INT32_MAX;  // last code point underlined
     int shown_last = first - 1;  // the last code point shown
     for (size_t i = begin; i < end; i += utf8_step(line, i)) ++shown_last;
     int to = std::min(last, shown_last);
-    for (int k = pos.column; k < to; ++k) os << '~';
+    for (int k = column; k < to; ++k) os << '~';
   }
   return os.str();
 }

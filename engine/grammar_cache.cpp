@@ -175,7 +175,7 @@ CompiledGrammarPtr GrammarCache::find(std::string_view key) {
 CompiledGrammarPtr GrammarCache::get(std::string key_text, const CancelToken& cancel,
                                      std::function<CompiledGrammarPtr()> produce) {
   const Key owned = std::make_shared<const std::string>(std::move(key_text));
-  const std::string_view key = *owned;
+  const std::string_view key = *owned;  // the flight keeps `owned` while flights_ names it
   std::shared_ptr<Flight> flight;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -197,7 +197,7 @@ CompiledGrammarPtr GrammarCache::get(std::string key_text, const CancelToken& ca
       // used): the front-ends recurse once per nesting level up to their limits
       // (max_grammar_nesting, a JSON Schema's $ref chains), and sanitizer builds have frames
       // several times larger than a release build's.
-      CompileThreads::get().run([self = shared_from_this(), owned, key, flight, produce = std::move(produce)] {
+      CompileThreads::get().run([self = shared_from_this(), flight, produce = std::move(produce)] {
         CompiledGrammarPtr g;
         std::exception_ptr error;
         try {
@@ -213,9 +213,9 @@ CompiledGrammarPtr GrammarCache::get(std::string key_text, const CancelToken& ca
         std::vector<CompiledGrammarPtr> evicted;
         {
           std::lock_guard<std::mutex> lock(self->mu_);
-          auto it = self->flights_.find(key);
+          auto it = self->flights_.find(*flight->key);
           if (it != self->flights_.end() && it->second == flight) self->flights_.erase(it);
-          if (g) self->insert_locked(owned, g, evicted);
+          if (g) self->insert_locked(flight->key, g, evicted);
         }
         if (g) flight->promise.set_value(std::move(g));
         else flight->promise.set_exception(error);
