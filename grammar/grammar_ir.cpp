@@ -179,35 +179,41 @@ namespace {
 
 
 // Resolves references; an undefined one is recorded in `errors` and left unresolved (rule -1).
-GExprPtr resolve(const Grammar& g, const GExprPtr& e, std::vector<Diagnostic>& errors) {
-  switch (e->kind) {
+// Gives the resolved copy, or null when nothing below `e` changes (most bodies: no copy, and no
+// count of a shared pointer moved per node).
+GExprPtr resolved(const Grammar& g, const GExpr& e, std::vector<Diagnostic>& errors) {
+  switch (e.kind) {
     case GExpr::Kind::kRef: {
       // Already resolved (the JSON Schema front-end sets the index): rule names are unique (the
       // front-ends refuse a second definition), so an index whose rule has the name is the one.
-      if (e->rule >= 0 && static_cast<size_t>(e->rule) < g.rules.size() && g.rules[e->rule].name == e->name) return e;
-      int r = g.find(e->name);
+      if (e.rule >= 0 && static_cast<size_t>(e.rule) < g.rules.size() && g.rules[e.rule].name == e.name)
+        return nullptr;
+      int r = g.find(e.name);
       if (r < 0) {
-        errors.push_back({"undefined rule '" + e->name + "'", g.span(*e), codes::kUndefinedRule, Severity::kError});
-        return e;
+        errors.push_back({"undefined rule '" + e.name + "'", g.span(e), codes::kUndefinedRule, Severity::kError});
+        return nullptr;
       }
-      if (e->rule == r) return e;
-      return GExpr::with_rule(*e, r);
+      if (e.rule == r) return nullptr;
+      return GExpr::with_rule(e, r);
     }
     case GExpr::Kind::kSeq:
     case GExpr::Kind::kAlt:
     case GExpr::Kind::kRepeat: {
       // copied only where a reference below changes (shared subtrees stay shared)
       std::shared_ptr<GExpr> copy;
-      for (size_t k = 0; k < e->items.size(); ++k) {
-        GExprPtr item = resolve(g, e->items[k], errors);
-        if (item == e->items[k]) continue;
-        if (!copy) copy = std::make_shared<GExpr>(*e);
+      for (size_t k = 0; k < e.items.size(); ++k) {
+        GExprPtr item = resolved(g, *e.items[k], errors);
+        if (!item) continue;
+        if (!copy) copy = std::make_shared<GExpr>(e);
         copy->items[k] = std::move(item);
       }
-      return copy ? GExprPtr(std::move(copy)) : e;
+      return copy;
     }
-    default: return e;
+    default: return nullptr;
   }
+}
+void resolve(const Grammar& g, GExprPtr& e, std::vector<Diagnostic>& errors) {
+  if (GExprPtr r = resolved(g, *e, errors)) e = std::move(r);
 }
 
 bool productive(const GExpr& e, const std::vector<char>& prod) {
@@ -314,11 +320,6 @@ bool regex_nonempty(const Regex& r) {
   return false;
 }
 
-void for_each_ref(const GExpr& e, const std::function<void(const GExpr&)>& f) {
-  if (e.kind == GExpr::Kind::kRef && e.rule >= 0) f(e);
-  for (auto& i : e.items) for_each_ref(*i, f);
-}
-
 std::vector<char> rule_fixpoint(const Grammar& g,
                                 const std::function<bool(const GExpr&, const std::vector<char>&)>& holds) {
   // A worklist (a rule is looked at again when a rule it refers to turns true), so long chains of
@@ -330,26 +331,35 @@ std::vector<char> rule_fixpoint(const Grammar& g,
       auto& v = referrers[ref.rule];
       if (v.empty() || v.back() != static_cast<int>(r)) v.push_back(static_cast<int>(r));
     });
+  // The last rules first: front-ends define (GBNF, Lark) or make (JSON Schema) a rule after the
+  // rules that refer to it, so what it refers to is mostly decided when it is looked at.
+  // A rule is in the list at most once.
   std::vector<int> work;
-  for (size_t r = g.rules.size(); r-- > 0;) work.push_back(static_cast<int>(r));
+  for (size_t r = 0; r < g.rules.size(); ++r) work.push_back(static_cast<int>(r));
+  std::vector<char> queued(g.rules.size(), 1);
   while (!work.empty()) {
     int r = work.back();
     work.pop_back();
+    queued[r] = 0;
     if (value[r] || !holds(*g.rules[r].body, value)) continue;
     value[r] = 1;
     for (int q : referrers[r])
-      if (!value[q]) work.push_back(q);
+      if (!value[q] && !queued[q]) {
+        queued[q] = 1;
+        work.push_back(q);
+      }
   }
   return value;
 }
 
 std::vector<char> productive_rules(const Grammar& g) { return rule_fixpoint(g, productive); }
 
-std::vector<Diagnostic> analyse_grammar(Grammar& g) {
-  std::vector<Diagnostic> errors;
+namespace {
+// The first phase of analyse_grammar: start rule, nesting depth, references, terminals.
+void check_structure(Grammar& g, std::vector<Diagnostic>& errors) {
   if (g.start < 0) {
     errors.push_back({"grammar has no start rule", g.pos(0), codes::kNoStartRule, Severity::kError});
-    return errors;
+    return;
   }
   // First: every pass below recurses once per nesting level.
   try {
@@ -357,12 +367,26 @@ std::vector<Diagnostic> analyse_grammar(Grammar& g) {
     for (auto& i : g.ignore) check_depth(g, i);
   } catch (const Error& e) {
     errors.push_back(error_diag(e));
-    return errors;
+    return;
   }
-  for (auto& r : g.rules) r.body = resolve(g, r.body, errors);
-  for (auto& i : g.ignore) i = resolve(g, i, errors);
-  if (!errors.empty()) return errors;
+  for (auto& r : g.rules) resolve(g, r.body, errors);
+  for (auto& i : g.ignore) resolve(g, i, errors);
+  if (!errors.empty()) return;
   check_terminals(g, errors);
+}
+
+void throw_first_error(const std::vector<Diagnostic>& ds) {
+  for (auto& d : ds) {
+    if (d.severity != Severity::kError) continue;
+    ErrorKind kind = d.code == codes::kLimit ? ErrorKind::kLimit : ErrorKind::kGrammar;
+    throw Error(kind, d.message, d.pos, d.code);
+  }
+}
+}  // namespace
+
+std::vector<Diagnostic> analyse_grammar(Grammar& g) {
+  std::vector<Diagnostic> errors;
+  check_structure(g, errors);
   if (!errors.empty()) return errors;
 
   // Reachability from the start rule and %ignore; `referenced`: by some other rule at all.
@@ -453,12 +477,14 @@ std::string embed_grammar(Grammar& host, Grammar guest, const std::string& prefi
 
 void check_grammar_ir(Grammar& g) {
   std::vector<Diagnostic> ds = analyse_grammar(g);
-  for (auto& d : ds) {
-    if (d.severity != Severity::kError) continue;
-    ErrorKind kind = d.code == codes::kLimit ? ErrorKind::kLimit : ErrorKind::kGrammar;
-    throw Error(kind, d.message, d.pos, d.code);
-  }
+  throw_first_error(ds);
   for (auto& d : ds) g.warnings.push_back(std::move(d));
+}
+
+void check_pruned_grammar_ir(Grammar& g) {
+  std::vector<Diagnostic> errors;
+  check_structure(g, errors);
+  throw_first_error(errors);
 }
 
 Grammar parse_grammar(std::string_view text, std::string_view format, std::string_view file,

@@ -165,6 +165,11 @@ std::string embed_grammar(Grammar& host, Grammar guest, const std::string& prefi
 // reaches them), an empty language. Throws the first error as tollgate::Error (with its code);
 // the warnings go to grammar.warnings.
 void check_grammar_ir(Grammar& grammar);
+// The first of those checks only (start rule, nesting depth, references resolved, terminals), for
+// a front-end that has already removed every rule that derives no string (by productive_rules'
+// meaning) and every rule the start does not reach, and refuses an empty language itself (the
+// JSON Schema compiler): the second phase would find nothing.
+void check_pruned_grammar_ir(Grammar& grammar);
 // The same checks, collecting instead of throwing: every error of the first phase that has any
 // (nesting depth; undefined rules; terminals that refer to rules or to themselves; then
 // productivity), then the warnings. References that resolve are resolved in `grammar`.
@@ -174,7 +179,11 @@ std::vector<Diagnostic> analyse_grammar(Grammar& grammar);
 // count as not empty: their DFA tells).
 bool regex_nonempty(const Regex& r);
 // Calls f for every resolved reference in e (depth-first, left to right).
-void for_each_ref(const GExpr& e, const std::function<void(const GExpr&)>& f);
+template <class F>
+void for_each_ref(const GExpr& e, F&& f) {
+  if (e.kind == GExpr::Kind::kRef && e.rule >= 0) f(e);
+  for (auto& i : e.items) for_each_ref(*i, f);
+}
 // Least fixed point of a monotone property of rules over a resolved grammar: value[r] is 1 when
 // holds(body of r, value) once the rules it refers to have their final values.
 std::vector<char> rule_fixpoint(const Grammar& g,

@@ -441,7 +441,7 @@ class SchemaCompiler {
     // root rule: ws value ws
     GRule top;
     top.name = "root";
-    top.body = GExpr::seq({leaf(ws_), GExpr::ref(g_.rules[root].name), leaf(ws_)});
+    top.body = GExpr::seq({leaf(ws_), ref(root), leaf(ws_)});
     g_.rules.push_back(top);
     g_.start = static_cast<int>(g_.rules.size()) - 1;
     if (!unknown_.empty()) {
@@ -458,86 +458,112 @@ class SchemaCompiler {
       warn("", "unknown keywords ignored: " + list, codes::kSchemaUnknownKeyword);
     }
     prune();
-    check_grammar_ir(g_);
+    check_pruned_grammar_ir(g_);
     return std::move(g_);
   }
 
   // Drops what derives no string (a `false` sub-schema, a contradiction) and what the root cannot
   // reach; an empty language at the root is an error.
   void prune() {
-    std::unordered_map<std::string, size_t> idx;
-    for (size_t i = 0; i < g_.rules.size(); ++i) idx[g_.rules[i].name] = i;
+    const size_t n = g_.rules.size();
     // A reference's rule: the index ref() stored when it still names that rule, else by name.
+    std::unordered_map<std::string_view, size_t> idx;  // filled on the first reference without one
     auto rule_of = [&](const GExpr& e) -> size_t {
-      if (e.rule >= 0 && static_cast<size_t>(e.rule) < g_.rules.size() && g_.rules[e.rule].name == e.name)
+      if (e.rule >= 0 && static_cast<size_t>(e.rule) < n && g_.rules[e.rule].name == e.name)
         return static_cast<size_t>(e.rule);
+      if (idx.empty())
+        for (size_t i = 0; i < n; ++i) idx.emplace(g_.rules[i].name, i);
       return idx.at(e.name);
     };
-    std::vector<char> prod(g_.rules.size(), 0);
-    // Bodies share sub-expressions (a member's value in every state of an any-order object): a node
-    // once productive stays so, and within one evaluation an unproductive node is not walked twice.
+    // One walk of every body: the rules each refers to and the rules referring to each (each once),
+    // and whether a leaf is `nothing` (which the simplification below would remove).
+    std::vector<std::vector<size_t>> uses(n), users(n);
+    std::vector<size_t> stamp(n, SIZE_MAX);
+    bool saw_nothing = false;
+    size_t user = 0, tag = 0;  // the rule walked, and its mark in `stamp`
+    auto edges = [&](auto& self, const GExpr& e) -> void {
+      if (e.kind == GExpr::Kind::kRef) {
+        size_t j = rule_of(e);
+        if (stamp[j] != tag) {
+          stamp[j] = tag;
+          uses[user].push_back(j);
+          users[j].push_back(user);
+        }
+      } else if (e.kind == GExpr::Kind::kRegex && e.regex->kind == Regex::Kind::kNothing) {
+        saw_nothing = true;
+      }
+      for (const auto& i : e.items) self(self, *i);
+    };
+    for (user = 0; user < n; ++user) {
+      tag = user;
+      edges(edges, *g_.rules[user].body);
+    }
+
+    // Productive rules, by a worklist: a rule is looked at again only when a rule it refers to became
+    // productive (sweeping all rules until nothing changes took one sweep per level of the reference
+    // chains: quadratic on the 2^r-state rules of any-order objects with r required properties).
+    // Rules are made as references to them are met, so the last ones are looked at first: what they
+    // refer to is mostly decided already.
+    std::vector<char> prod(n, 0);
+    // Bodies share sub-expressions (a member's value in every state of an any-order object): a shared
+    // node once productive stays so, and within one evaluation an unproductive one is not walked
+    // twice. A node held once is reached only through its one parent: it needs no memo.
     std::unordered_set<const GExpr*> known;
     std::unordered_map<const GExpr*, size_t> failed;  // node → the evaluation that found it unproductive
     size_t evaluation = 0;
-    std::function<bool(const GExpr&)> productive_node;
-    auto productive = [&](const GExpr& e) -> bool {
-      ++evaluation;
-      return productive_node(e);
-    };
-    productive_node = [&](const GExpr& e) -> bool {
-      if (known.count(&e)) return true;
-      auto f = failed.find(&e);
-      if (f != failed.end() && f->second == evaluation) return false;
+    auto productive_node = [&](auto& self, const GExprPtr& p) -> bool {
+      const GExpr& e = *p;
+      switch (e.kind) {
+        case GExpr::Kind::kEmpty: return true;
+        case GExpr::Kind::kRegex: return regex_nonempty(*e.regex);  // productive_rules' meaning
+        case GExpr::Kind::kRef: return prod[rule_of(e)] != 0;
+        default: break;
+      }
+      const bool shared = p.use_count() > 1;
+      if (shared) {
+        if (known.count(&e)) return true;
+        auto f = failed.find(&e);
+        if (f != failed.end() && f->second == evaluation) return false;
+      }
       bool yes = false;
       switch (e.kind) {
-        case GExpr::Kind::kEmpty: yes = true; break;
-        case GExpr::Kind::kRegex: yes = e.regex->kind != Regex::Kind::kNothing; break;
-        case GExpr::Kind::kRef: yes = prod[rule_of(e)] != 0; break;
         case GExpr::Kind::kSeq:
           yes = true;
           for (const auto& i : e.items)
-            if (!productive_node(*i)) {
+            if (!self(self, i)) {
               yes = false;
               break;
             }
           break;
         case GExpr::Kind::kAlt:
           for (const auto& i : e.items)
-            if (productive_node(*i)) {
+            if (self(self, i)) {
               yes = true;
               break;
             }
           break;
-        case GExpr::Kind::kRepeat: yes = e.min == 0 || productive_node(*e.items[0]); break;
+        case GExpr::Kind::kRepeat: yes = e.min == 0 || self(self, e.items[0]); break;
+        default: break;
       }
-      if (yes) known.insert(&e);
-      else failed[&e] = evaluation;
+      if (shared) {
+        if (yes) known.insert(&e);
+        else failed[&e] = evaluation;
+      }
       return yes;
     };
-    // A worklist: a rule is looked at again only when a rule it refers to became productive (sweeping
-    // all rules until nothing changes took one sweep per level of the reference chains: quadratic
-    // on the 2^r-state rules of any-order objects with r required properties).
-    std::vector<std::vector<size_t>> users(g_.rules.size());
-    std::function<void(const GExpr&, size_t)> refs = [&](const GExpr& e, size_t user) {
-      if (e.kind == GExpr::Kind::kRef) users[rule_of(e)].push_back(user);
-      for (const auto& i : e.items) refs(*i, user);
-    };
-    for (size_t i = 0; i < g_.rules.size(); ++i) refs(*g_.rules[i].body, i);
-    // each user once, and a rule queued at most once at a time (an any-order object's rule refers
-    // to the next state from every member's alternative: it was looked at again once per reference)
-    for (auto& u : users) {
-      std::sort(u.begin(), u.end());
-      u.erase(std::unique(u.begin(), u.end()), u.end());
-    }
-    std::vector<size_t> pending(g_.rules.size());
-    std::vector<char> queued(g_.rules.size(), 1);
-    for (size_t i = 0; i < pending.size(); ++i) pending[i] = pending.size() - 1 - i;
+    std::vector<size_t> pending(n);
+    std::vector<char> queued(n, 1);
+    for (size_t i = 0; i < n; ++i) pending[i] = i;
+    size_t productive_count = 0;
     while (!pending.empty()) {
       size_t i = pending.back();
       pending.pop_back();
       queued[i] = 0;
-      if (prod[i] || !productive(*g_.rules[i].body)) continue;
+      if (prod[i]) continue;
+      ++evaluation;
+      if (!productive_node(productive_node, g_.rules[i].body)) continue;
       prod[i] = 1;
+      ++productive_count;
       for (size_t u : users[i])
         if (!prod[u] && !queued[u]) {
           queued[u] = 1;
@@ -546,81 +572,92 @@ class SchemaCompiler {
     }
     if (!prod[g_.start]) fail("", "the schema accepts no JSON value: its constraints contradict each other");
     // Unproductive references become nothing, and what they leave empty goes; a node is rebuilt
-    // only when something below it changed (most bodies are returned as they are).
-    auto nothing = [](const GExprPtr& x) { return x->kind == GExpr::Kind::kRegex && x->regex->kind == Regex::Kind::kNothing; };
-    std::function<GExprPtr(const GExprPtr&)> simplify = [&](const GExprPtr& e) -> GExprPtr {
-      switch (e->kind) {
-        case GExpr::Kind::kEmpty:
-        case GExpr::Kind::kRegex: return e;
-        case GExpr::Kind::kRef: return prod[rule_of(*e)] ? e : GExpr::leaf(Regex::nothing());
-        // The new items are gathered only from the first that changed (most bodies do not change).
-        case GExpr::Kind::kSeq: {
-          std::vector<GExprPtr> items;
-          bool changed = false;
-          for (size_t k = 0; k < e->items.size(); ++k) {
-            auto x = simplify(e->items[k]);
-            if (nothing(x)) return x;
-            if (!changed && x != e->items[k]) {
-              changed = true;
-              items.assign(e->items.begin(), e->items.begin() + static_cast<std::ptrdiff_t>(k));
+    // only when something below it changed (most bodies are returned as they are). With every rule
+    // productive and no `nothing` leaf, nothing changes: not walked.
+    if (productive_count < n || saw_nothing) {
+      auto nothing = [](const GExprPtr& x) {
+        return x->kind == GExpr::Kind::kRegex && x->regex->kind == Regex::Kind::kNothing;
+      };
+      auto simplify = [&](auto& self, const GExprPtr& e) -> GExprPtr {
+        switch (e->kind) {
+          case GExpr::Kind::kEmpty:
+          case GExpr::Kind::kRegex: return e;
+          case GExpr::Kind::kRef: return prod[rule_of(*e)] ? e : GExpr::leaf(Regex::nothing());
+          // The new items are gathered only from the first that changed (most bodies do not change).
+          case GExpr::Kind::kSeq: {
+            std::vector<GExprPtr> items;
+            bool changed = false;
+            for (size_t k = 0; k < e->items.size(); ++k) {
+              auto x = self(self, e->items[k]);
+              if (nothing(x)) return x;
+              if (!changed && x != e->items[k]) {
+                changed = true;
+                items.assign(e->items.begin(), e->items.begin() + static_cast<std::ptrdiff_t>(k));
+              }
+              if (changed) items.push_back(std::move(x));
             }
-            if (changed) items.push_back(std::move(x));
+            return changed ? GExpr::seq(std::move(items)) : e;
           }
-          return changed ? GExpr::seq(std::move(items)) : e;
-        }
-        case GExpr::Kind::kAlt: {
-          std::vector<GExprPtr> items;
-          bool changed = false;
-          for (size_t k = 0; k < e->items.size(); ++k) {
-            auto x = simplify(e->items[k]);
-            if (!changed && x != e->items[k]) {
-              changed = true;
-              for (size_t j = 0; j < k; ++j)
-                if (!nothing(e->items[j])) items.push_back(e->items[j]);
+          case GExpr::Kind::kAlt: {
+            std::vector<GExprPtr> items;
+            bool changed = false;
+            for (size_t k = 0; k < e->items.size(); ++k) {
+              auto x = self(self, e->items[k]);
+              if (!changed && x != e->items[k]) {
+                changed = true;
+                for (size_t j = 0; j < k; ++j)
+                  if (!nothing(e->items[j])) items.push_back(e->items[j]);
+              }
+              if (changed && !nothing(x)) items.push_back(std::move(x));
             }
-            if (changed && !nothing(x)) items.push_back(std::move(x));
+            if (!changed) {  // as it was, unless every item is nothing (or there is none)
+              for (const auto& i : e->items)
+                if (!nothing(i)) return e;
+              return GExpr::leaf(Regex::nothing());
+            }
+            if (items.empty()) return GExpr::leaf(Regex::nothing());
+            if (items.size() == 1) return items[0];
+            return GExpr::alt(std::move(items));
           }
-          if (!changed) {  // as it was, unless every item is nothing (or there is none)
-            for (const auto& i : e->items)
-              if (!nothing(i)) return e;
-            return GExpr::leaf(Regex::nothing());
+          case GExpr::Kind::kRepeat: {
+            auto x = self(self, e->items[0]);
+            if (nothing(x)) return e->min == 0 ? GExpr::empty() : x;
+            return x == e->items[0] ? e : GExpr::repeat(x, e->min, e->max);
           }
-          if (items.empty()) return GExpr::leaf(Regex::nothing());
-          if (items.size() == 1) return items[0];
-          return GExpr::alt(std::move(items));
         }
-        case GExpr::Kind::kRepeat: {
-          auto x = simplify(e->items[0]);
-          if (nothing(x)) return e->min == 0 ? GExpr::empty() : x;
-          return x == e->items[0] ? e : GExpr::repeat(x, e->min, e->max);
-        }
+        return e;
+      };
+      for (size_t i = 0; i < n; ++i) {
+        if (!prod[i]) continue;
+        GExprPtr b = simplify(simplify, g_.rules[i].body);
+        if (b == g_.rules[i].body) continue;
+        g_.rules[i].body = std::move(b);
+        // what the new body refers to (a subset of what the old one did; `users` is no longer read)
+        uses[i].clear();
+        user = i;
+        tag = n + i;  // the first walk's marks are below n
+        edges(edges, *g_.rules[i].body);
       }
-      return e;
-    };
-    for (size_t i = 0; i < g_.rules.size(); ++i)
-      if (prod[i]) g_.rules[i].body = simplify(g_.rules[i].body);
-    // keep what the root reaches, in order
-    std::vector<char> seen(g_.rules.size(), 0);
+    }
+    // keep what the root reaches, in order (the references' indices stay valid when all are kept)
+    std::vector<char> seen(n, 0);
     std::vector<size_t> work{static_cast<size_t>(g_.start)};
     seen[g_.start] = 1;
-    std::function<void(const GExpr&)> visit = [&](const GExpr& e) {
-      if (e.kind == GExpr::Kind::kRef) {
-        size_t j = rule_of(e);
-        if (!seen[j]) {
-          seen[j] = 1;
-          work.push_back(j);
-        }
-      }
-      for (const auto& i : e.items) visit(*i);
-    };
+    size_t reached = 1;
     while (!work.empty()) {
       size_t i = work.back();
       work.pop_back();
-      visit(*g_.rules[i].body);
+      for (size_t j : uses[i])
+        if (!seen[j]) {
+          seen[j] = 1;
+          ++reached;
+          work.push_back(j);
+        }
     }
+    if (reached == n) return;
     std::vector<GRule> kept;
     int start = -1;
-    for (size_t i = 0; i < g_.rules.size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
       if (!seen[i]) continue;
       if (static_cast<int>(i) == g_.start) start = static_cast<int>(kept.size());
       kept.push_back(std::move(g_.rules[i]));
