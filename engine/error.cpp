@@ -74,6 +74,11 @@ constexpr size_t kMaxSourceLine = 1024, kSourceBefore = 256;
 // stepped over without decoding: a minified schema is one line of megabytes, and every warning's
 // position counts its columns.
 int code_points(std::string_view text, size_t begin, size_t end) {
+  // ASCII first, a byte at a time without a branch (vectorised): a minified schema is one line, and
+  // a span over all of it counted code point by code point was 3 % of a 160 KB schema's compile.
+  unsigned char high = 0;
+  for (size_t i = begin; i < end; ++i) high |= static_cast<unsigned char>(text[i]);
+  if (high < 0x80) return static_cast<int>(end - begin);
   int n = 0;
   for (size_t i = begin; i < end; ++n) i += static_cast<unsigned char>(text[i]) < 0x80 ? 1 : utf8_step(text, i);
   return n;
