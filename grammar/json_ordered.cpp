@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <string>
@@ -207,6 +208,18 @@ class Reader {
     const size_t n = t_.size();
     for (;;) {
       size_t run = p_;
+      // Eight bytes at a time while none is a control character, non-ASCII, '"' or '\\' (most of a
+      // schema's text is descriptions): each test tells whether some byte of the word is one.
+      constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+      while (run + 8 <= n) {
+        uint64_t v;
+        std::memcpy(&v, d + run, 8);
+        const uint64_t quote = v ^ (kOnes * '"'), backslash = v ^ (kOnes * '\\');
+        const uint64_t special = ((v - kOnes * 0x20) & ~v) | v | ((quote - kOnes) & ~quote) |
+                                 ((backslash - kOnes) & ~backslash);
+        if (special & kHigh) break;
+        run += 8;
+      }
       while (run < n) {
         const auto u = static_cast<unsigned char>(d[run]);
         if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\') break;

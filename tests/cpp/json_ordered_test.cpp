@@ -125,3 +125,24 @@ TEST_CASE("parse_ordered_json: every maskbench-dev file and mutations of them as
   CHECK(mutated_ok > 0);  // both kinds were met
   CHECK(mutated_bad > 0);
 }
+
+// Strings are read eight bytes at a time while no byte of the word can end the plain run: every
+// byte that can (a control character, '"', '\\', non-ASCII, each in turn the edge of its class),
+// at every offset of a word and of the text, with plain bytes up to and past it.
+TEST_CASE("parse_ordered_json: each byte that ends a plain run, at every alignment", "[json-ordered]") {
+  const std::vector<std::string> specials = {
+      std::string(1, '\0'), "\x01", "\x1f", "\"", "\\\\", "\\\"", "\\u00e9", "\\ud83d\\ude00", "\xc3\xa9",
+      "\xf0\x9f\x98\x80", "\x7f", "\x80", "\xff", " ", "!", "#", "[", "]", "\\n", "\\x"};
+  size_t checked = 0;
+  for (const std::string& sp : specials)
+    for (size_t lead = 0; lead < 20; ++lead)
+      for (size_t pad : {0, 1, 15}) {
+        const std::string body = std::string(lead, 'a') + sp + std::string(pad, 'b');
+        for (size_t indent = 0; indent < 8; ++indent) {
+          agree(std::string(indent, ' ') + "\"" + body + "\"");
+          agree(std::string(indent, ' ') + "{\"" + body + "\": \"" + body + "\"}");
+          checked += 2;
+        }
+      }
+  CHECK(checked == specials.size() * 20 * 3 * 8 * 2);
+}
