@@ -466,37 +466,50 @@ class SchemaCompiler {
   // reach; an empty language at the root is an error.
   void prune() {
     const size_t n = g_.rules.size();
-    // A reference's rule: the index ref() stored when it still names that rule, else by name.
-    std::unordered_map<std::string_view, size_t> idx;  // filled on the first reference without one
+    // Every reference here was made by ref() with its rule's index, and rules are only appended
+    // until now: the index is the rule.
     auto rule_of = [&](const GExpr& e) -> size_t {
-      if (e.rule >= 0 && static_cast<size_t>(e.rule) < n && g_.rules[e.rule].name == e.name)
-        return static_cast<size_t>(e.rule);
-      if (idx.empty())
-        for (size_t i = 0; i < n; ++i) idx.emplace(g_.rules[i].name, i);
-      return idx.at(e.name);
+      if (e.rule < 0 || static_cast<size_t>(e.rule) >= n)
+        throw Error(ErrorKind::kInternal, "JSON Schema compiler: a reference to rule '" + e.name + "' without its index");
+      return static_cast<size_t>(e.rule);
     };
-    // One walk of every body: the rules each refers to and the rules referring to each (each once),
-    // and whether a leaf is `nothing` (which the simplification below would remove).
-    std::vector<std::vector<size_t>> uses(n), users(n);
-    std::vector<size_t> stamp(n, SIZE_MAX);
+    // One walk of every body: the rules each refers to (each once, rule i's at
+    // out[out_start[i] .. out_start[i + 1])), and whether a leaf is `nothing` (which the
+    // simplification below would remove).
+    std::vector<uint32_t> out_start(n + 1), out, stamp(n);
     bool saw_nothing = false;
-    size_t user = 0, tag = 0;  // the rule walked, and its mark in `stamp`
+    uint32_t tag = 0;  // the rule walked
     auto edges = [&](auto& self, const GExpr& e) -> void {
       if (e.kind == GExpr::Kind::kRef) {
         size_t j = rule_of(e);
         if (stamp[j] != tag) {
           stamp[j] = tag;
-          uses[user].push_back(j);
-          users[j].push_back(user);
+          out.push_back(static_cast<uint32_t>(j));
         }
       } else if (e.kind == GExpr::Kind::kRegex && e.regex->kind == Regex::Kind::kNothing) {
         saw_nothing = true;
       }
       for (const auto& i : e.items) self(self, *i);
     };
-    for (user = 0; user < n; ++user) {
-      tag = user;
-      edges(edges, *g_.rules[user].body);
+    auto walk_all = [&] {
+      out.clear();
+      std::fill(stamp.begin(), stamp.end(), UINT32_MAX);
+      for (size_t i = 0; i < n; ++i) {
+        out_start[i] = static_cast<uint32_t>(out.size());
+        tag = static_cast<uint32_t>(i);
+        edges(edges, *g_.rules[i].body);
+      }
+      out_start[n] = static_cast<uint32_t>(out.size());
+    };
+    walk_all();
+    // The rules referring to each: rule j's at in[in_start[j] .. in_start[j + 1]).
+    std::vector<uint32_t> in_start(n + 1, 0), in(out.size());
+    for (uint32_t j : out) ++in_start[j + 1];
+    for (size_t j = 0; j < n; ++j) in_start[j + 1] += in_start[j];
+    {
+      std::vector<uint32_t> next(in_start.begin(), in_start.end() - 1);
+      for (size_t i = 0; i < n; ++i)
+        for (uint32_t k = out_start[i]; k < out_start[i + 1]; ++k) in[next[out[k]]++] = static_cast<uint32_t>(i);
     }
 
     // Productive rules, by a worklist: a rule is looked at again only when a rule it refers to became
@@ -564,8 +577,8 @@ class SchemaCompiler {
       if (!productive_node(productive_node, g_.rules[i].body)) continue;
       prod[i] = 1;
       ++productive_count;
-      for (size_t u : users[i])
-        if (!prod[u] && !queued[u]) {
+      for (uint32_t k = in_start[i]; k < in_start[i + 1]; ++k)
+        if (size_t u = in[k]; !prod[u] && !queued[u]) {
           queued[u] = 1;
           pending.push_back(u);
         }
@@ -627,17 +640,15 @@ class SchemaCompiler {
         }
         return e;
       };
+      bool changed = false;
       for (size_t i = 0; i < n; ++i) {
         if (!prod[i]) continue;
         GExprPtr b = simplify(simplify, g_.rules[i].body);
         if (b == g_.rules[i].body) continue;
         g_.rules[i].body = std::move(b);
-        // what the new body refers to (a subset of what the old one did; `users` is no longer read)
-        uses[i].clear();
-        user = i;
-        tag = n + i;  // the first walk's marks are below n
-        edges(edges, *g_.rules[i].body);
+        changed = true;
       }
+      if (changed) walk_all();  // what the new bodies refer to
     }
     // keep what the root reaches, in order (the references' indices stay valid when all are kept)
     std::vector<char> seen(n, 0);
@@ -647,8 +658,8 @@ class SchemaCompiler {
     while (!work.empty()) {
       size_t i = work.back();
       work.pop_back();
-      for (size_t j : uses[i])
-        if (!seen[j]) {
+      for (uint32_t k = out_start[i]; k < out_start[i + 1]; ++k)
+        if (size_t j = out[k]; !seen[j]) {
           seen[j] = 1;
           ++reached;
           work.push_back(j);
