@@ -167,8 +167,8 @@ std::string embed_grammar(Grammar& host, Grammar guest, const std::string& prefi
 void check_grammar_ir(Grammar& grammar);
 // The first of those checks only (start rule, nesting depth, references resolved, terminals), for
 // a front-end that has already removed every rule that derives no string (by productive_rules'
-// meaning) and every rule the start does not reach, and refuses an empty language itself (the
-// JSON Schema compiler): the second phase would find nothing.
+// meaning), left none it does not reach but with an empty body, and refuses an empty language
+// itself (the JSON Schema compiler): the second phase would find nothing to say.
 void check_pruned_grammar_ir(Grammar& grammar);
 // The same checks, collecting instead of throwing: every error of the first phase that has any
 // (nesting depth; undefined rules; terminals that refer to rules or to themselves; then

@@ -462,8 +462,8 @@ class SchemaCompiler {
     return std::move(g_);
   }
 
-  // Drops what derives no string (a `false` sub-schema, a contradiction) and what the root cannot
-  // reach; an empty language at the root is an error.
+  // Drops what derives no string (a `false` sub-schema, a contradiction) and empties the rules the
+  // root cannot reach; an empty language at the root is an error.
   void prune() {
     const size_t n = g_.rules.size();
     // Every reference here was made by ref() with its rule's index, and rules are only appended
@@ -477,31 +477,27 @@ class SchemaCompiler {
     // out[out_start[i] .. out_start[i + 1])), and whether a leaf is `nothing` (which the
     // simplification below would remove).
     std::vector<uint32_t> out_start(n + 1), out, stamp(n);
-    bool saw_nothing = false;
+    std::vector<char> has_nothing(n, 0);
     uint32_t tag = 0;  // the rule walked
-    auto edges = [&](auto& self, const GExpr& e) -> void {
+    auto edges = [&](auto& self, const GExpr& e, std::vector<uint32_t>& to) -> void {
       if (e.kind == GExpr::Kind::kRef) {
         size_t j = rule_of(e);
         if (stamp[j] != tag) {
           stamp[j] = tag;
-          out.push_back(static_cast<uint32_t>(j));
+          to.push_back(static_cast<uint32_t>(j));
         }
       } else if (e.kind == GExpr::Kind::kRegex && e.regex->kind == Regex::Kind::kNothing) {
-        saw_nothing = true;
+        has_nothing[tag < n ? tag : tag - n] = 1;
       }
-      for (const auto& i : e.items) self(self, *i);
+      for (const auto& i : e.items) self(self, *i, to);
     };
-    auto walk_all = [&] {
-      out.clear();
-      std::fill(stamp.begin(), stamp.end(), UINT32_MAX);
-      for (size_t i = 0; i < n; ++i) {
-        out_start[i] = static_cast<uint32_t>(out.size());
-        tag = static_cast<uint32_t>(i);
-        edges(edges, *g_.rules[i].body);
-      }
-      out_start[n] = static_cast<uint32_t>(out.size());
-    };
-    walk_all();
+    std::fill(stamp.begin(), stamp.end(), UINT32_MAX);
+    for (size_t i = 0; i < n; ++i) {
+      out_start[i] = static_cast<uint32_t>(out.size());
+      tag = static_cast<uint32_t>(i);
+      edges(edges, *g_.rules[i].body, out);
+    }
+    out_start[n] = static_cast<uint32_t>(out.size());
     // The rules referring to each: rule j's at in[in_start[j] .. in_start[j + 1]).
     std::vector<uint32_t> in_start(n + 1, 0), in(out.size());
     for (uint32_t j : out) ++in_start[j + 1];
@@ -515,8 +511,6 @@ class SchemaCompiler {
     // Productive rules, by a worklist: a rule is looked at again only when a rule it refers to became
     // productive (sweeping all rules until nothing changes took one sweep per level of the reference
     // chains: quadratic on the 2^r-state rules of any-order objects with r required properties).
-    // Rules are made as references to them are met, so the last ones are looked at first: what they
-    // refer to is mostly decided already.
     std::vector<char> prod(n, 0);
     // Bodies share sub-expressions (a member's value in every state of an any-order object): a shared
     // node once productive stays so, and within one evaluation an unproductive one is not walked
@@ -564,10 +558,36 @@ class SchemaCompiler {
       }
       return yes;
     };
-    std::vector<size_t> pending(n);
+    // Looked at first: the rules a rule refers to before it (a depth-first post-order over the
+    // references), so that only a reference back along a cycle can make an evaluation fail.
+    std::vector<size_t> pending;
+    pending.reserve(n);
+    {
+      std::vector<char> visited(n, 0);
+      std::vector<std::pair<size_t, uint32_t>> stack;  // (rule, its next reference)
+      auto visit_from = [&](size_t root) {
+        if (visited[root]) return;
+        visited[root] = 1;
+        stack.push_back({root, out_start[root]});
+        while (!stack.empty()) {
+          auto& [r, k] = stack.back();
+          if (k < out_start[r + 1]) {
+            size_t j = out[k++];
+            if (!visited[j]) {
+              visited[j] = 1;
+              stack.push_back({j, out_start[j]});
+            }
+            continue;
+          }
+          pending.push_back(r);
+          stack.pop_back();
+        }
+      };
+      visit_from(static_cast<size_t>(g_.start));
+      for (size_t i = 0; i < n; ++i) visit_from(i);
+      std::reverse(pending.begin(), pending.end());  // popped from the back: the post-order's first first
+    }
     std::vector<char> queued(n, 1);
-    for (size_t i = 0; i < n; ++i) pending[i] = i;
-    size_t productive_count = 0;
     while (!pending.empty()) {
       size_t i = pending.back();
       pending.pop_back();
@@ -576,7 +596,6 @@ class SchemaCompiler {
       ++evaluation;
       if (!productive_node(productive_node, g_.rules[i].body)) continue;
       prod[i] = 1;
-      ++productive_count;
       for (uint32_t k = in_start[i]; k < in_start[i + 1]; ++k)
         if (size_t u = in[k]; !prod[u] && !queued[u]) {
           queued[u] = 1;
@@ -585,9 +604,10 @@ class SchemaCompiler {
     }
     if (!prod[g_.start]) fail("", "the schema accepts no JSON value: its constraints contradict each other");
     // Unproductive references become nothing, and what they leave empty goes; a node is rebuilt
-    // only when something below it changed (most bodies are returned as they are). With every rule
-    // productive and no `nothing` leaf, nothing changes: not walked.
-    if (productive_count < n || saw_nothing) {
+    // only when something below it changed. Only the bodies with a `nothing` leaf or a reference to
+    // an unproductive rule can change: the others are not walked.
+    std::unordered_map<size_t, std::vector<uint32_t>> new_out;  // what a changed body refers to
+    {
       auto nothing = [](const GExprPtr& x) {
         return x->kind == GExpr::Kind::kRegex && x->regex->kind == Regex::Kind::kNothing;
       };
@@ -640,41 +660,40 @@ class SchemaCompiler {
         }
         return e;
       };
-      bool changed = false;
       for (size_t i = 0; i < n; ++i) {
         if (!prod[i]) continue;
+        bool may_change = has_nothing[i] != 0;
+        for (uint32_t k = out_start[i]; k < out_start[i + 1] && !may_change; ++k) may_change = !prod[out[k]];
+        if (!may_change) continue;
         GExprPtr b = simplify(simplify, g_.rules[i].body);
         if (b == g_.rules[i].body) continue;
         g_.rules[i].body = std::move(b);
-        changed = true;
+        tag = static_cast<uint32_t>(n + i);  // the first walk's marks are below n
+        edges(edges, *g_.rules[i].body, new_out[i]);
       }
-      if (changed) walk_all();  // what the new bodies refer to
     }
-    // keep what the root reaches, in order (the references' indices stay valid when all are kept)
+    // What the root does not reach is emptied in place: removed, every later rule would move and
+    // every reference to one of them be copied with its new index (and the paths above it).
     std::vector<char> seen(n, 0);
     std::vector<size_t> work{static_cast<size_t>(g_.start)};
     seen[g_.start] = 1;
-    size_t reached = 1;
+    auto reach = [&](uint32_t j) {
+      if (!seen[j]) {
+        seen[j] = 1;
+        work.push_back(j);
+      }
+    };
     while (!work.empty()) {
       size_t i = work.back();
       work.pop_back();
-      for (uint32_t k = out_start[i]; k < out_start[i + 1]; ++k)
-        if (size_t j = out[k]; !seen[j]) {
-          seen[j] = 1;
-          ++reached;
-          work.push_back(j);
-        }
+      if (auto changed = new_out.find(i); changed != new_out.end()) {
+        for (uint32_t j : changed->second) reach(j);
+      } else {
+        for (uint32_t k = out_start[i]; k < out_start[i + 1]; ++k) reach(out[k]);
+      }
     }
-    if (reached == n) return;
-    std::vector<GRule> kept;
-    int start = -1;
-    for (size_t i = 0; i < n; ++i) {
-      if (!seen[i]) continue;
-      if (static_cast<int>(i) == g_.start) start = static_cast<int>(kept.size());
-      kept.push_back(std::move(g_.rules[i]));
-    }
-    g_.rules = std::move(kept);
-    g_.start = start;
+    for (size_t i = 0; i < n; ++i)
+      if (!seen[i]) g_.rules[i].body = GExpr::empty();
   }
 
  private:
