@@ -253,6 +253,38 @@ Conj join(const Conj& a, const Conj& b) {
 }
 
 // The merged keywords of a conjunction.
+// A member of Shape shared by its copies and cloned on its first write (mut()): a oneOf's
+// complements copy the shape of the object around it once per alternative they make (hundreds),
+// and most of those copies never change its property map or order, the largest part of the copy.
+template <class T>
+class Cow {
+ public:
+  const T& get() const { return p_ ? *p_ : none(); }
+  T& mut() {
+    if (!p_) p_ = std::make_shared<T>();
+    else if (p_.use_count() > 1) p_ = std::make_shared<T>(*p_);
+    return *p_;
+  }
+  // the const interface of the container held
+  auto begin() const { return get().begin(); }
+  auto end() const { return get().end(); }
+  bool empty() const { return get().empty(); }
+  size_t size() const { return get().size(); }
+  template <class K>
+  auto find(const K& k) const { return get().find(k); }
+  template <class K>
+  size_t count(const K& k) const { return get().count(k); }
+  template <class K>
+  decltype(auto) at(const K& k) const { return get().at(k); }
+
+ private:
+  static const T& none() {
+    static const T e;
+    return e;
+  }
+  std::shared_ptr<T> p_;
+};
+
 struct Shape {
   bool never = false;
   std::string never_why;
@@ -282,8 +314,8 @@ struct Shape {
   bool unique_items = false;
   std::string unique_ptr;
   // objects
-  std::vector<std::string> prop_order;
-  std::map<std::string, Conj> props;
+  Cow<std::vector<std::string>> prop_order;
+  Cow<std::map<std::string, Conj>> props;
   std::set<std::string> required;
   std::vector<std::string> required_order;  // as the `required` arrays list them
   // The `required` arrays flattened in (their nodes, in the order met): the object's identity for
@@ -1146,10 +1178,11 @@ class SchemaCompiler {
           auto f = s.props.find(jt.key());
           if (f == s.props.end()) {
             // a key a complement gave as a shape (prop_shapes) is already in the order
-            if (!s.prop_shapes.count(jt.key())) s.prop_order.push_back(jt.key());
-            s.props[jt.key()] = Conj{&jt.value()};
+            if (!s.prop_shapes.count(jt.key())) s.prop_order.mut().push_back(jt.key());
+            s.props.mut()[jt.key()] = Conj{&jt.value()};
           } else {
-            f->second = join(f->second, Conj{&jt.value()});
+            Conj joined = join(f->second, Conj{&jt.value()});
+            s.props.mut()[jt.key()] = std::move(joined);
           }
         }
       } else if (kv == "required") {
@@ -1817,7 +1850,7 @@ class SchemaCompiler {
           t.types = kObjT;
           t.required.insert(name);
           t.required_order.push_back(name);
-          t.prop_order.push_back(name);
+          t.prop_order.mut().push_back(name);
           t.prop_shapes[name] = std::make_shared<Shape>(x);
           out.push_back(t);
         }
@@ -1945,15 +1978,12 @@ class SchemaCompiler {
     for (const auto& name : b.prop_order) {
       if (!b.props.count(name)) continue;  // given as a shape (below)
       auto f = a.props.find(name);
-      if (f == a.props.end()) {
-        if (!a.prop_shapes.count(name)) a.prop_order.push_back(name);
-        a.props[name] = b.props.at(name);
-      } else {
-        f->second = join(f->second, b.props.at(name));
-      }
+      Conj value = f == a.props.end() ? b.props.at(name) : join(f->second, b.props.at(name));
+      if (f == a.props.end() && !a.prop_shapes.count(name)) a.prop_order.mut().push_back(name);
+      a.props.mut()[name] = std::move(value);
     }
     for (const auto& [name, sh] : b.prop_shapes) {
-      if (!a.props.count(name) && !a.prop_shapes.count(name)) a.prop_order.push_back(name);
+      if (!a.props.count(name) && !a.prop_shapes.count(name)) a.prop_order.mut().push_back(name);
       std::shared_ptr<Shape>& mine = a.prop_shapes[name];
       if (!mine) {
         mine = sh;
@@ -2880,7 +2910,7 @@ class SchemaCompiler {
             auto sub = std::make_shared<Shape>();
             sub->has_enum = true;
             sub->enum_values.push_back(it.value());
-            sh.prop_order.push_back(it.key());
+            sh.prop_order.mut().push_back(it.key());
             sh.prop_shapes[it.key()] = sub;
             sh.required.insert(it.key());
             sh.required_order.push_back(it.key());
