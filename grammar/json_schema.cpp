@@ -276,6 +276,8 @@ class Cow {
   size_t count(const K& k) const { return get().count(k); }
   template <class K>
   decltype(auto) at(const K& k) const { return get().at(k); }
+  decltype(auto) operator[](size_t i) const { return get()[i]; }
+  operator const T&() const { return get(); }  // NOLINT: read as the container it holds
 
  private:
   static const T& none() {
@@ -316,7 +318,7 @@ struct Shape {
   // objects
   Cow<std::vector<std::string>> prop_order;
   Cow<std::map<std::string, Conj>> props;
-  std::set<std::string> required;
+  Cow<std::set<std::string>> required;
   std::vector<std::string> required_order;  // as the `required` arrays list them
   // The `required` arrays flattened in (their nodes, in the order met): the object's identity for
   // the run-time key tracking of property_order 'any' (see build_unique_plan).
@@ -333,7 +335,7 @@ struct Shape {
     std::vector<std::string> patterns;
     std::string ptr;
   };
-  std::vector<Closed> closeds;
+  Cow<std::vector<Closed>> closeds;
   Conj property_names;
   uint64_t min_props = 0, max_props = UINT64_MAX;
   std::string min_props_ptr, max_props_ptr;
@@ -351,7 +353,7 @@ struct Shape {
   std::vector<Json> excluded_values;
   std::shared_ptr<Shape> string_negated, number_negated;  // set on a negated shape
   std::vector<std::shared_ptr<Shape>> string_negs, number_negs;
-  std::set<std::string> forbidden;
+  Cow<std::set<std::string>> forbidden;
   std::map<std::string, std::shared_ptr<Shape>> prop_shapes;
   // From the complement of a closed object: the object holds some key outside each name set.
   std::vector<std::pair<std::set<std::string>, std::string>> key_outside;  // (names, pointer)
@@ -1190,7 +1192,7 @@ class SchemaCompiler {
         s.required_srcs.push_back(&v);
         for (const auto& x : v) {
           if (!x.is_string()) fail(p, "required must list strings");
-          if (s.required.insert(x.get<std::string>()).second) s.required_order.push_back(x.get<std::string>());
+          if (s.required.mut().insert(x.get<std::string>()).second) s.required_order.push_back(x.get<std::string>());
         }
       } else if (kv == "patternProperties") {
         if (!v.is_object()) fail(p, "patternProperties must be an object");
@@ -1212,7 +1214,7 @@ class SchemaCompiler {
           c.schema = Conj{&v};
           s.additional = join(s.additional, Conj{&v});
         }
-        s.closeds.push_back(std::move(c));
+        s.closeds.mut().push_back(std::move(c));
       } else if (kv == "propertyNames") {
         s.property_names = join(s.property_names, Conj{&v});
       } else if (kv == "dependentRequired") {
@@ -1642,7 +1644,7 @@ class SchemaCompiler {
       for (const auto& k : *names) {
         if (outside.count(k) || s.forbidden.count(k)) continue;
         Shape x = s;
-        if (x.required.insert(k).second) x.required_order.push_back(k);
+        if (x.required.mut().insert(k).second) x.required_order.push_back(k);
         alts.push_back(generate(std::move(x), p));
       }
       if (alts.empty()) return GExpr::leaf(Regex::nothing());
@@ -1830,7 +1832,7 @@ class SchemaCompiler {
       for (const auto& r : n.required) {
         Shape t;
         t.types = kObjT;
-        t.forbidden.insert(r);
+        t.forbidden.mut().insert(r);
         out.push_back(t);
       }
       for (const auto& name : n.prop_order) {
@@ -1839,7 +1841,7 @@ class SchemaCompiler {
         if (!nb) {
           Shape t;
           t.types = kObjT;
-          t.required.insert(name);
+          t.required.mut().insert(name);
           t.required_order.push_back(name);
           t.unexpressible.push_back({"the complement of property '" + name + "'", ptr});
           out.push_back(t);
@@ -1848,7 +1850,7 @@ class SchemaCompiler {
         for (auto& x : *nb) {
           Shape t;
           t.types = kObjT;
-          t.required.insert(name);
+          t.required.mut().insert(name);
           t.required_order.push_back(name);
           t.prop_order.mut().push_back(name);
           t.prop_shapes[name] = std::make_shared<Shape>(x);
@@ -1995,10 +1997,10 @@ class SchemaCompiler {
       }
     }
     for (const auto& r : b.required_order)
-      if (a.required.insert(r).second) a.required_order.push_back(r);
+      if (a.required.mut().insert(r).second) a.required_order.push_back(r);
     for (const auto& r : b.required)
-      if (a.required.insert(r).second) a.required_order.push_back(r);
-    a.forbidden.insert(b.forbidden.begin(), b.forbidden.end());
+      if (a.required.mut().insert(r).second) a.required_order.push_back(r);
+    if (!b.forbidden.empty()) a.forbidden.mut().insert(b.forbidden.begin(), b.forbidden.end());
     a.key_outside.insert(a.key_outside.end(), b.key_outside.begin(), b.key_outside.end());
     a.witnesses.insert(a.witnesses.end(), b.witnesses.begin(), b.witnesses.end());
     a.contains_shapes.insert(a.contains_shapes.end(), b.contains_shapes.begin(), b.contains_shapes.end());
@@ -2006,7 +2008,7 @@ class SchemaCompiler {
     a.pattern_props.insert(a.pattern_props.end(), b.pattern_props.begin(), b.pattern_props.end());
     a.additional = join(a.additional, b.additional);
     a.additional_false = a.additional_false || b.additional_false;
-    a.closeds.insert(a.closeds.end(), b.closeds.begin(), b.closeds.end());
+    if (!b.closeds.empty()) a.closeds.mut().insert(a.closeds.mut().end(), b.closeds.begin(), b.closeds.end());
     a.property_names = join(a.property_names, b.property_names);
     if (b.min_props > a.min_props) {
       a.min_props = b.min_props;
@@ -2762,7 +2764,7 @@ class SchemaCompiler {
         s.types &= ~kObjT;  // no object of the shape: its other types remain
         return true;
       }
-      s.forbidden.insert(k);
+      s.forbidden.mut().insert(k);
     }
     return true;
   }
@@ -2912,11 +2914,11 @@ class SchemaCompiler {
             sub->enum_values.push_back(it.value());
             sh.prop_order.mut().push_back(it.key());
             sh.prop_shapes[it.key()] = sub;
-            sh.required.insert(it.key());
+            sh.required.mut().insert(it.key());
             sh.required_order.push_back(it.key());
             closed.names.insert(it.key());
           }
-          sh.closeds.push_back(closed);
+          sh.closeds.mut().push_back(closed);
           sh.additional_false = true;
           return object_value(sh, "");
         }
