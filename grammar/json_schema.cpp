@@ -866,7 +866,7 @@ class SchemaCompiler {
     }
     const std::string& base = own ? own_base : outer_base;
     if (ptr.empty()) resources_[strip_fragment(base)] = n;
-    base_[n] = base;
+    base_[n] = base_of(base);
     if (dynamic_anchor && dynamic_anchor->is_string()) dynamic_anchors_[dynamic_anchor->get<std::string>()].push_back(n);
     if (recursive_anchor && recursive_anchor->is_boolean() && recursive_anchor->get<bool>())
       dynamic_anchors_["\x01recursive"].push_back(n);
@@ -908,7 +908,7 @@ class SchemaCompiler {
   void index_plain(const Json* n, const std::string& ptr, const std::string& base) {
     ptr_[n] = ptr;
     if (n->is_object()) {
-      base_[n] = base;
+      base_[n] = base_of(base);
       for (auto it = n->begin(); it != n->end(); ++it) {
         const Json& v = it.value();
         std::string p = ptr + "/" + escape_pointer_token(it.key());
@@ -928,7 +928,7 @@ class SchemaCompiler {
 
   const Json* resolve_ref(const Json* from, const std::string& ref, const std::string& ptr) {
     auto bt = base_.find(from);
-    std::string base = bt == base_.end() ? "tollgate:/root.json" : bt->second;
+    std::string base = bt == base_.end() ? "tollgate:/root.json" : *bt->second;
     // A reference is resolved once per base: the same $ref is met again each time its schema is
     // flattened (every branch of a oneOf product, every plan of uniqueItems).
     std::string memo_key = base;
@@ -1050,7 +1050,7 @@ class SchemaCompiler {
         auto h = r.find('#');
         if (h != std::string::npos && h + 1 < r.size() && r[h + 1] != '/') {
           auto bt = base_.find(n);
-          std::string base = bt == base_.end() ? "tollgate:/root.json" : bt->second;
+          std::string base = bt == base_.end() ? "tollgate:/root.json" : *bt->second;
           if (!anchors_.count(strip_fragment(resolve_uri(base, r)) + "#" + r.substr(h + 1)))
             fail(p, k + " '" + r + "' resolves nowhere");
         }
@@ -4741,7 +4741,10 @@ class SchemaCompiler {
   bool draft7_ = false;
   RegexPtr ws_;
   std::unordered_map<const Json*, std::string> ptr_;
-  std::unordered_map<const Json*, std::string> base_;
+  // Each schema object's base URI, held once per distinct URI (nearly every node has the document's).
+  std::unordered_map<const Json*, const std::string*> base_;
+  std::unordered_set<std::string> base_names_;  // (a node-based set: the addresses stay)
+  const std::string* base_of(const std::string& uri) { return &*base_names_.insert(uri).first; }
   std::unordered_map<std::string, const Json*> ref_memo_;  // base \0 $ref → its target (resolve_ref)
   std::unordered_map<std::string, bool> pattern_meets_;  // pattern texts (sorted, \0-ended) → may a key match all
   std::map<std::string, const Json*> resources_, anchors_;
