@@ -83,10 +83,10 @@ CompiledGrammarPtr Compiler::compile_grammar_now(std::string_view text, std::str
   else if (format == "ebnf") g = grammar::parse_ebnf(text, source_name, gopt);
   else if (format == "lark") g = grammar::parse_lark(text, source_name, gopt);
   else g = grammar::parse_grammar(text, format, source_name, gopt);  // (its error for an unknown format)
-  phases.end(g.rules.size(), "rules");
+  phases.end(g.rule_count(), "rules");
   phases.begin("check");  // references resolved, reachability, productivity
   grammar::check_grammar_ir(g);
-  phases.end(g.rules.size(), "rules");
+  phases.end(g.rule_count(), "rules");
   return build_from_ir(g, tokenizer_, options_, cache_->index, cache_->lexemes, t0, ms_since(t0), phases);
 }
 
@@ -121,7 +121,7 @@ CompiledGrammarPtr Compiler::compile_json_schema_now(std::string_view schema_jso
     if (e.kind() != ErrorKind::kSchema) throw;
     throw Error(e.kind(), e.message(), engine::schema_position(schema_json, e.pos()), e.code());
   }
-  phases.end(g.rules.size(), "rules");
+  phases.end(g.rule_count(), "rules");
   for (auto& w : g.warnings) w.pos = engine::schema_position(schema_json, w.pos);
   return build_from_ir(g, tokenizer_, options_, cache_->index, cache_->lexemes, t0, ms_since(t0), phases);
 }
@@ -133,7 +133,7 @@ CompiledGrammarPtr Compiler::compile_tool_calls_now(const ToolCallSpec& spec, st
   engine::PhaseRecorder phases(options_.progress);
   phases.begin("tool calls to grammar");  // the spec and its schemas -> Grammar IR
   grammar::Grammar g = grammar::tool_calls_to_grammar(spec, source_name);
-  phases.end(g.rules.size(), "rules");
+  phases.end(g.rule_count(), "rules");
   return build_from_ir(g, tokenizer_, options_, cache_->index, cache_->lexemes, t0, ms_since(t0), phases);
 }
 

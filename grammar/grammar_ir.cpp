@@ -138,6 +138,10 @@ std::string Diagnostic::pretty() const {
   return os.str();
 }
 
+size_t Grammar::rule_count() const {
+  return static_cast<size_t>(std::count_if(rules.begin(), rules.end(), [](const GRule& r) { return !r.removed; }));
+}
+
 int Grammar::find(std::string_view name) const {
   // Rules are appended and not renamed; an index that no longer fits (rules removed or renamed)
   // is rebuilt.

@@ -98,6 +98,9 @@ struct GRule {
   // whose other rules are Lark's fixed leftmost-first terminals: the rules of a JSON Schema
   // embedded with %json. A reference between the two kinds is never inlined.
   bool free_lexing = false;
+  // Emptied by the front-end's pruning (the start does not reach it): kept in place so that every
+  // later rule keeps its index, not shown (grammar_to_text) and not counted (Grammar::rule_count).
+  bool removed = false;
 };
 
 enum class Severity { kError, kWarning, kNote };
@@ -135,6 +138,8 @@ struct Grammar {
   // embeds a schema (tool calls, Lark %json) refuses a schema that has one.
   std::shared_ptr<const UniquePlan> unique_items;
 
+  // The rules that are not GRule::removed.
+  size_t rule_count() const;
   // Index of the first rule named `name`, or -1. Hashed (rules appended since the last call are
   // indexed on the way), so grammars of 100,000 rules stay linear.
   int find(std::string_view name) const;

@@ -389,6 +389,7 @@ std::string grammar_to_text(const Grammar& g) {
   for (auto& r : g.rules) width = std::max(width, r.name.size());
   for (size_t i = 0; i < g.rules.size(); ++i) {
     const GRule& r = g.rules[i];
+    if (r.removed) continue;
     os << r.name << std::string(width - r.name.size(), ' ') << " ::= " << expr_to_text(g, *r.body);
     if (static_cast<int>(i) == g.start) os << "    # start";
     else if (r.is_terminal) os << "    # terminal";

@@ -727,7 +727,10 @@ class SchemaCompiler {
       }
     }
     for (size_t i = 0; i < n; ++i)
-      if (!seen[i]) g_.rules[i].body = GExpr::empty();
+      if (!seen[i]) {
+        g_.rules[i].body = GExpr::empty();
+        g_.rules[i].removed = true;
+      }
   }
 
  private:

@@ -513,7 +513,7 @@ std::string rule_name(const fsm::Cfg& cfg, fsm::Sym s) {
 }
 
 void explain_grammar(const grammar::Grammar& g, CompileProgressBar& bar) {
-  std::cout << "# " << g.rules.size() << " rules, start '" << g.rules[g.start].name
+  std::cout << "# " << g.rule_count() << " rules, start '" << g.rules[g.start].name
             << "' (checked, references resolved)\n"
             << grammar::grammar_to_text(g);
   std::cout << std::flush;

@@ -4,9 +4,12 @@
 #include "test_support.hpp"
 
 #include <functional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "grammar/grammar_lint.hpp"
 #include "grammar/json_schema.hpp"
 #include "tollgate/compiler.hpp"
 #include "tollgate/matcher.hpp"
@@ -254,4 +257,38 @@ TEST_CASE("json schema limits: an error in a long line shows a window around the
   const auto lines = pretty.substr(pretty.find('\n') + 1);
   const auto caret_line = lines.substr(lines.find('\n') + 1);
   CHECK(caret_line.find('^') == 2 + 3 + 60);
+}
+
+// A sub-schema no finite JSON value satisfies (an object that requires itself) is pruned: the key
+// that leads to it may not appear, the items that would hold it make an empty array only, and the
+// rules the root no longer reaches stay in place (no index moves) but are neither shown nor counted.
+TEST_CASE("json schema: unsatisfiable sub-schemas are pruned, what the root no longer reaches is not shown",
+          "[json-schema]") {
+  const std::string text = R"({"type": "object", "properties": {
+      "r": {"$ref": "#/$defs/loop"}, "k": {"type": "array", "items": {"$ref": "#/$defs/loop"}},
+      "s": {"type": "string"}},
+    "$defs": {"loop": {"type": "object", "properties": {"n": {"$ref": "#/$defs/loop"}}, "required": ["n"]}}})";
+  auto g = schema(text);
+  CHECK(accepts(g, R"({"k": [], "s": "x"})"));
+  CHECK(accepts(g, R"({})"));
+  CHECK_FALSE(accepts(g, R"({"r": {}})"));
+  CHECK_FALSE(accepts(g, R"({"k": [{}]})"));
+  CHECK_FALSE(accepts(g, R"({"k": [{"n": {}}]})"));
+
+  tollgate::grammar::Grammar ir = tollgate::grammar::json_schema_to_grammar(text, {}, "loop.json");
+  size_t removed = 0;
+  for (const auto& r : ir.rules) {
+    if (!r.removed) continue;
+    ++removed;
+    CHECK(r.body->kind == tollgate::grammar::GExpr::Kind::kEmpty);
+  }
+  CHECK(removed > 0);  // the loop's rules
+  CHECK(ir.rule_count() == ir.rules.size() - removed);
+  std::set<std::string> shown;  // the rule each line of the text defines
+  std::istringstream lines(tollgate::grammar::grammar_to_text(ir));
+  for (std::string line; std::getline(lines, line);) shown.insert(line.substr(0, line.find(' ')));
+  for (const auto& r : ir.rules) {
+    INFO(r.name);
+    CHECK(shown.count(r.name) == (r.removed ? 0u : 1u));
+  }
 }
