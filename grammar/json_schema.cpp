@@ -252,7 +252,6 @@ Conj join(const Conj& a, const Conj& b) {
   return normalise(std::move(c));
 }
 
-// The merged keywords of a conjunction.
 // A member of Shape shared by its copies and cloned on its first write (mut()): a oneOf's
 // complements copy the shape of the object around it once per alternative they make (hundreds),
 // and most of those copies never change its property map or order, the largest part of the copy.
@@ -287,6 +286,7 @@ class Cow {
   std::shared_ptr<T> p_;
 };
 
+// The merged keywords of a conjunction.
 struct Shape {
   bool never = false;
   std::string never_why;
@@ -1999,10 +1999,11 @@ class SchemaCompiler {
         mine = std::move(both);
       }
     }
+    // (asked first, so that a set already holding them stays shared)
     for (const auto& r : b.required_order)
-      if (a.required.mut().insert(r).second) a.required_order.push_back(r);
+      if (!a.required.count(r) && a.required.mut().insert(r).second) a.required_order.push_back(r);
     for (const auto& r : b.required)
-      if (a.required.mut().insert(r).second) a.required_order.push_back(r);
+      if (!a.required.count(r) && a.required.mut().insert(r).second) a.required_order.push_back(r);
     if (!b.forbidden.empty()) a.forbidden.mut().insert(b.forbidden.begin(), b.forbidden.end());
     a.key_outside.insert(a.key_outside.end(), b.key_outside.begin(), b.key_outside.end());
     a.witnesses.insert(a.witnesses.end(), b.witnesses.begin(), b.witnesses.end());
