@@ -1136,6 +1136,13 @@ std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
   const fsm::LexDfa& d = rt->dfa(lexeme);
   const std::vector<uint32_t>* blocks = part_blocks(lexeme);
   auto block = [&](uint32_t s) { return blocks ? (*blocks)[s] : s; };
+  // The states of one block have one key (same finality, same blocks after each byte): built once.
+  const uint64_t block_key = (uint64_t{lexeme} << 32) | block(state);
+  if (blocks) {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    auto it = block_keys_.find(block_key);
+    if (it != block_keys_.end()) return it->second;
+  }
   thread_local std::vector<uint32_t> num;
   thread_local std::vector<uint32_t> order;
   thread_local std::vector<std::pair<uint32_t, uint32_t>> runs;  // (first byte, class; UINT32_MAX: kCut)
@@ -1184,7 +1191,11 @@ std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
     }
   }
   for (uint32_t s : order) num[block(s)] = 0;
-  if (too_big) return {};
+  if (too_big) key.clear();
+  if (blocks) {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    if (block_keys_.emplace(block_key, key).second) index_bytes_ += key.size() + 64;
+  }
   return key;
 }
 

@@ -351,6 +351,9 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // share the part of any string's (each was a walk of the whole vocabulary). Under index_mu_.
   const std::vector<uint32_t>* part_blocks(uint32_t lexeme) const;
   mutable std::unordered_map<uint32_t, std::unique_ptr<const std::vector<uint32_t>>> part_blocks_;  // under index_mu_
+  // canonical_key of such a lexeme's states by (lexeme, block): the states of a block have one key
+  // (an open object's key lexeme met 15,000 states on maskbench-dev, each a BFS). Under index_mu_.
+  mutable std::unordered_map<uint64_t, std::string> block_keys_;
   std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state, bool cut) const;
   // The trie root's child for `byte` (0: none), indexed on first use.
   uint32_t root_child(uint8_t byte) const;
