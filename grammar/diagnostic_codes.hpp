@@ -50,6 +50,7 @@ inline constexpr const char* kSchemaPatternNothing = "TG312";  // a pattern that
 inline constexpr const char* kSchemaInvalid = "TG313";         // any other schema error (bad $ref, bad keyword value)
 inline constexpr const char* kSchemaRequiredTooMany = "TG314"; // more required properties than maxProperties
 inline constexpr const char* kSchemaRegexSubset = "TG315";     // format 'regex': a subset of the valid patterns
+inline constexpr const char* kSchemaNotInDialect = "TG316";    // a keyword the $schema's draft does not have: ignored
 
 // `tollgate match`
 inline constexpr const char* kMatchRefused = "TG501";     // a byte the grammar does not allow there

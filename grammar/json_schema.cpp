@@ -409,9 +409,15 @@ class SchemaCompiler {
       auto it = doc_.find("$schema");
       if (it != doc_.end() && it->is_string()) {
         const std::string& s = it->get_ref<const std::string&>();
-        if (s.find("draft-07") != std::string::npos || s.find("draft-06") != std::string::npos ||
-            s.find("draft-04") != std::string::npos || s.find("draft-03") != std::string::npos)
-          draft7_ = true;
+        auto says = [&](const char* d) { return s.find(d) != std::string::npos; };
+        if (says("draft-03") || says("draft-04")) dialect_ = 4;
+        else if (says("draft-06")) dialect_ = 6;
+        else if (says("draft-07")) dialect_ = 7;
+        else if (says("2019-09")) dialect_ = 2019;
+        draft7_ = dialect_ <= 7;
+        if (dialect_ == 4) dialect_name_ = "draft-04";
+        else if (dialect_ <= 7) dialect_name_ = "draft-0" + std::to_string(dialect_);
+        else if (dialect_ == 2019) dialect_name_ = "draft 2019-09";
       }
     }
     check_json_depth();
@@ -478,10 +484,10 @@ class SchemaCompiler {
     top.body = GExpr::seq({leaf(ws_), ref(root), leaf(ws_)});
     g_.rules.push_back(top);
     g_.start = static_cast<int>(g_.rules.size()) - 1;
-    if (!unknown_.empty()) {
+    auto listed = [](const std::vector<std::pair<std::string, std::string>>& kws) {
       std::string list;
       size_t n = 0;
-      for (const auto& [kw, ptr] : unknown_) {
+      for (const auto& [kw, ptr] : kws) {
         if (n++ == 12) {
           list += ", …";
           break;
@@ -489,7 +495,16 @@ class SchemaCompiler {
         if (!list.empty()) list += ", ";
         list += kw + " (at " + (ptr.empty() ? "/" : ptr) + ")";
       }
-      warn("", "unknown keywords ignored: " + list, codes::kSchemaUnknownKeyword);
+      return list;
+    };
+    if (!unknown_.empty()) warn("", "unknown keywords ignored: " + listed(unknown_), codes::kSchemaUnknownKeyword);
+    if (!not_in_dialect_.empty()) {
+      // At the first of them (the message lists them all).
+      const auto& [kw, at] = not_in_dialect_.front();
+      warn(at + "/" + escape_pointer_token(kw),
+           "keywords not in " + dialect_name_ + " (the schema's $schema), ignored as " + dialect_name_ +
+               " validators ignore them: " + listed(not_in_dialect_),
+           codes::kSchemaNotInDialect);
     }
     prune();
     check_pruned_grammar_ir(g_);
@@ -1001,6 +1016,25 @@ class SchemaCompiler {
     return k == "title" || k == "description" || k == "markdownDescription" || k == "examples" || k == "example" ||
            k == "default" || k == "$comment" || k == "deprecated";
   }
+  // Whether the schema's dialect ($schema) has keyword `k`. Drafts before 2020-12 lack the
+  // keywords later drafts added (python-jsonschema's Draft4/6/7/201909Validator, which labelled
+  // MaskBench's tests, ignore them): draft-04 has no const, contains, propertyNames, if/then/else;
+  // draft-06 no if/then/else; drafts up to 07 none of 2019-09's (dependentRequired,
+  // dependentSchemas, unevaluated*, minContains/maxContains, $recursiveRef) nor 2020-12's
+  // prefixItems and $dynamicRef. Only the keywords a dialect lacks are listed: the rest are
+  // compiled as before (draft-04's boolean exclusiveMinimum, `dependencies` in every draft).
+  bool in_dialect(std::string_view k) const {
+    if (dialect_ >= 2020) return true;
+    if (k == "prefixItems" || k == "$dynamicRef") return false;
+    if (dialect_ == 2019) return true;
+    if (k == "dependentRequired" || k == "dependentSchemas" || k == "unevaluatedProperties" ||
+        k == "unevaluatedItems" || k == "minContains" || k == "maxContains" || k == "$recursiveRef")
+      return false;
+    if (dialect_ == 7) return true;
+    if (k == "if" || k == "then" || k == "else") return false;
+    if (dialect_ == 6) return true;
+    return !(k == "const" || k == "contains" || k == "propertyNames");
+  }
   static bool is_annotation(std::string_view k) {
     static const std::unordered_set<std::string_view> kAnn = {
         "title", "description", "examples", "default", "$comment", "deprecated", "readOnly", "writeOnly",
@@ -1038,6 +1072,10 @@ class SchemaCompiler {
       // Annotations (the most common keys: title, description) are ignored quietly, before the
       // keyword chain below and the key's pointer are spent on them.
       if (is_annotation(k)) continue;
+      if (!in_dialect(kv)) {
+        if (not_in_dialect_seen_.insert({k, ptr}).second) not_in_dialect_.push_back({k, ptr});
+        continue;
+      }
       const Json& v = it.value();
       std::string p = ptr + "/" + escape_pointer_token(k);
       if (kv == "$ref") {
@@ -4742,7 +4780,11 @@ class SchemaCompiler {
   const JsonSchemaOptions& opt_;
   Grammar g_;
   Json doc_;
-  bool draft7_ = false;
+  bool draft7_ = false;  // a dialect before 2019-09: $ref overrides its siblings, `id`, items-array
+  int dialect_ = 2020;   // from $schema: 4 (draft-03 and 04), 6, 7, 2019 (2019-09), 2020 (2020-12, the default)
+  std::string dialect_name_ = "draft 2020-12";
+  std::vector<std::pair<std::string, std::string>> not_in_dialect_;  // (keyword, pointer) ignored for the dialect
+  std::set<std::pair<std::string, std::string>> not_in_dialect_seen_;
   RegexPtr ws_;
   std::unordered_map<const Json*, std::string> ptr_;
   // Each schema object's base URI, held once per distinct URI (nearly every node has the document's).

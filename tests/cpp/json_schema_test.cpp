@@ -349,6 +349,50 @@ TEST_CASE("json schema: warnings for unknown and relaxed keywords", "[json-schem
   ACCEPTS(u, "[1, 1]");  // relaxed: an over-approximation
 }
 
+TEST_CASE("json schema: keywords a $schema's draft does not have are ignored, with TG316", "[json-schema]") {
+  // One body under each dialect: what each draft's validators make of it.
+  const std::string body = R"("type": "object",
+      "properties": {"k": {"const": 1}, "l": {"contains": {"const": 2}}, "m": {"propertyNames": {"maxLength": 1}},
+                     "t": {"prefixItems": [{"type": "string"}]}},
+      "if": {"required": ["a"]}, "then": {"required": ["b"]},
+      "dependentRequired": {"c": ["d"]})";
+  auto under = [&](const std::string& dialect) {
+    return schema("{" + (dialect.empty() ? "" : R"("$schema": ")" + dialect + R"(", )") + body + "}");
+  };
+  auto dialect_warning = [](const CompiledGrammarPtr& g) -> std::string {
+    for (const auto& w : g->warnings())
+      if (w.message.find("(the schema's $schema), ignored as") != std::string::npos) return w.message;
+    return "";
+  };
+  auto d4 = under("http://json-schema.org/draft-04/schema#");
+  ACCEPTS(d4, R"({"k": 5, "l": [1], "m": {"long": 0}, "a": 0, "c": 0, "t": [3]})");  // none of them applies
+  CHECK_THAT(dialect_warning(d4), Catch::Contains("draft-04") && Catch::Contains("const (at /properties/k)") &&
+                                      Catch::Contains("if (at /") && Catch::Contains("dependentRequired"));
+  auto d6 = under("http://json-schema.org/draft-06/schema");
+  REFUSES(d6, R"({"k": 5})");      // const is draft-06
+  REFUSES(d6, R"({"l": [1]})");    // contains too
+  REFUSES(d6, R"({"m": {"long": 0}})");  // and propertyNames
+  ACCEPTS(d6, R"({"k": 1, "a": 0, "c": 0, "t": [3]})");  // if/then, dependentRequired, prefixItems are not
+  CHECK_THAT(dialect_warning(d6), Catch::Contains("if (at /)") && !Catch::Contains("const"));
+  auto d7 = under("http://json-schema.org/draft-07/schema#");
+  REFUSES(d7, R"({"a": 0})");      // if/then is draft-07
+  ACCEPTS(d7, R"({"t": [3], "a": 0, "b": 0, "c": 0})");  // dependentRequired, prefixItems are not
+  CHECK_THAT(dialect_warning(d7), Catch::Contains("dependentRequired") && !Catch::Contains("if ("));
+  auto d2019 = under("https://json-schema.org/draft/2019-09/schema");
+  REFUSES(d2019, R"({"c": 0})");   // dependentRequired is 2019-09
+  ACCEPTS(d2019, R"({"t": [3]})"); // prefixItems is 2020-12
+  CHECK_THAT(dialect_warning(d2019), Catch::Contains("prefixItems") && Catch::Contains("2019-09"));
+  for (const std::string& d : {std::string(), std::string("https://json-schema.org/draft/2020-12/schema")}) {
+    auto g = under(d);
+    REFUSES(g, R"({"k": 5})");
+    REFUSES(g, R"({"a": 0})");
+    REFUSES(g, R"({"c": 0})");
+    REFUSES(g, R"({"t": [3]})");
+    ACCEPTS(g, R"({"k": 1, "l": [2], "m": {"s": 0}, "t": ["x", 3], "a": 0, "b": 0, "c": 0, "d": 0})");
+    CHECK(dialect_warning(g).empty());
+  }
+}
+
 TEST_CASE("json schema: oneOf over closed objects and arrays uses their complements", "[json-schema]") {
   // branches closed by names overlap in {} only
   auto names = schema(R"({"oneOf": [
