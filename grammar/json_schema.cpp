@@ -1183,9 +1183,13 @@ class SchemaCompiler {
         if (!v.is_number()) fail(p, k + " must be a number");
         bool lower = kv == "minimum" || kv == "exclusiveMinimum";
         bool excl = k.rfind("exclusive", 0) == 0;
+        // draft-04 has no bound of its own in exclusiveMinimum/Maximum: any true value (a number but
+        // 0 too, as its validators read it) makes minimum/maximum exclusive.
+        if (excl && dialect_ == 4) continue;
         if (!excl) {
           auto flag = o.find(lower ? "exclusiveMinimum" : "exclusiveMaximum");
           if (flag != o.end() && flag->is_boolean() && flag->get<bool>()) excl = true;
+          if (dialect_ == 4 && flag != o.end() && flag->is_number() && flag->get<double>() != 0) excl = true;
         }
         (lower ? s.minimums : s.maximums).push_back({number_text(v), excl});
       } else if (kv == "multipleOf") {

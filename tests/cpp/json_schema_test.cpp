@@ -368,6 +368,16 @@ TEST_CASE("json schema: keywords a $schema's draft does not have are ignored, wi
   ACCEPTS(d4, R"({"k": 5, "l": [1], "m": {"long": 0}, "a": 0, "c": 0, "t": [3]})");  // none of them applies
   CHECK_THAT(dialect_warning(d4), Catch::Contains("draft-04") && Catch::Contains("const (at /properties/k)") &&
                                       Catch::Contains("if (at /") && Catch::Contains("dependentRequired"));
+  // draft-04: a number in exclusiveMinimum only makes minimum exclusive; from draft-06 it is a bound
+  auto x4 = schema(R"({"$schema": "http://json-schema.org/draft-04/schema#", "minimum": 2, "exclusiveMinimum": 5})");
+  REFUSES(x4, "2");
+  ACCEPTS(x4, "3");
+  auto x6 = schema(R"({"$schema": "http://json-schema.org/draft-06/schema#", "minimum": 2, "exclusiveMinimum": 5})");
+  REFUSES(x6, "3");
+  ACCEPTS(x6, "6");
+  auto b4 = schema(R"({"$schema": "http://json-schema.org/draft-04/schema#", "maximum": 2, "exclusiveMaximum": true})");
+  REFUSES(b4, "2");
+  ACCEPTS(b4, "1.5");
   auto d6 = under("http://json-schema.org/draft-06/schema");
   REFUSES(d6, R"({"k": 5})");      // const is draft-06
   REFUSES(d6, R"({"l": [1]})");    // contains too
