@@ -36,7 +36,6 @@ Compiler::Compiler(TokenizerInfoPtr tokenizer, CompileOptions options)
   if (options_.lexeme_cache_bytes > 0)
     cache_->lexemes = std::make_shared<fsm::LexemeDfaCache>(options_.lexeme_cache_bytes);
   cache_->grammars = std::make_shared<engine::GrammarCache>(options_.grammar_cache_bytes);
-  engine::prestart_compile_thread();
   if (!options_.redis_url.empty())
     cache_->redis = std::make_unique<engine::RedisStore>(options_.redis_url, options_.redis_timeout_ms);
 }

@@ -22,13 +22,17 @@
 #include "engine/digest.hpp"
 
 #include <pthread.h>
+#include <sys/mman.h>
+#include <ucontext.h>
 
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <system_error>
+#include <utility>
 
 namespace tollgate::engine {
 namespace {
@@ -62,20 +66,6 @@ class CompileThreads {
     }
     jobs_->push_back(std::move(f));
     cv_->notify_one();
-  }
-
-  // Starts a thread unless one is idle or starting: a Compiler calls it when constructed, so that
-  // its first compile does not wait for a thread (on the VMs we measure on, a fresh process's first
-  // compile spent some 0.3 ms creating one).
-  void prestart() {
-    std::unique_lock<std::mutex> lock(*mu_);
-    if (idle_ + starting_ > jobs_->size()) return;
-    ++starting_;
-    lock.unlock();
-    try {
-      start_thread();
-    } catch (const std::system_error&) {  // no thread now: run() tries again, and reports it
-    }
   }
 
  private:
@@ -147,12 +137,100 @@ class CompileThreads {
   size_t idle_ = 0;      // threads waiting in loop() (under *mu_)
   size_t starting_ = 0;  // threads created that have not reached loop() yet (under *mu_)
 };
+
+// A compile that nobody else can cancel runs on the thread that asked for it, on a stack of
+// kCompileStackBytes switched to for the compile (ucontext): handing it to a pool thread and
+// waiting for the result cost two wake-ups of another thread, and on the VMs we measure on a
+// wake-up of an idle vCPU took from 0.1 to 4 ms (a fresh process's median TTFM, session 29). One
+// stack per thread, mapped on first use (pages touched only as used, a guard page below it).
+// Address and thread sanitizers do not follow a switched stack unannotated: their builds keep the
+// pool thread.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TOLLGATE_COMPILE_STACK_SWITCH 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TOLLGATE_COMPILE_STACK_SWITCH 0
+#endif
+#endif
+#ifndef TOLLGATE_COMPILE_STACK_SWITCH
+#define TOLLGATE_COMPILE_STACK_SWITCH 1
+#endif
+
+class CompileStack {
+ public:
+  // Runs f to its end on this thread's compile stack (directly when already on it). False when
+  // the stack cannot be had (no memory for the mapping): f is then not run. Exceptions f throws
+  // come back to the caller.
+  static bool run(const std::function<void()>& f) {
+#if TOLLGATE_COMPILE_STACK_SWITCH
+    CompileStack& self = mine();
+    if (self.running_) {
+      f();
+      return true;
+    }
+    if (!self.base_ && !self.map()) return false;
+    ucontext_t callee;
+    if (getcontext(&callee) != 0) return false;
+    callee.uc_stack.ss_sp = static_cast<char*>(self.base_) + kGuard;
+    callee.uc_stack.ss_size = kCompileStackBytes;
+    callee.uc_link = &self.caller_;
+    self.job_ = &f;
+    self.error_ = nullptr;
+    makecontext(&callee, &CompileStack::entry, 0);
+    self.running_ = true;
+    const int rc = swapcontext(&self.caller_, &callee);
+    self.running_ = false;
+    self.job_ = nullptr;
+    if (rc != 0) return false;
+    if (self.error_) std::rethrow_exception(std::exchange(self.error_, nullptr));
+    return true;
+#else
+    (void)f;
+    return false;
+#endif
+  }
+
+ private:
+  static constexpr size_t kGuard = 4096;
+  static CompileStack& mine() {
+    thread_local CompileStack stack;
+    return stack;
+  }
+  // On the compile stack: the job, with nothing thrown past this frame (unwinding cannot cross
+  // the switch); returns to the caller through uc_link.
+  static void entry() {
+    CompileStack& self = mine();
+    try {
+      (*self.job_)();
+    } catch (...) {
+      self.error_ = std::current_exception();
+    }
+  }
+  bool map() {
+    void* p = mmap(nullptr, kCompileStackBytes + kGuard, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (p == MAP_FAILED) return false;
+    if (mprotect(p, kGuard, PROT_NONE) != 0) {
+      munmap(p, kCompileStackBytes + kGuard);
+      return false;
+    }
+    base_ = p;
+    return true;
+  }
+  CompileStack() = default;
+  ~CompileStack() {
+    if (base_) munmap(base_, kCompileStackBytes + kGuard);
+  }
+  void* base_ = nullptr;
+  bool running_ = false;
+  ucontext_t caller_{};
+  const std::function<void()>* job_ = nullptr;
+  std::exception_ptr error_;
+};
 }  // namespace
 }  // namespace tollgate::engine
 
 namespace tollgate::engine {
-
-void prestart_compile_thread() { CompileThreads::get().prestart(); }
 
 struct GrammarCache::Flight {
   Key key;  // what flights_ names it by
@@ -172,11 +250,13 @@ CompiledGrammarPtr GrammarCache::find(std::string_view key) {
   return it->second.grammar;
 }
 
-CompiledGrammarPtr GrammarCache::get(std::string key_text, const CancelToken& cancel,
+CompiledGrammarPtr GrammarCache::get(std::string key_text, const CancelToken* cancel,
                                      std::function<CompiledGrammarPtr()> produce) {
   const Key owned = std::make_shared<const std::string>(std::move(key_text));
   const std::string_view key = *owned;  // the flight keeps `owned` while flights_ names it
   std::shared_ptr<Flight> flight;
+  bool run_here = false;
+  std::function<void()> here;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = map_.find(key); it != map_.end()) {
@@ -193,11 +273,13 @@ CompiledGrammarPtr GrammarCache::get(std::string key_text, const CancelToken& ca
       flight = std::make_shared<Flight>();
       flight->key = owned;
       flights_.emplace(key, flight);
-      // The compile runs on a thread of its own with a large stack (reserved, touched only as
-      // used): the front-ends recurse once per nesting level up to their limits
-      // (max_grammar_nesting, a JSON Schema's $ref chains), and sanitizer builds have frames
-      // several times larger than a release build's.
-      CompileThreads::get().run([self = shared_from_this(), flight, produce = std::move(produce)] {
+      // The compile runs on a large stack (reserved, touched only as used): the front-ends recurse
+      // once per nesting level up to their limits (max_grammar_nesting, a JSON Schema's $ref
+      // chains), and sanitizer builds have frames several times larger than a release build's.
+      // Uncancellable, on this thread's compile stack (CompileStack); else, or without one, on
+      // a pool thread while this one waits for the result or the cancel.
+      run_here = cancel == nullptr;
+      std::function<void()> job = [self = shared_from_this(), flight, produce = std::move(produce), pooled = !run_here] {
         CompiledGrammarPtr g;
         std::exception_ptr error;
         try {
@@ -209,7 +291,8 @@ CompiledGrammarPtr GrammarCache::get(std::string key_text, const CancelToken& ca
           error = std::current_exception();
         }
         // Evicted grammars are freed after the waiters have their result (freeing a large one is
-        // a good part of a small schema's compile), on this thread.
+        // a good part of a small schema's compile): on the pool thread that compiled, or handed to
+        // one when the compile ran on the caller's thread.
         std::vector<CompiledGrammarPtr> evicted;
         {
           std::lock_guard<std::mutex> lock(self->mu_);
@@ -219,12 +302,23 @@ CompiledGrammarPtr GrammarCache::get(std::string key_text, const CancelToken& ca
         }
         if (g) flight->promise.set_value(std::move(g));
         else flight->promise.set_exception(error);
-      });
+        if (!pooled && !evicted.empty()) {
+          // Not on the caller's time: the pool frees them (here when no thread can be had).
+          try {
+            CompileThreads::get().run([e = std::move(evicted)] {});
+          } catch (const std::system_error&) {
+          }
+        }
+      };
+      if (!run_here) CompileThreads::get().run(std::move(job));
+      else here = std::move(job);
     }
     ++flight->waiters;
   }
+  // The job sets the flight's result whatever happens in it; the stack is only the place it runs.
+  if (run_here && !CompileStack::run(here)) CompileThreads::get().run(std::move(here));
   while (flight->result.wait_for(std::chrono::milliseconds(2)) != std::future_status::ready) {
-    if (!cancel.cancelled()) continue;
+    if (cancel == nullptr || !cancel->cancelled()) continue;
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.cancelled;
     if (--flight->waiters == 0) {
@@ -420,10 +514,10 @@ CompiledGrammarPtr Compiler::compile_shared(const GrammarRequest& request) const
 }
 
 CompiledGrammarPtr Compiler::compile(const GrammarRequest& request, const CancelToken& cancel) const {
-  return compile_held(std::make_shared<const GrammarRequest>(request), cancel);
+  return compile_held(std::make_shared<const GrammarRequest>(request), &cancel);
 }
 
-CompiledGrammarPtr Compiler::compile_held(std::shared_ptr<const GrammarRequest> request, const CancelToken& cancel) const {
+CompiledGrammarPtr Compiler::compile_held(std::shared_ptr<const GrammarRequest> request, const CancelToken* cancel) const {
   std::string material = engine::key_material(*request, options_, tokenizer_->fingerprint());
   return cache_->grammars->get(std::move(material), cancel,
                                [self = *this, request = std::move(request)] { return self.compile_shared(*request); });
@@ -460,7 +554,7 @@ CompiledGrammarPtr Compiler::compile_regex(std::string_view pattern) const {
   auto r = std::make_shared<GrammarRequest>();
   r->kind = GrammarKind::kRegex;
   r->text = pattern;
-  return compile_held(std::move(r), {});
+  return compile_held(std::move(r), nullptr);
 }
 
 CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_view format,
@@ -470,7 +564,7 @@ CompiledGrammarPtr Compiler::compile_grammar(std::string_view text, std::string_
   r->text = text;
   r->format = format;
   r->source_name = source_name;
-  return compile_held(std::move(r), {});
+  return compile_held(std::move(r), nullptr);
 }
 
 CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, const JsonSchemaOptions& options,
@@ -480,7 +574,7 @@ CompiledGrammarPtr Compiler::compile_json_schema(std::string_view schema_json, c
   r->text = schema_json;
   r->schema = options;
   r->source_name = source_name;
-  return compile_held(std::move(r), {});
+  return compile_held(std::move(r), nullptr);
 }
 
 GrammarRequest tool_calls_request(const ToolCallSpec& spec, std::string_view source_name) {

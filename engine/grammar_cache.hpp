@@ -25,10 +25,6 @@
 
 namespace tollgate::engine {
 
-// Starts a compile thread (the threads GrammarCache::get runs compiles on) unless one is idle or
-// starting already; the Compiler calls it when constructed.
-void prestart_compile_thread();
-
 class GrammarCache : public std::enable_shared_from_this<GrammarCache> {
  public:
   explicit GrammarCache(size_t max_bytes) : max_bytes_(max_bytes) {}
@@ -37,7 +33,9 @@ class GrammarCache : public std::enable_shared_from_this<GrammarCache> {
   // The key (a request's text and options: a large schema's is hundreds of KB) is kept once,
   // shared by the tables that name it and the compile's closure: each copy of it was a page
   // fault per 4 KB in a fresh process.
-  CompiledGrammarPtr get(std::string key, const CancelToken& cancel, std::function<CompiledGrammarPtr()> produce);
+  // `cancel` null: nobody can cancel this compile, which then runs on the calling thread (on a
+  // stack switched to for it); else on a pool thread while the caller waits for it or the cancel.
+  CompiledGrammarPtr get(std::string key, const CancelToken* cancel, std::function<CompiledGrammarPtr()> produce);
   GrammarCacheStats stats() const;  // the cache's own counters (hits, misses, joined, cancelled, ...)
 
  private:

@@ -300,8 +300,8 @@ class Compiler {
   // SHA-256 was a tenth of a small schema's compile in a fresh process, OpenSSL's first use).
   CompiledGrammarPtr compile_shared(const GrammarRequest& request) const;
   // compile() of a request already held: the compile's closure shares it (a schema's text is not
-  // copied again for it).
-  CompiledGrammarPtr compile_held(std::shared_ptr<const GrammarRequest> request, const CancelToken& cancel) const;
+  // copied again for it). `cancel` null: nothing can cancel it (the calls without a token).
+  CompiledGrammarPtr compile_held(std::shared_ptr<const GrammarRequest> request, const CancelToken* cancel) const;
 
   TokenizerInfoPtr tokenizer_;
   CompileOptions options_;

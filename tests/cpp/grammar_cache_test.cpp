@@ -7,6 +7,7 @@
 // and with Redis, worker processes of this binary ("[.redis-worker]") compile a shared set of
 // grammars concurrently, each exactly once across the fleet.
 #include <nlohmann/json.hpp>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -385,6 +386,49 @@ TEST_CASE("the grammar cache: one grammar per key, one compilation for concurren
   Compiler none(llama3(), off);
   CHECK(none.compile_regex("abc") != none.compile_regex("abc"));
   CHECK(none.cache_stats().compiles == 2);
+}
+
+TEST_CASE("a compile asked for on a thread with a small stack runs on a large one", "[gcache]") {
+  // A schema nested 190 levels deep (the front-end's bound is 200) recurses deeper than a 64 KiB
+  // stack holds (compiled on the asking thread's own stack, this test dies of SIGSEGV): the compile
+  // runs on the compile stack (or a pool thread). Asked without a cancel token (runs on this thread's compile stack) and with
+  // one (a pool thread), twice each (the stack is kept), and a schema error comes back as an Error.
+  std::string nested = R"({"type": "integer"})";
+  for (int i = 0; i < 190; ++i) nested = R"({"type": "object", "properties": {"a": )" + nested + "}}";
+  struct Job {
+    std::string schema;
+    std::vector<std::string> results;
+  } job{nested, {}};
+  auto body = [](void* p) -> void* {
+    auto& j = *static_cast<Job*>(p);
+    for (int round = 0; round < 2; ++round) {
+      for (bool with_token : {false, true}) {
+        try {
+          Compiler c(TokenizerInfo::bytes_with_eos());
+          CompiledGrammarPtr g = with_token ? c.compile({GrammarKind::kJsonSchema, j.schema}, CancelToken())
+                                            : c.compile_json_schema(j.schema);
+          j.results.push_back(g ? "ok" : "null");
+        } catch (const Error& e) {
+          j.results.push_back(std::string("error: ") + e.what());
+        }
+      }
+      try {
+        Compiler(TokenizerInfo::bytes_with_eos()).compile_json_schema(R"({"type": "string", "minLength": -1})");
+        j.results.push_back("no error");
+      } catch (const Error& e) {
+        j.results.push_back(e.kind() == ErrorKind::kSchema ? "schema error" : std::string("other: ") + e.what());
+      }
+    }
+    return nullptr;
+  };
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_t t;
+  REQUIRE(pthread_create(&t, &attr, body, &job) == 0);
+  pthread_attr_destroy(&attr);
+  pthread_join(t, nullptr);
+  CHECK(job.results == std::vector<std::string>{"ok", "ok", "schema error", "ok", "ok", "schema error"});
 }
 
 TEST_CASE("the grammar cache's bound counts what its grammars grew to in use, not their size at insertion", "[gcache]") {
