@@ -3,7 +3,8 @@
 // compile_tool_calls (tool_calls_request, tool_calls_key_text), cache_key, cache_stats; with CompileOptions::redis_url, the second level in Redis
 // (redis_store.hpp; the protocol is in docs/serving.md).
 // Takes: grammar requests. Gives: compiled grammars, compiled once per key per process (and per
-// fleet with Redis).
+// fleet with Redis), each on a 64 MiB stack: the caller's thread switched to one, or a pool thread
+// when the caller holds a CancelToken.
 #include "engine/grammar_cache.hpp"
 
 #include <unistd.h>
@@ -38,9 +39,9 @@ namespace tollgate::engine {
 namespace {
 constexpr size_t kCompileStackBytes = size_t{64} << 20;
 
-// The threads compiles run on, each with a stack of kCompileStackBytes (std::thread cannot set
-// one), kept between compiles: creating such a thread costs some 130 µs on the VMs we measure on,
-// a tenth of a median schema's compile. A thread waits kIdle for the next job, then exits. The
+// The threads the compiles a caller may cancel run on (the others run on CompileStack below), each
+// with a stack of kCompileStackBytes (std::thread cannot set one), kept between compiles: creating
+// such a thread costs some 130 µs on the VMs we measure on, a tenth of a median schema's compile. A thread waits kIdle for the next job, then exits. The
 // pool is never destroyed (its threads may outlive static destruction); a forked child starts
 // with no threads and a fresh lock (pthread_atfork).
 class CompileThreads {
