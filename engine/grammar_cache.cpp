@@ -157,13 +157,13 @@ class CompileThreads {
 #define TOLLGATE_COMPILE_STACK_SWITCH 1
 #endif
 
+#if TOLLGATE_COMPILE_STACK_SWITCH
 class CompileStack {
  public:
   // Runs f to its end on this thread's compile stack (directly when already on it). False when
   // the stack cannot be had (no memory for the mapping): f is then not run. Exceptions f throws
   // come back to the caller.
   static bool run(const std::function<void()>& f) {
-#if TOLLGATE_COMPILE_STACK_SWITCH
     CompileStack& self = mine();
     if (self.running_) {
       f();
@@ -185,10 +185,6 @@ class CompileStack {
     if (rc != 0) return false;
     if (self.error_) std::rethrow_exception(std::exchange(self.error_, nullptr));
     return true;
-#else
-    (void)f;
-    return false;
-#endif
   }
 
  private:
@@ -228,6 +224,11 @@ class CompileStack {
   const std::function<void()>* job_ = nullptr;
   std::exception_ptr error_;
 };
+#else
+struct CompileStack {
+  static bool run(const std::function<void()>&) { return false; }  // the pool thread, then
+};
+#endif
 }  // namespace
 }  // namespace tollgate::engine
 
