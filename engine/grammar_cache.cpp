@@ -41,9 +41,10 @@ constexpr size_t kCompileStackBytes = size_t{64} << 20;
 
 // The threads the compiles a caller may cancel run on (the others run on CompileStack below), each
 // with a stack of kCompileStackBytes (std::thread cannot set one), kept between compiles: creating
-// such a thread costs some 130 µs on the VMs we measure on, a tenth of a median schema's compile. A thread waits kIdle for the next job, then exits. The
-// pool is never destroyed (its threads may outlive static destruction); a forked child starts
-// with no threads and a fresh lock (pthread_atfork).
+// such a thread costs some 130 µs on the VMs we measure on, a tenth of a median schema's compile.
+// A thread waits kIdle for the next job, then exits. The pool is never destroyed (its threads may
+// outlive static destruction); a forked child starts with no threads and a fresh lock
+// (pthread_atfork).
 class CompileThreads {
  public:
   static CompileThreads& get() {

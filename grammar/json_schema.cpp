@@ -414,14 +414,10 @@ class SchemaCompiler {
         else if (says("draft-06")) dialect_ = 6;
         else if (says("draft-07")) dialect_ = 7;
         else if (says("2019-09")) dialect_ = 2019;
-        draft7_ = dialect_ <= 7;
-        if (dialect_ == 4) dialect_name_ = "draft-04";
-        else if (dialect_ <= 7) dialect_name_ = "draft-0" + std::to_string(dialect_);
-        else if (dialect_ == 2019) dialect_name_ = "draft 2019-09";
       }
     }
     check_json_depth();
-    index(&doc_, "", draft7_ ? "tollgate:/root.json" : "tollgate:/root.json", true);
+    index(&doc_, "", "tollgate:/root.json", true);
   }
 
   // The passes over the document recurse once per JSON level: a document nested deeper than
@@ -484,10 +480,10 @@ class SchemaCompiler {
     top.body = GExpr::seq({leaf(ws_), ref(root), leaf(ws_)});
     g_.rules.push_back(top);
     g_.start = static_cast<int>(g_.rules.size()) - 1;
-    auto listed = [](const std::vector<std::pair<std::string, std::string>>& kws) {
+    auto listed = [](const KeywordsMet& kws) {
       std::string list;
       size_t n = 0;
-      for (const auto& [kw, ptr] : kws) {
+      for (const auto& [kw, ptr] : kws.list) {
         if (n++ == 12) {
           list += ", …";
           break;
@@ -497,12 +493,13 @@ class SchemaCompiler {
       }
       return list;
     };
-    if (!unknown_.empty()) warn("", "unknown keywords ignored: " + listed(unknown_), codes::kSchemaUnknownKeyword);
-    if (!not_in_dialect_.empty()) {
+    if (!unknown_.list.empty()) warn("", "unknown keywords ignored: " + listed(unknown_), codes::kSchemaUnknownKeyword);
+    if (!not_in_dialect_.list.empty()) {
       // At the first of them (the message lists them all).
-      const auto& [kw, at] = not_in_dialect_.front();
+      const auto& [kw, at] = not_in_dialect_.list.front();
+      const std::string dialect = dialect_name();
       warn(at + "/" + escape_pointer_token(kw),
-           "keywords not in " + dialect_name_ + " (the schema's $schema), ignored as " + dialect_name_ +
+           "keywords not in " + dialect + " (the schema's $schema), ignored as " + dialect +
                " validators ignore them: " + listed(not_in_dialect_),
            codes::kSchemaNotInDialect);
     }
@@ -867,11 +864,11 @@ class SchemaCompiler {
       else if (kv == "$dynamicAnchor") dynamic_anchor = &it.value();
       else if (kv == "$recursiveAnchor") recursive_anchor = &it.value();
     }
-    const Json* id = draft7_ && !dollar_id ? plain_id : dollar_id;
+    const Json* id = draft7() && !dollar_id ? plain_id : dollar_id;
     std::string own_base;  // when this schema's $id starts a new resource
     bool own = false;
     // draft-07: $ref overrides its siblings, $id included
-    if (id && id->is_string() && !(draft7_ && ref)) {
+    if (id && id->is_string() && !(draft7() && ref)) {
       std::string idv = id->get<std::string>();
       // draft-07: an $id that is only a fragment is an anchor
       if (!idv.empty() && idv[0] == '#') {
@@ -1023,6 +1020,12 @@ class SchemaCompiler {
   // dependentSchemas, unevaluated*, minContains/maxContains, $recursiveRef) nor 2020-12's
   // prefixItems and $dynamicRef. Only the keywords a dialect lacks are listed: the rest are
   // compiled as before (draft-04's boolean exclusiveMinimum, `dependencies` in every draft).
+  // Before 2019-09: $ref overrides its siblings, `id` names a resource, `items` may be an array.
+  bool draft7() const { return dialect_ <= 7; }
+  std::string dialect_name() const {
+    if (dialect_ <= 7) return "draft-0" + std::to_string(dialect_);
+    return dialect_ == 2019 ? "draft 2019-09" : "draft 2020-12";
+  }
   bool in_dialect(std::string_view k) const {
     if (dialect_ >= 2020) return true;
     if (k == "prefixItems" || k == "$dynamicRef") return false;
@@ -1064,7 +1067,7 @@ class SchemaCompiler {
     stack_.push_back(n);
     const std::string ptr = ptr_of(n);
     const Json& o = *n;
-    bool ref_only = draft7_ && o.contains("$ref");  // draft-07: $ref overrides its siblings
+    bool ref_only = draft7() && o.contains("$ref");  // draft-07: $ref overrides its siblings
     for (auto it = o.begin(); it != o.end(); ++it) {
       const std::string& k = it.key();
       const std::string_view kv = k;
@@ -1073,7 +1076,7 @@ class SchemaCompiler {
       // keyword chain below and the key's pointer are spent on them.
       if (is_annotation(k)) continue;
       if (!in_dialect(kv)) {
-        if (not_in_dialect_seen_.insert({k, ptr}).second) not_in_dialect_.push_back({k, ptr});
+        not_in_dialect_.add(k, ptr);
         continue;
       }
       const Json& v = it.value();
@@ -1203,7 +1206,7 @@ class SchemaCompiler {
           if (ai != o.end()) apply_items(s, &*ai, v.size());
         } else {
           auto pi = o.find("prefixItems");
-          size_t start = !draft7_ && pi != o.end() && pi->is_array() ? pi->size() : 0;
+          size_t start = !draft7() && pi != o.end() && pi->is_array() ? pi->size() : 0;
           apply_items(s, &v, start);
         }
       } else if (kv == "prefixItems") {
@@ -1315,8 +1318,8 @@ class SchemaCompiler {
         if (v.is_boolean() && v.get<bool>()) continue;
         if (v.is_boolean() && !v.get<bool>() && (o.contains("items") && !o["items"].is_array())) continue;
         relax(p, k, "only the closed-array case with 'items' is supported");
-      } else if (unknown_seen_.insert({k, ptr}).second) {  // (a node may be flattened more than once)
-        unknown_.push_back({k, ptr});
+      } else {
+        unknown_.add(k, ptr);
       }
     }
     stack_.pop_back();
@@ -1499,7 +1502,7 @@ class SchemaCompiler {
       auto r = n->find("$ref");
       if (r == n->end() || !r->is_string()) break;
       bool only = true;
-      if (!draft7_)
+      if (!draft7())
         for (auto it = n->begin(); it != n->end() && only; ++it) only = it.key() == "$ref" || is_annotation(it.key());
       if (!only) break;
       const Json* t = nullptr;
@@ -4784,11 +4787,17 @@ class SchemaCompiler {
   const JsonSchemaOptions& opt_;
   Grammar g_;
   Json doc_;
-  bool draft7_ = false;  // a dialect before 2019-09: $ref overrides its siblings, `id`, items-array
-  int dialect_ = 2020;   // from $schema: 4 (draft-03 and 04), 6, 7, 2019 (2019-09), 2020 (2020-12, the default)
-  std::string dialect_name_ = "draft 2020-12";
-  std::vector<std::pair<std::string, std::string>> not_in_dialect_;  // (keyword, pointer) ignored for the dialect
-  std::set<std::pair<std::string, std::string>> not_in_dialect_seen_;
+  int dialect_ = 2020;  // from $schema: 4 (draft-03 and 04), 6, 7, 2019 (2019-09), 2020 (2020-12, the default)
+  // Keywords met and ignored, each (keyword, pointer) once in the order met (a node may be
+  // flattened more than once): unknown ones, and the ones the dialect lacks.
+  struct KeywordsMet {
+    std::vector<std::pair<std::string, std::string>> list;
+    std::set<std::pair<std::string, std::string>> seen;
+    void add(const std::string& k, const std::string& ptr) {
+      if (seen.insert({k, ptr}).second) list.push_back({k, ptr});
+    }
+  };
+  KeywordsMet unknown_, not_in_dialect_;
   RegexPtr ws_;
   std::unordered_map<const Json*, std::string> ptr_;
   // Each schema object's base URI, held once per distinct URI (nearly every node has the document's).
@@ -4801,8 +4810,6 @@ class SchemaCompiler {
   std::map<std::string, std::vector<const Json*>> dynamic_anchors_;  // $dynamicAnchor name → nodes
   std::vector<const Json*> stack_;
   std::map<std::pair<Conj, int>, int> memo_;  // (conjunction, depth) → its rule
-  std::vector<std::pair<std::string, std::string>> unknown_;
-  std::set<std::pair<std::string, std::string>> unknown_seen_;
   std::vector<std::unique_ptr<Json>> dep_schemas_;
   std::unordered_map<std::string, const Json*> dep_nodes_;
   std::vector<int> any_values_;  // any_value_rule by depth (-1: not built)
