@@ -1,6 +1,6 @@
 // The command line's allocator settings (CMakeLists.txt links jemalloc when pkg-config finds it).
-// Takes: nothing. Gives: jemalloc's compiled-in options, and release_free_memory() for the
-// MaskBench runner's fresh worker processes.
+// Takes: nothing. Gives: jemalloc's compiled-in options, and release_free_memory() and
+// use_own_arena() for the MaskBench runner's fresh worker processes.
 #include <string>
 
 #include "engine/cli/commands.hpp"
@@ -32,6 +32,22 @@ void release_free_memory() {
   // takes fresh pages rather than copy-on-write copies of the parent's.
   static_assert(MALLCTL_ARENAS_ALL == 4096, "the name below spells MALLCTL_ARENAS_ALL");
   mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
+#endif
+}
+
+bool use_own_arena() {
+#if TOLLGATE_CLI_JEMALLOC
+  // A forked child allocating in its parent's arena takes free regions of the parent's partly used
+  // slabs and writes jemalloc's metadata beside them: each first write to such a page is a
+  // copy-on-write fault (a 4 KiB copy), which a process of its own never pays. A new arena's slabs
+  // are the child's own pages; the thread's cache of the parent's free regions is flushed first.
+  unsigned arena = 0;
+  size_t len = sizeof arena;
+  if (mallctl("arenas.create", &arena, &len, nullptr, 0) != 0) return false;
+  if (mallctl("thread.tcache.flush", nullptr, nullptr, nullptr, 0) != 0) return false;
+  return mallctl("thread.arena", nullptr, nullptr, &arena, sizeof arena) == 0;
+#else
+  return false;
 #endif
 }
 

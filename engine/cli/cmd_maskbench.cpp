@@ -54,6 +54,11 @@ struct MaskbenchArgs {
   // Cold, but a worker process compiles schema after schema (process-wide automata kept between
   // schemas). The default cold run forks a fresh worker per schema.
   bool reuse_workers = false;
+  // Cold, each worker a process started for its schema with exec (not a fork of this one): it
+  // loads the tokenizer itself (untimed) before it takes its schema. The nearest to a new process.
+  bool exec = false;
+  // Set in such a process: the task and result pipes' descriptors, "R,W".
+  std::string worker_fds;
   // The default cold run: a worker compiles one schema and exits.
   bool one_schema_per_worker() const { return !warm && !reuse_workers; }
   // The Compiler's cache of compiled grammars (CompileOptions::grammar_cache_bytes), in MiB. Off by
@@ -283,6 +288,19 @@ struct Worker {
   std::string buf;
 };
 
+// Replaces the calling (forked) process with this program run as an exec'd worker: the same
+// command line and "--worker-fds R,W". Returns only when exec failed.
+void exec_worker(int task_fd, int result_fd) {
+  std::vector<std::string> args = command_line();
+  args.push_back("--worker-fds");
+  args.push_back(std::to_string(task_fd) + "," + std::to_string(result_fd));
+  std::vector<char*> argv;
+  for (auto& x : args) argv.push_back(x.data());
+  argv.push_back(nullptr);
+  execv("/proc/self/exe", argv.data());
+  std::fprintf(stderr, "maskbench: exec of a worker failed: %s\n", std::strerror(errno));
+}
+
 // Forks a worker. The child closes the other workers' pipe ends, so each worker sees the end of
 // its task pipe as soon as the parent closes it.
 Worker spawn_worker(const std::vector<Worker>& others, const TokenizerInfoPtr& tok, const CompileOptions& copt,
@@ -291,8 +309,8 @@ Worker spawn_worker(const std::vector<Worker>& others, const TokenizerInfoPtr& t
   if (pipe(task) != 0) throw Error(ErrorKind::kIo, std::string("pipe: ") + std::strerror(errno));
   if (pipe(result) != 0) throw Error(ErrorKind::kIo, std::string("pipe: ") + std::strerror(errno));
   std::fflush(nullptr);
-  // The child starts from the parent's heap: pages the parent freed and the child reuses would be
-  // copied on its first write (a cost a process of its own does not pay), so they go back first.
+  // The parent's free pages go back to the kernel first: the child (in an arena of its own, below)
+  // would not reuse them, and fork has fewer pages to map copy-on-write.
   if (a.one_schema_per_worker()) release_free_memory();
   pid_t pid = fork();
   if (pid < 0) throw Error(ErrorKind::kIo, std::string("fork: ") + std::strerror(errno));
@@ -303,6 +321,13 @@ Worker spawn_worker(const std::vector<Worker>& others, const TokenizerInfoPtr& t
     }
     close(task[1]);
     close(result[0]);
+    if (a.exec) {
+      exec_worker(task[0], result[1]);
+      _exit(127);
+    }
+    // A fresh worker's heap as a fresh process has it: its own (no copy-on-write faults on the
+    // parent's slabs inside the timed compile; docs/benchmarks.md, session 30).
+    if (a.one_schema_per_worker()) use_own_arena();
     worker_main(task[0], result[1], tok, copt, files, a, options);
   }
   close(task[0]);
@@ -390,6 +415,13 @@ int run_maskbench(const MaskbenchArgs& a) {
     if (e.path().extension() == ".json") files.push_back(e.path());
   std::sort(files.begin(), files.end());
 
+  int worker_task_fd = -1, worker_result_fd = -1;
+  if (!a.worker_fds.empty()) {
+    char comma = 0;
+    std::istringstream in(a.worker_fds);
+    if (!(in >> worker_task_fd >> comma >> worker_result_fd) || comma != ',')
+      throw Error(ErrorKind::kInvalidArgument, "--worker-fds: expected R,W");
+  }
   TokenizerInfoPtr tok = load_tokenizer(a.tokenizer);
   CompileOptions copt;
   copt.threads = a.threads;
@@ -403,6 +435,7 @@ int run_maskbench(const MaskbenchArgs& a) {
   options.max_whitespace = a.max_whitespace;
   options.indent = a.indent;
   signal(SIGPIPE, SIG_IGN);  // a worker that died is seen on its result pipe
+  if (worker_task_fd >= 0) worker_main(worker_task_fd, worker_result_fd, tok, copt, files, a, options);  // exec'd
 
   std::ofstream out;
   if (!a.out.empty()) {
@@ -512,6 +545,7 @@ int run_maskbench(const MaskbenchArgs& a) {
                         (a.grammar_cache_mib ? std::to_string(a.grammar_cache_mib) + " MiB)" : std::string("off)")))
                            .c_str()
               : a.reuse_workers ? "cold (a fresh Compiler per schema; workers reused)"
+              : a.exec          ? "cold (a process started (exec) per schema: it loads the tokenizer, then compiles)"
                                 : "cold (a fresh process and Compiler per schema)",
               a.jobs, a.threads, a.timeout_s,
               a.eager_automata_states == SIZE_MAX ? "every lexeme automaton built in the compile"
@@ -578,8 +612,14 @@ void add_bench_maskbench_command(CLI::App& bench) {
   auto* reuse = cmd->add_flag("--reuse-workers", a->reuse_workers,
                               "cold, but a worker process compiles schema after schema: a fresh Compiler for each, "
                               "process-wide automata (formats) kept");
+  auto* exec = cmd->add_flag("--exec", a->exec,
+                             "cold, each worker a process started for its schema (exec, not fork): it loads the "
+                             "tokenizer itself (untimed, ~0.1 s a schema) before it compiles");
+  cmd->add_option("--worker-fds", a->worker_fds, "internal: the pipes of an exec'd worker")->group("");
   warm->excludes(cold);
   warm->excludes(reuse);
+  exec->excludes(warm);
+  exec->excludes(reuse);
   cmd->add_option("--grammar", a->grammar, "debug: builtin-json replays through the built-in JSON grammar")
       ->check(CLI::IsMember({"schema", "builtin-json"}))
       ->group("");

@@ -60,8 +60,16 @@ std::string data_dir();
 // A tokenizer given as a directory or a tokenizer.json, or a short name (llama3, …) looked up in
 // <data_dir>/tokenizers/. Throws tollgate::Error.
 TokenizerInfoPtr load_tokenizer(const std::string& spec);
+// The program's command line as main() received it (set_command_line), for a process that runs
+// this program again (bench maskbench --exec).
+void set_command_line(int argc, char** argv);
+const std::vector<std::string>& command_line();
 // Gives the allocator's unused pages back to the kernel (jemalloc; nothing with glibc's malloc).
 void release_free_memory();
+// For a forked child: the calling thread allocates from now on in a heap arena of its own, as a
+// process of its own would, not in the slabs it shares copy-on-write with its parent (jemalloc;
+// nothing with glibc's malloc). False when the allocator could not make one (it goes on as before).
+bool use_own_arena();
 // The allocator the command line runs on, with its huge-page setting (jemalloc).
 std::string allocator_name();
 

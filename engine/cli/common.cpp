@@ -55,6 +55,17 @@ JsonSchemaOptions::Whitespace whitespace_mode(const std::string& mode) {
   return JsonSchemaOptions::Whitespace::kFlexible;
 }
 
+namespace {
+std::vector<std::string>& saved_command_line() {
+  static std::vector<std::string> args;
+  return args;
+}
+}  // namespace
+
+void set_command_line(int argc, char** argv) { saved_command_line().assign(argv, argv + argc); }
+
+const std::vector<std::string>& command_line() { return saved_command_line(); }
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::kIo, "cannot read '" + path + "'");

@@ -4,6 +4,7 @@
 #include "engine/cli/commands.hpp"
 
 int main(int argc, char** argv) {
+  tollgate::cli::set_command_line(argc, argv);
   CLI::App app{"tollgate — constrained decoding: grammars compiled to per-step token masks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "tollgate 0.1.0");
