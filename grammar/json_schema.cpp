@@ -1395,11 +1395,13 @@ class SchemaCompiler {
     return true;
   }
   void add_dependent_schema(Shape& s, const std::string& name, const Json* v, const std::string& p) {
-    // if the property is present then v: expressed as a conditional on presence
+    // if the value is an object with the property then v: a conditional on presence. Only objects:
+    // the keyword says nothing of other values (`required` alone would hold for them, vacuously,
+    // and bring v's other keywords on them).
     if (v->is_boolean() && v->get<bool>()) return;
     Shape::IfThenElse c;
     c.ptr = p;
-    c.cond = Conj{dep_node("c" + p, Json{{"required", Json::array({name})}}, p)};
+    c.cond = Conj{dep_node("c" + p, Json{{"type", "object"}, {"required", Json::array({name})}}, p)};
     c.then_ = Conj{v};
     s.conditionals.push_back(c);
   }
@@ -1673,6 +1675,67 @@ class SchemaCompiler {
         alts.push_back(generate(std::move(b), p));
       }
       return GExpr::alt(std::move(alts));
+    }
+    if (!s.has_enum && (s.types & kObjT)) {
+      // An object value excluded (a oneOf branch's enum value that another branch also holds, a
+      // `not` of an object const beside an enum): ¬(o = C) as a union — not an object, a key outside
+      // C's, one of C's keys missing, or one of them with another value (that value excluded in
+      // turn: nested objects recurse here). JSON equality ignores key order and compares numbers
+      // by value, as excluded_values does.
+      auto it = std::find_if(s.excluded_values.begin(), s.excluded_values.end(),
+                             [](const Json& v) { return v.is_object(); });
+      if (it != s.excluded_values.end()) {
+        const Json c = *it;
+        s.excluded_values.erase(it);
+        std::vector<Shape> neg;
+        Shape other;
+        other.types = kAllT & ~kObjT;
+        neg.push_back(std::move(other));
+        if (c.empty()) {
+          Shape t;
+          t.types = kObjT;
+          t.min_props = 1;
+          t.min_props_ptr = ptr;
+          neg.push_back(std::move(t));
+        } else {
+          std::set<std::string> keys;
+          for (auto k = c.begin(); k != c.end(); ++k) keys.insert(k.key());
+          Shape outside;
+          outside.types = kObjT;
+          outside.key_outside.push_back({keys, ptr});
+          neg.push_back(std::move(outside));
+          for (auto k = c.begin(); k != c.end(); ++k) {
+            Shape missing;
+            missing.types = kObjT;
+            missing.forbidden.mut().insert(k.key());
+            neg.push_back(std::move(missing));
+            Shape differs;
+            differs.types = kObjT;
+            differs.required.mut().insert(k.key());
+            differs.required_order.push_back(k.key());
+            differs.prop_order.mut().push_back(k.key());
+            auto value = std::make_shared<Shape>();
+            value->excluded_values.push_back(k.value());
+            differs.prop_shapes[k.key()] = std::move(value);
+            neg.push_back(std::move(differs));
+          }
+        }
+        // Each excluded object multiplies the alternatives: bounded as a oneOf's complements are.
+        excluded_objects_ += neg.size();
+        if (excluded_objects_ > kMaxCombinations) {
+          relax(ptr, "not", "excluding object values needs more than " + std::to_string(kMaxCombinations) +
+                                " alternatives");
+          return generate(std::move(s), ptr);
+        }
+        std::vector<GExprPtr> alts;
+        for (auto& nb : neg) {
+          Shape b = s;
+          merge_shape(b, nb);
+          if (!plainly_empty(b)) alts.push_back(generate(std::move(b), ptr));
+        }
+        if (alts.empty()) return GExpr::leaf(Regex::nothing());
+        return GExpr::alt(std::move(alts));
+      }
     }
     if (!s.key_outside.empty()) {
       // some key outside `outside`: in an object closed by names, one of its other names is present
@@ -2427,11 +2490,19 @@ class SchemaCompiler {
   }
 
   // The types every value of which the shape accepts: no keyword of the shape applies to them.
-  static unsigned unconstrained_types(const Shape& x) {
+  unsigned unconstrained_types(const Shape& x) {
     if (x.never || x.has_enum || !x.any_of.empty() || !x.one_of.empty() || !x.nots.empty() ||
-        !x.conditionals.empty() || !x.excluded_values.empty() || x.string_negated || x.number_negated ||
-        !x.string_negs.empty() || !x.number_negs.empty())
+        !x.excluded_values.empty() || x.string_negated || x.number_negated || !x.string_negs.empty() ||
+        !x.number_negs.empty())
       return 0;
+    // A condition only objects can meet, with no else (a dependency), leaves the other types free.
+    for (const auto& c : x.conditionals)
+      if (!c.else_.empty() || (effective_types(flatten(c.cond)) & ~kObjT)) return 0;
+    if (!x.conditionals.empty()) {
+      Shape rest = x;
+      rest.conditionals.clear();
+      return unconstrained_types(rest) & ~kObjT;
+    }
     unsigned t = x.types & (kNullT | kBoolT);
     if (x.min_length == 0 && x.max_length == UINT64_MAX && x.patterns.empty() && x.formats.empty()) t |= x.types & kStrT;
     if (x.minimums.empty() && x.maximums.empty() && x.multiple_ofs.empty()) t |= x.types & (kIntT | kFracT);
@@ -4844,7 +4915,8 @@ class SchemaCompiler {
   int distribution_depth_ = 0;
   int conditional_depth_ = 0;       // conditions being distributed, nested
   size_t conditional_alts_ = 0;     // alternatives they made, since the outermost began
-  std::deque<std::tuple<int, Conj, int>> pending_;  // rules (and their depth) whose body is still to generate
+  std::deque<std::tuple<int, Conj, int>> pending_;
+  size_t excluded_objects_ = 0;  // alternatives made so far for excluded object values (bounded)  // rules (and their depth) whose body is still to generate
 };
 
 }  // namespace
