@@ -1676,28 +1676,31 @@ class SchemaCompiler {
       }
       return GExpr::alt(std::move(alts));
     }
-    if (!s.has_enum && (s.types & kObjT)) {
-      // An object value excluded (a oneOf branch's enum value that another branch also holds, a
-      // `not` of an object const beside an enum): ¬(o = C) as a union — not an object, a key outside
-      // C's, one of C's keys missing, or one of them with another value (that value excluded in
-      // turn: nested objects recurse here). JSON equality ignores key order and compares numbers
-      // by value, as excluded_values does.
-      auto it = std::find_if(s.excluded_values.begin(), s.excluded_values.end(),
-                             [](const Json& v) { return v.is_object(); });
+    if (!s.has_enum) {
+      // An object or array value excluded (a oneOf branch's enum value that another branch also
+      // holds, a `not` of a const beside an enum): ¬(v = C) as a union. An object: not an object, a
+      // key outside C's, one of C's keys missing, or one of them with another value. An array: not
+      // an array, fewer or more items, or item i with another value (a prefix of i free items and
+      // one that is not C[i]). The other value is excluded in turn, so nested values recurse here.
+      // JSON equality ignores key order and compares numbers by value, as excluded_values does.
+      auto it = std::find_if(s.excluded_values.begin(), s.excluded_values.end(), [&](const Json& v) {
+        return (v.is_object() && (s.types & kObjT)) || (v.is_array() && (s.types & kArrT));
+      });
       if (it != s.excluded_values.end()) {
         const Json c = *it;
         s.excluded_values.erase(it);
+        const unsigned own = c.is_object() ? kObjT : kArrT;
         std::vector<Shape> neg;
         Shape other;
-        other.types = kAllT & ~kObjT;
+        other.types = kAllT & ~own;
         neg.push_back(std::move(other));
-        if (c.empty()) {
+        if (c.is_object() && c.empty()) {
           Shape t;
           t.types = kObjT;
           t.min_props = 1;
           t.min_props_ptr = ptr;
           neg.push_back(std::move(t));
-        } else {
+        } else if (c.is_object()) {
           std::set<std::string> keys;
           for (auto k = c.begin(); k != c.end(); ++k) keys.insert(k.key());
           Shape outside;
@@ -1719,11 +1722,34 @@ class SchemaCompiler {
             differs.prop_shapes[k.key()] = std::move(value);
             neg.push_back(std::move(differs));
           }
+        } else {
+          const size_t n = c.size();
+          if (n > 0) {
+            Shape shorter;
+            shorter.types = kArrT;
+            shorter.max_items = n - 1;
+            neg.push_back(std::move(shorter));
+          }
+          Shape longer;
+          longer.types = kArrT;
+          longer.min_items = n + 1;
+          neg.push_back(std::move(longer));
+          for (size_t i = 0; i < n; ++i) {
+            Shape differs;
+            differs.types = kArrT;
+            differs.min_items = i + 1;
+            differs.prefix_given = true;
+            differs.prefix.assign(i, Conj{});
+            // a schema node of its own for "not C[i]", made once per (pointer, index, value)
+            differs.prefix.push_back(Conj{dep_node("x" + ptr + "/" + std::to_string(i) + ":" + c[i].dump(),
+                                                   Json{{"not", Json{{"const", c[i]}}}}, ptr)});
+            neg.push_back(std::move(differs));
+          }
         }
-        // Each excluded object multiplies the alternatives: bounded as a oneOf's complements are.
+        // Each excluded value multiplies the alternatives: bounded as a oneOf's complements are.
         excluded_objects_ += neg.size();
         if (excluded_objects_ > kMaxCombinations) {
-          relax(ptr, "not", "excluding object values needs more than " + std::to_string(kMaxCombinations) +
+          relax(ptr, "not", "excluding object or array values needs more than " + std::to_string(kMaxCombinations) +
                                 " alternatives");
           return generate(std::move(s), ptr);
         }
@@ -3079,7 +3105,9 @@ class SchemaCompiler {
       else if (v.is_boolean()) (v.get<bool>() ? ex_true : ex_false) = true;
       else if (v.is_string()) ex_str.push_back(Regex::literal(v.get<std::string>()));
       else if (v.is_number()) ex_num.push_back(exact_number(v));
-      else relax(ptr, "not", "excluding an object or array value");
+      else if (s.types & value_type(v)) relax(ptr, "not", "excluding an object or array value");
+      // (else a value of a type the shape has not: nothing to exclude; distribute() writes the
+      // exclusion of those it has)
     }
     if ((s.types & kNullT) && !ex_null) out.push_back(lit("null"));
     if ((s.types & kBoolT) && !ex_true) out.push_back(lit("true"));
@@ -4916,7 +4944,7 @@ class SchemaCompiler {
   int conditional_depth_ = 0;       // conditions being distributed, nested
   size_t conditional_alts_ = 0;     // alternatives they made, since the outermost began
   std::deque<std::tuple<int, Conj, int>> pending_;
-  size_t excluded_objects_ = 0;  // alternatives made so far for excluded object values (bounded)  // rules (and their depth) whose body is still to generate
+  size_t excluded_objects_ = 0;  // alternatives made so far for excluded object and array values (bounded)  // rules (and their depth) whose body is still to generate
 };
 
 }  // namespace

@@ -482,7 +482,7 @@ TEST_CASE("json schema: oneOf branches proven disjoint by keys every branch of t
   REFUSES(values, R"({"b": 1})");
 }
 
-TEST_CASE("json schema: an object value excluded from an object schema, and dependencies on objects only",
+TEST_CASE("json schema: an object or array value excluded, and dependencies on objects only",
           "[json-schema]") {
   // Swagger 1.2's data type: {"type": "void"} is in both branches, so it is excluded from the
   // object branch (before, "excluding an object or array value" refused the schema). Expectations
@@ -519,9 +519,24 @@ TEST_CASE("json schema: an object value excluded from an object schema, and depe
   ACCEPTS(open, R"({"k": 3})");
   ACCEPTS(open, R"({"k": 1, "z": 0})");
   ACCEPTS(open, "{}");
-  // An array inside the excluded value is not expressible: a compile error that says so.
-  CHECK_THAT(schema_error(R"({"oneOf": [{"const": {"a": [1, 2]}}, {"type": "object", "properties": {"a": {}},
-      "additionalProperties": false}]})").message(), Catch::Contains("excluding an object or array value"));
+  // Arrays: fewer or more items, or item i with another value; nested arrays and objects recurse.
+  auto arrays = schema(R"({"oneOf": [{"const": [1, {"a": [true]}, "s"]}, {"type": "array", "maxItems": 3}]})");
+  REFUSES(arrays, R"([1, {"a": [true]}, "s"])");
+  REFUSES(arrays, R"([1.0, {"a": [true]}, "s"])");
+  ACCEPTS(arrays, R"([1, {"a": [false]}, "s"])");
+  ACCEPTS(arrays, R"([1, {"a": [true, true]}, "s"])");
+  ACCEPTS(arrays, R"([1, {"a": [true], "b": 0}, "s"])");
+  ACCEPTS(arrays, R"([1, {"a": [true]}])");
+  ACCEPTS(arrays, R"([2, {"a": [true]}, "s"])");
+  ACCEPTS(arrays, "[]");
+  REFUSES(arrays, R"([1, {"a": [true]}, "s", 2])");
+  REFUSES(arrays, "{}");
+  auto inner = schema(R"({"oneOf": [{"const": {"a": [1, 2]}}, {"type": "object", "properties": {"a": {}},
+      "additionalProperties": false}]})");
+  REFUSES(inner, R"({"a": [1, 2]})");
+  ACCEPTS(inner, R"({"a": [2, 1]})");
+  ACCEPTS(inner, R"({"a": [1, 2, 3]})");
+  ACCEPTS(inner, "{}");
   // dependencies apply to objects only: other values are free of the dependent schema (before, its
   // oneOf was applied to them and refused them all), and an object branch with a dependency is
   // disjoint from another closed one by their keys.
