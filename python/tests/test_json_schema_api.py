@@ -173,8 +173,15 @@ def test_errors_have_a_pointer_or_a_line_and_column(compiler):
 
 def test_compiling_releases_the_gil(llama3):
     # While a schema compiles against Llama-3's 128k tokens, another Python thread keeps running
-    # only if the GIL is released (a fresh Compiler each time: nothing cached).
-    released, done = releases_the_gil(lambda: tollgate.Compiler(llama3, threads=1).compile_json_schema(PERSON))
+    # only if the GIL is released (a fresh Compiler each time: nothing cached). The compile must last
+    # long enough for this thread to be scheduled on a busy machine: PERSON alone compiles in 0.3 ms
+    # (on the caller's thread since session 29), and a run of `make test` once saw all three attempts
+    # end before this thread ran. With every lexeme automaton built in the call, one of them a
+    # pattern ∩ length product of ~30,000 states, it takes 50-70 ms.
+    heavy = json.loads(json.dumps(PERSON))
+    heavy["properties"]["bio"] = {"type": "string", "maxLength": 100, "pattern": "^(?:\\S+\\s+){0,9}\\S+$"}
+    released, done = releases_the_gil(
+        lambda: tollgate.Compiler(llama3, threads=1, eager_automata_states=2**64 - 1).compile_json_schema(heavy))
     assert released
     assert done and accepts(done[0], '{"id": "u-123", "role": "viewer", "age": 18, '
                                      '"address": {"city": "", "zip": "00000"}, "tags": [""]}')

@@ -242,7 +242,11 @@ def test_gil_is_released_while_computing(tok):
     released, _ = releases_the_gil(
         lambda: tollgate.Compiler(tok, threads=1).compile_regex(r"[a-z]{1,40}(,[a-z0-9]{1,40}){0,6}"))
     assert released
-    released, _ = releases_the_gil(lambda: tollgate.apply_token_bitmask_inplace(logits, bm))
+    # One call takes ~2 ms: sixteen in a row give this thread time to be scheduled on a busy machine
+    # (with the switch interval at 100 s the worker keeps the GIL between calls: only a call that
+    # releases it lets this thread in).
+    released, _ = releases_the_gil(
+        lambda: [tollgate.apply_token_bitmask_inplace(logits, bm) for _ in range(16)])
     assert released
 
 
