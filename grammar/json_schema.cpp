@@ -1747,8 +1747,8 @@ class SchemaCompiler {
           }
         }
         // Each excluded value multiplies the alternatives: bounded as a oneOf's complements are.
-        excluded_objects_ += neg.size();
-        if (excluded_objects_ > kMaxCombinations) {
+        excluded_value_alts_ += neg.size();
+        if (excluded_value_alts_ > kMaxCombinations) {
           relax(ptr, "not", "excluding object or array values needs more than " + std::to_string(kMaxCombinations) +
                                 " alternatives");
           return generate(std::move(s), ptr);
@@ -2524,16 +2524,12 @@ class SchemaCompiler {
     // A condition only objects can meet, with no else (a dependency), leaves the other types free.
     for (const auto& c : x.conditionals)
       if (!c.else_.empty() || (effective_types(flatten(c.cond)) & ~kObjT)) return 0;
-    if (!x.conditionals.empty()) {
-      Shape rest = x;
-      rest.conditionals.clear();
-      return unconstrained_types(rest) & ~kObjT;
-    }
     unsigned t = x.types & (kNullT | kBoolT);
     if (x.min_length == 0 && x.max_length == UINT64_MAX && x.patterns.empty() && x.formats.empty()) t |= x.types & kStrT;
     if (x.minimums.empty() && x.maximums.empty() && x.multiple_ofs.empty()) t |= x.types & (kIntT | kFracT);
     if (!has_array_constraints(x)) t |= x.types & kArrT;
-    if (!has_object_constraints(x) && x.closeds.empty() && x.forbidden.empty() && x.prop_shapes.empty())
+    if (!has_object_constraints(x) && x.closeds.empty() && x.forbidden.empty() && x.prop_shapes.empty() &&
+        x.conditionals.empty())
       t |= x.types & kObjT;
     return t;
   }
@@ -4943,8 +4939,8 @@ class SchemaCompiler {
   int distribution_depth_ = 0;
   int conditional_depth_ = 0;       // conditions being distributed, nested
   size_t conditional_alts_ = 0;     // alternatives they made, since the outermost began
-  std::deque<std::tuple<int, Conj, int>> pending_;
-  size_t excluded_objects_ = 0;  // alternatives made so far for excluded object and array values (bounded)  // rules (and their depth) whose body is still to generate
+  std::deque<std::tuple<int, Conj, int>> pending_;  // rules (and their depth) whose body is still to generate
+  size_t excluded_value_alts_ = 0;  // alternatives made so far for excluded object and array values (bounded)
 };
 
 }  // namespace
