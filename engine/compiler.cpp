@@ -3,6 +3,10 @@
 #include "tollgate/compiler.hpp"
 
 #include <chrono>
+#include <string_view>
+#include <vector>
+
+#include "tollgate/matcher.hpp"
 
 #include "engine/compile_phases.hpp"
 #include "engine/compiler_cache.hpp"
@@ -38,6 +42,33 @@ Compiler::Compiler(TokenizerInfoPtr tokenizer, CompileOptions options)
   cache_->grammars = std::make_shared<engine::GrammarCache>(options_.grammar_cache_bytes);
   if (!options_.redis_url.empty())
     cache_->redis = std::make_unique<engine::RedisStore>(options_.redis_url, options_.redis_timeout_ms);
+  if (options_.warm_up_json && (cache_->index || cache_->lexemes)) {
+    Compiler quiet(*this);  // shares the caches; the caller's progress callback is not told of it
+    quiet.options_.progress = nullptr;
+    quiet.warm_up_json();
+  }
+}
+
+// A document of every kind of JSON value, in the pieces a model's tokens would give, so that the
+// masks inside a string, a key, a number and an array are filled once here (their token index
+// entries go to the shared IndexCache) and not in the first real schema's first steps.
+void Compiler::warm_up_json() const {
+  static constexpr const char* kSchema =
+      R"({"type":"object","properties":{"s":{"type":"string"},"n":{"type":"number"},)"
+      R"("i":{"type":"integer"},"b":{"type":"boolean"},"a":{"type":"array","items":{}}}})";
+  static constexpr std::string_view kPieces[] = {
+      "{", "\"s\"", ": ", "\"ab", "c\"", ", \"n\": ", "1", ".5", "e3", ", \"i\": ", "-2",
+      ", \"b\": ", "true", ", \"a\": ", "[", "1", ", ", "\"x\"", ", ", "{}", "]", "}"};
+  try {
+    Matcher m(compile_json_schema_now(kSchema, options_.json_schema, "warm-up"));
+    std::vector<int32_t> mask(static_cast<size_t>(bitmask_words(tokenizer_->vocab_size())));
+    for (std::string_view piece : kPieces) {
+      m.fill_next_token_bitmask(mask.data());
+      if (!m.accept_bytes(piece)) break;  // options that spell it otherwise (compact whitespace)
+    }
+  } catch (const Error&) {
+    // budgets tighter than this schema needs: nothing is warm, and the first real compile says why
+  }
 }
 
 Compiler::~Compiler() = default;

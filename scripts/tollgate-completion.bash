@@ -34,7 +34,7 @@ _tollgate() {
         COMPREPLY=($(compgen -W "decode maskbench batch" -- "$cur"))
         return
       fi
-      opts="--positions --steps --chunk --model -m --cpu-time --json --tokenizer --out --timeout --property-order --whitespace --max-whitespace --indent --lenient --jobs --threads --eager-automata-states --cold --exec --reuse-workers --warm --grammar-cache-mb --batch --budgets --grammar --help" ;;
+      opts="--positions --steps --chunk --model -m --cpu-time --json --tokenizer --out --timeout --property-order --whitespace --max-whitespace --indent --lenient --jobs --threads --eager-automata-states --cold --exec --reuse-workers --warm --no-warm-up --grammar-cache-mb --batch --budgets --grammar --help" ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -50,6 +50,9 @@ struct MaskbenchArgs {
   int threads = 1;
   size_t eager_automata_states = CompileOptions{}.eager_automata_states;
   bool warm = false;
+  // The Compiler does not warm its caches when it is made (CompileOptions::warm_up_json off): a
+  // cold run then times a Compiler's very first compile.
+  bool no_warm_up = false;
   bool cold = false;  // the default; the flag only says so
   // Cold, but a worker process compiles schema after schema (process-wide automata kept between
   // schemas). The default cold run forks a fresh worker per schema.
@@ -230,17 +233,6 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-// The warm-up of --warm: what a worker compiles before its first schema.
-void warm_up(const Compiler& compiler, const MaskbenchArgs& a, const JsonSchemaOptions& options) {
-  if (a.grammar == "builtin-json") compiler.builtin_json();
-  try {
-    compiler.compile_json_schema(
-        R"({"type":"object","properties":{"s":{"type":"string"},"n":{"type":"number"},)"
-        R"("i":{"type":"integer"},"b":{"type":"boolean"},"a":{"type":"array","items":{}}}})",
-        options, "warm-up");
-  } catch (const Error&) {
-  }
-}
 
 // The worker's loop: reads file indices (one per line) from `task_fd`, writes one result line
 // each to `result_fd`, until the parent closes the task pipe. --cold (default): one schema, a fresh
@@ -251,8 +243,8 @@ void warm_up(const Compiler& compiler, const MaskbenchArgs& a, const JsonSchemaO
                               const JsonSchemaOptions& options) {
   std::optional<Compiler> warm;
   if (a.warm) {
-    warm.emplace(tok, copt);
-    warm_up(*warm, a, options);
+    warm.emplace(tok, copt);  // warmed up as every Compiler is (CompileOptions::warm_up_json)
+    if (a.grammar == "builtin-json") warm->builtin_json();
   }
   std::string pending;
   for (;;) {
@@ -427,6 +419,7 @@ int run_maskbench(const MaskbenchArgs& a) {
   copt.threads = a.threads;
   copt.eager_automata_states = a.eager_automata_states;
   copt.grammar_cache_bytes = a.grammar_cache_mib << 20;
+  copt.warm_up_json = !a.no_warm_up;
   JsonSchemaOptions options;
   options.property_order = a.property_order == "any" ? JsonSchemaOptions::PropertyOrder::kAny
                                                      : JsonSchemaOptions::PropertyOrder::kSchema;
@@ -434,6 +427,7 @@ int run_maskbench(const MaskbenchArgs& a) {
   options.whitespace = whitespace_mode(a.whitespace);
   options.max_whitespace = a.max_whitespace;
   options.indent = a.indent;
+  copt.json_schema = options;  // what the Compiler warms up with
   signal(SIGPIPE, SIG_IGN);  // a worker that died is seen on its result pipe
   if (worker_task_fd >= 0) worker_main(worker_task_fd, worker_result_fd, tok, copt, files, a, options);  // exec'd
 
@@ -537,7 +531,7 @@ int run_maskbench(const MaskbenchArgs& a) {
   const std::string ws = a.whitespace == "flexible" ? "flexible whitespace (at most " + std::to_string(a.max_whitespace) + " a gap)"
                          : a.whitespace == "pretty"  ? "pretty whitespace (indent " + std::to_string(a.indent) + ")"
                                                      : a.whitespace + " whitespace";
-  std::printf("grammar: %s; %s; property order %s%s; %s; %d job(s), %d compile thread(s), timeout %g s; %s\n",
+  std::printf("grammar: %s; %s; property order %s%s; %s%s; %d job(s), %d compile thread(s), timeout %g s; %s\n",
               a.grammar == "builtin-json" ? "built-in JSON grammar (debug: the schemas are not compiled)"
                                           : "JSON Schema",
               ws.c_str(), a.property_order.c_str(), a.lenient ? ", lenient" : "",
@@ -547,6 +541,7 @@ int run_maskbench(const MaskbenchArgs& a) {
               : a.reuse_workers ? "cold (a fresh Compiler per schema; workers reused)"
               : a.exec          ? "cold (a process started (exec) per schema: it loads the tokenizer, then compiles)"
                                 : "cold (a fresh process and Compiler per schema)",
+              a.no_warm_up ? "; the Compiler not warmed up when made" : "",
               a.jobs, a.threads, a.timeout_s,
               a.eager_automata_states == SIZE_MAX ? "every lexeme automaton built in the compile"
               : a.eager_automata_states == 0      ? "lexeme automata built when first needed"
@@ -608,6 +603,9 @@ void add_bench_maskbench_command(CLI::App& bench) {
                   "so it cannot hit)")
       ->capture_default_str();
   auto* warm = cmd->add_flag("--warm", a->warm, "one Compiler per worker, warmed up before its first schema");
+  cmd->add_flag("--no-warm-up", a->no_warm_up,
+                "the Compiler does not warm its caches when it is made (CompileOptions::warm_up_json off): "
+                "a cold run times a Compiler's very first compile");
   auto* cold = cmd->add_flag("--cold", a->cold, "a fresh process and Compiler for each schema (default)");
   auto* reuse = cmd->add_flag("--reuse-workers", a->reuse_workers,
                               "cold, but a worker process compiles schema after schema: a fresh Compiler for each, "

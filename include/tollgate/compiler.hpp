@@ -93,6 +93,14 @@ struct CompileOptions {
   // SIZE_MAX: all in the compile (so do eager_index, serialisation, Lark grammars with
   // leftmost-first lexing and `tollgate check`).
   size_t eager_automata_states = 0;
+  // The Compiler warms its shared caches when it is made: it compiles a small JSON Schema (an
+  // object of a string, a number, an integer, a boolean and an array of anything, with
+  // `json_schema`'s options) and fills the masks along one document of it, so that the lexeme
+  // automata and token index entries every JSON Schema shares are there before the first real
+  // compile (about 2 ms, once per Compiler; on maskbench-dev a fresh process's median time to
+  // first mask 0.75 -> 0.44 ms: docs/benchmarks.md, "session 31"). Needs index_cache_bytes or
+  // lexeme_cache_bytes; a warm-up over the budgets below is given up quietly.
+  bool warm_up_json = true;
   // Bytes of token index entries a Compiler (and its copies) keeps for reuse across the grammars
   // it compiles, keyed by the lexeme state's canonical future (JSON strings, numbers, formats
   // recur across schemas): each entry's token set, boundary roots and key. Over the bound the
@@ -296,6 +304,8 @@ class Compiler {
   CompiledGrammarPtr compile_json_schema_now(std::string_view schema_json, const JsonSchemaOptions& options,
                                              std::string_view source_name) const;
   CompiledGrammarPtr compile_tool_calls_now(const ToolCallSpec& spec, std::string_view source_name) const;
+  // CompileOptions::warm_up_json: what the constructor compiles and walks.
+  void warm_up_json() const;
   // Through Redis when configured, under cache_key(request); compile_now otherwise (no key: its
   // SHA-256 was a tenth of a small schema's compile in a fresh process, OpenSSL's first use).
   CompiledGrammarPtr compile_shared(const GrammarRequest& request) const;

@@ -283,3 +283,27 @@ def test_eager_automata_states_changes_when_lexemes_are_built_not_the_masks(llam
                 assert ml.accept_token(tid) == me.accept_token(tid)
             break
     assert steps > 300 and deferred >= 6, (steps, deferred)
+
+
+def test_a_new_compiler_is_warmed_up_unless_told_not_to(llama3):
+    # Compiler(warm_up_json=True) (the default) compiles a small schema and walks one document of
+    # it when it is made: its first real schema takes lexeme automata from that; with False the
+    # first schema builds every one itself. The masks are the same either way.
+    import numpy as np
+
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+              "required": ["name"]}
+    warm = tollgate.Compiler(llama3, threads=1)
+    cold = tollgate.Compiler(llama3, threads=1, warm_up_json=False)
+    gw, gc = warm.compile_json_schema(schema), cold.compile_json_schema(schema)
+    assert gc.stats["lexemes_shared"] == 0
+    assert gw.stats["lexemes_shared"] > 0
+    doc = '{"name": "Ada", "age": 36}'
+    mw, mc = tollgate.Matcher(gw), tollgate.Matcher(gc)
+    bw, bc = (tollgate.allocate_token_bitmask(1, llama3.vocab_size) for _ in range(2))
+    for ch in doc:
+        mw.fill_next_token_bitmask(bw)
+        mc.fill_next_token_bitmask(bc)
+        assert np.array_equal(bw, bc), ch
+        assert mw.accept_bytes(ch.encode()) and mc.accept_bytes(ch.encode())
+    assert mw.is_accepting() and mc.is_accepting()

@@ -5,8 +5,11 @@
 // Compiler, later grammars take automata built for earlier ones, and every mask along every valid
 // test equals the mask of the same schema compiled by a Compiler without the cache, and by one whose
 // cache is so small that it keeps evicting. Index entries of shared automata are taken whole from
-// the Compiler's IndexCache by later grammars, with the same masks.
+// the Compiler's IndexCache by later grammars, with the same masks. A new Compiler's warm-up
+// (CompileOptions::warm_up_json) leaves automata and index entries that its first schema takes,
+// masks unchanged; it tells no progress callback and gives up quietly under tight budgets.
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "engine/cfg_backend.hpp"
@@ -18,6 +21,7 @@
 
 using namespace tollgate;
 using tollgate::testing::cfg_of;
+using tollgate::testing::first_valid_tokens;
 using tollgate::testing::llama3;
 using tollgate::testing::mask_of;
 using tollgate::testing::maskbench_files;
@@ -174,4 +178,82 @@ TEST_CASE("index cache: whole entries are found by automaton and state while the
   engine::IndexCache tiny(16);
   tiny.put_state(other, 1, false, entry, "a");
   CHECK(tiny.size() == 0);
+}
+
+TEST_CASE("compiler warm-up: a new Compiler's first schema takes what the warm-up built, masks unchanged",
+          "[lexeme-cache][json-schema]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
+  auto options = [](bool warm_up) {
+    CompileOptions o;
+    o.threads = 1;
+    o.grammar_cache_bytes = 0;
+    o.warm_up_json = warm_up;
+    return o;
+  };
+  const auto files = maskbench_files(mb);
+  size_t schemas = 0, steps = 0, mismatches = 0, took_automata = 0, took_entries = 0;
+  for (size_t i = 0; i < files.size() && schemas < 12; i += 97) {
+    const std::string text = read_file(files[i]);
+    std::string schema_text;
+    const std::vector<int32_t> doc = first_valid_tokens(text, &schema_text);
+    if (doc.empty()) continue;
+    Compiler warm(llama3(), options(true)), cold(llama3(), options(false));  // each its first schema
+    CompiledGrammarPtr gc;
+    try {
+      gc = cold.compile_json_schema(schema_text);
+    } catch (const Error&) {
+      CHECK_THROWS_AS(warm.compile_json_schema(schema_text), Error);
+      continue;
+    }
+    CompiledGrammarPtr gw = warm.compile_json_schema(schema_text);
+    ++schemas;
+    CHECK(gc->stats().lexemes_shared == 0);  // nothing in a cold Compiler's caches
+    took_automata += gw->stats().lexemes_shared > 0;
+    Matcher mw(gw), mc(gc);
+    for (int32_t id : doc) {  // (a valid document out of its schema's property order stops early)
+      ++steps;
+      mismatches += mask_of(mw) != mask_of(mc);
+      const bool ok = mc.accept_token(id);
+      REQUIRE(mw.accept_token(id) == ok);
+      if (!ok) break;
+    }
+    CHECK(mw.is_accepting() == mc.is_accepting());
+    took_entries += cfg_of(gw).num_index_whole_shared() > 0;
+    CHECK(cfg_of(gc).num_index_whole_shared() == 0);
+  }
+  INFO(schemas << " schemas, " << steps << " steps; " << took_automata << " took automata and " << took_entries
+               << " index entries from the warm-up");
+  CHECK(schemas >= 10);
+  CHECK(steps > 500);
+  CHECK(mismatches == 0);
+  CHECK(took_automata * 4 >= schemas * 3);
+  CHECK(took_entries * 2 >= schemas);
+}
+
+TEST_CASE("compiler warm-up: quiet to the progress callback, given up under tight budgets", "[lexeme-cache]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  struct Count : CompileProgress {
+    size_t calls = 0;
+    void on_progress(std::string_view, size_t, size_t) override { ++calls; }
+  } count;
+  CompileOptions o;
+  o.threads = 1;
+  o.progress = &count;
+  Compiler c(llama3(), o);
+  CHECK(count.calls == 0);  // the warm-up is not the caller's compile
+  c.compile_json_schema(R"({"type": "object", "properties": {"a": {"type": "string"}}})");
+  CHECK(count.calls > 0);
+  // Budgets a small schema cannot meet: the Compiler is made all the same, and the first real
+  // compile is the one that says why.
+  CompileOptions tight;
+  tight.max_dfa_states = 3;
+  std::optional<Compiler> t;
+  REQUIRE_NOTHROW(t.emplace(llama3(), tight));
+  try {
+    t->compile_json_schema(R"({"type": "string", "maxLength": 40})");
+    FAIL("a 40-code-point string in 3 DFA states");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kLimit);
+  }
 }
