@@ -698,25 +698,6 @@ bool reads_escaped_bytes(const Dfa& body) {
 
 // json_escape of a body that reads an escaped byte (reads_escaped_bytes).
 Dfa spell_escapes(const Dfa& body, const DfaOptions& options) {
-  // Byte classes: the body's, with every byte an escape spells (and '"', '\\') apart and the
-  // control bytes (never raw) in one class of their own.
-  std::array<uint8_t, 256> classes{};
-  std::vector<uint8_t> rep;
-  {
-    constexpr std::string_view kSpelled = "\"\\/bfnrtu0123456789abcdefABCDEF";
-    std::vector<int> id(body.num_classes() + 257, -1);
-    for (int x = 0; x < 256; ++x) {
-      size_t key = body.byte_classes()[x];
-      if (x < 0x20) key = body.num_classes();
-      else if (kSpelled.find(static_cast<char>(x)) != std::string_view::npos) key = body.num_classes() + 1 + x;
-      if (id[key] < 0) {
-        id[key] = static_cast<int>(rep.size());
-        rep.push_back(static_cast<uint8_t>(x));
-      }
-      classes[x] = static_cast<uint8_t>(id[key]);
-    }
-  }
-  const size_t k = rep.size();
   // A state is (body state, phase): phase 0 outside an escape; inside one, 1 after '\', 2 after
   // "\u", 3 after "\u0", 4 after "\u00", 5 after "\u000", 6 after "\u001".
   constexpr uint32_t kPhases = 7;
@@ -727,6 +708,47 @@ Dfa spell_escapes(const Dfa& body, const DfaOptions& options) {
     return -1;
   };
   auto short_escape = [](uint8_t x) { return x == 0x08 || x == 0x09 || x == 0x0A || x == 0x0C || x == 0x0D; };
+  // Byte classes: bytes that do the same in every phase — the same body class read raw (or none:
+  // a control byte, '"'; or the start of an escape: '\\'), the same body class spelled after '\\'
+  // ('n' reads the body's class of 0x0A), the same part in "\u00XX", the same body classes for
+  // XX = 0X and 1X. Coarser than the body's classes with every spelled byte apart (as many as 40
+  // classes, most with equal columns: the table was built over all of them, then merged), and as
+  // fine as the result needs: merge_classes below gives the same classes either way.
+  std::array<uint8_t, 256> classes{};
+  std::vector<uint8_t> rep;
+  {
+    const auto& bc = body.byte_classes();
+    constexpr uint64_t kNone = 0x1FF, kEscape = 0x1FE;
+    std::vector<std::pair<uint64_t, uint8_t>> seen;  // signature, class
+    for (int x = 0; x < 256; ++x) {
+      const auto b = static_cast<uint8_t>(x);
+      uint64_t raw = b < 0x20 || b == '"' ? kNone : b == '\\' ? kEscape : bc[b];
+      uint64_t spelled = kNone;
+      switch (b) {
+        case '"': case '\\': case '/': spelled = bc[b]; break;
+        case 'b': spelled = bc[0x08]; break;
+        case 'f': spelled = bc[0x0C]; break;
+        case 'n': spelled = bc[0x0A]; break;
+        case 'r': spelled = bc[0x0D]; break;
+        case 't': spelled = bc[0x09]; break;
+        case 'u': spelled = kEscape; break;
+        default: break;
+      }
+      const int h = hex(b);
+      const uint64_t digit = b == '0' ? 1 : b == '1' ? 2 : 0;
+      const uint64_t low = h < 0 || short_escape(static_cast<uint8_t>(h)) ? kNone : bc[h];
+      const uint64_t high = h < 0 ? kNone : bc[0x10 + h];
+      const uint64_t sig = raw | spelled << 9 | digit << 18 | low << 20 | high << 29;
+      auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& e) { return e.first == sig; });
+      if (it == seen.end()) {
+        seen.emplace_back(sig, static_cast<uint8_t>(rep.size()));
+        rep.push_back(b);
+        it = seen.end() - 1;
+      }
+      classes[x] = it->second;
+    }
+  }
+  const size_t k = rep.size();
   // Whether body state s can read one of the control bytes in [lo, hi] that are written \u00xx.
   auto reads_u_escape = [&](uint32_t s, uint8_t lo, uint8_t hi) {
     for (int x = lo; x <= hi; ++x)
