@@ -296,6 +296,20 @@ Dfa merge_classes(const Dfa& in) {
   return from_columns(cols, k, n, in.byte_classes(), std::move(finals));
 }
 
+// merge_classes when two byte classes of `in` may have equal columns, else `in` itself (the same
+// DFA): a hash per column, one pass over the table, shows which could, and merge_classes (a
+// transposed copy, a hash per column, a rebuilt table: a third of a join's instructions) runs only
+// when two hashes meet.
+Dfa merge_classes_if_any(Dfa in) {
+  const size_t n = in.num_states(), k = in.num_classes();
+  std::vector<size_t> column_hash(k, 0);
+  for (size_t q = 0; q < n; ++q)
+    for (size_t c = 0; c < k; ++c) hash_mix(column_hash[c], in.table()[q * k + c]);
+  std::sort(column_hash.begin(), column_hash.end());
+  if (std::adjacent_find(column_hash.begin(), column_hash.end()) == column_hash.end()) return in;
+  return merge_classes(in);
+}
+
 // Hopcroft's refinement of a DFA's states completed with an explicit dead state (numbered n0):
 // states end in one block when no byte string tells them apart. live_is_coaccessible: every state
 // but the dead one counts as able to reach a final state, so what tells states apart is finality
@@ -713,12 +727,17 @@ Dfa spell_escapes(const Dfa& body, const DfaOptions& options) {
   // ('n' reads the body's class of 0x0A), the same part in "\u00XX", the same body classes for
   // XX = 0X and 1X. Coarser than the body's classes with every spelled byte apart (as many as 40
   // classes, most with equal columns: the table was built over all of them, then merged), and as
-  // fine as the result needs: merge_classes below gives the same classes either way.
+  // fine as the result needs: merge_classes_if_any below finds nothing to merge, as a rule.
   std::array<uint8_t, 256> classes{};
   std::vector<uint8_t> rep;
   {
-    const auto& bc = body.byte_classes();
     constexpr uint64_t kNone = 0x1FF, kEscape = 0x1FE;
+    // A body class no state reads (bytes never in UTF-8, say) is none, as a control byte read raw.
+    std::vector<uint8_t> read(body.num_classes(), 0);
+    for (size_t i = 0; i < body.table().size(); ++i)
+      if (body.table()[i] != kDead) read[i % body.num_classes()] = 1;
+    std::array<uint64_t, 256> bc;
+    for (int x = 0; x < 256; ++x) bc[x] = read[body.byte_classes()[x]] ? body.byte_classes()[x] : kNone;
     std::vector<std::pair<uint64_t, uint8_t>> seen;  // signature, class
     for (int x = 0; x < 256; ++x) {
       const auto b = static_cast<uint8_t>(x);
@@ -857,7 +876,7 @@ Dfa spell_escapes(const Dfa& body, const DfaOptions& options) {
   }
   // Not minimised (as concat_deterministic): with `in_escape`, 6,229 of maskbench-dev's 6,288
   // escaped bodies come out minimal and the others within a few states of it; same language.
-  return merge_classes(Dfa(0, classes, k, std::move(table), std::move(finals)));
+  return merge_classes_if_any(Dfa(0, classes, k, std::move(table), std::move(finals)));
 }
 }  // namespace
 
@@ -1048,16 +1067,8 @@ std::optional<Dfa> concat_deterministic(const std::vector<const Dfa*>& pieces, c
   // byte classes with equal columns are merged. A non-minimal DFA accepts the same language; its
   // equivalent states just do not share an index entry.
   // Joined classes almost never have equal columns (none in a warm maskbench-dev run's 42,000
-  // joins): a hash per column, one pass over the table, shows which could, and merge_classes (a
-  // transposed copy, a hash per column, a rebuilt table: a third of a join's instructions) runs
-  // only when two hashes meet.
-  std::vector<size_t> column_hash(k, 0);
-  for (size_t q = 0; q < order.size(); ++q)
-    for (size_t c = 0; c < k; ++c) hash_mix(column_hash[c], rows[q * k + c]);
-  std::sort(column_hash.begin(), column_hash.end());
-  Dfa joined(0, classes, k, std::move(rows), std::move(finals));
-  if (std::adjacent_find(column_hash.begin(), column_hash.end()) == column_hash.end()) return joined;
-  return merge_classes(joined);
+  // joins): merge_classes_if_any.
+  return merge_classes_if_any(Dfa(0, classes, k, std::move(rows), std::move(finals)));
 }
 
 // item{min,max} from the item's DFA when the item is prefix-free and never empty (its final
@@ -1105,7 +1116,13 @@ std::optional<Dfa> repeat_prefix_free(const Dfa& a, uint32_t min, uint32_t max, 
     }
     check_budget();
   }
-  return minimise(Dfa(idx[a.start()], a.byte_classes(), k, std::move(table), std::move(finals)));
+  Dfa out(idx[a.start()], a.byte_classes(), k, std::move(table), std::move(finals));
+  // Bounded, the copies are told apart by how many items can still be read, and within a copy the
+  // item's states by the item (minimal): on maskbench-dev no bounded repetition came out smaller
+  // minimised (314 of them), so it is not (every state is reachable and live either way: a copy's
+  // states lead on to the next copy's start or to `done`). Unbounded, the last copy's loop can
+  // repeat the copy before it (item of 8 states, min 32: 264 states, 257 minimised).
+  return bounded ? out : minimise(out);
 }
 
 // `a` intersected with "min to max code points" (max kUnbounded: at least min), counted on a's own
