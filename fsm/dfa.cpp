@@ -301,10 +301,7 @@ Dfa merge_classes(const Dfa& in) {
 // transposed copy, a hash per column, a rebuilt table: a third of a join's instructions) runs only
 // when two hashes meet.
 Dfa merge_classes_if_any(Dfa in) {
-  const size_t n = in.num_states(), k = in.num_classes();
-  std::vector<size_t> column_hash(k, 0);
-  for (size_t q = 0; q < n; ++q)
-    for (size_t c = 0; c < k; ++c) hash_mix(column_hash[c], in.table()[q * k + c]);
+  std::vector<uint64_t> column_hash = column_hashes(in.table().data(), in.num_states(), in.num_classes());
   std::sort(column_hash.begin(), column_hash.end());
   if (std::adjacent_find(column_hash.begin(), column_hash.end()) == column_hash.end()) return in;
   return merge_classes(in);
@@ -796,18 +793,23 @@ Dfa spell_escapes(const Dfa& body, const DfaOptions& options) {
   // Inside an escape, a body state matters only through where the escaped bytes take it: states that
   // agree on every control byte and on '"', '\\' and '/' are one state there (the same escapes
   // lead to the same body states), which is most of what minimising the product merged.
+  const size_t kb = body.num_classes();
   std::vector<uint32_t> in_escape(body.num_states());
   {
+    // The body classes of the escaped bytes (a few: they share classes), each read once.
+    std::vector<uint32_t> escaped;
+    for (int x = 0; x < 0x60; ++x)
+      if (x < 0x20 || x == '"' || x == '\\' || x == '/') escaped.push_back(body.byte_classes()[x]);
+    std::sort(escaped.begin(), escaped.end());
+    escaped.erase(std::unique(escaped.begin(), escaped.end()), escaped.end());
     std::unordered_map<std::string, uint32_t> by_moves;
     std::string moves;
-    auto add = [&](uint32_t q, int x) {
-      const uint32_t t = body.next(q, static_cast<uint8_t>(x));
-      moves.append(reinterpret_cast<const char*>(&t), sizeof t);
-    };
     for (uint32_t q = 0; q < body.num_states(); ++q) {
       moves.clear();
-      for (int x = 0; x < 0x20; ++x) add(q, x);
-      for (int x : {'"', '\\', '/'}) add(q, x);
+      for (uint32_t c : escaped) {
+        const uint32_t t = body.table()[size_t{q} * kb + c];
+        moves.append(reinterpret_cast<const char*>(&t), sizeof t);
+      }
       in_escape[q] = by_moves.emplace(moves, q).first->second;
     }
   }
@@ -826,6 +828,14 @@ Dfa spell_escapes(const Dfa& body, const DfaOptions& options) {
     }
     return id;
   };
+  // Outside an escape (most states), each class reads its body class raw, starts an escape ('\\'),
+  // or reads nothing (a control byte, '"'): a row of the body's table looked up per class.
+  constexpr uint32_t kNoRaw = UINT32_MAX, kEscapeStart = UINT32_MAX - 1;
+  std::vector<uint32_t> raw_class(k);
+  for (size_t c = 0; c < k; ++c) {
+    const uint8_t x = rep[c];
+    raw_class[c] = x == '\\' ? kEscapeStart : x < 0x20 || x == '"' ? kNoRaw : body.byte_classes()[x];
+  }
   id_of(body.start(), 0);
   for (size_t d = 0; d < states.size(); ++d) {
     check_budget();
@@ -833,14 +843,24 @@ Dfa spell_escapes(const Dfa& body, const DfaOptions& options) {
     finals.push_back(phase == 0 && body.is_final(s) ? 1 : 0);
     const size_t row = table.size();
     table.resize(row + k, kDead);
+    if (phase == 0) {
+      const uint32_t* body_row = body.table().data() + size_t{s} * kb;
+      for (size_t c = 0; c < k; ++c) {
+        const uint32_t r = raw_class[c];
+        if (r == kEscapeStart) {
+          table[row + c] = id_of(s, 1);
+        } else if (r != kNoRaw && body_row[r] != kDead) {
+          uint32_t& id = ids[body_row[r] * kPhases];  // (every body state is live outside an escape)
+          if (id == kDead) id = id_of(body_row[r], 0);
+          table[row + c] = id;
+        }
+      }
+      continue;
+    }
     for (size_t c = 0; c < k; ++c) {
       const uint8_t x = rep[c];
       uint32_t t = kDead;
       switch (phase) {
-        case 0:
-          if (x == '\\') t = id_of(s, 1);
-          else if (x >= 0x20 && x != '"') t = id_of(body.next(s, x), 0);
-          break;
         case 1:
           switch (x) {
             case '"':
@@ -1241,18 +1261,28 @@ std::optional<Dfa> bound_length(const Dfa& a, uint32_t min, uint32_t max, const 
     if (count + shortest[q] < min) return false;
     return !bounded || (longest[q] != kInf && count + longest[q] <= max);
   };
+  // State numbers by (count, state of a): a flat table when there are few pairs (a hash-map
+  // insertion per transition was most of the construction), a hash map otherwise.
+  constexpr uint64_t kMaxFlatPairs = uint64_t{1} << 18;
+  const uint64_t counts = kFree + 1;
+  std::vector<uint32_t> flat(counts * n <= kMaxFlatPairs ? counts * n : 0, kDead);
   std::unordered_map<uint64_t, uint32_t> id;
   std::vector<uint64_t> order;  // (count << 32) | state
   std::vector<uint32_t> table;
   std::vector<uint8_t> finals;
   auto visit = [&](uint64_t key) -> uint32_t {
-    auto [it, fresh] = id.emplace(key, static_cast<uint32_t>(order.size()));
-    if (fresh) {
-      order.push_back(key);
-      if (order.size() > options.max_states || order.size() * (k * sizeof(uint32_t) + 40) > options.max_memory_bytes)
-        too_complex("length bound", order.size(), order.size() * (k * sizeof(uint32_t) + 40), options);
+    const auto fresh_id = static_cast<uint32_t>(order.size());
+    if (!flat.empty()) {
+      uint32_t& slot = flat[(key >> 32) * n + static_cast<uint32_t>(key)];
+      if (slot != kDead) return slot;
+      slot = fresh_id;
+    } else if (auto [it, fresh] = id.emplace(key, fresh_id); !fresh) {
+      return it->second;
     }
-    return it->second;
+    order.push_back(key);
+    if (order.size() > options.max_states || order.size() * (k * sizeof(uint32_t) + 40) > options.max_memory_bytes)
+      too_complex("length bound", order.size(), order.size() * (k * sizeof(uint32_t) + 40), options);
+    return fresh_id;
   };
   visit(free_at(a.start(), 0) ? (kFree << 32) | a.start() : a.start());
   for (size_t i = 0; i < order.size(); ++i) {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace tollgate::fsm {
 
@@ -46,6 +47,18 @@ size_t hash_words(const T* data, size_t n) {
                          (static_cast<uint64_t>(static_cast<uint32_t>(data[i + 1])) << 32));
   for (; i < n; ++i) hash_mix(seed, static_cast<uint64_t>(data[i]));
   return seed;
+}
+
+// Hashes of the k columns of a row-major table of n rows, in one pass over it: one multiply per
+// entry (hash_mix per entry was two thirds of checking a 21,000-state automaton's byte classes
+// for equal columns). For finding columns that may be equal; callers compare the contents.
+template <class T>
+std::vector<uint64_t> column_hashes(const T* table, size_t n, size_t k) {
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  std::vector<uint64_t> h(k, n);
+  for (size_t q = 0; q < n; ++q)
+    for (size_t c = 0; c < k; ++c) h[c] = (h[c] ^ static_cast<uint64_t>(table[q * k + c])) * kMul;
+  return h;
 }
 
 template <class Container>
