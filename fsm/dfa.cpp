@@ -307,6 +307,30 @@ Dfa merge_classes_if_any(Dfa in) {
   return merge_classes(in);
 }
 
+// `in` with its states numbered breadth first from the start, by class within a state (as minimise
+// numbers them); states not reachable from the start are dropped.
+Dfa numbered_breadth_first(const Dfa& in) {
+  const size_t n = in.num_states(), k = in.num_classes();
+  std::vector<uint32_t> id(n, kDead), order{in.start()};
+  id[in.start()] = 0;
+  for (size_t i = 0; i < order.size(); ++i)
+    for (size_t c = 0; c < k; ++c)
+      if (const uint32_t t = in.table()[size_t{order[i]} * k + c]; t != kDead && id[t] == kDead) {
+        id[t] = static_cast<uint32_t>(order.size());
+        order.push_back(t);
+      }
+  std::vector<uint32_t> table(order.size() * k);
+  std::vector<uint8_t> finals(order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    for (size_t c = 0; c < k; ++c) {
+      const uint32_t t = in.table()[size_t{order[i]} * k + c];
+      table[i * k + c] = t == kDead ? kDead : id[t];
+    }
+    finals[i] = in.is_final(order[i]) ? 1 : 0;
+  }
+  return Dfa(0, in.byte_classes(), k, std::move(table), std::move(finals));
+}
+
 // Hopcroft's refinement of a DFA's states completed with an explicit dead state (numbered n0):
 // states end in one block when no byte string tells them apart. live_is_coaccessible: every state
 // but the dead one counts as able to reach a final state, so what tells states apart is finality
@@ -1138,11 +1162,12 @@ std::optional<Dfa> repeat_prefix_free(const Dfa& a, uint32_t min, uint32_t max, 
   }
   Dfa out(idx[a.start()], a.byte_classes(), k, std::move(table), std::move(finals));
   // Bounded, the copies are told apart by how many items can still be read, and within a copy the
-  // item's states by the item (minimal): on maskbench-dev no bounded repetition came out smaller
-  // minimised (314 of them), so it is not (every state is reachable and live either way: a copy's
-  // states lead on to the next copy's start or to `done`). Unbounded, the last copy's loop can
-  // repeat the copy before it (item of 8 states, min 32: 264 states, 257 minimised).
-  return bounded ? out : minimise(out);
+  // item's states by the item (minimal): of the 316 repetitions maskbench-dev builds, no bounded one
+  // came out smaller minimised, so it is not minimised (every state is reachable and live either
+  // way: a copy's states lead on to the next copy's start or to `done`), only numbered as minimise
+  // numbers its states. Unbounded, the last copy's loop can repeat the copy before it (item of 8
+  // states, min 32: 264 states, 257 minimised).
+  return bounded ? merge_classes_if_any(numbered_breadth_first(out)) : minimise(out);
 }
 
 // `a` intersected with "min to max code points" (max kUnbounded: at least min), counted on a's own
