@@ -2,7 +2,7 @@
 // tables and id-keyed caches a matcher leases), boundary walks against
 // truncated Earley nodes through a lazy DFA over parser configurations, the caches, and the
 // Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks and
-// slow index entries.
+// slow index entries (and fsm/cfg_runtime.cpp slow lexeme automata).
 #include "engine/cfg_backend.hpp"
 #include "engine/cfg_budget.hpp"
 
