@@ -2,7 +2,7 @@
 // tables and id-keyed caches a matcher leases), boundary walks against
 // truncated Earley nodes through a lazy DFA over parser configurations, the caches, and the
 // Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks and
-// slow index entries (and fsm/cfg_runtime.cpp slow lexeme automata).
+// slow index entries (fsm/cfg_debug.hpp; fsm/cfg_runtime.cpp prints slow lexeme automata).
 #include "engine/cfg_backend.hpp"
 #include "engine/cfg_budget.hpp"
 
@@ -25,6 +25,7 @@
 
 #include "engine/bitmask_kernels.hpp"
 #include "fsm/cfg.hpp"
+#include "fsm/cfg_debug.hpp"
 #include "fsm/class_trie.hpp"
 #include "fsm/hash.hpp"
 #include "fsm/parallel.hpp"
@@ -59,21 +60,8 @@ std::atomic<size_t> g_class_walk_runs_parted{0};
 // three memo tables at 8,192 slots, twice), which a cold compile pays for as freshly touched memory.
 constexpr size_t kInitialEntries = size_t(1) << 9;
 
-bool debug_enabled();
-
-// Thread CPU time as a time point: debug timings that a loaded machine does not inflate. Free
-// (a zero time point) unless TOLLGATE_CFG_DEBUG is set.
-std::chrono::steady_clock::time_point debug_now() {
-  if (!debug_enabled()) return {};
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ts.tv_sec * 1000000000ll + ts.tv_nsec));
-}
-
-bool debug_enabled() {
-  static const bool debug = std::getenv("TOLLGATE_CFG_DEBUG") != nullptr;
-  return debug;
-}
+using fsm::cfg_debug_enabled;
+using fsm::cfg_debug_now;
 
 }  // namespace
 
@@ -284,7 +272,7 @@ struct CfgGrammar::WalkDfa {
 std::shared_ptr<CfgGrammar::WalkDfa> CfgGrammar::Generation::walk_dfa() const {
   std::lock_guard<std::mutex> lock(walk_mu_);
   if (!walk_ || walk_->bytes() > walk_budget) {
-    if (walk_ && debug_enabled()) fprintf(stderr, "walk DFA replaced (%u states)\n", walk_->num_states.load());
+    if (walk_ && cfg_debug_enabled()) fprintf(stderr, "walk DFA replaced (%u states)\n", walk_->num_states.load());
     walk_ = std::make_shared<WalkDfa>(*rt, g.walk_class_, g.walk_classes_);
   }
   return walk_;
@@ -386,8 +374,8 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_b
   uint64_t key = local_key(sl.id, local_node);
   if (auto hit = cache_find(&Shard::local, key, key)) return hit;
   auto out = std::make_shared<LocalBoundary>();
-  auto t0 = debug_now();
-  size_t g0 = debug_enabled() ? rt->graph().size() : 0;
+  auto t0 = cfg_debug_now();
+  size_t g0 = cfg_debug_enabled() ? rt->graph().size() : 0;
   size_t new_transitions = 0, walk_states = 0;
   {
     std::shared_ptr<WalkDfa> dfa = walk_dfa();
@@ -411,8 +399,8 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_b
     new_transitions = dfa->transitions.load(std::memory_order_relaxed) - tr0;
     walk_states = dfa->num_states.load(std::memory_order_relaxed);
   }
-  if (debug_enabled()) {
-    double ms = std::chrono::duration<double, std::milli>(debug_now() - t0).count();
+  if (cfg_debug_enabled()) {
+    double ms = std::chrono::duration<double, std::milli>(cfg_debug_now() - t0).count();
     if (ms > 0.2)
       fprintf(stderr,
               "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu expects %zu node %u (%zu items) -> "
@@ -447,11 +435,11 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tok
     *missing = true;
     return nullptr;
   }
-  auto t0 = debug_now();
+  auto t0 = cfg_debug_now();
   uint32_t ly = context_depth ? rt->graph().truncate(y, context_depth) : y;
   std::shared_ptr<const LocalBoundary> local_ptr = local_boundary(t.lexeme, t.state, ly);
   const LocalBoundary& local = *local_ptr;
-  auto t1 = debug_now();
+  auto t1 = cfg_debug_now();
   // Without uncertain tokens the list is the local one, shared rather than copied.
   std::shared_ptr<const std::vector<int32_t>> out(local_ptr, &local_ptr->accepted);
   if (!local.uncertain.empty()) {
@@ -488,8 +476,8 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tok
     g.uncertain_checked_ += local.uncertain.size();
     out = std::move(own);
   }
-  if (debug_enabled()) {
-    auto t2 = debug_now();
+  if (cfg_debug_enabled()) {
+    auto t2 = cfg_debug_now();
     double a = std::chrono::duration<double, std::micro>(t1 - t0).count();
     double b = std::chrono::duration<double, std::micro>(t2 - t1).count();
     if (a + b > 200)
@@ -611,10 +599,10 @@ bool CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row, 
   if (cached_only) return false;
   auto mask = std::make_shared<std::vector<uint32_t>>(words, 0u);
   uint32_t* m = mask->data();
-  auto t0 = debug_now();
+  auto t0 = cfg_debug_now();
   for (const Thread& t : state.threads) thread_mask(t, m, true);
-  if (debug_enabled()) {
-    double us = std::chrono::duration<double, std::micro>(debug_now() - t0).count();
+  if (cfg_debug_enabled()) {
+    double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
     if (us > 500) fprintf(stderr, "mask miss %.0f µs, %zu threads\n", us, state.threads.size());
   }
   std::memcpy(row, m, static_cast<size_t>(words) * 4);
@@ -742,7 +730,7 @@ CfgGrammar::Generation::Generation(const CfgGrammar& grammar, std::shared_ptr<fs
 }
 
 CfgGrammar::Generation::~Generation() {
-  if (debug_enabled())
+  if (cfg_debug_enabled())
     fprintf(stderr, "Earley generation freed: %zu nodes, %zu bytes\n", rt->graph().size(), memory_bytes());
 }
 
@@ -774,7 +762,7 @@ std::shared_ptr<CfgGrammar::Generation> CfgGrammar::lease() const {
   if (current_ && (generation_budget == 0 || current_->memory_bytes() <= generation_budget)) return current_;
   // The first generation, or the current one has passed its budget: new sequences start afresh,
   // and the old generation goes with its last matcher.
-  if (current_ && debug_enabled())
+  if (current_ && cfg_debug_enabled())
     fprintf(stderr, "Earley generation %zu retired at %zu bytes\n", generations_, current_->memory_bytes());
   current_ = std::make_shared<Generation>(*this, std::shared_ptr<fsm::CfgRuntime>(rt->next_generation()));
   ++generations_;
@@ -1688,7 +1676,7 @@ const CfgGrammar::Slot* CfgGrammar::install(uint32_t l, uint32_t q, const std::s
 }
 
 const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const {
-  auto t0 = debug_now();
+  auto t0 = cfg_debug_now();
   // Leftmost-first guards name a lexeme's own states: its entries are walked whole, per state.
   if (!share_states_ || rt->leftmost_first(l)) return install(l, q, {}, walk_entry(l, q, false));
   // Indexed before for another grammar whose lexeme is spelt alike (one automaton): taken whole.
@@ -1755,8 +1743,8 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
       intern_dense(std::move(mask), *e);
     }
   }
-  if (debug_enabled()) {
-    double us = std::chrono::duration<double, std::micro>(debug_now() - t0).count();
+  if (cfg_debug_enabled()) {
+    double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
     if (us > 200)
       fprintf(stderr, "index entry %.0f µs: lexeme %u (%s) state %u, %zu tokens%s, %zu roots, key %zu bytes\n", us, l,
               rt->cfg().lexemes[l]->to_string().substr(0, 60).c_str(), q, e->dense ? size_t(0) : e->ids.size(),

@@ -4,12 +4,11 @@
 #include <algorithm>
 #include <bitset>
 #include <cstdio>
-#include <cstdlib>
-#include <ctime>
 #include <string_view>
 #include <unordered_set>
 
 #include "fsm/budget.hpp"
+#include "fsm/cfg_debug.hpp"
 #include "fsm/hash.hpp"
 #include "fsm/utf8.hpp"
 #include "tollgate/error.hpp"
@@ -365,16 +364,13 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
   if (d && (d->num_states() > options_.max_states || lex_dfa_bytes(*d) > options_.max_memory_bytes)) d.reset();
   const bool found = d != nullptr;
   if (!found) {
-    // TOLLGATE_CFG_DEBUG=1 (as engine/cfg_backend.cpp's slow walks and index entries): builds over
-    // 500 µs of thread CPU time, with their states and regex — where a mask's first visit went.
-    static const bool debug = std::getenv("TOLLGATE_CFG_DEBUG") != nullptr;
-    timespec t0{}, t1{};
-    if (debug) clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    // TOLLGATE_CFG_DEBUG (fsm/cfg_debug.hpp): builds over 500 µs of thread CPU time, with their
+    // states and regex — where a mask's first visit went.
+    const auto t0 = cfg_debug_now();
     d = std::make_shared<const LexDfa>(
         LexDfa::from(lf ? compile_leftmost_first_dfa(r, options_) : compile_dfa(r, options_)));
-    if (debug) {
-      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-      const double us = (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
+    if (cfg_debug_enabled()) {
+      const double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
       if (us > 500)
         std::fprintf(stderr, "lexeme automaton %.1f ms: lexeme %u, %u states (%.120s)\n", us / 1000, lexeme,
                      d->num_states(), r.to_string().c_str());

@@ -233,7 +233,6 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-
 // The worker's loop: reads file indices (one per line) from `task_fd`, writes one result line
 // each to `result_fd`, until the parent closes the task pipe. --cold (default): one schema, a fresh
 // Compiler, then the worker exits (a fresh process per schema); --reuse-workers: a fresh Compiler per

@@ -98,7 +98,7 @@ struct CompileOptions {
   // `json_schema`'s options) and fills the masks along one document of it, so that the lexeme
   // automata and token index entries every JSON Schema shares are there before the first real
   // compile (about 2 ms, once per Compiler; on maskbench-dev a fresh process's median time to
-  // first mask 0.75 -> 0.44 ms: docs/benchmarks.md, "session 31"). Needs index_cache_bytes or
+  // first mask 0.72-0.79 -> 0.38-0.44 ms: docs/benchmarks.md, "session 31"). Needs index_cache_bytes or
   // lexeme_cache_bytes; a warm-up over the budgets below is given up quietly.
   bool warm_up_json = true;
   // Bytes of token index entries a Compiler (and its copies) keeps for reuse across the grammars
