@@ -208,7 +208,8 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // fresh one (0: never).
   size_t generation_budget = size_t(64) << 20;
   // Boundary walks run against the Earley node truncated this many origin levels down, so their
-  // results are shared across parse contexts (0: walk against the exact node).
+  // results are shared across parse contexts (0: walk against the exact node). See
+  // CfgBuildOptions::context_depth and kJsonSchemaContextDepth.
   uint32_t context_depth = 6;
 
   std::unique_ptr<Matcher::Impl> make_matcher(CompiledGrammarPtr self, int max_rollback) const override;
@@ -449,10 +450,23 @@ struct CfgGrammar::Generation {
   mutable std::shared_ptr<const CfgLengthBudget> budget_;
 };
 
+// The context depth of a JSON Schema's grammar. Its walks meet few contexts that look alike (a
+// property's value sits under its own rules), so a deeper truncation shares little, and every
+// Earley node a walk makes over truncated origins is work the real parse cannot reuse (a scan
+// from the real node is memoised for it); with depth 1 every origin is the wildcard and those
+// nodes are few and shared. Fill instructions on every 10th maskbench-dev schema (callgrind):
+// 6.13 G at 6, 5.85 G at 2, 5.76 G at 1, 5.82 G at 0; warm TBM avg -8 %. Schemas of any JSON
+// value nested at any depth (`{}` over the documents of a quarter of maskbench-dev): TBM avg 3.03
+// µs at 6, 2.55 at 1, 3.88 at 0 (docs/benchmarks.md, session 32).
+inline constexpr uint32_t kJsonSchemaContextDepth = 1;
+
 struct CfgBuildOptions {
   fsm::DfaOptions dfa;
   int threads = 0;             // eager_index only
-  uint32_t context_depth = 6;  // see CfgGrammar::context_depth
+  // See CfgGrammar::context_depth. 6 for grammars whose rules recur at any depth (the built-in
+  // JSON grammar, one grammar over all of maskbench-dev's documents: p99.9 mask 22 µs at 6, 29 at
+  // 1, 48 at 0); JSON Schema compiles take kJsonSchemaContextDepth.
+  uint32_t context_depth = 6;
   // Compute every (lexeme, state)'s index entry at build time (the default computes each on
   // first use).
   bool eager_index = false;

@@ -35,7 +35,8 @@ template <class IndexCache>
 CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoPtr& tokenizer, const CompileOptions& o,
                                  const IndexCache& index_cache,
                                  const std::shared_ptr<fsm::LexemeDfaCache>& lexeme_cache, std::chrono::steady_clock::time_point t0,
-                                 double parse_ms, engine::PhaseRecorder& phases) {
+                                 double parse_ms, engine::PhaseRecorder& phases,
+                                 uint32_t context_depth = engine::CfgBuildOptions{}.context_depth) {
   fsm::check_budget_now();
   auto t1 = std::chrono::steady_clock::now();
   engine::CfgBuildOptions opt;
@@ -48,6 +49,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   opt.index_cache = index_cache;
   opt.lexeme_cache = lexeme_cache;
   opt.max_earley_items = o.max_earley_items;
+  opt.context_depth = context_depth;
   auto impl = engine::build_cfg_grammar(g, tokenizer, opt);
   impl->mask_cache_budget = o.mask_cache_bytes;
   impl->cache_budget = o.boundary_cache_bytes;
@@ -123,7 +125,8 @@ CompiledGrammarPtr Compiler::compile_json_schema_now(std::string_view schema_jso
   }
   phases.end(g.rule_count(), "rules");
   for (auto& w : g.warnings) w.pos = engine::schema_position(schema_json, w.pos);
-  return build_from_ir(g, tokenizer_, options_, cache_->index, cache_->lexemes, t0, ms_since(t0), phases);
+  return build_from_ir(g, tokenizer_, options_, cache_->index, cache_->lexemes, t0, ms_since(t0), phases,
+                       engine::kJsonSchemaContextDepth);
 }
 
 CompiledGrammarPtr Compiler::compile_tool_calls_now(const ToolCallSpec& spec, std::string_view source_name) const {
