@@ -1810,22 +1810,54 @@ std::shared_ptr<const IndexEntry> IndexCache::find(const std::string& key) const
   return it == map_.end() ? nullptr : it->second;
 }
 
-bool IndexCache::reserve_locked(size_t bytes, Cleared& old) {
-  if (bytes > max_bytes_) return false;
+size_t IndexCache::hold_locked(const IndexEntry& e) {
+  if (holders_[&e]++ > 0) return 0;
+  size_t bytes = e.bytes() + 48;
+  if (e.dense && holders_[e.dense.get()]++ == 0) bytes += e.dense->size() * 4 + 48;
+  return bytes;
+}
+
+size_t IndexCache::forget_locked(const IndexEntry& e) {
+  auto it = holders_.find(&e);
+  if (it == holders_.end() || --it->second > 0) return 0;
+  holders_.erase(it);
+  size_t bytes = e.bytes() + 48;
+  if (!e.dense) return bytes;
+  auto d = holders_.find(e.dense.get());
+  if (d != holders_.end() && --d->second == 0) {
+    holders_.erase(d);
+    bytes += e.dense->size() * 4 + 48;
+  }
+  return bytes;
+}
+
+void IndexCache::clear_locked(Cleared& old) {
+  old.parts.swap(map_);
+  old.states.swap(states_);
+  holders_.clear();
+  bytes_ = 0;
+}
+
+bool IndexCache::reserve_locked(size_t own, const IndexEntry& e, Cleared& old) {
+  size_t bytes = own + hold_locked(e);
   if (bytes_ + bytes > max_bytes_) {
-    old.parts.swap(map_);
-    old.states.swap(states_);
-    bytes_ = 0;
+    forget_locked(e);
+    clear_locked(old);
+    bytes = own + hold_locked(e);
+    if (bytes > max_bytes_) {
+      forget_locked(e);
+      return false;
+    }
   }
   bytes_ += bytes;
   return true;
 }
 
 void IndexCache::put(const std::string& key, std::shared_ptr<const IndexEntry> e) {
-  size_t bytes = e->bytes() + key.size() * 2 + 64 + (e->dense ? e->dense->size() * 4 : 0);
+  const size_t own = key.size() * 2 + 64;
   Cleared old;  // freed after the lock
   std::lock_guard<std::mutex> lock(mu_);
-  if (map_.count(key) || !reserve_locked(bytes, old)) return;
+  if (map_.count(key) || !reserve_locked(own, *e, old)) return;
   map_.emplace(key, std::move(e));
 }
 
@@ -1845,19 +1877,19 @@ std::shared_ptr<const IndexCache::StateEntry> IndexCache::find_state(const fsm::
 
 void IndexCache::put_state(const std::shared_ptr<const fsm::LexDfa>& dfa, uint32_t state, bool last,
                            std::shared_ptr<const IndexEntry> entry, std::string content) {
-  // The bitset is counted though a part usually holds it too.
-  const size_t bytes = entry->bytes() + content.size() + 128 + (entry->dense ? entry->dense->size() * 4 : 0);
-  auto e = std::make_shared<const StateEntry>(StateEntry{dfa, std::move(entry), std::move(content), bytes});
+  // The entry (and its bitset) counted once with the part that usually holds it too.
+  const size_t own = content.size() + 128;
+  auto e = std::make_shared<const StateEntry>(StateEntry{dfa, std::move(entry), std::move(content), own});
   Cleared old;  // freed after the lock
   std::lock_guard<std::mutex> lock(mu_);
   const StateKey key{dfa.get(), state, last};
   auto it = states_.find(key);
   if (it != states_.end()) {
     if (!it->second->dfa.expired()) return;
-    bytes_ -= std::min(bytes_, it->second->bytes);
+    bytes_ -= std::min(bytes_, it->second->bytes + forget_locked(*it->second->entry));
     states_.erase(it);  // an automaton gone: its block freed only now, so never this one's
   }
-  if (!reserve_locked(bytes, old)) return;
+  if (!reserve_locked(own, *e->entry, old)) return;
   states_.emplace(key, std::move(e));
 }
 

@@ -168,10 +168,30 @@ TEST_CASE("index cache: whole entries are found by automaton and state while the
   const fsm::LexDfa* address = dfa.get();
   dfa.reset();  // the automaton gone: its entry is a miss, whatever lives at that address later
   CHECK(cache.find_state(address, 2, false) == nullptr);
+  // One entry under two keys is counted once: the second key adds its own bytes only.
+  engine::IndexCache twice(size_t{1} << 20);
+  twice.put_state(other, 1, false, entry, "a");
+  const size_t one = twice.bytes();
+  twice.put_state(other, 2, false, entry, "b");
+  CHECK(twice.size() == 2);
+  CHECK(twice.bytes() > one);
+  CHECK(twice.bytes() - one < one);  // the first counted the entry too
+  // So is a bitset that two entries share (the states of a string's inside).
+  auto dense = std::make_shared<engine::IndexEntry>();
+  dense->dense = std::make_shared<const std::vector<uint32_t>>(4008, 0u);
+  auto same_bits = std::make_shared<engine::IndexEntry>(*dense);  // another entry, the same bitset
+  engine::IndexCache bits(size_t{1} << 20);
+  bits.put_state(other, 1, false, dense, "x");
+  const size_t first = bits.bytes();
+  CHECK(first > 4008 * 4);
+  bits.put_state(other, 2, false, same_bits, "y");
+  CHECK(bits.size() == 2);
+  CHECK(bits.bytes() - first < 4008 * 4);
   // Over the bound the cache starts over; an entry larger than the bound is not kept.
+  auto copy = std::make_shared<engine::IndexEntry>(*entry);  // equal, but another entry to count
   engine::IndexCache small(held + held / 2);
   small.put_state(other, 1, false, entry, "a");
-  small.put_state(other, 2, false, entry, "b");
+  small.put_state(other, 2, false, copy, "b");
   CHECK(small.size() == 1);
   CHECK(small.find_state(other.get(), 2, false) != nullptr);
   CHECK(small.bytes() <= small.max_bytes());
