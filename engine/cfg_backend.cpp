@@ -1810,10 +1810,14 @@ std::shared_ptr<const IndexEntry> IndexCache::find(const std::string& key) const
   return it == map_.end() ? nullptr : it->second;
 }
 
+// The bytes counted for an entry (without its bitset) and for a bitset, each with its holder count.
+static size_t entry_bytes(const IndexEntry& e) { return e.bytes() + 48; }
+static size_t bitset_bytes(const IndexEntry& e) { return e.dense->size() * 4 + 48; }
+
 size_t IndexCache::hold_locked(const IndexEntry& e) {
   if (holders_[&e]++ > 0) return 0;
-  size_t bytes = e.bytes() + 48;
-  if (e.dense && holders_[e.dense.get()]++ == 0) bytes += e.dense->size() * 4 + 48;
+  size_t bytes = entry_bytes(e);
+  if (e.dense && holders_[e.dense.get()]++ == 0) bytes += bitset_bytes(e);
   return bytes;
 }
 
@@ -1821,12 +1825,12 @@ size_t IndexCache::forget_locked(const IndexEntry& e) {
   auto it = holders_.find(&e);
   if (it == holders_.end() || --it->second > 0) return 0;
   holders_.erase(it);
-  size_t bytes = e.bytes() + 48;
+  size_t bytes = entry_bytes(e);
   if (!e.dense) return bytes;
   auto d = holders_.find(e.dense.get());
   if (d != holders_.end() && --d->second == 0) {
     holders_.erase(d);
-    bytes += e.dense->size() * 4 + 48;
+    bytes += bitset_bytes(e);
   }
   return bytes;
 }
@@ -1841,8 +1845,7 @@ void IndexCache::clear_locked(Cleared& old) {
 bool IndexCache::reserve_locked(size_t own, const IndexEntry& e, Cleared& old) {
   size_t bytes = own + hold_locked(e);
   if (bytes_ + bytes > max_bytes_) {
-    forget_locked(e);
-    clear_locked(old);
+    clear_locked(old);  // (forgets every holder, this entry's too)
     bytes = own + hold_locked(e);
     if (bytes > max_bytes_) {
       forget_locked(e);
