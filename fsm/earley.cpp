@@ -209,21 +209,31 @@ uint32_t EarleyGraph::merge(uint32_t a, uint32_t b) {
 
 uint32_t EarleyGraph::truncate(uint32_t node, uint32_t depth) {
   if (depth == 0) return node;
-  uint64_t mk = (static_cast<uint64_t>(node) << 32) | depth;
+  uint64_t mk = (static_cast<uint64_t>(node) << 32) | (kLoopLevels << 16) | depth;
   if (uint64_t m = truncate_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::lock_guard<std::mutex> lock(mu_);
-  uint32_t result = truncate_locked(node, depth);
+  uint32_t result = truncate_locked(node, depth, kLoopLevels);
   account_locked();
   return result;
 }
 
-uint32_t EarleyGraph::truncate_locked(uint32_t node, uint32_t depth) {
+uint32_t EarleyGraph::truncate_locked(uint32_t node, uint32_t depth, uint32_t loops) {
   if (depth == 0) return kWild;
-  uint64_t mk = (static_cast<uint64_t>(node) << 32) | depth;  // both fields at full width
+  uint64_t mk = (static_cast<uint64_t>(node) << 32) | (loops << 16) | depth;  // every field at full width
   if (uint64_t m = truncate_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::vector<Item> items = this->node(node).items;
-  for (auto& it : items)
-    if (it.origin != kSelf && it.origin != kWild) it.origin = truncate_locked(it.origin, depth - 1);
+  for (auto& it : items) {
+    if (it.origin == kSelf || it.origin == kWild) continue;
+    // A repetition's loop item (S → S • x, from S → ε | S x) keeps its origin one level more
+    // where the cut would fall on it, a bounded number of times: cut there, the next item of the
+    // repetition would complete S into the wildcard and the local parse would stop at every
+    // item after the first (a token spanning two items of a list, or two characters of a
+    // pattern under format "regex", would be decided by the real context token by token).
+    const Production& pr = cfg_.prods[it.prod];
+    const bool loop = it.dot >= 1 && !pr.rhs.empty() && pr.rhs[0] == pr.lhs;
+    if (depth == 1 && loop && loops > 0) it.origin = truncate_locked(it.origin, 1, loops - 1);
+    else it.origin = truncate_locked(it.origin, depth - 1, loops);
+  }
   uint32_t result = intern_closed(std::move(items), this->node(node).accepting, false);
   truncate_memo_.insert(mk, result);
   return result;

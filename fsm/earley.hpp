@@ -67,7 +67,10 @@ class EarleyGraph {
   // than `depth` origin links is replaced by kWild. Many parse contexts (e.g. the same JSON
   // construct at different nesting depths) share one truncated node, and a parse from it is a
   // sound under-approximation of the parse from `node` until it completes an item into kWild
-  // (the node's `pops` flag), where the real context decides. Depth 0: `node` itself.
+  // (the node's `pops` flag), where the real context decides. Depth 0: `node` itself. The loop
+  // item of a repetition (S → S • x) where the cut falls keeps its origin cut at depth 1
+  // instead, up to kLoopLevels times along a chain, so that a local parse goes on from one
+  // item of a list to the next.
   uint32_t truncate(uint32_t node, uint32_t depth);
   const Node& node(uint32_t id) const {
     const uint32_t c = chunk_of(id);
@@ -88,7 +91,9 @@ class EarleyGraph {
   // parsed are one node; what they told — accepting, pops — is kept as flags (`accepting`,
   // `pops`: OR-ed into those computed from `items`).
   uint32_t intern_closed(std::vector<Item> items, bool accepting = false, bool pops = false);
-  uint32_t truncate_locked(uint32_t node, uint32_t depth);
+  // `loops`: how many more times a repetition's loop item may keep its origin past the cut.
+  uint32_t truncate_locked(uint32_t node, uint32_t depth, uint32_t loops);
+  static constexpr uint32_t kLoopLevels = 2;
 
   const Cfg& cfg_;
   uint32_t num_nt_;
