@@ -130,6 +130,44 @@ size_t expr_size(const GExpr& e, const std::vector<size_t>& rule_size) {
   return 1;
 }
 
+// AST nodes of a regex leaf, counted up to `cap` (shared subtrees counted at each use): at most
+// `cap` nodes are visited.
+size_t regex_nodes(const Regex& r, size_t cap) {
+  size_t n = 1;
+  for (auto& i : r.items) {
+    if (n >= cap) break;
+    n += regex_nodes(*i, cap - n);
+  }
+  return std::min(n, cap);
+}
+
+// Regex nodes that inlining `e` would build, counted up to max_copied + 1 (each leaf by its own
+// nodes, a bounded repetition by its copies); `heavy` is set when a bounded repetition of two or
+// more copies would copy more than `max_copied` nodes: that repetition stays in the grammar (one
+// lexeme for the item, shared by every copy) rather than multiplying the item's automaton.
+size_t expr_weight(const GExpr& e, const std::vector<size_t>& rule_weight, size_t max_copied, bool& heavy) {
+  const size_t cap = max_copied == SIZE_MAX ? SIZE_MAX : max_copied + 1;
+  auto add = [cap](size_t a, size_t b) { return b > cap - std::min(a, cap) ? cap : a + b; };
+  switch (e.kind) {
+    case GExpr::Kind::kEmpty: return 1;
+    case GExpr::Kind::kRegex: return regex_nodes(*e.regex, cap);
+    case GExpr::Kind::kRef: return std::min(rule_weight[e.rule], cap);
+    case GExpr::Kind::kSeq:
+    case GExpr::Kind::kAlt: {
+      size_t s = 1;
+      for (auto& i : e.items) s = add(s, expr_weight(*i, rule_weight, max_copied, heavy));
+      return s;
+    }
+    case GExpr::Kind::kRepeat: {
+      const size_t inner = expr_weight(*e.items[0], rule_weight, max_copied, heavy);
+      const size_t copies = std::max<uint32_t>(e.max == grammar::kUnbounded ? e.min : e.max, 1);
+      if (e.max != grammar::kUnbounded && copies >= 2 && inner > max_copied / copies) heavy = true;
+      return inner > (cap - 1) / copies ? cap : add(1, inner * copies);
+    }
+  }
+  return 1;
+}
+
 // Depth of the regex that inlining `e` would build (and of the to_regex recursion that builds
 // it): a reference costs its rule's depth plus one.
 size_t expr_depth(const GExpr& e, const std::vector<size_t>& rule_depth) {
@@ -187,6 +225,7 @@ class Builder {
     size_t n = g_.rules.size();
     regular_.assign(n, -1);
     size_.assign(n, 0);
+    weight_.assign(n, 0);
     depth_.assign(n, 0);
     uses_.assign(n, 0);
     std::vector<char> state(n, 0);  // 0 new, 1 on the path, 2 done
@@ -233,6 +272,9 @@ class Builder {
         if (ok) {
           size_[r] = expr_size(*rule.body, size_);
           depth_[r] = expr_depth(*rule.body, depth_);
+          bool heavy = false;
+          weight_[r] = expr_weight(*rule.body, weight_, opt_.max_copied_nodes, heavy);
+          if (heavy && !rule.is_terminal) ok = false;
           if (rule.is_terminal && depth_[r] > max_depth())
             g_.fail(ErrorKind::kLimit,
                     "terminal " + rule.name + " nests " + std::to_string(depth_[r]) +
@@ -261,6 +303,11 @@ class Builder {
       case GExpr::Kind::kRef: return regular_[e.rule] != 0 && g_.rules[e.rule].free_lexing == free_;
       default:
         if (fixed_) return false;
+        if (e.kind == GExpr::Kind::kRepeat && e.max != grammar::kUnbounded && e.max >= 2) {
+          bool heavy = false;
+          expr_weight(e, weight_, opt_.max_copied_nodes, heavy);
+          if (heavy) return false;
+        }
         for (auto& i : e.items)
           if (!regular(*i)) return false;
         return true;
@@ -545,6 +592,7 @@ class Builder {
   Cfg cfg_;
   std::vector<int> regular_;
   std::vector<size_t> size_;
+  std::vector<size_t> weight_;    // per regular rule: expr_weight of its body
   std::vector<size_t> depth_;     // per regular rule: expr_depth of its body (inlined)
   std::vector<uint32_t> uses_;    // references to each rule (rule bodies and %ignore)
   std::vector<int> pending_;      // rules with a nonterminal whose productions are not built yet

@@ -80,6 +80,50 @@ c ::= "c" | )G");
   CHECK_FALSE(rep.matches("ab123!"));
 }
 
+TEST_CASE("cfg: a bounded repetition of a large item stays in the grammar, a small one is inlined", "[cfg]") {
+  auto occurrences = [](const fsm::Cfg& cfg, const std::string& needle) {
+    size_t n = 0;
+    for (const auto& l : cfg.lexemes) {
+      const std::string s = l->to_string();
+      for (size_t at = s.find(needle); at != std::string::npos; at = s.find(needle, at + 1)) ++n;
+    }
+    return n;
+  };
+  // Fifteen copies of a 12-name alternation would be one lexeme whose automaton holds the names
+  // fifteen times over (an array of enum strings under maxItems 16): the repetition stays a chain of
+  // nonterminals and the names are lexed by the lexemes "[" item and "," item.
+  const std::string names =
+      "item ::= \"alpha-centauri\" | \"barnard-star\" | \"wolf-359\" | \"lalande-21185\" | \"sirius\" | "
+      "\"luyten-726-8\" | \"ross-154\" | \"ross-248\" | \"epsilon-eridani\" | \"lacaille-9352\" | "
+      "\"ross-128\" | \"procyon\"\n";
+  grammar::Grammar big = grammar::parse_grammar("root ::= \"[\" item (\",\" item){0,15} \"]\"\n" + names, "gbnf", "big");
+  fsm::Cfg cfg = fsm::build_cfg(big);
+  CHECK(occurrences(cfg, "{0,15}") == 0);
+  CHECK(occurrences(cfg, "[b][a][r][n][a][r][d]") == 2);  // in "[" item and in "," item
+  fsm::CfgOptions copies;
+  copies.max_copied_nodes = SIZE_MAX;  // no bound: one lexeme holding the counted repetition
+  fsm::Cfg one = fsm::build_cfg(big, copies);
+  CHECK(one.lexemes.size() == 1);
+  CHECK(occurrences(one, "{0,15}") == 1);
+  fsm::CfgRuntime rt(fsm::build_cfg(big));
+  CHECK(rt.matches("[sirius]"));
+  std::string full = "[sirius";
+  for (int i = 1; i < 16; ++i) full += i % 2 ? ",procyon" : ",ross-128";
+  CHECK(rt.matches(full + "]"));
+  CHECK_FALSE(rt.matches(full + ",wolf-359]"));
+  CHECK_FALSE(rt.matches("[sirius,]"));
+  // A small item copied fifteen times stays one lexeme.
+  grammar::Grammar small = grammar::parse_grammar("root ::= \"[\" [0-9] (\",\" [0-9]){0,15} \"]\"\n", "gbnf", "small");
+  CHECK(fsm::build_cfg(small).lexemes.size() == 1);
+  // An unbounded repetition of the large item is a star either way (no copies).
+  grammar::Grammar star = grammar::parse_grammar("root ::= \"[\" item (\",\" item)* \"]\"\n" + names, "gbnf", "star");
+  CHECK(fsm::build_cfg(star).lexemes.size() == 1);
+  // No copies at all ({0,0}, {1}) is not a division by zero.
+  fsm::CfgRuntime none(fsm::build_cfg(grammar::parse_grammar("root ::= \"a\" item{0,0} item{1} \"b\"\n" + names, "gbnf", "none")));
+  CHECK(none.matches("asiriusb"));
+  CHECK_FALSE(none.matches("asiriussiriusb"));
+}
+
 TEST_CASE("gbnf: recursive structure with nested groups", "[cfg]") {
   auto rt = runtime(R"G(root ::= list
 list ::= "[" ( item ( "," item )* )? "]"
