@@ -130,9 +130,15 @@ size_t expr_size(const GExpr& e, const std::vector<size_t>& rule_size) {
   return 1;
 }
 
-// AST nodes of a regex leaf, counted up to `cap` (shared subtrees counted at each use): at most
-// `cap` nodes are visited.
+// AST nodes of a regex leaf with its counted repetitions expanded (a bounded one counts its item
+// max times, an unbounded one min times, at least once), counted up to `cap`: at most about `cap`
+// nodes are visited.
 size_t regex_nodes(const Regex& r, size_t cap) {
+  if (r.kind == Regex::Kind::kRepeat && !r.items.empty()) {
+    const size_t copies = std::max<uint32_t>(r.max == grammar::kUnbounded ? r.min : r.max, 1);
+    const size_t inner = regex_nodes(*r.items[0], cap);
+    return inner >= cap / copies ? cap : std::min(cap, 1 + inner * copies);
+  }
   size_t n = 1;
   for (auto& i : r.items) {
     if (n >= cap) break;

@@ -52,7 +52,8 @@ struct CfgOptions {
   // A regular rule whose inlined regex would exceed this many AST nodes stays structural.
   size_t max_inline_nodes = 20000;
   // ... or that holds a bounded repetition (two or more copies) copying more regex nodes than
-  // this: its item's automaton would be built once per copy.
+  // this (the item's own counted repetitions expanded): its item's automaton would be built once
+  // per copy.
   size_t max_copied_nodes = 1000;
   // ... or whose inlined regex would nest deeper than this (counting each reference as a level;
   // the smaller of this and the grammar's GrammarOptions::max_nesting applies). Keeps the

@@ -112,6 +112,10 @@ TEST_CASE("cfg: a bounded repetition of a large item stays in the grammar, a sma
   CHECK(rt.matches(full + "]"));
   CHECK_FALSE(rt.matches(full + ",wolf-359]"));
   CHECK_FALSE(rt.matches("[sirius,]"));
+  // An item that is small as written but long once its counted repetition is expanded (a string
+  // of up to 100 letters) is weighed expanded: fifteen copies of it stay in the grammar too.
+  grammar::Grammar words = grammar::parse_grammar("root ::= \"[\" word (\",\" word){0,15} \"]\"\nword ::= [a-z]{0,100}\n", "gbnf", "words");
+  CHECK(occurrences(fsm::build_cfg(words), "{0,15}") == 0);
   // A small item copied fifteen times stays one lexeme.
   grammar::Grammar small = grammar::parse_grammar("root ::= \"[\" [0-9] (\",\" [0-9]){0,15} \"]\"\n", "gbnf", "small");
   CHECK(fsm::build_cfg(small).lexemes.size() == 1);
