@@ -207,9 +207,18 @@ uint32_t EarleyGraph::merge(uint32_t a, uint32_t b) {
   return result;
 }
 
+// The memo key of a truncation: the node, the depth (below 2^30) and the loops left (below 4).
+static_assert(EarleyGraph::kLoopLevels < 4);
+static uint64_t truncate_key(uint32_t node, uint32_t depth, uint32_t loops) {
+  return (static_cast<uint64_t>(node) << 32) | (static_cast<uint64_t>(depth) << 2) | loops;
+}
+
 uint32_t EarleyGraph::truncate(uint32_t node, uint32_t depth) {
   if (depth == 0) return node;
-  uint64_t mk = (static_cast<uint64_t>(node) << 32) | (kLoopLevels << 16) | depth;
+  // No chain of origins is 2^30 nodes long (the graph would not fit in memory): a deeper cut is
+  // the same node.
+  depth = std::min<uint32_t>(depth, (1u << 30) - 1);
+  uint64_t mk = truncate_key(node, depth, kLoopLevels);
   if (uint64_t m = truncate_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::lock_guard<std::mutex> lock(mu_);
   uint32_t result = truncate_locked(node, depth, kLoopLevels);
@@ -219,7 +228,7 @@ uint32_t EarleyGraph::truncate(uint32_t node, uint32_t depth) {
 
 uint32_t EarleyGraph::truncate_locked(uint32_t node, uint32_t depth, uint32_t loops) {
   if (depth == 0) return kWild;
-  uint64_t mk = (static_cast<uint64_t>(node) << 32) | (loops << 16) | depth;  // every field at full width
+  uint64_t mk = truncate_key(node, depth, loops);
   if (uint64_t m = truncate_memo_.find(mk); m != AtomicMemo::kMissing) return static_cast<uint32_t>(m);
   std::vector<Item> items = this->node(node).items;
   for (auto& it : items) {

@@ -72,6 +72,7 @@ class EarleyGraph {
   // instead, up to kLoopLevels times along a chain, so that a local parse goes on from one
   // item of a list to the next.
   uint32_t truncate(uint32_t node, uint32_t depth);
+  static constexpr uint32_t kLoopLevels = 2;
   const Node& node(uint32_t id) const {
     const uint32_t c = chunk_of(id);
     return chunks_[c][id - chunk_start(c)];
@@ -93,7 +94,6 @@ class EarleyGraph {
   uint32_t intern_closed(std::vector<Item> items, bool accepting = false, bool pops = false);
   // `loops`: how many more times a repetition's loop item may keep its origin past the cut.
   uint32_t truncate_locked(uint32_t node, uint32_t depth, uint32_t loops);
-  static constexpr uint32_t kLoopLevels = 2;
 
   const Cfg& cfg_;
   uint32_t num_nt_;
