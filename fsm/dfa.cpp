@@ -19,6 +19,7 @@
 #include "fsm/hash.hpp"
 #include "fsm/nfa.hpp"
 #include "fsm/prebuilt_dfas.hpp"
+#include "fsm/utf8.hpp"
 #include "tollgate/error.hpp"
 
 namespace tollgate::fsm {
@@ -1454,6 +1455,181 @@ Dfa compile_dfa(const grammar::Regex& regex, const DfaOptions& options) {
 }
 
 namespace {
+// A finite set of literal strings — alternations and concatenations of single code points,
+// single bytes and empty strings, as grammar::literal_alternation writes an enum's values or the
+// names an open object's extra keys must avoid (a trie of alternations) — built as the trie of
+// the strings' bytes and minimised: no NFA and no subset construction (which were most of an
+// extra-key lexeme's build). The same language, so the same minimal DFA. Nothing for any other
+// regex, a lone surrogate, or a trie past the state or memory budget (the NFA route then says
+// which budget).
+class LiteralSetBuilder {
+ public:
+  explicit LiteralSetBuilder(const DfaOptions& options) : options_(options) {}
+
+  std::optional<Dfa> build(const grammar::Regex& regex) {
+    if (!collect(regex, 0)) return std::nullopt;
+    // Classes: each byte a literal uses its own (numbered by byte), the others one class that
+    // leads nowhere.
+    k_ = 0;
+    int rest = -1;
+    for (int b = 0; b < 256; ++b) {
+      if (used_[b]) {
+        classes_[b] = static_cast<uint8_t>(k_++);
+      } else {
+        if (rest < 0) rest = static_cast<int>(k_++);
+        classes_[b] = static_cast<uint8_t>(rest);
+      }
+    }
+    if (k_ > 256) return std::nullopt;  // every byte used and a rest class: cannot happen, kept safe
+    add_node();
+    std::vector<uint32_t> ends{0};
+    if (!extend(regex, ends, 0)) return std::nullopt;
+    for (uint32_t e : ends) finals_[e] = 1;
+    return minimal();
+  }
+
+ private:
+  static constexpr uint32_t kMaxDepth = 4096;  // deeper regexes go the NFA route (which recurses too)
+
+  // The code point's UTF-8 bytes, or 0 for a set of more than one code point or a surrogate.
+  static int bytes_of(const grammar::Regex& r, uint8_t out[4]) {
+    if (r.kind == grammar::Regex::Kind::kBytes) {
+      if (r.byte_lo != r.byte_hi) return 0;
+      out[0] = r.byte_lo;
+      return 1;
+    }
+    const auto& ranges = r.chars.ranges();
+    if (ranges.size() != 1 || ranges[0].lo != ranges[0].hi) return 0;
+    const char32_t cp = ranges[0].lo;
+    if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return 0;
+    return encode_utf8(cp, out);
+  }
+
+  // Whether the regex is a literal set; marks the bytes it uses.
+  bool collect(const grammar::Regex& r, uint32_t depth) {
+    using Kind = grammar::Regex::Kind;
+    if (depth > kMaxDepth) return false;
+    switch (r.kind) {
+      case Kind::kEmpty:
+      case Kind::kNothing: return true;
+      case Kind::kChars:
+      case Kind::kBytes: {
+        uint8_t b[4];
+        const int n = bytes_of(r, b);
+        for (int i = 0; i < n; ++i) used_[b[i]] = true;
+        return n > 0;
+      }
+      case Kind::kConcat:
+      case Kind::kAlt:
+        for (const auto& it : r.items)
+          if (!it || !collect(*it, depth + 1)) return false;
+        return true;
+      default: return false;
+    }
+  }
+
+  // The trie minimised bottom-up (Revuz: an acyclic automaton's states are equivalent when they
+  // agree on finality and on the classes of their children, decided children first — a child's
+  // number is above its parent's), then numbered breadth first and its byte classes merged as
+  // minimise leaves them. Linear in the table, where Hopcroft's refinement was a quarter of an
+  // extra-key lexeme's build. Branches that end in nothing (kNothing) are dropped.
+  Dfa minimal() {
+    const size_t n = finals_.size(), k = k_;
+    std::vector<uint32_t> rep(n, kDead), rows;  // rows: per class, the representatives' rows
+    std::vector<uint8_t> rep_final;
+    std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash;
+    std::vector<uint32_t> row(k);
+    for (size_t q = n; q-- > 0;) {
+      if ((q & 1023) == 0) check_budget();
+      bool live = finals_[q] != 0;
+      for (size_t c = 0; c < k; ++c) {
+        const uint32_t t = table_[q * k + c];
+        row[c] = t == kDead ? kDead : rep[t];
+        live |= row[c] != kDead;
+      }
+      if (!live) continue;
+      uint64_t h = hash_words(row.data(), k) ^ finals_[q];
+      std::vector<uint32_t>& same = by_hash[h];
+      for (uint32_t r : same)
+        if (rep_final[r] == finals_[q] && std::equal(row.begin(), row.end(), rows.begin() + static_cast<ptrdiff_t>(r * k))) {
+          rep[q] = r;
+          break;
+        }
+      if (rep[q] != kDead) continue;
+      rep[q] = static_cast<uint32_t>(rep_final.size());
+      same.push_back(rep[q]);
+      rep_final.push_back(finals_[q]);
+      rows.insert(rows.end(), row.begin(), row.end());
+    }
+    if (rep[0] == kDead) return minimise(Dfa(0, classes_, k, std::move(table_), std::move(finals_)));  // empty
+    return merge_classes_if_any(numbered_breadth_first(Dfa(rep[0], classes_, k, std::move(rows), std::move(rep_final))));
+  }
+
+  bool add_node() {
+    const size_t n = finals_.size() + 1;
+    if (n > options_.max_states || n * (k_ * sizeof(uint32_t) + 1) > options_.max_memory_bytes) return false;
+    table_.resize(table_.size() + k_, kDead);
+    finals_.push_back(0);
+    return true;
+  }
+
+  // The trie nodes where `r` ends when it starts at each of `nodes` (replaced by them).
+  bool extend(const grammar::Regex& r, std::vector<uint32_t>& nodes, uint32_t depth) {
+    using Kind = grammar::Regex::Kind;
+    if ((++steps_ & 1023) == 0) check_budget();
+    switch (r.kind) {
+      case Kind::kEmpty: return true;
+      case Kind::kNothing: nodes.clear(); return true;
+      case Kind::kChars:
+      case Kind::kBytes: {
+        uint8_t b[4];
+        const int n = bytes_of(r, b);
+        for (uint32_t& node : nodes) {
+          for (int i = 0; i < n; ++i) {
+            const size_t at = size_t{node} * k_ + classes_[b[i]];
+            if (table_[at] == kDead) {
+              const auto child = static_cast<uint32_t>(finals_.size());
+              if (!add_node()) return false;
+              table_[at] = child;  // (add_node may have moved the table)
+            }
+            node = table_[at];
+          }
+        }
+        return true;
+      }
+      case Kind::kConcat:
+        for (const auto& it : r.items) {
+          if (nodes.empty()) return true;
+          if (!extend(*it, nodes, depth + 1)) return false;
+        }
+        return true;
+      case Kind::kAlt: {
+        std::vector<uint32_t> out, branch;
+        for (const auto& it : r.items) {
+          branch = nodes;
+          if (!extend(*it, branch, depth + 1)) return false;
+          out.insert(out.end(), branch.begin(), branch.end());
+        }
+        std::sort(out.begin(), out.end());
+        out.erase(std::unique(out.begin(), out.end()), out.end());
+        nodes.swap(out);
+        return true;
+      }
+      default: return false;
+    }
+  }
+
+  const DfaOptions& options_;
+  std::array<bool, 256> used_{};
+  std::array<uint8_t, 256> classes_{};
+  size_t k_ = 0;
+  std::vector<uint32_t> table_;
+  std::vector<uint8_t> finals_;
+  size_t steps_ = 0;
+};
+}  // namespace
+
+namespace {
 // compile_dfa without the shared cache at the root (its children still use it).
 Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
   using Kind = grammar::Regex::Kind;
@@ -1528,6 +1704,8 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
     }
     default: break;
   }
+  if (regex.kind == Kind::kAlt || regex.kind == Kind::kConcat)
+    if (std::optional<Dfa> set = LiteralSetBuilder(options).build(regex)) return std::move(*set);
   Nfa nfa = build_nfa(regex, options);
   Dfa raw = SubsetBuilder(nfa, options).run();
   return minimise(raw);

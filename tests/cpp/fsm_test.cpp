@@ -265,3 +265,92 @@ TEST_CASE("DFA memory budget reaches compile_regex and compile_grammar (max_dfa_
   auto g = Compiler(tok, big).compile_regex("(a|b)*a(a|b){14}");
   CHECK(g->stats().dfa_states == (size_t{1} << 15));
 }
+
+namespace {
+// A regex node made by hand, past Regex's simplifications (repeat{1,1} is its item; a concat with
+// nothing in it is nothing).
+grammar::RegexPtr raw_node(Regex::Kind kind, std::vector<grammar::RegexPtr> items, uint32_t min = 0, uint32_t max = 0) {
+  auto r = std::make_shared<Regex>();
+  r->kind = kind;
+  r->items = std::move(items);
+  r->min = min;
+  r->max = max;
+  return r;
+}
+
+// Words factored by their first code point, as grammar::literal_alternation writes them.
+grammar::RegexPtr factored(std::vector<std::string> words) {
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  std::vector<grammar::RegexPtr> alts;
+  for (size_t i = 0; i < words.size();) {
+    if (words[i].empty()) {
+      alts.push_back(Regex::empty());
+      ++i;
+      continue;
+    }
+    char32_t cp = 0;
+    const size_t n = fsm::decode_utf8(words[i], 0, cp);
+    size_t j = i;
+    std::vector<std::string> rest;
+    while (j < words.size() && words[j].size() >= n && words[j].compare(0, n, words[i], 0, n) == 0)
+      rest.push_back(words[j++].substr(n));
+    alts.push_back(Regex::concat({Regex::literal(words[i].substr(0, n)), factored(rest)}));
+    i = j;
+  }
+  return Regex::alt(std::move(alts));
+}
+}  // namespace
+
+TEST_CASE("DFA of a set of literals: the trie route gives the NFA route's minimal DFA", "[fsm][dfa]") {
+  // Alternations and concatenations of literals (enum values, the names an extra key must avoid)
+  // are built as a trie and minimised bottom-up; the same regex under a {1,1} repetition goes
+  // through the NFA and Hopcroft. Both are minimal: same size, same language.
+  const std::vector<std::string> alphabet = {"a", "b", "c", "\"", "\\", "/", "\n", utf8(0xE9), utf8(0x4E2D),
+                                             utf8(0x1F600)};
+  std::mt19937 rng(20261206);
+  auto word = [&](size_t max_len) {
+    std::string w;
+    for (size_t n = rng() % (max_len + 1); n > 0; --n) w += alphabet[rng() % alphabet.size()];
+    return w;
+  };
+  for (int round = 0; round < 300; ++round) {
+    std::vector<std::string> words;
+    for (size_t n = 1 + rng() % 40; n > 0; --n) words.push_back(word(round % 3 == 0 ? 3 : 9));
+    grammar::RegexPtr set;
+    switch (round % 4) {
+      case 0: set = factored(words); break;
+      case 1: {  // a flat alternation, one branch ending in nothing
+        std::vector<grammar::RegexPtr> alts;
+        for (const auto& w : words) alts.push_back(Regex::literal(w));
+        alts.push_back(raw_node(Regex::Kind::kConcat, {Regex::literal("zq"), Regex::nothing()}));
+        set = raw_node(Regex::Kind::kAlt, std::move(alts));
+        break;
+      }
+      case 2: {  // a concatenation of two sets (every pair)
+        const size_t half = words.size() / 2;
+        set = Regex::concat({factored({words.begin(), words.begin() + static_cast<ptrdiff_t>(half)}),
+                             factored({words.begin() + static_cast<ptrdiff_t>(half), words.end()})});
+        break;
+      }
+      default: set = Regex::concat({Regex::literal("k"), factored(words), Regex::bytes(0xFF, 0xFF)}); break;
+    }
+    INFO("round " << round << ": " << set->to_string());
+    fsm::Dfa fast = fsm::compile_dfa(*set);
+    fsm::Dfa slow = fsm::compile_dfa(*raw_node(Regex::Kind::kRepeat, {set}, 1, 1));
+    REQUIRE(fast.num_states() == slow.num_states());
+    std::vector<std::string> probes;
+    for (const auto& w : words) {
+      for (size_t i = 0; i <= w.size(); ++i) probes.push_back(w.substr(0, i));
+      probes.push_back(w + "a");
+      probes.push_back("k" + w + "\xFF");
+      for (const auto& v : words) probes.push_back(w + v);
+    }
+    for (int i = 0; i < 200; ++i) probes.push_back(word(12));
+    for (const auto& p : probes) REQUIRE(fast.matches(p) == slow.matches(p));
+  }
+  // The empty set, and a set whose only branch ends in nothing.
+  CHECK(fsm::compile_dfa(*raw_node(Regex::Kind::kAlt, {raw_node(Regex::Kind::kConcat, {Regex::literal("ab"), Regex::nothing()}),
+                                                      Regex::nothing()}))
+            .empty());
+}
