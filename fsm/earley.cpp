@@ -46,12 +46,63 @@ uint32_t EarleyGraph::key_of(const Item& it) const {
   return is_lexeme(s) ? num_nt_ + lexeme_of(s) : static_cast<uint32_t>(s);
 }
 
+const std::vector<uint32_t>& EarleyGraph::prediction_closure(uint32_t nt) {
+  if (closures_.empty()) {
+    closures_.resize(num_nt_);
+    node_bytes_ += num_nt_ * sizeof(closures_[0]);
+  }
+  if (!closures_[nt].empty()) return closures_[nt];
+  // Kept while the closures kept hold at most kMaxClosureEntries nonterminals in all (a chain of
+  // 100,000 rules, each predicting the next, would hold 100,000 closures of up to 100,000 each):
+  // past that, computed again each time into a scratch list, as the closure did before.
+  const bool keep = closure_entries_ < kMaxClosureEntries;
+  std::vector<uint32_t>& out = keep ? closures_[nt] : closure_scratch_;
+  out.clear();
+  // Breadth first over "predicting A predicts B": B stands at a dot that a production of A reaches
+  // through nullable nonterminals only (the Aycock–Horspool rule advances over those).
+  if (mark_.size() < num_nt_) {
+    mark_.resize(num_nt_, 0);
+    node_bytes_ += num_nt_ * sizeof(mark_[0]);
+  }
+  if (++stamp_ == 0) {
+    std::fill(mark_.begin(), mark_.end(), 0);
+    stamp_ = 1;
+  }
+  out.push_back(nt);
+  mark_[nt] = stamp_;
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (uint32_t q : cfg_.prods_of[out[i]]) {
+      const auto& rhs = cfg_.prods[q].rhs;
+      for (size_t d = 0; d < rhs.size(); ++d) {
+        const Sym s = rhs[d];
+        if (is_lexeme(s)) break;
+        if (mark_[s] != stamp_) {
+          mark_[s] = stamp_;
+          out.push_back(static_cast<uint32_t>(s));
+        }
+        if (!cfg_.nullable[s]) break;
+      }
+    }
+  }
+  if (keep) {
+    out.shrink_to_fit();
+    closure_entries_ += out.size();
+    node_bytes_ += out.size() * 4;
+  }
+  return out;
+}
+
 uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
-  // Closure. Items are deduplicated whole (all three fields at full width): a key packing the
-  // fields into 64 bits dropped items once a dot passed 255 (productions of hundreds of symbols).
-  // The set of items seen is an open-addressing table of indices into `items`, and the predicted
-  // nonterminals a reused bitmap cleared after: a node-based set and a fresh vector per closure
-  // were most of the cost of a new parser state (every first step into a part of a schema).
+  // Closure. The items whose origin is another node (the kernel, what completing its items adds
+  // from their origins, and their advances over nullable nonterminals) are closed one by one,
+  // deduplicated whole (all three fields at full width: a key packing the fields into 64 bits
+  // dropped items once a dot passed 255, productions of hundreds of symbols) in an
+  // open-addressing table of indices into `items`. The predicted items (origin kSelf) depend on
+  // the predicted nonterminals alone: the nonterminals each prediction leads to are computed once
+  // per grammar (prediction_closure), and their items — each production at dot 0 and past its
+  // nullable prefix — are written out after, without a lookup each (they were most of a
+  // closure's items, and of its cost, in a JSON Schema's grammar). The two sets cannot meet but
+  // in the initial node (a kSelf kernel); intern_closed removes duplicates anyway.
   std::vector<Item> items;
   thread_local std::vector<uint32_t> slots;
   thread_local std::vector<char> predicted;
@@ -66,6 +117,11 @@ uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
       for (uint32_t nt : predicted_list) predicted[nt] = 0;
     }
   } clear_predicted;
+  auto over_budget = [&] {
+    throw Error(ErrorKind::kLimit, "Earley parser: a parser state needs more than " + std::to_string(max_items_) +
+                                       " items (CompileOptions::max_earley_items); the grammar is too large or "
+                                       "too ambiguous here");
+  };
   auto place = [&](uint32_t index) {
     size_t i = item_hash(items[index]) & mask;
     while (slots[i] != kEmpty) i = (i + 1) & mask;
@@ -74,11 +130,7 @@ uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
   auto add = [&](const Item& it) {
     for (size_t i = item_hash(it) & mask; slots[i] != kEmpty; i = (i + 1) & mask)
       if (items[slots[i]] == it) return;
-    if (items.size() >= max_items_) {
-      throw Error(ErrorKind::kLimit, "Earley parser: a parser state needs more than " + std::to_string(max_items_) +
-                                         " items (CompileOptions::max_earley_items); the grammar is too large or "
-                                         "too ambiguous here");
-    }
+    if (items.size() >= max_items_) over_budget();
     items.push_back(it);
     if (items.size() * 2 > mask + 1) {  // at most half full
       mask = mask * 2 + 1;
@@ -96,9 +148,11 @@ uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
       Sym s = p.rhs[it.dot];
       if (is_lexeme(s)) continue;
       if (!predicted[s]) {
-        predicted[s] = 1;
-        predicted_list.push_back(static_cast<uint32_t>(s));
-        for (uint32_t q : cfg_.prods_of[s]) add({q, 0, kSelf});
+        for (uint32_t nt : prediction_closure(static_cast<uint32_t>(s))) {
+          if (predicted[nt]) continue;
+          predicted[nt] = 1;
+          predicted_list.push_back(nt);
+        }
       }
       if (cfg_.nullable[s]) add({it.prod, it.dot + 1, it.origin});
     } else if (it.origin != kSelf && it.origin != kWild) {
@@ -108,6 +162,18 @@ uint32_t EarleyGraph::intern(std::vector<Item> kernel) {
       for (auto k = range.first; k != range.second; ++k) {
         const Item& parent = o.items[k - o.keys.begin()];
         add({parent.prod, parent.dot + 1, parent.origin == kSelf ? it.origin : parent.origin});
+      }
+    }
+  }
+  // The predicted items: each production of a predicted nonterminal at dot 0, and advanced over
+  // its leading nullable nonterminals (to its end when all are).
+  for (uint32_t nt : predicted_list) {
+    for (uint32_t q : cfg_.prods_of[nt]) {
+      const auto& rhs = cfg_.prods[q].rhs;
+      for (uint32_t d = 0;; ++d) {
+        if (items.size() >= max_items_) over_budget();
+        items.push_back({q, d, kSelf});
+        if (d == rhs.size() || is_lexeme(rhs[d]) || !cfg_.nullable[rhs[d]]) break;
       }
     }
   }

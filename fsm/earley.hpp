@@ -87,6 +87,9 @@ class EarleyGraph {
  private:
   uint32_t key_of(const Item& it) const;
   uint32_t intern(std::vector<Item> kernel);  // closes, sorts, interns (lock held)
+  // The nonterminals predicting `nt` predicts (itself first), through the nullable prefixes of
+  // productions; computed on first use and kept (lock held).
+  const std::vector<uint32_t>& prediction_closure(uint32_t nt);
   // Interns a closed item set. Completed items are dropped (their completions are already in
   // the set and nothing reads them again), so nodes that differ only in how their past was
   // parsed are one node; what they told — accepting, pops — is kept as flags (`accepting`,
@@ -123,6 +126,12 @@ class EarleyGraph {
     size_t operator()(const std::vector<Item>& v) const;
   };
   std::unordered_map<std::vector<Item>, uint32_t, VecHash> index_;
+  std::vector<std::vector<uint32_t>> closures_;  // prediction_closure, per nonterminal (empty: not yet)
+  std::vector<uint32_t> mark_;                   // prediction_closure's visited marks, by stamp
+  uint32_t stamp_ = 0;
+  static constexpr size_t kMaxClosureEntries = size_t{1} << 20;
+  size_t closure_entries_ = 0;               // nonterminals held in closures_
+  std::vector<uint32_t> closure_scratch_;    // a closure past that bound
   AtomicMemo scan_memo_, merge_memo_, truncate_memo_;  // lock-free reads, inserts under mu_
   mutable std::mutex mu_;
   uint32_t initial_ = 0;
