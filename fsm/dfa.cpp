@@ -1467,7 +1467,16 @@ class LiteralSetBuilder {
   explicit LiteralSetBuilder(const DfaOptions& options) : options_(options) {}
 
   std::optional<Dfa> build(const grammar::Regex& regex) {
-    if (!collect(regex, 0)) return std::nullopt;
+    if (!build_trie(regex)) return std::nullopt;
+    return minimal();
+  }
+
+  // Only code points a JSON string writes raw and only so: none below U+0020, no '"', '\', '/'
+  // (extra_key_lexeme's names, each with one spelling).
+  void plain_json_only() { plain_json_ = true; }
+  // The trie alone: node 0 the root, a child's number above its parent's; child(node, byte).
+  bool build_trie(const grammar::Regex& regex) {
+    if (!collect(regex, 0)) return false;
     // Classes: each byte a literal uses its own (numbered by byte), the others one class that
     // leads nowhere.
     k_ = 0;
@@ -1480,13 +1489,19 @@ class LiteralSetBuilder {
         classes_[b] = static_cast<uint8_t>(rest);
       }
     }
-    if (k_ > 256) return std::nullopt;  // every byte used and a rest class: cannot happen, kept safe
-    add_node();
+    if (k_ > 256) return false;  // every byte used and a rest class: cannot happen, kept safe
+    if (!add_node()) return false;
     std::vector<uint32_t> ends{0};
-    if (!extend(regex, ends, 0)) return std::nullopt;
+    if (!extend(regex, ends, 0)) return false;
     for (uint32_t e : ends) finals_[e] = 1;
-    return minimal();
+    return true;
   }
+  size_t size() const { return finals_.size(); }
+  bool used(uint8_t byte) const { return used_[byte]; }
+  size_t num_classes() const { return k_; }
+  uint8_t class_of(uint8_t byte) const { return classes_[byte]; }
+  uint32_t child(uint32_t node, uint8_t byte) const { return table_[size_t{node} * k_ + classes_[byte]]; }
+  bool is_end(uint32_t node) const { return finals_[node] != 0; }
 
  private:
   static constexpr uint32_t kMaxDepth = 4096;  // deeper regexes go the NFA route (which recurses too)
@@ -1504,6 +1519,12 @@ class LiteralSetBuilder {
     if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return 0;
     return encode_utf8(cp, out);
   }
+  bool plain(const grammar::Regex& r) const {
+    if (!plain_json_) return true;
+    if (r.kind == grammar::Regex::Kind::kBytes) return false;
+    const char32_t cp = r.chars.ranges()[0].lo;
+    return cp >= 0x20 && cp != '"' && cp != '\\' && cp != '/';
+  }
 
   // Whether the regex is a literal set; marks the bytes it uses.
   bool collect(const grammar::Regex& r, uint32_t depth) {
@@ -1517,7 +1538,7 @@ class LiteralSetBuilder {
         uint8_t b[4];
         const int n = bytes_of(r, b);
         for (int i = 0; i < n; ++i) used_[b[i]] = true;
-        return n > 0;
+        return n > 0 && plain(r);
       }
       case Kind::kConcat:
       case Kind::kAlt:
@@ -1626,7 +1647,131 @@ class LiteralSetBuilder {
   std::vector<uint32_t> table_;
   std::vector<uint8_t> finals_;
   size_t steps_ = 0;
+  bool plain_json_ = false;
 };
+
+// `"`, a JSON string body that spells none of a finite set of names, `"`: an open object's extra-key
+// lexeme, built in one pass when every name is plain (LiteralSetBuilder::plain_json_only: then a
+// name's one spelling is its raw bytes). States: the start, the names' trie — each node knowing the
+// state of the JSON string bodies' automaton (json_bodies) its prefix reaches, which a byte no name
+// goes on with leads to —, json_bodies' own states, and the state after the closing quote, which a
+// trie node allows where its prefix may end a body and is no name. The trie is minimised bottom-up as
+// LiteralSetBuilder::minimal does (a trie node never does what a body state does: it refuses a name's
+// rest). The language of the quote, product(json_bodies, json_escape(names), negated) and the quote
+// joined, which it replaces: the product and the join were most of the build. Nothing when the
+// regex is not of that form or a name is not plain.
+std::optional<Dfa> extra_key_lexeme(const grammar::Regex& regex, const DfaOptions& options) {
+  using Kind = grammar::Regex::Kind;
+  auto is_quote = [](const grammar::RegexPtr& r) {
+    return r && r->kind == Kind::kChars && r->chars.ranges().size() == 1 && r->chars.ranges()[0].lo == '"' &&
+           r->chars.ranges()[0].hi == '"';
+  };
+  const auto& items = regex.items;
+  if (regex.kind != Kind::kConcat || items.size() != 3 || !is_quote(items[0]) || !is_quote(items[2]) || !items[1])
+    return std::nullopt;
+  const grammar::Regex& js = *items[1];
+  if (js.kind != Kind::kJsonString || js.items.size() != 1 || !js.items[0]) return std::nullopt;
+  const grammar::Regex& comp = *js.items[0];
+  if (comp.kind != Kind::kComplement || comp.items.size() != 1 || !comp.items[0]) return std::nullopt;
+  LiteralSetBuilder trie(options);
+  trie.plain_json_only();
+  if (!trie.build_trie(*comp.items[0])) return std::nullopt;
+  const Dfa& body = json_bodies();
+  const size_t n = trie.size(), nb = body.num_states();
+  // The body automaton's state at each trie node (parents are numbered before their children).
+  std::vector<uint8_t> used;
+  for (int x = 0; x < 256; ++x)
+    if (trie.used(static_cast<uint8_t>(x))) used.push_back(static_cast<uint8_t>(x));
+  std::vector<uint32_t> at(n, kDead);
+  at[0] = body.start();
+  for (uint32_t t = 0; t < n; ++t)
+    for (uint8_t x : used) {
+      const uint32_t c = trie.child(t, x);
+      if (c == kDead) continue;
+      at[c] = body.next(at[t], x);
+      if (at[c] == kDead) return std::nullopt;  // not a body (cannot happen for plain names)
+    }
+  // Classes: a byte's trie class, its body class, and the quote apart; numbered by first byte.
+  std::array<uint8_t, 256> classes{};
+  std::vector<uint8_t> rep;  // a byte of each class
+  {
+    const size_t bk = body.num_classes();
+    std::vector<int> id(trie.num_classes() * bk * 2, -1);
+    for (int x = 0; x < 256; ++x) {
+      const auto b = static_cast<uint8_t>(x);
+      const size_t key = (trie.class_of(b) * bk + body.byte_classes()[x]) * 2 + (x == '"');
+      if (id[key] < 0) {
+        id[key] = static_cast<int>(rep.size());
+        rep.push_back(b);
+      }
+      classes[x] = static_cast<uint8_t>(id[key]);
+    }
+  }
+  const size_t k = rep.size();
+  // States: 0 the start, 1 after the closing quote, 2 + s the body's state s, then the trie's
+  // classes of equivalent nodes (2 + nb + r).
+  const size_t fixed = 2 + nb;
+  if (fixed + n > options.max_states || (fixed + n) * (k * sizeof(uint32_t) + 1) > options.max_memory_bytes)
+    return std::nullopt;  // the product route says which budget
+  std::vector<uint32_t> table((fixed + n) * k, kDead);
+  for (size_t c = 0; c < k; ++c) {
+    const uint8_t x = rep[c];
+    // (the start's quote is set once the root's class is known). A quote goes on inside an escape
+    // (`\"`), and closes the string where a body may end.
+    for (uint32_t s = 0; s < nb; ++s) {
+      if (const uint32_t t = body.next(s, x); t != kDead) table[(2 + s) * k + c] = static_cast<uint32_t>(2 + t);
+      else if (x == '"' && body.is_final(s)) table[(2 + s) * k + c] = 1;
+    }
+  }
+  // The trie bottom-up: a node's row (its children by their classes), hashed and compared. A node
+  // below which no name ends (the empty set's root, a branch that ends in nothing) refuses nothing:
+  // it is the body's state there.
+  std::vector<uint32_t> cls(n, kDead), id(n, kDead), row(k);
+  std::vector<uint8_t> ends_below(n, 0);
+  std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash;
+  size_t classes_of_nodes = 0;
+  for (size_t t = n; t-- > 0;) {
+    if ((t & 1023) == 0) check_budget();
+    for (size_t c = 0; c < k; ++c) {
+      const uint8_t x = rep[c];
+      uint32_t to = kDead;
+      if (const uint32_t child = trie.used(x) ? trie.child(static_cast<uint32_t>(t), x) : kDead; child != kDead) {
+        to = id[child];  // (a plain name has no quote)
+        ends_below[t] |= ends_below[child];
+      } else if (const uint32_t s = body.next(at[t], x); s != kDead) {
+        to = static_cast<uint32_t>(2 + s);
+      } else if (x == '"' && body.is_final(at[t]) && !trie.is_end(static_cast<uint32_t>(t))) {
+        to = 1;
+      }
+      row[c] = to;
+    }
+    ends_below[t] |= trie.is_end(static_cast<uint32_t>(t)) ? 1 : 0;
+    if (!ends_below[t]) {
+      id[t] = static_cast<uint32_t>(2 + at[t]);
+      continue;
+    }
+    std::vector<uint32_t>& same = by_hash[hash_words(row.data(), k)];
+    for (uint32_t r : same)
+      if (std::equal(row.begin(), row.end(), table.begin() + static_cast<ptrdiff_t>((fixed + r) * k))) {
+        cls[t] = r;
+        break;
+      }
+    if (cls[t] == kDead) {
+      cls[t] = static_cast<uint32_t>(classes_of_nodes++);
+      same.push_back(cls[t]);
+      std::copy(row.begin(), row.end(), table.begin() + static_cast<ptrdiff_t>((fixed + cls[t]) * k));
+    }
+    id[t] = static_cast<uint32_t>(fixed + cls[t]);
+  }
+  // The start leads to the root's state.
+  table[classes['"']] = id[0];
+  table.resize((fixed + classes_of_nodes) * k);
+  std::vector<uint8_t> finals(fixed + classes_of_nodes, 0);
+  finals[1] = 1;
+  // Every state is reachable (the body's, from the root by a byte no name goes on with) and live:
+  // not renumbered.
+  return merge_classes_if_any(Dfa(0, classes, k, std::move(table), std::move(finals)));
+}
 }  // namespace
 
 namespace {
@@ -1671,7 +1816,8 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
         // and of maskbench-dev's 2,400 such lexemes 2,387 came out minimal already (131,126
         // states against 130,936 minimised): Hopcroft was 40 % of their build, and a non-minimal
         // automaton only loses some sharing of index entries. An infinite X (a pattern) can
-        // leave pairs that reach no final state: minimised, which drops them.
+        // leave pairs that reach no final state: minimised, which drops them. (A whole extra-key
+        // lexeme over plain names, quotes included, is built in one pass: extra_key_lexeme.)
         std::optional<Dfa> own;
         const Dfa& named = dfa_of(*items[0]->items[0], options, own);
         DfaOptions rest = with_less_memory(options, named.memory_bytes());
@@ -1687,6 +1833,7 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
       return spell_escapes(child, rest);
     }
     case Kind::kConcat:
+      if (std::optional<Dfa> key = extra_key_lexeme(regex, options)) return std::move(*key);
       if (options.sub_dfas && items.size() > 1)
         if (std::optional<Dfa> joined = concat_of_pieces(regex, options)) return std::move(*joined);
       break;

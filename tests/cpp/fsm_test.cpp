@@ -354,3 +354,47 @@ TEST_CASE("DFA of a set of literals: the trie route gives the NFA route's minima
                                                       Regex::nothing()}))
             .empty());
 }
+
+TEST_CASE("DFA of an extra-key lexeme: one pass over the names' trie gives the product route's language", "[fsm][dfa]") {
+  // `"` + a JSON string body spelling none of the names + `"` (an open object's other keys), built
+  // from the names' trie and the JSON bodies' automaton when every name is plain; the same regex
+  // under a {1,1} repetition goes the product route (json_escape, the product with the bodies, the
+  // join). Names with '/', '"', '\' or a control character go the product route both ways.
+  const std::vector<std::string> alphabet = {"a", "b", "A", "_", " ", "-", utf8(0xE9), utf8(0x4E2D), utf8(0x1F600)};
+  const std::vector<std::string> extra = {"\\\"", "\\\\", "\\/", "/", "\\n", "\\u0041", "\\u001f", "\\u001F", "\x01",
+                                          "\"", "\xC3", "\xFF", "\\", "\\u00"};
+  std::mt19937 rng(61206);
+  auto word = [&](size_t max_len, bool odd) {
+    std::string w;
+    for (size_t n = rng() % (max_len + 1); n > 0; --n)
+      w += odd && rng() % 4 == 0 ? extra[rng() % extra.size()] : alphabet[rng() % alphabet.size()];
+    return w;
+  };
+  const auto quote = Regex::chars_of(CharSet::single('"'));
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::string> names;
+    for (size_t n = rng() % 30; n > 0; --n) names.push_back(word(8, false));
+    if (round % 10 == 9) names.push_back("a/b");  // not plain: the product route
+    grammar::RegexPtr set = factored(names);
+    if (round % 7 == 3)  // a branch that ends in nothing
+      set = raw_node(Regex::Kind::kAlt, {set, raw_node(Regex::Kind::kConcat, {Regex::literal("zq"), Regex::nothing()})});
+    auto lexeme = Regex::concat({quote, Regex::json_string(Regex::complement(set)), quote});
+    INFO("round " << round << ": " << lexeme->to_string());
+    fsm::Dfa fast = fsm::compile_dfa(*lexeme);
+    fsm::Dfa slow = fsm::compile_dfa(*raw_node(Regex::Kind::kRepeat, {lexeme}, 1, 1));
+    CHECK(fast.num_states() <= slow.num_states());
+    std::vector<std::string> probes = {"\"\"", "\"", "", "\"a\"\"", "\"zq\"", "\"z\""};
+    for (const auto& w : names) {
+      probes.push_back("\"" + w + "\"");
+      for (size_t i = 0; i <= w.size(); ++i) probes.push_back("\"" + w.substr(0, i) + "\"");
+      probes.push_back("\"" + w + "a\"");
+      probes.push_back("\"" + w + "\\n\"");
+      probes.push_back("\"" + w);
+    }
+    for (int i = 0; i < 300; ++i) probes.push_back("\"" + word(10, true) + "\"");
+    for (const auto& p : probes) {
+      INFO("probe " << p);
+      REQUIRE(fast.matches(p) == slow.matches(p));
+    }
+  }
+}
