@@ -1538,6 +1538,7 @@ class LiteralSetBuilder {
         uint8_t b[4];
         const int n = bytes_of(r, b);
         for (int i = 0; i < n; ++i) used_[b[i]] = true;
+        literal_bytes_ += static_cast<size_t>(n);
         return n > 0 && plain(r);
       }
       case Kind::kConcat:
@@ -1588,6 +1589,10 @@ class LiteralSetBuilder {
 
   bool add_node() {
     const size_t n = finals_.size() + 1;
+    // A trie is at most as large as the bytes its regex writes, but concatenated alternations
+    // multiply (`(a|b)(a|b)…` twenty times is a million strings and a 21-state DFA): past a few
+    // times the regex's size, the NFA route is cheaper.
+    if (n > 8 * literal_bytes_ + 1024) return false;
     if (n > options_.max_states || n * (k_ * sizeof(uint32_t) + 1) > options_.max_memory_bytes) return false;
     table_.resize(table_.size() + k_, kDead);
     finals_.push_back(0);
@@ -1646,7 +1651,7 @@ class LiteralSetBuilder {
   size_t k_ = 0;
   std::vector<uint32_t> table_;
   std::vector<uint8_t> finals_;
-  size_t steps_ = 0;
+  size_t steps_ = 0, literal_bytes_ = 0;
   bool plain_json_ = false;
 };
 

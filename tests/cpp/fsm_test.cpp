@@ -398,3 +398,14 @@ TEST_CASE("DFA of an extra-key lexeme: one pass over the names' trie gives the p
     }
   }
 }
+
+TEST_CASE("DFA of concatenated alternations of literals: a product of sets goes the NFA route", "[fsm][dfa]") {
+  // (a|b) twenty times: a million strings, so no trie of them; the minimal DFA has 21 states.
+  std::vector<grammar::RegexPtr> items;
+  for (int i = 0; i < 20; ++i) items.push_back(Regex::alt({Regex::literal("a"), Regex::literal("b")}));
+  fsm::Dfa d = fsm::compile_dfa(*Regex::concat(items));
+  CHECK(d.num_states() == 21);
+  CHECK(d.matches(std::string(20, 'a')));
+  CHECK(d.matches("abababababbbbbaaaaab"));
+  CHECK_FALSE(d.matches(std::string(19, 'a')));
+}
