@@ -129,7 +129,10 @@ class SubDfaCache {
 // keep a few equivalent states). JSON string escaping (json_escape) is likewise not minimised.
 // A regex whose root is kIntersect, kComplement or kJsonString is built by the operations below
 // without going through an NFA; such nodes deeper down are compiled the same way and embedded in
-// the NFA (nfa.cpp). Each sub-automaton gets the same state budget and the memory left over.
+// the NFA (nfa.cpp). A finite set of literals (alternations and concatenations of single code
+// points: an enum's values, a key set) is built as the trie of its bytes, minimised bottom-up; an
+// open object's extra-key lexeme (quote, a JSON string body spelling none of a set of plain names,
+// quote) in one pass over the names' trie and the JSON bodies' automaton. Each sub-automaton gets the same state budget and the memory left over.
 // A node marked process_wide (Regex::pin: JSON Schema's format regexes) is built once per process
 // and shared by every compile after (a copy is returned); a compile whose budgets the shared DFA
 // exceeds gets kLimit as a build would. A node pinned under a name whose DFA was computed at build
