@@ -392,6 +392,49 @@ TEST_CASE("intersect / difference / complement on DFAs agree with their children
   CHECK(fsm::compile_dfa(*Regex::intersect({lit("ab"), lit("abc")})).empty());
 }
 
+TEST_CASE("length bounds: counted on the pattern's automaton, minimal, the product route's language", "[regex-ops]") {
+  // compile_dfa counts a length bound on the other items' automaton and merges its states bottom-up;
+  // fsm::intersect is the product with the bound's own automaton, minimised by Hopcroft's
+  // refinement. Same language and as many states (so both are minimal), for bounds short and long,
+  // open above, and past the strings' lengths; with multi-byte code points (é two bytes, 中 three,
+  // 😀 four) so that counts keep inside a code point.
+  const std::u32string alphabet = U"a\u00E9\u4E2D\U0001F600";
+  const auto strings = all_strings(alphabet, 6);
+  RandomRegex gen(9241, alphabet, false);
+  std::mt19937 rng(5);
+  int checked = 0, merged = 0;
+  for (int round = 0; round < 300; ++round) {
+    RegexPtr pattern = round % 5 == 0 ? Regex::repeat(gen.make(3), 0, grammar::kUnbounded) : gen.make(4);
+    const uint32_t min = rng() % 4 == 0 ? 0 : rng() % 8;
+    const uint32_t max = rng() % 4 == 0 ? grammar::kUnbounded : min + rng() % (rng() % 3 == 0 ? 40 : 6);
+    RegexPtr bound = Regex::repeat(any_char(), min, max);
+    fsm::Dfa counted = fsm::compile_dfa(*Regex::intersect({pattern, bound}));
+    fsm::Dfa product = fsm::intersect(fsm::compile_dfa(*pattern), fsm::compile_dfa(*bound));
+    INFO("pattern " << pattern->to_string() << " length " << min << ".." << max);
+    REQUIRE(counted.num_states() == product.num_states());
+    REQUIRE(fsm::difference(counted, product).empty());
+    REQUIRE(fsm::difference(product, counted).empty());
+    merged += counted.num_states() > 1;
+    for (const auto& str : strings) {
+      const std::string bytes = utf8(str);
+      REQUIRE(counted.matches(bytes) == product.matches(bytes));
+      ++checked;
+    }
+  }
+  CHECK(merged > 100);
+  CHECK(checked > 100000);
+  // An email under maxLength 1024 (a format of a few states, counted on its cycles): its strings
+  // at the bound and one past it.
+  fsm::Dfa email = fsm::compile_dfa(*Regex::intersect(
+      {Regex::concat({Regex::repeat(Regex::chars_of(CharSet::range('a', 'z')), 1, grammar::kUnbounded), lit("@"),
+                      Regex::repeat(Regex::chars_of(CharSet::range('a', 'z')), 1, grammar::kUnbounded), lit("."),
+                      Regex::repeat(Regex::chars_of(CharSet::range('a', 'z')), 2, 6)}),
+       Regex::repeat(any_char(), 0, 1024)}));
+  CHECK(email.matches(std::string(1017, 'x') + "@ab.cde"));  // 1,024 code points
+  CHECK_FALSE(email.matches(std::string(1018, 'x') + "@ab.cde"));
+  CHECK_FALSE(email.matches("x@ab.c"));
+}
+
 TEST_CASE("JSON string bodies: exactly the encodings of the child's strings", "[regex-ops]") {
   // Code points the escaping treats differently, plus a multi-byte one.
   const std::u32string alphabet = U"a\"\\/\n\b\x01\x1F\u00E9";
