@@ -1675,10 +1675,94 @@ const CfgGrammar::Slot* CfgGrammar::install(uint32_t l, uint32_t q, const std::s
   return s;
 }
 
+// States with the same entry share its slot (and the boundary walks cached under its number): the
+// key is the entry's content, its bitset by hash (install compares the entries).
+static std::string entry_content(const IndexEntry& e) {
+  std::string content = e.dense ? "D" : "S";
+  auto put = [&](const void* p, size_t n) { content.append(static_cast<const char*>(p), n); };
+  if (e.dense) put(&e.dense_hash, sizeof e.dense_hash);
+  const uint64_t n = e.ids.size();
+  put(&n, sizeof n);
+  put(e.ids.data(), e.ids.size() * 4);
+  put(e.roots.data(), e.roots.size() * 4);
+  return content;
+}
+
+const CfgGrammar::Spelling* CfgGrammar::spelling(uint32_t lexeme) const {
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    auto it = spellings_.find(lexeme);
+    if (it != spellings_.end()) return it->second.get();
+  }
+  const fsm::LexDfa& d = rt->dfa(lexeme);
+  auto sp = std::make_unique<Spelling>();
+  sp->at.assign(d.num_states(), UINT32_MAX);
+  constexpr size_t kMaxBytes = 4096;
+  // Per byte class: its byte when it has one alone, else -2 (the rows are read by class).
+  std::vector<int> class_byte(d.num_classes, -1);
+  for (int b = 0; b < 256; ++b) {
+    int& x = class_byte[d.classes[b]];
+    x = x == -1 ? b : -2;
+  }
+  bool spelled = false;
+  for (uint32_t s = d.start; sp->bytes.size() <= kMaxBytes;) {
+    sp->at[s] = static_cast<uint32_t>(sp->bytes.size());
+    int only = -1;  // the one byte s moves on; -2: more than one
+    const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
+    for (uint32_t c = 0; c < d.num_classes && only != -2; ++c)
+      if (row[c] != fsm::kDead) only = only == -1 ? class_byte[c] : -2;
+    if (d.is_final(s)) {
+      spelled = only == -1;  // the end: final with no way on (states off the path are unreachable)
+      break;
+    }
+    if (only < 0) break;  // more than one byte, or none
+    const uint32_t t = d.next(s, static_cast<uint8_t>(only));
+    if (sp->at[t] != UINT32_MAX) break;  // a cycle
+    sp->bytes.push_back(static_cast<char>(only));
+    s = t;
+  }
+  if (!spelled) sp.reset();
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto [it, inserted] = spellings_.emplace(lexeme, std::move(sp));
+  if (inserted && it->second) index_bytes_ += it->second->bytes.size() + it->second->at.size() * 4 + 64;
+  return it->second.get();
+}
+
+std::shared_ptr<const IndexEntry> CfgGrammar::spelled_entry(uint32_t l, const Spelling& sp, uint32_t q) const {
+  const fsm::TokenTrie& trie = tokenizer->trie();
+  const auto& nodes = trie.nodes();
+  auto e = std::make_shared<IndexEntry>();
+  uint32_t node = 0;  // the trie's root
+  for (size_t i = sp.at[q]; i < sp.bytes.size(); ++i) {
+    const uint8_t byte = static_cast<uint8_t>(sp.bytes[i]);
+    uint32_t child = i == sp.at[q] ? root_child(byte) : 0;
+    if (i != sp.at[q])
+      for (uint32_t c = node + 1; c < nodes[node].subtree_end; c = nodes[c].subtree_end)
+        if (nodes[c].byte == byte) {
+          child = c;
+          break;
+        }
+    if (child == 0) return e;  // no token goes on along the string: nor past its end
+    node = child;
+    trie.for_each_token(nodes[node], [&](int32_t id) { e->ids.push_back(id); });
+  }
+  std::sort(e->ids.begin(), e->ids.end());
+  // The string read whole (a final state): a boundary when tokens go on below.
+  if (!rt->cfg().lexeme_last[l] && nodes[node].subtree_end > node + 1 && sp.at[q] < sp.bytes.size())
+    e->roots.push_back(node);
+  return e;
+}
+
 const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const {
   auto t0 = cfg_debug_now();
   // Leftmost-first guards name a lexeme's own states: its entries are walked whole, per state.
   if (!share_states_ || rt->leftmost_first(l)) return install(l, q, {}, walk_entry(l, q, false));
+  if (const Spelling* sp = spelling(l); sp && sp->at[q] != UINT32_MAX) {
+    std::shared_ptr<const IndexEntry> e = spelled_entry(l, *sp, q);
+    ++index_spelled_;
+    const std::string content = entry_content(*e);
+    return install(l, q, content, std::move(e));
+  }
   // Indexed before for another grammar whose lexeme is spelt alike (one automaton): taken whole.
   const bool last = rt->cfg().lexeme_last[l] != 0;
   std::shared_ptr<const fsm::LexDfa> shared_dfa = index_cache_ ? rt->automata().shared_dfa(l) : nullptr;
@@ -1750,15 +1834,7 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
               rt->cfg().lexemes[l]->to_string().substr(0, 60).c_str(), q, e->dense ? size_t(0) : e->ids.size(),
               e->dense ? " (dense)" : "", e->roots.size(), key.size());
   }
-  // States with the same entry share its slot (and the boundary walks cached under its number):
-  // the key is the entry's content, its bitset by hash (install compares the entries).
-  std::string content = e->dense ? "D" : "S";
-  auto put = [&](const void* p, size_t n) { content.append(static_cast<const char*>(p), n); };
-  if (e->dense) put(&e->dense_hash, sizeof e->dense_hash);
-  const uint64_t n = e->ids.size();
-  put(&n, sizeof n);
-  put(e->ids.data(), e->ids.size() * 4);
-  put(e->roots.data(), e->roots.size() * 4);
+  std::string content = entry_content(*e);
   if (shared_dfa) index_cache_->put_state(shared_dfa, q, last, e, content);
   return install(l, q, content, std::move(e));
 }

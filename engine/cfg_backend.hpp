@@ -203,6 +203,8 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t num_index_shared() const { return index_shared_.load(); }
   // Of those, whole entries taken from the IndexCache (the same automaton state indexed for another grammar).
   size_t num_index_whole_shared() const { return index_whole_shared_.load(); }
+  // Entries of lexemes that spell one string (spelled_entry), computed without a key or a walk.
+  size_t num_index_spelled() const { return index_spelled_.load(); }
   // JSON Schema uniqueItems and tracked required keys: the plan the matchers' trackers follow
   // (null: none), and the tokens with a '"' (what can end a string), with a '}' (what can close an
   // object), and with a '"' before a '}' (what can close an object from inside a string): the
@@ -346,7 +348,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // The entries without kCut, by canonical key (see compute_entry).
   mutable std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> parts_;
   mutable size_t index_bytes_ = 0;
-  mutable std::atomic<size_t> index_shared_{0}, index_whole_shared_{0};
+  mutable std::atomic<size_t> index_shared_{0}, index_whole_shared_{0}, index_spelled_{0};
   std::shared_ptr<IndexCache> index_cache_;  // the Compiler's, if any
   bool share_states_ = true;
   friend std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime>, const TokenizerInfoPtr&,
@@ -365,6 +367,19 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // canonical_key of such a lexeme's states by (lexeme, block): the states of a block have one key
   // (an open object's key lexeme met 15,000 states on maskbench-dev, each a BFS). Under index_mu_.
   mutable std::unordered_map<uint64_t, std::string> block_keys_;
+  // A lexeme whose automaton spells one string, one byte per state (a key with its quotes, a
+  // literal): the string, and per state how many of its bytes lead there. Null for the others.
+  struct Spelling {
+    std::string bytes;
+    std::vector<uint32_t> at;
+  };
+  const Spelling* spelling(uint32_t lexeme) const;
+  mutable std::unordered_map<uint32_t, std::unique_ptr<const Spelling>> spellings_;  // under index_mu_
+  // A spelled lexeme's entry at a state: the tokens that are prefixes of the rest of its string, and
+  // the root where that rest ends inside a token — a walk down the trie along it, where the general
+  // route keyed the state, looked its part up and walked the quote trie (47,000 of a warm
+  // maskbench-dev run's 74,000 entries were a key's).
+  std::shared_ptr<const IndexEntry> spelled_entry(uint32_t lexeme, const Spelling& sp, uint32_t state) const;
   std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state, bool cut) const;
   // The trie root's child for `byte` (0: none), indexed on first use.
   uint32_t root_child(uint8_t byte) const;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cfg_backend.hpp"
 #include "tollgate/compiler.hpp"
 #include "tollgate/matcher.hpp"
 #include "tollgate/tool_calls.hpp"
@@ -305,4 +306,49 @@ TEST_CASE("required keys tracked: maskbench-dev schemas with four or more requir
                                                   << tests << " tests replayed (" << valid_ok << " valid accepted, "
                                                   << invalid_ok << " invalid refused); oracle at " << states
                                                   << " states, " << mismatches << " mismatches");
+}
+
+TEST_CASE("keys spelled whole: entries along the key's string agree with the brute-force oracle",
+          "[json-schema][keys][oracle]") {
+  // A key's lexeme spells one string ('"', the name as JSON writes it, '"'): its entries come from a
+  // walk down the token trie along the rest of that string (CfgGrammar::spelled_entry). Names that
+  // are prefixes of each other, with an escaped quote and backslash, multi-byte code points, a
+  // control character, what looks like a separator, a common word, a long name; closed and open
+  // objects (an open one has the extra-key lexeme beside them), nested; masks at every byte of the
+  // document against the oracle.
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  auto tok = tollgate::testing::llama3();
+  tollgate::CompileOptions co;
+  co.threads = 1;
+  Compiler compiler(tok, co);
+  using OJson = nlohmann::ordered_json;
+  const std::vector<std::string> names = {"a", "ab", "abc", "name", "na\"me", "back\\slash", "\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80",
+                                          "\x07" "bell", "\": \"", "the", std::string(40, 'x') + "y", "{", " lead"};
+  size_t spelled = 0;
+  int states = 0, mismatches = 0;
+  for (bool closed : {true, false}) {
+    OJson props = OJson::object(), inner = OJson::object(), doc = OJson::object();
+    for (size_t i = 0; i < names.size(); ++i) {
+      props[names[i]] = i % 3 == 0 ? OJson{{"type", "integer"}} : OJson{{"type", "string"}};
+      doc[names[i]] = i % 3 == 0 ? OJson(static_cast<int>(i)) : OJson(names[(i + 1) % names.size()]);
+    }
+    inner["type"] = "object";
+    inner["properties"] = props;
+    if (closed) inner["additionalProperties"] = false;
+    OJson top = {{"type", "object"}, {"properties", {{"outer", inner}, {"b", {{"type", "boolean"}}}}}};
+    if (closed) top["additionalProperties"] = false;
+    CompiledGrammarPtr g = compiler.compile_json_schema(top.dump(), JsonSchemaOptions{});
+    const std::string text = OJson{{"outer", doc}, {"b", true}}.dump(-1, ' ', false);
+    INFO((closed ? "closed: " : "open: ") << text);
+    for (size_t at = 0; at <= text.size(); ++at) {
+      Matcher m(g);
+      REQUIRE(m.accept_bytes(text.substr(0, at)));
+      ++states;
+      mismatches += tollgate::testing::mask_oracle_mismatches(m);
+    }
+    spelled += tollgate::testing::cfg_of(g).num_index_spelled();
+  }
+  CHECK(states > 400);
+  CHECK(spelled > 100);
+  CHECK(mismatches == 0);
 }
