@@ -1321,10 +1321,8 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     // few node visits instead of a class walk that parts every class (8 µs a state).
     uint32_t node = 0, s = q;
     for (int b = only_byte(q); b >= 0; b = only_byte(s)) {
-      uint32_t c = node == 0 ? root_child(static_cast<uint8_t>(b)) : node + 1;
-      if (node != 0)
-        while (c < nodes[node].subtree_end && nodes[c].byte != b) c = nodes[c].subtree_end;
-      if (c == 0 || c >= nodes[node].subtree_end) break;  // no token goes on with b
+      const uint32_t c = node == 0 ? root_child(static_cast<uint8_t>(b)) : trie.child(node, static_cast<uint8_t>(b));
+      if (c == 0) break;  // no token goes on with b
       s = d.next(s, static_cast<uint8_t>(b));
       visit(c, nodes[c], s);
       node = c;
@@ -1735,13 +1733,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::spelled_entry(uint32_t l, const Sp
   uint32_t node = 0;  // the trie's root
   for (size_t i = sp.at[q]; i < sp.bytes.size(); ++i) {
     const uint8_t byte = static_cast<uint8_t>(sp.bytes[i]);
-    uint32_t child = i == sp.at[q] ? root_child(byte) : 0;
-    if (i != sp.at[q])
-      for (uint32_t c = node + 1; c < nodes[node].subtree_end; c = nodes[c].subtree_end)
-        if (nodes[c].byte == byte) {
-          child = c;
-          break;
-        }
+    const uint32_t child = node == 0 ? root_child(byte) : trie.child(node, byte);
     if (child == 0) return e;  // no token goes on along the string: nor past its end
     node = child;
     trie.for_each_token(nodes[node], [&](int32_t id) { e->ids.push_back(id); });

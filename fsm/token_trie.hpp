@@ -29,6 +29,13 @@ class TokenTrie {
 
   // nodes()[0] is the root. Children of node i start at i + 1.
   const std::vector<TrieNode>& nodes() const { return nodes_; }
+  // The child of `node` on `byte`, or 0. In a trie built from strings (not one laid out by a
+  // caller) the children come in byte order, so the scan stops at the first past it.
+  uint32_t child(uint32_t node, uint8_t byte) const {
+    for (uint32_t c = node + 1, end = nodes_[node].subtree_end; c < end && nodes_[c].byte <= byte; c = nodes_[c].subtree_end)
+      if (nodes_[c].byte == byte) return c;
+    return 0;
+  }
   const std::vector<int32_t>& token_ids() const { return token_ids_; }
   // Tokens of the nodes [from, to) — contiguous in token_ids() since a node's own tokens come
   // before its subtree's: token_ids()[tokens_from(from), tokens_from(to)). `to` may be nodes().size().

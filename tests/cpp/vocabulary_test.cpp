@@ -61,7 +61,7 @@ std::map<std::string, std::multiset<int32_t>> check_trie(const TokenTrie& trie) 
     int prev_byte = -1;
     while (ok && j < n.subtree_end) {
       if (nodes[j].depth != n.depth + 1 || static_cast<int>(nodes[j].byte) <= prev_byte ||
-          nodes[j].subtree_end > n.subtree_end)
+          nodes[j].subtree_end > n.subtree_end || trie.child(i, nodes[j].byte) != j)
         ok = false;
       prev_byte = nodes[j].byte;
       j = nodes[j].subtree_end;
@@ -316,6 +316,16 @@ TEST_CASE("trie layout: DFS order, subtree_end, shared bytes", "[vocab][trie]") 
   subtree.clear();
   trie.for_each_token(5, 7, [&](int32_t id) { subtree.push_back(id); });
   CHECK(subtree == std::vector<int32_t>{3, 5});  // b, \xff: up to the end of the trie
+  // child: by byte, children in byte order (0xFF after the ASCII bytes), 0 when there is none
+  CHECK(trie.child(0, 'a') == 1);
+  CHECK(trie.child(0, 'b') == 5);
+  CHECK(trie.child(0, 0xFF) == 6);
+  CHECK(trie.child(0, 'c') == 0);
+  CHECK(trie.child(1, 'b') == 2);
+  CHECK(trie.child(1, 'd') == 4);
+  CHECK(trie.child(1, 'c') == 0);
+  CHECK(trie.child(2, 'c') == 3);
+  CHECK(trie.child(3, 'a') == 0);
 
   // walk_trie: a state per depth (here the bytes so far); a false step skips the subtree.
   std::vector<std::string> stack(trie.max_depth() + 2), seen;
