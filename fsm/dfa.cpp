@@ -1760,9 +1760,9 @@ class LiteralSetBuilder {
 // name's one spelling is its raw bytes). States: the start, the names' trie — each node knowing the
 // state of the JSON string bodies' automaton (json_bodies) its prefix reaches, which a byte no name
 // goes on with leads to —, json_bodies' own states, and the state after the closing quote, which a
-// trie node allows where its prefix may end a body and is no name. The trie is minimised bottom-up as
-// LiteralSetBuilder::minimal does (a trie node never does what a body state does: it refuses a name's
-// rest). The language of the quote, product(json_bodies, json_escape(names), negated) and the quote
+// trie node allows where its prefix may end a body and is no name. The trie is minimised bottom-up
+// (RowRegister, as LiteralSetBuilder::minimal; a trie node never does what a body state does: it refuses
+// a name's rest). The language of the quote, product(json_bodies, json_escape(names), negated) and the quote
 // joined, which it replaces: the product and the join were most of the build. Nothing when the
 // regex is not of that form or a name is not plain.
 std::optional<Dfa> extra_key_lexeme(const grammar::Regex& regex, const DfaOptions& options) {
