@@ -103,10 +103,11 @@ std::vector<WalkStep> walk(const CompiledGrammarPtr& g, const std::vector<int32_
     auto b = clock::now();
     size_t allowed = 0;
     for (int32_t w : mask) allowed += __builtin_popcount(static_cast<uint32_t>(w));
+    auto b2 = clock::now();  // (the count above is display only: ~12 µs of a portable build's software popcount)
     bool ok = m.accept_token(id);
     auto c = clock::now();
     steps.push_back({tok.is_eos(id) ? "<eos>" : "\"" + tok.token_bytes(id) + "\"", allowed, ms(a, b) * 1e6,
-                     ms(b, c) * 1e6});
+                     ms(b2, c) * 1e6});
     if (!ok) {
       std::printf("%4zu  %-12s REJECTED\n", steps.size() - 1, steps.back().token.c_str());
       throw Error(ErrorKind::kInvalidArgument, std::string("the example does not match the ") + what);
