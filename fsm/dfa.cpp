@@ -677,8 +677,10 @@ Dfa product(const Dfa& a, const Dfa& b, bool b_negated, const DfaOptions& option
   const uint32_t b_dead = static_cast<uint32_t>(b.num_states());
   // Pair numbers: a flat table over every pair when there are few (a complement is a product with
   // the 8-state UTF-8 automaton: a hash-map insertion per transition was a third of building an
-  // extra-key lexeme), a hash map otherwise.
-  constexpr uint64_t kMaxFlatPairs = uint64_t{1} << 16;
+  // extra-key lexeme), a hash map otherwise. Up to 2^19 pairs (2 MiB): a pattern `.*P.*` (35 states)
+  // against the date-time format (11,046) reaches 23,433 of its 386,645 pairs, 13 ms built this way
+  // against 19 through the map (2^16 was the bound before).
+  constexpr uint64_t kMaxFlatPairs = uint64_t{1} << 19;
   const uint64_t all_pairs = uint64_t{a.num_states()} * nb;
   std::vector<uint32_t> flat(all_pairs <= kMaxFlatPairs ? all_pairs : 0, kDead);
   std::unordered_map<uint64_t, uint32_t> ids;
