@@ -1457,8 +1457,7 @@ bool is_length_bound(const grammar::Regex& r) {
 // byte, numbered by first byte, states from the start: the DFA concat_deterministic gives for the
 // same pieces, without its per-piece refinement of 256 bytes (a 20-letter key: 5,000 steps) and
 // its joins. Nothing when an item is anything else.
-std::optional<Dfa> ascii_chain(const grammar::Regex& regex) {
-  const auto& items = regex.items;
+std::optional<Dfa> ascii_chain(const std::vector<const grammar::Regex*>& items) {
   if (items.empty() || items.size() > 64) return std::nullopt;
   std::array<uint64_t, 256> holds{};  // bit i: set i holds the byte
   for (size_t i = 0; i < items.size(); ++i) {
@@ -1485,10 +1484,53 @@ std::optional<Dfa> ascii_chain(const grammar::Regex& regex) {
   return Dfa(0, classes, k, std::move(table), std::move(finals));
 }
 
+// Whether `set` holds only code points a JSON string body writes raw and only so (kJsonString:
+// printable ASCII but '"', '\\' and '/', which has two spellings).
+bool plain_json_ascii(const grammar::CharSet& set) {
+  if (set.empty()) return false;
+  for (const auto& r : set.ranges())
+    if (r.lo < 0x20 || r.hi >= 0x7F || (r.lo <= '"' && '"' <= r.hi) || (r.lo <= '\\' && '\\' <= r.hi) ||
+        (r.lo <= '/' && '/' <= r.hi))
+      return false;
+  return true;
+}
+
+// A concatenation's items as ASCII character sets for ascii_chain, a JSON string of plain ASCII
+// sets among them taken as those sets (its only spelling: a key with its quotes, `"name"`, is a
+// chain of its bytes); false when an item is anything else.
+bool chain_items(const grammar::Regex& regex, std::vector<const grammar::Regex*>& out) {
+  using Kind = grammar::Regex::Kind;
+  for (const auto& item : regex.items) {
+    if (item->kind == Kind::kChars) {
+      out.push_back(item.get());
+      continue;
+    }
+    if (item->kind != Kind::kJsonString || item->items.size() != 1 || !item->items[0]) return false;
+    const grammar::Regex& body = *item->items[0];
+    if (body.kind == Kind::kChars) {
+      if (!plain_json_ascii(body.chars)) return false;
+      out.push_back(&body);
+    } else if (body.kind == Kind::kConcat) {
+      for (const auto& c : body.items) {
+        if (c->kind != Kind::kChars || !plain_json_ascii(c->chars)) return false;
+        out.push_back(c.get());
+      }
+    } else if (body.kind != Kind::kEmpty) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // A concatenation joined from its pieces (each piece's DFA from options.sub_dfas); nothing when
 // the pieces do not join deterministically (the caller builds it through an NFA instead).
 std::optional<Dfa> concat_of_pieces(const grammar::Regex& regex, const DfaOptions& options) {
-  if (std::optional<Dfa> chain = ascii_chain(regex)) return chain;
+  {
+    thread_local std::vector<const grammar::Regex*> items;
+    items.clear();
+    if (chain_items(regex, items))
+      if (std::optional<Dfa> chain = ascii_chain(items)) return chain;
+  }
   std::vector<Dfa> own;  // ASCII character sets: built here, cheaper than a lookup
   own.reserve(regex.items.size());
   std::vector<const Dfa*> pieces;
