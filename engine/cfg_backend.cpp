@@ -1872,10 +1872,15 @@ size_t CfgGrammar::index_bytes() const {
   return index_bytes_ + num_slots_ * sizeof(std::atomic<const Slot*>) + by_key_.bucket_count() * 8;
 }
 
-std::shared_ptr<const IndexEntry> IndexCache::find(const std::string& key) const {
+std::shared_ptr<const IndexEntry> IndexCache::find(const std::string& key) {
+  Cleared dropped;  // freed after the lock
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = map_.find(key);
-  return it == map_.end() ? nullptr : it->second;
+  if (auto it = young_.parts.find(key); it != young_.parts.end()) return it->second;
+  auto it = old_.parts.find(key);
+  if (it == old_.parts.end()) return nullptr;
+  std::shared_ptr<const IndexEntry> e = it->second;
+  put_locked(key, e, dropped);  // used again: into the young generation
+  return e;
 }
 
 // The bytes counted for an entry (without its bitset) and for a bitset, each with its holder count.
@@ -1883,53 +1888,54 @@ static size_t entry_bytes(const IndexEntry& e) { return e.bytes() + 48; }
 static size_t bitset_bytes(const IndexEntry& e) { return e.dense->size() * 4 + 48; }
 
 size_t IndexCache::hold_locked(const IndexEntry& e) {
-  if (holders_[&e]++ > 0) return 0;
+  if (young_.holders[&e]++ > 0) return 0;
   size_t bytes = entry_bytes(e);
-  if (e.dense && holders_[e.dense.get()]++ == 0) bytes += bitset_bytes(e);
+  if (e.dense && young_.holders[e.dense.get()]++ == 0) bytes += bitset_bytes(e);
   return bytes;
 }
 
 size_t IndexCache::forget_locked(const IndexEntry& e) {
-  auto it = holders_.find(&e);
-  if (it == holders_.end() || --it->second > 0) return 0;
-  holders_.erase(it);
+  auto it = young_.holders.find(&e);
+  if (it == young_.holders.end() || --it->second > 0) return 0;
+  young_.holders.erase(it);
   size_t bytes = entry_bytes(e);
   if (!e.dense) return bytes;
-  auto d = holders_.find(e.dense.get());
-  if (d != holders_.end() && --d->second == 0) {
-    holders_.erase(d);
+  auto d = young_.holders.find(e.dense.get());
+  if (d != young_.holders.end() && --d->second == 0) {
+    young_.holders.erase(d);
     bytes += bitset_bytes(e);
   }
   return bytes;
 }
 
-void IndexCache::clear_locked(Cleared& old) {
-  old.parts.swap(map_);
-  old.states.swap(states_);
-  holders_.clear();
-  bytes_ = 0;
-}
-
-bool IndexCache::reserve_locked(size_t own, const IndexEntry& e, Cleared& old) {
+bool IndexCache::reserve_locked(size_t own, const IndexEntry& e, Cleared& dropped) {
+  const size_t half = max_bytes_ / 2;
   size_t bytes = own + hold_locked(e);
-  if (bytes_ + bytes > max_bytes_) {
-    clear_locked(old);  // (forgets every holder, this entry's too)
+  if (young_.bytes + bytes > half) {
+    forget_locked(e);
+    dropped = std::move(old_);  // the old generation goes; the young one becomes old
+    old_ = std::move(young_);
+    young_ = Generation{};
+    ++turns_;
     bytes = own + hold_locked(e);
-    if (bytes > max_bytes_) {
+    if (bytes > half) {
       forget_locked(e);
       return false;
     }
   }
-  bytes_ += bytes;
+  young_.bytes += bytes;
   return true;
 }
 
+void IndexCache::put_locked(const std::string& key, std::shared_ptr<const IndexEntry> e, Cleared& dropped) {
+  if (young_.parts.count(key) || !reserve_locked(key.size() * 2 + 64, *e, dropped)) return;
+  young_.parts.emplace(key, std::move(e));
+}
+
 void IndexCache::put(const std::string& key, std::shared_ptr<const IndexEntry> e) {
-  const size_t own = key.size() * 2 + 64;
-  Cleared old;  // freed after the lock
+  Cleared dropped;  // freed after the lock
   std::lock_guard<std::mutex> lock(mu_);
-  if (map_.count(key) || !reserve_locked(own, *e, old)) return;
-  map_.emplace(key, std::move(e));
+  put_locked(key, std::move(e), dropped);
 }
 
 size_t IndexCache::StateKeyHash::operator()(const StateKey& k) const {
@@ -1940,10 +1946,28 @@ size_t IndexCache::StateKeyHash::operator()(const StateKey& k) const {
 }
 
 std::shared_ptr<const IndexCache::StateEntry> IndexCache::find_state(const fsm::LexDfa* dfa, uint32_t state,
-                                                                     bool last) const {
+                                                                     bool last) {
+  Cleared dropped;  // freed after the lock
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = states_.find({dfa, state, last});
-  return it == states_.end() || it->second->dfa.expired() ? nullptr : it->second;
+  const StateKey key{dfa, state, last};
+  if (auto it = young_.states.find(key); it != young_.states.end())
+    return it->second->dfa.expired() ? nullptr : it->second;
+  auto it = old_.states.find(key);
+  if (it == old_.states.end() || it->second->dfa.expired()) return nullptr;
+  std::shared_ptr<const StateEntry> e = it->second;
+  put_state_locked(key, e, dropped);  // used again: into the young generation
+  return e;
+}
+
+void IndexCache::put_state_locked(const StateKey& key, std::shared_ptr<const StateEntry> e, Cleared& dropped) {
+  auto it = young_.states.find(key);
+  if (it != young_.states.end()) {
+    if (!it->second->dfa.expired()) return;
+    young_.bytes -= std::min(young_.bytes, it->second->bytes + forget_locked(*it->second->entry));
+    young_.states.erase(it);  // an automaton gone: its block freed only now, so never this one's
+  }
+  if (!reserve_locked(e->bytes, *e->entry, dropped)) return;
+  young_.states.emplace(key, std::move(e));
 }
 
 void IndexCache::put_state(const std::shared_ptr<const fsm::LexDfa>& dfa, uint32_t state, bool last,
@@ -1951,27 +1975,24 @@ void IndexCache::put_state(const std::shared_ptr<const fsm::LexDfa>& dfa, uint32
   // The entry (and its bitset) counted once with the part that usually holds it too.
   const size_t own = content.size() + 128;
   auto e = std::make_shared<const StateEntry>(StateEntry{dfa, std::move(entry), std::move(content), own});
-  Cleared old;  // freed after the lock
+  Cleared dropped;  // freed after the lock
   std::lock_guard<std::mutex> lock(mu_);
-  const StateKey key{dfa.get(), state, last};
-  auto it = states_.find(key);
-  if (it != states_.end()) {
-    if (!it->second->dfa.expired()) return;
-    bytes_ -= std::min(bytes_, it->second->bytes + forget_locked(*it->second->entry));
-    states_.erase(it);  // an automaton gone: its block freed only now, so never this one's
-  }
-  if (!reserve_locked(own, *e->entry, old)) return;
-  states_.emplace(key, std::move(e));
+  put_state_locked({dfa.get(), state, last}, std::move(e), dropped);
 }
 
 size_t IndexCache::bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return bytes_;
+  return young_.bytes + old_.bytes;
 }
 
 size_t IndexCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return map_.size() + states_.size();
+  return young_.parts.size() + young_.states.size() + old_.parts.size() + old_.states.size();
+}
+
+size_t IndexCache::turns() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return turns_;
 }
 
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,

@@ -112,8 +112,13 @@ struct IndexEntry {
 //   not keyed, walked and joined again for the next (the whitespace, separators, values and
 //   common keys every JSON schema has): find_state/put_state, keyed by the automaton's address
 //   while it lives.
-// Bounded in bytes together (entries and their bitsets, counted once per entry); over the bound
-// all are cleared whole (grammars keep the entries they use). Thread-safe.
+// Bounded in bytes together (entries and their bitsets, counted once per generation and entry) in
+// two generations of half the bound each: new entries go to the young one; when it is full the old
+// one is dropped and the young one becomes old; an entry found in the old one is taken into the
+// young one again. What keeps being used (a JSON string's inside, numbers, whitespace) survives
+// a turn; what one schema used goes within two (a warm maskbench-dev run fills 64 MiB twice, and
+// a clear of everything cost the schemas after it p99.9 masks ~20 % slower). Grammars keep the
+// entries they use. Thread-safe.
 class IndexCache {
  public:
   struct StateEntry {
@@ -126,14 +131,15 @@ class IndexCache {
     size_t bytes = 0;     // counted for it (without the entry, counted once by the cache)
   };
   explicit IndexCache(size_t max_bytes) : max_bytes_(max_bytes) {}
-  std::shared_ptr<const IndexEntry> find(const std::string& key) const;
+  std::shared_ptr<const IndexEntry> find(const std::string& key);
   void put(const std::string& key, std::shared_ptr<const IndexEntry> e);
-  std::shared_ptr<const StateEntry> find_state(const fsm::LexDfa* dfa, uint32_t state, bool last) const;
+  std::shared_ptr<const StateEntry> find_state(const fsm::LexDfa* dfa, uint32_t state, bool last);
   void put_state(const std::shared_ptr<const fsm::LexDfa>& dfa, uint32_t state, bool last,
                  std::shared_ptr<const IndexEntry> entry, std::string content);
-  size_t bytes() const;
-  size_t size() const;  // parts and whole entries
+  size_t bytes() const;  // both generations
+  size_t size() const;   // parts and whole entries, both generations
   size_t max_bytes() const { return max_bytes_; }
+  size_t turns() const;  // times the young generation became the old one
 
  private:
   struct StateKey {
@@ -145,28 +151,31 @@ class IndexCache {
   struct StateKeyHash {
     size_t operator()(const StateKey& k) const;
   };
-  struct Cleared {  // maps swapped out under the lock, freed after it
+  struct Generation {
     std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> parts;
     std::unordered_map<StateKey, std::shared_ptr<const StateEntry>, StateKeyHash> states;
+    std::unordered_map<const void*, uint32_t> holders;  // entries and bitsets: how many keys hold each
+    size_t bytes = 0;
   };
-  // What one IndexEntry and one bitset hold is counted once, however many keys name them: the
-  // entry of a state is often the part under its canonical key too, and entries of many states
-  // share a bitset (a warm maskbench-dev run: 16,163 references to 1,393 bitsets; counted per
-  // reference, 247 MB of the cache's 368 for 21 MB held, and the 64 MiB bound cleared the cache 6
-  // times). hold_locked counts a key's hold on an entry and gives the bytes that adds; forget_locked
-  // takes one out and gives the bytes that frees.
+  using Cleared = Generation;  // a generation dropped under the lock, freed after it
+  // What one IndexEntry and one bitset hold is counted once per generation, however many keys
+  // name them: the entry of a state is often the part under its canonical key too, and entries of
+  // many states share a bitset (a warm maskbench-dev run: 16,163 references to 1,393 bitsets;
+  // counted per reference, 247 MB of the cache's 368 for 21 MB held). hold_locked counts a key's
+  // hold on an entry in the young generation and gives the bytes that adds; forget_locked takes
+  // one out and gives the bytes that frees.
   size_t hold_locked(const IndexEntry& e);
   size_t forget_locked(const IndexEntry& e);
-  void clear_locked(Cleared& old);
-  // Counts `own` bytes and the entry in (under mu_), clearing every map first when they would
-  // pass the bound; false (nothing counted) when the entry alone passes it.
-  bool reserve_locked(size_t own, const IndexEntry& e, Cleared& old);
+  // Counts `own` bytes and the entry into the young generation (under mu_), turning the
+  // generations first when it would pass half the bound; false (nothing counted) when the entry
+  // alone passes that.
+  bool reserve_locked(size_t own, const IndexEntry& e, Cleared& dropped);
+  void put_locked(const std::string& key, std::shared_ptr<const IndexEntry> e, Cleared& dropped);
+  void put_state_locked(const StateKey& key, std::shared_ptr<const StateEntry> e, Cleared& dropped);
   size_t max_bytes_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> map_;
-  std::unordered_map<StateKey, std::shared_ptr<const StateEntry>, StateKeyHash> states_;
-  std::unordered_map<const void*, uint32_t> holders_;  // entries and bitsets: how many keys hold each
-  size_t bytes_ = 0;
+  Generation young_, old_;  // under mu_
+  size_t turns_ = 0;        // under mu_
 };
 
 struct CfgBuildOptions;

@@ -104,7 +104,9 @@ struct CompileOptions {
   // Bytes of token index entries a Compiler (and its copies) keeps for reuse across the grammars
   // it compiles, keyed by the lexeme state's canonical future (JSON strings, numbers, formats
   // recur across schemas): each entry's token set, boundary roots and key, an entry or a token set
-  // that several keys share counted once. Over the bound the cache is cleared whole; 0 disables it.
+  // that several keys share counted once. Two generations of half the bound each: when the young
+  // one is full the old one is dropped, and an entry used from the old one moves to the young one
+  // (what keeps being used survives); 0 disables it.
   size_t index_cache_bytes = size_t{64} << 20;  // 64 MiB
   // Bytes of lexeme automata (grammars and JSON Schemas) a Compiler (and its copies) keeps for
   // reuse across the grammars it compiles, keyed by the lexeme's regex: a key with the separators

@@ -187,14 +187,37 @@ TEST_CASE("index cache: whole entries are found by automaton and state while the
   bits.put_state(other, 2, false, same_bits, "y");
   CHECK(bits.size() == 2);
   CHECK(bits.bytes() - first < 4008 * 4);
-  // Over the bound the cache starts over; an entry larger than the bound is not kept.
-  auto copy = std::make_shared<engine::IndexEntry>(*entry);  // equal, but another entry to count
-  engine::IndexCache small(held + held / 2);
-  small.put_state(other, 1, false, entry, "a");
-  small.put_state(other, 2, false, copy, "b");
-  CHECK(small.size() == 1);
-  CHECK(small.find_state(other.get(), 2, false) != nullptr);
+  // Two generations of half the bound each: when the young one is full it turns old (the old one
+  // dropped); an entry found in the old one is taken into the young one again, so what is used
+  // survives a turn. An entry larger than half the bound is not kept.
+  std::vector<std::shared_ptr<engine::IndexEntry>> four;  // equal, but four entries to count
+  for (int i = 0; i < 4; ++i) four.push_back(std::make_shared<engine::IndexEntry>(*entry));
+  engine::IndexCache small(5 * held);  // a generation holds two
+  small.put_state(other, 1, false, four[0], "a");
+  small.put_state(other, 2, false, four[1], "b");
+  CHECK(small.turns() == 0);
+  small.put_state(other, 3, false, four[2], "c");  // young {c}, old {a, b}
+  CHECK(small.turns() == 1);
+  CHECK(small.size() == 3);
+  REQUIRE(small.find_state(other.get(), 1, false) != nullptr);  // a used again: young {c, a}
+  small.put_state(other, 4, false, four[3], "d");                 // young {d}, old {c, a}; b dropped
+  CHECK(small.turns() == 2);
+  CHECK(small.find_state(other.get(), 2, false) == nullptr);
+  CHECK(small.find_state(other.get(), 1, false) != nullptr);
+  CHECK(small.find_state(other.get(), 3, false) != nullptr);
+  CHECK(small.find_state(other.get(), 4, false) != nullptr);
   CHECK(small.bytes() <= small.max_bytes());
+  // Parts alike (find / put by canonical key).
+  engine::IndexCache probe(size_t{1} << 20);
+  probe.put("k0", entry);
+  engine::IndexCache parts(5 * probe.bytes());
+  parts.put("k1", four[0]);
+  parts.put("k2", four[1]);
+  parts.put("k3", four[2]);
+  CHECK(parts.find("k1") == four[0]);
+  parts.put("k4", four[3]);
+  CHECK(parts.find("k2") == nullptr);
+  CHECK(parts.find("k1") == four[0]);
   engine::IndexCache tiny(16);
   tiny.put_state(other, 1, false, entry, "a");
   CHECK(tiny.size() == 0);
