@@ -1429,16 +1429,15 @@ std::optional<Dfa> bound_length(const Dfa& a, uint32_t min, uint32_t max, const 
     const uint32_t q = static_cast<uint32_t>(order[i]);
     const uint64_t count = order[i] >> 32;
     finals.push_back(a.is_final(q) && left[q] == 0 && (count == kFree || count >= min));
+    const size_t row = table.size();
+    table.resize(row + k, kDead);  // (visit may grow `order`, never this row)
     for (size_t c = 0; c < k; ++c) {
       const uint32_t t = a.table()[size_t{q} * k + c];
-      uint32_t to = kDead;
-      if (t != kDead) {
-        uint64_t next = count == kFree ? kFree : count + (left[t] == 0 ? 1 : 0);
-        if (next != kFree && free_at(t, next)) next = kFree;
-        if (!bounded && next > top && next != kFree) next = top;
-        if (next <= top || next == kFree) to = visit((next << 32) | t);
-      }
-      table.push_back(to);
+      if (t == kDead) continue;
+      uint64_t next = count == kFree ? kFree : count + (left[t] == 0 ? 1 : 0);
+      if (next != kFree && free_at(t, next)) next = kFree;
+      if (!bounded && next > top && next != kFree) next = top;
+      if (next <= top || next == kFree) table[row + c] = visit((next << 32) | t);
     }
     if ((i & 1023) == 0) check_budget();
   }
