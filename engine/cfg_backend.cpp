@@ -1915,6 +1915,7 @@ bool IndexCache::reserve_locked(size_t own, const IndexEntry& e, Cleared& droppe
     forget_locked(e);
     dropped = std::move(old_);  // the old generation goes; the young one becomes old
     old_ = std::move(young_);
+    old_.holders.clear();  // (counted for the young one only)
     young_ = Generation{};
     ++turns_;
     bytes = own + hold_locked(e);

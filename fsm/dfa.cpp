@@ -763,12 +763,16 @@ Dfa difference(const Dfa& a, const Dfa& b, const DfaOptions& options) { return p
 Dfa complement(const Dfa& a, const DfaOptions& options) { return difference(utf8_strings(), a, options); }
 
 namespace {
-// Whether `body` reads a byte that JSON writes with an escape (a control character, '"', '\\',
-// '/'); a body that does not is written raw only: its own DFA (a key, most enum values, a format).
+// Whether a JSON string may write code point (or byte) `c` with an escape: a control character,
+// '"', '\\' (only so), '/' (raw too).
+constexpr bool json_escapes(uint32_t c) { return c < 0x20 || c == '"' || c == '\\' || c == '/'; }
+
+// Whether `body` reads a byte that JSON writes with an escape; a body that does not is written raw
+// only: its own DFA (a key, most enum values, a format).
 bool reads_escaped_bytes(const Dfa& body) {
   std::array<bool, 256> escaped_class{};
   for (int x = 0; x < 256; ++x)
-    if (x < 0x20 || x == '"' || x == '\\' || x == '/') escaped_class[body.byte_classes()[x]] = true;
+    if (json_escapes(x)) escaped_class[body.byte_classes()[x]] = true;
   const size_t kb = body.num_classes();
   std::vector<uint32_t> escaped;
   for (size_t c = 0; c < kb; ++c)
@@ -880,7 +884,7 @@ Dfa spell_escapes(const Dfa& body, const DfaOptions& options) {
     // The body classes of the escaped bytes (a few: they share classes), each read once.
     std::vector<uint32_t> escaped;
     for (int x = 0; x < 0x60; ++x)
-      if (x < 0x20 || x == '"' || x == '\\' || x == '/') escaped.push_back(body.byte_classes()[x]);
+      if (json_escapes(x)) escaped.push_back(body.byte_classes()[x]);
     std::sort(escaped.begin(), escaped.end());
     escaped.erase(std::unique(escaped.begin(), escaped.end()), escaped.end());
     std::unordered_map<std::string, uint32_t> by_moves;
@@ -1483,14 +1487,14 @@ std::optional<Dfa> ascii_chain(const std::vector<const grammar::Regex*>& items) 
   return Dfa(0, classes, k, std::move(table), std::move(finals));
 }
 
-// Whether `set` holds only code points a JSON string body writes raw and only so (kJsonString:
-// printable ASCII but '"', '\\' and '/', which has two spellings).
+// Whether `set` holds only ASCII code points a JSON string body writes raw and only so (kJsonString).
 bool plain_json_ascii(const grammar::CharSet& set) {
   if (set.empty()) return false;
-  for (const auto& r : set.ranges())
-    if (r.lo < 0x20 || r.hi >= 0x7F || (r.lo <= '"' && '"' <= r.hi) || (r.lo <= '\\' && '\\' <= r.hi) ||
-        (r.lo <= '/' && '/' <= r.hi))
-      return false;
+  for (const auto& r : set.ranges()) {
+    if (r.hi >= 0x7F) return false;
+    for (char32_t c = r.lo; c <= r.hi; ++c)
+      if (json_escapes(c)) return false;
+  }
   return true;
 }
 
@@ -1524,12 +1528,9 @@ bool chain_items(const grammar::Regex& regex, std::vector<const grammar::Regex*>
 // A concatenation joined from its pieces (each piece's DFA from options.sub_dfas); nothing when
 // the pieces do not join deterministically (the caller builds it through an NFA instead).
 std::optional<Dfa> concat_of_pieces(const grammar::Regex& regex, const DfaOptions& options) {
-  {
-    thread_local std::vector<const grammar::Regex*> items;
-    items.clear();
-    if (chain_items(regex, items))
-      if (std::optional<Dfa> chain = ascii_chain(items)) return chain;
-  }
+  std::vector<const grammar::Regex*> chain;
+  if (chain_items(regex, chain))
+    if (std::optional<Dfa> dfa = ascii_chain(chain)) return dfa;
   std::vector<Dfa> own;  // ASCII character sets: built here, cheaper than a lookup
   own.reserve(regex.items.size());
   std::vector<const Dfa*> pieces;
@@ -1677,8 +1678,7 @@ class LiteralSetBuilder {
   bool plain(const grammar::Regex& r) const {
     if (!plain_json_) return true;
     if (r.kind == grammar::Regex::Kind::kBytes) return false;
-    const char32_t cp = r.chars.ranges()[0].lo;
-    return cp >= 0x20 && cp != '"' && cp != '\\' && cp != '/';
+    return !json_escapes(r.chars.ranges()[0].lo);
   }
 
   // Whether the regex is a literal set; marks the bytes it uses.
