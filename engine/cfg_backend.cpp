@@ -1875,6 +1875,7 @@ size_t CfgGrammar::index_bytes() const {
 std::shared_ptr<const IndexEntry> IndexCache::find(const std::string& key) {
   Cleared dropped;  // freed after the lock
   std::lock_guard<std::mutex> lock(mu_);
+  reap_locked();
   if (auto it = young_.parts.find(key); it != young_.parts.end()) return it->second;
   auto it = old_.parts.find(key);
   if (it == old_.parts.end()) return nullptr;
@@ -1913,9 +1914,11 @@ bool IndexCache::reserve_locked(size_t own, const IndexEntry& e, Cleared& droppe
   size_t bytes = own + hold_locked(e);
   if (young_.bytes + bytes > half) {
     forget_locked(e);
-    dropped = std::move(old_);  // the old generation goes; the young one becomes old
-    old_ = std::move(young_);
-    old_.holders.clear();  // (counted for the young one only)
+    dropped = std::move(dying_);  // what is left of the last one dropped is freed now
+    dying_ = std::move(old_);     // the old generation goes, freed a few keys a call
+    old_ = std::move(young_);     // the young one becomes old
+    dying_.holders = std::move(old_.holders);  // (counted for the young one only)
+    old_.holders = {};
     young_ = Generation{};
     ++turns_;
     bytes = own + hold_locked(e);
@@ -1936,6 +1939,7 @@ void IndexCache::put_locked(const std::string& key, std::shared_ptr<const IndexE
 void IndexCache::put(const std::string& key, std::shared_ptr<const IndexEntry> e) {
   Cleared dropped;  // freed after the lock
   std::lock_guard<std::mutex> lock(mu_);
+  reap_locked();
   put_locked(key, std::move(e), dropped);
 }
 
@@ -1950,6 +1954,7 @@ std::shared_ptr<const IndexCache::StateEntry> IndexCache::find_state(const fsm::
                                                                      bool last) {
   Cleared dropped;  // freed after the lock
   std::lock_guard<std::mutex> lock(mu_);
+  reap_locked();
   const StateKey key{dfa, state, last};
   if (auto it = young_.states.find(key); it != young_.states.end())
     return it->second->dfa.expired() ? nullptr : it->second;
@@ -1978,6 +1983,7 @@ void IndexCache::put_state(const std::shared_ptr<const fsm::LexDfa>& dfa, uint32
   auto e = std::make_shared<const StateEntry>(StateEntry{dfa, std::move(entry), std::move(content), own});
   Cleared dropped;  // freed after the lock
   std::lock_guard<std::mutex> lock(mu_);
+  reap_locked();
   put_state_locked({dfa.get(), state, last}, std::move(e), dropped);
 }
 
@@ -1994,6 +2000,21 @@ size_t IndexCache::size() const {
 size_t IndexCache::turns() const {
   std::lock_guard<std::mutex> lock(mu_);
   return turns_;
+}
+
+size_t IndexCache::dying() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dying_.parts.size() + dying_.states.size() + dying_.holders.size();
+}
+
+// Under mu_, but a step is a few frees: an entry's last holder frees it and its bitset, nothing that
+// calls back into the cache.
+void IndexCache::reap_locked() {
+  size_t n = kReapStep;
+  for (; n > 0 && !dying_.states.empty(); --n) dying_.states.erase(dying_.states.begin());
+  for (; n > 0 && !dying_.parts.empty(); --n) dying_.parts.erase(dying_.parts.begin());
+  for (; n > 0 && !dying_.holders.empty(); --n) dying_.holders.erase(dying_.holders.begin());
+  if (n > 0 && dying_.bytes > 0) dying_ = Generation{};  // all freed: the bucket arrays too
 }
 
 std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, const TokenizerInfoPtr& tokenizer,

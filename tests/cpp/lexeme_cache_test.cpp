@@ -223,6 +223,52 @@ TEST_CASE("index cache: whole entries are found by automaton and state while the
   CHECK(tiny.size() == 0);
 }
 
+TEST_CASE("index cache: a dropped generation is freed a few keys a call, not in the call that turns it",
+          "[lexeme-cache][cfg]") {
+  const grammar::RegexPtr r = grammar::parse_regex(R"([ \t\n\r]{0,20}:)");
+  auto dfa = lex_dfa(r);
+  auto fresh = [] {  // held by the cache alone, watched here
+    auto e = std::make_shared<engine::IndexEntry>();
+    e->ids = {3, 5, 8};
+    e->dense = std::make_shared<const std::vector<uint32_t>>(64, 1u);
+    return e;
+  };
+  engine::IndexCache probe(size_t{1} << 20);
+  probe.put_state(dfa, 0, false, fresh(), "s0");
+  const size_t one = probe.bytes();
+  // A generation holds 12 (half the bound): the first turn makes them old, the second drops them.
+  engine::IndexCache cache(25 * one);
+  std::vector<std::weak_ptr<const engine::IndexEntry>> first;
+  uint32_t state = 0;
+  for (; cache.turns() == 0; ++state) {
+    auto e = fresh();
+    if (cache.turns() == 0) first.push_back(e);
+    cache.put_state(dfa, state, false, std::move(e), "s" + std::to_string(state));
+  }
+  first.pop_back();  // the entry whose put turned the cache is young
+  REQUIRE(first.size() >= 8);
+  for (; cache.turns() == 1; ++state) cache.put_state(dfa, state, false, fresh(), "s" + std::to_string(state));
+  CHECK(cache.dying() >= 2 * first.size());  // their keys and holder counts
+  CHECK(cache.bytes() <= cache.max_bytes());  // not counted: no longer the cache's
+  auto alive = [&] {
+    size_t n = 0;
+    for (const auto& w : first) n += !w.expired();
+    return n;
+  };
+  CHECK(alive() == first.size());  // the turning call freed none of them
+  size_t calls = 0;
+  while (cache.dying() > 0 && calls < 1000) {
+    const size_t before = alive();
+    CHECK(cache.find_state(dfa.get(), 100000, false) == nullptr);  // any call, a miss here
+    ++calls;
+    CHECK(before - alive() <= engine::IndexCache::kReapStep);
+  }
+  CHECK(cache.dying() == 0);
+  CHECK(alive() == 0);
+  CHECK(calls >= first.size() / engine::IndexCache::kReapStep);
+  CHECK(calls <= 3 * first.size() / engine::IndexCache::kReapStep + 1);
+}
+
 TEST_CASE("compiler warm-up: a new Compiler's first schema takes what the warm-up built, masks unchanged",
           "[lexeme-cache][json-schema]") {
   TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
