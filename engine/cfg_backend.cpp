@@ -2029,7 +2029,8 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
   CfgBuildOptions with_plan = options;
   with_plan.unique_plan = grammar.unique_items;
   return make_cfg_grammar(std::make_unique<fsm::CfgRuntime>(std::move(cfg), options.dfa, options.max_earley_items, on_lexeme,
-                                                           options.eager_automata_states, options.lexeme_cache),
+                                                           options.eager_automata_states, options.lexeme_cache,
+                                                           options.eager_automata_ms),
                           tokenizer, with_plan);
 }
 

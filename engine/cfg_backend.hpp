@@ -514,6 +514,7 @@ struct CfgBuildOptions {
   bool eager_index = false;
   // Lexeme automata built at build time (CompileOptions::eager_automata_states); the rest on first use.
   size_t eager_automata_states = SIZE_MAX;
+  double eager_automata_ms = 0;  // then on for this long (CompileOptions::eager_automata_ms)
   // Share entries between states with the same canonical future (and through index_cache).
   bool share_states = true;
   std::shared_ptr<IndexCache> index_cache;  // optional, the Compiler's

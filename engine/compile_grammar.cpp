@@ -46,6 +46,7 @@ CompiledGrammarPtr build_from_ir(const grammar::Grammar& g, const TokenizerInfoP
   opt.threads = o.threads;
   opt.eager_index = o.eager_index;
   opt.eager_automata_states = o.eager_index ? SIZE_MAX : o.eager_automata_states;
+  opt.eager_automata_ms = o.eager_automata_ms;
   opt.index_cache = index_cache;
   opt.lexeme_cache = lexeme_cache;
   opt.max_earley_items = o.max_earley_items;

@@ -395,9 +395,10 @@ std::string key_material(const GrammarRequest& r, const CompileOptions& o, const
         s.lenient, s.item_separator.size(), s.key_separator.size());
     k += s.item_separator + s.key_separator;
   };
-  // eager_automata_states: when a lexeme over the DFA budgets is an error (the compile, or a later step).
+  // eager_automata_states: when a lexeme over the DFA budgets is an error (the compile, or a later
+  // step); eager_automata_ms skips such lexemes, so only whether it is on counts.
   add(static_cast<int>(r.kind), o.max_dfa_states, o.max_dfa_memory, o.max_grammar_nesting, o.max_earley_items,
-      o.eager_automata_states);
+      o.eager_automata_states, o.eager_automata_ms > 0);
   switch (r.kind) {
     case GrammarKind::kRegex: add(o.dot_all); break;
     case GrammarKind::kGrammar:

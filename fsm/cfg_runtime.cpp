@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bitset>
+#include <chrono>
 #include <cstdio>
 #include <string_view>
 #include <unordered_set>
@@ -266,7 +267,7 @@ size_t LexemeDfaCache::size() const {
   return lru_.size();
 }
 
-LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options, bool all_now,
+LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options,
                                std::shared_ptr<LexemeDfaCache> shared)
     : cfg_(std::move(cfg)), options_(options), size_(cfg_->lexemes.size()),
       ptr_(std::make_unique<std::atomic<const LexDfa*>[]>(size_)), shared_(std::move(shared)), owned_(size_) {
@@ -275,7 +276,10 @@ LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions&
     sub_dfas_ = std::make_unique<SubDfaCache>();
     options_.sub_dfas = sub_dfas_.get();
   }
-  if (all_now) return;  // the walks read the DFAs' own classes
+}
+
+void LexemeAutomata::partition_unbuilt() {
+  if (partition_ || num_built() == size_) return;  // all built: the walks read the DFAs' own classes
   // Bytes that every test (a byte set some lexeme's automaton may check a byte against) holds
   // or lacks alike are alike for every lexeme: refine one class by each test.
   TestWalk walk;  // one walk: lexemes share sub-regexes (a grammar's whitespace, strings, formats)
@@ -322,6 +326,22 @@ LexemeAutomata::LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions&
   for (int b = 0; b < 256; ++b) part[b] = static_cast<uint8_t>(cls[b]);
   partition_classes_ = num;
   partition_ = part;
+  for (uint32_t l = 0; l < size_; ++l)
+    if (const LexDfa* d = ptr_[l].load(std::memory_order_acquire)) check_partition(l, *d);
+}
+
+void LexemeAutomata::check_partition(uint32_t lexeme, const LexDfa& d) const {
+  // Bytes the partition puts together must share a class of this DFA (the walks rely on it).
+  std::array<int, 256> first;  // per partition class: its first byte
+  first.fill(-1);
+  for (int b = 0; b < 256; ++b) {
+    int& f = first[(*partition_)[b]];
+    if (f < 0) f = b;
+    else if (d.classes[f] != d.classes[b])
+      throw Error(ErrorKind::kInternal, "lexeme " + std::to_string(lexeme) + " tells apart bytes " + std::to_string(f) +
+                                            " and " + std::to_string(b) +
+                                            " that the byte partition joins (please report it)");
+  }
 }
 
 LexemeAutomata::LexemeAutomata(std::vector<LexDfa> dfas)
@@ -376,19 +396,7 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
                      d->num_states(), r.to_string().c_str());
     }
   }
-  if (partition_) {
-    // Bytes the partition puts together must share a class of this DFA (the walks rely on it).
-    std::array<int, 256> first;  // per partition class: its first byte
-    first.fill(-1);
-    for (int b = 0; b < 256; ++b) {
-      int& f = first[(*partition_)[b]];
-      if (f < 0) f = b;
-      else if (d->classes[f] != d->classes[b])
-        throw Error(ErrorKind::kInternal, "lexeme " + std::to_string(lexeme) + " tells apart bytes " + std::to_string(f) +
-                                              " and " + std::to_string(b) +
-                                              " that the byte partition joins (please report it)");
-    }
-  }
+  if (partition_) check_partition(lexeme, *d);
   if (found) shared_hits_.fetch_add(1, std::memory_order_relaxed);
   else if (shared_) shared_->put(cfg_->lexemes[lexeme], lf, d);
   const LexDfa& out = publish_locked(lexeme, std::move(d));
@@ -402,17 +410,36 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
 
 CfgRuntime::CfgRuntime(Cfg cfg, const DfaOptions& options, size_t max_earley_items,
                        const std::function<void(size_t, size_t)>& on_lexeme, size_t eager_states,
-                       std::shared_ptr<LexemeDfaCache> shared_lexemes)
+                       std::shared_ptr<LexemeDfaCache> shared_lexemes, double eager_ms)
     : cfg_(std::make_shared<const Cfg>(std::move(cfg))) {
   if (cfg_->leftmost_first) eager_states = SIZE_MAX;
-  auto dfas = std::make_shared<LexemeAutomata>(cfg_, options, eager_states == SIZE_MAX, std::move(shared_lexemes));
+  auto dfas = std::make_shared<LexemeAutomata>(cfg_, options, std::move(shared_lexemes));
   dfas_ = dfas;
+  const uint32_t n = static_cast<uint32_t>(cfg_->lexemes.size());
   size_t built = 0;
-  for (uint32_t l = 0; l < cfg_->lexemes.size() && built < eager_states; ++l) {
+  uint32_t l = 0;
+  for (; l < n && built < eager_states; ++l) {
     check_budget();
     built += dfas->get(l).num_states();
-    if (on_lexeme) on_lexeme(l + 1, cfg_->lexemes.size());
+    if (on_lexeme) on_lexeme(l + 1, n);
   }
+  if (eager_ms > 0 && l < n) {
+    // Then on, in order, until eager_ms have passed (the lexeme being built then is finished). A
+    // lexeme over the DFA budgets is left to the mask that needs it, whose error it is when built
+    // lazily: what the compile gives does not depend on how far the time went.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double, std::milli>(eager_ms);
+    for (; l < n && std::chrono::steady_clock::now() < until; ++l) {
+      check_budget();
+      try {
+        dfas->get(l);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kLimit) throw;
+        check_budget_now();  // the compile's own deadline: its error
+      }
+      if (on_lexeme) on_lexeme(l + 1, n);
+    }
+  }
+  dfas->partition_unbuilt();
   init(max_earley_items);
   if (dfas->num_built() < dfas->size()) {
     // The rest on first use; what the first step needs is built now (under the compile's

@@ -98,9 +98,9 @@ class LexemeDfaCache {
 class LexemeAutomata {
  public:
   // Nothing built yet; each lexeme of `cfg` built with `options` (budgets) when first asked for.
-  // all_now: the caller builds every lexeme before any walk starts (no byte partition is read).
   // shared (may be null): where automata are looked up before they are built, and put after.
-  LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options, bool all_now,
+  // Before any walk starts, the caller calls partition_unbuilt() once.
+  LexemeAutomata(std::shared_ptr<const Cfg> cfg, const DfaOptions& options,
                  std::shared_ptr<LexemeDfaCache> shared = nullptr);
   // Built before: lexeme l's automaton is dfas[l].
   explicit LexemeAutomata(std::vector<LexDfa> dfas);
@@ -128,12 +128,16 @@ class LexemeAutomata {
   // may test a byte against (the UTF-8 ranges of its code point sets at each position, byte
   // ranges, automata edges, the escape bytes of what a JSON string may hold, every code point
   // for a complement), refined into classes. Each DFA is checked against it when built. Null
-  // when everything is built up front (read the DFAs instead).
+  // when everything was built before partition_unbuilt() (read the DFAs instead).
   const std::array<uint8_t, 256>* byte_partition() const { return partition_ ? &*partition_ : nullptr; }
   uint32_t byte_partition_classes() const { return partition_classes_; }
+  // When some lexemes are still to build: reads the partition from the regexes and checks the
+  // automata built so far against it. Called once, before any walk (not thread-safe with get()).
+  void partition_unbuilt();
 
  private:
   const LexDfa& build(uint32_t lexeme) const;
+  void check_partition(uint32_t lexeme, const LexDfa& d) const;  // throws kInternal
   const LexDfa& publish_locked(uint32_t lexeme, LexDfa d) const;
   const LexDfa& publish_locked(uint32_t lexeme, std::shared_ptr<const LexDfa> d) const;
 
@@ -175,12 +179,14 @@ class CfgRuntime {
   // max_earley_items: see EarleyGraph (CompileOptions::max_earley_items).
   // on_lexeme (progress; may be empty): called after each lexeme's DFA is built, with (done, total).
   // eager_states: lexeme DFAs are built here, in lexeme order, until this many states are built;
-  // each of the others when a configuration first spawns it (LexemeAutomata), except those the
-  // initial configuration spawns (built here too). Ignored (everything built here) under
-  // leftmost-first lexing, whose guard tables number every state up front.
+  // eager_ms (> 0): then on, in order, until that many milliseconds have passed (a lexeme over the
+  // DFA budgets skipped, its error left to the mask that needs it); each of the others when a
+  // configuration first spawns it (LexemeAutomata), except those the initial configuration spawns
+  // (built here too). Ignored (everything built here) under leftmost-first lexing, whose guard
+  // tables number every state up front.
   CfgRuntime(Cfg cfg, const DfaOptions& options = {}, size_t max_earley_items = EarleyGraph::kDefaultMaxItems,
              const std::function<void(size_t, size_t)>& on_lexeme = {}, size_t eager_states = SIZE_MAX,
-             std::shared_ptr<LexemeDfaCache> shared_lexemes = nullptr);
+             std::shared_ptr<LexemeDfaCache> shared_lexemes = nullptr, double eager_ms = 0);
   // From lexeme automata built before (a loaded compiled grammar: engine/grammar_blob.cpp);
   // dfas[l] is lexeme l's LexDfa, cfg.lexemes may hold placeholders.
   CfgRuntime(Cfg cfg, std::vector<LexDfa> dfas, size_t max_earley_items = EarleyGraph::kDefaultMaxItems);

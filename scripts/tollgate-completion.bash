@@ -6,7 +6,7 @@ _tollgate() {
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
   sub="${COMP_WORDS[1]}"
-  local common="--regex -r --grammar -g --dialect --schema --lenient --property-order --whitespace --max-whitespace --indent --format --color --max-states --max-memory --eager-index --eager-automata-states --no-progress --help"
+  local common="--regex -r --grammar -g --dialect --schema --lenient --property-order --whitespace --max-whitespace --indent --format --color --max-states --max-memory --eager-index --eager-automata-states --eager-automata-ms --no-progress --help"
   case "$prev" in
     --dialect) COMPREPLY=($(compgen -W "gbnf lark ebnf regex json-schema" -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
@@ -34,7 +34,7 @@ _tollgate() {
         COMPREPLY=($(compgen -W "decode maskbench batch" -- "$cur"))
         return
       fi
-      opts="--positions --steps --chunk --model -m --cpu-time --json --tokenizer --out --timeout --property-order --whitespace --max-whitespace --indent --lenient --jobs --threads --eager-automata-states --cold --exec --reuse-workers --warm --no-warm-up --grammar-cache-mb --batch --budgets --grammar --help" ;;
+      opts="--positions --steps --chunk --model -m --cpu-time --json --tokenizer --out --timeout --property-order --whitespace --max-whitespace --indent --lenient --jobs --threads --eager-automata-states --eager-automata-ms --cold --exec --reuse-workers --warm --no-warm-up --grammar-cache-mb --batch --budgets --grammar --help" ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))

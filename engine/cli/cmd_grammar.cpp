@@ -79,6 +79,7 @@ struct Source {
   size_t max_memory_mib = CompileOptions{}.max_dfa_memory >> 20;
   bool eager_index = false;
   size_t eager_automata_states = CompileOptions{}.eager_automata_states;
+  double eager_automata_ms = CompileOptions{}.eager_automata_ms;
   bool no_progress = false;
 
   // A compile's progress on stderr, when stderr is a terminal and --no-progress is not given.
@@ -108,6 +109,7 @@ struct Source {
     opt.max_dfa_memory = max_memory_mib < (SIZE_MAX >> 20) ? max_memory_mib << 20 : SIZE_MAX;
     opt.eager_index = eager_index;
     opt.eager_automata_states = eager_automata_states;
+    opt.eager_automata_ms = eager_automata_ms;
     return opt;
   }
   JsonSchemaOptions schema_options() const {
@@ -163,6 +165,11 @@ void add_source_options(CLI::App* cmd, Source& src, bool budgets = true) {
   cmd->add_option("--eager-automata-states", src.eager_automata_states,
                   "grammars and schemas: lexeme automata built at compile time until this many DFA states are built, "
                   "the rest when a mask first needs them (eager_automata_states; 18446744073709551615 = all)")
+      ->capture_default_str();
+  cmd->add_option("--eager-automata-ms", src.eager_automata_ms,
+                  "grammars and schemas: then lexeme automata go on being built at compile time for this many "
+                  "milliseconds (eager_automata_ms; 0 = no more)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
 }
 

@@ -49,6 +49,7 @@ struct MaskbenchArgs {
   int jobs = 1;
   int threads = 1;
   size_t eager_automata_states = CompileOptions{}.eager_automata_states;
+  double eager_automata_ms = CompileOptions{}.eager_automata_ms;
   bool warm = false;
   // The Compiler does not warm its caches when it is made (CompileOptions::warm_up_json off): a
   // cold run then times a Compiler's very first compile.
@@ -84,6 +85,20 @@ bool listed_in_env(const char* var, const std::string& name) {
   for (std::string item; std::getline(ss, item, ',');)
     if (item == name) return true;
   return false;
+}
+
+// How the run builds lexeme automata, for its header.
+std::string eager_description(const MaskbenchArgs& a) {
+  if (a.eager_automata_states == SIZE_MAX) return "every lexeme automaton built in the compile";
+  if (a.eager_automata_states == 0 && a.eager_automata_ms <= 0) return "lexeme automata built when first needed";
+  std::string s = "lexeme automata built in the compile";
+  if (a.eager_automata_states > 0) s += " up to " + std::to_string(a.eager_automata_states) + " states";
+  if (a.eager_automata_ms > 0) {
+    char ms[48];
+    std::snprintf(ms, sizeof ms, "%s for %g ms", a.eager_automata_states > 0 ? ", then" : "", a.eager_automata_ms);
+    s += ms;
+  }
+  return s + ", the rest when first needed";
 }
 
 std::string error_text(const Error& e) {
@@ -417,6 +432,7 @@ int run_maskbench(const MaskbenchArgs& a) {
   CompileOptions copt;
   copt.threads = a.threads;
   copt.eager_automata_states = a.eager_automata_states;
+  copt.eager_automata_ms = a.eager_automata_ms;
   copt.grammar_cache_bytes = a.grammar_cache_mib << 20;
   copt.warm_up_json = !a.no_warm_up;
   JsonSchemaOptions options;
@@ -542,11 +558,7 @@ int run_maskbench(const MaskbenchArgs& a) {
                                 : "cold (a fresh process and Compiler per schema)",
               a.no_warm_up ? "; the Compiler not warmed up when made" : "",
               a.jobs, a.threads, a.timeout_s,
-              a.eager_automata_states == SIZE_MAX ? "every lexeme automaton built in the compile"
-              : a.eager_automata_states == 0      ? "lexeme automata built when first needed"
-                                                  : ("lexeme automata built in the compile up to " +
-                                                     std::to_string(a.eager_automata_states) + " states")
-                                                        .c_str());
+              eager_description(a).c_str());
   std::printf("allocator: %s\n", allocator_name().c_str());
   std::printf("passing:             %6zu  (%.1f%%)\n", sum.passing, pct(sum.passing, sum.schemas));
   std::printf("compile errors:      %6zu  (%zu bad files)\n", sum.compile_errors, sum.bad_files);
@@ -596,6 +608,10 @@ void add_bench_maskbench_command(CLI::App& bench) {
   cmd->add_option("--eager-automata-states", a->eager_automata_states,
                   "lexeme automata built in the compile until this many DFA states are built; the rest when a mask "
                   "first needs them (0 = only what the first mask needs; 18446744073709551615 = all)")
+      ->capture_default_str();
+  cmd->add_option("--eager-automata-ms", a->eager_automata_ms,
+                  "then lexeme automata go on being built in the compile for this many milliseconds (0 = no more)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--grammar-cache-mb", a->grammar_cache_mib,
                   "the Compiler's cache of compiled grammars, MiB (0 = off: each schema of a run is compiled once, "

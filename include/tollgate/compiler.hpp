@@ -83,16 +83,21 @@ struct CompileOptions {
   // `threads` threads).
   bool eager_index = false;
   // Grammars and JSON Schemas: lexeme automata built in the compile call, in lexeme order, until
-  // this many DFA states are built; each of the others when a parser configuration first needs
-  // it (the first mask that reaches it builds it, once for every matcher of the grammar). The
-  // default 0 builds only what the first mask needs: the first mask is ready sooner (on
-  // maskbench-dev the median schema in about half the time, large ones in a fraction), and the
-  // first masks of the first document pay for the rest (docs/benchmarks.md, "session 11"). The
-  // budgets (max_dfa_states, max_dfa_memory) hold either way, but a lexeme over them built later
-  // is a kLimit error from the Matcher call that first needs it instead of from the compile.
+  // this many DFA states are built, then on for eager_automata_ms; each of the others when a
+  // parser configuration first needs it (the first mask that reaches it builds it, once for every
+  // matcher of the grammar), and what the first mask needs is built in the compile in any case.
+  // The budgets (max_dfa_states, max_dfa_memory) hold either way, but a lexeme over them built
+  // later is a kLimit error from the Matcher call that first needs it instead of from the compile.
   // SIZE_MAX: all in the compile (so do eager_index, serialisation, Lark grammars with
   // leftmost-first lexing and `tollgate check`).
   size_t eager_automata_states = 0;
+  // Then lexemes go on being built in the compile, in order, until this many milliseconds have
+  // passed (the one being built then is finished; one over the DFA budgets is skipped, left to
+  // the mask that needs it, so the compile's result does not depend on the clock). 0: none.
+  // Built in the compile, an automaton costs a mask nothing: on maskbench-dev 2 ms builds every
+  // lexeme of most schemas, TBM avg -13 %, max 23 -> 7 ms, for TTFM p50 +0.06 ms, p99 6 -> 8 ms
+  // (docs/benchmarks.md, "Session 37"); all lazy (0 and 0) gives the first mask soonest.
+  double eager_automata_ms = 2.0;
   // The Compiler warms its shared caches when it is made: it compiles a small JSON Schema (an
   // object of a string, a number, an integer, a boolean and an array of anything, with
   // `json_schema`'s options) and fills the masks along one document of it, so that the lexeme

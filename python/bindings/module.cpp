@@ -294,7 +294,7 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
                        size_t max_dfa_states, size_t max_dfa_memory, size_t mask_cache_bytes,
                        size_t boundary_cache_bytes, size_t walk_cache_bytes, size_t grammar_cache_bytes,
                        const std::string& redis_url, int redis_timeout_ms, size_t generation_bytes,
-                       size_t eager_automata_states, bool warm_up_json) {
+                       size_t eager_automata_states, bool warm_up_json, double eager_automata_ms) {
              if (!tok) throw Error(ErrorKind::kInvalidArgument, "tokenizer_info must not be None");
              if (threads < 0) throw Error(ErrorKind::kInvalidArgument, "threads must be >= 0 (0 = all cores)");
              CompileOptions opt;
@@ -310,6 +310,8 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
              opt.walk_cache_bytes = walk_cache_bytes;
              opt.generation_bytes = generation_bytes;
              opt.eager_automata_states = eager_automata_states;
+             if (!(eager_automata_ms >= 0)) throw Error(ErrorKind::kInvalidArgument, "eager_automata_ms must be >= 0");
+             opt.eager_automata_ms = eager_automata_ms;
              opt.warm_up_json = warm_up_json;
              opt.grammar_cache_bytes = grammar_cache_bytes;
              opt.redis_url = redis_url;
@@ -328,6 +330,7 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
            py::arg("generation_bytes") = CompileOptions{}.generation_bytes,
            py::arg("eager_automata_states") = CompileOptions{}.eager_automata_states,
            py::arg("warm_up_json") = CompileOptions{}.warm_up_json,
+           py::arg("eager_automata_ms") = CompileOptions{}.eager_automata_ms,
            "threads: compile threads (0 = all cores). cache_bytes: bound of the token index cache shared by the\n"
            "grammars this compiler compiles (default 64 MiB, 0 = none). max_dfa_states / max_dfa_memory: limits\n"
            "per automaton (GrammarError kind 'limit' beyond). mask_cache_bytes / boundary_cache_bytes /\n"
@@ -337,7 +340,8 @@ leading_space: LeadingSpace.KEEP or STRIP for SentencePiece tokenizers that prep
            "generation_bytes: bytes of a grammar's Earley graph, guard tables and run-time caches past which new\n"
            "sequences start a fresh generation (the old one is freed with its last matcher; default 64 MiB, 0 = never).\n"
            "eager_automata_states: lexeme automata built in the compile call until this many DFA states are built\n"
-           "(default 0: only what the first mask needs; the rest when a mask first reaches them; 2**64-1: all).\n"
+           "(default 0; 2**64-1: all), then on for eager_automata_ms milliseconds (default 2; 0: no more); what\n"
+           "the first mask needs in any case; the rest when a mask first reaches them.\n"
            "warm_up_json: compile a small JSON Schema and fill the masks along one document of it now (about 2 ms),\n"
            "so that what every JSON Schema shares is in the caches before the first real compile (default True).")
       .def(

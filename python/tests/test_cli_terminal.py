@@ -123,7 +123,7 @@ def test_compile_progress_in_a_terminal_and_not_when_piped(term, corpora, tmp_pa
         big["properties"][f"copy{i}"] = c
     schema = tmp_path / "kb.json"
     schema.write_text(json.dumps(big))
-    # every lexeme built in the compile (by default only the first mask's are, in milliseconds)
+    # every lexeme built in the compile (by default those of the first mask and of its first 2 ms)
     cmd = f"{CLI} compile {schema} --tokenizer llama3 --eager-automata-states 18446744073709551615"
     screen, during = term(cmd, watch="compiling:")
     assert during, "no progress was drawn while the compile ran:\n" + screen

@@ -248,15 +248,19 @@ def test_cli_generate_reports_schema_errors_and_warnings(tmp_path):
 
 
 def test_eager_automata_states_changes_when_lexemes_are_built_not_the_masks(llama3, shared):
-    # Compiler(eager_automata_states=0) (the default) builds the lexemes the first mask needs; with
-    # 2**64-1 every lexeme is built in the compile. The masks along real maskbench-dev documents are
+    # Compiler(eager_automata_states=0, eager_automata_ms=0) builds the lexemes the first mask needs
+    # (the default goes on building them for 2 ms); with eager_automata_states=2**64-1 every lexeme
+    # is built in the compile. The masks along real maskbench-dev documents are
     # the same, token by token, and the lazily built grammar builds more lexemes as the documents go on.
     import numpy as np
     from conftest import corpus_path
 
     files = sorted(corpus_path(shared, "maskbench-dev").glob("*.json"))[::97][:12]
-    lazy = tollgate.Compiler(llama3, threads=1)
+    lazy = tollgate.Compiler(llama3, threads=1, eager_automata_ms=0)
     eager = tollgate.Compiler(llama3, threads=1, eager_automata_states=2**64 - 1)
+    timed = tollgate.Compiler(llama3, threads=1, eager_automata_ms=1e9)
+    with pytest.raises(tollgate.TollgateError, match="eager_automata_ms"):
+        tollgate.Compiler(llama3, threads=1, eager_automata_ms=-1)
     vocab = llama3.vocab_size
     steps = deferred = 0
     for f in files:
@@ -270,6 +274,9 @@ def test_eager_automata_states_changes_when_lexemes_are_built_not_the_masks(llam
         assert gl.stats["lexemes"] == ge.stats["lexemes"]
         assert gl.stats["dfa_states"] <= ge.stats["dfa_states"]
         deferred += gl.stats["lexemes_built"] < gl.stats["lexemes"]
+        # time enough for all of them: every lexeme built in the compile, as with 2**64-1 states
+        gt = timed.compile_json_schema(case["schema"])
+        assert gt.stats["lexemes_built"] == gt.stats["lexemes"]
         for t in case["tests"]:
             if not t.get("valid") or "tokens_llama3" not in t:
                 continue

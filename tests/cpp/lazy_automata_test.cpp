@@ -32,10 +32,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-CompileOptions with_eager(size_t states) {
+CompileOptions with_eager(size_t states, double ms = 0) {
   CompileOptions o;
   o.threads = 1;
   o.eager_automata_states = states;
+  o.eager_automata_ms = ms;
   return o;
 }
 
@@ -48,14 +49,31 @@ void check_same_dfa(const fsm::Dfa& a, const fsm::Dfa& b) {
   for (uint32_t s = 0; s < a.num_states(); ++s) CHECK(a.is_final(s) == b.is_final(s));
 }
 
+// Fills a mask and accepts `"k": "` (where the lexeme of k's pattern is reached at the latest):
+// whether that threw the DFA budget's kLimit error.
+bool limit_error_reaching_k(Matcher& m) {
+  try {
+    std::vector<int32_t> mask(bitmask_words(llama3()->vocab_size()));
+    m.fill_next_token_bitmask(mask.data());
+    const bool ok = m.accept_bytes(R"("k": ")");
+    CHECK(ok);
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("max_dfa_states") != std::string::npos);
+    return e.kind() == ErrorKind::kLimit;
+  }
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE("lazy automata: masks equal the eagerly built grammar's on maskbench-dev schemas", "[lazy][json-schema]") {
   TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
   TOLLGATE_DATA_OR_SKIP(mb, "corpora/maskbench-dev");
-  Compiler lazy(llama3(), with_eager(0)), eager(llama3(), with_eager(SIZE_MAX));
+  // part: some automata built in the compile (the partition then read and checked against them),
+  // the rest later.
+  Compiler lazy(llama3(), with_eager(0)), eager(llama3(), with_eager(SIZE_MAX)), part(llama3(), with_eager(300));
   const auto files = maskbench_files(mb);
-  size_t schemas = 0, steps = 0, mismatches = 0, deferred = 0;
+  size_t schemas = 0, steps = 0, mismatches = 0, deferred = 0, partial = 0;
   for (size_t i = 0; i < files.size() && schemas < 40; i += 23) {
     const auto j = nlohmann::json::parse(read_file(files[i]));
     const std::string text = j["schema"].dump();
@@ -66,7 +84,13 @@ TEST_CASE("lazy automata: masks equal the eagerly built grammar's on maskbench-d
       continue;  // refused either way (the lazy compile may accept what only a later step builds)
     }
     gl = lazy.compile_json_schema(text);
+    CompiledGrammarPtr gp = part.compile_json_schema(text);
     ++schemas;
+    const auto& rp = cfg_of(gp).rt->automata();
+    if (rp.num_built() < rp.size() && rp.num_built_states() >= 300) {
+      ++partial;
+      CHECK(rp.byte_partition() != nullptr);
+    }
     const auto& rl = cfg_of(gl).rt->automata();
     const auto& re = cfg_of(ge).rt->automata();
     REQUIRE(re.num_built() == re.size());
@@ -75,24 +99,28 @@ TEST_CASE("lazy automata: masks equal the eagerly built grammar's on maskbench-d
     CHECK(gl->stats().dfa_states <= ge->stats().dfa_states);
     for (const auto& t : j["tests"]) {
       if (!t.value("valid", false)) continue;
-      Matcher ml(gl), me(ge);
+      Matcher ml(gl), me(ge), mp(gp);
       for (int32_t id : t["tokens_llama3"].get<std::vector<int32_t>>()) {
         ++steps;
-        if (mask_of(ml) != mask_of(me)) ++mismatches;
-        const bool al = ml.accept_token(id), ae = me.accept_token(id);
+        const auto want = mask_of(me);
+        if (mask_of(ml) != want || mask_of(mp) != want) ++mismatches;
+        const bool al = ml.accept_token(id), ae = me.accept_token(id), ap = mp.accept_token(id);
         REQUIRE(al == ae);
+        REQUIRE(ap == ae);
         if (!al) break;
       }
-      mismatches += mask_of(ml) != mask_of(me);
+      mismatches += mask_of(ml) != mask_of(me) || mask_of(mp) != mask_of(me);
     }
     // Every automaton built since holds the partition the walks used (build() checks it; a
     // lexeme it did not hold for would have thrown kInternal above).
     CHECK(rl.byte_partition() != nullptr);
   }
-  INFO(schemas << " schemas, " << steps << " steps, " << deferred << " compiled with automata left for later");
+  INFO(schemas << " schemas, " << steps << " steps, " << deferred << " compiled with automata left for later, "
+                << partial << " with 300 states built first");
   CHECK(schemas >= 30);
   CHECK(steps > 2000);
   CHECK(deferred >= schemas / 2);
+  CHECK(partial >= 3);
   CHECK(mismatches == 0);
 }
 
@@ -127,19 +155,43 @@ TEST_CASE("lazy automata: a lexeme over the DFA budget is a kLimit error from th
   CompiledGrammarPtr g = Compiler(llama3(), small).compile_json_schema(text);
   Matcher m(g);
   REQUIRE(m.accept_bytes("{"));
-  bool limit = false;
-  try {
-    std::vector<int32_t> mask(bitmask_words(llama3()->vocab_size()));
-    m.fill_next_token_bitmask(mask.data());
-    const bool ok = m.accept_bytes(R"("k": ")");  // the pattern's lexeme is reached here at the latest
-    CHECK(ok);
-  } catch (const Error& e) {
-    limit = e.kind() == ErrorKind::kLimit;
-    CHECK(std::string(e.what()).find("max_dfa_states") != std::string::npos);
-  }
-  CHECK(limit);
+  CHECK(limit_error_reaching_k(m));
   CHECK_FALSE(m.is_accepting());
   CHECK_NOTHROW(m.rollback(1));  // still usable: back to before "{"
+}
+
+TEST_CASE("lazy automata: built in the compile for eager_automata_ms, one over the budget left to the step that needs it",
+          "[lazy][limits]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  // The pattern's DFA needs 2^12 states; the rest of the schema is small. With time for
+  // everything, the compile builds every lexeme but that one, and gives no error: the matcher
+  // step that needs it does, as when nothing is built ahead (so the result does not depend on how
+  // far the clock let the compile go). With eager_automata_states = SIZE_MAX it is the compile's.
+  const std::string text =
+      R"({"type":"object","properties":{"when":{"type":"string","format":"date"},)"
+      R"("k":{"type":"string","pattern":"^[ab]*a[ab]{11}$"},"n":{"type":"integer"}},"required":["when","k","n"],)"
+      R"("additionalProperties":false})";
+  CompileOptions timed = with_eager(0, 1e9);
+  timed.max_dfa_states = 1000;
+  CompiledGrammarPtr g = Compiler(llama3(), timed).compile_json_schema(text);
+  const auto& a = cfg_of(g).rt->automata();
+  CHECK(a.num_built() == a.size() - 1);
+  CHECK(a.byte_partition() != nullptr);  // one left for later: the walks read the partition
+  Matcher m(g);
+  REQUIRE(m.accept_bytes(R"({"when": "2024-02-29", )"));
+  CHECK(limit_error_reaching_k(m));
+  timed.eager_automata_states = SIZE_MAX;
+  CHECK_THROWS_AS(Compiler(llama3(), timed).compile_json_schema(text), Error);
+  // Within the budget, everything is built in the compile and no partition is read.
+  timed = with_eager(0, 1e9);
+  CompiledGrammarPtr all = Compiler(llama3(), timed).compile_json_schema(text);
+  const auto& b = cfg_of(all).rt->automata();
+  CHECK(b.num_built() == b.size());
+  CHECK(b.byte_partition() == nullptr);
+  Matcher ok(all);
+  CHECK(ok.accept_bytes(R"({"when": "2024-02-29", "k": "aabbbbbbbbbbb", "n": 3})"));
+  CHECK(ok.is_accepting());
+  CHECK_FALSE(Matcher(all).accept_bytes(R"({"when": "2024-02-29", "k": "abbbbbbbbbbbb")"));
 }
 
 TEST_CASE("deterministic concatenation: the same language as through an NFA, minimal in the JSON cases", "[lazy][dfa]") {
