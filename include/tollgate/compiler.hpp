@@ -94,8 +94,8 @@ struct CompileOptions {
   // Then lexemes go on being built in the compile, in order, until this many milliseconds have
   // passed (the one being built then is finished; one over the DFA budgets is skipped, left to
   // the mask that needs it, so the compile's result does not depend on the clock). 0: none.
-  // Built in the compile, an automaton costs a mask nothing: on maskbench-dev 2 ms builds every
-  // lexeme of most schemas, TBM avg -13 %, max 23 -> 7 ms, for TTFM p50 +0.06 ms, p99 6 -> 8 ms
+  // Built in the compile, an automaton costs a mask nothing: on maskbench-dev (warm) TBM avg
+  // 4.71 -> 4.33 us, p99 55 -> 49 us, max 12 -> 7 ms, for TTFM p50 0.20 -> 0.24 ms, p99 5.2 -> 8.1 ms
   // (docs/benchmarks.md, "Session 37"); all lazy (0 and 0) gives the first mask soonest.
   double eager_automata_ms = 2.0;
   // The Compiler warms its shared caches when it is made: it compiles a small JSON Schema (an
