@@ -396,9 +396,10 @@ std::string key_material(const GrammarRequest& r, const CompileOptions& o, const
     k += s.item_separator + s.key_separator;
   };
   // eager_automata_states: when a lexeme over the DFA budgets is an error (the compile, or a later
-  // step); eager_automata_ms skips such lexemes, so only whether it is on counts.
+  // step). Not eager_automata_ms: a lexeme over them met in its time is left to the step that needs
+  // it, as when built lazily, so it changes when automata are built, not the result.
   add(static_cast<int>(r.kind), o.max_dfa_states, o.max_dfa_memory, o.max_grammar_nesting, o.max_earley_items,
-      o.eager_automata_states, o.eager_automata_ms > 0);
+      o.eager_automata_states);
   switch (r.kind) {
     case GrammarKind::kRegex: add(o.dot_all); break;
     case GrammarKind::kGrammar:
