@@ -180,10 +180,15 @@ struct CfgGrammar::WalkDfa {
     // first touched when a walk steps there, not all of a chunk when its first state comes
     // (the doubling chunks' memset was a tenth of a fresh process's page faults in masks).
     std::unique_ptr<uint32_t[], FreeRows> rows;
+    // Per state and class of the JSON-string class trie: class_step's answer + 1 (0: unknown).
+    std::unique_ptr<uint32_t[], FreeRows> class_rows;
   };
   const fsm::CfgRuntime& rt;
   const std::array<uint8_t, 256>& walk_class;
   const uint32_t classes;
+  // The JSON-string class trie's classes: per class, one byte of each walk class in it.
+  const std::vector<std::vector<uint8_t>>& class_reps;
+  const uint32_t json_classes;
   std::array<Chunk, kMaxChunks> chunks;  // filled as states come
   std::mutex mu;                         // interning
   // The states by the hash of their threads and accepting flag: the newest state with each hash,
@@ -199,8 +204,10 @@ struct CfgGrammar::WalkDfa {
   static uint32_t chunk_of(uint32_t s) { return 31 - static_cast<uint32_t>(__builtin_clz((s >> kFirstBits) + 1)); }
   static uint32_t base_of(uint32_t c) { return ((1u << c) - 1) << kFirstBits; }
 
-  WalkDfa(const fsm::CfgRuntime& runtime, const std::array<uint8_t, 256>& byte_class, uint32_t num_classes)
-      : rt(runtime), walk_class(byte_class), classes(num_classes) {}
+  WalkDfa(const fsm::CfgRuntime& runtime, const std::array<uint8_t, 256>& byte_class, uint32_t num_classes,
+          const std::vector<std::vector<uint8_t>>& reps)
+      : rt(runtime), walk_class(byte_class), classes(num_classes), class_reps(reps),
+        json_classes(static_cast<uint32_t>(reps.size())) {}
   const ParserState& state(uint32_t s) const {
     const uint32_t c = chunk_of(s);
     return chunks[c].states[s - base_of(c)];
@@ -213,7 +220,7 @@ struct CfgGrammar::WalkDfa {
     const size_t n = num_states.load(std::memory_order_relaxed);
     size_t b = n * 64;  // the index and thread lists
     for (uint32_t c = 0; c < kMaxChunks && base_of(c) < n; ++c)
-      b += (size_t{kFirst} << c) * (sizeof(ParserState) + size_t{classes} * 4);
+      b += (size_t{kFirst} << c) * (sizeof(ParserState) + size_t{classes + json_classes} * 4);
     return b;
   }
   uint32_t intern(const ParserState& st) {
@@ -237,6 +244,11 @@ struct CfgGrammar::WalkDfa {
         auto* rows = static_cast<uint32_t*>(std::calloc(size * classes, sizeof(uint32_t)));
         if (!rows) throw std::bad_alloc();
         chunk.rows.reset(rows);
+        if (json_classes > 0) {
+          auto* class_rows = static_cast<uint32_t*>(std::calloc(size * json_classes, sizeof(uint32_t)));
+          if (!class_rows) throw std::bad_alloc();
+          chunk.class_rows.reset(class_rows);
+        }
         chunk.states = std::make_unique<ParserState[]>(size);  // last: set, the chunk is whole
       }
       chunk.states[n - base_of(c)] = st;
@@ -248,6 +260,29 @@ struct CfgGrammar::WalkDfa {
     it->second = n;
     num_states.store(n + 1, std::memory_order_release);
     return n;
+  }
+  // Where the bytes of class c of the JSON-string class trie go from state s, coded as a row
+  // entry (1 dead, 2 dead after a pop, else ((next << 1) | popped) + 3), or 0 where they part ways.
+  // Memoised per state: a class of many walk classes (the letters, where a grammar's keys tell
+  // them apart) is stepped byte by byte once.
+  uint32_t class_step(uint32_t s, uint32_t c) {
+    const uint32_t ch = chunk_of(s);
+    std::atomic_ref<uint32_t> slot(chunks[ch].class_rows[static_cast<size_t>(s - base_of(ch)) * json_classes + c]);
+    if (const uint32_t m = slot.load(std::memory_order_acquire)) return m - 1;
+    const std::vector<uint8_t>& reps = class_reps[c];
+    uint32_t v = 1;  // a class without bytes: dead
+    if (!reps.empty()) {
+      bool popped = false;
+      const uint32_t next = step(s, reps[0], popped);
+      bool alike = true;
+      for (size_t i = 1; i < reps.size() && alike; ++i) {
+        bool p = false;
+        alike = step(s, reps[i], p) == next && p == popped;
+      }
+      v = !alike ? 0u : next == kDeadState ? (popped ? 2u : 1u) : ((next << 1) | (popped ? 1u : 0u)) + 3;
+    }
+    slot.store(v + 1, std::memory_order_release);  // another thread computing it stores the same
+    return v;
   }
   uint32_t step(uint32_t s, uint8_t byte, bool& popped) {
     std::atomic_ref<uint32_t> slot = row(s, byte);
@@ -270,10 +305,26 @@ struct CfgGrammar::WalkDfa {
 };
 
 std::shared_ptr<CfgGrammar::WalkDfa> CfgGrammar::Generation::walk_dfa() const {
+  // Per class of the tokenizer's JSON-string class trie, one byte of each walk class among its
+  // bytes (the grammar's, once): a class whose bytes are all in one walk class steps every
+  // configuration alike; otherwise its bytes are stepped apart (WalkDfa::class_step).
+  std::call_once(g.class_reps_once_, [&] {
+    const fsm::ClassTrie& ct = tokenizer->json_class_trie();
+    if (ct.empty()) return;
+    g.class_reps_.assign(ct.num_classes(), {});
+    for (uint32_t c = 0; c < ct.num_classes(); ++c) {
+      std::array<bool, 256> seen{};
+      for (uint8_t b : ct.bytes_of(c))
+        if (!seen[g.walk_class_[b]]) {
+          seen[g.walk_class_[b]] = true;
+          g.class_reps_[c].push_back(b);
+        }
+    }
+  });
   std::lock_guard<std::mutex> lock(walk_mu_);
   if (!walk_ || walk_->bytes() > walk_budget) {
     if (walk_ && cfg_debug_enabled()) fprintf(stderr, "walk DFA replaced (%u states)\n", walk_->num_states.load());
-    walk_ = std::make_shared<WalkDfa>(*rt, g.walk_class_, g.walk_classes_);
+    walk_ = std::make_shared<WalkDfa>(*rt, g.walk_class_, g.walk_classes_, g.class_reps_);
   }
   return walk_;
 }
@@ -349,6 +400,116 @@ void CfgGrammar::Generation::walk_children(WalkDfa& dfa, uint32_t start, const R
   }
 }
 
+bool CfgGrammar::Generation::walk_root_classes(WalkDfa& dfa, uint32_t start, const std::vector<uint32_t>& roots,
+                                               const RootChildren& children, std::vector<uint32_t>& rest,
+                                               LocalBoundary& out) const {
+  const fsm::ClassTrie& ct = tokenizer->json_class_trie();
+  if (dfa.json_classes == 0 || dfa.json_classes > children.per_class.size()) return false;
+  // Where a class's bytes part ways right after the roots (the letters, where a key or a literal
+  // follows), grouping the roots' children by byte (walk_children) steps each byte once for all of
+  // them: the class walk pays off where the next lexeme takes whole classes (a string's inside),
+  // below many of the roots' children (whitespace before a string: the few with a quote).
+  {
+    size_t live = 0;
+    for (uint32_t c = 0; c < dfa.json_classes; ++c) {
+      if (children.per_class[c] == 0) continue;
+      const uint32_t v = dfa.class_step(start, c);
+      if (v == 0) return false;
+      if (v != 1) live += children.per_class[c];
+    }
+    if (live < kClassWalkAbove) return false;
+  }
+  // The roots by class node: a class node all of whose members with children are roots is walked
+  // as a class; its class subtree holds exactly the tokens below those roots. Counted per class
+  // node under this call's stamp (no clearing, no sorting: the roots left over stay in trie order).
+  const fsm::TokenTrie& ctrie = ct.trie();
+  thread_local std::vector<uint64_t> count;  // (stamp << 32) | roots counted, per class node
+  thread_local uint32_t stamp = 0;
+  if (count.size() < ctrie.nodes().size()) count.assign(ctrie.nodes().size(), 0);
+  if (++stamp == 0) {
+    std::fill(count.begin(), count.end(), 0);
+    stamp = 1;
+  }
+  const uint64_t base = uint64_t{stamp} << 32;
+  for (uint32_t r : roots) {
+    uint64_t& c = count[ct.class_node_of(r)];
+    c = (c >> 32) == stamp ? c + 1 : base + 1;
+  }
+  thread_local std::vector<uint32_t> whole;  // class nodes
+  whole.clear();
+  rest.clear();
+  size_t in_whole = 0;
+  constexpr uint64_t kListed = uint64_t{1} << 31;  // marks a whole class node already listed
+  for (uint32_t r : roots) {
+    const uint32_t x = ct.class_node_of(r);
+    uint64_t& c = count[x];
+    if ((c & (kListed - 1)) != ct.members_with_children(x)) {
+      rest.push_back(r);
+      continue;
+    }
+    ++in_whole;
+    if (!(c & kListed)) {
+      c |= kListed;
+      whole.push_back(x);
+    }
+  }
+  // Worth it when most roots go (a class walk of a few roots' class nodes walks the subtrees of
+  // all their members: the same tokens).
+  if (in_whole * 2 < roots.size()) return false;
+  const auto& cn = ctrie.nodes();
+  const fsm::TokenTrie& trie = tokenizer->trie();
+  const auto& members = ct.members();
+  const auto& runs = ct.runs();
+  struct At {
+    uint32_t state;
+    bool pending;
+  };
+  thread_local std::vector<At> stack;
+  if (stack.size() < ctrie.max_depth() + 2) stack.resize(ctrie.max_depth() + 2);
+  for (uint32_t x : whole) {
+    const uint32_t consumed = cn[x].depth;  // the roots' bytes (a class node is a byte deep per level)
+    stack[cn[x].depth] = {start, false};
+    fsm::walk_trie(ctrie, x, stack.data(), [&](uint32_t y, const fsm::TrieNode& n, const At& parent, At& child) {
+      const uint32_t v = dfa.class_step(parent.state, n.byte);
+      if (v == 0) {
+        // The class's bytes part ways: its member byte nodes walked byte by byte, a run of
+        // members with one last byte (a class node with many) skipped whole where that byte dies.
+        const auto& bn = trie.nodes();
+        auto walk_members = [&](uint32_t from, uint32_t to_member, uint32_t to, bool pend) {
+          for (uint32_t m = from; m < to_member; ++m) {
+            const uint32_t b = members[m];
+            if (take_node(dfa, trie, b, to, pend, consumed, out) && bn[b].subtree_end > b + 1)
+              walk_local(dfa, to, pend, b, consumed, out);
+          }
+        };
+        const uint32_t rb = ct.run_begin(y), re = ct.run_begin(y + 1), me = ct.member_begin(y + 1);
+        if (rb < re) {
+          for (uint32_t r = rb; r < re; ++r) {
+            bool p = false;
+            const uint32_t to = dfa.step(parent.state, runs[r].byte, p);
+            if (to == kDeadState && !(parent.pending || p)) continue;
+            walk_members(runs[r].begin, r + 1 < re ? runs[r + 1].begin : me, to, parent.pending || p);
+          }
+        } else {
+          for (uint32_t m = ct.member_begin(y); m < me; ++m) {
+            bool p = false;
+            const uint32_t to = dfa.step(parent.state, bn[members[m]].byte, p);
+            walk_members(m, m + 1, to, parent.pending || p);
+          }
+        }
+        return false;
+      }
+      const bool popped = v < 3 ? v == 2 : ((v - 3) & 1) != 0;
+      const uint32_t next = v < 3 ? kDeadState : (v - 3) >> 1;
+      const bool pend = parent.pending || popped;
+      if (!take_node(dfa, ctrie, y, next, pend, consumed, out)) return false;
+      child = {next, pend};
+      return true;
+    });
+  }
+  return true;
+}
+
 std::shared_ptr<const RootChildren> RootChildren::of(const std::vector<uint32_t>& roots, const fsm::TokenTrie& trie) {
   if (roots.size() < kMinRoots) return nullptr;
   const auto& nodes = trie.nodes();
@@ -360,6 +521,8 @@ std::shared_ptr<const RootChildren> RootChildren::of(const std::vector<uint32_t>
   };
   children([&](uint32_t c) { ++count[nodes[c].byte]; });
   for (int b = 0; b < 256; ++b) out->at[b + 1] = out->at[b] + count[b];
+  static const std::array<uint8_t, 256> json_classes = fsm::ClassTrie::json_string_classes();
+  for (int b = 0; b < 256; ++b) out->per_class[json_classes[b]] += count[b];
   out->nodes.resize(out->at[256]);
   std::array<uint32_t, 256> fill;
   std::copy(out->at.begin(), out->at.begin() + 256, fill.begin());
@@ -383,7 +546,11 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_b
     const auto& rts = e.roots;
     const auto& nodes = tokenizer->trie().nodes();
     uint32_t start = dfa->intern(start_state(local_node)), guarded_start = kDeadState, last_guard = 0;
-    if (e.children) {
+    thread_local std::vector<uint32_t> rest;
+    if (e.children && walk_root_classes(*dfa, start, rts, *e.children, rest, *out)) {
+      for (uint32_t r : rest) walk_local(*dfa, start, false, r, nodes[r].depth, *out);
+      g.class_boundary_walks_.fetch_add(1, std::memory_order_relaxed);
+    } else if (e.children) {
       walk_children(*dfa, start, *e.children, *out);  // (no root states: no guards)
       g.children_walks_.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -1216,6 +1383,25 @@ uint32_t CfgGrammar::root_child(uint8_t byte) const {
   return root_child_[byte];
 }
 
+// Distinct trie nodes (of `universe`) sorted: many of them (a string's inside ends inside tens of
+// thousands of tokens) by a bitset over the nodes, scanned once; a few by std::sort.
+static void sort_trie_nodes(std::vector<uint32_t>& v, size_t universe) {
+  if (v.size() < 2048) {
+    std::sort(v.begin(), v.end());
+    return;
+  }
+  thread_local std::vector<uint64_t> bits;
+  const size_t words = (universe + 63) / 64;
+  if (bits.size() < words) bits.assign(words, 0);
+  for (uint32_t x : v) bits[x >> 6] |= uint64_t{1} << (x & 63);
+  size_t k = 0;
+  for (size_t w = 0; w < words; ++w) {
+    for (uint64_t b = bits[w]; b; b &= b - 1) v[k++] = static_cast<uint32_t>(w * 64 + __builtin_ctzll(b));
+    bits[w] = 0;
+  }
+  v.resize(k);
+}
+
 std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q, bool cut) const {
   const fsm::TokenTrie& trie = tokenizer->trie();
   const auto& nodes = trie.nodes();
@@ -1502,12 +1688,9 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
         continue;
       }
       if (!subtract) ct.trie().for_each_token(n, set_token);
-      if (!last && d.is_final(t)) {
-        for (uint32_t m = ct.member_begin(x), me = ct.member_begin(x + 1); m < me; ++m) {
-          const uint32_t b = members[m];
-          if (nodes[b].subtree_end > b + 1) e->roots.push_back(b);
-        }
-      }
+      if (!last && d.is_final(t))  // the members with children, listed apart (no trie node read)
+        e->roots.insert(e->roots.end(), ct.parents().begin() + ct.parent_begin(x),
+                        ct.parents().begin() + ct.parent_begin(x + 1));
       cst[n.depth] = t;
       ++x;
     }
@@ -1550,7 +1733,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     }
     exceptions.swap(outermost);
     if (!exceptions.empty() && !e->roots.empty()) {
-      std::sort(e->roots.begin(), e->roots.end());
+      sort_trie_nodes(e->roots, nodes.size());
       size_t out = 0, k = 0;
       for (uint32_t r : e->roots) {
         while (k < exceptions.size() && nodes[std::get<0>(exceptions[k])].subtree_end <= r) ++k;
@@ -1573,7 +1756,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
       st[nodes[b].depth] = sb;
       fsm::walk_trie(trie, b, st.data(), step);
     }
-    std::sort(e->roots.begin(), e->roots.end());
+    sort_trie_nodes(e->roots, nodes.size());
   }
   e->roots.shrink_to_fit();
   e->root_states.shrink_to_fit();

@@ -1,6 +1,7 @@
 // ClassTrie — builds the class trie of a token trie.
 // Takes: a TokenTrie and a byte partition. Gives: the trie of class strings (a TokenTrie over them,
-// so the layout and the walks are the same) and each class node's member byte nodes.
+// so the layout and the walks are the same), each class node's member byte nodes (and apart, in
+// node order, those with children), and every byte node's class node.
 // One pass over the byte trie maps every byte node to its class node (children found in a table),
 // a depth-first pass numbers the class nodes as TokenTrie lays them out, and counting sorts group
 // the tokens and the byte nodes by class node: linear in the byte trie, no sorting of strings.
@@ -109,6 +110,22 @@ ClassTrie::ClassTrie(const TokenTrie& bytes, const std::array<uint8_t, 256>& cla
     }
   }
   run_begin_[n] = static_cast<uint32_t>(runs_.size());
+  // Every byte node's class node, and the members with children per class node (a counting
+  // sort in node order).
+  node_of_.assign(bn.size(), 0);
+  parent_begin_.assign(n + 1, 0);
+  for (uint32_t i = 1; i < bn.size(); ++i) {
+    const uint32_t x = renum[of[i]];
+    node_of_[i] = x;
+    parent_begin_[x + 1] += bn[i].subtree_end > i + 1;
+  }
+  for (uint32_t x = 1; x <= n; ++x) parent_begin_[x] += parent_begin_[x - 1];
+  parents_.resize(parent_begin_[n]);
+  {
+    std::vector<uint32_t> fill(parent_begin_.begin(), parent_begin_.end() - 1);
+    for (uint32_t i = 1; i < bn.size(); ++i)
+      if (bn[i].subtree_end > i + 1) parents_[fill[node_of_[i]]++] = i;
+  }
   std::vector<TrieNode> nodes(n);
   size_t max_depth = 0;
   for (uint32_t x = 0; x < n; ++x) {
@@ -126,7 +143,8 @@ ClassTrie::ClassTrie(const TokenTrie& bytes, const std::array<uint8_t, 256>& cla
 
 size_t ClassTrie::memory_bytes() const {
   return sizeof(*this) + trie_.memory_bytes() + member_begin_.capacity() * 4 + members_.capacity() * 4 +
-         run_begin_.capacity() * 4 + runs_.capacity() * sizeof(MemberRun);
+         run_begin_.capacity() * 4 + runs_.capacity() * sizeof(MemberRun) + node_of_.capacity() * 4 +
+         parent_begin_.capacity() * 4 + parents_.capacity() * 4;
 }
 
 std::array<uint8_t, 256> ClassTrie::json_string_classes() {

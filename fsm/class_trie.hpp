@@ -9,7 +9,9 @@
 // different states: after a backslash, hex digits differ from other letters), the walk goes down
 // the member byte nodes instead. A class node's members are in order of their last byte, and a
 // node with many of them has them in runs by that byte (with their subtrees' weight), so that a
-// walk finds where a class parts ways per byte rather than per member.
+// walk finds where a class parts ways per byte rather than per member. Also the other way: each
+// byte node's class node, and each class node's members with children in node order (the roots
+// a class walk lists, and the test that some roots make up whole class nodes).
 #pragma once
 
 #include <array>
@@ -47,6 +49,13 @@ class ClassTrie {
     uint8_t byte;
   };
   static constexpr uint32_t kRunMembers = 32;
+  // The class node byte node b is a member of (every byte node is a member of one).
+  uint32_t class_node_of(uint32_t b) const { return node_of_[b]; }
+  // Class node i's members that have children (byte nodes below them), in node order:
+  // parents()[parent_begin(i), parent_begin(i + 1)).
+  uint32_t parent_begin(uint32_t i) const { return parent_begin_[i]; }
+  const std::vector<uint32_t>& parents() const { return parents_; }
+  uint32_t members_with_children(uint32_t i) const { return parent_begin_[i + 1] - parent_begin_[i]; }
   uint32_t run_begin(uint32_t i) const { return run_begin_[i]; }
   const std::vector<MemberRun>& runs() const { return runs_; }
   size_t memory_bytes() const;
@@ -64,6 +73,9 @@ class ClassTrie {
   std::vector<uint32_t> members_;
   std::vector<uint32_t> run_begin_;  // [class nodes + 1]
   std::vector<MemberRun> runs_;
+  std::vector<uint32_t> node_of_;       // [byte nodes]
+  std::vector<uint32_t> parent_begin_;  // [class nodes + 1]
+  std::vector<uint32_t> parents_;
 };
 
 }  // namespace tollgate::fsm

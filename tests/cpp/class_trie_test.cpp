@@ -4,6 +4,7 @@
 // additional-property keys that must avoid the known names, code points counted by maxLength).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -59,10 +60,39 @@ TEST_CASE("class trie: every token's class string, every byte node a member once
       uint32_t b = ct.members()[m];
       ++hits[b];
       REQUIRE(byte_class_path[b] == path[cn[i].depth]);
+      REQUIRE(ct.class_node_of(b) == i);  // and the other way
     }
+    // The members with children, apart and in node order.
+    std::vector<uint32_t> with_children;
+    for (uint32_t m = ct.member_begin(i); m < ct.member_begin(i + 1); ++m)
+      if (bn[ct.members()[m]].subtree_end > ct.members()[m] + 1) with_children.push_back(ct.members()[m]);
+    std::sort(with_children.begin(), with_children.end());
+    REQUIRE(std::vector<uint32_t>(ct.parents().begin() + ct.parent_begin(i), ct.parents().begin() + ct.parent_begin(i + 1)) ==
+            with_children);
+    REQUIRE(ct.members_with_children(i) == with_children.size());
   }
   for (uint32_t i = 1; i < bn.size(); ++i) REQUIRE(hits[i] == 1);
 }
+
+namespace {
+
+// Feeds `doc` one byte at a time, the mask checked against the brute-force walk before each byte
+// and at the end (which must accept); gives the states checked.
+int bytes_against_oracle(const CompiledGrammarPtr& g, const std::string& doc) {
+  Matcher m(g);
+  int states = 0;
+  for (size_t pos = 0; pos < doc.size(); ++pos) {
+    INFO("at byte " << pos << " of " << doc);
+    REQUIRE(testing::mask_oracle_mismatches(m) == 0);
+    REQUIRE(m.accept_bytes(doc.substr(pos, 1)));
+    ++states;
+  }
+  REQUIRE(testing::mask_oracle_mismatches(m) == 0);
+  CHECK(m.is_accepting());
+  return states;
+}
+
+}  // namespace
 
 TEST_CASE("class walk: schema masks equal the brute-force walk (keys, escapes, code points)",
           "[class-trie][oracle]") {
@@ -137,17 +167,7 @@ TEST_CASE("class walk: keys outside the named ones share one entry part, masks e
       R"({"enabled": true, "enable": 1, "enabledX": 2, "end": 3, "endpoints": 4, "nam": 5, "namesake": 6, )"
       R"("ena\tbled": 7, "\"name\"": 8, "日本": 9, "n": 10, "": 11, "name": "x"})";
   auto g = c.compile_json_schema(schema);
-  Matcher m(g);
-  int states = 0;
-  for (size_t pos = 0; pos < doc.size(); ++pos) {
-    INFO("at byte " << pos << " of " << doc);
-    REQUIRE(testing::mask_oracle_mismatches(m) == 0);
-    REQUIRE(m.accept_bytes(doc.substr(pos, 1)));
-    ++states;
-  }
-  REQUIRE(testing::mask_oracle_mismatches(m) == 0);
-  CHECK(m.is_accepting());
-  CHECK(states > 150);
+  CHECK(bytes_against_oracle(g, doc) > 150);
   // the keys' states inside the string share one part: 34 of the 50 entries taken from another
   // state's part (17 without part_blocks, each state that still tracked a name a walk of the whole
   // vocabulary; the key is a lexeme without its colon and value since those are lexemes of their own)
@@ -159,4 +179,34 @@ TEST_CASE("class walk: keys outside the named ones share one entry part, masks e
   REQUIRE(again.accept_bytes(R"({"enabled": true, "enabled)"));
   CHECK_FALSE(again.accept_bytes("\""));
   CHECK(again.accept_bytes("X\": 1}"));
+}
+
+TEST_CASE("class walk: boundary walks below whole class nodes (long strings' chunk borders) equal the brute-force walk",
+          "[class-trie][oracle][boundary]") {
+  // A string longer than 256 code points is read in chunks of 64 (grammar/json_schema.cpp): near a
+  // chunk's end thousands of tokens run on into the next chunk, and their roots make up whole
+  // class nodes of the JSON-string class trie, so the boundary walk below them goes class by class
+  // (Generation::walk_root_classes) instead of over ~100,000 byte nodes. Every byte of the strings
+  // is a state here (accept_bytes one byte at a time): the borders fall before, inside and after
+  // multi-byte characters and escapes, and the tail ends with the closing quote and what follows.
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(testing::llama3());
+  const char* schema = R"({"type":"object","properties":{"text":{"type":"string","maxLength":1000},
+      "more":{"type":"string","minLength":300},"n":{"type":"integer"}},"required":["text"]})";
+  std::string text;
+  const char* pieces[] = {"The quick brown fox ", "jumps été over 日本 the ", "\\n\\\"lazy\\\" dog\\u001f ", "0123456789 ",
+                          "a,b:c}d]e ", "  spaces   and\\ttabs "};
+  for (int i = 0; text.size() < 150; ++i) text += pieces[i % 6];
+  const std::string doc = R"({"text": ")" + text + R"(", "n": 12})";
+  auto g = c.compile_json_schema(schema);
+  CHECK(bytes_against_oracle(g, doc) > 150);
+  CHECK(testing::cfg_of(g).num_class_boundary_walks() > 0);
+  // A string ending past the first border, and a long one that must go on (minLength 300); cut at
+  // spaces, never inside a character or an escape.
+  Matcher two(g);
+  REQUIRE(two.accept_bytes(R"({"text": ")" + text.substr(0, text.find(' ', 70))));
+  REQUIRE(testing::mask_oracle_mismatches(two) == 0);
+  REQUIRE(two.accept_bytes(R"(", "more": ")" + text + text.substr(0, text.find(' ', 62))));
+  REQUIRE(testing::mask_oracle_mismatches(two) == 0);
+  CHECK_FALSE(two.accept_bytes("\""));  // 150 + 62 code points or so: short of 300
 }
