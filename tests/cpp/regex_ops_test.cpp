@@ -435,6 +435,47 @@ TEST_CASE("length bounds: counted on the pattern's automaton, minimal, the produ
   CHECK_FALSE(email.matches("x@ab.c"));
 }
 
+TEST_CASE("short counts of a large code point class: counted on its automaton, the NFA route's language", "[regex-ops]") {
+  // A class of hundreds of ranges over 2-, 3- and 4-byte code points (a letter class's shape: its
+  // UTF-8 automaton has well over 64 states) repeated 2..15 times is counted on the class's
+  // automaton (repeat_prefix_free), as long counts are; the same strings spelt without a repeat of
+  // two or more (C … C C? … C?) go through the NFA. Same language, and no more states.
+  std::mt19937 rng(38);
+  CharSet big;
+  for (char32_t c = 0xC0; c < 0xFFF0; c += 40 + rng() % 400) big.add(c, c + rng() % 30);
+  for (char32_t c = 0x10000; c < 0x12000; c += 100 + rng() % 900) big.add(c, c + rng() % 60);
+  big.add('a', 'z');
+  RegexPtr cls = Regex::chars_of(big);
+  REQUIRE(fsm::compile_dfa(*cls).num_states() >= 64);
+  std::uniform_int_distribution<int> pick(0, static_cast<int>(big.ranges().size()) - 1);
+  int checked = 0;
+  for (auto [min, max] : std::vector<std::pair<uint32_t, uint32_t>>{{2, 2}, {0, 3}, {1, 5}, {4, 11}, {11, 11}, {3, 12}, {0, 15}}) {
+    fsm::Dfa counted = fsm::compile_dfa(*Regex::repeat(cls, min, max));
+    std::vector<RegexPtr> items;
+    for (uint32_t i = 0; i < max; ++i) items.push_back(i < min ? cls : Regex::repeat(cls, 0, 1));
+    fsm::Dfa spelt = fsm::compile_dfa(*Regex::concat(std::move(items)));
+    INFO("{" << min << "," << max << "}");
+    REQUIRE(fsm::difference(counted, spelt).empty());
+    REQUIRE(fsm::difference(spelt, counted).empty());
+    CHECK(counted.num_states() <= spelt.num_states());
+    // Strings of every length from 0 to max + 1, from the class and one code point outside it.
+    for (uint32_t n = 0; n <= max + 1; ++n) {
+      std::u32string str;
+      for (uint32_t i = 0; i < n; ++i) {
+        const grammar::CharRange& r = big.ranges()[pick(rng)];
+        str.push_back(r.lo + static_cast<char32_t>(rng() % (r.hi - r.lo + 1)));
+      }
+      REQUIRE(counted.matches(utf8(str)) == (n >= min && n <= max));
+      if (n > 0) {
+        str[rng() % n] = U'\u00BF';  // not in the class
+        REQUIRE_FALSE(counted.matches(utf8(str)));
+      }
+      ++checked;
+    }
+  }
+  CHECK(checked > 50);
+}
+
 TEST_CASE("JSON string bodies: exactly the encodings of the child's strings", "[regex-ops]") {
   // Code points the escaping treats differently, plus a multi-byte one.
   const std::u32string alphabet = U"a\"\\/\n\b\x01\x1F\u00E9";
