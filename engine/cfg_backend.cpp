@@ -343,7 +343,9 @@ std::shared_ptr<CfgGrammar::WalkDfa> CfgGrammar::Generation::walk_dfa() const {
     if (pending) uncertain(i, n.subtree_end);  // this node's tokens and all below
     return false;
   }
-  trie.for_each_token(n, [&](int32_t id) { out.accepted.push_back(id); });
+  if (n.tokens_end > n.tokens_begin)  // in one piece (a class node has hundreds)
+    out.accepted.insert(out.accepted.end(), trie.token_ids().begin() + n.tokens_begin,
+                        trie.token_ids().begin() + n.tokens_end);
   if (dfa.state(next).threads.empty()) {
     // Nothing local follows; below here only the real context can accept.
     if (pending) uncertain(i + 1, n.subtree_end);
