@@ -181,7 +181,9 @@ struct CfgGrammar::WalkDfa {
     // (the doubling chunks' memset was a tenth of a fresh process's page faults in masks).
     std::unique_ptr<uint32_t[], FreeRows> rows;
     // Per state and class of the JSON-string class trie: class_step's answer + 1 (0: unknown).
-    std::unique_ptr<uint32_t[], FreeRows> class_rows;
+    // Made (calloc) by the first class_step in the chunk: most walks never take one.
+    std::atomic<uint32_t*> class_rows{nullptr};
+    ~Chunk() { std::free(class_rows.load(std::memory_order_relaxed)); }
   };
   const fsm::CfgRuntime& rt;
   const std::array<uint8_t, 256>& walk_class;
@@ -244,11 +246,6 @@ struct CfgGrammar::WalkDfa {
         auto* rows = static_cast<uint32_t*>(std::calloc(size * classes, sizeof(uint32_t)));
         if (!rows) throw std::bad_alloc();
         chunk.rows.reset(rows);
-        if (json_classes > 0) {
-          auto* class_rows = static_cast<uint32_t*>(std::calloc(size * json_classes, sizeof(uint32_t)));
-          if (!class_rows) throw std::bad_alloc();
-          chunk.class_rows.reset(class_rows);
-        }
         chunk.states = std::make_unique<ParserState[]>(size);  // last: set, the chunk is whole
       }
       chunk.states[n - base_of(c)] = st;
@@ -267,7 +264,14 @@ struct CfgGrammar::WalkDfa {
   // them apart) is stepped byte by byte once.
   uint32_t class_step(uint32_t s, uint32_t c) {
     const uint32_t ch = chunk_of(s);
-    std::atomic_ref<uint32_t> slot(chunks[ch].class_rows[static_cast<size_t>(s - base_of(ch)) * json_classes + c]);
+    uint32_t* rows = chunks[ch].class_rows.load(std::memory_order_acquire);
+    if (!rows) {
+      auto* made = static_cast<uint32_t*>(std::calloc((size_t{kFirst} << ch) * json_classes, sizeof(uint32_t)));
+      if (!made) throw std::bad_alloc();
+      if (chunks[ch].class_rows.compare_exchange_strong(rows, made, std::memory_order_acq_rel)) rows = made;
+      else std::free(made);  // another thread's came first (rows holds it)
+    }
+    std::atomic_ref<uint32_t> slot(rows[static_cast<size_t>(s - base_of(ch)) * json_classes + c]);
     if (const uint32_t m = slot.load(std::memory_order_acquire)) return m - 1;
     const std::vector<uint8_t>& reps = class_reps[c];
     uint32_t v = 1;  // a class without bytes: dead
