@@ -259,7 +259,7 @@ struct CfgGrammar::WalkDfa {
     return n;
   }
   // Where the bytes of class c of the JSON-string class trie go from state s, coded as a row
-  // entry (1 dead, 2 dead after a pop, else ((next << 1) | popped) + 3), or 0 where they part ways.
+  // entry (code()), or 0 where they part ways.
   // Memoised per state: a class of many walk classes (the letters, where a grammar's keys tell
   // them apart) is stepped byte by byte once.
   uint32_t class_step(uint32_t s, uint32_t c) {
@@ -283,7 +283,7 @@ struct CfgGrammar::WalkDfa {
         bool p = false;
         alike = step(s, reps[i], p) == next && p == popped;
       }
-      v = !alike ? 0u : next == kDeadState ? (popped ? 2u : 1u) : ((next << 1) | (popped ? 1u : 0u)) + 3;
+      v = alike ? code(next, popped) : 0u;
     }
     slot.store(v + 1, std::memory_order_release);  // another thread computing it stores the same
     return v;
@@ -294,11 +294,18 @@ struct CfgGrammar::WalkDfa {
     if (v == 0) {
       thread_local ParserState next;
       bool pop = false;
-      if (!rt.step(state(s), byte, next, &pop)) v = pop ? 2 : 1;
-      else v = ((intern(next) << 1) | (pop ? 1u : 0u)) + 3;
+      const uint32_t to = rt.step(state(s), byte, next, &pop) ? intern(next) : kDeadState;
+      v = code(to, pop);  // (pop read after the step sets it)
       slot.store(v, std::memory_order_release);  // another thread computing it stores the same
       transitions.fetch_add(1, std::memory_order_relaxed);
     }
+    return decode(v, popped);
+  }
+  // A row entry (never 0) for a step to `next` (kDeadState: refused), `popped` on the way, and back.
+  static uint32_t code(uint32_t next, bool popped) {
+    return next == kDeadState ? (popped ? 2u : 1u) : ((next << 1) | (popped ? 1u : 0u)) + 3;
+  }
+  static uint32_t decode(uint32_t v, bool& popped) {
     if (v < 3) {
       popped = v == 2;
       return kDeadState;
@@ -309,22 +316,6 @@ struct CfgGrammar::WalkDfa {
 };
 
 std::shared_ptr<CfgGrammar::WalkDfa> CfgGrammar::Generation::walk_dfa() const {
-  // Per class of the tokenizer's JSON-string class trie, one byte of each walk class among its
-  // bytes (the grammar's, once): a class whose bytes are all in one walk class steps every
-  // configuration alike; otherwise its bytes are stepped apart (WalkDfa::class_step).
-  std::call_once(g.class_reps_once_, [&] {
-    const fsm::ClassTrie& ct = tokenizer->json_class_trie();
-    if (ct.empty()) return;
-    g.class_reps_.assign(ct.num_classes(), {});
-    for (uint32_t c = 0; c < ct.num_classes(); ++c) {
-      std::array<bool, 256> seen{};
-      for (uint8_t b : ct.bytes_of(c))
-        if (!seen[g.walk_class_[b]]) {
-          seen[g.walk_class_[b]] = true;
-          g.class_reps_[c].push_back(b);
-        }
-    }
-  });
   std::lock_guard<std::mutex> lock(walk_mu_);
   if (!walk_ || walk_->bytes() > walk_budget) {
     if (walk_ && cfg_debug_enabled()) fprintf(stderr, "walk DFA replaced (%u states)\n", walk_->num_states.load());
@@ -505,8 +496,8 @@ bool CfgGrammar::Generation::walk_root_classes(WalkDfa& dfa, uint32_t start, con
         }
         return false;
       }
-      const bool popped = v < 3 ? v == 2 : ((v - 3) & 1) != 0;
-      const uint32_t next = v < 3 ? kDeadState : (v - 3) >> 1;
+      bool popped = false;
+      const uint32_t next = WalkDfa::decode(v, popped);
       const bool pend = parent.pending || popped;
       if (!take_node(dfa, ctrie, y, next, pend, consumed, out)) return false;
       child = {next, pend};
@@ -868,16 +859,29 @@ void CfgGrammar::reserve_caches() {
   if (const auto* part = rt->automata().byte_partition(); part && rt->automata().num_built() < rt->num_lexemes()) {
     walk_class_ = *part;
     walk_classes_ = rt->automata().byte_partition_classes();
-    return;
+  } else {
+    std::map<std::vector<uint32_t>, uint8_t> sig;
+    for (int b = 0; b < 256; ++b) {
+      std::vector<uint32_t> key;
+      for (size_t l = 0; l < rt->num_lexemes(); ++l) key.push_back(rt->dfa(static_cast<uint32_t>(l)).classes[b]);
+      auto [it, inserted] = sig.emplace(std::move(key), static_cast<uint8_t>(sig.size()));
+      walk_class_[b] = it->second;
+    }
+    walk_classes_ = static_cast<uint32_t>(sig.size());
   }
-  std::map<std::vector<uint32_t>, uint8_t> sig;
-  for (int b = 0; b < 256; ++b) {
-    std::vector<uint32_t> key;
-    for (size_t l = 0; l < rt->num_lexemes(); ++l) key.push_back(rt->dfa(static_cast<uint32_t>(l)).classes[b]);
-    auto [it, inserted] = sig.emplace(std::move(key), static_cast<uint8_t>(sig.size()));
-    walk_class_[b] = it->second;
+  // Per class of the tokenizer's JSON-string class trie, one byte of each walk class among its
+  // bytes: a class whose bytes are all in one walk class steps every configuration alike;
+  // otherwise its bytes are stepped apart (WalkDfa::class_step).
+  const fsm::ClassTrie& ct = tokenizer->json_class_trie();
+  class_reps_.assign(ct.empty() ? 0 : ct.num_classes(), {});
+  for (uint32_t c = 0; c < class_reps_.size(); ++c) {
+    std::array<bool, 256> seen{};
+    for (uint8_t b : ct.bytes_of(c))
+      if (!seen[walk_class_[b]]) {
+        seen[walk_class_[b]] = true;
+        class_reps_[c].push_back(b);
+      }
   }
-  walk_classes_ = static_cast<uint32_t>(sig.size());
 }
 
 // ---- Generations ------------------------------------------------------------------------------

@@ -277,7 +277,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t num_children_walks() const { return children_walks_.load(); }  // boundary walks by RootChildren
   size_t num_class_boundary_walks() const { return class_boundary_walks_.load(); }  // by class nodes
   size_t num_uncertain_accepted() const { return uncertain_accepted_.load(); }
-  void reserve_caches();  // the walk DFA's byte classes
+  void reserve_caches();  // the walk DFA's byte classes, and their representatives per JSON-string class
 
  private:
   friend class CfgLengthBudget;  // its per-configuration cache hashes thread lists with KeyHash
@@ -415,9 +415,8 @@ struct CfgGrammar : CompiledGrammar::Impl {
   std::array<uint8_t, 256> walk_class_{};
   uint32_t walk_classes_ = 256;
   // Per class of the tokenizer's JSON-string class trie: one byte of each walk class in it
-  // (Generation::walk_root_classes), computed on first use.
-  mutable std::once_flag class_reps_once_;
-  mutable std::vector<std::vector<uint8_t>> class_reps_;
+  // (WalkDfa::class_step), set with walk_class_ by reserve_caches.
+  std::vector<std::vector<uint8_t>> class_reps_;
 
   // The current generation (null before the first lease), the one around `rt` (direct callers),
   // and every generation started (expired ones pruned at the next start).

@@ -1983,7 +1983,10 @@ Dfa compile_sub_dfa(const grammar::Regex& regex, const DfaOptions& options) {
       const auto ik = items[0]->kind;
       const bool simple = ik == Kind::kChars || ik == Kind::kBytes || ik == Kind::kConcat || ik == Kind::kAlt;
       const bool long_count = (regex.max != grammar::kUnbounded && regex.max >= kLong) || regex.min >= kLong;
-      if (simple && (long_count || (ik == Kind::kChars && regex.max >= 2))) {
+      // (A set of ASCII code points is a two-state automaton: not compiled here only to be let go.)
+      const bool may_be_large = ik == Kind::kChars && regex.max >= 2 && !items[0]->chars.empty() &&
+                                items[0]->chars.ranges().back().hi >= 0x80;
+      if (simple && (long_count || may_be_large)) {
         const Dfa item = compile_dfa(*items[0], options);
         if (long_count || item.num_states() >= kLargeItem)
           if (std::optional<Dfa> r = repeat_prefix_free(item, regex.min, regex.max, options)) return std::move(*r);
