@@ -20,6 +20,7 @@
 #include <new>
 #include <ctime>
 #include <map>
+#include <numeric>
 #include <unordered_set>
 #include <tuple>
 
@@ -54,6 +55,7 @@ inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31)
 
 std::atomic<size_t> g_class_walks_abandoned{0};
 std::atomic<size_t> g_class_walk_runs_parted{0};
+std::atomic<size_t> g_fine_class_walks{0};
 
 // Initial size of the hash tables of a grammar's caches (over all shards) and of its Earley graph
 // (entries); they double as they fill. Small: 4,096 made a new generation zero ≈ 600 KiB (the graph's
@@ -67,6 +69,7 @@ using fsm::cfg_debug_now;
 
 size_t class_walks_abandoned() { return g_class_walks_abandoned.load(std::memory_order_relaxed); }
 size_t class_walk_runs_parted() { return g_class_walk_runs_parted.load(std::memory_order_relaxed); }
+size_t fine_class_walks() { return g_fine_class_walks.load(std::memory_order_relaxed); }
 
 ParserState CfgGrammar::Generation::start_state(uint32_t node, uint32_t guard) const {
   ParserState start;
@@ -180,17 +183,19 @@ struct CfgGrammar::WalkDfa {
     // first touched when a walk steps there, not all of a chunk when its first state comes
     // (the doubling chunks' memset was a tenth of a fresh process's page faults in masks).
     std::unique_ptr<uint32_t[], FreeRows> rows;
-    // Per state and class of the JSON-string class trie: class_step's answer + 1 (0: unknown).
-    // Made (calloc) by the first class_step in the chunk: most walks never take one.
-    std::atomic<uint32_t*> class_rows{nullptr};
-    ~Chunk() { std::free(class_rows.load(std::memory_order_relaxed)); }
+    // Per class trie (CfgGrammar::class_trie), state and class: class_step's answer + 1 (0:
+    // unknown). Made (calloc) by the first class_step in the chunk: most walks never take one.
+    std::array<std::atomic<uint32_t*>, kClassTries> class_rows{};
+    ~Chunk() {
+      for (auto& r : class_rows) std::free(r.load(std::memory_order_relaxed));
+    }
   };
   const fsm::CfgRuntime& rt;
   const std::array<uint8_t, 256>& walk_class;
   const uint32_t classes;
-  // The JSON-string class trie's classes: per class, one byte of each walk class in it.
-  const std::vector<std::vector<uint8_t>>& class_reps;
-  const uint32_t json_classes;
+  // Per class trie, per class: one byte of each walk class in it.
+  const std::array<std::vector<std::vector<uint8_t>>, kClassTries>& class_reps;
+  std::array<uint32_t, kClassTries> string_classes{};  // per class trie: its classes (0: none)
   std::array<Chunk, kMaxChunks> chunks;  // filled as states come
   std::mutex mu;                         // interning
   // The states by the hash of their threads and accepting flag: the newest state with each hash,
@@ -207,9 +212,10 @@ struct CfgGrammar::WalkDfa {
   static uint32_t base_of(uint32_t c) { return ((1u << c) - 1) << kFirstBits; }
 
   WalkDfa(const fsm::CfgRuntime& runtime, const std::array<uint8_t, 256>& byte_class, uint32_t num_classes,
-          const std::vector<std::vector<uint8_t>>& reps)
-      : rt(runtime), walk_class(byte_class), classes(num_classes), class_reps(reps),
-        json_classes(static_cast<uint32_t>(reps.size())) {}
+          const std::array<std::vector<std::vector<uint8_t>>, kClassTries>& reps)
+      : rt(runtime), walk_class(byte_class), classes(num_classes), class_reps(reps) {
+    for (int w = 0; w < kClassTries; ++w) string_classes[w] = static_cast<uint32_t>(reps[w].size());
+  }
   const ParserState& state(uint32_t s) const {
     const uint32_t c = chunk_of(s);
     return chunks[c].states[s - base_of(c)];
@@ -221,8 +227,11 @@ struct CfgGrammar::WalkDfa {
   size_t bytes() const {
     const size_t n = num_states.load(std::memory_order_relaxed);
     size_t b = n * 64;  // the index and thread lists
-    for (uint32_t c = 0; c < kMaxChunks && base_of(c) < n; ++c)
-      b += (size_t{kFirst} << c) * (sizeof(ParserState) + size_t{classes + json_classes} * 4);
+    for (uint32_t c = 0; c < kMaxChunks && base_of(c) < n; ++c) {
+      b += (size_t{kFirst} << c) * (sizeof(ParserState) + size_t{classes} * 4);
+      for (int w = 0; w < kClassTries; ++w)  // class rows where made
+        if (chunks[c].class_rows[w].load(std::memory_order_relaxed)) b += (size_t{kFirst} << c) * string_classes[w] * 4;
+    }
     return b;
   }
   uint32_t intern(const ParserState& st) {
@@ -258,22 +267,24 @@ struct CfgGrammar::WalkDfa {
     num_states.store(n + 1, std::memory_order_release);
     return n;
   }
-  // Where the bytes of class c of the JSON-string class trie go from state s, coded as a row
-  // entry (code()), or 0 where they part ways.
+  // Where the bytes of class c of class trie `which` go from state s, coded as a row entry
+  // (code()), or 0 where they part ways.
   // Memoised per state: a class of many walk classes (the letters, where a grammar's keys tell
   // them apart) is stepped byte by byte once.
-  uint32_t class_step(uint32_t s, uint32_t c) {
+  uint32_t class_step(int which, uint32_t s, uint32_t c) {
     const uint32_t ch = chunk_of(s);
-    uint32_t* rows = chunks[ch].class_rows.load(std::memory_order_acquire);
+    const uint32_t width = string_classes[which];
+    std::atomic<uint32_t*>& made_rows = chunks[ch].class_rows[which];
+    uint32_t* rows = made_rows.load(std::memory_order_acquire);
     if (!rows) {
-      auto* made = static_cast<uint32_t*>(std::calloc((size_t{kFirst} << ch) * json_classes, sizeof(uint32_t)));
+      auto* made = static_cast<uint32_t*>(std::calloc((size_t{kFirst} << ch) * width, sizeof(uint32_t)));
       if (!made) throw std::bad_alloc();
-      if (chunks[ch].class_rows.compare_exchange_strong(rows, made, std::memory_order_acq_rel)) rows = made;
+      if (made_rows.compare_exchange_strong(rows, made, std::memory_order_acq_rel)) rows = made;
       else std::free(made);  // another thread's came first (rows holds it)
     }
-    std::atomic_ref<uint32_t> slot(rows[static_cast<size_t>(s - base_of(ch)) * json_classes + c]);
+    std::atomic_ref<uint32_t> slot(rows[static_cast<size_t>(s - base_of(ch)) * width + c]);
     if (const uint32_t m = slot.load(std::memory_order_acquire)) return m - 1;
-    const std::vector<uint8_t>& reps = class_reps[c];
+    const std::vector<uint8_t>& reps = class_reps[which][c];
     uint32_t v = 1;  // a class without bytes: dead
     if (!reps.empty()) {
       bool popped = false;
@@ -397,24 +408,26 @@ void CfgGrammar::Generation::walk_children(WalkDfa& dfa, uint32_t start, const R
   }
 }
 
-bool CfgGrammar::Generation::walk_root_classes(WalkDfa& dfa, uint32_t start, const std::vector<uint32_t>& roots,
-                                               const RootChildren& children, std::vector<uint32_t>& rest,
-                                               LocalBoundary& out) const {
-  const fsm::ClassTrie& ct = tokenizer->json_class_trie();
-  if (dfa.json_classes == 0 || dfa.json_classes > children.per_class.size()) return false;
+CfgGrammar::Generation::RootClassWalk CfgGrammar::Generation::walk_root_classes(
+    WalkDfa& dfa, int which, uint32_t start, const std::vector<uint32_t>& roots, const RootChildren& children,
+    std::vector<uint32_t>& rest, LocalBoundary& out) const {
+  const fsm::ClassTrie& ct = g.class_trie(which);
+  if (dfa.string_classes[which] == 0 || children.nodes.size() < kClassWalkAbove) return RootClassWalk::kDeclined;
   // Where a class's bytes part ways right after the roots (the letters, where a key or a literal
   // follows), grouping the roots' children by byte (walk_children) steps each byte once for all of
   // them: the class walk pays off where the next lexeme takes whole classes (a string's inside),
   // below many of the roots' children (whitespace before a string: the few with a quote).
   {
+    std::array<uint32_t, 256> per_class{};  // the roots' children per class
+    for (int b = 0; b < 256; ++b) per_class[ct.classes()[b]] += children.at[b + 1] - children.at[b];
     size_t live = 0;
-    for (uint32_t c = 0; c < dfa.json_classes; ++c) {
-      if (children.per_class[c] == 0) continue;
-      const uint32_t v = dfa.class_step(start, c);
-      if (v == 0) return false;
-      if (v != 1) live += children.per_class[c];
+    for (uint8_t c : g.class_order_[which]) {
+      if (per_class[c] == 0) continue;
+      const uint32_t v = dfa.class_step(which, start, c);
+      if (v == 0) return RootClassWalk::kParted;
+      if (v != 1) live += per_class[c];
     }
-    if (live < kClassWalkAbove) return false;
+    if (live < kClassWalkAbove) return RootClassWalk::kDeclined;
   }
   // The roots by class node: a class node all of whose members with children are roots is walked
   // as a class; its class subtree holds exactly the tokens below those roots. Counted per class
@@ -452,7 +465,7 @@ bool CfgGrammar::Generation::walk_root_classes(WalkDfa& dfa, uint32_t start, con
   }
   // Worth it when most roots go (a class walk of a few roots' class nodes walks the subtrees of
   // all their members: the same tokens).
-  if (in_whole * 2 < roots.size()) return false;
+  if (in_whole * 2 < roots.size()) return RootClassWalk::kDeclined;
   const auto& cn = ctrie.nodes();
   const fsm::TokenTrie& trie = tokenizer->trie();
   const auto& members = ct.members();
@@ -467,7 +480,7 @@ bool CfgGrammar::Generation::walk_root_classes(WalkDfa& dfa, uint32_t start, con
     const uint32_t consumed = cn[x].depth;  // the roots' bytes (a class node is a byte deep per level)
     stack[cn[x].depth] = {start, false};
     fsm::walk_trie(ctrie, x, stack.data(), [&](uint32_t y, const fsm::TrieNode& n, const At& parent, At& child) {
-      const uint32_t v = dfa.class_step(parent.state, n.byte);
+      const uint32_t v = dfa.class_step(which, parent.state, n.byte);
       if (v == 0) {
         // The class's bytes part ways: its member byte nodes walked byte by byte, a run of
         // members with one last byte (a class node with many) skipped whole where that byte dies.
@@ -504,7 +517,7 @@ bool CfgGrammar::Generation::walk_root_classes(WalkDfa& dfa, uint32_t start, con
       return true;
     });
   }
-  return true;
+  return RootClassWalk::kWalked;
 }
 
 std::shared_ptr<const RootChildren> RootChildren::of(const std::vector<uint32_t>& roots, const fsm::TokenTrie& trie) {
@@ -518,8 +531,6 @@ std::shared_ptr<const RootChildren> RootChildren::of(const std::vector<uint32_t>
   };
   children([&](uint32_t c) { ++count[nodes[c].byte]; });
   for (int b = 0; b < 256; ++b) out->at[b + 1] = out->at[b] + count[b];
-  static const std::array<uint8_t, 256> json_classes = fsm::ClassTrie::json_string_classes();
-  for (int b = 0; b < 256; ++b) out->per_class[json_classes[b]] += count[b];
   out->nodes.resize(out->at[256]);
   std::array<uint32_t, 256> fill;
   std::copy(out->at.begin(), out->at.begin() + 256, fill.begin());
@@ -544,9 +555,17 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_b
     const auto& nodes = tokenizer->trie().nodes();
     uint32_t start = dfa->intern(start_state(local_node)), guarded_start = kDeadState, last_guard = 0;
     thread_local std::vector<uint32_t> rest;
-    if (e.children && walk_root_classes(*dfa, start, rts, *e.children, rest, *out)) {
+    // By the JSON-string classes, or where a pattern's class parts those, by finer ones.
+    int by = -1;
+    for (int w = 0; e.children && w < kClassTries; ++w) {
+      const RootClassWalk r = walk_root_classes(*dfa, w, start, rts, *e.children, rest, *out);
+      if (r == RootClassWalk::kWalked) by = w;
+      if (r != RootClassWalk::kParted) break;
+    }
+    if (by >= 0) {
       for (uint32_t r : rest) walk_local(*dfa, start, false, r, nodes[r].depth, *out);
       g.class_boundary_walks_.fetch_add(1, std::memory_order_relaxed);
+      if (by > 0) g.fine_boundary_walks_.fetch_add(1, std::memory_order_relaxed);
     } else if (e.children) {
       walk_children(*dfa, start, *e.children, *out);  // (no root states: no guards)
       g.children_walks_.fetch_add(1, std::memory_order_relaxed);
@@ -869,19 +888,31 @@ void CfgGrammar::reserve_caches() {
     }
     walk_classes_ = static_cast<uint32_t>(sig.size());
   }
-  // Per class of the tokenizer's JSON-string class trie, one byte of each walk class among its
+  // Per class of each of the tokenizer's class tries, one byte of each walk class among its
   // bytes: a class whose bytes are all in one walk class steps every configuration alike;
   // otherwise its bytes are stepped apart (WalkDfa::class_step).
-  const fsm::ClassTrie& ct = tokenizer->json_class_trie();
-  class_reps_.assign(ct.empty() ? 0 : ct.num_classes(), {});
-  for (uint32_t c = 0; c < class_reps_.size(); ++c) {
-    std::array<bool, 256> seen{};
-    for (uint8_t b : ct.bytes_of(c))
-      if (!seen[walk_class_[b]]) {
-        seen[walk_class_[b]] = true;
-        class_reps_[c].push_back(b);
-      }
+  for (int which = 0; which < kClassTries; ++which) {
+    const fsm::ClassTrie& ct = class_trie(which);
+    auto& reps = class_reps_[which];
+    reps.assign(ct.empty() ? 0 : ct.num_classes(), {});
+    auto& order = class_order_[which];
+    order.resize(reps.size());
+    std::iota(order.begin(), order.end(), uint8_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint8_t a, uint8_t b) { return ct.bytes_of(a).size() > ct.bytes_of(b).size(); });
+    for (uint32_t c = 0; c < reps.size(); ++c) {
+      std::array<bool, 256> seen{};
+      for (uint8_t b : ct.bytes_of(c))
+        if (!seen[walk_class_[b]]) {
+          seen[walk_class_[b]] = true;
+          reps[c].push_back(b);
+        }
+    }
   }
+}
+
+const fsm::ClassTrie& CfgGrammar::class_trie(int which) const {
+  return tokenizer->string_class_trie(which);
 }
 
 // ---- Generations ------------------------------------------------------------------------------
@@ -1480,8 +1511,27 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     visit(i, n, s);
     return true;
   };
-  const fsm::ClassTrie& ct = tokenizer->json_class_trie();
-  // With a cut, the class trie needs kCut in a class of its own (the JSON-string classes have it).
+  // The JSON-string class trie, or the first finer one whose classes the lexeme steps alike at the
+  // start state where it parts the JSON-string classes (a pattern's class of most ASCII,
+  // [^<>*#.%&:\\+?/], its letters parted only after a backslash; a run of hex digits): the class
+  // walk would part the ASCII class at every node, a quarter of the byte trie in exceptions, and
+  // be abandoned.
+  auto parted = [&](const fsm::ClassTrie& t) {
+    for (uint32_t c = 0; c < t.num_classes(); ++c)
+      for (uint8_t b : t.bytes_of(c))
+        if (d.next(q, b) != d.next(q, t.bytes_of(c)[0])) return true;
+    return false;
+  };
+  int which = 0;
+  if (!lf && parted(class_trie(0)))
+    for (int w = 1; w < kClassTries; ++w)
+      if (!parted(class_trie(w))) {
+        which = w;
+        break;
+      }
+  const bool fine = which > 0;
+  const fsm::ClassTrie& ct = class_trie(which);
+  // With a cut, the class trie needs kCut in a class of its own (both class tries have it).
   const uint32_t cut_class = cut && !ct.empty() ? ct.classes()[kCut] : UINT32_MAX;
   // The byte a state lives on when it lives on one byte alone (the next letter of a key or a
   // literal), else -1.
@@ -1531,6 +1581,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     // Where they do not (the first letters of the names an additional-property key must avoid),
     // the heaviest state among the member byte nodes goes on down the class trie and the others
     // are walked byte by byte. Same result as the byte walk (roots sorted back into its order).
+    if (fine) g_fine_class_walks.fetch_add(1, std::memory_order_relaxed);
     // Per class: the lexeme DFA's classes in it, dcls[dcls_at[c] .. dcls_at[c + 1]).
     thread_local std::vector<uint32_t> dcls;
     std::array<uint32_t, 257> dcls_at;
@@ -1544,38 +1595,40 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     }
     dcls_at[ct.num_classes()] = static_cast<uint32_t>(dcls.size());
     // Per (state, class), whether the class's bytes all lead one way from the state and where:
-    // the class walk asks it at every class node, and a walk meets few states. Entries of this
-    // call carry its stamp (no clearing); none past kMaxUniformMemo entries (then asked each time).
-    constexpr size_t kMaxUniformMemo = size_t(1) << 20;
+    // the class walk asks it at every class node, and a walk meets few states — of a date-time's
+    // 11,000 or an email's 15,000, a handful. A row of answers per state met, found under this
+    // call's stamp (no clearing); a memo over every state and class was megabytes to zero.
     constexpr uint32_t kPartsWays = fsm::kDead - 1;  // not uniform (no state has this number)
-    thread_local std::vector<uint64_t> uniform_memo;
+    constexpr uint32_t kUnknown = fsm::kDead - 2;    // not asked yet
+    thread_local std::vector<uint64_t> memo_row_of;  // per state: (stamp << 32) | its row
+    thread_local std::vector<uint32_t> memo_rows;    // rows of ct.num_classes() answers
     thread_local uint32_t memo_stamp = 0;
-    const size_t memo_size = static_cast<size_t>(d.num_states()) * ct.num_classes();
-    const bool memo = memo_size <= kMaxUniformMemo;
-    if (memo) {
-      if (uniform_memo.size() < memo_size) uniform_memo.resize(memo_size, 0);
-      if (++memo_stamp == 0) {  // wrapped: old stamps could match again
-        std::fill(uniform_memo.begin(), uniform_memo.end(), 0);
-        memo_stamp = 1;
-      }
+    const uint32_t num_ct = ct.num_classes();
+    if (memo_row_of.size() < d.num_states()) memo_row_of.resize(d.num_states(), 0);
+    if (++memo_stamp == 0) {  // wrapped: old stamps could match again
+      std::fill(memo_row_of.begin(), memo_row_of.end(), 0);
+      memo_stamp = 1;
     }
+    memo_rows.clear();
     // Where the bytes of class c go from state s: one state (kDead included), or kPartsWays.
     auto class_target = [&](uint32_t s, uint32_t c) {
+      uint64_t& r = memo_row_of[s];
+      if (static_cast<uint32_t>(r >> 32) != memo_stamp) {
+        r = (uint64_t{memo_stamp} << 32) | (memo_rows.size() / num_ct);
+        memo_rows.resize(memo_rows.size() + num_ct, kUnknown);
+      }
+      uint32_t& m = memo_rows[static_cast<size_t>(static_cast<uint32_t>(r)) * num_ct + c];
+      if (m != kUnknown) return m;
       const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
-      auto compute = [&] {
-        const uint32_t* dc = dcls.data() + dcls_at[c];
-        const uint32_t* dc_end = dcls.data() + dcls_at[c + 1];
-        const uint32_t t = row[*dc];
-        for (const uint32_t* k = dc + 1; k < dc_end; ++k)
-          if (row[*k] != t) return kPartsWays;
-        return t;
-      };
-      if (!memo) return compute();
-      uint64_t& m = uniform_memo[static_cast<size_t>(s) * ct.num_classes() + c];
-      if (static_cast<uint32_t>(m >> 32) == memo_stamp) return static_cast<uint32_t>(m);
-      const uint32_t t = compute();
-      m = (uint64_t{memo_stamp} << 32) | t;
-      return t;
+      const uint32_t* dc = dcls.data() + dcls_at[c];
+      const uint32_t* dc_end = dcls.data() + dcls_at[c + 1];
+      m = row[*dc];
+      for (const uint32_t* k = dc + 1; k < dc_end; ++k)
+        if (row[*k] != m) {
+          m = kPartsWays;
+          break;
+        }
+      return m;
     };
     const auto& cn = ct.trie().nodes();
     const auto& members = ct.members();

@@ -61,6 +61,7 @@
 #include "engine/grammar_impl.hpp"
 #include "fsm/earley.hpp"
 #include "fsm/cfg_runtime.hpp"
+#include "fsm/class_trie.hpp"
 #include "fsm/token_trie.hpp"
 #include "grammar/unique_items.hpp"
 
@@ -71,6 +72,9 @@ namespace tollgate::engine {
 size_t class_walks_abandoned();
 // Parts-ways class nodes the class walk took by their members' runs of one byte (tests).
 size_t class_walk_runs_parted();
+// Index entries walked over a finer string class trie than the JSON-string one (a pattern's class
+// parts the JSON-string classes).
+size_t fine_class_walks();
 
 // The children of an entry's boundary roots grouped by their byte, for entries with many roots
 // (whitespace, separators, colons, numbers: a root per whitespace run or digit string). A
@@ -79,8 +83,6 @@ size_t class_walk_runs_parted();
 struct RootChildren {
   std::array<uint32_t, 257> at{};  // children with byte b: nodes[at[b] .. at[b + 1])
   std::vector<uint32_t> nodes;     // trie nodes; each a child of one root
-  // Children per class of fsm::ClassTrie::json_string_classes() (Generation::walk_root_classes).
-  std::array<uint32_t, 16> per_class{};
   // From `roots` (trie nodes) when there are at least kMinRoots of them, else null.
   static constexpr size_t kMinRoots = 16;
   static std::shared_ptr<const RootChildren> of(const std::vector<uint32_t>& roots, const fsm::TokenTrie& trie);
@@ -276,6 +278,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t num_uncertain_checked() const { return uncertain_checked_.load(); }
   size_t num_children_walks() const { return children_walks_.load(); }  // boundary walks by RootChildren
   size_t num_class_boundary_walks() const { return class_boundary_walks_.load(); }  // by class nodes
+  size_t num_fine_boundary_walks() const { return fine_boundary_walks_.load(); }  // of them by finer classes
   size_t num_uncertain_accepted() const { return uncertain_accepted_.load(); }
   void reserve_caches();  // the walk DFA's byte classes, and their representatives per JSON-string class
 
@@ -348,7 +351,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   static size_t shard_of(uint64_t h) { return (h ^ (h >> 29) ^ (h >> 47)) & (kShards - 1); }
   mutable std::atomic<size_t> cache_clears_{0};
   mutable std::atomic<size_t> uncertain_checked_{0}, uncertain_accepted_{0}, children_walks_{0},
-      class_boundary_walks_{0};
+      class_boundary_walks_{0}, fine_boundary_walks_{0};
   // The lazy index: a slot per (lexeme, state) (null until computed), in an array per lexeme
   // made when the lexeme's first entry is looked up (its DFA may be built lazily too); the slots
   // and entries this grammar owns, by canonical key (or "#lexeme.state" when not shareable); the
@@ -414,9 +417,14 @@ struct CfgGrammar : CompiledGrammar::Impl {
 
   std::array<uint8_t, 256> walk_class_{};
   uint32_t walk_classes_ = 256;
-  // Per class of the tokenizer's JSON-string class trie: one byte of each walk class in it
-  // (WalkDfa::class_step), set with walk_class_ by reserve_caches.
-  std::vector<std::vector<uint8_t>> class_reps_;
+  // Per class of each of the tokenizer's string class tries (fsm::ClassTrie::string_partition): one
+  // byte of each walk class in it (WalkDfa::class_step), set with walk_class_ by reserve_caches.
+  static constexpr int kClassTries = fsm::ClassTrie::kStringPartitions;
+  std::array<std::vector<std::vector<uint8_t>>, kClassTries> class_reps_;
+  const fsm::ClassTrie& class_trie(int which) const;
+  // Per class trie, its classes by their bytes, most first: where a class parts ways it is most
+  // likely the letters, found first.
+  std::array<std::vector<uint8_t>, kClassTries> class_order_;
 
   // The current generation (null before the first lease), the one around `rt` (direct callers),
   // and every generation started (expired ones pruned at the next start).
@@ -481,12 +489,15 @@ struct CfgGrammar::Generation {
                   LocalBoundary& out) const;
   void walk_children(WalkDfa& dfa, uint32_t start, const RootChildren& children, LocalBoundary& out) const;
   // The roots of a boundary walk (with their children by byte; no guards) that make up whole class
-  // nodes of the tokenizer's JSON-string class trie (every member with children a root) are walked
+  // nodes of one of the tokenizer's class tries (`which`: the JSON-string classes, or the finer
+  // ones where a pattern's class parts those; every member with children a root) are walked
   // there, class by class; the others are left in `rest`. False (nothing walked) where a class's
   // bytes part ways right after the roots, where fewer than kClassWalkAbove of the roots' children
-  // live after them, or where most roots are not in whole class nodes.
+  // live after them, or where most roots are not in whole class nodes; kParted where a class
+  // parts ways (the finer classes may not).
   static constexpr size_t kClassWalkAbove = 2048;
-  bool walk_root_classes(WalkDfa& dfa, uint32_t start, const std::vector<uint32_t>& roots,
+  enum class RootClassWalk { kWalked, kDeclined, kParted };
+  RootClassWalk walk_root_classes(WalkDfa& dfa, int which, uint32_t start, const std::vector<uint32_t>& roots,
                          const RootChildren& children, std::vector<uint32_t>& rest, LocalBoundary& out) const;
   bool take_node(WalkDfa& dfa, const fsm::TokenTrie& trie, uint32_t node, uint32_t next, bool pending,
                  uint32_t consumed, LocalBoundary& out) const;

@@ -330,7 +330,8 @@ void finish(TokenizerInfo::Impl& im, int32_t vocab_size) {
     if (!im.special[id] && !im.bytes[id].empty()) entries.emplace_back(id, im.bytes[id]);
   }
   im.trie = fsm::TokenTrie(entries);
-  im.json_class_trie = fsm::ClassTrie(im.trie, fsm::ClassTrie::json_string_classes());
+  for (int w = 0; w < fsm::ClassTrie::kStringPartitions; ++w)
+    im.string_class_tries[w] = fsm::ClassTrie(im.trie, fsm::ClassTrie::string_partition(w));
   im.quote_trie = fsm::SubTrie::containing(im.trie, '"');
   im.trie_bits.assign(static_cast<size_t>(im.vocab_size + 31) / 32, 0);
   for (const auto& [id, bytes] : entries) im.trie_bits[id >> 5] |= 1u << (id & 31);
@@ -638,7 +639,8 @@ int32_t TokenizerInfo::find_token(std::string_view text) const {
 }
 
 const fsm::TokenTrie& TokenizerInfo::trie() const { return impl_->trie; }
-const fsm::ClassTrie& TokenizerInfo::json_class_trie() const { return impl_->json_class_trie; }
+const fsm::ClassTrie& TokenizerInfo::json_class_trie() const { return impl_->string_class_tries[0]; }
+const fsm::ClassTrie& TokenizerInfo::string_class_trie(int which) const { return impl_->string_class_tries.at(which); }
 const fsm::SubTrie& TokenizerInfo::quote_trie() const { return impl_->quote_trie; }
 const std::vector<uint32_t>& TokenizerInfo::trie_token_bits() const { return impl_->trie_bits; }
 const std::vector<int32_t>& TokenizerInfo::json_token_ids(JsonTokens which) const {

@@ -4,6 +4,7 @@
 // merges) kept as JSON text so that loading a vocabulary does not pay for parsing them.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -39,7 +40,8 @@ struct TokenizerInfo::Impl {
   std::vector<uint8_t> special;    // [vocab_size]; 1 = special / padding
   std::vector<int32_t> eos_ids;
   fsm::TokenTrie trie;
-  fsm::ClassTrie json_class_trie;  // trie under the JSON-string byte classes
+  // Tries under the string partitions (fsm::ClassTrie::string_partition), the JSON-string one first.
+  std::array<fsm::ClassTrie, fsm::ClassTrie::kStringPartitions> string_class_tries;
   fsm::SubTrie quote_trie;         // the part of `trie` leading to tokens with a '"'
   std::vector<uint32_t> trie_bits;  // the tokens of `trie` as a bitmask row
   std::string fingerprint;  // TokenizerInfo::fingerprint, computed by finish()

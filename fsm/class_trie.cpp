@@ -173,4 +173,33 @@ std::array<uint8_t, 256> ClassTrie::json_string_classes() {
   return c;
 }
 
+std::array<uint8_t, 256> ClassTrie::fine_string_classes() {
+  std::array<uint8_t, 256> c = json_string_classes();
+  uint8_t next = 18;
+  for (int b = 0x21; b <= 0x7F; ++b) {
+    if (c[b] != 0) continue;  // '"' and '\\'
+    if (b >= 'a' && b <= 'z') c[b] = 15;
+    else if (b >= 'A' && b <= 'Z') c[b] = 16;
+    else if (b >= '0' && b <= '9') c[b] = 17;
+    else c[b] = next++;
+  }
+  return c;  // class 0: the space alone
+}
+
+std::array<uint8_t, 256> ClassTrie::hex_string_classes() {
+  std::array<uint8_t, 256> c = json_string_classes();
+  for (int b = '0'; b <= '9'; ++b) c[b] = 15;
+  for (int b = 'a'; b <= 'f'; ++b) c[b] = 16;
+  for (int b = 'A'; b <= 'F'; ++b) c[b] = 17;
+  return c;
+}
+
+std::array<uint8_t, 256> ClassTrie::string_partition(int which) {
+  switch (which) {
+    case kFineString: return fine_string_classes();
+    case kHexString: return hex_string_classes();
+    default: return json_string_classes();
+  }
+}
+
 }  // namespace tollgate::fsm

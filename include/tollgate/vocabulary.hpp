@@ -87,6 +87,9 @@ class TokenizerInfo {
   const fsm::TokenTrie& trie() const;
   // The trie under the JSON-string byte classes (fsm::ClassTrie::json_string_classes()).
   const fsm::ClassTrie& json_class_trie() const;
+  // The trie under string partition `which` (fsm::ClassTrie::string_partition: the JSON-string
+  // classes, or finer ones for where a pattern's class parts those); 0 is json_class_trie().
+  const fsm::ClassTrie& string_class_trie(int which) const;
   // The part of trie() on the way to the tokens that contain a '"' (fsm::SubTrie).
   const fsm::SubTrie& quote_trie() const;
   // The non-special tokens (sorted ids) that hold a '"' (kQuote), a '}' (kBrace), a '"' somewhere

@@ -17,15 +17,46 @@
 
 using namespace tollgate;
 
+TEST_CASE("class trie: the finer string partitions", "[class-trie]") {
+  const auto json = fsm::ClassTrie::json_string_classes();
+  const auto fine = fsm::ClassTrie::string_partition(fsm::ClassTrie::kFineString);
+  const auto hex = fsm::ClassTrie::string_partition(fsm::ClassTrie::kHexString);
+  for (int b = 0; b < 256; ++b) {
+    INFO(b);
+    // Both refine the JSON-string classes, and keep their classes 1-14 (quote, backslash, UTF-8).
+    for (int x = 0; x < 256; ++x)
+      if (fine[b] == fine[x] || hex[b] == hex[x]) REQUIRE(json[b] == json[x]);
+    if (json[b] != 0) CHECK((fine[b] == json[b] && hex[b] == json[b]));
+  }
+  CHECK(fine['a'] == fine['z']);
+  CHECK(fine['A'] == fine['Z']);
+  CHECK(fine['0'] == fine['9']);
+  CHECK(fine['a'] != fine['A']);
+  CHECK(fine['#'] != fine['.']);
+  CHECK(fine['-'] != fine['_']);
+  CHECK(fine[' '] != fine['~']);
+  CHECK(fine[0x7F] != fine[' ']);
+  CHECK(hex['a'] == hex['f']);
+  CHECK(hex['f'] != hex['g']);
+  CHECK(hex['g'] == hex['Z']);
+  CHECK(hex['g'] == hex['#']);
+  CHECK(hex['0'] == hex['9']);
+  CHECK(hex['A'] != hex['a']);
+}
+
 TEST_CASE("class trie: every token's class string, every byte node a member once", "[class-trie]") {
   TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
   const TokenizerInfo& tok = *testing::llama3();
   const fsm::TokenTrie& bt = tok.trie();
-  const fsm::ClassTrie& ct = tok.json_class_trie();
-  const auto cls = fsm::ClassTrie::json_string_classes();
+  const int which = GENERATE(range(0, fsm::ClassTrie::kStringPartitions));
+  INFO("string partition " << which);
+  const fsm::ClassTrie& ct = tok.string_class_trie(which);
+  const auto cls = fsm::ClassTrie::string_partition(which);
+  CHECK(&tok.string_class_trie(0) == &tok.json_class_trie());
   REQUIRE(!ct.empty());
-  // Far fewer class nodes than byte nodes: the reason the class walk exists.
-  CHECK(ct.trie().nodes().size() * 20 < bt.nodes().size());
+  // Far fewer class nodes than byte nodes: the reason the class walk exists (JSON-string classes:
+  // 7,000 against 275,000; the finer ones 21,000-23,000).
+  CHECK(ct.trie().nodes().size() * (which == 0 ? 20 : 10) < bt.nodes().size());
   // Each token ends at the class node of its class string.
   std::map<int32_t, std::string> class_string;
   for (int32_t id = 0; id < tok.vocab_size(); ++id) {
@@ -209,4 +240,61 @@ TEST_CASE("class walk: boundary walks below whole class nodes (long strings' chu
   REQUIRE(two.accept_bytes(R"(", "more": ")" + text + text.substr(0, text.find(' ', 62))));
   REQUIRE(testing::mask_oracle_mismatches(two) == 0);
   CHECK_FALSE(two.accept_bytes("\""));  // 150 + 62 code points or so: short of 300
+}
+
+TEST_CASE("class walk: a pattern's class of most ASCII goes by the finer classes and equals the brute-force walk",
+          "[class-trie][oracle][boundary]") {
+  // An Azure-style name, [^<>*#.%&:\\+?/]*, under a maxLength long enough to be read in chunks of
+  // 64: the pattern parts the JSON-string classes' ordinary ASCII ('#', '.', ':' ... die), so the
+  // index entries inside the string and the boundary walks at its chunk borders go over the class
+  // trie of the finer classes (each punctuation mark apart), where every class steps alike.
+  // Every byte is a state: borders before, inside and after multi-byte characters and escapes.
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(testing::llama3());
+  const char* schema = R"({"type":"object","properties":{"name":{"type":"string","maxLength":1000,
+      "pattern":"^[A-Za-z0-9_][^<>*#.%&:\\\\+?/]*$"},"n":{"type":"integer"}},"required":["name"]})";
+  std::string name;
+  const char* pieces[] = {"Table_1 of the (west) region; ", "v2 été 日本 [draft] ", "\\\"copy\\\" = ok! ", "0123456789 ",
+                          "a,b-c}d]e $x @y ^z ", "  spaces   and\\ttabs\\n "};
+  for (int i = 0; name.size() < 200; ++i) name += pieces[i % 6];
+  const std::string doc = R"({"name": ")" + name + R"(", "n": 12})";
+  auto g = c.compile_json_schema(schema);
+  const size_t fine_before = engine::fine_class_walks();
+  CHECK(bytes_against_oracle(g, doc) > 200);
+  CHECK(engine::fine_class_walks() > fine_before);
+  CHECK(testing::cfg_of(g).num_fine_boundary_walks() > 0);
+  // What the pattern refuses, anywhere in the name (past a border too), and the first character's
+  // own class.
+  for (const char* bad : {"#", ".", ":", "/", "\\\\"}) {
+    Matcher m(g);
+    REQUIRE(m.accept_bytes(R"({"name": ")" + name.substr(0, name.find(' ', 100))));
+    INFO(bad);
+    CHECK_FALSE(m.accept_bytes(bad));
+    REQUIRE(testing::mask_oracle_mismatches(m) == 0);
+  }
+  Matcher first(g);
+  CHECK_FALSE(first.accept_bytes(R"({"name": "-)"));
+}
+
+TEST_CASE("class walk: a key's run of hex digits goes by the hex classes and equals the brute-force walk",
+          "[class-trie][oracle]") {
+  // Keys that must hold a run of 32 hex digits somewhere ([0-9a-f]{32}, unanchored): at every
+  // state of the run a-f go on and g-z start over, which parts the letters of both the JSON-string
+  // and the fine classes; the hex classes (0-9, a-f, A-F apart) are stepped alike, so the entries
+  // go class by class instead of over the byte trie. Every byte is a state.
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(testing::llama3());
+  const char* schema = R"({"type":"object","properties":{"id":{"type":"string"},"sums":{"type":"object",
+      "patternProperties":{"[0-9a-f]{32}":{"type":"object","properties":{"ok":{"type":"boolean"}}}}}}})";
+  const std::string doc = R"({"id": "x", "sums": {"0123456789abcdef0123456789abcdef": {"ok": true}, )"
+                          R"("sum-FEDCBA-fedcba9876543210fedcba9876543210-end": {}, "other": 1}})";
+  auto g = c.compile_json_schema(schema);
+  const size_t fine_before = engine::fine_class_walks();
+  CHECK(bytes_against_oracle(g, doc) > 100);
+  CHECK(engine::fine_class_walks() > fine_before);
+  Matcher short_run(g);  // 31 digits: any value; 32: an object
+  REQUIRE(short_run.accept_bytes(R"({"sums": {"0123456789abcdef0123456789abcde": 1, "0123456789abcdef0123456789abcdef)"));
+  REQUIRE(testing::mask_oracle_mismatches(short_run) == 0);
+  CHECK_FALSE(short_run.accept_bytes("\": 1"));
+  CHECK(short_run.accept_bytes("\": {}}}"));
 }
