@@ -420,12 +420,14 @@ CfgGrammar::Generation::RootClassWalk CfgGrammar::Generation::walk_root_classes(
   {
     std::array<uint32_t, 256> per_class{};  // the roots' children per class
     for (int b = 0; b < 256; ++b) per_class[ct.classes()[b]] += children.at[b + 1] - children.at[b];
+    // A class of code points parts the UTF-8 classes alike in every class trie: those are walked
+    // by their member byte nodes below (run by run), and only the ASCII classes must step alike.
     size_t live = 0;
     for (uint8_t c : g.class_order_[which]) {
       if (per_class[c] == 0) continue;
       const uint32_t v = dfa.class_step(which, start, c);
-      if (v == 0) return RootClassWalk::kParted;
-      if (v != 1) live += per_class[c];
+      if (v == 0 && !fsm::ClassTrie::multibyte_class(c)) return RootClassWalk::kParted;
+      if (v > 1) live += per_class[c];
     }
     if (live < kClassWalkAbove) return RootClassWalk::kDeclined;
   }
@@ -1516,10 +1518,14 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
   // [^<>*#.%&:\\+?/], its letters parted only after a backslash; a run of hex digits): the class
   // walk would part the ASCII class at every node, a quarter of the byte trie in exceptions, and
   // be abandoned.
+  // (UTF-8 lead and continuation bytes, which a class of code points parts, are the same classes
+  // in every trie: only the ASCII ones are compared.)
   auto parted = [&](const fsm::ClassTrie& t) {
-    for (uint32_t c = 0; c < t.num_classes(); ++c)
+    for (uint32_t c = 0; c < t.num_classes(); ++c) {
+      if (fsm::ClassTrie::multibyte_class(c)) continue;
       for (uint8_t b : t.bytes_of(c))
         if (d.next(q, b) != d.next(q, t.bytes_of(c)[0])) return true;
+    }
     return false;
   };
   int which = 0;

@@ -491,10 +491,10 @@ struct CfgGrammar::Generation {
   // The roots of a boundary walk (with their children by byte; no guards) that make up whole class
   // nodes of one of the tokenizer's class tries (`which`: the JSON-string classes, or the finer
   // ones where a pattern's class parts those; every member with children a root) are walked
-  // there, class by class; the others are left in `rest`. False (nothing walked) where a class's
-  // bytes part ways right after the roots, where fewer than kClassWalkAbove of the roots' children
-  // live after them, or where most roots are not in whole class nodes; kParted where a class
-  // parts ways (the finer classes may not).
+  // there, class by class; the others are left in `rest`. Nothing is walked where an ASCII class's
+  // bytes part ways right after the roots (kParted: a finer class trie may not part them), where
+  // fewer than kClassWalkAbove of the roots' children live after them, or where most roots are not
+  // in whole class nodes (kDeclined). UTF-8 classes that part are walked by their member byte nodes.
   static constexpr size_t kClassWalkAbove = 2048;
   enum class RootClassWalk { kWalked, kDeclined, kParted };
   RootClassWalk walk_root_classes(WalkDfa& dfa, int which, uint32_t start, const std::vector<uint32_t>& roots,

@@ -1,6 +1,6 @@
 // TokenizerInfo — loading a Hugging Face tokenizer.json (+ tokenizer_config.json) or a list of byte strings.
 // Takes: the JSON texts (or a path). Gives: token id -> exact bytes, display text, special/padding flags,
-// EOS ids, leading-space policy and the token trie. The big parts of tokenizer.json (model.vocab,
+// EOS ids, leading-space policy, the token trie and its string class tries (fsm::ClassTrie). The big parts of tokenizer.json (model.vocab,
 // model.merges) are read by a hand-written scanner; only the small sections go through nlohmann::json.
 // The rules (which tokens are special, how bytes are derived) are written down in docs/vocabulary.md.
 #include "tollgate/vocabulary.hpp"

@@ -1,5 +1,5 @@
 // TokenizerInfo::Impl — the private state behind TokenizerInfo.
-// Takes: nothing (filled by vocabulary.cpp). Gives: per-id bytes/text/flags, EOS ids, the token trie (and its JSON-string class trie),
+// Takes: nothing (filled by vocabulary.cpp). Gives: per-id bytes/text/flags, EOS ids, the token trie (and its string class tries),
 // and the raw tokenizer.json material the encoder needs (added tokens, normalizer, pre-tokenizer,
 // merges) kept as JSON text so that loading a vocabulary does not pay for parsing them.
 #pragma once

@@ -4,7 +4,8 @@
 // every class node the byte-trie nodes it stands for (`members`). Many tokens share one class
 // string — under the JSON-string partition (specials, quote, backslash, UTF-8 lead and continuation
 // bytes, everything else) Llama-3's 128k tokens make about 7,000 class nodes
-// against 275k byte nodes — so an automaton that treats a class's bytes alike at a state can
+// against 275k byte nodes (the finer string partitions, for patterns that part its ASCII class:
+// 21,000 and 23,000) — so an automaton that treats a class's bytes alike at a state can
 // walk the class trie instead of the byte trie; where it does not (the class's bytes lead to
 // different states: after a backslash, hex digits differ from other letters), the walk goes down
 // the member byte nodes instead. A class node's members are in order of their last byte, and a
@@ -75,6 +76,10 @@ class ClassTrie {
   // coarsest first: a walk takes the first whose classes its automaton steps alike.
   enum StringPartition : int { kJsonString = 0, kFineString = 1, kHexString = 2 };
   static constexpr int kStringPartitions = 3;
+  // Classes 1-14 are the same in every string partition: control bytes, '"', '\\', and (4-14) the
+  // UTF-8 lead and continuation bytes, which a pattern's class of code points parts alike in all
+  // of them; the others are ASCII.
+  static constexpr bool multibyte_class(uint32_t c) { return c >= 4 && c <= 14; }
   static std::array<uint8_t, 256> string_partition(int which);
 
  private:

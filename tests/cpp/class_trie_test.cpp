@@ -298,3 +298,33 @@ TEST_CASE("class walk: a key's run of hex digits goes by the hex classes and equ
   CHECK_FALSE(short_run.accept_bytes("\": 1"));
   CHECK(short_run.accept_bytes("\": {}}}"));
 }
+
+TEST_CASE("class walk: a class of code points parts the UTF-8 classes, the ASCII ones still go by class",
+          "[class-trie][oracle][boundary]") {
+  // Letters of a few scripts and some ASCII, counted up to 1,000 (in chunks): the pattern's class parts the UTF-8
+  // lead and continuation classes (Latin, Greek, Cyrillic live, Armenian dies) at every
+  // state, alike in every class trie, while its ASCII classes step alike in the fine one. The
+  // entries and the chunk borders' boundary walks go class by class over ASCII and by member byte
+  // nodes over the parted UTF-8 classes. Every byte is a state.
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(testing::llama3());
+  const char* schema = R"({"type":"object","properties":{"title":{"type":"string",
+      "pattern":"^[A-Za-z0-9\\u00c0-\\u024f\\u0370-\\u03ff\\u0400-\\u04ff\\u05d0-\\u05ea\\u0620-\\u064a\\u3040-\\u30ff\\u4e00-\\u9fff _.,-]{1,1000}$"}},"required":["title"]})";
+  std::string title;
+  const char* pieces[] = {"Crème brûlée à la carte, ", "Москва и Санкт-Петербург ", "naïve façade 2024. ひらがな 日本語 ",
+                          "Ørsted-Łódź Żółć ", "plain ascii words only "};
+  for (int i = 0; title.size() < 260; ++i) title += pieces[i % 5];
+  const std::string doc = R"({"title": ")" + title + R"("})";
+  auto g = c.compile_json_schema(schema);
+  const size_t fine_before = engine::fine_class_walks();
+  CHECK(bytes_against_oracle(g, doc) > 260);
+  CHECK(engine::fine_class_walks() > fine_before);
+  CHECK(testing::cfg_of(g).num_class_boundary_walks() > 0);
+  for (const char* bad : {"😀", "é!", "\\n", "\xD5\xA1"}) {  // an emoji, '!', a newline, an Armenian letter
+    Matcher m(g);
+    REQUIRE(m.accept_bytes(R"({"title": ")" + title.substr(0, 150)));
+    INFO(bad);
+    CHECK_FALSE(m.accept_bytes(bad));
+    REQUIRE(testing::mask_oracle_mismatches(m) == 0);
+  }
+}
