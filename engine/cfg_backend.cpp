@@ -113,15 +113,17 @@ bool CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool ac
   const uint32_t* ci = e.dense ? e.dense->data() : nullptr;
   // Held while used: a cache clear on another thread leaves these alive.
   bool missing = false;
-  std::shared_ptr<const std::vector<int32_t>> boundary_ptr = boundary_tokens(t, cached_only ? &missing : nullptr);
+  std::shared_ptr<const BoundaryTokens> boundary_ptr = boundary_tokens(t, cached_only ? &missing : nullptr);
   if (missing) return false;
   std::shared_ptr<const GuardSafe> safe_ptr;
   if (t.guard != 0) {
     safe_ptr = cached_only ? cache_find(&Shard::guard_safe, uint64_t{t.guard}, t.guard) : guard_safe(t.guard);
     if (!safe_ptr) return false;
   }
-  static const std::vector<int32_t> kNone;
-  const std::vector<int32_t>& boundary = boundary_ptr ? *boundary_ptr : kNone;
+  // The boundary tokens, each given to f (none without a boundary).
+  auto boundary = [&](auto&& f) {
+    if (boundary_ptr) boundary_ptr->for_each(f);
+  };
   if (t.guard == 0) {
     if (ci && accumulate) {
       engine::or_into(row, ci, words);
@@ -131,7 +133,7 @@ bool CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool ac
       std::memset(row, 0, static_cast<size_t>(words) * 4);
     }
     for (int32_t id : e.ids) set_bit(row, id);  // the sparse set, or the ids beside the bitset
-    for (int32_t id : boundary) set_bit(row, id);
+    boundary([&](int32_t id) { set_bit(row, id); });
     return true;
   }
   const GuardSafe& safe = *safe_ptr;
@@ -141,8 +143,9 @@ bool CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool ac
     // A sparse set: its tokens tested against the guard one by one.
     for (int32_t id : e.ids)
       if (safe_bit(id)) set_bit(row, id);
-    for (int32_t id : boundary)
+    boundary([&](int32_t id) {
       if (safe_bit(id)) set_bit(row, id);
+    });
     return true;
   }
   if (safe.sparse) {
@@ -152,14 +155,15 @@ bool CfgGrammar::Generation::thread_mask(const Thread& t, uint32_t* row, bool ac
       if ((ci[id >> 5] >> (id & 31)) & 1) set_bit(row, id);
     for (int32_t id : e.ids)
       if (safe_bit(id)) set_bit(row, id);
-    for (int32_t id : boundary)
+    boundary([&](int32_t id) {
       if (safe_bit(id)) set_bit(row, id);
+    });
     return true;
   }
   thread_local std::vector<uint32_t> one;
   one.assign(ci, ci + words);
   for (int32_t id : e.ids) set_bit(one.data(), id);
-  for (int32_t id : boundary) set_bit(one.data(), id);
+  boundary([&](int32_t id) { set_bit(one.data(), id); });
   engine::or_and_into(row, one.data(), safe.bits.data(), words);
   return true;
 }
@@ -599,7 +603,8 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_b
   return cache_put(&Shard::local, key, key, std::move(out), bytes);
 }
 
-std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tokens(const Thread& t, bool* missing) const {
+std::shared_ptr<const CfgGrammar::BoundaryTokens> CfgGrammar::Generation::boundary_tokens(const Thread& t,
+                                                                                          bool* missing) const {
   const Slot& sl = slot(t.lexeme, t.state);
   if (sl.entry->roots.empty()) return nullptr;
   uint32_t y = t.node;
@@ -625,10 +630,10 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tok
   std::shared_ptr<const LocalBoundary> local_ptr = local_boundary(t.lexeme, t.state, ly);
   const LocalBoundary& local = *local_ptr;
   auto t1 = cfg_debug_now();
-  // Without uncertain tokens the list is the local one, shared rather than copied.
-  std::shared_ptr<const std::vector<int32_t>> out(local_ptr, &local_ptr->accepted);
+  // The local list is shared, not copied; the uncertain tokens the real node accepts go beside it.
+  auto out = std::make_shared<BoundaryTokens>();
+  out->local = local_ptr;
   if (!local.uncertain.empty()) {
-    auto own = std::make_shared<std::vector<int32_t>>(local.accepted);
     // The uncertain tokens: their bytes after the boundary against the real node, stepped on the
     // walk DFA (tokens that share a prefix, and other entries' checks against this node, share
     // their steps).
@@ -655,11 +660,10 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tok
         at = dfa->step(at, static_cast<uint8_t>(bytes[j]), popped);
       }
       const bool ok = at != kDeadState;
-      if (ok) own->push_back(id);
+      if (ok) out->also.push_back(id);
       g.uncertain_accepted_ += ok;
     }
     g.uncertain_checked_ += local.uncertain.size();
-    out = std::move(own);
   }
   if (cfg_debug_enabled()) {
     auto t2 = cfg_debug_now();
@@ -669,13 +673,10 @@ std::shared_ptr<const std::vector<int32_t>> CfgGrammar::Generation::boundary_tok
       fprintf(stderr, "boundary miss lexeme %u state %u node %u (local %u): %.0f µs, %zu uncertain checked in %.0f µs\n",
               t.lexeme, t.state, y, ly, a, local.uncertain.size(), b);
   }
-  if (out.get() != &local_ptr->accepted) {
-    size_t bytes = 48 + out->size() * 4;
-    return cache_put(&Shard::boundary, key, key, std::move(out), bytes);
-  }
   // Shared with the local walk: its bytes count here too unless the local cache holds it.
   SharedLocal shared{&local_ptr, local_key(sl.id, ly)};
-  return cache_put(&Shard::boundary, key, key, std::move(out), 48, &shared);
+  const size_t bytes = sizeof(BoundaryTokens) + 48 + out->also.capacity() * 4;
+  return cache_put(&Shard::boundary, key, key, std::shared_ptr<const BoundaryTokens>(std::move(out)), bytes, &shared);
 }
 
 template <class Map, class Key>
@@ -828,7 +829,7 @@ CfgGrammar::Generation::Sparse CfgGrammar::Generation::sparse_mask(const fsm::Th
                                                                    bool cached_only) const {
   // The pieces first (looked up, or computed), then the writing.
   thread_local std::vector<const IndexEntry*> entries;
-  thread_local std::vector<std::shared_ptr<const std::vector<int32_t>>> boundaries;
+  thread_local std::vector<std::shared_ptr<const BoundaryTokens>> boundaries;
   entries.clear();
   for (const Thread& t : threads) {
     if (t.guard != 0) return Sparse::kNotSparse;
@@ -853,8 +854,7 @@ CfgGrammar::Generation::Sparse CfgGrammar::Generation::sparse_mask(const fsm::Th
   for (const IndexEntry* e : entries)
     for (int32_t id : e->ids) set_bit(row, id);
   for (const auto& b : boundaries)
-    if (b)
-      for (int32_t id : *b) set_bit(row, id);
+    if (b) b->for_each([&](int32_t id) { set_bit(row, id); });
   boundaries.clear();  // the lists are held by the caches; not past the call
   return Sparse::kDone;
 }

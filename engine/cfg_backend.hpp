@@ -291,6 +291,18 @@ struct CfgGrammar : CompiledGrammar::Impl {
     std::vector<int32_t> accepted;
     std::vector<std::pair<int32_t, uint32_t>> uncertain;
   };
+  // A boundary's tokens against a real node: the local walk's accepted list, shared with it (a
+  // chunk border's holds ~100,000 tokens, which a copy per real node wrote afresh), and the
+  // uncertain tokens the real node accepts (a few), apart.
+  struct BoundaryTokens {
+    std::shared_ptr<const LocalBoundary> local;
+    std::vector<int32_t> also;
+    template <class F>
+    void for_each(F&& f) const {
+      for (int32_t id : local->accepted) f(id);
+      for (int32_t id : also) f(id);
+    }
+  };
   // Tokens whose bytes never fire `guard` (a pending longer match): a bitset, and the sorted
   // ids when they are few (a guard usually fires on almost every next byte). Cached per guard.
   struct GuardSafe {
@@ -340,7 +352,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   struct alignas(64) Shard {
     std::mutex mu;
     std::unordered_map<fsm::Threads, std::shared_ptr<const std::vector<uint32_t>>, KeyHash> masks;
-    std::unordered_map<uint64_t, std::shared_ptr<const std::vector<int32_t>>> boundary;
+    std::unordered_map<uint64_t, std::shared_ptr<const BoundaryTokens>> boundary;
     std::unordered_map<uint64_t, std::shared_ptr<const LocalBoundary>> local;
     std::unordered_map<uint64_t, std::shared_ptr<const GuardSafe>> guard_safe;
     // The distinct contents of the cached masks, by content hash (in the shard of that hash): many
@@ -471,7 +483,7 @@ struct CfgGrammar::Generation {
 
   // Null when the thread has none. With `missing` nothing is computed: *missing is set (and null
   // returned) when they are not known yet.
-  std::shared_ptr<const std::vector<int32_t>> boundary_tokens(const fsm::Thread& t, bool* missing = nullptr) const;
+  std::shared_ptr<const BoundaryTokens> boundary_tokens(const fsm::Thread& t, bool* missing = nullptr) const;
   std::shared_ptr<const LocalBoundary> local_boundary(uint32_t lexeme, uint32_t state, uint32_t local_node) const;
   fsm::ParserState start_state(uint32_t node, uint32_t guard = 0) const;
   std::shared_ptr<const GuardSafe> guard_safe(uint32_t guard) const;
