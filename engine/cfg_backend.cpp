@@ -1513,32 +1513,10 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     visit(i, n, s);
     return true;
   };
-  // The JSON-string class trie, or the first finer one whose classes the lexeme steps alike at the
-  // start state where it parts the JSON-string classes (a pattern's class of most ASCII,
-  // [^<>*#.%&:\\+?/], its letters parted only after a backslash; a run of hex digits): the class
-  // walk would part the ASCII class at every node, a quarter of the byte trie in exceptions, and
-  // be abandoned.
-  // (UTF-8 lead and continuation bytes, which a class of code points parts, are the same classes
-  // in every trie: only the ASCII ones are compared.)
-  auto parted = [&](const fsm::ClassTrie& t) {
-    for (uint32_t c = 0; c < t.num_classes(); ++c) {
-      if (fsm::ClassTrie::multibyte_class(c)) continue;
-      for (uint8_t b : t.bytes_of(c))
-        if (d.next(q, b) != d.next(q, t.bytes_of(c)[0])) return true;
-    }
-    return false;
-  };
-  int which = 0;
-  if (!lf && parted(class_trie(0)))
-    for (int w = 1; w < kClassTries; ++w)
-      if (!parted(class_trie(w))) {
-        which = w;
-        break;
-      }
-  const bool fine = which > 0;
-  const fsm::ClassTrie& ct = class_trie(which);
-  // With a cut, the class trie needs kCut in a class of its own (both class tries have it).
-  const uint32_t cut_class = cut && !ct.empty() ? ct.classes()[kCut] : UINT32_MAX;
+  // With a cut, the class trie needs kCut in a class of its own (every string class trie has it, in
+  // the same class: these are read from the JSON-string one, whichever the walk takes below).
+  const fsm::ClassTrie& json = class_trie(0);
+  const uint32_t cut_class = cut && !json.empty() ? json.classes()[kCut] : UINT32_MAX;
   // The byte a state lives on when it lives on one byte alone (the next letter of a key or a
   // literal), else -1.
   std::array<int16_t, 256> class_byte;  // per class: its byte when it has one alone, else -1
@@ -1579,7 +1557,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
       visit(c, nodes[c], s);
       node = c;
     }
-  } else if (lf || ct.empty() || (cut && ct.bytes_of(cut_class).size() != 1)) {
+  } else if (lf || json.empty() || (cut && json.bytes_of(cut_class).size() != 1)) {
     fsm::walk_trie(trie, 0, st.data(), step);
   } else {
     // The class trie: where every byte of a class leads to one state, all tokens of a class string
@@ -1587,6 +1565,30 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q,
     // Where they do not (the first letters of the names an additional-property key must avoid),
     // the heaviest state among the member byte nodes goes on down the class trie and the others
     // are walked byte by byte. Same result as the byte walk (roots sorted back into its order).
+    // The JSON-string class trie, or the first finer one whose classes the lexeme steps alike at the
+    // start state where it parts the JSON-string classes (a pattern's class of most ASCII,
+    // [^<>*#.%&:\\+?/], its letters parted only after a backslash; a run of hex digits): the class
+    // walk would part the ASCII class at every node, a quarter of the byte trie in exceptions, and
+    // be abandoned.
+    // (UTF-8 lead and continuation bytes, which a class of code points parts, are the same classes
+    // in every trie: only the ASCII ones are compared.)
+    auto parted = [&](const fsm::ClassTrie& t) {
+      for (uint32_t c = 0; c < t.num_classes(); ++c) {
+        if (fsm::ClassTrie::multibyte_class(c)) continue;
+        for (uint8_t b : t.bytes_of(c))
+          if (d.next(q, b) != d.next(q, t.bytes_of(c)[0])) return true;
+      }
+      return false;
+    };
+    int which = 0;
+    if (parted(json))
+      for (int w = 1; w < kClassTries; ++w)
+        if (!parted(class_trie(w))) {
+          which = w;
+          break;
+        }
+    const bool fine = which > 0;
+    const fsm::ClassTrie& ct = class_trie(which);
     if (fine) g_fine_class_walks.fetch_add(1, std::memory_order_relaxed);
     // Per class: the lexeme DFA's classes in it, dcls[dcls_at[c] .. dcls_at[c + 1]).
     thread_local std::vector<uint32_t> dcls;

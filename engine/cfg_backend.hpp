@@ -280,7 +280,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t num_class_boundary_walks() const { return class_boundary_walks_.load(); }  // by class nodes
   size_t num_fine_boundary_walks() const { return fine_boundary_walks_.load(); }  // of them by finer classes
   size_t num_uncertain_accepted() const { return uncertain_accepted_.load(); }
-  void reserve_caches();  // the walk DFA's byte classes, and their representatives per JSON-string class
+  void reserve_caches();  // the walk DFA's byte classes, and their representatives per string class trie class
 
  private:
   friend class CfgLengthBudget;  // its per-configuration cache hashes thread lists with KeyHash
