@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -123,6 +124,22 @@ int bytes_against_oracle(const CompiledGrammarPtr& g, const std::string& doc) {
   return states;
 }
 
+// The pieces one after another, round and round, until at least `bytes` long.
+std::string pieces_until(std::initializer_list<const char*> pieces, size_t bytes) {
+  std::string s;
+  for (size_t i = 0; s.size() < bytes; ++i) s += pieces.begin()[i % pieces.size()];
+  return s;
+}
+
+// After `prefix` the grammar refuses `bad`, and the mask there equals the brute-force walk.
+void refused_after(const CompiledGrammarPtr& g, const std::string& prefix, const char* bad) {
+  Matcher m(g);
+  REQUIRE(m.accept_bytes(prefix));
+  INFO(prefix << " then " << bad);
+  CHECK_FALSE(m.accept_bytes(bad));
+  REQUIRE(testing::mask_oracle_mismatches(m) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("class walk: schema masks equal the brute-force walk (keys, escapes, code points)",
@@ -224,10 +241,9 @@ TEST_CASE("class walk: boundary walks below whole class nodes (long strings' chu
   Compiler c(testing::llama3());
   const char* schema = R"({"type":"object","properties":{"text":{"type":"string","maxLength":1000},
       "more":{"type":"string","minLength":300},"n":{"type":"integer"}},"required":["text"]})";
-  std::string text;
-  const char* pieces[] = {"The quick brown fox ", "jumps été over 日本 the ", "\\n\\\"lazy\\\" dog\\u001f ", "0123456789 ",
-                          "a,b:c}d]e ", "  spaces   and\\ttabs "};
-  for (int i = 0; text.size() < 150; ++i) text += pieces[i % 6];
+  const std::string text = pieces_until({"The quick brown fox ", "jumps été over 日本 the ", "\\n\\\"lazy\\\" dog\\u001f ",
+                                          "0123456789 ", "a,b:c}d]e ", "  spaces   and\\ttabs "},
+                                         150);
   const std::string doc = R"({"text": ")" + text + R"(", "n": 12})";
   auto g = c.compile_json_schema(schema);
   CHECK(bytes_against_oracle(g, doc) > 150);
@@ -253,10 +269,9 @@ TEST_CASE("class walk: a pattern's class of most ASCII goes by the finer classes
   Compiler c(testing::llama3());
   const char* schema = R"({"type":"object","properties":{"name":{"type":"string","maxLength":1000,
       "pattern":"^[A-Za-z0-9_][^<>*#.%&:\\\\+?/]*$"},"n":{"type":"integer"}},"required":["name"]})";
-  std::string name;
-  const char* pieces[] = {"Table_1 of the (west) region; ", "v2 été 日本 [draft] ", "\\\"copy\\\" = ok! ", "0123456789 ",
-                          "a,b-c}d]e $x @y ^z ", "  spaces   and\\ttabs\\n "};
-  for (int i = 0; name.size() < 200; ++i) name += pieces[i % 6];
+  const std::string name = pieces_until({"Table_1 of the (west) region; ", "v2 été 日本 [draft] ", "\\\"copy\\\" = ok! ",
+                                          "0123456789 ", "a,b-c}d]e $x @y ^z ", "  spaces   and\\ttabs\\n "},
+                                         200);
   const std::string doc = R"({"name": ")" + name + R"(", "n": 12})";
   auto g = c.compile_json_schema(schema);
   const size_t fine_before = engine::fine_class_walks();
@@ -265,13 +280,7 @@ TEST_CASE("class walk: a pattern's class of most ASCII goes by the finer classes
   CHECK(testing::cfg_of(g).num_fine_boundary_walks() > 0);
   // What the pattern refuses, anywhere in the name (past a border too), and the first character's
   // own class.
-  for (const char* bad : {"#", ".", ":", "/", "\\\\"}) {
-    Matcher m(g);
-    REQUIRE(m.accept_bytes(R"({"name": ")" + name.substr(0, name.find(' ', 100))));
-    INFO(bad);
-    CHECK_FALSE(m.accept_bytes(bad));
-    REQUIRE(testing::mask_oracle_mismatches(m) == 0);
-  }
+  for (const char* bad : {"#", ".", ":", "/", "\\\\"}) refused_after(g, R"({"name": ")" + name.substr(0, name.find(' ', 100)), bad);
   Matcher first(g);
   CHECK_FALSE(first.accept_bytes(R"({"name": "-)"));
 }
@@ -310,21 +319,15 @@ TEST_CASE("class walk: a class of code points parts the UTF-8 classes, the ASCII
   Compiler c(testing::llama3());
   const char* schema = R"({"type":"object","properties":{"title":{"type":"string",
       "pattern":"^[A-Za-z0-9\\u00c0-\\u024f\\u0370-\\u03ff\\u0400-\\u04ff\\u05d0-\\u05ea\\u0620-\\u064a\\u3040-\\u30ff\\u4e00-\\u9fff _.,-]{1,1000}$"}},"required":["title"]})";
-  std::string title;
-  const char* pieces[] = {"Crème brûlée à la carte, ", "Москва и Санкт-Петербург ", "naïve façade 2024. ひらがな 日本語 ",
-                          "Ørsted-Łódź Żółć ", "plain ascii words only "};
-  for (int i = 0; title.size() < 260; ++i) title += pieces[i % 5];
+  const std::string title = pieces_until({"Crème brûlée à la carte, ", "Москва и Санкт-Петербург ",
+                                           "naïve façade 2024. ひらがな 日本語 ", "Ørsted-Łódź Żółć ", "plain ascii words only "},
+                                          260);
   const std::string doc = R"({"title": ")" + title + R"("})";
   auto g = c.compile_json_schema(schema);
   const size_t fine_before = engine::fine_class_walks();
   CHECK(bytes_against_oracle(g, doc) > 260);
   CHECK(engine::fine_class_walks() > fine_before);
   CHECK(testing::cfg_of(g).num_class_boundary_walks() > 0);
-  for (const char* bad : {"😀", "é!", "\\n", "\xD5\xA1"}) {  // an emoji, '!', a newline, an Armenian letter
-    Matcher m(g);
-    REQUIRE(m.accept_bytes(R"({"title": ")" + title.substr(0, 150)));
-    INFO(bad);
-    CHECK_FALSE(m.accept_bytes(bad));
-    REQUIRE(testing::mask_oracle_mismatches(m) == 0);
-  }
+  for (const char* bad : {"😀", "é!", "\\n", "\xD5\xA1"})  // an emoji, '!', a newline, an Armenian letter
+    refused_after(g, R"({"title": ")" + title.substr(0, 150), bad);
 }
