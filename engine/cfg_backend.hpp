@@ -226,6 +226,9 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t num_index_whole_shared() const { return index_whole_shared_.load(); }
   // Entries of lexemes that spell one string (spelled_entry), computed without a key or a walk.
   size_t num_index_spelled() const { return index_spelled_.load(); }
+  // Lexemes (keys of open objects: any string but the named ones) whose part_blocks were read off
+  // the plain string's automaton instead of refined.
+  size_t num_part_blocks_by_reference() const { return part_blocks_by_reference_.load(); }
   // JSON Schema uniqueItems and tracked required keys: the plan the matchers' trackers follow
   // (null: none), and the tokens with a '"' (what can end a string), with a '}' (what can close an
   // object), and with a '"' before a '}' (what can close an object from inside a string): the
@@ -384,7 +387,7 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // The entries without kCut, by canonical key (see compute_entry).
   mutable std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> parts_;
   mutable size_t index_bytes_ = 0;
-  mutable std::atomic<size_t> index_shared_{0}, index_whole_shared_{0}, index_spelled_{0};
+  mutable std::atomic<size_t> index_shared_{0}, index_whole_shared_{0}, index_spelled_{0}, part_blocks_by_reference_{0};
   std::shared_ptr<IndexCache> index_cache_;  // the Compiler's, if any
   bool share_states_ = true;
   friend std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime>, const TokenizerInfoPtr&,

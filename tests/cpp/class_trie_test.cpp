@@ -218,15 +218,46 @@ TEST_CASE("class walk: keys outside the named ones share one entry part, masks e
   CHECK(bytes_against_oracle(g, doc) > 150);
   // the keys' states inside the string share one part: 34 of the 50 entries taken from another
   // state's part (17 without part_blocks, each state that still tracked a name a walk of the whole
-  // vocabulary; the key is a lexeme without its colon and value since those are lexemes of their own)
+  // vocabulary)
   const auto& cfg = testing::cfg_of(g);
   INFO(cfg.num_index_shared() << " of " << cfg.num_index_entries() << " entries shared");
   CHECK(cfg.num_index_shared() * 2 > cfg.num_index_entries());
+  // the extra key's lexeme runs on past its quote (the colon and the integer value merged into
+  // it): not the plain string's automaton, so its blocks were refined (the next test reads them off)
+  CHECK(cfg.num_part_blocks_by_reference() == 0);
   // a named key is not an extra one: after "enabled", a key that spells it again cannot close
   Matcher again(g);
   REQUIRE(again.accept_bytes(R"({"enabled": true, "enabled)"));
   CHECK_FALSE(again.accept_bytes("\""));
   CHECK(again.accept_bytes("X\": 1}"));
+}
+
+TEST_CASE("part blocks: read off the plain string's automaton where it is one, refined where not; masks exact",
+          "[class-trie][oracle][complement]") {
+  // CfgGrammar::part_blocks maps a key lexeme onto the plain JSON string's states and takes their
+  // blocks where the map shows the two alike without quotes (the extra values here are any JSON
+  // value, a rule of its own, so the key is a lexeme of its own). Names that are empty, escaped,
+  // control characters, other scripts, prefixes of each other: still alike (the reference path).
+  // A key that must also match a pattern is not (letters die where a plain string goes on): refined.
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(testing::llama3());
+  const char* odd_names = R"({"type":"object","properties":{"":{"type":"null"},"a\"b":{"type":"null"},
+      "back\\slash":{"type":"null"},"日本":{"type":"null"},"\u0001x":{"type":"null"},"n":{"type":"null"},
+      "na":{"type":"null"},"name":{"type":"null"},"😀":{"type":"null"}},"additionalProperties":{}})";
+  const std::string odd_doc =
+      R"({"": null, "a\"bc": 1, "a\"": 2, "back\\slas": 3, "back\\slash\\": 4, "日本語": 5, "日": 6, "\u0001xy": 7, )"
+      R"("\u0001": 8, "nam": 9, "names": 10, "😀😀": [11], "x": {"n": 12}, " ": 13, "n": null})";
+  auto g = c.compile_json_schema(odd_names);
+  CHECK(bytes_against_oracle(g, odd_doc) > 120);
+  CHECK(testing::cfg_of(g).num_part_blocks_by_reference() == 1);
+  refused_after(g, R"({"name": null, "name)", "\"");
+  refused_after(g, R"({"n": null, "日本)", "\"");  // named before "n": not again after it, nor as another key
+  const char* patterned = R"({"type":"object","properties":{"name":{"type":"string"},"names":{"type":"null"}},
+      "propertyNames":{"pattern":"^[a-z_]+$"},"additionalProperties":{}})";
+  auto h = c.compile_json_schema(patterned);
+  CHECK(bytes_against_oracle(h, R"({"name": "Any", "nam": 1, "names_x": 2, "namesake": 3, "n_a_m_e": 4})") > 60);
+  CHECK(testing::cfg_of(h).num_part_blocks_by_reference() == 0);
+  refused_after(h, R"({"na)", "M");
 }
 
 TEST_CASE("class walk: boundary walks below whole class nodes (long strings' chunk borders) equal the brute-force walk",
