@@ -232,7 +232,7 @@ TEST_CASE("class walk: keys outside the named ones share one entry part, masks e
   CHECK(again.accept_bytes("X\": 1}"));
 }
 
-TEST_CASE("part blocks: read off the plain string's automaton where it is one, refined where not; masks exact",
+TEST_CASE("part blocks: read off the plain string's automaton where it is one, refined where not, masks exact",
           "[class-trie][oracle][complement]") {
   // CfgGrammar::part_blocks maps a key lexeme onto the plain JSON string's states and takes their
   // blocks where the map shows the two alike without quotes (the extra values here are any JSON
