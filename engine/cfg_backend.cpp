@@ -1523,7 +1523,9 @@ void CfgGrammar::walk_past_cut(uint32_t l, uint32_t q, std::vector<int32_t>& ids
       const uint32_t b = sub.full_node[i];
       if (!last && d.is_final(s) && full[b].subtree_end > b + 1) roots.push_back(b);
     }
-    return true;
+    // A state without a transition (a string's closing quote read) ends the walk: the hundreds of
+    // nodes below a quote would each be stepped only to die.
+    return d.live[s] != 0;
   });
   std::sort(ids.begin(), ids.end());
 }
