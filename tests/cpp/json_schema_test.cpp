@@ -110,6 +110,21 @@ TEST_CASE("json schema: objects in schema order, required, additionalProperties"
   REFUSES(empty_key, R"({"a": "x"})");
   REFUSES(empty_key, R"({"b": 3})");
   REFUSES(empty_key, R"({"c": 3})");
+  // A named key is never an extra one, whether patterns match it or not: an extra class's keys
+  // leave out the names its patterns all match ("title_en" in the class of both patterns, "tag" in
+  // that of "^t" alone), and the names no pattern matches ("id", "name") only where no pattern is.
+  auto named = schema(R"({"type": "object", "properties": {"id": {"type": "string"}, "title_en": {"type": "string"},
+                          "tag": {"type": "string"}, "name": {"type": "null"}},
+                          "patternProperties": {"^(title_[a-z]{2})$": {"maxLength": 3}, "^t": {"type": "string"}}})");
+  ACCEPTS(named, R"({"id": "a", "title_en": "abc", "tag": "t", "name": null, "title_fr": "xyz", "tx": "q", "z": 1})");
+  ACCEPTS(named, R"({"titleX": "long enough", "tags": "x", "names": 2, "ids": [1]})");
+  REFUSES(named, R"({"id": "a", "title_en": "abcd"})");  // named, and the pattern's maxLength too
+  REFUSES(named, R"({"title_en": "a", "title_en": "b"})");
+  REFUSES(named, R"({"tag": "a", "tag": "b"})");
+  REFUSES(named, R"({"id": "a", "id": "b"})");
+  REFUSES(named, R"({"name": null, "name": null})");
+  REFUSES(named, R"({"title_de": "abcd"})");
+  REFUSES(named, R"({"tx": 1})");
 }
 
 TEST_CASE("json schema: property counts", "[json-schema]") {
