@@ -2040,15 +2040,19 @@ const CfgGrammar::Slot* CfgGrammar::install(uint32_t l, uint32_t q, const std::s
 }
 
 // States with the same entry share its slot (and the boundary walks cached under its number): the
-// key is the entry's content, its bitset by hash (install compares the entries).
+// key is a digest of the entry's content — its bitset's hash, its tokens' and roots' hashes and
+// counts — and install compares the entries a key names (another entry under one digest takes
+// the state's own key). The content itself was a string of every token id (up to 8 KiB for a
+// sparse entry), built, copied, hashed and kept per entry.
 static std::string entry_content(const IndexEntry& e) {
-  std::string content = e.dense ? "D" : "S";
-  auto put = [&](const void* p, size_t n) { content.append(static_cast<const char*>(p), n); };
-  if (e.dense) put(&e.dense_hash, sizeof e.dense_hash);
-  const uint64_t n = e.ids.size();
-  put(&n, sizeof n);
-  put(e.ids.data(), e.ids.size() * 4);
-  put(e.roots.data(), e.roots.size() * 4);
+  size_t h = fsm::hash_words(e.ids);
+  fsm::hash_mix(h, fsm::hash_words(e.roots));
+  if (e.dense) fsm::hash_mix(h, e.dense_hash);
+  const uint64_t h64 = h, n = e.ids.size(), r = e.roots.size();
+  std::string content(e.dense ? "D" : "S");
+  content.append(reinterpret_cast<const char*>(&h64), sizeof h64);
+  content.append(reinterpret_cast<const char*>(&n), sizeof n);
+  content.append(reinterpret_cast<const char*>(&r), sizeof r);
   return content;
 }
 
