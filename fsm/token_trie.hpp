@@ -12,7 +12,7 @@ namespace tollgate::fsm {
 
 struct TrieNode {
   uint8_t byte = 0;        // byte on the edge from the parent (unused for the root)
-  uint8_t pad_ = 0;
+  uint8_t wide = 0;        // TokenTrie's: its children are indexed (child() searches, not scans)
   uint16_t depth = 0;      // length of the byte string of this node (root = 0)
   uint32_t subtree_end = 0;  // index one past the last node of this node's subtree
   uint32_t tokens_begin = 0; // tokens whose bytes end exactly here: token_ids()[tokens_begin, tokens_end)
@@ -31,7 +31,10 @@ class TokenTrie {
   const std::vector<TrieNode>& nodes() const { return nodes_; }
   // The child of `node` on `byte`, or 0. In a trie built from strings (not one laid out by a
   // caller) the children come in byte order, so the scan stops at the first past it.
+  // A node of many children (a quote, a space: hundreds, each a subtree to skip) is looked up in
+  // an index of its children by byte instead.
   uint32_t child(uint32_t node, uint8_t byte) const {
+    if (nodes_[node].wide) return wide_child(node, byte);
     for (uint32_t c = node + 1, end = nodes_[node].subtree_end; c < end && nodes_[c].byte <= byte; c = nodes_[c].subtree_end)
       if (nodes_[c].byte == byte) return c;
     return 0;
@@ -61,8 +64,14 @@ class TokenTrie {
   std::vector<TrieNode> nodes_;
   std::vector<int32_t> token_ids_;
   size_t max_depth_ = 0;
+  // The wide nodes (sorted), and per wide node k its children's bytes and nodes at
+  // [wide_begin_[k], wide_begin_[k + 1]), in byte order.
+  std::vector<uint32_t> wide_ids_, wide_begin_, wide_nodes_;
+  std::vector<uint8_t> wide_bytes_;
 
   void build(std::vector<std::pair<std::string_view, int32_t>>& sorted);
+  void index_wide_nodes();
+  uint32_t wide_child(uint32_t node, uint8_t byte) const;
 };
 
 // The part of a trie on the way to the tokens whose bytes contain one given byte (Llama-3: 1,345

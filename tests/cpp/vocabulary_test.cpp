@@ -1,6 +1,7 @@
 // Tests of TokenizerInfo (engine/vocabulary.cpp) and TokenTrie (fsm/token_trie.cpp).
 // Real tokenizers: sizes, EOS, kinds, and every token's bytes compared with an independent Python
 // implementation of the tokenizer.json decoder rules (tests/tools/vocab_bytes.py).
+#include <array>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -42,6 +43,7 @@ std::map<std::string, std::multiset<int32_t>> check_trie(const TokenTrie& trie) 
   std::string path;
   uint32_t expected_token_pos = 0;
   size_t max_depth = 0;
+  size_t wide = 0;
   bool ok = true;
   for (uint32_t i = 0; i < nodes.size() && ok; ++i) {
     const auto& n = nodes[i];
@@ -67,12 +69,21 @@ std::map<std::string, std::multiset<int32_t>> check_trie(const TokenTrie& trie) 
       j = nodes[j].subtree_end;
     }
     if (j != n.subtree_end) ok = false;
+    // a node whose children are indexed (many of them) finds each byte's child, and none for the others
+    if (ok && n.wide) {
+      std::array<uint32_t, 256> want{};
+      for (uint32_t c = i + 1; c < n.subtree_end; c = nodes[c].subtree_end) want[nodes[c].byte] = c;
+      for (int b = 0; b < 256 && ok; ++b) ok = trie.child(i, static_cast<uint8_t>(b)) == want[b];
+      ++wide;
+    }
     // a leaf ends at least one token
     if (i > 0 && n.subtree_end == i + 1 && n.tokens_begin == n.tokens_end) ok = false;
     if (!ok) FAIL_CHECK("trie invariant broken at node " << i);
   }
   CHECK(expected_token_pos == trie.token_ids().size());
   CHECK(max_depth == trie.max_depth());
+  // a real vocabulary's trie has nodes of hundreds of children (the root, a space, a quote)
+  if (nodes.size() > 10000) CHECK(wide > 100);
   return content;
 }
 
