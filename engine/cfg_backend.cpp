@@ -1346,11 +1346,16 @@ std::vector<uint32_t> blocks_by_reference(const fsm::LexDfa& d, const StringRefe
   const fsm::LexDfa& r = ref.dfa;
   const uint32_t n = d.num_states(), kd = d.num_classes, kr = r.num_classes;
   // The pairs of classes bytes fall in (kCut's apart): each pair is one question per state.
-  std::vector<uint32_t> pairs;
-  for (int b = 0; b < 256; ++b)
-    if (b != static_cast<int>(kCut)) pairs.push_back(uint32_t{d.classes[b]} << 8 | r.classes[b]);
-  std::sort(pairs.begin(), pairs.end());
-  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  thread_local std::vector<uint32_t> pairs;
+  thread_local std::vector<uint8_t> seen;
+  pairs.clear();
+  seen.assign(size_t{kd} * kr, 0);
+  for (int b = 0; b < 256; ++b) {
+    if (b == static_cast<int>(kCut)) continue;
+    uint8_t& met = seen[size_t{d.classes[b]} * kr + r.classes[b]];
+    if (!met) pairs.push_back(uint32_t{d.classes[b]} << 8 | r.classes[b]);
+    met = 1;
+  }
   const uint32_t cut_d = d.classes[kCut], cut_r = r.classes[kCut];
   std::vector<uint32_t> image(n, UINT32_MAX);
   std::vector<uint32_t> order;  // the states mapped, in the order met
@@ -1420,15 +1425,19 @@ const std::vector<uint32_t>* CfgGrammar::part_blocks(uint32_t lexeme) const {
     for (const auto& it : r->items) stack.push_back(it.get());
   }
   // (with all 256 byte classes in use, kCut cannot have one of its own: not shared, as before)
-  if (complement && rt->dfa(lexeme).num_classes < 256) {
+  if (rt->dfa(lexeme).num_classes < 256) {
     const fsm::LexDfa& d = rt->dfa(lexeme);
     // Read off the reference where it can be (a refinement was ~20 µs of a mask, 2,400 times in
-    // a warm maskbench-dev run), else refined.
+    // a warm maskbench-dev run), else refined. Any lexeme the reference passes has blocks, not
+    // only those with a complement: a pattern's string that must end in some way ("^.*_id$",
+    // "^(.*)\\.(png|jpg)$") tracks that ending in states a walk without quotes does not tell
+    // apart, each of them a walk of the vocabulary of its own until now. Without a complement,
+    // a lexeme the reference fails keeps its states (the refinement is not worth it there).
     std::vector<uint32_t> b;
     if (const StringReference* ref = string_reference()) b = blocks_by_reference(d, *ref);
     if (!b.empty()) ++part_blocks_by_reference_;
-    else b = cutless_walk_blocks(d);
-    blocks = std::make_unique<const std::vector<uint32_t>>(std::move(b));
+    else if (complement) b = cutless_walk_blocks(d);
+    if (!b.empty()) blocks = std::make_unique<const std::vector<uint32_t>>(std::move(b));
   }
   std::lock_guard<std::mutex> lock(index_mu_);
   auto [it, inserted] = part_blocks_.emplace(lexeme, std::move(blocks));

@@ -258,6 +258,13 @@ TEST_CASE("part blocks: read off the plain string's automaton where it is one, r
   CHECK(bytes_against_oracle(h, R"({"name": "Any", "nam": 1, "names_x": 2, "namesake": 3, "n_a_m_e": 4})") > 60);
   CHECK(testing::cfg_of(h).num_part_blocks_by_reference() == 0);
   refused_after(h, R"({"na)", "M");
+  // Not only keys: a value that must end in some way tracks the ending in states a walk without
+  // quotes does not tell apart (each was a walk of the vocabulary): its blocks are read off too.
+  auto ending = c.compile_json_schema(R"({"type":"object","properties":{"ref":{"type":"string","pattern":"_id$"},
+      "file":{"type":"string","pattern":"\\.(png|jpe?g)$"}}})");
+  CHECK(bytes_against_oracle(ending, R"({"ref": "user_i_id_ids_id", "file": "a.png.jpg.x.jpeg"})") > 40);
+  CHECK(testing::cfg_of(ending).num_part_blocks_by_reference() == 3);  // and the other keys' lexeme
+  refused_after(ending, R"({"ref": "user_i)", "\"");
 }
 
 TEST_CASE("class walk: boundary walks below whole class nodes (long strings' chunk borders) equal the brute-force walk",
