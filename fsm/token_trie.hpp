@@ -1,6 +1,7 @@
 // TokenTrie — all token byte strings in one flat array in depth-first order.
 // Takes: (token id, byte string) pairs. Gives: nodes that can be walked without recursion;
-// skipping a subtree is a jump to `subtree_end`; walk_trie, the walk with a state per depth.
+// skipping a subtree is a jump to `subtree_end`; child(), through an index at nodes of many
+// children; walk_trie, the walk with a state per depth.
 #pragma once
 
 #include <cstdint>
