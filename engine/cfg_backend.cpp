@@ -1339,9 +1339,10 @@ const StringReference* string_reference() {
 // or steps to the image of where the image steps, the map is a bisimulation of the two cutless
 // automata: a state's walks are its image's, so its block is its image's block. A key lexeme of
 // an object with named properties and others allowed ('"', any string but the names, '"') passes:
-// without kCut the names tell nothing apart (only where a quote may close). A key that must also
-// match a pattern, or a lexeme going on after its quote, does not (the refinement then runs):
-// the check decides, not the lexeme's form.
+// without kCut the names tell nothing apart (only where a quote may close); so does a string that
+// must end in some way. A key that must also match a pattern, or a lexeme going on after its
+// quote, does not (part_blocks then refines it if it has a complement): the check decides, not
+// the lexeme's form.
 std::vector<uint32_t> blocks_by_reference(const fsm::LexDfa& d, const StringReference& ref) {
   const fsm::LexDfa& r = ref.dfa;
   const uint32_t n = d.num_states(), kd = d.num_classes, kr = r.num_classes;
