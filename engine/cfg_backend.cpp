@@ -1406,6 +1406,20 @@ std::vector<uint32_t> blocks_by_reference(const fsm::LexDfa& d, const StringRefe
   return blocks;
 }
 
+// Whether a complement is among the regex's nodes (sub-regexes are shared: each node once).
+bool has_complement(const grammar::Regex* root) {
+  std::vector<const grammar::Regex*> stack{root};
+  std::unordered_set<const grammar::Regex*> seen;
+  while (!stack.empty()) {
+    const grammar::Regex* r = stack.back();
+    stack.pop_back();
+    if (!r || !seen.insert(r).second) continue;
+    if (r->kind == grammar::Regex::Kind::kComplement) return true;
+    for (const auto& it : r->items) stack.push_back(it.get());
+  }
+  return false;
+}
+
 }  // namespace
 
 const std::vector<uint32_t>* CfgGrammar::part_blocks(uint32_t lexeme) const {
@@ -1415,16 +1429,6 @@ const std::vector<uint32_t>* CfgGrammar::part_blocks(uint32_t lexeme) const {
     if (it != part_blocks_.end()) return it->second.get();
   }
   std::unique_ptr<const std::vector<uint32_t>> blocks;
-  bool complement = false;
-  std::vector<const grammar::Regex*> stack{rt->cfg().lexemes[lexeme].get()};
-  std::unordered_set<const grammar::Regex*> seen;  // sub-regexes are shared: each node once
-  while (!stack.empty() && !complement) {
-    const grammar::Regex* r = stack.back();
-    stack.pop_back();
-    if (!r || !seen.insert(r).second) continue;
-    complement = r->kind == grammar::Regex::Kind::kComplement;
-    for (const auto& it : r->items) stack.push_back(it.get());
-  }
   // (with all 256 byte classes in use, kCut cannot have one of its own: not shared, as before)
   if (rt->dfa(lexeme).num_classes < 256) {
     const fsm::LexDfa& d = rt->dfa(lexeme);
@@ -1437,7 +1441,7 @@ const std::vector<uint32_t>* CfgGrammar::part_blocks(uint32_t lexeme) const {
     std::vector<uint32_t> b;
     if (const StringReference* ref = string_reference()) b = blocks_by_reference(d, *ref);
     if (!b.empty()) ++part_blocks_by_reference_;
-    else if (complement) b = cutless_walk_blocks(d);
+    else if (has_complement(rt->cfg().lexemes[lexeme].get())) b = cutless_walk_blocks(d);
     if (!b.empty()) blocks = std::make_unique<const std::vector<uint32_t>>(std::move(b));
   }
   std::lock_guard<std::mutex> lock(index_mu_);

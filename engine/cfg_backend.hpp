@@ -226,8 +226,8 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t num_index_whole_shared() const { return index_whole_shared_.load(); }
   // Entries of lexemes that spell one string (spelled_entry), computed without a key or a walk.
   size_t num_index_spelled() const { return index_spelled_.load(); }
-  // Lexemes (keys of open objects: any string but the named ones) whose part_blocks were read off
-  // the plain string's automaton instead of refined.
+  // Lexemes whose part_blocks were read off the plain string's automaton (keys of open objects,
+  // strings that must end in some way), not refined.
   size_t num_part_blocks_by_reference() const { return part_blocks_by_reference_.load(); }
   // JSON Schema uniqueItems and tracked required keys: the plan the matchers' trackers follow
   // (null: none), and the tokens with a '"' (what can end a string), with a '}' (what can close an
