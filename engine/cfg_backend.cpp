@@ -1278,6 +1278,11 @@ namespace {
 // measured on every 10th maskbench-dev schema (worker instructions, callgrind): 24 states
 // 18.80G, 64 18.63G, 160 18.69G, 512 18.84G.
 constexpr uint32_t kMaxKeyStates = 64;
+// difference_entry walks at most this many trie nodes (Llama-3: those of the tokens of 20 bytes or
+// more), else the class walk.
+constexpr size_t kMaxDifferenceNodes = 10000;
+// Lexemes mapped onto the plain string's automaton (reference_distances) have at most this many states.
+constexpr uint32_t kMaxReferenceStates = 8192;
 // The byte an entry is split at (not for leftmost-first lexemes): the tokens without it, walked
 // on the lexeme's automaton without its kCut transitions (the same for every state whose
 // automaton without them is the same, e.g. the inside of every free JSON string: computed once
@@ -1406,6 +1411,104 @@ std::vector<uint32_t> blocks_by_reference(const fsm::LexDfa& d, const StringRefe
   return blocks;
 }
 
+// A lexeme's states mapped onto the plain string's (StringReference) by reading the same bytes
+// from both starts, and per state mapped how soon a walk without kCut tells it from
+// its image: the fewest bytes after which one of the two is dead and the other not, or their
+// finality differs (kNever: no string does). A string of at most 256 code points, after 10 of
+// them, cannot be told from any string before 247 more bytes: every token a trie walk meets below
+// a state is its image's (difference_entry). Empty image when some state has two, or many are told apart at once.
+}  // namespace
+
+struct ReferenceDistances {
+  static constexpr uint16_t kNever = UINT16_MAX;
+  std::vector<uint32_t> image;  // per state: the reference's state, or UINT32_MAX (not reached)
+  std::vector<uint16_t> dist;   // per state mapped
+};
+
+namespace {
+
+ReferenceDistances map_onto_reference(const fsm::LexDfa& d, const StringReference& ref) {
+  const fsm::LexDfa& r = ref.dfa;
+  const uint32_t n = d.num_states(), kd = d.num_classes, kr = r.num_classes;
+  std::vector<uint32_t> pairs;  // the pairs of classes bytes fall in, kCut's aside
+  std::vector<uint8_t> seen(size_t{kd} * kr, 0);
+  for (int b = 0; b < 256; ++b) {
+    if (b == static_cast<int>(kCut)) continue;
+    uint8_t& met = seen[size_t{d.classes[b]} * kr + r.classes[b]];
+    if (!met) pairs.push_back(uint32_t{d.classes[b]} << 8 | r.classes[b]);
+    met = 1;
+  }
+  ReferenceDistances out;
+  out.image.assign(n, UINT32_MAX);
+  std::vector<uint32_t> order{d.start};
+  out.image[d.start] = r.start;
+  // Successors of each state mapped (both alive), for the backward search.
+  std::vector<uint32_t> succ_at{0}, succ;
+  out.dist.assign(n, ReferenceDistances::kNever);
+  // A lexeme whose states are told apart from their images at once, many of them (a date, a
+  // pattern's letters: difference_entry would fall back for every state) is given up early.
+  uint32_t at_once = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const uint32_t q = order[i], s = out.image[q];
+    const uint32_t* dq = &d.table[size_t{q} * kd];
+    const uint32_t* rs = &r.table[size_t{s} * kr];
+    uint16_t& dist = out.dist[q];
+    if (i > 0 && out.dist[order[i - 1]] <= 1 && ++at_once > 8 + i / 4) return {};
+    if (d.is_final(q) != r.is_final(s)) dist = 0;
+    for (uint32_t p : pairs) {
+      const uint32_t a = dq[p >> 8], b = rs[p & 0xFF];
+      if ((a == fsm::kDead) != (b == fsm::kDead)) {
+        dist = std::min<uint16_t>(dist, 1);
+        continue;
+      }
+      if (a == fsm::kDead) continue;
+      if (out.image[a] == UINT32_MAX) {
+        out.image[a] = b;
+        order.push_back(a);
+      } else if (out.image[a] != b) {
+        return {};
+      }
+      // (most classes lead one way: a state has a few successors)
+      if (std::find(succ.begin() + succ_at.back(), succ.end(), a) == succ.end()) succ.push_back(a);
+    }
+    succ_at.push_back(static_cast<uint32_t>(succ.size()));
+    // kCut is not read by the walks compared: followed only to map what lies past it (the inside
+    // of a string past its opening quote), and a state it leads to with another image keeps its
+    // first.
+    if (const uint32_t a = dq[d.classes[kCut]], b = rs[r.classes[kCut]];
+        a != fsm::kDead && b != fsm::kDead && out.image[a] == UINT32_MAX) {
+      out.image[a] = b;
+      order.push_back(a);
+    }
+  }
+  // Backward breadth-first from the states told apart at once: dist = 1 + the least of the
+  // successors'. Predecessor lists by state from the successor lists.
+  std::vector<uint32_t> pred_at(size_t{n} + 1, 0), pred(succ.size());
+  for (uint32_t a : succ) ++pred_at[a + 1];
+  for (size_t k = 1; k < pred_at.size(); ++k) pred_at[k] += pred_at[k - 1];
+  {
+    std::vector<uint32_t> fill(pred_at.begin(), pred_at.end() - 1);
+    for (uint32_t i = 0; i < order.size(); ++i)
+      for (uint32_t k = succ_at[i]; k < succ_at[i + 1]; ++k) pred[fill[succ[k]]++] = order[i];
+  }
+  std::vector<uint32_t> queue;
+  for (uint16_t want : {uint16_t{0}, uint16_t{1}})
+    for (uint32_t q : order)
+      if (out.dist[q] == want) queue.push_back(q);
+  for (size_t i = 0; i < queue.size(); ++i) {
+    const uint32_t a = queue[i];
+    const uint16_t next = static_cast<uint16_t>(std::min<uint32_t>(out.dist[a] + 1u, ReferenceDistances::kNever - 1u));
+    for (uint32_t k = pred_at[a]; k < pred_at[a + 1]; ++k) {
+      uint16_t& dq = out.dist[pred[k]];
+      if (dq > next) {
+        dq = next;
+        queue.push_back(pred[k]);
+      }
+    }
+  }
+  return out;
+}
+
 // Whether a complement is among the regex's nodes (sub-regexes are shared: each node once).
 bool has_complement(const grammar::Regex* root) {
   std::vector<const grammar::Regex*> stack{root};
@@ -1450,21 +1553,89 @@ const std::vector<uint32_t>* CfgGrammar::part_blocks(uint32_t lexeme) const {
   return it->second.get();
 }
 
-std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
-  // BFS from `state` over every byte but kCut, states numbered in visiting order (1, 2, ...; 0 is
-  // dead), byte order first; per state its finality, then its transitions as runs of bytes
-  // (first byte, target number), kCut always a run of its own that leads nowhere. With
-  // part_blocks, states of one block are one state (the first met stands for it).
-  const fsm::LexDfa& d = rt->dfa(lexeme);
-  const std::vector<uint32_t>* blocks = part_blocks(lexeme);
-  auto block = [&](uint32_t s) { return blocks ? (*blocks)[s] : s; };
-  // The states of one block have one key (same finality, same blocks after each byte): built once.
-  const uint64_t block_key = (uint64_t{lexeme} << 32) | block(state);
-  if (blocks) {
-    std::lock_guard<std::mutex> lock(index_mu_);
-    auto it = block_keys_.find(block_key);
-    if (it != block_keys_.end()) return it->second;
+namespace {
+
+// ReferenceDistances of shared automata (fsm::LexemeDfaCache), process-wide, keyed by the
+// automaton's address while it lives (watched, not held, as IndexCache::StateEntry), bounded in
+// bytes: past the bound everything is dropped (grammars hold what they took). Negative answers
+// too (a null map).
+std::shared_ptr<const ReferenceDistances> shared_reference_distances(
+    const std::shared_ptr<const fsm::LexDfa>& dfa, const std::function<std::shared_ptr<const ReferenceDistances>()>& compute) {
+  struct Held {
+    std::weak_ptr<const fsm::LexDfa> dfa;
+    std::shared_ptr<const ReferenceDistances> map;
+  };
+  static constexpr size_t kMaxBytes = size_t(32) << 20;
+  static std::mutex mu;
+  static std::unordered_map<const fsm::LexDfa*, Held> held;
+  static size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = held.find(dfa.get());
+    if (it != held.end() && !it->second.dfa.expired()) return it->second.map;
   }
+  std::shared_ptr<const ReferenceDistances> m = compute();  // outside the lock
+  std::unordered_map<const fsm::LexDfa*, Held> dropped;   // freed after it
+  std::lock_guard<std::mutex> lock(mu);
+  const size_t own = 96 + (m ? m->image.size() * 6 : 0);
+  if (bytes + own > kMaxBytes) {
+    dropped.swap(held);
+    bytes = 0;
+  }
+  auto [it, inserted] = held.try_emplace(dfa.get(), Held{dfa, m});
+  if (inserted) bytes += own;
+  else if (it->second.dfa.expired()) it->second = Held{dfa, m};  // another automaton at that address
+  return m;
+}
+
+}  // namespace
+
+const ReferenceDistances* CfgGrammar::reference_distances(uint32_t lexeme) const {
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    auto it = reference_distances_.find(lexeme);
+    if (it != reference_distances_.end()) return it->second.get();
+  }
+  std::shared_ptr<const ReferenceDistances> m;
+  const StringReference* ref = string_reference();
+  // (~70 ns a state: a string of at most 255 code points, 3,574 states, 250 µs once per process;
+  // past kMaxReferenceStates the map would be a mask of milliseconds of its own)
+  const fsm::LexDfa& d = rt->dfa(lexeme);
+  if (ref && d.num_classes < 256 && d.num_states() <= kMaxReferenceStates && !rt->leftmost_first(lexeme)) {
+    auto compute = [&]() -> std::shared_ptr<const ReferenceDistances> {
+      auto t0 = cfg_debug_now();
+      ReferenceDistances x = map_onto_reference(d, *ref);
+      if (cfg_debug_enabled()) {
+        double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
+        if (us > 100)
+          fprintf(stderr, "reference map %.0f µs: lexeme %u, %u states, %s\n", us, lexeme, d.num_states(),
+                  x.image.empty() ? "not mapped" : "mapped");
+      }
+      if (x.image.empty()) return nullptr;
+      return std::make_shared<const ReferenceDistances>(std::move(x));
+    };
+    // An automaton other grammars share (a string of at most 255 code points recurs across
+    // schemas) is mapped once per process.
+    if (std::shared_ptr<const fsm::LexDfa> shared = rt->automata().shared_dfa(lexeme))
+      m = shared_reference_distances(shared, compute);
+    else
+      m = compute();
+  }
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto [it, inserted] = reference_distances_.emplace(lexeme, std::move(m));
+  if (inserted && it->second) index_bytes_ += it->second->image.size() * 6 + 64;
+  return it->second.get();
+}
+
+namespace {
+
+// BFS from `state` over every byte but kCut, states numbered in visiting order (1, 2, ...; 0 is
+// dead), byte order first; per state its finality, then its transitions as runs of bytes
+// (first byte, target number), kCut always a run of its own that leads nowhere. With `blocks`
+// (part_blocks), states of one block are one state (the first met stands for it). "" when over
+// kMaxKeyStates.
+std::string canonical_key_of(const fsm::LexDfa& d, const std::vector<uint32_t>* blocks, uint32_t state) {
+  auto block = [&](uint32_t s) { return blocks ? (*blocks)[s] : s; };
   thread_local std::vector<uint32_t> num;
   thread_local std::vector<uint32_t> order;
   thread_local std::vector<std::pair<uint32_t, uint32_t>> runs;  // (first byte, class; UINT32_MAX: kCut)
@@ -1514,6 +1685,21 @@ std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
   }
   for (uint32_t s : order) num[block(s)] = 0;
   if (too_big) key.clear();
+  return key;
+}
+
+}  // namespace
+
+std::string CfgGrammar::canonical_key(uint32_t lexeme, uint32_t state) const {
+  const std::vector<uint32_t>* blocks = part_blocks(lexeme);
+  // The states of one block have one key (same finality, same blocks after each byte): built once.
+  const uint64_t block_key = (uint64_t{lexeme} << 32) | (blocks ? (*blocks)[state] : state);
+  if (blocks) {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    auto it = block_keys_.find(block_key);
+    if (it != block_keys_.end()) return it->second;
+  }
+  std::string key = canonical_key_of(rt->dfa(lexeme), blocks, state);
   if (blocks) {
     std::lock_guard<std::mutex> lock(index_mu_);
     if (block_keys_.emplace(block_key, key).second) index_bytes_ += key.size() + 64;
@@ -1572,11 +1758,14 @@ static void sort_trie_nodes(std::vector<uint32_t>& v, size_t universe) {
 }
 
 std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(uint32_t l, uint32_t q, bool cut) const {
+  return walk_entry(rt->dfa(l), rt->leftmost_first(l), rt->cfg().lexeme_last[l] != 0, q, cut);
+}
+
+// lf: leftmost-first; last: nothing can follow the lexeme inside a token.
+std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, bool lf, bool last, uint32_t q,
+                                                         bool cut) const {
   const fsm::TokenTrie& trie = tokenizer->trie();
   const auto& nodes = trie.nodes();
-  const fsm::LexDfa& d = rt->dfa(l);
-  const bool lf = rt->leftmost_first(l);
-  const bool last = rt->cfg().lexeme_last[l] != 0;  // nothing can follow it inside a token
   auto e = std::make_shared<IndexEntry>();
   thread_local std::vector<uint32_t> st;
   if (st.size() < trie.max_depth() + 2) st.resize(trie.max_depth() + 2);
@@ -2129,6 +2318,107 @@ std::shared_ptr<const IndexEntry> CfgGrammar::spelled_entry(uint32_t l, const Sp
   return e;
 }
 
+std::shared_ptr<const IndexEntry> CfgGrammar::reference_part(uint32_t state, bool last) const {
+  const StringReference* ref = string_reference();
+  const size_t at = size_t{state} * 2 + last;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    if (reference_parts_.size() <= at) reference_parts_.resize(size_t{ref->dfa.num_states()} * 2);
+    if (reference_parts_[at]) return reference_parts_[at];
+  }
+  // Keyed as a grammar's plain string states are (their blocks are the reference's): one walk of
+  // the inside of a string serves both.
+  std::string key = canonical_key_of(ref->dfa, &ref->blocks, state);
+  if (!key.empty()) key.push_back(last ? 'L' : 'N');
+  std::shared_ptr<const IndexEntry> part = find_part(key);
+  if (!part) part = keep_part(key, walk_entry(ref->dfa, false, last, state, true));
+  std::lock_guard<std::mutex> lock(index_mu_);
+  reference_parts_[at] = part;
+  return part;
+}
+
+std::shared_ptr<const IndexEntry> CfgGrammar::find_part(const std::string& key) const {
+  if (key.empty()) return nullptr;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    auto it = parts_.find(key);
+    if (it != parts_.end()) return it->second;
+  }
+  if (!index_cache_) return nullptr;
+  std::shared_ptr<const IndexEntry> part = index_cache_->find(key);
+  if (part) {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    if (parts_.emplace(key, part).second) index_bytes_ += part->bytes() + key.size() + 64;
+  }
+  return part;
+}
+
+std::shared_ptr<const IndexEntry> CfgGrammar::keep_part(const std::string& key, std::shared_ptr<const IndexEntry> part) const {
+  if (key.empty()) return part;
+  if (index_cache_) index_cache_->put(key, part);
+  std::lock_guard<std::mutex> lock(index_mu_);
+  auto [it, inserted] = parts_.emplace(key, std::move(part));
+  if (inserted) index_bytes_ += it->second->bytes() + key.size() + 64;
+  return it->second;
+}
+
+std::shared_ptr<const IndexEntry> CfgGrammar::difference_entry(uint32_t l, uint32_t q, bool last) const {
+  const ReferenceDistances* m = reference_distances(l);
+  if (!m || m->image[q] == UINT32_MAX) return nullptr;
+  const fsm::TokenTrie& trie = tokenizer->trie();
+  // The nodes on the way to tokens of at least dist bytes bound the walk (below the others no
+  // difference can show): past a few thousand, the class walk is as cheap.
+  if (trie.nodes_reaching(m->dist[q]) > kMaxDifferenceNodes) return nullptr;
+  std::shared_ptr<const IndexEntry> base = reference_part(m->image[q], last);
+  if (!base->roots.empty()) return nullptr;  // (a part of a string's inside has none)
+  const fsm::LexDfa& d = rt->dfa(l);
+  const fsm::LexDfa& r = string_reference()->dfa;
+  thread_local std::vector<uint64_t> st;  // per depth: (state << 32) | its image
+  thread_local std::vector<std::pair<uint32_t, uint32_t>> cleared;  // node ranges whose tokens go
+  if (st.size() < trie.max_depth() + 2) st.resize(trie.max_depth() + 2);
+  cleared.clear();
+  std::vector<uint32_t> roots;
+  bool other = false;  // a byte the lexeme takes and the reference does not (not expected)
+  st[0] = uint64_t{q} << 32 | m->image[q];
+  fsm::walk_trie(trie, 0, st.data(), [&](uint32_t i, const fsm::TrieNode& n, uint64_t parent, uint64_t& pair) {
+    const uint32_t ps = static_cast<uint32_t>(parent >> 32), pr = static_cast<uint32_t>(parent);
+    // Below the parent no difference shows before dist bytes: a subtree not that deep is the
+    // reference's (kCut's is in neither).
+    if (n.byte == kCut || other || m->dist[ps] > trie.longest(i) - n.depth + 1u) return false;
+    const uint32_t s = d.next(ps, n.byte), t = r.next(pr, n.byte);
+    if (s == fsm::kDead) {
+      if (t != fsm::kDead) cleared.push_back({i, n.subtree_end});
+      return false;
+    }
+    if (t == fsm::kDead || m->image[s] != t) {
+      other = true;
+      return false;
+    }
+    if (!last && d.is_final(s) && n.subtree_end > i + 1) roots.push_back(i);
+    pair = uint64_t{s} << 32 | t;
+    return true;
+  });
+  if (other) return nullptr;
+  ++index_by_difference_;
+  if (cleared.empty() && roots.empty()) return base;
+  std::vector<uint32_t> mask(words, 0);
+  if (base->dense) mask = *base->dense;
+  for (int32_t id : base->ids) set_bit(mask.data(), id);
+  for (const auto& [from, to] : cleared)
+    trie.for_each_token(from, to, [&](int32_t id) { mask[id >> 5] &= ~(1u << (id & 31)); });
+  auto e = std::make_shared<IndexEntry>();
+  e->roots = std::move(roots);  // in depth-first order, as the walk's
+  const size_t count = engine::count_bits(mask.data(), words);
+  if (count * 2 < static_cast<size_t>(words)) {
+    e->ids.reserve(count);
+    for (int32_t w = 0; w < words; ++w)
+      for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
+  } else {
+    intern_dense(std::move(mask), *e);
+  }
+  return e;
+}
+
 const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const {
   auto t0 = cfg_debug_now();
   // Leftmost-first guards name a lexeme's own states: its entries are walked whole, per state.
@@ -2153,23 +2443,15 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
   // (and the same lexeme_last: an entry of a lexeme nothing can follow has no roots).
   std::string key = canonical_key(l, q);
   if (!key.empty()) key.push_back(last ? 'L' : 'N');
-  std::shared_ptr<const IndexEntry> part;
-  if (!key.empty()) {
-    {
-      std::lock_guard<std::mutex> lock(index_mu_);
-      auto it = parts_.find(key);
-      if (it != parts_.end()) part = it->second;
-    }
-    if (!part && index_cache_) part = index_cache_->find(key);
-    if (part) ++index_shared_;
-  }
-  if (!part) {
-    part = walk_entry(l, q, true);
-    if (!key.empty() && index_cache_) index_cache_->put(key, part);
-  }
-  if (!key.empty()) {
-    std::lock_guard<std::mutex> lock(index_mu_);
-    if (parts_.emplace(key, part).second) index_bytes_ += part->bytes() + key.size() + 64;
+  std::shared_ptr<const IndexEntry> part = find_part(key);
+  if (part) {
+    ++index_shared_;
+  } else {
+    // A state the plain string's tells apart from its own only deep down (a string of at most
+    // 255 code points): that part, with the few tokens long enough to differ, walked.
+    part = difference_entry(l, q, last);
+    if (!part) part = walk_entry(l, q, true);
+    part = keep_part(key, std::move(part));
   }
   // The tokens with kCut, walked for this state, joined to the part.
   thread_local std::vector<int32_t> ids;

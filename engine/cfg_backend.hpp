@@ -199,6 +199,7 @@ std::unique_ptr<CfgGrammar> build_cfg_grammar(const grammar::Grammar& grammar, c
 // The back-end over a runtime built before (by build_cfg_grammar, or loaded from a blob).
 std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime> rt, const TokenizerInfoPtr& tokenizer,
                                              const CfgBuildOptions& options);
+struct ReferenceDistances;  // engine/cfg_backend.cpp
 struct GrammarBlob;  // engine/grammar_blob.cpp: serialises a CfgGrammar's computed index entries
 
 struct CfgGrammar : CompiledGrammar::Impl {
@@ -229,6 +230,8 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // Lexemes whose part_blocks were read off the plain string's automaton (keys of open objects,
   // strings that must end in some way), not refined.
   size_t num_part_blocks_by_reference() const { return part_blocks_by_reference_.load(); }
+  // Entry parts computed as the plain string's with the differences walked (difference_entry).
+  size_t num_index_by_difference() const { return index_by_difference_.load(); }
   // JSON Schema uniqueItems and tracked required keys: the plan the matchers' trackers follow
   // (null: none), and the tokens with a '"' (what can end a string), with a '}' (what can close an
   // object), and with a '"' before a '}' (what can close an object from inside a string): the
@@ -387,7 +390,8 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // The entries without kCut, by canonical key (see compute_entry).
   mutable std::unordered_map<std::string, std::shared_ptr<const IndexEntry>> parts_;
   mutable size_t index_bytes_ = 0;
-  mutable std::atomic<size_t> index_shared_{0}, index_whole_shared_{0}, index_spelled_{0}, part_blocks_by_reference_{0};
+  mutable std::atomic<size_t> index_shared_{0}, index_whole_shared_{0}, index_spelled_{0}, part_blocks_by_reference_{0},
+      index_by_difference_{0};
   std::shared_ptr<IndexCache> index_cache_;  // the Compiler's, if any
   bool share_states_ = true;
   friend std::unique_ptr<CfgGrammar> make_cfg_grammar(std::unique_ptr<fsm::CfgRuntime>, const TokenizerInfoPtr&,
@@ -420,6 +424,27 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // maskbench-dev run's 74,000 entries were a key's).
   std::shared_ptr<const IndexEntry> spelled_entry(uint32_t lexeme, const Spelling& sp, uint32_t state) const;
   std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state, bool cut) const;
+  std::shared_ptr<const IndexEntry> walk_entry(const fsm::LexDfa& d, bool leftmost_first, bool last, uint32_t state,
+                                               bool cut) const;
+  // A lexeme's states mapped onto the plain JSON string's, and how deep down each is told apart
+  // from its image (null: some state has two images). Under index_mu_.
+  const ReferenceDistances* reference_distances(uint32_t lexeme) const;
+  mutable std::unordered_map<uint32_t, std::shared_ptr<const ReferenceDistances>> reference_distances_;
+  // The plain string's entry parts (kCut cut) per (state, last), walked or shared under their
+  // canonical keys. Under index_mu_.
+  std::shared_ptr<const IndexEntry> reference_part(uint32_t state, bool last) const;
+  mutable std::vector<std::shared_ptr<const IndexEntry>> reference_parts_;
+  // The part (kCut cut) of a state mapped onto the plain string's: its image's part, with the
+  // tokens below the trie nodes where the two part ways cleared (and the lexeme's roots there),
+  // walking only the nodes on the way to tokens at least as long as the state's distance. Null
+  // where that walk would be long (a state told apart within a few bytes) or the lexeme is not
+  // mapped.
+  std::shared_ptr<const IndexEntry> difference_entry(uint32_t lexeme, uint32_t state, bool last) const;
+  // Entry parts by canonical key ("": none): the grammar's, else the IndexCache's (then the
+  // grammar's too); keep_part stores one under its key in both and gives the one kept (another
+  // thread's, when it was first).
+  std::shared_ptr<const IndexEntry> find_part(const std::string& key) const;
+  std::shared_ptr<const IndexEntry> keep_part(const std::string& key, std::shared_ptr<const IndexEntry> part) const;
   // The trie root's child for `byte` (0: none), indexed on first use.
   uint32_t root_child(uint8_t byte) const;
   mutable std::once_flag root_child_once_;

@@ -96,6 +96,21 @@ void TokenTrie::build(std::vector<std::pair<std::string_view, int32_t>>& sorted)
   }
   nodes_.shrink_to_fit();
   index_wide_nodes();
+  index_lengths();
+}
+
+void TokenTrie::index_lengths() {
+  // Backward: a node's children follow it in depth-first order.
+  longest_.assign(nodes_.size(), 0);
+  for (size_t i = nodes_.size(); i-- > 0;) {
+    uint32_t m = nodes_[i].depth;
+    for (uint32_t c = static_cast<uint32_t>(i) + 1; c < nodes_[i].subtree_end; c = nodes_[c].subtree_end)
+      m = std::max<uint32_t>(m, longest_[c]);
+    longest_[i] = static_cast<uint16_t>(std::min<uint32_t>(m, UINT16_MAX));
+  }
+  reaching_.assign(max_depth_ + 2, 0);
+  for (uint16_t m : longest_) ++reaching_[std::min<size_t>(m, max_depth_ + 1)];
+  for (size_t l = reaching_.size() - 1; l-- > 0;) reaching_[l] += reaching_[l + 1];
 }
 
 void TokenTrie::index_wide_nodes() {
@@ -136,6 +151,7 @@ TokenTrie TokenTrie::from_parts(std::vector<TrieNode> nodes, std::vector<int32_t
   t.token_ids_ = std::move(token_ids);
   t.max_depth_ = max_depth;
   t.index_wide_nodes();
+  t.index_lengths();
   return t;
 }
 
@@ -195,7 +211,7 @@ SubTrie SubTrie::containing(const TokenTrie& full, uint8_t byte) {
 size_t TokenTrie::memory_bytes() const {
   return sizeof(*this) + nodes_.capacity() * sizeof(TrieNode) + token_ids_.capacity() * sizeof(int32_t) +
          (wide_ids_.capacity() + wide_begin_.capacity() + wide_nodes_.capacity()) * sizeof(uint32_t) +
-         wide_bytes_.capacity();
+         wide_bytes_.capacity() + longest_.capacity() * sizeof(uint16_t) + reaching_.capacity() * sizeof(uint32_t);
 }
 
 }  // namespace tollgate::fsm

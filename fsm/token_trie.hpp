@@ -57,6 +57,12 @@ class TokenTrie {
   }
   size_t memory_bytes() const;
   size_t max_depth() const { return max_depth_; }
+  // The byte length of the longest string in node i's subtree (its own depth at a leaf): no token
+  // below i goes deeper than longest(i) - depth.
+  uint32_t longest(uint32_t node) const { return longest_[node]; }
+  // How many nodes lie on the way to a token at least `length` bytes long (longest(i) >= length):
+  // what a walk that looks only below such nodes visits at most.
+  size_t nodes_reaching(size_t length) const { return length < reaching_.size() ? reaching_[length] : 0; }
   // A trie laid out by the caller (nodes in depth-first order, each node's tokens then its
   // subtree's contiguous in `token_ids`), e.g. ClassTrie's.
   static TokenTrie from_parts(std::vector<TrieNode> nodes, std::vector<int32_t> token_ids, size_t max_depth);
@@ -69,9 +75,12 @@ class TokenTrie {
   // [wide_begin_[k], wide_begin_[k + 1]), in byte order.
   std::vector<uint32_t> wide_ids_, wide_begin_, wide_nodes_;
   std::vector<uint8_t> wide_bytes_;
+  std::vector<uint16_t> longest_;   // [node]
+  std::vector<uint32_t> reaching_;  // [length]: nodes with longest >= length
 
   void build(std::vector<std::pair<std::string_view, int32_t>>& sorted);
   void index_wide_nodes();
+  void index_lengths();
   uint32_t wide_child(uint32_t node, uint8_t byte) const;
 };
 

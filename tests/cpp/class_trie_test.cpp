@@ -267,6 +267,44 @@ TEST_CASE("part blocks: read off the plain string's automaton where it is one, r
   refused_after(ending, R"({"ref": "user_i)", "\"");
 }
 
+TEST_CASE("difference entries: a counted string's states are the plain string's but for the long tokens, masks exact",
+          "[class-trie][oracle][difference]") {
+  // A string of at most N code points counts them in states of its own, too many for a canonical
+  // key: each was a class walk of the vocabulary. With more left than most tokens hold, its part is
+  // the plain string's with the tokens too long for what is left cleared (CfgGrammar::
+  // difference_entry): every byte a state here (accept_bytes), through ASCII, escapes, 2-, 3- and
+  // 4-byte characters, up to each maximum and (one code point short of it) to where the walk falls
+  // back; the strings that must be exactly 64 code points long, and keys of at most 40.
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  Compiler c(testing::llama3());
+  const char* schema = R"({"type":"object","properties":{"a":{"type":"string","maxLength":256},
+      "b":{"type":"string","maxLength":100},"c":{"type":"string","minLength":64,"maxLength":64},
+      "d":{"type":"object","propertyNames":{"maxLength":40},"additionalProperties":{"type":"integer"}}}})";
+  const std::string text = pieces_until({"The quick brown fox ", "été 日本 ", "\\n\\\"q\\\" \\u001f ", "😀 0123456789 ",
+                                          "                ", "================", "a,b:c}d]e "},
+                                         400);
+  // Code points of the text up to `n` of them (an escape is one), cut before the next.
+  auto code_points = [&](size_t n) {
+    size_t i = 0;
+    for (size_t k = 0; k < n && i < text.size(); ++k) {
+      if (text[i] == '\\') i += text[i + 1] == 'u' ? 6 : 2;
+      else
+        for (++i; i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;) ++i;
+    }
+    return text.substr(0, i);
+  };
+  auto g = c.compile_json_schema(schema);
+  const std::string doc = R"({"a": ")" + code_points(256) + R"(", "b": ")" + code_points(99) + R"(", "c": ")" +
+                          code_points(64) + R"(", "d": {")" + code_points(40) + R"(": 1, ")" + code_points(7) + R"(": 2}})";
+  CHECK(bytes_against_oracle(g, doc) > 550);
+  const auto& cfg = testing::cfg_of(g);
+  INFO(cfg.num_index_by_difference() << " parts by difference of " << cfg.num_index_entries() << " entries");
+  CHECK(cfg.num_index_by_difference() > 300);
+  refused_after(g, R"({"a": ")" + code_points(256), "x");
+  refused_after(g, R"({"c": ")" + code_points(63), "\"");
+  refused_after(g, R"({"d": {")" + code_points(40), "x");
+}
+
 TEST_CASE("class walk: boundary walks below whole class nodes (long strings' chunk borders) equal the brute-force walk",
           "[class-trie][oracle][boundary]") {
   // A string longer than 256 code points is read in chunks of 64 (grammar/json_schema.cpp): near a
