@@ -125,6 +125,25 @@ TEST_CASE("json schema: objects in schema order, required, additionalProperties"
   REFUSES(named, R"({"name": null, "name": null})");
   REFUSES(named, R"({"title_de": "abcd"})");
   REFUSES(named, R"({"tx": 1})");
+  // OCDS's language-tagged fields: patterns that end in one long language tag, whose union (the
+  // complement every class takes) is built with the tag joined once (alt_joining_suffixes); keys
+  // outside every pattern and every name: one complement of both.
+  const std::string tag =
+      R"((([A-Za-z]{2,3}(-([A-Za-z]{3}(-[A-Za-z]{3}){0,2}))?)|[A-Za-z]{4}|[A-Za-z]{5,8})(-([A-Za-z]{4}))?(-([A-Za-z]{2}|[0-9]{3}))?)";
+  auto ocds = schema(R"({"type": "object", "properties": {"title": {"type": "string"}, "title_x": {"type": "null"}},
+                         "patternProperties": {"^(title_()" + tag + R"())$": {"type": "string", "maxLength": 3},
+                         "^(description_()" + tag + R"())$": {"type": "boolean"}, "^(name_()" + tag + R"())$": {"type": "null"},
+                         "^t": {"minLength": 1}}, "additionalProperties": {"type": "integer"}})");
+  ACCEPTS(ocds, R"({"title": "T", "title_en": "abc", "title_zh-Hant-TW": "x", "description_fr": true, "name_de-CH": null})");
+  ACCEPTS(ocds, R"({"title_x": null, "titleX": 1, "description_": 2, "name_e": 3, "name_toolongtag": 4, "z": 5})");
+  REFUSES(ocds, R"({"title_en": "abcd"})");        // the tag's pattern: at most 3
+  REFUSES(ocds, R"({"title_en": ""})");            // and "^t": at least 1
+  REFUSES(ocds, R"({"description_fr": 1})");       // a boolean
+  REFUSES(ocds, R"({"name_de-CH": "x"})");         // null
+  REFUSES(ocds, R"({"name_e": "x"})");             // no tag: an extra key, an integer
+  REFUSES(ocds, R"({"zz": "x"})");
+  REFUSES(ocds, R"({"title_x": null, "title_x": null})");  // named: never an extra key
+  REFUSES(ocds, R"({"title": "a", "title": "b"})");
 }
 
 TEST_CASE("json schema: property counts", "[json-schema]") {
