@@ -1,8 +1,9 @@
 // Context-free back-end: the lazy per-lexeme-state token index, the generations (graph, guard
 // tables and id-keyed caches a matcher leases), boundary walks against
 // truncated Earley nodes through a lazy DFA over parser configurations, the caches, and the
-// Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks and
-// slow index entries (fsm/cfg_debug.hpp; fsm/cfg_runtime.cpp prints slow lexeme automata).
+// Matcher (history of parser states for rollback). TOLLGATE_CFG_DEBUG=1 prints slow walks, slow
+// index entries and slow reference maps (fsm/cfg_debug.hpp; fsm/cfg_runtime.cpp prints slow lexeme
+// automata).
 #include "engine/cfg_backend.hpp"
 #include "engine/cfg_budget.hpp"
 
