@@ -276,7 +276,12 @@ TEST_CASE("difference entries: a counted string's states are the plain string's 
   // 4-byte characters, up to each maximum and (one code point short of it) to where the walk falls
   // back; the strings that must be exactly 64 code points long, and keys of at most 40.
   TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
-  Compiler c(testing::llama3());
+  // Llama-3 (byte-level BPE, tokens up to 128 bytes) and Gemma-3 (SentencePiece with byte fallback):
+  // other tries, other long tokens.
+  const bool gemma = GENERATE(false, true);
+  REQUIRE(std::filesystem::exists(*testing::data_dir() / "tokenizers/gemma3"));
+  Compiler c(gemma ? TokenizerInfo::from_file((*testing::data_dir() / "tokenizers/gemma3").string()) : testing::llama3());
+  INFO((gemma ? "gemma3" : "llama3"));
   const char* schema = R"({"type":"object","properties":{"a":{"type":"string","maxLength":256},
       "b":{"type":"string","maxLength":100},"c":{"type":"string","minLength":64,"maxLength":64},
       "d":{"type":"object","propertyNames":{"maxLength":40},"additionalProperties":{"type":"integer"}}}})";
