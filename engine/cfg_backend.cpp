@@ -54,6 +54,10 @@ size_t CfgGrammar::KeyHash::operator()(const Threads& t) const {
 namespace {
 
 inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
+// Clears in `mask` the tokens of nodes [from, to) of `trie`.
+inline void clear_tokens(const fsm::TokenTrie& trie, uint32_t from, uint32_t to, uint32_t* mask) {
+  trie.for_each_token(from, to, [&](int32_t id) { mask[id >> 5] &= ~(1u << (id & 31)); });
+}
 
 std::atomic<size_t> g_class_walks_abandoned{0};
 std::atomic<size_t> g_class_walk_runs_parted{0};
@@ -1339,6 +1343,20 @@ const StringReference* string_reference() {
   return ref.get();
 }
 
+// The pairs of classes the bytes but kCut fall in, `d`'s and `r`'s (d's class << 8 | r's): reading
+// two automata side by side, each pair is one question per pair of states.
+std::vector<uint32_t> class_pairs(const fsm::LexDfa& d, const fsm::LexDfa& r) {
+  std::vector<uint32_t> pairs;
+  std::vector<uint8_t> seen(size_t{d.num_classes} * r.num_classes, 0);
+  for (int b = 0; b < 256; ++b) {
+    if (b == static_cast<int>(kCut)) continue;
+    uint8_t& met = seen[size_t{d.classes[b]} * r.num_classes + r.classes[b]];
+    if (!met) pairs.push_back(uint32_t{d.classes[b]} << 8 | r.classes[b]);
+    met = 1;
+  }
+  return pairs;
+}
+
 // cutless_walk_blocks of `d` read off the reference, or empty where that cannot be shown. `d`
 // is mapped onto the reference's states by reading the same bytes from both starts; where every
 // state of `d` has one image, the same finality, and, on every byte but kCut, dies with its image
@@ -1352,17 +1370,7 @@ const StringReference* string_reference() {
 std::vector<uint32_t> blocks_by_reference(const fsm::LexDfa& d, const StringReference& ref) {
   const fsm::LexDfa& r = ref.dfa;
   const uint32_t n = d.num_states(), kd = d.num_classes, kr = r.num_classes;
-  // The pairs of classes bytes fall in (kCut's apart): each pair is one question per state.
-  thread_local std::vector<uint32_t> pairs;
-  thread_local std::vector<uint8_t> seen;
-  pairs.clear();
-  seen.assign(size_t{kd} * kr, 0);
-  for (int b = 0; b < 256; ++b) {
-    if (b == static_cast<int>(kCut)) continue;
-    uint8_t& met = seen[size_t{d.classes[b]} * kr + r.classes[b]];
-    if (!met) pairs.push_back(uint32_t{d.classes[b]} << 8 | r.classes[b]);
-    met = 1;
-  }
+  const std::vector<uint32_t> pairs = class_pairs(d, r);
   const uint32_t cut_d = d.classes[kCut], cut_r = r.classes[kCut];
   std::vector<uint32_t> image(n, UINT32_MAX);
   std::vector<uint32_t> order;  // the states mapped, in the order met
@@ -1412,14 +1420,15 @@ std::vector<uint32_t> blocks_by_reference(const fsm::LexDfa& d, const StringRefe
   return blocks;
 }
 
-// A lexeme's states mapped onto the plain string's (StringReference) by reading the same bytes
-// from both starts, and per state mapped how soon a walk without kCut tells it from
-// its image: the fewest bytes after which one of the two is dead and the other not, or their
-// finality differs (kNever: no string does). A string of at most 256 code points, after 10 of
-// them, cannot be told from any string before 247 more bytes: every token a trie walk meets below
-// a state is its image's (difference_entry). Empty image when some state has two, or many are told apart at once.
 }  // namespace
 
+// A lexeme's states mapped onto the plain string's (StringReference) by reading the same bytes
+// from both starts, and per state mapped how soon a walk without kCut tells it from its image: the
+// fewest bytes after which one of the two is dead and the other not, or their finality differs
+// (kNever: no string does). A string of at most 256 code points, after 10 of them, cannot be told
+// from any string before 247 more bytes: every token a trie walk meets below a state is its
+// image's (difference_entry). map_onto_reference gives an empty image when some state has two, or
+// many are told apart at once.
 struct ReferenceDistances {
   static constexpr uint16_t kNever = UINT16_MAX;
   std::vector<uint32_t> image;  // per state: the reference's state, or UINT32_MAX (not reached)
@@ -1431,14 +1440,7 @@ namespace {
 ReferenceDistances map_onto_reference(const fsm::LexDfa& d, const StringReference& ref) {
   const fsm::LexDfa& r = ref.dfa;
   const uint32_t n = d.num_states(), kd = d.num_classes, kr = r.num_classes;
-  std::vector<uint32_t> pairs;  // the pairs of classes bytes fall in, kCut's aside
-  std::vector<uint8_t> seen(size_t{kd} * kr, 0);
-  for (int b = 0; b < 256; ++b) {
-    if (b == static_cast<int>(kCut)) continue;
-    uint8_t& met = seen[size_t{d.classes[b]} * kr + r.classes[b]];
-    if (!met) pairs.push_back(uint32_t{d.classes[b]} << 8 | r.classes[b]);
-    met = 1;
-  }
+  const std::vector<uint32_t> pairs = class_pairs(d, r);
   ReferenceDistances out;
   out.image.assign(n, UINT32_MAX);
   std::vector<uint32_t> order{d.start};
@@ -1799,9 +1801,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
     set_bit(touched.data(), id >> 5);
   };
   // Clears the tokens of nodes [from, to) of `t` (the byte trie, or the class trie).
-  auto clear_range = [&](const fsm::TokenTrie& t, uint32_t from, uint32_t to) {
-    t.for_each_token(from, to, [&](int32_t id) { mask[id >> 5] &= ~(1u << (id & 31)); });
-  };
+  auto clear_range = [&](const fsm::TokenTrie& t, uint32_t from, uint32_t to) { clear_tokens(t, from, to, mask); };
   // Node i of the byte trie, reached in state s (not dead): its tokens (unless subtracting), and
   // whether the lexeme may end there with more bytes below (a root of the boundary walk).
   auto visit = [&](uint32_t i, const fsm::TrieNode& n, uint32_t s) {
@@ -2153,13 +2153,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
     for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
   };
   if (subtract) {
-    const size_t count = engine::count_bits(mask, words);
-    if (count * 2 < static_cast<size_t>(words)) {
-      e->ids.reserve(count);
-      for (int32_t w = 0; w < words; ++w) append_ids(w);
-    } else {
-      intern_dense(std::move(own), *e);
-    }
+    take_bits(std::move(own), *e);
     zero_on_throw.done = true;
     return e;
   }
@@ -2182,6 +2176,17 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
   }
   zero_on_throw.done = true;
   return e;
+}
+
+void CfgGrammar::take_bits(std::vector<uint32_t> mask, IndexEntry& e) const {
+  const size_t count = engine::count_bits(mask.data(), words);
+  if (count * 2 >= static_cast<size_t>(words)) {
+    intern_dense(std::move(mask), e);
+    return;
+  }
+  e.ids.reserve(count);
+  for (int32_t w = 0; w < words; ++w)
+    for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e.ids.push_back(w * 32 + __builtin_ctz(bits));
 }
 
 void CfgGrammar::intern_dense(std::vector<uint32_t> mask, IndexEntry& e) const {
@@ -2405,18 +2410,10 @@ std::shared_ptr<const IndexEntry> CfgGrammar::difference_entry(uint32_t l, uint3
   std::vector<uint32_t> mask(words, 0);
   if (base->dense) mask = *base->dense;
   for (int32_t id : base->ids) set_bit(mask.data(), id);
-  for (const auto& [from, to] : cleared)
-    trie.for_each_token(from, to, [&](int32_t id) { mask[id >> 5] &= ~(1u << (id & 31)); });
+  for (const auto& [from, to] : cleared) clear_tokens(trie, from, to, mask.data());
   auto e = std::make_shared<IndexEntry>();
   e->roots = std::move(roots);  // in depth-first order, as the walk's
-  const size_t count = engine::count_bits(mask.data(), words);
-  if (count * 2 < static_cast<size_t>(words)) {
-    e->ids.reserve(count);
-    for (int32_t w = 0; w < words; ++w)
-      for (uint32_t bits = mask[w]; bits; bits &= bits - 1) e->ids.push_back(w * 32 + __builtin_ctz(bits));
-  } else {
-    intern_dense(std::move(mask), *e);
-  }
+  take_bits(std::move(mask), *e);
   return e;
 }
 

@@ -454,6 +454,9 @@ struct CfgGrammar : CompiledGrammar::Impl {
   void walk_past_cut(uint32_t lexeme, uint32_t state, std::vector<int32_t>& ids, std::vector<uint32_t>& roots) const;
   // `mask` deduplicated against the grammar's dense bitsets, into e.dense (takes index_mu_).
   void intern_dense(std::vector<uint32_t> mask, IndexEntry& e) const;
+  // A bitset over the vocabulary into e: under 1/64 of the vocabulary its tokens as e.ids (sorted),
+  // else the bitset, interned.
+  void take_bits(std::vector<uint32_t> mask, IndexEntry& e) const;
 
   std::array<uint8_t, 256> walk_class_{};
   uint32_t walk_classes_ = 256;
