@@ -70,7 +70,8 @@ struct TokenizerInfo::Impl {
     return text_index_;
   }
 
-  // Tokens by the JSON structure they hold, listed on first use (sorted ids, no special ones):
+  // Tokens by the JSON structure they hold (sorted ids, no special ones), listed when the vocabulary
+  // is built (vocabulary.cpp), else on first use:
   // [0] with a '"', [1] with a '}', [2] with a '"' before a '}', [3] with a '{' before a '}',
   // [4] with a '{' (TokenizerInfo::json_token_ids).
   const std::vector<int32_t>& json_ids(int kind) const {
