@@ -26,6 +26,7 @@
 #include <tuple>
 
 #include "engine/bitmask_kernels.hpp"
+#include "fsm/atomic_memo.hpp"
 #include "fsm/budget.hpp"
 #include "fsm/cfg.hpp"
 #include "fsm/cfg_debug.hpp"
@@ -208,12 +209,13 @@ struct CfgGrammar::WalkDfa {
   std::array<uint32_t, kClassTries> string_classes{};  // per class trie: its classes (0: none)
   std::array<Chunk, kMaxChunks> chunks;  // filled as states come
   std::mutex mu;                         // interning
-  // The states by the hash of their threads and accepting flag: the newest state with each hash,
-  // and per state the one before it with its hash (kNone ends the chain). A lookup hashes the
-  // configuration in place and compares it with the states themselves: no copy of its threads
-  // as a key, and none kept beside the state's own.
+  // The states by the hash of their threads and accepting flag: the first state with each hash
+  // (open addressing: a node-based map's rehash chased a pointer per state, 2-3 ms of one mask at
+  // detekt's ~40,000 states), and per state the next one with its hash (kNone ends the chain). A
+  // lookup hashes the configuration in place and compares it with the states themselves: no copy
+  // of its threads as a key, and none kept beside the state's own.
   static constexpr uint32_t kNone = UINT32_MAX;
-  std::unordered_map<uint64_t, uint32_t> index;
+  fsm::AtomicMemo index;
   std::vector<uint32_t> same_hash;
   std::atomic<uint32_t> num_states{0};
   std::atomic<size_t> transitions{0};
@@ -248,32 +250,39 @@ struct CfgGrammar::WalkDfa {
     uint64_t h = KeyHash{}(st.threads);
     fsm::hash_mix(h, st.accepting ? 1u : 0u);
     std::lock_guard<std::mutex> lock(mu);
-    auto [it, fresh_hash] = index.try_emplace(h, kNone);
-    for (uint32_t s = it->second; s != kNone; s = same_hash[s])
+    const uint64_t first = index.find(h);
+    uint32_t last = kNone;  // the chain's last state
+    for (uint32_t s = first == fsm::AtomicMemo::kMissing ? kNone : static_cast<uint32_t>(first); s != kNone;
+         s = same_hash[s]) {
       if (state(s) == st) return s;
+      last = s;
+    }
     uint32_t n = num_states.load(std::memory_order_relaxed);
-    if (n >= kMaxStates) {
-      if (fresh_hash) index.erase(it);
+    if (n >= kMaxStates)
       throw Error(ErrorKind::kLimit, "boundary walk: more than " + std::to_string(kMaxStates) +
                                          " parser configurations in one walk DFA");
+    // The state stored before the index names it (no memory: nothing changed).
+    const uint32_t c = chunk_of(n);
+    Chunk& chunk = chunks[c];
+    if (!chunk.states) {
+      const size_t size = size_t{kFirst} << c;
+      auto* rows = static_cast<uint32_t*>(std::calloc(size * classes, sizeof(uint32_t)));
+      if (!rows) throw std::bad_alloc();
+      chunk.rows.reset(rows);
+      chunk.states = std::make_unique<ParserState[]>(size);  // last: set, the chunk is whole
     }
-    try {  // the state stored before the index names it (no memory: nothing changed)
-      const uint32_t c = chunk_of(n);
-      Chunk& chunk = chunks[c];
-      if (!chunk.states) {
-        const size_t size = size_t{kFirst} << c;
-        auto* rows = static_cast<uint32_t*>(std::calloc(size * classes, sizeof(uint32_t)));
-        if (!rows) throw std::bad_alloc();
-        chunk.rows.reset(rows);
-        chunk.states = std::make_unique<ParserState[]>(size);  // last: set, the chunk is whole
+    chunk.states[n - base_of(c)] = st;  // (n unpublished: a throw below leaves it to be overwritten)
+    same_hash.push_back(kNone);
+    if (last != kNone) {
+      same_hash[last] = n;
+    } else {
+      try {
+        index.insert(h, n);
+      } catch (...) {
+        same_hash.pop_back();
+        throw;
       }
-      chunk.states[n - base_of(c)] = st;
-      same_hash.push_back(it->second);
-    } catch (...) {
-      if (fresh_hash) index.erase(it);
-      throw;
     }
-    it->second = n;
     num_states.store(n + 1, std::memory_order_release);
     return n;
   }
