@@ -71,6 +71,7 @@ constexpr size_t kInitialEntries = size_t(1) << 9;
 
 using fsm::cfg_debug_enabled;
 using fsm::cfg_debug_now;
+using fsm::cfg_debug_us;
 
 }  // namespace
 
@@ -605,7 +606,7 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_b
   }
   if (cfg_debug_enabled()) {
     double ms = std::chrono::duration<double, std::milli>(cfg_debug_now() - t0).count();
-    if (ms > 0.2)
+    if (ms * 1000 > cfg_debug_us(200))
       fprintf(stderr,
               "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu expects %zu node %u (%zu items) -> "
               "%zu + %zu uncertain tokens, %zu new nodes, %zu walk states, %zu new transitions\n",
@@ -684,7 +685,7 @@ std::shared_ptr<const CfgGrammar::BoundaryTokens> CfgGrammar::Generation::bounda
     auto t2 = cfg_debug_now();
     double a = std::chrono::duration<double, std::micro>(t1 - t0).count();
     double b = std::chrono::duration<double, std::micro>(t2 - t1).count();
-    if (a + b > 200)
+    if (a + b > cfg_debug_us(200))
       fprintf(stderr, "boundary miss lexeme %u state %u node %u (local %u): %.0f µs, %zu uncertain checked in %.0f µs\n",
               t.lexeme, t.state, y, ly, a, local.uncertain.size(), b);
   }
@@ -804,7 +805,7 @@ bool CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row, 
   for (const Thread& t : state.threads) thread_mask(t, m, true);
   if (cfg_debug_enabled()) {
     double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
-    if (us > 500) fprintf(stderr, "mask miss %.0f µs, %zu threads\n", us, state.threads.size());
+    if (us > cfg_debug_us(500)) fprintf(stderr, "mask miss %.0f µs, %zu threads\n", us, state.threads.size());
   }
   std::memcpy(row, m, static_cast<size_t>(words) * 4);
   // The key, and the content unless an equal one is cached already (then the entry shares it).
@@ -1246,6 +1247,15 @@ class CfgMatcher final : public Matcher::Impl {
   // cached_only: see Matcher::Impl::fill_next_token_bitmask_cached (the first step's mask, the
   // leading space stripped, is computed by a trie walk every time).
   bool fill(int32_t* row, bool cached_only) const {
+    const auto t0 = cfg_debug_now();
+    const bool done = fill_row(row, cached_only);
+    if (cfg_debug_enabled()) {
+      const double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
+      if (us > cfg_debug_us(1000)) fprintf(stderr, "fill %.0f µs%s\n", us, done ? "" : " (not cached)");
+    }
+    return done;
+  }
+  bool fill_row(int32_t* row, bool cached_only) const {
     const Step& cur = history_.back();
     uint32_t* r = reinterpret_cast<uint32_t*>(row);
     if (cur.terminated) {
@@ -1264,7 +1274,14 @@ class CfgMatcher final : public Matcher::Impl {
     } else if (!gen_->fill_mask(cur.state, r, cached_only)) {
       return false;
     }
-    if (unique) filter_unique(cur, r);
+    if (unique) {
+      const auto t0 = cfg_debug_now();
+      filter_unique(cur, r);
+      if (cfg_debug_enabled()) {
+        const double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
+        if (us > cfg_debug_us(200)) fprintf(stderr, "unique filter %.0f µs\n", us);
+      }
+    }
     if (cur.state.accepting)
       for (int32_t eos : g_.tokenizer->eos_ids()) set_bit(r, eos);
     return true;
@@ -1619,7 +1636,7 @@ const ReferenceDistances* CfgGrammar::reference_distances(uint32_t lexeme) const
       ReferenceDistances x = map_onto_reference(d, *ref);
       if (cfg_debug_enabled()) {
         double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
-        if (us > 100)
+        if (us > cfg_debug_us(100))
           fprintf(stderr, "reference map %.0f µs: lexeme %u, %u states, %s\n", us, lexeme, d.num_states(),
                   x.image.empty() ? "not mapped" : "mapped");
       }
@@ -2494,7 +2511,7 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
   }
   if (cfg_debug_enabled()) {
     double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
-    if (us > 200)
+    if (us > cfg_debug_us(200))
       fprintf(stderr, "index entry %.0f µs: lexeme %u (%s) state %u, %zu tokens%s, %zu roots, key %zu bytes\n", us, l,
               rt->cfg().lexemes[l]->to_string().substr(0, 60).c_str(), q, e->dense ? size_t(0) : e->ids.size(),
               e->dense ? " (dense)" : "", e->roots.size(), key.size());
