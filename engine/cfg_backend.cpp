@@ -185,26 +185,27 @@ struct CfgGrammar::WalkDfa {
   // first time is what a cold compile pays most for on some machines: docs/benchmarks.md).
   static constexpr uint32_t kFirstBits = 6, kFirst = 1u << kFirstBits, kMaxChunks = 16;
   static constexpr uint32_t kMaxStates = ((1u << kMaxChunks) - 1) << kFirstBits;  // 4,194,240
-  struct FreeRows {
-    void operator()(uint32_t* p) const { std::free(p); }
-  };
+  static constexpr uint32_t kRowBlock = 256;  // states per block of rows (the first chunks: fewer)
   struct Chunk {
     // Raw storage (malloc: pages untouched until used), each state constructed when interned: an
     // array constructed whole touched 512 KiB at once for a chunk of 16,384 states, 2.4-3.2 ms of
     // one of o58926's masks on this VM (first touches, not instructions).
     ParserState* states = nullptr;
     uint32_t constructed = 0;
-    // Zero: unknown; read and written through atomic_ref. From calloc, which leaves pages the
-    // allocator knows are zero untouched (fresh memory, in a new process): a row's page is
-    // first touched when a walk steps there, not all of a chunk when its first state comes
-    // (the doubling chunks' memset was a tenth of a fresh process's page faults in masks).
-    std::unique_ptr<uint32_t[], FreeRows> rows;
+    // Zero: unknown; read and written through atomic_ref. In blocks of kRowBlock states, each
+    // calloc'd when its first state is interned: fresh memory stays untouched until a walk steps
+    // there, and memory the allocator reuses is cleared a block at a time (a chunk's rows at once
+    // were megabytes cleared inside one mask of a long warm run: 2 ms at o58926's 16,384-state
+    // chunk).
+    std::unique_ptr<uint32_t*[]> rows;
     // Per class trie (CfgGrammar::class_trie), state and class: class_step's answer + 1 (0:
     // unknown). Made (calloc) by the first class_step in the chunk: most walks never take one.
     std::array<std::atomic<uint32_t*>, kClassTries> class_rows{};
+    uint32_t blocks = 0;  // of rows
     ~Chunk() {
       for (uint32_t i = 0; i < constructed; ++i) states[i].~ParserState();
       std::free(states);
+      for (uint32_t b = 0; b < blocks; ++b) std::free(rows[b]);
       for (auto& r : class_rows) std::free(r.load(std::memory_order_relaxed));
     }
   };
@@ -241,7 +242,8 @@ struct CfgGrammar::WalkDfa {
   }
   std::atomic_ref<uint32_t> row(uint32_t s, uint8_t byte) const {
     const uint32_t c = chunk_of(s);
-    return std::atomic_ref<uint32_t>(chunks[c].rows[static_cast<size_t>(s - base_of(c)) * classes + walk_class[byte]]);
+    const uint32_t i = s - base_of(c);
+    return std::atomic_ref<uint32_t>(chunks[c].rows[i / kRowBlock][static_cast<size_t>(i % kRowBlock) * classes + walk_class[byte]]);
   }
   size_t bytes() const {
     const size_t n = num_states.load(std::memory_order_relaxed);
@@ -271,14 +273,18 @@ struct CfgGrammar::WalkDfa {
     // The state stored before the index names it (no memory: nothing changed).
     const uint32_t c = chunk_of(n);
     Chunk& chunk = chunks[c];
+    const size_t size = size_t{kFirst} << c;
     if (!chunk.states) {
-      const size_t size = size_t{kFirst} << c;
-      auto* rows = static_cast<uint32_t*>(std::calloc(size * classes, sizeof(uint32_t)));
-      if (!rows) throw std::bad_alloc();
-      chunk.rows.reset(rows);
+      if (!chunk.rows) chunk.rows = std::make_unique<uint32_t*[]>((size + kRowBlock - 1) / kRowBlock);
       auto* states = static_cast<ParserState*>(std::malloc(size * sizeof(ParserState)));
       if (!states) throw std::bad_alloc();
       chunk.states = states;  // last: set, the chunk is whole
+    }
+    if (const uint32_t b = (n - base_of(c)) / kRowBlock; b >= chunk.blocks) {  // (states come in order)
+      auto* rows = static_cast<uint32_t*>(std::calloc(std::min<size_t>(size, kRowBlock) * classes, sizeof(uint32_t)));
+      if (!rows) throw std::bad_alloc();
+      chunk.rows[b] = rows;
+      chunk.blocks = b + 1;
     }
     // (n unpublished: a throw below leaves it constructed, to be assigned over)
     if (const uint32_t at = n - base_of(c); at < chunk.constructed) {
