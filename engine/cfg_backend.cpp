@@ -258,6 +258,7 @@ struct CfgGrammar::WalkDfa {
   uint32_t intern(const ParserState& st) {
     uint64_t h = KeyHash{}(st.threads);
     fsm::hash_mix(h, st.accepting ? 1u : 0u);
+    if (h == fsm::AtomicMemo::kEmpty) h = 0;  // (never a key of the memo; chains tell states apart)
     std::lock_guard<std::mutex> lock(mu);
     const uint64_t first = index.find(h);
     uint32_t last = kNone;  // the chain's last state
