@@ -71,7 +71,8 @@ constexpr size_t kInitialEntries = size_t(1) << 9;
 
 using fsm::cfg_debug_enabled;
 using fsm::cfg_debug_now;
-using fsm::cfg_debug_us;
+using fsm::cfg_debug_elapsed_us;
+using fsm::cfg_debug_threshold_us;
 
 }  // namespace
 
@@ -626,12 +627,12 @@ std::shared_ptr<const CfgGrammar::LocalBoundary> CfgGrammar::Generation::local_b
     walk_states = dfa->num_states.load(std::memory_order_relaxed);
   }
   if (cfg_debug_enabled()) {
-    double ms = std::chrono::duration<double, std::milli>(cfg_debug_now() - t0).count();
-    if (ms * 1000 > cfg_debug_us(200))
+    const double us = cfg_debug_elapsed_us(t0);
+    if (us > cfg_debug_threshold_us(200))
       fprintf(stderr,
               "boundary walk %.1f ms: lexeme %u (%s) state %u roots %zu expects %zu node %u (%zu items) -> "
               "%zu + %zu uncertain tokens, %zu new nodes, %zu walk states, %zu new transitions\n",
-              ms, lexeme, rt->cfg().lexemes[lexeme]->to_string().substr(0, 60).c_str(), state,
+              us / 1000, lexeme, rt->cfg().lexemes[lexeme]->to_string().substr(0, 60).c_str(), state,
               e.roots.size(), rt->graph().node(local_node).expected.size(), local_node,
               rt->graph().node(local_node).items.size(), out->accepted.size(), out->uncertain.size(),
               rt->graph().size() - g0, walk_states, new_transitions);
@@ -706,7 +707,7 @@ std::shared_ptr<const CfgGrammar::BoundaryTokens> CfgGrammar::Generation::bounda
     auto t2 = cfg_debug_now();
     double a = std::chrono::duration<double, std::micro>(t1 - t0).count();
     double b = std::chrono::duration<double, std::micro>(t2 - t1).count();
-    if (a + b > cfg_debug_us(200))
+    if (a + b > cfg_debug_threshold_us(200))
       fprintf(stderr, "boundary miss lexeme %u state %u node %u (local %u): %.0f µs, %zu uncertain checked in %.0f µs\n",
               t.lexeme, t.state, y, ly, a, local.uncertain.size(), b);
   }
@@ -825,8 +826,8 @@ bool CfgGrammar::Generation::fill_mask(const ParserState& state, uint32_t* row, 
   auto t0 = cfg_debug_now();
   for (const Thread& t : state.threads) thread_mask(t, m, true);
   if (cfg_debug_enabled()) {
-    double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
-    if (us > cfg_debug_us(500)) fprintf(stderr, "mask miss %.0f µs, %zu threads\n", us, state.threads.size());
+    double us = cfg_debug_elapsed_us(t0);
+    if (us > cfg_debug_threshold_us(500)) fprintf(stderr, "mask miss %.0f µs, %zu threads\n", us, state.threads.size());
   }
   std::memcpy(row, m, static_cast<size_t>(words) * 4);
   // The key, and the content unless an equal one is cached already (then the entry shares it).
@@ -1271,8 +1272,8 @@ class CfgMatcher final : public Matcher::Impl {
     const auto t0 = cfg_debug_now();
     const bool done = fill_row(row, cached_only);
     if (cfg_debug_enabled()) {
-      const double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
-      if (us > cfg_debug_us(1000)) fprintf(stderr, "fill %.0f µs%s\n", us, done ? "" : " (not cached)");
+      const double us = cfg_debug_elapsed_us(t0);
+      if (us > cfg_debug_threshold_us(1000)) fprintf(stderr, "fill %.0f µs%s\n", us, done ? "" : " (not cached)");
     }
     return done;
   }
@@ -1299,8 +1300,8 @@ class CfgMatcher final : public Matcher::Impl {
       const auto t0 = cfg_debug_now();
       filter_unique(cur, r);
       if (cfg_debug_enabled()) {
-        const double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
-        if (us > cfg_debug_us(200)) fprintf(stderr, "unique filter %.0f µs\n", us);
+        const double us = cfg_debug_elapsed_us(t0);
+        if (us > cfg_debug_threshold_us(200)) fprintf(stderr, "unique filter %.0f µs\n", us);
       }
     }
     if (cur.state.accepting)
@@ -1656,8 +1657,8 @@ const ReferenceDistances* CfgGrammar::reference_distances(uint32_t lexeme) const
       auto t0 = cfg_debug_now();
       ReferenceDistances x = map_onto_reference(d, *ref);
       if (cfg_debug_enabled()) {
-        double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
-        if (us > cfg_debug_us(100))
+        double us = cfg_debug_elapsed_us(t0);
+        if (us > cfg_debug_threshold_us(100))
           fprintf(stderr, "reference map %.0f µs: lexeme %u, %u states, %s\n", us, lexeme, d.num_states(),
                   x.image.empty() ? "not mapped" : "mapped");
       }
@@ -2531,8 +2532,8 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
     }
   }
   if (cfg_debug_enabled()) {
-    double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
-    if (us > cfg_debug_us(200))
+    double us = cfg_debug_elapsed_us(t0);
+    if (us > cfg_debug_threshold_us(200))
       fprintf(stderr, "index entry %.0f µs: lexeme %u (%s) state %u, %zu tokens%s, %zu roots, key %zu bytes\n", us, l,
               rt->cfg().lexemes[l]->to_string().substr(0, 60).c_str(), q, e->dense ? size_t(0) : e->ids.size(),
               e->dense ? " (dense)" : "", e->roots.size(), key.size());

@@ -390,8 +390,8 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
     d = std::make_shared<const LexDfa>(
         LexDfa::from(lf ? compile_leftmost_first_dfa(r, options_) : compile_dfa(r, options_)));
     if (cfg_debug_enabled()) {
-      const double us = std::chrono::duration<double, std::micro>(cfg_debug_now() - t0).count();
-      if (us > cfg_debug_us(500))
+      const double us = cfg_debug_elapsed_us(t0);
+      if (us > cfg_debug_threshold_us(500))
         std::fprintf(stderr, "lexeme automaton %.1f ms: lexeme %u, %u states (%.120s)\n", us / 1000, lexeme,
                      d->num_states(), r.to_string().c_str());
     }
