@@ -299,7 +299,7 @@ TEST_CASE("format regex: the patterns it takes are valid ECMA patterns, and most
       for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0; --edits) {
         const size_t at = m.empty() ? 0 : rng() % (m.size() + 1);
         const uint32_t op = rng() % 3;
-        // (edits at byte positions may split a UTF-8 sequence: the grammar must refuse those too)
+        // (an edit at a byte position may split a UTF-8 sequence: such a mutant is no text, skipped below)
         if (op == 0 || m.empty()) m.insert(at, pieces[rng() % pieces.size()]);
         else if (op == 1) m.erase(std::min(at, m.size() - 1), 1);
         else m.replace(std::min(at, m.size() - 1), 1, pieces[rng() % pieces.size()]);
