@@ -2372,6 +2372,44 @@ std::shared_ptr<const IndexEntry> CfgGrammar::spelled_entry(uint32_t l, const Sp
   return e;
 }
 
+std::shared_ptr<const IndexEntry> CfgGrammar::literal_run_entry(uint32_t l, uint32_t q) const {
+  const fsm::LexDfa& d = rt->dfa(l);
+  const fsm::TokenTrie& trie = tokenizer->trie();
+  const auto& nodes = trie.nodes();
+  // Per byte class: its byte when it has one alone, else -2.
+  thread_local std::vector<int> class_byte;
+  class_byte.assign(d.num_classes, -1);
+  for (int b = 0; b < 256; ++b) {
+    int& x = class_byte[d.classes[b]];
+    x = x == -1 ? b : -2;
+  }
+  thread_local std::vector<int32_t> ids;
+  ids.clear();
+  uint32_t node = 0, s = q;  // the trie's root
+  for (;;) {
+    if (d.is_final(s)) return nullptr;  // a token may end the lexeme here: the general route
+    int only = -1;  // the one byte s moves on
+    const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
+    for (uint32_t c = 0; c < d.num_classes; ++c) {
+      if (row[c] == fsm::kDead) continue;
+      if (only != -1 || class_byte[c] < 0) return nullptr;
+      only = class_byte[c];
+    }
+    if (only < 0) return nullptr;  // a state that reads nothing (not one a parse is at)
+    const auto byte = static_cast<uint8_t>(only);
+    const uint32_t child = node == 0 ? root_child(byte) : trie.child(node, byte);
+    if (child == 0) break;  // no token goes on along the string
+    node = child;
+    trie.for_each_token(nodes[node], [&](int32_t id) { ids.push_back(id); });
+    if (nodes[node].subtree_end == node + 1) break;  // nor past this byte
+    s = d.next(s, byte);
+  }
+  auto e = std::make_shared<IndexEntry>();
+  e->ids.assign(ids.begin(), ids.end());
+  std::sort(e->ids.begin(), e->ids.end());
+  return e;
+}
+
 std::shared_ptr<const IndexEntry> CfgGrammar::reference_part(uint32_t state, bool last) const {
   const StringReference* ref = string_reference();
   const size_t at = size_t{state} * 2 + last;
@@ -2472,6 +2510,11 @@ const CfgGrammar::Slot* CfgGrammar::compute_entry(uint32_t l, uint32_t q) const 
   if (const Spelling* sp = spelling(l); sp && sp->at[q] != UINT32_MAX) {
     std::shared_ptr<const IndexEntry> e = spelled_entry(l, *sp, q);
     ++index_spelled_;
+    const std::string content = entry_content(*e);
+    return install(l, q, content, std::move(e));
+  }
+  if (std::shared_ptr<const IndexEntry> e = literal_run_entry(l, q)) {
+    ++index_literal_runs_;
     const std::string content = entry_content(*e);
     return install(l, q, content, std::move(e));
   }

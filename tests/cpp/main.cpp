@@ -188,6 +188,17 @@ int oracle_along_bytes(const CompiledGrammarPtr& g, const std::string& doc) {
   return bad;
 }
 
+int oracle_at_every_prefix(const CompiledGrammarPtr& g, const std::string& text, int& states) {
+  int bad = 0;
+  for (size_t at = 0; at <= text.size(); ++at) {
+    Matcher m(g);
+    REQUIRE(m.accept_bytes(text.substr(0, at)));
+    ++states;
+    bad += mask_oracle_mismatches(m);
+  }
+  return bad;
+}
+
 MaskbenchReplay replay_maskbench_tests(const CompiledGrammarPtr& g, const std::string& file_text, bool mask_agrees,
                                        const std::function<void(const Matcher&, size_t)>& before) {
   MaskbenchReplay r;

@@ -72,6 +72,9 @@ struct MaskbenchReplay {
 MaskbenchReplay replay_maskbench_tests(const CompiledGrammarPtr& g, const std::string& file_text, bool mask_agrees,
                                        const std::function<void(const Matcher&, size_t)>& before = {});
 int oracle_along_bytes(const CompiledGrammarPtr& g, const std::string& doc);
+// Any tokenizer: the oracle's mismatches at every prefix of `text` (a fresh matcher fed the prefix's
+// bytes, which it must accept: REQUIREd), summed; `states` counts the prefixes.
+int oracle_at_every_prefix(const CompiledGrammarPtr& g, const std::string& text, int& states);
 // The longest token set in `mask` whose bytes are a prefix of doc[pos..] (so multi-byte closers
 // such as "}]} are taken whenever the vocabulary has them), or -1.
 int32_t longest_allowed(const TokenizerInfo& tok, const std::vector<int32_t>& mask, std::string_view doc, size_t pos);
