@@ -2,7 +2,8 @@
 // entries in engine/cfg_backend.cpp, slow lexeme automata in fsm/cfg_runtime.cpp, printed to stderr).
 // TOLLGATE_CFG_DEBUG_US=N prints every such event and every mask fill (a "fill" line closing the
 // events of that mask) over N µs instead of each one's own threshold, timed by the monotonic clock:
-// scripts/cfg-debug-breakdown.py sums the events of the slow fills by kind.
+// scripts/cfg-debug-breakdown.py sums the events of the slow fills by kind. `bench maskbench` adds
+// "mask K of FILE: X µs" after the fill line of such a mask (K: its index in the file's mask_us).
 // Takes: the environment. Gives: whether it is set, the threshold for a kind of event, the
 // calling thread's CPU time as a time point (a timing that a loaded machine does not inflate; the
 // monotonic clock under TOLLGATE_CFG_DEBUG_US), free (a zero time point) unless it is set, and the

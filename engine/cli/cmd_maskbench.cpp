@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/cli/commands.hpp"
+#include "fsm/cfg_debug.hpp"
 #include "grammar/json_ordered.hpp"
 
 namespace tollgate::cli {
@@ -175,6 +176,13 @@ bool eos_allowed(const TokenizerInfo& tok, const std::vector<int32_t>& mask) {
   return false;
 }
 
+// Under TOLLGATE_CFG_DEBUG (fsm/cfg_debug.hpp): the schema and index of a slow mask, after the
+// back-end's "fill" line that closes its events (the index is the line's in `mask_us`).
+void debug_mask(const std::string& id, const std::vector<double>& mask_us) {
+  if (fsm::cfg_debug_enabled() && mask_us.back() > fsm::cfg_debug_threshold_us(1000))
+    fprintf(stderr, "mask %zu of %s: %.0f µs\n", mask_us.size() - 1, id.c_str(), mask_us.back());
+}
+
 // The worker's job for one file: compile, replay every test, and give the result line. Never throws.
 std::string run_one(const Compiler& compiler, const fs::path& path, const MaskbenchArgs& a,
                     const JsonSchemaOptions& options) {
@@ -213,6 +221,7 @@ std::string run_one(const Compiler& compiler, const fs::path& path, const Maskbe
         const auto f0 = Clock::now();
         m.fill_next_token_bitmask(mask.data());
         mask_us.push_back(us_between(f0, Clock::now()));
+        debug_mask(id, mask_us);
         const bool allowed = tid < tok.vocab_size() && ((mask[tid >> 5] >> (tid & 31)) & 1);
         if (!allowed || !m.accept_token(tid)) {
           tokens_ok = false;
@@ -223,6 +232,7 @@ std::string run_one(const Compiler& compiler, const fs::path& path, const Maskbe
         const auto f0 = Clock::now();
         m.fill_next_token_bitmask(mask.data());
         mask_us.push_back(us_between(f0, Clock::now()));
+        debug_mask(id, mask_us);
         eos_ok = eos_allowed(tok, mask);
       }
       results.push_back({{"valid", t.valid}, {"tokens_ok", tokens_ok}, {"eos_ok", eos_ok}});
