@@ -425,13 +425,13 @@ struct CfgGrammar : CompiledGrammar::Impl {
   // route keyed the state, looked its part up and walked the quote trie (47,000 of a warm
   // maskbench-dev run's 74,000 entries were a key's).
   std::shared_ptr<const IndexEntry> spelled_entry(uint32_t lexeme, const Spelling& sp, uint32_t state) const;
-  // A state that reads one byte at a time, along a string no token reaches the end of (a property's
-  // name after its quote, in a lexeme that goes on with the colon and the value: every member
-  // lexeme of an object in any order is such a state at once after '{"'): the tokens that are
-  // prefixes of that string, found as spelled_entry finds them; null when a token reaches a state
-  // that is final or reads more than one byte. The general route keyed the lexeme's whole
-  // automaton, mapped it onto the plain string's and looked a part up, per lexeme (75,000
-  // instructions an entry, 119 of them in one mask).
+  // A state that reads one byte at a time, along a string no token reaches the end of (the rest of
+  // one of an enum's values once the values part ways; a member lexeme's name, where a member and
+  // its value are one lexeme): the tokens that are prefixes of that string, found as spelled_entry
+  // finds them; null when a token reaches a state that is final or reads more than one byte. The
+  // general route keyed the lexeme's whole automaton, mapped it onto the plain string's and looked
+  // a part up (75,000 instructions an entry; 119 member lexemes in one mask of a schema whose
+  // members were each one lexeme with their value).
   std::shared_ptr<const IndexEntry> literal_run_entry(uint32_t lexeme, uint32_t state) const;
   std::shared_ptr<const IndexEntry> walk_entry(uint32_t lexeme, uint32_t state, bool cut) const;
   std::shared_ptr<const IndexEntry> walk_entry(const fsm::LexDfa& d, bool leftmost_first, bool last, uint32_t state,

@@ -4285,6 +4285,14 @@ class SchemaCompiler {
         merge_shape(sh, *s.prop_shapes.at(n));
         Deeper member_value(*this);
         v = generate(std::move(sh), ptr);
+        // A lexeme of its own, as value_ref's rules are (GRule::own_lexeme): merged into the key's,
+        // a large value (an array of ten strings of at most 32: 4,963 states) made every member
+        // lexeme an automaton that a boundary walk reaching the key's quote had to build whole.
+        if (v->kind != GExpr::Kind::kRef) {
+          const int r = new_rule("v");
+          g_.rules[r].body = std::move(v);
+          v = ref(r);
+        }
       } else {
         v = value_ref(c);
       }
@@ -4637,9 +4645,16 @@ class SchemaCompiler {
       if (st == full && count_ok && f == all_witnessed && (c || by_tracker.empty())) alts.push_back(body_end(c));
       uint64_t k1 = counting ? std::min(k + 1, cap) : 0;
       bool can_add = !counting || max_p == UINT64_MAX || k < max_p;
+      // One sequence (a member's own items spliced in): as a nested sequence the member was regular
+      // as a whole, one lexeme with its value, where the value's rule is a lexeme of its own
+      // (GRule::own_lexeme) as in schema order.
       auto with_sep = [&](GExprPtr e, GExprPtr rest) {
-        GExprPtr l = lead(c);
-        return l ? GExpr::seq({l, e, rest}) : GExpr::seq({e, rest});
+        std::vector<GExprPtr> items;
+        if (GExprPtr l = lead(c)) items.push_back(std::move(l));
+        if (e->kind == GExpr::Kind::kSeq) items.insert(items.end(), e->items.begin(), e->items.end());
+        else items.push_back(std::move(e));
+        items.push_back(std::move(rest));
+        return GExpr::seq(std::move(items));
       };
       if (can_add) {
         for (auto& e : optional) alts.push_back(with_sep(e, A(st, 1, k1, f)));
