@@ -1345,6 +1345,37 @@ constexpr uint32_t kMaxReferenceStates = 8192;
 // few tokens with it (Llama-3: 1,345), walked per state on the quote trie (2,110 nodes).
 constexpr uint32_t kCut = '"';
 
+// Which state reads one byte alone next (a key's or a literal's rest, one byte at a time): per byte
+// class of an automaton, its byte when the class holds one byte alone (else -1), and the one byte a
+// state moves on. Read by spelling (a lexeme that spells one string), walk_entry (a state whose
+// future is one string) and literal_run_entry (a state on a run no token gets past).
+class SingleBytes {
+ public:
+  explicit SingleBytes(const fsm::LexDfa& d) : d_(d) {
+    byte_.fill(-2);  // (-2: no byte yet)
+    for (int b = 0; b < 256; ++b) {
+      int16_t& x = byte_[d.classes[b]];
+      x = x == -2 ? static_cast<int16_t>(b) : int16_t{-1};
+    }
+  }
+  // The one byte `s` moves on, `skip` (a byte alone in its class) aside: -1 when none, -2 when more
+  // than one (or a class of several bytes).
+  int only(uint32_t s, int skip = -1) const {
+    int found = -1;
+    const uint32_t* row = &d_.table[static_cast<size_t>(s) * d_.num_classes];
+    for (uint32_t c = 0; c < d_.num_classes; ++c) {
+      if (row[c] == fsm::kDead || (skip >= 0 && byte_[c] == skip)) continue;
+      if (found >= 0 || byte_[c] < 0) return -2;
+      found = byte_[c];
+    }
+    return found;
+  }
+
+ private:
+  const fsm::LexDfa& d_;
+  std::array<int16_t, 256> byte_;
+};
+
 }  // namespace
 
 namespace {
@@ -1884,24 +1915,9 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
   const fsm::ClassTrie& json = class_trie(0);
   const uint32_t cut_class = cut && !json.empty() ? json.classes()[kCut] : UINT32_MAX;
   // The byte a state lives on when it lives on one byte alone (the next letter of a key or a
-  // literal), else -1.
-  std::array<int16_t, 256> class_byte;  // per class: its byte when it has one alone, else -1
-  class_byte.fill(-2);
-  for (int b = 0; b < 256; ++b) {
-    int16_t& x = class_byte[d.classes[b]];
-    x = x == -2 ? static_cast<int16_t>(b) : int16_t{-1};
-  }
-  // -1: no byte lives (kCut aside when cut); -2: more than one.
-  auto only_byte = [&](uint32_t s) -> int {
-    int found = -1;
-    const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
-    for (uint32_t c = 0; c < d.num_classes; ++c) {
-      if (row[c] == fsm::kDead || (cut && class_byte[c] == kCut)) continue;
-      if (found >= 0 || class_byte[c] < 0) return -2;
-      found = class_byte[c];
-    }
-    return found;
-  };
+  // literal; kCut aside when cut): -1 when none lives, -2 when more than one.
+  const SingleBytes single(d);
+  auto only_byte = [&](uint32_t s) { return single.only(s, cut ? static_cast<int>(kCut) : -1); };
   // Whether the state's future is one string (a key's or a literal's rest): one live byte at a
   // time until none lives, within the trie's depth.
   auto one_string = [&](uint32_t s) {
@@ -2340,19 +2356,11 @@ const CfgGrammar::Spelling* CfgGrammar::spelling(uint32_t lexeme) const {
   auto sp = std::make_unique<Spelling>();
   sp->at.assign(d.num_states(), UINT32_MAX);
   constexpr size_t kMaxBytes = 4096;
-  // Per byte class: its byte when it has one alone, else -2 (the rows are read by class).
-  std::vector<int> class_byte(d.num_classes, -1);
-  for (int b = 0; b < 256; ++b) {
-    int& x = class_byte[d.classes[b]];
-    x = x == -1 ? b : -2;
-  }
+  const SingleBytes single(d);
   bool spelled = false;
   for (uint32_t s = d.start; sp->bytes.size() <= kMaxBytes;) {
     sp->at[s] = static_cast<uint32_t>(sp->bytes.size());
-    int only = -1;  // the one byte s moves on; -2: more than one
-    const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
-    for (uint32_t c = 0; c < d.num_classes && only != -2; ++c)
-      if (row[c] != fsm::kDead) only = only == -1 ? class_byte[c] : -2;
+    const int only = single.only(s);  // the one byte s moves on; -2: more than one
     if (d.is_final(s)) {
       spelled = only == -1;  // the end: final with no way on (states off the path are unreachable)
       break;
@@ -2393,26 +2401,14 @@ std::shared_ptr<const IndexEntry> CfgGrammar::literal_run_entry(uint32_t l, uint
   const fsm::LexDfa& d = rt->dfa(l);
   const fsm::TokenTrie& trie = tokenizer->trie();
   const auto& nodes = trie.nodes();
-  // Per byte class: its byte when it has one alone, else -2.
-  thread_local std::vector<int> class_byte;
-  class_byte.assign(d.num_classes, -1);
-  for (int b = 0; b < 256; ++b) {
-    int& x = class_byte[d.classes[b]];
-    x = x == -1 ? b : -2;
-  }
+  const SingleBytes single(d);
   thread_local std::vector<int32_t> ids;
   ids.clear();
   uint32_t node = 0, s = q;  // the trie's root
   for (;;) {
     if (d.is_final(s)) return nullptr;  // a token may end the lexeme here: the general route
-    int only = -1;  // the one byte s moves on
-    const uint32_t* row = &d.table[static_cast<size_t>(s) * d.num_classes];
-    for (uint32_t c = 0; c < d.num_classes; ++c) {
-      if (row[c] == fsm::kDead) continue;
-      if (only != -1 || class_byte[c] < 0) return nullptr;
-      only = class_byte[c];
-    }
-    if (only < 0) return nullptr;  // a state that reads nothing (not one a parse is at)
+    const int only = single.only(s);
+    if (only < 0) return nullptr;  // more than one byte, or none (not a state a parse is at)
     const auto byte = static_cast<uint8_t>(only);
     const uint32_t child = node == 0 ? root_child(byte) : trie.child(node, byte);
     if (child == 0) break;  // no token goes on along the string
