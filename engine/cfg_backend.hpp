@@ -234,6 +234,10 @@ struct CfgGrammar : CompiledGrammar::Impl {
   size_t num_part_blocks_by_reference() const { return part_blocks_by_reference_.load(); }
   // Entry parts computed as the plain string's with the differences walked (difference_entry).
   size_t num_index_by_difference() const { return index_by_difference_.load(); }
+  // The boundary walks' byte classes (bytes in one class step every parser configuration alike)
+  // and their number, set by reserve_caches.
+  const std::array<uint8_t, 256>& walk_class() const { return walk_class_; }
+  uint32_t walk_classes() const { return walk_classes_; }
   // JSON Schema uniqueItems and tracked required keys: the plan the matchers' trackers follow
   // (null: none), and the tokens with a '"' (what can end a string), with a '}' (what can close an
   // object), and with a '"' before a '}' (what can close an object from inside a string): the

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <initializer_list>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -411,4 +412,45 @@ TEST_CASE("class walk: a class of code points parts the UTF-8 classes, the ASCII
   CHECK(testing::cfg_of(g).num_class_boundary_walks() > 0);
   for (const char* bad : {"😀", "é!", "\\n", "\xD5\xA1"})  // an emoji, '!', a newline, an Armenian letter
     refused_after(g, R"({"title": ")" + title.substr(0, 150), bad);
+}
+
+TEST_CASE("walk classes: the common refinement of every lexeme's byte classes, numbered by first byte", "[class-trie]") {
+  TOLLGATE_DATA_OR_SKIP(dir, "corpora/maskbench-dev");
+  // Every lexeme built in the compile: the walk classes come from the DFAs (not from the regexes'
+  // partition). The oracle: per byte the signature of its class in every DFA, a class per distinct
+  // signature, numbered as the bytes first show them.
+  CompileOptions all;
+  all.threads = 1;
+  all.eager_automata_states = SIZE_MAX;
+  Compiler compiler(testing::llama3(), all);
+  size_t grammars = 0, many_lexemes = 0, classes_seen = 0;
+  const auto files = testing::maskbench_files(dir);
+  for (size_t i = 0; i < files.size() && grammars < 60; i += 29) {  // of every source, small to large
+    const auto& f = files[i];
+    const auto doc = nlohmann::json::parse(testing::read_file(f));
+    CompiledGrammarPtr g;
+    try {
+      g = compiler.compile_json_schema(doc["schema"].dump());
+    } catch (const Error&) {
+      continue;
+    }
+    const auto& cfg = testing::cfg_of(g);
+    const auto& rt = *cfg.rt;
+    std::map<std::vector<uint32_t>, uint32_t> sig;
+    std::array<uint8_t, 256> expect{};
+    for (int b = 0; b < 256; ++b) {
+      std::vector<uint32_t> key;
+      for (uint32_t l = 0; l < rt.num_lexemes(); ++l) key.push_back(rt.dfa(l).classes[b]);
+      expect[b] = static_cast<uint8_t>(sig.emplace(std::move(key), static_cast<uint32_t>(sig.size())).first->second);
+    }
+    INFO(f.filename().string());
+    CHECK(cfg.walk_class() == expect);
+    CHECK(cfg.walk_classes() == sig.size());
+    ++grammars;
+    many_lexemes += rt.num_lexemes() >= 30;
+    classes_seen = std::max(classes_seen, sig.size());
+  }
+  CHECK(grammars >= 60);
+  CHECK(many_lexemes >= 10);
+  CHECK(classes_seen >= 40);
 }
