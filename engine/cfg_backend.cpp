@@ -922,7 +922,7 @@ void CfgGrammar::reserve_caches() {
     // The common refinement of every DFA's byte classes, one lexeme at a time: a byte's class and
     // its class in the next DFA name its new class, numbered in the order bytes first show them
     // (the order a signature per byte of all its classes gave, which cost 256 vectors of one class
-    // per lexeme and their map: a sixth of a median maskbench-dev compile).
+    // per lexeme and their map: a sixth to a quarter of a median maskbench-dev compile).
     walk_class_.fill(0);
     uint32_t k = 1;
     std::vector<int16_t> renumber;
