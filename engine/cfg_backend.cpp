@@ -20,7 +20,6 @@
 #include <cstdlib>
 #include <new>
 #include <ctime>
-#include <map>
 #include <numeric>
 #include <unordered_set>
 #include <tuple>
