@@ -1920,6 +1920,46 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
     visit(i, n, s);
     return true;
   };
+  // The byte walk below node `root` (its state in st[its depth]): walk_trie with `step`, written
+  // out for a lexeme that is not leftmost-first (the roots need no look at the children) with the
+  // automaton's and the trie's arrays in locals. Through the lambdas every node reloaded them
+  // (a store to the mask may alias them): 34 instructions a node, where a whole-trie walk (a
+  // regex class's inside in format "regex": each letter its own state) is 277k nodes.
+  auto walk_below = [&](uint32_t root) {
+    if (lf) {
+      fsm::walk_trie(trie, root, st.data(), step);
+      return;
+    }
+    const fsm::TrieNode* nd = nodes.data();
+    const uint32_t* table = d.table.data();
+    const uint8_t* byte_class = d.classes.data();
+    const uint8_t* finals = d.finals.data();
+    const int32_t* ids = trie.token_ids().data();
+    const size_t width = d.num_classes;
+    const unsigned cut_byte = cut ? kCut : 256u;  // no node's byte when there is no cut
+    const bool roots = !last, sub = subtract;
+    uint32_t* stack = st.data();
+    uint32_t* m = mask;
+    uint32_t* tw = touched.data();
+    for (uint32_t i = root + 1, end = nd[root].subtree_end; i < end;) {
+      const fsm::TrieNode& n = nd[i];
+      const uint32_t s = n.byte == cut_byte ? fsm::kDead : table[stack[n.depth - 1] * width + byte_class[n.byte]];
+      if (s == fsm::kDead) {
+        if (sub) clear_range(trie, i, n.subtree_end);
+        i = n.subtree_end;
+        continue;
+      }
+      stack[n.depth] = s;
+      if (!sub)
+        for (uint32_t k = n.tokens_begin; k < n.tokens_end; ++k) {
+          const int32_t id = ids[k];
+          m[id >> 5] |= 1u << (id & 31);
+          tw[id >> 10] |= 1u << ((id >> 5) & 31);
+        }
+      if (roots && finals[s] && n.subtree_end > i + 1) e->roots.push_back(i);
+      ++i;
+    }
+  };
   // With a cut, the class trie needs kCut in a class of its own (every string class trie has it, in
   // the same class: these are read from the JSON-string one, whichever the walk takes below).
   const fsm::ClassTrie& json = class_trie(0);
@@ -1950,7 +1990,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
       node = c;
     }
   } else if (lf || json.empty() || (cut && json.bytes_of(cut_class).size() != 1)) {
-    fsm::walk_trie(trie, 0, st.data(), step);
+    walk_below(0);
   } else {
     // The class trie: where every byte of a class leads to one state, all tokens of a class string
     // are decided at once (a JSON string body: 7,000 class nodes for Llama-3's 275k byte nodes).
@@ -2172,7 +2212,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
           touched[g] = 0;
         }
       }
-      fsm::walk_trie(trie, 0, st.data(), step);
+      walk_below(0);
     }
     // The exceptions. One found inside another's subtree was walked with a wrong state, and the
     // outer one's byte walk redoes its whole subtree: only the outermost are walked (subtrees
@@ -2232,7 +2272,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
       if (sb == fsm::kDead) continue;
       visit(b, nodes[b], sb);
       st[nodes[b].depth] = sb;
-      fsm::walk_trie(trie, b, st.data(), step);
+      walk_below(b);
     }
     sort_trie_nodes(e->roots, nodes.size());
   }
