@@ -3,8 +3,8 @@
 // data, tokens_llama3}]}), a tokenizer, JSON Schema options.
 // Gives: per schema, its compile time to the first mask (TTFM) and every mask fill time (TBM) while
 // each test's tokens are replayed, as one JSON line (--out); a summary on stdout; a progress bar on
-// stderr when it is a terminal. Each schema runs in its own forked worker under a timeout, so a
-// crash or a hang is recorded for that schema and the run goes on.
+// stderr when it is a terminal. Each schema runs in a worker process (forked, or started with exec)
+// under a timeout, so a crash or a hang is recorded for that schema and the run goes on.
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -59,8 +59,12 @@ struct MaskbenchArgs {
   // Cold, but a worker process compiles schema after schema (process-wide automata kept between
   // schemas). The default cold run forks a fresh worker per schema.
   bool reuse_workers = false;
-  // Cold, each worker a process started for its schema with exec (not a fork of this one): it
-  // loads the tokenizer itself (untimed) before it takes its schema. The nearest to a new process.
+  // Each worker a process started with exec (not a fork of this one): it loads the tokenizer itself
+  // (untimed) before it takes a schema. Cold: a process per schema, the nearest to a new process.
+  // Warm: a process for the run, as a server is, owning every page it reads. A forked worker reads
+  // the tokenizer's pages from this process, and on some virtual machines a fork child's first
+  // touch of each inherited page is slow (~4.6 µs a page measured here, in no fault count): masks
+  // that walk parts of the trie no earlier mask walked paid it (docs/benchmarks.md, session 45).
   bool exec = false;
   // Set in such a process: the task and result pipes' descriptors, "R,W".
   std::string worker_fds;
@@ -560,7 +564,9 @@ int run_maskbench(const MaskbenchArgs& a) {
               a.grammar == "builtin-json" ? "built-in JSON grammar (debug: the schemas are not compiled)"
                                           : "JSON Schema",
               ws.c_str(), a.property_order.c_str(), a.lenient ? ", lenient" : "",
-              a.warm ? ("warm (one Compiler per worker, warmed up before its first schema; compiled-grammar cache " +
+              a.warm ? ("warm (one Compiler per worker, warmed up before its first schema" +
+                        std::string(a.exec ? ", the worker a process started (exec): it loads the tokenizer" : "") +
+                        "; compiled-grammar cache " +
                         (a.grammar_cache_mib ? std::to_string(a.grammar_cache_mib) + " MiB)" : std::string("off)")))
                            .c_str()
               : a.reuse_workers ? "cold (a fresh Compiler per schema; workers reused)"
@@ -636,12 +642,13 @@ void add_bench_maskbench_command(CLI::App& bench) {
                               "cold, but a worker process compiles schema after schema: a fresh Compiler for each, "
                               "process-wide automata (formats) kept");
   auto* exec = cmd->add_flag("--exec", a->exec,
-                             "cold, each worker a process started for its schema (exec, not fork): it loads the "
-                             "tokenizer itself (untimed, ~0.1 s a schema) before it compiles");
+                             "each worker a process started with exec, not forked: it loads the tokenizer itself "
+                             "(untimed, ~0.1 s). Cold: a process per schema; with --warm: one for the run, as a "
+                             "server is (a forked worker's first reads of this process's pages can be slow on "
+                             "virtual machines)");
   cmd->add_option("--worker-fds", a->worker_fds, "internal: the pipes of an exec'd worker")->group("");
   warm->excludes(cold);
   warm->excludes(reuse);
-  exec->excludes(warm);
   exec->excludes(reuse);
   cmd->add_option("--grammar", a->grammar, "debug: builtin-json replays through the built-in JSON grammar")
       ->check(CLI::IsMember({"schema", "builtin-json"}))

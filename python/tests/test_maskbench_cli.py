@@ -136,11 +136,12 @@ def test_schemas_jsonl_and_summary_agree(bench_dir, tokenizer, tmp_path):
     rc, out, err = run(str(bench_dir), "--tokenizer", tokenizer, "--out", str(out_path), "--timeout", "60")
     by_id = check_run(bench_dir, out_path, rc, out, err)
     assert "grammar: JSON Schema" in out and "cold (a fresh process and Compiler per schema)" in out
-    # Workers kept between schemas (--reuse-workers), one Compiler per worker (--warm) and a process started
-    # per schema (--exec, which loads the tokenizer itself): the same verdicts. The warm worker once more with
-    # a compiled-grammar cache (off by default: no schema repeats).
+    # Workers kept between schemas (--reuse-workers), one Compiler per worker (--warm), a process started
+    # per schema (--exec, which loads the tokenizer itself) and a warm worker so started: the same verdicts.
+    # The warm worker once more with a compiled-grammar cache (off by default: no schema repeats).
     for modes, said in ((["--reuse-workers"], "workers reused"), (["--warm"], "compiled-grammar cache off"),
                         (["--exec"], "a process started (exec) per schema"),
+                        (["--warm", "--exec"], "the worker a process started (exec): it loads the tokenizer"),
                         (["--warm", "--grammar-cache-mb", "1"], "compiled-grammar cache 1 MiB")):
         other = tmp_path / ("r" + "".join(modes) + ".jsonl")
         rc, out, err = run(str(bench_dir), "--tokenizer", tokenizer, "--out", str(other), "--timeout", "60", *modes)
@@ -200,6 +201,13 @@ def test_an_exec_worker_that_crashes_is_recorded_and_the_run_goes_on(bench_dir, 
     by_id = check_run(bench_dir, out_path, rc, out, err)
     assert by_id[names[0]] in ({"id": names[0], "crash": "signal 11"}, {"id": names[0], "crash": "signal 6"})
     assert sum("tests" in j for j in by_id.values()) == len(PICKS) - 1
+    # A warm worker started with exec serves every schema; after its crash a new one (exec'd again) goes on.
+    out_path = tmp_path / "w.jsonl"
+    rc, out, err = run(str(bench_dir), "--tokenizer", tokenizer, "--out", str(out_path), "--grammar",
+                       "builtin-json", "--timeout", "60", "--exec", "--warm", env={"TOLLGATE_BENCH_CRASH_ON": names[1]})
+    by_id = check_run(bench_dir, out_path, rc, out, err)
+    assert by_id[names[1]] in ({"id": names[1], "crash": "signal 11"}, {"id": names[1], "crash": "signal 6"})
+    assert sum("tests" in j for j in by_id.values()) == len(PICKS) - 1
 
 
 def test_usage_errors_exit_2(tmp_path, tokenizer):
@@ -207,7 +215,6 @@ def test_usage_errors_exit_2(tmp_path, tokenizer):
     assert run(str(tmp_path), "--tokenizer", tokenizer, "--jobs", "0")[0] == 2
     assert run(str(tmp_path), "--tokenizer", tokenizer, "--property-order", "sorted")[0] == 2
     assert run(str(tmp_path), "--tokenizer", tokenizer, "--warm", "--reuse-workers")[0] == 2
-    assert run(str(tmp_path), "--tokenizer", tokenizer, "--exec", "--warm")[0] == 2
     assert run(str(tmp_path), "--tokenizer", tokenizer, "--exec", "--reuse-workers")[0] == 2
     rc, out, err = run(str(tmp_path), "--tokenizer", tokenizer)  # an empty directory is a complete run
     assert rc == 0 and re.search(r"^maskbench: 0 schemas", out, re.M)
