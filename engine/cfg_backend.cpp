@@ -62,6 +62,7 @@ inline void clear_tokens(const fsm::TokenTrie& trie, uint32_t from, uint32_t to,
 std::atomic<size_t> g_class_walks_abandoned{0};
 std::atomic<size_t> g_class_walk_runs_parted{0};
 std::atomic<size_t> g_fine_class_walks{0};
+std::atomic<size_t> g_class_walks_unsubtracted{0};
 
 // Initial size of the hash tables of a grammar's caches (over all shards) and of its Earley graph
 // (entries); they double as they fill. Small: 4,096 made a new generation zero ≈ 600 KiB (the graph's
@@ -78,6 +79,7 @@ using fsm::cfg_debug_threshold_us;
 size_t class_walks_abandoned() { return g_class_walks_abandoned.load(std::memory_order_relaxed); }
 size_t class_walk_runs_parted() { return g_class_walk_runs_parted.load(std::memory_order_relaxed); }
 size_t fine_class_walks() { return g_fine_class_walks.load(std::memory_order_relaxed); }
+size_t class_walks_unsubtracted() { return g_class_walks_unsubtracted.load(std::memory_order_relaxed); }
 
 ParserState CfgGrammar::Generation::start_state(uint32_t node, uint32_t guard) const {
   ParserState start;
@@ -2082,12 +2084,23 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
           live += trie.tokens_from(nodes[x].subtree_end) - trie.tokens_from(x);
       subtract = live * 2 > trie.token_ids().size();
     }
-    if (subtract) {
-      own = tokenizer->trie_token_bits();
-      mask = own.data();
-    }
+    // Where the first bytes say subtract, the class walk writes nothing until it is over: it lists
+    // the dead class subtrees' tokens (ranges of the class trie's token ids, in order), and every
+    // other token is live. Then it subtracts only if the live tokens are over a third of the
+    // vocabulary; else it sets the tokens between the dead ranges. A counted string's last code
+    // points (o79409's name, 2 of a chunk's 12 left) have live first bytes, but past the count
+    // almost every token dies: subtracting cleared ~100k tokens one by one, 3 M instructions of a
+    // 14 M mask.
+    const bool defer = subtract;
+    thread_local std::vector<std::pair<uint32_t, uint32_t>> dead_tokens;  // [from, to) of ct's token ids
+    dead_tokens.clear();
+    uint64_t dead = 0;
     auto drop_class_subtree = [&](uint32_t x) {
-      if (subtract) clear_range(ct.trie(), x, cn[x].subtree_end);
+      if (!defer) return;
+      const uint32_t a = ct.trie().tokens_from(x), b = ct.trie().tokens_from(cn[x].subtree_end);
+      if (a == b) return;
+      dead_tokens.emplace_back(a, b);
+      dead += b - a;
     };
     thread_local std::vector<uint32_t> cst;
     if (cst.size() < ct.trie().max_depth() + 2) cst.resize(ct.trie().max_depth() + 2);
@@ -2190,7 +2203,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
         x = n.subtree_end;
         continue;
       }
-      if (!subtract) ct.trie().for_each_token(n, set_token);
+      if (!defer) ct.trie().for_each_token(n, set_token);
       if (!last && d.is_final(t))  // the members with children, listed apart (no trie node read)
         e->roots.insert(e->roots.end(), ct.parents().begin() + ct.parent_begin(x),
                         ct.parents().begin() + ct.parent_begin(x + 1));
@@ -2198,8 +2211,8 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
       ++x;
     }
     if (abandoned) {
-      // Back to nothing decided (the scratch's touched words zeroed, or every token again), then
-      // the byte walk, subtracting or not as decided above.
+      // Back to nothing written (the scratch's touched words zeroed; a deferred walk wrote nothing),
+      // then the byte walk, subtracting or not by the first bytes.
       g_class_walks_abandoned.fetch_add(1, std::memory_order_relaxed);
       e->roots.clear();
       exceptions.clear();
@@ -2213,6 +2226,31 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
         }
       }
       walk_below(0);
+    } else if (defer) {
+      const int32_t* ids = ct.trie().token_ids().data();
+      const uint32_t total = static_cast<uint32_t>(ct.trie().token_ids().size());
+      subtract = (total - dead) * 3 > total;  // clearing a token costs about half of setting one
+      if (subtract) {
+        own = tokenizer->trie_token_bits();
+        mask = own.data();
+        uint32_t* m = mask;
+        for (const auto& [a, b] : dead_tokens)
+          for (uint32_t k = a; k < b; ++k) {
+            const int32_t id = ids[k];
+            m[id >> 5] &= ~(1u << (id & 31));
+          }
+      } else {
+        g_class_walks_unsubtracted.fetch_add(1, std::memory_order_relaxed);
+        uint32_t from = 0;
+        auto set_range = [&](uint32_t a, uint32_t b) {
+          for (uint32_t k = a; k < b; ++k) set_token(ids[k]);
+        };
+        for (const auto& [a, b] : dead_tokens) {
+          set_range(from, a);
+          from = b;
+        }
+        set_range(from, total);
+      }
     }
     // The exceptions. One found inside another's subtree was walked with a wrong state, and the
     // outer one's byte walk redoes its whole subtree: only the outermost are walked (subtrees

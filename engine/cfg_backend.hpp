@@ -75,6 +75,9 @@ size_t class_walk_runs_parted();
 // Index entries walked over a finer string class trie than the JSON-string one (a pattern's class
 // parts the JSON-string classes).
 size_t fine_class_walks();
+// Class walks the first bytes sent to subtract that set their live tokens instead (most tokens
+// died deeper: a counted string's last code points), in this process: for tests.
+size_t class_walks_unsubtracted();
 
 // The children of an entry's boundary roots grouped by their byte, for entries with many roots
 // (whitespace, separators, colons, numbers: a root per whitespace run or digit string). A
