@@ -54,9 +54,10 @@ size_t CfgGrammar::KeyHash::operator()(const Threads& t) const {
 namespace {
 
 inline void set_bit(uint32_t* row, int32_t id) { row[id >> 5] |= 1u << (id & 31); }
+inline void clear_bit(uint32_t* row, int32_t id) { row[id >> 5] &= ~(1u << (id & 31)); }
 // Clears in `mask` the tokens of nodes [from, to) of `trie`.
 inline void clear_tokens(const fsm::TokenTrie& trie, uint32_t from, uint32_t to, uint32_t* mask) {
-  trie.for_each_token(from, to, [&](int32_t id) { mask[id >> 5] &= ~(1u << (id & 31)); });
+  trie.for_each_token(from, to, [&](int32_t id) { clear_bit(mask, id); });
 }
 
 std::atomic<size_t> g_class_walks_abandoned{0};
@@ -1238,7 +1239,7 @@ class CfgMatcher final : public Matcher::Impl {
     };
     auto allowed = [&](int32_t id) { return (r[id >> 5] >> (id & 31) & 1u) != 0; };
     auto test = [&](int32_t id) {
-      if (allowed(id) && !keeps(id)) r[id >> 5] &= ~(1u << (id & 31));
+      if (allowed(id) && !keeps(id)) clear_bit(r, id);
     };
     using JT = TokenizerInfo::JsonTokens;
     if (!t.active()) {
@@ -2235,10 +2236,7 @@ std::shared_ptr<const IndexEntry> CfgGrammar::walk_entry(const fsm::LexDfa& d, b
         mask = own.data();
         uint32_t* m = mask;
         for (const auto& [a, b] : dead_tokens)
-          for (uint32_t k = a; k < b; ++k) {
-            const int32_t id = ids[k];
-            m[id >> 5] &= ~(1u << (id & 31));
-          }
+          for (uint32_t k = a; k < b; ++k) clear_bit(m, ids[k]);
       } else {
         g_class_walks_unsubtracted.fetch_add(1, std::memory_order_relaxed);
         uint32_t from = 0;
