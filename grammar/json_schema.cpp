@@ -1113,7 +1113,13 @@ class SchemaCompiler {
     constexpr size_t kMaxChain = 1000;  // each link is a C++ stack frame
     if (stack_.size() >= kMaxChain)
       fail(ptr_of(n), "a chain of more than " + std::to_string(kMaxChain) + " $ref / allOf links on one value");
+    // Popped however this returns: a probe's Undecided (relax() while probing) unwinds through
+    // here, and a node left on the stack read as a cycle at its next flatten.
     stack_.push_back(n);
+    struct Pop {
+      std::vector<const Json*>& st;
+      ~Pop() { st.pop_back(); }
+    } pop{stack_};
     const std::string ptr = ptr_of(n);
     const Json& o = *n;
     bool ref_only = draft7() && o.contains("$ref");  // draft-07: $ref overrides its siblings
@@ -1300,9 +1306,19 @@ class SchemaCompiler {
         c.ptr = p;
         if (kv == "additionalProperties") {
           local_names(o, c.names, c.patterns);
-        } else if (!evaluated_names(n, c.names, c.patterns)) {
-          relax(p, k, "the properties it sees depend on which branches of anyOf / oneOf / if / not match");
-          continue;
+        } else {
+          EvalCases cases;
+          if (!eval_cases(n, cases, 0)) {
+            relax(p, k, "the properties it sees depend on a $dynamicRef's target, or on more than " +
+                            std::to_string(kMaxEvalCases) + " combinations of matching anyOf / oneOf / if branches");
+            continue;
+          }
+          if (cases.size() > 1 || !cases[0].guards.empty()) {
+            unevaluated_cases(s, v, p, cases);
+            continue;
+          }
+          c.names = std::move(cases[0].names);
+          c.patterns = std::move(cases[0].patterns);
         }
         if (v.is_boolean()) {
           c.is_false = true;
@@ -1371,7 +1387,6 @@ class SchemaCompiler {
         unknown_.add(k, ptr);
       }
     }
-    stack_.pop_back();
   }
 
   uint64_t count_value(const Json& v, const std::string& p, const std::string& k) {
@@ -1411,37 +1426,161 @@ class SchemaCompiler {
     if (pp != o.end() && pp->is_object())
       for (auto it = pp->begin(); it != pp->end(); ++it) patterns.push_back(it.key());
   }
-  // What unevaluatedProperties at `n` sees: the names and patterns of n and of the schemas it
-  // applies in place unconditionally (allOf, $ref). false when a conditional applicator (anyOf,
-  // oneOf, if, not, dependentSchemas, $dynamicRef) could also evaluate properties.
-  bool evaluated_names(const Json* n, std::set<std::string>& names, std::vector<std::string>& patterns,
-                       int depth = 0) {
-    if (!n->is_object() || depth > 64) return depth <= 64;
-    const Json& o = *n;
-    local_names(o, names, patterns);
-    for (const char* k : {"anyOf", "oneOf", "if", "not", "dependentSchemas", "dependencies", "$dynamicRef",
-                          "$recursiveRef", "additionalProperties", "unevaluatedProperties"}) {
-      if (!o.contains(k)) continue;
-      std::string key = k;
-      // its own additionalProperties evaluates every other key: nothing is left unevaluated
-      if (key == "additionalProperties" || (key == "unevaluatedProperties" && depth > 0)) {
-        patterns.push_back("");
-        continue;
+  // What unevaluatedProperties sees depends on which in-place subschemas an instance matches (a
+  // property is evaluated by anyOf's matching branches, oneOf's one, if's then or else, a
+  // triggered dependentSchemas). Each EvalCase is one such situation: the subschemas it assumes
+  // to hold or to fail (`guards`) and the names and patterns then evaluated ("" evaluates every
+  // key). The cases of a schema cover every instance, and a case whose guards hold evaluates no
+  // more than the instance's real evaluation does: anyOf takes every subset of its branches (the
+  // evaluation only grows with more matching branches, so a case needs only its own to match),
+  // oneOf one branch, if both ways (the failing way unguarded when it names nothing).
+  struct EvalCase {
+    std::vector<std::pair<const Json*, bool>> guards;  // (schema, true: it holds / false: it fails)
+    std::set<std::string> names;
+    std::vector<std::string> patterns;
+    bool evaluates_nothing() const { return names.empty() && patterns.empty(); }
+  };
+  using EvalCases = std::vector<EvalCase>;
+  static constexpr size_t kMaxEvalCases = 64;
+  // Every case of a with every case of b; false past kMaxEvalCases.
+  static bool eval_product(EvalCases& a, const EvalCases& b) {
+    if (a.size() * b.size() > kMaxEvalCases) return false;
+    EvalCases out;
+    for (const auto& x : a)
+      for (const auto& y : b) {
+        EvalCase c = x;
+        c.guards.insert(c.guards.end(), y.guards.begin(), y.guards.end());
+        c.names.insert(y.names.begin(), y.names.end());
+        c.patterns.insert(c.patterns.end(), y.patterns.begin(), y.patterns.end());
+        out.push_back(std::move(c));
       }
-      if (key == "unevaluatedProperties") continue;
-      if (key == "not") continue;  // not never evaluates
-      return false;
+    a = std::move(out);
+    return true;
+  }
+  // The cases of `sub` assumed to hold (or to fail), each with that guard added.
+  bool guarded_cases(const Json* sub, bool holds, EvalCases& out, int depth) {
+    if (!eval_cases(sub, out, depth)) return false;
+    for (auto& c : out) c.guards.insert(c.guards.begin(), {sub, holds});
+    return true;
+  }
+  // The evaluation cases of schema n (n's own unevaluatedProperties is not looked at at depth 0;
+  // deeper, it evaluates every key). false where they are unknown ($dynamicRef, whose target the
+  // dynamic scope picks) or past kMaxEvalCases.
+  bool eval_cases(const Json* n, EvalCases& out, int depth) {
+    out.assign(1, EvalCase{});
+    if (!n->is_object()) return true;
+    if (depth > 64) return false;
+    const Json& o = *n;
+    EvalCase& base = out[0];
+    local_names(o, base.names, base.patterns);
+    if (o.contains("additionalProperties") || (depth > 0 && o.contains("unevaluatedProperties"))) {
+      base.names.clear();
+      base.patterns.assign(1, "");  // every key evaluated: nothing below can add to it
+      return true;
     }
-    auto all = o.find("allOf");
-    if (all != o.end() && all->is_array())
+    if (o.contains("$dynamicRef") || o.contains("$recursiveRef")) return false;
+    EvalCases sub;
+    if (auto all = o.find("allOf"); all != o.end() && all->is_array())
       for (const auto& x : *all)
-        if (!evaluated_names(&x, names, patterns, depth + 1)) return false;
-    auto r = o.find("$ref");
-    if (r != o.end() && r->is_string()) {
+        if (!eval_cases(&x, sub, depth + 1) || !eval_product(out, sub)) return false;
+    if (auto r = o.find("$ref"); r != o.end() && r->is_string()) {
       const Json* t = resolve_ref(n, r->get<std::string>(), ptr_of(n));
-      if (!evaluated_names(t, names, patterns, depth + 1)) return false;
+      if (!eval_cases(t, sub, depth + 1) || !eval_product(out, sub)) return false;
+    }
+    for (const char* k : {"anyOf", "oneOf"}) {
+      auto it = o.find(k);
+      if (it == o.end() || !it->is_array()) continue;
+      const bool any = k[0] == 'a';
+      EvalCases alts(1, EvalCase{});  // no branch assumed: evaluates nothing, always sound
+      for (const auto& b : *it) {
+        if (!guarded_cases(&b, true, sub, depth + 1)) return false;
+        if (std::all_of(sub.begin(), sub.end(), [](const EvalCase& c) { return c.evaluates_nothing(); })) continue;
+        if (any) {  // every subset of the branches: with this one and without it
+          EvalCases with = alts;
+          if (!eval_product(with, sub)) return false;
+          alts.insert(alts.end(), with.begin(), with.end());
+        } else {  // one branch
+          alts.insert(alts.end(), sub.begin(), sub.end());
+        }
+        if (alts.size() > kMaxEvalCases) return false;
+      }
+      if (!eval_product(out, alts)) return false;
+    }
+    if (auto cond = o.find("if"); cond != o.end() && in_dialect("if")) {  // alone too: what it evaluates counts
+      EvalCases alts, other;
+      if (!guarded_cases(&*cond, true, alts, depth + 1)) return false;
+      if (auto th = o.find("then"); th != o.end())
+        if (!eval_cases(&*th, sub, depth + 1) || !eval_product(alts, sub)) return false;
+      if (auto el = o.find("else"); el != o.end()) {
+        if (!eval_cases(&*el, other, depth + 1)) return false;
+      } else {
+        other.assign(1, EvalCase{});
+      }
+      // the failing way: guarded only where it evaluates something (an unguarded empty case is sound)
+      const bool names = !std::all_of(other.begin(), other.end(), [](const EvalCase& c) { return c.evaluates_nothing(); });
+      if (names)
+        for (auto& c : other) c.guards.insert(c.guards.begin(), {&*cond, false});
+      alts.insert(alts.end(), other.begin(), other.end());
+      if (!eval_product(out, alts)) return false;
+    }
+    for (const char* k : {"dependentSchemas", "dependencies"}) {
+      auto it = o.find(k);
+      if (it == o.end() || !it->is_object() || !in_dialect(k)) continue;
+      for (auto jt = it->begin(); jt != it->end(); ++jt) {
+        if (jt.value().is_array()) continue;  // dependencies' required form evaluates nothing
+        if (!eval_cases(&jt.value(), sub, depth + 1)) return false;
+        if (std::all_of(sub.begin(), sub.end(), [](const EvalCase& c) { return c.evaluates_nothing(); })) continue;
+        const Json* present = dep_node("q" + ptr_of(&jt.value()),
+                                       Json{{"type", "object"}, {"required", Json::array({jt.key()})}}, ptr_of(&jt.value()));
+        for (auto& c : sub) c.guards.insert(c.guards.begin(), {present, true});
+        EvalCases alts(1, EvalCase{});
+        alts.insert(alts.end(), sub.begin(), sub.end());
+        if (!eval_product(out, alts)) return false;
+      }
     }
     return true;
+  }
+  // A URI naming node t (of the document or one the compiler made), for the schemas the compiler
+  // writes to refer to it without copying it.
+  std::string node_uri(const Json* t) {
+    auto [it, fresh] = node_uris_.emplace(t, std::string());
+    if (fresh) {
+      it->second = "tollgate-internal:node/" + std::to_string(node_uris_.size());
+      resources_[it->second] = t;
+    }
+    return it->second;
+  }
+  // unevaluatedProperties `v` (at pointer p) of schema n whose evaluation has several cases: an
+  // anyOf over them, each the schema {"allOf": [its guards], "properties": {its names: true},
+  // "patternProperties": {its patterns: true}, "additionalProperties": v}. The applicators stay
+  // as they are beside it.
+  void unevaluated_cases(Shape& s, const Json& v, const std::string& p, const EvalCases& cases) {
+    std::vector<Conj> branches;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const EvalCase& c = cases[i];
+      Json alt = Json::object();
+      Json guards = Json::array();
+      for (const auto& [g, holds] : c.guards) {
+        Json ref = Json{{"$ref", node_uri(g)}};
+        guards.push_back(holds ? ref : Json{{"not", ref}});
+      }
+      if (!guards.empty()) alt["allOf"] = std::move(guards);
+      if (std::find(c.patterns.begin(), c.patterns.end(), "") == c.patterns.end()) {
+        if (!c.names.empty()) {
+          Json props = Json::object();
+          for (const auto& name : c.names) props[name] = true;
+          alt["properties"] = std::move(props);
+        }
+        if (!c.patterns.empty()) {
+          Json pats = Json::object();
+          for (const auto& pat : c.patterns) pats[pat] = true;
+          alt["patternProperties"] = std::move(pats);
+        }
+        alt["additionalProperties"] = v.is_boolean() ? Json(v.get<bool>()) : Json{{"$ref", node_uri(&v)}};
+      }
+      branches.push_back(Conj{dep_node("u" + p + "/" + std::to_string(i), std::move(alt), p)});
+    }
+    s.any_of.push_back({std::move(branches), p});
   }
   void add_dependent_schema(Shape& s, const std::string& name, const Json* v, const std::string& p) {
     // if the value is an object with the property then v: a conditional on presence. Only objects:
@@ -5060,6 +5199,7 @@ class SchemaCompiler {
   std::map<std::pair<Conj, int>, int> memo_;  // (conjunction, depth) → its rule
   std::vector<std::unique_ptr<Json>> dep_schemas_;
   std::unordered_map<std::string, const Json*> dep_nodes_;
+  std::unordered_map<const Json*, std::string> node_uris_;  // node_uri
   std::vector<int> any_values_;  // any_value_rule by depth (-1: not built)
   int any_string_ = -1, regex_format_ = -1;
   GExprPtr item_sep_, key_sep_;  // built on first use, after ws_

@@ -279,3 +279,35 @@ TEST_CASE("json schema masks: a chunked Unicode class count equals the brute-for
   CHECK(ms.is_accepting());
   CHECK(tollgate::engine::class_walks_unsubtracted() > unsubtracted_before);
 }
+
+// unevaluatedProperties beside anyOf / if compiles to an anyOf over the cases of which branches
+// hold (grammar/json_schema.cpp, eval_cases): the masks along documents of each case, and after a
+// key only some cases allow, equal the brute-force walk, in both property orders.
+TEST_CASE("json schema masks: unevaluatedProperties cases equal the brute-force walk", "[json-schema][oracle]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  for (auto order : {tollgate::JsonSchemaOptions::PropertyOrder::kSchema, tollgate::JsonSchemaOptions::PropertyOrder::kAny}) {
+    Compiler c(tollgate::testing::llama3());
+    tollgate::JsonSchemaOptions opt;
+    opt.property_order = order;
+    auto g = c.compile_json_schema(R"({"type": "object", "properties": {"id": {"type": "integer"}},
+        "anyOf": [{"properties": {"name": {"type": "string"}}, "required": ["name"]},
+                  {"properties": {"tags": {"type": "array", "items": {"type": "string"}}}, "required": ["tags"]}],
+        "if": {"properties": {"kind": {"const": "file"}}, "required": ["kind"]},
+        "then": {"properties": {"path": {"type": "string"}}},
+        "else": {"properties": {"url": {"type": "string"}}},
+        "unevaluatedProperties": false})", opt);
+    int states = 0;
+    for (const std::string doc : {R"({"id": 7, "name": "a b", "kind": "file", "path": "/tmp/x"})",
+                                  R"({"name": "n", "tags": ["x", "y"], "url": "http://e.org"})",
+                                  R"({"tags": [], "url": "u"})"}) {
+      Matcher m(g);
+      states += walk_with_oracle(m, *g, doc);
+      CHECK(m.is_accepting());
+    }
+    CHECK(states > 40);
+    Matcher bad(g);
+    CHECK_FALSE(bad.accept_bytes(R"({"name": "n", "kind": "dir", "path": "p"})"));
+    Matcher failed_if(g);  // the if fails: its kind is not evaluated
+    CHECK_FALSE(failed_if.accept_bytes(R"({"tags": [], "kind": "dir", "url": "u"})"));
+  }
+}
