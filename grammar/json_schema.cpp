@@ -1308,13 +1308,13 @@ class SchemaCompiler {
           local_names(o, c.names, c.patterns);
         } else {
           EvalCases cases;
-          if (!eval_cases(n, cases, 0)) {
+          if (!eval_cases(n, cases, 0, false)) {
             relax(p, k, "the properties it sees depend on a $dynamicRef's target, or on more than " +
                             std::to_string(kMaxEvalCases) + " combinations of matching anyOf / oneOf / if branches");
             continue;
           }
           if (cases.size() > 1 || !cases[0].guards.empty()) {
-            unevaluated_cases(s, v, p, cases);
+            unevaluated_cases(s, v, p, cases, false);
             continue;
           }
           c.names = std::move(cases[0].names);
@@ -1381,8 +1381,13 @@ class SchemaCompiler {
         // with if
       } else if (kv == "unevaluatedItems") {
         if (v.is_boolean() && v.get<bool>()) continue;
-        if (v.is_boolean() && !v.get<bool>() && (o.contains("items") && !o["items"].is_array())) continue;
-        relax(p, k, "only the closed-array case with 'items' is supported");
+        EvalCases cases;
+        if (!eval_cases(n, cases, 0, true)) {
+          relax(p, k, "the items it sees depend on a $dynamicRef's target, or on more than " +
+                          std::to_string(kMaxEvalCases) + " combinations of matching anyOf / oneOf / if branches");
+          continue;
+        }
+        unevaluated_cases(s, v, p, cases, true);
       } else {
         unknown_.add(k, ptr);
       }
@@ -1426,19 +1431,26 @@ class SchemaCompiler {
     if (pp != o.end() && pp->is_object())
       for (auto it = pp->begin(); it != pp->end(); ++it) patterns.push_back(it.key());
   }
-  // What unevaluatedProperties sees depends on which in-place subschemas an instance matches (a
-  // property is evaluated by anyOf's matching branches, oneOf's one, if's then or else, a
-  // triggered dependentSchemas). Each EvalCase is one such situation: the subschemas it assumes
-  // to hold or to fail (`guards`) and the names and patterns then evaluated ("" evaluates every
-  // key). The cases of a schema cover every instance, and a case whose guards hold evaluates no
-  // more than the instance's real evaluation does: anyOf takes every subset of its branches (the
-  // evaluation only grows with more matching branches, so a case needs only its own to match),
-  // oneOf one branch, if both ways (the failing way unguarded when it names nothing).
+  // What unevaluatedProperties (unevaluatedItems) sees depends on which in-place subschemas an
+  // instance matches (a property or an item is evaluated by anyOf's matching branches, oneOf's
+  // one, if's then or else, a triggered dependentSchemas). Each EvalCase is one such situation:
+  // the subschemas it assumes to hold or to fail (`guards`) and what is then evaluated — the
+  // names and patterns ("" evaluates every key); or the first `prefix` items, every item
+  // (`all_items`), and the items matching a `contains` schema. The cases of a schema cover every
+  // instance, and a case whose guards hold evaluates no more than the instance's real evaluation
+  // does: anyOf takes every subset of its branches (the evaluation only grows with more matching
+  // branches, so a case needs only its own to match), oneOf one branch, if both ways (the failing
+  // way unguarded when it evaluates nothing).
   struct EvalCase {
     std::vector<std::pair<const Json*, bool>> guards;  // (schema, true: it holds / false: it fails)
     std::set<std::string> names;
     std::vector<std::string> patterns;
-    bool evaluates_nothing() const { return names.empty() && patterns.empty(); }
+    size_t prefix = 0;
+    bool all_items = false;
+    std::vector<const Json*> contains;
+    bool evaluates_nothing() const {
+      return names.empty() && patterns.empty() && prefix == 0 && !all_items && contains.empty();
+    }
   };
   using EvalCases = std::vector<EvalCase>;
   static constexpr size_t kMaxEvalCases = 64;
@@ -1452,40 +1464,61 @@ class SchemaCompiler {
         c.guards.insert(c.guards.end(), y.guards.begin(), y.guards.end());
         c.names.insert(y.names.begin(), y.names.end());
         c.patterns.insert(c.patterns.end(), y.patterns.begin(), y.patterns.end());
+        c.prefix = std::max(c.prefix, y.prefix);
+        c.all_items = c.all_items || y.all_items;
+        c.contains.insert(c.contains.end(), y.contains.begin(), y.contains.end());
         out.push_back(std::move(c));
       }
     a = std::move(out);
     return true;
   }
   // The cases of `sub` assumed to hold (or to fail), each with that guard added.
-  bool guarded_cases(const Json* sub, bool holds, EvalCases& out, int depth) {
-    if (!eval_cases(sub, out, depth)) return false;
+  bool guarded_cases(const Json* sub, bool holds, EvalCases& out, int depth, bool items) {
+    if (!eval_cases(sub, out, depth, items)) return false;
     for (auto& c : out) c.guards.insert(c.guards.begin(), {sub, holds});
     return true;
   }
-  // The evaluation cases of schema n (n's own unevaluatedProperties is not looked at at depth 0;
-  // deeper, it evaluates every key). false where they are unknown ($dynamicRef, whose target the
-  // dynamic scope picks) or past kMaxEvalCases.
-  bool eval_cases(const Json* n, EvalCases& out, int depth) {
+  // The evaluation cases of schema n, of its properties or (`items`) of its items (n's own
+  // unevaluated keyword is not looked at at depth 0; deeper, it evaluates everything). false where
+  // they are unknown ($dynamicRef, whose target the dynamic scope picks) or past kMaxEvalCases.
+  bool eval_cases(const Json* n, EvalCases& out, int depth, bool items) {
     out.assign(1, EvalCase{});
     if (!n->is_object()) return true;
     if (depth > 64) return false;
     const Json& o = *n;
     EvalCase& base = out[0];
-    local_names(o, base.names, base.patterns);
-    if (o.contains("additionalProperties") || (depth > 0 && o.contains("unevaluatedProperties"))) {
-      base.names.clear();
-      base.patterns.assign(1, "");  // every key evaluated: nothing below can add to it
-      return true;
+    if (!items) {
+      local_names(o, base.names, base.patterns);
+      if (o.contains("additionalProperties") || (depth > 0 && o.contains("unevaluatedProperties"))) {
+        base.names.clear();
+        base.patterns.assign(1, "");  // every key evaluated: nothing below can add to it
+        return true;
+      }
+    } else {
+      // prefixItems (2019-09: items as an array) the first items, items (additionalItems) the rest
+      auto it = o.find("items");
+      const bool tuple = it != o.end() && it->is_array();
+      if (auto pi = o.find("prefixItems"); pi != o.end() && pi->is_array() && in_dialect("prefixItems"))
+        base.prefix = pi->size();
+      else if (tuple)
+        base.prefix = it->size();
+      // (contains evaluates the items it matches from 2020-12 on)
+      if (auto c = o.find("contains"); c != o.end() && dialect_ >= 2020) base.contains.push_back(&*c);
+      if ((it != o.end() && !tuple) || (tuple && o.contains("additionalItems")) ||
+          (depth > 0 && o.contains("unevaluatedItems"))) {
+        base = EvalCase{};
+        base.all_items = true;  // every item evaluated: nothing below can add to it
+        return true;
+      }
     }
     if (o.contains("$dynamicRef") || o.contains("$recursiveRef")) return false;
     EvalCases sub;
     if (auto all = o.find("allOf"); all != o.end() && all->is_array())
       for (const auto& x : *all)
-        if (!eval_cases(&x, sub, depth + 1) || !eval_product(out, sub)) return false;
+        if (!eval_cases(&x, sub, depth + 1, items) || !eval_product(out, sub)) return false;
     if (auto r = o.find("$ref"); r != o.end() && r->is_string()) {
       const Json* t = resolve_ref(n, r->get<std::string>(), ptr_of(n));
-      if (!eval_cases(t, sub, depth + 1) || !eval_product(out, sub)) return false;
+      if (!eval_cases(t, sub, depth + 1, items) || !eval_product(out, sub)) return false;
     }
     for (const char* k : {"anyOf", "oneOf"}) {
       auto it = o.find(k);
@@ -1493,7 +1526,7 @@ class SchemaCompiler {
       const bool any = k[0] == 'a';
       EvalCases alts(1, EvalCase{});  // no branch assumed: evaluates nothing, always sound
       for (const auto& b : *it) {
-        if (!guarded_cases(&b, true, sub, depth + 1)) return false;
+        if (!guarded_cases(&b, true, sub, depth + 1, items)) return false;
         if (std::all_of(sub.begin(), sub.end(), [](const EvalCase& c) { return c.evaluates_nothing(); })) continue;
         if (any) {  // every subset of the branches: with this one and without it
           EvalCases with = alts;
@@ -1508,11 +1541,11 @@ class SchemaCompiler {
     }
     if (auto cond = o.find("if"); cond != o.end() && in_dialect("if")) {  // alone too: what it evaluates counts
       EvalCases alts, other;
-      if (!guarded_cases(&*cond, true, alts, depth + 1)) return false;
+      if (!guarded_cases(&*cond, true, alts, depth + 1, items)) return false;
       if (auto th = o.find("then"); th != o.end())
-        if (!eval_cases(&*th, sub, depth + 1) || !eval_product(alts, sub)) return false;
+        if (!eval_cases(&*th, sub, depth + 1, items) || !eval_product(alts, sub)) return false;
       if (auto el = o.find("else"); el != o.end()) {
-        if (!eval_cases(&*el, other, depth + 1)) return false;
+        if (!eval_cases(&*el, other, depth + 1, items)) return false;
       } else {
         other.assign(1, EvalCase{});
       }
@@ -1528,7 +1561,7 @@ class SchemaCompiler {
       if (it == o.end() || !it->is_object() || !in_dialect(k)) continue;
       for (auto jt = it->begin(); jt != it->end(); ++jt) {
         if (jt.value().is_array()) continue;  // dependencies' required form evaluates nothing
-        if (!eval_cases(&jt.value(), sub, depth + 1)) return false;
+        if (!eval_cases(&jt.value(), sub, depth + 1, items)) return false;
         if (std::all_of(sub.begin(), sub.end(), [](const EvalCase& c) { return c.evaluates_nothing(); })) continue;
         const Json* present = dep_node("q" + ptr_of(&jt.value()),
                                        Json{{"type", "object"}, {"required", Json::array({jt.key()})}}, ptr_of(&jt.value()));
@@ -1550,11 +1583,13 @@ class SchemaCompiler {
     }
     return it->second;
   }
-  // unevaluatedProperties `v` (at pointer p) of schema n whose evaluation has several cases: an
-  // anyOf over them, each the schema {"allOf": [its guards], "properties": {its names: true},
-  // "patternProperties": {its patterns: true}, "additionalProperties": v}. The applicators stay
-  // as they are beside it.
-  void unevaluated_cases(Shape& s, const Json& v, const std::string& p, const EvalCases& cases) {
+  // unevaluatedProperties (`items`: unevaluatedItems) `v` (at pointer p) whose evaluation has
+  // several cases: an anyOf over them, each the schema {"allOf": [its guards], "properties": {its
+  // names: true}, "patternProperties": {its patterns: true}, "additionalProperties": v} — or
+  // {"allOf": [its guards], "prefixItems": [true × its prefix], "items": v, or {"anyOf": [its
+  // contains schemas, v]}}. The applicators stay as they are beside it. One case is taken in place.
+  void unevaluated_cases(Shape& s, const Json& v, const std::string& p, const EvalCases& cases, bool items) {
+    const Json rest = v.is_boolean() ? Json(v.get<bool>()) : Json{{"$ref", node_uri(&v)}};
     std::vector<Conj> branches;
     for (size_t i = 0; i < cases.size(); ++i) {
       const EvalCase& c = cases[i];
@@ -1565,7 +1600,26 @@ class SchemaCompiler {
         guards.push_back(holds ? ref : Json{{"not", ref}});
       }
       if (!guards.empty()) alt["allOf"] = std::move(guards);
-      if (std::find(c.patterns.begin(), c.patterns.end(), "") == c.patterns.end()) {
+      if (items) {
+        if (!c.all_items) {
+          Json item = rest;
+          if (!c.contains.empty()) {  // an item a contains schema matches is evaluated
+            Json either = Json::array();
+            for (const Json* x : c.contains) either.push_back(Json{{"$ref", node_uri(x)}});
+            if (!(v.is_boolean() && !v.get<bool>())) either.push_back(rest);
+            item = either.size() == 1 ? either[0] : Json{{"anyOf", std::move(either)}};
+          }
+          Json prefix = Json::array();
+          for (size_t k = 0; k < c.prefix; ++k) prefix.push_back(true);
+          if (dialect_ >= 2020) {  // 2019-09: items as an array, then additionalItems
+            if (c.prefix) alt["prefixItems"] = std::move(prefix);
+            alt["items"] = std::move(item);
+          } else {
+            alt["items"] = std::move(prefix);
+            alt["additionalItems"] = std::move(item);
+          }
+        }
+      } else if (std::find(c.patterns.begin(), c.patterns.end(), "") == c.patterns.end()) {
         if (!c.names.empty()) {
           Json props = Json::object();
           for (const auto& name : c.names) props[name] = true;
@@ -1576,11 +1630,15 @@ class SchemaCompiler {
           for (const auto& pat : c.patterns) pats[pat] = true;
           alt["patternProperties"] = std::move(pats);
         }
-        alt["additionalProperties"] = v.is_boolean() ? Json(v.get<bool>()) : Json{{"$ref", node_uri(&v)}};
+        alt["additionalProperties"] = rest;
       }
       branches.push_back(Conj{dep_node("u" + p + "/" + std::to_string(i), std::move(alt), p)});
     }
-    s.any_of.push_back({std::move(branches), p});
+    if (branches.size() == 1) {
+      flatten_into(s, branches[0][0]);
+    } else {
+      s.any_of.push_back({std::move(branches), p});
+    }
   }
   void add_dependent_schema(Shape& s, const std::string& name, const Json* v, const std::string& p) {
     // if the value is an object with the property then v: a conditional on presence. Only objects:
@@ -4237,17 +4295,19 @@ class SchemaCompiler {
     }
     // contains: at least min_contains items satisfy (items ∧ contains)
     Conj contains;
-    if (!s.contains.empty()) {
+    // minContains 0 (maxContains is refused where it counts): the one contains always holds
+    const bool has_contains = !s.contains.empty() && !(s.contains.size() == 1 && s.min_contains == 0);
+    if (has_contains) {
       if (s.contains.size() > 1) relax(s.contains[1].second, "contains", "two 'contains' keywords");
       contains = s.contains[0].first;
       if (np > 0) relax(s.contains[0].second, "contains", "'contains' together with prefixItems");
     }
-    if (!s.contains.empty() && s.min_contains > 0) lo = std::max<uint64_t>(lo, 1);
+    if (has_contains && s.min_contains > 0) lo = std::max<uint64_t>(lo, 1);
     // the complement of `items` (from not / oneOf / if): some item fails them
     GExprPtr failing;
     if (!s.contains_shapes.empty()) {
       const auto& [cs, cp] = s.contains_shapes[0];
-      if (s.contains_shapes.size() > 1 || !s.contains.empty() || np > 0 || lo > 1 || hi != UINT64_MAX) {
+      if (s.contains_shapes.size() > 1 || has_contains || np > 0 || lo > 1 || hi != UINT64_MAX) {
         relax(cp, "items",
               "the complement of 'items' together with contains, prefixItems, item counts or another complement");
       } else {

@@ -280,12 +280,14 @@ TEST_CASE("json schema masks: a chunked Unicode class count equals the brute-for
   CHECK(tollgate::engine::class_walks_unsubtracted() > unsubtracted_before);
 }
 
-// unevaluatedProperties beside anyOf / if compiles to an anyOf over the cases of which branches
-// hold (grammar/json_schema.cpp, eval_cases): the masks along documents of each case, and after a
-// key only some cases allow, equal the brute-force walk, in both property orders.
-TEST_CASE("json schema masks: unevaluatedProperties cases equal the brute-force walk", "[json-schema][oracle]") {
+// unevaluatedProperties / unevaluatedItems beside anyOf / if compile to an anyOf over the cases of
+// which branches hold (grammar/json_schema.cpp, eval_cases): the masks along documents of each case,
+// and after a key only some cases allow, equal the brute-force walk, in both property orders.
+TEST_CASE("json schema masks: unevaluatedProperties and unevaluatedItems cases equal the brute-force walk",
+          "[json-schema][oracle]") {
   TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
-  for (auto order : {tollgate::JsonSchemaOptions::PropertyOrder::kSchema, tollgate::JsonSchemaOptions::PropertyOrder::kAny}) {
+  using Order = tollgate::JsonSchemaOptions::PropertyOrder;
+  for (auto order : {Order::kSchema, Order::kAny}) {
     Compiler c(tollgate::testing::llama3());
     tollgate::JsonSchemaOptions opt;
     opt.property_order = order;
@@ -310,4 +312,20 @@ TEST_CASE("json schema masks: unevaluatedProperties cases equal the brute-force 
     Matcher failed_if(g);  // the if fails: its kind is not evaluated
     CHECK_FALSE(failed_if.accept_bytes(R"({"tags": [], "kind": "dir", "url": "u"})"));
   }
+  // unevaluatedItems: a tuple whose length depends on the anyOf branch that holds, the rest the
+  // items contains matches
+  Compiler c(tollgate::testing::llama3());
+  auto g = c.compile_json_schema(R"({"type": "array", "prefixItems": [{"type": "string"}],
+      "anyOf": [{"prefixItems": [true, {"type": "integer"}]}, {"prefixItems": [true, true, {"type": "boolean"}]}],
+      "allOf": [{"contains": {"type": "number", "minimum": 100}, "minContains": 0}],
+      "unevaluatedItems": false})");
+  int states = 0;
+  for (const std::string doc : {R"(["alpha", 12, true, 100, 250.5])", R"(["x", "y", false])", R"(["z", -1])"}) {
+    Matcher m(g);
+    states += walk_with_oracle(m, *g, doc);
+    CHECK(m.is_accepting());
+  }
+  CHECK(states > 20);
+  Matcher bad(g);
+  CHECK_FALSE(bad.accept_bytes(R"(["alpha", 12, true, 99])"));
 }

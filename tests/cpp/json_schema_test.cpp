@@ -873,3 +873,45 @@ TEST_CASE("json schema: unevaluatedProperties beside anyOf, oneOf, if and depend
     CHECK(e.pos().pointer == "/unevaluatedProperties");
   }
 }
+
+// unevaluatedItems: the items prefixItems, items, contains (2020-12) and a nested unevaluatedItems
+// evaluate, in the cases of which in-place branches hold (validity as python-jsonschema's
+// Draft202012Validator decides it).
+TEST_CASE("json schema: unevaluatedItems beside prefixItems, contains, anyOf and if", "[json-schema]") {
+  auto tuple = schema(R"({"prefixItems": [{"type": "string"}],
+      "anyOf": [{"prefixItems": [true, {"type": "integer"}]}, {"prefixItems": [true, true, {"type": "boolean"}]}],
+      "unevaluatedItems": false})");
+  ACCEPTS(tuple, R"(["a", 1])");
+  ACCEPTS(tuple, R"(["a", 1, true])");
+  ACCEPTS(tuple, R"(["a", "b", true])");
+  ACCEPTS(tuple, R"(["a", "b"])");  // the second branch holds: three items evaluated
+  REFUSES(tuple, R"(["a", 1, 2])");   // neither branch evaluates the third item
+  REFUSES(tuple, R"(["a", 1, true, null])");
+  ACCEPTS(tuple, "[]");
+  ACCEPTS(tuple, R"("text")");
+  auto contains = schema(R"({"prefixItems": [{"const": "head"}],
+      "allOf": [{"contains": {"type": "integer"}, "minContains": 0}], "unevaluatedItems": {"type": "boolean"}})");
+  ACCEPTS(contains, R"(["head", 1, 2, true])");
+  ACCEPTS(contains, R"(["head", 3, false, 4])");
+  REFUSES(contains, R"(["head", "x"])");
+  REFUSES(contains, R"(["head", null])");
+  ACCEPTS(contains, R"(["head"])");
+  auto cond = schema(R"({"if": {"maxItems": 1}, "then": {"prefixItems": [{"type": "string"}]},
+      "else": {"prefixItems": [true, {"type": "integer"}]}, "unevaluatedItems": false})");
+  ACCEPTS(cond, R"(["a"])");
+  REFUSES(cond, "[1]");
+  ACCEPTS(cond, "[1, 2]");
+  REFUSES(cond, R"(["a", "b"])");
+  REFUSES(cond, "[1, 2, 3]");  // else evaluates two items
+  ACCEPTS(cond, "[]");
+  // items evaluates every item: the keyword has nothing left to say
+  auto open = schema(R"({"items": {"type": "integer"}, "unevaluatedItems": false})");
+  ACCEPTS(open, "[1, 2, 3]");
+  REFUSES(open, R"([1, "a"])");
+  // 2019-09: items as an array evaluates its indices; contains evaluates nothing there
+  auto d19 = schema(R"({"$schema": "https://json-schema.org/draft/2019-09/schema", "items": [{"type": "string"}],
+      "anyOf": [{"items": [true, {"type": "integer"}]}, {"required": ["x"]}], "unevaluatedItems": false})");
+  ACCEPTS(d19, R"(["a", 1])");
+  REFUSES(d19, R"(["a", 1, 2])");
+  ACCEPTS(d19, R"(["a"])");
+}
