@@ -3399,6 +3399,14 @@ class SchemaCompiler {
   RegexPtr number_regex(const Shape& s, unsigned types, const std::string& ptr) {
     std::vector<RegexPtr> parts;
     for (const NumberConstraints& nc : number_constraints(s, types)) parts.push_back(number_or_relax(nc, ptr));
+    if (dialect_ <= 4 && (types & kIntT) && !(types & kFracT)) {
+      // draft-04's integer is "a JSON number without a fraction or exponent part": 1.0 and 1e2 are
+      // numbers there, not integers (draft-06 on: any whole number)
+      parts.push_back(Regex::concat(
+          {Regex::repeat(Regex::literal("-"), 0, 1),
+           Regex::alt({Regex::literal("0"), Regex::concat({Regex::chars_of(CharSet::range('1', '9')),
+                                                           Regex::repeat(Regex::chars_of(CharSet::range('0', '9')), 0, kUnbounded)})})}));
+    }
     if ((types & kFracT) && !(types & kIntT)) {
       // numbers that are not whole: a plain decimal with a non-zero fraction digit (exponent
       // spellings of such values are refused, never accepted wrongly)

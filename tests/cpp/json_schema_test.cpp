@@ -412,6 +412,15 @@ TEST_CASE("json schema: keywords a $schema's draft does not have are ignored, wi
   auto b4 = schema(R"({"$schema": "http://json-schema.org/draft-04/schema#", "maximum": 2, "exclusiveMaximum": true})");
   REFUSES(b4, "2");
   ACCEPTS(b4, "1.5");
+  // draft-04: an integer has no fraction or exponent part (1.0 is a number, not an integer); from
+  // draft-06 any whole number is one
+  auto i4 = schema(R"({"$schema": "http://json-schema.org/draft-04/schema#",
+                       "properties": {"n": {"type": "integer"}, "m": {"type": "integer", "minimum": 3}}})");
+  ACCEPTS(i4, R"({"n": -12, "m": 4})");
+  REFUSES(i4, R"({"n": 1.0})");
+  REFUSES(i4, R"({"m": 4.0})");
+  auto i6 = schema(R"({"$schema": "http://json-schema.org/draft-06/schema#", "type": "integer"})");
+  ACCEPTS(i6, "1.0");
   auto d6 = under("http://json-schema.org/draft-06/schema");
   REFUSES(d6, R"({"k": 5})");      // const is draft-06
   REFUSES(d6, R"({"l": [1]})");    // contains too
