@@ -17,6 +17,7 @@ PKGS=(
   python3-torch python3-matplotlib python3-regex python3-mypy
   libdlpack-dev
   python3-venv python3-pip python3-setuptools python3-wheel
+  json-schema-test-suite
   libopenblas0-pthread
   tmux
 )

@@ -1,10 +1,14 @@
 // The JSON Schema Test Suite (corpora/jsts) through compile_json_schema.
 // Takes: tests/draft2020-12 and tests/draft7 (+ optional/format) of the suite; llguidance's
-// per-test results on draft 2020-12 (corpora/llguidance/json_schema_test_suite) to compare with.
+// per-test results on draft 2020-12 (corpora/llguidance/json_schema_test_suite) to compare with;
+// and the draft-04 and draft-06 tests (+ optional/) of Debian's json-schema-test-suite package
+// (suite 2.0.0, /usr/share/json-schema-test-suite, installed by scripts/install-deps.sh): the older
+// dialects' semantics (draft-04's integer, exclusiveMinimum) held to the same no-false-positive rule.
 // Gives: per keyword file, tests passed / false positives (an invalid instance accepted) / false
 // negatives (a valid one refused) / compile errors, in <build>/jsts_report.md and a WARN summary.
-// Hard assertions: no false positive among compiled schemas, remote references refused, and the
-// suite was really read. The pass rate is printed against its target, not asserted (yet).
+// Hard assertions: no false positive among compiled schemas, remote references refused, the suite
+// was really read, and at least 85 % of the draft 2020-12 and draft-07 tests together pass (the
+// issue's target; each draft's rate is printed against it).
 #include "test_support.hpp"
 
 #include <algorithm>
@@ -22,7 +26,16 @@ using ojson = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
 constexpr double kPassRateTarget = 0.85;
-constexpr const char* kDraft7 = "http://json-schema.org/draft-07/schema#";
+const fs::path kDebianSuite = "/usr/share/json-schema-test-suite/tests";
+
+// A draft's folder of the suite: the $schema its schemas are read under (the suite marks drafts by
+// folder only) and the subfolders taken.
+struct DraftDir {
+  fs::path root;
+  std::string draft;
+  const char* schema_uri;  // nullptr: 2020-12, the default
+  std::vector<const char*> subs;
+};
 
 // json.dumps(data, ensure_ascii=False) with Python's default separators ", " and ": ". Scalars are
 // written by nlohmann, whose string escapes are json.dumps's (\" \\ \b \f \n \r \t, \u00XX for
@@ -115,11 +128,21 @@ TEST_CASE("JSON Schema Test Suite: accepted iff valid, compact and Python-style"
   int read = 0, remote_compiled = 0, serialisations_disagree = 0;
   int llg_only = 0, ours_only = 0;  // tests only llguidance passes / only we pass
   std::map<std::string, int> error_messages;
-  for (const std::string draft : {"draft2020-12", "draft7"}) {
+  std::vector<DraftDir> drafts = {{suite, "draft2020-12", nullptr, {"", "optional/format"}},
+                                   {suite, "draft7", "http://json-schema.org/draft-07/schema#", {"", "optional/format"}}};
+  if (fs::is_directory(kDebianSuite)) {
+    drafts.push_back({kDebianSuite, "draft6", "http://json-schema.org/draft-06/schema#", {"", "optional"}});
+    drafts.push_back({kDebianSuite, "draft4", "http://json-schema.org/draft-04/schema#", {"", "optional"}});
+  } else if (tollgate::testing::require_data()) {
+    FAIL("no " << kDebianSuite << " (Debian's json-schema-test-suite; scripts/install-deps.sh installs it)");
+  }
+  for (const DraftDir& dd : drafts) {
+    const std::string& draft = dd.draft;
+    const fs::path base = dd.root / draft;
     std::vector<fs::path> files;
-    for (const char* sub : {"", "optional/format"})
-      if (fs::is_directory(suite / draft / sub))
-        for (const auto& e : fs::directory_iterator(suite / draft / sub))
+    for (const char* sub : dd.subs)
+      if (fs::is_directory(base / sub))
+        for (const auto& e : fs::directory_iterator(base / sub))
           if (e.path().extension() == ".json") files.push_back(e.path());
     std::sort(files.begin(), files.end());
     const nlohmann::json llg_draft = llg.contains(draft) ? llg[draft] : nlohmann::json::object();
@@ -130,7 +153,7 @@ TEST_CASE("JSON Schema Test Suite: accepted iff valid, compact and Python-style"
            << "---|---|---|---|---|---" << (llg_draft.empty() ? "" : "|---|---|---|---|---") << "\n";
     Counts all, llg_all;
     for (const auto& path : files) {
-      std::string keyword = fs::relative(path, suite / draft).replace_extension().generic_string();
+      std::string keyword = fs::relative(path, base).replace_extension().generic_string();
       ojson groups;
       try {
         groups = ojson::parse(tollgate::testing::read_file(path));
@@ -140,8 +163,8 @@ TEST_CASE("JSON Schema Test Suite: accepted iff valid, compact and Python-style"
       Counts c;
       for (const auto& group : groups) {
         ojson schema = group["schema"];
-        if (draft == "draft7" && schema.is_object() && !schema.contains("$schema")) {
-          ojson s = {{"$schema", kDraft7}};  // the suite marks drafts by folder only
+        if (dd.schema_uri && schema.is_object() && !schema.contains("$schema")) {
+          ojson s = {{"$schema", dd.schema_uri}};  // the suite marks drafts by folder only
           for (const auto& [k, v] : schema.items()) s[k] = v;
           schema = std::move(s);
         }
@@ -251,13 +274,18 @@ TEST_CASE("JSON Schema Test Suite: accepted iff valid, compact and Python-style"
     all.add(c);
     fp += c.false_pos;
   }
+  Counts issue;  // the issue's two drafts: at least 85 % of their tests pass
+  issue.add(totals["draft2020-12"]);
+  issue.add(totals["draft7"]);
   WARN("JSON Schema Test Suite: " << read << " tests; draft2020-12 pass rate " << rate(totals["draft2020-12"])
-                                  << ", draft7 " << rate(totals["draft7"]) << " (target "
-                                  << kPassRateTarget * 100 << "%); " << all.false_pos << " false positives, "
+                                  << ", draft7 " << rate(totals["draft7"]) << ", both " << rate(issue) << " (target "
+                                  << kPassRateTarget * 100 << "%); draft6 " << rate(totals["draft6"]) << ", draft4 "
+                                  << rate(totals["draft4"]) << "; " << all.false_pos << " false positives, "
                                   << all.false_neg << " false negatives, " << all.compile_error
                                   << " tests with a compile error; compact/Python serialisations disagree on "
                                   << serialisations_disagree << "; table in " << out.string());
   CHECK(read > 1000);
+  CHECK(issue.pass >= kPassRateTarget * issue.tests);
   CHECK(fp == 0);
   CHECK(remote_compiled == 0);
 }
