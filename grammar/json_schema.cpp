@@ -362,6 +362,8 @@ struct Shape {
   uint64_t min_items = 0, max_items = UINT64_MAX;
   std::vector<std::pair<Conj, std::string>> contains;  // (schema, pointer)
   uint64_t min_contains = 1;
+  uint64_t max_contains = UINT64_MAX;  // maxContains (counted with the complement of contains)
+  std::string max_contains_ptr;
   bool unique_items = false;
   std::string unique_ptr;
   // objects
@@ -1224,8 +1226,9 @@ class SchemaCompiler {
           }
         } else if (kv == "minContains") {
           if (o.contains("contains")) s.min_contains = x;
-        } else {
-          if (o.contains("contains")) relax(p, k, "counting the items that match 'contains' needs the complement of a schema");
+        } else if (o.contains("contains") && x < s.max_contains) {  // maxContains
+          s.max_contains = x;
+          s.max_contains_ptr = p;
         }
       } else if (kv == "pattern") {
         if (!v.is_string()) fail(p, "pattern must be a string");
@@ -2355,6 +2358,11 @@ class SchemaCompiler {
     a.items_false = a.items_false || b.items_false;
     a.items_from.insert(a.items_from.end(), b.items_from.begin(), b.items_from.end());
     a.items_false_from = std::min(a.items_false_from, b.items_false_from);
+    if (a.contains.empty() && !b.contains.empty()) {  // (two contains are refused where they count)
+      a.min_contains = b.min_contains;
+      a.max_contains = b.max_contains;
+      a.max_contains_ptr = b.max_contains_ptr;
+    }
     a.contains.insert(a.contains.end(), b.contains.begin(), b.contains.end());
     if (b.unique_items) {
       a.unique_items = true;
@@ -4303,14 +4311,19 @@ class SchemaCompiler {
     }
     // contains: at least min_contains items satisfy (items ∧ contains)
     Conj contains;
-    // minContains 0 (maxContains is refused where it counts): the one contains always holds
-    const bool has_contains = !s.contains.empty() && !(s.contains.size() == 1 && s.min_contains == 0);
+    // minContains 0 without maxContains: the one contains always holds
+    const bool has_contains = !s.contains.empty() && !(s.contains.size() == 1 && s.min_contains == 0 &&
+                                                       s.max_contains == UINT64_MAX);
     if (has_contains) {
       if (s.contains.size() > 1) relax(s.contains[1].second, "contains", "two 'contains' keywords");
       contains = s.contains[0].first;
       if (np > 0) relax(s.contains[0].second, "contains", "'contains' together with prefixItems");
     }
     if (has_contains && s.min_contains > 0) lo = std::max<uint64_t>(lo, 1);
+    constexpr uint64_t kMaxContainsCounted = 256;
+    if (has_contains && s.max_contains != UINT64_MAX && s.max_contains > kMaxContainsCounted)
+      relax(s.max_contains_ptr, "maxContains", "a bound above " + std::to_string(kMaxContainsCounted) + " is not compiled");
+    const bool counts_max = has_contains && s.max_contains <= kMaxContainsCounted;
     // the complement of `items` (from not / oneOf / if): some item fails them
     GExprPtr failing;
     if (!s.contains_shapes.empty()) {
@@ -4338,6 +4351,28 @@ class SchemaCompiler {
       // item* failing item*, with separators
       body = GExpr::seq({GExpr::repeat(GExpr::seq({item, item_sep()}), 0, kUnbounded), failing,
                          GExpr::repeat(GExpr::seq({item_sep(), item}), 0, kUnbounded)});
+    } else if (!contains.empty() && np == 0 && counts_max) {
+      // between minContains and maxContains items c (tail ∧ contains), the others n (tail ∧ ¬contains):
+      // n* (c n*){min,max}, with separators
+      const uint64_t a = s.min_contains, b = s.max_contains;
+      if (lo > std::max<uint64_t>(a, 1) || hi != UINT64_MAX)
+        relax(s.contains[0].second, "contains", "'contains' together with item counts");
+      if (b < a) return alts.empty() ? GExpr::leaf(Regex::nothing()) : alts[0];
+      GExprPtr c = value_ref(join(tail, contains));
+      Shape others = flatten(tail);
+      others.nots.push_back({contains, s.contains[0].second});
+      Deeper item_value(*this);
+      GExprPtr n = generate(std::move(others), s.contains[0].second);
+      GExprPtr only_n = GExpr::seq({n, GExpr::repeat(GExpr::seq({item_sep(), n}), 0, kUnbounded)});
+      if (b == 0) {
+        body = only_n;
+      } else {
+        GExprPtr block = GExpr::seq({c, GExpr::repeat(GExpr::seq({item_sep(), n}), 0, kUnbounded)});
+        GExprPtr with_c = GExpr::seq({GExpr::repeat(GExpr::seq({n, item_sep()}), 0, kUnbounded), block,
+                                      GExpr::repeat(GExpr::seq({item_sep(), block}), static_cast<uint32_t>(a > 0 ? a - 1 : 0),
+                                                    static_cast<uint32_t>(b - 1))});
+        body = a == 0 ? GExpr::alt({only_n, with_c}) : with_c;
+      }
     } else if (!contains.empty() && np == 0) {
       GExprPtr c = value_ref(join(tail, contains));
       uint64_t k = std::max<uint64_t>(s.min_contains, 1);

@@ -152,7 +152,9 @@ class UnevaluatedGen(Gen):
         if rng.random() < 0.25:
             s["contains"] = self.leaf(9)
             if rng.random() < 0.5:
-                s["minContains"] = 0
+                s["minContains"] = rng.choice([0, 0, 1, 2])
+            if rng.random() < 0.4:
+                s["maxContains"] = rng.choice([0, 1, 2])
         return s
 
     def branch(self, d):
@@ -205,7 +207,7 @@ class UnevaluatedGen(Gen):
 
 
 _APPLICATORS = {"properties", "patternProperties", "additionalProperties", "prefixItems", "items", "contains",
-                "minContains", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas",
+                "minContains", "maxContains", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas",
                 "unevaluatedProperties", "unevaluatedItems", "$ref", "$defs", "const", "enum"}
 
 
@@ -272,7 +274,7 @@ def _evaluate(schema, inst, root):
         if "contains" in schema:
             hits = {i for i, v in enumerate(inst) if take(schema["contains"], v)}
             items |= hits
-            valid &= len(hits) >= schema.get("minContains", 1)
+            valid &= schema.get("minContains", 1) <= len(hits) <= schema.get("maxContains", len(hits))
 
     def merge(sub):
         ok, k, i = _evaluate(sub, inst, root)

@@ -328,4 +328,14 @@ TEST_CASE("json schema masks: unevaluatedProperties and unevaluatedItems cases e
   CHECK(states > 20);
   Matcher bad(g);
   CHECK_FALSE(bad.accept_bytes(R"(["alpha", 12, true, 99])"));
+  // maxContains: items counted with contains' complement
+  auto counted = c.compile_json_schema(R"({"type": "array", "items": {"type": ["integer", "string"]},
+      "contains": {"type": "string", "pattern": "^id-"}, "minContains": 1, "maxContains": 2})");
+  for (const std::string doc : {R"([1, "id-7", "x", 20])", R"(["id-1", "id-22", "idle"])"}) {
+    Matcher m(counted);
+    states += walk_with_oracle(m, *counted, doc);
+    CHECK(m.is_accepting());
+  }
+  Matcher three(counted);
+  CHECK_FALSE(three.accept_bytes(R"(["id-1", "id-2", "id-3"])"));
 }

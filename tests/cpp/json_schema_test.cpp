@@ -924,3 +924,30 @@ TEST_CASE("json schema: unevaluatedItems beside prefixItems, contains, anyOf and
   REFUSES(d19, R"(["a", 1, 2])");
   ACCEPTS(d19, R"(["a"])");
 }
+
+// maxContains: the items contains matches are counted between minContains and maxContains, the
+// others written as items that fail contains (its complement)
+TEST_CASE("json schema: maxContains counts the items contains matches", "[json-schema]") {
+  auto one = schema(R"({"contains": {"const": 1}, "maxContains": 1})");
+  ACCEPTS(one, "[1]");
+  ACCEPTS(one, "[2, 1, 3]");
+  REFUSES(one, "[1, 1]");
+  REFUSES(one, "[2, 3]");  // minContains 1 by default
+  REFUSES(one, "[]");
+  ACCEPTS(one, R"("not an array")");
+  auto range = schema(R"({"type": "array", "items": {"type": "integer"}, "contains": {"minimum": 10},
+                          "minContains": 2, "maxContains": 3})");
+  REFUSES(range, "[10]");
+  ACCEPTS(range, "[10, 1, 11]");
+  ACCEPTS(range, "[10, 11, 12, 3]");
+  REFUSES(range, "[10, 11, 12, 13]");
+  REFUSES(range, "[10, 1.5, 11]");  // items still apply to every item
+  auto none = schema(R"({"contains": {"type": "string"}, "minContains": 0, "maxContains": 0})");
+  ACCEPTS(none, "[]");
+  ACCEPTS(none, "[1, null]");
+  REFUSES(none, R"([1, "a"])");
+  auto impossible = schema(R"({"type": ["array", "null"], "contains": true, "minContains": 2, "maxContains": 1})");
+  REFUSES(impossible, "[1, 2]");
+  REFUSES(impossible, "[]");
+  ACCEPTS(impossible, "null");
+}
