@@ -31,6 +31,7 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -1485,6 +1486,22 @@ class SchemaCompiler {
   // unevaluated keyword is not looked at at depth 0; deeper, it evaluates everything). false where
   // they are unknown ($dynamicRef, whose target the dynamic scope picks) or past kMaxEvalCases.
   bool eval_cases(const Json* n, EvalCases& out, int depth, bool items) {
+    // Memoised per node: a subschema met along many paths (a $ref under every branch of nested
+    // anyOfs) is worked out once, not once per path; a node met again inside its own cases is an
+    // in-place cycle (unknown).
+    const auto key = std::make_tuple(n, items, depth == 0);
+    if (auto it = eval_memo_.find(key); it != eval_memo_.end()) {
+      if (!it->second) return false;
+      out = *it->second;
+      return true;
+    }
+    if (!eval_busy_.insert(key).second) return false;
+    const bool ok = eval_cases_of(n, out, depth, items);
+    eval_busy_.erase(key);
+    eval_memo_[key] = ok ? std::optional<EvalCases>(out) : std::nullopt;
+    return ok;
+  }
+  bool eval_cases_of(const Json* n, EvalCases& out, int depth, bool items) {
     out.assign(1, EvalCase{});
     if (!n->is_object()) return true;
     if (depth > 64) return false;
@@ -1812,6 +1829,14 @@ class SchemaCompiler {
     if (distribution_depth_ >= kMaxDistribution)
       fail(ptr, "anyOf / oneOf / not / if nested more than " + std::to_string(kMaxDistribution) +
                     " deep on one value (a cyclic $ref through a combinator, with no value read on the way?)");
+    // Nor would a $ref that several branches use at every level ({"anyOf": [{"$ref": "#/$defs/l2"},
+    // {"allOf": [{"$ref": "#/$defs/l2"}]}]} down a chain of such definitions: 2^levels alternatives)
+    // end in time: the distributions of one value are counted (at most 1,121 on maskbench-dev).
+    constexpr size_t kMaxDistributions = 50000;
+    if (distribution_depth_ == 0) distribution_steps_ = 0;
+    if (++distribution_steps_ > kMaxDistributions)
+      fail(ptr, "anyOf / oneOf / not / if distributed more than " + std::to_string(kMaxDistributions) +
+                    " times on one value (a $ref under several branches at every level of a chain?)");
     ++distribution_depth_;
     struct Leave {
       int& depth;
@@ -5303,6 +5328,8 @@ class SchemaCompiler {
   std::vector<std::unique_ptr<Json>> dep_schemas_;
   std::unordered_map<std::string, const Json*> dep_nodes_;
   std::unordered_map<const Json*, std::string> node_uris_;  // node_uri
+  std::map<std::tuple<const Json*, bool, bool>, std::optional<EvalCases>> eval_memo_;  // eval_cases
+  std::set<std::tuple<const Json*, bool, bool>> eval_busy_;
   std::vector<int> any_values_;  // any_value_rule by depth (-1: not built)
   int any_string_ = -1, regex_format_ = -1;
   GExprPtr item_sep_, key_sep_;  // built on first use, after ws_
@@ -5333,6 +5360,7 @@ class SchemaCompiler {
   std::unordered_map<StringKey, int, StringKeyHash> string_rules_;  // → their rule
   std::unordered_map<StringKey, size_t, StringKeyHash> class_states_;  // a code-point class → class_states()
   int distribution_depth_ = 0;
+  size_t distribution_steps_ = 0;   // generate() calls since the outermost on the current value
   int conditional_depth_ = 0;       // conditions being distributed, nested
   size_t conditional_alts_ = 0;     // alternatives they made, since the outermost began
   std::deque<std::tuple<int, Conj, int>> pending_;  // rules (and their depth) whose body is still to generate

@@ -42,10 +42,10 @@ std::string quoted_list(int n, const std::string& prefix) {
 }
 
 // "$defs": {"a0": BODY(1), "a1": BODY(2), ...}: BODY gets the index of the next definition.
-std::string defs_chain(int n, const std::function<std::string(int)>& body) {
+std::string defs_chain(int n, const std::function<std::string(int)>& body, const std::string& extra = "") {
   std::string s = R"({"$ref": "#/$defs/a0", "$defs": {)";
   for (int i = 0; i < n; ++i) s += (i ? ",\"a" : "\"a") + std::to_string(i) + "\": " + body(i + 1);
-  return s + "}}";
+  return s + "}" + extra + "}";
 }
 
 }  // namespace
@@ -172,6 +172,23 @@ TEST_CASE("json schema limits: cyclic and very long $ref chains", "[json-schema]
   }));
   CHECK(accepts(g, R"({"x": {"x": {"x": {}}}})"));
   CHECK_FALSE(accepts(g, R"({"x": {"y": {}}})"));
+  // a "billion laughs" chain: every level's two branches refer to the next level, 2^levels ways down
+  // one value. Refused with a clear error after a bounded count of distributions, not worked through
+  // (with unevaluatedProperties on top, whose evaluation cases are worked out once per node first)
+  auto laughs = [](int levels, const std::string& extra) {
+    return defs_chain(levels, [levels](int next) {
+      const std::string to = next == levels ? std::string(R"({"required": ["z"]})")
+                                            : "{\"$ref\": \"#/$defs/a" + std::to_string(next) + "\"}";
+      return "{\"anyOf\": [" + to + ", {\"allOf\": [" + to + "]}]}";
+    }, extra);
+  };
+  for (const std::string extra : {"", R"(, "unevaluatedProperties": false)"}) {
+    INFO("extra: " << extra);
+    e = schema_error(laughs(18, extra));
+    CHECK(e.kind() == tollgate::ErrorKind::kSchema);
+    CHECK_THAT(e.message(), Catch::Contains("distributed more than"));
+  }
+  CHECK(accepts(schema(laughs(6, "")), R"({"z": 1})"));  // 2^6 ways: compiled
 }
 
 // FHIR's shape: n resources, each with its own properties and a `contained` array whose items refer back
