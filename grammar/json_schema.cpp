@@ -1313,8 +1313,7 @@ class SchemaCompiler {
         } else {
           EvalCases cases;
           if (!eval_cases(n, cases, 0, false)) {
-            relax(p, k, "the properties it sees depend on a $dynamicRef's target, or on more than " +
-                            std::to_string(kMaxEvalCases) + " combinations of matching anyOf / oneOf / if branches");
+            relax(p, k, unknown_cases("properties"));
             continue;
           }
           if (cases.size() > 1 || !cases[0].guards.empty()) {
@@ -1387,8 +1386,7 @@ class SchemaCompiler {
         if (v.is_boolean() && v.get<bool>()) continue;
         EvalCases cases;
         if (!eval_cases(n, cases, 0, true)) {
-          relax(p, k, "the items it sees depend on a $dynamicRef's target, or on more than " +
-                          std::to_string(kMaxEvalCases) + " combinations of matching anyOf / oneOf / if branches");
+          relax(p, k, unknown_cases("items"));
           continue;
         }
         unevaluated_cases(s, v, p, cases, true);
@@ -1458,6 +1456,13 @@ class SchemaCompiler {
   };
   using EvalCases = std::vector<EvalCase>;
   static constexpr size_t kMaxEvalCases = 64;
+  static bool evaluate_nothing(const EvalCases& cases) {
+    return std::all_of(cases.begin(), cases.end(), [](const EvalCase& c) { return c.evaluates_nothing(); });
+  }
+  static std::string unknown_cases(const std::string& what) {
+    return "the " + what + " it sees depend on a $dynamicRef's target, on more than " + std::to_string(kMaxEvalCases) +
+           " combinations of matching anyOf / oneOf / if branches, or on a cycle of in-place references";
+  }
   // Every case of a with every case of b; false past kMaxEvalCases.
   static bool eval_product(EvalCases& a, const EvalCases& b) {
     if (a.size() * b.size() > kMaxEvalCases) return false;
@@ -1547,7 +1552,7 @@ class SchemaCompiler {
       EvalCases alts(1, EvalCase{});  // no branch assumed: evaluates nothing, always sound
       for (const auto& b : *it) {
         if (!guarded_cases(&b, true, sub, depth + 1, items)) return false;
-        if (std::all_of(sub.begin(), sub.end(), [](const EvalCase& c) { return c.evaluates_nothing(); })) continue;
+        if (evaluate_nothing(sub)) continue;
         if (any) {  // every subset of the branches: with this one and without it
           EvalCases with = alts;
           if (!eval_product(with, sub)) return false;
@@ -1570,8 +1575,7 @@ class SchemaCompiler {
         other.assign(1, EvalCase{});
       }
       // the failing way: guarded only where it evaluates something (an unguarded empty case is sound)
-      const bool names = !std::all_of(other.begin(), other.end(), [](const EvalCase& c) { return c.evaluates_nothing(); });
-      if (names)
+      if (!evaluate_nothing(other))
         for (auto& c : other) c.guards.insert(c.guards.begin(), {&*cond, false});
       alts.insert(alts.end(), other.begin(), other.end());
       if (!eval_product(out, alts)) return false;
@@ -1582,9 +1586,9 @@ class SchemaCompiler {
       for (auto jt = it->begin(); jt != it->end(); ++jt) {
         if (jt.value().is_array()) continue;  // dependencies' required form evaluates nothing
         if (!eval_cases(&jt.value(), sub, depth + 1, items)) return false;
-        if (std::all_of(sub.begin(), sub.end(), [](const EvalCase& c) { return c.evaluates_nothing(); })) continue;
-        const Json* present = dep_node("q" + ptr_of(&jt.value()),
-                                       Json{{"type", "object"}, {"required", Json::array({jt.key()})}}, ptr_of(&jt.value()));
+        if (evaluate_nothing(sub)) continue;
+        const std::string at = ptr_of(&jt.value());
+        const Json* present = dep_node("q" + at, Json{{"type", "object"}, {"required", Json::array({jt.key()})}}, at);
         for (auto& c : sub) c.guards.insert(c.guards.begin(), {present, true});
         EvalCases alts(1, EvalCase{});
         alts.insert(alts.end(), sub.begin(), sub.end());
@@ -3435,10 +3439,10 @@ class SchemaCompiler {
     if (dialect_ <= 4 && (types & kIntT) && !(types & kFracT)) {
       // draft-04's integer is "a JSON number without a fraction or exponent part": 1.0 and 1e2 are
       // numbers there, not integers (draft-06 on: any whole number)
+      RegexPtr digits = Regex::repeat(Regex::chars_of(CharSet::range('0', '9')), 0, kUnbounded);
       parts.push_back(Regex::concat(
           {Regex::repeat(Regex::literal("-"), 0, 1),
-           Regex::alt({Regex::literal("0"), Regex::concat({Regex::chars_of(CharSet::range('1', '9')),
-                                                           Regex::repeat(Regex::chars_of(CharSet::range('0', '9')), 0, kUnbounded)})})}));
+           Regex::alt({Regex::literal("0"), Regex::concat({Regex::chars_of(CharSet::range('1', '9')), digits})})}));
     }
     if ((types & kFracT) && !(types & kIntT)) {
       // numbers that are not whole: a plain decimal with a non-zero fraction digit (exponent
@@ -4347,7 +4351,8 @@ class SchemaCompiler {
     if (has_contains && s.min_contains > 0) lo = std::max<uint64_t>(lo, 1);
     constexpr uint64_t kMaxContainsCounted = 256;
     if (has_contains && s.max_contains != UINT64_MAX && s.max_contains > kMaxContainsCounted)
-      relax(s.max_contains_ptr, "maxContains", "a bound above " + std::to_string(kMaxContainsCounted) + " is not compiled");
+      relax(s.max_contains_ptr, "maxContains",
+            "a bound above " + std::to_string(kMaxContainsCounted) + " is not compiled");
     const bool counts_max = has_contains && s.max_contains <= kMaxContainsCounted;
     // the complement of `items` (from not / oneOf / if): some item fails them
     GExprPtr failing;
@@ -4393,9 +4398,9 @@ class SchemaCompiler {
         body = only_n;
       } else {
         GExprPtr block = GExpr::seq({c, GExpr::repeat(GExpr::seq({item_sep(), n}), 0, kUnbounded)});
+        const auto more_lo = static_cast<uint32_t>(a > 0 ? a - 1 : 0), more_hi = static_cast<uint32_t>(b - 1);
         GExprPtr with_c = GExpr::seq({GExpr::repeat(GExpr::seq({n, item_sep()}), 0, kUnbounded), block,
-                                      GExpr::repeat(GExpr::seq({item_sep(), block}), static_cast<uint32_t>(a > 0 ? a - 1 : 0),
-                                                    static_cast<uint32_t>(b - 1))});
+                                      GExpr::repeat(GExpr::seq({item_sep(), block}), more_lo, more_hi)});
         body = a == 0 ? GExpr::alt({only_n, with_c}) : with_c;
       }
     } else if (!contains.empty() && np == 0) {
