@@ -1305,6 +1305,7 @@ class SchemaCompiler {
         if (!v.is_object()) fail(p, "patternProperties must be an object");
         for (auto jt = v.begin(); jt != v.end(); ++jt) s.pattern_props.push_back({jt.key(), Conj{&jt.value()}});
       } else if (kv == "additionalProperties" || kv == "unevaluatedProperties") {
+        if (!v.is_object() && !v.is_boolean()) fail(p, k + " must be a schema (an object or a boolean)");
         if (v.is_boolean() && v.get<bool>()) continue;
         Shape::Closed c;
         c.ptr = p;
@@ -1383,6 +1384,7 @@ class SchemaCompiler {
       } else if (kv == "then" || kv == "else") {
         // with if
       } else if (kv == "unevaluatedItems") {
+        if (!v.is_object() && !v.is_boolean()) fail(p, k + " must be a schema (an object or a boolean)");
         if (v.is_boolean() && v.get<bool>()) continue;
         EvalCases cases;
         if (!eval_cases(n, cases, 0, true)) {
@@ -3090,7 +3092,9 @@ class SchemaCompiler {
       if (v.is_number()) {
         // the value must satisfy the number keywords too
         RegexPtr num = exact_number(v);
-        if (!s.minimums.empty() || !s.maximums.empty() || !s.multiple_ofs.empty() || !s.number_negs.empty())
+        // (draft-04 integers: a whole value's spellings without a fraction or exponent)
+        if (!s.minimums.empty() || !s.maximums.empty() || !s.multiple_ofs.empty() || !s.number_negs.empty() ||
+            (dialect_ <= 4 && !(s.types & kFracT)))
           num = Regex::intersect({num, number_regex(s, t, ptr)});
         alts.push_back(leaf(num));
         continue;

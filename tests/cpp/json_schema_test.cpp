@@ -369,6 +369,12 @@ TEST_CASE("json schema: errors are clear and positioned", "[json-schema]") {
   CHECK_THAT(e.message(), Catch::Contains("uniqueItems"));
   e = schema_error(R"({"type": "strin"})");
   CHECK(e.pos().pointer == "/type");
+  // a keyword that takes a schema, given something else: named at its pointer
+  for (const char* kw : {"additionalProperties", "unevaluatedProperties", "unevaluatedItems"}) {
+    e = schema_error(std::string(R"({"anyOf": [{"required": ["a"]}, {"properties": {"b": {}}}], ")") + kw + R"(": 5})");
+    CHECK(e.pos().pointer == std::string("/") + kw);
+    CHECK_THAT(e.message(), Catch::Contains("must be a schema"));
+  }
 }
 
 TEST_CASE("json schema: warnings for unknown and relaxed keywords", "[json-schema]") {
@@ -421,6 +427,12 @@ TEST_CASE("json schema: keywords a $schema's draft does not have are ignored, wi
   REFUSES(i4, R"({"m": 4.0})");
   auto i6 = schema(R"({"$schema": "http://json-schema.org/draft-06/schema#", "type": "integer"})");
   ACCEPTS(i6, "1.0");
+  // an enum value 1.0 under draft-04's integer: written 1, not 1.0
+  auto e4 = schema(R"({"$schema": "http://json-schema.org/draft-04/schema#", "type": ["integer", "string"],
+                       "enum": [1.0, "a"]})");
+  ACCEPTS(e4, "1");
+  REFUSES(e4, "1.0");
+  ACCEPTS(e4, R"("a")");
   auto d6 = under("http://json-schema.org/draft-06/schema");
   REFUSES(d6, R"({"k": 5})");      // const is draft-06
   REFUSES(d6, R"({"l": [1]})");    // contains too
