@@ -944,8 +944,12 @@ class SchemaCompiler {
       const std::string_view kv = k;
       const Json& v = it.value();
       const bool values = kv == "enum" || kv == "const" || kv == "examples" || kv == "default";
-      // (the key's pointer is spent only on keys that hold schemas or values a $ref may name)
-      if ((v.is_string() || v.is_number() || v.is_null()) && !values) continue;
+      const bool one_schema = kv == "additionalProperties" || kv == "additionalItems" || kv == "not" || kv == "if" ||
+                              kv == "then" || kv == "else" || kv == "contains" || kv == "propertyNames" ||
+                              kv == "unevaluatedProperties" || kv == "unevaluatedItems";
+      // (the key's pointer is spent only on keys that hold schemas or values a $ref may name; a
+      // scalar where a schema belongs keeps its pointer for the error that says it is none)
+      if ((v.is_string() || v.is_number() || v.is_null()) && !values && !one_schema && kv != "items") continue;
       std::string p = ptr + "/" + escape_pointer_token(k);
       if (kv == "properties" || kv == "patternProperties" || kv == "$defs" || kv == "definitions" ||
           kv == "dependentSchemas" || kv == "dependencies") {
@@ -960,9 +964,7 @@ class SchemaCompiler {
         } else {
           index(&v, p, base, true);
         }
-      } else if (kv == "additionalProperties" || kv == "additionalItems" || kv == "not" || kv == "if" ||
-                 kv == "then" || kv == "else" || kv == "contains" || kv == "propertyNames" ||
-                 kv == "unevaluatedProperties" || kv == "unevaluatedItems") {
+      } else if (one_schema) {
         index(&v, p, base, true);
       } else if (values) {
         ptr_[&v] = p;
@@ -1305,7 +1307,6 @@ class SchemaCompiler {
         if (!v.is_object()) fail(p, "patternProperties must be an object");
         for (auto jt = v.begin(); jt != v.end(); ++jt) s.pattern_props.push_back({jt.key(), Conj{&jt.value()}});
       } else if (kv == "additionalProperties" || kv == "unevaluatedProperties") {
-        if (!v.is_object() && !v.is_boolean()) fail(p, k + " must be a schema (an object or a boolean)");
         if (v.is_boolean() && v.get<bool>()) continue;
         Shape::Closed c;
         c.ptr = p;
@@ -1384,7 +1385,6 @@ class SchemaCompiler {
       } else if (kv == "then" || kv == "else") {
         // with if
       } else if (kv == "unevaluatedItems") {
-        if (!v.is_object() && !v.is_boolean()) fail(p, k + " must be a schema (an object or a boolean)");
         if (v.is_boolean() && v.get<bool>()) continue;
         EvalCases cases;
         if (!eval_cases(n, cases, 0, true)) {
