@@ -392,8 +392,12 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
     if (cfg_debug_enabled()) {
       const double us = cfg_debug_elapsed_us(t0);
       if (us > cfg_debug_threshold_us(500))
-        std::fprintf(stderr, "lexeme automaton %.1f ms: lexeme %u, %u states (%.120s)\n", us / 1000, lexeme,
-                     d->num_states(), r.to_string().c_str());
+      {
+        const std::string text = r.to_string();  // its start and its end (what a lexeme ends with)
+        std::fprintf(stderr, "lexeme automaton %.1f ms: lexeme %u, %u states (%.100s%s%s)\n", us / 1000, lexeme,
+                     d->num_states(), text.c_str(), text.size() > 160 ? " … " : "",
+                     text.size() > 160 ? text.c_str() + text.size() - 60 : text.size() > 100 ? text.c_str() + 100 : "");
+      }
     }
   }
   if (partition_) check_partition(lexeme, *d);
