@@ -42,7 +42,10 @@ struct MaskbenchArgs {
   std::string tokenizer = "llama3";
   std::string out;
   double timeout_s = 10;
-  std::string property_order = "schema";
+  // any: MaskBench's valid documents list properties in any order (JSON Schema does not order them),
+  // so exact acceptance is measured there; schema (the compile default, the order a model is guided
+  // into) refuses the ~2.5% that are out of it.
+  std::string property_order = "any";
   std::string whitespace = "flexible";  // MaskBench's documents are json.dumps output: flexible or exact separators
   int max_whitespace = JsonSchemaOptions{}.max_whitespace;
   int indent = JsonSchemaOptions{}.indent;
@@ -610,7 +613,9 @@ void add_bench_maskbench_command(CLI::App& bench) {
   cmd->add_option("--timeout", a->timeout_s, "seconds per schema (compile and replay) before its worker is killed")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--property-order", a->property_order, "object properties in the schema's order, or any order")
+  cmd->add_option("--property-order", a->property_order,
+                  "object properties in any order (MaskBench's valid documents do not keep the schema's), or in "
+                  "the schema's order (the compile default, which refuses those out of it)")
       ->check(CLI::IsMember({"schema", "any"}))
       ->capture_default_str();
   cmd->add_flag("--lenient", a->lenient, "compile an over-approximation of keywords that cannot be compiled exactly");
