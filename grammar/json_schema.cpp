@@ -3518,7 +3518,9 @@ class SchemaCompiler {
   RegexPtr any_string_core() { return Regex::repeat(Regex::chars_of(CharSet::any()), 0, kUnbounded); }
 
   // The code-point language of a string value (length ∩ patterns ∩ formats), nullptr for any string.
-  RegexPtr string_core(const Shape& s, const std::string& ptr, bool for_enum) {
+  // negated: the shape's complement is taken (under `not`): its patterns read as what either dialect
+  // matches (RegexOptions::Dialects).
+  RegexPtr string_core(const Shape& s, const std::string& ptr, bool for_enum, bool negated = false) {
     std::vector<RegexPtr> parts;
     if (s.min_length > 0 || s.max_length != UINT64_MAX) {
       if (s.min_length > s.max_length) return Regex::nothing();
@@ -3537,7 +3539,7 @@ class SchemaCompiler {
     }
     for (const auto& [p, pp] : s.patterns) {
       try {
-        parts.push_back(ecma_pattern_regex(p));
+        parts.push_back(ecma_pattern_regex(p, negated ? RegexOptions::Dialects::kEither : RegexOptions::Dialects::kBoth));
       } catch (const Error& e) {
         relax(pp, "pattern", "'" + p + "': " + e.message());
       }
@@ -3558,7 +3560,7 @@ class SchemaCompiler {
     for (const auto& neg : s.string_negs) {
       // nullptr: the negated shape accepts every string (an unknown format is an annotation), so
       // its complement accepts none
-      RegexPtr inner = string_core(*neg, ptr, for_enum);
+      RegexPtr inner = string_core(*neg, ptr, for_enum, !negated);
       parts.push_back(inner ? Regex::complement(inner) : Regex::nothing());
     }
     if (parts.empty()) return nullptr;
@@ -3783,7 +3785,7 @@ class SchemaCompiler {
     if (chunkable && s.patterns.size() == 1) {
       RegexPtr pattern;
       try {
-        pattern = ecma_pattern_regex(s.patterns[0].first);
+        pattern = ecma_pattern_regex(s.patterns[0].first, RegexOptions::Dialects::kBoth);
       } catch (const Error&) {
       }
       if (pattern && (long_bound || heavy_count(*pattern))) {

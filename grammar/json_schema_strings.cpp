@@ -46,10 +46,11 @@ size_t group_end(std::string_view p, size_t open) {
   return std::string_view::npos;
 }
 
-RegexPtr ecma_pattern_regex_uncached(std::string_view pattern) {
+RegexPtr ecma_pattern_regex_uncached(std::string_view pattern, RegexOptions::Dialects dialects) {
   RegexOptions options;
   options.search = true;
   options.ecma = true;
+  options.dialects = dialects;
   // A lookahead right after a leading '^' reads the input from its start: "^(?=A)R" is the
   // strings that "^(?:A)" matches (A then anything, unless A ends the input itself) and "^R"
   // matches; "^(?!A)R" those that "^(?:A)" does not match and "^R" does. Several in a row are
@@ -58,8 +59,12 @@ RegexPtr ecma_pattern_regex_uncached(std::string_view pattern) {
     const size_t end = group_end(pattern, 1);
     if (end != std::string_view::npos) {
       try {
-        RegexPtr ahead = parse_regex("^(?:" + std::string(pattern.substr(4, end - 4)) + ")", options);
-        RegexPtr rest = ecma_pattern_regex_uncached("^" + std::string(pattern.substr(end + 1)));
+        // a negative lookahead's language is complemented: its escapes read the other way
+        RegexOptions ahead_options = options;
+        using D = RegexOptions::Dialects;
+        if (pattern[3] == '!' && dialects != D::kEcma) ahead_options.dialects = dialects == D::kBoth ? D::kEither : D::kBoth;
+        RegexPtr ahead = parse_regex("^(?:" + std::string(pattern.substr(4, end - 4)) + ")", ahead_options);
+        RegexPtr rest = ecma_pattern_regex_uncached("^" + std::string(pattern.substr(end + 1)), dialects);
         if (pattern[3] == '!') ahead = Regex::complement(ahead);
         return Regex::intersect({ahead, rest});
       } catch (const Error&) {
@@ -91,15 +96,15 @@ PatternCache& pattern_cache() {
 }
 }  // namespace
 
-RegexPtr ecma_pattern_regex(std::string_view pattern) {
+RegexPtr ecma_pattern_regex(std::string_view pattern, RegexOptions::Dialects dialects) {
   PatternCache& c = pattern_cache();
-  std::string key(pattern);
+  std::string key = std::to_string(static_cast<int>(dialects)) + std::string(pattern);  // the reading, then the pattern
   {
     std::lock_guard<std::mutex> lock(c.mu);
     auto it = c.table.find(key);
     if (it != c.table.end()) return it->second;
   }
-  RegexPtr r = ecma_pattern_regex_uncached(pattern);
+  RegexPtr r = ecma_pattern_regex_uncached(pattern, dialects);
   const size_t bytes = key.size() + 64;
   std::lock_guard<std::mutex> lock(c.mu);
   if (c.bytes + bytes > kMaxPatternCacheBytes) {

@@ -20,7 +20,12 @@ namespace tollgate::grammar {
 // "^(?!A)R" are compiled as an intersection with A's language or its complement).
 // Parsed patterns are kept for the process (the same pattern gives the same Regex) up to
 // kMaxPatternCacheBytes of pattern text, then the table starts over; errors are not kept.
-RegexPtr ecma_pattern_regex(std::string_view pattern);
+// `dialects` (RegexOptions::Dialects): how \d \w \s and their negations read — ECMA's sets (a pattern
+// that picks the keys a patternProperties schema applies to), what ECMA-262 and Python's re both
+// match (a pattern a string must match: `pattern`, a propertyNames `pattern`), or what either matches
+// (one a string must not match, under `not`).
+RegexPtr ecma_pattern_regex(std::string_view pattern,
+                            RegexOptions::Dialects dialects = RegexOptions::Dialects::kEcma);
 inline constexpr size_t kMaxPatternCacheBytes = size_t{1} << 20;
 // What the table of parsed patterns holds now: pattern bytes plus 64 per entry.
 size_t ecma_pattern_cache_bytes();

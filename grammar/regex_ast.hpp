@@ -150,6 +150,15 @@ struct RegexOptions {
   // anywhere, compiled exactly; `.` excludes \n \r U+2028 U+2029; `[]` matches nothing and
   // `[^]` any code point; (?m) is refused. See docs/regex.md, "ECMA patterns".
   bool ecma = false;
+  // Under ecma, how \d \w \s and \D \W \S read (validators match `pattern` with ECMA-262, the spec, or
+  // with Python's re, python-jsonschema's matcher, and the two read these escapes apart;
+  // python_perl_class): as ECMA alone (kEcma: a pattern that picks the keys a patternProperties
+  // schema applies to picks as ECMA does); as what both dialects match (kBoth: a pattern a string
+  // must match, so that what it accepts is valid for either); as what either matches (kEither: a
+  // pattern a string must not match, whose complement is taken; `$` also before a final \n there,
+  // as Python's re reads it).
+  enum class Dialects { kEcma, kBoth, kEither };
+  Dialects dialects = Dialects::kEcma;
   size_t max_nodes = 1'000'000;   // limit on AST size after expanding counted repetitions
 };
 

@@ -59,7 +59,8 @@ struct Frame {
 struct State {
   std::string_view pattern;
   Flags flags;
-  bool ecma = false;  // RegexOptions::ecma
+  bool ecma = false;           // RegexOptions::ecma
+  RegexOptions::Dialects dialects = RegexOptions::Dialects::kEcma;  // under ecma
   std::vector<Frame> frames;
   std::set<std::string> names;
   // scratch written by the actions (harmless when X3 backtracks)
@@ -73,6 +74,7 @@ struct State {
   bool qlazy = false;
   size_t qpos = 0;
   bool cls_neg = false;
+  CharSet cls_py;  // the class being built as Python's re reads it (RegexOptions::dialects other than kEcma)
   size_t cls_pos = 0;
   CharSet cls;
 
@@ -113,7 +115,37 @@ CharSet negated_set(const State& st, const CharSet& positive) {
   return fold_if(st, positive).complement();
 }
 
+// \d \w \s and their negations as ECMA-262 reads them (the regex engine's sets, docs/regex.md) and
+// as Python's re does (python_perl_class; the same under RegexOptions::Dialects::kEcma).
+std::pair<CharSet, CharSet> perl_sets(const State& st, char c) {
+  const bool upper = std::isupper(static_cast<unsigned char>(c));
+  const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  CharSet e = upper ? negated_set(st, perl_class(lower)) : fold_if(st, perl_class(lower));
+  if (st.dialects == RegexOptions::Dialects::kEcma) return {e, e};
+  CharSet p = python_perl_class(lower);
+  return {std::move(e), upper ? negated_set(st, p) : fold_if(st, p)};
+}
+
+// One set from its two readings: what both accept (kBoth: a pattern a string must match), what either
+// does (kEither: one it must not match), or ECMA's.
+CharSet dialects_set(RegexOptions::Dialects dialects, const CharSet& ecma, const CharSet& python) {
+  using D = RegexOptions::Dialects;
+  if (dialects == D::kBoth) return ecma.intersect(python);
+  if (dialects == D::kEither) {
+    CharSet u = ecma;
+    u.add(python);
+    return u;
+  }
+  return ecma;
+}
+
 void push_node(State& st, Node n) { st.frames.back().seq.push_back(std::move(n)); }
+
+// A class item both dialects read alike.
+void cls_add(State& st, const CharSet& s) {
+  st.cls.add(s);
+  st.cls_py.add(s);
+}
 
 void push_set(State& st, CharSet s, size_t pos) {
   Node n;
@@ -338,18 +370,18 @@ auto const push_dot = [](auto& ctx) {
   CharSet s = CharSet::any();
   if (!st.flags.s) {
     // ECMA-262: `.` excludes every LineTerminator; otherwise (RE2) only \n
-    CharSet excluded = st.ecma ? CharSet({{'\n', '\n'}, {'\r', '\r'}, {0x2028, 0x2029}}) : CharSet::single('\n');
+    // (Python's re excludes only \n: what either dialect matches, RegexOptions::Dialects::kEither)
+    CharSet excluded = st.ecma && st.dialects != RegexOptions::Dialects::kEither
+                           ? CharSet({{'\n', '\n'}, {'\r', '\r'}, {0x2028, 0x2029}})
+                           : CharSet::single('\n');
     s = s.intersect(excluded.complement());
   }
   push_set(st, std::move(s), st.start);
 };
 auto const push_perl = [](auto& ctx) {
   auto& st = st_of(ctx);
-  char c = x3::_attr(ctx);
-  CharSet s = std::isupper(static_cast<unsigned char>(c))
-                  ? negated_set(st, perl_class(static_cast<char>(std::tolower(c))))
-                  : fold_if(st, perl_class(c));
-  push_set(st, std::move(s), st.start);
+  const auto [e, p] = perl_sets(st, x3::_attr(ctx));
+  push_set(st, dialects_set(st.dialects, e, p), st.start);
 };
 auto const push_bol = [](auto& ctx) {
   auto& st = st_of(ctx);
@@ -399,7 +431,7 @@ struct PropAction {
     if (name.size() >= 2 && name.front() == '{') name = name.substr(1, name.size() - 2);
     CharSet s = property_set(st, name, which == 'P', st.start);
     if constexpr (InClass) {
-      st.cls.add(s);
+      cls_add(st, s);
     } else {
       push_set(st, std::move(s), st.start);
     }
@@ -410,13 +442,14 @@ struct PropAction {
 auto const cls_open = [](auto& ctx) {
   auto& st = st_of(ctx);
   st.cls = CharSet();
+  st.cls_py = CharSet();
   st.cls_neg = false;
   st.cls_pos = st.start;
 };
 auto const cls_negate = [](auto& ctx) { st_of(ctx).cls_neg = true; };
 auto const cls_add_cp = [](auto& ctx) {
   auto& st = st_of(ctx);
-  st.cls.add(fold_if(st, CharSet::single(st.cp)));
+  cls_add(st, fold_if(st, CharSet::single(st.cp)));
 };
 auto const set_lo = [](auto& ctx) { auto& st = st_of(ctx); st.lo = st.cp; };
 auto const set_hi = [](auto& ctx) { auto& st = st_of(ctx); st.hi = st.cp; };
@@ -427,14 +460,13 @@ auto const cls_add_range = [](auto& ctx) {
             "bad character class range " + cp_text(st.lo) + "-" + cp_text(st.hi) +
                 " (start after end)");
   }
-  st.cls.add(fold_if(st, CharSet::range(st.lo, st.hi)));
+  cls_add(st, fold_if(st, CharSet::range(st.lo, st.hi)));
 };
 auto const cls_perl = [](auto& ctx) {
   auto& st = st_of(ctx);
-  char c = x3::_attr(ctx);
-  st.cls.add(std::isupper(static_cast<unsigned char>(c))
-                 ? negated_set(st, perl_class(static_cast<char>(std::tolower(c))))
-                 : fold_if(st, perl_class(c)));
+  const auto [e, p] = perl_sets(st, x3::_attr(ctx));
+  st.cls.add(e);
+  st.cls_py.add(p);
 };
 auto const cls_posix = [](auto& ctx) {
   auto& st = st_of(ctx);
@@ -445,11 +477,18 @@ auto const cls_posix = [](auto& ctx) {
   if (neg) name.remove_prefix(1);
   auto s = posix_class(name);
   if (!s) st.fail(ErrorKind::kParse, st.start, "unknown POSIX class " + std::string(text));
-  st.cls.add(neg ? negated_set(st, *s) : fold_if(st, *s));
+  cls_add(st, neg ? negated_set(st, *s) : fold_if(st, *s));
 };
 auto const cls_close = [](auto& ctx) {
   auto& st = st_of(ctx);
-  CharSet s = st.cls_neg ? st.cls.complement() : st.cls;
+  // [^…] is the complement of the class's items: under kBoth of what either reading holds (so that
+  // neither dialect matches what is left out), under kEither of what both hold
+  using D = RegexOptions::Dialects;
+  const D items = !st.cls_neg || st.dialects == D::kEcma ? st.dialects
+                  : st.dialects == D::kBoth                ? D::kEither
+                                                           : D::kBoth;
+  CharSet s = dialects_set(items, st.cls, st.cls_py);
+  if (st.cls_neg) s = s.complement();
   push_set(st, std::move(s), st.cls_pos);
 };
 
@@ -693,7 +732,7 @@ auto const class_item = S >> (
     class_single[cls_add_cp] |
     (lit('\\') >> lit('B'))[Bad{"\\B inside a character class"}] |
     escape_error);
-auto const cls_add_bracket = [](auto& ctx) { st_of(ctx).cls.add(CharSet::single(']')); };
+auto const cls_add_bracket = [](auto& ctx) { cls_add(st_of(ctx), CharSet::single(']')); };
 auto const unterminated_class = [](auto& ctx) {
   auto& st = st_of(ctx);
   st.fail(ErrorKind::kParse, st.cls_pos, "missing ']' for the character class opened");
@@ -1235,13 +1274,16 @@ struct Lowerer {
 };
 
 // The language of the whole pattern: search (s = u x v around a match) or whole-input.
-RegexPtr assemble(const Parts& parts, bool search) {
+// final_newline: the end of input may also be before a final \n (Python's `$`), for
+// RegexOptions::Dialects::kEither, whose language must hold what either dialect matches.
+RegexPtr assemble(const Parts& parts, bool search, bool final_newline) {
   RegexPtr any = Regex::chars_of(CharSet::any());
   RegexPtr any_star = Regex::repeat(any, 0, kUnbounded);
   auto side = [&](uint8_t mask, bool before) {
     if (mask == kAll) return any_star;
     std::vector<RegexPtr> alts;
     if (mask & kEdge) alts.push_back(Regex::empty());
+    if ((mask & kEdge) && !before && final_newline) alts.push_back(Regex::chars_of(CharSet::single('\n')));
     uint8_t cls = mask & (kWord | kOther);
     RegexPtr c = cls == (kWord | kOther) ? any
                  : cls == kWord         ? Regex::chars_of(word_set())
@@ -1292,6 +1334,7 @@ RegexPtr parse_regex(std::string_view pattern, const RegexOptions& options) {
   st.flags.i = options.case_insensitive;
   st.flags.s = options.dot_all;
   st.ecma = options.ecma;
+  st.dialects = options.ecma ? options.dialects : RegexOptions::Dialects::kEcma;
   if (size_t bad = fsm::invalid_utf8(pattern); bad != std::string_view::npos) {
     char buf[8];
     std::snprintf(buf, sizeof buf, "0x%02X", static_cast<unsigned char>(pattern[bad]));
@@ -1310,7 +1353,7 @@ RegexPtr parse_regex(std::string_view pattern, const RegexOptions& options) {
   expanded_size(root, st, options.max_nodes);
   if (options.ecma) {
     ecma::Lowerer el{st};
-    return ecma::assemble(el.lower(root), options.search);
+    return ecma::assemble(el.lower(root), options.search, st.dialects == RegexOptions::Dialects::kEither);
   }
   Lowerer lw{st};
   Parts parts = lw.lower(root, true, true);

@@ -117,6 +117,21 @@ CharSet perl_class(char letter) {
   return std::isupper(static_cast<unsigned char>(letter)) ? s.complement() : s;
 }
 
+CharSet python_perl_class(char lower) {
+  using R = std::vector<CharRange>;
+  CharSet s;
+  if (lower == 'd') s = *unicode_property("Nd");
+  if (lower == 'w') {
+    s = CharSet(R{{'_', '_'}});
+    for (const char* p : {"L", "N"}) s.add(*unicode_property(p));
+  }
+  if (lower == 's') {
+    s = perl_class('s').intersect(CharSet::single(0xFEFF).complement());
+    s.add(CharSet(R{{0x1C, 0x1F}, {0x85, 0x85}}));
+  }
+  return s;
+}
+
 namespace {
 // Every code point that takes part in simple case folding, with the id of its orbit.
 struct FoldTable {
