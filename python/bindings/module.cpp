@@ -102,8 +102,8 @@ PYBIND11_MODULE(_core, m) {
   g_error_type = exc.ptr();
   static py::exception<GrammarFailure> grammar_exc(m, "GrammarError", exc.ptr());
   grammar_exc.doc() = "An invalid grammar, JSON Schema or regex (a TollgateError, so a ValueError): .message, .line "
-                      "and .column in the text (1-based), .pointer for schemas, .kind ('parse', 'unsupported', "
-                      "'schema', 'grammar', 'limit').";
+                      "and .column in the text (1-based), .pointer for schemas, .kind ('parse error', 'unsupported', "
+                      "'schema error', 'grammar error', 'limit exceeded').";
   g_grammar_error_type = grammar_exc.ptr();
   py::register_exception_translator([](std::exception_ptr p) {
     auto raise = [](PyObject* type_ptr, const Error& e) {

@@ -1,13 +1,17 @@
 """Correctness runner 3 (issue 8): documents sampled from compiled schemas validate.
 
-For SCHEMAS maskbench-dev schemas (40 in make test, 200 with TOLLGATE_GENERATED_SCHEMAS=200; every 11th file in name order, skipping those that do not compile or that
+For SCHEMAS maskbench-dev schemas (40 in make test, 200 with TOLLGATE_GENERATED_SCHEMAS=200, every one that
+compiles with TOLLGATE_GENERATED_SCHEMAS=all; every 11th file in name order, skipping those that do not compile or that
 python3-jsonschema cannot check — each skip is counted and printed), 5 documents each are sampled from the
 compiled grammar against Llama-3: random tokens inside the mask until EOS. The first BUDGET tokens are
 uniform over the mask; after that the sampler closes: EOS when allowed; inside a string the shortest
 allowed token that begins with `"`; outside, the shortest allowed one made of `}`, `]` and whitespace, else
 the shortest that begins with `"`; else (nothing closes yet) a uniform one. Every sampled
 document must be UTF-8, parse with json.loads and validate with python3-jsonschema (formats asserted).
-Any failure is a compiler bug: the message names the schema and the document.
+Any failure is a compiler bug: the message names the schema and the document. A lexeme built on first use
+that passes the DFA budgets is a "limit exceeded" error from the mask that needs it (docs/design.md), not a failure:
+such a document is counted and printed apart (maskbench-dev: Github_hard o62065, whose word-count patterns
+under a maxLength the MaskBench runner's compile already refuses).
 """
 import json
 import os
@@ -21,8 +25,9 @@ import tollgate
 jsonschema = pytest.importorskip("jsonschema")
 
 # make test samples 40 schemas (its run time on 2 cores is not yet measured for all 200);
-# TOLLGATE_GENERATED_SCHEMAS=200 runs the issue's full count.
-SCHEMAS = int(os.environ.get("TOLLGATE_GENERATED_SCHEMAS", "40"))
+# TOLLGATE_GENERATED_SCHEMAS=200 runs the issue's full count, =all every schema (about 20 minutes).
+_COUNT = os.environ.get("TOLLGATE_GENERATED_SCHEMAS", "40")
+SCHEMAS = None if _COUNT == "all" else int(_COUNT)
 DOCS = 5
 STRIDE = 11
 BUDGET = 32       # uniform tokens before the sampler starts closing
@@ -129,7 +134,7 @@ def _run(src, llama3, compiler, count, pick=lambda schema: True, **options):
     vocab = _Vocab(llama3)
     rng = random.Random(8)
     nprng = np.random.default_rng(8)
-    tried, compile_errors, unchecked, docs, unfinished, failures = 0, 0, 0, 0, 0, []
+    tried, compile_errors, unchecked, docs, unfinished, failures, over_budget = 0, 0, 0, 0, 0, [], []
     # every STRIDE-th file, then the ones after them, until `count` schemas have been sampled
     order = [f for k in range(STRIDE) for f in files[k::STRIDE]]
     for path in order:
@@ -157,6 +162,11 @@ def _run(src, llama3, compiler, count, pick=lambda schema: True, **options):
             except _Unfinished:
                 unfinished += 1
                 continue
+            except tollgate.TollgateError as e:
+                if e.kind != "limit exceeded":
+                    raise
+                over_budget.append(f"{path.name} doc {k}: {e}")
+                continue
             try:
                 value = json.loads(text.decode("utf-8"))
                 errors = list(validator.iter_errors(value))
@@ -167,11 +177,14 @@ def _run(src, llama3, compiler, count, pick=lambda schema: True, **options):
             docs += 1
     print(f"\nsampled {docs} documents from {tried} schemas ({compile_errors} compile errors and "
           f"{unchecked} schemas jsonschema cannot check skipped; {unfinished} documents unfinished after "
-          f"{MAX_TOKENS} tokens); {len(failures)} failures")
-    assert tried == count
+          f"{MAX_TOKENS} tokens; {len(over_budget)} stopped by a lexeme over the DFA budgets); "
+          f"{len(failures)} failures")
+    for line in over_budget:
+        print("  over budget:", line[:300])
+    assert tried == count or count is None
     assert not failures, "\n".join(failures[:20])
     # The sampler, not the grammar, leaves documents unfinished; most must finish for the test to mean something.
-    assert docs >= count * DOCS // 2, f"only {docs} of {count * DOCS} documents finished"
+    assert docs >= tried * DOCS // 2, f"only {docs} of {tried * DOCS} documents finished"
 
 
 def test_sampled_documents_validate(shared, llama3, compiler):
