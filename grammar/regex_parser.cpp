@@ -122,7 +122,7 @@ std::pair<CharSet, CharSet> perl_sets(const State& st, char c) {
   const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   CharSet e = upper ? negated_set(st, perl_class(lower)) : fold_if(st, perl_class(lower));
   if (st.dialects == RegexOptions::Dialects::kEcma) return {e, e};
-  CharSet p = python_perl_class(lower);
+  const CharSet p = python_perl_class(lower);
   return {std::move(e), upper ? negated_set(st, p) : fold_if(st, p)};
 }
 
@@ -141,10 +141,10 @@ CharSet dialects_set(RegexOptions::Dialects dialects, const CharSet& ecma, const
 
 void push_node(State& st, Node n) { st.frames.back().seq.push_back(std::move(n)); }
 
-// A class item both dialects read alike.
+// A class item both dialects read alike (Python's reading is kept only where it is read).
 void cls_add(State& st, const CharSet& s) {
   st.cls.add(s);
-  st.cls_py.add(s);
+  if (st.dialects != RegexOptions::Dialects::kEcma) st.cls_py.add(s);
 }
 
 void push_set(State& st, CharSet s, size_t pos) {
@@ -466,7 +466,7 @@ auto const cls_perl = [](auto& ctx) {
   auto& st = st_of(ctx);
   const auto [e, p] = perl_sets(st, x3::_attr(ctx));
   st.cls.add(e);
-  st.cls_py.add(p);
+  if (st.dialects != RegexOptions::Dialects::kEcma) st.cls_py.add(p);
 };
 auto const cls_posix = [](auto& ctx) {
   auto& st = st_of(ctx);
