@@ -391,8 +391,7 @@ const LexDfa& LexemeAutomata::build(uint32_t lexeme) const {
         LexDfa::from(lf ? compile_leftmost_first_dfa(r, options_) : compile_dfa(r, options_)));
     if (cfg_debug_enabled()) {
       const double us = cfg_debug_elapsed_us(t0);
-      if (us > cfg_debug_threshold_us(500))
-      {
+      if (us > cfg_debug_threshold_us(500)) {
         const std::string text = r.to_string();  // its start and its end (what a lexeme ends with)
         std::fprintf(stderr, "lexeme automaton %.1f ms: lexeme %u, %u states (%.100s%s%s)\n", us / 1000, lexeme,
                      d->num_states(), text.c_str(), text.size() > 160 ? " … " : "",

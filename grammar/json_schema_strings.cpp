@@ -61,8 +61,7 @@ RegexPtr ecma_pattern_regex_uncached(std::string_view pattern, RegexOptions::Dia
       try {
         // a negative lookahead's language is complemented: its escapes read the other way
         RegexOptions ahead_options = options;
-        using D = RegexOptions::Dialects;
-        if (pattern[3] == '!' && dialects != D::kEcma) ahead_options.dialects = dialects == D::kBoth ? D::kEither : D::kBoth;
+        if (pattern[3] == '!') ahead_options.dialects = RegexOptions::complemented(dialects);
         RegexPtr ahead = parse_regex("^(?:" + std::string(pattern.substr(4, end - 4)) + ")", ahead_options);
         RegexPtr rest = ecma_pattern_regex_uncached("^" + std::string(pattern.substr(end + 1)), dialects);
         if (pattern[3] == '!') ahead = Regex::complement(ahead);

@@ -159,6 +159,10 @@ struct RegexOptions {
   // as Python's re reads it).
   enum class Dialects { kEcma, kBoth, kEither };
   Dialects dialects = Dialects::kEcma;
+  // The reading of a part whose language is complemented (a negated class's items, a negative lookahead).
+  static constexpr Dialects complemented(Dialects d) {
+    return d == Dialects::kBoth ? Dialects::kEither : d == Dialects::kEither ? Dialects::kBoth : d;
+  }
   size_t max_nodes = 1'000'000;   // limit on AST size after expanding counted repetitions
 };
 

@@ -483,11 +483,7 @@ auto const cls_close = [](auto& ctx) {
   auto& st = st_of(ctx);
   // [^…] is the complement of the class's items: under kBoth of what either reading holds (so that
   // neither dialect matches what is left out), under kEither of what both hold
-  using D = RegexOptions::Dialects;
-  const D items = !st.cls_neg || st.dialects == D::kEcma ? st.dialects
-                  : st.dialects == D::kBoth                ? D::kEither
-                                                           : D::kBoth;
-  CharSet s = dialects_set(items, st.cls, st.cls_py);
+  CharSet s = dialects_set(st.cls_neg ? RegexOptions::complemented(st.dialects) : st.dialects, st.cls, st.cls_py);
   if (st.cls_neg) s = s.complement();
   push_set(st, std::move(s), st.cls_pos);
 };

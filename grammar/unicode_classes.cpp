@@ -6,6 +6,7 @@
 #include <unicode/uset.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <mutex>
 #include <string>
@@ -118,18 +119,16 @@ CharSet perl_class(char letter) {
 }
 
 CharSet python_perl_class(char lower) {
-  using R = std::vector<CharRange>;
-  CharSet s;
-  if (lower == 'd') s = *unicode_property("Nd");
-  if (lower == 'w') {
-    s = CharSet(R{{'_', '_'}});
-    for (const char* p : {"L", "N"}) s.add(*unicode_property(p));
-  }
-  if (lower == 's') {
-    s = perl_class('s').intersect(CharSet::single(0xFEFF).complement());
+  // built once (ICU builds a category's set on each call; \w's letters are hundreds of ranges)
+  static const std::array<CharSet, 3> sets = [] {
+    using R = std::vector<CharRange>;
+    CharSet w(R{{'_', '_'}});
+    for (const char* p : {"L", "N"}) w.add(*unicode_property(p));
+    CharSet s = perl_class('s').intersect(CharSet::single(0xFEFF).complement());
     s.add(CharSet(R{{0x1C, 0x1F}, {0x85, 0x85}}));
-  }
-  return s;
+    return std::array<CharSet, 3>{*unicode_property("Nd"), std::move(w), std::move(s)};
+  }();
+  return lower == 'd' ? sets[0] : lower == 'w' ? sets[1] : sets[2];
 }
 
 namespace {

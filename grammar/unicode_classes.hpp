@@ -26,7 +26,7 @@ CharSet perl_class(char letter);
 // \d \w \s as Python's re reads them in a str pattern (python-jsonschema's matcher; JSON Schema patterns
 // under RegexOptions::Dialects kBoth/kEither): \d every decimal digit (Nd), \w every letter and
 // number (L, N) and '_', \s str.isspace() — ECMA's white space less U+FEFF, plus U+001C-U+001F and
-// U+0085. Lower-case letters only (the caller complements).
+// U+0085. Lower-case letters only (the caller complements); built once.
 CharSet python_perl_class(char lower);
 
 // Closes `set` under simple case folding: every code point whose simple fold equals the
