@@ -55,10 +55,16 @@ Compiler::Compiler(TokenizerInfoPtr tokenizer, CompileOptions options)
 void Compiler::warm_up_json() const {
   static constexpr const char* kSchema =
       R"({"type":"object","properties":{"s":{"type":"string"},"n":{"type":"number"},)"
-      R"("i":{"type":"integer"},"b":{"type":"boolean"},"a":{"type":"array","items":{}}}})";
+      R"("i":{"type":"integer"},"b":{"type":"boolean"},"a":{"type":"array","items":{}},)"
+      R"("t":{"type":"string","format":"date-time"},"d":{"type":"string","format":"date"},)"
+      R"("u":{"type":"string","format":"uri"},"e":{"type":"string","format":"email"}}})";
   static constexpr std::string_view kPieces[] = {
       "{", "\"s\"", ": ", "\"ab", "c\"", ", \"n\": ", "1", ".5", "e3", ", \"i\": ", "-2",
-      ", \"b\": ", "true", ", \"a\": ", "[", "1", ", ", "\"x\"", ", ", "{}", "]", "}"};
+      ", \"b\": ", "true", ", \"a\": ", "[", "1", ", ", "\"x\"", ", ", "{}", "]",
+      ", \"t\": ", "\"20", "24", "-0", "1-", "02", "T", "03", ":", "04", ":", "05", "Z\"",
+      ", \"d\": ", "\"20", "24", "-0", "1-", "02\"",
+      ", \"u\": ", "\"https", "://", "example", ".com", "/a", "?b", "=", "1\"",
+      ", \"e\": ", "\"a", "@", "example", ".com\"", "}"};
   try {
     Matcher m(compile_json_schema_now(kSchema, options_.json_schema, "warm-up"));
     std::vector<int32_t> mask(static_cast<size_t>(bitmask_words(tokenizer_->vocab_size())));

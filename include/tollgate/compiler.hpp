@@ -99,12 +99,14 @@ struct CompileOptions {
   // (docs/benchmarks.md, "Session 37"); all lazy (0 and 0) gives the first mask soonest.
   double eager_automata_ms = 2.0;
   // The Compiler warms its shared caches when it is made: it compiles a small JSON Schema (an
-  // object of a string, a number, an integer, a boolean and an array of anything, with
-  // `json_schema`'s options) and fills the masks along one document of it, so that the lexeme
-  // automata and token index entries every JSON Schema shares are there before the first real
-  // compile (about 2 ms, once per Compiler; on maskbench-dev a fresh process's median time to
-  // first mask 0.72-0.79 -> 0.38-0.44 ms: docs/benchmarks.md, "session 31"). Needs index_cache_bytes or
-  // lexeme_cache_bytes; a warm-up over the budgets below is given up quietly.
+  // object of a string, a number, an integer, a boolean, an array of anything and strings of the
+  // formats date-time, date, uri and email, with `json_schema`'s options) and fills the masks along
+  // one document of it, so that the lexeme automata and token index entries every JSON Schema
+  // shares, and the process-wide format automata, are there before the first real compile (about
+  // 5 ms per Compiler, 10 ms for a process's first; on maskbench-dev a fresh process's median time
+  // to first mask 0.72-0.79 -> 0.38-0.44 ms for the first four kinds: docs/benchmarks.md, "session
+  // 31"; the formats: "session 48"). Needs index_cache_bytes or lexeme_cache_bytes; a warm-up over
+  // the budgets below is given up quietly.
   bool warm_up_json = true;
   // Bytes of token index entries a Compiler (and its copies) keeps for reuse across the grammars
   // it compiles, keyed by the lexeme state's canonical future (JSON strings, numbers, formats
