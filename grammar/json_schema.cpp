@@ -3643,8 +3643,13 @@ class SchemaCompiler {
         const StringKey bkey{StringKey::kChunkBlock, any, k, per_block};
         auto bt = string_rules_.find(bkey);
         if (bt != string_rules_.end()) return bt->second;
+        // The block's chunks by reference to a structural rule: as leaves they were one run of
+        // regular items, one lexeme of k·per_block code points (57,346 states for 4,096 of any code
+        // point, 3-18 ms to build in a fresh process) where the chunk's own lexeme serves.
+        const int c = chain_rule();
+        g_.rules[c].body = chunk;
         const int b = chain_rule();
-        g_.rules[b].body = GExpr::seq(std::vector<GExprPtr>(per_block, chunk));
+        g_.rules[b].body = GExpr::seq(std::vector<GExprPtr>(per_block, ref(c)));
         string_rules_[bkey] = b;
         return b;
       };
