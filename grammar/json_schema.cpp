@@ -3898,9 +3898,6 @@ class SchemaCompiler {
     std::vector<const Json*> nodes;
   };
 
-  // Nodes from which a uniqueItems: true (and, when keys are tracked, a `required`) is reachable
-  // (through sub-schemas and $refs): reverse searches from those nodes. False when the document has
-  // neither.
   // Whether some object can be required to hold `n` or more keys. Flattening joins the schemas of
   // one value only through in-place applicators (allOf, anyOf, oneOf, not, if / then / else,
   // dependentSchemas, the schemas of `dependencies`) and references; properties, items and the
@@ -4011,6 +4008,9 @@ class SchemaCompiler {
     return false;
   }
 
+  // Nodes from which a uniqueItems: true (and, when keys are tracked, a `required`) is reachable
+  // (through sub-schemas and $refs): reverse searches from those nodes. False when the document has
+  // neither.
   bool unique_seed_hot() {
     // The seeds first: a uniqueItems (in any order, a required list), or a dynamic reference,
     // counted as reaching one.

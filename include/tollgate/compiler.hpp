@@ -104,7 +104,7 @@ struct CompileOptions {
   // one document of it, so that the lexeme automata and token index entries every JSON Schema
   // shares, and the process-wide format automata, are there before the first real compile (about
   // 5 ms per Compiler, 10 ms for a process's first; on maskbench-dev a fresh process's median time
-  // to first mask 0.72-0.79 -> 0.38-0.44 ms for the first four kinds: docs/benchmarks.md, "session
+  // to first mask 0.72-0.79 -> 0.38-0.44 ms for the first five kinds: docs/benchmarks.md, "session
   // 31"; the formats: "session 48"). Needs index_cache_bytes or lexeme_cache_bytes; a warm-up over
   // the budgets below is given up quietly.
   bool warm_up_json = true;
