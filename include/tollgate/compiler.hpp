@@ -102,10 +102,15 @@ struct CompileOptions {
   // object of a string, a number, an integer, a boolean, an array of anything and strings of the
   // formats date-time, date, uri and email, with `json_schema`'s options) and fills the masks along
   // one document of it, so that the lexeme automata and token index entries every JSON Schema
-  // shares, and the process-wide format automata, are there before the first real compile (about
-  // 5 ms per Compiler, 10 ms for a process's first; on maskbench-dev a fresh process's median time
-  // to first mask 0.72-0.79 -> 0.38-0.44 ms for the first five kinds: docs/benchmarks.md, "session
-  // 31"; the formats: "session 48"). Needs index_cache_bytes or lexeme_cache_bytes; a warm-up over
+  // shares, and the process-wide format automata, are there before the first real compile. The
+  // same schema's other values, which the document does not reach, put only their lexeme automata
+  // in the cache (all built in the warm-up's compile): an array of strings, a nullable string, a
+  // string with minLength 1, a string or an array of strings, a nonempty array of strings, a
+  // nullable array of strings, an object of strings, a long string's chunks; a second schema
+  // gives draft-04's integer. About 7 ms per Compiler (5.5-6 ms before the last group; on
+  // maskbench-dev a fresh process's median time to first mask 0.72-0.79 -> 0.38-0.44 ms for the
+  // first five kinds: docs/benchmarks.md, "session 31"; the formats: "session 48"; the last group
+  // 0.51 -> 0.46 ms: "session 50"). Needs index_cache_bytes or lexeme_cache_bytes; a warm-up over
   // the budgets below is given up quietly.
   bool warm_up_json = true;
   // Bytes of token index entries a Compiler (and its copies) keeps for reuse across the grammars

@@ -324,6 +324,56 @@ TEST_CASE("compiler warm-up: a new Compiler's first schema takes what the warm-u
   CHECK(took_entries * 2 >= schemas);
 }
 
+// The values the warm-up compiles without walking them (CompileOptions::warm_up_json): each, under a
+// key of its own, costs a new Compiler's first schema one build, its key's, and its masks are those
+// of a Compiler without the warm-up.
+TEST_CASE("compiler warm-up: arrays of strings, nullable strings and draft-04 integers come from the cache",
+          "[lexeme-cache][json-schema]") {
+  TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
+  const std::vector<std::pair<std::string, std::string>> shapes = {
+      {R"({"type": "array", "items": {"type": "string"}})", R"(["a", "b"])"},
+      {R"({"type": ["null", "string"]})", R"(null)"},
+      {R"({"anyOf": [{"type": "string"}, {"type": "null"}]})", R"("x")"},
+      {R"({"type": "string", "nullable": true})", R"("x")"},
+      {R"({"type": "string", "minLength": 1})", R"("x")"},
+      {R"({"type": ["string", "array"], "items": {"type": "string"}})", R"(["x"])"},
+      {R"({"type": "array", "items": {"type": "string"}, "minItems": 1})", R"(["x"])"},
+      {R"({"type": ["null", "array"], "items": {"type": "string"}})", R"([])"},
+      {R"({"type": "object", "additionalProperties": {"type": "string"}})", R"({"k": "v"})"},
+      {R"({"type": "integer"})", R"(12)"},  // under draft-04 (below): no ".0"
+  };
+  auto options = [](bool warm_up) {
+    CompileOptions o;
+    o.threads = 1;
+    o.grammar_cache_bytes = 0;
+    o.warm_up_json = warm_up;
+    o.eager_automata_states = SIZE_MAX;  // every lexeme counted in the compile's stats
+    return o;
+  };
+  for (const auto& [shape, value] : shapes) {
+    const bool draft4 = &shape == &shapes.back().first;
+    const std::string schema =
+        std::string("{") + (draft4 ? R"("$schema": "http://json-schema.org/draft-04/schema#", )" : "") +
+        R"("type": "object", "properties": {"quux": )" + shape +
+        R"(}, "required": ["quux"], "additionalProperties": false})";
+    const std::string doc = R"({"quux": )" + value + "}";
+    INFO(schema);
+    Compiler warm(llama3(), options(true)), cold(llama3(), options(false));
+    CompiledGrammarPtr gw = warm.compile_json_schema(schema), gc = cold.compile_json_schema(schema);
+    CHECK(gc->stats().lexemes_shared == 0);
+    CHECK(gw->stats().lexemes_built == gw->stats().lexemes);
+    CHECK(gw->stats().lexemes_built - gw->stats().lexemes_shared == 1);  // "quux" alone is new
+    Matcher mw(gw), mc(gc);
+    for (char c : doc) {
+      REQUIRE(mask_of(mw) == mask_of(mc));
+      REQUIRE(mw.accept_bytes(std::string_view(&c, 1)));
+      REQUIRE(mc.accept_bytes(std::string_view(&c, 1)));
+    }
+    CHECK(mw.is_accepting());
+    CHECK(mask_of(mw) == mask_of(mc));
+  }
+}
+
 TEST_CASE("compiler warm-up: quiet to the progress callback, given up under tight budgets", "[lexeme-cache]") {
   TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
   struct Count : CompileProgress {
