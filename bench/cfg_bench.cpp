@@ -5,6 +5,7 @@
 //  - random_walk/{c,english}.gbnf: seeded 50 × 200-step walks choosing uniformly among allowed tokens;
 //    random_walk/{lark,sql,json}.lark: the same through Lark grammars (leftmost-first lexing).
 //  - compile/<grammar>.gbnf: compile time of every grammar in corpora/gbnf on Llama-3.
+//  - construct/{warm_up_json,no_warm_up}: making a Compiler on Llama-3, with its JSON warm-up and without.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -207,6 +208,17 @@ int register_all() {
       benchmark::DoNotOptimize(c.builtin_json());
     }
   })->Unit(benchmark::kMillisecond);
+  // What a Compiler costs to make, with its JSON warm-up (CompileOptions::warm_up_json) and without.
+  for (bool warm : {true, false})
+    benchmark::RegisterBenchmark(warm ? "construct/warm_up_json" : "construct/no_warm_up", [warm](benchmark::State& s) {
+      CompileOptions opt;
+      opt.threads = 1;
+      opt.warm_up_json = warm;
+      for (auto _ : s) {
+        Compiler c(llama3(), opt);
+        benchmark::DoNotOptimize(&c);
+      }
+    })->Unit(benchmark::kMillisecond);
   return 0;
 }
 
