@@ -330,7 +330,12 @@ TEST_CASE("compiler warm-up: a new Compiler's first schema takes what the warm-u
 TEST_CASE("compiler warm-up: arrays of strings, nullable strings and draft-04 integers come from the cache",
           "[lexeme-cache][json-schema]") {
   TOLLGATE_DATA_OR_SKIP(p, "tokenizers/llama3/tokenizer.json");
-  const std::vector<std::pair<std::string, std::string>> shapes = {
+  struct Shape {
+    const char* schema;  // the value's
+    const char* value;   // a valid one
+    bool draft4 = false;  // under draft-04's `$schema`
+  };
+  const Shape shapes[] = {
       {R"({"type": "array", "items": {"type": "string"}})", R"(["a", "b"])"},
       {R"({"type": ["null", "string"]})", R"(null)"},
       {R"({"anyOf": [{"type": "string"}, {"type": "null"}]})", R"("x")"},
@@ -340,7 +345,7 @@ TEST_CASE("compiler warm-up: arrays of strings, nullable strings and draft-04 in
       {R"({"type": "array", "items": {"type": "string"}, "minItems": 1})", R"(["x"])"},
       {R"({"type": ["null", "array"], "items": {"type": "string"}})", R"([])"},
       {R"({"type": "object", "additionalProperties": {"type": "string"}})", R"({"k": "v"})"},
-      {R"({"type": "integer"})", R"(12)"},  // under draft-04 (below): no ".0"
+      {R"({"type": "integer"})", R"(12)", true},  // no ".0" there
   };
   auto options = [](bool warm_up) {
     CompileOptions o;
@@ -350,13 +355,12 @@ TEST_CASE("compiler warm-up: arrays of strings, nullable strings and draft-04 in
     o.eager_automata_states = SIZE_MAX;  // every lexeme counted in the compile's stats
     return o;
   };
-  for (const auto& [shape, value] : shapes) {
-    const bool draft4 = &shape == &shapes.back().first;
+  for (const Shape& shape : shapes) {
     const std::string schema =
-        std::string("{") + (draft4 ? R"("$schema": "http://json-schema.org/draft-04/schema#", )" : "") +
-        R"("type": "object", "properties": {"quux": )" + shape +
+        std::string("{") + (shape.draft4 ? R"("$schema": "http://json-schema.org/draft-04/schema#", )" : "") +
+        R"("type": "object", "properties": {"quux": )" + shape.schema +
         R"(}, "required": ["quux"], "additionalProperties": false})";
-    const std::string doc = R"({"quux": )" + value + "}";
+    const std::string doc = std::string(R"({"quux": )") + shape.value + "}";
     INFO(schema);
     Compiler warm(llama3(), options(true)), cold(llama3(), options(false));
     CompiledGrammarPtr gw = warm.compile_json_schema(schema), gc = cold.compile_json_schema(schema);
